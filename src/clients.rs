@@ -1,0 +1,95 @@
+//! The registry of connected clients, for CLIENT LIST / INFO / KILL and INFO clients.
+//!
+//! Each connection owns a `ClientInfo` shared with the registry. Fields other connections read
+//! (name, db, last command) sit behind a small mutex that only CLIENT LIST and the owner touch.
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    pub fd: i64,
+    pub created_ms: u64,
+    pub last_interaction_ms: AtomicU64,
+    pub details: Mutex<ClientDetails>,
+    /// Set by CLIENT KILL; the connection task notices and closes.
+    pub killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ClientDetails {
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub db: usize,
+    pub last_cmd: String,
+    pub resp: u8,
+    pub query_buf: usize,
+    pub output_buf: usize,
+    pub flags: String,
+    pub user: String,
+}
+
+impl ClientInfo {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Relaxed);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+}
+
+impl ClientRegistry {
+    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr, fd: i64, now_ms: u64) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            local_addr,
+            fd,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicU64::new(now_ms),
+            details: Mutex::new(ClientDetails { resp: 2, user: "default".into(), flags: "N".into(), ..Default::default() }),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        });
+        self.clients.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+}

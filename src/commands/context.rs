@@ -1,0 +1,146 @@
+//! What a running command sees: the shared server state, its client's state, the command's
+//! clock instant, and the shard locks dispatch took for it.
+
+use crate::error::CommandError;
+use crate::keyspace::{Shard, ShardId};
+use crate::protocol::Protocol;
+use crate::state::ServerState;
+use parking_lot::MutexGuard;
+use std::sync::Arc;
+
+/// Per-connection state that commands read and change (SELECT, HELLO, CLIENT SETNAME ...).
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    pub info: Arc<crate::clients::ClientInfo>,
+    /// Set by QUIT: close after the reply is written.
+    pub close_after_reply: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-EVICT / NO-TOUCH switches.
+    pub no_evict: bool,
+    pub no_touch: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply (SKIP was given by the previous command).
+    Skipping,
+}
+
+impl ClientState {
+    pub fn new(info: Arc<crate::clients::ClientInfo>) -> ClientState {
+        ClientState {
+            id: info.id,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated: true,
+            info,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+        }
+    }
+}
+
+/// The shard locks held for one command (or one whole transaction), sorted by `ShardId`.
+pub struct Locks<'a> {
+    held: Vec<(ShardId, MutexGuard<'a, Shard>)>,
+}
+
+impl<'a> Locks<'a> {
+    pub fn new(held: Vec<(ShardId, MutexGuard<'a, Shard>)>) -> Locks<'a> {
+        Locks { held }
+    }
+
+    pub fn none() -> Locks<'a> {
+        Locks { held: Vec::new() }
+    }
+
+    fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
+        let i = self.held.binary_search_by(|(held, _)| held.cmp(&id)).ok()?;
+        Some(&mut *self.held[i].1)
+    }
+
+    pub fn holds(&self, id: ShardId) -> bool {
+        self.held.binary_search_by(|(held, _)| held.cmp(&id)).is_ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+pub struct Ctx<'a> {
+    pub state: &'a ServerState,
+    pub client: &'a mut ClientState,
+    /// The command's clock instant, read once at dispatch (unix ms).
+    pub now_ms: u64,
+    pub locks: Locks<'a>,
+    /// Keys this command changed, as (db, key); dispatch feeds them to WATCH, notifications and
+    /// the `dirty` counter.
+    pub changed: u64,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// The locked shard holding `key` in database `db`, and the key's hash.
+    pub fn shard_in(&mut self, db: usize, key: &[u8]) -> (&mut Shard, u64) {
+        let ks = &self.state.keyspace;
+        let hash = ks.hash(key);
+        let id = ShardId { db, shard: ks.shard_of(hash) };
+        let shard = self.locks.get(id).unwrap_or_else(|| panic!("shard {id:?} not locked for this command"));
+        (shard, hash)
+    }
+
+    /// The locked shard holding `key` in the client's database, and the key's hash.
+    pub fn shard(&mut self, key: &[u8]) -> (&mut Shard, u64) {
+        let db = self.client.db;
+        self.shard_in(db, key)
+    }
+
+    /// Runs `f` on every shard of database `db`, one at a time: held shards directly, the others
+    /// locked briefly (only when no other lock is held, so no lock-order inversion is possible).
+    pub fn for_each_shard(&mut self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
+        let n = self.state.keyspace.shards_per_db();
+        for shard in 0..n {
+            let id = ShardId { db, shard };
+            self.with_shard(id, |s| f(shard, s));
+        }
+    }
+
+    /// Runs `f` on one shard, held or locked briefly.
+    pub fn with_shard<R>(&mut self, id: ShardId, f: impl FnOnce(&mut Shard) -> R) -> R {
+        if let Some(shard) = self.locks.get(id) {
+            return f(shard);
+        }
+        assert!(self.locks.is_empty(), "a command holding locks may only visit held shards");
+        let mut guard = self.state.keyspace.lock(id);
+        f(&mut guard)
+    }
+
+    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`).
+    pub fn key_changed(&mut self, _db: usize, _key: &[u8]) {
+        self.changed += 1;
+    }
+
+    /// Parses a database index argument, with Redis's error texts.
+    pub fn parse_db_index(&self, arg: &[u8]) -> Result<usize, CommandError> {
+        let n = crate::commands::args::parse_i64(arg).map_err(|_| CommandError::err("value is not an integer or out of range"))?;
+        if n < 0 || n as usize >= self.state.keyspace.databases() {
+            return Err(CommandError::DbIndex);
+        }
+        Ok(n as usize)
+    }
+}

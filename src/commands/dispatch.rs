@@ -1,0 +1,123 @@
+//! Dispatch: argv -> command lookup, arity and auth checks, shard locking by key spec, run,
+//! counters. The one place that applies the generic rules of Redis's `processCommand`.
+
+use super::context::{Ctx, Locks};
+use super::registry::Found;
+use super::{flags, ClientState, CommandSpec};
+use crate::error::CommandError;
+use crate::keyspace::ShardId;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use crate::stats::ServerStats;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Runs one request and returns its reply.
+pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    let reply = match resolve(state, argv) {
+        Ok(found) => run_checked(state, client, found, argv),
+        Err(err) => {
+            ServerStats::add(&state.stats.commands_processed, 0);
+            Reply::from(err)
+        }
+    };
+    if let Reply::Error(text) = &reply {
+        state.stats.record_error(text);
+    }
+    reply
+}
+
+/// Finds the command (or subcommand) and checks its arity.
+fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
+    let name = &argv[0];
+    let Some(found) = state.registry.get(name) else {
+        return Err(unknown_command(argv));
+    };
+    if found.spec.subcommands.is_empty() {
+        if !found.spec.arity_ok(argv.len()) {
+            return Err(CommandError::Arity(found.spec.name.to_string()));
+        }
+        return Ok(found);
+    }
+    if argv.len() < 2 {
+        return Err(CommandError::Arity(found.spec.name.to_string()));
+    }
+    let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
+        return Err(CommandError::err(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            truncate_lossy(&argv[1], 128),
+            found.spec.name.to_ascii_uppercase()
+        )));
+    };
+    if !sub.spec.arity_ok(argv.len()) {
+        return Err(CommandError::Arity(sub.full_name.to_string()));
+    }
+    Ok(sub)
+}
+
+fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
+    let spec = found.spec;
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    let started = Instant::now();
+    let ids = shards_for(state, client, spec, argv);
+    let locks = Locks::new(state.keyspace.lock_sorted(&ids));
+    let mut ctx = Ctx { state, client, now_ms: state.clock.now_ms(), locks, changed: 0 };
+    let result = (spec.run)(&mut ctx, argv);
+    let changed = ctx.changed;
+    drop(ctx);
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    found.stats.calls.fetch_add(1, Ordering::Relaxed);
+    found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    ServerStats::add(&state.stats.commands_processed, 1);
+    if changed > 0 {
+        ServerStats::add(&state.stats.dirty, changed);
+    }
+    match result {
+        Ok(reply) => reply,
+        Err(err) => {
+            found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+            Reply::from(err)
+        }
+    }
+}
+
+/// The shards a command must hold, sorted and unique.
+pub fn shards_for(state: &ServerState, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) -> Vec<ShardId> {
+    if spec.has(flags::ALL_SHARDS) {
+        return state.keyspace.all_shards().collect();
+    }
+    let ks = &state.keyspace;
+    let mut ids: Vec<ShardId> = spec
+        .keys
+        .key_indexes(argv)
+        .into_iter()
+        .map(|(db, i)| ShardId { db: db.unwrap_or(client.db), shard: ks.shard_of(ks.hash(&argv[i])) })
+        .collect();
+    if ids.len() > 1 {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    ids
+}
+
+/// Redis's text for an unknown command, including up to 128 bytes of its arguments.
+fn unknown_command(argv: &[Bytes]) -> CommandError {
+    let mut args = String::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push_str(&format!("'{}' ", truncate_lossy(arg, room)));
+    }
+    let text = format!("ERR unknown command '{}', with args beginning with: {}", truncate_lossy(&argv[0], 128), args);
+    CommandError::Other(text.replace(['\r', '\n'], " "))
+}
+
+fn truncate_lossy(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+}

@@ -1,0 +1,1 @@
+//! COMMAND DOCS / INFO rendering from the command table.

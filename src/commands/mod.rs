@@ -1,0 +1,173 @@
+//! Commands: each declared once as data (`CommandSpec`) in its family's file, run as a plain
+//! synchronous function over locked shards, returning a `Reply`. Commands never touch sockets.
+//!
+//! Families follow Redis's command groups: `string`, `generic` (keys and expiry), `server`,
+//! `connection`, `config`, `info`.
+
+pub mod args;
+pub mod config_cmd;
+pub mod connection;
+pub mod context;
+pub mod dispatch;
+pub mod docs;
+pub mod generic;
+pub mod info;
+pub mod registry;
+pub mod server;
+pub mod string;
+
+pub use context::{ClientState, Ctx};
+
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use bytes::Bytes;
+
+pub type CommandResult = Result<Reply, CommandError>;
+pub type CommandFn = fn(&mut Ctx<'_>, &[Bytes]) -> CommandResult;
+
+/// Command flags, as in Redis's command table (COMMAND INFO reports their names).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const ALLOW_BUSY: u32 = 1 << 15;
+    /// Needs every shard of every database locked at once (FLUSHALL, SWAPDB).
+    pub const ALL_SHARDS: u32 = 1 << 16;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// Where a command's keys are in its arguments (argv[0] is the command name).
+#[derive(Clone, Copy, Debug)]
+pub enum KeySpec {
+    /// No keys (or keys found by iterating shards, like KEYS and SCAN).
+    None,
+    /// Keys at `first`, `first + step`, ... up to `last` (negative counts from the end: -1 is
+    /// the last argument).
+    Range { first: i32, last: i32, step: i32 },
+    /// Keys computed from the arguments; returns (database, argument index) pairs, where the
+    /// database is `None` for the client's current one.
+    Custom(fn(&[Bytes]) -> Vec<(Option<usize>, usize)>),
+}
+
+impl KeySpec {
+    pub const fn one() -> KeySpec {
+        KeySpec::Range { first: 1, last: 1, step: 1 }
+    }
+
+    pub const fn all_from_first() -> KeySpec {
+        KeySpec::Range { first: 1, last: -1, step: 1 }
+    }
+
+    /// Argument indexes of the keys in `argv`, bounded by its length.
+    pub fn key_indexes(&self, argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
+        match *self {
+            KeySpec::None => Vec::new(),
+            KeySpec::Custom(f) => f(argv),
+            KeySpec::Range { first, last, step } => {
+                let n = argv.len() as i32;
+                let last = if last < 0 { n + last } else { last.min(n - 1) };
+                let mut out = Vec::new();
+                let mut i = first;
+                while i <= last && i < n && step > 0 {
+                    out.push((None, i as usize));
+                    i += step;
+                }
+                out
+            }
+        }
+    }
+
+    /// (first, last, step) as COMMAND INFO reports them.
+    pub fn legacy_range(&self) -> (i32, i32, i32) {
+        match *self {
+            KeySpec::Range { first, last, step } => (first, last, step),
+            _ => (0, 0, 0),
+        }
+    }
+}
+
+/// One command's declaration.
+pub struct CommandSpec {
+    /// Lower-case name, as COMMAND reports it.
+    pub name: &'static str,
+    /// Redis arity: positive = exact argc, negative = at least -arity.
+    pub arity: i32,
+    pub flags: u32,
+    pub keys: KeySpec,
+    /// ACL categories without the `@`, e.g. `["string", "fast"]`; `keyspace`/`read`/`write`
+    /// are derived from flags when COMMAND INFO renders them.
+    pub acl: &'static [&'static str],
+    pub group: &'static str,
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+    pub run: CommandFn,
+    /// Subcommands (CONFIG GET, CLIENT LIST, ...), dispatched by the second argument.
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+}
+
+/// Declares a command with the fields most commands share defaulted.
+#[macro_export]
+macro_rules! command {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $acl:expr, $group:literal, $since:literal, $summary:literal, $run:expr) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            keys: $keys,
+            acl: $acl,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            complexity: "",
+            run: $run,
+            subcommands: &[],
+        }
+    };
+}

@@ -1,0 +1,74 @@
+//! Active expiry: reclaim keys whose deadline passed even if nobody reads them.
+//!
+//! Lazy expiry (every lookup checks the deadline first, see `Shard::get_mut`) keeps expired keys
+//! invisible; this cycle gives their memory back. Redis samples 20 random volatile keys per
+//! loop and stops when fewer than 10% were expired, so a large batch of dead keys is reclaimed
+//! slowly and unpredictably. We sweep instead: each shard walks its slab in order, in bounded
+//! steps, and only when a deadline it has seen has been reached (`Shard::sweep_due`). A pass
+//! over a shard therefore finds every expired key, and the time to reclaim N dead keys is N
+//! divided by the sweep rate, bounded by the CPU budget: at most `EXPIRE_CYCLE_CPU_PERCENT` of
+//! one core, as in Redis. See docs/expiry.md for measurements.
+
+use super::{Keyspace, ShardId};
+use std::time::{Duration, Instant};
+
+/// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
+pub const SWEEP_SLOTS_PER_STEP: usize = 1024;
+/// Share of one core the cycle may use, as Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
+pub const EXPIRE_CYCLE_CPU_PERCENT: u64 = 25;
+
+/// The CPU time one cycle may spend when cycles run `hz` times per second.
+pub fn cycle_budget(hz: u32) -> Duration {
+    let period_us = 1_000_000 / u64::from(hz.max(1));
+    Duration::from_micros(period_us * EXPIRE_CYCLE_CPU_PERCENT / 100)
+}
+
+/// Runs one active-expiry cycle over every due shard until `budget` is spent. Returns the
+/// number of keys removed. Shards are visited round-robin starting at `*next_shard`, which is
+/// advanced so the following cycle continues where this one stopped.
+pub fn run_cycle(ks: &Keyspace, next_shard: &mut usize, now_ms: u64, budget: Duration) -> usize {
+    let started = Instant::now();
+    let ids: Vec<ShardId> = ks.all_shards().collect();
+    let mut removed = 0;
+    let mut idle_visits = 0;
+    while idle_visits < ids.len() && started.elapsed() < budget {
+        let id = ids[*next_shard % ids.len()];
+        let mut shard = ks.lock(id);
+        if shard.sweep_due(now_ms) {
+            removed += shard.sweep_step(SWEEP_SLOTS_PER_STEP, now_ms);
+            idle_visits = 0;
+            if shard.sweep_due(now_ms) {
+                // Stay on this shard: its pass is not finished.
+                continue;
+            }
+        } else {
+            idle_visits += 1;
+        }
+        drop(shard);
+        *next_shard = (*next_shard + 1) % ids.len();
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Value;
+
+    #[test]
+    fn cycle_reclaims_all_expired_keys() {
+        let ks = Keyspace::new(2, 4);
+        for i in 0..5000u32 {
+            let key = i.to_be_bytes();
+            let hash = ks.hash(&key);
+            let id = ShardId { db: (i % 2) as usize, shard: ks.shard_of(hash) };
+            let deadline = if i % 5 == 0 { None } else { Some(1000) };
+            ks.lock(id).insert(hash, &key, Value::string(b"v"), deadline, 0);
+        }
+        let mut next = 0;
+        let removed = run_cycle(&ks, &mut next, 2000, Duration::from_secs(5));
+        assert_eq!(removed, 4000);
+        assert_eq!(ks.db_len(0) + ks.db_len(1), 1000);
+        assert_eq!(run_cycle(&ks, &mut next, 2000, Duration::from_secs(5)), 0);
+    }
+}

@@ -1,0 +1,140 @@
+//! Glob matching with Redis's `stringmatchlen` syntax: `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
+//!
+//! Iterative with one backtrack point (the last `*`), so a crafted pattern costs at most
+//! O(pattern × subject) steps, never exponential time (CVE-2022-36021).
+
+pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    while s < subject.len() {
+        if p < pattern.len() {
+            match pattern[p] {
+                b'*' => {
+                    while p < pattern.len() && pattern[p] == b'*' {
+                        p += 1;
+                    }
+                    if p == pattern.len() {
+                        return true;
+                    }
+                    star = Some((p, s));
+                    continue;
+                }
+                b'?' => {
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, next)) = match_class(pattern, p, subject[s], nocase) {
+                        if matched {
+                            p = next;
+                            s += 1;
+                            continue;
+                        }
+                    }
+                }
+                b'\\' if p + 1 < pattern.len() => {
+                    if eq(pattern[p + 1], subject[s]) {
+                        p += 2;
+                        s += 1;
+                        continue;
+                    }
+                }
+                c => {
+                    if eq(c, subject[s]) {
+                        p += 1;
+                        s += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, ss)) => {
+                p = sp;
+                s = ss + 1;
+                star = Some((sp, ss + 1));
+            }
+            None => return false,
+        }
+    }
+    while p < pattern.len() && pattern[p] == b'*' {
+        p += 1;
+    }
+    p == pattern.len()
+}
+
+/// Matches `c` against the class starting at `pattern[start] == b'['`. Returns whether it
+/// matched and the index just past the class. An unterminated class runs to the end of the
+/// pattern, as in Redis.
+fn match_class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(bool, usize)> {
+    let mut p = start + 1;
+    let negate = p < pattern.len() && pattern[p] == b'^';
+    if negate {
+        p += 1;
+    }
+    let fold = |x: u8| if nocase { x.to_ascii_lowercase() } else { x };
+    let c = fold(c);
+    let mut matched = false;
+    loop {
+        if p >= pattern.len() {
+            // Redis treats a missing ']' as the end of the class; step back onto the last byte.
+            break;
+        }
+        match pattern[p] {
+            b']' => {
+                p += 1;
+                return Some((matched != negate, p));
+            }
+            b'\\' if p + 1 < pattern.len() => {
+                if fold(pattern[p + 1]) == c {
+                    matched = true;
+                }
+                p += 2;
+            }
+            lo if p + 2 < pattern.len() && pattern[p + 1] == b'-' => {
+                let hi = pattern[p + 2];
+                let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
+                if fold(lo) <= c && c <= fold(hi) {
+                    matched = true;
+                }
+                p += 3;
+            }
+            x => {
+                if fold(x) == c {
+                    matched = true;
+                }
+                p += 1;
+            }
+        }
+    }
+    Some((matched != negate, p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn basics() {
+        assert!(glob_match(b"session:*", b"session:abc", false));
+        assert!(!glob_match(b"session:*", b"sess", false));
+        assert!(glob_match(b"h?llo", b"hello", false));
+        assert!(glob_match(b"h[ae]llo", b"hallo", false));
+        assert!(!glob_match(b"h[^e]llo", b"hello", false));
+        assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
+        assert!(glob_match(b"h\\*llo", b"h*llo", false));
+        assert!(glob_match(b"*", b"", false));
+        assert!(glob_match(b"a*b*c", b"axxbyyc", false));
+        assert!(!glob_match(b"a*b*c", b"axxbyy", false));
+        assert!(glob_match(b"HELLO", b"hello", true));
+    }
+
+    #[test]
+    fn pathological_pattern_is_fast() {
+        let pattern = b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+        let subject = vec![b'a'; 10_000];
+        assert!(!glob_match(pattern, &subject, false));
+    }
+}

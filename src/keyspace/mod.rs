@@ -1,0 +1,118 @@
+//! The keyspace: databases split into shards, each behind its own lock.
+//!
+//! A key's hash is computed once; its high bits pick the shard and the shard's table reuses it.
+//! Single-key commands lock one shard. Multi-key commands lock every shard they touch in
+//! ascending (db, shard) order, which makes them atomic and deadlock-free. This module knows
+//! nothing of sockets, RESP or the AOF.
+
+pub mod entry;
+pub mod expiry;
+pub mod glob;
+pub mod shard;
+pub mod value;
+
+pub use entry::Entry;
+pub use shard::{KeyHasher, Shard, ShardStats};
+pub use value::Value;
+
+use parking_lot::{Mutex, MutexGuard};
+use std::hash::BuildHasher;
+
+/// Identifies one shard: database index and shard index within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardId {
+    pub db: usize,
+    pub shard: usize,
+}
+
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+    hasher: KeyHasher,
+    shard_bits: u32,
+}
+
+impl Keyspace {
+    /// `shards_per_db` is rounded up to a power of two.
+    pub fn new(databases: usize, shards_per_db: usize) -> Keyspace {
+        let shards_per_db = shards_per_db.max(1).next_power_of_two();
+        let hasher = KeyHasher::default();
+        let dbs = (0..databases)
+            .map(|_| Db { shards: (0..shards_per_db).map(|_| Mutex::new(Shard::new(hasher.clone()))).collect() })
+            .collect();
+        Keyspace { dbs, hasher, shard_bits: shards_per_db.trailing_zeros() }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn shards_per_db(&self) -> usize {
+        1 << self.shard_bits
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard a hash belongs to: its high bits (the table uses the low ones).
+    pub fn shard_of(&self, hash: u64) -> usize {
+        if self.shard_bits == 0 {
+            0
+        } else {
+            (hash >> (64 - self.shard_bits)) as usize
+        }
+    }
+
+    pub fn lock(&self, id: ShardId) -> MutexGuard<'_, Shard> {
+        self.dbs[id.db].shards[id.shard].lock()
+    }
+
+    /// Every shard of every database, in lock order.
+    pub fn all_shards(&self) -> impl Iterator<Item = ShardId> + '_ {
+        (0..self.dbs.len()).flat_map(move |db| (0..self.shards_per_db()).map(move |shard| ShardId { db, shard }))
+    }
+
+    /// Locks the given shards in ascending order. `ids` must be sorted and free of duplicates.
+    pub fn lock_sorted(&self, ids: &[ShardId]) -> Vec<(ShardId, MutexGuard<'_, Shard>)> {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "shard ids must be sorted and unique");
+        ids.iter().map(|&id| (id, self.lock(id))).collect()
+    }
+
+    /// Keys in a database, summed shard by shard (each shard locked briefly, one at a time).
+    pub fn db_len(&self, db: usize) -> usize {
+        (0..self.shards_per_db()).map(|shard| self.lock(ShardId { db, shard }).len()).sum()
+    }
+
+    /// Keys with a deadline in a database.
+    pub fn db_volatile_len(&self, db: usize) -> usize {
+        (0..self.shards_per_db()).map(|shard| self.lock(ShardId { db, shard }).volatile_len()).sum()
+    }
+
+    /// Statistics summed over all shards.
+    pub fn stats(&self) -> ShardStats {
+        let mut total = ShardStats::default();
+        for id in self.all_shards() {
+            let s = self.lock(id).stats;
+            total.hits += s.hits;
+            total.misses += s.misses;
+            total.expired += s.expired;
+            total.evicted += s.evicted;
+        }
+        total
+    }
+
+    pub fn reset_stats(&self) {
+        for id in self.all_shards() {
+            self.lock(id).stats = ShardStats::default();
+        }
+    }
+
+    /// Bytes accounted to keys and values across the keyspace.
+    pub fn used_bytes(&self) -> usize {
+        self.all_shards().map(|id| self.lock(id).used_bytes()).sum()
+    }
+}

@@ -1,0 +1,397 @@
+//! Shard: one lock's worth of a database. A hash index over a slab of entries.
+//!
+//! Entries live in a slab (`slots`) and never move while they exist; the hash table holds only
+//! slot numbers. That gives three things a plain hash map cannot: SCAN cursors that are slot
+//! positions (a key present for the whole scan is returned even if the table grows), an active
+//! expiry sweep that walks slots in order and so reaches every key in bounded time, and uniform
+//! random sampling (RANDOMKEY, eviction) by picking slot numbers.
+
+use super::entry::Entry;
+use super::value::Value;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// Slots per slab chunk: the slab grows by whole chunks so growth never copies entries.
+const CHUNK_SLOTS: usize = 4096;
+
+pub type KeyHasher = foldhash::fast::RandomState;
+
+/// Counters kept per shard and summed when INFO asks (no shared atomic on the hot path).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+pub struct Shard {
+    index: HashTable<u32>,
+    slots: Vec<Vec<Option<Entry>>>,
+    free: Vec<u32>,
+    hasher: KeyHasher,
+    keys: usize,
+    volatile_keys: usize,
+    used_bytes: usize,
+    /// Active-expiry sweep position (0 = no pass in progress).
+    sweep_pos: usize,
+    /// Earliest instant a key of this shard may expire; no sweep is needed before it.
+    next_sweep_at_ms: u64,
+    /// Smallest deadline seen among the keys the current pass kept.
+    pass_deadline_min_ms: u64,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    pub fn new(hasher: KeyHasher) -> Shard {
+        Shard {
+            index: HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hasher,
+            keys: 0,
+            volatile_keys: 0,
+            used_bytes: 0,
+            sweep_pos: 0,
+            next_sweep_at_ms: u64::MAX,
+            pass_deadline_min_ms: u64::MAX,
+            stats: ShardStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    /// Keys with a deadline.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile_keys
+    }
+
+    /// Bytes of keys, values and per-entry overhead held by this shard.
+    pub fn used_bytes(&self) -> usize {
+        self.used_bytes + self.index.capacity() * 5
+    }
+
+    /// Number of slot positions (a SCAN / sweep walks `0..slot_count()`).
+    pub fn slot_count(&self) -> usize {
+        match self.slots.last() {
+            None => 0,
+            Some(last) => (self.slots.len() - 1) * CHUNK_SLOTS + last.len(),
+        }
+    }
+
+    fn slot(&self, id: u32) -> &Option<Entry> {
+        let id = id as usize;
+        &self.slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+    }
+
+    fn slot_mut(&mut self, id: u32) -> &mut Option<Entry> {
+        let id = id as usize;
+        &mut self.slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+    }
+
+    /// The entry at slot `pos`, if any, without expiring it.
+    pub fn entry_at(&self, pos: usize) -> Option<&Entry> {
+        self.slots.get(pos / CHUNK_SLOTS)?.get(pos % CHUNK_SLOTS)?.as_ref()
+    }
+
+    fn find_slot(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&id| {
+                let id = id as usize;
+                slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS].as_ref().is_some_and(|e| e.key() == key)
+            })
+            .copied()
+    }
+
+    /// Looks a key up, deleting it first if its deadline has passed (lazy expiry, counted in
+    /// `stats.expired`). Does not count hits or misses; `peek` callers decide.
+    pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let id = self.find_slot(hash, key)?;
+        if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
+            self.remove_slot(hash, id);
+            self.stats.expired += 1;
+            return None;
+        }
+        self.slot_mut(id).as_mut()
+    }
+
+    /// Looks a key up for reading: expires it if due, and counts a keyspace hit or miss.
+    pub fn get_read(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let found = self.get_mut(hash, key, now_ms).is_some();
+        if found {
+            self.stats.hits += 1;
+            self.get_mut(hash, key, now_ms)
+        } else {
+            self.stats.misses += 1;
+            None
+        }
+    }
+
+    /// True if the key exists and is not expired (expires it if due).
+    pub fn contains(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
+        self.get_mut(hash, key, now_ms).is_some()
+    }
+
+    /// Inserts or replaces a key's value and deadline. Returns the previous entry if there was
+    /// a live one.
+    pub fn insert(&mut self, hash: u64, key: &[u8], value: Value, expire_at_ms: Option<u64>, now_ms: u64) -> Option<Entry> {
+        let mut entry = Entry::new(key, value, 0);
+        entry.set_expire_at_ms(expire_at_ms);
+        self.insert_entry(hash, entry, now_ms)
+    }
+
+    /// Inserts a prepared entry, replacing any live entry under the same key.
+    pub fn insert_entry(&mut self, hash: u64, entry: Entry, now_ms: u64) -> Option<Entry> {
+        let old = self.remove(hash, entry.key(), now_ms);
+        self.used_bytes += entry.memory_bytes();
+        if let Some(deadline) = entry.expire_at_ms() {
+            self.volatile_keys += 1;
+            self.note_deadline(deadline);
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                *self.slot_mut(id) = Some(entry);
+                id
+            }
+            None => {
+                if self.slots.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
+                    self.slots.push(Vec::new());
+                }
+                let chunk = self.slots.last_mut().expect("pushed above");
+                chunk.push(Some(entry));
+                (self.slot_count() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.insert_unique(hash, id, |&other| {
+            let other = other as usize;
+            let e = slots[other / CHUNK_SLOTS][other % CHUNK_SLOTS].as_ref().expect("indexed slot holds an entry");
+            hasher.hash_one(e.key())
+        });
+        self.keys += 1;
+        old
+    }
+
+    /// Removes a key (expired or not) and returns its entry if it was live.
+    pub fn remove(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let id = self.find_slot(hash, key)?;
+        let entry = self.remove_slot(hash, id);
+        if entry.is_expired(now_ms) {
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(entry)
+    }
+
+    fn remove_slot(&mut self, hash: u64, id: u32) -> Entry {
+        if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
+            found.remove();
+        }
+        let entry = self.slot_mut(id).take().expect("indexed slot holds an entry");
+        self.free.push(id);
+        self.keys -= 1;
+        self.used_bytes -= entry.memory_bytes();
+        if entry.expire_at_ms().is_some() {
+            self.volatile_keys -= 1;
+        }
+        if self.keys == 0 {
+            self.reset_storage();
+        }
+        entry
+    }
+
+    /// Removes the entry at slot `pos` (used by sweeps and eviction, which find keys by slot).
+    pub fn remove_at(&mut self, pos: usize) -> Option<Entry> {
+        let key = self.entry_at(pos)?.key().to_vec();
+        let hash = self.hasher.hash_one(&key[..]);
+        Some(self.remove_slot(hash, pos as u32))
+    }
+
+    /// Changes a live entry's deadline, keeping the volatile count right.
+    pub fn set_expiry(&mut self, hash: u64, key: &[u8], deadline: Option<u64>, now_ms: u64) -> bool {
+        let Some(entry) = self.get_mut(hash, key, now_ms) else { return false };
+        let was = entry.expire_at_ms().is_some();
+        entry.set_expire_at_ms(deadline);
+        let is = deadline.is_some();
+        if let Some(deadline) = deadline {
+            self.note_deadline(deadline);
+        }
+        match (was, is) {
+            (false, true) => self.volatile_keys += 1,
+            (true, false) => self.volatile_keys -= 1,
+            _ => {}
+        }
+        true
+    }
+
+    /// Replaces the value of a live key in place, keeping its deadline; accounts the size change.
+    pub fn replace_value(&mut self, hash: u64, key: &[u8], value: Value, now_ms: u64) -> bool {
+        let Some(entry) = self.get_mut(hash, key, now_ms) else { return false };
+        let before = entry.memory_bytes();
+        entry.value = value;
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        true
+    }
+
+    /// Runs `f` on a live value in place and re-accounts its size afterwards.
+    pub fn update_value<R>(&mut self, hash: u64, key: &[u8], now_ms: u64, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let entry = self.get_mut(hash, key, now_ms)?;
+        let before = entry.memory_bytes();
+        let result = f(&mut entry.value);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        Some(result)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.reset_storage();
+    }
+
+    fn reset_storage(&mut self) {
+        self.index = HashTable::new();
+        self.slots = Vec::new();
+        self.free = Vec::new();
+        self.keys = 0;
+        self.volatile_keys = 0;
+        self.used_bytes = 0;
+        self.sweep_pos = 0;
+        self.next_sweep_at_ms = u64::MAX;
+        self.pass_deadline_min_ms = u64::MAX;
+    }
+
+    fn note_deadline(&mut self, deadline_ms: u64) {
+        self.next_sweep_at_ms = self.next_sweep_at_ms.min(deadline_ms);
+    }
+
+    /// True when the active-expiry sweep has work here: a pass is under way, or some deadline
+    /// noted since the last pass has been reached.
+    pub fn sweep_due(&self, now_ms: u64) -> bool {
+        self.sweep_pos != 0 || (self.volatile_keys > 0 && self.next_sweep_at_ms < now_ms)
+    }
+
+    /// One bounded step of the active-expiry sweep: visits up to `slots_max` slots from the
+    /// current position, deleting expired entries (counted in `stats.expired`). Returns the
+    /// number of keys removed. A pass that reaches the end records the earliest deadline left,
+    /// so the next pass starts only when a key can actually have expired.
+    pub fn sweep_step(&mut self, slots_max: usize, now_ms: u64) -> usize {
+        if self.sweep_pos == 0 {
+            self.next_sweep_at_ms = u64::MAX;
+            self.pass_deadline_min_ms = u64::MAX;
+        }
+        let end = self.slot_count();
+        let stop = self.sweep_pos.saturating_add(slots_max).min(end);
+        let mut removed = 0;
+        for pos in self.sweep_pos..stop {
+            let Some(entry) = self.entry_at(pos) else { continue };
+            let Some(deadline) = entry.expire_at_ms() else { continue };
+            if deadline < now_ms {
+                self.remove_at(pos);
+                self.stats.expired += 1;
+                removed += 1;
+                if self.keys == 0 {
+                    break;
+                }
+            } else {
+                self.pass_deadline_min_ms = self.pass_deadline_min_ms.min(deadline);
+            }
+        }
+        if self.keys == 0 || stop >= end {
+            self.sweep_pos = 0;
+            self.next_sweep_at_ms = self.next_sweep_at_ms.min(self.pass_deadline_min_ms);
+        } else {
+            self.sweep_pos = stop;
+        }
+        removed
+    }
+
+    /// Swaps the whole contents of two shards (SWAPDB); statistics stay with their shard.
+    pub fn swap_contents(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.index, &mut other.index);
+        std::mem::swap(&mut self.slots, &mut other.slots);
+        std::mem::swap(&mut self.free, &mut other.free);
+        std::mem::swap(&mut self.keys, &mut other.keys);
+        std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
+        std::mem::swap(&mut self.used_bytes, &mut other.used_bytes);
+        std::mem::swap(&mut self.hasher, &mut other.hasher);
+        std::mem::swap(&mut self.sweep_pos, &mut other.sweep_pos);
+        std::mem::swap(&mut self.next_sweep_at_ms, &mut other.next_sweep_at_ms);
+        std::mem::swap(&mut self.pass_deadline_min_ms, &mut other.pass_deadline_min_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard() -> (Shard, KeyHasher) {
+        let h = KeyHasher::default();
+        (Shard::new(h.clone()), h)
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let (mut s, h) = shard();
+        let k = b"key";
+        let hash = h.hash_one(&k[..]);
+        assert!(s.insert(hash, k, Value::string(b"v"), None, 0).is_none());
+        assert_eq!(s.get_mut(hash, k, 0).unwrap().value, Value::string(b"v"));
+        assert!(s.insert(hash, k, Value::string(b"w"), None, 0).is_some());
+        assert_eq!(s.len(), 1);
+        assert!(s.remove(hash, k, 0).is_some());
+        assert!(s.is_empty());
+        assert_eq!(s.used_bytes(), 0);
+    }
+
+    #[test]
+    fn lazy_expiry_on_lookup() {
+        let (mut s, h) = shard();
+        let hash = h.hash_one(&b"k"[..]);
+        s.insert(hash, b"k", Value::string(b"v"), Some(100), 0);
+        assert!(s.get_mut(hash, b"k", 100).is_some());
+        assert!(s.get_mut(hash, b"k", 101).is_none());
+        assert_eq!(s.stats.expired, 1);
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
+    fn sweep_reaches_every_slot() {
+        let (mut s, h) = shard();
+        for i in 0..10_000u32 {
+            let k = i.to_be_bytes();
+            s.insert(h.hash_one(&k[..]), &k, Value::string(b"v"), Some(10), 0);
+        }
+        assert!(!s.sweep_due(10));
+        assert!(s.sweep_due(11));
+        let mut removed = 0;
+        loop {
+            removed += s.sweep_step(1000, 11);
+            if !s.sweep_due(11) {
+                break;
+            }
+        }
+        assert_eq!(removed, 10_000);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn slots_are_stable_across_growth() {
+        let (mut s, h) = shard();
+        let first = b"first";
+        s.insert(h.hash_one(&first[..]), first, Value::string(b"v"), None, 0);
+        for i in 0..(CHUNK_SLOTS as u32 * 3) {
+            let k = i.to_le_bytes();
+            s.insert(h.hash_one(&k[..]), &k, Value::string(b"v"), None, 0);
+        }
+        assert_eq!(s.entry_at(0).unwrap().key(), first);
+    }
+}

@@ -1,0 +1,18 @@
+//! ferrocache: a Redis-compatible in-memory cache server.
+//!
+//! Data flows one way: socket (`net`) -> frame (`protocol`) -> command (`commands`) -> shard
+//! (`keyspace`) -> reply. `keyspace` knows nothing of sockets, RESP or tokio; commands are
+//! synchronous functions returning `Reply`; `server` wires the pieces together.
+//! See docs/ARCHITECTURE.md.
+
+pub mod clients;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod keyspace;
+pub mod net;
+pub mod protocol;
+pub mod server;
+pub mod state;
+pub mod stats;

@@ -1,0 +1,4 @@
+//! Networking: the accept loop and the per-connection task.
+
+pub mod client;
+pub mod listener;

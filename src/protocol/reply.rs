@@ -1,0 +1,296 @@
+//! Replies: the typed value every command returns, and its RESP2 / RESP3 encoding.
+//!
+//! Commands build a `Reply` without knowing the connection's protocol; the encoder maps RESP3
+//! types down to RESP2 the way Redis does (maps flatten to arrays, doubles become bulk strings,
+//! null becomes `$-1` or `*-1`, booleans become integers).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// The protocol a connection speaks, chosen by HELLO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// `+OK`
+    Ok,
+    /// `+<text>`
+    Status(Bytes),
+    /// `-<text>`; the text includes its code (`ERR ...`, `WRONGTYPE ...`).
+    Error(Bytes),
+    Int(i64),
+    Bulk(Bytes),
+    /// Null bulk (`$-1` / `_`).
+    Nil,
+    /// Null array (`*-1` / `_`).
+    NilArray,
+    Array(Vec<Reply>),
+    /// RESP3 map; a flat array of key, value, ... in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double; a bulk string in RESP2.
+    Double(f64),
+    /// RESP3 boolean; `:1` / `:0` in RESP2.
+    Bool(bool),
+    /// RESP3 verbatim string (`=<len>\r\ntxt:...`); a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// RESP3 push frame; an array in RESP2.
+    Push(Vec<Reply>),
+}
+
+impl Reply {
+    pub fn error(text: impl Into<String>) -> Reply {
+        Reply::Error(Bytes::from(text.into()))
+    }
+
+    pub fn status(text: &'static str) -> Reply {
+        Reply::Status(Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn bulk(bytes: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(bytes.into())
+    }
+
+    pub fn bulk_str(text: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    pub fn bulk_static(text: &'static str) -> Reply {
+        Reply::Bulk(Bytes::from_static(text.as_bytes()))
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Appends the encoding of this reply to `out`.
+    pub fn encode(&self, protocol: Protocol, out: &mut BytesMut) {
+        match self {
+            Reply::Ok => out.put_slice(b"+OK\r\n"),
+            Reply::Status(s) => line(out, b'+', s),
+            Reply::Error(e) => line(out, b'-', e),
+            Reply::Int(n) => {
+                out.put_u8(b':');
+                put_int(out, *n);
+                out.put_slice(b"\r\n");
+            }
+            Reply::Bulk(b) => bulk(out, b),
+            Reply::Nil => match protocol {
+                Protocol::Resp2 => out.put_slice(b"$-1\r\n"),
+                Protocol::Resp3 => out.put_slice(b"_\r\n"),
+            },
+            Reply::NilArray => match protocol {
+                Protocol::Resp2 => out.put_slice(b"*-1\r\n"),
+                Protocol::Resp3 => out.put_slice(b"_\r\n"),
+            },
+            Reply::Array(items) => {
+                header(out, b'*', items.len());
+                for item in items {
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Set(items) => {
+                let tag = if protocol == Protocol::Resp3 { b'~' } else { b'*' };
+                header(out, tag, items.len());
+                for item in items {
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Push(items) => {
+                let tag = if protocol == Protocol::Resp3 { b'>' } else { b'*' };
+                header(out, tag, items.len());
+                for item in items {
+                    item.encode(protocol, out);
+                }
+            }
+            Reply::Map(pairs) => {
+                match protocol {
+                    Protocol::Resp3 => header(out, b'%', pairs.len()),
+                    Protocol::Resp2 => header(out, b'*', pairs.len() * 2),
+                }
+                for (k, v) in pairs {
+                    k.encode(protocol, out);
+                    v.encode(protocol, out);
+                }
+            }
+            Reply::Double(d) => {
+                let text = format_double(*d);
+                match protocol {
+                    Protocol::Resp3 => line(out, b',', text.as_bytes()),
+                    Protocol::Resp2 => bulk(out, text.as_bytes()),
+                }
+            }
+            Reply::Bool(b) => match protocol {
+                Protocol::Resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
+                Protocol::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
+            },
+            Reply::Verbatim(text) => match protocol {
+                Protocol::Resp3 => {
+                    header(out, b'=', text.len() + 4);
+                    out.put_slice(b"txt:");
+                    out.put_slice(text);
+                    out.put_slice(b"\r\n");
+                }
+                Protocol::Resp2 => bulk(out, text),
+            },
+        }
+    }
+}
+
+impl From<crate::error::CommandError> for Reply {
+    fn from(err: crate::error::CommandError) -> Reply {
+        Reply::Error(Bytes::from(err.to_string()))
+    }
+}
+
+fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.put_u8(tag);
+    out.put_slice(text);
+    out.put_slice(b"\r\n");
+}
+
+fn header(out: &mut BytesMut, tag: u8, len: usize) {
+    out.put_u8(tag);
+    put_int(out, len as i64);
+    out.put_slice(b"\r\n");
+}
+
+fn bulk(out: &mut BytesMut, body: &[u8]) {
+    out.reserve(body.len() + 16);
+    header(out, b'$', body.len());
+    out.put_slice(body);
+    out.put_slice(b"\r\n");
+}
+
+fn put_int(out: &mut BytesMut, n: i64) {
+    let mut buf = itoa_buf(n);
+    out.put_slice(buf.as_bytes_mut());
+}
+
+/// Small stack buffer for integer formatting without allocating.
+struct IntText {
+    bytes: [u8; 20],
+    start: usize,
+}
+
+impl IntText {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+fn itoa_buf(n: i64) -> IntText {
+    let mut bytes = [0u8; 20];
+    let mut pos = bytes.len();
+    let negative = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        bytes[pos] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if negative {
+        pos -= 1;
+        bytes[pos] = b'-';
+    }
+    IntText { bytes, start: pos }
+}
+
+/// Formats a double as Redis 7.2 does in replies: the shortest text that reads back to the same
+/// value, `inf` / `-inf`, and exponent notation (`1e+21`) for very large or small magnitudes,
+/// like `%.17g` with the shortest digits.
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".to_string();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    // Shortest round-trip digits from Rust's formatter in exponent form, then laid out as %g.
+    let exp_form = format!("{d:e}");
+    let (mantissa, exp) = exp_form.split_once('e').expect("{:e} always has an exponent");
+    let exp: i32 = exp.parse().expect("exponent is an integer");
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut text = String::new();
+    if negative {
+        text.push('-');
+    }
+    if !(-4..17).contains(&exp) {
+        text.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            text.push('.');
+            text.push_str(&digits[1..]);
+        }
+        text.push('e');
+        text.push(if exp < 0 { '-' } else { '+' });
+        text.push_str(&format!("{:02}", exp.abs()));
+    } else if exp < 0 {
+        text.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            text.push('0');
+        }
+        text.push_str(&digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            text.push_str(&digits);
+            for _ in digits.len()..int_len {
+                text.push('0');
+            }
+        } else {
+            text.push_str(&digits[..int_len]);
+            text.push('.');
+            text.push_str(&digits[int_len..]);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: Reply, p: Protocol) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        r.encode(p, &mut out);
+        out.to_vec()
+    }
+
+    #[test]
+    fn resp2_and_resp3_framing() {
+        assert_eq!(enc(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
+        assert_eq!(enc(Reply::Nil, Protocol::Resp3), b"_\r\n");
+        assert_eq!(enc(Reply::Int(-42), Protocol::Resp2), b":-42\r\n");
+        assert_eq!(enc(Reply::Int(i64::MIN), Protocol::Resp2), b":-9223372036854775808\r\n");
+        let map = Reply::Map(vec![(Reply::bulk_static("a"), Reply::Int(1))]);
+        assert_eq!(enc(map.clone(), Protocol::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(map, Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
+        assert_eq!(enc(Reply::Double(1.5), Protocol::Resp2), b"$3\r\n1.5\r\n");
+    }
+
+    #[test]
+    fn doubles_like_redis() {
+        assert_eq!(format_double(1.1), "1.1");
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(1e21), "1e+21");
+        assert_eq!(format_double(1e16), "10000000000000000");
+        assert_eq!(format_double(0.0001), "0.0001");
+        assert_eq!(format_double(0.00001), "1e-05");
+        assert_eq!(format_double(-2.5), "-2.5");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+    }
+}

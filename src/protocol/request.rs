@@ -1,0 +1,454 @@
+//! Request decoding: bytes from the socket -> argv (`Vec<Bytes>`), zero-copy.
+//!
+//! Redis accepts two request forms: RESP multibulk (`*N\r\n$len\r\narg\r\n...`) and inline
+//! commands (`SET k v\r\n`, split like `sdssplitargs`). Both are decoded here with Redis's limits
+//! and Redis's exact protocol error texts, which is why this is our own code rather than a generic
+//! RESP decoder: the error a client sees for `$blabla`, `*3000000000` or an unauthenticated
+//! `*11` is part of the compatibility contract.
+//!
+//! The decoder is resumable: a large multibulk that arrives in many reads is scanned once, not
+//! once per read. Nothing is allocated from a declared length; the argv vector grows with the
+//! arguments that actually arrive.
+
+use bytes::{Bytes, BytesMut};
+
+/// Longest inline request or multibulk/bulk header line, as Redis's PROTO_INLINE_MAX_SIZE.
+pub const INLINE_BYTES_MAX: usize = 64 * 1024;
+/// Largest multibulk argument count Redis accepts from an authenticated client.
+pub const MULTIBULK_ARGS_MAX: i64 = i32::MAX as i64;
+/// Before AUTH a client may send at most this many arguments (CVE-2021-32675).
+pub const UNAUTH_ARGS_MAX: i64 = 10;
+/// Before AUTH a bulk may be at most this long.
+pub const UNAUTH_BULK_BYTES_MAX: i64 = 16 * 1024;
+/// Argv capacity reserved up front, whatever count the header declares.
+const ARGV_PREALLOC_MAX: usize = 1024;
+
+/// Limits the decoder enforces; they come from the live config and the client's auth state.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub bulk_bytes_max: i64,
+    pub authenticated: bool,
+}
+
+/// A protocol violation. The text is what Redis replies before closing the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(text: &str) -> Self {
+        ProtocolError(format!("Protocol error: {text}"))
+    }
+}
+
+/// Progress through a multibulk request that has not fully arrived yet.
+#[derive(Debug, Default)]
+struct Pending {
+    /// Arguments still expected.
+    remaining: usize,
+    /// Byte ranges of the arguments decoded so far, relative to the start of the buffer.
+    args: Vec<(usize, usize)>,
+    /// Offset in the buffer where decoding resumes.
+    offset: usize,
+    /// Declared length of the bulk whose header was read but whose body has not arrived.
+    bulk_len: Option<usize>,
+}
+
+/// Decodes requests out of a connection's read buffer.
+#[derive(Debug, Default)]
+pub struct RequestDecoder {
+    pending: Option<Pending>,
+}
+
+/// One decoded request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Command(Vec<Bytes>),
+    /// An empty inline line or a `*0` / `*-N` header: nothing to run, nothing to reply.
+    Empty,
+}
+
+impl RequestDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True while a multibulk request is partly decoded (its bytes stay in the buffer).
+    pub fn in_progress(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Decodes the next complete request from the front of `buf`, removing its bytes.
+    /// `Ok(None)` means more bytes are needed.
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Request>, ProtocolError> {
+        if self.pending.is_none() {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if buf[0] != b'*' {
+                return decode_inline(buf);
+            }
+            let Some((count, header_len)) = read_line_int(buf, 1, "too big mbulk count string")? else {
+                return Ok(None);
+            };
+            let count = count.ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+            if count <= 0 {
+                let _ = buf.split_to(header_len);
+                return Ok(Some(Request::Empty));
+            }
+            if count > MULTIBULK_ARGS_MAX {
+                return Err(ProtocolError::new("invalid multibulk length"));
+            }
+            if !limits.authenticated && count > UNAUTH_ARGS_MAX {
+                return Err(ProtocolError::new("unauthenticated multibulk length"));
+            }
+            self.pending = Some(Pending {
+                remaining: count as usize,
+                args: Vec::with_capacity((count as usize).min(ARGV_PREALLOC_MAX)),
+                offset: header_len,
+                bulk_len: None,
+            });
+        }
+        let pending = self.pending.as_mut().expect("pending set above");
+        while pending.remaining > 0 {
+            let len = match pending.bulk_len {
+                Some(len) => len,
+                None => {
+                    if pending.offset >= buf.len() {
+                        return Ok(None);
+                    }
+                    let tag = buf[pending.offset];
+                    if tag != b'$' {
+                        let shown = tag as char;
+                        self.pending = None;
+                        return Err(ProtocolError(format!("Protocol error: expected '$', got '{shown}'")));
+                    }
+                    let Some((len, line_len)) = read_line_int(buf, pending.offset + 1, "too big bulk count string")?
+                    else {
+                        return Ok(None);
+                    };
+                    let len = match len {
+                        Some(len) if len >= 0 && len <= limits.bulk_bytes_max => len,
+                        _ => return Err(ProtocolError::new("invalid bulk length")),
+                    };
+                    if !limits.authenticated && len > UNAUTH_BULK_BYTES_MAX {
+                        return Err(ProtocolError::new("unauthenticated bulk length"));
+                    }
+                    pending.offset += line_len;
+                    let len = len as usize;
+                    pending.bulk_len = Some(len);
+                    len
+                }
+            };
+            // The body and its CRLF must be in the buffer.
+            let start = pending.offset;
+            let end = start + len;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            // Redis does not check the two bytes after a bulk body; it skips them.
+            pending.args.push((start, end));
+            pending.offset = end + 2;
+            pending.bulk_len = None;
+            pending.remaining -= 1;
+        }
+        let pending = self.pending.take().expect("pending set above");
+        let frame = buf.split_to(pending.offset).freeze();
+        let argv = pending.args.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+        Ok(Some(Request::Command(argv)))
+    }
+
+    /// Bytes the decoder needs in the buffer before another decode can make progress, if known.
+    /// Lets the reader size its next read for a large bulk.
+    pub fn bytes_wanted(&self) -> Option<usize> {
+        let pending = self.pending.as_ref()?;
+        pending.bulk_len.map(|len| pending.offset + len + 2)
+    }
+}
+
+/// Reads `<int>\r\n` starting at `from` (just after the type byte). Returns the parsed value
+/// (`None` if it is not a valid integer) and the line length counted from the start of the
+/// type byte, or `Ok(None)` when the line is not complete yet.
+#[allow(clippy::type_complexity)]
+fn read_line_int(buf: &[u8], from: usize, too_big: &str) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
+    let window = &buf[from..];
+    let Some(cr) = memchr_cr(window) else {
+        if window.len() > INLINE_BYTES_MAX {
+            return Err(ProtocolError::new(too_big));
+        }
+        return Ok(None);
+    };
+    if cr > INLINE_BYTES_MAX {
+        return Err(ProtocolError::new(too_big));
+    }
+    if window.len() < cr + 2 {
+        return Ok(None);
+    }
+    let value = parse_i64_strict(&window[..cr]);
+    // `from` counts the type byte; the returned length is relative to from - 1.
+    Ok(Some((value, cr + 2 + 1)))
+}
+
+fn memchr_cr(window: &[u8]) -> Option<usize> {
+    window.iter().position(|&b| b == b'\r')
+}
+
+/// Parses a decimal integer the way Redis's `string2ll` does: optional `-`, no `+`, no spaces,
+/// no leading zeros, no overflow.
+pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || negative)) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let digit = (d - b'0') as i64;
+        value = value.checked_mul(10)?;
+        value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
+    }
+    Some(value)
+}
+
+/// Decodes one inline request (a line of space-separated, optionally quoted words).
+fn decode_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > INLINE_BYTES_MAX {
+            return Err(ProtocolError::new("too big inline request"));
+        }
+        return Ok(None);
+    };
+    if nl > INLINE_BYTES_MAX {
+        return Err(ProtocolError::new("too big inline request"));
+    }
+    let line = buf.split_to(nl + 1);
+    let mut body = &line[..nl];
+    if body.last() == Some(&b'\r') {
+        body = &body[..body.len() - 1];
+    }
+    let argv = split_args(body).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+    if argv.is_empty() {
+        return Ok(Some(Request::Empty));
+    }
+    Ok(Some(Request::Command(argv.into_iter().map(Bytes::from).collect())))
+}
+
+/// Splits a line into arguments with the quoting rules of Redis's `sdssplitargs`: words are
+/// separated by whitespace; "double quotes" understand \n \r \t \b \a \\ \" and \xHH;
+/// 'single quotes' understand only \'; a closing quote must be followed by a space or the end.
+/// Returns `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Some(args);
+        }
+        let mut current = Vec::new();
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            if in_double {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                    current.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
+                    i += 3;
+                } else if c == b'\\' && i + 1 < n {
+                    i += 1;
+                    current.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+
+                    i += 1;
+                    break;
+                } else {
+                    current.push(c);
+                }
+            } else if in_single {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    current.push(b'\'');
+                } else if c == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+
+                    i += 1;
+                    break;
+                } else {
+                    current.push(c);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    c => current.push(c),
+                }
+            }
+            i += 1;
+        }
+        args.push(current);
+    }
+}
+
+fn is_hex(c: u8) -> bool {
+    c.is_ascii_hexdigit()
+}
+
+fn hex_val(c: u8) -> u8 {
+    match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AUTHED: Limits = Limits { bulk_bytes_max: 512 * 1024 * 1024, authenticated: true };
+
+    fn decode_all(input: &[u8]) -> Vec<Result<Request, ProtocolError>> {
+        let mut buf = BytesMut::from(input);
+        let mut dec = RequestDecoder::new();
+        let mut out = Vec::new();
+        loop {
+            match dec.decode(&mut buf, AUTHED) {
+                Ok(Some(r)) => out.push(Ok(r)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn cmd(parts: &[&str]) -> Request {
+        Request::Command(parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect())
+    }
+
+    #[test]
+    fn multibulk_and_pipelining() {
+        let out = decode_all(b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+        assert_eq!(out, vec![Ok(cmd(&["PING"])), Ok(cmd(&["GET", "k"]))]);
+    }
+
+    #[test]
+    fn byte_by_byte_arrival_resumes() {
+        let input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        let mut buf = BytesMut::new();
+        let mut dec = RequestDecoder::new();
+        let mut got = None;
+        for &b in input.iter() {
+            buf.extend_from_slice(&[b]);
+            if let Some(r) = dec.decode(&mut buf, AUTHED).unwrap() {
+                got = Some(r);
+            }
+        }
+        assert_eq!(got, Some(cmd(&["SET", "k", "hello"])));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn hostile_lengths_get_redis_texts() {
+        let err = |input: &[u8]| match decode_all(input).pop() {
+            Some(Err(e)) => e.0,
+            other => panic!("expected error, got {other:?}"),
+        };
+        assert_eq!(err(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*1\r\n$blabla\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*1\r\n$2000000000\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*1\r\nfoo\r\n"), "Protocol error: expected '$', got 'f'");
+        assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"SET \"k v\r\n"), "Protocol error: unbalanced quotes in request");
+    }
+
+    #[test]
+    fn negative_multibulk_is_ignored() {
+        assert_eq!(decode_all(b"*-10\r\n*1\r\n$4\r\nPING\r\n"), vec![Ok(Request::Empty), Ok(cmd(&["PING"]))]);
+    }
+
+    #[test]
+    fn declared_length_is_not_preallocated() {
+        let mut buf = BytesMut::from(&b"*1000000\r\n$4\r\nPING\r\n"[..]);
+        let mut dec = RequestDecoder::new();
+        assert_eq!(dec.decode(&mut buf, AUTHED).unwrap(), None);
+        assert!(dec.pending.as_ref().unwrap().args.capacity() <= ARGV_PREALLOC_MAX);
+    }
+
+    #[test]
+    fn unauthenticated_limits() {
+        let limits = Limits { authenticated: false, ..AUTHED };
+        let mut dec = RequestDecoder::new();
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(dec.decode(&mut buf, limits).unwrap_err().0, "Protocol error: unauthenticated multibulk length");
+        let mut dec = RequestDecoder::new();
+        let mut buf = BytesMut::from(&b"*1\r\n$20000\r\n"[..]);
+        assert_eq!(dec.decode(&mut buf, limits).unwrap_err().0, "Protocol error: unauthenticated bulk length");
+    }
+
+    #[test]
+    fn inline_quoting() {
+        assert_eq!(
+            decode_all(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n"),
+            vec![Ok(Request::Command(vec![
+                Bytes::from_static(b"set"),
+                Bytes::from_static(b"a b"),
+                Bytes::from_static(b"c'd"),
+                Bytes::from_static(b"A\n"),
+            ]))]
+        );
+        assert_eq!(decode_all(b"\r\n"), vec![Ok(Request::Empty)]);
+    }
+
+    #[test]
+    fn inline_too_big() {
+        let big = vec![b'a'; INLINE_BYTES_MAX + 10];
+        assert_eq!(decode_all(&big).pop().unwrap().unwrap_err().0, "Protocol error: too big inline request");
+    }
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64_strict(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64_strict(b"9223372036854775808"), None);
+        assert_eq!(parse_i64_strict(b"+1"), None);
+        assert_eq!(parse_i64_strict(b"01"), None);
+        assert_eq!(parse_i64_strict(b"-0"), None);
+        assert_eq!(parse_i64_strict(b"0"), Some(0));
+    }
+}

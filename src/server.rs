@@ -1,0 +1,83 @@
+//! Start-up and shutdown: bind, spawn the accept loops and background tasks (active expiry,
+//! statistics sampling), run until SHUTDOWN or a signal.
+
+use crate::error::ServerError;
+use crate::keyspace::expiry;
+use crate::net::listener;
+use crate::state::ServerState;
+use crate::stats::ServerStats;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs the server until it is told to stop. Returns the process exit code.
+pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
+    let port = state.config.get_i64("port") as u16;
+    let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
+    if listeners.is_empty() {
+        return Err(ServerError::Config("Failed listening on port (tcp), aborting.".into()));
+    }
+    let bound = listeners[0].local_addr()?.port();
+    state.bound_port.store(bound as u64, Ordering::Relaxed);
+    for l in listeners {
+        tokio::spawn(listener::accept_loop(state.clone(), l));
+    }
+    tokio::spawn(active_expiry_task(state.clone()));
+    tokio::spawn(sampler_task(state.clone()));
+    tracing::info!("Ready to accept connections tcp (port {bound})");
+
+    let mut shutdown = state.shutdown.subscribe();
+    let signal = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+        }
+    };
+    tokio::select! {
+        name = signal => {
+            tracing::warn!("Received {name} scheduling shutdown...");
+        }
+        _ = shutdown.changed() => {}
+    }
+    let _ = state.shutdown.send(true);
+    tracing::warn!("ferrocache is now ready to exit, bye bye...");
+    Ok(0)
+}
+
+/// Runs an active-expiry cycle `hz` times per second within the CPU budget.
+async fn active_expiry_task(state: Arc<ServerState>) {
+    let mut next_shard = 0usize;
+    loop {
+        let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
+        tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
+        if !crate::commands::server::active_expire_enabled() {
+            continue;
+        }
+        let state = state.clone();
+        let mut cursor = next_shard;
+        let (removed, cursor) = tokio::task::spawn_blocking(move || {
+            let removed = expiry::run_cycle(&state.keyspace, &mut cursor, state.clock.now_ms(), expiry::cycle_budget(hz as u32));
+            (removed, cursor)
+        })
+        .await
+        .unwrap_or((0, next_shard));
+        next_shard = cursor;
+        let _ = removed;
+    }
+}
+
+/// Samples throughput every 100 ms for the `instantaneous_*` INFO fields.
+async fn sampler_task(state: Arc<ServerState>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let s = &state.stats;
+        s.ops_sampler.lock().sample(
+            state.clock.now_ms(),
+            ServerStats::get(&s.commands_processed),
+            ServerStats::get(&s.net_input_bytes),
+            ServerStats::get(&s.net_output_bytes),
+        );
+    }
+}

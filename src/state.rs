@@ -1,0 +1,71 @@
+//! `ServerState`: what every command shares — keyspace, live config, counters, the client
+//! registry, the clock. Built once by `server.rs` and passed down by reference.
+
+use crate::clients::ClientRegistry;
+use crate::clock::Clock;
+use crate::commands::registry::Registry;
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use crate::stats::ServerStats;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+use tokio::sync::watch;
+
+pub struct ServerState {
+    pub keyspace: Keyspace,
+    pub config: Config,
+    pub stats: ServerStats,
+    pub clients: ClientRegistry,
+    pub registry: Registry,
+    pub clock: Clock,
+    pub started: Instant,
+    pub started_unix_ms: u64,
+    pub run_id: String,
+    /// The TCP port actually bound (differs from the `port` option when it is 0).
+    pub bound_port: AtomicU64,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save_unix: AtomicU64,
+    pub executable: String,
+    /// Signalled to stop the server (SHUTDOWN, SIGTERM); carries whether to exit.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl ServerState {
+    pub fn new(config: Config, clock: Clock) -> ServerState {
+        let databases = config.get_i64("databases").max(1) as usize;
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let shards = (workers * 4).max(16);
+        let registry = Registry::new(&config.renamed_commands);
+        let now_ms = clock.now_ms();
+        ServerState {
+            keyspace: Keyspace::new(databases, shards),
+            config,
+            stats: ServerStats::default(),
+            clients: ClientRegistry::default(),
+            registry,
+            clock,
+            started: Instant::now(),
+            started_unix_ms: now_ms,
+            run_id: make_run_id(now_ms),
+            bound_port: AtomicU64::new(0),
+            last_save_unix: AtomicU64::new(now_ms / 1000),
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            shutdown: watch::channel(false).0,
+        }
+    }
+}
+
+/// A 40-hex-character run id, as Redis reports in INFO server.
+fn make_run_id(seed: u64) -> String {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::RandomState::default();
+    let mut out = String::with_capacity(40);
+    let mut i = 0u64;
+    while out.len() < 40 {
+        let h = state.hash_one((seed, i, std::process::id()));
+        out.push_str(&format!("{h:016x}"));
+        i += 1;
+    }
+    out.truncate(40);
+    out
+}
