@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod generic;
 pub mod info;
+pub mod lock;
 pub mod registry;
 pub mod server;
 pub mod string;

@@ -14,6 +14,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::connection::COMMANDS,
         super::config_cmd::COMMANDS,
         super::info::COMMANDS,
+        super::lock::COMMANDS,
     ]
     .into_iter()
     .flatten()

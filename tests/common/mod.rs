@@ -1,0 +1,235 @@
+//! Test support: start the real `ferrocache` binary (and, for differential tests, Debian's
+//! `redis-server`) on ephemeral loopback ports, and talk raw RESP to them.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log: PathBuf,
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ferrocache-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A port that was free a moment ago (for redis-server, which cannot report an ephemeral port).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts ferrocache on an ephemeral 127.0.0.1 port with extra `--name value` arguments.
+    pub fn start(args: &[&str]) -> Server {
+        let dir = temp_dir("fc");
+        Server::start_in(dir, args)
+    }
+
+    /// Starts ferrocache with `dir` as its working directory (keeps files across restarts).
+    pub fn start_in(dir: PathBuf, args: &[&str]) -> Server {
+        let log = dir.join("ferrocache.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
+        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--dir"]).arg(&dir).args(args);
+        cmd.current_dir(&dir).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start ferrocache");
+        let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut port = None;
+        let mut line = String::new();
+        while Instant::now() < deadline {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if let Some(rest) = line.split("Ready to accept connections tcp (port ").nth(1) {
+                port = rest.trim().trim_end_matches(')').parse().ok();
+                break;
+            }
+        }
+        let port = port.unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!("ferrocache did not report its port; last line: {line}")
+        });
+        // Keep draining stdout into a log file so the child never blocks on a full pipe.
+        let log_path = log.clone();
+        std::thread::spawn(move || {
+            let mut file = std::fs::File::create(log_path).unwrap();
+            let mut buf = [0u8; 8192];
+            let mut inner = reader;
+            loop {
+                match inner.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let _ = file.write_all(&buf[..n]);
+                    }
+                }
+            }
+        });
+        Server { child, port, dir, log }
+    }
+
+    /// Starts Debian's redis-server on a free port, or returns None when it is not installed.
+    pub fn start_redis(args: &[&str]) -> Option<Server> {
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].into_iter().find(|p| std::path::Path::new(p).exists())?;
+        let dir = temp_dir("redis");
+        let log = dir.join("redis.log");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--logfile"])
+                .arg(&log)
+                .arg("--dir")
+                .arg(&dir)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(Server { child, port, dir, log });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+
+    pub fn raw(&self) -> RawClient {
+        RawClient::connect(self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL and wait.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A RESP client that returns raw reply bytes, one complete frame at a time.
+pub struct RawClient {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    pub resp3: bool,
+}
+
+/// Encodes argv as a RESP multibulk request.
+pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl RawClient {
+    pub fn connect(port: u16) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawClient { stream, buf: Vec::new(), resp3: false }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, args: &[&[u8]]) {
+        self.send_raw(&encode_command(args));
+    }
+
+    /// Sends a command given as words and returns its raw reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send(&args);
+        self.read_reply().expect("reply")
+    }
+
+    /// Like `cmd`, as a lossy string (for readable assertions).
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// Reads one complete reply frame; None if the connection closed first.
+    pub fn read_reply(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(len) = self.frame_len() {
+                let frame: Vec<u8> = self.buf.drain(..len).collect();
+                return Some(frame);
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn frame_len(&self) -> Option<usize> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        if self.resp3 {
+            match redis_protocol::resp3::decode::complete::decode_range(&self.buf) {
+                Ok(Some((_, len))) => Some(len),
+                Ok(None) => None,
+                Err(e) => panic!("undecodable RESP3 reply {:?}: {e:?}", String::from_utf8_lossy(&self.buf)),
+            }
+        } else {
+            match redis_protocol::resp2::decode::decode_range(&self.buf) {
+                Ok(Some((_, len))) => Some(len),
+                Ok(None) => None,
+                Err(e) => panic!("undecodable RESP2 reply {:?}: {e:?}", String::from_utf8_lossy(&self.buf)),
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection; returns what arrived.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.buf);
+        let _ = self.stream.read_to_end(&mut out);
+        out
+    }
+}
