@@ -23,6 +23,25 @@ pub struct ClientState {
     /// CLIENT NO-EVICT / NO-TOUCH switches.
     pub no_evict: bool,
     pub no_touch: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<MultiState>,
+    /// Keys this client WATCHes and the flag their shards set when one changes.
+    pub watch: WatchState,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<(crate::commands::registry::Found, Vec<bytes::Bytes>)>,
+    /// A command was refused while queuing: EXEC must answer EXECABORT.
+    pub aborted: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct WatchState {
+    pub flag: Arc<crate::keyspace::watch::WatchFlag>,
+    /// (db, key) pairs being watched.
+    pub keys: Vec<(usize, Box<[u8]>)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +66,8 @@ impl ClientState {
             reply_mode: ReplyMode::On,
             no_evict: false,
             no_touch: false,
+            multi: None,
+            watch: WatchState::default(),
         }
     }
 }
@@ -130,9 +151,12 @@ impl<'a> Ctx<'a> {
         f(&mut guard)
     }
 
-    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`).
-    pub fn key_changed(&mut self, _db: usize, _key: &[u8]) {
+    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): marks
+    /// the clients WATCHing it.
+    pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
+        let (shard, _) = self.shard_in(db, key);
+        shard.touch_watched(key);
     }
 
     /// Parses a database index argument, with Redis's error texts.

@@ -13,12 +13,15 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Runs one request and returns its reply.
+/// Runs one request and returns its reply. Inside MULTI, commands are checked and queued.
 pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
     let reply = match resolve(state, argv) {
+        Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => queue(client, found, argv),
         Ok(found) => run_checked(state, client, found, argv),
         Err(err) => {
-            ServerStats::add(&state.stats.commands_processed, 0);
+            if let Some(multi) = client.multi.as_mut() {
+                multi.aborted = true;
+            }
             Reply::from(err)
         }
     };
@@ -29,7 +32,7 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
 }
 
 /// Finds the command (or subcommand) and checks its arity.
-fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
+pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
     let name = &argv[0];
     let Some(found) = state.registry.get(name) else {
         return Err(unknown_command(argv));
@@ -54,6 +57,51 @@ fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
         return Err(CommandError::Arity(sub.full_name.to_string()));
     }
     Ok(sub)
+}
+
+/// Commands that act on the transaction itself instead of being queued.
+fn controls_transaction(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Queues a command inside MULTI after the checks Redis makes before queuing.
+fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
+    let refusal = if !client.authenticated && !found.spec.has(flags::NO_AUTH) {
+        Some(Reply::error("NOAUTH Authentication required."))
+    } else if found.spec.has(flags::NO_MULTI) {
+        Some(Reply::error("ERR Command not allowed inside a transaction"))
+    } else {
+        None
+    };
+    let multi = client.multi.as_mut().expect("queue is only called inside MULTI");
+    if let Some(reply) = refusal {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        multi.aborted = true;
+        return reply;
+    }
+    multi.queued.push((found, argv.to_vec()));
+    Reply::status("QUEUED")
+}
+
+/// Runs a command inside another one that already holds every shard lock (EXEC, scripts).
+/// Counts it like a top-level call.
+pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
+    let started = Instant::now();
+    let result = (found.spec.run)(ctx, argv);
+    found.stats.calls.fetch_add(1, Ordering::Relaxed);
+    found.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    ServerStats::add(&ctx.state.stats.commands_processed, 1);
+    match result {
+        Ok(reply) => reply,
+        Err(err) => {
+            found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+            let reply = Reply::from(err);
+            if let Reply::Error(text) = &reply {
+                ctx.state.stats.record_error(text);
+            }
+            reply
+        }
+    }
 }
 
 fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {

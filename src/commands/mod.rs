@@ -16,6 +16,7 @@ pub mod lock;
 pub mod registry;
 pub mod server;
 pub mod string;
+pub mod transactions;
 
 pub use context::{ClientState, Ctx};
 

@@ -15,6 +15,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::config_cmd::COMMANDS,
         super::info::COMMANDS,
         super::lock::COMMANDS,
+        super::transactions::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -44,6 +45,12 @@ pub struct Found {
     pub stats: &'static CallStats,
     /// `get`, or `config|get` for a subcommand.
     pub full_name: &'static str,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.full_name)
+    }
 }
 
 pub struct Registry {

@@ -10,6 +10,7 @@ pub mod expiry;
 pub mod glob;
 pub mod shard;
 pub mod value;
+pub mod watch;
 
 pub use entry::Entry;
 pub use shard::{KeyHasher, Shard, ShardStats};

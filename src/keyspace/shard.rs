@@ -8,6 +8,7 @@
 
 use super::entry::Entry;
 use super::value::Value;
+use super::watch::Watchers;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
@@ -39,6 +40,8 @@ pub struct Shard {
     next_sweep_at_ms: u64,
     /// Smallest deadline seen among the keys the current pass kept.
     pass_deadline_min_ms: u64,
+    /// Clients WATCHing keys of this shard; survives flushes and SWAPDB (it follows the shard).
+    pub watchers: Watchers,
     pub stats: ShardStats,
 }
 
@@ -55,6 +58,7 @@ impl Shard {
             sweep_pos: 0,
             next_sweep_at_ms: u64::MAX,
             pass_deadline_min_ms: u64::MAX,
+            watchers: Watchers::default(),
             stats: ShardStats::default(),
         }
     }
@@ -196,6 +200,9 @@ impl Shard {
             found.remove();
         }
         let entry = self.slot_mut(id).take().expect("indexed slot holds an entry");
+        if !self.watchers.is_empty() {
+            self.watchers.touch(entry.key());
+        }
         self.free.push(id);
         self.keys -= 1;
         self.used_bytes -= entry.memory_bytes();
@@ -252,9 +259,28 @@ impl Shard {
         Some(result)
     }
 
-    /// Removes every key.
+    /// Removes every key, marking the watchers of keys that existed.
     pub fn clear(&mut self) {
+        self.touch_existing_watched();
         self.reset_storage();
+    }
+
+    /// Marks every watcher whose key currently exists here (flush, SWAPDB).
+    pub fn touch_existing_watched(&mut self) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let hasher = self.hasher.clone();
+        let watchers = std::mem::take(&mut self.watchers);
+        watchers.touch_where(|key| self.find_slot(hasher.hash_one(key), key).is_some());
+        self.watchers = watchers;
+    }
+
+    /// Marks the clients watching `key` (called for every write).
+    pub fn touch_watched(&self, key: &[u8]) {
+        if !self.watchers.is_empty() {
+            self.watchers.touch(key);
+        }
     }
 
     fn reset_storage(&mut self) {

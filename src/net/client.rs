@@ -117,5 +117,6 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         }
     }
     let _ = stream.shutdown().await;
+    crate::commands::transactions::reset_client(state, &mut client);
     state.clients.unregister(client.id);
 }

@@ -1,0 +1,115 @@
+//! Transactions: MULTI EXEC DISCARD WATCH UNWATCH.
+//!
+//! Queuing happens in dispatch (it applies Redis's pre-queue checks). EXEC takes every shard
+//! lock of every database before it runs the queue, so no other client observes a partial
+//! transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
+//! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
+
+use super::context::MultiState;
+use super::{dispatch, flags::*, ClientState, CommandResult, CommandSpec, Ctx, KeySpec};
+use crate::command;
+use crate::error::CommandError;
+use crate::keyspace::ShardId;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use bytes::Bytes;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "1.2.0", "Starts a transaction.", multi),
+    command!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | ALL_SHARDS, KeySpec::None, &["transaction", "slow"], "transactions", "1.2.0", "Executes all commands in a transaction.", exec),
+    command!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "2.0.0", "Discards a transaction.", discard),
+    command!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::all_from_first(), &["transaction", "fast"], "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", watch),
+    command!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "2.2.0", "Forgets about watched keys of a transaction.", unwatch),
+];
+
+fn multi(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(MultiState::default());
+    Ok(Reply::Ok)
+}
+
+fn discard(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CommandError::err("DISCARD without MULTI"));
+    }
+    unwatch_in(ctx);
+    Ok(Reply::Ok)
+}
+
+fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    let Some(multi) = ctx.client.multi.take() else {
+        return Err(CommandError::err("EXEC without MULTI"));
+    };
+    let watched_changed = watched_keys_changed(ctx);
+    unwatch_in(ctx);
+    if multi.aborted {
+        return Err(CommandError::other("EXECABORT Transaction discarded because of previous errors."));
+    }
+    if watched_changed {
+        return Ok(Reply::NilArray);
+    }
+    let mut replies = Vec::with_capacity(multi.queued.len());
+    for (found, argv) in &multi.queued {
+        replies.push(dispatch::run_nested(ctx, *found, argv));
+    }
+    Ok(Reply::Array(replies))
+}
+
+/// True if a watched key was changed, or has expired since it was watched. Looking the keys up
+/// deletes the expired ones, which sets the flag.
+fn watched_keys_changed(ctx: &mut Ctx<'_>) -> bool {
+    let now = ctx.now_ms;
+    let keys = ctx.client.watch.keys.clone();
+    for (db, key) in &keys {
+        let (shard, hash) = ctx.shard_in(*db, key);
+        shard.get_mut(hash, key, now);
+    }
+    ctx.client.watch.flag.is_set()
+}
+
+fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if ctx.client.multi.is_some() {
+        return Err(CommandError::err("WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.db();
+    let flag = ctx.client.watch.flag.clone();
+    for key in &argv[1..] {
+        if ctx.client.watch.keys.iter().any(|(d, k)| *d == db && **k == **key) {
+            continue;
+        }
+        let (shard, _) = ctx.shard(key);
+        shard.watchers.add(key, &flag);
+        ctx.client.watch.keys.push((db, key.as_ref().into()));
+    }
+    Ok(Reply::Ok)
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    unwatch_in(ctx);
+    Ok(Reply::Ok)
+}
+
+/// Forgets every watched key of the client in the command's context.
+fn unwatch_in(ctx: &mut Ctx<'_>) {
+    let keys = std::mem::take(&mut ctx.client.watch.keys);
+    let flag = ctx.client.watch.flag.clone();
+    let ks = &ctx.state.keyspace;
+    for (db, key) in &keys {
+        let id = ShardId { db: *db, shard: ks.shard_of(ks.hash(key)) };
+        ctx.with_shard(id, |shard| shard.watchers.remove(key, &flag));
+    }
+    flag.clear();
+}
+
+/// Drops a client's transaction and watches outside any command (disconnect, RESET).
+pub fn reset_client(state: &ServerState, client: &mut ClientState) {
+    client.multi = None;
+    let flag = client.watch.flag.clone();
+    for (db, key) in std::mem::take(&mut client.watch.keys) {
+        let id = ShardId { db, shard: state.keyspace.shard_of(state.keyspace.hash(&key)) };
+        state.keyspace.lock(id).watchers.remove(&key, &flag);
+    }
+    flag.clear();
+}
