@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README says: `bash tests/run.sh` from any directory.
+#
+# Installs what the tests need when it is missing (redis-server, the oracle of the differential
+# and hostile-protocol tests; redis-py and pytest for the client tests), then runs
+#   1. cargo test --all-targets   unit, TCP integration, differential, protocol, Rust client tests
+#                                 (benches are compiled, not run)
+#   2. pytest tests/python        redis-py against the debug binary (and against redis-server)
+# Quiet on success, loud on failure. Idempotent: a second run installs nothing.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '%s\n' "tests/run.sh: $*" >&2; }
+
+# Runs a command quietly; on failure prints everything it said and fails.
+quiet() {
+    local log
+    log=$(mktemp)
+    if ! "$@" >"$log" 2>&1; then
+        say "FAILED: $*"
+        cat "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+install_redis_server() {
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing redis-server and redis-tools"
+    export DEBIAN_FRONTEND=noninteractive
+    # `apt-get update` only when the package lists are missing or stale.
+    if ! quiet as_root apt-get install -y -q redis-server redis-tools; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q redis-server redis-tools
+    fi
+    # Debian's package starts a system redis on 6379; the tests never use it, but stop it so it
+    # does not hold the default port. Harmless when there is no init system.
+    as_root service redis-server stop >/dev/null 2>&1 || true
+}
+
+install_python_packages() {
+    if python3 -c 'import redis, pytest' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing redis-py and pytest"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        quiet as_root apt-get install -y -q python3-pip || {
+            quiet as_root apt-get update -q
+            quiet as_root apt-get install -y -q python3-pip
+        }
+    fi
+    # Debian's system Python refuses pip installs (PEP 668) unless told otherwise.
+    if ! quiet python3 -m pip install --quiet --disable-pip-version-check redis pytest; then
+        quiet python3 -m pip install --quiet --disable-pip-version-check --break-system-packages redis pytest
+    fi
+}
+
+install_redis_server
+install_python_packages
+
+start=$SECONDS
+
+# cargo's output is kept aside and shown whole on failure (it names the failing tests).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! cargo test --all-targets >"$log" 2>&1; then
+    cat "$log" >&2
+    say "cargo test FAILED"
+    exit 1
+fi
+# One summary line from cargo's per-binary "test result: ok. N passed; M failed; K ignored" lines.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+
+quiet cargo build --quiet
+export FERROCACHE_BIN="$PWD/target/debug/ferrocache"
+if ! python3 -m pytest -q -p no:cacheprovider tests/python; then
+    say "pytest FAILED"
+    exit 1
+fi
+
+say "all tests passed in $((SECONDS - start)) s"
