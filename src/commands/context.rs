@@ -2,10 +2,9 @@
 //! clock instant, and the shard locks dispatch took for it.
 
 use crate::error::CommandError;
-use crate::keyspace::{Shard, ShardId};
+use crate::keyspace::{HeldShards, Shard, ShardId};
 use crate::protocol::Protocol;
 use crate::state::ServerState;
-use parking_lot::MutexGuard;
 use std::sync::Arc;
 
 /// Per-connection state that commands read and change (SELECT, HELLO, CLIENT SETNAME ...).
@@ -74,20 +73,24 @@ impl ClientState {
 
 /// The shard locks held for one command (or one whole transaction), sorted by `ShardId`.
 pub struct Locks<'a> {
-    held: Vec<(ShardId, MutexGuard<'a, Shard>)>,
+    held: HeldShards<'a>,
 }
 
 impl<'a> Locks<'a> {
-    pub fn new(held: Vec<(ShardId, MutexGuard<'a, Shard>)>) -> Locks<'a> {
+    pub fn new(held: HeldShards<'a>) -> Locks<'a> {
         Locks { held }
     }
 
     pub fn none() -> Locks<'a> {
-        Locks { held: Vec::new() }
+        Locks { held: HeldShards::new() }
     }
 
     fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
-        let i = self.held.binary_search_by(|(held, _)| held.cmp(&id)).ok()?;
+        let i = if self.held.len() == 1 {
+            (self.held[0].0 == id).then_some(0)?
+        } else {
+            self.held.binary_search_by(|(held, _)| held.cmp(&id)).ok()?
+        };
         Some(&mut *self.held[i].1)
     }
 

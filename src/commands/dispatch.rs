@@ -3,7 +3,7 @@
 
 use super::context::{Ctx, Locks};
 use super::registry::Found;
-use super::{flags, ClientState, CommandSpec};
+use super::{flags, ClientState, CommandSpec, KeySpec};
 use crate::error::CommandError;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
@@ -133,16 +133,28 @@ fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv
     }
 }
 
+pub type ShardIds = smallvec::SmallVec<[ShardId; 4]>;
+
 /// The shards a command must hold, sorted and unique.
-pub fn shards_for(state: &ServerState, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) -> Vec<ShardId> {
+pub fn shards_for(state: &ServerState, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) -> ShardIds {
     if spec.has(flags::ALL_SHARDS) {
         return state.keyspace.all_shards().collect();
     }
     let ks = &state.keyspace;
-    let mut ids: Vec<ShardId> = spec
+    if let KeySpec::Range { first: 1, last: 1, .. } = spec.keys {
+        // The common single-key case, without building the index list.
+        let mut ids = ShardIds::new();
+        if let Some(key) = argv.get(1) {
+            ids.push(ShardId { db: client.db, shard: ks.shard_of(ks.hash(key)) });
+        }
+        return ids;
+    }
+    let mut ids: ShardIds = spec
         .keys
         .key_indexes(argv)
         .into_iter()
+        // A key spec may name a database the command will reject (MOVE k 99): lock nothing there.
+        .filter(|&(db, _)| db.is_none_or(|db| db < ks.databases()))
         .map(|(db, i)| ShardId { db: db.unwrap_or(client.db), shard: ks.shard_of(ks.hash(&argv[i])) })
         .collect();
     if ids.len() > 1 {

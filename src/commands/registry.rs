@@ -2,7 +2,7 @@
 //! slot per command and subcommand for INFO commandstats.
 
 use super::CommandSpec;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every family's table, in COMMAND LIST order.
@@ -10,6 +10,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
     [
         super::string::COMMANDS,
         super::generic::COMMANDS,
+        super::expire::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,
         super::config_cmd::COMMANDS,

@@ -26,6 +26,12 @@ pub struct ShardId {
     pub shard: usize,
 }
 
+/// Shard guards held by one command; most commands hold one or two.
+pub type HeldShards<'a> = smallvec::SmallVec<[(ShardId, MutexGuard<'a, Shard>); 2]>;
+
+/// Where the shard index is taken from in a key's hash (see `Keyspace::shard_of`).
+const SHARD_HASH_SHIFT: u32 = 40;
+
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
 }
@@ -59,13 +65,11 @@ impl Keyspace {
         self.hasher.hash_one(key)
     }
 
-    /// The shard a hash belongs to: its high bits (the table uses the low ones).
+    /// The shard a hash belongs to. The shard's table uses the low bits for the bucket and the
+    /// top 7 bits for its control-byte tag, so the shard is picked from bits in between:
+    /// taking the top bits would leave every key of a shard with nearly the same tag.
     pub fn shard_of(&self, hash: u64) -> usize {
-        if self.shard_bits == 0 {
-            0
-        } else {
-            (hash >> (64 - self.shard_bits)) as usize
-        }
+        ((hash >> SHARD_HASH_SHIFT) as usize) & ((1 << self.shard_bits) - 1)
     }
 
     pub fn lock(&self, id: ShardId) -> MutexGuard<'_, Shard> {
@@ -78,7 +82,7 @@ impl Keyspace {
     }
 
     /// Locks the given shards in ascending order. `ids` must be sorted and free of duplicates.
-    pub fn lock_sorted(&self, ids: &[ShardId]) -> Vec<(ShardId, MutexGuard<'_, Shard>)> {
+    pub fn lock_sorted(&self, ids: &[ShardId]) -> HeldShards<'_> {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "shard ids must be sorted and unique");
         ids.iter().map(|&id| (id, self.lock(id))).collect()
     }
