@@ -8,9 +8,12 @@
 
 use crate::error::ServerError;
 use crate::protocol::request::split_args;
+
+mod values;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+pub use values::{normalize, notify_flags, parse_memory};
 
 /// The Redis version we report (INFO redis_version, HELLO version, config errors).
 pub const REDIS_VERSION: &str = "7.2.4";
@@ -18,23 +21,57 @@ pub const REDIS_VERSION: &str = "7.2.4";
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
-    /// A byte size accepting `1gb`-style units; `min`/`max` in bytes.
-    Memory { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// Written and printed in octal (`unixsocketperm`).
+    Octal {
+        max: i64,
+    },
+    /// A byte size accepting `1gb`-style units; bounds in bytes.
+    Memory {
+        min: i64,
+        max: u64,
+    },
+    /// A byte size or a percentage of maxmemory (`maxmemory-clients`).
+    MemoryOrPercent,
     Enum(&'static [&'static str]),
+    /// `shutdown-on-sigint`/`-sigterm`: `default` or a combination of save/nosave/now/force.
+    ShutdownFlags,
     Str,
     /// `save`: pairs of "seconds changes", or "" to disable.
     Save,
     /// `client-output-buffer-limit`: class hard soft seconds (one or more groups).
     ClientOutputBufferLimit,
-    /// Several words kept verbatim (e.g. `bind`).
-    Words,
+    /// `notify-keyspace-events` flag letters.
+    NotifyEvents,
+    /// `oom-score-adj-values`: three integers.
+    OomScoreAdjValues,
+    /// `latency-tracking-info-percentiles`: decimal percentiles.
+    Percentiles,
+    /// `bind`: up to 16 addresses.
+    Bind,
+    /// `replicaof host port` or `replicaof no one`.
+    ReplicaOf,
+}
+
+impl Kind {
+    /// Options that take several words (CONFIG SET splits their value on spaces).
+    pub fn is_multi_arg(&self) -> bool {
+        matches!(
+            self,
+            Save | ClientOutputBufferLimit | OomScoreAdjValues | Percentiles | Bind | ReplicaOf
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutability {
     Mutable,
     Immutable,
+    /// Settable only when `enable-protected-configs` allows it (`dir`, `dbfilename`).
+    Protected,
 }
 
 #[derive(Debug)]
@@ -49,12 +86,35 @@ pub struct OptionSpec {
 use Kind::*;
 use Mutability::*;
 
-const fn opt(name: &'static str, kind: Kind, default: &'static str, mutability: Mutability) -> OptionSpec {
-    OptionSpec { name, alias: None, kind, default, mutability }
+const fn opt(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    mutability: Mutability,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        alias: None,
+        kind,
+        default,
+        mutability,
+    }
 }
 
-const fn aliased(name: &'static str, alias: &'static str, kind: Kind, default: &'static str, mutability: Mutability) -> OptionSpec {
-    OptionSpec { name, alias: Some(alias), kind, default, mutability }
+const fn aliased(
+    name: &'static str,
+    alias: &'static str,
+    kind: Kind,
+    default: &'static str,
+    mutability: Mutability,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        alias: Some(alias),
+        kind,
+        default,
+        mutability,
+    }
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
@@ -77,26 +137,62 @@ const SUPERVISED: &[&str] = &["upstart", "systemd", "auto", "no"];
 const SANITIZE: &[&str] = &["no", "yes", "clients"];
 const OOM_SCORE_ADJ: &[&str] = &["no", "yes", "relative", "absolute"];
 const ACL_LOG: &[&str] = &["allchannels", "resetchannels"];
-const SHUTDOWN_ON: &[&str] = &["default", "save", "nosave", "now", "force"];
 const PROPAGATION_ERROR: &[&str] = &["ignore", "panic", "panic-on-replicas"];
 const LATENCY_TRACKING_DEFAULT: &str = "50 99 99.9";
 
 /// Every redis.conf option of Redis 7.2 that ferrocache accepts.
 pub static OPTIONS: &[OptionSpec] = &[
     // Network
-    opt("bind", Words, "* -::*", Mutable),
+    opt("bind", Bind, "* -::*", Mutable),
     opt("bind-source-addr", Str, "", Mutable),
     opt("protected-mode", Bool, "yes", Mutable),
-    opt("enable-protected-configs", Enum(YES_NO_LOCAL), "no", Immutable),
+    opt(
+        "enable-protected-configs",
+        Enum(YES_NO_LOCAL),
+        "no",
+        Immutable,
+    ),
     opt("enable-debug-command", Enum(YES_NO_LOCAL), "no", Immutable),
     opt("enable-module-command", Enum(YES_NO_LOCAL), "no", Immutable),
     opt("port", Int { min: 0, max: 65535 }, "6379", Mutable),
-    opt("tcp-backlog", Int { min: 0, max: INT_MAX }, "511", Immutable),
+    opt(
+        "tcp-backlog",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "511",
+        Immutable,
+    ),
     opt("unixsocket", Str, "", Immutable),
-    opt("unixsocketperm", Int { min: 0, max: 0o777 }, "0", Immutable),
-    opt("socket-mark-id", Int { min: 0, max: u32::MAX as i64 }, "0", Mutable),
-    opt("timeout", Int { min: 0, max: INT_MAX }, "0", Mutable),
-    opt("tcp-keepalive", Int { min: 0, max: INT_MAX }, "300", Mutable),
+    opt("unixsocketperm", Octal { max: 0o777 }, "0", Immutable),
+    opt(
+        "socket-mark-id",
+        Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "tcp-keepalive",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "300",
+        Mutable,
+    ),
     // TLS (accepted; TLS itself is not implemented)
     opt("tls-port", Int { min: 0, max: 65535 }, "0", Mutable),
     opt("tls-cert-file", Str, "", Mutable),
@@ -108,7 +204,12 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("tls-dh-params-file", Str, "", Mutable),
     opt("tls-ca-cert-file", Str, "", Mutable),
     opt("tls-ca-cert-dir", Str, "", Mutable),
-    opt("tls-auth-clients", Enum(&["no", "yes", "optional"]), "yes", Mutable),
+    opt(
+        "tls-auth-clients",
+        Enum(&["no", "yes", "optional"]),
+        "yes",
+        Mutable,
+    ),
     opt("tls-replication", Bool, "no", Mutable),
     opt("tls-cluster", Bool, "no", Mutable),
     opt("tls-protocols", Str, "", Mutable),
@@ -116,8 +217,24 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("tls-ciphersuites", Str, "", Mutable),
     opt("tls-prefer-server-ciphers", Bool, "no", Mutable),
     opt("tls-session-caching", Bool, "yes", Mutable),
-    opt("tls-session-cache-size", Int { min: 0, max: INT_MAX }, "20480", Mutable),
-    opt("tls-session-cache-timeout", Int { min: 0, max: INT_MAX }, "300", Mutable),
+    opt(
+        "tls-session-cache-size",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "20480",
+        Mutable,
+    ),
+    opt(
+        "tls-session-cache-timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "300",
+        Mutable,
+    ),
     // General
     opt("daemonize", Bool, "no", Immutable),
     opt("supervised", Enum(SUPERVISED), "no", Immutable),
@@ -126,13 +243,33 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("logfile", Str, "", Immutable),
     opt("syslog-enabled", Bool, "no", Immutable),
     opt("syslog-ident", Str, "redis", Immutable),
-    opt("syslog-facility", Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", Immutable),
+    opt(
+        "syslog-facility",
+        Enum(&[
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        ]),
+        "local0",
+        Immutable,
+    ),
     opt("crash-log-enabled", Bool, "yes", Mutable),
     opt("crash-memcheck-enabled", Bool, "yes", Mutable),
-    opt("databases", Int { min: 1, max: INT_MAX }, "16", Immutable),
+    opt(
+        "databases",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        "16",
+        Immutable,
+    ),
     opt("always-show-logo", Bool, "no", Immutable),
     opt("set-proc-title", Bool, "yes", Immutable),
-    opt("proc-title-template", Str, "{title} {listen-addr} {server-mode}", Mutable),
+    opt(
+        "proc-title-template",
+        Str,
+        "{title} {listen-addr} {server-mode}",
+        Mutable,
+    ),
     opt("locale-collate", Str, "", Mutable),
     // Snapshotting
     opt("save", Save, "3600 1 300 100 60 10000", Mutable),
@@ -140,50 +277,207 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("rdbcompression", Bool, "yes", Mutable),
     opt("rdbchecksum", Bool, "yes", Immutable),
     opt("sanitize-dump-payload", Enum(SANITIZE), "no", Mutable),
-    opt("dbfilename", Str, "dump.rdb", Mutable),
+    opt("dbfilename", Str, "dump.rdb", Protected),
     opt("rdb-del-sync-files", Bool, "no", Mutable),
-    opt("dir", Str, "", Mutable),
+    opt("dir", Str, "", Protected),
     // Replication (accepted; replication is not implemented)
-    aliased("replicaof", "slaveof", Words, "", Immutable),
-    aliased("masterauth", "masterauth", Str, "", Mutable),
+    aliased("replicaof", "slaveof", ReplicaOf, "", Immutable),
+    opt("masterauth", Str, "", Mutable),
     opt("masteruser", Str, "", Mutable),
-    aliased("replica-serve-stale-data", "slave-serve-stale-data", Bool, "yes", Mutable),
+    aliased(
+        "replica-serve-stale-data",
+        "slave-serve-stale-data",
+        Bool,
+        "yes",
+        Mutable,
+    ),
     aliased("replica-read-only", "slave-read-only", Bool, "yes", Mutable),
     opt("repl-diskless-sync", Bool, "yes", Mutable),
-    opt("repl-diskless-sync-delay", Int { min: 0, max: INT_MAX }, "5", Mutable),
-    opt("repl-diskless-sync-max-replicas", Int { min: 0, max: INT_MAX }, "0", Mutable),
-    opt("repl-diskless-load", Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", Mutable),
-    opt("repl-ping-replica-period", Int { min: 1, max: INT_MAX }, "10", Mutable),
-    opt("repl-timeout", Int { min: 1, max: INT_MAX }, "60", Mutable),
+    opt(
+        "repl-diskless-sync-delay",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "5",
+        Mutable,
+    ),
+    opt(
+        "repl-diskless-sync-max-replicas",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "repl-diskless-load",
+        Enum(&["disabled", "on-empty-db", "swapdb"]),
+        "disabled",
+        Mutable,
+    ),
+    aliased(
+        "repl-ping-replica-period",
+        "repl-ping-slave-period",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
+    opt(
+        "repl-timeout",
+        Int {
+            min: 1,
+            max: INT_MAX,
+        },
+        "60",
+        Mutable,
+    ),
     opt("repl-disable-tcp-nodelay", Bool, "no", Mutable),
-    opt("repl-backlog-size", Memory { min: 1, max: LONG_MAX }, "1048576", Mutable),
-    opt("repl-backlog-ttl", Int { min: 0, max: INT_MAX }, "3600", Mutable),
-    aliased("replica-priority", "slave-priority", Int { min: 0, max: INT_MAX }, "100", Mutable),
-    opt("propagation-error-behavior", Enum(PROPAGATION_ERROR), "ignore", Mutable),
+    opt(
+        "repl-backlog-size",
+        Memory {
+            min: 1,
+            max: LONG_MAX as u64,
+        },
+        "1048576",
+        Mutable,
+    ),
+    opt(
+        "repl-backlog-ttl",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "3600",
+        Mutable,
+    ),
+    aliased(
+        "replica-priority",
+        "slave-priority",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "100",
+        Mutable,
+    ),
+    opt(
+        "propagation-error-behavior",
+        Enum(PROPAGATION_ERROR),
+        "ignore",
+        Mutable,
+    ),
     opt("replica-ignore-disk-write-errors", Bool, "no", Mutable),
     opt("replica-announced", Bool, "yes", Mutable),
-    aliased("min-replicas-to-write", "min-slaves-to-write", Int { min: 0, max: INT_MAX }, "0", Mutable),
-    aliased("min-replicas-max-lag", "min-slaves-max-lag", Int { min: 0, max: INT_MAX }, "10", Mutable),
+    aliased(
+        "min-replicas-to-write",
+        "min-slaves-to-write",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    aliased(
+        "min-replicas-max-lag",
+        "min-slaves-max-lag",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
     aliased("replica-announce-ip", "slave-announce-ip", Str, "", Mutable),
-    aliased("replica-announce-port", "slave-announce-port", Int { min: 0, max: 65535 }, "0", Mutable),
-    aliased("replica-lazy-flush", "slave-lazy-flush", Bool, "no", Mutable),
-    opt("repl-diskless-sync-period", Int { min: 0, max: INT_MAX }, "0", Mutable),
+    aliased(
+        "replica-announce-port",
+        "slave-announce-port",
+        Int { min: 0, max: 65535 },
+        "0",
+        Mutable,
+    ),
+    aliased(
+        "replica-lazy-flush",
+        "slave-lazy-flush",
+        Bool,
+        "no",
+        Mutable,
+    ),
     // Keys tracking
-    opt("tracking-table-max-keys", Int { min: 0, max: LONG_MAX }, "1000000", Mutable),
+    opt(
+        "tracking-table-max-keys",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "1000000",
+        Mutable,
+    ),
     // Security
-    opt("acllog-max-len", Int { min: 0, max: LONG_MAX }, "128", Mutable),
+    opt(
+        "acllog-max-len",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "128",
+        Mutable,
+    ),
     opt("aclfile", Str, "", Immutable),
-    opt("acl-pubsub-default", Enum(ACL_LOG), "resetchannels", Mutable),
+    opt(
+        "acl-pubsub-default",
+        Enum(ACL_LOG),
+        "resetchannels",
+        Mutable,
+    ),
     opt("requirepass", Str, "", Mutable),
     // Clients
-    opt("maxclients", Int { min: 1, max: u32::MAX as i64 }, "10000", Mutable),
+    opt(
+        "maxclients",
+        Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
+        "10000",
+        Mutable,
+    ),
     // Memory management
-    opt("maxmemory", Memory { min: 0, max: LONG_MAX }, "0", Mutable),
+    opt(
+        "maxmemory",
+        Memory {
+            min: 0,
+            max: u64::MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    opt("maxmemory-clients", MemoryOrPercent, "0", Mutable),
     opt("maxmemory-policy", Enum(POLICIES), "noeviction", Mutable),
     opt("maxmemory-samples", Int { min: 1, max: 64 }, "5", Mutable),
-    opt("maxmemory-eviction-tenacity", Int { min: 0, max: 100 }, "10", Mutable),
-    aliased("replica-ignore-maxmemory", "slave-ignore-maxmemory", Bool, "yes", Mutable),
-    opt("active-expire-effort", Int { min: 1, max: 10 }, "1", Mutable),
+    opt(
+        "maxmemory-eviction-tenacity",
+        Int { min: 0, max: 100 },
+        "10",
+        Mutable,
+    ),
+    aliased(
+        "replica-ignore-maxmemory",
+        "slave-ignore-maxmemory",
+        Bool,
+        "yes",
+        Mutable,
+    ),
+    opt(
+        "active-expire-effort",
+        Int { min: 1, max: 10 },
+        "1",
+        Mutable,
+    ),
     // Lazy freeing
     opt("lazyfree-lazy-eviction", Bool, "no", Mutable),
     opt("lazyfree-lazy-expire", Bool, "no", Mutable),
@@ -195,7 +489,12 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("io-threads-do-reads", Bool, "no", Immutable),
     // Kernel OOM control
     opt("oom-score-adj", Enum(OOM_SCORE_ADJ), "no", Mutable),
-    opt("oom-score-adj-values", Words, "0 200 800", Mutable),
+    opt(
+        "oom-score-adj-values",
+        OomScoreAdjValues,
+        "0 200 800",
+        Mutable,
+    ),
     opt("disable-thp", Bool, "yes", Immutable),
     // Append only mode
     opt("appendonly", Bool, "no", Mutable),
@@ -203,198 +502,412 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("appenddirname", Str, "appendonlydir", Immutable),
     opt("appendfsync", Enum(FSYNC), "everysec", Mutable),
     opt("no-appendfsync-on-rewrite", Bool, "no", Mutable),
-    opt("auto-aof-rewrite-percentage", Int { min: 0, max: INT_MAX }, "100", Mutable),
-    opt("auto-aof-rewrite-min-size", Memory { min: 0, max: LONG_MAX }, "67108864", Mutable),
+    opt(
+        "auto-aof-rewrite-percentage",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "100",
+        Mutable,
+    ),
+    opt(
+        "auto-aof-rewrite-min-size",
+        Memory {
+            min: 0,
+            max: LONG_MAX as u64,
+        },
+        "67108864",
+        Mutable,
+    ),
     opt("aof-load-truncated", Bool, "yes", Mutable),
     opt("aof-use-rdb-preamble", Bool, "yes", Mutable),
     opt("aof-timestamp-enabled", Bool, "no", Mutable),
     opt("aof-rewrite-incremental-fsync", Bool, "yes", Mutable),
     opt("rdb-save-incremental-fsync", Bool, "yes", Mutable),
     // Shutdown
-    opt("shutdown-timeout", Int { min: 0, max: INT_MAX }, "10", Mutable),
-    opt("shutdown-on-sigint", Enum(SHUTDOWN_ON), "default", Mutable),
-    opt("shutdown-on-sigterm", Enum(SHUTDOWN_ON), "default", Mutable),
+    opt(
+        "shutdown-timeout",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
+    opt("shutdown-on-sigint", ShutdownFlags, "default", Mutable),
+    opt("shutdown-on-sigterm", ShutdownFlags, "default", Mutable),
     // Lua
-    aliased("busy-reply-threshold", "lua-time-limit", Int { min: 0, max: LONG_MAX }, "5000", Mutable),
+    aliased(
+        "busy-reply-threshold",
+        "lua-time-limit",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "5000",
+        Mutable,
+    ),
     // Cluster (accepted; cluster mode is not implemented)
     opt("cluster-enabled", Bool, "no", Immutable),
     opt("cluster-config-file", Str, "nodes.conf", Immutable),
-    opt("cluster-node-timeout", Int { min: 0, max: LONG_MAX }, "15000", Mutable),
+    opt(
+        "cluster-node-timeout",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "15000",
+        Mutable,
+    ),
     opt("cluster-port", Int { min: 0, max: 65535 }, "0", Immutable),
-    aliased("cluster-replica-validity-factor", "cluster-slave-validity-factor", Int { min: 0, max: INT_MAX }, "10", Mutable),
-    opt("cluster-migration-barrier", Int { min: 0, max: INT_MAX }, "1", Mutable),
+    aliased(
+        "cluster-replica-validity-factor",
+        "cluster-slave-validity-factor",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
+    opt(
+        "cluster-migration-barrier",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "1",
+        Mutable,
+    ),
     opt("cluster-allow-replica-migration", Bool, "yes", Mutable),
     opt("cluster-require-full-coverage", Bool, "yes", Mutable),
-    aliased("cluster-replica-no-failover", "cluster-slave-no-failover", Bool, "no", Mutable),
+    aliased(
+        "cluster-replica-no-failover",
+        "cluster-slave-no-failover",
+        Bool,
+        "no",
+        Mutable,
+    ),
     opt("cluster-allow-reads-when-down", Bool, "no", Mutable),
     opt("cluster-allow-pubsubshard-when-down", Bool, "yes", Mutable),
-    opt("cluster-link-sendbuf-limit", Memory { min: 0, max: LONG_MAX }, "0", Mutable),
+    opt(
+        "cluster-link-sendbuf-limit",
+        Memory {
+            min: 0,
+            max: u64::MAX,
+        },
+        "0",
+        Mutable,
+    ),
     opt("cluster-announce-hostname", Str, "", Mutable),
     opt("cluster-announce-human-nodename", Str, "", Mutable),
-    opt("cluster-preferred-endpoint-type", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", Mutable),
+    opt(
+        "cluster-preferred-endpoint-type",
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        "ip",
+        Mutable,
+    ),
     opt("cluster-announce-ip", Str, "", Mutable),
-    opt("cluster-announce-port", Int { min: 0, max: 65535 }, "0", Mutable),
-    opt("cluster-announce-tls-port", Int { min: 0, max: 65535 }, "0", Mutable),
-    opt("cluster-announce-bus-port", Int { min: 0, max: 65535 }, "0", Mutable),
+    opt(
+        "cluster-announce-port",
+        Int { min: 0, max: 65535 },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "cluster-announce-tls-port",
+        Int { min: 0, max: 65535 },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "cluster-announce-bus-port",
+        Int { min: 0, max: 65535 },
+        "0",
+        Mutable,
+    ),
     // Slow log and latency
-    opt("slowlog-log-slower-than", Int { min: -1, max: LONG_MAX }, "10000", Mutable),
-    opt("slowlog-max-len", Int { min: 0, max: LONG_MAX }, "128", Mutable),
-    opt("latency-monitor-threshold", Int { min: 0, max: LONG_MAX }, "0", Mutable),
+    opt(
+        "slowlog-log-slower-than",
+        Int {
+            min: -1,
+            max: LONG_MAX,
+        },
+        "10000",
+        Mutable,
+    ),
+    opt(
+        "slowlog-max-len",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "128",
+        Mutable,
+    ),
+    opt(
+        "latency-monitor-threshold",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "0",
+        Mutable,
+    ),
     opt("latency-tracking", Bool, "yes", Mutable),
-    opt("latency-tracking-info-percentiles", Words, LATENCY_TRACKING_DEFAULT, Mutable),
+    opt(
+        "latency-tracking-info-percentiles",
+        Percentiles,
+        LATENCY_TRACKING_DEFAULT,
+        Mutable,
+    ),
     // Event notification
-    opt("notify-keyspace-events", Str, "", Mutable),
+    opt("notify-keyspace-events", NotifyEvents, "", Mutable),
     // Advanced config (accepted, no effect on our encodings)
-    aliased("hash-max-listpack-entries", "hash-max-ziplist-entries", Int { min: 0, max: LONG_MAX }, "128", Mutable),
-    aliased("hash-max-listpack-value", "hash-max-ziplist-value", Int { min: 0, max: LONG_MAX }, "64", Mutable),
-    aliased("list-max-listpack-size", "list-max-ziplist-size", Int { min: i32::MIN as i64, max: INT_MAX }, "-2", Mutable),
-    opt("list-compress-depth", Int { min: 0, max: INT_MAX }, "0", Mutable),
-    opt("set-max-intset-entries", Int { min: 0, max: LONG_MAX }, "512", Mutable),
-    opt("set-max-listpack-entries", Int { min: 0, max: LONG_MAX }, "128", Mutable),
-    opt("set-max-listpack-value", Int { min: 0, max: LONG_MAX }, "64", Mutable),
-    aliased("zset-max-listpack-entries", "zset-max-ziplist-entries", Int { min: 0, max: LONG_MAX }, "128", Mutable),
-    aliased("zset-max-listpack-value", "zset-max-ziplist-value", Int { min: 0, max: LONG_MAX }, "64", Mutable),
-    opt("hll-sparse-max-bytes", Memory { min: 0, max: LONG_MAX }, "3000", Mutable),
-    opt("stream-node-max-bytes", Memory { min: 0, max: LONG_MAX }, "4096", Mutable),
-    opt("stream-node-max-entries", Int { min: 0, max: LONG_MAX }, "100", Mutable),
+    aliased(
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "512",
+        Mutable,
+    ),
+    aliased(
+        "hash-max-listpack-value",
+        "hash-max-ziplist-value",
+        Memory {
+            min: 0,
+            max: LONG_MAX as u64,
+        },
+        "64",
+        Mutable,
+    ),
+    aliased(
+        "list-max-listpack-size",
+        "list-max-ziplist-size",
+        Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+        },
+        "-2",
+        Mutable,
+    ),
+    opt(
+        "list-compress-depth",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "set-max-intset-entries",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "512",
+        Mutable,
+    ),
+    opt(
+        "set-max-listpack-entries",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "128",
+        Mutable,
+    ),
+    opt(
+        "set-max-listpack-value",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "64",
+        Mutable,
+    ),
+    aliased(
+        "zset-max-listpack-entries",
+        "zset-max-ziplist-entries",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "128",
+        Mutable,
+    ),
+    aliased(
+        "zset-max-listpack-value",
+        "zset-max-ziplist-value",
+        Memory {
+            min: 0,
+            max: LONG_MAX as u64,
+        },
+        "64",
+        Mutable,
+    ),
+    opt(
+        "hll-sparse-max-bytes",
+        Memory {
+            min: 0,
+            max: LONG_MAX as u64,
+        },
+        "3000",
+        Mutable,
+    ),
+    opt(
+        "stream-node-max-bytes",
+        Memory {
+            min: 0,
+            max: LONG_MAX as u64,
+        },
+        "4096",
+        Mutable,
+    ),
+    opt(
+        "stream-node-max-entries",
+        Int {
+            min: 0,
+            max: LONG_MAX,
+        },
+        "100",
+        Mutable,
+    ),
     opt("activerehashing", Bool, "yes", Mutable),
-    opt("client-output-buffer-limit", ClientOutputBufferLimit, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", Mutable),
-    opt("client-query-buffer-limit", Memory { min: 1024 * 1024, max: LONG_MAX }, "1073741824", Mutable),
-    opt("proto-max-bulk-len", Memory { min: 1024 * 1024, max: LONG_MAX }, "536870912", Mutable),
-    opt("hz", Int { min: 0, max: INT_MAX }, "10", Mutable),
+    opt(
+        "client-output-buffer-limit",
+        ClientOutputBufferLimit,
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Mutable,
+    ),
+    opt(
+        "client-query-buffer-limit",
+        Memory {
+            min: 1024 * 1024,
+            max: LONG_MAX as u64,
+        },
+        "1073741824",
+        Mutable,
+    ),
+    opt(
+        "proto-max-bulk-len",
+        Memory {
+            min: 1024 * 1024,
+            max: LONG_MAX as u64,
+        },
+        "536870912",
+        Mutable,
+    ),
+    opt(
+        "hz",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
     opt("dynamic-hz", Bool, "yes", Mutable),
-    opt("lfu-log-factor", Int { min: 0, max: INT_MAX }, "10", Mutable),
-    opt("lfu-decay-time", Int { min: 0, max: INT_MAX }, "1", Mutable),
+    opt(
+        "lfu-log-factor",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "10",
+        Mutable,
+    ),
+    opt(
+        "lfu-decay-time",
+        Int {
+            min: 0,
+            max: INT_MAX,
+        },
+        "1",
+        Mutable,
+    ),
     // Active defragmentation (accepted, no effect)
     opt("activedefrag", Bool, "no", Mutable),
-    opt("active-defrag-ignore-bytes", Memory { min: 1, max: LONG_MAX }, "104857600", Mutable),
-    opt("active-defrag-threshold-lower", Int { min: 0, max: 1000 }, "10", Mutable),
-    opt("active-defrag-threshold-upper", Int { min: 0, max: 1000 }, "100", Mutable),
-    opt("active-defrag-cycle-min", Int { min: 1, max: 99 }, "1", Mutable),
-    opt("active-defrag-cycle-max", Int { min: 1, max: 99 }, "25", Mutable),
-    opt("active-defrag-max-scan-fields", Int { min: 1, max: LONG_MAX }, "1000", Mutable),
+    opt(
+        "active-defrag-ignore-bytes",
+        Memory {
+            min: 1,
+            max: LONG_MAX as u64,
+        },
+        "104857600",
+        Mutable,
+    ),
+    opt(
+        "active-defrag-threshold-lower",
+        Int { min: 0, max: 1000 },
+        "10",
+        Mutable,
+    ),
+    opt(
+        "active-defrag-threshold-upper",
+        Int { min: 0, max: 1000 },
+        "100",
+        Mutable,
+    ),
+    opt(
+        "active-defrag-cycle-min",
+        Int { min: 1, max: 99 },
+        "1",
+        Mutable,
+    ),
+    opt(
+        "active-defrag-cycle-max",
+        Int { min: 1, max: 99 },
+        "25",
+        Mutable,
+    ),
+    opt(
+        "active-defrag-max-scan-fields",
+        Int {
+            min: 1,
+            max: LONG_MAX,
+        },
+        "1000",
+        Mutable,
+    ),
     opt("jemalloc-bg-thread", Bool, "yes", Mutable),
-    opt("server-cpulist", Str, "", Immutable),
-    opt("bio-cpulist", Str, "", Immutable),
-    opt("aof-rewrite-cpulist", Str, "", Immutable),
-    opt("bgsave-cpulist", Str, "", Immutable),
+    opt("server_cpulist", Str, "", Immutable),
+    opt("bio_cpulist", Str, "", Immutable),
+    opt("aof_rewrite_cpulist", Str, "", Immutable),
+    opt("bgsave_cpulist", Str, "", Immutable),
     opt("ignore-warnings", Str, "", Mutable),
-    opt("max-new-connections-per-cycle", Int { min: 1, max: 1000 }, "10", Mutable),
-    opt("max-new-tls-connections-per-cycle", Int { min: 1, max: 1000 }, "1", Mutable),
-    opt("lua-replicate-commands", Bool, "yes", Mutable),
+    opt(
+        "max-new-connections-per-cycle",
+        Int { min: 1, max: 1000 },
+        "10",
+        Mutable,
+    ),
+    opt(
+        "max-new-tls-connections-per-cycle",
+        Int { min: 1, max: 1000 },
+        "1",
+        Mutable,
+    ),
+    opt("aof-disable-auto-gc", Bool, "no", Mutable),
 ];
 
-/// Directives that are accepted in a config file but are not options with a value to report.
-const DIRECTIVES: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+/// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.
+const DEPRECATED: &[&str] = &[
+    "list-max-ziplist-entries",
+    "list-max-ziplist-value",
+    "lua-replicate-commands",
+];
 
 pub fn find_option(name: &str) -> Option<&'static OptionSpec> {
     let name = name.to_ascii_lowercase();
-    OPTIONS.iter().find(|o| o.name == name || o.alias == Some(name.as_str()))
-}
-
-/// Parses a memory value as Redis's `memtoull`: a number with an optional unit
-/// (k=1000, kb=1024, m, mb, g, gb; case-insensitive). Negative values only where `allow_neg`.
-pub fn parse_memory(text: &str) -> Option<i64> {
-    let lower = text.to_ascii_lowercase();
-    let units: &[(&str, i64)] = &[
-        ("kb", 1024),
-        ("mb", 1024 * 1024),
-        ("gb", 1024 * 1024 * 1024),
-        ("k", 1000),
-        ("m", 1000 * 1000),
-        ("g", 1000 * 1000 * 1000),
-        ("b", 1),
-    ];
-    let (digits, mul) = units
+    OPTIONS
         .iter()
-        .find_map(|&(u, m)| lower.strip_suffix(u).map(|d| (d, m)))
-        .unwrap_or((lower.as_str(), 1));
-    let n: i64 = crate::protocol::request::parse_i64_strict(digits.as_bytes())?;
-    n.checked_mul(mul)
-}
-
-/// Normalises `args` for option `spec` into its canonical stored text, or gives Redis's reason.
-pub fn normalize(spec: &OptionSpec, args: &[String]) -> Result<String, String> {
-    let single = || -> Result<&String, String> {
-        if args.len() != 1 {
-            return Err("wrong number of arguments".into());
-        }
-        Ok(&args[0])
-    };
-    match spec.kind {
-        Bool => match single()?.to_ascii_lowercase().as_str() {
-            "yes" => Ok("yes".into()),
-            "no" => Ok("no".into()),
-            _ => Err("argument must be 'yes' or 'no'".into()),
-        },
-        Int { min, max } => {
-            let text = single()?;
-            let n: i64 = text
-                .parse()
-                .ok()
-                .filter(|_| !text.starts_with('+'))
-                .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
-            if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
-            }
-            Ok(n.to_string())
-        }
-        Memory { min, max } => {
-            let n = parse_memory(single()?).ok_or_else(|| "argument must be a memory value".to_string())?;
-            if n < min || n > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
-            }
-            Ok(n.to_string())
-        }
-        Enum(values) => {
-            let text = single()?.to_ascii_lowercase();
-            if values.contains(&text.as_str()) {
-                Ok(text)
-            } else {
-                Err(format!("argument(s) must be one of the following: {}", values.join(", ")))
-            }
-        }
-        Str => Ok(single()?.clone()),
-        Words => Ok(args.join(" ")),
-        Save => {
-            let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-            if words.is_empty() {
-                return Ok(String::new());
-            }
-            if words.len() % 2 != 0 {
-                return Err("Invalid save parameters".into());
-            }
-            for w in &words {
-                if w.parse::<i64>().map_or(true, |n| n < 0) {
-                    return Err("Invalid save parameters".into());
-                }
-            }
-            Ok(words.join(" "))
-        }
-        ClientOutputBufferLimit => {
-            let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-            if words.is_empty() || words.len() % 4 != 0 {
-                return Err("Wrong number of arguments in buffer limit configuration.".into());
-            }
-            let mut out = Vec::new();
-            for group in words.chunks(4) {
-                let class = match group[0].to_ascii_lowercase().as_str() {
-                    "normal" => "normal",
-                    "slave" | "replica" => "slave",
-                    "pubsub" => "pubsub",
-                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
-                };
-                let hard = parse_memory(group[1]).filter(|n| *n >= 0);
-                let soft = parse_memory(group[2]).filter(|n| *n >= 0);
-                let secs = group[3].parse::<i64>().ok().filter(|n| *n >= 0);
-                match (hard, soft, secs) {
-                    (Some(h), Some(s), Some(t)) => out.push(format!("{class} {h} {s} {t}")),
-                    _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
-                }
-            }
-            Ok(out.join(" "))
-        }
-    }
+        .find(|o| o.name == name || o.alias == Some(name.as_str()))
 }
 
 /// Values read on hot paths, mirrored into atomics whenever the option changes.
@@ -415,15 +928,25 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// `rename-command` directives, applied to the command table at start-up.
     pub renamed_commands: Vec<(String, String)>,
-    /// The config file given on the command line (CONFIG REWRITE target, INFO config_file).
+    /// The config file given on the command line (CONFIG REWRITE target, INFO config_file), as
+    /// an absolute path.
     pub config_file: Option<String>,
     pub hot: HotConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let mut values: BTreeMap<&'static str, String> = OPTIONS
+            .iter()
+            .map(|o| (o.name, o.default.to_string()))
+            .collect();
+        // Like Redis, `dir` reports the working directory the server started in.
+        let cwd = std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        values.insert("dir", cwd);
         let config = Config {
-            values: RwLock::new(OPTIONS.iter().map(|o| (o.name, o.default.to_string())).collect()),
+            values: RwLock::new(values),
             renamed_commands: Vec::new(),
             config_file: None,
             hot: HotConfig::default(),
@@ -440,6 +963,15 @@ fn fatal(line_no: usize, line: &str, reason: &str) -> ServerError {
     ))
 }
 
+/// An I/O error's text as C's `strerror` gives it (no " (os error N)" suffix).
+pub fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 impl Config {
     /// Builds the configuration from redis-server-style arguments: an optional config file
     /// path (or `-` for stdin) first, then `--name value ...` options that override it.
@@ -452,16 +984,23 @@ impl Config {
                 if first == "-" {
                     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
                 } else {
+                    let path = std::path::absolute(first)
+                        .unwrap_or_else(|_| first.into())
+                        .display()
+                        .to_string();
                     text = std::fs::read_to_string(first).map_err(|e| {
-                        ServerError::Config(format!("Fatal error, can't open config file '{first}': {e}"))
+                        ServerError::Config(format!(
+                            "Fatal error, can't open config file '{path}': {}",
+                            strerror(&e)
+                        ))
                     })?;
-                    config_file = Some(first.clone());
+                    config_file = Some(path);
                 }
-                text.push('\n');
                 rest = &args[1..];
             }
         }
-        // Like redis-server: each `--name` starts a new line, following words are its arguments.
+        // Like redis-server: each `--name` starts a new line, following words are its arguments,
+        // each quoted; the options are appended after a newline.
         let mut options = String::new();
         for arg in rest {
             if let Some(name) = arg.strip_prefix("--") {
@@ -471,13 +1010,18 @@ impl Config {
                 options.push_str(name);
             } else {
                 if options.is_empty() {
-                    return Err(ServerError::Config(format!("Invalid option '{arg}': options must start with '--'")));
+                    return Err(ServerError::Config(format!(
+                        "Invalid option '{arg}': options must start with '--'"
+                    )));
                 }
                 options.push(' ');
-                options.push_str(&quote_arg(arg));
+                options.push_str(&repr(arg));
             }
         }
-        text.push_str(&options);
+        if !options.is_empty() {
+            text.push('\n');
+            text.push_str(&options);
+        }
         let mut config = Config::default();
         config.config_file = config_file;
         config.load_text(&text)?;
@@ -487,44 +1031,82 @@ impl Config {
     /// Applies config-file text, line by line.
     pub fn load_text(&mut self, text: &str) -> Result<(), ServerError> {
         let mut save_seen = false;
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
+        for (i, raw) in text.split('\n').enumerate() {
+            let line = raw.trim_matches([' ', '\t', '\r', '\n']);
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let words = split_args(line.as_bytes()).ok_or_else(|| fatal(i + 1, line, "Unbalanced quotes in configuration line"))?;
-            let words: Vec<String> = words.into_iter().map(|w| String::from_utf8_lossy(&w).into_owned()).collect();
-            let Some((name, args)) = words.split_first() else { continue };
+            let err = |reason: &str| fatal(i + 1, line, reason);
+            let words = split_args(line.as_bytes())
+                .ok_or_else(|| err("Unbalanced quotes in configuration line"))?;
+            let words: Vec<String> = words
+                .into_iter()
+                .map(|w| String::from_utf8_lossy(&w).into_owned())
+                .collect();
+            let Some((name, args)) = words.split_first() else {
+                continue;
+            };
             let name = name.to_ascii_lowercase();
-            if DIRECTIVES.contains(&name.as_str()) {
-                match name.as_str() {
-                    "rename-command" if args.len() == 2 => self.renamed_commands.push((args[0].to_ascii_lowercase(), args[1].clone())),
-                    "rename-command" => return Err(fatal(i + 1, line, "wrong number of arguments")),
-                    "include" => {
-                        let included = std::fs::read_to_string(&args[0])
-                            .map_err(|e| fatal(i + 1, line, &format!("Fatal error, can't open config file '{}': {e}", args[0])))?;
-                        self.load_text(&included)?;
-                    }
-                    _ => {}
+            if let Some(spec) = find_option(&name) {
+                if !spec.kind.is_multi_arg() && args.len() != 1 {
+                    return Err(err("wrong number of arguments"));
                 }
+                // `save` lines accumulate in a file; the first one replaces the default.
+                let args: Vec<String> = if matches!(spec.kind, Save)
+                    && save_seen
+                    && !(args.len() == 1 && args[0].is_empty())
+                {
+                    let mut all: Vec<String> = self
+                        .get(spec.name)
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect();
+                    all.extend(args.iter().cloned());
+                    all
+                } else {
+                    args.to_vec()
+                };
+                save_seen |= matches!(spec.kind, Save);
+                let current = self.get(spec.name);
+                let mut value = normalize(spec, &args, &current).map_err(|reason| err(&reason))?;
+                if spec.name == "dir" {
+                    value = std::fs::canonicalize(&value)
+                        .and_then(|p| {
+                            if p.is_dir() {
+                                Ok(p)
+                            } else {
+                                Err(std::io::Error::from_raw_os_error(20))
+                            }
+                        })
+                        .map_err(|e| err(&strerror(&e)))?
+                        .display()
+                        .to_string();
+                }
+                self.values.write().insert(spec.name, value);
                 continue;
             }
-            let Some(spec) = find_option(&name) else {
-                return Err(fatal(i + 1, line, "Bad directive or wrong number of arguments"));
-            };
-            // `save` lines accumulate in a file; the first one replaces the default.
-            let args: Vec<String> = if matches!(spec.kind, Save) && save_seen && !args.iter().all(|a| a.is_empty()) {
-                let mut all = vec![self.get(spec.name)];
-                all.extend(args.iter().cloned());
-                all
-            } else {
-                args.to_vec()
-            };
-            if matches!(spec.kind, Save) {
-                save_seen = true;
+            if DEPRECATED.contains(&name.as_str()) && args.len() == 1 {
+                continue;
             }
-            let value = normalize(spec, &args).map_err(|reason| fatal(i + 1, line, &reason))?;
-            self.values.write().insert(spec.name, value);
+            match name.as_str() {
+                "rename-command" if args.len() == 2 => self
+                    .renamed_commands
+                    .push((args[0].to_ascii_lowercase(), args[1].clone())),
+                "include" if args.len() == 1 => {
+                    let included = std::fs::read_to_string(&args[0]).map_err(|e| {
+                        err(&format!(
+                            "Fatal error, can't open config file '{}': {}",
+                            args[0],
+                            strerror(&e)
+                        ))
+                    })?;
+                    self.load_text(&included)?;
+                }
+                "user" | "loadmodule" if !args.is_empty() => {}
+                "sentinel" if args.is_empty() => {}
+                "sentinel" => return Err(err("sentinel directive while not in sentinel mode")),
+                _ => return Err(err("Bad directive or wrong number of arguments")),
+            }
         }
         self.refresh_hot();
         Ok(())
@@ -532,7 +1114,11 @@ impl Config {
 
     pub fn get(&self, name: &str) -> String {
         let spec = find_option(name).unwrap_or_else(|| panic!("unknown option {name}"));
-        self.values.read().get(spec.name).cloned().unwrap_or_default()
+        self.values
+            .read()
+            .get(spec.name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
@@ -543,25 +1129,62 @@ impl Config {
         self.get(name) == "yes"
     }
 
-    /// Sets an option from CONFIG SET; `Err` carries Redis's reason text.
+    /// Sets one option from CONFIG SET words; `Err` carries Redis's reason text.
     pub fn set(&self, spec: &'static OptionSpec, args: &[String]) -> Result<(), String> {
-        let value = normalize(spec, args)?;
-        self.values.write().insert(spec.name, value);
+        self.set_many(&[(spec, args.to_vec())])
+            .map_err(|(_, reason)| reason)
+    }
+
+    /// Sets several options atomically: every value is validated before any is stored. On
+    /// failure returns the index of the offending pair and Redis's reason.
+    pub fn set_many(
+        &self,
+        changes: &[(&'static OptionSpec, Vec<String>)],
+    ) -> Result<(), (usize, String)> {
+        {
+            let mut values = self.values.write();
+            let mut staged = Vec::with_capacity(changes.len());
+            for (i, (spec, args)) in changes.iter().enumerate() {
+                let current = values.get(spec.name).map(String::as_str).unwrap_or("");
+                staged.push((
+                    spec.name,
+                    normalize(spec, args, current).map_err(|reason| (i, reason))?,
+                ));
+            }
+            for (name, value) in staged {
+                values.insert(name, value);
+            }
+        }
         self.refresh_hot();
         Ok(())
     }
 
-    /// Options whose name (or alias) matches a glob pattern, as (name, value), sorted by name.
-    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+    /// Options whose name (or alias) matches a glob pattern, as (name matched, value), in table
+    /// order. An exact name (no glob characters) is reported under the name asked for.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let values = self.values.read();
+        let value_of = |spec: &OptionSpec| values.get(spec.name).cloned().unwrap_or_default();
+        if !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+            let name = String::from_utf8_lossy(pattern).into_owned();
+            return match find_option(&name) {
+                Some(spec) => vec![(name, value_of(spec))],
+                None => Vec::new(),
+            };
+        }
+        OPTIONS
+            .iter()
+            .flat_map(|o| std::iter::once((o.name, o)).chain(o.alias.map(|a| (a, o))))
+            .filter(|(name, _)| crate::keyspace::glob::glob_match(pattern, name.as_bytes(), true))
+            .map(|(name, spec)| (name.to_string(), value_of(spec)))
+            .collect()
+    }
+
+    /// Every option with its current value, in table order (CONFIG REWRITE).
+    pub fn snapshot(&self) -> Vec<(&'static OptionSpec, String)> {
         let values = self.values.read();
         OPTIONS
             .iter()
-            .flat_map(|o| std::iter::once(o.name).chain(o.alias))
-            .filter(|name| crate::keyspace::glob::glob_match(pattern, name.as_bytes(), true))
-            .map(|name| {
-                let spec = find_option(name).expect("listed option");
-                (name, values.get(spec.name).cloned().unwrap_or_default())
-            })
+            .map(|o| (o, values.get(o.name).cloned().unwrap_or_default()))
             .collect()
     }
 
@@ -569,31 +1192,48 @@ impl Config {
         let v = self.values.read();
         let num = |name: &str| v.get(name).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
         let hot = &self.hot;
-        hot.maxmemory.store(num("maxmemory").max(0) as u64, Ordering::Relaxed);
-        hot.proto_max_bulk_len.store(num("proto-max-bulk-len"), Ordering::Relaxed);
-        hot.client_query_buffer_limit.store(num("client-query-buffer-limit").max(0) as u64, Ordering::Relaxed);
-        hot.maxclients.store(num("maxclients").max(0) as u64, Ordering::Relaxed);
-        hot.timeout_secs.store(num("timeout").max(0) as u64, Ordering::Relaxed);
-        hot.hz.store(num("hz").clamp(1, 500) as u64, Ordering::Relaxed);
-        hot.requirepass_set.store(v.get("requirepass").is_some_and(|s| !s.is_empty()), Ordering::Relaxed);
-        hot.slowlog_slower_than_us.store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        hot.maxmemory.store(
+            v.get("maxmemory")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0),
+            Ordering::Relaxed,
+        );
+        hot.proto_max_bulk_len
+            .store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        hot.client_query_buffer_limit.store(
+            num("client-query-buffer-limit").max(0) as u64,
+            Ordering::Relaxed,
+        );
+        hot.maxclients
+            .store(num("maxclients").max(0) as u64, Ordering::Relaxed);
+        hot.timeout_secs
+            .store(num("timeout").max(0) as u64, Ordering::Relaxed);
+        hot.hz
+            .store(num("hz").clamp(1, 500) as u64, Ordering::Relaxed);
+        hot.requirepass_set.store(
+            v.get("requirepass").is_some_and(|s| !s.is_empty()),
+            Ordering::Relaxed,
+        );
+        hot.slowlog_slower_than_us
+            .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
     }
 }
 
-/// Quotes a command-line value so the config-line tokenizer gives it back unchanged.
-fn quote_arg(arg: &str) -> String {
-    if !arg.is_empty() && !arg.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
-        return arg.to_string();
-    }
+/// Quotes a value as Redis's `sdscatrepr` does (how redis-server shows command-line options
+/// in config errors, and how CONFIG REWRITE writes strings).
+pub fn repr(arg: &str) -> String {
     let mut out = String::from("\"");
-    for c in arg.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
+    for &b in arg.as_bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b as char),
+            b => out.push_str(&format!("\\x{b:02x}")),
         }
     }
     out.push('"');
@@ -610,7 +1250,17 @@ mod tests {
 
     #[test]
     fn command_line_options() {
-        let c = Config::from_args(&args(&["--port", "7000", "--maxmemory", "2gb", "--save", "", "--appendonly", "yes"])).unwrap();
+        let c = Config::from_args(&args(&[
+            "--port",
+            "7000",
+            "--maxmemory",
+            "2gb",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+        ]))
+        .unwrap();
         assert_eq!(c.get("port"), "7000");
         assert_eq!(c.get("maxmemory"), "2147483648");
         assert_eq!(c.get("save"), "");
@@ -619,33 +1269,90 @@ mod tests {
 
     #[test]
     fn file_then_command_line_precedence() {
-        let dir = std::env::temp_dir().join(format!("ferrocache-conf-{}", std::process::id()));
-        std::fs::write(&dir, "port 6000\nmaxmemory-policy allkeys-lru\nsave 900 1\nsave 300 10\n").unwrap();
-        let c = Config::from_args(&args(&[dir.to_str().unwrap(), "--port", "7000"])).unwrap();
+        let path = std::env::temp_dir().join(format!("ferrocache-conf-{}", std::process::id()));
+        std::fs::write(&path, "port 6000\nmaxmemory-policy allkeys-lru\nsave 900 1\nsave 300 10\nlist-max-ziplist-entries 5\n").unwrap();
+        let c = Config::from_args(&args(&[path.to_str().unwrap(), "--port", "7000"])).unwrap();
         assert_eq!(c.get("port"), "7000");
         assert_eq!(c.get("maxmemory-policy"), "allkeys-lru");
         assert_eq!(c.get("save"), "900 1 300 10");
-        std::fs::remove_file(dir).unwrap();
+        assert!(c.config_file.as_deref().is_some_and(|f| f.starts_with('/')));
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]
-    fn bad_values_name_line_and_reason() {
-        let err = Config::from_args(&args(&["--port", "abc"])).err().unwrap().to_string();
-        assert!(err.contains("at line 1"), "{err}");
-        assert!(err.contains(">>> 'port abc'"), "{err}");
-        assert!(err.contains("argument couldn't be parsed into an integer"), "{err}");
-        let err = Config::from_args(&args(&["--no-such-option", "1"])).err().unwrap().to_string();
-        assert!(err.contains("Bad directive or wrong number of arguments"), "{err}");
-        let err = Config::from_args(&args(&["--appendonly", "maybe"])).err().unwrap().to_string();
-        assert!(err.contains("argument must be 'yes' or 'no'"), "{err}");
+    fn fatal_errors_like_redis_server() {
+        let err = Config::from_args(&args(&["--port", "abc"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\nReading the configuration file, at line 2\n>>> 'port \"abc\"'\nargument couldn't be parsed into an integer")
+        );
+        let err = Config::from_args(&args(&["--no-such-option", "1"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.ends_with(">>> 'no-such-option \"1\"'\nBad directive or wrong number of arguments"),
+            "{err}"
+        );
+        let err = Config::from_args(&args(&["--appendonly", "maybe"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.ends_with("argument must be 'yes' or 'no'"), "{err}");
+        let err = Config::from_args(&args(&["--hz", "5", "6"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.ends_with(">>> 'hz \"5\" \"6\"'\nwrong number of arguments"),
+            "{err}"
+        );
+        let err = Config::from_args(&args(&["--dir", "/nonexistent-ferrocache"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.ends_with("No such file or directory"), "{err}");
+        let mut c = Config::default();
+        let err = c
+            .load_text("port 1\nmaxmemory \"unbalanced\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("at line 2") && err.ends_with("Unbalanced quotes in configuration line"),
+            "{err}"
+        );
     }
 
     #[test]
-    fn memory_units() {
-        assert_eq!(parse_memory("1k"), Some(1000));
-        assert_eq!(parse_memory("1KB"), Some(1024));
-        assert_eq!(parse_memory("2gb"), Some(2 * 1024 * 1024 * 1024));
-        assert_eq!(parse_memory("12"), Some(12));
-        assert_eq!(parse_memory("x"), None);
+    fn set_many_is_atomic() {
+        let c = Config::default();
+        let maxmemory = find_option("maxmemory").unwrap();
+        let hz = find_option("hz").unwrap();
+        let err = c
+            .set_many(&[(maxmemory, args(&["1mb"])), (hz, args(&["x"]))])
+            .unwrap_err();
+        assert_eq!(err.0, 1);
+        assert_eq!(c.get("maxmemory"), "0");
+        c.set_many(&[(maxmemory, args(&["1mb"])), (hz, args(&["20"]))])
+            .unwrap();
+        assert_eq!(c.get("maxmemory"), "1048576");
+        assert_eq!(c.hot.maxmemory.load(Ordering::Relaxed), 1048576);
+    }
+
+    #[test]
+    fn get_reports_aliases_under_the_name_asked() {
+        let c = Config::default();
+        assert_eq!(
+            c.matching(b"slave-read-only"),
+            vec![("slave-read-only".to_string(), "yes".to_string())]
+        );
+        assert_eq!(c.matching(b"SLAVE-READ-ONLY")[0].0, "SLAVE-READ-ONLY");
+        let lua: Vec<String> = c.matching(b"lua*").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(lua, vec!["lua-time-limit"]);
+        assert_eq!(c.matching(b"*max*").len(), c.matching(b"*MAX*").len());
     }
 }
