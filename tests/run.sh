@@ -41,7 +41,7 @@ install_redis_server() {
     say "installing redis-server and redis-tools"
     export DEBIAN_FRONTEND=noninteractive
     # `apt-get update` only when the package lists are missing or stale.
-    if ! quiet as_root apt-get install -y -q redis-server redis-tools; then
+    if ! as_root apt-get install -y -q redis-server redis-tools >/dev/null 2>&1; then
         quiet as_root apt-get update -q
         quiet as_root apt-get install -y -q redis-server redis-tools
     fi
@@ -51,20 +51,21 @@ install_redis_server() {
 }
 
 install_python_packages() {
-    if python3 -c 'import redis, pytest' >/dev/null 2>&1; then
+    # RESP3 (`protocol=3`) needs redis-py >= 5; Debian's python3-redis may be older.
+    if python3 -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then
         return 0
     fi
     say "installing redis-py and pytest"
     if ! python3 -m pip --version >/dev/null 2>&1; then
         export DEBIAN_FRONTEND=noninteractive
-        quiet as_root apt-get install -y -q python3-pip || {
+        as_root apt-get install -y -q python3-pip >/dev/null 2>&1 || {
             quiet as_root apt-get update -q
             quiet as_root apt-get install -y -q python3-pip
         }
     fi
     # Debian's system Python refuses pip installs (PEP 668) unless told otherwise.
-    if ! quiet python3 -m pip install --quiet --disable-pip-version-check redis pytest; then
-        quiet python3 -m pip install --quiet --disable-pip-version-check --break-system-packages redis pytest
+    if ! python3 -m pip install --quiet --disable-pip-version-check --upgrade redis pytest >/dev/null 2>&1; then
+        quiet python3 -m pip install --quiet --disable-pip-version-check --upgrade --break-system-packages redis pytest
     fi
 }
 
@@ -86,7 +87,7 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passe
 
 quiet cargo build --quiet
 export FERROCACHE_BIN="$PWD/target/debug/ferrocache"
-if ! python3 -m pytest -q -p no:cacheprovider tests/python; then
+if ! python3 -m pytest -q --tb=short -p no:cacheprovider tests/python; then
     say "pytest FAILED"
     exit 1
 fi

@@ -134,11 +134,8 @@ def test_expire_rejects_non_integer(r):
     assert r.ttl("k") == -1
 
 
-def test_command_list_advertises_expire(server, request):
+def test_command_list_advertises_expire(server):
     """mangono: `support_expire = b"expire" in r.command_list()`; without it sessions never expire."""
-    if server.kind == "ferrocache":
-        # COMMAND LIST is being implemented by another engineer; drop this marker once it lands.
-        request.applymarker(pytest.mark.xfail(reason="COMMAND LIST not implemented yet", strict=False))
     r = server.client(0)
     names = r.command_list()
     assert b"expire" in names
