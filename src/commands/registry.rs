@@ -11,6 +11,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::string::COMMANDS,
         super::generic::COMMANDS,
         super::expire::COMMANDS,
+        super::object::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,
         super::config_cmd::COMMANDS,
