@@ -6,7 +6,13 @@
 pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
     let (mut p, mut s) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     while s < subject.len() {
         if p < pattern.len() {
             match pattern[p] {
@@ -94,9 +100,12 @@ fn match_class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(boo
                 p += 2;
             }
             lo if p + 2 < pattern.len() && pattern[p + 1] == b'-' => {
-                let hi = pattern[p + 2];
+                // Redis compares plain (signed) `char`s here: bytes >= 0x80 sort below 'a',
+                // so `[a-\xff]` is the range -1..=97 and matches neither 'b' nor 0xe9.
+                let signed = |x: u8| fold(x) as i8;
+                let (lo, hi) = (signed(lo), signed(pattern[p + 2]));
                 let (lo, hi) = if lo > hi { (hi, lo) } else { (lo, hi) };
-                if fold(lo) <= c && c <= fold(hi) {
+                if (lo..=hi).contains(&(c as i8)) {
                     matched = true;
                 }
                 p += 3;
@@ -129,6 +138,16 @@ mod tests {
         assert!(glob_match(b"a*b*c", b"axxbyyc", false));
         assert!(!glob_match(b"a*b*c", b"axxbyy", false));
         assert!(glob_match(b"HELLO", b"hello", true));
+    }
+
+    #[test]
+    fn ranges_compare_signed_chars_like_redis() {
+        assert!(!glob_match(b"[a-\xff]", b"b", false));
+        assert!(!glob_match(b"[a-\xff]", b"\xe9", false));
+        assert!(glob_match(b"[\xe0-\xf0]", b"\xe9", false));
+        assert!(!glob_match(b"[\x01-\xf0]", b"b", false));
+        assert!(glob_match(b"[^a-\xff]", b"b", false));
+        assert!(glob_match(b"[A-C]", b"b", true));
     }
 
     #[test]
