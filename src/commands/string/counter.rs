@@ -1,0 +1,117 @@
+//! Counters on string values: INCR DECR INCRBY DECRBY (64-bit integers with overflow checks) and
+//! INCRBYFLOAT (extended precision, formatted as Redis does). The key's deadline is kept.
+
+use super::long_double::LongDouble;
+use super::{as_str, as_str_mut};
+use crate::commands::args::parse_i64;
+use crate::commands::{CommandResult, Ctx};
+use crate::error::CommandError;
+use crate::keyspace::Value;
+use crate::protocol::Reply;
+use bytes::Bytes;
+
+pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    add_integer(ctx, &argv[1], 1)
+}
+
+pub fn decr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    add_integer(ctx, &argv[1], -1)
+}
+
+pub fn incrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let by = parse_i64(&argv[2])?;
+    add_integer(ctx, &argv[1], by)
+}
+
+pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let by = parse_i64(&argv[2])?;
+    let negated = by
+        .checked_neg()
+        .ok_or_else(|| CommandError::err("decrement would overflow"))?;
+    add_integer(ctx, &argv[1], negated)
+}
+
+/// Decimal text of an integer, without a heap round trip through `String`.
+fn int_value(n: i64) -> Value {
+    let mut buf = [0u8; 20];
+    let mut pos = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        let mut out = Vec::with_capacity(buf.len() - pos + 1);
+        out.push(b'-');
+        out.extend_from_slice(&buf[pos..]);
+        return Value::Str(out.into_boxed_slice());
+    }
+    Value::string(&buf[pos..])
+}
+
+fn add_integer(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CommandResult {
+    let now = ctx.now_ms;
+    let (shard, hash) = ctx.shard(key);
+    let updated = shard.update_value(hash, key, now, |value| -> Result<i64, CommandError> {
+        let current = parse_i64(as_str(value)?)?;
+        let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
+        *value = int_value(next);
+        Ok(next)
+    });
+    let next = match updated {
+        Some(result) => result?,
+        None => {
+            shard.insert(hash, key, int_value(by), None, now);
+            by
+        }
+    };
+    ctx.key_changed(ctx.db(), key);
+    Ok(Reply::Int(next))
+}
+
+pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let now = ctx.now_ms;
+    let key = &argv[1];
+    let (shard, hash) = ctx.shard(key);
+    let current = match shard.get_mut(hash, key, now) {
+        Some(entry) => {
+            Some(LongDouble::parse(as_str(&entry.value)?).ok_or(CommandError::NotFloat)?)
+        }
+        None => None,
+    };
+    let by = LongDouble::parse(&argv[2]).ok_or(CommandError::NotFloat)?;
+    let sum = match current {
+        Some(current) => current.add(by),
+        None => LongDouble::parse(b"0").expect("zero parses").add(by),
+    };
+    if !sum.is_finite() {
+        return Err(CommandError::err("increment would produce NaN or Infinity"));
+    }
+    let text = sum.to_human();
+    let stored = shard.update_value(hash, key, now, |value| {
+        if let Ok(bytes) = as_str_mut(value) {
+            *bytes = text.as_bytes().into();
+        }
+    });
+    if stored.is_none() {
+        shard.insert(hash, key, Value::string(text.as_bytes()), None, now);
+    }
+    ctx.key_changed(ctx.db(), key);
+    Ok(Reply::Bulk(Bytes::from(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_text() {
+        for n in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(int_value(n), Value::string(n.to_string().as_bytes()));
+        }
+    }
+}
