@@ -1,0 +1,221 @@
+//! Lock primitives over TCP against the real binary: DELIFEQ, DELEX and SET IFEQ / IFNE replies,
+//! and mutual exclusion of the `SET NX PX` + `DELIFEQ` lock under concurrent clients.
+
+mod common;
+use common::{RawClient, Server};
+
+fn cmd(c: &mut RawClient, args: &[&str]) -> String {
+    c.cmd_str(args)
+}
+
+#[test]
+fn delifeq_deletes_only_a_matching_value() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "t1"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "lock", "t1"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "t2"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "T1"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "lock"]), "$2\r\nt1\r\n");
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "t1"]), ":1\r\n");
+    assert_eq!(cmd(&mut c, &["EXISTS", "lock"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "t1"]), ":0\r\n");
+    // Binary-safe comparison.
+    c.send(&[b"SET", b"\x00k", b"\xff\x00v"]);
+    assert_eq!(c.read_reply().unwrap(), b"+OK\r\n");
+    c.send(&[b"DELIFEQ", b"\x00k", b"\xff\x00"]);
+    assert_eq!(c.read_reply().unwrap(), b":0\r\n");
+    c.send(&[b"DELIFEQ", b"\x00k", b"\xff\x00v"]);
+    assert_eq!(c.read_reply().unwrap(), b":1\r\n");
+    assert_eq!(
+        cmd(&mut c, &["DELIFEQ", "lock"]),
+        "-ERR wrong number of arguments for 'delifeq' command\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["DELIFEQ", "lock", "a", "b"]),
+        "-ERR wrong number of arguments for 'delifeq' command\r\n"
+    );
+}
+
+#[test]
+fn delifeq_misses_an_expired_lock() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["SET", "lock", "t1", "PX", "1"]), "+OK\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(cmd(&mut c, &["DELIFEQ", "lock", "t1"]), ":0\r\n");
+}
+
+#[test]
+fn delex_conditions() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["DELEX", "k"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k"]), ":1\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "IFEQ", "w"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "IFNE", "v"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "ifeq", "v"]), ":1\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "ifne", "w"]), ":1\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "IFNE", "w"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["DELEX", "k", "IFEQ", "w"]), ":0\r\n");
+    assert_eq!(
+        cmd(&mut c, &["DELEX", "k", "IFEQ"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["DELEX", "k", "IFXX", "v"]),
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["DELEX", "k", "IFEQ", "v", "IFNE", "w"]),
+        "-ERR syntax error\r\n"
+    );
+    assert!(cmd(&mut c, &["DELEX", "k", "IFDEQ", "0123456789abcdef"])
+        .starts_with("-ERR IFDEQ and IFDNE are not supported"));
+    assert_eq!(
+        cmd(&mut c, &["DELEX"]),
+        "-ERR wrong number of arguments for 'delex' command\r\n"
+    );
+}
+
+#[test]
+fn set_ifeq_ifne() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    // IFEQ needs the key to exist with that value; IFNE writes when missing or different.
+    assert_eq!(cmd(&mut c, &["SET", "k", "v1", "IFEQ", "v0"]), "$-1\r\n");
+    assert_eq!(cmd(&mut c, &["EXISTS", "k"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v1", "IFNE", "v0"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v2", "IFNE", "v1"]), "$-1\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v2", "IFEQ", "v1"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "$2\r\nv2\r\n");
+    // GET replies with the old value whether or not the condition held.
+    assert_eq!(
+        cmd(&mut c, &["SET", "k", "v3", "IFEQ", "nope", "GET"]),
+        "$2\r\nv2\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["SET", "k", "v3", "GET", "IFEQ", "v2"]),
+        "$2\r\nv2\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "$2\r\nv3\r\n");
+    assert_eq!(
+        cmd(&mut c, &["SET", "missing", "x", "IFNE", "y", "GET"]),
+        "$-1\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["GET", "missing"]), "$1\r\nx\r\n");
+    // Expiry options combine: a lock refresh that keeps the token.
+    assert_eq!(
+        cmd(&mut c, &["SET", "k", "v3", "IFEQ", "v3", "EX", "100"]),
+        "+OK\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["TTL", "k"]), ":100\r\n");
+    assert_eq!(
+        cmd(&mut c, &["SET", "k", "v4", "IFEQ", "v3", "KEEPTTL"]),
+        "+OK\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["TTL", "k"]), ":100\r\n");
+    assert_eq!(
+        cmd(
+            &mut c,
+            &["SET", "k", "v5", "IFNE", "zz", "PXAT", "4000000000000"]
+        ),
+        "+OK\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["PEXPIRETIME", "k"]), ":4000000000000\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v6", "IFNE", "v6"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["TTL", "k"]), ":-1\r\n");
+    // Conditions exclude each other and NX / XX.
+    for bad in [
+        &["SET", "k", "v", "NX", "IFEQ", "a"][..],
+        &["SET", "k", "v", "IFEQ", "a", "XX"],
+        &["SET", "k", "v", "IFEQ", "a", "IFNE", "b"],
+        &["SET", "k", "v", "IFNE", "a", "NX"],
+        &["SET", "k", "v", "IFEQ"],
+        &["SET", "k", "v", "IFNE"],
+        &["SET", "k", "v", "IFEQ", "a", "EX", "1", "PX", "1"],
+    ] {
+        assert_eq!(cmd(&mut c, bad), "-ERR syntax error\r\n", "{bad:?}");
+    }
+    assert_eq!(
+        cmd(&mut c, &["SET", "k", "v", "IFEQ", "v6", "EX", "0"]),
+        "-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "$2\r\nv6\r\n");
+}
+
+#[test]
+fn lock_release_is_seen_by_watch() {
+    let server = Server::start(&[]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    assert_eq!(cmd(&mut a, &["SET", "lock", "t"]), "+OK\r\n");
+    assert_eq!(cmd(&mut a, &["WATCH", "lock"]), "+OK\r\n");
+    assert_eq!(cmd(&mut b, &["DELIFEQ", "lock", "other"]), ":0\r\n");
+    assert_eq!(cmd(&mut a, &["MULTI"]), "+OK\r\n");
+    assert_eq!(cmd(&mut a, &["GET", "lock"]), "+QUEUED\r\n");
+    assert_eq!(cmd(&mut a, &["EXEC"]), "*1\r\n$1\r\nt\r\n");
+    assert_eq!(cmd(&mut a, &["WATCH", "lock"]), "+OK\r\n");
+    assert_eq!(cmd(&mut b, &["DELIFEQ", "lock", "t"]), ":1\r\n");
+    assert_eq!(cmd(&mut a, &["MULTI"]), "+OK\r\n");
+    assert_eq!(cmd(&mut a, &["GET", "lock"]), "+QUEUED\r\n");
+    assert_eq!(cmd(&mut a, &["EXEC"]), "*-1\r\n");
+}
+
+/// 16 clients take one lock 100 times each and, while holding it, increment a counter with a
+/// separate GET then SET: any overlap between two holders would lose an update.
+#[test]
+fn set_nx_px_and_delifeq_give_mutual_exclusion() {
+    const THREADS: usize = 16;
+    const ROUNDS: usize = 100;
+    let server = Server::start(&[]);
+    let port = server.port;
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = RawClient::connect(port);
+                let mut contended = 0u64;
+                for round in 0..ROUNDS {
+                    let token = format!("client-{t}-round-{round}");
+                    while cmd(&mut c, &["SET", "lock", &token, "NX", "PX", "5000"]) != "+OK\r\n" {
+                        contended += 1;
+                        std::thread::yield_now();
+                    }
+                    let reply = c.cmd(&["GET", "counter"]);
+                    let current: u64 = match reply.as_slice() {
+                        b"$-1\r\n" => 0,
+                        bulk => {
+                            let text = String::from_utf8_lossy(bulk);
+                            text.lines()
+                                .nth(1)
+                                .expect("bulk body")
+                                .parse()
+                                .expect("counter is an integer")
+                        }
+                    };
+                    let next = (current + 1).to_string();
+                    assert_eq!(cmd(&mut c, &["SET", "counter", &next]), "+OK\r\n");
+                    assert_eq!(
+                        cmd(&mut c, &["DELIFEQ", "lock", &token]),
+                        ":1\r\n",
+                        "the holder must still own its lock"
+                    );
+                }
+                contended
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker panicked");
+    }
+    let mut c = server.raw();
+    let total = (THREADS * ROUNDS).to_string();
+    assert_eq!(
+        cmd(&mut c, &["GET", "counter"]),
+        format!("${}\r\n{total}\r\n", total.len())
+    );
+    assert_eq!(cmd(&mut c, &["EXISTS", "lock"]), ":0\r\n");
+}
