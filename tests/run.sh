@@ -73,23 +73,33 @@ install_redis_server
 install_python_packages
 
 start=$SECONDS
+failed=0
 
-# cargo's output is kept aside and shown whole on failure (it names the failing tests).
+# cargo's output is kept aside and shown whole on failure (it names the failing tests);
+# --no-fail-fast so one failing test binary does not hide failures in the others.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! cargo test --all-targets >"$log" 2>&1; then
+if ! cargo test --all-targets --no-fail-fast >"$log" 2>&1; then
     cat "$log" >&2
     say "cargo test FAILED"
-    exit 1
+    failed=1
 fi
 # One summary line from cargo's per-binary "test result: ok. N passed; M failed; K ignored" lines.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
-quiet cargo build --quiet
-export FERROCACHE_BIN="$PWD/target/debug/ferrocache"
-if ! python3 -m pytest -q --tb=short -p no:cacheprovider tests/python; then
-    say "pytest FAILED"
-    exit 1
+# The Python tests run even when cargo's failed, so one run reports every failure.
+if quiet cargo build --quiet; then
+    export FERROCACHE_BIN="$PWD/target/debug/ferrocache"
+    if ! python3 -m pytest -q --tb=short -p no:cacheprovider tests/python; then
+        say "pytest FAILED"
+        failed=1
+    fi
+else
+    failed=1
 fi
 
+if [ "$failed" -ne 0 ]; then
+    say "FAILED after $((SECONDS - start)) s"
+    exit 1
+fi
 say "all tests passed in $((SECONDS - start)) s"
