@@ -13,6 +13,7 @@ pub mod error;
 pub mod keyspace;
 pub mod net;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod state;
 pub mod stats;

@@ -28,6 +28,8 @@ pub struct ServerState {
     pub executable: String,
     /// Signalled to stop the server (SHUTDOWN, SIGTERM); carries whether to exit.
     pub shutdown: watch::Sender<bool>,
+    /// Lua scripting: the VM, the script cache and the running script's BUSY state.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl ServerState {
@@ -51,6 +53,7 @@ impl ServerState {
             last_save_unix: AtomicU64::new(now_ms / 1000),
             executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             shutdown: watch::channel(false).0,
+            scripting: crate::scripting::Scripting::default(),
         }
     }
 }

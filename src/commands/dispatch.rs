@@ -112,7 +112,19 @@ fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv
     }
     let started = Instant::now();
     let ids = shards_for(state, client, spec, argv);
-    let locks = Locks::new(state.keyspace.lock_sorted(&ids));
+    // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
+    if let Some(reply) = crate::scripting::busy::refuse_if_busy(state, spec) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return reply;
+    }
+    let held = match crate::scripting::busy::lock_shards(state, spec, &ids) {
+        Ok(held) => held,
+        Err(reply) => {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return reply;
+        }
+    };
+    let locks = Locks::new(held);
     let mut ctx = Ctx { state, client, now_ms: state.clock.now_ms(), locks, changed: 0 };
     let result = (spec.run)(&mut ctx, argv);
     let changed = ctx.changed;

@@ -16,6 +16,7 @@ pub mod info;
 pub mod lock;
 pub mod object;
 pub mod registry;
+pub mod scripting;
 pub mod server;
 pub mod string;
 pub mod transactions;

@@ -18,6 +18,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::info::COMMANDS,
         super::lock::COMMANDS,
         super::transactions::COMMANDS,
+        super::scripting::COMMANDS,
     ]
     .into_iter()
     .flatten()

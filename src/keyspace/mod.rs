@@ -76,6 +76,16 @@ impl Keyspace {
         self.dbs[id.db].shards[id.shard].lock()
     }
 
+    /// Locks a shard if it is free right now.
+    pub fn try_lock(&self, id: ShardId) -> Option<MutexGuard<'_, Shard>> {
+        self.dbs[id.db].shards[id.shard].try_lock()
+    }
+
+    /// Locks a shard, waiting at most `wait` (used while a script may hold every shard).
+    pub fn try_lock_for(&self, id: ShardId, wait: std::time::Duration) -> Option<MutexGuard<'_, Shard>> {
+        self.dbs[id.db].shards[id.shard].try_lock_for(wait)
+    }
+
     /// Every shard of every database, in lock order.
     pub fn all_shards(&self) -> impl Iterator<Item = ShardId> + '_ {
         (0..self.dbs.len()).flat_map(move |db| (0..self.shards_per_db()).map(move |shard| ShardId { db, shard }))

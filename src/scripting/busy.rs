@@ -1,0 +1,187 @@
+//! The running script's state as other connections see it: BUSY after `busy-reply-threshold`,
+//! SCRIPT KILL, and shard-lock waits that give up with BUSY instead of hanging.
+//!
+//! A script holds every shard lock for as long as it runs, so a command from another connection
+//! would block its worker thread until the script ends. Dispatch therefore asks `refuse_if_busy`
+//! before locking and locks through `lock_shards`, which waits in short steps and answers BUSY
+//! once the running script has passed the threshold, as Redis does.
+
+use crate::commands::{flags, CommandSpec};
+use crate::keyspace::{HeldShards, ShardId};
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub const BUSY_TEXT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const NOTBUSY_TEXT: &str = "NOTBUSY No scripts in execution right now.";
+const UNKILLABLE_TEXT: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const KILLED_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// How long a waiting command sleeps on a shard lock before looking at the script state again.
+const LOCK_WAIT_STEP: Duration = Duration::from_millis(10);
+
+/// What other connections know about the script running now (at most one runs at a time: a
+/// script holds every shard lock).
+#[derive(Debug)]
+pub struct BusyState {
+    base: Instant,
+    /// Milliseconds since `base` after which the running script makes the server BUSY; 0 when no
+    /// script runs.
+    busy_after_ms: AtomicU64,
+    running: AtomicBool,
+    kill_requested: AtomicBool,
+    wrote: AtomicBool,
+}
+
+impl Default for BusyState {
+    fn default() -> Self {
+        BusyState {
+            base: Instant::now(),
+            busy_after_ms: AtomicU64::new(0),
+            running: AtomicBool::new(false),
+            kill_requested: AtomicBool::new(false),
+            wrote: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Why SCRIPT KILL did not kill.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KillRefusal {
+    NotBusy,
+    Unkillable,
+}
+
+impl KillRefusal {
+    pub fn text(&self) -> &'static str {
+        match self {
+            KillRefusal::NotBusy => NOTBUSY_TEXT,
+            KillRefusal::Unkillable => UNKILLABLE_TEXT,
+        }
+    }
+}
+
+/// Marks a script as running until dropped.
+pub struct RunGuard<'a> {
+    busy: &'a BusyState,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        self.busy.running.store(false, Ordering::Release);
+        self.busy.busy_after_ms.store(0, Ordering::Release);
+        self.busy.kill_requested.store(false, Ordering::Release);
+        self.busy.wrote.store(false, Ordering::Release);
+    }
+}
+
+impl BusyState {
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
+    }
+
+    /// Records the start of a script; the server turns BUSY `threshold_ms` later.
+    pub fn start(&self, threshold_ms: u64) -> RunGuard<'_> {
+        self.kill_requested.store(false, Ordering::Release);
+        self.wrote.store(false, Ordering::Release);
+        // +1 keeps the value non-zero when the threshold is 0 at the very first millisecond.
+        let after = self.now_ms().saturating_add(threshold_ms).saturating_add(1);
+        self.busy_after_ms.store(after, Ordering::Release);
+        self.running.store(true, Ordering::Release);
+        RunGuard { busy: self }
+    }
+
+    /// True while a script runs and has run longer than the threshold.
+    pub fn is_busy(&self) -> bool {
+        let after = self.busy_after_ms.load(Ordering::Acquire);
+        after != 0 && self.now_ms() >= after
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// The running script executed a write command: SCRIPT KILL may no longer stop it.
+    pub fn mark_write(&self) {
+        self.wrote.store(true, Ordering::Release);
+    }
+
+    pub fn kill_requested(&self) -> bool {
+        self.kill_requested.load(Ordering::Acquire)
+    }
+
+    /// SCRIPT KILL: asks the running script to stop at its next instruction-count hook.
+    pub fn request_kill(&self) -> Result<(), KillRefusal> {
+        if !self.is_running() {
+            return Err(KillRefusal::NotBusy);
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err(KillRefusal::Unkillable);
+        }
+        self.kill_requested.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// The BUSY reply for a command that may not run while a slow script runs.
+pub fn refuse_if_busy(state: &ServerState, spec: &CommandSpec) -> Option<Reply> {
+    if spec.has(flags::ALLOW_BUSY) || !state.scripting.busy.is_busy() {
+        return None;
+    }
+    Some(Reply::error(BUSY_TEXT))
+}
+
+/// Locks `ids` (sorted, unique) in order. While a script holds them, waits in short steps and
+/// gives up with BUSY once the script has passed the threshold.
+pub fn lock_shards<'a>(
+    state: &'a ServerState,
+    spec: &CommandSpec,
+    ids: &[ShardId],
+) -> Result<HeldShards<'a>, Reply> {
+    let mut held = HeldShards::new();
+    for &id in ids {
+        let guard = match state.keyspace.try_lock(id) {
+            Some(guard) => guard,
+            None => loop {
+                if let Some(guard) = state.keyspace.try_lock_for(id, LOCK_WAIT_STEP) {
+                    break guard;
+                }
+                if let Some(reply) = refuse_if_busy(state, spec) {
+                    return Err(reply);
+                }
+            },
+        };
+        held.push((id, guard));
+    }
+    Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_rules() {
+        let busy = BusyState::default();
+        assert_eq!(busy.request_kill(), Err(KillRefusal::NotBusy));
+        {
+            let _run = busy.start(5000);
+            assert!(busy.is_running());
+            assert!(!busy.is_busy());
+            assert_eq!(busy.request_kill(), Ok(()));
+            assert!(busy.kill_requested());
+        }
+        assert!(!busy.kill_requested());
+        {
+            let _run = busy.start(0);
+            std::thread::sleep(Duration::from_millis(3));
+            assert!(busy.is_busy());
+            busy.mark_write();
+            assert_eq!(busy.request_kill(), Err(KillRefusal::Unkillable));
+        }
+        assert!(!busy.is_busy());
+        assert!(!busy.is_running());
+    }
+}

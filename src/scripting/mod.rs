@@ -1,0 +1,342 @@
+//! Lua scripting (EVAL, EVALSHA, SCRIPT): one Lua 5.1 VM for the server, a script cache keyed by
+//! SHA1, and the run of one script.
+//!
+//! A script runs under every shard lock (EVAL is an ALL_SHARDS command), so it may touch keys it
+//! did not declare, exactly like Redis, and `redis.call` runs commands through
+//! `dispatch::run_nested` on the script's own `Ctx`. The VM sits behind a mutex taken after the
+//! shard locks; SCRIPT LOAD/FLUSH take only the mutex, so the order cannot invert.
+//!
+//! The cache keeps every SCRIPT LOAD'ed script, and at most `EVAL_CACHE_MAX` scripts that were
+//! only sent by EVAL, evicting the least recently used: clients like Odoo's ormcache send a new
+//! script text for every key.
+
+pub mod bit;
+pub mod busy;
+pub mod convert;
+mod run;
+pub mod sandbox;
+
+use crate::commands::args::parse_i64;
+use crate::commands::{CommandResult, Ctx};
+use crate::error::CommandError;
+use bytes::Bytes;
+use hashbrown::HashMap;
+use mlua::Function;
+use parking_lot::{Mutex, MutexGuard};
+use sandbox::Sandbox;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use run::Access;
+
+/// EVAL-only scripts kept in the cache (SCRIPT LOAD'ed ones are never evicted).
+pub const EVAL_CACHE_MAX: usize = 500;
+
+/// How the script is named by the command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// EVAL: the body itself.
+    Body,
+    /// EVALSHA: the SHA1 of a cached body.
+    Sha,
+}
+
+pub struct Scripting {
+    pub busy: Arc<busy::BusyState>,
+    vm: Mutex<Option<Vm>>,
+    cached: AtomicUsize,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting {
+            busy: Arc::default(),
+            vm: Mutex::new(None),
+            cached: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// How a script entered the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// By EVAL; the value is its last-use tick in `eval_lru`.
+    Eval(u64),
+    /// By SCRIPT LOAD: kept until SCRIPT FLUSH.
+    Loaded,
+}
+
+struct Cached {
+    function: Function,
+    origin: Origin,
+    /// Scripts with a `#!lua flags=no-writes` shebang run read-only.
+    no_writes: bool,
+}
+
+struct Vm {
+    sandbox: Sandbox,
+    scripts: HashMap<String, Cached>,
+    eval_lru: BTreeMap<u64, String>,
+    tick: u64,
+}
+
+impl Scripting {
+    /// INFO's `number_of_cached_scripts`.
+    pub fn cached_scripts(&self) -> usize {
+        self.cached.load(Ordering::Relaxed)
+    }
+
+    /// Takes the VM, giving up with BUSY if a slow script holds it.
+    fn lock_vm(&self) -> Result<MutexGuard<'_, Option<Vm>>, CommandError> {
+        loop {
+            if let Some(guard) = self.vm.try_lock_for(Duration::from_millis(10)) {
+                return Ok(guard);
+            }
+            if self.busy.is_busy() {
+                return Err(CommandError::other(busy::BUSY_TEXT));
+            }
+        }
+    }
+
+    fn vm<'g>(
+        &self,
+        guard: &'g mut MutexGuard<'_, Option<Vm>>,
+    ) -> Result<&'g mut Vm, CommandError> {
+        if guard.is_none() {
+            let sandbox = Sandbox::new(self.busy.clone())
+                .map_err(|e| CommandError::err(format!("Failed to create the Lua VM: {e}")))?;
+            **guard = Some(Vm {
+                sandbox,
+                scripts: HashMap::new(),
+                eval_lru: BTreeMap::new(),
+                tick: 0,
+            });
+        }
+        Ok(guard.as_mut().expect("VM was just created"))
+    }
+
+    /// SCRIPT LOAD: compiles and caches a body for good; returns its SHA1.
+    pub fn load(&self, body: &[u8]) -> Result<String, CommandError> {
+        let mut guard = self.lock_vm()?;
+        let vm = self.vm(&mut guard)?;
+        let sha = sha1_hex(body);
+        match vm.scripts.get_mut(&sha) {
+            Some(cached) => {
+                if let Origin::Eval(tick) = cached.origin {
+                    vm.eval_lru.remove(&tick);
+                    cached.origin = Origin::Loaded;
+                }
+            }
+            None => {
+                let (function, no_writes) = compile(&vm.sandbox, body)?;
+                vm.scripts.insert(
+                    sha.clone(),
+                    Cached {
+                        function,
+                        origin: Origin::Loaded,
+                        no_writes,
+                    },
+                );
+                self.cached.store(vm.scripts.len(), Ordering::Relaxed);
+            }
+        }
+        Ok(sha)
+    }
+
+    /// SCRIPT EXISTS for one SHA1.
+    pub fn exists(&self, sha: &[u8]) -> Result<bool, CommandError> {
+        let guard = self.lock_vm()?;
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        Ok(guard
+            .as_ref()
+            .is_some_and(|vm| vm.scripts.contains_key(&sha)))
+    }
+
+    /// SCRIPT FLUSH: drops every script and the VM with them (a fresh one is made on next use).
+    pub fn flush(&self) -> Result<(), CommandError> {
+        let mut guard = self.lock_vm()?;
+        *guard = None;
+        self.cached.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: `argv` is the whole command.
+    pub fn eval(
+        &self,
+        ctx: &mut Ctx<'_>,
+        argv: &[Bytes],
+        source: Source,
+        access: Access,
+    ) -> CommandResult {
+        let numkeys = parse_i64(&argv[2]).map_err(|_| CommandError::NotInteger)?;
+        if numkeys < 0 {
+            return Err(CommandError::err("Number of keys can't be negative"));
+        }
+        let rest = &argv[3..];
+        if numkeys as u64 > rest.len() as u64 {
+            return Err(CommandError::err(
+                "Number of keys can't be greater than number of args",
+            ));
+        }
+        let (keys, args) = rest.split_at(numkeys as usize);
+        let mut guard = self.lock_vm()?;
+        let vm = self.vm(&mut guard)?;
+        let (sha, function, no_writes) = match source {
+            Source::Body => vm.get_or_compile(&argv[1], &self.cached)?,
+            Source::Sha => {
+                let sha = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
+                let Some(cached) = vm.scripts.get(&sha) else {
+                    return Err(CommandError::other(
+                        "NOSCRIPT No matching script. Please use EVAL.",
+                    ));
+                };
+                let found = (cached.function.clone(), cached.no_writes);
+                vm.touch(&sha);
+                (sha, found.0, found.1)
+            }
+        };
+        let access = if no_writes { Access::ReadOnly } else { access };
+        let threshold_ms = ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64;
+        let _running = self.busy.start(threshold_ms);
+        let script = run::Script {
+            function: &function,
+            sha: &sha,
+            keys,
+            args,
+            access,
+        };
+        Ok(run::run(&vm.sandbox, ctx, &self.busy, script))
+    }
+}
+
+impl Vm {
+    /// Marks an EVAL-cached script as just used.
+    fn touch(&mut self, sha: &str) {
+        let Some(cached) = self.scripts.get_mut(sha) else {
+            return;
+        };
+        if let Origin::Eval(old) = cached.origin {
+            self.tick += 1;
+            self.eval_lru.remove(&old);
+            self.eval_lru.insert(self.tick, sha.to_string());
+            cached.origin = Origin::Eval(self.tick);
+        }
+    }
+
+    fn get_or_compile(
+        &mut self,
+        body: &[u8],
+        count: &AtomicUsize,
+    ) -> Result<(String, Function, bool), CommandError> {
+        let sha = sha1_hex(body);
+        if let Some(cached) = self.scripts.get(&sha) {
+            let found = (cached.function.clone(), cached.no_writes);
+            self.touch(&sha);
+            return Ok((sha, found.0, found.1));
+        }
+        let (function, no_writes) = compile(&self.sandbox, body)?;
+        while self.eval_lru.len() >= EVAL_CACHE_MAX {
+            let Some((_, oldest)) = self.eval_lru.pop_first() else {
+                break;
+            };
+            self.scripts.remove(&oldest);
+        }
+        self.tick += 1;
+        self.eval_lru.insert(self.tick, sha.clone());
+        self.scripts.insert(
+            sha.clone(),
+            Cached {
+                function: function.clone(),
+                origin: Origin::Eval(self.tick),
+                no_writes,
+            },
+        );
+        count.store(self.scripts.len(), Ordering::Relaxed);
+        Ok((sha, function, no_writes))
+    }
+}
+
+/// Compiles a script body as Redis does (chunk name `@user_script`), honouring a `#!lua`
+/// shebang line. Returns the function and whether the shebang declared `no-writes`.
+fn compile(sandbox: &Sandbox, body: &[u8]) -> Result<(Function, bool), CommandError> {
+    let mut no_writes = false;
+    let mut text = body.to_vec();
+    if body.starts_with(b"#!") {
+        let line_end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+        let line = String::from_utf8_lossy(&body[2..line_end]).into_owned();
+        let mut words = line.split(' ').filter(|w| !w.is_empty());
+        let engine = words.next().unwrap_or("");
+        if engine != "lua" {
+            return Err(CommandError::err(format!(
+                "Unexpected engine in script shebang: {engine}"
+            )));
+        }
+        for word in words {
+            let Some(flags) = word.strip_prefix("flags=") else {
+                return Err(CommandError::err(format!(
+                    "Unknown lua shebang option: {word}"
+                )));
+            };
+            for flag in flags.split(',').filter(|f| !f.is_empty()) {
+                match flag {
+                    "no-writes" => no_writes = true,
+                    "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                    other => {
+                        return Err(CommandError::err(format!(
+                            "Unexpected flag in script shebang: {other}"
+                        )))
+                    }
+                }
+            }
+        }
+        // Keep line numbers: the shebang line becomes a Lua comment.
+        text[0] = b'-';
+        text[1] = b'-';
+    }
+    let function = sandbox
+        .lua
+        .load(text)
+        .set_name("@user_script")
+        .set_mode(mlua::chunk::ChunkMode::Text)
+        .into_function()
+        .map_err(|e| {
+            let message = match &e {
+                mlua::Error::SyntaxError { message, .. } => message.clone(),
+                other => sandbox::error_text(other)
+                    .trim_start_matches("ERR ")
+                    .to_string(),
+            };
+            CommandError::err(format!(
+                "Error compiling script (new function): {}",
+                message.replace(['\r', '\n'], " ")
+            ))
+        })?;
+    Ok((function, no_writes))
+}
+
+/// Lowercase hex SHA1, as script names.
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+/// True for the commands whose run may last long enough to need a thread of its own
+/// (see net/client.rs).
+pub fn may_run_long(name: &[u8]) -> bool {
+    [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro"]
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// Runs `f` (a script) on a thread the tokio runtime may block: it hands this worker's other
+/// connections to another thread first. Outside a multi-thread runtime, just runs `f`.
+pub fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}

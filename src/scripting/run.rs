@@ -1,0 +1,222 @@
+//! One script run: KEYS and ARGV, the per-run `redis.call` / `redis.pcall` / `redis.setresp`
+//! bound to the caller's `Ctx`, and the script's result or error as Redis words it.
+
+use super::busy::BusyState;
+use super::convert::{error_table, lua_to_arg, lua_to_reply, reply_to_lua, ScriptResp};
+use super::sandbox::Sandbox;
+use crate::commands::{dispatch, flags, Ctx};
+use crate::error::CommandError;
+use crate::protocol::{Protocol, Reply};
+use bytes::Bytes;
+use mlua::{Function, Lua, Value, Variadic};
+use std::cell::RefCell;
+
+/// Whether the script may write (EVAL) or not (EVAL_RO, `#!lua flags=no-writes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// What the runner needs to know about the script.
+pub struct Script<'a> {
+    pub function: &'a Function,
+    pub sha: &'a str,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    pub access: Access,
+}
+
+/// Whether a failing command raises a Lua error (redis.call) or is returned (redis.pcall).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnError {
+    Raise,
+    Return,
+}
+
+struct RunState<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    resp: ScriptResp,
+    access: Access,
+    busy: &'c BusyState,
+}
+
+/// Runs a script and returns its reply (errors included, formatted as Redis does).
+pub fn run(sandbox: &Sandbox, ctx: &mut Ctx<'_>, busy: &BusyState, script: Script<'_>) -> Reply {
+    let saved_db = ctx.client.db;
+    let saved_protocol = ctx.client.protocol;
+    let reply = run_in_vm(sandbox, ctx, busy, &script).unwrap_or_else(|e| {
+        Reply::error(format!(
+            "ERR Error running script {}, {}",
+            script.sha,
+            super::sandbox::error_text(&e)
+        ))
+    });
+    // SELECT and HELLO-like effects inside a script do not leak to the caller (Redis 7).
+    ctx.client.db = saved_db;
+    ctx.client.protocol = saved_protocol;
+    reply
+}
+
+fn run_in_vm(
+    sandbox: &Sandbox,
+    ctx: &mut Ctx<'_>,
+    busy: &BusyState,
+    script: &Script<'_>,
+) -> mlua::Result<Reply> {
+    let lua = &sandbox.lua;
+    let keys = lua.create_sequence_from(
+        script
+            .keys
+            .iter()
+            .map(|k| lua.create_string(k))
+            .collect::<mlua::Result<Vec<_>>>()?,
+    )?;
+    let args = lua.create_sequence_from(
+        script
+            .args
+            .iter()
+            .map(|a| lua.create_string(a))
+            .collect::<mlua::Result<Vec<_>>>()?,
+    )?;
+    sandbox.real_globals.raw_set("KEYS", keys)?;
+    sandbox.real_globals.raw_set("ARGV", args)?;
+    let state = RefCell::new(RunState {
+        ctx,
+        resp: ScriptResp::Resp2,
+        access: script.access,
+        busy,
+    });
+    let (ok, value): (bool, Value) = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: Variadic<Value>| {
+            redis_call(lua, &state, args, OnError::Raise)
+        })?;
+        let pcall = scope.create_function(|lua, args: Variadic<Value>| {
+            redis_call(lua, &state, args, OnError::Return)
+        })?;
+        let setresp = scope.create_function(|_, args: Variadic<Value>| {
+            let [version] = args.as_slice() else {
+                return Err(raise("ERR redis.setresp() requires one argument."));
+            };
+            let resp = match version.as_f64() {
+                Some(2.0) => ScriptResp::Resp2,
+                Some(3.0) => ScriptResp::Resp3,
+                _ => return Err(raise("ERR RESP version must be 2 or 3.")),
+            };
+            state.borrow_mut().resp = resp;
+            Ok(())
+        })?;
+        sandbox.redis.raw_set("call", call)?;
+        sandbox.redis.raw_set("pcall", pcall)?;
+        sandbox.redis.raw_set("setresp", setresp)?;
+        let result = sandbox.run.call(script.function.clone());
+        for name in ["call", "pcall", "setresp"] {
+            sandbox.redis.raw_set(name, Value::Nil)?;
+        }
+        result
+    })?;
+    let resp = state.borrow().resp;
+    Ok(if ok {
+        lua_to_reply(&value, resp)
+    } else {
+        failure_reply(&value, script.sha)
+    })
+}
+
+fn raise(text: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(text.to_string())
+}
+
+/// The reply for a script that failed: the error table the handler built, with its position.
+fn failure_reply(value: &Value, sha: &str) -> Reply {
+    let Value::Table(table) = value else {
+        let text = match value {
+            Value::String(s) => s.to_string_lossy(),
+            other => format!("{other:?}"),
+        };
+        return Reply::error(format!(
+            "ERR Error running script {sha}, {}",
+            text.replace(['\r', '\n'], " ")
+        ));
+    };
+    let message = match table.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        Ok(Value::Number(n)) => super::convert::lua_to_arg(&Value::Number(n))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        Ok(Value::Integer(n)) => n.to_string(),
+        _ => "ERR unknown error".to_string(),
+    };
+    let source = table.raw_get::<Value>("source").ok();
+    let line = table.raw_get::<Value>("line").ok();
+    let mut text = message;
+    if let (Some(Value::String(source)), Some(line @ (Value::Integer(_) | Value::Number(_)))) =
+        (source, line)
+    {
+        let line = line.as_i64().unwrap_or_default();
+        text.push_str(&format!(
+            " script: {sha}, on {}:{line}.",
+            source.to_string_lossy()
+        ));
+    }
+    Reply::error(text.replace(['\r', '\n'], " "))
+}
+
+/// redis.call / redis.pcall: runs a command on the script's context.
+fn redis_call(
+    lua: &Lua,
+    state: &RefCell<RunState<'_, '_>>,
+    args: Variadic<Value>,
+    on_error: OnError,
+) -> mlua::Result<Value> {
+    let failed = |text: &str| match on_error {
+        OnError::Raise => Err(raise(text)),
+        OnError::Return => error_table(lua, text.as_bytes()),
+    };
+    if args.is_empty() {
+        return failed("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args.iter() {
+        match lua_to_arg(arg) {
+            Some(bytes) => argv.push(bytes),
+            None => {
+                return failed("ERR Lua redis lib command arguments must be strings or integers")
+            }
+        }
+    }
+    let mut state = state.borrow_mut();
+    let found = match dispatch::resolve(state.ctx.state, &argv) {
+        Ok(found) => found,
+        Err(CommandError::Arity(_)) => {
+            return failed("ERR Wrong number of args calling Redis command from script")
+        }
+        Err(CommandError::Other(text)) if text.starts_with("ERR unknown command") => {
+            return failed("ERR Unknown Redis command called from script")
+        }
+        Err(other) => return failed(&other.to_string()),
+    };
+    if found.spec.has(flags::NOSCRIPT) {
+        return failed("ERR This Redis command is not allowed from script");
+    }
+    let writes = found.spec.has(flags::WRITE);
+    if writes && state.access == Access::ReadOnly {
+        return failed("ERR Write commands are not allowed from read-only scripts.");
+    }
+    let resp = state.resp;
+    state.ctx.client.protocol = match resp {
+        ScriptResp::Resp2 => Protocol::Resp2,
+        ScriptResp::Resp3 => Protocol::Resp3,
+    };
+    let reply = dispatch::run_nested(state.ctx, found, &argv);
+    if writes {
+        state.busy.mark_write();
+    }
+    drop(state);
+    if let Reply::Error(text) = &reply {
+        if on_error == OnError::Raise {
+            return Err(raise(&String::from_utf8_lossy(text)));
+        }
+    }
+    reply_to_lua(lua, &reply, resp)
+}
