@@ -34,8 +34,32 @@ pub struct ClientDetails {
     pub resp: u8,
     pub query_buf: usize,
     pub output_buf: usize,
-    pub flags: String,
+    /// CLIENT NO-EVICT / NO-TOUCH, mirrored here so other connections' CLIENT LIST shows them.
+    pub no_evict: bool,
+    pub no_touch: bool,
+    /// Commands queued since MULTI, or -1 outside a transaction (CLIENT LIST `multi=`).
+    pub multi: i64,
     pub user: String,
+}
+
+impl ClientDetails {
+    /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
+    pub fn flag_letters(&self) -> String {
+        let mut flags = String::new();
+        if self.multi >= 0 {
+            flags.push('x');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if self.no_touch {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
 }
 
 impl ClientInfo {
@@ -56,7 +80,13 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
-    pub fn register(&self, addr: SocketAddr, local_addr: SocketAddr, fd: i64, now_ms: u64) -> Arc<ClientInfo> {
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        local_addr: SocketAddr,
+        fd: i64,
+        now_ms: u64,
+    ) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(ClientInfo {
             id,
@@ -65,7 +95,12 @@ impl ClientRegistry {
             fd,
             created_ms: now_ms,
             last_interaction_ms: AtomicU64::new(now_ms),
-            details: Mutex::new(ClientDetails { resp: 2, user: "default".into(), flags: "N".into(), ..Default::default() }),
+            details: Mutex::new(ClientDetails {
+                resp: 2,
+                user: "default".into(),
+                multi: -1,
+                ..Default::default()
+            }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
@@ -87,6 +122,16 @@ impl ClientRegistry {
 
     pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
         self.clients.lock().values().cloned().collect()
+    }
+
+    /// Clients matching `filter`, in id order (CLIENT LIST / KILL).
+    pub fn matching(&self, mut filter: impl FnMut(&ClientInfo) -> bool) -> Vec<Arc<ClientInfo>> {
+        self.clients
+            .lock()
+            .values()
+            .filter(|c| filter(c))
+            .cloned()
+            .collect()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {

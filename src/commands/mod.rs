@@ -5,9 +5,11 @@
 //! `connection`, `config`, `info`.
 
 pub mod args;
+pub mod client_cmd;
 pub mod config_cmd;
 pub mod connection;
 pub mod context;
+pub mod debug;
 pub mod dispatch;
 pub mod docs;
 pub mod expire;

@@ -14,6 +14,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::object::COMMANDS,
         super::server::COMMANDS,
         super::connection::COMMANDS,
+        super::client_cmd::COMMANDS,
+        super::debug::COMMANDS,
         super::config_cmd::COMMANDS,
         super::info::COMMANDS,
         super::lock::COMMANDS,

@@ -1,16 +1,157 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN COMMAND MEMORY DEBUG
-//! and AUTH, plus helpers other families share (password and client-name checks).
+//! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN, and the replies of a
+//! standalone Redis without modules, functions or cluster support (MODULE, FUNCTION, CLUSTER).
+//! MEMORY and DEBUG live in `debug.rs`, CLIENT in `client_cmd.rs`.
+//!
+//! FLUSHDB, FLUSHALL and SWAPDB hold every shard lock (ALL_SHARDS), so no other command sees a
+//! half-flushed database or a swap in progress.
 
+use super::args::is;
+use super::context::ReplyMode;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
+use crate::keyspace::{KeyHasher, Shard, ShardId};
 use crate::protocol::Reply;
 use bytes::Bytes;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("dbsize", 1, READONLY | FAST, KeySpec::None, &["keyspace", "fast"], "server", "1.0.0", "Returns the number of keys in the database.", dbsize),
-    command!("flushall", -1, WRITE | ALL_SHARDS, KeySpec::None, &["keyspace", "write", "slow", "dangerous"], "server", "1.0.0", "Removes all keys from all databases.", flushall),
+    command!(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        KeySpec::None,
+        &["keyspace", "fast"],
+        "server",
+        "1.0.0",
+        "Returns the number of keys in the database.",
+        dbsize
+    ),
+    command!(
+        "flushdb",
+        -1,
+        WRITE | ALL_SHARDS,
+        KeySpec::None,
+        &["keyspace", "write", "slow", "dangerous"],
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database.",
+        flushdb
+    ),
+    command!(
+        "flushall",
+        -1,
+        WRITE | ALL_SHARDS,
+        KeySpec::None,
+        &["keyspace", "write", "slow", "dangerous"],
+        "server",
+        "1.0.0",
+        "Removes all keys from all databases.",
+        flushall
+    ),
+    command!(
+        "swapdb",
+        3,
+        WRITE | FAST | ALL_SHARDS,
+        KeySpec::None,
+        &["keyspace", "write", "fast", "dangerous"],
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases.",
+        swapdb
+    ),
+    command!(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        KeySpec::None,
+        &["fast"],
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        time
+    ),
+    command!(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        KeySpec::None,
+        &["admin", "fast", "dangerous"],
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        lastsave
+    ),
+    command!(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        KeySpec::None,
+        &["admin", "slow", "dangerous"],
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        shutdown
+    ),
+    container(
+        "module",
+        "server",
+        "4.0.0",
+        "A container for module commands.",
+        MODULE_SUBCOMMANDS,
+    ),
+    container(
+        "function",
+        "scripting",
+        "7.0.0",
+        "A container for function commands.",
+        FUNCTION_SUBCOMMANDS,
+    ),
+    container(
+        "cluster",
+        "cluster",
+        "3.0.0",
+        "A container for Redis Cluster commands.",
+        CLUSTER_SUBCOMMANDS,
+    ),
 ];
+
+/// A command whose second argument names a subcommand; dispatch resolves those itself.
+pub(crate) const fn container(
+    name: &'static str,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity: -2,
+        flags: 0,
+        keys: KeySpec::None,
+        acl: &["slow"],
+        group,
+        summary,
+        since,
+        complexity: "Depends on subcommand.",
+        run: container_run,
+        subcommands,
+    }
+}
+
+fn container_run(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    // Dispatch resolves subcommands before running anything; this only runs if that changes.
+    Err(CommandError::Arity(
+        String::from_utf8_lossy(&argv[0]).to_ascii_lowercase(),
+    ))
+}
+
+/// Help text as Redis's `addReplyHelp` sends it: one status line per entry.
+pub(crate) fn help_reply(lines: &[&'static str]) -> CommandResult {
+    Ok(Reply::Array(
+        lines.iter().copied().map(Reply::status).collect(),
+    ))
+}
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let db = ctx.db();
@@ -19,41 +160,460 @@ fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Int(total as i64))
 }
 
-fn flushall(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    for db in 0..ctx.state.keyspace.databases() {
-        ctx.for_each_shard(db, |_, shard| shard.clear());
+/// FLUSHDB / FLUSHALL take `ASYNC` or `SYNC`; both free memory before replying here.
+fn check_flush_mode(argv: &[Bytes]) -> Result<(), CommandError> {
+    match argv {
+        [_] => Ok(()),
+        [_, mode] if is(mode, "sync") || is(mode, "async") => Ok(()),
+        _ => Err(CommandError::Syntax),
     }
+}
+
+fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
+    let mut removed = 0;
+    ctx.for_each_shard(db, |_, shard| {
+        removed += shard.len() as u64;
+        shard.clear();
+    });
+    ctx.changed += removed;
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    check_flush_mode(argv)?;
+    let db = ctx.db();
+    flush_db(ctx, db);
+    Ok(Reply::Ok)
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    check_flush_mode(argv)?;
+    for db in 0..ctx.state.keyspace.databases() {
+        flush_db(ctx, db);
+    }
+    // Redis counts a FLUSHALL as a change even on an empty server (it triggers a save).
     ctx.changed += 1;
     Ok(Reply::Ok)
 }
 
-/// Checks a username/password pair against `requirepass` (the only user is `default`) and marks
-/// the client authenticated. Error texts are Redis's.
-pub fn check_password(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
-    let required = ctx.state.config.get("requirepass");
-    let ok = user == b"default" && (required.is_empty() || required.as_bytes() == password);
-    if !ok {
-        return Err(CommandError::other("WRONGPASS invalid username-password pair or user is disabled."));
+fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let parse = |arg: &[u8], what: &str| {
+        super::args::parse_i64(arg)
+            .ok()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| CommandError::err(format!("invalid {what} DB index")))
+    };
+    let first = parse(&argv[1], "first")?;
+    let second = parse(&argv[2], "second")?;
+    let databases = ctx.state.keyspace.databases();
+    let in_range = |n: i32| usize::try_from(n).ok().filter(|&n| n < databases);
+    let (Some(a), Some(b)) = (in_range(first), in_range(second)) else {
+        return Err(CommandError::DbIndex);
+    };
+    if a != b {
+        swap_databases(ctx, a, b);
+        ctx.changed += 1;
     }
-    ctx.client.authenticated = true;
-    Ok(())
+    Ok(Reply::Ok)
 }
 
-/// Client names may not contain spaces, newlines or other special characters.
-pub fn validate_client_name(name: &[u8]) -> Result<(), CommandError> {
-    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CommandError::err("Client names cannot contain spaces, newlines or special characters."));
+/// Swaps the contents of databases `a` and `b` shard by shard (all shards are held). Clients
+/// watching a key that exists in either database before or after the swap are marked, as Redis's
+/// `touchAllWatchedKeysInDb`.
+fn swap_databases(ctx: &mut Ctx<'_>, a: usize, b: usize) {
+    // A shard shaped like the others to carry one side's contents during the three-way swap.
+    let mut carrier = Shard::new(KeyHasher::default());
+    for shard in 0..ctx.state.keyspace.shards_per_db() {
+        let (ida, idb) = (ShardId { db: a, shard }, ShardId { db: b, shard });
+        ctx.with_shard(ida, |s| {
+            s.touch_existing_watched();
+            s.swap_contents(&mut carrier);
+        });
+        ctx.with_shard(idb, |s| {
+            s.touch_existing_watched();
+            s.swap_contents(&mut carrier);
+            s.touch_existing_watched();
+        });
+        ctx.with_shard(ida, |s| {
+            s.swap_contents(&mut carrier);
+            s.touch_existing_watched();
+        });
     }
-    Ok(())
 }
 
-static ACTIVE_EXPIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Reply::Array(vec![
+        Reply::bulk_str(&now.as_secs().to_string()),
+        Reply::bulk_str(&now.subsec_micros().to_string()),
+    ]))
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Ok(Reply::Int(
+        ctx.state.last_save_unix.load(Ordering::Relaxed) as i64
+    ))
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success nothing is replied: the server
+/// stops and the connection closes, as with Redis, whose process exits.
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let (mut save, mut nosave, mut other_flag, mut abort) = (false, false, false, false);
+    for arg in &argv[1..] {
+        if is(arg, "nosave") {
+            nosave = true;
+        } else if is(arg, "save") {
+            save = true;
+        } else if is(arg, "now") || is(arg, "force") {
+            other_flag = true;
+        } else if is(arg, "abort") {
+            abort = true;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    if (abort && (save || nosave || other_flag)) || (save && nosave) {
+        return Err(CommandError::Syntax);
+    }
+    if abort {
+        // Shutdown is immediate here, so there is never one in progress to abort.
+        return Err(CommandError::err("No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.client.reply_mode = ReplyMode::Off;
+    ctx.client.close_after_reply = true;
+    let _ = ctx.state.shutdown.send(true);
+    Ok(Reply::Ok)
+}
+
+// ---- MODULE: no module can be loaded ----
+
+static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
+    command!(
+        "list",
+        2,
+        ADMIN | NOSCRIPT,
+        KeySpec::None,
+        &["admin", "slow", "dangerous"],
+        "server",
+        "4.0.0",
+        "Returns all loaded modules.",
+        module_list
+    ),
+    command!(
+        "load",
+        -3,
+        ADMIN | NOSCRIPT,
+        KeySpec::None,
+        &["admin", "slow", "dangerous"],
+        "server",
+        "4.0.0",
+        "Loads a module.",
+        module_refused
+    ),
+    command!(
+        "loadex",
+        -3,
+        ADMIN | NOSCRIPT,
+        KeySpec::None,
+        &["admin", "slow", "dangerous"],
+        "server",
+        "7.0.0",
+        "Loads a module using extended parameters.",
+        module_refused
+    ),
+    command!(
+        "unload",
+        3,
+        ADMIN | NOSCRIPT,
+        KeySpec::None,
+        &["admin", "slow", "dangerous"],
+        "server",
+        "4.0.0",
+        "Unloads a module.",
+        module_refused
+    ),
+    command!(
+        "help",
+        2,
+        LOADING | STALE,
+        KeySpec::None,
+        &["slow"],
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        module_help
+    ),
+];
+
+fn module_list(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Ok(Reply::Array(Vec::new()))
+}
+
+fn module_refused(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Err(CommandError::err("MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."))
+}
+
+fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    help_reply(&[
+        "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LIST",
+        "    Return a list of loaded modules.",
+        "LOAD <path> [<arg> ...]",
+        "    Load a module library from <path>, passing to it any optional arguments.",
+        "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+        "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+        "UNLOAD <name>",
+        "    Unload a module.",
+        "HELP",
+        "    Prints this help.",
+    ])
+}
+
+// ---- FUNCTION: an empty library set (no scripting engine yet) ----
+
+static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    command!(
+        "list",
+        -2,
+        NOSCRIPT,
+        KeySpec::None,
+        &["scripting", "slow"],
+        "scripting",
+        "7.0.0",
+        "Returns information about all libraries.",
+        function_list
+    ),
+    command!(
+        "flush",
+        -2,
+        WRITE | NOSCRIPT,
+        KeySpec::None,
+        &["write", "slow", "scripting"],
+        "scripting",
+        "7.0.0",
+        "Deletes all libraries and functions.",
+        function_flush
+    ),
+    command!(
+        "stats",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        KeySpec::None,
+        &["slow", "scripting"],
+        "scripting",
+        "7.0.0",
+        "Returns information about a function during execution.",
+        function_stats
+    ),
+    command!(
+        "delete",
+        3,
+        WRITE | NOSCRIPT,
+        KeySpec::None,
+        &["write", "slow", "scripting"],
+        "scripting",
+        "7.0.0",
+        "Deletes a library and its functions.",
+        function_delete
+    ),
+    command!(
+        "kill",
+        2,
+        NOSCRIPT | ALLOW_BUSY,
+        KeySpec::None,
+        &["slow", "scripting"],
+        "scripting",
+        "7.0.0",
+        "Terminates a function during execution.",
+        function_kill
+    ),
+    command!(
+        "help",
+        2,
+        LOADING | STALE,
+        KeySpec::None,
+        &["slow", "scripting"],
+        "scripting",
+        "7.0.0",
+        "Returns helpful text about the different subcommands.",
+        function_help
+    ),
+];
+
+/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]: validated like Redis, always empty.
+fn function_list(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let (mut pattern, mut with_code) = (false, false);
+    let mut i = 2;
+    while i < argv.len() {
+        let arg = &argv[i];
+        if !with_code && is(arg, "withcode") {
+            with_code = true;
+        } else if !pattern && is(arg, "libraryname") {
+            if i + 1 >= argv.len() {
+                return Err(CommandError::err("library name argument was not given"));
+            }
+            pattern = true;
+            i += 1;
+        } else {
+            return Err(CommandError::err(format!(
+                "Unknown argument {}",
+                super::connection::c_string_lossy(arg)
+            )));
+        }
+        i += 1;
+    }
+    Ok(Reply::Array(Vec::new()))
+}
+
+fn function_flush(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    match argv {
+        [_, _] => Ok(Reply::Ok),
+        [_, _, mode] if is(mode, "sync") || is(mode, "async") => Ok(Reply::Ok),
+        [_, _, _] => Err(CommandError::err(
+            "FUNCTION FLUSH only supports SYNC|ASYNC option",
+        )),
+        _ => Err(CommandError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            super::connection::c_string_lossy(&argv[1])
+        ))),
+    }
+}
+
+fn function_stats(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    let lua = Reply::Map(vec![
+        (Reply::bulk_static("libraries_count"), Reply::Int(0)),
+        (Reply::bulk_static("functions_count"), Reply::Int(0)),
+    ]);
+    Ok(Reply::Map(vec![
+        (Reply::bulk_static("running_script"), Reply::Nil),
+        (
+            Reply::bulk_static("engines"),
+            Reply::Map(vec![(Reply::bulk_static("LUA"), lua)]),
+        ),
+    ]))
+}
+
+fn function_delete(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Err(CommandError::err("Library not found"))
+}
+
+fn function_kill(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Err(CommandError::other(
+        "NOTBUSY No scripts in execution right now.",
+    ))
+}
+
+fn function_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    help_reply(FUNCTION_HELP)
+}
+
+const FUNCTION_HELP: &[&str] = &[
+    "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LOAD [REPLACE] <FUNCTION CODE>",
+    "    Create a new library with the given library name and code.",
+    "DELETE <LIBRARY NAME>",
+    "    Delete the given library.",
+    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+    "    Return general information on all the libraries:",
+    "    * Library name",
+    "    * The engine used to run the Library",
+    "    * Library description",
+    "    * Functions list",
+    "    * Library code (if WITHCODE is given)",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+    "STATS",
+    "    Return information about the current function running:",
+    "    * Function name",
+    "    * Command used to run the function",
+    "    * Duration in MS that the function is running",
+    "    If no function is running, return nil",
+    "    In addition, returns a list of available engines.",
+    "KILL",
+    "    Kill the current running function.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Delete all the libraries.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the libraries.",
+    "    * SYNC: Synchronously flush the libraries.",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+    "    control how to handle existing libraries (default APPEND):",
+    "    * FLUSH: delete all existing libraries.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+    "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+    "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+    "      in case of functions name collision with another library).",
+    "HELP",
+    "    Prints this help.",
+];
+
+// ---- CLUSTER: every subcommand answers that cluster support is disabled ----
+
+macro_rules! cluster_sub {
+    ($name:literal, $arity:expr) => {
+        command!(
+            $name,
+            $arity,
+            STALE,
+            KeySpec::None,
+            &["slow"],
+            "cluster",
+            "3.0.0",
+            "A Redis Cluster command.",
+            cluster_disabled
+        )
+    };
+}
+
+static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
+    cluster_sub!("addslots", -3),
+    cluster_sub!("addslotsrange", -4),
+    cluster_sub!("bumpepoch", 2),
+    cluster_sub!("count-failure-reports", 3),
+    cluster_sub!("countkeysinslot", 3),
+    cluster_sub!("delslots", -3),
+    cluster_sub!("delslotsrange", -4),
+    cluster_sub!("failover", -2),
+    cluster_sub!("flushslots", 2),
+    cluster_sub!("forget", 3),
+    cluster_sub!("getkeysinslot", 4),
+    cluster_sub!("help", 2),
+    cluster_sub!("info", 2),
+    cluster_sub!("keyslot", 3),
+    cluster_sub!("links", 2),
+    cluster_sub!("meet", -4),
+    cluster_sub!("myid", 2),
+    cluster_sub!("myshardid", 2),
+    cluster_sub!("nodes", 2),
+    cluster_sub!("replicas", 3),
+    cluster_sub!("replicate", 3),
+    cluster_sub!("reset", -2),
+    cluster_sub!("saveconfig", 2),
+    cluster_sub!("set-config-epoch", 3),
+    cluster_sub!("setslot", -4),
+    cluster_sub!("shards", 2),
+    cluster_sub!("slaves", 3),
+    cluster_sub!("slots", 2),
+];
+
+fn cluster_disabled(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Err(CommandError::err(
+        "This instance has cluster support disabled",
+    ))
+}
+
+static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
 
 /// DEBUG SET-ACTIVE-EXPIRE switch, read by the active-expiry task.
 pub fn active_expire_enabled() -> bool {
-    ACTIVE_EXPIRE.load(std::sync::atomic::Ordering::Relaxed)
+    ACTIVE_EXPIRE.load(Ordering::Relaxed)
 }
 
 pub fn set_active_expire(on: bool) {
-    ACTIVE_EXPIRE.store(on, std::sync::atomic::Ordering::Relaxed);
+    ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
 }
