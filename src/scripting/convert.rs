@@ -181,6 +181,15 @@ fn one_line(text: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// A Lua number (mlua hands integral numbers over as `Integer`).
+pub fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
 /// A `redis.call` argument: strings as they are, numbers in their shortest exact form.
 pub fn lua_to_arg(value: &Value) -> Option<Bytes> {
     match value {

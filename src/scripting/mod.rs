@@ -270,7 +270,7 @@ fn compile(sandbox: &Sandbox, body: &[u8]) -> Result<(Function, bool), CommandEr
         let engine = words.next().unwrap_or("");
         if engine != "lua" {
             return Err(CommandError::err(format!(
-                "Unexpected engine in script shebang: {engine}"
+                "Unexpected engine in script shebang: #!{engine}"
             )));
         }
         for word in words {

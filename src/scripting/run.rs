@@ -98,7 +98,7 @@ fn run_in_vm(
             let [version] = args.as_slice() else {
                 return Err(raise("ERR redis.setresp() requires one argument."));
             };
-            let resp = match version.as_f64() {
+            let resp = match super::convert::number(version) {
                 Some(2.0) => ScriptResp::Resp2,
                 Some(3.0) => ScriptResp::Resp3,
                 _ => return Err(raise("ERR RESP version must be 2 or 3.")),

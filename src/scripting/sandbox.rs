@@ -156,7 +156,7 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
             let [value] = args.as_slice() else {
                 return Err(raise("ERR redis.set_repl() requires one argument."));
             };
-            match value.as_f64() {
+            match super::convert::number(value) {
                 Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(()),
                 _ => Err(raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")),
             }
@@ -199,7 +199,7 @@ fn log(args: Variadic<Value>) -> mlua::Result<()> {
     if args.len() < 2 {
         return Err(raise("ERR redis.log() requires two arguments or more."));
     }
-    let Some(level) = args[0].as_f64() else {
+    let Some(level) = super::convert::number(&args[0]) else {
         return Err(raise("ERR First argument must be a number (log level)."));
     };
     if !(0.0..=3.0).contains(&level) {
