@@ -16,7 +16,9 @@ use std::time::Instant;
 /// Runs one request and returns its reply. Inside MULTI, commands are checked and queued.
 pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
     let reply = match resolve(state, argv) {
-        Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => queue(client, found, argv),
+        Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
+            queue(client, found, argv)
+        }
         Ok(found) => run_checked(state, client, found, argv),
         Err(err) => {
             if let Some(multi) = client.multi.as_mut() {
@@ -44,6 +46,10 @@ pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandErro
         return Ok(found);
     }
     if argv.len() < 2 {
+        // A container that also runs bare (COMMAND) has arity -1.
+        if found.spec.arity_ok(argv.len()) {
+            return Ok(found);
+        }
         return Err(CommandError::Arity(found.spec.name.to_string()));
     }
     let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
@@ -61,7 +67,10 @@ pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandErro
 
 /// Commands that act on the transaction itself instead of being queued.
 fn controls_transaction(spec: &CommandSpec) -> bool {
-    matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Queues a command inside MULTI after the checks Redis makes before queuing.
@@ -73,7 +82,10 @@ fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
     } else {
         None
     };
-    let multi = client.multi.as_mut().expect("queue is only called inside MULTI");
+    let multi = client
+        .multi
+        .as_mut()
+        .expect("queue is only called inside MULTI");
     if let Some(reply) = refusal {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         multi.aborted = true;
@@ -89,7 +101,10 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let started = Instant::now();
     let result = (found.spec.run)(ctx, argv);
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
-    found.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    found
+        .stats
+        .usec
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     ServerStats::add(&ctx.state.stats.commands_processed, 1);
     match result {
         Ok(reply) => reply,
@@ -104,7 +119,12 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     }
 }
 
-fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
+fn run_checked(
+    state: &ServerState,
+    client: &mut ClientState,
+    found: Found,
+    argv: &[Bytes],
+) -> Reply {
     let spec = found.spec;
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
@@ -125,7 +145,13 @@ fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv
         }
     };
     let locks = Locks::new(held);
-    let mut ctx = Ctx { state, client, now_ms: state.clock.now_ms(), locks, changed: 0 };
+    let mut ctx = Ctx {
+        state,
+        client,
+        now_ms: state.clock.now_ms(),
+        locks,
+        changed: 0,
+    };
     let result = (spec.run)(&mut ctx, argv);
     let changed = ctx.changed;
     drop(ctx);
@@ -148,16 +174,27 @@ fn run_checked(state: &ServerState, client: &mut ClientState, found: Found, argv
 pub type ShardIds = smallvec::SmallVec<[ShardId; 4]>;
 
 /// The shards a command must hold, sorted and unique.
-pub fn shards_for(state: &ServerState, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) -> ShardIds {
+pub fn shards_for(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> ShardIds {
     if spec.has(flags::ALL_SHARDS) {
         return state.keyspace.all_shards().collect();
     }
     let ks = &state.keyspace;
-    if let KeySpec::Range { first: 1, last: 1, .. } = spec.keys {
+    if let KeySpec::Range {
+        first: 1, last: 1, ..
+    } = spec.keys
+    {
         // The common single-key case, without building the index list.
         let mut ids = ShardIds::new();
         if let Some(key) = argv.get(1) {
-            ids.push(ShardId { db: client.db, shard: ks.shard_of(ks.hash(key)) });
+            ids.push(ShardId {
+                db: client.db,
+                shard: ks.shard_of(ks.hash(key)),
+            });
         }
         return ids;
     }
@@ -167,7 +204,10 @@ pub fn shards_for(state: &ServerState, client: &ClientState, spec: &CommandSpec,
         .into_iter()
         // A key spec may name a database the command will reject (MOVE k 99): lock nothing there.
         .filter(|&(db, _)| db.is_none_or(|db| db < ks.databases()))
-        .map(|(db, i)| ShardId { db: db.unwrap_or(client.db), shard: ks.shard_of(ks.hash(&argv[i])) })
+        .map(|(db, i)| ShardId {
+            db: db.unwrap_or(client.db),
+            shard: ks.shard_of(ks.hash(&argv[i])),
+        })
         .collect();
     if ids.len() > 1 {
         ids.sort_unstable();
@@ -186,7 +226,11 @@ fn unknown_command(argv: &[Bytes]) -> CommandError {
         let room = 128 - args.len();
         args.push_str(&format!("'{}' ", truncate_lossy(arg, room)));
     }
-    let text = format!("ERR unknown command '{}', with args beginning with: {}", truncate_lossy(&argv[0], 128), args);
+    let text = format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncate_lossy(&argv[0], 128),
+        args
+    );
     CommandError::Other(text.replace(['\r', '\n'], " "))
 }
 

@@ -1,1 +1,527 @@
-//! COMMAND DOCS / INFO rendering from the command table.
+//! COMMAND and its subcommands (COUNT, LIST, INFO, DOCS, GETKEYS, GETKEYSANDFLAGS, HELP): the
+//! command table rendered the way Redis 7 describes its own.
+//!
+//! COMMAND INFO entries follow Redis's 10-field layout. ACL categories are the declared ones plus
+//! those Redis derives from the flags. Key specs are derived from each command's `KeySpec`
+//! (a begin-search index and a find-keys range); commands whose keys are computed report none.
+//! Command tips are not modelled and are always empty.
+
+use super::registry::Found;
+use super::{flags, flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
+use crate::error::CommandError;
+use crate::protocol::Reply;
+use bytes::Bytes;
+
+const COMMAND_FLAGS: u32 = LOADING | STALE;
+const LOOKUP_N: &str = "O(N) where N is the number of commands to look up";
+const ALL_N: &str = "O(N) where N is the total number of Redis commands";
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    since: &'static str,
+    summary: &'static str,
+    complexity: &'static str,
+    run: super::CommandFn,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags: COMMAND_FLAGS,
+        keys: KeySpec::None,
+        acl: &["connection"],
+        group: "server",
+        summary,
+        since,
+        complexity,
+        run,
+        subcommands: &[],
+    }
+}
+
+pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
+    name: "command",
+    arity: -1,
+    flags: COMMAND_FLAGS,
+    keys: KeySpec::None,
+    acl: &["connection"],
+    group: "server",
+    summary: "Returns detailed information about all commands.",
+    since: "2.8.13",
+    complexity: ALL_N,
+    run: command_all,
+    subcommands: &[
+        sub(
+            "count",
+            2,
+            "2.8.13",
+            "Returns a count of commands.",
+            "O(1)",
+            count,
+        ),
+        sub(
+            "list",
+            -2,
+            "7.0.0",
+            "Returns a list of command names.",
+            ALL_N,
+            list,
+        ),
+        sub(
+            "info",
+            -2,
+            "2.8.13",
+            "Returns information about one, multiple or all commands.",
+            LOOKUP_N,
+            info,
+        ),
+        sub(
+            "docs",
+            -2,
+            "7.0.0",
+            "Returns documentary information about one, multiple or all commands.",
+            LOOKUP_N,
+            docs,
+        ),
+        sub(
+            "getkeys",
+            -4,
+            "2.8.13",
+            "Extracts the key names from an arbitrary command.",
+            "O(N) where N is the number of arguments to the command",
+            getkeys,
+        ),
+        sub(
+            "getkeysandflags",
+            -4,
+            "7.0.0",
+            "Extracts the key names and access flags for an arbitrary command.",
+            "O(N) where N is the number of arguments to the command",
+            getkeysandflags,
+        ),
+        sub(
+            "help",
+            2,
+            "5.0.0",
+            "Returns helpful text about the different subcommands.",
+            "O(1)",
+            help,
+        ),
+    ],
+}];
+
+/// ACL categories in the order Redis prints them.
+const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// A command's ACL categories: declared ones plus those Redis implies from its flags.
+pub fn categories(spec: &CommandSpec) -> Vec<&'static str> {
+    let declared = |c: &str| spec.acl.contains(&c);
+    let fast = declared("fast") || spec.has(FAST);
+    CATEGORIES
+        .iter()
+        .copied()
+        .filter(|&c| {
+            declared(c)
+                || match c {
+                    "write" => spec.has(WRITE),
+                    "read" => spec.has(READONLY) && !declared("scripting"),
+                    "admin" | "dangerous" => spec.has(ADMIN),
+                    "pubsub" => spec.has(PUBSUB),
+                    "fast" => fast,
+                    "blocking" => spec.has(BLOCKING),
+                    "slow" => !fast,
+                    _ => false,
+                }
+        })
+        .collect()
+}
+
+/// Key-spec access flags (and notes) for commands whose flags cannot be read off the command
+/// flags; the others get RO+access (read-only) or RW+update (write).
+fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static str>) {
+    match spec.name {
+        "set" => (
+            &["RW", "access", "update", "variable_flags"],
+            Some("RW and ACCESS due to the optional `GET` argument"),
+        ),
+        "del" | "unlink" => (&["RM", "delete"], None),
+        "exists" | "strlen" | "type" | "ttl" | "pttl" | "expiretime" | "pexpiretime" | "dbsize"
+        | "touch" => (&["RO"], None),
+        "mset" | "setex" | "psetex" => (&["OW", "update"], None),
+        "msetnx" | "setnx" => (&["OW", "insert"], None),
+        "getdel" => (&["RW", "access", "delete"], None),
+        "append" => (&["RW", "insert"], None),
+        "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "getex" | "getset" => {
+            (&["RW", "access", "update"], None)
+        }
+        "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "setrange" => {
+            (&["RW", "update"], None)
+        }
+        _ if spec.has(WRITE) => (&["RW", "update"], None),
+        _ if spec.has(READONLY) => (&["RO", "access"], None),
+        _ => (&["RO"], None),
+    }
+}
+
+fn statuses(words: &[&'static str]) -> Vec<Reply> {
+    words.iter().map(|w| Reply::status(w)).collect()
+}
+
+fn key_str(text: &'static str) -> Reply {
+    Reply::bulk_static(text)
+}
+
+fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+    let KeySpec::Range { first, last, step } = spec.keys else {
+        return Vec::new();
+    };
+    let (flags, notes) = key_flags(spec);
+    let lastkey = if last < 0 { last } else { last - first };
+    let mut fields = Vec::new();
+    if let Some(notes) = notes {
+        fields.push((key_str("notes"), Reply::bulk_static(notes)));
+    }
+    fields.push((key_str("flags"), Reply::Set(statuses(flags))));
+    fields.push((
+        key_str("begin_search"),
+        Reply::Map(vec![
+            (key_str("type"), key_str("index")),
+            (
+                key_str("spec"),
+                Reply::Map(vec![(key_str("index"), Reply::Int(first as i64))]),
+            ),
+        ]),
+    ));
+    fields.push((
+        key_str("find_keys"),
+        Reply::Map(vec![
+            (key_str("type"), key_str("range")),
+            (
+                key_str("spec"),
+                Reply::Map(vec![
+                    (key_str("lastkey"), Reply::Int(lastkey as i64)),
+                    (key_str("keystep"), Reply::Int(step as i64)),
+                    (key_str("limit"), Reply::Int(0)),
+                ]),
+            ),
+        ]),
+    ));
+    vec![Reply::Map(fields)]
+}
+
+/// One COMMAND INFO entry: name, arity, flags, first/last/step, categories, tips, key specs,
+/// subcommands.
+pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
+    let mut flag_names: Vec<&'static str> = flags::NAMES
+        .iter()
+        .filter(|(bit, _)| spec.has(*bit))
+        .map(|(_, n)| *n)
+        .collect();
+    if matches!(spec.keys, KeySpec::Custom(_)) {
+        flag_names.push("movablekeys");
+    }
+    let (first, last, step) = spec.keys.legacy_range();
+    let cats = categories(spec)
+        .into_iter()
+        .map(|c| Reply::Status(Bytes::from(format!("@{c}"))))
+        .collect();
+    let subs = spec
+        .subcommands
+        .iter()
+        .map(|s| command_info(&format!("{}|{}", spec.name, s.name), s))
+        .collect();
+    Reply::Array(vec![
+        Reply::bulk_str(full_name),
+        Reply::Int(spec.arity as i64),
+        Reply::Set(statuses(&flag_names)),
+        Reply::Int(first as i64),
+        Reply::Int(last as i64),
+        Reply::Int(step as i64),
+        Reply::Set(cats),
+        Reply::Set(Vec::new()),
+        Reply::Set(key_specs(spec)),
+        Reply::Set(subs),
+    ])
+}
+
+fn command_docs(spec: &'static CommandSpec) -> Reply {
+    let mut fields = vec![
+        (key_str("summary"), Reply::bulk_static(spec.summary)),
+        (key_str("since"), Reply::bulk_static(spec.since)),
+        (key_str("group"), Reply::bulk_static(spec.group)),
+    ];
+    if !spec.complexity.is_empty() {
+        fields.push((key_str("complexity"), Reply::bulk_static(spec.complexity)));
+    }
+    if !spec.subcommands.is_empty() {
+        let subs = spec
+            .subcommands
+            .iter()
+            .map(|s| {
+                (
+                    Reply::bulk_str(&format!("{}|{}", spec.name, s.name)),
+                    command_docs(s),
+                )
+            })
+            .collect();
+        fields.push((key_str("subcommands"), Reply::Map(subs)));
+    }
+    Reply::Map(fields)
+}
+
+/// Looks a command up by its name as COMMAND INFO/DOCS take it: `get` or `config|get`.
+fn lookup(ctx: &Ctx<'_>, name: &[u8]) -> Option<(String, Found)> {
+    let registry = &ctx.state.registry;
+    match name.iter().position(|&b| b == b'|') {
+        None => registry.get(name).map(|f| (f.spec.name.to_string(), f)),
+        Some(bar) => {
+            let parent = registry.get(&name[..bar])?;
+            let found = registry.get_sub(parent.spec, &name[bar + 1..])?;
+            Some((found.full_name.to_string(), found))
+        }
+    }
+}
+
+/// Every top-level command, sorted by the name it is reachable under.
+fn all_commands(ctx: &Ctx<'_>) -> Vec<(String, Found)> {
+    let mut all: Vec<(String, Found)> = ctx
+        .state
+        .registry
+        .all()
+        .map(|(n, f)| (n.to_string(), f))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+fn command_all(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Ok(Reply::Array(
+        all_commands(ctx)
+            .into_iter()
+            .map(|(_, f)| command_info(f.spec.name, f.spec))
+            .collect(),
+    ))
+}
+
+fn count(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Ok(Reply::Int(ctx.state.registry.len() as i64))
+}
+
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: names in lower case,
+/// subcommands as `parent|sub`.
+fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(String),
+        Pattern(&'a [u8]),
+    }
+    let filter = match argv.len() {
+        2 => Filter::All,
+        5 if argv[2].eq_ignore_ascii_case(b"filterby") => {
+            match argv[3].to_ascii_lowercase().as_slice() {
+                b"module" => Filter::Module,
+                b"aclcat" => Filter::AclCat(String::from_utf8_lossy(&argv[4]).to_ascii_lowercase()),
+                b"pattern" => Filter::Pattern(&argv[4]),
+                _ => return Err(CommandError::Syntax),
+            }
+        }
+        _ => return Err(CommandError::Syntax),
+    };
+    let mut names = Vec::new();
+    for (name, found) in all_commands(ctx) {
+        let entries = std::iter::once((name.clone(), found.spec)).chain(
+            found
+                .spec
+                .subcommands
+                .iter()
+                .map(|s| (format!("{name}|{}", s.name), s)),
+        );
+        for (full, spec) in entries {
+            let keep = match &filter {
+                Filter::All => true,
+                Filter::Module => false,
+                Filter::AclCat(cat) => categories(spec).contains(&cat.as_str()),
+                Filter::Pattern(p) => crate::keyspace::glob::glob_match(p, full.as_bytes(), true),
+            };
+            if keep {
+                names.push(Reply::bulk(full.into_bytes()));
+            }
+        }
+    }
+    Ok(Reply::Array(names))
+}
+
+/// COMMAND INFO [name ...]: nil for unknown names; every command when none are given.
+fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if argv.len() == 2 {
+        return command_all(ctx, argv);
+    }
+    let entries = argv[2..].iter().map(|name| match lookup(ctx, name) {
+        Some((full, found)) => command_info(&full, found.spec),
+        None => Reply::Nil,
+    });
+    Ok(Reply::Array(entries.collect()))
+}
+
+/// COMMAND DOCS [name ...]: a map of name to documentation; unknown names are left out.
+fn docs(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let found: Vec<(String, Found)> = if argv.len() == 2 {
+        all_commands(ctx)
+    } else {
+        argv[2..].iter().filter_map(|n| lookup(ctx, n)).collect()
+    };
+    Ok(Reply::Map(
+        found
+            .into_iter()
+            .map(|(name, f)| (Reply::bulk(name.into_bytes()), command_docs(f.spec)))
+            .collect(),
+    ))
+}
+
+/// The keys of the command in `argv[2..]`, with Redis's checks in Redis's order.
+fn keys_of<'a>(
+    ctx: &Ctx<'_>,
+    argv: &'a [Bytes],
+) -> Result<(&'static CommandSpec, Vec<&'a Bytes>), CommandError> {
+    let cmd = &argv[2..];
+    let registry = &ctx.state.registry;
+    let mut found = registry
+        .get(&cmd[0])
+        .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+    if !found.spec.subcommands.is_empty() && cmd.len() >= 2 {
+        found = registry
+            .get_sub(found.spec, &cmd[1])
+            .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+    }
+    let spec = found.spec;
+    if matches!(spec.keys, KeySpec::None) {
+        return Err(CommandError::err("The command has no key arguments"));
+    }
+    if !spec.arity_ok(cmd.len()) {
+        return Err(CommandError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let keys: Vec<&Bytes> = spec
+        .keys
+        .key_indexes(cmd)
+        .into_iter()
+        .map(|(_, i)| &cmd[i])
+        .collect();
+    if keys.is_empty() {
+        return Err(CommandError::err("Invalid arguments specified for command"));
+    }
+    Ok((spec, keys))
+}
+
+fn getkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let (_, keys) = keys_of(ctx, argv)?;
+    Ok(Reply::Array(
+        keys.into_iter().map(|k| Reply::Bulk(k.clone())).collect(),
+    ))
+}
+
+fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let (spec, keys) = keys_of(ctx, argv)?;
+    let (mut flags, _) = key_flags(spec);
+    // SET's key flags vary: only its GET option reads the old value.
+    if spec.name == "set" {
+        let get = argv[5..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
+        flags = if get {
+            &["RW", "access", "update"]
+        } else {
+            &["OW", "update"]
+        };
+    }
+    Ok(Reply::Array(
+        keys.into_iter()
+            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))]))
+            .collect(),
+    ))
+}
+
+const HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    Ok(super::config_cmd::help_reply(HELP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(name: &str) -> &'static CommandSpec {
+        super::super::string::COMMANDS
+            .iter()
+            .chain(super::super::generic::COMMANDS)
+            .find(|s| s.name == name)
+            .unwrap()
+    }
+
+    #[test]
+    fn categories_follow_redis_rules() {
+        assert_eq!(categories(find("get")), vec!["read", "string", "fast"]);
+        assert_eq!(categories(find("set")), vec!["write", "string", "slow"]);
+        assert_eq!(categories(find("del")), vec!["keyspace", "write", "slow"]);
+        assert_eq!(categories(&COMMANDS[0]), vec!["slow", "connection"]);
+    }
+
+    #[test]
+    fn key_spec_of_a_range() {
+        let Reply::Map(fields) = &key_specs(find("exists"))[0] else {
+            panic!("not a map")
+        };
+        let Reply::Map(find_keys) = &fields[2].1 else {
+            panic!("not a map")
+        };
+        let Reply::Map(spec) = &find_keys[1].1 else {
+            panic!("not a map")
+        };
+        assert_eq!(spec[0].1, Reply::Int(-1));
+    }
+}

@@ -18,6 +18,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::debug::COMMANDS,
         super::config_cmd::COMMANDS,
         super::info::COMMANDS,
+        super::docs::COMMANDS,
         super::lock::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
@@ -37,7 +38,12 @@ pub struct CallStats {
 
 impl CallStats {
     pub fn reset(&self) {
-        for c in [&self.calls, &self.usec, &self.rejected_calls, &self.failed_calls] {
+        for c in [
+            &self.calls,
+            &self.usec,
+            &self.rejected_calls,
+            &self.failed_calls,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }
@@ -88,7 +94,10 @@ impl Registry {
                 }
             }
         }
-        Registry { by_name, subcommands }
+        Registry {
+            by_name,
+            subcommands,
+        }
     }
 
     /// Looks a command up by its (any-case) name.
@@ -106,7 +115,11 @@ impl Registry {
 
     /// Looks up `parent|sub` (sub in any case).
     pub fn get_sub(&self, parent: &CommandSpec, sub: &[u8]) -> Option<Found> {
-        let name = format!("{}|{}", parent.name, String::from_utf8_lossy(sub).to_ascii_lowercase());
+        let name = format!(
+            "{}|{}",
+            parent.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        );
         self.subcommands.get(&name).copied()
     }
 
@@ -117,7 +130,10 @@ impl Registry {
 
     /// Every command and subcommand entry (for INFO commandstats and CONFIG RESETSTAT).
     pub fn all_entries(&self) -> impl Iterator<Item = Found> + '_ {
-        self.by_name.values().chain(self.subcommands.values()).copied()
+        self.by_name
+            .values()
+            .chain(self.subcommands.values())
+            .copied()
     }
 
     pub fn len(&self) -> usize {

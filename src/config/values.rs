@@ -153,7 +153,7 @@ fn save(args: &[String]) -> Result<String, String> {
     if args.len() == 1 && args[0].is_empty() {
         return Ok(String::new());
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut out = Vec::with_capacity(args.len());
@@ -173,7 +173,7 @@ const COBL_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
 /// `client-output-buffer-limit <class> <hard> <soft> <seconds> ...`, merged into `current`.
 fn client_output_buffer_limit(args: &[String], current: &str) -> Result<String, String> {
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let current_words: Vec<&str> = current.split(' ').collect();

@@ -1,0 +1,230 @@
+//! Configuration against the real binary: CONFIG SET/GET round trips, a config file with
+//! command-line overrides, CONFIG REWRITE, and redis-server's fatal start-up errors.
+
+mod common;
+use common::{RawClient, Server};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn bulk_pair(name: &str, value: &str) -> Vec<u8> {
+    format!(
+        "*2\r\n${}\r\n{name}\r\n${}\r\n{value}\r\n",
+        name.len(),
+        value.len()
+    )
+    .into_bytes()
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ferrocache-config-test-{}-{tag}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the binary with a config file as first argument; returns it and its port.
+fn start_with_file(conf: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg(conf)
+        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .args(extra)
+        .current_dir(conf.parent().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ferrocache");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.split("Ready to accept connections tcp (port ").nth(1) {
+            let port = rest.trim().trim_end_matches(')').parse().unwrap();
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+            return (child, port);
+        }
+        line.clear();
+    }
+    let _ = child.kill();
+    panic!("ferrocache did not start");
+}
+
+/// Runs the binary expecting it to refuse to start; returns (exit code, stderr).
+fn start_failure(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .args(args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_set_then_get() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1gb"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        bulk_pair("maxmemory", "1073741824")
+    );
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "2mb",
+            "maxmemory-policy",
+            "allkeys-lru"
+        ]),
+        b"+OK\r\n"
+    );
+    let text = c.cmd_str(&["INFO", "memory"]);
+    assert!(
+        text.contains("\r\nmaxmemory:2097152\r\n")
+            && text.contains("\r\nmaxmemory_policy:allkeys-lru\r\n")
+    );
+    // A failing pair leaves every option of the call unchanged.
+    let err = c.cmd_str(&["CONFIG", "SET", "maxmemory", "5mb", "hz", "x"]);
+    assert_eq!(err, "-ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        bulk_pair("maxmemory", "2097152")
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "REWRITE"]),
+        "-ERR The server is running without a config file\r\n"
+    );
+    c.resp3 = true;
+    c.cmd(&["HELLO", "3"]);
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "hz"]),
+        b"%1\r\n$2\r\nhz\r\n$2\r\n10\r\n"
+    );
+}
+
+#[test]
+fn config_file_then_command_line_then_rewrite() {
+    let dir = temp_dir("file");
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        "# test settings\nmaxmemory 1mb\nmaxmemory-policy allkeys-lru\nsave 900 1\nsave 300 10\nhash-max-ziplist-entries 64\n",
+    )
+    .unwrap();
+    let (mut child, port) = start_with_file(&conf, &["--maxmemory", "2mb", "--timeout", "30"]);
+    let mut c = RawClient::connect(port);
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        bulk_pair("maxmemory", "2097152")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory-policy"]),
+        bulk_pair("maxmemory-policy", "allkeys-lru")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "save"]),
+        bulk_pair("save", "900 1 300 10")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+        bulk_pair("hash-max-listpack-entries", "64")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "timeout"]),
+        bulk_pair("timeout", "30")
+    );
+    let info = c.cmd_str(&["INFO", "server"]);
+    let canonical = std::fs::canonicalize(&conf).unwrap();
+    assert!(
+        info.contains(&format!("\r\nconfig_file:{}\r\n", canonical.display())),
+        "{info}"
+    );
+
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory-policy",
+            "volatile-lru",
+            "hz",
+            "20"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("# test settings\nmaxmemory 2mb\nmaxmemory-policy volatile-lru\nsave 900 1\nsave 300 10\n"), "{text}");
+    assert!(text.contains("hash-max-listpack-entries 64\n"), "{text}");
+    assert!(
+        text.contains("# Generated by CONFIG REWRITE\n")
+            && text.contains("\nhz 20\n")
+            && text.contains("\ntimeout 30\n"),
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // The rewritten file starts a server with the same settings.
+    let (mut child, port) = start_with_file(&conf, &[]);
+    let mut c = RawClient::connect(port);
+    assert_eq!(c.cmd(&["CONFIG", "GET", "hz"]), bulk_pair("hz", "20"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        bulk_pair("maxmemory", "2097152")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_configuration_exits_with_redis_message() {
+    let dir = temp_dir("bad");
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "port 7000\nnosuch-directive 1\n").unwrap();
+    let (code, stderr) = start_failure(&[conf.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***\nReading the configuration file, at line 2\n>>> 'nosuch-directive 1'\nBad directive or wrong number of arguments\n"
+        ),
+        "{stderr}"
+    );
+
+    let (code, stderr) = start_failure(&["--port", "abc"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr
+            .contains("at line 2\n>>> 'port \"abc\"'\nargument couldn't be parsed into an integer"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = start_failure(&["--maxmemory", "10xb"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(">>> 'maxmemory \"10xb\"'\nargument must be a memory value"),
+        "{stderr}"
+    );
+
+    std::fs::write(&conf, "requirepass \"unbalanced\n").unwrap();
+    let (code, stderr) = start_failure(&[conf.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("Unbalanced quotes in configuration line"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = start_failure(&[dir.join("missing.conf").to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("Fatal error, can't open config file")
+            && stderr.contains("No such file or directory"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
