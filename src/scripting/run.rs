@@ -52,6 +52,11 @@ pub fn run(sandbox: &Sandbox, ctx: &mut Ctx<'_>, busy: &BusyState, script: Scrip
             super::sandbox::error_text(&e)
         ))
     });
+    // Lua 5.1 has no emergency collection: after a memory-hungry script, collect its garbage
+    // now so the next script does not fail on the limit.
+    if sandbox.lua.used_memory() > super::sandbox::MEMORY_LIMIT_BYTES / 2 {
+        let _ = sandbox.lua.gc_collect();
+    }
     // SELECT and HELLO-like effects inside a script do not leak to the caller (Redis 7).
     ctx.client.db = saved_db;
     ctx.client.protocol = saved_protocol;

@@ -1,0 +1,195 @@
+//! Lua scripting against the real binary: sandbox escape attempts, the VM memory limit, BUSY
+//! and SCRIPT KILL while a script loops, and the bounded EVAL script cache. Waits are bounded
+//! polls, never timing assertions.
+
+mod common;
+use common::{RawClient, Server};
+use std::time::{Duration, Instant};
+
+fn eval(client: &mut RawClient, script: &str) -> String {
+    client.cmd_str(&["EVAL", script, "0"])
+}
+
+fn assert_serving(client: &mut RawClient) {
+    assert_eq!(client.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(client.cmd_str(&["SET", "alive", "1"]), "+OK\r\n");
+    assert_eq!(
+        eval(client, "return redis.call('get', 'alive')"),
+        "$1\r\n1\r\n"
+    );
+}
+
+#[test]
+fn sandbox_escapes_are_errors_and_the_server_keeps_serving() {
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let escapes = [
+        // CVE-2022-0543: package.loadlib reaches the C library loader.
+        "return package.loadlib('/usr/lib/x86_64-linux-gnu/liblua5.1.so.0', 'luaopen_io')",
+        "return require('io')",
+        "return os.execute('touch /tmp/ferrocache-pwned')",
+        "return os.getenv('HOME')",
+        "return io.open('/etc/passwd'):read('*a')",
+        "debug.sethook(function() end, 'l')",
+        "return debug.getregistry()",
+        "setmetatable(_G, nil)",
+        "rawset(_G, 'x', 1)",
+        "x = 1",
+        "getmetatable('').__index = {}",
+        "getmetatable('').__index.rep = nil",
+        "string.rep = nil",
+        "redis.call = function() return 1 end",
+        "getmetatable(_G).__index = nil",
+        "table.insert(_G, 1)",
+        "return setfenv(1, {})",
+        "return getfenv(0)",
+        "return dofile('/etc/passwd')",
+        "return loadfile('/etc/passwd')",
+        "return assert(loadstring(string.dump(function() return 1 end)))()",
+        "return assert(load(function() return nil end))() and error('loaded')",
+        "return newproxy(true)",
+    ];
+    for script in escapes {
+        let reply = eval(&mut client, script);
+        assert!(
+            reply.starts_with('-') || reply == "$-1\r\n",
+            "escape {script:?} answered {reply:?}"
+        );
+        assert_serving(&mut client);
+    }
+    // Nothing an attempt touched changed the environment of later scripts.
+    assert_eq!(eval(&mut client, "return ('x'):rep(3)"), "$3\r\nxxx\r\n");
+    assert_eq!(
+        eval(&mut client, "return type(redis.call)"),
+        "$8\r\nfunction\r\n"
+    );
+    assert!(eval(&mut client, "return x").starts_with(
+        "-ERR user_script:1: Script attempted to access nonexistent global variable 'x'"
+    ));
+    assert!(!std::path::Path::new("/tmp/ferrocache-pwned").exists());
+}
+
+#[test]
+fn memory_limit_is_an_error_and_the_vm_recovers() {
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let hog = "local t = {} for i = 1, 100000000 do t[i] = {i, i, i, i, i, i, i, i} end return #t";
+    let reply = eval(&mut client, hog);
+    assert!(reply.starts_with("-"), "memory hog answered {reply:?}");
+    assert_serving(&mut client);
+    assert_eq!(
+        eval(
+            &mut client,
+            "local t = {} for i = 1, 1000 do t[i] = i end return #t"
+        ),
+        ":1000\r\n"
+    );
+}
+
+/// Polls `cmd` on `client` until its reply starts with `prefix` (at most `limit`).
+fn wait_for_reply(client: &mut RawClient, cmd: &[&str], prefix: &str, limit: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let reply = client.cmd_str(cmd);
+        if reply.starts_with(prefix) || started.elapsed() > limit {
+            return reply;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn busy_then_script_kill_stops_a_looping_script() {
+    let server = Server::start(&[]);
+    let mut other = server.raw();
+    assert_eq!(
+        other.cmd_str(&["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    assert_eq!(
+        other.cmd_str(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        "+OK\r\n"
+    );
+    let mut looping = server.raw();
+    looping.send(&[b"EVAL", b"while true do end", b"0"]);
+    let busy = wait_for_reply(&mut other, &["GET", "x"], "-BUSY", Duration::from_secs(20));
+    assert_eq!(busy, "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n");
+    assert!(other
+        .cmd_str(&["SCRIPT", "LOAD", "return 1"])
+        .starts_with("-BUSY"));
+    assert_eq!(other.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let killed = String::from_utf8_lossy(&looping.read_reply().expect("the killed script's reply"))
+        .into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed:?}"
+    );
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(looping.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        other.cmd_str(&["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable() {
+    let server = Server::start(&[]);
+    let mut other = server.raw();
+    assert_eq!(
+        other.cmd_str(&["CONFIG", "SET", "busy-reply-threshold", "50"]),
+        "+OK\r\n"
+    );
+    let mut writer = server.raw();
+    let script = "redis.call('set', 'w', '1') local t = os.clock() while os.clock() - t < 1.5 do end return 7";
+    writer.send(&[b"EVAL", script.as_bytes(), b"0"]);
+    let busy = wait_for_reply(&mut other, &["GET", "w"], "-BUSY", Duration::from_secs(20));
+    assert!(busy.starts_with("-BUSY"), "{busy:?}");
+    assert!(other
+        .cmd_str(&["SCRIPT", "KILL"])
+        .starts_with("-UNKILLABLE Sorry the script already executed write commands"));
+    assert_eq!(writer.read_reply().expect("script reply"), b":7\r\n");
+    assert_eq!(other.cmd_str(&["GET", "w"]), "$1\r\n1\r\n");
+}
+
+#[test]
+fn eval_cache_is_bounded_but_loaded_scripts_stay() {
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let loaded = client.cmd_str(&["SCRIPT", "LOAD", "return 'loaded'"]);
+    let loaded_sha = loaded.lines().nth(1).unwrap().to_string();
+    let first_sha = sha_of(&mut client, "return 0");
+    for i in 0..600 {
+        assert_eq!(
+            eval(&mut client, &format!("return {i}")),
+            format!(":{i}\r\n")
+        );
+    }
+    let last_sha = sha_of(&mut client, "return 599");
+    let exists = client.cmd_str(&["SCRIPT", "EXISTS", &first_sha, &last_sha, &loaded_sha]);
+    assert_eq!(exists, "*3\r\n:0\r\n:1\r\n:1\r\n");
+    assert_eq!(
+        client.cmd_str(&["EVALSHA", &loaded_sha, "0"]),
+        "$6\r\nloaded\r\n"
+    );
+}
+
+fn sha_of(client: &mut RawClient, body: &str) -> String {
+    let reply = eval(client, &format!("return redis.sha1hex({body:?})"));
+    reply.lines().nth(1).unwrap().to_string()
+}
+
+#[test]
+fn other_clients_are_served_while_a_short_script_runs() {
+    let server = Server::start(&[]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    a.send(&[
+        b"EVAL",
+        b"local t = os.clock() while os.clock() - t < 0.3 do end return 1",
+        b"0",
+    ]);
+    // Below the threshold other commands wait for the script instead of failing.
+    assert_eq!(b.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(a.read_reply().unwrap(), b":1\r\n");
+}
