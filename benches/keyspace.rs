@@ -7,7 +7,9 @@ use ferrocache::keyspace::{Keyspace, ShardId, Value};
 const KEYS: usize = 100_000;
 
 fn keys() -> Vec<Vec<u8>> {
-    (0..KEYS).map(|i| format!("key:{i:012}").into_bytes()).collect()
+    (0..KEYS)
+        .map(|i| format!("key:{i:012}").into_bytes())
+        .collect()
 }
 
 fn set_get(c: &mut Criterion) {
@@ -16,7 +18,11 @@ fn set_get(c: &mut Criterion) {
     let value = vec![b'v'; 100];
     for k in &keys {
         let hash = ks.hash(k);
-        ks.lock(ShardId { db: 0, shard: ks.shard_of(hash) }).insert(hash, k, Value::string(&value), None, 0);
+        ks.lock(ShardId {
+            db: 0,
+            shard: ks.shard_of(hash),
+        })
+        .insert(hash, k, Value::string(&value), None, 0);
     }
     let mut group = c.benchmark_group("keyspace");
     group.throughput(Throughput::Elements(1));
@@ -26,7 +32,10 @@ fn set_get(c: &mut Criterion) {
             i = (i + 7919) % KEYS;
             let k = &keys[i];
             let hash = ks.hash(k);
-            let mut shard = ks.lock(ShardId { db: 0, shard: ks.shard_of(hash) });
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
             shard.get_read(hash, k, 1).map(|e| e.key().len())
         })
     });
@@ -35,8 +44,13 @@ fn set_get(c: &mut Criterion) {
             i = (i + 7919) % KEYS;
             let k = &keys[i];
             let hash = ks.hash(k);
-            let mut shard = ks.lock(ShardId { db: 0, shard: ks.shard_of(hash) });
-            shard.insert(hash, k, Value::string(&value), None, 1).is_some()
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
+            shard
+                .insert(hash, k, Value::string(&value), None, 1)
+                .is_some()
         })
     });
     group.bench_function("set_with_deadline", |b| {
@@ -44,8 +58,13 @@ fn set_get(c: &mut Criterion) {
             i = (i + 7919) % KEYS;
             let k = &keys[i];
             let hash = ks.hash(k);
-            let mut shard = ks.lock(ShardId { db: 0, shard: ks.shard_of(hash) });
-            shard.insert(hash, k, Value::string(&value), Some(u64::MAX / 2), 1).is_some()
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
+            shard
+                .insert(hash, k, Value::string(&value), Some(u64::MAX / 2), 1)
+                .is_some()
         })
     });
     group.finish();

@@ -10,7 +10,14 @@ fn batch(n: usize) -> Vec<u8> {
     let value = vec![b'x'; 100];
     for i in 0..n {
         let key = format!("key:{i:012}");
-        out.extend_from_slice(format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n", key.len(), value.len()).as_bytes());
+        out.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n",
+                key.len(),
+                value.len()
+            )
+            .as_bytes(),
+        );
         out.extend_from_slice(&value);
         out.extend_from_slice(b"\r\n");
     }
@@ -19,7 +26,10 @@ fn batch(n: usize) -> Vec<u8> {
 
 fn decode(c: &mut Criterion) {
     let input = batch(16);
-    let limits = Limits { bulk_bytes_max: 512 * 1024 * 1024, authenticated: true };
+    let limits = Limits {
+        bulk_bytes_max: 512 * 1024 * 1024,
+        authenticated: true,
+    };
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Elements(16));
     group.bench_function("set_x16_pipelined", |b| {

@@ -51,11 +51,17 @@ impl fmt::Display for CommandError {
                 f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
             }
             CommandError::NoSuchKey => f.write_str("ERR no such key"),
-            CommandError::Arity(name) => write!(f, "ERR wrong number of arguments for '{name}' command"),
+            CommandError::Arity(name) => {
+                write!(f, "ERR wrong number of arguments for '{name}' command")
+            }
             CommandError::Overflow => f.write_str("ERR increment or decrement would overflow"),
-            CommandError::InvalidExpire(name) => write!(f, "ERR invalid expire time in '{name}' command"),
+            CommandError::InvalidExpire(name) => {
+                write!(f, "ERR invalid expire time in '{name}' command")
+            }
             CommandError::DbIndex => f.write_str("ERR DB index is out of range"),
-            CommandError::Oom => f.write_str("OOM command not allowed when used memory > 'maxmemory'."),
+            CommandError::Oom => {
+                f.write_str("OOM command not allowed when used memory > 'maxmemory'.")
+            }
             CommandError::Other(text) => f.write_str(text),
         }
     }

@@ -17,7 +17,11 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[command(name = "ferrocache", version = concat!(env!("CARGO_PKG_VERSION"), " (redis compatible ", "7.2", ")"), disable_help_subcommand = true)]
 struct Cli {
     /// Config file path (redis.conf syntax) followed by `--option value ...` overrides.
-    #[arg(allow_hyphen_values = true, trailing_var_arg = true, value_name = "ARGS")]
+    #[arg(
+        allow_hyphen_values = true,
+        trailing_var_arg = true,
+        value_name = "ARGS"
+    )]
     args: Vec<String>,
 }
 
@@ -31,8 +35,15 @@ fn main() {
         }
     };
     init_logging(&config);
-    tracing::info!("ferrocache {} (Redis {REDIS_VERSION} compatible) starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    tracing::info!(
+        "ferrocache {} (Redis {REDIS_VERSION} compatible) starting, pid={}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let state = Arc::new(ServerState::new(config, Clock::System));
     let code = match runtime.block_on(ferrocache::server::run(state)) {
         Ok(code) => code,
@@ -54,12 +65,22 @@ fn init_logging(config: &Config) {
         _ => tracing::Level::WARN,
     };
     let logfile = config.get("logfile");
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false).with_ansi(false);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false);
     if logfile.is_empty() {
         builder.with_writer(std::io::stdout).init();
     } else {
-        match std::fs::OpenOptions::new().create(true).append(true).open(&logfile) {
-            Ok(file) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).init(),
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
+            Ok(file) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init(),
             Err(e) => {
                 eprintln!("Can't open the log file: {e}");
                 std::process::exit(1);

@@ -15,7 +15,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     let port = state.config.get_i64("port") as u16;
     let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
     if listeners.is_empty() {
-        return Err(ServerError::Config("Failed listening on port (tcp), aborting.".into()));
+        return Err(ServerError::Config(
+            "Failed listening on port (tcp), aborting.".into(),
+        ));
     }
     let bound = listeners[0].local_addr()?.port();
     state.bound_port.store(bound as u64, Ordering::Relaxed);
@@ -28,7 +30,8 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
 
     let mut shutdown = state.shutdown.subscribe();
     let signal = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => "SIGINT",
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
@@ -57,7 +60,12 @@ async fn active_expiry_task(state: Arc<ServerState>) {
         let state = state.clone();
         let mut cursor = next_shard;
         let (removed, cursor) = tokio::task::spawn_blocking(move || {
-            let removed = expiry::run_cycle(&state.keyspace, &mut cursor, state.clock.now_ms(), expiry::cycle_budget(hz as u32));
+            let removed = expiry::run_cycle(
+                &state.keyspace,
+                &mut cursor,
+                state.clock.now_ms(),
+                expiry::cycle_budget(hz as u32),
+            );
             (removed, cursor)
         })
         .await

@@ -35,7 +35,9 @@ pub struct ServerState {
 impl ServerState {
     pub fn new(config: Config, clock: Clock) -> ServerState {
         let databases = config.get_i64("databases").max(1) as usize;
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let shards = (workers * 4).max(16);
         let registry = Registry::new(&config.renamed_commands);
         let now_ms = clock.now_ms();
@@ -51,7 +53,9 @@ impl ServerState {
             run_id: make_run_id(now_ms),
             bound_port: AtomicU64::new(0),
             last_save_unix: AtomicU64::new(now_ms / 1000),
-            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             shutdown: watch::channel(false).0,
             scripting: crate::scripting::Scripting::default(),
         }

@@ -47,6 +47,7 @@ fn start_with_file(conf: &std::path::Path, extra: &[&str]) -> (Child, u16) {
         line.clear();
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("ferrocache did not start");
 }
 

@@ -28,10 +28,18 @@ fn show(bytes: &[u8]) -> String {
 }
 
 fn unescape(text: &str) -> Vec<u8> {
-    split_args(format!("\"{text}\"").as_bytes()).and_then(|mut v| v.pop()).unwrap_or_default()
+    split_args(format!("\"{text}\"").as_bytes())
+        .and_then(|mut v| v.pop())
+        .unwrap_or_default()
 }
 
-fn run_script(name: &str, text: &str, ours: &mut RawClient, redis: &mut RawClient, mismatches: &mut Vec<Mismatch>) -> usize {
+fn run_script(
+    name: &str,
+    text: &str,
+    ours: &mut RawClient,
+    redis: &mut RawClient,
+    mismatches: &mut Vec<Mismatch>,
+) -> usize {
     let mut expected_ours: Option<Vec<u8>> = None;
     let mut commands = 0;
     for (no, line) in text.lines().enumerate() {
@@ -41,7 +49,9 @@ fn run_script(name: &str, text: &str, ours: &mut RawClient, redis: &mut RawClien
         }
         let location = format!("{name}:{}", no + 1);
         if let Some(rest) = line.strip_prefix("@sleep ") {
-            std::thread::sleep(std::time::Duration::from_millis(rest.trim().parse().unwrap()));
+            std::thread::sleep(std::time::Duration::from_millis(
+                rest.trim().parse().unwrap(),
+            ));
             continue;
         }
         if let Some(rest) = line.strip_prefix("@ours ") {
@@ -51,7 +61,8 @@ fn run_script(name: &str, text: &str, ours: &mut RawClient, redis: &mut RawClien
         let words: Vec<Vec<u8>> = match line {
             "@resp3" => vec![b"HELLO".to_vec(), b"3".to_vec()],
             "@resp2" => vec![b"HELLO".to_vec(), b"2".to_vec()],
-            _ => split_args(line.as_bytes()).unwrap_or_else(|| panic!("{location}: unbalanced quotes")),
+            _ => split_args(line.as_bytes())
+                .unwrap_or_else(|| panic!("{location}: unbalanced quotes")),
         };
         let args: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
         if line == "@resp3" || line == "@resp2" {
@@ -60,8 +71,12 @@ fn run_script(name: &str, text: &str, ours: &mut RawClient, redis: &mut RawClien
         }
         ours.send(&args);
         redis.send(&args);
-        let mut our_reply = ours.read_reply().unwrap_or_else(|| panic!("{location}: ferrocache closed the connection on {line}"));
-        let mut redis_reply = redis.read_reply().unwrap_or_else(|| panic!("{location}: redis-server closed the connection on {line}"));
+        let mut our_reply = ours
+            .read_reply()
+            .unwrap_or_else(|| panic!("{location}: ferrocache closed the connection on {line}"));
+        let mut redis_reply = redis
+            .read_reply()
+            .unwrap_or_else(|| panic!("{location}: redis-server closed the connection on {line}"));
         if line == "@resp3" || line == "@resp2" {
             // HELLO's map carries server name, version and client id: compare its shape only.
             our_reply.truncate(4);
@@ -71,12 +86,22 @@ fn run_script(name: &str, text: &str, ours: &mut RawClient, redis: &mut RawClien
         match expected_ours.take() {
             Some(expected) => {
                 if our_reply != expected {
-                    mismatches.push(Mismatch { location, command: line.into(), ours: show(&our_reply), redis: format!("(@ours) {}", show(&expected)) });
+                    mismatches.push(Mismatch {
+                        location,
+                        command: line.into(),
+                        ours: show(&our_reply),
+                        redis: format!("(@ours) {}", show(&expected)),
+                    });
                 }
             }
             None => {
                 if our_reply != redis_reply {
-                    mismatches.push(Mismatch { location, command: line.into(), ours: show(&our_reply), redis: show(&redis_reply) });
+                    mismatches.push(Mismatch {
+                        location,
+                        command: line.into(),
+                        ours: show(&our_reply),
+                        redis: show(&redis_reply),
+                    });
                 }
             }
         }
@@ -90,11 +115,12 @@ fn scripts_match_redis_server() {
         panic!("redis-server is not installed: the test command installs it (see README)");
     };
     let ours_server = Server::start(&["--enable-debug-command", "yes"]);
-    let mut scripts: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "redis"))
-        .collect();
+    let mut scripts: Vec<_> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "redis"))
+            .collect();
     scripts.sort();
     assert!(!scripts.is_empty());
     let filter = std::env::var("DIFF_FILTER").unwrap_or_default();
@@ -114,9 +140,15 @@ fn scripts_match_redis_server() {
         total += run_script(&name, &text, &mut ours, &mut redis, &mut mismatches);
     }
     if !mismatches.is_empty() {
-        let mut report = format!("{} of {total} commands differ from redis-server:\n", mismatches.len());
+        let mut report = format!(
+            "{} of {total} commands differ from redis-server:\n",
+            mismatches.len()
+        );
         for m in &mismatches {
-            report.push_str(&format!("{}: {}\n    ferrocache:   {}\n    redis-server: {}\n", m.location, m.command, m.ours, m.redis));
+            report.push_str(&format!(
+                "{}: {}\n    ferrocache:   {}\n    redis-server: {}\n",
+                m.location, m.command, m.ours, m.redis
+            ));
         }
         panic!("{report}");
     }

@@ -22,7 +22,10 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, CommandError> {
 
 pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
-    if text.is_empty() || text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+    if text.is_empty()
+        || text.starts_with(char::is_whitespace)
+        || text.ends_with(char::is_whitespace)
+    {
         return None;
     }
     let lower = text.to_ascii_lowercase();
@@ -32,7 +35,10 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
         _ => {
             // Rust's parser accepts forms strtold rejects ("1_0" no, but "infinity" handled above);
             // reject anything that is not a plain decimal or hex-free number.
-            if !lower.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+')) {
+            if !lower
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'-' | b'+'))
+            {
                 return None;
             }
             lower.parse::<f64>().ok()?

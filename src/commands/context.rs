@@ -82,7 +82,9 @@ impl<'a> Locks<'a> {
     }
 
     pub fn none() -> Locks<'a> {
-        Locks { held: HeldShards::new() }
+        Locks {
+            held: HeldShards::new(),
+        }
     }
 
     fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
@@ -95,7 +97,9 @@ impl<'a> Locks<'a> {
     }
 
     pub fn holds(&self, id: ShardId) -> bool {
-        self.held.binary_search_by(|(held, _)| held.cmp(&id)).is_ok()
+        self.held
+            .binary_search_by(|(held, _)| held.cmp(&id))
+            .is_ok()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,8 +127,14 @@ impl<'a> Ctx<'a> {
     pub fn shard_in(&mut self, db: usize, key: &[u8]) -> (&mut Shard, u64) {
         let ks = &self.state.keyspace;
         let hash = ks.hash(key);
-        let id = ShardId { db, shard: ks.shard_of(hash) };
-        let shard = self.locks.get(id).unwrap_or_else(|| panic!("shard {id:?} not locked for this command"));
+        let id = ShardId {
+            db,
+            shard: ks.shard_of(hash),
+        };
+        let shard = self
+            .locks
+            .get(id)
+            .unwrap_or_else(|| panic!("shard {id:?} not locked for this command"));
         (shard, hash)
     }
 
@@ -149,7 +159,10 @@ impl<'a> Ctx<'a> {
         if let Some(shard) = self.locks.get(id) {
             return f(shard);
         }
-        assert!(self.locks.is_empty(), "a command holding locks may only visit held shards");
+        assert!(
+            self.locks.is_empty(),
+            "a command holding locks may only visit held shards"
+        );
         let mut guard = self.state.keyspace.lock(id);
         f(&mut guard)
     }
@@ -164,7 +177,8 @@ impl<'a> Ctx<'a> {
 
     /// Parses a database index argument, with Redis's error texts.
     pub fn parse_db_index(&self, arg: &[u8]) -> Result<usize, CommandError> {
-        let n = crate::commands::args::parse_i64(arg).map_err(|_| CommandError::err("value is not an integer or out of range"))?;
+        let n = crate::commands::args::parse_i64(arg)
+            .map_err(|_| CommandError::err("value is not an integer or out of range"))?;
         if n < 0 || n as usize >= self.state.keyspace.databases() {
             return Err(CommandError::DbIndex);
         }

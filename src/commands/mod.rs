@@ -74,6 +74,10 @@ pub mod flags {
     ];
 }
 
+/// Finds a command's keys in its arguments: (database, argument index) pairs, the database
+/// `None` for the client's current one.
+pub type KeyFinder = fn(&[Bytes]) -> Vec<(Option<usize>, usize)>;
+
 /// Where a command's keys are in its arguments (argv[0] is the command name).
 #[derive(Clone, Copy, Debug)]
 pub enum KeySpec {
@@ -84,16 +88,24 @@ pub enum KeySpec {
     Range { first: i32, last: i32, step: i32 },
     /// Keys computed from the arguments; returns (database, argument index) pairs, where the
     /// database is `None` for the client's current one.
-    Custom(fn(&[Bytes]) -> Vec<(Option<usize>, usize)>),
+    Custom(KeyFinder),
 }
 
 impl KeySpec {
     pub const fn one() -> KeySpec {
-        KeySpec::Range { first: 1, last: 1, step: 1 }
+        KeySpec::Range {
+            first: 1,
+            last: 1,
+            step: 1,
+        }
     }
 
     pub const fn all_from_first() -> KeySpec {
-        KeySpec::Range { first: 1, last: -1, step: 1 }
+        KeySpec::Range {
+            first: 1,
+            last: -1,
+            step: 1,
+        }
     }
 
     /// Argument indexes of the keys in `argv`, bounded by its length.

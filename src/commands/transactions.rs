@@ -15,11 +15,61 @@ use crate::state::ServerState;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "1.2.0", "Starts a transaction.", multi),
-    command!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | ALL_SHARDS, KeySpec::None, &["transaction", "slow"], "transactions", "1.2.0", "Executes all commands in a transaction.", exec),
-    command!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "2.0.0", "Discards a transaction.", discard),
-    command!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::all_from_first(), &["transaction", "fast"], "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", watch),
-    command!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, KeySpec::None, &["transaction", "fast"], "transactions", "2.2.0", "Forgets about watched keys of a transaction.", unwatch),
+    command!(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        KeySpec::None,
+        &["transaction", "fast"],
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        multi
+    ),
+    command!(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | ALL_SHARDS,
+        KeySpec::None,
+        &["transaction", "slow"],
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        exec
+    ),
+    command!(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        KeySpec::None,
+        &["transaction", "fast"],
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        discard
+    ),
+    command!(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        KeySpec::all_from_first(),
+        &["transaction", "fast"],
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        watch
+    ),
+    command!(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        KeySpec::None,
+        &["transaction", "fast"],
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        unwatch
+    ),
 ];
 
 fn multi(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
@@ -45,7 +95,9 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let watched_changed = watched_keys_changed(ctx);
     unwatch_in(ctx);
     if multi.aborted {
-        return Err(CommandError::other("EXECABORT Transaction discarded because of previous errors."));
+        return Err(CommandError::other(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
     }
     if watched_changed {
         return Ok(Reply::NilArray);
@@ -76,7 +128,13 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let db = ctx.db();
     let flag = ctx.client.watch.flag.clone();
     for key in &argv[1..] {
-        if ctx.client.watch.keys.iter().any(|(d, k)| *d == db && **k == **key) {
+        if ctx
+            .client
+            .watch
+            .keys
+            .iter()
+            .any(|(d, k)| *d == db && **k == **key)
+        {
             continue;
         }
         let (shard, _) = ctx.shard(key);
@@ -97,7 +155,10 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
     let flag = ctx.client.watch.flag.clone();
     let ks = &ctx.state.keyspace;
     for (db, key) in &keys {
-        let id = ShardId { db: *db, shard: ks.shard_of(ks.hash(key)) };
+        let id = ShardId {
+            db: *db,
+            shard: ks.shard_of(ks.hash(key)),
+        };
         ctx.with_shard(id, |shard| shard.watchers.remove(key, &flag));
     }
     flag.clear();
@@ -108,7 +169,10 @@ pub fn reset_client(state: &ServerState, client: &mut ClientState) {
     client.multi = None;
     let flag = client.watch.flag.clone();
     for (db, key) in std::mem::take(&mut client.watch.keys) {
-        let id = ShardId { db, shard: state.keyspace.shard_of(state.keyspace.hash(&key)) };
+        let id = ShardId {
+            db,
+            shard: state.keyspace.shard_of(state.keyspace.hash(&key)),
+        };
         state.keyspace.lock(id).watchers.remove(&key, &flag);
     }
     flag.clear();

@@ -21,7 +21,12 @@ pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Option<Entry>>() + 8
 
 impl Entry {
     pub fn new(key: &[u8], value: Value, expire_at_ms: u64) -> Entry {
-        Entry { key: key.into(), value, expire_at_ms, access: 0 }
+        Entry {
+            key: key.into(),
+            value,
+            expire_at_ms,
+            access: 0,
+        }
     }
 
     pub fn key(&self) -> &[u8] {

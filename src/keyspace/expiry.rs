@@ -61,9 +61,13 @@ mod tests {
         for i in 0..5000u32 {
             let key = i.to_be_bytes();
             let hash = ks.hash(&key);
-            let id = ShardId { db: (i % 2) as usize, shard: ks.shard_of(hash) };
+            let id = ShardId {
+                db: (i % 2) as usize,
+                shard: ks.shard_of(hash),
+            };
             let deadline = if i % 5 == 0 { None } else { Some(1000) };
-            ks.lock(id).insert(hash, &key, Value::string(b"v"), deadline, 0);
+            ks.lock(id)
+                .insert(hash, &key, Value::string(b"v"), deadline, 0);
         }
         let mut next = 0;
         let removed = run_cycle(&ks, &mut next, 2000, Duration::from_secs(5));

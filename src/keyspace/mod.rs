@@ -48,9 +48,17 @@ impl Keyspace {
         let shards_per_db = shards_per_db.max(1).next_power_of_two();
         let hasher = KeyHasher::default();
         let dbs = (0..databases)
-            .map(|_| Db { shards: (0..shards_per_db).map(|_| Mutex::new(Shard::new(hasher.clone()))).collect() })
+            .map(|_| Db {
+                shards: (0..shards_per_db)
+                    .map(|_| Mutex::new(Shard::new(hasher.clone())))
+                    .collect(),
+            })
             .collect();
-        Keyspace { dbs, hasher, shard_bits: shards_per_db.trailing_zeros() }
+        Keyspace {
+            dbs,
+            hasher,
+            shard_bits: shards_per_db.trailing_zeros(),
+        }
     }
 
     pub fn databases(&self) -> usize {
@@ -82,29 +90,41 @@ impl Keyspace {
     }
 
     /// Locks a shard, waiting at most `wait` (used while a script may hold every shard).
-    pub fn try_lock_for(&self, id: ShardId, wait: std::time::Duration) -> Option<MutexGuard<'_, Shard>> {
+    pub fn try_lock_for(
+        &self,
+        id: ShardId,
+        wait: std::time::Duration,
+    ) -> Option<MutexGuard<'_, Shard>> {
         self.dbs[id.db].shards[id.shard].try_lock_for(wait)
     }
 
     /// Every shard of every database, in lock order.
     pub fn all_shards(&self) -> impl Iterator<Item = ShardId> + '_ {
-        (0..self.dbs.len()).flat_map(move |db| (0..self.shards_per_db()).map(move |shard| ShardId { db, shard }))
+        (0..self.dbs.len())
+            .flat_map(move |db| (0..self.shards_per_db()).map(move |shard| ShardId { db, shard }))
     }
 
     /// Locks the given shards in ascending order. `ids` must be sorted and free of duplicates.
     pub fn lock_sorted(&self, ids: &[ShardId]) -> HeldShards<'_> {
-        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "shard ids must be sorted and unique");
+        debug_assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "shard ids must be sorted and unique"
+        );
         ids.iter().map(|&id| (id, self.lock(id))).collect()
     }
 
     /// Keys in a database, summed shard by shard (each shard locked briefly, one at a time).
     pub fn db_len(&self, db: usize) -> usize {
-        (0..self.shards_per_db()).map(|shard| self.lock(ShardId { db, shard }).len()).sum()
+        (0..self.shards_per_db())
+            .map(|shard| self.lock(ShardId { db, shard }).len())
+            .sum()
     }
 
     /// Keys with a deadline in a database.
     pub fn db_volatile_len(&self, db: usize) -> usize {
-        (0..self.shards_per_db()).map(|shard| self.lock(ShardId { db, shard }).volatile_len()).sum()
+        (0..self.shards_per_db())
+            .map(|shard| self.lock(ShardId { db, shard }).volatile_len())
+            .sum()
     }
 
     /// Statistics summed over all shards.

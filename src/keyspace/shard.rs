@@ -101,7 +101,10 @@ impl Shard {
 
     /// The entry at slot `pos`, if any, without expiring it.
     pub fn entry_at(&self, pos: usize) -> Option<&Entry> {
-        self.slots.get(pos / CHUNK_SLOTS)?.get(pos % CHUNK_SLOTS)?.as_ref()
+        self.slots
+            .get(pos / CHUNK_SLOTS)?
+            .get(pos % CHUNK_SLOTS)?
+            .as_ref()
     }
 
     fn find_slot(&self, hash: u64, key: &[u8]) -> Option<u32> {
@@ -109,7 +112,9 @@ impl Shard {
         self.index
             .find(hash, |&id| {
                 let id = id as usize;
-                slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS].as_ref().is_some_and(|e| e.key() == key)
+                slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+                    .as_ref()
+                    .is_some_and(|e| e.key() == key)
             })
             .copied()
     }
@@ -145,7 +150,14 @@ impl Shard {
 
     /// Inserts or replaces a key's value and deadline. Returns the previous entry if there was
     /// a live one.
-    pub fn insert(&mut self, hash: u64, key: &[u8], value: Value, expire_at_ms: Option<u64>, now_ms: u64) -> Option<Entry> {
+    pub fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        expire_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Option<Entry> {
         let mut entry = Entry::new(key, value, 0);
         entry.set_expire_at_ms(expire_at_ms);
         self.insert_entry(hash, entry, now_ms)
@@ -177,7 +189,9 @@ impl Shard {
         let hasher = &self.hasher;
         self.index.insert_unique(hash, id, |&other| {
             let other = other as usize;
-            let e = slots[other / CHUNK_SLOTS][other % CHUNK_SLOTS].as_ref().expect("indexed slot holds an entry");
+            let e = slots[other / CHUNK_SLOTS][other % CHUNK_SLOTS]
+                .as_ref()
+                .expect("indexed slot holds an entry");
             hasher.hash_one(e.key())
         });
         self.keys += 1;
@@ -199,7 +213,10 @@ impl Shard {
         if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
             found.remove();
         }
-        let entry = self.slot_mut(id).take().expect("indexed slot holds an entry");
+        let entry = self
+            .slot_mut(id)
+            .take()
+            .expect("indexed slot holds an entry");
         if !self.watchers.is_empty() {
             self.watchers.touch(entry.key());
         }
@@ -223,8 +240,16 @@ impl Shard {
     }
 
     /// Changes a live entry's deadline, keeping the volatile count right.
-    pub fn set_expiry(&mut self, hash: u64, key: &[u8], deadline: Option<u64>, now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut(hash, key, now_ms) else { return false };
+    pub fn set_expiry(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        deadline: Option<u64>,
+        now_ms: u64,
+    ) -> bool {
+        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+            return false;
+        };
         let was = entry.expire_at_ms().is_some();
         entry.set_expire_at_ms(deadline);
         let is = deadline.is_some();
@@ -241,7 +266,9 @@ impl Shard {
 
     /// Replaces the value of a live key in place, keeping its deadline; accounts the size change.
     pub fn replace_value(&mut self, hash: u64, key: &[u8], value: Value, now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut(hash, key, now_ms) else { return false };
+        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+            return false;
+        };
         let before = entry.memory_bytes();
         entry.value = value;
         let after = entry.memory_bytes();
@@ -250,7 +277,13 @@ impl Shard {
     }
 
     /// Runs `f` on a live value in place and re-accounts its size afterwards.
-    pub fn update_value<R>(&mut self, hash: u64, key: &[u8], now_ms: u64, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+    pub fn update_value<R>(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
         let entry = self.get_mut(hash, key, now_ms)?;
         let before = entry.memory_bytes();
         let result = f(&mut entry.value);
@@ -318,8 +351,12 @@ impl Shard {
         let stop = self.sweep_pos.saturating_add(slots_max).min(end);
         let mut removed = 0;
         for pos in self.sweep_pos..stop {
-            let Some(entry) = self.entry_at(pos) else { continue };
-            let Some(deadline) = entry.expire_at_ms() else { continue };
+            let Some(entry) = self.entry_at(pos) else {
+                continue;
+            };
+            let Some(deadline) = entry.expire_at_ms() else {
+                continue;
+            };
             if deadline < now_ms {
                 self.remove_at(pos);
                 self.stats.expired += 1;
@@ -351,7 +388,10 @@ impl Shard {
         std::mem::swap(&mut self.hasher, &mut other.hasher);
         std::mem::swap(&mut self.sweep_pos, &mut other.sweep_pos);
         std::mem::swap(&mut self.next_sweep_at_ms, &mut other.next_sweep_at_ms);
-        std::mem::swap(&mut self.pass_deadline_min_ms, &mut other.pass_deadline_min_ms);
+        std::mem::swap(
+            &mut self.pass_deadline_min_ms,
+            &mut other.pass_deadline_min_ms,
+        );
     }
 }
 

@@ -24,7 +24,8 @@ impl Value {
     pub fn encoding_name(&self) -> &'static str {
         match self {
             Value::Str(bytes) => {
-                if bytes.len() <= 20 && crate::protocol::request::parse_i64_strict(bytes).is_some() {
+                if bytes.len() <= 20 && crate::protocol::request::parse_i64_strict(bytes).is_some()
+                {
                     "int"
                 } else if bytes.len() <= 44 {
                     "embstr"

@@ -26,7 +26,9 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         use std::os::fd::AsRawFd;
         stream.as_raw_fd() as i64
     };
-    let info = state.clients.register(addr, local, fd, state.clock.now_ms());
+    let info = state
+        .clients
+        .register(addr, local, fd, state.clock.now_ms());
     let mut client = ClientState::new(info.clone());
     client.authenticated = !state.config.hot.requirepass_set.load(Ordering::Relaxed);
     let mut shutdown = state.shutdown.subscribe();
@@ -36,7 +38,10 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
 
     'conn: loop {
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
-            let wanted = decoder.bytes_wanted().unwrap_or(0).saturating_sub(input.len());
+            let wanted = decoder
+                .bytes_wanted()
+                .unwrap_or(0)
+                .saturating_sub(input.len());
             input.reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
         }
         let timeout_secs = state.config.hot.timeout_secs.load(Ordering::Relaxed);
@@ -60,7 +65,8 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         if info.is_killed() {
             break;
         }
-        info.last_interaction_ms.store(state.clock.now_ms(), Ordering::Relaxed);
+        info.last_interaction_ms
+            .store(state.clock.now_ms(), Ordering::Relaxed);
         let mut close = false;
         loop {
             let limits = Limits {
@@ -69,9 +75,14 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
-                    let reply = if argv.first().is_some_and(|name| crate::scripting::may_run_long(name)) {
+                    let reply = if argv
+                        .first()
+                        .is_some_and(|name| crate::scripting::may_run_long(name))
+                    {
                         // A script may run for long: let the runtime move other connections away.
-                        crate::scripting::run_blocking(|| dispatch::execute(state, &mut client, &argv))
+                        crate::scripting::run_blocking(|| {
+                            dispatch::execute(state, &mut client, &argv)
+                        })
                     } else {
                         dispatch::execute(state, &mut client, &argv)
                     };
@@ -93,15 +104,26 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                     output.extend_from_slice(err.0.as_bytes());
                     output.extend_from_slice(b"\r\n");
                     state.stats.record_error(b"ERR");
-                    tracing::debug!("Protocol error ({}) from client: id={} addr={addr}", err.0, client.id);
+                    tracing::debug!(
+                        "Protocol error ({}) from client: id={} addr={addr}",
+                        err.0,
+                        client.id
+                    );
                     close = true;
                     break;
                 }
             }
         }
-        let query_limit = state.config.hot.client_query_buffer_limit.load(Ordering::Relaxed) as usize;
+        let query_limit = state
+            .config
+            .hot
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed) as usize;
         if input.len() > query_limit {
-            tracing::warn!("Closing client that reached max query buffer length: id={} addr={addr}", client.id);
+            tracing::warn!(
+                "Closing client that reached max query buffer length: id={} addr={addr}",
+                client.id
+            );
             break;
         }
         if !output.is_empty() {

@@ -31,9 +31,16 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
             "::*" => "::",
             other => other,
         };
-        let sock: SocketAddr = match format!("{ip}:{port}").parse().or_else(|_| format!("[{ip}]:{port}").parse()) {
+        let sock: SocketAddr = match format!("{ip}:{port}")
+            .parse()
+            .or_else(|_| format!("[{ip}]:{port}").parse())
+        {
             Ok(sock) => sock,
-            Err(_) => return Err(ServerError::Config(format!("Invalid bind address '{addr}'"))),
+            Err(_) => {
+                return Err(ServerError::Config(format!(
+                    "Invalid bind address '{addr}'"
+                )))
+            }
         };
         match bind_one(sock).await {
             Ok(l) => listeners.push(l),
@@ -41,7 +48,9 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
                 tracing::debug!("skipping optional bind address {sock}: {e}");
             }
             Err(e) => {
-                return Err(ServerError::Config(format!("Warning: Could not create server TCP listening socket {sock}: {e}")));
+                return Err(ServerError::Config(format!(
+                    "Warning: Could not create server TCP listening socket {sock}: {e}"
+                )));
             }
         }
     }
@@ -49,7 +58,11 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
 }
 
 async fn bind_one(sock: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if sock.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let socket = if sock.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     if sock.is_ipv6() {
         // Let `::` and `0.0.0.0` coexist, as Redis does with IPV6_V6ONLY.
@@ -86,13 +99,16 @@ async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr)
     if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
         CONNECTED.fetch_sub(1, Ordering::Relaxed);
         crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     let _ = stream.set_nodelay(true);
     let keepalive = state.config.get_i64("tcp-keepalive");
     if keepalive > 0 {
-        let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive as u64));
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(std::time::Duration::from_secs(keepalive as u64));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     client::run(&state, stream, addr).await;

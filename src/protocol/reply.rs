@@ -95,14 +95,22 @@ impl Reply {
                 }
             }
             Reply::Set(items) => {
-                let tag = if protocol == Protocol::Resp3 { b'~' } else { b'*' };
+                let tag = if protocol == Protocol::Resp3 {
+                    b'~'
+                } else {
+                    b'*'
+                };
                 header(out, tag, items.len());
                 for item in items {
                     item.encode(protocol, out);
                 }
             }
             Reply::Push(items) => {
-                let tag = if protocol == Protocol::Resp3 { b'>' } else { b'*' };
+                let tag = if protocol == Protocol::Resp3 {
+                    b'>'
+                } else {
+                    b'*'
+                };
                 header(out, tag, items.len());
                 for item in items {
                     item.encode(protocol, out);
@@ -216,11 +224,17 @@ pub fn format_double(d: f64) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Shortest round-trip digits from Rust's formatter in exponent form, then laid out as %g.
     let exp_form = format!("{d:e}");
-    let (mantissa, exp) = exp_form.split_once('e').expect("{:e} always has an exponent");
+    let (mantissa, exp) = exp_form
+        .split_once('e')
+        .expect("{:e} always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let negative = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -274,9 +288,15 @@ mod tests {
         assert_eq!(enc(Reply::Nil, Protocol::Resp2), b"$-1\r\n");
         assert_eq!(enc(Reply::Nil, Protocol::Resp3), b"_\r\n");
         assert_eq!(enc(Reply::Int(-42), Protocol::Resp2), b":-42\r\n");
-        assert_eq!(enc(Reply::Int(i64::MIN), Protocol::Resp2), b":-9223372036854775808\r\n");
+        assert_eq!(
+            enc(Reply::Int(i64::MIN), Protocol::Resp2),
+            b":-9223372036854775808\r\n"
+        );
         let map = Reply::Map(vec![(Reply::bulk_static("a"), Reply::Int(1))]);
-        assert_eq!(enc(map.clone(), Protocol::Resp2), b"*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(
+            enc(map.clone(), Protocol::Resp2),
+            b"*2\r\n$1\r\na\r\n:1\r\n"
+        );
         assert_eq!(enc(map, Protocol::Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(Reply::Double(1.5), Protocol::Resp3), b",1.5\r\n");
         assert_eq!(enc(Reply::Double(1.5), Protocol::Resp2), b"$3\r\n1.5\r\n");

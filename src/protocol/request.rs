@@ -79,7 +79,11 @@ impl RequestDecoder {
 
     /// Decodes the next complete request from the front of `buf`, removing its bytes.
     /// `Ok(None)` means more bytes are needed.
-    pub fn decode(&mut self, buf: &mut BytesMut, limits: Limits) -> Result<Option<Request>, ProtocolError> {
+    pub fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Request>, ProtocolError> {
         if self.pending.is_none() {
             if buf.is_empty() {
                 return Ok(None);
@@ -87,7 +91,8 @@ impl RequestDecoder {
             if buf[0] != b'*' {
                 return decode_inline(buf);
             }
-            let Some((count, header_len)) = read_line_int(buf, 1, "too big mbulk count string")? else {
+            let Some((count, header_len)) = read_line_int(buf, 1, "too big mbulk count string")?
+            else {
                 return Ok(None);
             };
             let count = count.ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
@@ -120,9 +125,12 @@ impl RequestDecoder {
                     if tag != b'$' {
                         let shown = tag as char;
                         self.pending = None;
-                        return Err(ProtocolError(format!("Protocol error: expected '$', got '{shown}'")));
+                        return Err(ProtocolError(format!(
+                            "Protocol error: expected '$', got '{shown}'"
+                        )));
                     }
-                    let Some((len, line_len)) = read_line_int(buf, pending.offset + 1, "too big bulk count string")?
+                    let Some((len, line_len)) =
+                        read_line_int(buf, pending.offset + 1, "too big bulk count string")?
                     else {
                         return Ok(None);
                     };
@@ -153,7 +161,11 @@ impl RequestDecoder {
         }
         let pending = self.pending.take().expect("pending set above");
         let frame = buf.split_to(pending.offset).freeze();
-        let argv = pending.args.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+        let argv = pending
+            .args
+            .iter()
+            .map(|&(s, e)| frame.slice(s..e))
+            .collect();
         Ok(Some(Request::Command(argv)))
     }
 
@@ -169,7 +181,11 @@ impl RequestDecoder {
 /// (`None` if it is not a valid integer) and the line length counted from the start of the
 /// type byte, or `Ok(None)` when the line is not complete yet.
 #[allow(clippy::type_complexity)]
-fn read_line_int(buf: &[u8], from: usize, too_big: &str) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
+fn read_line_int(
+    buf: &[u8],
+    from: usize,
+    too_big: &str,
+) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
     let window = &buf[from..];
     let Some(cr) = memchr_cr(window) else {
         if window.len() > INLINE_BYTES_MAX {
@@ -212,7 +228,11 @@ pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
         }
         let digit = (d - b'0') as i64;
         value = value.checked_mul(10)?;
-        value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
+        value = if negative {
+            value.checked_sub(digit)?
+        } else {
+            value.checked_add(digit)?
+        };
     }
     Some(value)
 }
@@ -233,11 +253,14 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
     if body.last() == Some(&b'\r') {
         body = &body[..body.len() - 1];
     }
-    let argv = split_args(body).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
+    let argv =
+        split_args(body).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))?;
     if argv.is_empty() {
         return Ok(Some(Request::Empty));
     }
-    Ok(Some(Request::Command(argv.into_iter().map(Bytes::from).collect())))
+    Ok(Some(Request::Command(
+        argv.into_iter().map(Bytes::from).collect(),
+    )))
 }
 
 /// Splits a line into arguments with the quoting rules of Redis's `sdssplitargs`: words are
@@ -264,7 +287,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     current.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -338,7 +366,10 @@ fn hex_val(c: u8) -> u8 {
 mod tests {
     use super::*;
 
-    const AUTHED: Limits = Limits { bulk_bytes_max: 512 * 1024 * 1024, authenticated: true };
+    const AUTHED: Limits = Limits {
+        bulk_bytes_max: 512 * 1024 * 1024,
+        authenticated: true,
+    };
 
     fn decode_all(input: &[u8]) -> Vec<Result<Request, ProtocolError>> {
         let mut buf = BytesMut::from(input);
@@ -358,7 +389,12 @@ mod tests {
     }
 
     fn cmd(parts: &[&str]) -> Request {
-        Request::Command(parts.iter().map(|p| Bytes::copy_from_slice(p.as_bytes())).collect())
+        Request::Command(
+            parts
+                .iter()
+                .map(|p| Bytes::copy_from_slice(p.as_bytes()))
+                .collect(),
+        )
     }
 
     #[test]
@@ -389,18 +425,36 @@ mod tests {
             Some(Err(e)) => e.0,
             other => panic!("expected error, got {other:?}"),
         };
-        assert_eq!(err(b"*3000000000\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n$blabla\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(
+            err(b"*3000000000\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n$blabla\r\n"),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\n$2000000000\r\n"), "Protocol error: invalid bulk length");
-        assert_eq!(err(b"*1\r\nfoo\r\n"), "Protocol error: expected '$', got 'f'");
+        assert_eq!(
+            err(b"*1\r\n$2000000000\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\nfoo\r\n"),
+            "Protocol error: expected '$', got 'f'"
+        );
         assert_eq!(err(b"*abc\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"SET \"k v\r\n"), "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"SET \"k v\r\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
     }
 
     #[test]
     fn negative_multibulk_is_ignored() {
-        assert_eq!(decode_all(b"*-10\r\n*1\r\n$4\r\nPING\r\n"), vec![Ok(Request::Empty), Ok(cmd(&["PING"]))]);
+        assert_eq!(
+            decode_all(b"*-10\r\n*1\r\n$4\r\nPING\r\n"),
+            vec![Ok(Request::Empty), Ok(cmd(&["PING"]))]
+        );
     }
 
     #[test]
@@ -413,13 +467,22 @@ mod tests {
 
     #[test]
     fn unauthenticated_limits() {
-        let limits = Limits { authenticated: false, ..AUTHED };
+        let limits = Limits {
+            authenticated: false,
+            ..AUTHED
+        };
         let mut dec = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf, limits).unwrap_err().0, "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            dec.decode(&mut buf, limits).unwrap_err().0,
+            "Protocol error: unauthenticated multibulk length"
+        );
         let mut dec = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*1\r\n$20000\r\n"[..]);
-        assert_eq!(dec.decode(&mut buf, limits).unwrap_err().0, "Protocol error: unauthenticated bulk length");
+        assert_eq!(
+            dec.decode(&mut buf, limits).unwrap_err().0,
+            "Protocol error: unauthenticated bulk length"
+        );
     }
 
     #[test]
@@ -439,7 +502,10 @@ mod tests {
     #[test]
     fn inline_too_big() {
         let big = vec![b'a'; INLINE_BYTES_MAX + 10];
-        assert_eq!(decode_all(&big).pop().unwrap().unwrap_err().0, "Protocol error: too big inline request");
+        assert_eq!(
+            decode_all(&big).pop().unwrap().unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub struct Server {
 fn temp_dir(tag: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("ferrocache-test-{}-{tag}-{n}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("ferrocache-test-{}-{tag}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -42,8 +43,12 @@ impl Server {
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Server {
         let log = dir.join("ferrocache.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
-        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--dir"]).arg(&dir).args(args);
-        cmd.current_dir(&dir).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--dir"])
+            .arg(&dir)
+            .args(args);
+        cmd.current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = cmd.spawn().expect("start ferrocache");
         let stdout = child.stdout.take().unwrap();
         let mut reader = BufReader::new(stdout);
@@ -79,18 +84,35 @@ impl Server {
                 }
             }
         });
-        Server { child, port, dir, log }
+        Server {
+            child,
+            port,
+            dir,
+            log,
+        }
     }
 
     /// Starts Debian's redis-server on a free port, or returns None when it is not installed.
     pub fn start_redis(args: &[&str]) -> Option<Server> {
-        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].into_iter().find(|p| std::path::Path::new(p).exists())?;
+        let binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
         let dir = temp_dir("redis");
         let log = dir.join("redis.log");
         for _attempt in 0..5 {
             let port = free_port();
             let mut child = Command::new(binary)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--logfile"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--logfile",
+                ])
                 .arg(&log)
                 .arg("--dir")
                 .arg(&dir)
@@ -102,7 +124,12 @@ impl Server {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Some(Server { child, port, dir, log });
+                    return Some(Server {
+                        child,
+                        port,
+                        dir,
+                        log,
+                    });
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -167,9 +194,15 @@ pub fn encode_command(args: &[&[u8]]) -> Vec<u8> {
 impl RawClient {
     pub fn connect(port: u16) -> RawClient {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        RawClient { stream, buf: Vec::new(), resp3: false }
+        RawClient {
+            stream,
+            buf: Vec::new(),
+            resp3: false,
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -215,13 +248,19 @@ impl RawClient {
             match redis_protocol::resp3::decode::complete::decode_range(&self.buf) {
                 Ok(Some((_, len))) => Some(len),
                 Ok(None) => None,
-                Err(e) => panic!("undecodable RESP3 reply {:?}: {e:?}", String::from_utf8_lossy(&self.buf)),
+                Err(e) => panic!(
+                    "undecodable RESP3 reply {:?}: {e:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
             }
         } else {
             match redis_protocol::resp2::decode::decode_range(&self.buf) {
                 Ok(Some((_, len))) => Some(len),
                 Ok(None) => None,
-                Err(e) => panic!("undecodable RESP2 reply {:?}: {e:?}", String::from_utf8_lossy(&self.buf)),
+                Err(e) => panic!(
+                    "undecodable RESP2 reply {:?}: {e:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
             }
         }
     }
