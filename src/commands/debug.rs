@@ -428,14 +428,14 @@ fn debug_object(ctx: &mut Ctx<'_>, key: &[u8]) -> CommandResult {
 
 fn object_line(entry: &Entry, now_ms: u64) -> String {
     const LRU_CLOCK_MASK: u32 = (1 << 24) - 1;
-    let lru = entry.access & LRU_CLOCK_MASK;
+    let lru = entry.access() & LRU_CLOCK_MASK;
     let now_s = (now_ms / 1000) as u32 & LRU_CLOCK_MASK;
     let idle = if lru == 0 {
         0
     } else {
         now_s.wrapping_sub(lru) & LRU_CLOCK_MASK
     };
-    let refcount = if entry.value.encoding_name() == "int" {
+    let refcount = if entry.value().encoding_name() == "int" {
         i32::MAX
     } else {
         1
@@ -443,8 +443,8 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
     format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         entry as *const Entry,
-        entry.value.encoding_name(),
-        serialized_len(&entry.value)
+        entry.value().encoding_name(),
+        serialized_len(&entry.to_value())
     )
 }
 

@@ -71,7 +71,7 @@ fn type_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(&argv[1]);
     let name = shard
         .get_read(hash, &argv[1], now)
-        .map_or("none", |e| e.value.type_name());
+        .map_or("none", |e| e.value().type_name());
     Ok(Reply::status(name))
 }
 
@@ -224,7 +224,7 @@ fn scan_shard(
 
 fn scan_wants(entry: &Entry, opts: &ScanOptions<'_>) -> bool {
     opts.type_name
-        .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()))
+        .is_none_or(|t| t.eq_ignore_ascii_case(entry.value().type_name().as_bytes()))
         && opts.pattern.matches(entry.key())
 }
 
@@ -408,12 +408,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], overwrite: Overwrite) -> Co
 
 /// The same value, deadline and access metadata under another key name.
 fn rekeyed(entry: Entry, key: &[u8]) -> Entry {
-    let deadline = entry.expire_at_ms();
-    let access = entry.access;
-    let mut out = Entry::new(key, entry.value, 0);
-    out.set_expire_at_ms(deadline);
-    out.access = access;
-    out
+    entry.with_key(key)
 }
 
 /// A database argument as Redis's `getIntFromObjectOrReply` reads it (32-bit), then checked
@@ -528,7 +523,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(entry) = shard.get_read(hash, src, now) else {
         return Ok(Reply::Int(0));
     };
-    let (value, deadline) = (entry.value.clone(), entry.expire_at_ms());
+    let (value, deadline) = (entry.to_value(), entry.expire_at_ms());
     let (dst_shard, dst_hash) = ctx.shard_in(dst_db, dst);
     if replace == Replace::No && dst_shard.contains(dst_hash, dst, now) {
         return Ok(Reply::Int(0));

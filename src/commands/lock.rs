@@ -86,8 +86,8 @@ fn delete_if(ctx: &mut Ctx<'_>, key: &[u8], condition: DeleteIf<'_>) -> CommandR
     };
     let delete = match condition {
         DeleteIf::Always => true,
-        DeleteIf::Equal(expected) => as_str(&entry.value)? == expected,
-        DeleteIf::NotEqual(expected) => as_str(&entry.value)? != expected,
+        DeleteIf::Equal(expected) => as_str(entry.value())? == expected,
+        DeleteIf::NotEqual(expected) => as_str(entry.value())? != expected,
     };
     if !delete {
         return Ok(Reply::Int(0));

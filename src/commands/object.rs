@@ -8,7 +8,7 @@ use super::args::parse_i64;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{Entry, ValueRef};
 use crate::protocol::Reply;
 use bytes::Bytes;
 
@@ -115,7 +115,7 @@ fn with_object(
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     with_object(ctx, &argv[2], |e| {
-        Ok(Reply::bulk_static(e.value.encoding_name()))
+        Ok(Reply::bulk_static(e.value().encoding_name()))
     })
 }
 
@@ -123,9 +123,9 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let shares_integers =
         !policy(ctx).evicts_by_access() || ctx.state.config.get_i64("maxmemory") == 0;
     with_object(ctx, &argv[2], |e| {
-        let shared = match &e.value {
-            Value::Str(bytes) => {
-                e.value.encoding_name() == "int"
+        let shared = match e.value() {
+            ValueRef::Str(bytes) => {
+                e.value().encoding_name() == "int"
                     && parse_i64(bytes).is_ok_and(|n| (0..SHARED_INTEGERS).contains(&n))
             }
         };
@@ -176,7 +176,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             return Err(CommandError::err(LFU_SELECTED));
         }
         // 0 means "never stamped" (nothing records accesses yet): report no idle time.
-        let last = e.access & LRU_CLOCK_MASK;
+        let last = e.access() & LRU_CLOCK_MASK;
         let idle = if last == 0 {
             0
         } else {
@@ -192,7 +192,7 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         if !lfu {
             return Err(CommandError::err(LFU_NOT_SELECTED));
         }
-        Ok(Reply::Int(i64::from(e.access >> 24)))
+        Ok(Reply::Int(i64::from(e.access() >> 24)))
     })
 }
 

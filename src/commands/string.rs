@@ -13,7 +13,7 @@ use super::args::{is, parse_i64};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
-use crate::keyspace::Value;
+use crate::keyspace::{Value, ValueRef};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -155,8 +155,15 @@ struct ExtendedOptions<'a> {
     reply: ReplyWith,
 }
 
-/// Reads a string value for a command; WRONGTYPE for other types.
-pub fn as_str(value: &Value) -> Result<&[u8], CommandError> {
+/// Reads a stored string value for a command; WRONGTYPE for other types.
+pub fn as_str(value: ValueRef<'_>) -> Result<&[u8], CommandError> {
+    match value {
+        ValueRef::Str(bytes) => Ok(bytes),
+    }
+}
+
+/// Reads an owned string value (inside `Shard::update_value`); WRONGTYPE for other types.
+pub fn owned_str(value: &Value) -> Result<&[u8], CommandError> {
     match value {
         Value::Str(bytes) => Ok(bytes),
     }
@@ -194,7 +201,7 @@ fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(&argv[1]);
     match shard.get_read(hash, &argv[1], now) {
         None => Ok(Reply::Nil),
-        Some(entry) => Ok(Reply::Bulk(Bytes::copy_from_slice(as_str(&entry.value)?))),
+        Some(entry) => Ok(Reply::Bulk(Bytes::copy_from_slice(as_str(entry.value())?))),
     }
 }
 
@@ -323,7 +330,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                     Condition::IfEqual(_) | Condition::IfNotEqual(_)
                 );
             let current = if needs_value {
-                Some(as_str(&entry.value)?)
+                Some(as_str(entry.value())?)
             } else {
                 None
             };
@@ -344,7 +351,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             Expiry::Keep => old_deadline,
             Expiry::At(at) => Some(at),
         };
-        shard.insert(hash, key, Value::string(value), deadline, now);
+        shard.insert_str(hash, key, value, deadline, now);
         ctx.key_changed(ctx.db(), key);
     }
     match (opts.reply, allowed) {
@@ -361,7 +368,7 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if shard.contains(hash, key, now) {
         return Ok(Reply::Int(0));
     }
-    shard.insert(hash, key, Value::string(&argv[2]), None, now);
+    shard.insert_str(hash, key, &argv[2], None, now);
     ctx.key_changed(ctx.db(), key);
     Ok(Reply::Int(1))
 }
@@ -377,7 +384,7 @@ fn set_with_expire(
     let deadline = kind.deadline(&argv[2], now, cmd)?;
     let key = &argv[1];
     let (shard, hash) = ctx.shard(key);
-    shard.insert(hash, key, Value::string(&argv[3]), Some(deadline), now);
+    shard.insert_str(hash, key, &argv[3], Some(deadline), now);
     ctx.key_changed(ctx.db(), key);
     Ok(Reply::Ok)
 }
@@ -396,9 +403,9 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(key);
     let old = match shard.get_read(hash, key, now) {
         None => None,
-        Some(entry) => Some(Bytes::copy_from_slice(as_str(&entry.value)?)),
+        Some(entry) => Some(Bytes::copy_from_slice(as_str(entry.value())?)),
     };
-    shard.insert(hash, key, Value::string(&argv[2]), None, now);
+    shard.insert_str(hash, key, &argv[2], None, now);
     ctx.key_changed(ctx.db(), key);
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
@@ -409,7 +416,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(key);
     let value = match shard.get_read(hash, key, now) {
         None => return Ok(Reply::Nil),
-        Some(entry) => Bytes::copy_from_slice(as_str(&entry.value)?),
+        Some(entry) => Bytes::copy_from_slice(as_str(entry.value())?),
     };
     shard.remove(hash, key, now);
     ctx.key_changed(ctx.db(), key);
@@ -424,7 +431,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (value, had_deadline) = match shard.get_read(hash, key, now) {
         None => return Ok(Reply::Nil),
         Some(entry) => (
-            Bytes::copy_from_slice(as_str(&entry.value)?),
+            Bytes::copy_from_slice(as_str(entry.value())?),
             entry.expire_at_ms().is_some(),
         ),
     };
@@ -454,7 +461,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     for key in &argv[1..] {
         let (shard, hash) = ctx.shard(key);
         let reply = match shard.get_read(hash, key, now) {
-            Some(entry) => match as_str(&entry.value) {
+            Some(entry) => match as_str(entry.value()) {
                 Ok(bytes) => Reply::Bulk(Bytes::copy_from_slice(bytes)),
                 Err(_) => Reply::Nil,
             },
@@ -495,7 +502,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mode: MsetMode) -> CommandRes
     let db = ctx.db();
     for pair in argv[1..].chunks_exact(2) {
         let (shard, hash) = ctx.shard(&pair[0]);
-        shard.insert(hash, &pair[0], Value::string(&pair[1]), None, now);
+        shard.insert_str(hash, &pair[0], &pair[1], None, now);
         ctx.key_changed(db, &pair[0]);
     }
     Ok(match mode {
@@ -529,7 +536,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Some(result) => result?,
         None => {
             // A new key takes the argument as is, even empty (Redis creates an empty string).
-            shard.insert(hash, key, Value::string(tail), None, now);
+            shard.insert_str(hash, key, tail, None, now);
             tail.len()
         }
     };
@@ -542,7 +549,7 @@ fn strlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(&argv[1]);
     match shard.get_read(hash, &argv[1], now) {
         None => Ok(Reply::Int(0)),
-        Some(entry) => Ok(Reply::Int(as_str(&entry.value)?.len() as i64)),
+        Some(entry) => Ok(Reply::Int(as_str(entry.value())?.len() as i64)),
     }
 }
 
@@ -556,7 +563,7 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(entry) = shard.get_read(hash, &argv[1], now) else {
         return Ok(empty);
     };
-    let bytes = as_str(&entry.value)?;
+    let bytes = as_str(entry.value())?;
     if start < 0 && end < 0 && start > end {
         return Ok(empty);
     }

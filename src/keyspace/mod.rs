@@ -14,7 +14,7 @@ pub mod watch;
 
 pub use entry::Entry;
 pub use shard::{KeyHasher, Shard, ShardStats};
-pub use value::Value;
+pub use value::{Value, ValueRef};
 
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;

@@ -158,9 +158,19 @@ impl Shard {
         expire_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Option<Entry> {
-        let mut entry = Entry::new(key, value, 0);
-        entry.set_expire_at_ms(expire_at_ms);
-        self.insert_entry(hash, entry, now_ms)
+        self.insert_entry(hash, Entry::new(key, value, expire_at_ms), now_ms)
+    }
+
+    /// Inserts or replaces a string value (the SET path: one allocation, no intermediate copy).
+    pub fn insert_str(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Option<Entry> {
+        self.insert_entry(hash, Entry::new_str(key, value, expire_at_ms), now_ms)
     }
 
     /// Inserts a prepared entry, replacing any live entry under the same key.
@@ -251,7 +261,10 @@ impl Shard {
             return false;
         };
         let was = entry.expire_at_ms().is_some();
+        let before = entry.memory_bytes();
         entry.set_expire_at_ms(deadline);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
         let is = deadline.is_some();
         if let Some(deadline) = deadline {
             self.note_deadline(deadline);
@@ -270,13 +283,27 @@ impl Shard {
             return false;
         };
         let before = entry.memory_bytes();
-        entry.value = value;
+        *entry = entry.with_value(value);
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         true
     }
 
-    /// Runs `f` on a live value in place and re-accounts its size afterwards.
+    /// Replaces the string value of a live key, keeping its deadline and access bits.
+    pub fn replace_str(&mut self, hash: u64, key: &[u8], value: &[u8], now_ms: u64) -> bool {
+        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+            return false;
+        };
+        let before = entry.memory_bytes();
+        *entry = entry.with_str(value);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        true
+    }
+
+    /// Runs `f` on an owned copy of a live value, stores the result back (keeping deadline
+    /// and access bits) and re-accounts its size. For read-modify-write commands (INCR,
+    /// APPEND); the copy is what a value stored inside its entry costs.
     pub fn update_value<R>(
         &mut self,
         hash: u64,
@@ -285,8 +312,10 @@ impl Shard {
         f: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
         let entry = self.get_mut(hash, key, now_ms)?;
+        let mut value = entry.to_value();
+        let result = f(&mut value);
         let before = entry.memory_bytes();
-        let result = f(&mut entry.value);
+        *entry = entry.with_value(value);
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         Some(result)
@@ -398,6 +427,7 @@ impl Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyspace::value::ValueRef;
 
     fn shard() -> (Shard, KeyHasher) {
         let h = KeyHasher::default();
@@ -410,7 +440,7 @@ mod tests {
         let k = b"key";
         let hash = h.hash_one(&k[..]);
         assert!(s.insert(hash, k, Value::string(b"v"), None, 0).is_none());
-        assert_eq!(s.get_mut(hash, k, 0).unwrap().value, Value::string(b"v"));
+        assert_eq!(s.get_mut(hash, k, 0).unwrap().value(), ValueRef::Str(b"v"));
         assert!(s.insert(hash, k, Value::string(b"w"), None, 0).is_some());
         assert_eq!(s.len(), 1);
         assert!(s.remove(hash, k, 0).is_some());

@@ -23,16 +23,7 @@ impl Value {
     /// canonical integer of at most 20 characters, `embstr` up to 44 bytes, `raw` beyond.
     pub fn encoding_name(&self) -> &'static str {
         match self {
-            Value::Str(bytes) => {
-                if bytes.len() <= 20 && crate::protocol::request::parse_i64_strict(bytes).is_some()
-                {
-                    "int"
-                } else if bytes.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
+            Value::Str(bytes) => string_encoding(bytes),
         }
     }
 
@@ -41,6 +32,40 @@ impl Value {
         match self {
             Value::Str(bytes) => alloc_size(bytes.len()),
         }
+    }
+}
+
+/// A value borrowed from its entry (see entry.rs: strings live inside the entry's allocation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Str(&'a [u8]),
+}
+
+impl ValueRef<'_> {
+    /// The name TYPE reports and SCAN ... TYPE matches.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ValueRef::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports (see `Value::encoding_name`).
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            ValueRef::Str(bytes) => string_encoding(bytes),
+        }
+    }
+}
+
+/// Redis's string encodings: `int` for a canonical integer of at most 20 characters, `embstr`
+/// up to 44 bytes, `raw` beyond.
+fn string_encoding(bytes: &[u8]) -> &'static str {
+    if bytes.len() <= 20 && crate::protocol::request::parse_i64_strict(bytes).is_some() {
+        "int"
+    } else if bytes.len() <= 44 {
+        "embstr"
+    } else {
+        "raw"
     }
 }
 

@@ -2,7 +2,7 @@
 //! INCRBYFLOAT (extended precision, formatted as Redis does). The key's deadline is kept.
 
 use super::long_double::LongDouble;
-use super::{as_str, as_str_mut};
+use super::{as_str, as_str_mut, owned_str};
 use crate::commands::args::parse_i64;
 use crate::commands::{CommandResult, Ctx};
 use crate::error::CommandError;
@@ -57,7 +57,7 @@ fn add_integer(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CommandResult {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
     let updated = shard.update_value(hash, key, now, |value| -> Result<i64, CommandError> {
-        let current = parse_i64(as_str(value)?)?;
+        let current = parse_i64(owned_str(value)?)?;
         let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
         *value = int_value(next);
         Ok(next)
@@ -79,7 +79,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(key);
     let current = match shard.get_mut(hash, key, now) {
         Some(entry) => {
-            Some(LongDouble::parse(as_str(&entry.value)?).ok_or(CommandError::NotFloat)?)
+            Some(LongDouble::parse(as_str(entry.value())?).ok_or(CommandError::NotFloat)?)
         }
         None => None,
     };
@@ -98,7 +98,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         }
     });
     if stored.is_none() {
-        shard.insert(hash, key, Value::string(text.as_bytes()), None, now);
+        shard.insert_str(hash, key, text.as_bytes(), None, now);
     }
     ctx.key_changed(ctx.db(), key);
     Ok(Reply::Bulk(Bytes::from(text)))

@@ -99,7 +99,7 @@ fn read_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<u8>, CommandError> {
     let (shard, hash) = ctx.shard(key);
     match shard.get_read(hash, key, now) {
         None => Ok(Vec::new()),
-        Some(entry) => Ok(as_str(&entry.value)?.to_vec()),
+        Some(entry) => Ok(as_str(entry.value())?.to_vec()),
     }
 }
 
