@@ -21,6 +21,8 @@ pub mod registry;
 pub mod scripting;
 pub mod server;
 pub mod string;
+#[cfg(test)]
+pub mod testing;
 pub mod transactions;
 
 pub use context::{ClientState, Ctx};
