@@ -28,6 +28,9 @@ pub enum CommandError {
     Oom,
     /// Any other text, given in full (code included).
     Other(String),
+    /// Text that must reach the client byte for byte even when it is not UTF-8 (it quotes
+    /// client input, as the unknown-command error does).
+    Raw(Vec<u8>),
 }
 
 impl CommandError {
@@ -63,6 +66,7 @@ impl fmt::Display for CommandError {
                 f.write_str("OOM command not allowed when used memory > 'maxmemory'.")
             }
             CommandError::Other(text) => f.write_str(text),
+            CommandError::Raw(bytes) => f.write_str(&String::from_utf8_lossy(bytes)),
         }
     }
 }

@@ -413,12 +413,9 @@ fn unauthenticated_clients_get_small_limits() {
     run_against_both(&["--requirepass", "pw"], &cases);
 }
 
-/// Known difference, fix pending in src/commands/dispatch.rs (`unknown_command`): Redis formats
-/// each argument with C's `%.*s`, so an argument is cut at its first NUL byte, and other bytes
-/// are copied raw (`\xff` stays one byte). ferrocache keeps the NUL and turns invalid UTF-8 into
-/// U+FFFD, because `CommandError::Other` holds a `String`.
+/// Redis formats each argument of the unknown-command error with C's `%.*s`: an argument is cut
+/// at its first NUL byte and other bytes are copied raw (`\xff` stays one byte).
 #[test]
-#[ignore = "dispatch::unknown_command keeps NUL bytes and replaces invalid UTF-8 (see comment)"]
 fn unknown_command_error_quotes_binary_args_like_redis() {
     let input = cmd(&[b"NOPE\r\n", b"a\r\nb\x00c", b"\xff"]);
     run_against_both(

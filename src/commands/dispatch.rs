@@ -217,21 +217,37 @@ pub fn shards_for(
 }
 
 /// Redis's text for an unknown command, including up to 128 bytes of its arguments.
+/// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
+/// CR/LF become spaces so the error stays one line.
 fn unknown_command(argv: &[Bytes]) -> CommandError {
-    let mut args = String::new();
+    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+        let end = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(bytes.len())
+            .min(max);
+        &bytes[..end]
+    }
+    let mut args = Vec::new();
     for arg in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        args.push_str(&format!("'{}' ", truncate_lossy(arg, room)));
+        args.push(b'\'');
+        args.extend_from_slice(c_str(arg, room));
+        args.extend_from_slice(b"' ");
     }
-    let text = format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate_lossy(&argv[0], 128),
-        args
-    );
-    CommandError::Other(text.replace(['\r', '\n'], " "))
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(&argv[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    for b in text.iter_mut() {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    CommandError::Raw(text)
 }
 
 fn truncate_lossy(bytes: &[u8], max: usize) -> String {

@@ -152,7 +152,10 @@ impl Reply {
 
 impl From<crate::error::CommandError> for Reply {
     fn from(err: crate::error::CommandError) -> Reply {
-        Reply::Error(Bytes::from(err.to_string()))
+        match err {
+            crate::error::CommandError::Raw(bytes) => Reply::Error(Bytes::from(bytes)),
+            other => Reply::Error(Bytes::from(other.to_string())),
+        }
     }
 }
 
