@@ -324,3 +324,32 @@ fn quit_replies_then_closes() {
     assert_eq!(c.cmd_str(&["QUIT"]), "+OK\r\n");
     assert!(closed_by_server(&mut c));
 }
+
+#[test]
+fn client_list_shows_other_clients_last_command_and_multi() {
+    let server = common::Server::start(&[]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "watcher"]), b"+OK\r\n");
+    assert_eq!(b.cmd(&["CLIENT", "SETNAME", "worker"]), b"+OK\r\n");
+    b.cmd(&["SET", "k", "v"]);
+    b.cmd(&["MULTI"]);
+    b.cmd(&["GET", "k"]);
+    b.cmd(&["GET", "k"]);
+    let list = a.cmd_str(&["CLIENT", "LIST"]);
+    let worker = list
+        .lines()
+        .find(|l| l.contains("name=worker"))
+        .expect("worker listed");
+    assert!(worker.contains(" multi=2 "), "{worker}");
+    assert!(worker.contains(" cmd=get "), "{worker}");
+    assert!(worker.contains("flags=x"), "{worker}");
+    b.cmd(&["EXEC"]);
+    let list = a.cmd_str(&["CLIENT", "LIST"]);
+    let worker = list
+        .lines()
+        .find(|l| l.contains("name=worker"))
+        .expect("worker listed");
+    assert!(worker.contains(" multi=-1 "), "{worker}");
+    assert!(worker.contains(" cmd=exec "), "{worker}");
+}

@@ -26,6 +26,9 @@ pub struct ClientState {
     pub multi: Option<MultiState>,
     /// Keys this client WATCHes and the flag their shards set when one changes.
     pub watch: WatchState,
+    /// The last command run, as published in `info.details` (compared by address so the
+    /// shared copy is only written when it changes).
+    pub last_cmd: &'static str,
 }
 
 /// A transaction being queued.
@@ -67,6 +70,7 @@ impl ClientState {
             no_touch: false,
             multi: None,
             watch: WatchState::default(),
+            last_cmd: "",
         }
     }
 }

@@ -15,7 +15,11 @@ use std::time::Instant;
 
 /// Runs one request and returns its reply. Inside MULTI, commands are checked and queued.
 pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
-    let reply = match resolve(state, argv) {
+    let resolved = resolve(state, argv);
+    if let Ok(found) = &resolved {
+        note_last_command(client, found);
+    }
+    let reply = match resolved {
         Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
             queue(client, found, argv)
         }
@@ -65,6 +69,15 @@ pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandErro
     Ok(sub)
 }
 
+/// Publishes the client's last command for CLIENT LIST, as Redis sets `lastcmd` before queuing
+/// or running; the shared copy is only written when the command changes.
+fn note_last_command(client: &mut ClientState, found: &Found) {
+    if !std::ptr::eq(client.last_cmd, found.full_name) {
+        client.last_cmd = found.full_name;
+        client.info.details.lock().last_cmd = found.full_name.to_string();
+    }
+}
+
 /// Commands that act on the transaction itself instead of being queued.
 fn controls_transaction(spec: &CommandSpec) -> bool {
     matches!(
@@ -92,6 +105,7 @@ fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
         return reply;
     }
     multi.queued.push((found, argv.to_vec()));
+    client.info.details.lock().multi = multi.queued.len() as i64;
     Reply::status("QUEUED")
 }
 

@@ -77,6 +77,7 @@ fn multi(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         return Err(CommandError::err("MULTI calls can not be nested"));
     }
     ctx.client.multi = Some(MultiState::default());
+    ctx.client.info.details.lock().multi = 0;
     Ok(Reply::Ok)
 }
 
@@ -84,6 +85,7 @@ fn discard(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     if ctx.client.multi.take().is_none() {
         return Err(CommandError::err("DISCARD without MULTI"));
     }
+    ctx.client.info.details.lock().multi = -1;
     unwatch_in(ctx);
     Ok(Reply::Ok)
 }
@@ -92,6 +94,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let Some(multi) = ctx.client.multi.take() else {
         return Err(CommandError::err("EXEC without MULTI"));
     };
+    ctx.client.info.details.lock().multi = -1;
     let watched_changed = watched_keys_changed(ctx);
     unwatch_in(ctx);
     if multi.aborted {
@@ -167,6 +170,7 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
 /// Drops a client's transaction and watches outside any command (disconnect, RESET).
 pub fn reset_client(state: &ServerState, client: &mut ClientState) {
     client.multi = None;
+    client.info.details.lock().multi = -1;
     let flag = client.watch.flag.clone();
     for (db, key) in std::mem::take(&mut client.watch.keys) {
         let id = ShardId {
