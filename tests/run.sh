@@ -89,7 +89,7 @@ awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passe
 
 # The Python tests run even when cargo's failed, so one run reports every failure.
 if quiet cargo build --quiet; then
-    export FERROCACHE_BIN="$PWD/target/debug/ferrocache"
+    export FERROCACHE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrocache"
     if ! python3 -m pytest -q --tb=short -p no:cacheprovider tests/python; then
         say "pytest FAILED"
         failed=1
