@@ -75,17 +75,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
-                    let reply = if argv
-                        .first()
-                        .is_some_and(|name| crate::scripting::may_run_long(name))
-                    {
-                        // A script may run for long: let the runtime move other connections away.
-                        crate::scripting::run_blocking(|| {
-                            dispatch::execute(state, &mut client, &argv)
-                        })
-                    } else {
-                        dispatch::execute(state, &mut client, &argv)
-                    };
+                    let reply = dispatch::execute(state, &mut client, &argv);
                     match client.reply_mode {
                         ReplyMode::On => reply.encode(client.protocol, &mut output),
                         ReplyMode::Off => {}

@@ -19,6 +19,10 @@ const NOTBUSY_TEXT: &str = "NOTBUSY No scripts in execution right now.";
 const UNKILLABLE_TEXT: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 pub const KILLED_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
 
+/// How long a script runs on its worker thread before handing the worker's other connections to
+/// another thread (block_in_place has a cost every short script would otherwise pay).
+const HAND_OFF_AFTER_MS: u64 = 2;
+
 /// How long a waiting command sleeps on a shard lock before looking at the script state again.
 const LOCK_WAIT_STEP: Duration = Duration::from_millis(10);
 
@@ -33,6 +37,10 @@ pub struct BusyState {
     running: AtomicBool,
     kill_requested: AtomicBool,
     wrote: AtomicBool,
+    /// Milliseconds since `base` when the running script started.
+    started_ms: AtomicU64,
+    /// The running script's thread was handed over to the blocking pool (see `should_hand_off`).
+    handed_off: AtomicBool,
 }
 
 impl Default for BusyState {
@@ -43,6 +51,8 @@ impl Default for BusyState {
             running: AtomicBool::new(false),
             kill_requested: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
+            started_ms: AtomicU64::new(0),
+            handed_off: AtomicBool::new(false),
         }
     }
 }
@@ -87,6 +97,8 @@ impl BusyState {
         self.kill_requested.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         // +1 keeps the value non-zero when the threshold is 0 at the very first millisecond.
+        self.handed_off.store(false, Ordering::Release);
+        self.started_ms.store(self.now_ms(), Ordering::Release);
         let after = self.now_ms().saturating_add(threshold_ms).saturating_add(1);
         self.busy_after_ms.store(after, Ordering::Release);
         self.running.store(true, Ordering::Release);
@@ -97,6 +109,14 @@ impl BusyState {
     pub fn is_busy(&self) -> bool {
         let after = self.busy_after_ms.load(Ordering::Acquire);
         after != 0 && self.now_ms() >= after
+    }
+
+    /// True once per script, when it has run long enough that its worker thread should let the
+    /// runtime move the other connections elsewhere.
+    pub fn should_hand_off(&self) -> bool {
+        self.is_running()
+            && self.now_ms().saturating_sub(self.started_ms.load(Ordering::Acquire)) >= HAND_OFF_AFTER_MS
+            && !self.handed_off.swap(true, Ordering::AcqRel)
     }
 
     pub fn is_running(&self) -> bool {

@@ -321,16 +321,10 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
-/// True for the commands whose run may last long enough to need a thread of its own
-/// (see net/client.rs).
-pub fn may_run_long(name: &[u8]) -> bool {
-    [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro"]
-        .iter()
-        .any(|n| name.eq_ignore_ascii_case(n))
-}
-
-/// Runs `f` (a script) on a thread the tokio runtime may block: it hands this worker's other
-/// connections to another thread first. Outside a multi-thread runtime, just runs `f`.
+/// Runs `f` on a thread the tokio runtime may block: it hands this worker's other connections to
+/// another thread first. Called from the instruction hook once a script has run for a few
+/// milliseconds: after it returns, the rest of the script keeps running on this thread while the
+/// worker's core serves other connections. Outside a multi-thread runtime, just runs `f`.
 pub fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {

@@ -191,13 +191,13 @@ fn redis_call(
         }
     }
     let mut state = state.borrow_mut();
+    if state.ctx.state.registry.get(&argv[0]).is_none() {
+        return failed("ERR Unknown Redis command called from script");
+    }
     let found = match dispatch::resolve(state.ctx.state, &argv) {
         Ok(found) => found,
         Err(CommandError::Arity(_)) => {
             return failed("ERR Wrong number of args calling Redis command from script")
-        }
-        Err(CommandError::Other(text)) if text.starts_with("ERR unknown command") => {
-            return failed("ERR Unknown Redis command called from script")
         }
         Err(other) => return failed(&other.to_string()),
     };
