@@ -165,51 +165,80 @@ fn lock_release_is_seen_by_watch() {
     assert_eq!(cmd(&mut a, &["EXEC"]), "*-1\r\n");
 }
 
-/// 16 clients take one lock 100 times each and, while holding it, increment a counter with a
-/// separate GET then SET: any overlap between two holders would lose an update.
-#[test]
-fn set_nx_px_and_delifeq_give_mutual_exclusion() {
-    const THREADS: usize = 16;
-    const ROUNDS: usize = 100;
+/// How a holder gives the lock back.
+#[derive(Clone, Copy)]
+enum Release {
+    /// `DELIFEQ lock token` (native).
+    DelIfEq,
+    /// redis-py's release script through EVALSHA (the Lua way every Redis client uses).
+    Script,
+}
+
+const RELEASE_SCRIPT: &str = "local token = redis.call('get', KEYS[1]) if not token or token ~= ARGV[1] then return 0 end redis.call('del', KEYS[1]) return 1";
+
+/// 32 clients take one lock 200 times each (`SET lock token NX PX 5000`). While holding it, each
+/// increments a counter with a separate GET then SET, and logs its holding interval as seen from
+/// the client (from the acquire reply to the release request, so inside the server-side
+/// interval). Any two overlapping intervals, or a lost update, mean mutual exclusion failed.
+fn mutual_exclusion(release: Release) {
+    const THREADS: usize = 32;
+    const ROUNDS: usize = 200;
     let server = Server::start(&[]);
     let port = server.port;
+    let sha = {
+        let mut c = server.raw();
+        let reply = c.cmd_str(&["SCRIPT", "LOAD", RELEASE_SCRIPT]);
+        reply.lines().nth(1).expect("sha").to_string()
+    };
+    let epoch = std::time::Instant::now();
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
+            let sha = sha.clone();
             std::thread::spawn(move || {
                 let mut c = RawClient::connect(port);
-                let mut contended = 0u64;
+                let mut intervals = Vec::with_capacity(ROUNDS);
                 for round in 0..ROUNDS {
                     let token = format!("client-{t}-round-{round}");
                     while cmd(&mut c, &["SET", "lock", &token, "NX", "PX", "5000"]) != "+OK\r\n" {
-                        contended += 1;
                         std::thread::yield_now();
                     }
+                    let acquired = epoch.elapsed();
                     let reply = c.cmd(&["GET", "counter"]);
                     let current: u64 = match reply.as_slice() {
                         b"$-1\r\n" => 0,
-                        bulk => {
-                            let text = String::from_utf8_lossy(bulk);
-                            text.lines()
-                                .nth(1)
-                                .expect("bulk body")
-                                .parse()
-                                .expect("counter is an integer")
-                        }
+                        bulk => String::from_utf8_lossy(bulk)
+                            .lines()
+                            .nth(1)
+                            .expect("bulk body")
+                            .parse()
+                            .expect("counter is an integer"),
                     };
                     let next = (current + 1).to_string();
                     assert_eq!(cmd(&mut c, &["SET", "counter", &next]), "+OK\r\n");
-                    assert_eq!(
-                        cmd(&mut c, &["DELIFEQ", "lock", &token]),
-                        ":1\r\n",
-                        "the holder must still own its lock"
-                    );
+                    let released = epoch.elapsed();
+                    let reply = match release {
+                        Release::DelIfEq => cmd(&mut c, &["DELIFEQ", "lock", &token]),
+                        Release::Script => cmd(&mut c, &["EVALSHA", &sha, "1", "lock", &token]),
+                    };
+                    assert_eq!(reply, ":1\r\n", "the holder must still own its lock");
+                    intervals.push((acquired, released));
                 }
-                contended
+                intervals
             })
         })
         .collect();
-    for w in workers {
-        w.join().expect("worker panicked");
+    let mut intervals: Vec<_> = workers
+        .into_iter()
+        .flat_map(|w| w.join().expect("worker panicked"))
+        .collect();
+    intervals.sort();
+    for pair in intervals.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "two holders overlapped: {:?} and {:?}",
+            pair[0],
+            pair[1]
+        );
     }
     let mut c = server.raw();
     let total = (THREADS * ROUNDS).to_string();
@@ -218,4 +247,14 @@ fn set_nx_px_and_delifeq_give_mutual_exclusion() {
         format!("${}\r\n{total}\r\n", total.len())
     );
     assert_eq!(cmd(&mut c, &["EXISTS", "lock"]), ":0\r\n");
+}
+
+#[test]
+fn set_nx_px_and_delifeq_give_mutual_exclusion() {
+    mutual_exclusion(Release::DelIfEq);
+}
+
+#[test]
+fn set_nx_px_and_script_release_give_mutual_exclusion() {
+    mutual_exclusion(Release::Script);
 }
