@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod keyspace;
 pub mod net;
+pub mod observability;
 pub mod protocol;
 pub mod scripting;
 pub mod server;

@@ -114,12 +114,18 @@ fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
 pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let started = Instant::now();
     let result = (found.spec.run)(ctx, argv);
+    let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
-    found
-        .stats
-        .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     ServerStats::add(&ctx.state.stats.commands_processed, 1);
+    crate::observability::after_command(
+        ctx.state,
+        ctx.client,
+        found,
+        argv,
+        elapsed_us,
+        crate::observability::Caller::Nested,
+    );
     match result {
         Ok(reply) => reply,
         Err(err) => {
@@ -176,6 +182,14 @@ fn run_checked(
     if changed > 0 {
         ServerStats::add(&state.stats.dirty, changed);
     }
+    crate::observability::after_command(
+        state,
+        client,
+        found,
+        argv,
+        elapsed_us,
+        crate::observability::Caller::Client,
+    );
     match result {
         Ok(reply) => reply,
         Err(err) => {

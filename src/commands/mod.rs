@@ -15,11 +15,13 @@ pub mod docs;
 pub mod expire;
 pub mod generic;
 pub mod info;
+pub mod latency;
 pub mod lock;
 pub mod object;
 pub mod registry;
 pub mod scripting;
 pub mod server;
+pub mod slowlog;
 pub mod string;
 #[cfg(test)]
 pub mod testing;

@@ -22,6 +22,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::lock::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
+        super::slowlog::COMMANDS,
+        super::latency::COMMANDS,
     ]
     .into_iter()
     .flatten()
