@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# End-to-end check of the container image (docker/Dockerfile) with podman: installs podman if
+# missing, builds the static release binary, builds the image, runs it with a published
+# loopback port, talks to it with redis-cli, checks the process runs as uid 999, then removes
+# the container and the image. Exits 0 when every check passed, 1 otherwise.
+#
+# Not part of tests/run.sh (it needs root for apt-get/podman and a release build); run it with
+#   sudo tests/container.sh            (from the repository root, or anywhere: it cds there)
+# Environment: PORT (host port, default a free one in 20000-30000), KEEP_IMAGE=1 to keep the
+# image, SKIP_BUILD=1 to reuse an already built static binary.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+NAME="ferrocache-container-test-$$"
+IMAGE="ferrocache:test"
+TARGET=x86_64-unknown-linux-gnu
+BINARY="target/$TARGET/release/ferrocache"
+WORK=$(mktemp -d)
+failures=0
+
+log() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; failures=$((failures + 1)); }
+check() { # check <description> <expected> <actual>
+    if [ "$2" = "$3" ]; then printf 'ok   %s\n' "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+# podman's defaults assume systemd and cgroup v2 ulimits; this sandbox has neither.
+cat > "$WORK/containers.conf" <<'EOF'
+[containers]
+default_ulimits = []
+EOF
+export CONTAINERS_CONF="$WORK/containers.conf"
+podman_() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
+
+cleanup() {
+    podman_ rm -f "$NAME" >/dev/null 2>&1 || true
+    if [ "${KEEP_IMAGE:-0}" != 1 ]; then podman_ rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
+    log "installing podman and runc"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y podman runc >/dev/null
+fi
+command -v redis-cli >/dev/null || {
+    log "installing redis-tools (redis-cli)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y redis-tools >/dev/null
+}
+
+if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -x "$BINARY" ]; then
+    log "building the static release binary ($TARGET, crt-static)"
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target "$TARGET"
+    strip "$BINARY"
+fi
+if file "$BINARY" | grep -Eq 'statically linked|static-pie linked'; then
+    printf 'ok   binary is statically linked (%s bytes)\n' "$(stat -c %s "$BINARY")"
+else
+    fail "binary is not statically linked: $(file "$BINARY")"
+fi
+
+log "building $IMAGE"
+podman_ build -q --layers=false -t "$IMAGE" -f docker/Dockerfile . >/dev/null
+size=$(podman_ image inspect "$IMAGE" --format '{{.Size}}')
+printf 'ok   image built, %s bytes\n' "$size"
+
+PORT=${PORT:-}
+if [ -z "$PORT" ]; then
+    for _ in $(seq 50); do
+        PORT=$(shuf -i 20000-30000 -n 1)
+        ss -ltn | grep -q ":$PORT " || break
+    done
+fi
+
+log "running on 127.0.0.1:$PORT with --maxmemory 64mb"
+# The options-only form (`docker run img --maxmemory 64mb`) replaces CMD, and with it the
+# image's default config file; the config file is passed explicitly so protected-mode stays off
+# (see docker/README.md, "Arguments").
+podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" \
+    /etc/ferrocache/ferrocache.conf --maxmemory 64mb >/dev/null
+
+ready=""
+for _ in $(seq 100); do
+    if [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ]; then ready=1; break; fi
+    sleep 0.1
+done
+[ -n "$ready" ] || { podman_ logs "$NAME" || true; fail "no PONG on port $PORT"; }
+check "PING" "PONG" "$(redis-cli -p "$PORT" ping 2>&1)"
+check "CONFIG GET maxmemory" "$(printf 'maxmemory\n67108864')" \
+    "$(redis-cli -p "$PORT" config get maxmemory 2>&1)"
+check "CONFIG GET dir" "$(printf 'dir\n/data')" "$(redis-cli -p "$PORT" config get dir 2>&1)"
+check "SET in /data-backed server" "OK" "$(redis-cli -p "$PORT" set container:k v 2>&1)"
+check "GET" "v" "$(redis-cli -p "$PORT" get container:k 2>&1)"
+
+pid=$(podman_ inspect "$NAME" --format '{{.State.Pid}}')
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "?")
+check "server process uid" "999" "$uid"
+check "image user" "999:999" "$(podman_ image inspect "$IMAGE" --format '{{.Config.User}}')"
+check "entrypoint" "[/ferrocache]" "$(podman_ image inspect "$IMAGE" --format '{{.Config.Entrypoint}}')"
+check "working dir" "/data" "$(podman_ image inspect "$IMAGE" --format '{{.Config.WorkingDir}}')"
+# `ls -ln` on the container's /data through its root filesystem, no shell needed inside.
+root=$(podman_ mount "$NAME")
+check "/data owner" "999:999" "$(stat -c %u:%g "$root/data")"
+podman_ umount "$NAME" >/dev/null || true
+
+log "SIGTERM (podman stop) shuts down cleanly as PID 1"
+podman_ stop -t 10 "$NAME" >/dev/null
+check "exit code after podman stop" "0" "$(podman_ inspect "$NAME" --format '{{.State.ExitCode}}')"
+podman_ rm -f "$NAME" >/dev/null
+
+wait_pong() { # wait_pong <redis-cli args...>
+    for _ in $(seq 100); do
+        [ "$(redis-cli -p "$PORT" "$@" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+log "options only, with a password (replaces CMD: protected-mode is on, but a password is set)"
+podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" \
+    --maxmemory 64mb --requirepass container-pw >/dev/null
+wait_pong -a container-pw --no-auth-warning || fail "no PONG with the password"
+check "AUTH'd PING" "PONG" "$(redis-cli -p "$PORT" -a container-pw --no-auth-warning ping 2>&1)"
+check "NOAUTH without it" "NOAUTH Authentication required." \
+    "$(redis-cli -p "$PORT" ping 2>&1 | head -1)"
+podman_ rm -f "$NAME" >/dev/null
+
+log "options only, no password (redis:7-alpine answers; see docker/README.md)"
+podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" --maxmemory 64mb >/dev/null
+sleep 1
+reply=$(redis-cli -p "$PORT" ping 2>&1 | head -1)
+case "$reply" in
+    PONG) printf 'ok   options-only form answers (image defaults apply)\n' ;;
+    DENIED*) printf 'gap  options-only form without a password is refused by protected mode\n' ;;
+    *) fail "options-only form: unexpected reply '$reply'" ;;
+esac
+podman_ rm -f "$NAME" >/dev/null
+
+log "config file as the first argument"
+cat > "$WORK/redis.conf" <<'EOF'
+bind * -::*
+protected-mode no
+maxmemory 32mb
+EOF
+podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" \
+    -v "$WORK/redis.conf:/usr/local/etc/redis/redis.conf:ro" "$IMAGE" \
+    /usr/local/etc/redis/redis.conf >/dev/null
+wait_pong || fail "no PONG with a mounted redis.conf"
+check "mounted redis.conf" "$(printf 'maxmemory\n33554432')" \
+    "$(redis-cli -p "$PORT" config get maxmemory 2>&1)"
+
+if [ "$failures" -eq 0 ]; then
+    log "all container checks passed"
+    exit 0
+fi
+log "$failures container check(s) failed"
+exit 1
