@@ -14,7 +14,7 @@ mod values;
 pub use options::*;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 pub use values::{normalize, notify_flags, parse_memory};
 
 /// The Redis version we report (INFO redis_version, HELLO version, config errors).
@@ -31,6 +31,10 @@ pub struct HotConfig {
     pub hz: AtomicU64,
     pub requirepass_set: AtomicBool,
     pub slowlog_slower_than_us: AtomicI64,
+    /// notify-keyspace-events as flag bits (see `notify_flags`).
+    pub notify_keyspace_events: AtomicU32,
+    /// client-output-buffer-limit for the pubsub class: hard bytes, soft bytes, soft seconds.
+    pub pubsub_obuf_limits: [AtomicU64; 3],
 }
 
 /// The live configuration.
@@ -328,6 +332,19 @@ impl Config {
         );
         hot.slowlog_slower_than_us
             .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        let notify = v.get("notify-keyspace-events").map(|s| notify_flags(s));
+        hot.notify_keyspace_events
+            .store(notify.flatten().unwrap_or(0), Ordering::Relaxed);
+        let cobl = v
+            .get("client-output-buffer-limit")
+            .cloned()
+            .unwrap_or_default();
+        let words: Vec<&str> = cobl.split(' ').collect();
+        if let Some(group) = words.chunks(4).find(|g| g.first() == Some(&"pubsub")) {
+            for (slot, word) in hot.pubsub_obuf_limits.iter().zip(&group[1..]) {
+                slot.store(word.parse().unwrap_or(0), Ordering::Relaxed);
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub mod keyspace;
 pub mod net;
 pub mod observability;
 pub mod protocol;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod state;

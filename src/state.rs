@@ -30,6 +30,8 @@ pub struct ServerState {
     pub shutdown: watch::Sender<bool>,
     /// Lua scripting: the VM, the script cache and the running script's BUSY state.
     pub scripting: crate::scripting::Scripting,
+    /// Pub/Sub channels, patterns and MONITOR clients.
+    pub pubsub: crate::pubsub::PubSub,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
 }
@@ -60,6 +62,7 @@ impl ServerState {
                 .unwrap_or_default(),
             shutdown: watch::channel(false).0,
             scripting: crate::scripting::Scripting::default(),
+            pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
         }
     }

@@ -26,6 +26,8 @@ pub struct ClientState {
     pub multi: Option<MultiState>,
     /// Keys this client WATCHes and the flag their shards set when one changes.
     pub watch: WatchState,
+    /// Subscriptions, MONITOR mode, the queue other connections push to, pending keyspace events.
+    pub pubsub: crate::pubsub::ClientPubSub,
     /// The last command run, as published in `info.details` (compared by address so the
     /// shared copy is only written when it changes).
     pub last_cmd: &'static str,
@@ -58,6 +60,7 @@ pub enum ReplyMode {
 
 impl ClientState {
     pub fn new(info: Arc<crate::clients::ClientInfo>) -> ClientState {
+        let pubsub = crate::pubsub::ClientPubSub::new(info.clone());
         ClientState {
             id: info.id,
             db: 0,
@@ -70,6 +73,7 @@ impl ClientState {
             no_touch: false,
             multi: None,
             watch: WatchState::default(),
+            pubsub,
             last_cmd: "",
         }
     }
@@ -177,6 +181,12 @@ impl<'a> Ctx<'a> {
         self.changed += 1;
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
+    }
+
+    /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
+    /// after the command has released its shard locks. `class` is a `pubsub::notify` constant.
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        crate::pubsub::notify::record(self.state, &mut self.client.pubsub, class, event, db, key);
     }
 
     /// Parses a database index argument, with Redis's error texts.

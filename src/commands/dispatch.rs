@@ -114,6 +114,7 @@ fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
 pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let started = Instant::now();
     let result = (found.spec.run)(ctx, argv);
+    crate::pubsub::after_nested(ctx, found.spec, argv);
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
@@ -150,6 +151,10 @@ fn run_checked(
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Reply::error("NOAUTH Authentication required.");
     }
+    if let Some(reply) = crate::pubsub::refusal(client, spec, found.full_name) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return reply;
+    }
     let started = Instant::now();
     let ids = shards_for(state, client, spec, argv);
     // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
@@ -172,9 +177,11 @@ fn run_checked(
         locks,
         changed: 0,
     };
+    crate::pubsub::before_command(state, ctx.client, spec, argv);
     let result = (spec.run)(&mut ctx, argv);
     let changed = ctx.changed;
     drop(ctx);
+    let result = crate::pubsub::after_command(state, client, spec, argv, result);
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);

@@ -10,6 +10,7 @@ use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::pubsub::notify;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -260,15 +261,18 @@ fn expire_generic(
     if !conditions.allow(current, when) {
         return Ok(Reply::Int(0));
     }
-    match u64::try_from(when).ok().filter(|&w| w > now) {
+    let event = match u64::try_from(when).ok().filter(|&w| w > now) {
         None => {
             shard.remove(hash, key, now);
+            "del"
         }
         Some(deadline) => {
             shard.set_expiry(hash, key, Some(deadline), now);
+            "expire"
         }
-    }
+    };
     ctx.key_changed(db, key);
+    ctx.notify(notify::GENERIC, event, db, key);
     Ok(Reply::Int(1))
 }
 
@@ -342,6 +346,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     shard.set_expiry(hash, key, None, now);
     ctx.key_changed(db, key);
+    ctx.notify(notify::GENERIC, "persist", db, key);
     Ok(Reply::Int(1))
 }
 

@@ -13,6 +13,7 @@ use crate::error::CommandError;
 use crate::keyspace::glob::glob_match;
 use crate::keyspace::{Entry, Shard, ShardId};
 use crate::protocol::Reply;
+use crate::pubsub::notify;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -48,6 +49,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         if shard.remove(hash, key, now).is_some() {
             removed += 1;
             ctx.key_changed(db, key);
+            ctx.notify(notify::GENERIC, "del", db, key);
         }
     }
     Ok(Reply::Int(removed))
@@ -400,9 +402,14 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], overwrite: Overwrite) -> Co
     };
     let moved = rekeyed(entry, dst);
     let (dst_shard, dst_hash) = ctx.shard(dst);
-    dst_shard.insert_entry(dst_hash, moved, now);
+    let created = dst_shard.insert_entry(dst_hash, moved, now).is_none();
     ctx.key_changed(db, src);
     ctx.key_changed(db, dst);
+    ctx.notify(notify::GENERIC, "rename_from", db, src);
+    if created {
+        ctx.notify(notify::NEW, "new", db, dst);
+    }
+    ctx.notify(notify::GENERIC, "rename_to", db, dst);
     Ok(done)
 }
 
@@ -473,6 +480,9 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     dst_shard.insert_entry(dst_hash, entry, now);
     ctx.key_changed(src_db, key);
     ctx.key_changed(dst_db, key);
+    ctx.notify(notify::GENERIC, "move_from", src_db, key);
+    ctx.notify(notify::NEW, "new", dst_db, key);
+    ctx.notify(notify::GENERIC, "move_to", dst_db, key);
     Ok(Reply::Int(1))
 }
 
@@ -528,8 +538,14 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if replace == Replace::No && dst_shard.contains(dst_hash, dst, now) {
         return Ok(Reply::Int(0));
     }
-    dst_shard.insert(dst_hash, dst, value, deadline, now);
+    let created = dst_shard
+        .insert(dst_hash, dst, value, deadline, now)
+        .is_none();
     ctx.key_changed(dst_db, dst);
+    if created {
+        ctx.notify(notify::NEW, "new", dst_db, dst);
+    }
+    ctx.notify(notify::GENERIC, "copy_to", dst_db, dst);
     Ok(Reply::Int(1))
 }
 

@@ -12,6 +12,7 @@ use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::pubsub::notify;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -93,6 +94,8 @@ fn delete_if(ctx: &mut Ctx<'_>, key: &[u8], condition: DeleteIf<'_>) -> CommandR
         return Ok(Reply::Int(0));
     }
     shard.remove(hash, key, now);
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::GENERIC, "del", db, key);
     Ok(Reply::Int(1))
 }

@@ -18,6 +18,7 @@ pub mod info;
 pub mod latency;
 pub mod lock;
 pub mod object;
+pub mod pubsub;
 pub mod registry;
 pub mod scripting;
 pub mod server;

@@ -24,6 +24,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::scripting::COMMANDS,
         super::slowlog::COMMANDS,
         super::latency::COMMANDS,
+        super::pubsub::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -15,6 +15,7 @@ use crate::command;
 use crate::error::CommandError;
 use crate::keyspace::{Value, ValueRef};
 use crate::protocol::Reply;
+use crate::pubsub::notify;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -351,8 +352,16 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             Expiry::Keep => old_deadline,
             Expiry::At(at) => Some(at),
         };
-        shard.insert_str(hash, key, value, deadline, now);
-        ctx.key_changed(ctx.db(), key);
+        let created = shard.insert_str(hash, key, value, deadline, now).is_none();
+        let db = ctx.db();
+        ctx.key_changed(db, key);
+        if created {
+            ctx.notify(notify::NEW, "new", db, key);
+        }
+        ctx.notify(notify::STRING, "set", db, key);
+        if matches!(expiry, Expiry::At(_)) {
+            ctx.notify(notify::GENERIC, "expire", db, key);
+        }
     }
     match (opts.reply, allowed) {
         (ReplyWith::OldValue, _) => Ok(old_value.map_or(Reply::Nil, Reply::Bulk)),
@@ -369,7 +378,10 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return Ok(Reply::Int(0));
     }
     shard.insert_str(hash, key, &argv[2], None, now);
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::NEW, "new", db, key);
+    ctx.notify(notify::STRING, "set", db, key);
     Ok(Reply::Int(1))
 }
 
@@ -384,8 +396,16 @@ fn set_with_expire(
     let deadline = kind.deadline(&argv[2], now, cmd)?;
     let key = &argv[1];
     let (shard, hash) = ctx.shard(key);
-    shard.insert_str(hash, key, &argv[3], Some(deadline), now);
-    ctx.key_changed(ctx.db(), key);
+    let created = shard
+        .insert_str(hash, key, &argv[3], Some(deadline), now)
+        .is_none();
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    if created {
+        ctx.notify(notify::NEW, "new", db, key);
+    }
+    ctx.notify(notify::STRING, "set", db, key);
+    ctx.notify(notify::GENERIC, "expire", db, key);
     Ok(Reply::Ok)
 }
 
@@ -405,8 +425,13 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         None => None,
         Some(entry) => Some(Bytes::copy_from_slice(as_str(entry.value())?)),
     };
-    shard.insert_str(hash, key, &argv[2], None, now);
-    ctx.key_changed(ctx.db(), key);
+    let created = shard.insert_str(hash, key, &argv[2], None, now).is_none();
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    if created {
+        ctx.notify(notify::NEW, "new", db, key);
+    }
+    ctx.notify(notify::STRING, "set", db, key);
     Ok(old.map_or(Reply::Nil, Reply::Bulk))
 }
 
@@ -419,7 +444,9 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Some(entry) => Bytes::copy_from_slice(as_str(entry.value())?),
     };
     shard.remove(hash, key, now);
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::GENERIC, "del", db, key);
     Ok(Reply::Bulk(value))
 }
 
@@ -436,21 +463,26 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ),
     };
     // Redis validates the expire argument only once the key is known to exist.
-    let changed = match opts.expire {
+    let event = match opts.expire {
         Some(e) => {
             let deadline = e.kind.deadline(e.arg, now, "getex")?;
             if e.kind.is_absolute() && deadline <= now {
                 shard.remove(hash, key, now);
+                Some("del")
             } else {
                 shard.set_expiry(hash, key, Some(deadline), now);
+                Some("expire")
             }
-            true
         }
-        None if opts.persist && had_deadline => shard.set_expiry(hash, key, None, now),
-        None => false,
+        None if opts.persist && had_deadline => {
+            shard.set_expiry(hash, key, None, now).then_some("persist")
+        }
+        None => None,
     };
-    if changed {
-        ctx.key_changed(ctx.db(), key);
+    if let Some(event) = event {
+        let db = ctx.db();
+        ctx.key_changed(db, key);
+        ctx.notify(notify::GENERIC, event, db, key);
     }
     Ok(Reply::Bulk(value))
 }
@@ -502,8 +534,14 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mode: MsetMode) -> CommandRes
     let db = ctx.db();
     for pair in argv[1..].chunks_exact(2) {
         let (shard, hash) = ctx.shard(&pair[0]);
-        shard.insert_str(hash, &pair[0], &pair[1], None, now);
+        let created = shard
+            .insert_str(hash, &pair[0], &pair[1], None, now)
+            .is_none();
         ctx.key_changed(db, &pair[0]);
+        if created {
+            ctx.notify(notify::NEW, "new", db, &pair[0]);
+        }
+        ctx.notify(notify::STRING, "set", db, &pair[0]);
     }
     Ok(match mode {
         MsetMode::Always => Reply::Ok,
@@ -537,10 +575,13 @@ fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         None => {
             // A new key takes the argument as is, even empty (Redis creates an empty string).
             shard.insert_str(hash, key, tail, None, now);
+            ctx.notify(notify::NEW, "new", ctx.client.db, key);
             tail.len()
         }
     };
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::STRING, "append", db, key);
     Ok(Reply::Int(len as i64))
 }
 
@@ -617,11 +658,14 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             fresh[offset as usize..].copy_from_slice(patch);
             let len = fresh.len();
             shard.insert(hash, key, Value::Str(fresh.into_boxed_slice()), None, now);
+            ctx.notify(notify::NEW, "new", ctx.client.db, key);
             (len, true)
         }
     };
     if changed {
-        ctx.key_changed(ctx.db(), key);
+        let db = ctx.db();
+        ctx.key_changed(db, key);
+        ctx.notify(notify::STRING, "setrange", db, key);
     }
     Ok(Reply::Int(len as i64))
 }

@@ -169,6 +169,7 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
 
 /// Drops a client's transaction and watches outside any command (disconnect, RESET).
 pub fn reset_client(state: &ServerState, client: &mut ClientState) {
+    crate::pubsub::forget_client(state, &mut client.pubsub);
     client.multi = None;
     client.info.details.lock().multi = -1;
     let flag = client.watch.flag.clone();

@@ -35,6 +35,10 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let mut decoder = RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    // Frames other connections push here (Pub/Sub messages, MONITOR lines), and how many of
+    // the bytes in `output` came from it (released from its limit once written).
+    let outbox = client.pubsub.outbox.clone();
+    let mut pushed = 0usize;
 
     'conn: loop {
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
@@ -46,17 +50,36 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         }
         let timeout_secs = state.config.hot.timeout_secs.load(Ordering::Relaxed);
         let idle = async {
-            if timeout_secs == 0 {
+            // Like Redis, subscribers are never closed for idling.
+            if timeout_secs == 0 || client.pubsub.is_subscribed() {
                 std::future::pending::<()>().await
             } else {
                 tokio::time::sleep(Duration::from_secs(timeout_secs)).await
             }
         };
         let read = tokio::select! {
-            read = stream.read_buf(&mut input) => read,
+            read = stream.read_buf(&mut input) => Some(read),
+            _ = outbox.ready() => None,
             _ = info.kill_notify.notified() => break 'conn,
             _ = shutdown.changed() => break 'conn,
             _ = idle => break 'conn,
+        };
+        let Some(read) = read else {
+            // Only pushed frames to write; a kill (output buffer limit) interrupts a stuck write.
+            let n = outbox.drain_into(&mut output);
+            if n > 0 {
+                let written = tokio::select! {
+                    written = stream.write_all(&output) => written.is_ok(),
+                    _ = info.kill_notify.notified() => false,
+                };
+                if !written || info.is_killed() {
+                    break;
+                }
+                ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
+                outbox.written(n);
+                output.clear();
+            }
+            continue;
         };
         match read {
             Ok(0) | Err(_) => break,
@@ -75,9 +98,22 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
+                    // Frames pushed before this command go out before its reply.
+                    pushed += outbox.drain_into(&mut output);
                     let reply = dispatch::execute(state, &mut client, &argv);
+                    if !std::mem::take(&mut client.pubsub.hold_pushes) {
+                        // Messages the command itself raised (PUBLISH to a channel this client
+                        // listens to, keyspace events) precede its reply, as in Redis.
+                        pushed += outbox.drain_into(&mut output);
+                    }
+                    let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
                     match client.reply_mode {
-                        ReplyMode::On => reply.encode(client.protocol, &mut output),
+                        ReplyMode::On => {
+                            for frame in frames {
+                                frame.encode(client.protocol, &mut output);
+                            }
+                            reply.encode(client.protocol, &mut output)
+                        }
                         ReplyMode::Off => {}
                         ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
                         ReplyMode::Skipping => client.reply_mode = ReplyMode::On,
@@ -117,10 +153,15 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             break;
         }
         if !output.is_empty() {
-            if stream.write_all(&output).await.is_err() {
+            let written = tokio::select! {
+                written = stream.write_all(&output) => written.is_ok(),
+                _ = info.kill_notify.notified() => false,
+            };
+            if !written {
                 break;
             }
             ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
+            outbox.written(std::mem::take(&mut pushed));
             output.clear();
             if output.capacity() > IDLE_BUFFER_BYTES_MAX {
                 output = BytesMut::with_capacity(READ_CHUNK_BYTES);

@@ -8,6 +8,7 @@ use crate::commands::{CommandResult, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
+use crate::pubsub::notify;
 use bytes::Bytes;
 
 pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -66,10 +67,13 @@ fn add_integer(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CommandResult {
         Some(result) => result?,
         None => {
             shard.insert(hash, key, int_value(by), None, now);
+            ctx.notify(notify::NEW, "new", ctx.client.db, key);
             by
         }
     };
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::STRING, "incrby", db, key);
     Ok(Reply::Int(next))
 }
 
@@ -99,8 +103,11 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     });
     if stored.is_none() {
         shard.insert_str(hash, key, text.as_bytes(), None, now);
+        ctx.notify(notify::NEW, "new", ctx.client.db, key);
     }
-    ctx.key_changed(ctx.db(), key);
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::STRING, "incrbyfloat", db, key);
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 

@@ -1,0 +1,602 @@
+//! Pub/Sub: the registry of channel, pattern and shard-channel subscriptions and of MONITOR
+//! clients, and the fan-out of messages to them.
+//!
+//! Every connection owns an `Outbox`: a queue of already-encoded frames other connections push
+//! to. PUBLISH looks the subscribers up under a read lock, encodes the message once per protocol
+//! and appends the bytes to each subscriber's outbox; the subscriber's own task writes them to
+//! its socket. Nobody ever writes to another connection's socket, and no lock is held across a
+//! write. Each outbox counts the bytes queued and not yet written: past the pubsub class of
+//! `client-output-buffer-limit` its client is disconnected, so a subscriber that stops reading
+//! costs a bounded amount of memory and never slows the publisher down.
+
+pub mod monitor;
+pub mod notify;
+
+use crate::clients::ClientInfo;
+use crate::commands::{flags, ClientState, CommandSpec, Ctx};
+use crate::error::CommandError;
+use crate::keyspace::glob::glob_match;
+use crate::protocol::{Protocol, Reply};
+use crate::state::ServerState;
+use bytes::{Bytes, BytesMut};
+use hashbrown::{HashMap, HashSet};
+use parking_lot::{Mutex, RwLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Frames pushed to one connection by others (messages, MONITOR lines), with the byte count the
+/// output-buffer limit is checked against.
+#[derive(Debug)]
+pub struct Outbox {
+    info: Arc<ClientInfo>,
+    queue: Mutex<VecDeque<Bytes>>,
+    /// Bytes queued plus bytes taken by the connection task and not yet written.
+    pending_bytes: AtomicUsize,
+    /// Unix ms since when the soft limit has been exceeded without a break (0: it is not).
+    over_soft_since_ms: AtomicU64,
+    closed: AtomicBool,
+    ready: Notify,
+    /// The protocol of the connection (0 = RESP2, 1 = RESP3), for choosing the frame encoding.
+    protocol: AtomicU8,
+}
+
+/// The limits of the `pubsub` client class, read from the live config.
+#[derive(Clone, Copy, Debug)]
+pub struct BufferLimits {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+impl BufferLimits {
+    pub fn pubsub(state: &ServerState) -> BufferLimits {
+        let [hard, soft, secs] = &state.config.hot.pubsub_obuf_limits;
+        BufferLimits {
+            hard_bytes: hard.load(Ordering::Relaxed),
+            soft_bytes: soft.load(Ordering::Relaxed),
+            soft_secs: secs.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Outbox {
+    pub fn new(info: Arc<ClientInfo>) -> Outbox {
+        Outbox {
+            info,
+            queue: Mutex::new(VecDeque::new()),
+            pending_bytes: AtomicUsize::new(0),
+            over_soft_since_ms: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            ready: Notify::new(),
+            protocol: AtomicU8::new(0),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            0 => Protocol::Resp2,
+            _ => Protocol::Resp3,
+        }
+    }
+
+    pub fn set_protocol(&self, protocol: Protocol) {
+        self.protocol
+            .store(u8::from(protocol == Protocol::Resp3), Ordering::Relaxed);
+    }
+
+    /// Bytes waiting to be written (CLIENT LIST `omem`-like figure).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Queues one frame. Returns false when the client is (now) over its limits and is being
+    /// disconnected; the frame is dropped then.
+    pub fn push(&self, frame: Bytes, limits: BufferLimits, now_ms: u64) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let len = frame.len();
+        let total = (self.pending_bytes.fetch_add(len, Ordering::Relaxed) + len) as u64;
+        if let Some(reason) = self.over_limit(total, limits, now_ms) {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+            self.close(reason);
+            return false;
+        }
+        self.queue.lock().push_back(frame);
+        self.ready.notify_one();
+        true
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the soft limit when it
+    /// has been exceeded continuously for longer than the soft seconds.
+    fn over_limit(&self, total: u64, limits: BufferLimits, now_ms: u64) -> Option<&'static str> {
+        if limits.hard_bytes > 0 && total >= limits.hard_bytes {
+            return Some("hard");
+        }
+        if limits.soft_bytes > 0 && total >= limits.soft_bytes {
+            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since_ms
+                    .store(now_ms.max(1), Ordering::Relaxed);
+            } else if now_ms.saturating_sub(since) > limits.soft_secs.saturating_mul(1000) {
+                return Some("soft");
+            }
+        } else {
+            self.over_soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        None
+    }
+
+    fn close(&self, limit: &str) {
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let dropped: usize = {
+            let mut queue = self.queue.lock();
+            let n = queue.iter().map(|f| f.len()).sum();
+            queue.clear();
+            queue.shrink_to_fit();
+            n
+        };
+        self.pending_bytes.fetch_sub(dropped, Ordering::Relaxed);
+        tracing::warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits ({limit} limit of the pubsub class).",
+            self.info.id,
+            self.info.addr
+        );
+        self.info.kill();
+        self.ready.notify_one();
+    }
+
+    /// Waits until frames may be waiting.
+    pub async fn ready(&self) {
+        self.ready.notified().await
+    }
+
+    /// Moves every queued frame to `out`; returns their size, to pass to `written` once `out`
+    /// has reached the socket.
+    pub fn drain_into(&self, out: &mut BytesMut) -> usize {
+        let mut queue = self.queue.lock();
+        let mut n = 0;
+        for frame in queue.drain(..) {
+            n += frame.len();
+            out.extend_from_slice(&frame);
+        }
+        n
+    }
+
+    /// Records that `n` drained bytes were written.
+    pub fn written(&self, n: usize) {
+        if n > 0 {
+            self.pending_bytes.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One connection's Pub/Sub state, part of its `ClientState`.
+#[derive(Debug)]
+pub struct ClientPubSub {
+    pub outbox: Arc<Outbox>,
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub shard_channels: HashSet<Bytes>,
+    pub monitor: bool,
+    /// Confirmation frames written before the command's own reply (SUBSCRIBE a b c answers
+    /// with one frame per channel; the command returns the last one).
+    pub frames_before_reply: Vec<Reply>,
+    /// Set by the (P|S)SUBSCRIBE commands: frames queued while the command ran must follow its
+    /// confirmations, so the connection must not flush its outbox before the reply.
+    pub hold_pushes: bool,
+    /// Keyspace events raised by the running command, published after its locks are released.
+    pub events: Vec<notify::Event>,
+}
+
+impl ClientPubSub {
+    pub fn new(info: Arc<ClientInfo>) -> ClientPubSub {
+        ClientPubSub {
+            outbox: Arc::new(Outbox::new(info)),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
+            monitor: false,
+            frames_before_reply: Vec::new(),
+            hold_pushes: false,
+            events: Vec::new(),
+        }
+    }
+
+    /// Channels plus patterns: the count SUBSCRIBE / PSUBSCRIBE replies carry.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// True while any subscription is active (Redis's CLIENT_PUBSUB flag).
+    pub fn is_subscribed(&self) -> bool {
+        self.count() + self.shard_channels.len() > 0
+    }
+}
+
+/// Which namespace a channel lives in: SUBSCRIBE/PUBLISH or SSUBSCRIBE/SPUBLISH.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    Global,
+    Shard,
+}
+
+type Subscribers = HashMap<u64, Arc<Outbox>>;
+
+/// The server-wide registry.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<HashMap<Bytes, Subscribers>>,
+    shard_channels: RwLock<HashMap<Bytes, Subscribers>>,
+    patterns: RwLock<HashMap<Bytes, Subscribers>>,
+    monitors: RwLock<Subscribers>,
+    /// Set while at least one MONITOR client exists, so dispatch can skip formatting lines.
+    pub monitoring: AtomicBool,
+}
+
+impl PubSub {
+    fn table(&self, kind: ChannelKind) -> &RwLock<HashMap<Bytes, Subscribers>> {
+        match kind {
+            ChannelKind::Global => &self.channels,
+            ChannelKind::Shard => &self.shard_channels,
+        }
+    }
+
+    pub fn subscribe(&self, kind: ChannelKind, channel: &Bytes, outbox: &Arc<Outbox>) {
+        self.table(kind)
+            .write()
+            .entry(channel.clone())
+            .or_default()
+            .insert(outbox.id(), outbox.clone());
+    }
+
+    pub fn unsubscribe(&self, kind: ChannelKind, channel: &[u8], id: u64) {
+        remove_from(&mut self.table(kind).write(), channel, id);
+    }
+
+    pub fn psubscribe(&self, pattern: &Bytes, outbox: &Arc<Outbox>) {
+        self.patterns
+            .write()
+            .entry(pattern.clone())
+            .or_default()
+            .insert(outbox.id(), outbox.clone());
+    }
+
+    pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
+        remove_from(&mut self.patterns.write(), pattern, id);
+    }
+
+    /// Delivers `message` to the subscribers of `channel` (and, for global channels, of every
+    /// matching pattern). Returns the number of deliveries, as PUBLISH replies.
+    pub fn publish(
+        &self,
+        state: &ServerState,
+        kind: ChannelKind,
+        channel: &[u8],
+        message: &[u8],
+    ) -> i64 {
+        let limits = BufferLimits::pubsub(state);
+        let now_ms = state.clock.now_ms();
+        let mut receivers = 0i64;
+        {
+            let table = self.table(kind).read();
+            if let Some(subscribers) = table.get(channel) {
+                let kind_name: &'static str = match kind {
+                    ChannelKind::Global => "message",
+                    ChannelKind::Shard => "smessage",
+                };
+                let mut frames = Frames::new(|| {
+                    vec![
+                        Reply::bulk_static(kind_name),
+                        Reply::bulk(Bytes::copy_from_slice(channel)),
+                        Reply::bulk(Bytes::copy_from_slice(message)),
+                    ]
+                });
+                for outbox in subscribers.values() {
+                    outbox.push(frames.get(outbox.protocol()), limits, now_ms);
+                    receivers += 1;
+                }
+            }
+        }
+        if kind == ChannelKind::Shard {
+            return receivers;
+        }
+        let patterns = self.patterns.read();
+        for (pattern, subscribers) in patterns.iter() {
+            if !glob_match(pattern, channel, false) {
+                continue;
+            }
+            let mut frames = Frames::new(|| {
+                vec![
+                    Reply::bulk_static("pmessage"),
+                    Reply::bulk(pattern.clone()),
+                    Reply::bulk(Bytes::copy_from_slice(channel)),
+                    Reply::bulk(Bytes::copy_from_slice(message)),
+                ]
+            });
+            for outbox in subscribers.values() {
+                outbox.push(frames.get(outbox.protocol()), limits, now_ms);
+                receivers += 1;
+            }
+        }
+        receivers
+    }
+
+    /// Active channels (with at least one subscriber) matching `pattern`, if given.
+    pub fn channel_names(&self, kind: ChannelKind, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.table(kind)
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    pub fn subscriber_count(&self, kind: ChannelKind, channel: &[u8]) -> usize {
+        self.table(kind).read().get(channel).map_or(0, |s| s.len())
+    }
+
+    /// PUBSUB NUMPAT: the number of distinct patterns subscribed to.
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.read().len()
+    }
+
+    pub fn add_monitor(&self, outbox: &Arc<Outbox>) {
+        let mut monitors = self.monitors.write();
+        monitors.insert(outbox.id(), outbox.clone());
+        self.monitoring.store(true, Ordering::Relaxed);
+    }
+
+    pub fn remove_monitor(&self, id: u64) {
+        let mut monitors = self.monitors.write();
+        monitors.remove(&id);
+        self.monitoring
+            .store(!monitors.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Pushes one MONITOR line (already a complete `+...\r\n` status frame) to every monitor.
+    pub fn feed_monitors(&self, state: &ServerState, line: Bytes) {
+        let limits = BufferLimits::pubsub(state);
+        let now_ms = state.clock.now_ms();
+        for outbox in self.monitors.read().values() {
+            outbox.push(line.clone(), limits, now_ms);
+        }
+    }
+}
+
+fn remove_from(table: &mut HashMap<Bytes, Subscribers>, name: &[u8], id: u64) {
+    if let Some(subscribers) = table.get_mut(name) {
+        subscribers.remove(&id);
+        if subscribers.is_empty() {
+            table.remove(name);
+        }
+    }
+}
+
+/// One message encoded lazily, at most once per protocol.
+struct Frames<F: Fn() -> Vec<Reply>> {
+    build: F,
+    encoded: [Option<Bytes>; 2],
+}
+
+impl<F: Fn() -> Vec<Reply>> Frames<F> {
+    fn new(build: F) -> Self {
+        Frames {
+            build,
+            encoded: [None, None],
+        }
+    }
+
+    fn get(&mut self, protocol: Protocol) -> Bytes {
+        let slot = usize::from(protocol == Protocol::Resp3);
+        self.encoded[slot]
+            .get_or_insert_with(|| {
+                let mut out = BytesMut::new();
+                Reply::Push((self.build)()).encode(protocol, &mut out);
+                out.freeze()
+            })
+            .clone()
+    }
+}
+
+/// Drops every subscription and the MONITOR registration of a client (RESET, disconnect).
+pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
+    let id = client.outbox.id();
+    for channel in client.channels.drain() {
+        state.pubsub.unsubscribe(ChannelKind::Global, &channel, id);
+    }
+    for channel in client.shard_channels.drain() {
+        state.pubsub.unsubscribe(ChannelKind::Shard, &channel, id);
+    }
+    for pattern in client.patterns.drain() {
+        state.pubsub.punsubscribe(&pattern, id);
+    }
+    if std::mem::take(&mut client.monitor) {
+        state.pubsub.remove_monitor(id);
+    }
+    client.frames_before_reply.clear();
+    client.events.clear();
+}
+
+/// Dispatch's checks for subscribed and MONITOR clients, before a command runs: in RESP2 a
+/// subscribed client may only run the (un)subscribe commands, PING, QUIT and RESET; a MONITOR
+/// client is a replica to Redis and may not touch the keyspace.
+pub fn refusal(client: &ClientState, spec: &CommandSpec, full_name: &str) -> Option<Reply> {
+    let ps = &client.pubsub;
+    if client.protocol == Protocol::Resp2
+        && ps.is_subscribed()
+        && !matches!(
+            spec.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        return Some(Reply::error(format!(
+            "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        )));
+    }
+    if ps.monitor && spec.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0 {
+        return Some(Reply::error("ERR Replica can't interact with the keyspace"));
+    }
+    None
+}
+
+/// True for commands MONITOR shows (Redis hides admin commands and those flagged skip_monitor).
+fn monitored(spec: &CommandSpec) -> bool {
+    spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
+}
+
+/// Scripts are shown before the commands they run; everything else once it has run.
+fn shown_before_running(spec: &CommandSpec) -> bool {
+    spec.name.starts_with("eval") || spec.name.starts_with("fcall")
+}
+
+/// Dispatch's hook before a top-level command runs.
+pub fn before_command(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) {
+    // Scripts carry skip_monitor but Redis shows the call itself, before what it runs.
+    if shown_before_running(spec) && spec.flags & flags::ADMIN == 0 {
+        monitor::feed(
+            state,
+            client.db,
+            monitor::Source::Client(client.info.addr),
+            argv,
+        );
+    }
+}
+
+/// Dispatch's hook after a top-level command ran and released its locks: publishes its keyspace
+/// events, feeds MONITOR, and gives PING its subscribed-mode shape.
+pub fn after_command(
+    state: &ServerState,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    result: Result<Reply, CommandError>,
+) -> Result<Reply, CommandError> {
+    if !client.pubsub.events.is_empty() {
+        notify::publish_recorded(state, &mut client.pubsub);
+    }
+    client.pubsub.outbox.set_protocol(client.protocol);
+    if monitored(spec) && !shown_before_running(spec) {
+        monitor::feed(
+            state,
+            client.db,
+            monitor::Source::Client(client.info.addr),
+            argv,
+        );
+    }
+    if client.pubsub.monitor {
+        // A monitor sees its own command after the reply: Redis feeds monitors after the call.
+        client.pubsub.hold_pushes = true;
+    }
+    if spec.name == "ping" && client.protocol == Protocol::Resp2 && client.pubsub.is_subscribed() {
+        let payload = match result {
+            Ok(Reply::Bulk(text)) => text,
+            Ok(_) => Bytes::new(),
+            Err(err) => return Err(err),
+        };
+        return Ok(Reply::Array(vec![
+            Reply::bulk_static("pong"),
+            Reply::Bulk(payload),
+        ]));
+    }
+    result
+}
+
+/// Dispatch's hook after a nested command (inside EXEC or a script) ran.
+pub fn after_nested(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[Bytes]) {
+    if monitored(spec) {
+        let source = if ctx.state.scripting.busy.is_running() {
+            monitor::Source::Lua
+        } else {
+            monitor::Source::Client(ctx.client.info.addr)
+        };
+        monitor::feed(ctx.state, ctx.client.db, source, argv);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u64) -> Arc<ClientInfo> {
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let registry = crate::clients::ClientRegistry::default();
+        let mut info = registry.register(addr, addr, 0, 0);
+        for _ in 1..id {
+            info = registry.register(addr, addr, 0, 0);
+        }
+        info
+    }
+
+    #[test]
+    fn hard_limit_closes_and_bounds_the_queue() {
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 1000,
+            soft_bytes: 0,
+            soft_secs: 0,
+        };
+        let frame = Bytes::from(vec![b'x'; 300]);
+        assert!(outbox.push(frame.clone(), limits, 1));
+        assert!(outbox.push(frame.clone(), limits, 1));
+        assert!(outbox.push(frame.clone(), limits, 1));
+        assert!(!outbox.push(frame.clone(), limits, 1));
+        assert!(outbox.info.is_killed());
+        assert_eq!(outbox.pending_bytes(), 0);
+        assert!(!outbox.push(frame, limits, 1));
+    }
+
+    #[test]
+    fn soft_limit_needs_to_last() {
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 0,
+            soft_bytes: 100,
+            soft_secs: 2,
+        };
+        let frame = Bytes::from(vec![b'x'; 150]);
+        assert!(outbox.push(frame.clone(), limits, 1_000));
+        assert!(outbox.push(frame.clone(), limits, 2_500));
+        assert!(outbox.push(frame.clone(), limits, 3_000));
+        assert!(!outbox.push(frame, limits, 3_001));
+    }
+
+    #[test]
+    fn soft_timer_resets_below_the_limit() {
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 0,
+            soft_bytes: 100,
+            soft_secs: 1,
+        };
+        let frame = Bytes::from(vec![b'x'; 150]);
+        assert!(outbox.push(frame.clone(), limits, 1_000));
+        let mut out = BytesMut::new();
+        let n = outbox.drain_into(&mut out);
+        outbox.written(n);
+        assert!(outbox.push(Bytes::from_static(b"ab"), limits, 1_500));
+        assert!(outbox.push(frame, limits, 5_000));
+        assert!(!outbox.info.is_killed());
+    }
+}
