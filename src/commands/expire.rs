@@ -268,6 +268,8 @@ fn expire_generic(
         }
         Some(deadline) => {
             shard.set_expiry(hash, key, Some(deadline), now);
+            // Redis replies before it announces a new deadline (but after a deletion).
+            crate::pubsub::reply_before_events(ctx.client);
             "expire"
         }
     };

@@ -388,11 +388,12 @@ fn shardchannels(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 fn list_channels(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: ChannelKind) -> CommandResult {
     if argv.len() > 3 {
-        let name = match kind {
-            ChannelKind::Global => "pubsub|channels",
-            ChannelKind::Shard => "pubsub|shardchannels",
-        };
-        return Err(CommandError::Arity(name.into()));
+        // Redis's `addReplySubcommandSyntaxError`, with the subcommand as the client typed it.
+        let typed = &argv[1][..argv[1].len().min(128)];
+        return Err(CommandError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(typed)
+        )));
     }
     let pattern = argv.get(2).map(|p| p.as_ref());
     Ok(names_reply(ctx.state.pubsub.channel_names(kind, pattern)))

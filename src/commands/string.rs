@@ -314,6 +314,9 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         None if opts.keep_ttl => Expiry::Keep,
         None => Expiry::Clear,
     };
+    if opts.reply == ReplyWith::OldValue {
+        crate::pubsub::reply_before_events(ctx.client);
+    }
     let (key, value) = (&argv[1], &argv[2]);
     let (shard, hash) = ctx.shard(key);
     // SET ... GET reads the key like GET does (it counts as a keyspace hit or miss).
@@ -418,6 +421,7 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    crate::pubsub::reply_before_events(ctx.client);
     let now = ctx.now_ms;
     let key = &argv[1];
     let (shard, hash) = ctx.shard(key);
@@ -444,6 +448,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Some(entry) => Bytes::copy_from_slice(as_str(entry.value())?),
     };
     shard.remove(hash, key, now);
+    crate::pubsub::reply_before_events(ctx.client);
     let db = ctx.db();
     ctx.key_changed(db, key);
     ctx.notify(notify::GENERIC, "del", db, key);
@@ -480,6 +485,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         None => None,
     };
     if let Some(event) = event {
+        crate::pubsub::reply_before_events(ctx.client);
         let db = ctx.db();
         ctx.key_changed(db, key);
         ctx.notify(notify::GENERIC, event, db, key);

@@ -456,6 +456,12 @@ pub fn refusal(client: &ClientState, spec: &CommandSpec, full_name: &str) -> Opt
     None
 }
 
+/// For commands whose reply Redis writes before they change the key (GETSET, GETDEL, GETEX,
+/// SET ... GET): the connection must write the reply before the keyspace events they raise.
+pub fn reply_before_events(client: &mut ClientState) {
+    client.pubsub.hold_pushes = true;
+}
+
 /// True for commands MONITOR shows (Redis hides admin commands and those flagged skip_monitor).
 fn monitored(spec: &CommandSpec) -> bool {
     spec.flags & (flags::ADMIN | flags::SKIP_MONITOR) == 0
