@@ -17,6 +17,18 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 pub use values::{normalize, notify_flags, parse_memory};
 
+/// Environment variable naming a config file loaded before the user's file and options.
+pub const BASE_CONFIG_ENV: &str = "FERROCACHE_BASE_CONFIG";
+
+/// True for a first argument that names the server program rather than a config file.
+fn is_program_name(arg: &str) -> bool {
+    let name = std::path::Path::new(arg)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    matches!(name, "redis-server" | "ferrocache")
+}
+
 /// The Redis version we report (INFO redis_version, HELLO version, config errors).
 pub const REDIS_VERSION: &str = "7.2.4";
 
@@ -90,6 +102,12 @@ impl Config {
     /// Builds the configuration from redis-server-style arguments: an optional config file
     /// path (or `-` for stdin) first, then `--name value ...` options that override it.
     pub fn from_args(args: &[String]) -> Result<Config, ServerError> {
+        // `redis-server /etc/redis.conf` and `ferrocache --port 1` as container commands: a
+        // leading program name is not a config file.
+        let args = match args.first() {
+            Some(first) if is_program_name(first) => &args[1..],
+            _ => args,
+        };
         let mut text = String::new();
         let mut rest = args;
         let mut config_file = None;
@@ -140,6 +158,17 @@ impl Config {
             config_file,
             ..Config::default()
         };
+        // Defaults of a packaging (the container image sets protected-mode no, dir /data),
+        // below the user's config file and options.
+        if let Ok(base) = std::env::var(BASE_CONFIG_ENV) {
+            let base_text = std::fs::read_to_string(&base).map_err(|e| {
+                ServerError::Config(format!(
+                    "Fatal error, can't open config file '{base}': {}",
+                    strerror(&e)
+                ))
+            })?;
+            config.load_text(&base_text)?;
+        }
         config.load_text(&text)?;
         Ok(config)
     }
@@ -394,6 +423,14 @@ mod tests {
         assert_eq!(c.get("maxmemory"), "2147483648");
         assert_eq!(c.get("save"), "");
         assert!(c.get_bool("appendonly"));
+    }
+
+    #[test]
+    fn leading_program_name_is_skipped() {
+        let c = Config::from_args(&args(&["redis-server", "--port", "7001"])).unwrap();
+        assert_eq!(c.get("port"), "7001");
+        let c = Config::from_args(&args(&["/usr/local/bin/ferrocache", "--hz", "20"])).unwrap();
+        assert_eq!(c.get("hz"), "20");
     }
 
     #[test]

@@ -229,3 +229,47 @@ fn bad_configuration_exits_with_redis_message() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The container image's defaults come from FERROCACHE_BASE_CONFIG, below the user's options:
+/// `docker run image --maxmemory 256mb` keeps protected-mode off and adds the limit.
+#[test]
+fn base_config_from_the_environment_sits_below_options() {
+    let dir = temp_dir("base");
+    let base = dir.join("base.conf");
+    std::fs::write(&base, "protected-mode no\nmaxmemory 1mb\nhz 20\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .env("FERROCACHE_BASE_CONFIG", &base)
+        .args([
+            "redis-server",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--maxmemory",
+            "256mb",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start ferrocache");
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut port = None;
+    while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(rest) = line.split("Ready to accept connections tcp (port ").nth(1) {
+            port = rest.trim().trim_end_matches(')').parse::<u16>().ok();
+            break;
+        }
+        line.clear();
+    }
+    let port = port.expect("ferrocache started");
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let mut c = common::RawClient::connect(port);
+    let get = |c: &mut common::RawClient, name: &str| c.cmd_str(&["CONFIG", "GET", name]);
+    assert!(get(&mut c, "protected-mode").contains("\r\nno\r\n"));
+    assert!(get(&mut c, "maxmemory").contains("\r\n268435456\r\n"));
+    assert!(get(&mut c, "hz").contains("\r\n20\r\n"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

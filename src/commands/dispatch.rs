@@ -57,11 +57,12 @@ pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandErro
         return Err(CommandError::Arity(found.spec.name.to_string()));
     }
     let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
-        return Err(CommandError::err(format!(
-            "unknown subcommand '{}'. Try {} HELP.",
-            truncate_lossy(&argv[1], 128),
-            found.spec.name.to_ascii_uppercase()
-        )));
+        let mut text = b"ERR unknown subcommand '".to_vec();
+        text.extend_from_slice(c_str(&argv[1], 128));
+        text.extend_from_slice(
+            format!("'. Try {} HELP.", found.spec.name.to_ascii_uppercase()).as_bytes(),
+        );
+        return Err(CommandError::Raw(one_line(text)));
     };
     if !sub.spec.arity_ok(argv.len()) {
         return Err(CommandError::Arity(sub.full_name.to_string()));
@@ -277,14 +278,25 @@ fn unknown_command(argv: &[Bytes]) -> CommandError {
     text.extend_from_slice(c_str(&argv[0], 128));
     text.extend_from_slice(b"', with args beginning with: ");
     text.extend_from_slice(&args);
+    CommandError::Raw(one_line(text))
+}
+
+/// Client bytes as C's `%.*s` prints them: up to the first NUL, at most `max` bytes.
+fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(max);
+    &bytes[..end]
+}
+
+/// Error texts quoting client input stay on one line, as Redis's `rejectCommand` makes them.
+fn one_line(mut text: Vec<u8>) -> Vec<u8> {
     for b in text.iter_mut() {
         if *b == b'\r' || *b == b'\n' {
             *b = b' ';
         }
     }
-    CommandError::Raw(text)
-}
-
-fn truncate_lossy(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+    text
 }
