@@ -361,9 +361,15 @@ impl Config {
         );
         hot.slowlog_slower_than_us
             .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
-        let notify = v.get("notify-keyspace-events").map(|s| notify_flags(s));
-        hot.notify_keyspace_events
-            .store(notify.flatten().unwrap_or(0), Ordering::Relaxed);
+        let notify = v
+            .get("notify-keyspace-events")
+            .and_then(|s| notify_flags(s))
+            .unwrap_or(0);
+        hot.notify_keyspace_events.store(notify, Ordering::Relaxed);
+        use crate::pubsub::notify::{EXPIRED, KEYEVENT, KEYSPACE};
+        crate::keyspace::expiry::set_expired_keys_recorded(
+            notify & EXPIRED != 0 && notify & (KEYSPACE | KEYEVENT) != 0,
+        );
         let cobl = v
             .get("client-output-buffer-limit")
             .cloned()

@@ -4,6 +4,7 @@
 use crate::error::ServerError;
 use crate::keyspace::expiry;
 use crate::net::listener;
+use crate::pubsub::notify;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use std::sync::atomic::Ordering;
@@ -65,6 +66,11 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 &mut cursor,
                 state.clock.now_ms(),
                 expiry::cycle_budget(hz as u32),
+                &mut |db, keys| {
+                    for key in keys {
+                        notify::publish(&state, notify::EXPIRED, "expired", db, &key);
+                    }
+                },
             );
             (removed, cursor)
         })

@@ -104,6 +104,15 @@ impl<'a> Locks<'a> {
         Some(&mut *self.held[i].1)
     }
 
+    /// Keys expired in the held shards since their last drain, as (db, key).
+    pub fn take_expired(&mut self) -> Vec<(usize, Box<[u8]>)> {
+        let mut out = Vec::new();
+        for (id, shard) in self.held.iter_mut() {
+            out.extend(shard.take_expired().into_iter().map(|key| (id.db, key)));
+        }
+        out
+    }
+
     pub fn holds(&self, id: ShardId) -> bool {
         self.held
             .binary_search_by(|(held, _)| held.cmp(&id))
@@ -172,7 +181,33 @@ impl<'a> Ctx<'a> {
             "a command holding locks may only visit held shards"
         );
         let mut guard = self.state.keyspace.lock(id);
-        f(&mut guard)
+        let result = f(&mut guard);
+        let expired = guard.take_expired();
+        drop(guard);
+        self.note_expired(id.db, expired);
+        result
+    }
+
+    /// Records `expired` events for keys a lookup removed (published after the command).
+    pub fn note_expired(&mut self, db: usize, keys: Vec<Box<[u8]>>) {
+        for key in keys {
+            self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
+        }
+    }
+
+    /// Collects the keys lazily expired in the shards this command holds, before it releases
+    /// them, and records their `expired` events ahead of the command's own (the lookup that
+    /// removed them came first).
+    pub fn drain_expired(&mut self) {
+        if !crate::keyspace::expiry::expired_keys_recorded() {
+            return;
+        }
+        let own = std::mem::take(&mut self.client.pubsub.events);
+        let expired: Vec<(usize, Box<[u8]>)> = self.locks.take_expired();
+        for (db, key) in expired {
+            self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
+        }
+        self.client.pubsub.events.extend(own);
     }
 
     /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): marks

@@ -180,6 +180,7 @@ fn run_checked(
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
     let result = (spec.run)(&mut ctx, argv);
+    ctx.drain_expired();
     let changed = ctx.changed;
     drop(ctx);
     let result = crate::pubsub::after_command(state, client, spec, argv, result);

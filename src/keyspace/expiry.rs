@@ -10,7 +10,20 @@
 //! one core, as in Redis. See docs/expiry.md for measurements.
 
 use super::{Keyspace, ShardId};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether shards keep the names of expired keys for `expired` keyspace events. Set from the
+/// notify-keyspace-events option; off by default so expiry costs nothing extra.
+static RECORD_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
+
+pub fn set_expired_keys_recorded(on: bool) {
+    RECORD_EXPIRED_KEYS.store(on, Ordering::Relaxed);
+}
+
+pub fn expired_keys_recorded() -> bool {
+    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
+}
 
 /// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
 pub const SWEEP_SLOTS_PER_STEP: usize = 1024;
@@ -26,7 +39,15 @@ pub fn cycle_budget(hz: u32) -> Duration {
 /// Runs one active-expiry cycle over every due shard until `budget` is spent. Returns the
 /// number of keys removed. Shards are visited round-robin starting at `*next_shard`, which is
 /// advanced so the following cycle continues where this one stopped.
-pub fn run_cycle(ks: &Keyspace, next_shard: &mut usize, now_ms: u64, budget: Duration) -> usize {
+/// `on_expired(db, keys)` receives the names of removed keys (when recorded) after the shard's
+/// lock is released.
+pub fn run_cycle(
+    ks: &Keyspace,
+    next_shard: &mut usize,
+    now_ms: u64,
+    budget: Duration,
+    on_expired: &mut dyn FnMut(usize, Vec<Box<[u8]>>),
+) -> usize {
     let started = Instant::now();
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let mut removed = 0;
@@ -34,18 +55,22 @@ pub fn run_cycle(ks: &Keyspace, next_shard: &mut usize, now_ms: u64, budget: Dur
     while idle_visits < ids.len() && started.elapsed() < budget {
         let id = ids[*next_shard % ids.len()];
         let mut shard = ks.lock(id);
+        let mut pass_unfinished = false;
         if shard.sweep_due(now_ms) {
             removed += shard.sweep_step(SWEEP_SLOTS_PER_STEP, now_ms);
             idle_visits = 0;
-            if shard.sweep_due(now_ms) {
-                // Stay on this shard: its pass is not finished.
-                continue;
-            }
+            pass_unfinished = shard.sweep_due(now_ms);
         } else {
             idle_visits += 1;
         }
+        let expired = shard.take_expired();
         drop(shard);
-        *next_shard = (*next_shard + 1) % ids.len();
+        if !expired.is_empty() {
+            on_expired(id.db, expired);
+        }
+        if !pass_unfinished {
+            *next_shard = (*next_shard + 1) % ids.len();
+        }
     }
     removed
 }
@@ -70,9 +95,12 @@ mod tests {
                 .insert(hash, &key, Value::string(b"v"), deadline, 0);
         }
         let mut next = 0;
-        let removed = run_cycle(&ks, &mut next, 2000, Duration::from_secs(5));
+        let removed = run_cycle(&ks, &mut next, 2000, Duration::from_secs(5), &mut |_, _| {});
         assert_eq!(removed, 4000);
         assert_eq!(ks.db_len(0) + ks.db_len(1), 1000);
-        assert_eq!(run_cycle(&ks, &mut next, 2000, Duration::from_secs(5)), 0);
+        assert_eq!(
+            run_cycle(&ks, &mut next, 2000, Duration::from_secs(5), &mut |_, _| {}),
+            0
+        );
     }
 }

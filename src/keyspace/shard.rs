@@ -42,6 +42,8 @@ pub struct Shard {
     pass_deadline_min_ms: u64,
     /// Clients WATCHing keys of this shard; survives flushes and SWAPDB (it follows the shard).
     pub watchers: Watchers,
+    /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
+    expired_keys: Vec<Box<[u8]>>,
     pub stats: ShardStats,
 }
 
@@ -59,6 +61,7 @@ impl Shard {
             next_sweep_at_ms: u64::MAX,
             pass_deadline_min_ms: u64::MAX,
             watchers: Watchers::default(),
+            expired_keys: Vec::new(),
             stats: ShardStats::default(),
         }
     }
@@ -124,8 +127,8 @@ impl Shard {
     pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
-            self.remove_slot(hash, id);
-            self.stats.expired += 1;
+            let entry = self.remove_slot(hash, id);
+            self.note_expired(entry.key());
             return None;
         }
         self.slot_mut(id).as_mut()
@@ -213,7 +216,7 @@ impl Shard {
         let id = self.find_slot(hash, key)?;
         let entry = self.remove_slot(hash, id);
         if entry.is_expired(now_ms) {
-            self.stats.expired += 1;
+            self.note_expired(entry.key());
             return None;
         }
         Some(entry)
@@ -357,6 +360,21 @@ impl Shard {
         self.pass_deadline_min_ms = u64::MAX;
     }
 
+    /// Counts a key removed because its deadline passed and, while `expired` events are wanted,
+    /// keeps its name for `take_expired`.
+    fn note_expired(&mut self, key: &[u8]) {
+        self.stats.expired += 1;
+        if super::expiry::expired_keys_recorded() {
+            self.expired_keys.push(key.into());
+        }
+    }
+
+    /// Names of the keys expired since the last call (only recorded while `expired` keyspace
+    /// events are enabled). The caller publishes them once it has released the shard lock.
+    pub fn take_expired(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.expired_keys)
+    }
+
     fn note_deadline(&mut self, deadline_ms: u64) {
         self.next_sweep_at_ms = self.next_sweep_at_ms.min(deadline_ms);
     }
@@ -387,8 +405,9 @@ impl Shard {
                 continue;
             };
             if deadline < now_ms {
-                self.remove_at(pos);
-                self.stats.expired += 1;
+                if let Some(entry) = self.remove_at(pos) {
+                    self.note_expired(entry.key());
+                }
                 removed += 1;
                 if self.keys == 0 {
                     break;

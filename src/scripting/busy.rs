@@ -115,7 +115,10 @@ impl BusyState {
     /// runtime move the other connections elsewhere.
     pub fn should_hand_off(&self) -> bool {
         self.is_running()
-            && self.now_ms().saturating_sub(self.started_ms.load(Ordering::Acquire)) >= HAND_OFF_AFTER_MS
+            && self
+                .now_ms()
+                .saturating_sub(self.started_ms.load(Ordering::Acquire))
+                >= HAND_OFF_AFTER_MS
             && !self.handed_off.swap(true, Ordering::AcqRel)
     }
 

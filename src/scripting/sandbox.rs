@@ -57,10 +57,10 @@ impl Sandbox {
             mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
             move |_, _| {
                 if busy.should_hand_off() {
-                // The rest of the script runs on this thread without its tokio core.
-                super::run_blocking(|| ());
-            }
-            if busy.kill_requested() {
+                    // The rest of the script runs on this thread without its tokio core.
+                    super::run_blocking(|| ());
+                }
+                if busy.kill_requested() {
                     return Err(mlua::Error::RuntimeError(KILLED_TEXT.to_string()));
                 }
                 Ok(VmState::Continue)
