@@ -35,6 +35,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let mut decoder = RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut reported_buffers = (0usize, 0usize);
     // Frames other connections push here (Pub/Sub messages, MONITOR lines), and how many of
     // the bytes in `output` came from it (released from its limit once written).
     let outbox = client.pubsub.outbox.clone();
@@ -139,6 +140,14 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                     break;
                 }
             }
+        }
+        // Published for CLIENT LIST (qbuf=, omem=) only when they change.
+        let buffers = (input.len(), output.len());
+        if buffers != reported_buffers {
+            reported_buffers = buffers;
+            let mut details = info.details.lock();
+            details.query_buf = buffers.0;
+            details.output_buf = buffers.1;
         }
         let query_limit = state
             .config
