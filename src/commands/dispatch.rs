@@ -156,7 +156,8 @@ fn run_checked(
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return reply;
     }
-    let started = Instant::now();
+    // One clock read gives the command's instant and the start of its duration.
+    let started_us = state.clock.now_us();
     let ids = shards_for(state, client, spec, argv);
     // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
     if let Some(reply) = crate::scripting::busy::refuse_if_busy(state, spec) {
@@ -174,7 +175,7 @@ fn run_checked(
     let mut ctx = Ctx {
         state,
         client,
-        now_ms: state.clock.now_ms(),
+        now_ms: started_us / 1000,
         locks,
         changed: 0,
     };
@@ -184,7 +185,7 @@ fn run_checked(
     let changed = ctx.changed;
     drop(ctx);
     let result = crate::pubsub::after_command(state, client, spec, argv, result);
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed_us = state.clock.now_us().saturating_sub(started_us);
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     ServerStats::add(&state.stats.commands_processed, 1);

@@ -153,15 +153,21 @@ impl Entry {
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), total) }
     }
 
+    /// `len` bytes at `at`, which must lie inside the allocation.
+    fn part(&self, at: usize, len: usize) -> &[u8] {
+        // SAFETY: callers pass ranges computed from the header, inside the allocation.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(at), len) }
+    }
+
     pub fn key(&self) -> &[u8] {
         let h = self.header();
-        &self.bytes()[h.key_at..h.key_at + h.key_len]
+        self.part(h.key_at, h.key_len)
     }
 
     /// The value, borrowed from the entry.
     pub fn value(&self) -> ValueRef<'_> {
         let h = self.header();
-        ValueRef::Str(&self.bytes()[h.key_at + h.key_len..])
+        ValueRef::Str(self.part(h.key_at + h.key_len, h.value_len))
     }
 
     /// An owned copy of the value.

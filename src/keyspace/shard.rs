@@ -122,27 +122,36 @@ impl Shard {
             .copied()
     }
 
-    /// Looks a key up, deleting it first if its deadline has passed (lazy expiry, counted in
-    /// `stats.expired`). Does not count hits or misses; `peek` callers decide.
-    pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+    /// The slot of a live key: deletes the key first if its deadline has passed (lazy expiry,
+    /// counted in `stats.expired`).
+    fn live_slot(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
             let entry = self.remove_slot(hash, id);
             self.note_expired(entry.key());
             return None;
         }
+        Some(id)
+    }
+
+    /// Looks a key up, deleting it first if its deadline has passed (lazy expiry, counted in
+    /// `stats.expired`). Does not count hits or misses; `peek` callers decide.
+    pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let id = self.live_slot(hash, key, now_ms)?;
         self.slot_mut(id).as_mut()
     }
 
     /// Looks a key up for reading: expires it if due, and counts a keyspace hit or miss.
     pub fn get_read(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        let found = self.get_mut(hash, key, now_ms).is_some();
-        if found {
-            self.stats.hits += 1;
-            self.get_mut(hash, key, now_ms)
-        } else {
-            self.stats.misses += 1;
-            None
+        match self.live_slot(hash, key, now_ms) {
+            Some(id) => {
+                self.stats.hits += 1;
+                self.slot_mut(id).as_mut()
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
         }
     }
 
