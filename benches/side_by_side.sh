@@ -46,7 +46,10 @@ awk 'FNR==NR && $1=="ferrocache" && $8+0>0 {if (!($2 in fc_us) || $8+0<fc_us[$2]
 
 if [ "${SKIP_MEM:-0}" != 1 ]; then
   echo
-  redis-cli -p "$FC_PORT" FLUSHALL >/dev/null; redis-cli -p "$RS_PORT" FLUSHALL >/dev/null
+  # Fresh servers: memory freed by FLUSHALL stays in each allocator and would hide the cost.
+  stop "$fc"; stop "$rs"
+  fc=$(start_fc); rs=$(start_rs); trap 'stop $fc; stop $rs' EXIT
+  wait_up "$FC_PORT"; wait_up "$RS_PORT"
   fcm=$(SERVER_PID=$fc bash "$MEMKEY" 127.0.0.1 "$FC_PORT" | awk '/VmRSS/{print $6}')
   rsm=$(SERVER_PID=$rs bash "$MEMKEY" 127.0.0.1 "$RS_PORT" | awk '/VmRSS/{print $6}')
   echo "memory per key (RSS, 1M keys x 100 B): ferrocache $fcm B, redis-server $rsm B, ratio $(awk -v a="$fcm" -v b="$rsm" 'BEGIN{printf "%.2f", a/b}')"
