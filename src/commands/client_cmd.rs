@@ -9,7 +9,7 @@
 use super::args::{is, parse_i64};
 use super::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
 use super::context::ReplyMode;
-use super::server::{container, help_reply};
+use super::server::{container, help_result};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::clients::ClientInfo;
 use crate::command;
@@ -599,7 +599,7 @@ fn trackinginfo(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    help_reply(CLIENT_HELP)
+    help_result(CLIENT_HELP)
 }
 
 const CLIENT_HELP: &[&str] = &[

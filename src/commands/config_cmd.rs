@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     summary: "A container for server configuration commands.",
     since: "2.0.0",
     complexity: "Depends on subcommand.",
-    run: container,
+    run: super::subcommands_only,
     subcommands: &[
         sub(
             "get",
@@ -94,17 +94,6 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         ),
     ],
 }];
-
-/// Dispatch runs subcommands directly; the container itself is never run with a known one.
-fn container(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let sub = argv
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    Err(CommandError::err(format!(
-        "unknown subcommand '{sub}'. Try CONFIG HELP."
-    )))
-}
 
 /// CONFIG GET pattern [pattern ...]: a map of every matching option, each reported once under
 /// the name it was matched by (an alias asked for is answered under the alias).
@@ -366,12 +355,7 @@ const HELP: &[&str] = &[
 ];
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(help_reply(HELP))
-}
-
-/// A HELP reply: one status line per entry, as Redis's `addReplyHelp`.
-pub fn help_reply(lines: &[&'static str]) -> Reply {
-    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
+    Ok(super::help_reply(HELP))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! allocator of the binary); dataset numbers from the keyspace's own byte accounting.
 
 use super::args::{is, parse_i64};
-use super::server::{container, help_reply};
+use super::server::{container, help_result};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
@@ -278,7 +278,7 @@ fn memory_purge(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn memory_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    help_reply(&[
+    help_result(&[
         "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DOCTOR",
         "    Return memory problems reports.",
@@ -316,7 +316,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let sub = &argv[1];
     let argc = argv.len();
     if argc == 2 && is(sub, "help") {
-        return help_reply(DEBUG_HELP);
+        return help_result(DEBUG_HELP);
     }
     if argc == 3 && is(sub, "set-active-expire") {
         super::server::set_active_expire(atoi(&argv[2]) != 0);

@@ -488,7 +488,7 @@ const HELP: &[&str] = &[
 ];
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(super::config_cmd::help_reply(HELP))
+    Ok(super::help_reply(HELP))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! over the time series that `observability` records for commands at or above
 //! `latency-monitor-threshold` milliseconds (src/observability/latency.rs).
 
-use super::config_cmd::help_reply;
+use super::help_reply;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
 use crate::observability::latency::DoctorKnobs;
@@ -44,7 +44,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     summary: "A container for latency diagnostics commands.",
     since: "2.8.13",
     complexity: "Depends on subcommand.",
-    run: container,
+    run: super::subcommands_only,
     subcommands: &[
         sub(
             "latest",
@@ -90,17 +90,6 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         ),
     ],
 }];
-
-/// Dispatch runs subcommands directly; the container itself only runs for unknown ones.
-fn container(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let sub = argv
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    Err(CommandError::err(format!(
-        "unknown subcommand '{sub}'. Try LATENCY HELP."
-    )))
-}
 
 /// Event names are C strings in Redis: an argument is read up to its first NUL.
 fn c_str(arg: &[u8]) -> &[u8] {

@@ -37,6 +37,19 @@ use bytes::Bytes;
 pub type CommandResult = Result<Reply, CommandError>;
 pub type CommandFn = fn(&mut Ctx<'_>, &[Bytes]) -> CommandResult;
 
+/// A HELP reply: one status line per entry, as Redis's `addReplyHelp`.
+pub fn help_reply(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::status(l)).collect())
+}
+
+/// The `run` of a command that only has subcommands. Dispatch resolves the subcommand, and
+/// answers unknown ones, before it would call this; it stays as a defined answer.
+pub fn subcommands_only(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    Err(CommandError::Arity(
+        String::from_utf8_lossy(&argv[0]).to_ascii_lowercase(),
+    ))
+}
+
 /// Command flags, as in Redis's command table (COMMAND INFO reports their names).
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;

@@ -138,7 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for Pub/Sub commands.",
         since: "2.8.0",
         complexity: "Depends on subcommand.",
-        run: container,
+        run: super::subcommands_only,
         subcommands: &[
             sub(
                 "channels",
@@ -362,17 +362,6 @@ fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Int(n))
 }
 
-/// Dispatch runs subcommands directly; the container itself is never run with a known one.
-fn container(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let sub = argv
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    Err(CommandError::err(format!(
-        "unknown subcommand '{sub}'. Try PUBSUB HELP."
-    )))
-}
-
 fn names_reply(mut names: Vec<Bytes>) -> Reply {
     names.sort();
     Reply::Array(names.into_iter().map(Reply::Bulk).collect())
@@ -422,7 +411,7 @@ fn numpat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(super::config_cmd::help_reply(HELP))
+    Ok(super::help_reply(HELP))
 }
 
 /// MONITOR: from now on, every command the server runs is pushed to this connection.

@@ -4,7 +4,7 @@
 //! declare in KEYS (Odoo's ormcache builds its key names inside the script). The VM, the cache
 //! and the run live in `crate::scripting`.
 
-use super::config_cmd::help_reply;
+use super::help_reply;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -98,7 +98,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for Lua scripts management commands.",
         since: "2.6.0",
         complexity: "Depends on subcommand.",
-        run: container,
+        run: super::subcommands_only,
         subcommands: &[
             sub(
                 "debug",
@@ -185,16 +185,6 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ctx.state
         .scripting
         .eval(ctx, argv, Source::Sha, Access::ReadOnly)
-}
-
-fn container(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let sub = argv
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    Err(CommandError::err(format!(
-        "unknown subcommand '{sub}'. Try SCRIPT HELP."
-    )))
 }
 
 fn load(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

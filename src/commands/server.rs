@@ -134,23 +134,14 @@ pub(crate) const fn container(
         summary,
         since,
         complexity: "Depends on subcommand.",
-        run: container_run,
+        run: super::subcommands_only,
         subcommands,
     }
 }
 
-fn container_run(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    // Dispatch resolves subcommands before running anything; this only runs if that changes.
-    Err(CommandError::Arity(
-        String::from_utf8_lossy(&argv[0]).to_ascii_lowercase(),
-    ))
-}
-
-/// Help text as Redis's `addReplyHelp` sends it: one status line per entry.
-pub(crate) fn help_reply(lines: &[&'static str]) -> CommandResult {
-    Ok(Reply::Array(
-        lines.iter().copied().map(Reply::status).collect(),
-    ))
+/// Help text as Redis's `addReplyHelp` sends it, as a command result.
+pub(crate) fn help_result(lines: &[&'static str]) -> CommandResult {
+    Ok(super::help_reply(lines))
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
@@ -356,7 +347,7 @@ fn module_refused(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    help_reply(&[
+    help_result(&[
         "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LIST",
         "    Return a list of loaded modules.",
@@ -506,7 +497,7 @@ fn function_kill(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn function_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    help_reply(FUNCTION_HELP)
+    help_result(FUNCTION_HELP)
 }
 
 const FUNCTION_HELP: &[&str] = &[

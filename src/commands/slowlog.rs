@@ -1,7 +1,7 @@
 //! SLOWLOG GET / LEN / RESET / HELP: Redis's container command over the slow log that
 //! `observability` fills after each command (see src/observability/slowlog.rs).
 
-use super::config_cmd::help_reply;
+use super::help_reply;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -43,7 +43,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     summary: "A container for slow log commands.",
     since: "2.2.12",
     complexity: "Depends on subcommand.",
-    run: container,
+    run: super::subcommands_only,
     subcommands: &[
         sub(
             "get",
@@ -83,17 +83,6 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         ),
     ],
 }];
-
-/// Dispatch runs subcommands directly; the container itself only runs for unknown ones.
-fn container(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let sub = argv
-        .get(1)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .unwrap_or_default();
-    Err(CommandError::err(format!(
-        "unknown subcommand '{sub}'. Try SLOWLOG HELP."
-    )))
-}
 
 /// SLOWLOG GET [count]: the newest `count` entries (10 by default, -1 for all).
 fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
