@@ -231,6 +231,17 @@ fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
     vec![Reply::Map(fields)]
 }
 
+/// Commands whose keys we find with a function (an optional DB argument, a subcommand) but
+/// whose keys Redis describes with a fixed range, so they are not "movablekeys" there.
+fn legacy_range_of_custom(spec: &CommandSpec) -> Option<(i32, i32, i32)> {
+    match spec.name {
+        "copy" => Some((1, 2, 1)),
+        "move" => Some((1, 1, 1)),
+        "debug" => Some((0, 0, 0)),
+        _ => None,
+    }
+}
+
 /// One COMMAND INFO entry: name, arity, flags, first/last/step, categories, tips, key specs,
 /// subcommands.
 pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
@@ -239,10 +250,15 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
-    if matches!(spec.keys, KeySpec::Custom(_)) {
-        flag_names.push("movablekeys");
-    }
-    let (first, last, step) = spec.keys.legacy_range();
+    let (first, last, step) = match legacy_range_of_custom(spec) {
+        Some(range) => range,
+        None => {
+            if matches!(spec.keys, KeySpec::Custom(_)) {
+                flag_names.push("movablekeys");
+            }
+            spec.keys.legacy_range()
+        }
+    };
     let cats = categories(spec)
         .into_iter()
         .map(|c| Reply::Status(Bytes::from(format!("@{c}"))))
