@@ -192,3 +192,28 @@ fn object_idletime_and_freq_report_access() {
     let freq: u64 = freq.trim_start_matches(':').trim().parse().unwrap();
     assert!(freq > 5, "freq {freq}");
 }
+
+#[test]
+fn evictions_fire_evicted_events() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]),
+        b"+OK\r\n"
+    );
+    let mut sub = server.raw();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    limit_near_now(&mut c, "allkeys-random");
+    // No used_memory bound here: the unread events queued for `sub` are memory too.
+    let value = "x".repeat(1024);
+    for i in 0..2000 {
+        assert_eq!(c.cmd(&["SET", &format!("k{i}"), &value]), b"+OK\r\n");
+    }
+    assert!(evicted(&mut c) > 0);
+    let event = String::from_utf8_lossy(&sub.read_reply().expect("event")).into_owned();
+    assert!(
+        event.starts_with("*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted\r\n$")
+            && event.contains("\r\nk"),
+        "{event:?}"
+    );
+}
