@@ -160,7 +160,8 @@ fn run_checked(
     let started_us = state.clock.now_us();
     // Eviction locks shards one at a time, so it runs before this command locks its own.
     if spec.has(flags::DENYOOM) {
-        if let Err(err) = super::memory_limit::make_room(state, started_us) {
+        let incoming = argv.iter().map(|a| a.len() as u64 + 16).sum();
+        if let Err(err) = super::memory_limit::make_room(state, started_us, incoming) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             return Reply::from(err);
         }

@@ -24,27 +24,36 @@ fn allocated_bytes() -> u64 {
     stats::allocated::read().unwrap_or(0) as u64
 }
 
-fn used_memory(state: &ServerState, now_us: u64) -> u64 {
+fn used_memory(state: &ServerState, now_us: u64, incoming: u64) -> u64 {
     let at = CACHED_AT_US.load(Ordering::Relaxed);
-    if now_us.saturating_sub(at) < REFRESH_US && at != 0 {
-        return CACHED_USED.load(Ordering::Relaxed);
+    // One thread refreshes a stale reading; the others keep using the cached one meanwhile.
+    let stale = at == 0 || now_us.saturating_sub(at) >= REFRESH_US;
+    if !stale
+        || CACHED_AT_US
+            .compare_exchange(at, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        // The command about to run may add about its argument bytes: count them until the
+        // next reading, so a burst of writes within one refresh period cannot overshoot.
+        return CACHED_USED.fetch_add(incoming, Ordering::Relaxed) + incoming;
     }
     let mut used = allocated_bytes();
     if used == 0 {
         used = state.keyspace.used_bytes() as u64;
     }
     CACHED_USED.store(used, Ordering::Relaxed);
-    CACHED_AT_US.store(now_us.max(1), Ordering::Relaxed);
     used
 }
 
 /// Makes room under maxmemory (a no-op when it is 0). Err means the command must be refused.
-pub fn make_room(state: &ServerState, now_us: u64) -> Result<(), CommandError> {
+///
+/// `incoming` is the command's argument bytes, an estimate of what it may add.
+pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Result<(), CommandError> {
     let max = state.config.hot.maxmemory.load(Ordering::Relaxed);
     if max == 0 {
         return Ok(());
     }
-    let used = used_memory(state, now_us);
+    let used = used_memory(state, now_us, incoming);
     if used <= max {
         return Ok(());
     }
