@@ -343,6 +343,10 @@ impl Config {
                 .unwrap_or(0),
             Ordering::Relaxed,
         );
+        crate::keyspace::access::set_lfu_params(
+            num("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
+            num("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
+        );
         hot.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         hot.client_query_buffer_limit.store(

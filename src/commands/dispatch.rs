@@ -158,6 +158,14 @@ fn run_checked(
     }
     // One clock read gives the command's instant and the start of its duration.
     let started_us = state.clock.now_us();
+    // Eviction locks shards one at a time, so it runs before this command locks its own.
+    if spec.has(flags::DENYOOM) {
+        let incoming = argv.iter().map(|a| a.len() as u64 + 16).sum();
+        if let Err(err) = super::memory_limit::make_room(state, started_us, incoming) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return Reply::from(err);
+        }
+    }
     let ids = shards_for(state, client, spec, argv);
     // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
     if let Some(reply) = crate::scripting::busy::refuse_if_busy(state, spec) {
@@ -180,7 +188,8 @@ fn run_checked(
         changed: 0,
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
-    let result = (spec.run)(&mut ctx, argv);
+    let no_touch = ctx.client.no_touch;
+    let result = crate::keyspace::access::with_no_touch(no_touch, || (spec.run)(&mut ctx, argv));
     ctx.drain_expired();
     let changed = ctx.changed;
     drop(ctx);

@@ -17,6 +17,7 @@ pub mod generic;
 pub mod info;
 pub mod latency;
 pub mod lock;
+pub mod memory_limit;
 pub mod object;
 pub mod pubsub;
 pub mod registry;

@@ -2,7 +2,8 @@
 //! key's stored value, with Redis's replies for what we represent differently.
 //!
 //! IDLETIME and FREQ read `Entry::access` (low 24 bits: last access on a seconds clock; high 8
-//! bits: LFU counter); an entry never stamped reports 0.
+//! bits: LFU counter, reported after decay as Redis does), which every lookup stamps (see
+//! `keyspace::access`); OBJECT itself looks without stamping.
 
 use super::args::parse_i64;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
@@ -107,10 +108,11 @@ fn with_object(
 ) -> CommandResult {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
-    match shard.get_read(hash, key, now) {
+    // OBJECT looks without touching, as Redis's LOOKUP_NOTOUCH.
+    crate::keyspace::access::with_no_touch(true, || match shard.get_read(hash, key, now) {
         None => Ok(Reply::Nil),
         Some(entry) => f(entry),
-    }
+    })
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -165,34 +167,31 @@ fn policy(ctx: &Ctx<'_>) -> PolicyKind {
 const LFU_NOT_SELECTED: &str = "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const LFU_SELECTED: &str = "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-/// Low 24 bits of `Entry::access`: last access on a seconds clock that wraps at 2^24.
-const LRU_CLOCK_MASK: u32 = (1 << 24) - 1;
-
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let lfu = policy(ctx) == PolicyKind::Lfu;
-    let now_s = (ctx.now_ms / 1000) as u32 & LRU_CLOCK_MASK;
+    let now_ms = ctx.now_ms;
     with_object(ctx, &argv[2], |e| {
         if lfu {
             return Err(CommandError::err(LFU_SELECTED));
         }
-        // 0 means "never stamped" (nothing records accesses yet): report no idle time.
-        let last = e.access() & LRU_CLOCK_MASK;
-        let idle = if last == 0 {
-            0
-        } else {
-            now_s.wrapping_sub(last) & LRU_CLOCK_MASK
-        };
-        Ok(Reply::Int(i64::from(idle)))
+        Ok(Reply::Int(i64::from(crate::keyspace::access::idle_secs(
+            e.access(),
+            now_ms,
+        ))))
     })
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let lfu = policy(ctx) == PolicyKind::Lfu;
+    let now_ms = ctx.now_ms;
     with_object(ctx, &argv[2], |e| {
         if !lfu {
             return Err(CommandError::err(LFU_NOT_SELECTED));
         }
-        Ok(Reply::Int(i64::from(e.access() >> 24)))
+        Ok(Reply::Int(i64::from(crate::keyspace::access::lfu_decayed(
+            e.access(),
+            now_ms,
+        ))))
     })
 }
 

@@ -5,7 +5,9 @@
 //! ascending (db, shard) order, which makes them atomic and deadlock-free. This module knows
 //! nothing of sockets, RESP or the AOF.
 
+pub mod access;
 pub mod entry;
+pub mod evict;
 pub mod expiry;
 pub mod glob;
 pub mod shard;
@@ -40,6 +42,8 @@ pub struct Keyspace {
     dbs: Box<[Db]>,
     hasher: KeyHasher,
     shard_bits: u32,
+    /// Eviction candidates kept between evictions (see `evict`).
+    pub(crate) evict_pool: Mutex<evict::Pool>,
 }
 
 impl Keyspace {
@@ -58,6 +62,7 @@ impl Keyspace {
             dbs,
             hasher,
             shard_bits: shards_per_db.trailing_zeros(),
+            evict_pool: Mutex::new(evict::Pool::new()),
         }
     }
 

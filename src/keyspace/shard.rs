@@ -6,6 +6,7 @@
 //! expiry sweep that walks slots in order and so reaches every key in bounded time, and uniform
 //! random sampling (RANDOMKEY, eviction) by picking slot numbers.
 
+use super::access;
 use super::entry::Entry;
 use super::value::Value;
 use super::watch::Watchers;
@@ -45,6 +46,13 @@ pub struct Shard {
     /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
     expired_keys: Vec<Box<[u8]>>,
     pub stats: ShardStats,
+}
+
+/// Stamps an entry on lookup unless the running command asked not to (CLIENT NO-TOUCH, OBJECT).
+fn touch(entry: &mut Entry, now_ms: u64) {
+    if access::touching() {
+        entry.set_access(access::touched(entry.access(), now_ms));
+    }
 }
 
 impl Shard {
@@ -138,7 +146,9 @@ impl Shard {
     /// `stats.expired`). Does not count hits or misses; `peek` callers decide.
     pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let id = self.live_slot(hash, key, now_ms)?;
-        self.slot_mut(id).as_mut()
+        let entry = self.slot_mut(id).as_mut()?;
+        touch(entry, now_ms);
+        Some(entry)
     }
 
     /// Looks a key up for reading: expires it if due, and counts a keyspace hit or miss.
@@ -146,7 +156,9 @@ impl Shard {
         match self.live_slot(hash, key, now_ms) {
             Some(id) => {
                 self.stats.hits += 1;
-                self.slot_mut(id).as_mut()
+                let entry = self.slot_mut(id).as_mut()?;
+                touch(entry, now_ms);
+                Some(entry)
             }
             None => {
                 self.stats.misses += 1;
@@ -186,8 +198,11 @@ impl Shard {
     }
 
     /// Inserts a prepared entry, replacing any live entry under the same key.
-    pub fn insert_entry(&mut self, hash: u64, entry: Entry, now_ms: u64) -> Option<Entry> {
+    pub fn insert_entry(&mut self, hash: u64, mut entry: Entry, now_ms: u64) -> Option<Entry> {
         let old = self.remove(hash, entry.key(), now_ms);
+        if entry.access() == 0 {
+            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+        }
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
             self.volatile_keys += 1;
