@@ -42,10 +42,14 @@ fn fill(c: &mut RawClient, max: u64, prefix: &str, n: usize, ttl: Option<&str>) 
         for _ in 0..100 {
             assert_eq!(c.read_reply().expect("reply"), b"+OK\r\n");
         }
+        // The limit is checked against an allocator reading refreshed between commands plus the
+        // argument bytes counted since; one pipelined batch (100 x 1 KB values, ~130 KB in
+        // jemalloc's size classes) can land between two readings. Bound: 5% or two batches.
         let used = info_field(c, "memory", "used_memory");
+        let slack = (max / 20).max(256 * 1024);
         assert!(
-            used <= max + max / 20,
-            "used_memory {used} > maxmemory {max} + 5% after batch {batch}"
+            used <= max + slack,
+            "used_memory {used} > maxmemory {max} + {slack} after batch {batch}"
         );
     }
 }
