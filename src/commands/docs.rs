@@ -24,19 +24,17 @@ const fn sub(
     complexity: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::subcommand(
         name,
         arity,
-        flags: COMMAND_FLAGS,
-        keys: KeySpec::None,
-        acl: &["connection"],
-        group: "server",
-        summary,
+        COMMAND_FLAGS,
+        "server",
+        &["connection"],
         since,
+        summary,
         complexity,
         run,
-        subcommands: &[],
-    }
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {

@@ -19,19 +19,17 @@ const fn sub(
     summary: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::subcommand(
         name,
         arity,
         flags,
-        keys: KeySpec::None,
-        acl: &[],
-        group: "server",
+        "server",
+        &[],
+        "2.8.13",
         summary,
-        since: "2.8.13",
-        complexity: "O(1)",
+        "O(1)",
         run,
-        subcommands: &[],
-    }
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {

@@ -176,6 +176,34 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A subcommand (CONFIG GET, SCRIPT LOAD, ...): no keys of its own, no nested subcommands.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn subcommand(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        group: &'static str,
+        acl: &'static [&'static str],
+        since: &'static str,
+        summary: &'static str,
+        complexity: &'static str,
+        run: CommandFn,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            keys: KeySpec::None,
+            acl,
+            group,
+            summary,
+            since,
+            complexity,
+            run,
+            subcommands: &[],
+        }
+    }
+
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }

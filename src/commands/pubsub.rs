@@ -24,19 +24,7 @@ const fn sub(
     summary: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        keys: KeySpec::None,
-        acl,
-        group: "pubsub",
-        summary,
-        since: "2.8.0",
-        complexity: "",
-        run,
-        subcommands: &[],
-    }
+    CommandSpec::subcommand(name, arity, flags, "pubsub", acl, "2.8.0", summary, "", run)
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -44,19 +44,17 @@ const fn sub(
     summary: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::subcommand(
         name,
         arity,
         flags,
-        keys: KeySpec::None,
-        acl: &["slow", "scripting"],
-        group: "scripting",
-        summary,
+        "scripting",
+        &["slow", "scripting"],
         since,
-        complexity: "",
+        summary,
+        "",
         run,
-        subcommands: &[],
-    }
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[

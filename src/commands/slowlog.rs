@@ -18,19 +18,17 @@ const fn sub(
     complexity: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::subcommand(
         name,
         arity,
         flags,
-        keys: KeySpec::None,
-        acl: &[],
-        group: "server",
-        summary,
+        "server",
+        &[],
         since,
+        summary,
         complexity,
         run,
-        subcommands: &[],
-    }
+    )
 }
 
 pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
