@@ -185,13 +185,24 @@ fn fill(ks: &Keyspace, policy: Policy, samples: usize, now_ms: u64, pool: &mut P
         sample_shard(&shard, id, policy, samples, now_ms, pool);
         sampled += 1;
         if sampled == SHARDS_PER_ROUND {
-            return;
+            break;
         }
     }
     if pool.is_empty() {
+        // Random picks found nothing: walk the slots in order, so that "nothing to evict" is a
+        // definite answer (sampling can miss the last few candidates of a mostly-empty slab).
         for id in ks.all_shards() {
             let shard = ks.lock(id);
-            sample_shard(&shard, id, policy, samples, now_ms, pool);
+            if policy.volatile_only() && shard.volatile_len() == 0 {
+                continue;
+            }
+            for pos in 0..shard.slot_count() {
+                if let Some(entry) = shard.entry_at(pos) {
+                    if let Some(score) = policy.score(entry, now_ms) {
+                        pool.offer(score, id, pos, entry);
+                    }
+                }
+            }
             drop(shard);
             if pool.len() >= samples {
                 return;
