@@ -87,6 +87,10 @@ fn memory_limit_is_an_error_and_the_vm_recovers() {
 }
 
 /// Polls `cmd` on `client` until its reply starts with `prefix` (at most `limit`).
+/// Tests whose script spins a CPU core run one at a time: on a 2-core CI machine two spinning
+/// servers plus the test threads starved the BUSY/SCRIPT KILL client past its read timeout.
+static SPINNING_SCRIPT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn wait_for_reply(client: &mut RawClient, cmd: &[&str], prefix: &str, limit: Duration) -> String {
     let started = Instant::now();
     loop {
@@ -100,6 +104,7 @@ fn wait_for_reply(client: &mut RawClient, cmd: &[&str], prefix: &str, limit: Dur
 
 #[test]
 fn busy_then_script_kill_stops_a_looping_script() {
+    let _one_at_a_time = SPINNING_SCRIPT.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start(&[]);
     let mut other = server.raw();
     assert_eq!(
@@ -134,6 +139,7 @@ fn busy_then_script_kill_stops_a_looping_script() {
 
 #[test]
 fn a_script_that_wrote_is_unkillable() {
+    let _one_at_a_time = SPINNING_SCRIPT.lock().unwrap_or_else(|e| e.into_inner());
     let mut server = Server::start(&[]);
     let mut other = server.raw();
     assert_eq!(
