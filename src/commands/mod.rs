@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod client_cmd;
+pub mod collection;
 pub mod config_cmd;
 pub mod connection;
 pub mod context;
