@@ -133,6 +133,9 @@ pub struct Ctx<'a> {
     /// Keys this command changed, as (db, key); dispatch feeds them to WATCH, notifications and
     /// the `dirty` counter.
     pub changed: u64,
+    /// What the AOF records for this command when it is not the request itself (see
+    /// `propagate`); empty means "the request, if it changed something".
+    pub effects: Vec<Vec<bytes::Bytes>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -216,6 +219,13 @@ impl<'a> Ctx<'a> {
         self.changed += 1;
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
+    }
+
+    /// Records a command to write to the AOF instead of the request (Redis's
+    /// `alsoPropagate` after `preventCommandPropagation`): SPOP is logged as SREM, BLPOP as
+    /// LPOP, a random pick as the member it chose. Call once per effect, in order.
+    pub fn propagate(&mut self, argv: Vec<bytes::Bytes>) {
+        self.effects.push(argv);
     }
 
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it

@@ -186,6 +186,7 @@ fn run_checked(
         now_ms: started_us / 1000,
         locks,
         changed: 0,
+        effects: Vec::new(),
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
     let no_touch = ctx.client.no_touch;
