@@ -32,6 +32,8 @@ pub struct ServerState {
     pub scripting: crate::scripting::Scripting,
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
+    /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
+    pub blocking: crate::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
 }
@@ -64,6 +66,7 @@ impl ServerState {
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
+            blocking: Default::default(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct ClientState {
     /// The last command run, as published in `info.details` (compared by address so the
     /// shared copy is only written when it changes).
     pub last_cmd: &'static str,
+    /// Blocking commands: the wait a command asked for, and whether it runs nested.
+    pub blocking: crate::blocking::ClientBlocking,
 }
 
 /// A transaction being queued.
@@ -75,6 +77,7 @@ impl ClientState {
             watch: WatchState::default(),
             pubsub,
             last_cmd: "",
+            blocking: Default::default(),
         }
     }
 }
@@ -217,6 +220,7 @@ impl<'a> Ctx<'a> {
     /// the clients WATCHing it.
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
+        self.state.blocking.signal(db, key);
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
     }
