@@ -27,6 +27,11 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
+    if let [command, path] = cli.args.as_slice() {
+        if command == "check-rdb" {
+            std::process::exit(ferrocache::rdb::check::run(path));
+        }
+    }
     let config = match Config::from_args(&cli.args) {
         Ok(c) => c,
         Err(e) => {

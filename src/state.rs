@@ -36,6 +36,8 @@ pub struct ServerState {
     pub blocking: crate::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
+    /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
+    pub rdb: crate::rdb::RdbState,
 }
 
 impl ServerState {
@@ -66,6 +68,7 @@ impl ServerState {
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
+            rdb: Default::default(),
             blocking: Default::default(),
         }
     }

@@ -435,22 +435,9 @@ fn persistence(state: &ServerState, s: &mut Section) {
     s.field("current_fork_perc", "0.00");
     s.field("current_save_keys_processed", 0);
     s.field("current_save_keys_total", 0);
-    s.field(
-        "rdb_changes_since_last_save",
-        ServerStats::get(&state.stats.dirty),
-    );
-    s.field("rdb_bgsave_in_progress", 0);
-    s.field(
-        "rdb_last_save_time",
-        state.last_save_unix.load(Ordering::Relaxed),
-    );
-    s.field("rdb_last_bgsave_status", "ok");
-    s.field("rdb_last_bgsave_time_sec", -1);
-    s.field("rdb_current_bgsave_time_sec", -1);
-    s.field("rdb_saves", 0);
-    s.field("rdb_last_cow_size", 0);
-    s.field("rdb_last_load_keys_expired", 0);
-    s.field("rdb_last_load_keys_loaded", 0);
+    for (name, value) in crate::rdb::info_fields(state) {
+        s.field(name, value);
+    }
     s.field("aof_enabled", u8::from(state.config.get_bool("appendonly")));
     s.field("aof_rewrite_in_progress", 0);
     s.field("aof_rewrite_scheduled", 0);

@@ -20,6 +20,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::info::COMMANDS,
         super::docs::COMMANDS,
         super::lock::COMMANDS,
+        super::persistence_rdb::COMMANDS,
+        super::dump::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
         super::slowlog::COMMANDS,
