@@ -634,23 +634,29 @@ fn errorstats(state: &ServerState, s: &mut Section) {
     }
 }
 
-/// Without per-command histograms every percentile is reported as the mean latency.
+/// The configured percentiles of each called command's latency histogram (microseconds,
+/// interpolated inside power-of-two buckets; see observability::histogram).
 fn latencystats(state: &ServerState, s: &mut Section) {
     if !state.config.get_bool("latency-tracking") {
         return;
     }
     let percentiles = state.config.get("latency-tracking-info-percentiles");
-    for (name, calls, usec, _, _) in command_counters(state) {
-        if calls == 0 {
-            continue;
-        }
-        let mean = usec as f64 / calls as f64;
+    let mut called: Vec<_> = state
+        .registry
+        .all_entries()
+        .filter(|f| f.stats.latency.total() > 0)
+        .collect();
+    called.sort_unstable_by_key(|f| f.full_name);
+    for f in called {
         let parts: Vec<String> = percentiles
             .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(|p| format!("p{p}={mean:.3}"))
+            .filter_map(|p| Some((p, p.parse::<f64>().ok()?)))
+            .map(|(p, pct)| format!("p{p}={:.3}", f.stats.latency.percentile(pct)))
             .collect();
-        s.field(&format!("latency_percentiles_usec_{name}"), parts.join(","));
+        s.field(
+            &format!("latency_percentiles_usec_{}", f.full_name),
+            parts.join(","),
+        );
     }
 }
 

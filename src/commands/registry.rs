@@ -40,10 +40,13 @@ pub struct CallStats {
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: crate::observability::histogram::LatencyHistogram,
 }
 
 impl CallStats {
     pub fn reset(&self) {
+        self.latency.reset();
         for c in [
             &self.calls,
             &self.usec,
