@@ -122,7 +122,8 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if decoded.is_empty_aggregate() {
         return Err(bad_format());
     }
-    let value = rdb::to_value(decoded).map_err(|_| bad_format())?;
+    let limits = rdb::values::Limits::from_config(&ctx.state.config);
+    let value = rdb::values::to_value(decoded, &limits).map_err(|_| bad_format())?;
     let deadline = match (ttl, opts.absolute_ttl) {
         (0, _) => None,
         (at, true) => Some(at as u64),

@@ -12,6 +12,7 @@ pub mod crc64;
 pub mod format;
 pub mod lzf;
 pub mod read;
+pub mod values;
 pub mod write;
 
 use crate::keyspace::{Keyspace, ShardId, Value};
@@ -436,14 +437,6 @@ pub fn save_on_shutdown(state: &ServerState, mode: ShutdownSave) -> Result<(), S
     })
 }
 
-/// Converts a decoded value into a keyspace value. Errors name what is wrong (duplicates).
-pub fn to_value(value: RdbValue) -> Result<Value, String> {
-    match value {
-        RdbValue::Str(bytes) => Ok(Value::Str(bytes.into_boxed_slice())),
-        other => Err(format!("{} values cannot be loaded yet", other.type_name())),
-    }
-}
-
 /// What a load did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct LoadStats {
@@ -456,10 +449,12 @@ pub struct LoadStats {
 /// skipped (and counted), as a Redis master does. Stops at the first error with its offset.
 pub fn load_bytes(
     ks: &Keyspace,
+    config: &crate::config::Config,
     data: &[u8],
     now_ms: u64,
 ) -> Result<LoadStats, format::DecodeError> {
     let mut stats = LoadStats::default();
+    let limits = values::Limits::from_config(config);
     read::parse_file(data, |event| {
         let Event::Key(record) = event else {
             return Ok(());
@@ -479,7 +474,7 @@ pub fn load_bytes(
             stats.empty_keys_skipped += 1;
             return Ok(());
         }
-        let value = to_value(record.value)
+        let value = values::to_value(record.value, &limits)
             .map_err(|e| format!("key '{}': {e}", String::from_utf8_lossy(&record.key)))?;
         let hash = ks.hash(&record.key);
         let id = ShardId {
@@ -541,7 +536,7 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
     };
     let started = Instant::now();
     let now_ms = state.clock.now_ms();
-    let stats = load_bytes(&state.keyspace, &data, now_ms).map_err(|e| {
+    let stats = load_bytes(&state.keyspace, &state.config, &data, now_ms).map_err(|e| {
         format!(
             "Bad RDB file {}: {e}. ferrocache refuses to start rather than load it partly; \
              `ferrocache check-rdb {}` reports what the file holds.",

@@ -26,10 +26,31 @@ pub fn value_kind(value: ValueRef<'_>) -> u8 {
 pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
     match value {
         ValueRef::Str(s) => put_string(out, s, compress),
-        // The aggregate types are being written on main; their encodings follow once they
-        // expose iteration (no command can create one before then).
-        ValueRef::List(_) | ValueRef::Set(_) | ValueRef::Hash(_) | ValueRef::ZSet(_) => {
-            put_len(out, 0)
+        ValueRef::List(list) => {
+            put_len(out, list.len() as u64);
+            for item in list.iter() {
+                put_string(out, item, compress);
+            }
+        }
+        ValueRef::Set(set) => {
+            put_len(out, set.len() as u64);
+            for member in set.iter() {
+                put_string(out, member, compress);
+            }
+        }
+        ValueRef::Hash(hash) => {
+            put_len(out, hash.len() as u64);
+            for (field, value) in hash.iter() {
+                put_string(out, field, compress);
+                put_string(out, value, compress);
+            }
+        }
+        ValueRef::ZSet(zset) => {
+            put_len(out, zset.len() as u64);
+            for (member, score) in zset.iter() {
+                put_string(out, member, compress);
+                out.extend_from_slice(&score.to_le_bytes());
+            }
         }
     }
 }
