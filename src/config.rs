@@ -376,6 +376,19 @@ impl Config {
             num("zset-max-listpack-value").max(0) as u64,
             Ordering::Relaxed,
         );
+        for (slot, name) in [
+            (&hot.hash_max_listpack_entries, "hash-max-listpack-entries"),
+            (&hot.hash_max_listpack_value, "hash-max-listpack-value"),
+            (&hot.set_max_intset_entries, "set-max-intset-entries"),
+            (&hot.set_max_listpack_entries, "set-max-listpack-entries"),
+            (&hot.set_max_listpack_value, "set-max-listpack-value"),
+        ] {
+            slot.store(num(name).max(0) as u64, Ordering::Relaxed);
+        }
+        crate::keyspace::prefix_stats::configure(
+            v.get("keyspace-stats-prefixes").map_or("", String::as_str),
+            v.get("keyspace-stats-separator").map_or("", String::as_str),
+        );
         let notify = v
             .get("notify-keyspace-events")
             .and_then(|s| notify_flags(s))

@@ -877,6 +877,9 @@ pub static OPTIONS: &[OptionSpec] = &[
         Mutable,
     ),
     opt("aof-disable-auto-gc", Bool, "no", Mutable),
+    // Beyond Redis: keyspace hits and misses per key prefix (keyspace/prefix_stats.rs).
+    opt("keyspace-stats-prefixes", Str, "", Mutable),
+    opt("keyspace-stats-separator", Str, "", Mutable),
 ];
 
 /// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.
