@@ -50,6 +50,13 @@ pub struct HotConfig {
     /// zset-max-listpack-entries / zset-max-listpack-value (the sorted-set encoding names).
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    /// hash-max-listpack-entries / -value and set-max-intset-entries / set-max-listpack-entries
+    /// / -value (the hash and set encoding names).
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+    pub set_max_listpack_entries: AtomicU64,
+    pub set_max_listpack_value: AtomicU64,
 }
 
 /// The live configuration.
