@@ -183,6 +183,11 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
             (&["RW", "delete"], None)
         }
         "zpopmin" | "zpopmax" | "bzpopmin" | "bzpopmax" => (&["RW", "access", "delete"], None),
+        "sadd" | "hsetnx" => (&["RW", "insert"], None),
+        "srem" | "hdel" => (&["RW", "delete"], None),
+        "spop" => (&["RW", "access", "delete"], None),
+        "hincrby" | "hincrbyfloat" => (&["RW", "access", "update"], None),
+        "sismember" | "scard" | "hexists" | "hlen" | "hstrlen" => (&["RO"], None),
         _ if spec.has(WRITE) => (&["RW", "update"], None),
         _ if spec.has(READONLY) => (&["RO", "access"], None),
         _ => (&["RO"], None),
@@ -193,6 +198,10 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
 fn tips(spec: &CommandSpec) -> &'static [&'static str] {
     match spec.name {
         "zrandmember" | "zscan" => &["nondeterministic_output"],
+        "spop" | "srandmember" | "sscan" | "hrandfield" | "hscan" => &["nondeterministic_output"],
+        "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "hgetall" => {
+            &["nondeterministic_output_order"]
+        }
         _ => &[],
     }
 }
