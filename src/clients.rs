@@ -41,6 +41,12 @@ pub struct ClientDetails {
     pub multi: i64,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub blocked: bool,
+    /// Subscriptions (CLIENT LIST `sub=`, `psub=`, `ssub=`; flag `P` when any) and MONITOR
+    /// mode (flag `O`).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub monitor: bool,
     pub user: String,
 }
 
@@ -48,6 +54,12 @@ impl ClientDetails {
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
+        if self.sub + self.psub + self.ssub > 0 {
+            flags.push('P');
+        }
         if self.multi >= 0 {
             flags.push('x');
         }

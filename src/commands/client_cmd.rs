@@ -363,7 +363,7 @@ fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
     let mut line = String::with_capacity(320);
     let _ = write!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_BYTES} rbp=0 obl=0 oll=0 omem={} tot-mem={tot_mem} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_BYTES} rbp=0 obl=0 oll=0 omem={} tot-mem={tot_mem} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         client.id,
         client.addr,
         client.local_addr,
@@ -371,6 +371,9 @@ fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
         String::from_utf8_lossy(&details.name),
         details.flag_letters(),
         details.db,
+        details.sub,
+        details.psub,
+        details.ssub,
         details.multi,
         details.query_buf,
         details.output_buf,

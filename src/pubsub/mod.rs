@@ -492,6 +492,17 @@ pub fn before_command(
 
 /// Dispatch's hook after a top-level command ran and released its locks: publishes its keyspace
 /// events, feeds MONITOR, and gives PING its subscribed-mode shape.
+/// Mirrors the subscription counts and MONITOR mode into the shared client details, for other
+/// connections' CLIENT LIST (`sub=`, `psub=`, `ssub=`, flags `P` and `O`).
+fn publish_subscription_counts(client: &ClientState) {
+    let p = &client.pubsub;
+    let mut details = client.info.details.lock();
+    details.sub = p.channels.len();
+    details.psub = p.patterns.len();
+    details.ssub = p.shard_channels.len();
+    details.monitor = p.monitor;
+}
+
 pub fn after_command(
     state: &ServerState,
     client: &mut ClientState,
@@ -503,6 +514,9 @@ pub fn after_command(
         notify::publish_recorded(state, &mut client.pubsub);
     }
     client.pubsub.outbox.set_protocol(client.protocol);
+    if spec.group == "pubsub" || spec.name == "reset" || spec.name == "monitor" {
+        publish_subscription_counts(client);
+    }
     if monitored(spec) && !shown_before_running(spec) {
         monitor::feed(
             state,
