@@ -569,3 +569,141 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use format::{kind, opcode, put_len, put_string};
+
+    /// A ziplist of short strings (and 0..=12 as 4-bit immediates), as Redis 6 wrote them.
+    fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut zl = vec![0u8; 10];
+        let mut prev_len = 0usize;
+        for item in items {
+            let start = zl.len();
+            zl.push(prev_len as u8);
+            match std::str::from_utf8(item)
+                .ok()
+                .and_then(|s| s.parse::<u8>().ok())
+            {
+                Some(n) if n <= 12 => zl.push(0xf1 + n),
+                _ => {
+                    zl.push(item.len() as u8);
+                    zl.extend_from_slice(item);
+                }
+            }
+            prev_len = zl.len() - start;
+        }
+        zl.push(0xff);
+        let total = zl.len() as u32;
+        zl[0..4].copy_from_slice(&total.to_le_bytes());
+        zl[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+        zl
+    }
+
+    /// A Redis 6 style file (RDB 9) with ziplist-encoded aggregates and a quicklist of ziplists.
+    fn redis6_file() -> Vec<u8> {
+        let mut f = b"REDIS0009".to_vec();
+        f.push(opcode::AUX);
+        put_string(&mut f, b"redis-ver", false);
+        put_string(&mut f, b"6.2.14", false);
+        f.push(opcode::SELECTDB);
+        put_len(&mut f, 0);
+        let key = |f: &mut Vec<u8>, k: u8, name: &[u8], blob: Vec<u8>| {
+            f.push(k);
+            put_string(f, name, false);
+            put_len(f, blob.len() as u64);
+            f.extend_from_slice(&blob);
+        };
+        f.push(kind::LIST_QUICKLIST);
+        put_string(&mut f, b"list", false);
+        put_len(&mut f, 2);
+        for node in [ziplist(&[b"a", b"b"]), ziplist(&[b"3"])] {
+            put_len(&mut f, node.len() as u64);
+            f.extend_from_slice(&node);
+        }
+        key(
+            &mut f,
+            kind::HASH_ZIPLIST,
+            b"hash",
+            ziplist(&[b"f", b"v", b"g", b"7"]),
+        );
+        key(
+            &mut f,
+            kind::ZSET_ZIPLIST,
+            b"zset",
+            ziplist(&[b"m", b"1", b"n", b"2.5"]),
+        );
+        let mut intset = 2u32.to_le_bytes().to_vec();
+        intset.extend_from_slice(&2u32.to_le_bytes());
+        intset.extend_from_slice(&(-4i16).to_le_bytes());
+        intset.extend_from_slice(&9i16.to_le_bytes());
+        key(&mut f, kind::SET_INTSET, b"set", intset);
+        f.push(opcode::EXPIRETIME_MS);
+        f.extend_from_slice(&5_000u64.to_le_bytes());
+        f.push(kind::STRING);
+        put_string(&mut f, b"gone", false);
+        put_string(&mut f, b"x", false);
+        f.push(opcode::EOF);
+        let crc = crc64::update(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn a_redis_6_file_with_ziplists_loads() {
+        let ks = Keyspace::new(16, 4);
+        let stats = load_bytes(&ks, &Config::default(), &redis6_file(), 10_000).unwrap();
+        assert_eq!((stats.keys_loaded, stats.keys_expired), (4, 1));
+        let get = |key: &[u8]| {
+            let hash = ks.hash(key);
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
+            shard.get_mut(hash, key, 10_000).map(|e| e.to_value())
+        };
+        let Some(Value::List(list)) = get(b"list") else {
+            panic!("list missing")
+        };
+        let items: Vec<&[u8]> = list.iter().collect();
+        assert_eq!(items, [&b"a"[..], b"b", b"3"]);
+        let Some(Value::Hash(hash)) = get(b"hash") else {
+            panic!("hash missing")
+        };
+        assert_eq!(hash.get(b"g"), Some(&b"7"[..]));
+        let Some(Value::ZSet(zset)) = get(b"zset") else {
+            panic!("zset missing")
+        };
+        assert_eq!(zset.score(b"n"), Some(2.5));
+        let Some(Value::Set(set)) = get(b"set") else {
+            panic!("set missing")
+        };
+        assert!(set.contains(b"-4") && set.contains(b"9"));
+        assert!(get(b"gone").is_none());
+        // Written back in plain encodings, the file loads again with the same values.
+        let dbs = snapshot(&ks, 10_000);
+        let mut out = Vec::new();
+        let mut w = write::FileWriter::begin(&mut out, true, true, &[]).unwrap();
+        for db in &dbs {
+            w.select_db(db.db, db.keys.len() as u64, 0).unwrap();
+            for k in &db.keys {
+                w.key(&k.key, k.value.as_ref(), k.expire_at_ms).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        let again = Keyspace::new(16, 4);
+        let stats = load_bytes(&again, &Config::default(), &out, 10_000).unwrap();
+        assert_eq!(stats.keys_loaded, 4);
+    }
+
+    #[test]
+    fn every_truncation_of_a_file_is_an_error() {
+        let file = redis6_file();
+        for cut in 0..file.len() {
+            let ks = Keyspace::new(16, 4);
+            assert!(load_bytes(&ks, &Config::default(), &file[..cut], 0).is_err());
+        }
+    }
+}
