@@ -183,6 +183,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     // Redis counts a FLUSHALL as a change even on an empty server (it triggers a save).
     ctx.changed += 1;
+    crate::rdb::after_flushall(ctx.state);
     Ok(Reply::Ok)
 }
 
