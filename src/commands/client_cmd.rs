@@ -563,8 +563,9 @@ fn unpause(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: no client is ever blocked here yet, so the answer is 0.
-fn unblock(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocked client's wait with its timeout reply or
+/// the UNBLOCKED error; 1 if it was blocked.
+fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if argv.len() > 4 {
         return Err(CommandError::err(
             "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
@@ -577,8 +578,11 @@ fn unblock(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             ));
         }
     }
-    parse_i64(&argv[2])?;
-    Ok(Reply::Int(0))
+    let id = parse_i64(&argv[2])?;
+    let with_error = argv.get(3).is_some_and(|reason| is(reason, "error"));
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(ctx.state, id, with_error));
+    Ok(Reply::Int(i64::from(unblocked)))
 }
 
 fn caching(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {

@@ -19,6 +19,7 @@ pub mod generic;
 pub mod hash;
 pub mod info;
 pub mod latency;
+pub mod list;
 pub mod lock;
 pub mod memory_limit;
 pub mod object;
