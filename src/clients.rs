@@ -22,6 +22,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection task notices and closes.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// The connection's outbox, for messages other connections address to it by id.
+    pub outbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Outbox>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -120,6 +122,7 @@ impl ClientRegistry {
             }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            outbox: std::sync::OnceLock::new(),
         });
         self.clients.lock().insert(id, info.clone());
         info

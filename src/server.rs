@@ -106,6 +106,7 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 expiry::cycle_budget(hz as u32),
                 &mut |db, keys| {
                     for key in keys {
+                        state.pubsub.tracking.invalidate(&state, &key, None);
                         notify::publish(&state, notify::EXPIRED, "expired", db, &key);
                     }
                 },

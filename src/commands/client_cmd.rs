@@ -10,6 +10,7 @@ use super::args::{is, parse_i64};
 use super::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
 use super::context::ReplyMode;
 use super::server::{container, help_result};
+use super::tracking::{caching, getredir, tracking, trackinginfo};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::clients::ClientInfo;
 use crate::command;
@@ -30,6 +31,13 @@ pub static COMMANDS: &[CommandSpec] = &[container(
 const CONN: &[&str] = &["connection", "slow"];
 const CONN_ADMIN: &[&str] = &["admin", "connection", "slow", "dangerous"];
 const BASE: u32 = NOSCRIPT | LOADING | STALE;
+
+/// True for CLIENT's subcommands (CLIENT CACHING's flag survives them, as in Redis).
+pub fn is_client_subcommand(spec: &CommandSpec) -> bool {
+    SUBCOMMANDS
+        .as_ptr_range()
+        .contains(&(spec as *const CommandSpec))
+}
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     command!(
@@ -185,6 +193,17 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         "2.6.9",
         "Sets the connection name.",
         setname
+    ),
+    command!(
+        "tracking",
+        -3,
+        BASE,
+        KeySpec::None,
+        CONN,
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        tracking
     ),
     command!(
         "trackinginfo",
@@ -583,26 +602,6 @@ fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let unblocked =
         u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(ctx.state, id, with_error));
     Ok(Reply::Int(i64::from(unblocked)))
-}
-
-fn caching(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Err(CommandError::err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))
-}
-
-fn getredir(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(Reply::Int(-1))
-}
-
-/// Tracking is never on: Redis's reply for a client without tracking.
-fn trackinginfo(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(Reply::Map(vec![
-        (
-            Reply::bulk_static("flags"),
-            Reply::Set(vec![Reply::bulk_static("off")]),
-        ),
-        (Reply::bulk_static("redirect"), Reply::Int(-1)),
-        (Reply::bulk_static("prefixes"), Reply::Array(Vec::new())),
-    ]))
 }
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {

@@ -267,7 +267,7 @@ fn clients(state: &ServerState, s: &mut Section) {
     s.field("client_recent_max_output_buffer", max_out);
     let (blocking_keys, timed_waits) = state.blocking.counts();
     s.field("blocked_clients", state.blocking.blocked_clients());
-    s.field("tracking_clients", 0);
+    s.field("tracking_clients", state.pubsub.tracking.figures().clients);
     s.field("pubsub_clients", 0);
     s.field("watching_clients", 0);
     s.field("clients_in_timeout_table", timed_waits);
@@ -506,12 +506,13 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
     ] {
         s.field(name, 0);
     }
+    let tracking = state.pubsub.tracking.figures();
+    s.field("tracking_total_keys", tracking.keys);
+    s.field("tracking_total_items", tracking.items);
+    s.field("tracking_total_prefixes", tracking.prefixes);
     s.field(
         "unexpected_error_replies",
         get(&st.unexpected_error_replies),

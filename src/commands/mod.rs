@@ -33,6 +33,7 @@ pub mod slowlog;
 pub mod string;
 #[cfg(test)]
 pub mod testing;
+pub mod tracking;
 pub mod transactions;
 pub mod zset;
 

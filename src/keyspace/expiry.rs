@@ -23,6 +23,15 @@ pub fn set_expired_keys_recorded(on: bool) {
 
 pub fn expired_keys_recorded() -> bool {
     RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
+        || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
+}
+
+/// Set while a client has CLIENT TRACKING on: expired keys are invalidated, so they are
+/// recorded even when no keyspace notification wants them.
+static TRACKING_NEEDS_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
+
+pub fn set_tracking_needs_expired_keys(on: bool) {
+    TRACKING_NEEDS_EXPIRED_KEYS.store(on, Ordering::Relaxed);
 }
 
 /// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
