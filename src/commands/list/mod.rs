@@ -18,6 +18,7 @@ use crate::keyspace::types::list::End;
 use crate::keyspace::types::{Aggregate, ListValue};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::state::ServerState;
 use bytes::Bytes;
 
 const fn cx(spec: CommandSpec, complexity: &'static str) -> CommandSpec {
@@ -156,9 +157,10 @@ fn pop_command(end: End) -> Bytes {
     })
 }
 
-/// `list-max-listpack-size`, for the encoding rules.
-fn fill(ctx: &Ctx<'_>) -> i64 {
-    ctx.state.config.get_i64("list-max-listpack-size")
+/// `list-max-listpack-size`, for the encoding rules: read only when a conversion is possible
+/// (the option lives behind the config lock).
+fn fill(state: &ServerState) -> impl Fn() -> i64 + Copy + '_ {
+    move || state.config.get_i64("list-max-listpack-size")
 }
 
 /// Whether `key` holds a list, without counting a keyspace hit or miss (Redis's
@@ -218,10 +220,10 @@ fn rpushx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, create: bool) -> CommandResult {
     let (key, elements) = (&argv[1], &argv[2..]);
     let db = ctx.db();
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let added_bytes = elements.iter().map(|e| e.len()).sum();
     let written = collection::write(ctx, db, key, create, |list: &mut ListValue| {
-        list.convert_if_growing(fill, added_bytes, elements.len());
+        list.convert_if_growing_with(fill, added_bytes, elements.len());
         for element in elements {
             list.push(end, element);
         }
@@ -244,11 +246,11 @@ fn pop_elements(
     count: usize,
 ) -> Result<Option<Vec<Bytes>>, CommandError> {
     let db = ctx.db();
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let written = collection::write(ctx, db, key, false, |list: &mut ListValue| {
         let n = count.min(list.len());
         let popped: Vec<Bytes> = (0..n).filter_map(|_| list.pop(end)).collect();
-        list.convert_if_shrunk(fill);
+        list.convert_if_shrunk_with(fill);
         Ok(popped)
     })?;
     let Some(written) = written else {
@@ -339,13 +341,13 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return Err(CommandError::err("no such key"));
     }
     let index = parse_i64(&argv[2])?;
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let written = collection::write(ctx, db, key, false, |list: &mut ListValue| {
         let i =
             normalize(index, list.len()).ok_or_else(|| CommandError::err("index out of range"))?;
-        list.convert_if_growing(fill, element.len(), 1);
+        list.convert_if_growing_with(fill, element.len(), 1);
         list.set(i, element);
-        list.convert_if_shrunk(fill);
+        list.convert_if_shrunk_with(fill);
         Ok(())
     })?;
     if written.is_some() {
@@ -365,9 +367,9 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     };
     let (key, pivot, element) = (&argv[1], &argv[3], &argv[4]);
     let db = ctx.db();
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let written = collection::write(ctx, db, key, false, |list: &mut ListValue| {
-        list.convert_if_growing(fill, element.len(), 1);
+        list.convert_if_growing_with(fill, element.len(), 1);
         let Some(at) = list.iter().position(|e| e == pivot.as_ref()) else {
             return Ok(None);
         };
@@ -389,7 +391,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (key, element) = (&argv[1], &argv[3]);
     let count = parse_i64(&argv[2])?;
     let db = ctx.db();
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let written = collection::write(ctx, db, key, false, |list: &mut ListValue| {
         let matches = list.iter().filter(|e| *e == element.as_ref()).count();
         let limit = if count == 0 {
@@ -408,7 +410,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 seen += 1;
                 !(seen > first_removed && seen <= first_removed + limit)
             });
-            list.convert_if_shrunk(fill);
+            list.convert_if_shrunk_with(fill);
         }
         Ok(limit)
     })?;
@@ -430,7 +432,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let start = parse_i64(&argv[2])?;
     let stop = parse_i64(&argv[3])?;
     let db = ctx.db();
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let written = collection::write(ctx, db, key, false, |list: &mut ListValue| {
         let len = list.len();
         let (head, tail) = match range_bounds(start, stop, len) {
@@ -439,7 +441,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         };
         list.drop_end(End::Head, head);
         list.drop_end(End::Tail, tail);
-        list.convert_if_shrunk(fill);
+        list.convert_if_shrunk_with(fill);
         Ok(())
     })?;
     if let Some(written) = written {
@@ -558,11 +560,11 @@ fn move_element(
         return Ok(None);
     }
     list_exists(ctx, db, dst)?;
-    let fill = fill(ctx);
+    let fill = fill(ctx.state);
     let (element, src_deleted) = if src == dst {
         let written = collection::write(ctx, db, src, false, |list: &mut ListValue| {
             let element = list.pop(from).expect("a stored list is never empty");
-            list.convert_if_growing(fill, element.len(), 1);
+            list.convert_if_growing_with(fill, element.len(), 1);
             list.push(to, &element);
             Ok(element)
         })?;
@@ -570,12 +572,12 @@ fn move_element(
     } else {
         let written = collection::write(ctx, db, src, false, |list: &mut ListValue| {
             let element = list.pop(from).expect("a stored list is never empty");
-            list.convert_if_shrunk(fill);
+            list.convert_if_shrunk_with(fill);
             Ok(element)
         })?
         .expect("checked above");
         collection::write(ctx, db, dst, true, |list: &mut ListValue| {
-            list.convert_if_growing(fill, written.result.len(), 1);
+            list.convert_if_growing_with(fill, written.result.len(), 1);
             list.push(to, &written.result);
             Ok(())
         })?;
