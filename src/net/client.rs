@@ -161,6 +161,13 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             );
             break;
         }
+        if client.aof_wait > 0 {
+            // Replies of writes go out once the log holds them (fsynced, with `always`).
+            state
+                .aof
+                .wait_acked(std::mem::take(&mut client.aof_wait))
+                .await;
+        }
         if !output.is_empty() {
             let written = tokio::select! {
                 written = stream.write_all(&output) => written.is_ok(),
