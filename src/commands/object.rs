@@ -130,6 +130,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 e.value().encoding_name() == "int"
                     && parse_i64(bytes).is_ok_and(|n| (0..SHARED_INTEGERS).contains(&n))
             }
+            _ => false,
         };
         Ok(Reply::Int(if shared && shares_integers {
             SHARED_REFCOUNT

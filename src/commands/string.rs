@@ -160,6 +160,7 @@ struct ExtendedOptions<'a> {
 pub fn as_str(value: ValueRef<'_>) -> Result<&[u8], CommandError> {
     match value {
         ValueRef::Str(bytes) => Ok(bytes),
+        _ => Err(CommandError::WrongType),
     }
 }
 
@@ -167,6 +168,7 @@ pub fn as_str(value: ValueRef<'_>) -> Result<&[u8], CommandError> {
 pub fn owned_str(value: &Value) -> Result<&[u8], CommandError> {
     match value {
         Value::Str(bytes) => Ok(bytes),
+        _ => Err(CommandError::WrongType),
     }
 }
 
@@ -174,6 +176,7 @@ pub fn owned_str(value: &Value) -> Result<&[u8], CommandError> {
 fn as_str_mut(value: &mut Value) -> Result<&mut Box<[u8]>, CommandError> {
     match value {
         Value::Str(bytes) => Ok(bytes),
+        _ => Err(CommandError::WrongType),
     }
 }
 

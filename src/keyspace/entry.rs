@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `deadline` is present only when the HAS_DEADLINE flag is set, so persistent keys do not pay
-//! for it. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
+//! for it. An aggregate value (hash, list, set, sorted set) is a `Box` whose raw pointer fills
+//! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
 //! adding a deadline rebuilds the allocation; reading never copies.
 //!
 //! This is the one place in the keyspace with `unsafe` code: building the allocation, reading
@@ -18,11 +19,21 @@
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
 //! recomputes from the header alone.
 
-use super::value::{alloc_size, Value, ValueRef};
+use super::types::{HashValue, ListValue, SetValue, ZSetValue};
+use super::value::{alloc_size, Value, ValueMut, ValueRef};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
 const HAS_DEADLINE: u8 = 1;
+/// Bits 1..4 of the flags: which type the value part holds.
+const KIND_SHIFT: u8 = 1;
+const KIND_MASK: u8 = 0b1110;
+const KIND_STR: u8 = 0;
+const KIND_HASH: u8 = 1;
+const KIND_LIST: u8 = 2;
+const KIND_SET: u8 = 3;
+const KIND_ZSET: u8 = 4;
+const POINTER_BYTES: usize = std::mem::size_of::<usize>();
 /// flags + access + two varints of up to 10 bytes + deadline.
 const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + 8;
 
@@ -53,6 +64,10 @@ impl Header {
     fn has_deadline(&self) -> bool {
         self.flags & HAS_DEADLINE != 0
     }
+
+    fn kind(&self) -> u8 {
+        (self.flags & KIND_MASK) >> KIND_SHIFT
+    }
 }
 
 /// Fixed per-entry overhead counted in `used_memory` besides the entry's allocation: its
@@ -75,19 +90,28 @@ fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
 impl Entry {
     /// Builds an entry holding a string value.
     pub fn new_str(key: &[u8], value: &[u8], deadline: Option<u64>) -> Entry {
-        Entry::build(key, value, deadline, 0)
+        Entry::build(key, KIND_STR, value, deadline, 0)
     }
 
     /// Builds an entry from an owned value.
     pub fn new(key: &[u8], value: Value, deadline: Option<u64>) -> Entry {
-        match value {
-            Value::Str(bytes) => Entry::build(key, &bytes, deadline, 0),
-        }
+        Entry::from_value(key, value, deadline, 0)
     }
 
-    fn build(key: &[u8], value: &[u8], deadline: Option<u64>, access: u32) -> Entry {
+    fn from_value(key: &[u8], value: Value, deadline: Option<u64>, access: u32) -> Entry {
+        let (kind, ptr) = match value {
+            Value::Str(bytes) => return Entry::build(key, KIND_STR, &bytes, deadline, access),
+            Value::Hash(v) => (KIND_HASH, Box::into_raw(v) as usize),
+            Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
+            Value::Set(v) => (KIND_SET, Box::into_raw(v) as usize),
+            Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
+        };
+        Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access)
+    }
+
+    fn build(key: &[u8], kind: u8, value: &[u8], deadline: Option<u64>, access: u32) -> Entry {
         let mut header = [0u8; HEADER_BYTES_MAX];
-        header[0] = if deadline.is_some() { HAS_DEADLINE } else { 0 };
+        header[0] = kind << KIND_SHIFT | if deadline.is_some() { HAS_DEADLINE } else { 0 };
         header[1..5].copy_from_slice(&access.to_le_bytes());
         let mut len = put_varint(&mut header, 5, key.len() as u64);
         len = put_varint(&mut header, len, value.len() as u64);
@@ -164,17 +188,85 @@ impl Entry {
         self.part(h.key_at, h.key_len)
     }
 
+    /// The raw value part: string bytes, or an aggregate's pointer.
+    fn value_part(&self, h: &Header) -> &[u8] {
+        self.part(h.key_at + h.key_len, h.value_len)
+    }
+
+    /// The aggregate's pointer stored in the value part.
+    fn collection_ptr(&self, h: &Header) -> usize {
+        let raw: [u8; POINTER_BYTES] = self.value_part(h).try_into().expect("pointer bytes");
+        usize::from_le_bytes(raw)
+    }
+
     /// The value, borrowed from the entry.
     pub fn value(&self) -> ValueRef<'_> {
         let h = self.header();
-        ValueRef::Str(self.part(h.key_at + h.key_len, h.value_len))
+        if h.kind() == KIND_STR {
+            return ValueRef::Str(self.value_part(&h));
+        }
+        let ptr = self.collection_ptr(&h);
+        // SAFETY: the pointer came from `Box::into_raw` of the type the kind names (see
+        // `from_value`); the entry owns the box, and `&self` keeps it alive and unaliased by
+        // any `&mut`.
+        unsafe {
+            match h.kind() {
+                KIND_HASH => ValueRef::Hash(&*(ptr as *const HashValue)),
+                KIND_LIST => ValueRef::List(&*(ptr as *const ListValue)),
+                KIND_SET => ValueRef::Set(&*(ptr as *const SetValue)),
+                _ => ValueRef::ZSet(&*(ptr as *const ZSetValue)),
+            }
+        }
     }
 
-    /// An owned copy of the value.
+    /// The value for change in place. Only the shard hands this out (`Shard::modify`), so the
+    /// size change is always accounted.
+    pub(super) fn value_mut(&mut self) -> ValueMut<'_> {
+        let h = self.header();
+        if h.kind() == KIND_STR {
+            return ValueMut::Str(self.part(h.key_at + h.key_len, h.value_len));
+        }
+        let ptr = self.collection_ptr(&h);
+        // SAFETY: as in `value`; `&mut self` makes this the only reference to the box.
+        unsafe {
+            match h.kind() {
+                KIND_HASH => ValueMut::Hash(&mut *(ptr as *mut HashValue)),
+                KIND_LIST => ValueMut::List(&mut *(ptr as *mut ListValue)),
+                KIND_SET => ValueMut::Set(&mut *(ptr as *mut SetValue)),
+                _ => ValueMut::ZSet(&mut *(ptr as *mut ZSetValue)),
+            }
+        }
+    }
+
+    /// An owned copy of the value (aggregates are deep-copied).
     pub fn to_value(&self) -> Value {
         match self.value() {
             ValueRef::Str(bytes) => Value::string(bytes),
+            ValueRef::Hash(v) => Value::Hash(Box::new(v.clone())),
+            ValueRef::List(v) => Value::List(Box::new(v.clone())),
+            ValueRef::Set(v) => Value::Set(Box::new(v.clone())),
+            ValueRef::ZSet(v) => Value::ZSet(Box::new(v.clone())),
         }
+    }
+
+    /// Rebuilds the allocation with another key and/or deadline, moving the value part as is
+    /// (an aggregate's box changes owner, it is neither copied nor freed).
+    fn rebuilt(self, key: Option<&[u8]>, deadline: Option<u64>) -> Entry {
+        let h = self.header();
+        let key = key.unwrap_or_else(|| self.key());
+        let fresh = Entry::build(key, h.kind(), self.value_part(&h), deadline, self.access());
+        self.free_shell();
+        fresh
+    }
+
+    /// Frees the allocation without dropping an aggregate value (its box has a new owner).
+    fn free_shell(self) {
+        let total = self.header().total_len();
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        // SAFETY: as in `Drop`: the layout `build` used, freed once (the forgotten `self` will
+        // not run `Drop`).
+        unsafe { dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(total, 1)) }
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
@@ -205,12 +297,9 @@ impl Entry {
             }
             (false, None) => {}
             _ => {
-                let rebuilt = match self.value() {
-                    ValueRef::Str(value) => {
-                        Entry::build(self.key(), value, deadline, self.access())
-                    }
-                };
-                *self = rebuilt;
+                // Swap in a placeholder so the old entry can be consumed by value.
+                let old = std::mem::replace(self, Entry::new_str(b"", b"", None));
+                *self = old.rebuilt(None, deadline);
             }
         }
     }
@@ -238,32 +327,56 @@ impl Entry {
 
     /// The same key, deadline and access bits with a new string value.
     pub fn with_str(&self, value: &[u8]) -> Entry {
-        Entry::build(self.key(), value, self.expire_at_ms(), self.access())
+        Entry::build(
+            self.key(),
+            KIND_STR,
+            value,
+            self.expire_at_ms(),
+            self.access(),
+        )
     }
 
     /// The same key, deadline and access bits with a new value.
     pub fn with_value(&self, value: Value) -> Entry {
-        match value {
-            Value::Str(bytes) => self.with_str(&bytes),
-        }
+        Entry::from_value(self.key(), value, self.expire_at_ms(), self.access())
     }
 
     /// The same value, deadline and access bits under another key (RENAME, MOVE).
-    pub fn with_key(&self, key: &[u8]) -> Entry {
-        match self.value() {
-            ValueRef::Str(value) => Entry::build(key, value, self.expire_at_ms(), self.access()),
-        }
+    pub fn with_key(self, key: &[u8]) -> Entry {
+        let deadline = self.expire_at_ms();
+        self.rebuilt(Some(key), deadline)
     }
 
-    /// Bytes this entry accounts for in `used_memory`.
+    /// Bytes this entry accounts for in `used_memory`: overhead, its allocation, and an
+    /// aggregate's own heap bytes.
     pub fn memory_bytes(&self) -> usize {
-        ENTRY_OVERHEAD_BYTES + alloc_size(self.header().total_len())
+        let h = self.header();
+        let own = ENTRY_OVERHEAD_BYTES + alloc_size(h.total_len());
+        if h.kind() == KIND_STR {
+            own
+        } else {
+            own + self.value().collection_bytes()
+        }
     }
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        let total = self.header().total_len();
+        let h = self.header();
+        if h.kind() != KIND_STR {
+            let ptr = self.collection_ptr(&h);
+            // SAFETY: the entry owns the box (see `value`); it is dropped once, here, with the
+            // type it was created with.
+            unsafe {
+                match h.kind() {
+                    KIND_HASH => drop(Box::from_raw(ptr as *mut HashValue)),
+                    KIND_LIST => drop(Box::from_raw(ptr as *mut ListValue)),
+                    KIND_SET => drop(Box::from_raw(ptr as *mut SetValue)),
+                    _ => drop(Box::from_raw(ptr as *mut ZSetValue)),
+                }
+            }
+        }
+        let total = h.total_len();
         // SAFETY: `ptr` came from `alloc` with this exact layout (size recomputed from the
         // header `build` wrote, alignment 1) and is freed once, here.
         unsafe {
@@ -331,5 +444,23 @@ mod tests {
     fn small_entry_fits_the_128_byte_class() {
         let e = Entry::new_str(b"mk:0000000001", &[b'x'; 100], None);
         assert_eq!(e.memory_bytes(), ENTRY_OVERHEAD_BYTES + 128);
+    }
+
+    #[test]
+    fn aggregate_moves_with_rekey_and_deadline_changes() {
+        let mut e = Entry::new(b"h", Value::Hash(Box::default()), None);
+        assert_eq!(e.value().type_name(), "hash");
+        e.set_expire_at_ms(Some(5));
+        e.set_expire_at_ms(None);
+        let e = e.with_key(b"other");
+        assert_eq!(e.key(), b"other");
+        assert_eq!(e.value().type_name(), "hash");
+        let copy = e.to_value();
+        drop(e);
+        assert_eq!(copy.type_name(), "hash");
+        let mut e = Entry::new(b"z", copy, Some(9));
+        assert!(matches!(e.value_mut(), ValueMut::Hash(_)));
+        let replaced = e.with_value(Value::string(b"s"));
+        assert_eq!(replaced.value(), ValueRef::Str(b"s"));
     }
 }

@@ -12,12 +12,13 @@ pub mod expiry;
 pub mod glob;
 pub mod shard;
 pub mod snapshot;
+pub mod types;
 pub mod value;
 pub mod watch;
 
 pub use entry::Entry;
 pub use shard::{KeyHasher, Shard, ShardStats};
-pub use value::{Value, ValueRef};
+pub use value::{Value, ValueMut, ValueRef};
 
 use parking_lot::{Mutex, MutexGuard};
 use std::hash::BuildHasher;

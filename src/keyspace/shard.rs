@@ -8,7 +8,7 @@
 
 use super::access;
 use super::entry::Entry;
-use super::value::Value;
+use super::value::{Value, ValueMut};
 use super::watch::Watchers;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -326,6 +326,30 @@ impl Shard {
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         true
+    }
+
+    /// Runs `f` on a live key's value in place, re-accounts its size, and deletes the key when
+    /// an aggregate is left empty (Redis never keeps an empty hash, list, set or sorted set).
+    /// Returns `f`'s result and whether the key was deleted.
+    pub fn modify<R>(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(ValueMut<'_>) -> R,
+    ) -> Option<(R, bool)> {
+        let id = self.live_slot(hash, key, now_ms)?;
+        let entry = self.slot_mut(id).as_mut()?;
+        touch(entry, now_ms);
+        let before = entry.memory_bytes();
+        let result = f(entry.value_mut());
+        let after = entry.memory_bytes();
+        let emptied = entry.value_mut().is_empty_collection();
+        self.used_bytes = self.used_bytes + after - before;
+        if emptied {
+            self.remove_slot(hash, id);
+        }
+        Some((result, emptied))
     }
 
     /// Runs `f` on an owned copy of a live value, stores the result back (keeping deadline

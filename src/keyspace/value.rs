@@ -1,10 +1,17 @@
-//! Stored values. Strings now; the other Redis types join this enum as they arrive.
+//! Stored values: strings (inside their entry's allocation) and the aggregate types (boxed,
+//! behind a pointer in the entry; see `types`).
+
+use super::types::{HashValue, ListValue, SetValue, ZSetValue};
 
 /// A value held by a key. Stored bytes are copied into their own allocation: keeping a slice of
 /// a connection's read buffer would pin the whole buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(Box<[u8]>),
+    Hash(Box<HashValue>),
+    List(Box<ListValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -12,33 +19,43 @@ impl Value {
         Value::Str(bytes.into())
     }
 
-    /// The name TYPE reports and SCAN ... TYPE matches.
-    pub fn type_name(&self) -> &'static str {
+    pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Str(_) => "string",
+            Value::Str(bytes) => ValueRef::Str(bytes),
+            Value::Hash(v) => ValueRef::Hash(v),
+            Value::List(v) => ValueRef::List(v),
+            Value::Set(v) => ValueRef::Set(v),
+            Value::ZSet(v) => ValueRef::ZSet(v),
         }
     }
 
-    /// The name OBJECT ENCODING reports, following Redis's rules for strings: `int` for a
-    /// canonical integer of at most 20 characters, `embstr` up to 44 bytes, `raw` beyond.
+    /// The name TYPE reports and SCAN ... TYPE matches.
+    pub fn type_name(&self) -> &'static str {
+        self.as_ref().type_name()
+    }
+
+    /// The name OBJECT ENCODING reports (see `ValueRef::encoding_name`).
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Value::Str(bytes) => string_encoding(bytes),
-        }
+        self.as_ref().encoding_name()
     }
 
     /// Heap bytes this value owns, rounded as an estimate of the allocator's size class.
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Str(bytes) => alloc_size(bytes.len()),
+            other => other.as_ref().collection_bytes(),
         }
     }
 }
 
 /// A value borrowed from its entry (see entry.rs: strings live inside the entry's allocation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ValueRef<'a> {
     Str(&'a [u8]),
+    Hash(&'a HashValue),
+    List(&'a ListValue),
+    Set(&'a SetValue),
+    ZSet(&'a ZSetValue),
 }
 
 impl ValueRef<'_> {
@@ -46,13 +63,58 @@ impl ValueRef<'_> {
     pub fn type_name(&self) -> &'static str {
         match self {
             ValueRef::Str(_) => "string",
+            ValueRef::Hash(_) => "hash",
+            ValueRef::List(_) => "list",
+            ValueRef::Set(_) => "set",
+            ValueRef::ZSet(_) => "zset",
         }
     }
 
-    /// The name OBJECT ENCODING reports (see `Value::encoding_name`).
+    /// The name OBJECT ENCODING reports: Redis's string rules (see `string_encoding`), and
+    /// each aggregate type's own answer.
     pub fn encoding_name(&self) -> &'static str {
         match self {
             ValueRef::Str(bytes) => string_encoding(bytes),
+            ValueRef::Hash(v) => v.encoding_name(),
+            ValueRef::List(v) => v.encoding_name(),
+            ValueRef::Set(v) => v.encoding_name(),
+            ValueRef::ZSet(v) => v.encoding_name(),
+        }
+    }
+
+    /// Heap bytes an aggregate value owns, including its box; 0 for strings (they live in the
+    /// entry's allocation).
+    pub fn collection_bytes(&self) -> usize {
+        match self {
+            ValueRef::Str(_) => 0,
+            ValueRef::Hash(v) => alloc_size(std::mem::size_of::<HashValue>()) + v.heap_bytes(),
+            ValueRef::List(v) => alloc_size(std::mem::size_of::<ListValue>()) + v.heap_bytes(),
+            ValueRef::Set(v) => alloc_size(std::mem::size_of::<SetValue>()) + v.heap_bytes(),
+            ValueRef::ZSet(v) => alloc_size(std::mem::size_of::<ZSetValue>()) + v.heap_bytes(),
+        }
+    }
+}
+
+/// An aggregate value borrowed for change in place (through `Shard::modify`, which re-accounts
+/// its size afterwards). Strings are rebuilt, not changed in place, so they appear read-only.
+#[derive(Debug)]
+pub enum ValueMut<'a> {
+    Str(&'a [u8]),
+    Hash(&'a mut HashValue),
+    List(&'a mut ListValue),
+    Set(&'a mut SetValue),
+    ZSet(&'a mut ZSetValue),
+}
+
+impl ValueMut<'_> {
+    /// True for an aggregate that holds no element (Redis deletes such keys).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            ValueMut::Str(_) => false,
+            ValueMut::Hash(v) => v.is_empty(),
+            ValueMut::List(v) => v.is_empty(),
+            ValueMut::Set(v) => v.is_empty(),
+            ValueMut::ZSet(v) => v.is_empty(),
         }
     }
 }
