@@ -39,6 +39,7 @@ pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
             crate::config::strerror(&e)
         )
     })?;
+    remove_temp_files(&dir);
     let manifest = Layout::read_manifest(&dir, &prefix)?;
     let mut layout = match manifest {
         Some(manifest) => {
@@ -77,6 +78,18 @@ pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
     *state.aof.layout.lock() = Some(layout);
     state.aof.start(file, len);
     Ok(())
+}
+
+/// Files a crash left mid-rewrite (`temp-...`): never named by the manifest, safe to delete.
+fn remove_temp_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("temp-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 pub fn warn_rdb_preamble(state: &ServerState) {

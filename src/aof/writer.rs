@@ -16,6 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -26,6 +27,10 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// Redis's postpone limit for a write waiting on an fsync in progress.
 const POSTPONE_MAX: Duration = Duration::from_secs(2);
 const FSYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// Test hook for power-loss simulation: when set, after each fsync the writer records the
+/// fsynced length of the current incr file in `<file>.synced`; a test truncates the file to it
+/// after SIGKILL, which drops exactly what a power loss could drop.
+pub const SYNC_TRACE_ENV: &str = "FERROCACHE_AOF_SYNC_TRACE";
 
 pub(crate) struct Handle {
     writer: JoinHandle<()>,
@@ -52,8 +57,10 @@ struct SyncShared {
 
 struct SyncState {
     file: Arc<File>,
-    /// Log position written to `file` and not yet fsynced by a request.
+    /// File length to make durable (a request of the writer).
     requested: Option<u64>,
+    /// Fault-injection trace (see `SYNC_TRACE_ENV`): where the durable length is recorded.
+    trace: Option<PathBuf>,
     in_progress: bool,
     stop: bool,
 }
@@ -64,6 +71,7 @@ pub(crate) fn spawn(aof: Arc<Aof>, file: File, file_len: u64) -> Handle {
         state: Mutex::new(SyncState {
             file: file.clone(),
             requested: None,
+            trace: trace_path(&aof),
             in_progress: false,
             stop: false,
         }),
@@ -209,6 +217,7 @@ impl Writer {
                 exit_on_always(&e);
             }
             self.fsynced = self.written;
+            note_synced(&self.sync.state.lock().trace, self.good_len);
         }
         Ok(())
     }
@@ -273,7 +282,7 @@ impl Writer {
         if state.in_progress {
             return;
         }
-        state.requested = Some(self.written);
+        state.requested = Some(self.good_len);
         self.fsynced = self.written;
         self.last_fsync = Instant::now();
         drop(state);
@@ -283,15 +292,20 @@ impl Writer {
     /// Closes the current incr file durably and opens the next one named in the manifest.
     fn rotate(&mut self) -> std::io::Result<u64> {
         self.file.sync_data()?;
-        let mut layout = self.aof.layout.lock();
-        let layout = layout
+        let mut guard = self.aof.layout.lock();
+        let layout = guard
             .as_mut()
             .ok_or_else(|| std::io::Error::other("AOF is off"))?;
         let (file, len) = layout.rotate()?;
         self.file = Arc::new(file);
         self.good_len = len;
-        self.sync.state.lock().file = self.file.clone();
-        Ok(layout.current_incr.seq)
+        let seq = layout.current_incr.seq;
+        drop(guard);
+        let trace = trace_path(&self.aof);
+        let mut state = self.sync.state.lock();
+        state.file = self.file.clone();
+        state.trace = trace;
+        Ok(seq)
     }
 
     /// Shutdown: everything written and fsynced, whatever the policy.
@@ -303,8 +317,9 @@ impl Writer {
             }
             self.write_pending();
         }
-        if let Err(e) = self.file.sync_data() {
-            tracing::warn!("Fail to fsync the AOF file: {e}");
+        match self.file.sync_data() {
+            Ok(()) => note_synced(&self.sync.state.lock().trace, self.good_len),
+            Err(e) => tracing::warn!("Fail to fsync the AOF file: {e}"),
         }
         self.fsynced = self.written;
         self.release_acks();
@@ -334,7 +349,7 @@ fn fsync_loop(aof: &Aof, sync: &SyncShared) {
         if state.stop {
             return;
         }
-        let Some(_pos) = state.requested.take() else {
+        let Some(len) = state.requested.take() else {
             sync.cv.wait(&mut state);
             continue;
         };
@@ -347,8 +362,26 @@ fn fsync_loop(aof: &Aof, sync: &SyncShared) {
         state.in_progress = false;
         aof.stats.pending_fsync.store(false, Ordering::Relaxed);
         sync.cv.notify_all();
-        if let Err(e) = result {
-            aof.set_error(Some(crate::config::strerror(&e)));
+        match result {
+            Ok(()) => note_synced(&state.trace, len),
+            Err(e) => aof.set_error(Some(crate::config::strerror(&e))),
+        }
+    }
+}
+
+fn trace_path(aof: &Aof) -> Option<PathBuf> {
+    std::env::var_os(SYNC_TRACE_ENV)?;
+    let layout = aof.layout.lock();
+    let layout = layout.as_ref()?;
+    Some(layout.path(&format!("{}.synced", layout.current_incr.name)))
+}
+
+fn note_synced(trace: &Option<PathBuf>, len: u64) {
+    if let Some(path) = trace {
+        // Replaced atomically: a SIGKILL never leaves it half-written.
+        let temp = path.with_extension("synced-temp");
+        if std::fs::write(&temp, len.to_string()).is_ok() {
+            let _ = std::fs::rename(&temp, path);
         }
     }
 }
