@@ -39,6 +39,8 @@ pub struct ClientDetails {
     pub no_touch: bool,
     /// Commands queued since MULTI, or -1 outside a transaction (CLIENT LIST `multi=`).
     pub multi: i64,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: bool,
     pub user: String,
 }
 
@@ -48,6 +50,9 @@ impl ClientDetails {
         let mut flags = String::new();
         if self.multi >= 0 {
             flags.push('x');
+        }
+        if self.blocked {
+            flags.push('b');
         }
         if self.no_evict {
             flags.push('e');

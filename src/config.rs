@@ -47,6 +47,9 @@ pub struct HotConfig {
     pub notify_keyspace_events: AtomicU32,
     /// client-output-buffer-limit for the pubsub class: hard bytes, soft bytes, soft seconds.
     pub pubsub_obuf_limits: [AtomicU64; 3],
+    /// zset-max-listpack-entries / zset-max-listpack-value (the sorted-set encoding names).
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
 }
 
 /// The live configuration.
@@ -365,6 +368,14 @@ impl Config {
         );
         hot.slowlog_slower_than_us
             .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        hot.zset_max_listpack_entries.store(
+            num("zset-max-listpack-entries").max(0) as u64,
+            Ordering::Relaxed,
+        );
+        hot.zset_max_listpack_value.store(
+            num("zset-max-listpack-value").max(0) as u64,
+            Ordering::Relaxed,
+        );
         let notify = v
             .get("notify-keyspace-events")
             .and_then(|s| notify_flags(s))

@@ -6,6 +6,7 @@
 //! See docs/ARCHITECTURE.md.
 
 pub mod aof;
+pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod commands;

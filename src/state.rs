@@ -32,6 +32,8 @@ pub struct ServerState {
     pub scripting: crate::scripting::Scripting,
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
+    /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
+    pub blocking: crate::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.
@@ -70,6 +72,7 @@ impl ServerState {
             observability: Default::default(),
             aof: Default::default(),
             self_ref: std::sync::OnceLock::new(),
+            blocking: Default::default(),
         }
     }
 

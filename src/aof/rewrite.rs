@@ -258,43 +258,54 @@ fn write_base(path: &PathBuf, snapshot: SnapshotReader<'_>, now_ms: u64) -> Resu
     Ok(())
 }
 
-/// The commands that rebuild one value: one match arm per type. A collection is written with
-/// `chunked_commands` (RPUSH for a list, SADD for a set, HSET field value pairs, ZADD score
-/// member pairs). A type whose contents cannot be read yet fails the rewrite (the old files
-/// stay in use) rather than leave a base without its keys.
+/// The commands that rebuild one value: one match arm per type. Collections are written
+/// ITEMS_PER_COMMAND elements per command, as redis-server rewrites them.
 pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<(), String> {
-    let unsupported = |type_name: &str| {
-        Err(format!(
-            "the AOF rewrite cannot write {type_name} values yet (key '{}')",
-            String::from_utf8_lossy(key)
-        ))
-    };
+    use std::borrow::Cow;
     match value {
         Value::Str(bytes) => encode_command(out, &[b"SET".as_slice(), key, bytes]),
-        Value::Hash(_) => return unsupported("hash"),
-        Value::List(_) => return unsupported("list"),
-        Value::Set(_) => return unsupported("set"),
-        Value::ZSet(_) => return unsupported("zset"),
+        Value::List(list) => chunked(out, b"RPUSH", key, list.iter().map(|v| [Cow::Borrowed(v)])),
+        Value::Set(set) => chunked(out, b"SADD", key, set.iter().map(|m| [Cow::Borrowed(m)])),
+        Value::Hash(hash) => chunked(
+            out,
+            b"HSET",
+            key,
+            hash.iter()
+                .map(|(f, v)| [Cow::Borrowed(f), Cow::Borrowed(v)]),
+        ),
+        Value::ZSet(zset) => chunked(
+            out,
+            b"ZADD",
+            key,
+            zset.iter().map(|(member, score)| {
+                let score = crate::protocol::reply::format_double(score).into_bytes();
+                [Cow::Owned(score), Cow::Borrowed(member)]
+            }),
+        ),
     }
     Ok(())
 }
 
-/// Writes `items` as `<cmd> key item...` commands of at most ITEMS_PER_COMMAND items each.
-pub fn chunked_commands<'a>(
+/// Writes `<cmd> key element...` commands of at most ITEMS_PER_COMMAND elements each (an
+/// element is one argument, or a pair such as field and value).
+fn chunked<'a, const N: usize>(
     out: &mut Vec<u8>,
     cmd: &[u8],
     key: &[u8],
-    items: impl Iterator<Item = &'a [u8]>,
+    elements: impl Iterator<Item = [std::borrow::Cow<'a, [u8]>; N]>,
 ) {
-    let mut argv: Vec<&[u8]> = vec![cmd, key];
-    for item in items {
-        argv.push(item);
-        if argv.len() - 2 == ITEMS_PER_COMMAND {
+    let mut argv: Vec<std::borrow::Cow<'_, [u8]>> = vec![cmd.into(), key.into()];
+    let mut count = 0;
+    for element in elements {
+        argv.extend(element);
+        count += 1;
+        if count == ITEMS_PER_COMMAND {
             encode_command(out, &argv);
             argv.truncate(2);
+            count = 0;
         }
     }
-    if argv.len() > 2 {
+    if count > 0 {
         encode_command(out, &argv);
     }
 }

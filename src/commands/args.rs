@@ -20,6 +20,65 @@ pub fn parse_f64(arg: &[u8]) -> Result<f64, CommandError> {
     parse_f64_opt(arg).ok_or(CommandError::NotFloat)
 }
 
+/// A double as Redis's `getDoubleFromObject` / `strtod` reads it (scores, weights): like
+/// `parse_f64`, and a finite number that overflows to infinity or underflows to zero is an
+/// error (strtod's ERANGE) (`ERR value is not a valid float`).
+pub fn parse_double(arg: &[u8]) -> Result<f64, CommandError> {
+    if let Some(value) = parse_hex_float(arg) {
+        return Ok(value);
+    }
+    let value = parse_f64(arg)?;
+    let text = arg.to_ascii_lowercase();
+    let written_inf = text.ends_with(b"inf") || text.ends_with(b"infinity");
+    let mantissa = text.split(|&b| b == b'e').next().unwrap_or_default();
+    let nonzero_digits = mantissa.iter().any(|b| (b'1'..=b'9').contains(b));
+    if (value.is_infinite() && !written_inf) || (value == 0.0 && nonzero_digits) {
+        return Err(CommandError::NotFloat);
+    }
+    Ok(value)
+}
+
+/// A C99 hexadecimal float as strtod reads it (`0x10`, `-0X1.8p3`): the whole argument, no
+/// spaces; `None` for anything else.
+pub fn parse_hex_float(arg: &[u8]) -> Option<f64> {
+    let (negative, rest) = match arg.first()? {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (digits, exponent) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+        None => (rest, None),
+    };
+    let (int_part, frac_part) = match digits.iter().position(|&b| b == b'.') {
+        Some(at) => (&digits[..at], &digits[at + 1..]),
+        None => (digits, &digits[digits.len()..]),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut value = 0f64;
+    for &b in int_part {
+        value = value * 16.0 + f64::from((b as char).to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for &b in frac_part {
+        value += f64::from((b as char).to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    if let Some(exp) = exponent {
+        let exp: i32 = std::str::from_utf8(exp).ok()?.parse().ok()?;
+        value *= 2f64.powi(exp);
+    }
+    if value.is_infinite() {
+        return None;
+    }
+    Some(if negative { -value } else { value })
+}
+
 pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(arg).ok()?;
     if text.is_empty()

@@ -33,6 +33,8 @@ pub struct ClientState {
     pub last_cmd: &'static str,
     /// AOF log position the replies of the current batch must wait for (0: none).
     pub aof_wait: u64,
+    /// Blocking commands: the wait a command asked for, and whether it runs nested.
+    pub blocking: crate::blocking::ClientBlocking,
 }
 
 /// A transaction being queued.
@@ -78,6 +80,7 @@ impl ClientState {
             pubsub,
             last_cmd: "",
             aof_wait: 0,
+            blocking: Default::default(),
         }
     }
 }
@@ -236,6 +239,7 @@ impl<'a> Ctx<'a> {
     /// the clients WATCHing it.
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
+        self.state.blocking.signal(db, key);
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
     }

@@ -114,12 +114,15 @@ fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
 /// Counts it like a top-level call.
 pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let started = Instant::now();
+    // Blocking commands answer at once inside EXEC and scripts.
+    let nested = std::mem::replace(&mut ctx.client.blocking.nested, true);
     let result = match write_refusal(ctx.state, found.spec.has(flags::WRITE)) {
         Some(err) => Err(err),
         None => crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
             (found.spec.run)(ctx, argv)
         }),
     };
+    ctx.client.blocking.nested = nested;
     crate::pubsub::after_nested(ctx, found.spec, argv);
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
@@ -219,6 +222,10 @@ fn run_checked(
     let changed = ctx.changed;
     drop(ctx);
     let result = crate::pubsub::after_command(state, client, spec, argv, result);
+    if client.blocking.request.is_some() {
+        // Counted once, when the wait ends (served, timed out or unblocked).
+        return result.unwrap_or_else(Reply::from);
+    }
     let elapsed_us = state.clock.now_us().saturating_sub(started_us);
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);

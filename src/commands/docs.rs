@@ -177,10 +177,28 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
         "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "setrange" => {
             (&["RW", "update"], None)
         }
+        "zcard" => (&["RO"], None),
+        "zincrby" => (&["RW", "access", "update"], None),
+        "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex" => {
+            (&["RW", "delete"], None)
+        }
+        "zpopmin" | "zpopmax" => (&["RW", "access", "delete"], None),
         _ if spec.has(WRITE) => (&["RW", "update"], None),
         _ if spec.has(READONLY) => (&["RO", "access"], None),
         _ => (&["RO"], None),
     }
+}
+
+/// COMMAND INFO's tips (Redis's `command_tips`).
+fn tips(spec: &CommandSpec) -> &'static [&'static str] {
+    match spec.name {
+        "zrandmember" | "zscan" => &["nondeterministic_output"],
+        _ => &[],
+    }
+}
+
+fn statuses_bulk(words: &[&'static str]) -> Vec<Reply> {
+    words.iter().map(|w| Reply::bulk_static(w)).collect()
 }
 
 fn statuses(words: &[&'static str]) -> Vec<Reply> {
@@ -274,7 +292,7 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         Reply::Int(last as i64),
         Reply::Int(step as i64),
         Reply::Set(cats),
-        Reply::Set(Vec::new()),
+        Reply::Set(statuses_bulk(tips(spec))),
         Reply::Set(key_specs(spec)),
         Reply::Set(subs),
     ])

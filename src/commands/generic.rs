@@ -118,7 +118,7 @@ struct ScanOptions<'a> {
 /// Parses a SCAN cursor the way Redis's `strtoul`-based parser does: optional sign, decimal
 /// digits, no leading space, nothing after (C string: stops at a NUL byte); a negative value
 /// wraps; the empty string is cursor 0.
-fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+pub(crate) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CommandError> {
     let invalid = || CommandError::err("invalid cursor");
     let arg = &arg[..arg.iter().position(|&b| b == 0).unwrap_or(arg.len())];
     let Some(&first) = arg.first() else {

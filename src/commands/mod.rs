@@ -30,6 +30,7 @@ pub mod string;
 #[cfg(test)]
 pub mod testing;
 pub mod transactions;
+pub mod zset;
 
 pub use context::{ClientState, Ctx};
 
@@ -98,6 +99,18 @@ pub mod flags {
 /// Finds a command's keys in its arguments: (database, argument index) pairs, the database
 /// `None` for the client's current one.
 pub type KeyFinder = fn(&[Bytes]) -> Vec<(Option<usize>, usize)>;
+
+/// Keys after a `numkeys` argument at `at` (ZUNION, ZMPOP, SINTERCARD ...): as many as it
+/// says, bounded by the arguments present; none when it is not a positive integer (the command
+/// then answers the error itself).
+pub fn keys_after_numkeys(argv: &[Bytes], at: usize) -> Vec<(Option<usize>, usize)> {
+    let Some(n) = argv.get(at).and_then(|a| args::parse_i64(a).ok()) else {
+        return Vec::new();
+    };
+    let available = argv.len().saturating_sub(at + 1);
+    let n = usize::try_from(n).unwrap_or(0).min(available);
+    (at + 1..at + 1 + n).map(|i| (None, i)).collect()
+}
 
 /// Where a command's keys are in its arguments (argv[0] is the command name).
 #[derive(Clone, Copy, Debug)]

@@ -26,6 +26,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::slowlog::COMMANDS,
         super::latency::COMMANDS,
         super::pubsub::COMMANDS,
+        super::zset::COMMANDS,
     ]
     .into_iter()
     .flatten()

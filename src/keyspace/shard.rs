@@ -167,6 +167,13 @@ impl Shard {
         }
     }
 
+    /// The type name of a live key, without expiring, touching or counting it (whether a key
+    /// can serve the clients blocked on it).
+    pub fn type_of_live(&self, hash: u64, key: &[u8], now_ms: u64) -> Option<&'static str> {
+        let entry = self.slot(self.find_slot(hash, key)?).as_ref()?;
+        (!entry.is_expired(now_ms)).then(|| entry.value().type_name())
+    }
+
     /// True if the key exists and is not expired (expires it if due).
     pub fn contains(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
         self.get_mut(hash, key, now_ms).is_some()

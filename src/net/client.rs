@@ -101,7 +101,35 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 Ok(Some(Request::Command(argv))) => {
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
-                    let reply = dispatch::execute(state, &mut client, &argv);
+                    let mut reply = dispatch::execute(state, &mut client, &argv);
+                    if let Some(request) = client.blocking.request.take() {
+                        if client.aof_wait > 0 {
+                            // The replies flushed before blocking include earlier writes.
+                            state
+                                .aof
+                                .wait_acked(std::mem::take(&mut client.aof_wait))
+                                .await;
+                        }
+                        let mut io = BlockedIo {
+                            stream: &mut stream,
+                            input: &mut input,
+                            output: &mut output,
+                            shutdown: &mut shutdown,
+                        };
+                        pushed = io.flush(state, &outbox, pushed).await;
+                        match wait_blocked(state, &mut client, request, argv, &mut io).await {
+                            Some(served) => reply = served,
+                            None => {
+                                close = true;
+                                break;
+                            }
+                        }
+                    }
+                    // Clients blocked on keys this command wrote are served before the next
+                    // command runs, as Redis does after each call.
+                    if state.blocking.has_ready() {
+                        state.blocking.serve_ready(state);
+                    }
                     if !std::mem::take(&mut client.pubsub.hold_pushes) {
                         // Messages the command itself raised (PUBLISH to a channel this client
                         // listens to, keyspace events) precede its reply, as in Redis.
@@ -193,4 +221,90 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let _ = stream.shutdown().await;
     crate::commands::transactions::reset_client(state, &mut client);
     state.clients.unregister(client.id);
+}
+
+/// What a blocked connection still watches: its socket (a close ends the wait), the input it
+/// keeps buffering, the output written before it blocks, and the shutdown signal.
+struct BlockedIo<'a> {
+    stream: &'a mut TcpStream,
+    input: &'a mut BytesMut,
+    output: &'a mut BytesMut,
+    shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
+}
+
+impl BlockedIo<'_> {
+    /// Writes the replies of the commands before the blocking one, as Redis does before it
+    /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
+    /// wait then notices the closed socket).
+    async fn flush(
+        &mut self,
+        state: &ServerState,
+        outbox: &crate::pubsub::Outbox,
+        pushed: usize,
+    ) -> usize {
+        if self.output.is_empty() {
+            return pushed;
+        }
+        if self.stream.write_all(self.output).await.is_err() {
+            return pushed;
+        }
+        ServerStats::add(&state.stats.net_output_bytes, self.output.len() as u64);
+        outbox.written(pushed);
+        self.output.clear();
+        0
+    }
+}
+
+/// Parks the client (see `crate::blocking`) until its command is served, its deadline passes,
+/// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
+/// awaiting.
+async fn wait_blocked(
+    state: &ServerState,
+    client: &mut ClientState,
+    request: crate::blocking::BlockRequest,
+    argv: Vec<bytes::Bytes>,
+    io: &mut BlockedIo<'_>,
+) -> Option<crate::protocol::Reply> {
+    use crate::blocking::{Ending, Settled};
+    let info = client.info.clone();
+    let parked = std::mem::replace(client, ClientState::new(info.clone()));
+    let waiter = state.blocking.park(state, parked, request, argv);
+    // The registration's own check may have found data already.
+    if state.blocking.has_ready() {
+        state.blocking.serve_ready(state);
+    }
+    let query_limit = state
+        .config
+        .hot
+        .client_query_buffer_limit
+        .load(Ordering::Relaxed) as usize;
+    loop {
+        let sleep_ms = waiter
+            .deadline_ms()
+            .map(|deadline| deadline.saturating_sub(state.clock.now_ms()));
+        let timer = async {
+            match sleep_ms {
+                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let ending = tokio::select! {
+            _ = waiter.woken() => Ending::None,
+            _ = timer => Ending::TimedOut,
+            read = io.stream.read_buf(io.input) => match read {
+                // Input that arrives while blocked waits in the buffer, as in Redis.
+                Ok(n) if n > 0 && io.input.len() <= query_limit => {
+                    ServerStats::add(&state.stats.net_input_bytes, n as u64);
+                    Ending::None
+                }
+                _ => Ending::Disconnected,
+            },
+            _ = info.kill_notify.notified() => Ending::Disconnected,
+            _ = io.shutdown.changed() => Ending::Disconnected,
+        };
+        if let Settled::Done(parked, reply) = state.blocking.settle(state, &waiter, ending) {
+            *client = *parked;
+            return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
+        }
+    }
 }

@@ -122,6 +122,11 @@ impl BusyState {
             && !self.handed_off.swap(true, Ordering::AcqRel)
     }
 
+    /// The hand-off did not happen: `should_hand_off` answers true again at a later hook.
+    pub fn retry_hand_off(&self) {
+        self.handed_off.store(false, Ordering::Release);
+    }
+
     pub fn is_running(&self) -> bool {
         self.running.load(Ordering::Acquire)
     }

@@ -321,16 +321,37 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
-/// Runs `f` on a thread the tokio runtime may block: it hands this worker's other connections to
-/// another thread first. Called from the instruction hook once a script has run for a few
-/// milliseconds: after it returns, the rest of the script keeps running on this thread while the
-/// worker's core serves other connections. Outside a multi-thread runtime, just runs `f`.
-pub fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+/// How long a hand-off waits for another thread to take this worker's core.
+const HAND_OFF_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Hands this worker's core (its queue of other connections) to another thread, so that the
+/// rest of a long script keeps running here while those connections are served. Called from
+/// the instruction hook once a script has run for a few milliseconds. Returns false when the
+/// core did not move (the caller tries again later) or there is no multi-thread runtime.
+///
+/// `block_in_place` starts a thread to take the core, but takes the core back when its closure
+/// returns before that thread got it; an empty closure therefore usually undoes the hand-off,
+/// leaving the task in this worker's LIFO slot (which no other worker may steal) waiting for the
+/// script. So the closure waits until a marker task, spawned onto this worker's own LIFO slot
+/// just before, has run: only the thread holding the core can run it.
+pub fn hand_off_worker() -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
     use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
+    let Ok(handle) = Handle::try_current() else {
+        return false;
+    };
+    if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
+        return false;
     }
+    let moved = Arc::new(AtomicBool::new(false));
+    let marker = moved.clone();
+    handle.spawn(async move { marker.store(true, Ordering::Release) });
+    tokio::task::block_in_place(|| {
+        let deadline = std::time::Instant::now() + HAND_OFF_WAIT;
+        while !moved.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    });
+    moved.load(Ordering::Acquire)
 }

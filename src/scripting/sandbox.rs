@@ -56,9 +56,8 @@ impl Sandbox {
         lua.set_global_hook(
             mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
             move |_, _| {
-                if busy.should_hand_off() {
-                    // The rest of the script runs on this thread without its tokio core.
-                    super::run_blocking(|| ());
+                if busy.should_hand_off() && !super::hand_off_worker() {
+                    busy.retry_hand_off();
                 }
                 if busy.kill_requested() {
                     return Err(mlua::Error::RuntimeError(KILLED_TEXT.to_string()));

@@ -16,7 +16,7 @@ pub struct Server {
     pub log: PathBuf,
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub fn temp_dir(tag: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
@@ -41,8 +41,14 @@ impl Server {
 
     /// Starts ferrocache with `dir` as its working directory (keeps files across restarts).
     pub fn start_in(dir: PathBuf, args: &[&str]) -> Server {
+        Server::start_with_env(dir, args, &[])
+    }
+
+    /// Starts ferrocache in `dir` with extra environment variables (e.g. TOKIO_WORKER_THREADS).
+    pub fn start_with_env(dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
         let log = dir.join("ferrocache.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
+        cmd.envs(env.iter().copied());
         cmd.args(["--port", "0", "--bind", "127.0.0.1", "--dir"])
             .arg(&dir)
             .args(args);

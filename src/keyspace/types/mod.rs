@@ -2,6 +2,7 @@
 //! in its key's entry and is changed in place through `Shard::modify`; every type keeps its own
 //! heap byte count so that accounting stays O(1) per change.
 
+pub mod compact_map;
 pub mod hash;
 pub mod list;
 pub mod set;

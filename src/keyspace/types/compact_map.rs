@@ -1,0 +1,673 @@
+//! `CompactMap`: the storage of hashes and sets (and of any byte-keyed member map, such as a
+//! sorted set's member → score): byte-string keys, with a byte-string value when `PAIRS`.
+//!
+//! Each element is one allocation `[key_len varint][value_len varint, if PAIRS][key][value]`
+//! behind an 8-byte thin pointer, kept in a slab of slots; a `hashbrown::HashTable<u32>` of slot
+//! numbers indexes it by key. A field of 12 bytes with a 12-byte value costs one 32-byte
+//! allocation, its 8-byte slot and about 5.7 bytes of index: ~46 bytes where Redis's dictEntry,
+//! two sds strings and the bucket pointer spend ~72.
+//!
+//! Two layouts, switched one way (like Redis's listpack → hashtable conversion):
+//! - **packed**: slots in insertion order (or any order the owner keeps, such as an intset's
+//!   ascending order through `insert_at`), no holes, no index; lookups are linear. For small
+//!   values only, as Redis's listpack and intset are.
+//! - **indexed**: slots never move while the element exists; removal leaves a hole that a later
+//!   insertion reuses; the index finds keys in O(1).
+//!
+//! Positions are what make SCAN cursors and random picks work, as in the keyspace's own slab
+//! (see `shard.rs`). A cursor is a *logical* position: `base` + slot number. When removals leave
+//! the slab less than a quarter full, `compact` moves elements from low slots into holes at high
+//! slots and drops the emptied prefix, raising `base`: an element only ever moves to a higher
+//! logical position, so one present for a whole scan is still returned at least once (Redis's
+//! SCAN guarantee), and random picks by slot stay cheap (at least a quarter of slots are live).
+
+use crate::keyspace::value::alloc_size;
+use hashbrown::HashTable;
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::hash::BuildHasher;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+
+/// A map of byte-string keys to byte-string values.
+pub type PairMap = CompactMap<true>;
+/// A set of byte strings.
+pub type MemberMap = CompactMap<false>;
+
+/// Compaction is considered only past this many slots (below it a scan is one step anyway).
+const COMPACT_SLOTS_MIN: usize = 16;
+/// Random probes before falling back to a walk from a random slot.
+const RANDOM_PROBES_MAX: usize = 64;
+/// A SCAN step visits at most this many slots per requested element.
+const SCAN_SLOTS_PER_COUNT: usize = 10;
+
+/// One process-wide seed for every map (random per process, so keys cannot be chosen to collide).
+fn hash_of(key: &[u8]) -> u64 {
+    static HASHER: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    HASHER.get_or_init(Default::default).hash_one(key)
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        buf.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
+/// One element: a thin pointer to `[key_len][value_len if PAIRS][key][value]`.
+struct Elem<const PAIRS: bool> {
+    ptr: NonNull<u8>,
+}
+
+// SAFETY: an Elem owns its allocation exclusively, like a Box<[u8]>.
+unsafe impl<const PAIRS: bool> Send for Elem<PAIRS> {}
+// SAFETY: shared references only read the allocation.
+unsafe impl<const PAIRS: bool> Sync for Elem<PAIRS> {}
+
+impl<const PAIRS: bool> Elem<PAIRS> {
+    fn new(key: &[u8], value: &[u8]) -> Self {
+        debug_assert!(PAIRS || value.is_empty(), "a member map holds no values");
+        let mut header = Vec::with_capacity(20);
+        put_varint(&mut header, key.len());
+        if PAIRS {
+            put_varint(&mut header, value.len());
+        }
+        let total = header.len() + key.len() + value.len();
+        let layout = Layout::from_size_align(total, 1).expect("element size fits a layout");
+        // SAFETY: `total >= 1` (the key length varint), so the layout is not zero-sized; the
+        // three copies fill exactly `total` bytes of the fresh allocation.
+        unsafe {
+            let ptr = alloc(layout);
+            if ptr.is_null() {
+                handle_alloc_error(layout);
+            }
+            std::ptr::copy_nonoverlapping(header.as_ptr(), ptr, header.len());
+            let at = ptr.add(header.len());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), at, key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), at.add(key.len()), value.len());
+            Elem {
+                ptr: NonNull::new_unchecked(ptr),
+            }
+        }
+    }
+
+    fn varint(&self, mut at: usize) -> (usize, usize) {
+        let mut n = 0usize;
+        let mut shift = 0;
+        loop {
+            // SAFETY: header bytes, written by `new` within the allocation.
+            let byte = unsafe { *self.ptr.as_ptr().add(at) };
+            n |= usize::from(byte & 0x7f) << shift;
+            at += 1;
+            if byte & 0x80 == 0 {
+                return (n, at);
+            }
+            shift += 7;
+        }
+    }
+
+    /// (key offset, key length, value length).
+    fn header(&self) -> (usize, usize, usize) {
+        let (key_len, at) = self.varint(0);
+        if PAIRS {
+            let (value_len, at) = self.varint(at);
+            (at, key_len, value_len)
+        } else {
+            (at, key_len, 0)
+        }
+    }
+
+    fn total_len(&self) -> usize {
+        let (at, key_len, value_len) = self.header();
+        at + key_len + value_len
+    }
+
+    fn key(&self) -> &[u8] {
+        self.parts().0
+    }
+
+    fn parts(&self) -> (&[u8], &[u8]) {
+        let (at, key_len, value_len) = self.header();
+        // SAFETY: the ranges come from the header `new` wrote; the allocation is exactly
+        // `at + key_len + value_len` bytes and lives as long as `self`.
+        unsafe {
+            let base = self.ptr.as_ptr().add(at);
+            (
+                std::slice::from_raw_parts(base, key_len),
+                std::slice::from_raw_parts(base.add(key_len), value_len),
+            )
+        }
+    }
+
+    /// Bytes the allocator hands out for this element.
+    fn alloc_bytes(&self) -> usize {
+        alloc_size(self.total_len())
+    }
+}
+
+impl<const PAIRS: bool> Drop for Elem<PAIRS> {
+    fn drop(&mut self) {
+        let layout = Layout::from_size_align(self.total_len(), 1).expect("layout of new");
+        // SAFETY: allocated by `new` with this same layout (recomputed from its header).
+        unsafe { dealloc(self.ptr.as_ptr(), layout) }
+    }
+}
+
+impl<const PAIRS: bool> Clone for Elem<PAIRS> {
+    fn clone(&self) -> Self {
+        let (key, value) = self.parts();
+        Elem::new(key, value)
+    }
+}
+
+/// A compact byte-keyed map with stable positions; see the module documentation.
+#[derive(Clone, Default)]
+pub struct CompactMap<const PAIRS: bool> {
+    slots: Vec<Option<Elem<PAIRS>>>,
+    /// Holes in `slots` (indexed layout only).
+    free: Vec<u32>,
+    /// Slot numbers by key hash (indexed layout only).
+    index: HashTable<u32>,
+    indexed: bool,
+    /// Logical position of `slots[0]` (raised by `compact`).
+    base: u64,
+    len: usize,
+    /// Running total of the elements' allocation sizes.
+    elem_bytes: usize,
+}
+
+/// A slot number: a position in the current slab, valid until the next change.
+pub type Slot = u32;
+
+impl<const PAIRS: bool> CompactMap<PAIRS> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True once the map has switched to the indexed layout (it never switches back).
+    pub fn is_indexed(&self) -> bool {
+        self.indexed
+    }
+
+    /// Heap bytes owned by the map: elements, slab, free list and index (O(1)).
+    pub fn heap_bytes(&self) -> usize {
+        let slots = alloc_size(self.slots.capacity() * std::mem::size_of::<Option<Elem<PAIRS>>>());
+        let free = alloc_size(self.free.capacity() * 4);
+        let index = match self.index.capacity() {
+            0 => 0,
+            cap => {
+                // hashbrown keeps 7/8 of its power-of-two buckets usable: 4 bytes + 1 control
+                // byte per bucket, plus a group of trailing control bytes.
+                let buckets = (cap * 8 / 7).next_power_of_two();
+                alloc_size(buckets * 5 + 16)
+            }
+        };
+        self.elem_bytes + slots + free + index
+    }
+
+    /// Switches to the indexed layout (Redis's conversion to a hashtable), reserving room for
+    /// `expected` elements.
+    pub fn make_indexed(&mut self, expected: usize) {
+        if self.indexed {
+            return;
+        }
+        self.indexed = true;
+        self.slots
+            .reserve(expected.saturating_sub(self.slots.len()));
+        self.rebuild_index();
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = HashTable::with_capacity(self.len);
+        let slots = &self.slots;
+        for (id, slot) in slots.iter().enumerate() {
+            if let Some(elem) = slot {
+                self.index
+                    .insert_unique(hash_of(elem.key()), id as u32, |&other| {
+                        hash_of(slots[other as usize].as_ref().expect("indexed").key())
+                    });
+            }
+        }
+    }
+
+    /// The slot holding `key`.
+    pub fn find(&self, key: &[u8]) -> Option<Slot> {
+        if self.indexed {
+            let slots = &self.slots;
+            self.index
+                .find(hash_of(key), |&id| {
+                    slots[id as usize].as_ref().is_some_and(|e| e.key() == key)
+                })
+                .copied()
+        } else {
+            self.slots
+                .iter()
+                .position(|e| e.as_ref().is_some_and(|e| e.key() == key))
+                .map(|p| p as Slot)
+        }
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// The value stored under `key` (empty for a member map).
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.find(key).and_then(|id| self.at(id)).map(|(_, v)| v)
+    }
+
+    /// The element in slot `id`, if any.
+    pub fn at(&self, id: Slot) -> Option<(&[u8], &[u8])> {
+        self.slots.get(id as usize)?.as_ref().map(Elem::parts)
+    }
+
+    /// Number of slots (holes included): slot numbers are `0..slot_count()`.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Inserts or replaces; true when `key` is new. A replaced element keeps its position.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> bool {
+        if let Some(id) = self.find(key) {
+            self.replace_at(id, key, value);
+            return false;
+        }
+        self.insert_new(key, value);
+        true
+    }
+
+    fn replace_at(&mut self, id: Slot, key: &[u8], value: &[u8]) {
+        let elem = Elem::new(key, value);
+        self.elem_bytes += elem.alloc_bytes();
+        if let Some(old) = self.slots[id as usize].replace(elem) {
+            self.elem_bytes -= old.alloc_bytes();
+        }
+    }
+
+    /// Inserts a key known to be absent.
+    pub fn insert_new(&mut self, key: &[u8], value: &[u8]) {
+        let elem = Elem::new(key, value);
+        self.elem_bytes += elem.alloc_bytes();
+        self.len += 1;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(elem);
+                id
+            }
+            None => {
+                assert!(self.slots.len() < u32::MAX as usize, "map of 2^32 slots");
+                self.slots.push(Some(elem));
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        if self.indexed {
+            let slots = &self.slots;
+            self.index.insert_unique(hash_of(key), id, |&other| {
+                hash_of(slots[other as usize].as_ref().expect("indexed").key())
+            });
+        }
+    }
+
+    /// Inserts a key known to be absent at position `at` of a packed map (later elements shift),
+    /// for owners that keep their own order (an intset's ascending integers).
+    pub fn insert_packed_at(&mut self, at: usize, key: &[u8]) {
+        debug_assert!(!self.indexed, "positions move only in a packed map");
+        let elem = Elem::new(key, &[]);
+        self.elem_bytes += elem.alloc_bytes();
+        self.len += 1;
+        self.slots.insert(at, Some(elem));
+    }
+
+    /// Removes `key`; true if it was present.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        match self.find(key) {
+            Some(id) => {
+                self.remove_at(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the element in slot `id` (a packed map closes the gap; an indexed one leaves a
+    /// hole and may compact). Slot numbers taken before are invalid afterwards.
+    pub fn remove_at(&mut self, id: Slot) {
+        let Some(elem) = self.slots.get_mut(id as usize).and_then(Option::take) else {
+            return;
+        };
+        self.elem_bytes -= elem.alloc_bytes();
+        self.len -= 1;
+        if !self.indexed {
+            self.slots.remove(id as usize);
+            return;
+        }
+        if let Ok(found) = self
+            .index
+            .find_entry(hash_of(elem.key()), |&other| other == id)
+        {
+            found.remove();
+        }
+        self.free.push(id);
+        if self.len == 0 {
+            self.slots.clear();
+            self.free.clear();
+        } else if self.slots.len() >= COMPACT_SLOTS_MIN && self.len * 4 < self.slots.len() {
+            self.compact();
+        }
+    }
+
+    /// Moves elements from low slots into holes at high slots, then drops the emptied prefix
+    /// (see the module documentation: elements only move to higher logical positions).
+    fn compact(&mut self) {
+        let (mut lo, mut hi) = (0usize, self.slots.len() - 1);
+        loop {
+            while lo < hi && self.slots[lo].is_none() {
+                lo += 1;
+            }
+            while lo < hi && self.slots[hi].is_some() {
+                hi -= 1;
+            }
+            if lo >= hi {
+                break;
+            }
+            self.slots[hi] = self.slots[lo].take();
+        }
+        let first_live = self
+            .slots
+            .iter()
+            .position(Option::is_some)
+            .unwrap_or(self.slots.len());
+        self.slots.drain(..first_live);
+        self.slots.shrink_to(self.len * 2);
+        self.base += first_live as u64;
+        self.free = (0..self.slots.len())
+            .filter(|&i| self.slots[i].is_none())
+            .map(|i| i as Slot)
+            .collect();
+        self.free.shrink_to_fit();
+        self.rebuild_index();
+    }
+
+    /// Elements in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.slots.iter().flatten().map(Elem::parts)
+    }
+
+    /// Keys in slot order.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.slots.iter().flatten().map(Elem::key)
+    }
+
+    /// A uniformly random live slot; `below(n)` returns a random number in `0..n`.
+    pub fn random_slot(&self, below: &mut impl FnMut(usize) -> usize) -> Option<Slot> {
+        let n = self.slots.len();
+        if self.len == 0 {
+            return None;
+        }
+        for _ in 0..RANDOM_PROBES_MAX {
+            let id = below(n);
+            if self.slots[id].is_some() {
+                return Some(id as Slot);
+            }
+        }
+        let start = below(n);
+        (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&id| self.slots[id].is_some())
+            .map(|id| id as Slot)
+    }
+
+    /// `count` distinct random slots (all of them, in slot order, when `count >= len`).
+    pub fn random_distinct(
+        &self,
+        count: usize,
+        below: &mut impl FnMut(usize) -> usize,
+    ) -> Vec<Slot> {
+        let live = || {
+            (0..self.slots.len())
+                .filter(|&i| self.slots[i].is_some())
+                .map(|i| i as Slot)
+        };
+        if count >= self.len {
+            return live().collect();
+        }
+        if count * 3 > self.len {
+            // Many of them: a partial shuffle of every live slot.
+            let mut all: Vec<Slot> = live().collect();
+            for i in 0..count {
+                let j = i + below(all.len() - i);
+                all.swap(i, j);
+            }
+            all.truncate(count);
+            return all;
+        }
+        let mut seen = hashbrown::HashSet::with_capacity(count);
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let id = self.random_slot(below).expect("map is not empty");
+            if seen.insert(id) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
+    /// One SCAN step from logical position `cursor`: calls `f` for each element met, visiting
+    /// until `count` elements were seen or `count * 10` slots were visited. Returns the next
+    /// cursor, 0 when the end was reached.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+        let start = usize::try_from(cursor.saturating_sub(self.base)).unwrap_or(usize::MAX);
+        let visits_max = count.saturating_mul(SCAN_SLOTS_PER_COUNT);
+        let (mut pos, mut seen) = (start, 0);
+        while pos < self.slots.len() && seen < count && pos - start < visits_max {
+            if let Some(elem) = &self.slots[pos] {
+                let (k, v) = elem.parts();
+                f(k, v);
+                seen += 1;
+            }
+            pos += 1;
+        }
+        if pos >= self.slots.len() {
+            0
+        } else {
+            self.base + pos as u64
+        }
+    }
+}
+
+impl<const PAIRS: bool> PartialEq for CompactMap<PAIRS> {
+    /// Equal when they hold the same keys with the same values (layout and order aside).
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<const PAIRS: bool> std::fmt::Debug for CompactMap<PAIRS> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in self.iter() {
+            map.entry(&String::from_utf8_lossy(k), &String::from_utf8_lossy(v));
+        }
+        map.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng(seed: u64) -> impl FnMut(usize) -> usize {
+        let mut s = seed | 1;
+        move |n| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % n as u64) as usize
+        }
+    }
+
+    fn key(i: usize) -> Vec<u8> {
+        format!("field:{i}").into_bytes()
+    }
+
+    #[test]
+    fn packed_keeps_insertion_order_and_closes_gaps() {
+        let mut m = PairMap::new();
+        assert!(m.insert(b"a", b"1"));
+        assert!(m.insert(b"b", b"2"));
+        assert!(m.insert(b"c", b"3"));
+        assert!(!m.insert(b"a", b"one"));
+        assert!(m.remove(b"b"));
+        assert!(m.insert(b"d", b"4"));
+        let items: Vec<_> = m.iter().collect();
+        assert_eq!(
+            items,
+            vec![(&b"a"[..], &b"one"[..]), (b"c", b"3"), (b"d", b"4")]
+        );
+        assert_eq!(m.get(b"c"), Some(&b"3"[..]));
+        assert_eq!(m.get(b"b"), None);
+    }
+
+    #[test]
+    fn indexed_lookups_and_binary_keys() {
+        let mut m = PairMap::new();
+        m.make_indexed(0);
+        for i in 0..1000 {
+            assert!(m.insert(&key(i), &key(i * 2)));
+        }
+        assert!(m.insert(b"\x00\xff", b""));
+        assert_eq!(m.len(), 1001);
+        for i in 0..1000 {
+            assert_eq!(m.get(&key(i)), Some(&key(i * 2)[..]));
+        }
+        assert_eq!(m.get(b"\x00\xff"), Some(&b""[..]));
+        for i in (0..1000).step_by(2) {
+            assert!(m.remove(&key(i)));
+        }
+        assert!(!m.remove(&key(0)));
+        assert_eq!(m.len(), 501);
+        assert!(m.contains(&key(999)) && !m.contains(&key(998)));
+    }
+
+    #[test]
+    fn memory_accounting_follows_changes() {
+        let mut m = MemberMap::new();
+        let empty = m.heap_bytes();
+        m.insert(&[b'x'; 100], b"");
+        assert!(m.heap_bytes() >= empty + 101);
+        m.remove(&[b'x'; 100]);
+        assert_eq!(m.elem_bytes, 0);
+    }
+
+    /// Redis's SCAN guarantee: elements present during the whole scan come back at least once,
+    /// while other elements are added and removed (which compacts the slab) in between.
+    #[test]
+    fn scan_returns_every_stable_element_despite_growth_and_compaction() {
+        let mut m = MemberMap::new();
+        m.make_indexed(0);
+        for i in 0..2000 {
+            m.insert(&key(i), b"");
+        }
+        let stable: Vec<Vec<u8>> = (0..2000).step_by(50).map(key).collect();
+        let mut seen = hashbrown::HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = m.scan(cursor, 10, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            // Churn: remove most unstable elements (forcing compactions), add new ones.
+            for i in (step * 40)..(step * 40 + 40) {
+                if i < 2000 && i % 50 != 0 {
+                    m.remove(&key(i));
+                }
+            }
+            m.insert(&key(10_000 + step), b"");
+            step += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for k in &stable {
+            assert!(seen.contains(k), "missed {:?}", String::from_utf8_lossy(k));
+        }
+        assert!(m.slot_count() < 2000, "the slab was compacted");
+    }
+
+    #[test]
+    fn compaction_keeps_random_picks_cheap_and_lookups_right() {
+        let mut m = MemberMap::new();
+        m.make_indexed(0);
+        for i in 0..10_000 {
+            m.insert(&key(i), b"");
+        }
+        for i in 0..9_990 {
+            m.remove(&key(i));
+        }
+        assert!(m.slot_count() <= 40);
+        let mut below = rng(7);
+        for _ in 0..100 {
+            let id = m.random_slot(&mut below).unwrap();
+            assert!(m.at(id).is_some());
+        }
+        for i in 9_990..10_000 {
+            assert!(m.contains(&key(i)));
+        }
+    }
+
+    #[test]
+    fn random_picks_are_roughly_uniform() {
+        let mut m = MemberMap::new();
+        m.make_indexed(0);
+        for i in 0..10 {
+            m.insert(&key(i), b"");
+        }
+        let mut below = rng(42);
+        let mut hits = [0usize; 10];
+        for _ in 0..10_000 {
+            let id = m.random_slot(&mut below).unwrap();
+            let (k, _) = m.at(id).unwrap();
+            let i: usize = std::str::from_utf8(&k[6..]).unwrap().parse().unwrap();
+            hits[i] += 1;
+        }
+        assert!(hits.iter().all(|&h| (800..1200).contains(&h)), "{hits:?}");
+    }
+
+    #[test]
+    fn distinct_picks_are_distinct() {
+        let mut m = MemberMap::new();
+        for i in 0..100 {
+            m.insert(&key(i), b"");
+        }
+        let mut below = rng(3);
+        for count in [1, 10, 40, 99, 100, 500] {
+            let picks = m.random_distinct(count, &mut below);
+            assert_eq!(picks.len(), count.min(100));
+            let unique: hashbrown::HashSet<_> = picks.iter().collect();
+            assert_eq!(unique.len(), picks.len());
+        }
+    }
+
+    #[test]
+    fn equality_ignores_layout() {
+        let mut a = PairMap::new();
+        let mut b = PairMap::new();
+        b.make_indexed(0);
+        a.insert(b"x", b"1");
+        a.insert(b"y", b"2");
+        b.insert(b"y", b"2");
+        b.insert(b"x", b"1");
+        assert_eq!(a, b);
+        b.insert(b"x", b"3");
+        assert_ne!(a, b);
+        assert_eq!(a.clone(), a);
+    }
+}
