@@ -17,6 +17,7 @@ pub mod net;
 pub mod observability;
 pub mod protocol;
 pub mod pubsub;
+pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod state;

@@ -32,6 +32,11 @@ fn main() {
         std::process::exit(code);
     }
     let cli = Cli::parse();
+    if let [command, path] = cli.args.as_slice() {
+        if command == "check-rdb" {
+            std::process::exit(ferrocache::rdb::check::run(path));
+        }
+    }
     let config = match Config::from_args(&cli.args) {
         Ok(c) => c,
         Err(e) => {

@@ -22,6 +22,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
             .map_err(|e| ServerError::Config(e.to_string()))?
             .map_err(ServerError::Config)?;
     }
+    crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     let port = state.config.get_i64("port") as u16;
     let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
     if listeners.is_empty() {
@@ -37,22 +38,27 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
+    tokio::spawn(crate::rdb::cron_task(state.clone()));
     tracing::info!("Ready to accept connections tcp (port {bound})");
 
     let mut shutdown = state.shutdown.subscribe();
-    let signal = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    loop {
+        let signal = async {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+            }
+        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+            name = signal => {
+                tracing::warn!("Received {name} scheduling shutdown...");
+                if signal_shutdown_saves(&state, name).await {
+                    break;
+                }
+            }
+            _ = shutdown.changed() => break,
         }
-    };
-    tokio::select! {
-        name = signal => {
-            tracing::warn!("Received {name} scheduling shutdown...");
-        }
-        _ = shutdown.changed() => {}
     }
     let _ = state.shutdown.send(true);
     // Everything logged is written and fsynced before the process exits.
@@ -62,6 +68,32 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     tracing::warn!("ferrocache is now ready to exit, bye bye...");
     Ok(0)
+}
+
+/// The save a SIGTERM/SIGINT makes before exiting (`shutdown-on-sigterm` / `-sigint`: save,
+/// nosave, force; by default a save when save points are configured). False when the save
+/// failed and the server must keep running, as Redis does.
+async fn signal_shutdown_saves(state: &Arc<ServerState>, signal: &str) -> bool {
+    let option = if signal == "SIGINT" {
+        "shutdown-on-sigint"
+    } else {
+        "shutdown-on-sigterm"
+    };
+    let flags = state.config.get(option);
+    let has = |flag: &str| flags.split_whitespace().any(|f| f == flag);
+    let mode = if has("nosave") {
+        crate::rdb::ShutdownSave::NoSave
+    } else if has("save") {
+        crate::rdb::ShutdownSave::Save
+    } else {
+        crate::rdb::ShutdownSave::Default
+    };
+    let saver = state.clone();
+    let saved = tokio::task::spawn_blocking(move || crate::rdb::save_on_shutdown(&saver, mode))
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+    saved || has("force")
 }
 
 /// Runs an active-expiry cycle `hz` times per second within the CPU budget.

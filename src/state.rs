@@ -40,6 +40,8 @@ pub struct ServerState {
     pub aof: std::sync::Arc<crate::aof::Aof>,
     /// This state's own `Arc`, for work a command hands to a thread (AOF rewrite).
     self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+    /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
+    pub rdb: crate::rdb::RdbState,
 }
 
 impl ServerState {
@@ -72,6 +74,7 @@ impl ServerState {
             observability: Default::default(),
             aof: Default::default(),
             self_ref: std::sync::OnceLock::new(),
+            rdb: Default::default(),
             blocking: Default::default(),
         }
     }

@@ -281,3 +281,57 @@ fn resp3_replies_have_the_same_shapes() {
     let doctor = c.cmd_str(&["LATENCY", "DOCTOR"]);
     assert!(doctor.starts_with('='), "verbatim string: {doctor:?}");
 }
+
+#[test]
+fn latency_histogram_and_latencystats_report_every_call() {
+    let server = Server::start(&[]);
+    let mut con = connect(&server);
+    for _ in 0..5 {
+        run(&mut con, &["SET", "k", "v"]);
+    }
+    run(&mut con, &["CONFIG", "GET", "maxmemory"]);
+    // {set: {calls, histogram_usec: {bound: cumulative}}}, RESP2 flattening of the maps.
+    let reply = run(&mut con, &["LATENCY", "HISTOGRAM", "set", "config", "get"]);
+    let redis::Value::Array(top) = reply else {
+        panic!("array: {reply:?}")
+    };
+    let names: Vec<String> = top
+        .iter()
+        .step_by(2)
+        .map(|v| redis::from_redis_value(v).unwrap())
+        .collect();
+    assert_eq!(names, ["set", "config|get"], "{top:?}");
+    let detail: Vec<redis::Value> = redis::from_redis_value(&top[1]).unwrap();
+    assert_eq!(
+        redis::from_redis_value::<String>(&detail[0]).unwrap(),
+        "calls"
+    );
+    assert_eq!(redis::from_redis_value::<i64>(&detail[1]).unwrap(), 5);
+    assert_eq!(
+        redis::from_redis_value::<String>(&detail[2]).unwrap(),
+        "histogram_usec"
+    );
+    let buckets: Vec<i64> = redis::from_redis_value(&detail[3]).unwrap();
+    let bounds: Vec<i64> = buckets.iter().step_by(2).copied().collect();
+    let cumulative: Vec<i64> = buckets.iter().skip(1).step_by(2).copied().collect();
+    assert!(bounds.windows(2).all(|w| w[0] < w[1]), "{buckets:?}");
+    assert!(cumulative.windows(2).all(|w| w[0] < w[1]), "{buckets:?}");
+    assert_eq!(cumulative.last(), Some(&5), "{buckets:?}");
+    let info: String = redis::cmd("INFO")
+        .arg("latencystats")
+        .query(&mut con)
+        .unwrap();
+    let set_line = info
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_set:"))
+        .unwrap_or_else(|| panic!("{info}"));
+    let fields: Vec<&str> = set_line.split_once(':').unwrap().1.split(',').collect();
+    assert_eq!(fields.len(), 3, "{set_line}");
+    for (field, name) in fields.iter().zip(["p50=", "p99=", "p99.9="]) {
+        let value: f64 = field.strip_prefix(name).unwrap().parse().unwrap();
+        assert!(value >= 1.0, "{set_line}");
+    }
+    run(&mut con, &["CONFIG", "RESETSTAT"]);
+    let reply = run(&mut con, &["LATENCY", "HISTOGRAM", "set"]);
+    assert_eq!(reply, redis::Value::Array(vec![]));
+}

@@ -176,6 +176,13 @@ fn run_checked(
         }
         return Reply::from(err);
     }
+    // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
+    if let Some(reply) =
+        crate::rdb::refuse_write(state, spec.has(flags::WRITE) || spec.name == "ping")
+    {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return reply;
+    }
     // One clock read gives the command's instant and the start of its duration.
     let started_us = state.clock.now_us();
     // Eviction locks shards one at a time, so it runs before this command locks its own.

@@ -182,7 +182,7 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
         "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex" => {
             (&["RW", "delete"], None)
         }
-        "zpopmin" | "zpopmax" => (&["RW", "access", "delete"], None),
+        "zpopmin" | "zpopmax" | "bzpopmin" | "bzpopmax" => (&["RW", "access", "delete"], None),
         _ if spec.has(WRITE) => (&["RW", "update"], None),
         _ if spec.has(READONLY) => (&["RO", "access"], None),
         _ => (&["RO"], None),

@@ -435,22 +435,9 @@ fn persistence(state: &ServerState, s: &mut Section) {
     s.field("current_fork_perc", "0.00");
     s.field("current_save_keys_processed", 0);
     s.field("current_save_keys_total", 0);
-    s.field(
-        "rdb_changes_since_last_save",
-        ServerStats::get(&state.stats.dirty),
-    );
-    s.field("rdb_bgsave_in_progress", 0);
-    s.field(
-        "rdb_last_save_time",
-        state.last_save_unix.load(Ordering::Relaxed),
-    );
-    s.field("rdb_last_bgsave_status", "ok");
-    s.field("rdb_last_bgsave_time_sec", -1);
-    s.field("rdb_current_bgsave_time_sec", -1);
-    s.field("rdb_saves", 0);
-    s.field("rdb_last_cow_size", 0);
-    s.field("rdb_last_load_keys_expired", 0);
-    s.field("rdb_last_load_keys_loaded", 0);
+    for (name, value) in crate::rdb::info_fields(state) {
+        s.field(name, value);
+    }
     let aof = &state.aof;
     let st = &aof.stats;
     let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
@@ -691,23 +678,29 @@ fn errorstats(state: &ServerState, s: &mut Section) {
     }
 }
 
-/// Without per-command histograms every percentile is reported as the mean latency.
+/// The configured percentiles of each called command's latency histogram (microseconds,
+/// interpolated inside power-of-two buckets; see observability::histogram).
 fn latencystats(state: &ServerState, s: &mut Section) {
     if !state.config.get_bool("latency-tracking") {
         return;
     }
     let percentiles = state.config.get("latency-tracking-info-percentiles");
-    for (name, calls, usec, _, _) in command_counters(state) {
-        if calls == 0 {
-            continue;
-        }
-        let mean = usec as f64 / calls as f64;
+    let mut called: Vec<_> = state
+        .registry
+        .all_entries()
+        .filter(|f| f.stats.latency.total() > 0)
+        .collect();
+    called.sort_unstable_by_key(|f| f.full_name);
+    for f in called {
         let parts: Vec<String> = percentiles
             .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(|p| format!("p{p}={mean:.3}"))
+            .filter_map(|p| Some((p, p.parse::<f64>().ok()?)))
+            .map(|(p, pct)| format!("p{p}={:.3}", f.stats.latency.percentile(pct)))
             .collect();
-        s.field(&format!("latency_percentiles_usec_{name}"), parts.join(","));
+        s.field(
+            &format!("latency_percentiles_usec_{}", f.full_name),
+            parts.join(","),
+        );
     }
 }
 

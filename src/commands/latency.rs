@@ -79,6 +79,17 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             "Returns a latency graph for an event.",
             graph,
         ),
+        CommandSpec::subcommand(
+            "histogram",
+            -2,
+            LATENCY_FLAGS,
+            "server",
+            &[],
+            "7.0.0",
+            "Returns the cumulative distribution of latencies of a subset or all commands.",
+            "O(N) where N is the number of commands with latency information being retrieved.",
+            histogram,
+        ),
         sub(
             "help",
             2,
@@ -88,6 +99,57 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         ),
     ],
 }];
+
+/// LATENCY HISTOGRAM [command ...]: per command (or `container|sub`) with calls recorded,
+/// {calls, histogram_usec: {bucket bound: cumulative count}}. A container name stands for
+/// itself and its subcommands; unknown names are skipped; no names means every command.
+fn histogram(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let registry = &ctx.state.registry;
+    let mut found: Vec<super::registry::Found> = Vec::new();
+    if argv.len() == 2 {
+        found.extend(registry.all_entries());
+        found.sort_unstable_by_key(|f| f.full_name);
+    }
+    for name in &argv[2..] {
+        let named = match name.iter().position(|&b| b == b'|') {
+            Some(bar) => registry
+                .get(&name[..bar])
+                .and_then(|parent| registry.get_sub(parent.spec, &name[bar + 1..])),
+            None => registry.get(name),
+        };
+        let Some(named) = named else { continue };
+        found.push(named);
+        let mut subs: Vec<_> = named
+            .spec
+            .subcommands
+            .iter()
+            .filter_map(|sub| registry.get_sub(named.spec, sub.name.as_bytes()))
+            .collect();
+        subs.sort_unstable_by_key(|f| f.full_name);
+        found.extend(subs);
+    }
+    let rows = found
+        .into_iter()
+        .filter(|f| f.stats.latency.total() > 0)
+        .map(|f| {
+            let h = &f.stats.latency;
+            let buckets = h
+                .cumulative()
+                .into_iter()
+                .map(|(bound, n)| (Reply::Int(bound as i64), Reply::Int(n as i64)))
+                .collect();
+            let detail = vec![
+                (Reply::bulk_static("calls"), Reply::Int(h.total() as i64)),
+                (Reply::bulk_static("histogram_usec"), Reply::Map(buckets)),
+            ];
+            (
+                Reply::bulk(f.full_name.as_bytes().to_vec()),
+                Reply::Map(detail),
+            )
+        })
+        .collect();
+    Ok(Reply::Map(rows))
+}
 
 /// Event names are C strings in Redis: an argument is read up to its first NUL.
 fn c_str(arg: &[u8]) -> &[u8] {
@@ -187,6 +249,9 @@ const HELP: &[&str] = &[
     "RESET [<event> ...]",
     "    Reset latency data of one or more <event> classes.",
     "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
     "HELP",
     "    Prints this help.",
 ];

@@ -21,6 +21,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::info::COMMANDS,
         super::docs::COMMANDS,
         super::lock::COMMANDS,
+        super::persistence_rdb::COMMANDS,
+        super::dump::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
         super::slowlog::COMMANDS,
@@ -39,10 +41,13 @@ pub struct CallStats {
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: crate::observability::histogram::LatencyHistogram,
 }
 
 impl CallStats {
     pub fn reset(&self) {
+        self.latency.reset();
         for c in [
             &self.calls,
             &self.usec,

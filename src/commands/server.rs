@@ -271,6 +271,17 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         // Shutdown is immediate here, so there is never one in progress to abort.
         return Err(CommandError::err("No shutdown in progress."));
     }
+    let save_mode = if save {
+        crate::rdb::ShutdownSave::Save
+    } else if nosave {
+        crate::rdb::ShutdownSave::NoSave
+    } else {
+        crate::rdb::ShutdownSave::Default
+    };
+    let force = argv[1..].iter().any(|a| is(a, "force"));
+    if crate::rdb::save_on_shutdown(ctx.state, save_mode).is_err() && !force {
+        return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
+    }
     tracing::warn!("User requested shutdown...");
     ctx.client.reply_mode = ReplyMode::Off;
     ctx.client.close_after_reply = true;

@@ -153,11 +153,14 @@ fn save(args: &[String]) -> Result<String, String> {
     if args.len() == 1 && args[0].is_empty() {
         return Ok(String::new());
     }
-    if !args.len().is_multiple_of(2) {
+    // `--save "60 1"` and `CONFIG SET save "3600 1 300 100"` carry several words in one
+    // argument; Redis splits them.
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
-    let mut out = Vec::with_capacity(args.len());
-    for (i, word) in args.iter().enumerate() {
+    let mut out = Vec::with_capacity(words.len());
+    for (i, word) in words.iter().enumerate() {
         let min = if i % 2 == 0 { 1 } else { 0 };
         match word.parse::<i64>() {
             Ok(n) if n >= min && !word.starts_with('+') && !word.is_empty() => {

@@ -5,6 +5,7 @@
 //! The hook is on the hot path: a command faster than both thresholds costs one atomic load and
 //! two comparisons; nothing is allocated or locked unless an entry is recorded.
 
+pub mod histogram;
 pub mod latency;
 pub mod slowlog;
 
@@ -38,6 +39,7 @@ pub fn after_command(
     elapsed_us: u64,
     caller: Caller,
 ) {
+    found.stats.latency.record(elapsed_us);
     let slower_than = state
         .config
         .hot

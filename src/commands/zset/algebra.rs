@@ -1,6 +1,7 @@
 //! ZUNION, ZINTER, ZDIFF (and their STORE forms), ZINTERCARD: Redis's
-//! `zunionInterDiffGenericCommand`. Every input key is type-checked before the options are
-//! parsed, as in Redis, so WRONGTYPE wins over a syntax error.
+//! `zunionInterDiffGenericCommand`. Inputs may be sorted sets or plain sets (a set's members
+//! score 1). Every input key is type-checked before the options are parsed, as in Redis, so
+//! WRONGTYPE wins over a syntax error.
 
 use super::{check_input_type, members_reply, owned, scored_reply, store};
 use crate::commands::args::{is, parse_double, parse_i64};
@@ -143,6 +144,11 @@ fn read_weighted(ctx: &mut Ctx<'_>, key: &[u8], weight: f64) -> Vec<(Bytes, f64)
         Some(ValueRef::ZSet(z)) => z
             .iter()
             .map(|(m, s)| (Bytes::copy_from_slice(m), weighted(s)))
+            .collect(),
+        // A plain set is read as members scoring 1, as Redis does.
+        Some(ValueRef::Set(s)) => s
+            .iter()
+            .map(|m| (Bytes::copy_from_slice(m), weighted(1.0)))
             .collect(),
         _ => Vec::new(),
     }

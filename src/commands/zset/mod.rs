@@ -47,6 +47,18 @@ fn keys_store_numkeys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
     keys
 }
 
+/// Keys of BZMPOP: timeout at 1, `numkeys` at 2, keys after it.
+fn keys_numkeys_at_2(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
+    super::keys_after_numkeys(argv, 2)
+}
+
+/// Keys of BZPOPMIN/BZPOPMAX: every argument but the first and the last (the timeout).
+const BLOCKING_POP_KEYS: KeySpec = KeySpec::Range {
+    first: 1,
+    last: -2,
+    step: 1,
+};
+
 const SS: &[&str] = &["sortedset", "slow"];
 const SF: &[&str] = &["sortedset", "fast"];
 
@@ -74,6 +86,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cx(command!("zpopmin", -2, WRITE | FAST, KeySpec::one(), SF, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", pop::zpopmin), "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."),
     cx(command!("zpopmax", -2, WRITE | FAST, KeySpec::one(), SF, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", pop::zpopmax), "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped."),
     cx(command!("zmpop", -4, WRITE, KeySpec::Custom(keys_numkeys_at_1), SS, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", pop::zmpop), "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
+    cx(command!("bzpopmin", -3, WRITE | NOSCRIPT | FAST | BLOCKING, BLOCKING_POP_KEYS, SF, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", pop::bzpopmin), "O(log(N)) with N being the number of elements in the sorted set."),
+    cx(command!("bzpopmax", -3, WRITE | NOSCRIPT | FAST | BLOCKING, BLOCKING_POP_KEYS, SF, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", pop::bzpopmax), "O(log(N)) with N being the number of elements in the sorted set."),
+    cx(command!("bzmpop", -5, WRITE | BLOCKING, KeySpec::Custom(keys_numkeys_at_2), SS, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", pop::bzmpop), "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
     cx(command!("zrandmember", -2, READONLY, KeySpec::one(), SS, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", pop::zrandmember), "O(N) where N is the number of members returned"),
     cx(command!("zunion", -3, READONLY, KeySpec::Custom(keys_numkeys_at_1), SS, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", algebra::zunion), "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
     cx(command!("zunionstore", -4, WRITE | DENYOOM, KeySpec::Custom(keys_store_numkeys), SS, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", algebra::zunionstore), "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set."),
@@ -167,13 +182,13 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], mut result: ZSetValue, event: &'static s
     Reply::Int(len as i64)
 }
 
-/// Fails with WRONGTYPE when `key` holds something other than a sorted set (the inputs ZUNION
-/// and friends accept), without counting a keyspace hit or miss.
+/// Fails with WRONGTYPE when `key` holds something other than a sorted set or a set (the
+/// inputs ZUNION and friends accept), without counting a keyspace hit or miss.
 fn check_input_type(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<(), CommandError> {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
     match shard.get_mut(hash, key, now).map(|e| e.value()) {
-        None | Some(ValueRef::ZSet(_)) => Ok(()),
+        None | Some(ValueRef::ZSet(_)) | Some(ValueRef::Set(_)) => Ok(()),
         Some(_) => Err(CommandError::WrongType),
     }
 }

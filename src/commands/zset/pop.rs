@@ -1,7 +1,9 @@
-//! ZPOPMIN, ZPOPMAX, ZMPOP and ZRANDMEMBER (Redis's `genericZpopCommand` and
-//! `zrandmemberWithCountCommand`). The blocking forms reuse `pop_first_ready`.
+//! ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER (Redis's `genericZpopCommand` and
+//! `zrandmemberWithCountCommand`) and the blocking BZPOPMIN, BZPOPMAX, BZMPOP on top of
+//! `crate::blocking`: they pop like the others when a key can serve, and wait otherwise.
 
 use super::{owned, removed_events, scored_reply};
+use crate::blocking::{block_on, parse_timeout, BlockRequest};
 use crate::commands::args::{is, parse_i64};
 use crate::commands::collection::{self, read_in};
 use crate::commands::{CommandResult, Ctx};
@@ -258,4 +260,57 @@ fn random_members(z: &ZSetValue, count: i64) -> Vec<(Bytes, f64)> {
         }
     }
     out
+}
+
+pub fn bzpopmin(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    blocking_pop(ctx, argv, PopEnd::Min)
+}
+
+pub fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    blocking_pop(ctx, argv, PopEnd::Max)
+}
+
+/// BZPOPMIN / BZPOPMAX key... timeout: `[key, member, score]` from the first non-empty key,
+/// or a wait on all of them (see `crate::blocking`). Logged as ZPOPMIN / ZPOPMAX.
+fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: PopEnd) -> CommandResult {
+    let deadline_ms = parse_timeout(&argv[argv.len() - 1], ctx.now_ms)?;
+    let keys = &argv[1..argv.len() - 1];
+    if let Some((key, mut popped)) = pop_first_ready(ctx, keys, end, 1)? {
+        if let Some((member, score)) = popped.pop() {
+            propagate_pop(ctx, &key, end, 1);
+            return Ok(Reply::Array(vec![
+                Reply::Bulk(key),
+                Reply::Bulk(member),
+                Reply::Double(score),
+            ]));
+        }
+    }
+    wait_on(ctx, keys, deadline_ms)
+}
+
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT n].
+pub fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let deadline_ms = parse_timeout(&argv[1], ctx.now_ms)?;
+    let req = parse_multi_pop(argv, 2)?;
+    match pop_first_ready(ctx, req.keys, req.end, req.count)? {
+        Some((key, popped)) => {
+            propagate_pop(ctx, &key, req.end, popped.len());
+            Ok(multi_pop_reply(key, popped))
+        }
+        None => wait_on(ctx, req.keys, deadline_ms),
+    }
+}
+
+/// Blocks on `keys` until one holds a sorted set (a null array on timeout, and at once inside
+/// MULTI or a script).
+fn wait_on(ctx: &mut Ctx<'_>, keys: &[Bytes], deadline_ms: Option<u64>) -> CommandResult {
+    block_on(
+        ctx,
+        BlockRequest {
+            keys: keys.to_vec(),
+            wants: "zset",
+            deadline_ms,
+            timeout_reply: Reply::NilArray,
+        },
+    )
 }

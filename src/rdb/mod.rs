@@ -1,0 +1,571 @@
+//! RDB snapshots: the dump.rdb file Redis reads and writes, and DUMP/RESTORE payloads.
+//!
+//! A save takes a point-in-time snapshot of every database, serializes it to
+//! `<dir>/temp-<pid>.rdb`, fsyncs it, renames it over `<dir>/<dbfilename>` and fsyncs the
+//! directory, so a crash at any moment leaves the previous file whole. SAVE runs it on the
+//! calling thread; BGSAVE and the save points on a thread of their own while clients keep
+//! being served. Start-up loads the file (unless the AOF is on: then the AOF is the source of
+//! truth, as in Redis). See docs/persistence-rdb.md.
+
+pub mod check;
+pub mod crc64;
+pub mod format;
+pub mod lzf;
+pub mod read;
+pub mod values;
+pub mod write;
+
+use crate::keyspace::{Keyspace, ShardId, Value};
+use crate::state::ServerState;
+use parking_lot::Mutex;
+use read::{Event, RdbValue};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed background save, save points wait this
+/// long before trying again.
+const BGSAVE_RETRY_DELAY_MS: u64 = 5_000;
+/// How often the save points are checked (Redis's serverCron runs at hz 10).
+const CRON_PERIOD_MS: u64 = 100;
+/// The longest BGSAVE waits for its snapshot instant before replying.
+const SNAPSHOT_START_WAIT: Duration = Duration::from_secs(30);
+
+/// Save bookkeeping for INFO persistence, LASTSAVE, save points and MISCONF.
+pub struct RdbState {
+    /// Held by whichever save is running, so saves never overlap.
+    save_lock: Mutex<()>,
+    bgsave_in_progress: AtomicBool,
+    bgsave_started_unix_ms: AtomicU64,
+    last_bgsave_ok: AtomicBool,
+    last_bgsave_secs: AtomicI64,
+    last_bgsave_try_unix_ms: AtomicU64,
+    /// Set by BGSAVE SCHEDULE (or inside MULTI) while another snapshot runs.
+    bgsave_scheduled: AtomicBool,
+    saves: AtomicU64,
+    /// `stats.dirty` at the instant of the last successful save's snapshot.
+    dirty_at_save: AtomicU64,
+    keys_loaded: AtomicU64,
+    keys_expired_on_load: AtomicU64,
+    /// The server, for starting background saves from a command (set by `cron_task`).
+    server: OnceLock<Weak<ServerState>>,
+}
+
+impl Default for RdbState {
+    fn default() -> Self {
+        RdbState {
+            save_lock: Mutex::new(()),
+            bgsave_in_progress: AtomicBool::new(false),
+            bgsave_started_unix_ms: AtomicU64::new(0),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_bgsave_try_unix_ms: AtomicU64::new(0),
+            bgsave_scheduled: AtomicBool::new(false),
+            saves: AtomicU64::new(0),
+            dirty_at_save: AtomicU64::new(0),
+            keys_loaded: AtomicU64::new(0),
+            keys_expired_on_load: AtomicU64::new(0),
+            server: OnceLock::new(),
+        }
+    }
+}
+
+/// The INFO persistence fields this module owns, in Redis's order.
+pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
+    let rdb = &state.rdb;
+    let now_ms = state.clock.now_ms();
+    let running = rdb.bgsave_in_progress.load(Ordering::Relaxed);
+    let current = if running {
+        (now_ms.saturating_sub(rdb.bgsave_started_unix_ms.load(Ordering::Relaxed)) / 1000) as i64
+    } else {
+        -1
+    };
+    let status = if rdb.last_bgsave_ok.load(Ordering::Relaxed) {
+        "ok"
+    } else {
+        "err"
+    };
+    vec![
+        (
+            "rdb_changes_since_last_save",
+            changes_since_save(state).to_string(),
+        ),
+        ("rdb_bgsave_in_progress", u8::from(running).to_string()),
+        (
+            "rdb_last_save_time",
+            state.last_save_unix.load(Ordering::Relaxed).to_string(),
+        ),
+        ("rdb_last_bgsave_status", status.to_string()),
+        (
+            "rdb_last_bgsave_time_sec",
+            rdb.last_bgsave_secs.load(Ordering::Relaxed).to_string(),
+        ),
+        ("rdb_current_bgsave_time_sec", current.to_string()),
+        ("rdb_saves", rdb.saves.load(Ordering::Relaxed).to_string()),
+        ("rdb_last_cow_size", "0".to_string()),
+        (
+            "rdb_last_load_keys_expired",
+            rdb.keys_expired_on_load.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "rdb_last_load_keys_loaded",
+            rdb.keys_loaded.load(Ordering::Relaxed).to_string(),
+        ),
+    ]
+}
+
+fn changes_since_save(state: &ServerState) -> u64 {
+    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    dirty.saturating_sub(state.rdb.dirty_at_save.load(Ordering::Relaxed))
+}
+
+/// `save` as (seconds, changes) pairs; empty when saving is off.
+pub fn save_points(state: &ServerState) -> Vec<(u64, u64)> {
+    let words: Vec<u64> = state
+        .config
+        .get("save")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    words.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// The MISCONF refusal Redis gives write commands (and PING) after a failed background save
+/// while `stop-writes-on-bgsave-error` is on and save points are configured.
+pub fn refuse_write(state: &ServerState, is_write_or_ping: bool) -> Option<crate::protocol::Reply> {
+    if !is_write_or_ping || state.rdb.last_bgsave_ok.load(Ordering::Relaxed) {
+        return None;
+    }
+    if !state.config.get_bool("stop-writes-on-bgsave-error") || save_points(state).is_empty() {
+        return None;
+    }
+    Some(crate::protocol::Reply::error(
+        "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist \
+         to disk. Commands that may modify the data set are disabled, because this instance is \
+         configured to report errors during writes if RDB snapshotting fails \
+         (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the \
+         RDB error.",
+    ))
+}
+
+/// `<dir>/<dbfilename>`.
+pub fn dump_path(state: &ServerState) -> PathBuf {
+    Path::new(&state.config.get("dir")).join(state.config.get("dbfilename"))
+}
+
+/// One key as it was at the snapshot instant.
+pub struct SnapshotKey {
+    pub key: Box<[u8]>,
+    pub value: Value,
+    pub expire_at_ms: Option<u64>,
+}
+
+/// One database at the snapshot instant.
+pub struct DbSnapshot {
+    pub db: usize,
+    pub keys: Vec<SnapshotKey>,
+}
+
+/// A point-in-time copy of every non-empty database.
+///
+/// Interim design until the keyspace's shard-by-shard snapshot lands: every shard is held at
+/// once (the same instant a transaction sees) while the entries are copied, then released
+/// before anything is written. Clients wait for the copy, not for the disk; the copy costs
+/// as much memory as the data (documented in docs/persistence-rdb.md).
+pub fn snapshot(ks: &Keyspace, now_ms: u64) -> Vec<DbSnapshot> {
+    let ids: Vec<ShardId> = ks.all_shards().collect();
+    let held = ks.lock_sorted(&ids);
+    let mut dbs: Vec<DbSnapshot> = Vec::new();
+    for (id, shard) in held.iter() {
+        if dbs.last().is_none_or(|d| d.db != id.db) {
+            dbs.push(DbSnapshot {
+                db: id.db,
+                keys: Vec::new(),
+            });
+        }
+        let db = dbs.last_mut().expect("pushed above");
+        db.keys.reserve(shard.len());
+        for pos in 0..shard.slot_count() {
+            let Some(entry) = shard.entry_at(pos) else {
+                continue;
+            };
+            if entry.is_expired(now_ms) {
+                continue;
+            }
+            db.keys.push(SnapshotKey {
+                key: entry.key().into(),
+                value: entry.to_value(),
+                expire_at_ms: entry.expire_at_ms(),
+            });
+        }
+    }
+    drop(held);
+    dbs.retain(|d| !d.keys.is_empty());
+    dbs
+}
+
+/// Writes a snapshot to `path` through a temp file in the same directory: write, fsync,
+/// rename, fsync the directory. On error the temp file is removed and `path` is untouched.
+pub fn write_file(state: &ServerState, dbs: &[DbSnapshot], path: &Path) -> std::io::Result<u64> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let result = write_temp(state, dbs, &temp).and_then(|len| {
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(len)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn write_temp(state: &ServerState, dbs: &[DbSnapshot], temp: &Path) -> std::io::Result<u64> {
+    let file = std::fs::File::create(temp)?;
+    let now_secs = state.clock.now_ms() / 1000;
+    let aux = [
+        ("redis-ver", crate::config::REDIS_VERSION.to_string()),
+        ("redis-bits", "64".to_string()),
+        ("ctime", now_secs.to_string()),
+        ("used-mem", state.keyspace.used_bytes().to_string()),
+        ("aof-base", "0".to_string()),
+    ];
+    let mut w = write::FileWriter::begin(
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        state.config.get_bool("rdbcompression"),
+        state.config.get_bool("rdbchecksum"),
+        &aux,
+    )?;
+    for db in dbs {
+        let expires = db.keys.iter().filter(|k| k.expire_at_ms.is_some()).count();
+        w.select_db(db.db, db.keys.len() as u64, expires as u64)?;
+        for k in &db.keys {
+            w.key(&k.key, k.value.as_ref(), k.expire_at_ms)?;
+        }
+    }
+    let (sink, len) = w.finish()?;
+    let file = sink.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(len)
+}
+
+/// Takes a snapshot and writes it (the body of SAVE, BGSAVE and the shutdown save). Updates
+/// LASTSAVE and the change counter on success.
+fn save_with(
+    state: &ServerState,
+    dbs: Vec<DbSnapshot>,
+    dirty_at_snapshot: u64,
+) -> Result<u64, String> {
+    let path = dump_path(state);
+    match write_file(state, &dbs, &path) {
+        Ok(len) => {
+            drop(dbs);
+            let rdb = &state.rdb;
+            rdb.dirty_at_save
+                .store(dirty_at_snapshot, Ordering::Relaxed);
+            rdb.saves.fetch_add(1, Ordering::Relaxed);
+            rdb.last_bgsave_ok.store(true, Ordering::Relaxed);
+            state
+                .last_save_unix
+                .store(state.clock.now_ms() / 1000, Ordering::Relaxed);
+            Ok(len)
+        }
+        Err(e) => Err(format!(
+            "Failed opening the temp RDB file or writing {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+/// SAVE: a synchronous save on the calling thread (waits for a background save to finish).
+pub fn save_foreground(state: &ServerState) -> Result<(), String> {
+    let _one_at_a_time = state.rdb.save_lock.lock();
+    let started = Instant::now();
+    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    let dbs = snapshot(&state.keyspace, state.clock.now_ms());
+    match save_with(state, dbs, dirty) {
+        Ok(_) => {
+            tracing::info!(
+                "DB saved on disk ({:.3} s)",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("{e}");
+            Err(e)
+        }
+    }
+}
+
+/// Why a background save did not start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BgsaveRefusal {
+    AlreadyRunning,
+    /// The server handle is missing (in-process tests without `cron_task`).
+    NotAvailable,
+}
+
+/// BGSAVE: starts a save on its own thread. Returns once the snapshot instant is taken, so
+/// writes acknowledged after the reply are not in the file, as with Redis's fork.
+pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
+    let server = state
+        .rdb
+        .server
+        .get()
+        .and_then(Weak::upgrade)
+        .ok_or(BgsaveRefusal::NotAvailable)?;
+    if state.rdb.bgsave_in_progress.swap(true, Ordering::AcqRel) {
+        return Err(BgsaveRefusal::AlreadyRunning);
+    }
+    let now_ms = state.clock.now_ms();
+    state
+        .rdb
+        .bgsave_started_unix_ms
+        .store(now_ms, Ordering::Relaxed);
+    state
+        .rdb
+        .last_bgsave_try_unix_ms
+        .store(now_ms, Ordering::Relaxed);
+    let (instant_taken, wait_instant) = std::sync::mpsc::sync_channel::<()>(1);
+    let spawned = std::thread::Builder::new()
+        .name("rdb-bgsave".into())
+        .spawn(move || bgsave_thread(&server, instant_taken));
+    if spawned.is_err() {
+        state.rdb.bgsave_in_progress.store(false, Ordering::Release);
+        state.rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
+        return Err(BgsaveRefusal::NotAvailable);
+    }
+    let _ = wait_instant.recv_timeout(SNAPSHOT_START_WAIT);
+    Ok(())
+}
+
+fn bgsave_thread(state: &ServerState, instant_taken: std::sync::mpsc::SyncSender<()>) {
+    let _one_at_a_time = state.rdb.save_lock.lock();
+    let started = Instant::now();
+    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    let dbs = snapshot(&state.keyspace, state.clock.now_ms());
+    let _ = instant_taken.send(());
+    tracing::info!("Background saving started");
+    let result = save_with(state, dbs, dirty);
+    let rdb = &state.rdb;
+    rdb.last_bgsave_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    match result {
+        Ok(_) => tracing::info!("Background saving terminated with success"),
+        Err(e) => {
+            tracing::warn!("{e}");
+            tracing::warn!("Background saving error");
+            rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
+        }
+    }
+    rdb.bgsave_in_progress.store(false, Ordering::Release);
+}
+
+/// True while a background save runs.
+pub fn bgsave_running(state: &ServerState) -> bool {
+    state.rdb.bgsave_in_progress.load(Ordering::Acquire)
+}
+
+/// Asks for a background save to start as soon as none is running (BGSAVE SCHEDULE).
+pub fn schedule_bgsave(state: &ServerState) {
+    state.rdb.bgsave_scheduled.store(true, Ordering::Relaxed);
+}
+
+/// serverCron's part for RDB: runs scheduled background saves and the save points
+/// ("save <seconds> <changes>": save when at least `changes` writes happened and `seconds`
+/// passed since the last successful save; after a failure, retry no sooner than 5 s).
+pub async fn cron_task(state: Arc<ServerState>) {
+    let _ = state.rdb.server.set(Arc::downgrade(&state));
+    let mut tick = tokio::time::interval(Duration::from_millis(CRON_PERIOD_MS));
+    loop {
+        tick.tick().await;
+        if bgsave_running(&state) {
+            continue;
+        }
+        let due =
+            state.rdb.bgsave_scheduled.swap(false, Ordering::Relaxed) || save_point_reached(&state);
+        if due {
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || start_bgsave(&state)).await;
+        }
+    }
+}
+
+fn save_point_reached(state: &ServerState) -> bool {
+    let changes = changes_since_save(state);
+    if changes == 0 {
+        return false;
+    }
+    let now_ms = state.clock.now_ms();
+    let since_save_secs =
+        (now_ms / 1000).saturating_sub(state.last_save_unix.load(Ordering::Relaxed));
+    let rdb = &state.rdb;
+    let retry_ok = rdb.last_bgsave_ok.load(Ordering::Relaxed)
+        || now_ms.saturating_sub(rdb.last_bgsave_try_unix_ms.load(Ordering::Relaxed))
+            > BGSAVE_RETRY_DELAY_MS;
+    retry_ok
+        && save_points(state)
+            .iter()
+            .any(|&(secs, min_changes)| changes >= min_changes && since_save_secs >= secs)
+}
+
+/// Whether a shutdown saves: SHUTDOWN SAVE always, NOSAVE never, otherwise when save points
+/// are configured (Redis's rule for SHUTDOWN and SIGTERM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownSave {
+    Default,
+    Save,
+    NoSave,
+}
+
+/// The save a shutdown makes, if any. An error means the shutdown must not proceed (unless
+/// forced), as Redis's "Error trying to save the DB, can't exit".
+pub fn save_on_shutdown(state: &ServerState, mode: ShutdownSave) -> Result<(), String> {
+    let wanted = match mode {
+        ShutdownSave::Save => true,
+        ShutdownSave::NoSave => false,
+        ShutdownSave::Default => !save_points(state).is_empty(),
+    };
+    if !wanted {
+        return Ok(());
+    }
+    tracing::warn!("Saving the final RDB snapshot before exiting.");
+    save_foreground(state).inspect_err(|_| {
+        tracing::warn!("Error trying to save the DB, can't exit.");
+    })
+}
+
+/// What a load did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LoadStats {
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+    pub empty_keys_skipped: u64,
+}
+
+/// Loads a whole file's bytes into the keyspace. Keys already expired at `now_ms` are
+/// skipped (and counted), as a Redis master does. Stops at the first error with its offset.
+pub fn load_bytes(
+    ks: &Keyspace,
+    config: &crate::config::Config,
+    data: &[u8],
+    now_ms: u64,
+) -> Result<LoadStats, format::DecodeError> {
+    let mut stats = LoadStats::default();
+    let limits = values::Limits::from_config(config);
+    read::parse_file(data, |event| {
+        let Event::Key(record) = event else {
+            return Ok(());
+        };
+        if record.db >= ks.databases() {
+            return Err(format!(
+                "key in database {} but only {} databases are configured (raise `databases`)",
+                record.db,
+                ks.databases()
+            ));
+        }
+        if record.expire_at_ms.is_some_and(|at| at < now_ms) {
+            stats.keys_expired += 1;
+            return Ok(());
+        }
+        if record.value.is_empty_aggregate() {
+            stats.empty_keys_skipped += 1;
+            return Ok(());
+        }
+        let value = values::to_value(record.value, &limits)
+            .map_err(|e| format!("key '{}': {e}", String::from_utf8_lossy(&record.key)))?;
+        let hash = ks.hash(&record.key);
+        let id = ShardId {
+            db: record.db,
+            shard: ks.shard_of(hash),
+        };
+        let mut shard = ks.lock(id);
+        let mut entry = crate::keyspace::Entry::new(&record.key, value, record.expire_at_ms);
+        if let Some(access) = loaded_access(record.idle_secs, record.freq, now_ms) {
+            entry.set_access(access);
+        }
+        if shard.insert_entry(hash, entry, now_ms).is_some() {
+            return Err(format!(
+                "duplicate key '{}'",
+                String::from_utf8_lossy(&record.key)
+            ));
+        }
+        stats.keys_loaded += 1;
+        Ok(())
+    })?;
+    Ok(stats)
+}
+
+/// Access bits from a file's IDLE / FREQ opcodes (RESTORE's IDLETIME / FREQ too).
+pub fn loaded_access(idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> Option<u32> {
+    use crate::keyspace::access;
+    if idle_secs.is_none() && freq.is_none() {
+        return None;
+    }
+    let fresh = access::fresh(None, now_ms);
+    let counter = freq.map_or(fresh >> 24, u32::from);
+    let clock = match idle_secs {
+        Some(idle) => {
+            let now = access::clock_secs(now_ms);
+            let idle = (idle.min(u64::from(access::LRU_CLOCK_MASK))) as u32;
+            now.wrapping_sub(idle) & access::LRU_CLOCK_MASK
+        }
+        None => fresh & access::LRU_CLOCK_MASK,
+    };
+    Some(counter << 24 | clock.max(1))
+}
+
+/// Start-up: loads `<dir>/<dbfilename>` when it exists and the AOF is off. A file that does
+/// not decode stops the start with its path and the offset of the problem.
+pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
+    if state.config.get_bool("appendonly") {
+        return Ok(());
+    }
+    let path = dump_path(state);
+    let data = match std::fs::read(&path) {
+        Ok(data) => data,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "Error reading the RDB file {}: {e}",
+                path.display()
+            ))
+        }
+    };
+    let started = Instant::now();
+    let now_ms = state.clock.now_ms();
+    let stats = load_bytes(&state.keyspace, &state.config, &data, now_ms).map_err(|e| {
+        format!(
+            "Bad RDB file {}: {e}. ferrocache refuses to start rather than load it partly; \
+             `ferrocache check-rdb {}` reports what the file holds.",
+            path.display(),
+            path.display()
+        )
+    })?;
+    state
+        .rdb
+        .keys_loaded
+        .store(stats.keys_loaded, Ordering::Relaxed);
+    state
+        .rdb
+        .keys_expired_on_load
+        .store(stats.keys_expired, Ordering::Relaxed);
+    if stats.empty_keys_skipped > 0 {
+        tracing::warn!(
+            "Done loading RDB, {} empty keys skipped",
+            stats.empty_keys_skipped
+        );
+    }
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        stats.keys_loaded,
+        stats.keys_expired
+    );
+    tracing::info!(
+        "DB loaded from disk: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
