@@ -50,6 +50,13 @@ pub struct HotConfig {
     /// zset-max-listpack-entries / zset-max-listpack-value (the sorted-set encoding names).
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
+    /// hash-max-listpack-entries / -value and set-max-intset-entries / set-max-listpack-entries
+    /// / -value (the hash and set encoding names).
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+    pub set_max_listpack_entries: AtomicU64,
+    pub set_max_listpack_value: AtomicU64,
 }
 
 /// The live configuration.
@@ -375,6 +382,19 @@ impl Config {
         hot.zset_max_listpack_value.store(
             num("zset-max-listpack-value").max(0) as u64,
             Ordering::Relaxed,
+        );
+        for (slot, name) in [
+            (&hot.hash_max_listpack_entries, "hash-max-listpack-entries"),
+            (&hot.hash_max_listpack_value, "hash-max-listpack-value"),
+            (&hot.set_max_intset_entries, "set-max-intset-entries"),
+            (&hot.set_max_listpack_entries, "set-max-listpack-entries"),
+            (&hot.set_max_listpack_value, "set-max-listpack-value"),
+        ] {
+            slot.store(num(name).max(0) as u64, Ordering::Relaxed);
+        }
+        crate::keyspace::prefix_stats::configure(
+            v.get("keyspace-stats-prefixes").map_or("", String::as_str),
+            v.get("keyspace-stats-separator").map_or("", String::as_str),
         );
         let notify = v
             .get("notify-keyspace-events")

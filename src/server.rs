@@ -39,6 +39,12 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
+    if let Some(port) = crate::observability::prometheus::start(&state).await? {
+        tracing::info!(
+            "Metrics endpoint on http://{}:{port}/metrics",
+            state.config.get("metrics-bind")
+        );
+    }
     tracing::info!("Ready to accept connections tcp (port {bound})");
 
     let mut shutdown = state.shutdown.subscribe();

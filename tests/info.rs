@@ -180,3 +180,51 @@ fn resp3_info_is_a_verbatim_string() {
         String::from_utf8_lossy(&reply[..20])
     );
 }
+
+#[test]
+fn prefixstats_count_hits_and_misses_per_prefix() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let prefixstats = |c: &mut common::RawClient| info_text(&c.cmd(&["INFO", "prefixstats"]));
+    // Off by default: the section is empty and absent from plain INFO.
+    c.cmd(&["GET", "session:a"]);
+    assert_eq!(prefixstats(&mut c), "# Prefixstats\r\n");
+    assert!(!info_text(&c.cmd(&["INFO"])).contains("Prefixstats"));
+    c.cmd(&[
+        "CONFIG",
+        "SET",
+        "keyspace-stats-prefixes",
+        "session: ormcache:",
+    ]);
+    c.cmd(&["GET", "session:a"]);
+    c.cmd(&["SET", "session:a", "v"]);
+    c.cmd(&["GET", "session:a"]);
+    c.cmd(&["GET", "session:a"]);
+    c.cmd(&["EXISTS", "session:a"]);
+    c.cmd(&["GET", "ormcache:1"]);
+    c.cmd(&["GET", "other"]);
+    let text = prefixstats(&mut c);
+    assert_eq!(
+        field(&text, "prefixstat_0").as_deref(),
+        Some("prefix=session:,hits=3,misses=1,hit_ratio=0.7500"),
+        "{text}"
+    );
+    assert!(text.contains("prefix=ormcache:,hits=0,misses=1,hit_ratio=0.0000"));
+    assert!(text.contains("prefix=(other),hits=0,misses=1"));
+    // Grouping by separator; a rule change starts the counts afresh.
+    c.cmd(&["CONFIG", "SET", "keyspace-stats-separator", ":"]);
+    c.cmd(&["MGET", "fragment:home:en", "fragment:shop:en", "session:a"]);
+    let text = prefixstats(&mut c);
+    assert_eq!(
+        field(&text, "prefixstat_0").as_deref(),
+        Some("prefix=fragment:,hits=0,misses=2,hit_ratio=0.0000"),
+        "{text}"
+    );
+    assert_eq!(
+        field(&text, "prefixstat_1").as_deref(),
+        Some("prefix=session:,hits=1,misses=0,hit_ratio=1.0000")
+    );
+    assert!(info_text(&c.cmd(&["INFO", "everything"])).contains("# Prefixstats\r\nprefixstat_0:"));
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    assert_eq!(prefixstats(&mut c), "# Prefixstats\r\n");
+}

@@ -558,6 +558,10 @@ fn failed_bgsave_turns_writes_into_misconf_until_a_save_succeeds() {
     assert!(reply.starts_with(b"-MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."));
     let reply = raw.cmd(&["PING"]);
     assert!(reply.starts_with(b"-MISCONF"));
+    // Inside MULTI the write is refused when queued and EXEC aborts.
+    assert_eq!(raw.cmd(&["MULTI"]), b"+OK\r\n");
+    assert!(raw.cmd(&["SET", "k", "w"]).starts_with(b"-MISCONF"));
+    assert!(raw.cmd(&["EXEC"]).starts_with(b"-EXECABORT"));
     // Reads are served; with the option off writes come back.
     let v: Vec<u8> = run(&mut con, &[b"GET", b"k"]);
     assert_eq!(v, b"v");

@@ -79,3 +79,98 @@ pub fn write<T: Aggregate, R>(
         deleted,
     }))
 }
+
+/// The options of HSCAN, SSCAN and ZSCAN after the cursor: COUNT (at least 1) and MATCH.
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+}
+
+impl ScanOptions<'_> {
+    /// True when `item` matches the MATCH pattern (or there is none).
+    pub fn wants(&self, item: &[u8]) -> bool {
+        self.pattern
+            .is_none_or(|p| crate::keyspace::glob::glob_match(p, item, false))
+    }
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` from `argv[from..]` with Redis's errors.
+pub fn parse_scan_options(
+    argv: &[bytes::Bytes],
+    from: usize,
+) -> Result<ScanOptions<'_>, CommandError> {
+    use super::args::{is, parse_i64};
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+    };
+    let mut i = from;
+    while i < argv.len() {
+        let Some(value) = argv.get(i + 1) else {
+            return Err(CommandError::Syntax);
+        };
+        if is(&argv[i], "count") {
+            let n = parse_i64(value)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            opts.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if is(&argv[i], "match") {
+            opts.pattern = (&value[..] != b"*").then_some(&value[..]);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(opts)
+}
+
+/// A SCAN-family reply: the next cursor and the items.
+pub fn scan_reply(cursor: u64, items: Vec<crate::protocol::Reply>) -> crate::protocol::Reply {
+    use crate::protocol::Reply;
+    Reply::Array(vec![
+        Reply::Bulk(bytes::Bytes::from(cursor.to_string())),
+        Reply::Array(items),
+    ])
+}
+
+/// Most picks a negative random count (SRANDMEMBER, HRANDFIELD) may ask for: Redis would build
+/// a reply of any size in its output buffer until memory runs out; we refuse instead.
+pub const RANDOM_REPEATS_MAX: u64 = 1 << 24;
+
+/// A random-pick count (SRANDMEMBER, HRANDFIELD): Redis's range check, and our cap on repeats.
+pub fn parse_random_count(arg: &[u8]) -> Result<i64, CommandError> {
+    let count = super::args::parse_i64(arg)?;
+    if count == i64::MIN {
+        return Err(CommandError::err(format!(
+            "value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )));
+    }
+    if count < 0 && count.unsigned_abs() > RANDOM_REPEATS_MAX {
+        return Err(CommandError::err("value is out of range"));
+    }
+    Ok(count)
+}
+
+/// A random number below `n` (at least 1), for random picks.
+pub fn random_below(n: usize) -> usize {
+    (crate::keyspace::access::random_u64() % n.max(1) as u64) as usize
+}
+
+/// Looks `key` up in the client's database without counting a keyspace hit or miss (a second
+/// look at a key the command already read): `Ok(None)` when missing, WRONGTYPE for another type.
+pub fn peek_in<'c, T: Aggregate>(
+    ctx: &'c mut Ctx<'_>,
+    key: &[u8],
+) -> Result<Option<&'c T>, CommandError> {
+    let now = ctx.now_ms;
+    let (shard, hash) = ctx.shard(key);
+    match shard.get_mut(hash, key, now) {
+        None => Ok(None),
+        Some(entry) => T::of(entry.value())
+            .map(Some)
+            .ok_or(CommandError::WrongType),
+    }
+}

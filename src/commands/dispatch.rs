@@ -21,7 +21,7 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
     }
     let reply = match resolved {
         Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
-            queue(client, found, argv)
+            queue(state, client, found, argv)
         }
         Ok(found) => run_checked(state, client, found, argv),
         Err(err) => {
@@ -88,13 +88,16 @@ fn controls_transaction(spec: &CommandSpec) -> bool {
 }
 
 /// Queues a command inside MULTI after the checks Redis makes before queuing.
-fn queue(client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
+fn queue(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
     let refusal = if !client.authenticated && !found.spec.has(flags::NO_AUTH) {
         Some(Reply::error("NOAUTH Authentication required."))
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
     } else {
-        None
+        crate::rdb::refuse_write(
+            state,
+            found.spec.has(flags::WRITE) || found.spec.name == "ping",
+        )
     };
     let multi = client
         .multi

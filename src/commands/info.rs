@@ -45,8 +45,9 @@ const SECTIONS: &[&str] = &[
     "latencystats",
     "cluster",
     "keyspace",
+    "prefixstats",
 ];
-const DEFAULT_EXCLUDES: &[&str] = &["commandstats", "latencystats"];
+const DEFAULT_EXCLUDES: &[&str] = &["commandstats", "latencystats", "prefixstats"];
 
 /// Highest `used_memory` seen by INFO since start (or CONFIG RESETSTAT).
 static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
@@ -193,6 +194,7 @@ fn render(ctx: &mut Ctx<'_>, sections: &[&str]) -> String {
             "latencystats" => latencystats(state, &mut s),
             "cluster" => s.field("cluster_enabled", 0),
             "keyspace" => keyspace_lines(&keyspace, &mut s),
+            "prefixstats" => prefixstats(state, &mut s),
             _ => {}
         }
         parts.push(s.0);
@@ -700,6 +702,25 @@ fn latencystats(state: &ServerState, s: &mut Section) {
         s.field(
             &format!("latency_percentiles_usec_{}", f.full_name),
             parts.join(","),
+        );
+    }
+}
+
+/// Beyond Redis: keyspace hits and misses per key-prefix group (keyspace-stats-prefixes,
+/// keyspace-stats-separator), busiest first, as `prefixstat_<n>:prefix=...,hits=...`.
+fn prefixstats(state: &ServerState, s: &mut Section) {
+    for (n, (group, hits, misses)) in state.keyspace.prefix_stats().into_iter().enumerate() {
+        let ratio = if hits + misses == 0 {
+            0.0
+        } else {
+            hits as f64 / (hits + misses) as f64
+        };
+        s.field(
+            &format!("prefixstat_{n}"),
+            format!(
+                "prefix={},hits={hits},misses={misses},hit_ratio={ratio:.4}",
+                String::from_utf8_lossy(&group)
+            ),
         );
     }
 }

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod expire;
 pub mod generic;
+pub mod hash;
 pub mod info;
 pub mod latency;
 pub mod lock;
@@ -27,6 +28,7 @@ pub mod pubsub;
 pub mod registry;
 pub mod scripting;
 pub mod server;
+pub mod set;
 pub mod slowlog;
 pub mod string;
 #[cfg(test)]

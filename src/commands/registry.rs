@@ -29,6 +29,8 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::latency::COMMANDS,
         super::pubsub::COMMANDS,
         super::zset::COMMANDS,
+        super::hash::COMMANDS,
+        super::set::COMMANDS,
     ]
     .into_iter()
     .flatten()

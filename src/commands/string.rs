@@ -7,7 +7,7 @@
 
 mod counter;
 mod lcs;
-mod long_double;
+pub(crate) mod long_double;
 
 use super::args::{is, parse_i64};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};

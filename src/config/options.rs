@@ -877,6 +877,12 @@ pub static OPTIONS: &[OptionSpec] = &[
         Mutable,
     ),
     opt("aof-disable-auto-gc", Bool, "no", Mutable),
+    // Beyond Redis: keyspace hits and misses per key prefix (keyspace/prefix_stats.rs).
+    opt("keyspace-stats-prefixes", Str, "", Mutable),
+    opt("keyspace-stats-separator", Str, "", Mutable),
+    // Beyond Redis: the Prometheus endpoint (observability/prometheus.rs); port 0 = off.
+    opt("metrics-port", Int { min: 0, max: 65535 }, "0", Immutable),
+    opt("metrics-bind", Str, "127.0.0.1", Immutable),
 ];
 
 /// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.

@@ -10,6 +10,7 @@ pub mod entry;
 pub mod evict;
 pub mod expiry;
 pub mod glob;
+pub mod prefix_stats;
 pub mod shard;
 pub mod snapshot;
 pub mod types;
@@ -162,8 +163,20 @@ impl Keyspace {
 
     pub fn reset_stats(&self) {
         for id in self.all_shards() {
-            self.lock(id).stats = ShardStats::default();
+            let mut shard = self.lock(id);
+            shard.stats = ShardStats::default();
+            shard.prefix_stats.reset();
         }
+    }
+
+    /// Hits and misses per key-prefix group, summed over every shard, busiest group first.
+    pub fn prefix_stats(&self) -> Vec<(Box<[u8]>, u64, u64)> {
+        let mut total = Vec::new();
+        for id in self.all_shards() {
+            self.lock(id).prefix_stats.merge_into(&mut total);
+        }
+        total.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then_with(|| a.0.cmp(&b.0)));
+        total
     }
 
     /// Bytes accounted to keys and values across the keyspace.

@@ -46,6 +46,8 @@ pub struct Shard {
     /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
     expired_keys: Vec<Box<[u8]>>,
     pub stats: ShardStats,
+    /// Hits and misses per key prefix (see prefix_stats; nothing counted unless configured).
+    pub prefix_stats: super::prefix_stats::PrefixStats,
 }
 
 /// Stamps an entry on lookup unless the running command asked not to (CLIENT NO-TOUCH, OBJECT).
@@ -71,6 +73,7 @@ impl Shard {
             watchers: Watchers::default(),
             expired_keys: Vec::new(),
             stats: ShardStats::default(),
+            prefix_stats: Default::default(),
         }
     }
 
@@ -153,7 +156,9 @@ impl Shard {
 
     /// Looks a key up for reading: expires it if due, and counts a keyspace hit or miss.
     pub fn get_read(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        match self.live_slot(hash, key, now_ms) {
+        let found = self.live_slot(hash, key, now_ms);
+        self.prefix_stats.record(key, found.is_some());
+        match found {
             Some(id) => {
                 self.stats.hits += 1;
                 let entry = self.slot_mut(id).as_mut()?;

@@ -7,6 +7,7 @@
 
 pub mod histogram;
 pub mod latency;
+pub mod prometheus;
 pub mod slowlog;
 
 use crate::commands::registry::Found;

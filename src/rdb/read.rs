@@ -599,15 +599,12 @@ pub fn verify_dump_payload(payload: &[u8]) -> Option<&[u8]> {
     Some(&body[..body.len() - 2])
 }
 
-/// Decodes the value part of a DUMP payload: a type byte and the value, nothing after it.
+/// Decodes the value part of a DUMP payload: a type byte and the value. Bytes after the value
+/// are ignored, as Redis does.
 pub fn read_dump_value(value: &[u8]) -> Decoded<RdbValue> {
     let mut r = Reader::new(value);
     let value_kind = r.u8()?;
-    let decoded = read_value(&mut r, value_kind)?;
-    if r.remaining() != 0 {
-        return r.error("trailing bytes after the value");
-    }
-    Ok(decoded)
+    read_value(&mut r, value_kind)
 }
 
 #[cfg(test)]

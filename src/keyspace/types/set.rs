@@ -98,11 +98,11 @@ impl SetValue {
             Encoding::Hashtable => false,
         };
         if too_many {
-            self.to_hashtable(self.len() + size_hint);
+            self.convert_to_hashtable(self.len() + size_hint);
         }
     }
 
-    fn to_hashtable(&mut self, expected: usize) {
+    fn convert_to_hashtable(&mut self, expected: usize) {
         self.encoding = Encoding::Hashtable;
         self.map.make_indexed(expected);
     }
@@ -146,7 +146,7 @@ impl SetValue {
                     Err(at) => {
                         self.map.insert_packed_at(at, member);
                         if self.len() > limits.intset_max() {
-                            self.to_hashtable(self.len());
+                            self.convert_to_hashtable(self.len());
                         }
                         true
                     }
@@ -158,7 +158,7 @@ impl SetValue {
                     {
                         self.encoding = Encoding::Listpack;
                     } else {
-                        self.to_hashtable(self.len() + 1);
+                        self.convert_to_hashtable(self.len() + 1);
                     }
                     self.map.insert_new(member, b"");
                     true
@@ -169,7 +169,7 @@ impl SetValue {
                     return false;
                 }
                 if self.len() >= limits.listpack_entries || member.len() > limits.listpack_value {
-                    self.to_hashtable(self.len() + 1);
+                    self.convert_to_hashtable(self.len() + 1);
                 }
                 self.map.insert_new(member, b"");
                 true
@@ -247,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn intset_to_listpack_to_hashtable() {
+    fn intset_to_listpack_convert_to_hashtable() {
         let mut s = set_of(&["1", "2"]);
         s.add(b"abc", LIMITS);
         assert_eq!(s.encoding_name(), "listpack");
