@@ -83,6 +83,8 @@ pub struct AofStats {
     pub last_rewrite_ok: AtomicBool,
     pub last_rewrite_ms: AtomicU64,
     pub rewrite_started_ms: AtomicU64,
+    /// Unix ms of the last failed rewrite (automatic rewrites back off after a failure).
+    pub last_rewrite_failure_ms: AtomicU64,
     pub delayed_fsync: AtomicU64,
     pub pending_fsync: AtomicBool,
     /// Base size recorded at the last rewrite or load (auto-rewrite growth reference).
@@ -253,6 +255,8 @@ impl Aof {
         // writer's last turn: its reply must not wait forever.
         let mut pipe = self.pipe.lock();
         pipe.buf.clear();
+        // A rewrite waiting for a rotation the writer will never make learns it failed.
+        pipe.rotations.clear();
         let end = pipe.end;
         drop(pipe);
         self.publish_acked(end);

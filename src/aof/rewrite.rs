@@ -28,6 +28,8 @@ use std::time::Duration;
 pub const ITEMS_PER_COMMAND: usize = 64;
 /// How often the automatic-rewrite rule is checked.
 const AUTO_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// Wait after a failed rewrite before the automatic rule tries again.
+const AUTO_RETRY_AFTER_FAILURE_MS: u64 = 60_000;
 /// Buffered bytes before the base writer hands them to the file.
 const WRITE_CHUNK_BYTES: usize = 64 * 1024;
 
@@ -127,6 +129,9 @@ fn spawn(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
                     stats
                         .rewrites_failed_in_a_row
                         .fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .last_rewrite_failure_ms
+                        .store(unix_ms(), Ordering::Relaxed);
                     tracing::warn!("Background AOF rewrite failed: {e}");
                 }
             }
@@ -328,6 +333,13 @@ pub async fn auto_rewrite_task(state: Arc<ServerState>) {
         let current = aof.stats.current_size.load(Ordering::Relaxed);
         let base = aof.stats.rewrite_base_size.load(Ordering::Relaxed).max(1);
         if current <= min_size || current <= base {
+            continue;
+        }
+        // After a failure (disk full...), retry at most once a minute, as Redis.
+        let failed_at = aof.stats.last_rewrite_failure_ms.load(Ordering::Relaxed);
+        if aof.stats.rewrites_failed_in_a_row.load(Ordering::Relaxed) > 0
+            && unix_ms().saturating_sub(failed_at) < AUTO_RETRY_AFTER_FAILURE_MS
+        {
             continue;
         }
         let growth = (current - base) * 100 / base;
