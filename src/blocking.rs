@@ -69,12 +69,18 @@ pub struct ClientBlocking {
 /// Ends a blocking command that found nothing to serve: records the wait at top level, or
 /// answers the timeout reply inside MULTI/EXEC or a script.
 pub fn block_on(ctx: &mut Ctx<'_>, request: BlockRequest) -> CommandResult {
-    if ctx.client.blocking.nested || ctx.client.multi.is_some() {
+    if !may_block(ctx) {
         return Ok(request.timeout_reply);
     }
     ctx.client.blocking.request = Some(request);
     // Never sent: the connection waits and replies with what serves it.
     Ok(Reply::NilArray)
+}
+
+/// False inside MULTI/EXEC and scripts, where a blocking command answers at once (for a reply
+/// that differs from its timeout reply, as BLMOVE's null bulk).
+pub fn may_block(ctx: &Ctx<'_>) -> bool {
+    !ctx.client.blocking.nested && ctx.client.multi.is_none()
 }
 
 /// Parses a blocking timeout in seconds (fractions allowed, 0 = forever) into an absolute

@@ -22,6 +22,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection task notices and closes.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// The connection's outbox, for messages other connections address to it by id.
+    pub outbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Outbox>>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -41,6 +43,12 @@ pub struct ClientDetails {
     pub multi: i64,
     /// Waiting in a blocking command (CLIENT LIST flag `b`).
     pub blocked: bool,
+    /// Subscriptions (CLIENT LIST `sub=`, `psub=`, `ssub=`; flag `P` when any) and MONITOR
+    /// mode (flag `O`).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    pub monitor: bool,
     pub user: String,
 }
 
@@ -48,6 +56,12 @@ impl ClientDetails {
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
+        if self.sub + self.psub + self.ssub > 0 {
+            flags.push('P');
+        }
         if self.multi >= 0 {
             flags.push('x');
         }
@@ -108,6 +122,7 @@ impl ClientRegistry {
             }),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            outbox: std::sync::OnceLock::new(),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -122,6 +122,7 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 &mut |db, keys| state.aof.log_deletions(db, keys),
                 &mut |db, keys| {
                     for key in keys {
+                        state.pubsub.tracking.invalidate(&state, &key, None);
                         notify::publish(&state, notify::EXPIRED, "expired", db, &key);
                     }
                 },

@@ -374,3 +374,53 @@ fn slow_subscriber_is_dropped_at_the_output_buffer_limit() {
         "the disconnection is logged"
     );
 }
+
+/// CLIENT LIST as another connection sees a subscriber and a monitor, on both servers.
+#[test]
+fn client_list_shows_subscription_counts_and_flags() {
+    let field = |line: &str, name: &str| -> String {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let mut servers = vec![Server::start(&[])];
+    servers.extend(Server::start_redis(&[]));
+    for server in &servers {
+        let mut sub = server.raw();
+        sub.cmd(&["CLIENT", "SETNAME", "sub"]);
+        sub.send(&[b"SUBSCRIBE", b"a", b"b"]);
+        read_str(&mut sub);
+        read_str(&mut sub);
+        sub.send(&[b"PSUBSCRIBE", b"p*"]);
+        read_str(&mut sub);
+        let mut mon = server.raw();
+        mon.cmd(&["CLIENT", "SETNAME", "mon"]);
+        assert_eq!(mon.cmd_str(&["MONITOR"]), "+OK\r\n");
+        let mut other = server.raw();
+        let list = other.cmd_str(&["CLIENT", "LIST"]);
+        let line_of = |name: &str| {
+            list.lines()
+                .find(|l| l.contains(&format!(" name={name} ")))
+                .unwrap_or_else(|| panic!("{list}"))
+                .to_string()
+        };
+        let s = line_of("sub");
+        assert_eq!(
+            (
+                field(&s, "flags"),
+                field(&s, "sub"),
+                field(&s, "psub"),
+                field(&s, "ssub")
+            ),
+            ("P".into(), "2".into(), "1".into(), "0".into()),
+            "{s}"
+        );
+        assert_eq!(field(&line_of("mon"), "flags"), "O", "{list}");
+        sub.send(&[b"UNSUBSCRIBE", b"a"]);
+        read_str(&mut sub);
+        let list = other.cmd_str(&["CLIENT", "LIST"]);
+        let s = list.lines().find(|l| l.contains(" name=sub ")).unwrap();
+        assert_eq!(field(s, "sub"), "1", "{s}");
+    }
+}

@@ -696,3 +696,23 @@ fn fuzzed_restore_payloads_get_errors_not_crashes() {
     }
     assert_eq!(raw.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+/// With save points, FLUSHALL saves the empty dataset at once (as Redis), so a restart does not
+/// bring the flushed keys back; without save points it leaves the file alone.
+#[test]
+fn flushall_saves_the_empty_dataset_when_save_points_are_configured() {
+    for (points, survives) in [("3600 1", false), ("", true)] {
+        let dir = temp_dir("flushall");
+        let dir_arg = dir.to_str().unwrap().to_string();
+        {
+            let server = Server::start(&["--dir", &dir_arg, "--save", points]);
+            let mut con = connect(&server);
+            let _: () = run(&mut con, &[b"SET", b"k", b"v"]);
+            let _: () = run(&mut con, &[b"SAVE"]);
+            let _: () = run(&mut con, &[b"FLUSHALL"]);
+        }
+        let server = Server::start(&["--dir", &dir_arg, "--save", ""]);
+        let exists: i64 = run(&mut connect(&server), &[b"EXISTS", b"k"]);
+        assert_eq!(exists == 1, survives, "save {points:?}");
+    }
+}

@@ -10,6 +10,7 @@ use super::args::{is, parse_i64};
 use super::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
 use super::context::ReplyMode;
 use super::server::{container, help_result};
+use super::tracking::{caching, getredir, tracking, trackinginfo};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::clients::ClientInfo;
 use crate::command;
@@ -30,6 +31,13 @@ pub static COMMANDS: &[CommandSpec] = &[container(
 const CONN: &[&str] = &["connection", "slow"];
 const CONN_ADMIN: &[&str] = &["admin", "connection", "slow", "dangerous"];
 const BASE: u32 = NOSCRIPT | LOADING | STALE;
+
+/// True for CLIENT's subcommands (CLIENT CACHING's flag survives them, as in Redis).
+pub fn is_client_subcommand(spec: &CommandSpec) -> bool {
+    SUBCOMMANDS
+        .as_ptr_range()
+        .contains(&(spec as *const CommandSpec))
+}
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     command!(
@@ -185,6 +193,17 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         "2.6.9",
         "Sets the connection name.",
         setname
+    ),
+    command!(
+        "tracking",
+        -3,
+        BASE,
+        KeySpec::None,
+        CONN,
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        tracking
     ),
     command!(
         "trackinginfo",
@@ -363,7 +382,7 @@ fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
     let mut line = String::with_capacity(320);
     let _ = write!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_BYTES} rbp=0 obl=0 oll=0 omem={} tot-mem={tot_mem} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_BYTES} rbp=0 obl=0 oll=0 omem={} tot-mem={tot_mem} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         client.id,
         client.addr,
         client.local_addr,
@@ -371,6 +390,9 @@ fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
         String::from_utf8_lossy(&details.name),
         details.flag_letters(),
         details.db,
+        details.sub,
+        details.psub,
+        details.ssub,
         details.multi,
         details.query_buf,
         details.output_buf,
@@ -560,8 +582,9 @@ fn unpause(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: no client is ever blocked here yet, so the answer is 0.
-fn unblock(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a blocked client's wait with its timeout reply or
+/// the UNBLOCKED error; 1 if it was blocked.
+fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if argv.len() > 4 {
         return Err(CommandError::err(
             "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
@@ -574,28 +597,11 @@ fn unblock(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             ));
         }
     }
-    parse_i64(&argv[2])?;
-    Ok(Reply::Int(0))
-}
-
-fn caching(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Err(CommandError::err("CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"))
-}
-
-fn getredir(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(Reply::Int(-1))
-}
-
-/// Tracking is never on: Redis's reply for a client without tracking.
-fn trackinginfo(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(Reply::Map(vec![
-        (
-            Reply::bulk_static("flags"),
-            Reply::Set(vec![Reply::bulk_static("off")]),
-        ),
-        (Reply::bulk_static("redirect"), Reply::Int(-1)),
-        (Reply::bulk_static("prefixes"), Reply::Array(Vec::new())),
-    ]))
+    let id = parse_i64(&argv[2])?;
+    let with_error = argv.get(3).is_some_and(|reason| is(reason, "error"));
+    let unblocked =
+        u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(ctx.state, id, with_error));
+    Ok(Reply::Int(i64::from(unblocked)))
 }
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {

@@ -201,6 +201,10 @@ impl<'a> Ctx<'a> {
     /// Records `expired` events for keys a lookup removed (published after the command).
     pub fn note_expired(&mut self, db: usize, keys: Vec<Box<[u8]>>) {
         for key in keys {
+            self.state
+                .pubsub
+                .tracking
+                .invalidate(self.state, &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
     }
@@ -230,6 +234,10 @@ impl<'a> Ctx<'a> {
             self.effects.records.extend(own_records);
         }
         for (db, key) in expired {
+            self.state
+                .pubsub
+                .tracking
+                .invalidate(self.state, &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
         self.client.pubsub.events.extend(own);
@@ -240,6 +248,11 @@ impl<'a> Ctx<'a> {
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
         self.state.blocking.signal(db, key);
+        let origin = self.client.id;
+        self.state
+            .pubsub
+            .tracking
+            .invalidate(self.state, key, Some(origin));
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
     }

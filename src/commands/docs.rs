@@ -183,6 +183,15 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
             (&["RW", "delete"], None)
         }
         "zpopmin" | "zpopmax" | "bzpopmin" | "bzpopmax" => (&["RW", "access", "delete"], None),
+        "sadd" | "hsetnx" => (&["RW", "insert"], None),
+        "srem" | "hdel" => (&["RW", "delete"], None),
+        "spop" => (&["RW", "access", "delete"], None),
+        "hincrby" | "hincrbyfloat" => (&["RW", "access", "update"], None),
+        "sismember" | "scard" | "hexists" | "hlen" | "hstrlen" => (&["RO"], None),
+        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" => (&["RW", "insert"], None),
+        "lpop" | "rpop" | "blpop" | "brpop" => (&["RW", "access", "delete"], None),
+        "lrem" | "ltrim" => (&["RW", "delete"], None),
+        "llen" => (&["RO"], None),
         _ if spec.has(WRITE) => (&["RW", "update"], None),
         _ if spec.has(READONLY) => (&["RO", "access"], None),
         _ => (&["RO"], None),
@@ -193,6 +202,10 @@ fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static st
 fn tips(spec: &CommandSpec) -> &'static [&'static str] {
     match spec.name {
         "zrandmember" | "zscan" => &["nondeterministic_output"],
+        "spop" | "srandmember" | "sscan" | "hrandfield" | "hscan" => &["nondeterministic_output"],
+        "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "hgetall" => {
+            &["nondeterministic_output_order"]
+        }
         _ => &[],
     }
 }

@@ -265,13 +265,14 @@ fn clients(state: &ServerState, s: &mut Section) {
     s.field("maxclients", state.config.get("maxclients"));
     s.field("client_recent_max_input_buffer", max_in);
     s.field("client_recent_max_output_buffer", max_out);
-    s.field("blocked_clients", 0);
-    s.field("tracking_clients", 0);
+    let (blocking_keys, timed_waits) = state.blocking.counts();
+    s.field("blocked_clients", state.blocking.blocked_clients());
+    s.field("tracking_clients", state.pubsub.tracking.figures().clients);
     s.field("pubsub_clients", 0);
     s.field("watching_clients", 0);
-    s.field("clients_in_timeout_table", 0);
+    s.field("clients_in_timeout_table", timed_waits);
     s.field("total_watched_keys", 0);
-    s.field("total_blocking_keys", 0);
+    s.field("total_blocking_keys", blocking_keys);
     s.field("total_blocking_keys_on_nokey", 0);
 }
 
@@ -549,12 +550,13 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
     ] {
         s.field(name, 0);
     }
+    let tracking = state.pubsub.tracking.figures();
+    s.field("tracking_total_keys", tracking.keys);
+    s.field("tracking_total_items", tracking.items);
+    s.field("tracking_total_prefixes", tracking.prefixes);
     s.field(
         "unexpected_error_replies",
         get(&st.unexpected_error_replies),

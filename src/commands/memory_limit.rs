@@ -75,6 +75,7 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Result<(), 
     // Published with no shard lock held.
     if notify::enabled(state, notify::EVICTED) {
         for e in &gone {
+            state.pubsub.tracking.invalidate(state, &e.key, None);
             notify::publish(state, notify::EVICTED, "evicted", e.db, &e.key);
         }
     }

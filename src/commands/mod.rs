@@ -20,6 +20,7 @@ pub mod generic;
 pub mod hash;
 pub mod info;
 pub mod latency;
+pub mod list;
 pub mod lock;
 pub mod memory_limit;
 pub mod object;
@@ -33,6 +34,7 @@ pub mod slowlog;
 pub mod string;
 #[cfg(test)]
 pub mod testing;
+pub mod tracking;
 pub mod transactions;
 pub mod zset;
 

@@ -28,6 +28,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::slowlog::COMMANDS,
         super::latency::COMMANDS,
         super::pubsub::COMMANDS,
+        super::list::COMMANDS,
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,

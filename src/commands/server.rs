@@ -173,6 +173,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     check_flush_mode(argv)?;
     let db = ctx.db();
     flush_db(ctx, db);
+    ctx.state.pubsub.tracking.flush(ctx.state);
     Ok(Reply::Ok)
 }
 
@@ -181,8 +182,10 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     for db in 0..ctx.state.keyspace.databases() {
         flush_db(ctx, db);
     }
+    ctx.state.pubsub.tracking.flush(ctx.state);
     // Redis counts a FLUSHALL as a change even on an empty server (it triggers a save).
     ctx.changed += 1;
+    crate::rdb::after_flushall(ctx.state);
     Ok(Reply::Ok)
 }
 

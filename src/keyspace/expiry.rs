@@ -28,8 +28,18 @@ pub fn set_expired_keys_logged(on: bool) {
     LOG_EXPIRED_KEYS.store(on, Ordering::Relaxed);
 }
 
+/// Set while a client has CLIENT TRACKING on: expired keys are invalidated, so they are
+/// recorded even when no keyspace notification wants them.
+static TRACKING_NEEDS_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
+
+pub fn set_tracking_needs_expired_keys(on: bool) {
+    TRACKING_NEEDS_EXPIRED_KEYS.store(on, Ordering::Relaxed);
+}
+
 pub fn expired_keys_recorded() -> bool {
-    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed) || LOG_EXPIRED_KEYS.load(Ordering::Relaxed)
+    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
+        || LOG_EXPIRED_KEYS.load(Ordering::Relaxed)
+        || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
 }
 
 /// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.

@@ -3,16 +3,17 @@
 //!
 //! Redis keeps an HdrHistogram per command and LATENCY HISTOGRAM walks it in power-of-two steps
 //! starting at 1024 ns, naming each step by its highest equivalent value in microseconds (1, 2,
-//! 4, 8, 16, 33, 66, 132, ... with HdrHistogram's two significant digits). We keep exactly those
-//! steps as buckets, one relaxed atomic add per command, and interpolate inside a bucket for
-//! percentiles. Durations are measured in whole microseconds.
+//! 4, 8, 16, 33, 66, 132, ... with HdrHistogram's two significant digits), up to the step that
+//! holds 1 s, where Redis clamps slower commands. We keep exactly those steps as buckets, one
+//! relaxed atomic add per command, and interpolate inside a bucket for percentiles. Durations
+//! are measured in whole microseconds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Power-of-two steps from ~1 µs to ~1 s, as LATENCY HISTOGRAM reports them; one more bucket
-/// holds everything slower.
-const STEPS: usize = 30;
-const BUCKETS: usize = STEPS + 1;
+/// Power-of-two steps from ~1 µs to the one holding 1 s (1024·2^20 ns), as LATENCY HISTOGRAM
+/// reports them; slower commands count in the last one, as Redis clamps them to 1 s.
+const STEPS: usize = 21;
+const BUCKETS: usize = STEPS;
 
 /// The upper bound of step `k` in microseconds, as Redis names it: HdrHistogram's highest
 /// value equivalent to 1024·2^k ns (two significant digits: 256 sub-buckets per power of two).
@@ -46,7 +47,9 @@ impl Default for LatencyHistogram {
 }
 
 fn bucket_of(us: u64) -> usize {
-    BOUNDS_US.partition_point(|&bound| bound < us)
+    BOUNDS_US
+        .partition_point(|&bound| bound < us)
+        .min(STEPS - 1)
 }
 
 impl LatencyHistogram {
@@ -69,8 +72,7 @@ impl LatencyHistogram {
     }
 
     /// LATENCY HISTOGRAM's `histogram_usec`: (bucket bound in µs, cumulative count) for every
-    /// bucket whose cumulative count grew. The open-ended last bucket is named by twice the
-    /// last bound.
+    /// bucket whose cumulative count grew.
     pub fn cumulative(&self) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
         let mut sum = 0;
@@ -79,21 +81,18 @@ impl LatencyHistogram {
                 continue;
             }
             sum += n;
-            let bound = BOUNDS_US
-                .get(i)
-                .copied()
-                .unwrap_or(BOUNDS_US[STEPS - 1] * 2);
-            out.push((bound, sum));
+            out.push((BOUNDS_US[i], sum));
         }
         out
     }
 
-    /// Buckets as (upper bound in µs, or None for +Inf, count): the Prometheus export.
-    pub fn buckets(&self) -> Vec<(Option<u64>, u64)> {
+    /// Buckets as (upper bound in µs, count), the last one also holding everything slower:
+    /// the Prometheus export (which adds its own +Inf bucket).
+    pub fn buckets(&self) -> Vec<(u64, u64)> {
         self.snapshot()
             .into_iter()
             .enumerate()
-            .map(|(i, n)| (BOUNDS_US.get(i).copied(), n))
+            .map(|(i, n)| (BOUNDS_US[i], n))
             .collect()
     }
 
@@ -113,13 +112,13 @@ impl LatencyHistogram {
             }
             if (seen + n) as f64 >= rank {
                 let low = if i == 0 { 0 } else { BOUNDS_US[i - 1] } as f64;
-                let high = BOUNDS_US.get(i).map_or(low * 2.0, |&b| b as f64);
+                let high = BOUNDS_US[i] as f64;
                 let within = (rank - seen as f64) / n as f64;
                 return (low + (high - low) * within).max(1.0);
             }
             seen += n;
         }
-        BOUNDS_US[STEPS - 1] as f64 * 2.0
+        BOUNDS_US[STEPS - 1] as f64
     }
 }
 
@@ -130,7 +129,7 @@ mod tests {
     #[test]
     fn bounds_match_redis_names() {
         assert_eq!(&BOUNDS_US[..9], &[1, 2, 4, 8, 16, 33, 66, 132, 264]);
-        assert!(BOUNDS_US[STEPS - 1] > 1_000_000);
+        assert!(BOUNDS_US[STEPS - 1] > 1_000_000 && BOUNDS_US[STEPS - 2] < 1_000_000);
     }
 
     #[test]
@@ -139,10 +138,10 @@ mod tests {
         for us in [0, 1, 7, 8, 9, 40, 5_000_000] {
             h.record(us);
         }
-        let top = BOUNDS_US[STEPS - 1] * 2;
+        // 5 s counts in the last step, as Redis clamps at 1 s.
         assert_eq!(
             h.cumulative(),
-            vec![(1, 2), (8, 4), (16, 5), (66, 6), (top, 7)]
+            vec![(1, 2), (8, 4), (16, 5), (66, 6), (1_082_130, 7)]
         );
         assert_eq!(h.total(), 7);
     }

@@ -171,17 +171,23 @@ fn command_metrics(state: &ServerState, out: &mut String) {
     for f in &called {
         let cmd = label(f.full_name);
         let mut cumulative = 0;
-        for (bound_us, n) in f.stats.latency.buckets() {
+        let buckets = f.stats.latency.buckets();
+        let last = buckets.len() - 1;
+        for (i, (bound_us, n)) in buckets.into_iter().enumerate() {
             cumulative += n;
-            let le = match bound_us {
-                Some(us) => format!("{}", us as f64 / 1e6),
-                None => "+Inf".to_string(),
-            };
-            let _ = writeln!(
-                out,
-                "ferrocache_command_duration_seconds_bucket{{cmd=\"{cmd}\",le=\"{le}\"}} {cumulative}"
-            );
+            // The last step also holds every slower call: only +Inf may claim those.
+            if i < last {
+                let _ = writeln!(
+                    out,
+                    "ferrocache_command_duration_seconds_bucket{{cmd=\"{cmd}\",le=\"{}\"}} {cumulative}",
+                    bound_us as f64 / 1e6
+                );
+            }
         }
+        let _ = writeln!(
+            out,
+            "ferrocache_command_duration_seconds_bucket{{cmd=\"{cmd}\",le=\"+Inf\"}} {cumulative}"
+        );
         let usec = f.stats.usec.load(std::sync::atomic::Ordering::Relaxed);
         let _ = writeln!(
             out,

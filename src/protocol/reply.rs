@@ -233,6 +233,10 @@ pub fn format_double(d: f64) -> String {
             "0".into()
         };
     }
+    if d.fract() == 0.0 && d.abs() < 1e15 {
+        // Integral scores (the common case in sorted sets) print as plain integers.
+        return (d as i64).to_string();
+    }
     // Shortest round-trip digits from Rust's formatter in exponent form, then laid out as %g.
     let exp_form = format!("{d:e}");
     let (mantissa, exp) = exp_form

@@ -11,6 +11,7 @@
 
 pub mod monitor;
 pub mod notify;
+pub mod tracking;
 
 use crate::clients::ClientInfo;
 use crate::commands::{flags, ClientState, CommandSpec, Ctx};
@@ -195,12 +196,18 @@ pub struct ClientPubSub {
     pub hold_pushes: bool,
     /// Keyspace events raised by the running command, published after its locks are released.
     pub events: Vec<notify::Event>,
+    /// CLIENT TRACKING settings while tracking is on.
+    pub tracking: Option<tracking::TrackingMode>,
 }
 
 impl ClientPubSub {
     pub fn new(info: Arc<ClientInfo>) -> ClientPubSub {
+        let outbox = Arc::new(Outbox::new(info.clone()));
+        // Other connections reach this one by id (tracking redirects); weak, so the outbox
+        // (which holds the info) and the info do not keep each other alive.
+        let _ = info.outbox.set(Arc::downgrade(&outbox));
         ClientPubSub {
-            outbox: Arc::new(Outbox::new(info)),
+            outbox,
             channels: HashSet::new(),
             patterns: HashSet::new(),
             shard_channels: HashSet::new(),
@@ -208,6 +215,7 @@ impl ClientPubSub {
             frames_before_reply: Vec::new(),
             hold_pushes: false,
             events: Vec::new(),
+            tracking: None,
         }
     }
 
@@ -240,6 +248,8 @@ pub struct PubSub {
     monitors: RwLock<Subscribers>,
     /// Set while at least one MONITOR client exists, so dispatch can skip formatting lines.
     pub monitoring: AtomicBool,
+    /// CLIENT TRACKING: who holds which keys.
+    pub tracking: tracking::Tracking,
 }
 
 impl PubSub {
@@ -407,9 +417,43 @@ impl<F: Fn() -> Vec<Reply>> Frames<F> {
     }
 }
 
-/// Drops every subscription and the MONITOR registration of a client (RESET, disconnect).
+/// CLIENT TRACKING (default mode): remembers the keys a read-only command of a tracking client
+/// looked at, so a later change of one of them sends the client an invalidation.
+fn remember_reads(state: &ServerState, client: &ClientPubSub, spec: &CommandSpec, argv: &[Bytes]) {
+    let Some(mode) = &client.tracking else {
+        return;
+    };
+    if !spec.has(flags::READONLY) || !mode.remembers() {
+        return;
+    }
+    let keys = spec.keys.key_indexes(argv);
+    state.pubsub.tracking.remember(
+        state,
+        client.outbox.id(),
+        keys.iter().map(|&(_, i)| &argv[i][..]),
+    );
+}
+
+/// The outbox of connection `id`, if it is still connected.
+fn outbox_of(state: &ServerState, id: u64) -> Option<Arc<Outbox>> {
+    state.clients.get(id)?.outbox.get()?.upgrade()
+}
+
+/// True if connection `id` has a subscription (Redis's CLIENT_PUBSUB flag).
+fn is_subscriber(state: &ServerState, id: u64) -> bool {
+    state.clients.get(id).is_some_and(|info| {
+        let d = info.details.lock();
+        d.sub + d.psub + d.ssub > 0
+    })
+}
+
+/// Drops every subscription, the MONITOR registration and the tracking of a client (RESET,
+/// disconnect).
 pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
     let id = client.outbox.id();
+    if client.tracking.take().is_some() {
+        state.pubsub.tracking.disable(id);
+    }
     for channel in client.channels.drain() {
         state.pubsub.unsubscribe(ChannelKind::Global, &channel, id);
     }
@@ -492,6 +536,17 @@ pub fn before_command(
 
 /// Dispatch's hook after a top-level command ran and released its locks: publishes its keyspace
 /// events, feeds MONITOR, and gives PING its subscribed-mode shape.
+/// Mirrors the subscription counts and MONITOR mode into the shared client details, for other
+/// connections' CLIENT LIST (`sub=`, `psub=`, `ssub=`, flags `P` and `O`).
+fn publish_subscription_counts(client: &ClientState) {
+    let p = &client.pubsub;
+    let mut details = client.info.details.lock();
+    details.sub = p.channels.len();
+    details.psub = p.patterns.len();
+    details.ssub = p.shard_channels.len();
+    details.monitor = p.monitor;
+}
+
 pub fn after_command(
     state: &ServerState,
     client: &mut ClientState,
@@ -503,6 +558,20 @@ pub fn after_command(
         notify::publish_recorded(state, &mut client.pubsub);
     }
     client.pubsub.outbox.set_protocol(client.protocol);
+    if client.pubsub.tracking.is_some() && result.is_ok() {
+        remember_reads(state, &client.pubsub, spec, argv);
+    }
+    if let Some(mode) = client.pubsub.tracking.as_mut() {
+        // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
+        // keeps the flag across its `clientCommand`).
+        mode.caching &= crate::commands::client_cmd::is_client_subcommand(spec);
+        if state.pubsub.tracking.take_own_write_invalidated(client.id) {
+            client.pubsub.hold_pushes = true;
+        }
+    }
+    if spec.group == "pubsub" || spec.name == "reset" || spec.name == "monitor" {
+        publish_subscription_counts(client);
+    }
     if monitored(spec) && !shown_before_running(spec) {
         monitor::feed(
             state,
@@ -531,6 +600,7 @@ pub fn after_command(
 
 /// Dispatch's hook after a nested command (inside EXEC or a script) ran.
 pub fn after_nested(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[Bytes]) {
+    remember_reads(ctx.state, &ctx.client.pubsub, spec, argv);
     if monitored(spec) {
         let source = if ctx.state.scripting.busy.is_running() {
             monitor::Source::Lua

@@ -48,6 +48,8 @@ pub struct RdbState {
     dirty_at_save: AtomicU64,
     keys_loaded: AtomicU64,
     keys_expired_on_load: AtomicU64,
+    /// Bumped by FLUSHALL: a snapshot taken before it must not be installed.
+    flush_epoch: AtomicU64,
     /// The server, for starting background saves from a command (set by `cron_task`).
     server: OnceLock<Weak<ServerState>>,
 }
@@ -66,6 +68,7 @@ impl Default for RdbState {
             dirty_at_save: AtomicU64::new(0),
             keys_loaded: AtomicU64::new(0),
             keys_expired_on_load: AtomicU64::new(0),
+            flush_epoch: AtomicU64::new(0),
             server: OnceLock::new(),
         }
     }
@@ -167,17 +170,40 @@ pub struct DbSnapshot {
     pub keys: Vec<SnapshotKey>,
 }
 
+/// Every non-empty database at one instant, with what the file's header reports.
+pub struct Snapshot {
+    pub dbs: Vec<DbSnapshot>,
+    pub used_bytes: usize,
+    /// `flush_epoch` at the instant: a FLUSHALL after it makes the snapshot obsolete.
+    flush_epoch: u64,
+}
+
+impl Snapshot {
+    /// The snapshot of an empty server (what FLUSHALL leaves).
+    fn empty(flush_epoch: u64) -> Snapshot {
+        Snapshot {
+            dbs: Vec::new(),
+            used_bytes: 0,
+            flush_epoch,
+        }
+    }
+}
+
 /// A point-in-time copy of every non-empty database.
 ///
 /// Interim design until the keyspace's shard-by-shard snapshot lands: every shard is held at
 /// once (the same instant a transaction sees) while the entries are copied, then released
 /// before anything is written. Clients wait for the copy, not for the disk; the copy costs
 /// as much memory as the data (documented in docs/persistence-rdb.md).
-pub fn snapshot(ks: &Keyspace, now_ms: u64) -> Vec<DbSnapshot> {
+pub fn snapshot(ks: &Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot {
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let held = ks.lock_sorted(&ids);
+    // FLUSHALL bumps the epoch while it holds every shard, so this read is of the instant.
+    let epoch = flush_epoch.load(Ordering::Acquire);
+    let mut used_bytes = 0;
     let mut dbs: Vec<DbSnapshot> = Vec::new();
     for (id, shard) in held.iter() {
+        used_bytes += shard.used_bytes();
         if dbs.last().is_none_or(|d| d.db != id.db) {
             dbs.push(DbSnapshot {
                 db: id.db,
@@ -202,15 +228,36 @@ pub fn snapshot(ks: &Keyspace, now_ms: u64) -> Vec<DbSnapshot> {
     }
     drop(held);
     dbs.retain(|d| !d.keys.is_empty());
-    dbs
+    Snapshot {
+        dbs,
+        used_bytes,
+        flush_epoch: epoch,
+    }
+}
+
+/// Why a save did not replace the file.
+#[derive(Debug)]
+enum SaveError {
+    Io(String),
+    /// A FLUSHALL ran after the snapshot's instant: writing it would bring flushed keys back.
+    Obsolete,
 }
 
 /// Writes a snapshot to `path` through a temp file in the same directory: write, fsync,
 /// rename, fsync the directory. On error the temp file is removed and `path` is untouched.
-pub fn write_file(state: &ServerState, dbs: &[DbSnapshot], path: &Path) -> std::io::Result<u64> {
+/// `still_wanted` is asked just before the rename; when it says no, nothing replaces `path`.
+pub fn write_file(
+    state: &ServerState,
+    snap: &Snapshot,
+    path: &Path,
+    still_wanted: impl Fn() -> bool,
+) -> std::io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
-    let result = write_temp(state, dbs, &temp).and_then(|len| {
+    let result = write_temp(state, snap, &temp).and_then(|len| {
+        if !still_wanted() {
+            return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
+        }
         std::fs::rename(&temp, path)?;
         std::fs::File::open(dir)?.sync_all()?;
         Ok(len)
@@ -221,14 +268,14 @@ pub fn write_file(state: &ServerState, dbs: &[DbSnapshot], path: &Path) -> std::
     result
 }
 
-fn write_temp(state: &ServerState, dbs: &[DbSnapshot], temp: &Path) -> std::io::Result<u64> {
+fn write_temp(state: &ServerState, snap: &Snapshot, temp: &Path) -> std::io::Result<u64> {
     let file = std::fs::File::create(temp)?;
     let now_secs = state.clock.now_ms() / 1000;
     let aux = [
         ("redis-ver", crate::config::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", now_secs.to_string()),
-        ("used-mem", state.keyspace.used_bytes().to_string()),
+        ("used-mem", snap.used_bytes.to_string()),
         ("aof-base", "0".to_string()),
     ];
     let mut w = write::FileWriter::begin(
@@ -237,7 +284,7 @@ fn write_temp(state: &ServerState, dbs: &[DbSnapshot], temp: &Path) -> std::io::
         state.config.get_bool("rdbchecksum"),
         &aux,
     )?;
-    for db in dbs {
+    for db in &snap.dbs {
         let expires = db.keys.iter().filter(|k| k.expire_at_ms.is_some()).count();
         w.select_db(db.db, db.keys.len() as u64, expires as u64)?;
         for k in &db.keys {
@@ -254,13 +301,15 @@ fn write_temp(state: &ServerState, dbs: &[DbSnapshot], temp: &Path) -> std::io::
 /// LASTSAVE and the change counter on success.
 fn save_with(
     state: &ServerState,
-    dbs: Vec<DbSnapshot>,
+    snap: Snapshot,
     dirty_at_snapshot: u64,
-) -> Result<u64, String> {
+) -> Result<u64, SaveError> {
     let path = dump_path(state);
-    match write_file(state, &dbs, &path) {
+    let epoch = snap.flush_epoch;
+    let still_wanted = || state.rdb.flush_epoch.load(Ordering::Acquire) == epoch;
+    match write_file(state, &snap, &path, still_wanted) {
         Ok(len) => {
-            drop(dbs);
+            drop(snap);
             let rdb = &state.rdb;
             rdb.dirty_at_save
                 .store(dirty_at_snapshot, Ordering::Relaxed);
@@ -271,10 +320,31 @@ fn save_with(
                 .store(state.clock.now_ms() / 1000, Ordering::Relaxed);
             Ok(len)
         }
-        Err(e) => Err(format!(
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(SaveError::Obsolete),
+        Err(e) => Err(SaveError::Io(format!(
             "Failed opening the temp RDB file or writing {}: {e}",
             path.display()
-        )),
+        ))),
+    }
+}
+
+/// What FLUSHALL does for the RDB, as Redis: with save points configured, the (now empty)
+/// dataset is saved at once, so a restart does not bring flushed keys back; a background save
+/// in progress is made obsolete (its file is not installed). Called with every shard held, so
+/// it never takes shard locks; if a save holds the save lock, an empty save is scheduled.
+pub fn after_flushall(state: &ServerState) {
+    let epoch = state.rdb.flush_epoch.fetch_add(1, Ordering::AcqRel) + 1;
+    if save_points(state).is_empty() {
+        return;
+    }
+    let Some(_one_at_a_time) = state.rdb.save_lock.try_lock() else {
+        schedule_bgsave(state);
+        return;
+    };
+    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    match save_with(state, Snapshot::empty(epoch), dirty) {
+        Ok(_) => tracing::info!("DB saved on disk (FLUSHALL)"),
+        Err(e) => tracing::warn!("Saving the flushed dataset failed: {e:?}"),
     }
 }
 
@@ -283,8 +353,12 @@ pub fn save_foreground(state: &ServerState) -> Result<(), String> {
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
-    let dbs = snapshot(&state.keyspace, state.clock.now_ms());
-    match save_with(state, dbs, dirty) {
+    let snap = snapshot(
+        &state.keyspace,
+        state.clock.now_ms(),
+        &state.rdb.flush_epoch,
+    );
+    match save_with(state, snap, dirty) {
         Ok(_) => {
             tracing::info!(
                 "DB saved on disk ({:.3} s)",
@@ -292,7 +366,9 @@ pub fn save_foreground(state: &ServerState) -> Result<(), String> {
             );
             Ok(())
         }
-        Err(e) => {
+        // Only FLUSHALL makes a snapshot obsolete, and it saved the empty dataset itself.
+        Err(SaveError::Obsolete) => Ok(()),
+        Err(SaveError::Io(e)) => {
             tracing::warn!("{e}");
             Err(e)
         }
@@ -345,16 +421,24 @@ fn bgsave_thread(state: &ServerState, instant_taken: std::sync::mpsc::SyncSender
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
-    let dbs = snapshot(&state.keyspace, state.clock.now_ms());
+    let snap = snapshot(
+        &state.keyspace,
+        state.clock.now_ms(),
+        &state.rdb.flush_epoch,
+    );
     let _ = instant_taken.send(());
     tracing::info!("Background saving started");
-    let result = save_with(state, dbs, dirty);
+    let result = save_with(state, snap, dirty);
     let rdb = &state.rdb;
     rdb.last_bgsave_secs
         .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     match result {
         Ok(_) => tracing::info!("Background saving terminated with success"),
-        Err(e) => {
+        // Redis kills its child on FLUSHALL without counting an error; so do we.
+        Err(SaveError::Obsolete) => {
+            tracing::warn!("Background saving discarded: FLUSHALL ran meanwhile")
+        }
+        Err(SaveError::Io(e)) => {
             tracing::warn!("{e}");
             tracing::warn!("Background saving error");
             rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
@@ -568,4 +652,142 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use format::{kind, opcode, put_len, put_string};
+
+    /// A ziplist of short strings (and 0..=12 as 4-bit immediates), as Redis 6 wrote them.
+    fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+        let mut zl = vec![0u8; 10];
+        let mut prev_len = 0usize;
+        for item in items {
+            let start = zl.len();
+            zl.push(prev_len as u8);
+            match std::str::from_utf8(item)
+                .ok()
+                .and_then(|s| s.parse::<u8>().ok())
+            {
+                Some(n) if n <= 12 => zl.push(0xf1 + n),
+                _ => {
+                    zl.push(item.len() as u8);
+                    zl.extend_from_slice(item);
+                }
+            }
+            prev_len = zl.len() - start;
+        }
+        zl.push(0xff);
+        let total = zl.len() as u32;
+        zl[0..4].copy_from_slice(&total.to_le_bytes());
+        zl[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+        zl
+    }
+
+    /// A Redis 6 style file (RDB 9) with ziplist-encoded aggregates and a quicklist of ziplists.
+    fn redis6_file() -> Vec<u8> {
+        let mut f = b"REDIS0009".to_vec();
+        f.push(opcode::AUX);
+        put_string(&mut f, b"redis-ver", false);
+        put_string(&mut f, b"6.2.14", false);
+        f.push(opcode::SELECTDB);
+        put_len(&mut f, 0);
+        let key = |f: &mut Vec<u8>, k: u8, name: &[u8], blob: Vec<u8>| {
+            f.push(k);
+            put_string(f, name, false);
+            put_len(f, blob.len() as u64);
+            f.extend_from_slice(&blob);
+        };
+        f.push(kind::LIST_QUICKLIST);
+        put_string(&mut f, b"list", false);
+        put_len(&mut f, 2);
+        for node in [ziplist(&[b"a", b"b"]), ziplist(&[b"3"])] {
+            put_len(&mut f, node.len() as u64);
+            f.extend_from_slice(&node);
+        }
+        key(
+            &mut f,
+            kind::HASH_ZIPLIST,
+            b"hash",
+            ziplist(&[b"f", b"v", b"g", b"7"]),
+        );
+        key(
+            &mut f,
+            kind::ZSET_ZIPLIST,
+            b"zset",
+            ziplist(&[b"m", b"1", b"n", b"2.5"]),
+        );
+        let mut intset = 2u32.to_le_bytes().to_vec();
+        intset.extend_from_slice(&2u32.to_le_bytes());
+        intset.extend_from_slice(&(-4i16).to_le_bytes());
+        intset.extend_from_slice(&9i16.to_le_bytes());
+        key(&mut f, kind::SET_INTSET, b"set", intset);
+        f.push(opcode::EXPIRETIME_MS);
+        f.extend_from_slice(&5_000u64.to_le_bytes());
+        f.push(kind::STRING);
+        put_string(&mut f, b"gone", false);
+        put_string(&mut f, b"x", false);
+        f.push(opcode::EOF);
+        let crc = crc64::update(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn a_redis_6_file_with_ziplists_loads() {
+        let ks = Keyspace::new(16, 4);
+        let stats = load_bytes(&ks, &Config::default(), &redis6_file(), 10_000).unwrap();
+        assert_eq!((stats.keys_loaded, stats.keys_expired), (4, 1));
+        let get = |key: &[u8]| {
+            let hash = ks.hash(key);
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
+            shard.get_mut(hash, key, 10_000).map(|e| e.to_value())
+        };
+        let Some(Value::List(list)) = get(b"list") else {
+            panic!("list missing")
+        };
+        let items: Vec<&[u8]> = list.iter().collect();
+        assert_eq!(items, [&b"a"[..], b"b", b"3"]);
+        let Some(Value::Hash(hash)) = get(b"hash") else {
+            panic!("hash missing")
+        };
+        assert_eq!(hash.get(b"g"), Some(&b"7"[..]));
+        let Some(Value::ZSet(zset)) = get(b"zset") else {
+            panic!("zset missing")
+        };
+        assert_eq!(zset.score(b"n"), Some(2.5));
+        let Some(Value::Set(set)) = get(b"set") else {
+            panic!("set missing")
+        };
+        assert!(set.contains(b"-4") && set.contains(b"9"));
+        assert!(get(b"gone").is_none());
+        // Written back in plain encodings, the file loads again with the same values.
+        let snap = snapshot(&ks, 10_000, &AtomicU64::new(0));
+        let mut out = Vec::new();
+        let mut w = write::FileWriter::begin(&mut out, true, true, &[]).unwrap();
+        for db in &snap.dbs {
+            w.select_db(db.db, db.keys.len() as u64, 0).unwrap();
+            for k in &db.keys {
+                w.key(&k.key, k.value.as_ref(), k.expire_at_ms).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        let again = Keyspace::new(16, 4);
+        let stats = load_bytes(&again, &Config::default(), &out, 10_000).unwrap();
+        assert_eq!(stats.keys_loaded, 4);
+    }
+
+    #[test]
+    fn every_truncation_of_a_file_is_an_error() {
+        let file = redis6_file();
+        for cut in 0..file.len() {
+            let ks = Keyspace::new(16, 4);
+            assert!(load_bytes(&ks, &Config::default(), &file[..cut], 0).is_err());
+        }
+    }
 }

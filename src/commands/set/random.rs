@@ -19,9 +19,9 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     match argv.len() {
         2 => spop_one(ctx, &argv[1]),
         3 => {
-            let count = super::super::args::parse_i64(&argv[2])?;
-            let count = usize::try_from(count)
-                .map_err(|_| CommandError::err("value is out of range, must be positive"))?;
+            let positive = || CommandError::err("value is out of range, must be positive");
+            let count = super::super::args::parse_i64(&argv[2]).map_err(|_| positive())?;
+            let count = usize::try_from(count).map_err(|_| positive())?;
             spop_count(ctx, &argv[1], count)
         }
         _ => Err(CommandError::Syntax),

@@ -18,6 +18,8 @@ use std::collections::VecDeque;
 const NODE_BYTES_MAX: usize = 8 * 1024;
 /// Smallest buffer allocated for a node.
 const NODE_BYTES_MIN: usize = 32;
+/// Redis's largest node under an entry-count `list-max-listpack-size` (SIZE_SAFETY_LIMIT).
+const SAFETY_BYTES_MAX: usize = 8192;
 /// Redis's listpack header (total bytes + count) and end marker.
 const LP_OVERHEAD_BYTES: usize = 7;
 
@@ -279,8 +281,18 @@ impl ListValue {
     /// `add_count` elements would exceed `list-max-listpack-size` (`fill`), as Redis's
     /// `listTypeTryConvertListpack`. Call before adding.
     pub fn convert_if_growing(&mut self, fill: i64, add_bytes: usize, add_count: usize) {
+        self.convert_if_growing_with(|| fill, add_bytes, add_count)
+    }
+
+    /// `convert_if_growing` reading the setting only when it matters (a listpack).
+    pub fn convert_if_growing_with(
+        &mut self,
+        fill: impl FnOnce() -> i64,
+        add_bytes: usize,
+        add_count: usize,
+    ) {
         if !self.quicklist
-            && node_exceeds_limit(fill, self.lp_bytes + add_bytes, self.len + add_count)
+            && node_exceeds_limit(fill(), self.lp_bytes + add_bytes, self.len + add_count)
         {
             self.quicklist = true;
         }
@@ -289,10 +301,23 @@ impl ListValue {
     /// Quicklist→listpack once the list fits in half a node, as Redis's
     /// `listTypeTryConvertQuicklist` when shrinking. Call after removing.
     pub fn convert_if_shrunk(&mut self, fill: i64) {
-        if !self.quicklist {
+        self.convert_if_shrunk_with(|| fill)
+    }
+
+    /// `convert_if_shrunk` reading the setting only when it matters.
+    pub fn convert_if_shrunk_with(&mut self, fill: impl FnOnce() -> i64) {
+        // No setting converts back above 32 KiB (half of the 64 KiB maximum node).
+        if !self.quicklist || self.lp_bytes > 32 * 1024 {
             return;
         }
-        let (size_max, count_max) = node_limits(fill);
+        let (size_max, count_max) = node_limits(fill());
+        // An entry-count limit has no size half, but Redis converts back only from a single
+        // node, which its 8 KiB safety limit bounds.
+        let size_max = if size_max == usize::MAX {
+            2 * SAFETY_BYTES_MAX
+        } else {
+            size_max
+        };
         if self.lp_bytes <= size_max / 2 && self.len <= count_max / 2 {
             self.quicklist = false;
         }
@@ -527,7 +552,7 @@ fn node_exceeds_limit(fill: i64, bytes: usize, count: usize) -> bool {
     if size_max != usize::MAX {
         bytes > size_max
     } else {
-        bytes > 8192 || count > count_max
+        bytes > SAFETY_BYTES_MAX || count > count_max
     }
 }
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# hash_set.sh — hash and set workloads side by side: ferrocache and redis-server on this machine,
+# in one run, each server pinned to CPU 0 and redis-benchmark to CPU 1.
+#
+#   bash benches/hash_set.sh               # throughput + CPU per request, then memory per element
+#   SKIP_MEM=1 bash benches/hash_set.sh    # throughput only
+#
+# Workloads: redis-benchmark's HSET (random fields of one growing hash), SADD (random members of
+# one growing set) and SPOP (from that set), all with -P 16. The figure to quote is srv_us/op
+# (server CPU microseconds per request, from /proc), steadier on a shared VM than ops/sec.
+# Memory: RSS growth of a fresh server after one 1 M-field hash (13-byte fields, 13-byte values)
+# and, separately, one 1 M-member set (13-byte members), per element. Writes nothing to the repo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FC_PORT=${FC_PORT:-7421}
+RS_PORT=${RS_PORT:-7422}
+N=${N:-1000000}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/ferrocache}
+out=$(mktemp -d)
+
+# No snapshots, in the scratch directory: a dump written at shutdown would be loaded next start.
+start_fc() { taskset -c 0 "$BIN" --port "$FC_PORT" --bind 127.0.0.1 --save "" --dir "$out" >"$out/fc.log" 2>&1 & echo $!; }
+start_rs() { taskset -c 0 redis-server --port "$RS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" >"$out/rs.log" 2>&1 & echo $!; }
+wait_up() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
+# The servers are not children of this shell (started in $(...)): poll until they are gone.
+stop() { kill "$1" 2>/dev/null || true; while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_bytes() { awk '/VmRSS/{print $2 * 1024}' "/proc/$1/status"; }
+
+# run NAME PORT PID -- redis-benchmark arguments: prints "name ops/sec srv_us/op".
+run() {
+  local name=$1 port=$2 pid=$3; shift 4
+  local hz; hz=$(getconf CLK_TCK)
+  local before; before=$(cpu_ticks "$pid")
+  local rps; rps=$(taskset -c 1 redis-benchmark -p "$port" -q "$@" | tr '\r' '\n' | awk '/requests per second/{for (i = 2; i <= NF; i++) if ($i == "requests") v = $(i - 1)} END{print v}')
+  local after; after=$(cpu_ticks "$pid")
+  local n; n=$(printf '%s\n' "$@" | awk 'p{print; exit} $0=="-n"{p=1}')
+  awk -v name="$name" -v rps="$rps" -v t=$((after - before)) -v hz="$hz" -v n="$n" \
+    'BEGIN{printf "%-16s %12s %10.3f\n", name, rps, t / hz * 1e6 / n}'
+}
+
+workloads() {
+  local port=$1 pid=$2
+  redis-cli -p "$port" FLUSHALL >/dev/null
+  run hset_p16 "$port" "$pid" -- -t hset -n 1000000 -r 1000000 -P 16
+  run sadd_p16 "$port" "$pid" -- -t sadd -n 1000000 -r 1000000 -P 16
+  run spop_p16 "$port" "$pid" -- -t spop -n 1000000 -P 16
+}
+
+# fill KIND: RESP for one 1 M-element hash (KIND=hash) or set (KIND=set), 1000 per command.
+fill() {
+  awk -v n="$N" -v kind="$1" 'BEGIN{for (i = 0; i < n; i += 1000) {
+      if (kind == "hash") printf "*%d\r\n$4\r\nHSET\r\n$3\r\nbig\r\n", 2 + 2 * 1000
+      else printf "*%d\r\n$4\r\nSADD\r\n$3\r\nbig\r\n", 2 + 1000
+      for (j = i; j < i + 1000; j++) { f = sprintf("field:%07d", j); v = sprintf("value:%07d", j)
+        printf "$%d\r\n%s\r\n", length(f), f
+        if (kind == "hash") printf "$%d\r\n%s\r\n", length(v), v } } }'
+}
+
+fc=$(start_fc); rs=$(start_rs); trap 'stop $fc; stop $rs; rm -rf "$out"' EXIT
+wait_up "$FC_PORT"; wait_up "$RS_PORT"
+echo "workload         ops/sec      srv_us/op   (ferrocache)"; workloads "$FC_PORT" "$fc" | tee "$out/fc.txt"
+echo "workload         ops/sec      srv_us/op   (redis-server)"; workloads "$RS_PORT" "$rs" | tee "$out/rs.txt"
+echo
+echo "ratios ferrocache / redis-server: cpu_ratio below 1.0 = less CPU per request"
+awk 'FNR==NR {fo[$1]=$2; fu[$1]=$3; next} {printf "%-16s cpu_ratio %5.2f   ops_ratio %5.2f\n", $1, fu[$1]/$3, fo[$1]/$2}' \
+  "$out/fc.txt" "$out/rs.txt"
+
+if [ "${SKIP_MEM:-0}" != 1 ]; then
+  for kind in hash set; do
+    fill "$kind" >"$out/fill.resp"
+    # Fresh servers: memory freed by FLUSHALL stays in each allocator and would hide the cost.
+    stop "$fc"; stop "$rs"
+    fc=$(start_fc); rs=$(start_rs)
+    wait_up "$FC_PORT"; wait_up "$RS_PORT"
+    : >"$out/mem.txt"
+    for side in fc rs; do
+      if [ $side = fc ]; then port=$FC_PORT pid=$fc; else port=$RS_PORT pid=$rs; fi
+      before=$(rss_bytes "$pid")
+      redis-cli -p "$port" --pipe <"$out/fill.resp" >/dev/null
+      sleep 1
+      after=$(rss_bytes "$pid")
+      len=$(redis-cli -p "$port" EVAL "return redis.call('type', 'big').ok == 'hash' and redis.call('hlen', 'big') or redis.call('scard', 'big')" 0)
+      echo "$side $len $before $after" >>"$out/mem.txt"
+    done
+    echo "$kind of $N elements:"
+    awk '{per = ($4 - $3) / $2; printf "  %s: %d elements, %.1f B/element, %.0f elements/MB (RSS)\n", ($1 == "fc" ? "ferrocache  " : "redis-server"), $2, per, 1048576 / per; b[$1] = per}
+         END {printf "  memory ratio ferrocache / redis-server: %.2f\n", b["fc"] / b["rs"]}' "$out/mem.txt"
+  done
+fi
