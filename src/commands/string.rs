@@ -361,9 +361,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let created = shard.insert_str(hash, key, value, deadline, now).is_none();
         let db = ctx.db();
         ctx.key_changed(db, key);
-        if ctx.logging() {
+        if ctx.logging() && argv.len() > 3 {
             // The effect, not the request: relative times (EX, PX), KEEPTTL and the IFEQ-style
-            // conditions become plain SET with the resulting absolute deadline.
+            // conditions become plain SET with the resulting absolute deadline. A plain
+            // `SET k v` is its own effect and is logged as requested.
             ctx.propagate(set_effect(key, value, deadline));
         }
         if created {
