@@ -191,8 +191,17 @@ impl<'a> Ctx<'a> {
         let mut guard = self.state.keyspace.lock(id);
         let result = f(&mut guard);
         let expired = guard.take_expired();
-        // Logged before the lock is released, so a later write to the key is logged after.
-        self.state.aof.log_deletions(id.db, &expired);
+        if self.logging() && !expired.is_empty() {
+            // Logged before the lock is released, so a later write to the key is logged after.
+            let ks = &self.state.keyspace;
+            let now = self.now_ms;
+            let gone: Vec<Box<[u8]>> = expired
+                .iter()
+                .filter(|key| guard.type_of_live(ks.hash(key), key, now).is_none())
+                .cloned()
+                .collect();
+            self.state.aof.log_deletions(id.db, &gone);
+        }
         drop(guard);
         self.note_expired(id.db, expired);
         result
@@ -219,8 +228,17 @@ impl<'a> Ctx<'a> {
         let own = std::mem::take(&mut self.client.pubsub.events);
         let expired: Vec<(usize, Box<[u8]>)> = self.locks.take_expired();
         if self.logging() && !expired.is_empty() {
-            // The lookups that removed them came before the command's own effects.
-            let dels = expired.iter().map(|(db, key)| {
+            // The lookups that removed them came before the command's own effects. A key that
+            // is live again was re-created by a write already logged: no DEL for it.
+            let now = self.now_ms;
+            let gone: Vec<&(usize, Box<[u8]>)> = expired
+                .iter()
+                .filter(|(db, key)| {
+                    let (shard, hash) = self.shard_in(*db, key);
+                    shard.type_of_live(hash, key, now).is_none()
+                })
+                .collect();
+            let dels = gone.into_iter().map(|(db, key)| {
                 (
                     *db,
                     vec![
