@@ -409,6 +409,38 @@ fn wait_loaded(c: &mut RawClient) {
     }
 }
 
+/// A key's value as comparable text: strings as the GET reply, collections as their elements
+/// (sorted where the order is not part of the value).
+fn value_text(c: &mut RawClient, key: &str) -> String {
+    let elements = |reply: String| -> Vec<String> {
+        reply
+            .split("\r\n")
+            .skip(1)
+            .filter(|l| !l.starts_with('$') && !l.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    match cmd(c, &["TYPE", key]).as_str() {
+        "+list\r\n" => format!("list {:?}", elements(cmd(c, &["LRANGE", key, "0", "-1"]))),
+        "+set\r\n" => {
+            let mut members = elements(cmd(c, &["SMEMBERS", key]));
+            members.sort();
+            format!("set {members:?}")
+        }
+        "+hash\r\n" => {
+            let flat = elements(cmd(c, &["HGETALL", key]));
+            let mut pairs: Vec<_> = flat.chunks(2).map(|p| p.join("=")).collect();
+            pairs.sort();
+            format!("hash {pairs:?}")
+        }
+        "+zset\r\n" => format!(
+            "zset {:?}",
+            elements(cmd(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"]))
+        ),
+        _ => cmd(c, &["GET", key]),
+    }
+}
+
 /// Keys, values and PTTLs (rounded to seconds) of db 0 and 1, for comparing two servers.
 fn dump(c: &mut RawClient) -> Vec<String> {
     let mut out = Vec::new();
@@ -423,7 +455,7 @@ fn dump(c: &mut RawClient) -> Vec<String> {
             .collect();
         names.sort();
         for k in names {
-            let v = cmd(c, &["GET", &k]);
+            let v = value_text(c, &k);
             let ttl: i64 = cmd(c, &["PTTL", &k])[1..].trim().parse().unwrap();
             let ttl = if ttl < 0 { ttl } else { (ttl + 5000) / 10_000 };
             out.push(format!("{db} {k} {v:?} {ttl}"));
@@ -443,6 +475,15 @@ fn fill_for_interop(c: &mut RawClient) {
     cmd(c, &["SELECT", "1"]);
     cmd(c, &["SET", "db1", "x", "PX", "2000000"]);
     cmd(c, &["SELECT", "0"]);
+    cmd(c, &["RPUSH", "list", "a", "b", "c"]);
+    cmd(c, &["LPOP", "list"]);
+    cmd(c, &["SADD", "set", "x", "y", "z"]);
+    cmd(c, &["SREM", "set", "y"]);
+    cmd(c, &["HSET", "hash", "f", "1", "g", "2"]);
+    cmd(c, &["HINCRBY", "hash", "f", "5"]);
+    cmd(c, &["ZADD", "zset", "1.5", "m", "2", "n"]);
+    cmd(c, &["ZINCRBY", "zset", "1", "m"]);
+    cmd(c, &["PEXPIRE", "zset", "3000000"]);
     cmd(c, &["MULTI"]);
     cmd(c, &["INCR", "counter"]);
     cmd(c, &["INCR", "counter"]);
