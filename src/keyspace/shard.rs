@@ -209,6 +209,20 @@ impl Shard {
         self.insert_entry(hash, Entry::new_str(key, value, expire_at_ms), now_ms)
     }
 
+    /// Makes room in the index for `additional` more keys at once (a bulk load that knows its
+    /// size, such as an RDB file's RESIZEDB), instead of rehashing as it grows.
+    pub fn reserve(&mut self, additional: usize) {
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.reserve(additional, |&other| {
+            let other = other as usize;
+            let e = slots[other / CHUNK_SLOTS][other % CHUNK_SLOTS]
+                .as_ref()
+                .expect("indexed slot holds an entry");
+            hasher.hash_one(e.key())
+        });
+    }
+
     /// Inserts a prepared entry, replacing any live entry under the same key.
     pub fn insert_entry(&mut self, hash: u64, mut entry: Entry, now_ms: u64) -> Option<Entry> {
         let old = self.remove(hash, entry.key(), now_ms);

@@ -58,11 +58,15 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         if distance > out.len() || out.len() + len > out_len {
             return None;
         }
+        // A reference may overlap the bytes it produces (a run): the output from `start` is
+        // periodic with period `distance`, so copying whole periods from `start` doubles the
+        // available source each step instead of going byte by byte.
         let start = out.len() - distance;
-        // Byte by byte: a reference may overlap the bytes it produces (run-length style).
-        for k in 0..len {
-            let byte = out[start + k];
-            out.push(byte);
+        let mut copied = 0;
+        while copied < len {
+            let chunk = (len - copied).min(out.len() - start);
+            out.extend_from_within(start..start + chunk);
+            copied += chunk;
         }
     }
     (out.len() == out_len).then_some(out)

@@ -18,7 +18,7 @@ pub mod write;
 use crate::keyspace::{Keyspace, ShardId, Value};
 use crate::state::ServerState;
 use parking_lot::Mutex;
-use read::{Event, RdbValue};
+use read::Event;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -539,9 +539,19 @@ pub fn load_bytes(
 ) -> Result<LoadStats, format::DecodeError> {
     let mut stats = LoadStats::default();
     let limits = values::Limits::from_config(config);
+    let mut db = 0;
     read::parse_file(data, |event| {
-        let Event::Key(record) = event else {
-            return Ok(());
+        let record = match event {
+            Event::Key(record) => record,
+            Event::SelectDb(n) => {
+                db = n;
+                return Ok(());
+            }
+            Event::ResizeDb { keys, .. } => {
+                reserve_db(ks, db, keys, data.len());
+                return Ok(());
+            }
+            Event::Aux(..) => return Ok(()),
         };
         if record.db >= ks.databases() {
             return Err(format!(
@@ -580,6 +590,20 @@ pub fn load_bytes(
         Ok(())
     })?;
     Ok(stats)
+}
+
+/// Sizes a database's shard tables for `keys` keys spread evenly (RESIZEDB's hint), so a load
+/// does not rehash as it grows. The hint comes from the file, so it is capped by what the file
+/// can hold: every key takes at least 4 bytes (type, key length, key, value length).
+fn reserve_db(ks: &Keyspace, db: usize, keys: u64, file_bytes: usize) {
+    if db >= ks.databases() {
+        return;
+    }
+    let keys = keys.min(file_bytes as u64 / 4) as usize;
+    let per_shard = keys.div_ceil(ks.shards_per_db());
+    for shard in 0..ks.shards_per_db() {
+        ks.lock(ShardId { db, shard }).reserve(per_shard);
+    }
 }
 
 /// Access bits from a file's IDLE / FREQ opcodes (RESTORE's IDLETIME / FREQ too).
