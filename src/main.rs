@@ -26,6 +26,11 @@ struct Cli {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("check-aof") {
+        let code = ferrocache::aof::check::run(&args[2..], &mut std::io::stdout());
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     if let [command, path] = cli.args.as_slice() {
         if command == "check-rdb" {

@@ -13,6 +13,15 @@ use std::time::Duration;
 
 /// Runs the server until it is told to stop. Returns the process exit code.
 pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
+    state.set_self_arc();
+    // Like redis-server, the data is loaded before clients are accepted.
+    {
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || crate::aof::load::open_at_startup(&state))
+            .await
+            .map_err(|e| ServerError::Config(e.to_string()))?
+            .map_err(ServerError::Config)?;
+    }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     let port = state.config.get_i64("port") as u16;
     let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
@@ -28,6 +37,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
+    tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
     if let Some(port) = crate::observability::prometheus::start(&state).await? {
         tracing::info!(
@@ -57,6 +67,11 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         }
     }
     let _ = state.shutdown.send(true);
+    // Everything logged is written and fsynced before the process exits.
+    {
+        let state = state.clone();
+        let _ = tokio::task::spawn_blocking(move || state.aof.stop()).await;
+    }
     tracing::warn!("ferrocache is now ready to exit, bye bye...");
     Ok(0)
 }
@@ -104,6 +119,7 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 &mut cursor,
                 state.clock.now_ms(),
                 expiry::cycle_budget(hz as u32),
+                &mut |db, keys| state.aof.log_deletions(db, keys),
                 &mut |db, keys| {
                     for key in keys {
                         state.pubsub.tracking.invalidate(&state, &key, None);

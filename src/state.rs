@@ -36,6 +36,10 @@ pub struct ServerState {
     pub blocking: crate::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
+    /// The append-only file: effects log, writer, rewrite state.
+    pub aof: std::sync::Arc<crate::aof::Aof>,
+    /// This state's own `Arc`, for work a command hands to a thread (AOF rewrite).
+    self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
     /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
     pub rdb: crate::rdb::RdbState,
 }
@@ -68,9 +72,21 @@ impl ServerState {
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
+            aof: Default::default(),
+            self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking: Default::default(),
         }
+    }
+
+    /// Records the `Arc` this state lives in (done once by `server::run`).
+    pub fn set_self_arc(self: &std::sync::Arc<Self>) {
+        let _ = self.self_ref.set(std::sync::Arc::downgrade(self));
+    }
+
+    /// The `Arc` this state lives in, when it was recorded.
+    pub fn self_arc(&self) -> Option<std::sync::Arc<ServerState>> {
+        self.self_ref.get().and_then(std::sync::Weak::upgrade)
     }
 }
 

@@ -172,6 +172,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         .config
         .set_many(&changes)
         .map_err(|(i, reason)| failed(&matched[i], &reason))?;
+    for (i, (spec, _)) in changes.iter().enumerate() {
+        crate::aof::config_changed(ctx.state, spec.name)
+            .map_err(|reason| failed(&matched[i], &reason))?;
+    }
     Ok(Reply::Ok)
 }
 

@@ -31,6 +31,8 @@ pub struct ClientState {
     /// The last command run, as published in `info.details` (compared by address so the
     /// shared copy is only written when it changes).
     pub last_cmd: &'static str,
+    /// AOF log position the replies of the current batch must wait for (0: none).
+    pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
     pub blocking: crate::blocking::ClientBlocking,
 }
@@ -77,6 +79,7 @@ impl ClientState {
             watch: WatchState::default(),
             pubsub,
             last_cmd: "",
+            aof_wait: 0,
             blocking: Default::default(),
         }
     }
@@ -136,9 +139,8 @@ pub struct Ctx<'a> {
     /// Keys this command changed, as (db, key); dispatch feeds them to WATCH, notifications and
     /// the `dirty` counter.
     pub changed: u64,
-    /// What the AOF records for this command when it is not the request itself (see
-    /// `propagate`); empty means "the request, if it changed something".
-    pub effects: Vec<Vec<bytes::Bytes>>,
+    /// What this command propagates to the AOF (see `propagate` and aof/effects.rs).
+    pub effects: crate::aof::Effects,
 }
 
 impl<'a> Ctx<'a> {
@@ -189,6 +191,17 @@ impl<'a> Ctx<'a> {
         let mut guard = self.state.keyspace.lock(id);
         let result = f(&mut guard);
         let expired = guard.take_expired();
+        if self.logging() && !expired.is_empty() {
+            // Logged before the lock is released, so a later write to the key is logged after.
+            let ks = &self.state.keyspace;
+            let now = self.now_ms;
+            let gone: Vec<Box<[u8]>> = expired
+                .iter()
+                .filter(|key| guard.type_of_live(ks.hash(key), key, now).is_none())
+                .cloned()
+                .collect();
+            self.state.aof.log_deletions(id.db, &gone);
+        }
         drop(guard);
         self.note_expired(id.db, expired);
         result
@@ -214,6 +227,30 @@ impl<'a> Ctx<'a> {
         }
         let own = std::mem::take(&mut self.client.pubsub.events);
         let expired: Vec<(usize, Box<[u8]>)> = self.locks.take_expired();
+        if self.logging() && !expired.is_empty() {
+            // The lookups that removed them came before the command's own effects. A key that
+            // is live again was re-created by a write already logged: no DEL for it.
+            let now = self.now_ms;
+            let gone: Vec<&(usize, Box<[u8]>)> = expired
+                .iter()
+                .filter(|(db, key)| {
+                    let (shard, hash) = self.shard_in(*db, key);
+                    shard.type_of_live(hash, key, now).is_none()
+                })
+                .collect();
+            let dels = gone.into_iter().map(|(db, key)| {
+                (
+                    *db,
+                    vec![
+                        bytes::Bytes::from_static(b"DEL"),
+                        bytes::Bytes::copy_from_slice(key),
+                    ],
+                )
+            });
+            let own_records = std::mem::take(&mut self.effects.records);
+            self.effects.records.extend(dels);
+            self.effects.records.extend(own_records);
+        }
         for (db, key) in expired {
             self.state
                 .pubsub
@@ -238,17 +275,36 @@ impl<'a> Ctx<'a> {
         shard.touch_watched(key);
     }
 
-    /// Records a command to write to the AOF instead of the request (Redis's
-    /// `alsoPropagate` after `preventCommandPropagation`): SPOP is logged as SREM, BLPOP as
-    /// LPOP, a random pick as the member it chose. Call once per effect, in order.
-    pub fn propagate(&mut self, argv: Vec<bytes::Bytes>) {
-        self.effects.push(argv);
-    }
-
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
     /// after the command has released its shard locks. `class` is a `pubsub::notify` constant.
     pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
         crate::pubsub::notify::record(self.state, &mut self.client.pubsub, class, event, db, key);
+    }
+
+    /// True while effects are logged: commands build `propagate` arguments only then.
+    pub fn logging(&self) -> bool {
+        self.state.aof.is_on()
+    }
+
+    /// Says what this command logs to the AOF instead of its request (may be called several
+    /// times; each call adds one record in the client's current database). A write command
+    /// that calls it is logged only as what it propagated; see aof/effects.rs.
+    pub fn propagate(&mut self, argv: Vec<bytes::Bytes>) {
+        let db = self.client.db;
+        self.propagate_in(db, argv);
+    }
+
+    /// `propagate` for a record in another database (MOVE-like commands).
+    pub fn propagate_in(&mut self, db: usize, argv: Vec<bytes::Bytes>) {
+        self.effects.declared = true;
+        if self.logging() {
+            self.effects.records.push((db, argv));
+        }
+    }
+
+    /// Logs nothing for this command even if it changed something.
+    pub fn propagate_nothing(&mut self) {
+        self.effects.declared = true;
     }
 
     /// Parses a database index argument, with Redis's error texts.

@@ -119,7 +119,12 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let started = Instant::now();
     // Blocking commands answer at once inside EXEC and scripts.
     let nested = std::mem::replace(&mut ctx.client.blocking.nested, true);
-    let result = (found.spec.run)(ctx, argv);
+    let result = match write_refusal(ctx.state, found.spec.has(flags::WRITE)) {
+        Some(err) => Err(err),
+        None => crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
+            (found.spec.run)(ctx, argv)
+        }),
+    };
     ctx.client.blocking.nested = nested;
     crate::pubsub::after_nested(ctx, found.spec, argv);
     let elapsed_us = started.elapsed().as_micros() as u64;
@@ -162,6 +167,18 @@ fn run_checked(
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return reply;
     }
+    let writes = spec.has(flags::WRITE)
+        || spec.name == "ping"
+        || (spec.name == "exec" && queued_writes(client));
+    if let Some(err) = write_refusal(state, writes) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if spec.name == "exec" {
+            // Redis discards the transaction it refuses.
+            client.multi = None;
+            client.info.details.lock().multi = -1;
+        }
+        return Reply::from(err);
+    }
     // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
     if let Some(reply) =
         crate::rdb::refuse_write(state, spec.has(flags::WRITE) || spec.name == "ping")
@@ -199,12 +216,19 @@ fn run_checked(
         now_ms: started_us / 1000,
         locks,
         changed: 0,
-        effects: Vec::new(),
+        effects: Default::default(),
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
     let no_touch = ctx.client.no_touch;
-    let result = crate::keyspace::access::with_no_touch(no_touch, || (spec.run)(&mut ctx, argv));
+    let result = crate::keyspace::access::with_no_touch(no_touch, || {
+        crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+    });
     ctx.drain_expired();
+    if !ctx.effects.is_empty() {
+        // Appended while the command's shard locks are held: the log orders writes per key.
+        let pos = state.aof.append(&ctx.effects.records);
+        ctx.client.aof_wait = ctx.client.aof_wait.max(pos);
+    }
     let changed = ctx.changed;
     drop(ctx);
     let result = crate::pubsub::after_command(state, client, spec, argv, result);
@@ -234,6 +258,22 @@ fn run_checked(
             Reply::from(err)
         }
     }
+}
+
+/// Redis's MISCONF refusal while the AOF cannot be written: write commands (and PING, as
+/// Redis's `processCommand` does) are refused, reads are served.
+fn write_refusal(state: &ServerState, writes: bool) -> Option<CommandError> {
+    if !writes {
+        return None;
+    }
+    state.aof.write_error().map(CommandError::Other)
+}
+
+fn queued_writes(client: &ClientState) -> bool {
+    client
+        .multi
+        .as_ref()
+        .is_some_and(|m| m.queued.iter().any(|(f, _)| f.spec.has(flags::WRITE)))
 }
 
 pub type ShardIds = smallvec::SmallVec<[ShardId; 4]>;

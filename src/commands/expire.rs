@@ -264,10 +264,16 @@ fn expire_generic(
     let event = match u64::try_from(when).ok().filter(|&w| w > now) {
         None => {
             shard.remove(hash, key, now);
+            ctx.propagate(crate::aof::effects::argv(&[b"DEL", key]));
             "del"
         }
         Some(deadline) => {
             shard.set_expiry(hash, key, Some(deadline), now);
+            ctx.propagate(crate::aof::effects::argv(&[
+                b"PEXPIREAT",
+                key,
+                deadline.to_string().as_bytes(),
+            ]));
             // Redis replies before it announces a new deadline (but after a deletion).
             crate::pubsub::reply_before_events(ctx.client);
             "expire"

@@ -441,18 +441,62 @@ fn persistence(state: &ServerState, s: &mut Section) {
     for (name, value) in crate::rdb::info_fields(state) {
         s.field(name, value);
     }
-    s.field("aof_enabled", u8::from(state.config.get_bool("appendonly")));
-    s.field("aof_rewrite_in_progress", 0);
-    s.field("aof_rewrite_scheduled", 0);
-    s.field("aof_last_rewrite_time_sec", -1);
-    s.field("aof_current_rewrite_time_sec", -1);
-    s.field("aof_last_bgrewrite_status", "ok");
-    s.field("aof_rewrites", 0);
-    s.field("aof_rewrites_consecutive_failures", 0);
-    s.field("aof_last_write_status", "ok");
+    let aof = &state.aof;
+    let st = &aof.stats;
+    let load = |v: &std::sync::atomic::AtomicU64| v.load(Ordering::Relaxed);
+    let in_progress = st.rewrite_in_progress.load(Ordering::Relaxed);
+    s.field("aof_enabled", u8::from(aof.is_on()));
+    s.field("aof_rewrite_in_progress", u8::from(in_progress));
+    s.field(
+        "aof_rewrite_scheduled",
+        u8::from(st.rewrite_scheduled.load(Ordering::Relaxed)),
+    );
+    let rewrites = load(&st.rewrites) + load(&st.rewrites_failed_in_a_row);
+    if rewrites == 0 {
+        s.field("aof_last_rewrite_time_sec", -1);
+    } else {
+        s.field(
+            "aof_last_rewrite_time_sec",
+            load(&st.last_rewrite_ms) / 1000,
+        );
+    }
+    if in_progress {
+        let started = load(&st.rewrite_started_ms);
+        s.field(
+            "aof_current_rewrite_time_sec",
+            crate::aof::unix_ms().saturating_sub(started) / 1000,
+        );
+    } else {
+        s.field("aof_current_rewrite_time_sec", -1);
+    }
+    let ok = |b: bool| if b { "ok" } else { "err" };
+    s.field(
+        "aof_last_bgrewrite_status",
+        ok(st.last_rewrite_ok.load(Ordering::Relaxed)),
+    );
+    s.field("aof_rewrites", load(&st.rewrites));
+    s.field(
+        "aof_rewrites_consecutive_failures",
+        load(&st.rewrites_failed_in_a_row),
+    );
+    s.field("aof_last_write_status", ok(aof.write_error().is_none()));
     s.field("aof_last_cow_size", 0);
     s.field("module_fork_in_progress", 0);
     s.field("module_fork_last_cow_size", 0);
+    if aof.is_on() {
+        s.field("aof_current_size", load(&st.current_size));
+        s.field("aof_base_size", load(&st.base_size));
+        s.field(
+            "aof_pending_rewrite",
+            u8::from(st.rewrite_scheduled.load(Ordering::Relaxed)),
+        );
+        s.field("aof_buffer_length", aof.buffered_bytes());
+        s.field(
+            "aof_pending_bio_fsync",
+            u8::from(st.pending_fsync.load(Ordering::Relaxed)),
+        );
+        s.field("aof_delayed_fsync", load(&st.delayed_fsync));
+    }
 }
 
 fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {

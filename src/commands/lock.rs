@@ -96,6 +96,7 @@ fn delete_if(ctx: &mut Ctx<'_>, key: &[u8], condition: DeleteIf<'_>) -> CommandR
     shard.remove(hash, key, now);
     let db = ctx.db();
     ctx.key_changed(db, key);
+    ctx.propagate(crate::aof::effects::argv(&[b"DEL", key]));
     ctx.notify(notify::GENERIC, "del", db, key);
     Ok(Reply::Int(1))
 }

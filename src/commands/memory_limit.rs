@@ -60,12 +60,13 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Result<(), 
     let to_free = used - max;
     let policy = Policy::parse(&state.config.get("maxmemory-policy"));
     let samples = state.config.get_i64("maxmemory-samples").clamp(1, 64) as usize;
-    let (freed, gone) = evict::evict(
+    let (freed, gone) = evict::evict_logged(
         &state.keyspace,
         policy,
         samples,
         to_free as usize,
         now_us / 1000,
+        &mut |db, key| state.aof.log_deletions(db, &[key.into()]),
     );
     CACHED_USED.fetch_sub(
         (freed as u64).min(CACHED_USED.load(Ordering::Relaxed)),

@@ -17,6 +17,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::client_cmd::COMMANDS,
         super::debug::COMMANDS,
         super::config_cmd::COMMANDS,
+        super::aof_cmd::COMMANDS,
         super::info::COMMANDS,
         super::docs::COMMANDS,
         super::lock::COMMANDS,

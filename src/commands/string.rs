@@ -361,6 +361,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let created = shard.insert_str(hash, key, value, deadline, now).is_none();
         let db = ctx.db();
         ctx.key_changed(db, key);
+        if ctx.logging() && argv.len() > 3 {
+            // The effect, not the request: relative times (EX, PX), KEEPTTL and the IFEQ-style
+            // conditions become plain SET with the resulting absolute deadline. A plain
+            // `SET k v` is its own effect and is logged as requested.
+            ctx.propagate(set_effect(key, value, deadline));
+        }
         if created {
             ctx.notify(notify::NEW, "new", db, key);
         }
@@ -373,6 +379,16 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         (ReplyWith::OldValue, _) => Ok(old_value.map_or(Reply::Nil, Reply::Bulk)),
         (ReplyWith::Status, false) => Ok(Reply::Nil),
         (ReplyWith::Status, true) => Ok(Reply::Ok),
+    }
+}
+
+/// `SET key value [PXAT deadline]`: what a write of a whole string value logs.
+pub fn set_effect(key: &[u8], value: &[u8], deadline: Option<u64>) -> Vec<Bytes> {
+    match deadline {
+        None => crate::aof::effects::argv(&[b"SET", key, value]),
+        Some(at) => {
+            crate::aof::effects::argv(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()])
+        }
     }
 }
 
@@ -407,6 +423,9 @@ fn set_with_expire(
         .is_none();
     let db = ctx.db();
     ctx.key_changed(db, key);
+    if ctx.logging() {
+        ctx.propagate(set_effect(key, &argv[3], Some(deadline)));
+    }
     if created {
         ctx.notify(notify::NEW, "new", db, key);
     }
@@ -454,6 +473,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     crate::pubsub::reply_before_events(ctx.client);
     let db = ctx.db();
     ctx.key_changed(db, key);
+    ctx.propagate(crate::aof::effects::argv(&[b"DEL", key]));
     ctx.notify(notify::GENERIC, "del", db, key);
     Ok(Reply::Bulk(value))
 }
@@ -471,22 +491,33 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ),
     };
     // Redis validates the expire argument only once the key is known to exist.
+    let mut effect: Option<Vec<Bytes>> = None;
     let event = match opts.expire {
         Some(e) => {
             let deadline = e.kind.deadline(e.arg, now, "getex")?;
             if e.kind.is_absolute() && deadline <= now {
                 shard.remove(hash, key, now);
+                effect = Some(crate::aof::effects::argv(&[b"DEL", key]));
                 Some("del")
             } else {
                 shard.set_expiry(hash, key, Some(deadline), now);
+                effect = Some(crate::aof::effects::argv(&[
+                    b"PEXPIREAT",
+                    key,
+                    deadline.to_string().as_bytes(),
+                ]));
                 Some("expire")
             }
         }
         None if opts.persist && had_deadline => {
+            effect = Some(crate::aof::effects::argv(&[b"PERSIST", key]));
             shard.set_expiry(hash, key, None, now).then_some("persist")
         }
         None => None,
     };
+    if let Some(effect) = effect.filter(|_| event.is_some()) {
+        ctx.propagate(effect);
+    }
     if let Some(event) = event {
         crate::pubsub::reply_before_events(ctx.client);
         let db = ctx.db();

@@ -220,6 +220,19 @@ pub fn evict(
     to_free: usize,
     now_ms: u64,
 ) -> (usize, Vec<Evicted>) {
+    evict_logged(ks, policy, samples, to_free, now_ms, &mut |_, _| {})
+}
+
+/// `evict`, calling `log(db, key)` for each removed key while its shard is still held (the AOF
+/// logs the deletion there, so it is ordered before any later write to the key).
+pub fn evict_logged(
+    ks: &Keyspace,
+    policy: Policy,
+    samples: usize,
+    to_free: usize,
+    now_ms: u64,
+    log: &mut dyn FnMut(usize, &[u8]),
+) -> (usize, Vec<Evicted>) {
     let mut freed = 0;
     let mut evicted = Vec::new();
     if policy == Policy::NoEviction {
@@ -246,6 +259,7 @@ pub fn evict(
         if shard.remove_at(best.pos).is_some() {
             shard.stats.evicted += 1;
             freed += before.saturating_sub(shard.used_bytes()).max(1);
+            log(best.id.db, &best.key);
             evicted.push(Evicted {
                 db: best.id.db,
                 key: best.key,

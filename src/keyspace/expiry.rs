@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 /// notify-keyspace-events option; off by default so expiry costs nothing extra.
 static RECORD_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
 
+/// Whether shards keep the names of expired keys for the AOF (it logs their deletion).
+static LOG_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
+
 pub fn set_expired_keys_recorded(on: bool) {
     RECORD_EXPIRED_KEYS.store(on, Ordering::Relaxed);
 }
 
-pub fn expired_keys_recorded() -> bool {
-    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
-        || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
+pub fn set_expired_keys_logged(on: bool) {
+    LOG_EXPIRED_KEYS.store(on, Ordering::Relaxed);
 }
 
 /// Set while a client has CLIENT TRACKING on: expired keys are invalidated, so they are
@@ -33,6 +35,15 @@ static TRACKING_NEEDS_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
 pub fn set_tracking_needs_expired_keys(on: bool) {
     TRACKING_NEEDS_EXPIRED_KEYS.store(on, Ordering::Relaxed);
 }
+
+pub fn expired_keys_recorded() -> bool {
+    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
+        || LOG_EXPIRED_KEYS.load(Ordering::Relaxed)
+        || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
+}
+
+/// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.
+pub type ExpiredLog<'a> = dyn FnMut(usize, &[Box<[u8]>]) + 'a;
 
 /// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
 pub const SWEEP_SLOTS_PER_STEP: usize = 1024;
@@ -49,12 +60,14 @@ pub fn cycle_budget(hz: u32) -> Duration {
 /// number of keys removed. Shards are visited round-robin starting at `*next_shard`, which is
 /// advanced so the following cycle continues where this one stopped.
 /// `on_expired(db, keys)` receives the names of removed keys (when recorded) after the shard's
-/// lock is released.
+/// lock is released; `log_expired(db, keys)` sees them before, while the shard is still held
+/// (the AOF logs their deletion there, ordered before any later write to the same key).
 pub fn run_cycle(
     ks: &Keyspace,
     next_shard: &mut usize,
     now_ms: u64,
     budget: Duration,
+    log_expired: &mut ExpiredLog<'_>,
     on_expired: &mut dyn FnMut(usize, Vec<Box<[u8]>>),
 ) -> usize {
     let started = Instant::now();
@@ -73,6 +86,9 @@ pub fn run_cycle(
             idle_visits += 1;
         }
         let expired = shard.take_expired();
+        if !expired.is_empty() {
+            log_expired(id.db, &expired);
+        }
         drop(shard);
         if !expired.is_empty() {
             on_expired(id.db, expired);
@@ -104,11 +120,25 @@ mod tests {
                 .insert(hash, &key, Value::string(b"v"), deadline, 0);
         }
         let mut next = 0;
-        let removed = run_cycle(&ks, &mut next, 2000, Duration::from_secs(5), &mut |_, _| {});
+        let removed = run_cycle(
+            &ks,
+            &mut next,
+            2000,
+            Duration::from_secs(5),
+            &mut |_, _| {},
+            &mut |_, _| {},
+        );
         assert_eq!(removed, 4000);
         assert_eq!(ks.db_len(0) + ks.db_len(1), 1000);
         assert_eq!(
-            run_cycle(&ks, &mut next, 2000, Duration::from_secs(5), &mut |_, _| {}),
+            run_cycle(
+                &ks,
+                &mut next,
+                2000,
+                Duration::from_secs(5),
+                &mut |_, _| {},
+                &mut |_, _| {}
+            ),
             0
         );
     }

@@ -12,6 +12,7 @@ pub mod expiry;
 pub mod glob;
 pub mod prefix_stats;
 pub mod shard;
+pub mod snapshot;
 pub mod types;
 pub mod value;
 pub mod watch;
@@ -46,6 +47,8 @@ pub struct Keyspace {
     shard_bits: u32,
     /// Eviction candidates kept between evictions (see `evict`).
     pub(crate) evict_pool: Mutex<evict::Pool>,
+    /// A running point-in-time snapshot (see `snapshot`): every lock passes through it.
+    pub(crate) snapshots: snapshot::Snapshots,
 }
 
 impl Keyspace {
@@ -65,6 +68,7 @@ impl Keyspace {
             hasher,
             shard_bits: shards_per_db.trailing_zeros(),
             evict_pool: Mutex::new(evict::Pool::new()),
+            snapshots: snapshot::Snapshots::new(databases * shards_per_db),
         }
     }
 
@@ -88,12 +92,21 @@ impl Keyspace {
     }
 
     pub fn lock(&self, id: ShardId) -> MutexGuard<'_, Shard> {
-        self.dbs[id.db].shards[id.shard].lock()
+        self.before_use(id, self.dbs[id.db].shards[id.shard].lock())
+    }
+
+    /// Every locked shard passes here before use: a running snapshot copies it first.
+    #[inline]
+    fn before_use<'a>(&self, id: ShardId, guard: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
+        self.snapshots
+            .before_use(self.shard_index(id), id, &guard);
+        guard
     }
 
     /// Locks a shard if it is free right now.
     pub fn try_lock(&self, id: ShardId) -> Option<MutexGuard<'_, Shard>> {
-        self.dbs[id.db].shards[id.shard].try_lock()
+        let guard = self.dbs[id.db].shards[id.shard].try_lock()?;
+        Some(self.before_use(id, guard))
     }
 
     /// Locks a shard, waiting at most `wait` (used while a script may hold every shard).
@@ -102,7 +115,8 @@ impl Keyspace {
         id: ShardId,
         wait: std::time::Duration,
     ) -> Option<MutexGuard<'_, Shard>> {
-        self.dbs[id.db].shards[id.shard].try_lock_for(wait)
+        let guard = self.dbs[id.db].shards[id.shard].try_lock_for(wait)?;
+        Some(self.before_use(id, guard))
     }
 
     /// Every shard of every database, in lock order.

@@ -103,6 +103,13 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                     pushed += outbox.drain_into(&mut output);
                     let mut reply = dispatch::execute(state, &mut client, &argv);
                     if let Some(request) = client.blocking.request.take() {
+                        if client.aof_wait > 0 {
+                            // The replies flushed before blocking include earlier writes.
+                            state
+                                .aof
+                                .wait_acked(std::mem::take(&mut client.aof_wait))
+                                .await;
+                        }
                         let mut io = BlockedIo {
                             stream: &mut stream,
                             input: &mut input,
@@ -181,6 +188,13 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 client.id
             );
             break;
+        }
+        if client.aof_wait > 0 {
+            // Replies of writes go out once the log holds them (fsynced, with `always`).
+            state
+                .aof
+                .wait_acked(std::mem::take(&mut client.aof_wait))
+                .await;
         }
         if !output.is_empty() {
             let written = tokio::select! {

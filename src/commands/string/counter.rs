@@ -107,6 +107,13 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let db = ctx.db();
     ctx.key_changed(db, key);
+    // Replayed as the value it produced: float formatting must not decide the result twice.
+    ctx.propagate(crate::aof::effects::argv(&[
+        b"SET",
+        key,
+        text.as_bytes(),
+        b"KEEPTTL",
+    ]));
     ctx.notify(notify::STRING, "incrbyfloat", db, key);
     Ok(Reply::Bulk(Bytes::from(text)))
 }

@@ -1,0 +1,316 @@
+//! Start-up: open (or create) the AOF directory, replay the base and incr files, cut a torn tail
+//! when `aof-load-truncated yes`, and start the writer on the last incr file.
+
+use super::layout::{sync_dir, Layout};
+use super::manifest::{AofFile, FileKind, Manifest};
+use super::reader::{Reader, Step};
+use crate::commands::{dispatch, ClientState};
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use bytes::Bytes;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often loading reports progress in the log.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// `<dir>/<appenddirname>` from the configuration.
+pub fn aof_dir(state: &ServerState) -> PathBuf {
+    PathBuf::from(state.config.get("dir")).join(state.config.get("appenddirname"))
+}
+
+/// Loads the AOF and starts logging when `appendonly yes`. The error is the fatal message.
+pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
+    state
+        .aof
+        .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
+    if !state.config.get_bool("appendonly") {
+        return Ok(());
+    }
+    warn_rdb_preamble(state);
+    let dir = aof_dir(state);
+    let prefix = state.config.get("appendfilename");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::config::strerror(&e)
+        )
+    })?;
+    remove_temp_files(&dir);
+    let manifest = Layout::read_manifest(&dir, &prefix)?;
+    let mut layout = match manifest {
+        Some(manifest) => {
+            let layout = Layout {
+                dir,
+                prefix,
+                current_incr: manifest.incrs.last().cloned().unwrap_or(AofFile {
+                    name: String::new(),
+                    seq: 0,
+                    kind: FileKind::Incr,
+                }),
+                manifest,
+            };
+            load_files(state, &layout)?;
+            layout
+        }
+        None => {
+            fresh_layout(dir, prefix).map_err(|e| format!("Can't create the AOF files: {e}"))?
+        }
+    };
+    if layout.manifest.incrs.is_empty() {
+        // A manifest with only a base (or nothing): continue in a new incr file.
+        layout
+            .rotate()
+            .map_err(|e| format!("Can't create a new AOF incr file: {e}"))?;
+    }
+    layout.delete_history();
+    let (file, len) = layout
+        .open_incr(&layout.current_incr.name)
+        .map_err(|e| format!("Can't open the append-only file: {e}"))?;
+    let (base, total) = layout.sizes();
+    let stats = &state.aof.stats;
+    stats.base_size.store(base, Ordering::Relaxed);
+    stats.current_size.store(total, Ordering::Relaxed);
+    stats.rewrite_base_size.store(total, Ordering::Relaxed);
+    *state.aof.layout.lock() = Some(layout);
+    state.aof.start(file, len);
+    Ok(())
+}
+
+/// Files a crash left mid-rewrite (`temp-...`): never named by the manifest, safe to delete.
+fn remove_temp_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("temp-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+pub fn warn_rdb_preamble(state: &ServerState) {
+    if state.config.get_bool("aof-use-rdb-preamble") {
+        tracing::warn!(
+            "aof-use-rdb-preamble is yes, but ferrocache writes AOF bases in AOF format only (no RDB yet): the option has no effect"
+        );
+    }
+}
+
+/// A new directory: an empty base and an empty incr, as redis-server creates with
+/// `aof-use-rdb-preamble no`.
+fn fresh_layout(dir: PathBuf, prefix: String) -> std::io::Result<Layout> {
+    let base = AofFile {
+        name: format!("{prefix}.1.base.aof"),
+        seq: 1,
+        kind: FileKind::Base,
+    };
+    let incr = AofFile {
+        name: format!("{prefix}.1.incr.aof"),
+        seq: 1,
+        kind: FileKind::Incr,
+    };
+    let layout = Layout {
+        manifest: Manifest {
+            base: Some(base.clone()),
+            history: Vec::new(),
+            incrs: vec![incr.clone()],
+        },
+        current_incr: incr.clone(),
+        dir,
+        prefix,
+    };
+    std::fs::File::create(layout.path(&base.name))?.sync_all()?;
+    std::fs::File::create(layout.path(&incr.name))?.sync_all()?;
+    sync_dir(&layout.dir)?;
+    layout.persist_manifest()?;
+    Ok(layout)
+}
+
+fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
+    let files: Vec<&AofFile> = layout.manifest.load_order().collect();
+    for f in &files {
+        if !layout.path(&f.name).exists() {
+            return Err(format!("The AOF file {} doesn't exist", f.name));
+        }
+    }
+    let started = Instant::now();
+    let mut loader = Loader::new(state);
+    for (i, f) in files.iter().enumerate() {
+        let last = i + 1 == files.len();
+        let path = layout.path(&f.name);
+        let data = std::fs::read(&path).map_err(|e| {
+            format!(
+                "Can't read the append only file {}: {}",
+                f.name,
+                crate::config::strerror(&e)
+            )
+        })?;
+        if f.kind == FileKind::Base && data.starts_with(b"REDIS") {
+            return Err(format!(
+                "The base AOF file {} has an RDB preamble: ferrocache loads AOF-format bases only (use aof-use-rdb-preamble no in redis-server)",
+                f.name
+            ));
+        }
+        let size = data.len();
+        match loader.replay(&f.name, Bytes::from(data))? {
+            None => {}
+            Some(valid) => {
+                if !last {
+                    return Err(format!(
+                        "Unexpected end of file reading the append only file {} (the truncated file is not the last file)",
+                        f.name
+                    ));
+                }
+                if !state.config.get_bool("aof-load-truncated") {
+                    return Err(format!(
+                        "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
+                        f.name
+                    ));
+                }
+                tracing::warn!(
+                    "!!! Warning: short read while loading the AOF file {}!!!",
+                    f.name
+                );
+                tracing::warn!("!!! Truncating the AOF {} at offset {} !!!", f.name, valid);
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|file| {
+                        file.set_len(valid as u64)?;
+                        file.sync_all()
+                    });
+                if let Err(e) = file {
+                    return Err(format!(
+                        "Error truncating the AOF file {}: {}",
+                        f.name,
+                        crate::config::strerror(&e)
+                    ));
+                }
+                state
+                    .aof
+                    .stats
+                    .last_load_truncated
+                    .store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    "AOF {} loaded anyway because aof-load-truncated is enabled",
+                    f.name
+                );
+            }
+        }
+        tracing::info!(
+            "DB loaded from {} file {}: {} bytes",
+            if f.kind == FileKind::Base {
+                "base"
+            } else {
+                "incr"
+            },
+            f.name,
+            size
+        );
+    }
+    let commands = loader.commands;
+    loader.finish();
+    tracing::info!(
+        "DB loaded from append only file: {:.3} seconds ({commands} commands)",
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// Replays commands through dispatch as a client of its own (MULTI/EXEC, SELECT work as they
+/// did when they were logged). Logging is off while it runs.
+struct Loader<'a> {
+    state: &'a ServerState,
+    client: ClientState,
+    commands: u64,
+    last_report: Instant,
+}
+
+impl<'a> Loader<'a> {
+    fn new(state: &'a ServerState) -> Loader<'a> {
+        let addr = "127.0.0.1:0".parse().expect("literal address");
+        let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
+        Loader {
+            state,
+            client: ClientState::new(info),
+            commands: 0,
+            last_report: Instant::now(),
+        }
+    }
+
+    /// Replays one file. Ok(Some(offset)) when it ends torn (or inside a MULTI): the bytes
+    /// before `offset` were applied. A record that is not AOF is fatal, with file and offset.
+    fn replay(&mut self, name: &str, data: Bytes) -> Result<Option<usize>, String> {
+        let total = data.len();
+        let mut reader = Reader::new(data);
+        // Each file starts in db 0 without a transaction, as in redis-server.
+        self.client.db = 0;
+        self.client.multi = None;
+        let mut multi_start = None;
+        loop {
+            let before = reader.pos();
+            match reader.next_step() {
+                Step::Command(argv, _) => {
+                    if argv[0].eq_ignore_ascii_case(b"multi") {
+                        multi_start = Some(before);
+                    } else if argv[0].eq_ignore_ascii_case(b"exec") {
+                        multi_start = None;
+                    }
+                    self.run(name, before, &argv)?;
+                    if self.last_report.elapsed() >= PROGRESS_EVERY {
+                        self.last_report = Instant::now();
+                        tracing::info!(
+                            "Loading AOF {name}: {} of {total} bytes, {} commands",
+                            reader.pos(),
+                            self.commands
+                        );
+                    }
+                }
+                Step::Annotation(_) => {}
+                Step::End => {
+                    return Ok(multi_start.inspect(|_| {
+                        tracing::warn!(
+                            "Revert incomplete MULTI/EXEC transaction in AOF file {name}"
+                        );
+                        self.client.multi = None;
+                    }));
+                }
+                Step::Truncated(at) => {
+                    self.client.multi = None;
+                    return Ok(Some(multi_start.unwrap_or(at)));
+                }
+                Step::Bad(at, reason) => {
+                    return Err(format!(
+                        "{reason} reading the append only file {name} at offset {at}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn run(&mut self, name: &str, offset: usize, argv: &[Bytes]) -> Result<(), String> {
+        self.commands += 1;
+        if self.state.registry.get(&argv[0]).is_none() {
+            return Err(format!(
+                "Unknown command '{}' reading the append only file {name} at offset {offset}",
+                String::from_utf8_lossy(&argv[0])
+            ));
+        }
+        let reply = dispatch::execute(self.state, &mut self.client, argv);
+        if let Reply::Error(text) = &reply {
+            tracing::debug!(
+                "AOF {name} offset {offset}: command replied {}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        Ok(())
+    }
+
+    fn finish(self) {
+        self.state.clients.unregister(self.client.id);
+    }
+}

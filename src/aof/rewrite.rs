@@ -1,0 +1,351 @@
+//! AOF rewrite (BGREWRITEAOF, automatic rewrite, turning AOF on at runtime): a new base written
+//! from a consistent snapshot while clients keep being served.
+//!
+//! 1. With every shard held for an instant, start a snapshot (keyspace/snapshot.rs) and put a
+//!    rotation marker in the log: writes after the instant go to a new incr file, which the
+//!    manifest names before anything is written to it. A crash from here on still loads the
+//!    old base + old incrs + the new incr.
+//! 2. A thread writes the snapshot as commands to `temp-rewriteaof-bg-<pid>.aof` and fsyncs it.
+//! 3. The temp file becomes `<prefix>.<seq+1>.base.aof`; the manifest switches to the new base
+//!    and the incr files from the marker on (written to a temp manifest, fsynced, renamed, the
+//!    directory fsynced); the old files become history and are deleted.
+
+use super::layout::{sync_dir, Layout, Rotation};
+use super::manifest::{AofFile, FileKind};
+use super::reader::encode_command;
+use super::unix_ms;
+use crate::keyspace::snapshot::SnapshotReader;
+use crate::keyspace::{ShardId, Value};
+use crate::state::ServerState;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Elements per command when a collection is written as commands (Redis's
+/// AOF_REWRITE_ITEMS_PER_CMD).
+pub const ITEMS_PER_COMMAND: usize = 64;
+/// How often the automatic-rewrite rule is checked.
+const AUTO_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// Wait after a failed rewrite before the automatic rule tries again.
+const AUTO_RETRY_AFTER_FAILURE_MS: u64 = 60_000;
+/// Buffered bytes before the base writer hands them to the file.
+const WRITE_CHUNK_BYTES: usize = 64 * 1024;
+
+pub const IN_PROGRESS: &str = "ERR Background append only file rewriting already in progress";
+
+/// What the rewrite does besides writing a base.
+enum Mode {
+    /// AOF is on: rotate to a new incr file at the snapshot instant.
+    Rewrite,
+    /// AOF is being turned on: logging starts at the snapshot instant in this layout's incr.
+    Enable(Layout, std::fs::File, u64),
+    /// AOF is off (BGREWRITEAOF anyway): write a base and an empty incr, log nothing.
+    Offline(Layout),
+}
+
+/// Starts a background rewrite (BGREWRITEAOF).
+pub fn start(state: &Arc<ServerState>) -> Result<(), String> {
+    let mode = if state.aof.is_on() {
+        Mode::Rewrite
+    } else {
+        Mode::Offline(next_layout(state)?)
+    };
+    spawn(state, mode)
+}
+
+/// Turns AOF on at runtime (CONFIG SET appendonly yes): logging starts now, the manifest names
+/// the new files once the first base is written.
+pub fn enable(state: &Arc<ServerState>) -> Result<(), String> {
+    if state.aof.is_on() {
+        return Ok(());
+    }
+    state
+        .aof
+        .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
+    super::load::warn_rdb_preamble(state);
+    let layout = next_layout(state)?;
+    let (file, len) = layout
+        .open_incr(&layout.current_incr.name)
+        .map_err(|e| format!("Can't open the append-only file: {e}"))?;
+    spawn(state, Mode::Enable(layout, file, len))
+}
+
+/// The directory's layout with a new incr file (not yet in the manifest).
+fn next_layout(state: &ServerState) -> Result<Layout, String> {
+    let dir = super::load::aof_dir(state);
+    let prefix = state.config.get("appendfilename");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::config::strerror(&e)
+        )
+    })?;
+    let manifest = Layout::read_manifest(&dir, &prefix)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let seq = manifest.last_incr_seq() + 1;
+    let current_incr = AofFile {
+        name: format!("{prefix}.{seq}.incr.aof"),
+        seq,
+        kind: FileKind::Incr,
+    };
+    Ok(Layout {
+        dir,
+        prefix,
+        manifest,
+        current_incr,
+    })
+}
+
+fn spawn(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
+    let stats = &state.aof.stats;
+    if stats.rewrite_in_progress.swap(true, Ordering::AcqRel) {
+        return Err(IN_PROGRESS.into());
+    }
+    stats.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
+    let state = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-rewrite".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let result = rewrite(&state, mode);
+            let stats = &state.aof.stats;
+            stats
+                .last_rewrite_ms
+                .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            match result {
+                Ok(()) => {
+                    stats.last_rewrite_ok.store(true, Ordering::Relaxed);
+                    stats.rewrites.fetch_add(1, Ordering::Relaxed);
+                    stats.rewrites_failed_in_a_row.store(0, Ordering::Relaxed);
+                    tracing::info!("Background AOF rewrite finished successfully");
+                }
+                Err(e) => {
+                    stats.last_rewrite_ok.store(false, Ordering::Relaxed);
+                    stats
+                        .rewrites_failed_in_a_row
+                        .fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .last_rewrite_failure_ms
+                        .store(unix_ms(), Ordering::Relaxed);
+                    tracing::warn!("Background AOF rewrite failed: {e}");
+                }
+            }
+            stats.rewrite_in_progress.store(false, Ordering::Release);
+        });
+    if let Err(e) = spawned {
+        stats.rewrite_in_progress.store(false, Ordering::Release);
+        return Err(format!("ERR Can't start the AOF rewrite: {e}"));
+    }
+    tracing::info!("Background append only file rewriting started");
+    Ok(())
+}
+
+fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
+    let ks = &state.keyspace;
+    let ids: Vec<ShardId> = ks.all_shards().collect();
+    let (rotated_tx, rotated_rx) = std::sync::mpsc::channel();
+    // The instant: every shard held, the snapshot starts and the log switches files.
+    let held = ks.lock_sorted(&ids);
+    let Some(snapshot) = ks.begin_snapshot(&held) else {
+        return Err("another snapshot is running".into());
+    };
+    let (offline, dir) = match mode {
+        Mode::Rewrite => {
+            let mut pipe = state.aof.pipe.lock();
+            let at = pipe.end;
+            pipe.rotations
+                .push_back((at, Rotation { done: rotated_tx }));
+            pipe.db = None;
+            drop(pipe);
+            state.aof.wake.notify_one();
+            let dir = state.aof.layout.lock().as_ref().map(|l| l.dir.clone());
+            (None, dir.ok_or("AOF is off")?)
+        }
+        Mode::Enable(layout, file, len) => {
+            let _ = rotated_tx.send(Ok(layout.current_incr.seq));
+            let dir = layout.dir.clone();
+            *state.aof.layout.lock() = Some(layout);
+            state.aof.start(file, len);
+            (None, dir)
+        }
+        Mode::Offline(layout) => {
+            let _ = rotated_tx.send(Ok(layout.current_incr.seq));
+            let dir = layout.dir.clone();
+            (Some(layout), dir)
+        }
+    };
+    drop(held);
+    let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let written = write_base(&temp, snapshot, state.clock.now_ms());
+    let first_kept = rotated_rx
+        .recv()
+        .map_err(|_| "the AOF writer stopped".to_string())
+        .and_then(|r| r);
+    let result = written.and(first_kept).and_then(|first_kept| {
+        install(state, offline, &temp, first_kept).map_err(|e| crate::config::strerror(&e))
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+fn install(
+    state: &ServerState,
+    offline: Option<Layout>,
+    temp: &Path,
+    first_kept: u64,
+) -> std::io::Result<()> {
+    let mut guard;
+    let mut local;
+    let layout = match offline {
+        Some(layout) => {
+            local = layout;
+            let (_file, _) = local.open_incr(&local.current_incr.name)?;
+            &mut local
+        }
+        None => {
+            guard = state.aof.layout.lock();
+            guard
+                .as_mut()
+                .ok_or_else(|| std::io::Error::other("AOF was turned off"))?
+        }
+    };
+    layout.install_base(temp, first_kept)?;
+    let (base, total) = layout.sizes();
+    let stats = &state.aof.stats;
+    stats.base_size.store(base, Ordering::Relaxed);
+    stats.current_size.store(total, Ordering::Relaxed);
+    stats.rewrite_base_size.store(total, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Writes every key of the snapshot as commands, then fsyncs the file and its directory.
+fn write_base(path: &PathBuf, snapshot: SnapshotReader<'_>, now_ms: u64) -> Result<(), String> {
+    let io = |e: std::io::Error| crate::config::strerror(&e);
+    let mut file = std::fs::File::create(path).map_err(io)?;
+    let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES * 2);
+    let mut db = None;
+    for copy in snapshot {
+        for entry in copy.entries {
+            if entry.expire_at_ms.is_some_and(|at| at <= now_ms) {
+                continue;
+            }
+            if db != Some(copy.id.db) {
+                let n = copy.id.db.to_string();
+                encode_command(&mut buf, &[b"SELECT".as_slice(), n.as_bytes()]);
+                db = Some(copy.id.db);
+            }
+            value_commands(&mut buf, &entry.key, &entry.value)?;
+            if let Some(at) = entry.expire_at_ms {
+                let at = at.to_string();
+                encode_command(
+                    &mut buf,
+                    &[b"PEXPIREAT".as_slice(), &entry.key, at.as_bytes()],
+                );
+            }
+            if buf.len() >= WRITE_CHUNK_BYTES {
+                file.write_all(&buf).map_err(io)?;
+                buf.clear();
+            }
+        }
+    }
+    file.write_all(&buf).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The commands that rebuild one value: one match arm per type. Collections are written
+/// ITEMS_PER_COMMAND elements per command, as redis-server rewrites them.
+pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<(), String> {
+    use std::borrow::Cow;
+    match value {
+        Value::Str(bytes) => encode_command(out, &[b"SET".as_slice(), key, bytes]),
+        Value::List(list) => chunked(out, b"RPUSH", key, list.iter().map(|v| [Cow::Borrowed(v)])),
+        Value::Set(set) => chunked(out, b"SADD", key, set.iter().map(|m| [Cow::Borrowed(m)])),
+        Value::Hash(hash) => chunked(
+            out,
+            b"HSET",
+            key,
+            hash.iter()
+                .map(|(f, v)| [Cow::Borrowed(f), Cow::Borrowed(v)]),
+        ),
+        Value::ZSet(zset) => chunked(
+            out,
+            b"ZADD",
+            key,
+            zset.iter().map(|(member, score)| {
+                let score = crate::protocol::reply::format_double(score).into_bytes();
+                [Cow::Owned(score), Cow::Borrowed(member)]
+            }),
+        ),
+    }
+    Ok(())
+}
+
+/// Writes `<cmd> key element...` commands of at most ITEMS_PER_COMMAND elements each (an
+/// element is one argument, or a pair such as field and value).
+fn chunked<'a, const N: usize>(
+    out: &mut Vec<u8>,
+    cmd: &[u8],
+    key: &[u8],
+    elements: impl Iterator<Item = [std::borrow::Cow<'a, [u8]>; N]>,
+) {
+    let mut argv: Vec<std::borrow::Cow<'_, [u8]>> = vec![cmd.into(), key.into()];
+    let mut count = 0;
+    for element in elements {
+        argv.extend(element);
+        count += 1;
+        if count == ITEMS_PER_COMMAND {
+            encode_command(out, &argv);
+            argv.truncate(2);
+            count = 0;
+        }
+    }
+    if count > 0 {
+        encode_command(out, &argv);
+    }
+}
+
+/// Redis's automatic rewrite: when the log has grown by auto-aof-rewrite-percentage since the
+/// last rewrite (or load) and is over auto-aof-rewrite-min-size.
+pub async fn auto_rewrite_task(state: Arc<ServerState>) {
+    let mut tick = tokio::time::interval(AUTO_CHECK_EVERY);
+    loop {
+        tick.tick().await;
+        let aof = &state.aof;
+        if !aof.is_on() || aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
+            continue;
+        }
+        let percentage = state.config.get_i64("auto-aof-rewrite-percentage");
+        let min_size = state.config.get_i64("auto-aof-rewrite-min-size").max(0) as u64;
+        if percentage <= 0 {
+            continue;
+        }
+        let current = aof.stats.current_size.load(Ordering::Relaxed);
+        let base = aof.stats.rewrite_base_size.load(Ordering::Relaxed).max(1);
+        if current <= min_size || current <= base {
+            continue;
+        }
+        // After a failure (disk full...), retry at most once a minute, as Redis.
+        let failed_at = aof.stats.last_rewrite_failure_ms.load(Ordering::Relaxed);
+        if aof.stats.rewrites_failed_in_a_row.load(Ordering::Relaxed) > 0
+            && unix_ms().saturating_sub(failed_at) < AUTO_RETRY_AFTER_FAILURE_MS
+        {
+            continue;
+        }
+        let growth = (current - base) * 100 / base;
+        if growth >= percentage as u64 {
+            tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
+            let _ = start(&state);
+        }
+    }
+}
