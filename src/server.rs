@@ -13,6 +13,9 @@ use std::time::Duration;
 
 /// Runs the server until it is told to stop. Returns the process exit code.
 pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
+    // Subscribed before any client can connect: a SHUTDOWN that came before a later subscribe
+    // would already count as seen and never wake this task.
+    let mut shutdown = state.shutdown.subscribe();
     state.set_self_arc();
     // Like redis-server, the data is loaded before clients are accepted.
     {
@@ -47,9 +50,11 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     tracing::info!("Ready to accept connections tcp (port {bound})");
 
-    let mut shutdown = state.shutdown.subscribe();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     loop {
+        if *shutdown.borrow_and_update() {
+            break;
+        }
         let signal = async {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => "SIGINT",

@@ -288,7 +288,8 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     tracing::warn!("User requested shutdown...");
     ctx.client.reply_mode = ReplyMode::Off;
     ctx.client.close_after_reply = true;
-    let _ = ctx.state.shutdown.send(true);
+    // Stored even when no task is listening yet (send would drop it then).
+    ctx.state.shutdown.send_replace(true);
     Ok(Reply::Ok)
 }
 
