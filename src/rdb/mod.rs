@@ -15,7 +15,7 @@ pub mod read;
 pub mod values;
 pub mod write;
 
-use crate::keyspace::{Keyspace, ShardId, Value};
+use crate::keyspace::{Keyspace, ShardId, Value, ValueRef};
 use crate::state::ServerState;
 use parking_lot::Mutex;
 use read::Event;
@@ -157,17 +157,97 @@ pub fn dump_path(state: &ServerState) -> PathBuf {
     Path::new(&state.config.get("dir")).join(state.config.get("dbfilename"))
 }
 
-/// One key as it was at the snapshot instant.
-pub struct SnapshotKey {
-    pub key: Box<[u8]>,
-    pub value: Value,
-    pub expire_at_ms: Option<u64>,
-}
-
-/// One database at the snapshot instant.
+/// One database at the snapshot instant, packed so that taking it costs one memcpy per key
+/// rather than allocations: each key is a record `[deadline: u64 LE, u64::MAX for none]
+/// [key length: u32 LE][key][value length: u64 LE][value]` in one arena. An aggregate is
+/// deep-copied aside and its record holds `AGGREGATE` and its index instead of a value.
 pub struct DbSnapshot {
     pub db: usize,
-    pub keys: Vec<SnapshotKey>,
+    arena: Vec<u8>,
+    aggregates: Vec<Value>,
+    keys: u64,
+    expires: u64,
+}
+
+const NO_DEADLINE: u64 = u64::MAX;
+const AGGREGATE: u64 = u64::MAX;
+
+impl DbSnapshot {
+    fn new(db: usize) -> DbSnapshot {
+        DbSnapshot {
+            db,
+            arena: Vec::new(),
+            aggregates: Vec::new(),
+            keys: 0,
+            expires: 0,
+        }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.keys
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+
+    pub fn expires(&self) -> u64 {
+        self.expires
+    }
+
+    fn push(&mut self, entry: &crate::keyspace::Entry) {
+        let deadline = entry.expire_at_ms();
+        self.keys += 1;
+        self.expires += u64::from(deadline.is_some());
+        let key = entry.key();
+        self.arena
+            .extend_from_slice(&deadline.unwrap_or(NO_DEADLINE).to_le_bytes());
+        self.arena
+            .extend_from_slice(&(key.len() as u32).to_le_bytes());
+        self.arena.extend_from_slice(key);
+        match entry.value() {
+            ValueRef::Str(bytes) => {
+                self.arena
+                    .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+                self.arena.extend_from_slice(bytes);
+            }
+            _ => {
+                self.arena.extend_from_slice(&AGGREGATE.to_le_bytes());
+                self.arena
+                    .extend_from_slice(&(self.aggregates.len() as u64).to_le_bytes());
+                self.aggregates.push(entry.to_value());
+            }
+        }
+    }
+
+    /// Calls `f(key, value, deadline)` for every key, in the order they were taken.
+    pub fn for_each<E>(
+        &self,
+        mut f: impl FnMut(&[u8], ValueRef<'_>, Option<u64>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let arena = &self.arena[..];
+        let u64_at = |at: usize| u64::from_le_bytes(arena[at..at + 8].try_into().expect("8"));
+        let mut at = 0;
+        while at < arena.len() {
+            let deadline = Some(u64_at(at)).filter(|&d| d != NO_DEADLINE);
+            let key_len =
+                u32::from_le_bytes(arena[at + 8..at + 12].try_into().expect("4")) as usize;
+            let key = &arena[at + 12..at + 12 + key_len];
+            at += 12 + key_len;
+            let value_len = u64_at(at);
+            at += 8;
+            if value_len == AGGREGATE {
+                let index = u64_at(at) as usize;
+                at += 8;
+                f(key, self.aggregates[index].as_ref(), deadline)?;
+            } else {
+                let value = &arena[at..at + value_len as usize];
+                at += value_len as usize;
+                f(key, ValueRef::Str(value), deadline)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Every non-empty database at one instant, with what the file's header reports.
@@ -205,29 +285,21 @@ pub fn snapshot(ks: &Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot
     for (id, shard) in held.iter() {
         used_bytes += shard.used_bytes();
         if dbs.last().is_none_or(|d| d.db != id.db) {
-            dbs.push(DbSnapshot {
-                db: id.db,
-                keys: Vec::new(),
-            });
+            dbs.push(DbSnapshot::new(id.db));
         }
         let db = dbs.last_mut().expect("pushed above");
-        db.keys.reserve(shard.len());
+        db.arena.reserve(shard.used_bytes());
         for pos in 0..shard.slot_count() {
             let Some(entry) = shard.entry_at(pos) else {
                 continue;
             };
-            if entry.is_expired(now_ms) {
-                continue;
+            if !entry.is_expired(now_ms) {
+                db.push(entry);
             }
-            db.keys.push(SnapshotKey {
-                key: entry.key().into(),
-                value: entry.to_value(),
-                expire_at_ms: entry.expire_at_ms(),
-            });
         }
     }
     drop(held);
-    dbs.retain(|d| !d.keys.is_empty());
+    dbs.retain(|d| !d.is_empty());
     Snapshot {
         dbs,
         used_bytes,
@@ -285,11 +357,8 @@ fn write_temp(state: &ServerState, snap: &Snapshot, temp: &Path) -> std::io::Res
         &aux,
     )?;
     for db in &snap.dbs {
-        let expires = db.keys.iter().filter(|k| k.expire_at_ms.is_some()).count();
-        w.select_db(db.db, db.keys.len() as u64, expires as u64)?;
-        for k in &db.keys {
-            w.key(&k.key, k.value.as_ref(), k.expire_at_ms)?;
-        }
+        w.select_db(db.db, db.len(), db.expires())?;
+        db.for_each(|key, value, deadline| w.key(key, value, deadline))?;
     }
     let (sink, len) = w.finish()?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;
@@ -795,10 +864,9 @@ mod tests {
         let mut out = Vec::new();
         let mut w = write::FileWriter::begin(&mut out, true, true, &[]).unwrap();
         for db in &snap.dbs {
-            w.select_db(db.db, db.keys.len() as u64, 0).unwrap();
-            for k in &db.keys {
-                w.key(&k.key, k.value.as_ref(), k.expire_at_ms).unwrap();
-            }
+            w.select_db(db.db, db.len(), db.expires()).unwrap();
+            db.for_each(|key, value, deadline| w.key(key, value, deadline))
+                .unwrap();
         }
         w.finish().unwrap();
         let again = Keyspace::new(16, 4);
