@@ -150,13 +150,14 @@ pub fn normalize(spec: &OptionSpec, args: &[String], current: &str) -> Result<St
 
 /// `save`: pairs of "seconds changes" (seconds >= 1, changes >= 0), or a single "" for none.
 fn save(args: &[String]) -> Result<String, String> {
-    if args.len() == 1 && args[0].is_empty() {
+    if args.iter().all(|a| a.is_empty()) && args.len() <= 1 {
         return Ok(String::new());
     }
     // `--save "60 1"` and `CONFIG SET save "3600 1 300 100"` carry several words in one
-    // argument; Redis splits them.
-    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    if words.is_empty() || !words.len().is_multiple_of(2) {
+    // argument; Redis splits them at each single space (`sdssplitlen`), so doubled or outer
+    // spaces leave empty words, which are invalid.
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split(' ')).collect();
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut out = Vec::with_capacity(words.len());

@@ -250,19 +250,31 @@ impl DbSnapshot {
     }
 }
 
-/// Every non-empty database at one instant, with what the file's header reports.
-pub struct Snapshot {
+/// Every non-empty database at one instant, with what the file's header reports: either the
+/// keyspace's shard-by-shard snapshot (`stream`), or, when another snapshot is running (an AOF
+/// rewrite), a copy taken under every shard lock (`dbs`).
+pub struct Snapshot<'a> {
     pub dbs: Vec<DbSnapshot>,
+    stream: Option<Streamed<'a>>,
     pub used_bytes: usize,
     /// `flush_epoch` at the instant: a FLUSHALL after it makes the snapshot obsolete.
     flush_epoch: u64,
 }
 
-impl Snapshot {
+/// The keyspace's snapshot being read shard by shard, with each database's counts at the
+/// instant (for RESIZEDB) and the instant itself (keys already expired then are left out).
+struct Streamed<'a> {
+    reader: crate::keyspace::snapshot::SnapshotReader<'a>,
+    counts: Vec<(u64, u64)>,
+    now_ms: u64,
+}
+
+impl Snapshot<'_> {
     /// The snapshot of an empty server (what FLUSHALL leaves).
-    fn empty(flush_epoch: u64) -> Snapshot {
+    fn empty(flush_epoch: u64) -> Snapshot<'static> {
         Snapshot {
             dbs: Vec::new(),
+            stream: None,
             used_bytes: 0,
             flush_epoch,
         }
@@ -275,11 +287,30 @@ impl Snapshot {
 /// once (the same instant a transaction sees) while the entries are copied, then released
 /// before anything is written. Clients wait for the copy, not for the disk; the copy costs
 /// as much memory as the data (documented in docs/persistence-rdb.md).
-pub fn snapshot(ks: &Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot {
+pub fn snapshot<'a>(ks: &'a Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot<'a> {
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let held = ks.lock_sorted(&ids);
     // FLUSHALL bumps the epoch while it holds every shard, so this read is of the instant.
     let epoch = flush_epoch.load(Ordering::Acquire);
+    let mut counts = vec![(0u64, 0u64); ks.databases()];
+    for (id, shard) in held.iter() {
+        counts[id.db].0 += shard.len() as u64;
+        counts[id.db].1 += shard.volatile_len() as u64;
+    }
+    let used: usize = held.iter().map(|(_, shard)| shard.used_bytes()).sum();
+    if let Some(reader) = ks.begin_snapshot(&held) {
+        drop(held);
+        return Snapshot {
+            dbs: Vec::new(),
+            stream: Some(Streamed {
+                reader,
+                counts,
+                now_ms,
+            }),
+            used_bytes: used,
+            flush_epoch: epoch,
+        };
+    }
     let mut used_bytes = 0;
     let mut dbs: Vec<DbSnapshot> = Vec::new();
     for (id, shard) in held.iter() {
@@ -302,6 +333,7 @@ pub fn snapshot(ks: &Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot
     dbs.retain(|d| !d.is_empty());
     Snapshot {
         dbs,
+        stream: None,
         used_bytes,
         flush_epoch: epoch,
     }
@@ -320,7 +352,7 @@ enum SaveError {
 /// `still_wanted` is asked just before the rename; when it says no, nothing replaces `path`.
 pub fn write_file(
     state: &ServerState,
-    snap: &Snapshot,
+    snap: Snapshot<'_>,
     path: &Path,
     still_wanted: impl Fn() -> bool,
 ) -> std::io::Result<u64> {
@@ -340,7 +372,7 @@ pub fn write_file(
     result
 }
 
-fn write_temp(state: &ServerState, snap: &Snapshot, temp: &Path) -> std::io::Result<u64> {
+fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::Result<u64> {
     let file = std::fs::File::create(temp)?;
     let now_secs = state.clock.now_ms() / 1000;
     let aux = [
@@ -356,29 +388,54 @@ fn write_temp(state: &ServerState, snap: &Snapshot, temp: &Path) -> std::io::Res
         state.config.get_bool("rdbchecksum"),
         &aux,
     )?;
-    for db in &snap.dbs {
-        w.select_db(db.db, db.len(), db.expires())?;
-        db.for_each(|key, value, deadline| w.key(key, value, deadline))?;
-    }
+    write_body(&mut w, snap)?;
     let (sink, len) = w.finish()?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(len)
 }
 
+/// Writes every key of a snapshot, database by database.
+fn write_body<W: std::io::Write>(
+    w: &mut write::FileWriter<W>,
+    snap: Snapshot<'_>,
+) -> std::io::Result<()> {
+    for db in &snap.dbs {
+        w.select_db(db.db, db.len(), db.expires())?;
+        db.for_each(|key, value, deadline| w.key(key, value, deadline))?;
+    }
+    if let Some(stream) = snap.stream {
+        let mut current_db = None;
+        for copy in stream.reader {
+            let db = copy.id.db;
+            for e in copy.entries {
+                if e.expire_at_ms.is_some_and(|at| at < stream.now_ms) {
+                    continue;
+                }
+                if current_db != Some(db) {
+                    let (keys, expires) = stream.counts[db];
+                    w.select_db(db, keys, expires)?;
+                    current_db = Some(db);
+                }
+                w.key(&e.key, e.value.as_ref(), e.expire_at_ms)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Takes a snapshot and writes it (the body of SAVE, BGSAVE and the shutdown save). Updates
 /// LASTSAVE and the change counter on success.
 fn save_with(
     state: &ServerState,
-    snap: Snapshot,
+    snap: Snapshot<'_>,
     dirty_at_snapshot: u64,
 ) -> Result<u64, SaveError> {
     let path = dump_path(state);
     let epoch = snap.flush_epoch;
     let still_wanted = || state.rdb.flush_epoch.load(Ordering::Acquire) == epoch;
-    match write_file(state, &snap, &path, still_wanted) {
+    match write_file(state, snap, &path, still_wanted) {
         Ok(len) => {
-            drop(snap);
             let rdb = &state.rdb;
             rdb.dirty_at_save
                 .store(dirty_at_snapshot, Ordering::Relaxed);
@@ -860,18 +917,42 @@ mod tests {
         assert!(set.contains(b"-4") && set.contains(b"9"));
         assert!(get(b"gone").is_none());
         // Written back in plain encodings, the file loads again with the same values.
-        let snap = snapshot(&ks, 10_000, &AtomicU64::new(0));
         let mut out = Vec::new();
         let mut w = write::FileWriter::begin(&mut out, true, true, &[]).unwrap();
-        for db in &snap.dbs {
-            w.select_db(db.db, db.len(), db.expires()).unwrap();
-            db.for_each(|key, value, deadline| w.key(key, value, deadline))
-                .unwrap();
-        }
+        write_body(&mut w, snapshot(&ks, 10_000, &AtomicU64::new(0))).unwrap();
         w.finish().unwrap();
         let again = Keyspace::new(16, 4);
         let stats = load_bytes(&again, &Config::default(), &out, 10_000).unwrap();
         assert_eq!(stats.keys_loaded, 4);
+    }
+
+    /// While another snapshot runs (an AOF rewrite), a save copies under the locks instead,
+    /// and both forms write the same keys.
+    #[test]
+    fn a_save_during_another_snapshot_copies_under_the_locks() {
+        let ks = Keyspace::new(16, 4);
+        load_bytes(&ks, &Config::default(), &redis6_file(), 10_000).unwrap();
+        let write = |snap: Snapshot<'_>| {
+            let mut out = Vec::new();
+            let mut w = write::FileWriter::begin(&mut out, false, true, &[]).unwrap();
+            write_body(&mut w, snap).unwrap();
+            w.finish().unwrap();
+            out
+        };
+        let streamed = write(snapshot(&ks, 10_000, &AtomicU64::new(0)));
+        let ids: Vec<ShardId> = ks.all_shards().collect();
+        let held = ks.lock_sorted(&ids);
+        let other = ks.begin_snapshot(&held).expect("no snapshot running");
+        drop(held);
+        let snap = snapshot(&ks, 10_000, &AtomicU64::new(0));
+        assert!(snap.stream.is_none() && !snap.dbs.is_empty());
+        let copied = write(snap);
+        drop(other);
+        for file in [streamed, copied] {
+            let again = Keyspace::new(16, 4);
+            let stats = load_bytes(&again, &Config::default(), &file, 10_000).unwrap();
+            assert_eq!(stats.keys_loaded, 4);
+        }
     }
 
     #[test]
