@@ -98,8 +98,7 @@ impl Keyspace {
     /// Every locked shard passes here before use: a running snapshot copies it first.
     #[inline]
     fn before_use<'a>(&self, id: ShardId, guard: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
-        self.snapshots
-            .before_use(self.shard_index(id), id, &guard);
+        self.snapshots.before_use(self.shard_index(id), id, &guard);
         guard
     }
 
