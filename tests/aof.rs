@@ -514,6 +514,13 @@ fn redis_server_loads_our_directory_and_we_load_its() {
         std::thread::sleep(Duration::from_millis(20));
     }
     cmd(&mut c, &["SET", "after-rewrite", "1"]);
+    // aof-use-rdb-preamble defaults to yes, as in Redis: the rewritten base is an RDB file.
+    let manifest =
+        std::fs::read_to_string(ours.dir.join(AOF_DIR).join("appendonly.aof.manifest")).unwrap();
+    assert!(
+        manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
+        "{manifest}"
+    );
     let expected = dump(&mut c);
     let Some(redis) = Server::start_redis(&redis_args) else {
         eprintln!("redis-server not installed: interoperability not checked");
@@ -551,6 +558,64 @@ fn redis_server_loads_our_directory_and_we_load_its() {
     let _ = r.read_reply();
     let _ = redis_log.child.wait();
     copy_dir(&src, &dir.join(AOF_DIR));
+    let loaded = Server::start_in(dir, &["--appendonly", "yes"]);
+    let mut c = loaded.raw();
+    assert_eq!(dump(&mut c), expected, "we loaded different data");
+}
+
+/// redis-server's default layout (aof-use-rdb-preamble yes): after its rewrite the base is an
+/// RDB file, followed by an incr; ferrocache loads both. Our own bases are RDB by default too,
+/// and the test above has redis-server load them.
+#[test]
+fn we_load_redis_servers_rdb_preamble_base() {
+    let Some(redis) = Server::start_redis(&["--appendonly", "yes"]) else {
+        eprintln!("redis-server not installed: interoperability not checked");
+        return;
+    };
+    let mut r = redis.raw();
+    fill_for_interop(&mut r);
+    assert!(cmd(&mut r, &["BGREWRITEAOF"]).starts_with("+Background append only file rewriting"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_field(&mut r, "aof_rewrite_in_progress") != "0"
+        || info_field(&mut r, "aof_rewrites") != "1"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server's rewrite did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cmd(&mut r, &["SET", "after-rewrite", "in the incr"]);
+    cmd(&mut r, &["HSET", "h-after", "f", "v"]);
+    let expected = dump(&mut r);
+    let mut redis = redis;
+    let src = redis.dir.join(AOF_DIR);
+    let bases: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".base."))
+        .collect();
+    assert!(
+        bases.iter().any(|n| n.ends_with(".base.rdb")),
+        "redis-server wrote no RDB base: {bases:?}"
+    );
+    r.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let _ = r.read_reply();
+    let _ = redis.child.wait();
+    let dir = fresh_dir("from-redis-rdb-base");
+    let _ = std::fs::remove_dir_all(dir.join(AOF_DIR));
+    copy_dir(&src, &dir.join(AOF_DIR));
+    let check = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg("check-aof")
+        .arg(dir.join(AOF_DIR).join("appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        check.status.success()
+            && report.contains("RDB preamble of appendonly.aof.2.base.rdb is OK"),
+        "{report}"
+    );
     let loaded = Server::start_in(dir, &["--appendonly", "yes"]);
     let mut c = loaded.raw();
     assert_eq!(dump(&mut c), expected, "we loaded different data");

@@ -65,11 +65,21 @@ fn check_file(
 ) -> Result<bool, String> {
     let data = std::fs::read(path).map_err(|e| format!("Cannot open file {name}: {e}"))?;
     if data.starts_with(b"REDIS") {
-        let _ = writeln!(
-            out,
-            "AOF {name} has an RDB preamble: not checked (ferrocache reads AOF-format bases only)"
-        );
-        return Ok(false);
+        // An RDB-format base (aof-use-rdb-preamble yes): checked by the RDB reader.
+        return Ok(match crate::rdb::read::verify_file(&data) {
+            Ok(_) => {
+                let _ = writeln!(out, "RDB preamble of {name} is OK");
+                true
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "RDB preamble of {name} is corrupt at offset {}: {}",
+                    e.offset, e.message
+                );
+                false
+            }
+        });
     }
     let size = data.len();
     let verdict = verify(Bytes::from(data));

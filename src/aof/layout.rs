@@ -38,8 +38,10 @@ impl Layout {
         format!("{}.{seq}.incr.aof", self.prefix)
     }
 
-    pub fn base_name(&self, seq: u64) -> String {
-        format!("{}.{seq}.base.aof", self.prefix)
+    /// `<prefix>.<seq>.base.aof`, or `.base.rdb` for an RDB-format base (aof-use-rdb-preamble).
+    pub fn base_name(&self, seq: u64, rdb: bool) -> String {
+        let ext = if rdb { "rdb" } else { "aof" };
+        format!("{}.{seq}.base.{ext}", self.prefix)
     }
 
     /// Reads `<dir>/<prefix>.manifest` if it exists.
@@ -99,10 +101,10 @@ impl Layout {
 
     /// Installs a rewritten base (already fsynced at `temp`): the new base plus the incr files
     /// from `first_kept_incr` on become the log, the older files are deleted.
-    pub fn install_base(&mut self, temp: &Path, first_kept_incr: u64) -> io::Result<()> {
+    pub fn install_base(&mut self, temp: &Path, first_kept_incr: u64, rdb: bool) -> io::Result<()> {
         let seq = self.manifest.base_seq() + 1;
         let base = AofFile {
-            name: self.base_name(seq),
+            name: self.base_name(seq, rdb),
             seq,
             kind: FileKind::Base,
         };

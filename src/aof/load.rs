@@ -29,7 +29,6 @@ pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
     if !state.config.get_bool("appendonly") {
         return Ok(());
     }
-    warn_rdb_preamble(state);
     let dir = aof_dir(state);
     let prefix = state.config.get("appendfilename");
     std::fs::create_dir_all(&dir).map_err(|e| {
@@ -92,14 +91,6 @@ fn remove_temp_files(dir: &std::path::Path) {
     }
 }
 
-pub fn warn_rdb_preamble(state: &ServerState) {
-    if state.config.get_bool("aof-use-rdb-preamble") {
-        tracing::warn!(
-            "aof-use-rdb-preamble is yes, but ferrocache writes AOF bases in AOF format only (no RDB yet): the option has no effect"
-        );
-    }
-}
-
 /// A new directory: an empty base and an empty incr, as redis-server creates with
 /// `aof-use-rdb-preamble no`.
 fn fresh_layout(dir: PathBuf, prefix: String) -> std::io::Result<Layout> {
@@ -150,10 +141,21 @@ fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
             )
         })?;
         if f.kind == FileKind::Base && data.starts_with(b"REDIS") {
-            return Err(format!(
-                "The base AOF file {} has an RDB preamble: ferrocache loads AOF-format bases only (use aof-use-rdb-preamble no in redis-server)",
-                f.name
-            ));
+            // An RDB-format base (aof-use-rdb-preamble yes, ours or redis-server's).
+            let now = state.clock.now_ms();
+            let loaded = crate::rdb::load_bytes(&state.keyspace, &state.config, &data, now)
+                .map_err(|e| {
+                    format!(
+                        "Bad file format reading the append only file {}: {e}",
+                        f.name
+                    )
+                })?;
+            tracing::info!(
+                "Loading the RDB preamble of the AOF base {}: {} keys",
+                f.name,
+                loaded.keys_loaded
+            );
+            continue;
         }
         let size = data.len();
         match loader.replay(&f.name, Bytes::from(data))? {

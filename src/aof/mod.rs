@@ -314,10 +314,6 @@ pub fn config_changed(state: &crate::state::ServerState, name: &str) -> Result<(
                 Ok(())
             }
         }
-        "aof-use-rdb-preamble" => {
-            load::warn_rdb_preamble(state);
-            Ok(())
-        }
         _ => Ok(()),
     }
 }

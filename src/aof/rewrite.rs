@@ -64,7 +64,6 @@ pub fn enable(state: &Arc<ServerState>) -> Result<(), String> {
     state
         .aof
         .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
-    super::load::warn_rdb_preamble(state);
     let layout = next_layout(state)?;
     let (file, len) = layout
         .open_incr(&layout.current_incr.name)
@@ -181,13 +180,19 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     };
     drop(held);
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-    let written = write_base(&temp, snapshot, state.clock.now_ms());
+    // aof-use-rdb-preamble (default yes, as in Redis): the base is an RDB file.
+    let rdb = state.config.get_bool("aof-use-rdb-preamble");
+    let written = if rdb {
+        write_rdb_base(state, &temp, snapshot, state.clock.now_ms())
+    } else {
+        write_base(&temp, snapshot, state.clock.now_ms())
+    };
     let first_kept = rotated_rx
         .recv()
         .map_err(|_| "the AOF writer stopped".to_string())
         .and_then(|r| r);
     let result = written.and(first_kept).and_then(|first_kept| {
-        install(state, offline, &temp, first_kept).map_err(|e| crate::config::strerror(&e))
+        install(state, offline, &temp, first_kept, rdb).map_err(|e| crate::config::strerror(&e))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -200,6 +205,7 @@ fn install(
     offline: Option<Layout>,
     temp: &Path,
     first_kept: u64,
+    rdb: bool,
 ) -> std::io::Result<()> {
     let mut guard;
     let mut local;
@@ -216,12 +222,58 @@ fn install(
                 .ok_or_else(|| std::io::Error::other("AOF was turned off"))?
         }
     };
-    layout.install_base(temp, first_kept)?;
+    layout.install_base(temp, first_kept, rdb)?;
     let (base, total) = layout.sizes();
     let stats = &state.aof.stats;
     stats.base_size.store(base, Ordering::Relaxed);
     stats.current_size.store(total, Ordering::Relaxed);
     stats.rewrite_base_size.store(total, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Writes the snapshot as an RDB file (the base Redis writes with aof-use-rdb-preamble yes),
+/// then fsyncs the file and its directory.
+fn write_rdb_base(
+    state: &ServerState,
+    path: &PathBuf,
+    snapshot: SnapshotReader<'_>,
+    now_ms: u64,
+) -> Result<(), String> {
+    let io = |e: std::io::Error| crate::config::strerror(&e);
+    let file = std::fs::File::create(path).map_err(io)?;
+    let aux = [
+        ("redis-ver", crate::config::REDIS_VERSION.to_string()),
+        ("redis-bits", "64".to_string()),
+        ("ctime", (now_ms / 1000).to_string()),
+        ("aof-base", "1".to_string()),
+    ];
+    let mut w = crate::rdb::write::FileWriter::begin(
+        std::io::BufWriter::with_capacity(WRITE_CHUNK_BYTES, file),
+        state.config.get_bool("rdbcompression"),
+        state.config.get_bool("rdbchecksum"),
+        &aux,
+    )
+    .map_err(io)?;
+    let mut db = None;
+    for copy in snapshot {
+        for entry in copy.entries {
+            if entry.expire_at_ms.is_some_and(|at| at <= now_ms) {
+                continue;
+            }
+            if db != Some(copy.id.db) {
+                w.select_db(copy.id.db, 0, 0).map_err(io)?;
+                db = Some(copy.id.db);
+            }
+            w.key(&entry.key, entry.value.as_ref(), entry.expire_at_ms)
+                .map_err(io)?;
+        }
+    }
+    let (sink, _) = w.finish().map_err(io)?;
+    let file = sink.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir).map_err(io)?;
+    }
     Ok(())
 }
 
