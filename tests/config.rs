@@ -273,3 +273,44 @@ fn base_config_from_the_environment_sits_below_options() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// rename-command on the command line, as docker users pass it: "" removes a command, another
+/// name replaces it; the errors are redis-server's own.
+#[test]
+fn rename_command_removes_and_renames_like_redis_server() {
+    let args = [
+        "--rename-command",
+        "FLUSHALL",
+        "",
+        "--rename-command",
+        "CONFIG",
+        "cfg",
+    ];
+    let mut servers = vec![Server::start(&args)];
+    servers.extend(Server::start_redis(&args));
+    let mut replies = Vec::new();
+    for server in &servers {
+        let mut c = server.raw();
+        let got: Vec<String> = [
+            vec!["SET", "k", "v"],
+            vec!["FLUSHALL"],
+            vec!["CONFIG", "GET", "maxmemory"],
+            vec!["CFG", "GET", "maxmemory"],
+            vec!["cfg", "SET", "maxmemory-policy", "allkeys-lru"],
+            vec!["CFG", "GET", "maxmemory-policy"],
+            vec!["GET", "k"],
+        ]
+        .iter()
+        .map(|cmd| c.cmd_str(cmd))
+        .collect();
+        assert_eq!(
+            got[1],
+            "-ERR unknown command 'FLUSHALL', with args beginning with: \r\n"
+        );
+        assert_eq!(got[3], "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n");
+        replies.push(got);
+    }
+    if replies.len() == 2 {
+        assert_eq!(replies[0], replies[1], "ferrocache and redis-server differ");
+    }
+}
