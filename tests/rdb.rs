@@ -716,3 +716,80 @@ fn flushall_saves_the_empty_dataset_when_save_points_are_configured() {
         assert_eq!(exists == 1, survives, "save {points:?}");
     }
 }
+
+/// A BGSAVE on a full disk (a small tmpfs, mounted as root; skipped otherwise): the status is
+/// `err`, writes get MISCONF (stop-writes-on-bgsave-error), reads work, no temp file stays and
+/// the previous dump.rdb is untouched; with room again, a BGSAVE succeeds and writes come back.
+#[test]
+fn bgsave_on_a_full_disk_fails_cleanly_and_recovers() {
+    let home = temp_dir("rdb-diskfull");
+    let data = home.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&data)
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("cannot mount a tmpfs (not root?): disk-full BGSAVE not checked");
+        return;
+    }
+    struct Unmount(PathBuf, PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let _unmount = Unmount(data.clone(), home.clone());
+    let data_arg = data.display().to_string();
+    let server = Server::start_in(home.clone(), &["--dir", &data_arg, "--save", "3600 1"]);
+    let mut con = connect(&server);
+    let _: () = run(&mut con, &[b"SET", b"small", b"first"]);
+    let _: String = run(&mut con, &[b"BGSAVE"]);
+    wait_bgsave_done(&mut con);
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
+    let first_dump = std::fs::read(data.join("dump.rdb")).unwrap();
+    // Incompressible values, about 1 MB: four times the tmpfs.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..256 {
+        let value: Vec<u8> = (0..4096)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let _: () = run(&mut con, &[b"SET", format!("big{i}").as_bytes(), &value]);
+    }
+    let _: String = run(&mut con, &[b"BGSAVE"]);
+    wait_bgsave_done(&mut con);
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "err");
+    let err = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("MISCONF"), "{err}");
+    let small: String = run(&mut con, &[b"GET", b"small"]);
+    assert_eq!(small, "first", "reads keep working");
+    assert_eq!(std::fs::read(data.join("dump.rdb")).unwrap(), first_dump);
+    let leftovers: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "dump.rdb")
+        .collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+    // Room again.
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=16m"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(grown.success());
+    let _: String = run(&mut con, &[b"BGSAVE"]);
+    wait_bgsave_done(&mut con);
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
+    let _: () = run(&mut con, &[b"SET", b"k", b"v"]);
+    drop(server);
+}
