@@ -740,25 +740,10 @@ fn config_set_appendonly_yes_writes_the_current_data() {
 /// reads keep working, writes come back once there is room, and the log has no torn record.
 #[test]
 fn disk_full_refuses_writes_until_there_is_room() {
-    let home = fresh_dir("diskfull");
-    let data = home.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let mount = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
-        .arg(&data)
-        .status();
-    if !mount.is_ok_and(|s| s.success()) {
-        eprintln!("cannot mount a tmpfs (not root?): disk-full behaviour not checked");
+    let Some(disk) = common::Tmpfs::mount(fresh_dir("diskfull"), "512k") else {
         return;
-    }
-    struct Unmount(PathBuf, PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-    let _unmount = Unmount(data.clone(), home.clone());
+    };
+    let (home, data) = (disk.home.clone(), disk.data.clone());
     let data_text = data.display().to_string();
     let args = [
         "--appendonly",
@@ -788,12 +773,7 @@ fn disk_full_refuses_writes_until_there_is_room() {
     assert_eq!(cmd(&mut c, &["DEL", "k0"]), reply, "DEL is a write too");
     assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
     // Room again: the writer's retry succeeds and writes come back by themselves.
-    let grow = Command::new("mount")
-        .args(["-o", "remount,size=8m"])
-        .arg(&data)
-        .status()
-        .unwrap();
-    assert!(grow.success());
+    disk.grow("8m");
     let deadline = Instant::now() + Duration::from_secs(10);
     while cmd(&mut c, &["SET", "back", "1"]) != "+OK\r\n" {
         assert!(Instant::now() < deadline, "writes did not come back");

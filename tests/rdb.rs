@@ -722,25 +722,10 @@ fn flushall_saves_the_empty_dataset_when_save_points_are_configured() {
 /// the previous dump.rdb is untouched; with room again, a BGSAVE succeeds and writes come back.
 #[test]
 fn bgsave_on_a_full_disk_fails_cleanly_and_recovers() {
-    let home = temp_dir("rdb-diskfull");
-    let data = home.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&data)
-        .status();
-    if !mounted.is_ok_and(|s| s.success()) {
-        eprintln!("cannot mount a tmpfs (not root?): disk-full BGSAVE not checked");
+    let Some(disk) = common::Tmpfs::mount(temp_dir("rdb-diskfull"), "256k") else {
         return;
-    }
-    struct Unmount(PathBuf, PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-            let _ = std::fs::remove_dir_all(&self.1);
-        }
-    }
-    let _unmount = Unmount(data.clone(), home.clone());
+    };
+    let (home, data) = (disk.home.clone(), disk.data.clone());
     let data_arg = data.display().to_string();
     let server = Server::start_in(home.clone(), &["--dir", &data_arg, "--save", "3600 1"]);
     let mut con = connect(&server);
@@ -781,12 +766,7 @@ fn bgsave_on_a_full_disk_fails_cleanly_and_recovers() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     // Room again.
-    let grown = Command::new("mount")
-        .args(["-o", "remount,size=16m"])
-        .arg(&data)
-        .status()
-        .unwrap();
-    assert!(grown.success());
+    disk.grow("16m");
     let _: String = run(&mut con, &[b"BGSAVE"]);
     wait_bgsave_done(&mut con);
     assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");

@@ -278,3 +278,44 @@ impl RawClient {
         out
     }
 }
+
+/// A small tmpfs mounted at `<home>/data` for disk-full tests (needs root: `mount` returns
+/// None otherwise, and the test skips). Unmounted and `home` removed on drop.
+pub struct Tmpfs {
+    pub home: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(home: PathBuf, size: &str) -> Option<Tmpfs> {
+        let data = home.join("data");
+        std::fs::create_dir_all(&data).ok()?;
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&data)
+            .status();
+        if !mounted.is_ok_and(|s| s.success()) {
+            eprintln!("cannot mount a tmpfs (not root?): disk-full behaviour not checked");
+            let _ = std::fs::remove_dir_all(&home);
+            return None;
+        }
+        Some(Tmpfs { home, data })
+    }
+
+    /// Gives the file system room again.
+    pub fn grow(&self, size: &str) {
+        let grown = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.data)
+            .status()
+            .expect("mount runs");
+        assert!(grown.success(), "remount failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.data).status();
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
