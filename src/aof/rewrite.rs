@@ -149,8 +149,8 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let (rotated_tx, rotated_rx) = std::sync::mpsc::channel();
     // The instant: every shard held, the snapshot starts and the log switches files.
-    let held = ks.lock_sorted(&ids);
-    let Some(snapshot) = ks.begin_snapshot(&held) else {
+    let mut held = ks.lock_sorted(&ids);
+    let Some(snapshot) = ks.begin_snapshot(&mut held) else {
         return Err("another snapshot is running".into());
     };
     let (offline, dir) = match mode {
@@ -163,22 +163,24 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
             drop(pipe);
             state.aof.wake.notify_one();
             let dir = state.aof.layout.lock().as_ref().map(|l| l.dir.clone());
-            (None, dir.ok_or("AOF is off")?)
+            (None, dir)
         }
         Mode::Enable(layout, file, len) => {
             let _ = rotated_tx.send(Ok(layout.current_incr.seq));
             let dir = layout.dir.clone();
             *state.aof.layout.lock() = Some(layout);
             state.aof.start(file, len);
-            (None, dir)
+            (None, Some(dir))
         }
         Mode::Offline(layout) => {
             let _ = rotated_tx.send(Ok(layout.current_incr.seq));
             let dir = layout.dir.clone();
-            (Some(layout), dir)
+            (Some(layout), Some(dir))
         }
     };
+    // Before any early return: ending the snapshot locks shards.
     drop(held);
+    let dir = dir.ok_or("AOF is off")?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     // aof-use-rdb-preamble (default yes, as in Redis): the base is an RDB file.
     let rdb = state.config.get_bool("aof-use-rdb-preamble");

@@ -47,7 +47,7 @@ pub struct Keyspace {
     shard_bits: u32,
     /// Eviction candidates kept between evictions (see `evict`).
     pub(crate) evict_pool: Mutex<evict::Pool>,
-    /// A running point-in-time snapshot (see `snapshot`): every lock passes through it.
+    /// Which point-in-time snapshots are running (see `snapshot`; their state is in the shards).
     pub(crate) snapshots: snapshot::Snapshots,
 }
 
@@ -68,7 +68,7 @@ impl Keyspace {
             hasher,
             shard_bits: shards_per_db.trailing_zeros(),
             evict_pool: Mutex::new(evict::Pool::new()),
-            snapshots: snapshot::Snapshots::new(databases * shards_per_db),
+            snapshots: snapshot::Snapshots::default(),
         }
     }
 
@@ -92,20 +92,12 @@ impl Keyspace {
     }
 
     pub fn lock(&self, id: ShardId) -> MutexGuard<'_, Shard> {
-        self.before_use(id, self.dbs[id.db].shards[id.shard].lock())
-    }
-
-    /// Every locked shard passes here before use: a running snapshot copies it first.
-    #[inline]
-    fn before_use<'a>(&self, id: ShardId, guard: MutexGuard<'a, Shard>) -> MutexGuard<'a, Shard> {
-        self.snapshots.before_use(self.shard_index(id), id, &guard);
-        guard
+        self.dbs[id.db].shards[id.shard].lock()
     }
 
     /// Locks a shard if it is free right now.
     pub fn try_lock(&self, id: ShardId) -> Option<MutexGuard<'_, Shard>> {
-        let guard = self.dbs[id.db].shards[id.shard].try_lock()?;
-        Some(self.before_use(id, guard))
+        self.dbs[id.db].shards[id.shard].try_lock()
     }
 
     /// Locks a shard, waiting at most `wait` (used while a script may hold every shard).
@@ -114,8 +106,7 @@ impl Keyspace {
         id: ShardId,
         wait: std::time::Duration,
     ) -> Option<MutexGuard<'_, Shard>> {
-        let guard = self.dbs[id.db].shards[id.shard].try_lock_for(wait)?;
-        Some(self.before_use(id, guard))
+        self.dbs[id.db].shards[id.shard].try_lock_for(wait)
     }
 
     /// Every shard of every database, in lock order.

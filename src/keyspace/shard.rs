@@ -8,6 +8,7 @@
 
 use super::access;
 use super::entry::Entry;
+use super::snapshot::{ShardViews, SnapshotEntry};
 use super::value::{Value, ValueMut};
 use super::watch::Watchers;
 use hashbrown::HashTable;
@@ -48,6 +49,17 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Hits and misses per key prefix (see prefix_stats; nothing counted unless configured).
     pub prefix_stats: super::prefix_stats::PrefixStats,
+    /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
+    /// `before_slot_write` first; None (one branch) when no snapshot runs.
+    snapshot: Option<Box<ShardViews>>,
+}
+
+/// The entry at slot `pos` of a slab, if any.
+fn entry_in(slots: &[Vec<Option<Entry>>], pos: usize) -> Option<&Entry> {
+    slots
+        .get(pos / CHUNK_SLOTS)?
+        .get(pos % CHUNK_SLOTS)?
+        .as_ref()
 }
 
 /// Stamps an entry on lookup unless the running command asked not to (CLIENT NO-TOUCH, OBJECT).
@@ -74,6 +86,7 @@ impl Shard {
             expired_keys: Vec::new(),
             stats: ShardStats::default(),
             prefix_stats: Default::default(),
+            snapshot: None,
         }
     }
 
@@ -115,10 +128,59 @@ impl Shard {
 
     /// The entry at slot `pos`, if any, without expiring it.
     pub fn entry_at(&self, pos: usize) -> Option<&Entry> {
-        self.slots
-            .get(pos / CHUNK_SLOTS)?
-            .get(pos % CHUNK_SLOTS)?
-            .as_ref()
+        entry_in(&self.slots, pos)
+    }
+
+    /// The snapshot hook: called before anything changes, replaces or removes the slot at
+    /// `pos` (or fills it): a running snapshot that has not read it yet keeps the old entry.
+    #[inline]
+    fn before_slot_write(&mut self, pos: u32) {
+        if let Some(views) = self.snapshot.as_deref_mut() {
+            views.before_write(pos as usize, entry_in(&self.slots, pos as usize));
+        }
+    }
+
+    /// Before the whole contents go (flush, SWAPDB): running snapshots keep what they have not
+    /// read.
+    fn before_contents_change(&mut self) {
+        if let Some(views) = self.snapshot.as_deref_mut() {
+            let slots = &self.slots;
+            views.save_all(|pos| entry_in(slots, pos));
+        }
+    }
+
+    /// This shard's snapshot views, created if none (`Keyspace::begin_snapshot`).
+    pub(super) fn snapshot_views(&mut self) -> &mut ShardViews {
+        self.snapshot.get_or_insert_with(Default::default)
+    }
+
+    /// The next chunk of a snapshot's view of this shard (see `ShardViews::read_chunk`).
+    pub(super) fn read_snapshot_chunk(
+        &mut self,
+        snapshot: usize,
+    ) -> Option<(Vec<SnapshotEntry>, bool)> {
+        let views = self.snapshot.as_deref_mut()?;
+        let slots = &self.slots;
+        let chunk = views.read_chunk(snapshot, |pos| entry_in(slots, pos));
+        if views.is_empty() {
+            self.snapshot = None;
+        }
+        chunk
+    }
+
+    #[cfg(test)]
+    pub(super) fn has_snapshot_views(&self) -> bool {
+        self.snapshot.is_some()
+    }
+
+    /// Drops a snapshot's view of this shard (its reader stopped early).
+    pub(super) fn end_snapshot(&mut self, snapshot: usize) {
+        if let Some(views) = self.snapshot.as_deref_mut() {
+            views.end(snapshot);
+            if views.is_empty() {
+                self.snapshot = None;
+            }
+        }
     }
 
     fn find_slot(&self, hash: u64, key: &[u8]) -> Option<u32> {
@@ -184,6 +246,15 @@ impl Shard {
         self.get_mut(hash, key, now_ms).is_some()
     }
 
+    /// `get_mut` for a change of the entry's value or deadline: runs the snapshot hook first.
+    fn get_mut_for_write(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let id = self.live_slot(hash, key, now_ms)?;
+        self.before_slot_write(id);
+        let entry = self.slot_mut(id).as_mut()?;
+        touch(entry, now_ms);
+        Some(entry)
+    }
+
     /// Inserts or replaces a key's value and deadline. Returns the previous entry if there was
     /// a live one.
     pub fn insert(
@@ -236,16 +307,19 @@ impl Shard {
         }
         let id = match self.free.pop() {
             Some(id) => {
+                self.before_slot_write(id);
                 *self.slot_mut(id) = Some(entry);
                 id
             }
             None => {
+                let id = self.slot_count() as u32;
+                self.before_slot_write(id);
                 if self.slots.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
                     self.slots.push(Vec::new());
                 }
                 let chunk = self.slots.last_mut().expect("pushed above");
                 chunk.push(Some(entry));
-                (self.slot_count() - 1) as u32
+                id
             }
         };
         let slots = &self.slots;
@@ -273,6 +347,7 @@ impl Shard {
     }
 
     fn remove_slot(&mut self, hash: u64, id: u32) -> Entry {
+        self.before_slot_write(id);
         if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
             found.remove();
         }
@@ -310,7 +385,7 @@ impl Shard {
         deadline: Option<u64>,
         now_ms: u64,
     ) -> bool {
-        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let was = entry.expire_at_ms().is_some();
@@ -332,7 +407,7 @@ impl Shard {
 
     /// Replaces the value of a live key in place, keeping its deadline; accounts the size change.
     pub fn replace_value(&mut self, hash: u64, key: &[u8], value: Value, now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let before = entry.memory_bytes();
@@ -344,7 +419,7 @@ impl Shard {
 
     /// Replaces the string value of a live key, keeping its deadline and access bits.
     pub fn replace_str(&mut self, hash: u64, key: &[u8], value: &[u8], now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut(hash, key, now_ms) else {
+        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let before = entry.memory_bytes();
@@ -365,6 +440,7 @@ impl Shard {
         f: impl FnOnce(ValueMut<'_>) -> R,
     ) -> Option<(R, bool)> {
         let id = self.live_slot(hash, key, now_ms)?;
+        self.before_slot_write(id);
         let entry = self.slot_mut(id).as_mut()?;
         touch(entry, now_ms);
         let before = entry.memory_bytes();
@@ -388,7 +464,7 @@ impl Shard {
         now_ms: u64,
         f: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
-        let entry = self.get_mut(hash, key, now_ms)?;
+        let entry = self.get_mut_for_write(hash, key, now_ms)?;
         let mut value = entry.to_value();
         let result = f(&mut value);
         let before = entry.memory_bytes();
@@ -401,6 +477,7 @@ impl Shard {
     /// Removes every key, marking the watchers of keys that existed.
     pub fn clear(&mut self) {
         self.touch_existing_watched();
+        self.before_contents_change();
         self.reset_storage();
     }
 
@@ -501,6 +578,8 @@ impl Shard {
 
     /// Swaps the whole contents of two shards (SWAPDB); statistics stay with their shard.
     pub fn swap_contents(&mut self, other: &mut Shard) {
+        self.before_contents_change();
+        other.before_contents_change();
         std::mem::swap(&mut self.index, &mut other.index);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.free, &mut other.free);

@@ -251,8 +251,8 @@ impl DbSnapshot {
 }
 
 /// Every non-empty database at one instant, with what the file's header reports: either the
-/// keyspace's shard-by-shard snapshot (`stream`), or, when another snapshot is running (an AOF
-/// rewrite), a copy taken under every shard lock (`dbs`).
+/// keyspace's copy-on-write snapshot (`stream`), or, when the keyspace runs as many snapshots
+/// as it allows (`snapshot::SNAPSHOTS_MAX`), a copy taken under every shard lock (`dbs`).
 pub struct Snapshot<'a> {
     pub dbs: Vec<DbSnapshot>,
     stream: Option<Streamed<'a>>,
@@ -281,15 +281,13 @@ impl Snapshot<'_> {
     }
 }
 
-/// A point-in-time copy of every non-empty database.
-///
-/// Interim design until the keyspace's shard-by-shard snapshot lands: every shard is held at
-/// once (the same instant a transaction sees) while the entries are copied, then released
-/// before anything is written. Clients wait for the copy, not for the disk; the copy costs
-/// as much memory as the data (documented in docs/persistence-rdb.md).
+/// A point-in-time view of every non-empty database: every shard is held at once (the same
+/// instant a transaction sees) while the keyspace's copy-on-write snapshot starts. Only when
+/// no snapshot slot is free are the entries copied under those locks instead (clients then
+/// wait for the copy, not for the disk; see docs/persistence-rdb.md).
 pub fn snapshot<'a>(ks: &'a Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot<'a> {
     let ids: Vec<ShardId> = ks.all_shards().collect();
-    let held = ks.lock_sorted(&ids);
+    let mut held = ks.lock_sorted(&ids);
     // FLUSHALL bumps the epoch while it holds every shard, so this read is of the instant.
     let epoch = flush_epoch.load(Ordering::Acquire);
     let mut counts = vec![(0u64, 0u64); ks.databases()];
@@ -298,7 +296,7 @@ pub fn snapshot<'a>(ks: &'a Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> S
         counts[id.db].1 += shard.volatile_len() as u64;
     }
     let used: usize = held.iter().map(|(_, shard)| shard.used_bytes()).sum();
-    if let Some(reader) = ks.begin_snapshot(&held) {
+    if let Some(reader) = ks.begin_snapshot(&mut held) {
         drop(held);
         return Snapshot {
             dbs: Vec::new(),
@@ -926,10 +924,10 @@ mod tests {
         assert_eq!(stats.keys_loaded, 4);
     }
 
-    /// While another snapshot runs (an AOF rewrite), a save copies under the locks instead,
-    /// and both forms write the same keys.
+    /// While as many snapshots run as the keyspace allows, a save copies under the locks
+    /// instead, and both forms write the same keys.
     #[test]
-    fn a_save_during_another_snapshot_copies_under_the_locks() {
+    fn a_save_with_every_snapshot_taken_copies_under_the_locks() {
         let ks = Keyspace::new(16, 4);
         load_bytes(&ks, &Config::default(), &redis6_file(), 10_000).unwrap();
         let write = |snap: Snapshot<'_>| {
@@ -941,13 +939,18 @@ mod tests {
         };
         let streamed = write(snapshot(&ks, 10_000, &AtomicU64::new(0)));
         let ids: Vec<ShardId> = ks.all_shards().collect();
-        let held = ks.lock_sorted(&ids);
-        let other = ks.begin_snapshot(&held).expect("no snapshot running");
+        let mut held = ks.lock_sorted(&ids);
+        let others: Vec<_> = (0..crate::keyspace::snapshot::SNAPSHOTS_MAX)
+            .map(|_| {
+                ks.begin_snapshot(&mut held)
+                    .expect("a snapshot slot is free")
+            })
+            .collect();
         drop(held);
         let snap = snapshot(&ks, 10_000, &AtomicU64::new(0));
         assert!(snap.stream.is_none() && !snap.dbs.is_empty());
         let copied = write(snap);
-        drop(other);
+        drop(others);
         for file in [streamed, copied] {
             let again = Keyspace::new(16, 4);
             let stats = load_bytes(&again, &Config::default(), &file, 10_000).unwrap();
