@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod keyspace;
+pub mod healthcheck;
 pub mod net;
 pub mod observability;
 pub mod protocol;

@@ -31,6 +31,9 @@ fn main() {
         let code = ferrocache::aof::check::run(&args[2..], &mut std::io::stdout());
         std::process::exit(code);
     }
+    if args.get(1).map(String::as_str) == Some("ping") {
+        std::process::exit(ferrocache::healthcheck::run(&args[2..]));
+    }
     let cli = Cli::parse();
     if let [command, path] = cli.args.as_slice() {
         if command == "check-rdb" {

@@ -264,3 +264,49 @@ fn time_and_lastsave_are_current() {
         .unwrap();
     assert!(lastsave <= now + 5 && lastsave > now - 3600, "{lastsave}");
 }
+
+/// Runs `ferrocache ping <args>` (the container health check) and returns (exit code, stdout+stderr).
+fn health_check(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg("ping")
+        .args(args)
+        .env_remove("REDISCLI_AUTH")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run ferrocache ping");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn ping_subcommand_is_a_health_check() {
+    let server = Server::start(&[]);
+    let port = server.port.to_string();
+    let (code, text) = health_check(&["-p", &port], &[]);
+    assert_eq!((code, text.trim()), (0, "PONG"));
+
+    // With a password set: failing without it, passing with -a or REDISCLI_AUTH.
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "requirepass", "s3cret"]),
+        "+OK\r\n"
+    );
+    let (code, text) = health_check(&["-p", &port], &[]);
+    assert_eq!(code, 1);
+    assert!(text.contains("NOAUTH"), "{text}");
+    assert_eq!(health_check(&["-p", &port, "-a", "s3cret"], &[]).0, 0);
+    assert_eq!(
+        health_check(&["-p", &port], &[("REDISCLI_AUTH", "s3cret")]).0,
+        0
+    );
+    let (code, text) = health_check(&["-p", &port, "-a", "wrong"], &[]);
+    assert_eq!(code, 1);
+    assert!(text.contains("WRONGPASS"), "{text}");
+
+    // Nothing listening: a failure, not a hang.
+    drop(c);
+    drop(server);
+    assert_eq!(health_check(&["-p", &port], &[]).0, 1);
+    assert_eq!(health_check(&["-p", "notaport"], &[]).0, 1);
+}

@@ -1,0 +1,255 @@
+//! The configuration reference of docs/operations.md, rendered from the option table so the
+//! document cannot drift from what the server accepts (a unit test compares the two).
+
+use super::options::{Kind, Mutability, OptionSpec, OPTIONS};
+use std::fmt::Write;
+
+/// Options accepted for redis.conf compatibility that change nothing here, matched by exact
+/// name or by a prefix ending in `-`, with the reason shown in the reference.
+const NO_EFFECT: &[(&str, &str)] = &[
+    ("cluster-", "no cluster mode"),
+    (
+        "tls-",
+        "no TLS listener; terminate TLS in front (stunnel, a proxy)",
+    ),
+    ("repl-", "no replication"),
+    ("replica-", "no replication"),
+    ("min-replicas-", "no replication"),
+    ("masterauth", "no replication"),
+    ("masteruser", "no replication"),
+    ("replicaof", "no replication"),
+    ("propagation-error-behavior", "no replication"),
+    ("activedefrag", "no active defragmenter"),
+    ("active-defrag-", "no active defragmenter"),
+    (
+        "jemalloc-bg-thread",
+        "allocator threads are jemalloc's defaults",
+    ),
+    ("lazyfree-", "values are freed where they are deleted"),
+    (
+        "io-threads",
+        "every core serves clients already (tokio workers)",
+    ),
+    (
+        "io-threads-do-reads",
+        "every core serves clients already (tokio workers)",
+    ),
+    ("server_cpulist", "no CPU pinning; use taskset"),
+    ("bio_cpulist", "no CPU pinning; use taskset"),
+    ("aof_rewrite_cpulist", "no CPU pinning; use taskset"),
+    ("bgsave_cpulist", "no CPU pinning; use taskset"),
+    (
+        "daemonize",
+        "always runs in the foreground (containers, systemd Type=simple)",
+    ),
+    ("supervised", "always runs in the foreground"),
+    ("pidfile", "no pid file is written"),
+    ("syslog-", "logs go to stderr or `logfile`"),
+    ("set-proc-title", "the process title is not changed"),
+    ("proc-title-template", "the process title is not changed"),
+    ("always-show-logo", "no ASCII-art logo"),
+    (
+        "crash-log-enabled",
+        "a panic prints Rust's message and backtrace",
+    ),
+    (
+        "crash-memcheck-enabled",
+        "a panic prints Rust's message and backtrace",
+    ),
+    (
+        "disable-thp",
+        "transparent huge pages are left as the system sets them",
+    ),
+    (
+        "oom-score-adj",
+        "the OOM score is left as the system sets it",
+    ),
+    (
+        "oom-score-adj-values",
+        "the OOM score is left as the system sets it",
+    ),
+    ("unixsocket", "TCP only"),
+    ("unixsocketperm", "TCP only"),
+    ("socket-mark-id", "TCP only, no socket marks"),
+    ("bind-source-addr", "no outgoing connections"),
+    (
+        "tcp-backlog",
+        "the listener uses the system's default backlog",
+    ),
+    ("activerehashing", "tables grow incrementally by design"),
+    ("dynamic-hz", "background work is not tied to `hz`"),
+    (
+        "max-new-connections-per-cycle",
+        "connections are accepted as they come",
+    ),
+    ("max-new-tls-connections-per-cycle", "no TLS listener"),
+    ("enable-module-command", "no modules"),
+    ("stream-node-", "no streams"),
+    ("hll-sparse-max-bytes", "no HyperLogLog"),
+    ("list-compress-depth", "list nodes are not compressed"),
+    ("locale-collate", "strings compare as bytes"),
+    (
+        "sanitize-dump-payload",
+        "RESTORE payloads are always checked in full",
+    ),
+    ("shutdown-timeout", "no replicas to wait for"),
+    ("ignore-warnings", "no startup warnings to silence"),
+    (
+        "aof-disable-auto-gc",
+        "old AOF files are removed after every rewrite",
+    ),
+    (
+        "aof-rewrite-incremental-fsync",
+        "the rewritten file is fsynced once",
+    ),
+    (
+        "rdb-save-incremental-fsync",
+        "the dump is fsynced once, at the end",
+    ),
+    ("rdb-del-sync-files", "no replication"),
+    (
+        "no-appendfsync-on-rewrite",
+        "fsync never waits on a rewrite here",
+    ),
+    (
+        "aof-timestamp-enabled",
+        "`#TS:` lines are read, never written",
+    ),
+    (
+        "active-expire-effort",
+        "the expiry cycle's budget is fixed at Redis's default (docs/expiry.md)",
+    ),
+];
+
+/// Why `name` has no effect here, if it has none.
+fn no_effect(name: &str) -> Option<&'static str> {
+    NO_EFFECT
+        .iter()
+        .find(|(key, _)| {
+            if key.ends_with('-') {
+                name.starts_with(key)
+            } else {
+                name == *key
+            }
+        })
+        .map(|(_, why)| *why)
+}
+
+/// The values an option takes, in words.
+fn values(kind: &Kind) -> String {
+    match kind {
+        Kind::Bool => "yes, no".into(),
+        Kind::Int { min, max } => format!("integer {min} .. {}", bound(*max)),
+        Kind::Octal { max } => format!("octal, up to {max:o}"),
+        Kind::Memory { min, max } => {
+            let max = i64::try_from(*max).map_or("unbounded".into(), bound);
+            format!("bytes ({min} .. {max}; units k, kb, m, mb, g, gb)")
+        }
+        Kind::MemoryOrPercent => "bytes or a percentage of maxmemory (`10%`)".into(),
+        Kind::Enum(names) => names.join(", "),
+        Kind::ShutdownFlags => "default, or any of save, nosave, now, force".into(),
+        Kind::Str => "string".into(),
+        Kind::Save => "pairs of `seconds changes`, or \"\" to disable".into(),
+        Kind::ClientOutputBufferLimit => "`class hard soft seconds`, repeated".into(),
+        Kind::NotifyEvents => "event class letters (`KEA`, `Ex`, ...)".into(),
+        Kind::OomScoreAdjValues => "three integers".into(),
+        Kind::Percentiles => "decimal percentiles".into(),
+        Kind::Bind => "up to 16 addresses, `-` prefix for optional ones".into(),
+        Kind::ReplicaOf => "`host port` or `no one`".into(),
+    }
+}
+
+fn bound(n: i64) -> String {
+    match n {
+        i64::MAX => "2^63-1".into(),
+        n if n == i32::MAX as i64 => "2^31-1".into(),
+        n if n == u32::MAX as i64 => "2^32-1".into(),
+        n => n.to_string(),
+    }
+}
+
+fn runtime(option: &OptionSpec) -> &'static str {
+    match option.mutability {
+        Mutability::Mutable => "yes",
+        Mutability::Immutable => "no",
+        Mutability::Protected => "protected",
+    }
+}
+
+/// Markdown cells must not contain a bare `|`.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The reference table: one row per option, in the table's (redis.conf's) order.
+pub fn render() -> String {
+    let mut out = String::from(
+        "| Option | Default | CONFIG SET | Values | In ferrocache |\n|---|---|---|---|---|\n",
+    );
+    for option in OPTIONS {
+        let name = match option.alias {
+            Some(alias) => format!("`{}` (alias `{alias}`)", option.name),
+            None => format!("`{}`", option.name),
+        };
+        let default = if option.default.is_empty() {
+            "\"\"".to_string()
+        } else {
+            format!("`{}`", option.default)
+        };
+        let effect = no_effect(option.name).map_or("honoured".to_string(), |why| {
+            format!("accepted, no effect: {why}")
+        });
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            cell(&default),
+            runtime(option),
+            cell(&values(&option.kind)),
+            cell(&effect)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEGIN: &str = "<!-- config-reference:begin (generated by src/config/reference.rs) -->\n";
+    const END: &str = "<!-- config-reference:end -->";
+
+    /// docs/operations.md carries the rendered table between two markers. With
+    /// `UPDATE_DOCS=1` the test rewrites it instead of comparing.
+    #[test]
+    fn operations_doc_matches_the_option_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md");
+        let doc = std::fs::read_to_string(path).expect("docs/operations.md");
+        let start = doc.find(BEGIN).expect("begin marker") + BEGIN.len();
+        let end = doc.find(END).expect("end marker");
+        let fresh = render();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let updated = format!("{}{fresh}{}", &doc[..start], &doc[end..]);
+            std::fs::write(path, updated).expect("write docs/operations.md");
+            return;
+        }
+        assert!(
+            doc[start..end] == fresh,
+            "docs/operations.md's configuration reference is stale: run \
+             `UPDATE_DOCS=1 cargo test --lib config::reference` and commit the result"
+        );
+    }
+
+    #[test]
+    fn every_no_effect_entry_names_an_option() {
+        for (key, _) in NO_EFFECT {
+            assert!(
+                OPTIONS.iter().any(|o| if key.ends_with('-') {
+                    o.name.starts_with(key)
+                } else {
+                    o.name == *key
+                }),
+                "{key} matches no option"
+            );
+        }
+    }
+}
