@@ -4,8 +4,8 @@
 # loopback port, talks to it with redis-cli, checks the process runs as uid 999, then removes
 # the container and the image. Exits 0 when every check passed, 1 otherwise.
 #
-# Not part of tests/run.sh (it needs root for apt-get/podman and a release build); run it with
-#   sudo tests/container.sh            (from the repository root, or anywhere: it cds there)
+# tests/run.sh runs it last when it can (root or passwordless sudo; FERROCACHE_SKIP_CONTAINER=1
+# skips it). By hand: sudo tests/container.sh   (from anywhere: it cds to the repository)
 # Environment: PORT (host port, default a free one in 20000-30000), KEEP_IMAGE=1 to keep the
 # image, SKIP_BUILD=1 to reuse an already built static binary.
 set -euo pipefail
@@ -15,6 +15,8 @@ ROOT=$(pwd)
 NAME="ferrocache-container-test-$$"
 IMAGE="ferrocache:test"
 TARGET=x86_64-unknown-linux-gnu
+# The Dockerfile copies the binary from the build context, so build inside the repository.
+unset CARGO_TARGET_DIR
 BINARY="target/$TARGET/release/ferrocache"
 WORK=$(mktemp -d)
 failures=0
@@ -35,6 +37,7 @@ podman_() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 
 cleanup() {
     podman_ rm -f "$NAME" >/dev/null 2>&1 || true
+    podman_ volume rm -f "$NAME-data" >/dev/null 2>&1 || true
     if [ "${KEEP_IMAGE:-0}" != 1 ]; then podman_ rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
     rm -rf "$WORK"
 }
@@ -64,6 +67,8 @@ log "building $IMAGE"
 podman_ build -q --layers=false -t "$IMAGE" -f docker/Dockerfile . >/dev/null
 size=$(podman_ image inspect "$IMAGE" --format '{{.Size}}')
 printf 'ok   image built, %s bytes\n' "$size"
+# The image is the binary and a config file; redis:7-alpine is about 40 MB uncompressed.
+[ "$size" -lt 16000000 ] || fail "image is $size bytes, more than 16 MB"
 
 PORT=${PORT:-}
 if [ -z "$PORT" ]; then
@@ -128,7 +133,7 @@ podman_ rm -f "$NAME" >/dev/null
 
 log "options only, no password (redis:7-alpine answers; see docker/README.md)"
 podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" --maxmemory 64mb >/dev/null
-sleep 1
+wait_pong || true
 reply=$(redis-cli -p "$PORT" ping 2>&1 | head -1)
 check "options-only form answers (image defaults apply)" "PONG" "$reply"
 check "options-only form applies its option" "67108864" \
@@ -137,7 +142,7 @@ podman_ rm -f "$NAME" >/dev/null
 
 log "compose-style command: redis-server --maxmemory 32mb"
 podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" redis-server --maxmemory 32mb >/dev/null
-sleep 1
+wait_pong || true
 check "a leading redis-server is the program name, not a config file" "33554432" \
     "$(redis-cli -p "$PORT" config get maxmemory 2>&1 | tail -1)"
 podman_ rm -f "$NAME" >/dev/null
@@ -154,6 +159,49 @@ podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" \
 wait_pong || fail "no PONG with a mounted redis.conf"
 check "mounted redis.conf" "$(printf 'maxmemory\n33554432')" \
     "$(redis-cli -p "$PORT" config get maxmemory 2>&1)"
+
+podman_ rm -f "$NAME" >/dev/null
+
+log "health check inside the image (no shell): /ferrocache ping"
+podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" "$IMAGE" --requirepass hc-pw >/dev/null
+wait_pong -a hc-pw --no-auth-warning || fail "no PONG before the health check"
+check "ferrocache ping in the container" "PONG" \
+    "$(podman_ exec -e REDISCLI_AUTH=hc-pw "$NAME" /ferrocache ping 2>&1)"
+if podman_ exec "$NAME" /ferrocache ping >/dev/null 2>&1; then
+    fail "ferrocache ping without the password should fail"
+else
+    printf 'ok   ferrocache ping without the password fails\n'
+fi
+podman_ rm -f "$NAME" >/dev/null
+
+log "a named volume with --appendonly yes: data back after a restart and after kill -9"
+VOLUME="$NAME-data"
+podman_ volume create "$VOLUME" >/dev/null
+run_aof() {
+    podman_ run -d --name "$NAME" -p "127.0.0.1:$PORT:6379" -v "$VOLUME:/data" "$IMAGE" \
+        --appendonly yes --appendfsync always >/dev/null
+    wait_pong || fail "no PONG with the volume"
+}
+run_aof
+for i in $(seq 1 100); do echo "SET aof:$i v$i"; done | redis-cli -p "$PORT" >/dev/null
+check "keys written" "100" "$(redis-cli -p "$PORT" dbsize 2>&1)"
+podman_ stop -t 10 "$NAME" >/dev/null
+podman_ start "$NAME" >/dev/null
+wait_pong || fail "no PONG after podman start"
+check "keys back after stop/start" "100" "$(redis-cli -p "$PORT" dbsize 2>&1)"
+check "a value back after stop/start" "v42" "$(redis-cli -p "$PORT" get aof:42 2>&1)"
+check "appendonly after restart" "1" \
+    "$(redis-cli -p "$PORT" info persistence | tr -d '\r' | awk -F: '/^aof_enabled:/ {print $2}')"
+check "write after restart" "OK" "$(redis-cli -p "$PORT" set aof:last after-restart 2>&1)"
+podman_ kill -s KILL "$NAME" >/dev/null
+podman_ wait "$NAME" >/dev/null 2>&1 || true
+podman_ rm -f "$NAME" >/dev/null
+run_aof
+check "keys back in a new container after kill -9" "101" "$(redis-cli -p "$PORT" dbsize 2>&1)"
+check "last acknowledged write survived kill -9" "after-restart" \
+    "$(redis-cli -p "$PORT" get aof:last 2>&1)"
+podman_ rm -f "$NAME" >/dev/null
+podman_ volume rm -f "$VOLUME" >/dev/null
 
 if [ "$failures" -eq 0 ]; then
     log "all container checks passed"

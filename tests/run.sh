@@ -6,6 +6,7 @@
 #   1. cargo test --all-targets   unit, TCP integration, differential, protocol, Rust client tests
 #                                 (benches are compiled, not run)
 #   2. pytest tests/python        redis-py against the debug binary (and against redis-server)
+#   3. tests/container.sh         the container image with podman (when run as root)
 # Quiet on success, loud on failure. Idempotent: a second run installs nothing.
 set -euo pipefail
 
@@ -96,6 +97,19 @@ if quiet cargo build --quiet; then
     fi
 else
     failed=1
+fi
+
+# The container image (docker/Dockerfile) built and run with podman: needs root for apt-get and
+# podman, so it runs where root is available (CI) and is skipped, with a word, elsewhere.
+if [ "${FERROCACHE_SKIP_CONTAINER:-0}" = 1 ]; then
+    say "container test skipped (FERROCACHE_SKIP_CONTAINER=1)"
+elif [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then
+    if ! quiet as_root bash tests/container.sh; then
+        say "container test FAILED"
+        failed=1
+    fi
+else
+    say "container test skipped (needs root or passwordless sudo for podman)"
 fi
 
 if [ "$failed" -ne 0 ]; then
