@@ -196,6 +196,11 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
                     Reply::bulk_static("overhead.hashtable.expires"),
                     Reply::Int((volatile * 8) as i64),
                 ),
+                // Redis 7.0-7.2 report their cluster slot links here; not in cluster mode: 0.
+                (
+                    Reply::bulk_static("overhead.hashtable.slot-to-keys"),
+                    Reply::Int(0),
+                ),
             ]),
         ));
     }
