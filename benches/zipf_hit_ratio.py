@@ -152,7 +152,7 @@ def main():
     p.add_argument("mode", choices=["run", "simulate"])
     p.add_argument("target", type=int, help="server port (run) or LRU capacity in keys (simulate)")
     p.add_argument("--keys", type=int, default=1_000_000)
-    p.add_argument("--requests", type=int, default=3_000_000)
+    p.add_argument("--requests", type=int, default=2_000_000)
     p.add_argument("--s", type=float, default=0.99)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--batch", type=int, default=256)
