@@ -5,20 +5,27 @@
 #   bash benches/rdb.sh              # KEYS=1000000 by default
 #   KEYS=200000 bash benches/rdb.sh  # quicker
 #
-# For each server: BGSAVE wall time (BGSAVE until rdb_bgsave_in_progress:0), memory at rest and
-# the peak during the save (PSS of the server plus its children, so redis-server's fork child
-# counts only for the pages it does not share), the file size, and the worst round trip of a
-# SET issued continuously by one client during the save (overwriting keys spread over the
-# keyspace, which is what makes a fork copy pages). Then the load time of one dump.rdb
-# (the one redis-server wrote) in both: from start to the first answered PING.
+# For each server and each load: BGSAVE wall time (BGSAVE until rdb_bgsave_in_progress:0),
+# memory at rest and the peak during the save (PSS of the server plus its children, so
+# redis-server's fork child counts only for the pages it does not share), the file size, and
+# the worst round trip of a command issued continuously by one client during the save. Loads
+# (LOADS, default "get set set8"): get = the client only reads (no write load); set = it
+# overwrites keys spread over the keyspace, which is what makes a fork copy pages and
+# ferrocache's snapshot copy entries; set8 = the same plus 8 connections overwriting keys in
+# pipelines of 100 as fast as they can. Then the load time of one dump.rdb (the one redis-server wrote) in
+# both: from start to the first answered PING.
 # Writes nothing to the repository; everything lives in a temp dir that is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
+LOADS=${LOADS:-get set set8}
 FC_PORT=${FC_PORT:-7341}
 RS_PORT=${RS_PORT:-7342}
-FC_BIN="${CARGO_TARGET_DIR:-target}/release/ferrocache"
-cargo build --release --quiet
+# FC_BIN=path runs another ferrocache binary (an earlier build, to compare) instead of building.
+if [ -z "${FC_BIN:-}" ]; then
+  FC_BIN="${CARGO_TARGET_DIR:-target}/release/ferrocache"
+  cargo build --release --quiet
+fi
 out=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$out"; }
@@ -43,7 +50,7 @@ start_rs() { mkdir -p "$out/rs"; taskset -c 0 redis-server --port "$RS_PORT" --b
 # save is over; prints "rest_kb peak_kb max_latency_ms seconds".
 cat > "$out/watch.py" <<'EOF'
 import os, socket, sys, time, threading
-pid, port, keys = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+pid, port, keys, load = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def pss_kb(p):
     try:
         for line in open(f"/proc/{p}/smaps_rollup"):
@@ -71,7 +78,8 @@ def cmd(sock, *args):
         if not head.startswith(b"$") or head == b"$-1" or len(rest) >= int(head[1:]) + 2:
             return data
 rest = sum(pss_kb(p) for p in family(pid))
-peak, worst = rest, 0.0
+peak, worst, worst_before = rest, 0.0, 0.0
+started = None
 done = threading.Event()
 def sample():
     global peak
@@ -83,17 +91,43 @@ probe = socket.create_connection(("127.0.0.1", port))
 control = socket.create_connection(("127.0.0.1", port))
 def probe_loop():
     # Runs from before BGSAVE: a pause while the snapshot instant is taken counts too.
-    global worst
+    global worst, worst_before
     i = 0
     while not done.is_set():
         t = time.monotonic()
-        # Overwrites keys spread over the whole keyspace: the writes that make a fork copy pages.
-        cmd(probe, b"SET", b"key:%06d" % (i * 7919 % keys), b"w" * 100)
-        worst = max(worst, time.monotonic() - t)
+        saving = started is not None
+        key = b"key:%06d" % (i * 7919 % keys)
+        if load != "get":
+            # Overwrites keys spread over the whole keyspace: the writes that make a fork copy pages.
+            cmd(probe, b"SET", key, b"w" * 100)
+        else:
+            cmd(probe, b"GET", key)
+        if saving:
+            worst = max(worst, time.monotonic() - t)
+        else:
+            worst_before = max(worst_before, time.monotonic() - t)
         i += 1
+def writer_loop(n):
+    # load "set8": 8 more connections overwriting keys in pipelines of 100, as fast as they go.
+    sock = socket.create_connection(("127.0.0.1", port))
+    i = n
+    while not done.is_set():
+        batch = []
+        for _ in range(100):
+            key = b"key:%06d" % (i * 104729 % keys)
+            batch.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n" % (len(key), key, b"x" * 100))
+            i += 8
+        sock.sendall(b"".join(batch))
+        replies = b""
+        while replies.count(b"\n") < 100:
+            replies += sock.recv(65536)
 prober = threading.Thread(target=probe_loop)
 prober.start()
-time.sleep(0.2)
+writers = [threading.Thread(target=writer_loop, args=(n,)) for n in range(8 if load == "set8" else 0)]
+for w in writers:
+    w.start()
+# The same probe for a second before the save: the machine's own noise, to read `worst` against.
+time.sleep(1.0)
 started = time.monotonic()
 assert cmd(control, b"BGSAVE").startswith(b"+"), "BGSAVE refused"
 while b"rdb_bgsave_in_progress:0" not in cmd(control, b"INFO", b"persistence"):
@@ -101,23 +135,29 @@ while b"rdb_bgsave_in_progress:0" not in cmd(control, b"INFO", b"persistence"):
 elapsed = time.monotonic() - started
 done.set()
 prober.join()
-print(rest, peak, f"{worst * 1000:.1f}", f"{elapsed:.2f}")
+for w in writers:
+    w.join()
+print(rest, peak, f"{worst * 1000:.1f}", f"{elapsed:.2f}", f"{worst_before * 1000:.1f}")
 EOF
 
 echo "keys: $KEYS x 100 B values"
-printf "%-13s %10s %10s %10s %8s %10s %12s\n" server bgsave_s rest_MB peak_MB peak/rest file_MB worst_set_ms
-for who in ferrocache redis-server; do
-  if [ "$who" = ferrocache ]; then pid=$(start_fc); port=$FC_PORT; dir=$out/fc; else pid=$(start_rs); port=$RS_PORT; dir=$out/rs; fi
-  pids+=("$pid")
-  wait_up "$port" "$pid"
-  redis-cli -p "$port" --pipe < "$out/load.resp" >/dev/null
-  sleep 1
-  read -r rest peak worst secs < <(python3 "$out/watch.py" "$pid" "$port" "$KEYS")
-  size=$(stat -c %s "$dir/dump.rdb")
-  awk -v w="$who" -v s="$secs" -v r="$rest" -v p="$peak" -v f="$size" -v l="$worst" \
-    'BEGIN{printf "%-13s %10s %10.1f %10.1f %8.2f %10.1f %12s\n", w, s, r/1024, p/1024, p/r, f/1048576, l}'
-  redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
-  wait "$pid" 2>/dev/null || true
+# worst_cmd_ms: the worst round trip during the save; before_ms: the same probe's worst in the second before it.
+printf "%-13s %5s %10s %10s %10s %8s %10s %13s %10s\n" server load bgsave_s rest_MB peak_MB peak/rest file_MB worst_cmd_ms before_ms
+for load in $LOADS; do
+  for who in ferrocache redis-server; do
+    # A fresh server per run: memory freed by an earlier save stays in the allocator.
+    if [ "$who" = ferrocache ]; then pid=$(start_fc); port=$FC_PORT; dir=$out/fc; else pid=$(start_rs); port=$RS_PORT; dir=$out/rs; fi
+    pids+=("$pid")
+    wait_up "$port" "$pid"
+    redis-cli -p "$port" --pipe < "$out/load.resp" >/dev/null
+    sleep 1
+    read -r rest peak worst secs before < <(python3 "$out/watch.py" "$pid" "$port" "$KEYS" "$load")
+    size=$(stat -c %s "$dir/dump.rdb")
+    awk -v w="$who" -v m="$load" -v s="$secs" -v r="$rest" -v p="$peak" -v f="$size" -v l="$worst" -v b="$before" \
+      'BEGIN{printf "%-13s %5s %10s %10.1f %10.1f %8.2f %10.1f %13s %10s\n", w, m, s, r/1024, p/1024, p/r, f/1048576, l, b}'
+    redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+    wait "$pid" 2>/dev/null || true
+  done
 done
 
 echo

@@ -208,7 +208,9 @@ impl Shard {
     }
 
     /// Looks a key up, deleting it first if its deadline has passed (lazy expiry, counted in
-    /// `stats.expired`). Does not count hits or misses; `peek` callers decide.
+    /// `stats.expired`). Does not count hits or misses; `peek` callers decide. The entry is for
+    /// reading and access bits: its value and deadline change only through the methods below,
+    /// which run the snapshot hook first.
     pub fn get_mut(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let id = self.live_slot(hash, key, now_ms)?;
         let entry = self.slot_mut(id).as_mut()?;
