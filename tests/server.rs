@@ -216,7 +216,7 @@ fn memory_usage_and_stats_report_keys() {
     assert!(stats.starts_with('%'), "{stats}");
     assert!(stats.contains("$10\r\nkeys.count\r\n:2\r\n"), "{stats}");
     assert!(
-        stats.contains("$4\r\ndb.0\r\n%2\r\n$23\r\noverhead.hashtable.main\r\n"),
+        stats.contains("$4\r\ndb.0\r\n%3\r\n$23\r\noverhead.hashtable.main\r\n"),
         "{stats}"
     );
     assert!(stats.contains("$4\r\ndb.2\r\n"), "{stats}");
