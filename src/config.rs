@@ -15,7 +15,7 @@ mod values;
 pub use options::*;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 pub use values::{normalize, notify_flags, parse_memory};
 
 /// Environment variable naming a config file loaded before the user's file and options.
@@ -42,7 +42,6 @@ pub struct HotConfig {
     pub maxclients: AtomicU64,
     pub timeout_secs: AtomicU64,
     pub hz: AtomicU64,
-    pub requirepass_set: AtomicBool,
     pub slowlog_slower_than_us: AtomicI64,
     /// notify-keyspace-events as flag bits (see `notify_flags`).
     pub notify_keyspace_events: AtomicU32,
@@ -67,6 +66,8 @@ pub struct Config {
     pub renamed_commands: Vec<(String, String)>,
     /// The config file given on the command line (CONFIG REWRITE target, INFO config_file), as
     /// an absolute path.
+    /// redis.conf `user` lines (the words after `user`), applied by `acl::load_at_startup`.
+    pub user_lines: Vec<Vec<String>>,
     pub config_file: Option<String>,
     pub hot: HotConfig,
 }
@@ -87,6 +88,7 @@ impl Default for Config {
             renamed_commands: Vec::new(),
             config_file: None,
             hot: HotConfig::default(),
+            user_lines: Vec::new(),
         };
         config.refresh_hot();
         config
@@ -258,7 +260,8 @@ impl Config {
                     })?;
                     self.load_text(&included)?;
                 }
-                "user" | "loadmodule" if !args.is_empty() => {}
+                "user" if !args.is_empty() => self.user_lines.push(args.to_vec()),
+                "loadmodule" if !args.is_empty() => {}
                 "sentinel" if args.is_empty() => {}
                 "sentinel" => return Err(err("sentinel directive while not in sentinel mode")),
                 _ => return Err(err("Bad directive or wrong number of arguments")),
@@ -370,10 +373,6 @@ impl Config {
             .store(num("timeout").max(0) as u64, Ordering::Relaxed);
         hot.hz
             .store(num("hz").clamp(1, 500) as u64, Ordering::Relaxed);
-        hot.requirepass_set.store(
-            v.get("requirepass").is_some_and(|s| !s.is_empty()),
-            Ordering::Relaxed,
-        );
         hot.slowlog_slower_than_us
             .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(

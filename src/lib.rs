@@ -5,6 +5,7 @@
 //! synchronous functions returning `Reply`; `server` wires the pieces together.
 //! See docs/ARCHITECTURE.md.
 
+pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod clients;

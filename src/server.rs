@@ -26,6 +26,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
             .map_err(ServerError::Config)?;
     }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
+    crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
     let port = state.config.get_i64("port") as u16;
     let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
     if listeners.is_empty() {

@@ -42,6 +42,8 @@ pub struct ServerState {
     self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
     /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
     pub rdb: crate::rdb::RdbState,
+    /// ACL users and the ACL LOG.
+    pub acl: crate::acl::Acl,
 }
 
 impl ServerState {
@@ -53,6 +55,7 @@ impl ServerState {
         let shards = (workers * 4).max(16);
         let registry = Registry::new(&config.renamed_commands);
         let now_ms = clock.now_ms();
+        let acl = crate::acl::Acl::new(&config, &registry);
         ServerState {
             keyspace: Keyspace::new(databases, shards),
             config,
@@ -76,6 +79,7 @@ impl ServerState {
             self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking: Default::default(),
+            acl,
         }
     }
 

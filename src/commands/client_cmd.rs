@@ -359,7 +359,7 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// One CLIENT LIST line, fields and order as Redis 7.2's `catClientInfoString`. `own_cmd` is
 /// what the calling client is running, shown as its `cmd=`.
-fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
+pub fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
     let now_ms = ctx.now_ms;
     let mut details = client.details.lock().clone();
     let cmd = if client.id == ctx.client.id {
@@ -413,6 +413,7 @@ struct KillFilter {
     kind: Option<ClientType>,
     skip_me: bool,
     max_age_s: Option<u64>,
+    user: Option<String>,
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL <filter> <value> ...
@@ -428,6 +429,14 @@ fn kill(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     } else {
         parse_kill_filter(&argv[2..])?
     };
+    if let Some(user) = &filter.user {
+        if ctx.state.acl.get(user.as_bytes()).is_none() {
+            return Err(CommandError::err(format!(
+                "No such user '{}'",
+                c_string_lossy(user.as_bytes())
+            )));
+        }
+    }
     let me = ctx.client.id;
     let now_ms = ctx.now_ms;
     let victims = ctx.state.clients.matching(|c| {
@@ -442,6 +451,10 @@ fn kill(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 .is_none_or(|a| *a == c.local_addr.to_string())
             && filter.kind.is_none_or(|k| k == ClientType::Normal)
             && filter.id.is_none_or(|id| id == c.id)
+            && filter
+                .user
+                .as_ref()
+                .is_none_or(|u| *u == c.details.lock().user)
             && !(filter.skip_me && c.id == me)
             && filter
                 .max_age_s
@@ -487,12 +500,7 @@ fn parse_kill_filter(args: &[Bytes]) -> Result<KillFilter, CommandError> {
         } else if is(option, "laddr") {
             filter.laddr = Some(String::from_utf8_lossy(value).into_owned());
         } else if is(option, "user") {
-            if value.as_ref() != b"default" {
-                return Err(CommandError::err(format!(
-                    "No such user '{}'",
-                    c_string_lossy(value)
-                )));
-            }
+            filter.user = Some(String::from_utf8_lossy(value).into_owned());
         } else if is(option, "skipme") {
             filter.skip_me = if is(value, "yes") {
                 true

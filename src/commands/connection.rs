@@ -1,8 +1,9 @@
 //! Connection commands: PING ECHO SELECT QUIT RESET HELLO AUTH. CLIENT lives in `client_cmd.rs`.
 //!
-//! The only user is `default`: with `requirepass` empty it takes any password (Redis's `nopass`),
-//! otherwise exactly that password. Authentication state lives in `ClientState`; dispatch refuses
-//! commands without the NO_AUTH flag until it is set.
+//! AUTH and HELLO AUTH check a name and password against the ACL user table (src/acl); the
+//! `default` user takes any password while it is `nopass` (no `requirepass`). Authentication
+//! state lives in `ClientState`; dispatch refuses commands without the NO_AUTH flag until it is
+//! set, while the default user needs a password.
 
 use super::args::{is, parse_i64};
 use super::context::ReplyMode;
@@ -12,7 +13,6 @@ use crate::config::REDIS_VERSION;
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
@@ -138,7 +138,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     super::transactions::reset_client(ctx.state, ctx.client);
     set_db(ctx, 0);
     set_protocol(ctx, Protocol::Resp2);
-    ctx.client.authenticated = !ctx.state.config.hot.requirepass_set.load(Ordering::Relaxed);
+    set_default_user(ctx);
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.no_evict = false;
     ctx.client.no_touch = false;
@@ -224,7 +224,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (user, password): (&[u8], &[u8]) = match argv.len() {
         2 => {
-            if !ctx.state.config.hot.requirepass_set.load(Ordering::Relaxed) {
+            if !ctx.state.acl.default_needs_auth() {
                 return Err(CommandError::err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
             }
             (b"default", &argv[1])
@@ -236,19 +236,28 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// Checks a username/password pair and marks the client authenticated. A failed attempt leaves
-/// the client's state as it was, as in Redis.
+/// Checks a username/password pair against the ACL users and makes the client run as that
+/// user. A failed attempt leaves the client's state as it was and is written to the ACL LOG,
+/// as in Redis.
 fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
-    let required = ctx.state.config.get("requirepass");
-    let ok = user == b"default" && (required.is_empty() || required.as_bytes() == password);
-    if !ok {
+    let Some(found) = ctx.state.acl.authenticate(user, password) else {
+        crate::acl::log_auth_failure(ctx, user);
         return Err(CommandError::other(
             "WRONGPASS invalid username-password pair or user is disabled.",
         ));
-    }
+    };
+    ctx.client.info.details.lock().user = found.name_lossy();
+    ctx.client.user = found;
     ctx.client.authenticated = true;
-    ctx.client.info.details.lock().user = "default".into();
     Ok(())
+}
+
+/// Back to the `default` user, authenticated only while it needs no password (RESET, a new
+/// connection).
+fn set_default_user(ctx: &mut Ctx<'_>) {
+    ctx.client.user = ctx.state.acl.default_user();
+    ctx.client.authenticated = !ctx.state.acl.default_needs_auth();
+    ctx.client.info.details.lock().user = "default".into();
 }
 
 /// Client names, library names and versions are shown space-separated in CLIENT LIST, so only

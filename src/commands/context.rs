@@ -14,6 +14,8 @@ pub struct ClientState {
     pub db: usize,
     pub protocol: Protocol,
     pub authenticated: bool,
+    /// The ACL user this connection runs as.
+    pub user: Arc<crate::acl::User>,
     pub info: Arc<crate::clients::ClientInfo>,
     /// Set by QUIT: close after the reply is written.
     pub close_after_reply: bool,
@@ -70,6 +72,7 @@ impl ClientState {
             db: 0,
             protocol: Protocol::Resp2,
             authenticated: true,
+            user: crate::acl::internal_user(),
             info,
             close_after_reply: false,
             reply_mode: ReplyMode::On,

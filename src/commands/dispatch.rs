@@ -89,8 +89,15 @@ fn controls_transaction(spec: &CommandSpec) -> bool {
 
 /// Queues a command inside MULTI after the checks Redis makes before queuing.
 fn queue(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
-    let refusal = if !client.authenticated && !found.spec.has(flags::NO_AUTH) {
+    let refusal = if needs_auth(state, client, found.spec) {
         Some(Reply::error("NOAUTH Authentication required."))
+    } else if !client.user.is_unrestricted() && !found.spec.has(flags::NO_AUTH) {
+        crate::acl::refusal(state, client, &found, argv)
+    } else {
+        None
+    };
+    let refusal = if refusal.is_some() {
+        refusal
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
     } else {
@@ -159,9 +166,16 @@ fn run_checked(
     argv: &[Bytes],
 ) -> Reply {
     let spec = found.spec;
-    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+    if needs_auth(state, client, spec) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Reply::error("NOAUTH Authentication required.");
+    }
+    // One atomic load for a user allowed everything (the default user as shipped).
+    if !client.user.is_unrestricted() && !spec.has(flags::NO_AUTH) {
+        if let Some(reply) = crate::acl::refusal(state, client, &found, argv) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return reply;
+        }
     }
     if let Some(reply) = crate::pubsub::refusal(client, spec, found.full_name) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
@@ -258,6 +272,11 @@ fn run_checked(
             Reply::from(err)
         }
     }
+}
+
+/// Redis's `authRequired`: not authenticated while the default user needs a password.
+fn needs_auth(state: &ServerState, client: &ClientState, spec: &CommandSpec) -> bool {
+    !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth()
 }
 
 /// Redis's MISCONF refusal while the AOF cannot be written: write commands (and PING, as

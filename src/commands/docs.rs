@@ -109,7 +109,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
 }];
 
 /// ACL categories in the order Redis prints them.
-const CATEGORIES: &[&str] = &[
+pub const CATEGORIES: &[&str] = &[
     "keyspace",
     "read",
     "write",
@@ -158,7 +158,7 @@ pub fn categories(spec: &CommandSpec) -> Vec<&'static str> {
 
 /// Key-spec access flags (and notes) for commands whose flags cannot be read off the command
 /// flags; the others get RO+access (read-only) or RW+update (write).
-fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static str>) {
+pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static str>) {
     match spec.name {
         "set" => (
             &["RW", "access", "update", "variable_flags"],

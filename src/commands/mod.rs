@@ -4,6 +4,7 @@
 //! Families follow Redis's command groups: `string`, `generic` (keys and expiry), `server`,
 //! `connection`, `config`, `info`.
 
+pub mod acl;
 pub mod aof_cmd;
 pub mod args;
 pub mod client_cmd;

@@ -32,6 +32,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        super::acl::COMMANDS,
     ]
     .into_iter()
     .flatten()
@@ -69,6 +70,8 @@ pub struct Found {
     pub stats: &'static CallStats,
     /// `get`, or `config|get` for a subcommand.
     pub full_name: &'static str,
+    /// Index of this command or subcommand in ACL permission bitmaps.
+    pub id: u16,
 }
 
 impl std::fmt::Debug for Found {
@@ -86,10 +89,17 @@ impl Registry {
     /// Builds the table, applying `rename-command old new` (an empty new name removes it).
     pub fn new(renames: &[(String, String)]) -> Registry {
         // Counters live for the whole process; the table is built once per server.
-        let found = |spec: &'static CommandSpec, full_name: String| Found {
-            spec,
-            stats: Box::leak(Box::default()),
-            full_name: Box::leak(full_name.into_boxed_str()),
+        let mut next_id = 0u16;
+        let mut found = |spec: &'static CommandSpec, full_name: String| {
+            let id = next_id;
+            next_id += 1;
+            assert!((id as usize) < crate::acl::rules::COMMAND_ID_MAX);
+            Found {
+                spec,
+                stats: Box::leak(Box::default()),
+                full_name: Box::leak(full_name.into_boxed_str()),
+                id,
+            }
         };
         let mut by_name = HashMap::new();
         let mut subcommands = HashMap::new();

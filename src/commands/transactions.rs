@@ -107,7 +107,9 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     }
     let mut replies = Vec::with_capacity(multi.queued.len());
     for (found, argv) in &multi.queued {
-        replies.push(dispatch::run_nested(ctx, *found, argv));
+        // Rules may have changed since the command was queued.
+        let refused = crate::acl::exec_refusal(ctx, found, argv);
+        replies.push(refused.unwrap_or_else(|| dispatch::run_nested(ctx, *found, argv)));
     }
     Ok(Reply::Array(replies))
 }

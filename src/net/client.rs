@@ -30,7 +30,8 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         .clients
         .register(addr, local, fd, state.clock.now_ms());
     let mut client = ClientState::new(info.clone());
-    client.authenticated = !state.config.hot.requirepass_set.load(Ordering::Relaxed);
+    client.user = state.acl.default_user();
+    client.authenticated = !state.acl.default_needs_auth();
     let mut shutdown = state.shutdown.subscribe();
     let mut decoder = RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -95,7 +96,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         loop {
             let limits = Limits {
                 bulk_bytes_max: state.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
-                authenticated: client.authenticated,
+                authenticated: client.authenticated || !state.acl.default_needs_auth(),
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {

@@ -106,7 +106,7 @@ fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
         }
     };
     !loopback
-        && !state.config.hot.requirepass_set.load(Ordering::Relaxed)
+        && !state.acl.default_needs_auth()
         && state.config.get_bool("protected-mode")
 }
 

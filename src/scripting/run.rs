@@ -208,6 +208,9 @@ fn redis_call(
     if writes && state.access == Access::ReadOnly {
         return failed("ERR Write commands are not allowed from read-only scripts.");
     }
+    if let Some(text) = crate::acl::script_refusal(state.ctx, &found, &argv) {
+        return failed(&text);
+    }
     let resp = state.resp;
     state.ctx.client.protocol = match resp {
         ScriptResp::Resp2 => Protocol::Resp2,

@@ -1,0 +1,97 @@
+//! Whether a user's rules allow one command call (Redis's `ACLSelectorCheckCmd`): the command
+//! (or subcommand) bit or an allowed first argument, then every key against the key patterns
+//! with the access the command needs, then the Pub/Sub channels against the channel patterns.
+
+use super::rules::UserRules;
+use crate::commands::registry::Found;
+use crate::keyspace::glob::glob_match;
+use bytes::Bytes;
+
+/// Why a call was refused; the index is the offending argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    Command,
+    Key(usize),
+    Channel(usize),
+}
+
+pub fn check(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
+    if !command_allowed(rules, found, argv) {
+        return Err(Denied::Command);
+    }
+    if !rules.all_keys {
+        check_keys(rules, found, argv)?;
+    }
+    if !rules.all_channels {
+        check_channels(rules, found, argv)?;
+    }
+    Ok(())
+}
+
+fn command_allowed(rules: &UserRules, found: &Found, argv: &[Bytes]) -> bool {
+    if rules.has_bit(found.id) {
+        return true;
+    }
+    let Some(first) = argv.get(1) else {
+        return false;
+    };
+    rules
+        .first_args
+        .iter()
+        .find(|(id, _)| *id == found.id)
+        .is_some_and(|(_, args)| args.iter().any(|a| a.eq_ignore_ascii_case(first)))
+}
+
+fn check_keys(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
+    let (read, write) = key_access(found, argv);
+    for (_, i) in found.spec.keys.key_indexes(argv) {
+        let key = &argv[i];
+        let allowed = rules.key_patterns.iter().any(|p| {
+            (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
+        });
+        if !allowed {
+            return Err(Denied::Key(i));
+        }
+    }
+    Ok(())
+}
+
+/// The access a command's keys need, from its key-spec flags as Redis reads them: `access`
+/// needs read permission; `insert`, `update` and `delete` need write permission; a flag-less
+/// `RO` key (EXISTS, TTL) needs neither, only a matching pattern. SET needs read access only
+/// with its GET option.
+fn key_access(found: &Found, argv: &[Bytes]) -> (bool, bool) {
+    if found.spec.name == "set" {
+        let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        return (get, true);
+    }
+    let (flags, _) = crate::commands::docs::key_flags(found.spec);
+    let read = flags.contains(&"access");
+    let write = flags
+        .iter()
+        .any(|f| matches!(*f, "insert" | "update" | "delete"));
+    (read, write)
+}
+
+fn check_channels(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
+    let (range, literal) = match found.spec.name {
+        "publish" | "spublish" => (1..2.min(argv.len()), false),
+        "subscribe" | "ssubscribe" => (1..argv.len(), false),
+        "psubscribe" => (1..argv.len(), true),
+        _ => return Ok(()),
+    };
+    for i in range {
+        let channel = &argv[i];
+        let allowed = rules.channels.iter().any(|p| {
+            if literal {
+                p.as_slice() == channel.as_ref()
+            } else {
+                glob_match(p, channel, false)
+            }
+        });
+        if !allowed {
+            return Err(Denied::Channel(i));
+        }
+    }
+    Ok(())
+}

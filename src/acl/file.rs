@@ -1,0 +1,155 @@
+//! Users from text: the `aclfile` (ACL LOAD/SAVE, one `user <name> <rules...>` per line, as
+//! ACL LIST prints them) and `user` lines of redis.conf. Both are parsed completely before
+//! anything changes, so a bad line leaves the previous users in place.
+
+use super::rules::UserRules;
+use crate::protocol::request::split_args;
+use crate::state::ServerState;
+use bytes::Bytes;
+use std::io::Write;
+
+/// Parses an ACL file into (name, rules) pairs; errors in Redis's `file:line: reason. ` form,
+/// all of them, followed by Redis's warning.
+pub fn load(state: &ServerState, path: &str) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
+    let text = std::fs::read(path).map_err(|e| {
+        format!(
+            "Error loading ACLs, opening file '{path}': {}",
+            crate::config::strerror(&e)
+        )
+    })?;
+    let env = super::rule_env(state);
+    let mut users: Vec<(Vec<u8>, UserRules)> = Vec::new();
+    let mut errors = String::new();
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim_ascii();
+        if line.is_empty() || line.starts_with(b"#") {
+            continue;
+        }
+        let Some(words) = split_args(line) else {
+            errors.push_str(&format!(
+                "{path}:{line_no}: unbalanced quotes in acl line. "
+            ));
+            continue;
+        };
+        if words.len() < 2 || !words[0].eq_ignore_ascii_case(b"user") {
+            errors.push_str(&format!(
+                "{path}:{line_no} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        let name = words[1].to_vec();
+        if !valid_username(&name) {
+            errors.push_str(&format!(
+                "'{path}:{line_no}: username '{}' contains invalid characters. ",
+                String::from_utf8_lossy(&name)
+            ));
+            continue;
+        }
+        if users.iter().any(|(n, _)| *n == name) {
+            errors.push_str(&format!(
+                "WARNING: Duplicate user '{}' found on line {line_no}. ",
+                String::from_utf8_lossy(&name)
+            ));
+            continue;
+        }
+        let mut rules = UserRules::new(env.all_channels_by_default);
+        for word in &words[2..] {
+            if let Err(e) = rules.apply(word, &env) {
+                errors.push_str(&format!(
+                    "{path}:{line_no}: Error in applying operation '{}': {}. ",
+                    String::from_utf8_lossy(word),
+                    e.0
+                ));
+                break;
+            }
+        }
+        users.push((name, rules));
+    }
+    if !errors.is_empty() {
+        errors.push_str(
+            "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+        );
+        return Err(errors);
+    }
+    Ok(users)
+}
+
+/// redis.conf `user` lines (words after `user`), applied in order.
+pub fn parse_config_lines(
+    state: &ServerState,
+    lines: &[Vec<String>],
+) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
+    let env = super::rule_env(state);
+    let mut users: Vec<(Vec<u8>, UserRules)> = Vec::new();
+    for words in lines {
+        let name = words[0].as_bytes().to_vec();
+        if users.iter().any(|(n, _)| *n == name) {
+            return Err(
+                "Duplicate user found. A user can only be defined once in config files".into(),
+            );
+        }
+        let mut rules = if name == b"default" {
+            let mut rules = UserRules::superuser();
+            let _ = rules.apply(b"reset", &env);
+            rules
+        } else {
+            UserRules::new(env.all_channels_by_default)
+        };
+        for word in &words[1..] {
+            rules.apply(word.as_bytes(), &env).map_err(|e| {
+                format!(
+                    "Error loading ACL rule '{word}' for the user named '{}': {}",
+                    words[0], e.0
+                )
+            })?;
+        }
+        users.push((name, rules));
+    }
+    Ok(users)
+}
+
+/// ACL SAVE: every user as an ACL LIST line, written to a temporary file, synced and renamed
+/// over the old one.
+pub fn save(state: &ServerState, path: &str) -> std::io::Result<()> {
+    let mut text = Vec::new();
+    for line in list_lines(state) {
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+    }
+    let tmp = format!("{path}.tmp-{}", std::process::id());
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&text)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// ACL LIST's lines: `user <name> <rules>`.
+pub fn list_lines(state: &ServerState) -> Vec<Bytes> {
+    state
+        .acl
+        .users()
+        .iter()
+        .map(|user| {
+            let mut line = b"user ".to_vec();
+            line.extend_from_slice(&user.name);
+            line.push(b' ');
+            line.extend_from_slice(user.rules().describe().as_bytes());
+            Bytes::from(line)
+        })
+        .collect()
+}
+
+/// Usernames may not hold spaces or NUL bytes (ACL SETUSER's rule).
+pub fn valid_username(name: &[u8]) -> bool {
+    !name.iter().any(|&b| b == b' ' || b == 0)
+}
