@@ -290,6 +290,17 @@ fn acl_log_records_refusals_and_failed_auth() {
                 field(&entry, extra);
             }
         }
+        if name == "ferrocache" {
+            // Redis 7.2's INFO stats counters (7.0.15 has none).
+            let stats = admin.cmd_str(&["INFO", "stats"]);
+            for counter in [
+                "acl_access_denied_key:1\r\n",
+                "acl_access_denied_auth:3\r\n",
+                "acl_access_denied_cmd:0\r\n",
+            ] {
+                assert!(stats.contains(counter), "{name}: {counter} in {stats}");
+            }
+        }
         ok(&mut admin, &["ACL", "LOG", "RESET"]);
         assert_eq!(admin.cmd_str(&["ACL", "LOG"]), "*0\r\n", "{name}");
     }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use rules::{RuleEnv, RuleError, UserRules};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 pub use check::Denied;
@@ -112,6 +112,8 @@ pub struct Acl {
     /// The default user has a password or is off: new connections must AUTH.
     default_needs_auth: AtomicBool,
     pub log: log::AclLog,
+    /// INFO stats `acl_access_denied_*`, indexed by `Reason as usize`.
+    denied: [AtomicU64; 4],
 }
 
 impl Acl {
@@ -125,9 +127,21 @@ impl Acl {
             default_user,
             default_needs_auth: AtomicBool::new(false),
             log: log::AclLog::default(),
+            denied: Default::default(),
         };
         acl.apply_requirepass(&config.get("requirepass"), registry);
         acl
+    }
+
+    /// Refusals and failed AUTHs of one kind since start (or CONFIG RESETSTAT).
+    pub fn denied(&self, reason: Reason) -> u64 {
+        self.denied[reason as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn reset_stats(&self) {
+        for counter in &self.denied {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 
     pub fn default_user(&self) -> Arc<User> {
@@ -426,6 +440,7 @@ fn add_log_entry(
     object: &[u8],
     username: &[u8],
 ) {
+    state.acl.denied[reason as usize].fetch_add(1, Ordering::Relaxed);
     let max_len = state.config.get_i64("acllog-max-len").max(0) as usize;
     let now_ms = state.clock.now_ms();
     let refusal = log::Refusal {

@@ -195,6 +195,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let state = ctx.state;
     state.stats.reset();
     state.keyspace.reset_stats();
+    state.acl.reset_stats();
     for entry in state.registry.all_entries() {
         entry.stats.reset();
     }

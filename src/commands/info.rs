@@ -581,13 +581,14 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("eventloop_duration_cmd_sum", 0);
     s.field("instantaneous_eventloop_cycles_per_sec", ops);
     s.field("instantaneous_eventloop_duration_usec", 0);
-    for name in [
-        "acl_access_denied_auth",
-        "acl_access_denied_cmd",
-        "acl_access_denied_key",
-        "acl_access_denied_channel",
+    use crate::acl::Reason;
+    for (name, reason) in [
+        ("acl_access_denied_auth", Reason::Auth),
+        ("acl_access_denied_cmd", Reason::Command),
+        ("acl_access_denied_key", Reason::Key),
+        ("acl_access_denied_channel", Reason::Channel),
     ] {
-        s.field(name, 0);
+        s.field(name, state.acl.denied(reason));
     }
 }
 
