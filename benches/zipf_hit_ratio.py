@@ -106,6 +106,8 @@ def run_server(args, seq):
             for _ in missed:
                 if conn.reply() != "+OK":
                     errors += 1
+        if args.pause_ms:
+            time.sleep(args.pause_ms / 1000)
     elapsed = time.time() - started
     mem = conn.info("memory")
     stats = conn.info("stats")
@@ -158,6 +160,7 @@ def main():
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--value-size", type=int, default=100)
     p.add_argument("--warmup", type=float, default=0.25)
+    p.add_argument("--pause-ms", type=float, default=0, help="sleep between batches (slow runs)")
     args = p.parse_args()
     seq = key_sequence(args.keys, args.requests, args.s, args.seed)
     if args.mode == "run":
