@@ -10,7 +10,7 @@ use crate::error::ServerError;
 use crate::protocol::request::split_args;
 
 mod options;
-mod reference;
+pub mod reference;
 mod values;
 pub use options::*;
 use parking_lot::RwLock;
