@@ -105,9 +105,7 @@ fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
             ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     };
-    !loopback
-        && !state.acl.default_needs_auth()
-        && state.config.get_bool("protected-mode")
+    !loopback && !state.acl.default_needs_auth() && state.config.get_bool("protected-mode")
 }
 
 async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
@@ -134,4 +132,50 @@ async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr)
     }
     client::run(&state, stream, addr).await;
     CONNECTED.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Config;
+
+    fn refused(state: &ServerState, peer: &str) -> bool {
+        refused_by_protected_mode(state, &peer.parse().expect("socket address"))
+    }
+
+    /// Protected mode refuses clients from other addresses only while the default user needs
+    /// no password; every loopback form is local, as in Redis.
+    #[test]
+    fn protected_mode_refuses_non_loopback_peers_without_a_password() {
+        let state = ServerState::new(Config::default(), Clock::manual(1_000));
+        for local in [
+            "127.0.0.1:5000",
+            "127.0.0.2:5000",
+            "[::1]:5000",
+            "[::ffff:127.0.0.1]:5000",
+        ] {
+            assert!(!refused(&state, local), "{local}");
+        }
+        for remote in [
+            "10.1.2.3:5000",
+            "192.168.0.7:5000",
+            "[2001:db8::1]:5000",
+            "[::ffff:10.0.0.1]:5000",
+        ] {
+            assert!(refused(&state, remote), "{remote}");
+        }
+        // A password for the default user lifts it.
+        state.acl.apply_requirepass("pw", &state.registry);
+        assert!(!refused(&state, "10.1.2.3:5000"));
+        state.acl.apply_requirepass("", &state.registry);
+        assert!(refused(&state, "10.1.2.3:5000"));
+        // protected-mode no lifts it too.
+        let option = crate::config::find_option("protected-mode").expect("known option");
+        state
+            .config
+            .set(option, &["no".into()])
+            .expect("valid value");
+        assert!(!refused(&state, "10.1.2.3:5000"));
+    }
 }
