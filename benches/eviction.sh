@@ -13,7 +13,8 @@
 #       fresh servers): INFO used_memory and /proc RSS growth per key.
 # tput  Throughput while evicting: redis-benchmark SET -P 16 (50 clients, 100-byte values) over
 #       a keyspace of 10M names at TPUT_MAXMEMORY with allkeys-lru, after the limit is reached;
-#       requests/s and server CPU µs per request (the figure to quote on a shared VM).
+#       requests/s and server CPU µs per request (the figure to quote on a shared VM); first
+#       the same workload without a limit, for the cost of the writes alone.
 #
 # Build first (cargo build --release). Needs python3, redis-server, redis-benchmark, redis-cli.
 # Environment: BIN (ferrocache binary), FC_PORT, RS_PORT, KEYS, REQUESTS, HIT_MAXMEMORY, SEED,
@@ -92,18 +93,21 @@ if [[ " $PARTS " == *" mem "* ]]; then
 fi
 
 if [[ " $PARTS " == *" tput "* ]]; then
-  echo
-  echo "## throughput while evicting: SET -P 16, 50 clients, 100-byte values, 10M key names, maxmemory $TPUT_MAXMEMORY, allkeys-lru"
-  fresh --maxmemory "$TPUT_MAXMEMORY" --maxmemory-policy allkeys-lru
-  for side in fc rs; do
-    if [ $side = fc ]; then port=$FC_PORT pid=$fc name=ferrocache; else port=$RS_PORT pid=$rs name=redis-server; fi
-    # Reach the limit first, so the measured run evicts from its first request.
-    taskset -c 1 redis-benchmark -p "$port" -q -t set -P 16 -d 100 -r 10000000 -n 500000 >/dev/null
-    echo "workload         ops/sec      srv_us/op   ($name, evicted before: $(redis-cli -p "$port" INFO stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}'))"
-    run set_p16_evict "$port" "$pid" -- -t set -P 16 -d 100 -r 10000000 -n "$TPUT_N" | tee "$out/tput.$side.txt"
-    mem=$(redis-cli -p "$port" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"||$1=="maxmemory"{printf "%s=%s ", $1, $2}')
-    echo "  after: $mem evicted_keys=$(redis-cli -p "$port" INFO stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}')"
+  # The same workload without a limit first (the cost of the writes alone), then at the limit.
+  for limit in 0 "$TPUT_MAXMEMORY"; do
+    echo
+    echo "## SET -P 16, 50 clients, 100-byte values, 10M key names, maxmemory $limit, allkeys-lru"
+    fresh --maxmemory "$limit" --maxmemory-policy allkeys-lru
+    for side in fc rs; do
+      if [ $side = fc ]; then port=$FC_PORT pid=$fc name=ferrocache; else port=$RS_PORT pid=$rs name=redis-server; fi
+      # Reach the limit first, so the measured run evicts from its first request.
+      taskset -c 1 redis-benchmark -p "$port" -q -t set -P 16 -d 100 -r 10000000 -n 500000 >/dev/null
+      echo "workload         ops/sec      srv_us/op   ($name, evicted before: $(redis-cli -p "$port" INFO stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}'))"
+      run set_p16 "$port" "$pid" -- -t set -P 16 -d 100 -r 10000000 -n "$TPUT_N" | tee "$out/tput.$side.txt"
+      mem=$(redis-cli -p "$port" INFO memory | tr -d '\r' | awk -F: '$1=="used_memory"||$1=="maxmemory"{printf "%s=%s ", $1, $2}')
+      echo "  after: $mem evicted_keys=$(redis-cli -p "$port" INFO stats | tr -d '\r' | awk -F: '$1=="evicted_keys"{print $2}')"
+    done
+    awk 'FNR==NR {fo=$2; fu=$3; next} {printf "ratio ferrocache / redis-server: cpu %.2f, ops %.2f\n", fu/$3, fo/$2}' \
+      "$out/tput.fc.txt" "$out/tput.rs.txt"
   done
-  awk 'FNR==NR {fo=$2; fu=$3; next} {printf "ratio ferrocache / redis-server: cpu %.2f, ops %.2f\n", fu/$3, fo/$2}' \
-    "$out/tput.fc.txt" "$out/tput.rs.txt"
 fi
