@@ -47,6 +47,8 @@ pub struct HotConfig {
     pub notify_keyspace_events: AtomicU32,
     /// client-output-buffer-limit for the pubsub class: hard bytes, soft bytes, soft seconds.
     pub pubsub_obuf_limits: [AtomicU64; 3],
+    /// client-output-buffer-limit for the normal class.
+    pub normal_obuf_limits: [AtomicU64; 3],
     /// zset-max-listpack-entries / zset-max-listpack-value (the sorted-set encoding names).
     pub zset_max_listpack_entries: AtomicU64,
     pub zset_max_listpack_value: AtomicU64,
@@ -392,6 +394,9 @@ impl Config {
         ] {
             slot.store(num(name).max(0) as u64, Ordering::Relaxed);
         }
+        crate::keyspace::evict_tiers::configure(
+            v.get("maxmemory-evict-first").map_or("", String::as_str),
+        );
         crate::keyspace::prefix_stats::configure(
             v.get("keyspace-stats-prefixes").map_or("", String::as_str),
             v.get("keyspace-stats-separator").map_or("", String::as_str),
@@ -410,9 +415,14 @@ impl Config {
             .cloned()
             .unwrap_or_default();
         let words: Vec<&str> = cobl.split(' ').collect();
-        if let Some(group) = words.chunks(4).find(|g| g.first() == Some(&"pubsub")) {
-            for (slot, word) in hot.pubsub_obuf_limits.iter().zip(&group[1..]) {
-                slot.store(word.parse().unwrap_or(0), Ordering::Relaxed);
+        for (class, limits) in [
+            ("pubsub", &hot.pubsub_obuf_limits),
+            ("normal", &hot.normal_obuf_limits),
+        ] {
+            if let Some(group) = words.chunks(4).find(|g| g.first() == Some(&class)) {
+                for (slot, word) in limits.iter().zip(&group[1..]) {
+                    slot.store(word.parse().unwrap_or(0), Ordering::Relaxed);
+                }
             }
         }
     }

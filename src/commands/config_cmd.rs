@@ -172,6 +172,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         .config
         .set_many(&changes)
         .map_err(|(i, reason)| failed(&matched[i], &reason))?;
+    super::memory_limit::config_changed(ctx.state);
     for (i, (spec, _)) in changes.iter().enumerate() {
         crate::aof::config_changed(ctx.state, spec.name)
             .map_err(|reason| failed(&matched[i], &reason))?;
@@ -200,6 +201,7 @@ fn resetstat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         entry.stats.reset();
     }
     super::info::reset_peak_memory();
+    super::memory_limit::reset_stats();
     Ok(Reply::Ok)
 }
 

@@ -100,6 +100,9 @@ fn queue(state: &ServerState, client: &mut ClientState, found: Found, argv: &[By
         refusal
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
+    } else if out_of_memory(state, argv) {
+        // Queuing may take unbounded memory: Redis refuses every command while it cannot evict.
+        Some(Reply::from(CommandError::Oom))
     } else {
         crate::rdb::refuse_write(
             state,
@@ -177,6 +180,13 @@ fn run_checked(
             return reply;
         }
     }
+    // One clock read gives the command's instant and the start of its duration.
+    let started_us = state.clock.now_us();
+    // Eviction locks shards one at a time, so it runs before this command locks its own.
+    if let Some(reply) = refuse_on_oom(state, client, spec, argv, started_us) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return reply;
+    }
     if let Some(reply) = crate::pubsub::refusal(client, spec, found.full_name) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return reply;
@@ -199,16 +209,6 @@ fn run_checked(
     {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return reply;
-    }
-    // One clock read gives the command's instant and the start of its duration.
-    let started_us = state.clock.now_us();
-    // Eviction locks shards one at a time, so it runs before this command locks its own.
-    if spec.has(flags::DENYOOM) {
-        let incoming = argv.iter().map(|a| a.len() as u64 + 16).sum();
-        if let Err(err) = super::memory_limit::make_room(state, started_us, incoming) {
-            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            return Reply::from(err);
-        }
     }
     let ids = shards_for(state, client, spec, argv);
     // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
@@ -272,6 +272,89 @@ fn run_checked(
             Reply::from(err)
         }
     }
+}
+
+/// Redis's maxmemory step of `processCommand`: evicts before every command while over the limit,
+/// then refuses with -OOM, if eviction could not help, a DENYOOM command (EXEC of a transaction
+/// holding one, a script whose shebang does not allow OOM) and, inside MULTI, any command but
+/// EXEC, DISCARD, QUIT and RESET.
+fn refuse_on_oom(
+    state: &ServerState,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    now_us: u64,
+) -> Option<Reply> {
+    use super::memory_limit::{self, Pressure};
+    if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        memory_limit::set_script_oom(false);
+        return None;
+    }
+    let denies = denies_oom(state, client, spec, argv);
+    let incoming = if denies {
+        argv.iter().map(|a| a.len() as u64 + 16).sum()
+    } else {
+        0
+    };
+    let oom = memory_limit::make_room(state, now_us, incoming) == Pressure::OutOfMemory;
+    if matches!(spec.name, "eval" | "evalsha" | "exec" | "fcall") {
+        memory_limit::set_script_oom(oom);
+    }
+    let in_multi = client.multi.is_some();
+    if !oom || !(denies || in_multi && !matches!(spec.name, "exec" | "discard" | "quit" | "reset"))
+    {
+        return None;
+    }
+    if spec.name == "exec" {
+        super::transactions::discard_refused(state, client);
+        return Some(Reply::error(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        multi.aborted = true;
+    }
+    Some(Reply::from(CommandError::Oom))
+}
+
+/// Whether a command is refused when memory cannot be freed (Redis's `is_denyoom_command`).
+fn denies_oom(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> bool {
+    if spec.has(flags::DENYOOM) {
+        return true;
+    }
+    match spec.name {
+        "exec" => client.multi.as_ref().is_some_and(|m| {
+            m.queued.iter().any(|(f, argv)| {
+                f.spec.has(flags::DENYOOM) || script_denies_oom(state, f.spec.name, argv)
+            })
+        }),
+        name => script_denies_oom(state, name, argv),
+    }
+}
+
+/// EVAL / EVALSHA of a script whose shebang makes it DENYOOM.
+fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
+    match (name, argv.get(1)) {
+        ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body).denies_oom,
+        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
+        _ => false,
+    }
+}
+
+/// The OOM check of a command queued inside MULTI (which is refused while memory cannot be
+/// freed, whatever the command).
+fn out_of_memory(state: &ServerState, argv: &[Bytes]) -> bool {
+    use super::memory_limit::{self, Pressure};
+    if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let incoming = argv.iter().map(|a| a.len() as u64 + 16).sum();
+    memory_limit::make_room(state, state.clock.now_us(), incoming) == Pressure::OutOfMemory
 }
 
 /// Redis's `authRequired`: not authenticated while the default user needs a password.

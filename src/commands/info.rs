@@ -531,9 +531,16 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("expired_time_cap_reached_count", 0);
     s.field("expire_cycle_cpu_milliseconds", 0);
     s.field("evicted_keys", ks.evicted);
+    // Beyond Redis: keys evicted from the maxmemory-evict-first tier (part of evicted_keys).
+    s.field(
+        "evicted_keys_tier_first",
+        crate::keyspace::evict_tiers::evicted(),
+    );
     s.field("evicted_clients", 0);
-    s.field("total_eviction_exceeded_time", 0);
-    s.field("current_eviction_exceeded_time", 0);
+    let (exceeded_total_ms, exceeded_now_ms) =
+        super::memory_limit::exceeded_time_ms(state.clock.now_us());
+    s.field("total_eviction_exceeded_time", exceeded_total_ms);
+    s.field("current_eviction_exceeded_time", exceeded_now_ms);
     s.field("keyspace_hits", ks.hits);
     s.field("keyspace_misses", ks.misses);
     for name in [

@@ -1,21 +1,36 @@
-//! maxmemory enforcement: before a DENYOOM command runs, evict keys by `maxmemory-policy` until
-//! used memory is back under `maxmemory`, or refuse the command with -OOM.
+//! maxmemory enforcement, as Redis's `performEvictions`: before every command, while used
+//! memory is over `maxmemory`, evict keys by `maxmemory-policy` for at most the time
+//! `maxmemory-eviction-tenacity` allows; if the limit is still not reached, a background thread
+//! continues (Redis's eviction timer proc). Dispatch refuses DENYOOM commands with -OOM only when
+//! nothing more can be evicted.
 //!
 //! Used memory is the allocator's allocated bytes, the figure INFO reports as used_memory, so
-//! the limit holds for the number clients see. Reading it costs a jemalloc epoch refresh, so it
-//! is cached for `REFRESH_US`; bytes freed by eviction are taken off the cached figure at once.
+//! the limit holds for the number clients see; it includes client query and output buffers, as
+//! Redis counts them. Reading it costs a jemalloc epoch refresh, so it is cached for
+//! `REFRESH_US`; bytes freed by eviction are taken off the cached figure at once.
 
-use crate::error::CommandError;
-use crate::keyspace::evict::{self, Policy};
+use crate::keyspace::evict::{self, Policy, Request};
 use crate::pubsub::notify;
 use crate::state::ServerState;
-use std::sync::atomic::{AtomicU64, Ordering};
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 /// How long one allocator reading is trusted.
 const REFRESH_US: u64 = 100;
+/// How often the background thread looks at memory when nothing woke it (Redis's cron).
+const BACKGROUND_CHECK: Duration = Duration::from_millis(100);
+/// Pause between two time-limited background steps (Redis runs one per event-loop turn).
+const BACKGROUND_PAUSE: Duration = Duration::from_micros(100);
 
 static CACHED_USED: AtomicU64 = AtomicU64::new(0);
 static CACHED_AT_US: AtomicU64 = AtomicU64::new(0);
+/// Microsecond clock reading since when used memory has been over the limit (0: it is not),
+/// and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
+static OVER_SINCE_US: AtomicU64 = AtomicU64::new(0);
+static OVER_TOTAL_US: AtomicU64 = AtomicU64::new(0);
 
 /// Bytes the allocator has handed out (0 if it cannot say).
 fn allocated_bytes() -> u64 {
@@ -33,6 +48,9 @@ fn used_memory(state: &ServerState, now_us: u64, incoming: u64) -> u64 {
             .compare_exchange(at, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
     {
+        if incoming == 0 {
+            return CACHED_USED.load(Ordering::Relaxed);
+        }
         // The command about to run may add about its argument bytes: count them until the
         // next reading, so a burst of writes within one refresh period cannot overshoot.
         return CACHED_USED.fetch_add(incoming, Ordering::Relaxed) + incoming;
@@ -45,43 +63,249 @@ fn used_memory(state: &ServerState, now_us: u64, incoming: u64) -> u64 {
     used
 }
 
-/// Makes room under maxmemory (a no-op when it is 0). Err means the command must be refused.
-///
-/// `incoming` is the command's argument bytes, an estimate of what it may add.
-pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Result<(), CommandError> {
+/// Redis's `evictionTimeLimitUs`: tenacity 0..10 gives 0..500 µs linearly, then 15% more per
+/// step (about 2 minutes at 99), and 100 means no limit.
+pub fn time_limit_us(tenacity: i64) -> Option<u64> {
+    match tenacity {
+        t if t <= 10 => Some(50 * t.max(0) as u64),
+        t if t < 100 => Some((500.0 * 1.15f64.powi(t as i32 - 10)) as u64),
+        _ => None,
+    }
+}
+
+/// The result of one eviction attempt (Redis's EVICT_OK / EVICT_RUNNING / EVICT_FAIL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pressure {
+    /// Under the limit (or no limit).
+    Fine,
+    /// Still over, but the time limit stopped eviction and the background thread continues.
+    Evicting,
+    /// Over the limit with nothing (more) the policy may evict.
+    OutOfMemory,
+}
+
+/// Evicts while used memory is over maxmemory, for at most the tenacity time limit.
+/// `incoming` estimates what the command about to run may add (its argument bytes).
+pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     let max = state.config.hot.maxmemory.load(Ordering::Relaxed);
     if max == 0 {
-        return Ok(());
+        note_over(false, now_us);
+        return Pressure::Fine;
     }
     let used = used_memory(state, now_us, incoming);
+    note_over(used > max, now_us);
     if used <= max {
-        return Ok(());
+        return Pressure::Fine;
     }
-    let to_free = used - max;
-    let policy = Policy::parse(&state.config.get("maxmemory-policy"));
-    let samples = state.config.get_i64("maxmemory-samples").clamp(1, 64) as usize;
-    let (freed, gone) = evict::evict_logged(
-        &state.keyspace,
-        policy,
-        samples,
-        to_free as usize,
-        now_us / 1000,
-        &mut |db, key| state.aof.log_deletions(db, &[key.into()]),
-    );
-    CACHED_USED.fetch_sub(
-        (freed as u64).min(CACHED_USED.load(Ordering::Relaxed)),
-        Ordering::Relaxed,
-    );
+    let deadline = time_limit_us(state.config.get_i64("maxmemory-eviction-tenacity"))
+        .map(|us| Instant::now() + Duration::from_micros(us));
+    let request = Request {
+        policy: Policy::parse(&state.config.get("maxmemory-policy")),
+        samples: state.config.get_i64("maxmemory-samples").clamp(1, 64) as usize,
+        to_free: (used - max) as usize,
+        now_ms: now_us / 1000,
+        deadline,
+    };
+    let outcome = evict::evict_logged(&state.keyspace, &request, &mut |db, key| {
+        state.aof.log_deletions(db, &[key.into()])
+    });
+    let freed = outcome.freed as u64;
+    let _ = CACHED_USED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(freed))
+    });
     // Published with no shard lock held.
-    if notify::enabled(state, notify::EVICTED) {
-        for e in &gone {
-            state.pubsub.tracking.invalidate(state, &e.key, None);
+    let events = notify::enabled(state, notify::EVICTED);
+    for e in &outcome.evicted {
+        state.pubsub.tracking.invalidate(state, &e.key, None);
+        if events {
             notify::publish(state, notify::EVICTED, "evicted", e.db, &e.key);
         }
     }
-    if freed as u64 >= to_free {
-        Ok(())
+    if outcome.timed_out {
+        wake_background(state);
+        Pressure::Evicting
+    } else if outcome.freed >= request.to_free {
+        Pressure::Fine
     } else {
-        Err(CommandError::Oom)
+        Pressure::OutOfMemory
+    }
+}
+
+fn note_over(over: bool, now_us: u64) {
+    let since = OVER_SINCE_US.load(Ordering::Relaxed);
+    if over && since == 0 {
+        let _ =
+            OVER_SINCE_US.compare_exchange(0, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed);
+    } else if !over
+        && since != 0
+        && OVER_SINCE_US
+            .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        OVER_TOTAL_US.fetch_add(now_us.saturating_sub(since), Ordering::Relaxed);
+    }
+}
+
+/// INFO stats `total_eviction_exceeded_time` and `current_eviction_exceeded_time`, in ms.
+pub fn exceeded_time_ms(now_us: u64) -> (u64, u64) {
+    let since = OVER_SINCE_US.load(Ordering::Relaxed);
+    let current = if since == 0 {
+        0
+    } else {
+        now_us.saturating_sub(since)
+    };
+    (
+        (OVER_TOTAL_US.load(Ordering::Relaxed) + current) / 1000,
+        current / 1000,
+    )
+}
+
+/// CONFIG RESETSTAT.
+pub fn reset_stats() {
+    OVER_TOTAL_US.store(0, Ordering::Relaxed);
+}
+
+/// `client-output-buffer-limit` of the normal class against the replies a connection holds
+/// (a batch's replies wait in one buffer until it is written). Returns the limit reached.
+pub fn output_limit_reached(
+    state: &ServerState,
+    pending: usize,
+    over_soft_since_ms: &AtomicU64,
+) -> Option<&'static str> {
+    let limits = crate::pubsub::BufferLimits::normal(state);
+    if limits.hard_bytes == 0 && limits.soft_bytes == 0 {
+        return None;
+    }
+    limits.exceeded(pending as u64, over_soft_since_ms, state.clock.now_ms())
+}
+
+thread_local! {
+    /// Whether memory was over the limit when the running EVAL/EXEC started (Redis's
+    /// `script_oom`): a script's first write is refused then.
+    static SCRIPT_OOM: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn set_script_oom(oom: bool) {
+    SCRIPT_OOM.with(|c| c.set(oom));
+}
+
+pub fn script_oom() -> bool {
+    SCRIPT_OOM.with(Cell::get)
+}
+
+/// What a script's shebang says about memory: a script with a `#!lua` line that is neither
+/// `no-writes` nor `allow-oom` is refused when over the limit, like a DENYOOM command; with
+/// `allow-oom` its writes are never refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptOomFlags {
+    pub denies_oom: bool,
+    pub allow_oom: bool,
+}
+
+impl ScriptOomFlags {
+    pub fn of(body: &[u8]) -> ScriptOomFlags {
+        let Some(rest) = body.strip_prefix(b"#!lua") else {
+            return ScriptOomFlags::default();
+        };
+        let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+        let has = |flag: &[u8]| {
+            line.split(|&b| b == b' ')
+                .filter_map(|w| w.strip_prefix(b"flags="))
+                .flat_map(|f| f.split(|&b| b == b','))
+                .any(|f| f == flag)
+        };
+        let allow_oom = has(b"allow-oom");
+        ScriptOomFlags {
+            denies_oom: !allow_oom && !has(b"no-writes"),
+            allow_oom,
+        }
+    }
+}
+
+/// The background eviction thread: started on first need, woken when a command's time limit
+/// ran out or the configuration changed, and every BACKGROUND_CHECK otherwise.
+struct Background {
+    wake: Mutex<bool>,
+    signal: Condvar,
+    started: AtomicBool,
+}
+
+static BACKGROUND: Background = Background {
+    wake: Mutex::new(false),
+    signal: Condvar::new(),
+    started: AtomicBool::new(false),
+};
+
+/// Wakes (starting it if needed) the background eviction thread.
+pub fn wake_background(state: &ServerState) {
+    if !BACKGROUND.started.swap(true, Ordering::AcqRel) {
+        let Some(arc) = state.self_arc() else {
+            // No server around this state (unit tests): nothing to run in the background.
+            BACKGROUND.started.store(false, Ordering::Release);
+            return;
+        };
+        let weak = Arc::downgrade(&arc);
+        let spawned = std::thread::Builder::new()
+            .name("evictor".into())
+            .spawn(move || background_loop(weak));
+        if spawned.is_err() {
+            BACKGROUND.started.store(false, Ordering::Release);
+            return;
+        }
+    }
+    *BACKGROUND.wake.lock() = true;
+    BACKGROUND.signal.notify_one();
+}
+
+/// The configuration changed: a lower maxmemory is reached without waiting for a command.
+pub fn config_changed(state: &ServerState) {
+    if state.config.hot.maxmemory.load(Ordering::Relaxed) != 0 {
+        wake_background(state);
+    }
+}
+
+fn background_loop(state: Weak<ServerState>) {
+    // This thread only frees what others allocated: with a thread cache, the freed entries
+    // would stay counted in the allocator's `allocated` figure and look like memory still used.
+    // SAFETY: `thread.tcache.enabled` is a bool control of the calling thread.
+    let _ = unsafe { tikv_jemalloc_ctl::raw::write(b"thread.tcache.enabled\0", false) };
+    loop {
+        {
+            let mut woken = BACKGROUND.wake.lock();
+            if !*woken {
+                BACKGROUND.signal.wait_for(&mut woken, BACKGROUND_CHECK);
+            }
+            *woken = false;
+        }
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        // Evict in time-limited steps; between them clients run (and evict for themselves).
+        while make_room(&state, state.clock.now_us(), 0) == Pressure::Evicting {
+            std::thread::sleep(BACKGROUND_PAUSE);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenacity_time_limits_follow_redis() {
+        assert_eq!(time_limit_us(0), Some(0));
+        assert_eq!(time_limit_us(10), Some(500));
+        assert_eq!(time_limit_us(11), Some(575));
+        assert!(time_limit_us(99).unwrap() > 100_000_000);
+        assert_eq!(time_limit_us(100), None);
+    }
+
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(ScriptOomFlags::of(b"return 1"), ScriptOomFlags::default());
+        assert!(ScriptOomFlags::of(b"#!lua\nreturn 1").denies_oom);
+        let allow = ScriptOomFlags::of(b"#!lua flags=no-cluster,allow-oom\nreturn 1");
+        assert!(allow.allow_oom && !allow.denies_oom);
+        assert!(!ScriptOomFlags::of(b"#!lua flags=no-writes").denies_oom);
     }
 }

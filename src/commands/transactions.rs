@@ -172,6 +172,12 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
 /// Drops a client's transaction and watches outside any command (disconnect, RESET).
 pub fn reset_client(state: &ServerState, client: &mut ClientState) {
     crate::pubsub::forget_client(state, &mut client.pubsub);
+    discard_refused(state, client);
+}
+
+/// Drops the transaction and the watches of a client whose EXEC was refused before it ran
+/// (Redis's `discardTransaction`).
+pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
     client.multi = None;
     client.info.details.lock().multi = -1;
     let flag = client.watch.flag.clone();

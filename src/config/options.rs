@@ -880,6 +880,8 @@ pub static OPTIONS: &[OptionSpec] = &[
     // Beyond Redis: keyspace hits and misses per key prefix (keyspace/prefix_stats.rs).
     opt("keyspace-stats-prefixes", Str, "", Mutable),
     opt("keyspace-stats-separator", Str, "", Mutable),
+    // Beyond Redis: eviction tiers, keys evicted before any other (keyspace/evict_tiers.rs).
+    opt("maxmemory-evict-first", Str, "", Mutable),
     // Beyond Redis: the Prometheus endpoint (observability/prometheus.rs); port 0 = off.
     opt("metrics-port", Int { min: 0, max: 65535 }, "0", Immutable),
     opt("metrics-bind", Str, "127.0.0.1", Immutable),

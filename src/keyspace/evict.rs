@@ -5,6 +5,7 @@
 //! Scores: higher is evicted first. LRU: idle seconds; LFU: 255 - decayed counter; TTL:
 //! nearer deadline; random: a random number.
 
+use super::evict_tiers::{self, Rules};
 use super::{access, Entry, Keyspace, Shard, ShardId};
 
 /// The eviction policies of `maxmemory-policy`.
@@ -70,6 +71,11 @@ pub const POOL_SIZE: usize = 16;
 const SHARDS_PER_ROUND: usize = 4;
 /// Random shard picks tried per round before falling back to visiting every shard.
 const PICKS_PER_ROUND: usize = 64;
+/// Keys evicted between two looks at the clock (Redis checks its time limit every 16).
+const KEYS_PER_CLOCK_CHECK: usize = 16;
+/// How long the tier is skipped after a full walk found tier keys but none the policy may
+/// evict (volatile-* over a tier without TTLs), so each eviction does not walk it again.
+const TIER_IDLE_MS: u64 = 100;
 
 #[derive(Debug)]
 struct Candidate {
@@ -79,29 +85,13 @@ struct Candidate {
     key: Box<[u8]>,
 }
 
-/// The best candidates seen so far, sorted by ascending score (best last).
+/// Candidates sorted by ascending score (best last), at most POOL_SIZE.
 #[derive(Debug, Default)]
-pub struct Pool {
+struct Candidates {
     items: Vec<Candidate>,
-    policy: Option<Policy>,
 }
 
-impl Pool {
-    pub const fn new() -> Pool {
-        Pool {
-            items: Vec::new(),
-            policy: None,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
+impl Candidates {
     fn offer(&mut self, score: u64, id: ShardId, pos: usize, entry: &Entry) {
         if self.items.len() == POOL_SIZE && self.items[0].score >= score {
             return;
@@ -133,14 +123,50 @@ impl Pool {
     }
 }
 
-/// Offers up to `samples` random entries of one shard to the pool.
-pub fn sample_shard(
+/// The best candidates seen so far, kept between evictions as Redis keeps its pool: one set
+/// for the `maxmemory-evict-first` tier, one for every key.
+#[derive(Debug, Default)]
+pub struct Pool {
+    general: Candidates,
+    tier: Candidates,
+    policy: Option<Policy>,
+    /// The tier rules generation the tier candidates were chosen under.
+    tier_generation: u64,
+    /// Until when the tier is skipped (see TIER_IDLE_MS).
+    tier_idle_until_ms: u64,
+    /// `evict_tiers::inserts()` when a complete walk last found the prefix tier empty.
+    prefix_empty_at: Option<u64>,
+}
+
+impl Pool {
+    pub const fn new() -> Pool {
+        Pool {
+            general: Candidates { items: Vec::new() },
+            tier: Candidates { items: Vec::new() },
+            policy: None,
+            tier_generation: 0,
+            tier_idle_until_ms: 0,
+            prefix_empty_at: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.general.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.general.items.is_empty()
+    }
+}
+
+/// Offers up to `samples` random entries of one shard to the candidates.
+fn sample_shard(
     shard: &Shard,
     id: ShardId,
     policy: Policy,
     samples: usize,
     now_ms: u64,
-    pool: &mut Pool,
+    into: &mut Candidates,
 ) {
     let slots = shard.slot_count();
     if slots == 0 || (policy.volatile_only() && shard.volatile_len() == 0) {
@@ -157,7 +183,21 @@ pub fn sample_shard(
         };
         seen += 1;
         if let Some(score) = policy.score(entry, now_ms) {
-            pool.offer(score, id, pos, entry);
+            into.offer(score, id, pos, entry);
+        }
+    }
+}
+
+/// Offers every entry of a shard (the conclusive walk).
+fn offer_all(shard: &Shard, id: ShardId, policy: Policy, now_ms: u64, into: &mut Candidates) {
+    if policy.volatile_only() && shard.volatile_len() == 0 {
+        return;
+    }
+    for pos in 0..shard.slot_count() {
+        if let Some(entry) = shard.entry_at(pos) {
+            if let Some(score) = policy.score(entry, now_ms) {
+                into.offer(score, id, pos, entry);
+            }
         }
     }
 }
@@ -168,8 +208,9 @@ pub struct Evicted {
     pub key: Box<[u8]>,
 }
 
-/// Fills the pool: a few random non-empty shards, or every shard if random picks find none.
-fn fill(ks: &Keyspace, policy: Policy, samples: usize, now_ms: u64, pool: &mut Pool) {
+/// Fills the candidates: a few random non-empty shards, or every shard if random picks find
+/// none.
+fn fill(ks: &Keyspace, policy: Policy, samples: usize, now_ms: u64, into: &mut Candidates) {
     let total = ks.databases() * ks.shards_per_db();
     let mut sampled = 0;
     for _ in 0..PICKS_PER_ROUND {
@@ -182,33 +223,190 @@ fn fill(ks: &Keyspace, policy: Policy, samples: usize, now_ms: u64, pool: &mut P
         if shard.is_empty() {
             continue;
         }
-        sample_shard(&shard, id, policy, samples, now_ms, pool);
+        sample_shard(&shard, id, policy, samples, now_ms, into);
         sampled += 1;
         if sampled == SHARDS_PER_ROUND {
             break;
         }
     }
-    if pool.is_empty() {
+    if into.items.is_empty() {
         // Random picks found nothing: walk the slots in order, so that "nothing to evict" is a
         // definite answer (sampling can miss the last few candidates of a mostly-empty slab).
         for id in ks.all_shards() {
-            let shard = ks.lock(id);
-            if policy.volatile_only() && shard.volatile_len() == 0 {
-                continue;
-            }
-            for pos in 0..shard.slot_count() {
-                if let Some(entry) = shard.entry_at(pos) {
-                    if let Some(score) = policy.score(entry, now_ms) {
-                        pool.offer(score, id, pos, entry);
-                    }
-                }
-            }
-            drop(shard);
-            if pool.len() >= samples {
+            offer_all(&ks.lock(id), id, policy, now_ms, into);
+            if into.items.len() >= samples {
                 return;
             }
         }
     }
+}
+
+/// Offers up to `samples` random keys of one shard's prefix-tier list.
+fn sample_tier_slots(
+    shard: &mut Shard,
+    id: ShardId,
+    rules: &Rules,
+    policy: Policy,
+    samples: usize,
+    now_ms: u64,
+    into: &mut Candidates,
+) {
+    for _ in 0..samples {
+        let Some(pos) = evict_tiers::random_slot(shard, rules, samples) else {
+            return;
+        };
+        let entry = shard.entry_at(pos).expect("random_slot checked it");
+        if let Some(score) = policy.score(entry, now_ms) {
+            into.offer(score, id, pos, entry);
+        }
+    }
+}
+
+/// Fills the tier candidates: random shards of the tier databases and random keys of the
+/// shards' prefix lists; if that finds nothing, every tier key is visited, so that "the tier
+/// is empty" is a definite answer. Returns whether the tier holds any key (evictable or not).
+fn fill_tier(
+    ks: &Keyspace,
+    rules: &Rules,
+    policy: Policy,
+    samples: usize,
+    now_ms: u64,
+    into: &mut Candidates,
+    prefix_empty_at: &mut Option<u64>,
+) -> bool {
+    let per_db = ks.shards_per_db();
+    let dbs: Vec<usize> = rules
+        .dbs
+        .iter()
+        .copied()
+        .filter(|&db| db < ks.databases())
+        .collect();
+    let inserts = evict_tiers::inserts();
+    let prefixes = !rules.prefixes.is_empty() && *prefix_empty_at != Some(inserts);
+    if dbs.is_empty() && !prefixes {
+        return false;
+    }
+    // With prefixes any shard may hold tier keys; otherwise only the tier databases' shards.
+    let choices = if prefixes {
+        ks.databases() * per_db
+    } else {
+        dbs.len() * per_db
+    };
+    let mut sampled = 0;
+    for _ in 0..PICKS_PER_ROUND {
+        let n = (access::random_u64() % choices as u64) as usize;
+        let id = ShardId {
+            db: if prefixes {
+                n / per_db
+            } else {
+                dbs[n / per_db]
+            },
+            shard: n % per_db,
+        };
+        let mut shard = ks.lock(id);
+        if rules.has_db(id.db) {
+            if shard.is_empty() {
+                continue;
+            }
+            sample_shard(&shard, id, policy, samples, now_ms, into);
+        } else if shard.evict_tier.live() > 0 {
+            sample_tier_slots(&mut shard, id, rules, policy, samples, now_ms, into);
+        } else {
+            continue;
+        }
+        sampled += 1;
+        if sampled == SHARDS_PER_ROUND {
+            break;
+        }
+    }
+    if !into.items.is_empty() {
+        return true;
+    }
+    let mut holds = sampled > 0;
+    for &db in &dbs {
+        for shard in 0..per_db {
+            let id = ShardId { db, shard };
+            let shard = ks.lock(id);
+            holds |= !shard.is_empty();
+            offer_all(&shard, id, policy, now_ms, into);
+            if into.items.len() >= samples {
+                return true;
+            }
+        }
+    }
+    if prefixes {
+        let live = walk_prefix_tier(ks, rules, policy, samples, now_ms, into);
+        if live == 0 {
+            *prefix_empty_at = Some(inserts);
+        }
+        holds |= live > 0;
+    }
+    holds
+}
+
+/// Offers the prefix-tier keys of every shard in order, until `samples` candidates are found.
+/// Returns the tier keys it met.
+fn walk_prefix_tier(
+    ks: &Keyspace,
+    rules: &Rules,
+    policy: Policy,
+    samples: usize,
+    now_ms: u64,
+    into: &mut Candidates,
+) -> usize {
+    let mut live = 0;
+    for id in ks.all_shards() {
+        if rules.has_db(id.db) {
+            continue;
+        }
+        let mut shard = ks.lock(id);
+        if shard.evict_tier.live() == 0 {
+            continue;
+        }
+        live += shard.evict_tier.live();
+        for pos in evict_tiers::all_slots(&mut shard, rules) {
+            let entry = shard.entry_at(pos).expect("all_slots checked it");
+            if let Some(score) = policy.score(entry, now_ms) {
+                into.offer(score, id, pos, entry);
+            }
+        }
+        if into.items.len() >= samples {
+            break;
+        }
+    }
+    live
+}
+
+/// Rebuilds every shard's prefix-tier list after the rules changed.
+fn refresh_tier_lists(ks: &Keyspace, rules: &Rules, generation: u64) {
+    if rules.prefixes.is_empty() {
+        return;
+    }
+    for id in ks.all_shards() {
+        evict_tiers::refresh(&mut ks.lock(id), rules, generation);
+    }
+}
+
+/// What one eviction call did.
+#[derive(Default)]
+pub struct Outcome {
+    /// Bytes of the keyspace's accounting released.
+    pub freed: usize,
+    /// The keys removed, for `evicted` notifications.
+    pub evicted: Vec<Evicted>,
+    /// The time limit ended the call before `to_free` was reached (more may be evictable).
+    pub timed_out: bool,
+}
+
+/// What to evict and how long to try.
+pub struct Request {
+    pub policy: Policy,
+    pub samples: usize,
+    /// Bytes of the keyspace's accounting to release.
+    pub to_free: usize,
+    pub now_ms: u64,
+    /// Stop (with `timed_out`) once this instant has passed; None: no limit.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// Evicts keys by `policy` until `to_free` bytes of the keyspace's accounting are released or
@@ -220,53 +418,114 @@ pub fn evict(
     to_free: usize,
     now_ms: u64,
 ) -> (usize, Vec<Evicted>) {
-    evict_logged(ks, policy, samples, to_free, now_ms, &mut |_, _| {})
+    let request = Request {
+        policy,
+        samples,
+        to_free,
+        now_ms,
+        deadline: None,
+    };
+    let outcome = evict_logged(ks, &request, &mut |_, _| {});
+    (outcome.freed, outcome.evicted)
+}
+
+/// Takes the next victim: from the tier while it has candidates, else from every key.
+/// The flag says whether it came from the tier.
+fn next_victim(
+    ks: &Keyspace,
+    pool: &mut Pool,
+    tier: Option<&Rules>,
+    request: &Request,
+) -> Option<(Candidate, bool)> {
+    let (policy, samples, now_ms) = (request.policy, request.samples.max(1), request.now_ms);
+    if let Some(rules) = tier.filter(|_| now_ms >= pool.tier_idle_until_ms) {
+        let holds = fill_tier(
+            ks,
+            rules,
+            policy,
+            samples,
+            now_ms,
+            &mut pool.tier,
+            &mut pool.prefix_empty_at,
+        );
+        if let Some(best) = pool.tier.pop_best() {
+            return Some((best, true));
+        }
+        if holds {
+            // Tier keys exist but the policy may evict none of them.
+            pool.tier_idle_until_ms = now_ms + TIER_IDLE_MS;
+        }
+    }
+    fill(ks, policy, samples, now_ms, &mut pool.general);
+    pool.general.pop_best().map(|best| (best, false))
 }
 
 /// `evict`, calling `log(db, key)` for each removed key while its shard is still held (the AOF
 /// logs the deletion there, so it is ordered before any later write to the key).
 pub fn evict_logged(
     ks: &Keyspace,
-    policy: Policy,
-    samples: usize,
-    to_free: usize,
-    now_ms: u64,
+    request: &Request,
     log: &mut dyn FnMut(usize, &[u8]),
-) -> (usize, Vec<Evicted>) {
-    let mut freed = 0;
-    let mut evicted = Vec::new();
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let policy = request.policy;
     if policy == Policy::NoEviction {
-        return (0, evicted);
+        return outcome;
     }
     let mut pool = ks.evict_pool.lock();
     if pool.policy != Some(policy) {
-        pool.items.clear();
+        *pool = Pool::new();
         pool.policy = Some(policy);
     }
-    while freed < to_free {
-        fill(ks, policy, samples.max(1), now_ms, &mut pool);
-        let Some(best) = pool.pop_best() else {
+    let tier = evict_tiers::current();
+    if let Some((rules, generation)) = &tier {
+        if pool.tier_generation != *generation {
+            pool.tier = Candidates::default();
+            pool.tier_generation = *generation;
+            pool.tier_idle_until_ms = 0;
+            pool.prefix_empty_at = None;
+            refresh_tier_lists(ks, rules, *generation);
+        }
+    }
+    let rules = tier.as_ref().map(|(r, _)| &**r);
+    let now_ms = request.now_ms;
+    while outcome.freed < request.to_free {
+        let Some((best, from_tier)) = next_victim(ks, &mut pool, rules, request) else {
             break;
         };
         let mut shard = ks.lock(best.id);
-        let still_there = shard
-            .entry_at(best.pos)
-            .is_some_and(|e| *e.key() == best.key[..] && policy.score(e, now_ms).is_some());
+        let still_there = shard.entry_at(best.pos).is_some_and(|e| {
+            *e.key() == best.key[..]
+                && policy.score(e, now_ms).is_some()
+                && (!from_tier || rules.is_some_and(|r| r.contains(best.id.db, e.key())))
+        });
         if !still_there {
             continue;
         }
         let before = shard.used_bytes();
         if shard.remove_at(best.pos).is_some() {
             shard.stats.evicted += 1;
-            freed += before.saturating_sub(shard.used_bytes()).max(1);
+            outcome.freed += before.saturating_sub(shard.used_bytes()).max(1);
             log(best.id.db, &best.key);
-            evicted.push(Evicted {
+            drop(shard);
+            if rules.is_some_and(|r| r.contains(best.id.db, &best.key)) {
+                evict_tiers::note_evicted();
+            }
+            outcome.evicted.push(Evicted {
                 db: best.id.db,
                 key: best.key,
             });
+            if outcome.evicted.len() % KEYS_PER_CLOCK_CHECK == 0
+                && request
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                outcome.timed_out = outcome.freed < request.to_free;
+                break;
+            }
         }
     }
-    (freed, evicted)
+    outcome
 }
 
 #[cfg(test)]
@@ -289,13 +548,13 @@ mod tests {
 
     #[test]
     fn pool_keeps_the_best_sorted() {
-        let mut pool = Pool::new();
+        let mut pool = Candidates::default();
         let id = ShardId { db: 0, shard: 0 };
         for i in 0..40u64 {
             let e = Entry::new_str(format!("k{i}").as_bytes(), b"v", None);
             pool.offer((i * 7) % 40, id, i as usize, &e);
         }
-        assert_eq!(pool.len(), POOL_SIZE);
+        assert_eq!(pool.items.len(), POOL_SIZE);
         let scores: Vec<u64> = pool.items.iter().map(|c| c.score).collect();
         assert!(scores.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(pool.pop_best().map(|c| c.score), Some(39));
@@ -352,5 +611,40 @@ mod tests {
         }
         let (_, gone) = evict(&ks, Policy::AllKeysLru, 64, 1, later);
         assert_eq!(&gone[0].key[..], b"k0");
+    }
+
+    #[test]
+    fn tier_keys_go_first() {
+        let ks = Keyspace::new(2, 4);
+        let put = |db: usize, key: &str| {
+            let hash = ks.hash(key.as_bytes());
+            let id = ShardId {
+                db,
+                shard: ks.shard_of(hash),
+            };
+            ks.lock(id)
+                .insert(hash, key.as_bytes(), Value::string(b"v"), None, 1000);
+        };
+        for i in 0..100 {
+            put(0, &format!("session:{i}"));
+        }
+        evict_tiers::configure("db1 tiercache:");
+        for i in 0..40 {
+            put(0, &format!("tiercache:{i}"));
+            put(1, &format!("c{i}"));
+        }
+        let before = evict_tiers::evicted();
+        for n in 0..80 {
+            let (_, gone) = evict(&ks, Policy::AllKeysRandom, 5, 1, 1000);
+            let victim = &gone[0];
+            assert!(
+                victim.db == 1 || victim.key.starts_with(b"tiercache:"),
+                "eviction {n} took a key outside the tier"
+            );
+        }
+        assert!(evict_tiers::evicted() - before >= 80);
+        let (_, gone) = evict(&ks, Policy::AllKeysRandom, 5, 1, 1000);
+        assert!(gone[0].key.starts_with(b"session:"));
+        evict_tiers::configure("");
     }
 }

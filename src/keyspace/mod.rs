@@ -8,6 +8,7 @@
 pub mod access;
 pub mod entry;
 pub mod evict;
+pub mod evict_tiers;
 pub mod expiry;
 pub mod glob;
 pub mod prefix_stats;
@@ -157,6 +158,7 @@ impl Keyspace {
             shard.stats = ShardStats::default();
             shard.prefix_stats.reset();
         }
+        evict_tiers::reset_stats();
     }
 
     /// Hits and misses per key-prefix group, summed over every shard, busiest group first.

@@ -49,6 +49,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Hits and misses per key prefix (see prefix_stats; nothing counted unless configured).
     pub prefix_stats: super::prefix_stats::PrefixStats,
+    /// Slots of keys in the `maxmemory-evict-first` prefix tier (see evict_tiers).
+    pub evict_tier: super::evict_tiers::TierSlots,
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
@@ -86,6 +88,7 @@ impl Shard {
             expired_keys: Vec::new(),
             stats: ShardStats::default(),
             prefix_stats: Default::default(),
+            evict_tier: Default::default(),
             snapshot: None,
         }
     }
@@ -334,6 +337,7 @@ impl Shard {
             hasher.hash_one(e.key())
         });
         self.keys += 1;
+        super::evict_tiers::note_insert(self, id);
         old
     }
 
@@ -361,6 +365,7 @@ impl Shard {
             self.watchers.touch(entry.key());
         }
         self.free.push(id);
+        self.evict_tier.note_remove(entry.key());
         self.keys -= 1;
         self.used_bytes -= entry.memory_bytes();
         if entry.expire_at_ms().is_some() {
@@ -502,6 +507,7 @@ impl Shard {
     }
 
     fn reset_storage(&mut self) {
+        self.evict_tier.clear();
         self.index = HashTable::new();
         self.slots = Vec::new();
         self.free = Vec::new();
@@ -589,6 +595,7 @@ impl Shard {
         std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
         std::mem::swap(&mut self.used_bytes, &mut other.used_bytes);
         std::mem::swap(&mut self.hasher, &mut other.hasher);
+        std::mem::swap(&mut self.evict_tier, &mut other.evict_tier);
         std::mem::swap(&mut self.sweep_pos, &mut other.sweep_pos);
         std::mem::swap(&mut self.next_sweep_at_ms, &mut other.next_sweep_at_ms);
         std::mem::swap(

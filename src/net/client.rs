@@ -41,6 +41,8 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     // the bytes in `output` came from it (released from its limit once written).
     let outbox = client.pubsub.outbox.clone();
     let mut pushed = 0usize;
+    // Since when the replies waiting here have exceeded the normal class's soft limit.
+    let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
 
     'conn: loop {
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
@@ -147,6 +149,20 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                         ReplyMode::Off => {}
                         ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
                         ReplyMode::Skipping => client.reply_mode = ReplyMode::On,
+                    }
+                    if !client.pubsub.is_subscribed() {
+                        if let Some(limit) = crate::commands::memory_limit::output_limit_reached(
+                            state,
+                            output.len(),
+                            &over_soft_since_ms,
+                        ) {
+                            tracing::warn!(
+                                "Client id={} addr={addr} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
+                                client.id
+                            );
+                            close = true;
+                            break;
+                        }
                     }
                     if client.close_after_reply || info.is_killed() {
                         close = true;

@@ -53,12 +53,44 @@ pub struct BufferLimits {
 
 impl BufferLimits {
     pub fn pubsub(state: &ServerState) -> BufferLimits {
-        let [hard, soft, secs] = &state.config.hot.pubsub_obuf_limits;
+        Self::of_class(&state.config.hot.pubsub_obuf_limits)
+    }
+
+    /// The limits of the `normal` client class.
+    pub fn normal(state: &ServerState) -> BufferLimits {
+        Self::of_class(&state.config.hot.normal_obuf_limits)
+    }
+
+    fn of_class([hard, soft, secs]: &[AtomicU64; 3]) -> BufferLimits {
         BufferLimits {
             hard_bytes: hard.load(Ordering::Relaxed),
             soft_bytes: soft.load(Ordering::Relaxed),
             soft_secs: secs.load(Ordering::Relaxed),
         }
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the soft limit when it
+    /// has been exceeded continuously for longer than the soft seconds. Returns which limit.
+    pub fn exceeded(
+        &self,
+        total: u64,
+        over_soft_since_ms: &AtomicU64,
+        now_ms: u64,
+    ) -> Option<&'static str> {
+        if self.hard_bytes > 0 && total >= self.hard_bytes {
+            return Some("hard");
+        }
+        if self.soft_bytes > 0 && total >= self.soft_bytes {
+            let since = over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                over_soft_since_ms.store(now_ms.max(1), Ordering::Relaxed);
+            } else if now_ms.saturating_sub(since) > self.soft_secs.saturating_mul(1000) {
+                return Some("soft");
+            }
+        } else {
+            over_soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        None
     }
 }
 
@@ -114,24 +146,8 @@ impl Outbox {
         true
     }
 
-    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the soft limit when it
-    /// has been exceeded continuously for longer than the soft seconds.
     fn over_limit(&self, total: u64, limits: BufferLimits, now_ms: u64) -> Option<&'static str> {
-        if limits.hard_bytes > 0 && total >= limits.hard_bytes {
-            return Some("hard");
-        }
-        if limits.soft_bytes > 0 && total >= limits.soft_bytes {
-            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
-            if since == 0 {
-                self.over_soft_since_ms
-                    .store(now_ms.max(1), Ordering::Relaxed);
-            } else if now_ms.saturating_sub(since) > limits.soft_secs.saturating_mul(1000) {
-                return Some("soft");
-            }
-        } else {
-            self.over_soft_since_ms.store(0, Ordering::Relaxed);
-        }
-        None
+        limits.exceeded(total, &self.over_soft_since_ms, now_ms)
     }
 
     fn close(&self, limit: &str) {

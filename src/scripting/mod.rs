@@ -73,6 +73,8 @@ struct Cached {
     origin: Origin,
     /// Scripts with a `#!lua flags=no-writes` shebang run read-only.
     no_writes: bool,
+    /// What the shebang says about maxmemory (see `memory_limit::ScriptOomFlags`).
+    oom: crate::commands::memory_limit::ScriptOomFlags,
 }
 
 struct Vm {
@@ -137,12 +139,25 @@ impl Scripting {
                         function,
                         origin: Origin::Loaded,
                         no_writes,
+                        oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
                     },
                 );
                 self.cached.store(vm.scripts.len(), Ordering::Relaxed);
             }
         }
         Ok(sha)
+    }
+
+    /// The maxmemory flags of a cached script (none for an unknown SHA1: EVALSHA fails then).
+    pub fn oom_flags(&self, sha: &[u8]) -> crate::commands::memory_limit::ScriptOomFlags {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        // A running script holds the VM: the caller waits for it (or BUSY) anyway.
+        self.vm
+            .try_lock()
+            .as_ref()
+            .and_then(|guard| guard.as_ref())
+            .and_then(|vm| vm.scripts.get(&sha).map(|c| c.oom))
+            .unwrap_or_default()
     }
 
     /// SCRIPT EXISTS for one SHA1.
@@ -198,6 +213,7 @@ impl Scripting {
             }
         };
         let access = if no_writes { Access::ReadOnly } else { access };
+        let allow_oom = vm.scripts.get(&sha).is_some_and(|c| c.oom.allow_oom);
         let threshold_ms = ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64;
         let _running = self.busy.start(threshold_ms);
         let script = run::Script {
@@ -206,6 +222,7 @@ impl Scripting {
             keys,
             args,
             access,
+            allow_oom,
         };
         Ok(run::run(&vm.sandbox, ctx, &self.busy, script))
     }
@@ -251,6 +268,7 @@ impl Vm {
                 function: function.clone(),
                 origin: Origin::Eval(self.tick),
                 no_writes,
+                oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
             },
         );
         count.store(self.scripts.len(), Ordering::Relaxed);

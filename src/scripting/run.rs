@@ -25,6 +25,8 @@ pub struct Script<'a> {
     pub keys: &'a [Bytes],
     pub args: &'a [Bytes],
     pub access: Access,
+    /// `#!lua flags=allow-oom`: writes are not refused over maxmemory.
+    pub allow_oom: bool,
 }
 
 /// Whether a failing command raises a Lua error (redis.call) or is returned (redis.pcall).
@@ -39,6 +41,10 @@ struct RunState<'c, 'a> {
     resp: ScriptResp,
     access: Access,
     busy: &'c BusyState,
+    allow_oom: bool,
+    /// A write command has run (Redis's SCRIPT_WRITE_DIRTY): later writes are not refused for
+    /// memory, a script is not stopped halfway.
+    wrote: bool,
 }
 
 /// Runs a script and returns its reply (errors included, formatted as Redis does).
@@ -91,6 +97,8 @@ fn run_in_vm(
         resp: ScriptResp::Resp2,
         access: script.access,
         busy,
+        allow_oom: script.allow_oom,
+        wrote: false,
     });
     let (ok, value): (bool, Value) = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: Variadic<Value>| {
@@ -211,6 +219,14 @@ fn redis_call(
     if let Some(text) = crate::acl::script_refusal(state.ctx, &found, &argv) {
         return failed(&text);
     }
+    if found.spec.has(flags::DENYOOM)
+        && !state.wrote
+        && !state.allow_oom
+        && crate::commands::memory_limit::script_oom()
+    {
+        return failed("OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    state.wrote |= writes;
     let resp = state.resp;
     state.ctx.client.protocol = match resp {
         ScriptResp::Resp2 => Protocol::Resp2,
