@@ -143,13 +143,13 @@ pub fn list_lines(state: &ServerState) -> Vec<Bytes> {
             let mut line = b"user ".to_vec();
             line.extend_from_slice(&user.name);
             line.push(b' ');
-            line.extend_from_slice(user.rules().describe().as_bytes());
+            line.extend_from_slice(&user.rules().describe());
             Bytes::from(line)
         })
         .collect()
 }
 
-/// Usernames may not hold spaces or NUL bytes (ACL SETUSER's rule).
+/// Usernames may not hold white space or NUL bytes (ACL SETUSER's rule).
 pub fn valid_username(name: &[u8]) -> bool {
-    !name.iter().any(|&b| b == b' ' || b == 0)
+    !super::rules::has_space_or_nul(name)
 }

@@ -132,7 +132,10 @@ impl UserRules {
 
     /// Rules whose first byte says what follows: passwords, patterns, commands.
     fn apply_argument_rule(&mut self, rule: &[u8], env: &RuleEnv<'_>) -> Result<(), RuleError> {
-        let (&first, rest) = rule.split_first().ok_or(SYNTAX)?;
+        // An empty rule changes nothing, as in Redis.
+        let Some((&first, rest)) = rule.split_first() else {
+            return Ok(());
+        };
         match first {
             b'>' => {
                 self.add_password_hash(sha256_hex(rest));
@@ -196,7 +199,7 @@ impl UserRules {
             self.allow_all_keys();
             return Ok(());
         }
-        if pattern.contains(&b' ') {
+        if has_space_or_nul(pattern) {
             return Err(SYNTAX);
         }
         match self.key_patterns.iter_mut().find(|p| p.pattern == pattern) {
@@ -221,6 +224,9 @@ impl UserRules {
     fn add_channel(&mut self, pattern: &[u8]) -> Result<(), RuleError> {
         if self.all_channels {
             return Err(CHANNEL_AFTER_ALL);
+        }
+        if has_space_or_nul(pattern) {
+            return Err(SYNTAX);
         }
         if pattern == b"*" {
             self.allow_all_channels();
@@ -359,19 +365,22 @@ impl UserRules {
             && registry.all_entries().all(|found| self.has_bit(found.id))
     }
 
-    /// The rules in ACL LIST's order: flags, passwords, keys, channels, commands.
-    pub fn describe(&self) -> String {
-        let mut words: Vec<String> = self.flag_names().iter().map(|f| f.to_string()).collect();
-        words.extend(self.passwords.iter().map(|p| format!("#{p}")));
+    /// The rules in ACL LIST's order: flags, passwords, keys, channels, commands. Bytes:
+    /// patterns are binary-safe.
+    pub fn describe(&self) -> Vec<u8> {
+        let mut words: Vec<Vec<u8>> = self
+            .flag_names()
+            .iter()
+            .map(|f| f.as_bytes().to_vec())
+            .collect();
+        words.extend(self.passwords.iter().map(|p| format!("#{p}").into_bytes()));
         words.extend(self.describe_keys());
-        if self.all_channels {
-            words.push("&*".into());
-        } else {
-            words.push("resetchannels".into());
-            words.extend(self.describe_channels());
+        if !self.all_channels {
+            words.push(b"resetchannels".to_vec());
         }
-        words.push(self.describe_commands());
-        words.join(" ")
+        words.extend(self.describe_channels());
+        words.push(self.describe_commands().into_bytes());
+        words.join(&b' ')
     }
 
     pub fn flag_names(&self) -> Vec<&'static str> {
@@ -387,30 +396,30 @@ impl UserRules {
         flags
     }
 
-    pub fn describe_keys(&self) -> Vec<String> {
+    pub fn describe_keys(&self) -> Vec<Vec<u8>> {
         if self.all_keys {
-            return vec!["~*".into()];
+            return vec![b"~*".to_vec()];
         }
         self.key_patterns
             .iter()
             .map(|p| {
-                let prefix = match (p.read, p.write) {
-                    (true, false) => "%R~",
-                    (false, true) => "%W~",
-                    _ => "~",
+                let prefix: &[u8] = match (p.read, p.write) {
+                    (true, false) => b"%R~",
+                    (false, true) => b"%W~",
+                    _ => b"~",
                 };
-                format!("{prefix}{}", String::from_utf8_lossy(&p.pattern))
+                [prefix, &p.pattern].concat()
             })
             .collect()
     }
 
-    pub fn describe_channels(&self) -> Vec<String> {
+    pub fn describe_channels(&self) -> Vec<Vec<u8>> {
         if self.all_channels {
-            return vec!["&*".into()];
+            return vec![b"&*".to_vec()];
         }
         self.channels
             .iter()
-            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
+            .map(|c| [b"&", c.as_slice()].concat())
             .collect()
     }
 
@@ -422,6 +431,14 @@ impl UserRules {
         }
         text
     }
+}
+
+/// Patterns and usernames may not hold C's `isspace` characters or NUL (they would not
+/// survive ACL LIST).
+pub fn has_space_or_nul(pattern: &[u8]) -> bool {
+    pattern
+        .iter()
+        .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0))
 }
 
 /// `cmd` or `cmd|sub`, any case.
@@ -528,7 +545,7 @@ mod tests {
         assert!(rules.is_unrestricted(&registry));
         apply_all(&mut rules, &registry, &["-flushall"]);
         assert!(!rules.is_unrestricted(&registry));
-        assert_eq!(rules.describe(), "on nopass ~* &* +@all -flushall");
+        assert_eq!(rules.describe(), b"on nopass ~* &* +@all -flushall");
     }
 
     #[test]

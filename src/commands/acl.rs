@@ -138,11 +138,14 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         .acl
         .set_user(name, &argv[3..], &env)
         .map_err(|(i, reason)| {
+            // The modifier is printed with %s: up to its first NUL byte.
+            let rule = &argv[3 + i];
+            let end = rule.iter().position(|&b| b == 0).unwrap_or(rule.len());
             let mut text = b"ERR Error in ACL SETUSER modifier '".to_vec();
-            text.extend_from_slice(&argv[3 + i]);
+            text.extend_from_slice(&rule[..end]);
             text.extend_from_slice(b"': ");
             text.extend_from_slice(reason.0.as_bytes());
-            CommandError::Raw(text)
+            CommandError::Raw(one_line(text))
         })?;
     Ok(Reply::Ok)
 }
@@ -162,8 +165,8 @@ fn getuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         )
     };
     let flags = rules.flag_names().iter().map(|f| f.to_string()).collect();
-    let keys = rules.describe_keys().join(" ");
-    let channels = rules.describe_channels().join(" ");
+    let keys = rules.describe_keys().join(&b' ');
+    let channels = rules.describe_channels().join(&b' ');
     Ok(Reply::Map(vec![
         (Reply::bulk_static("flags"), bulks(flags)),
         (
@@ -174,11 +177,8 @@ fn getuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             Reply::bulk_static("commands"),
             Reply::bulk(rules.describe_commands().into_bytes()),
         ),
-        (Reply::bulk_static("keys"), Reply::bulk(keys.into_bytes())),
-        (
-            Reply::bulk_static("channels"),
-            Reply::bulk(channels.into_bytes()),
-        ),
+        (Reply::bulk_static("keys"), Reply::bulk(keys)),
+        (Reply::bulk_static("channels"), Reply::bulk(channels)),
         (Reply::bulk_static("selectors"), Reply::Array(Vec::new())),
     ]))
 }
@@ -223,7 +223,7 @@ fn cat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         3 => {
             let wanted = String::from_utf8_lossy(&argv[2]).to_ascii_lowercase();
             if !CATEGORIES.contains(&wanted.as_str()) {
-                let shown = super::connection::c_string_lossy(&argv[2]);
+                let shown = client_text(&argv[2]);
                 let shown: String = shown.chars().take(128).collect();
                 return Err(CommandError::err(format!("Unknown category '{shown}'")));
             }
@@ -296,7 +296,7 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(user) = ctx.state.acl.get(&argv[2]) else {
         return Err(CommandError::err(format!(
             "User '{}' not found",
-            super::connection::c_string_lossy(&argv[2])
+            client_text(&argv[2])
         )));
     };
     let call = &argv[3..];
@@ -306,7 +306,7 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Err(_) => {
             return Err(CommandError::err(format!(
                 "Command '{}' not found",
-                super::connection::c_string_lossy(&call[0])
+                client_text(&call[0])
             )))
         }
     };
@@ -344,12 +344,23 @@ fn genpass(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::bulk(hex.into_bytes()))
 }
 
+/// Client bytes quoted in an error: up to the first NUL (C's %s), on one line.
+fn client_text(arg: &[u8]) -> String {
+    super::connection::c_string_lossy(arg).replace(['\r', '\n'], " ")
+}
+
+fn one_line(mut text: Vec<u8>) -> Vec<u8> {
+    for b in text.iter_mut() {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    text
+}
+
 /// Redis's `addReplySubcommandSyntaxError`, naming the subcommand as the client typed it.
 fn subcommand_syntax_error(sub: &[u8]) -> CommandError {
-    let name: String = super::connection::c_string_lossy(sub)
-        .chars()
-        .take(128)
-        .collect();
+    let name: String = client_text(sub).chars().take(128).collect();
     CommandError::err(format!(
         "unknown subcommand or wrong number of arguments for '{name}'. Try ACL HELP."
     ))
