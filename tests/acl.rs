@@ -597,3 +597,69 @@ fn aclfile_and_user_lines_together_refuse_to_start() {
         "{text}"
     );
 }
+
+/// Taking a channel away from a user closes that user's connections subscribed to it; a
+/// subscriber whose channels stay allowed keeps its connection.
+#[test]
+fn revoked_channels_close_their_subscribers() {
+    for (name, server) in both(&[]) {
+        let mut admin = server.raw();
+        ok(
+            &mut admin,
+            &[
+                "ACL",
+                "SETUSER",
+                "sub",
+                "on",
+                ">pw",
+                "~*",
+                "resetchannels",
+                "&news:*",
+                "&sports",
+                "+@all",
+            ],
+        );
+        let mut news = login(&server, "sub", "pw");
+        assert!(
+            news.cmd_str(&["SUBSCRIBE", "news:1"]).starts_with("*3\r\n"),
+            "{name}"
+        );
+        let mut pattern = login(&server, "sub", "pw");
+        assert!(
+            pattern
+                .cmd_str(&["PSUBSCRIBE", "news:*"])
+                .starts_with("*3\r\n"),
+            "{name}"
+        );
+        let mut sports = login(&server, "sub", "pw");
+        assert!(
+            sports
+                .cmd_str(&["SUBSCRIBE", "sports"])
+                .starts_with("*3\r\n"),
+            "{name}"
+        );
+        ok(
+            &mut admin,
+            &["ACL", "SETUSER", "sub", "resetchannels", "&sports"],
+        );
+        assert!(
+            news.read_reply().is_none(),
+            "{name}: news:1 subscriber closed"
+        );
+        assert!(
+            pattern.read_reply().is_none(),
+            "{name}: news:* subscriber closed"
+        );
+        assert_eq!(
+            admin.cmd_str(&["PUBLISH", "sports", "goal"]),
+            ":1\r\n",
+            "{name}"
+        );
+        let message = sports.read_reply().expect("sports subscriber still open");
+        assert_eq!(
+            String::from_utf8_lossy(&message),
+            "*3\r\n$7\r\nmessage\r\n$6\r\nsports\r\n$4\r\ngoal\r\n",
+            "{name}"
+        );
+    }
+}

@@ -73,6 +73,18 @@ fn key_access(found: &Found, argv: &[Bytes]) -> (bool, bool) {
     (read, write)
 }
 
+/// Whether a channel (or, `literal`, a PSUBSCRIBE pattern) is open to these rules.
+pub fn channel_allowed(rules: &UserRules, channel: &[u8], literal: bool) -> bool {
+    rules.all_channels
+        || rules.channels.iter().any(|p| {
+            if literal {
+                p.as_slice() == channel
+            } else {
+                glob_match(p, channel, false)
+            }
+        })
+}
+
 fn check_channels(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
     let (range, literal) = match found.spec.name {
         "publish" | "spublish" => (1..2.min(argv.len()), false),
@@ -81,15 +93,7 @@ fn check_channels(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<()
         _ => return Ok(()),
     };
     for i in range {
-        let channel = &argv[i];
-        let allowed = rules.channels.iter().any(|p| {
-            if literal {
-                p.as_slice() == channel.as_ref()
-            } else {
-                glob_match(p, channel, false)
-            }
-        });
-        if !allowed {
+        if !channel_allowed(rules, &argv[i], literal) {
             return Err(Denied::Channel(i));
         }
     }

@@ -273,6 +273,33 @@ pub fn disconnect_clients_of(state: &ServerState, client: &mut ClientState, user
     }
 }
 
+/// After ACL SETUSER: closes the user's connections subscribed to a channel or pattern the
+/// new rules refuse, as Redis 7 does.
+pub fn disconnect_refused_subscribers(state: &ServerState, client: &mut ClientState, user: &User) {
+    let rules = user.rules.read().clone();
+    if rules.all_channels {
+        return;
+    }
+    let refused = state
+        .pubsub
+        .subscribers_refused(|name, is_pattern| check::channel_allowed(&rules, name, is_pattern));
+    if refused.is_empty() {
+        return;
+    }
+    let name = user.name_lossy();
+    for id in refused {
+        if id == client.id {
+            if client.user.name == user.name {
+                client.close_after_reply = true;
+            }
+        } else if let Some(info) = state.clients.get(id) {
+            if info.details.lock().user == name {
+                info.kill();
+            }
+        }
+    }
+}
+
 /// Called after CONFIG SET changed an option.
 pub fn config_changed(state: &ServerState, name: &str) {
     match name {

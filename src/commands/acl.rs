@@ -147,6 +147,9 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             text.extend_from_slice(reason.0.as_bytes());
             CommandError::Raw(one_line(text))
         })?;
+    if let Some(user) = ctx.state.acl.get(name) {
+        crate::acl::disconnect_refused_subscribers(ctx.state, ctx.client, &user);
+    }
     Ok(Reply::Ok)
 }
 

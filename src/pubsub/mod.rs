@@ -300,6 +300,24 @@ impl PubSub {
         remove_from(&mut self.patterns.write(), pattern, id);
     }
 
+    /// Ids of clients subscribed to a channel, shard channel or pattern that `allowed` refuses
+    /// (`allowed(name, is_pattern)`): ACL SETUSER closes them when it takes a channel away.
+    pub fn subscribers_refused(&self, allowed: impl Fn(&[u8], bool) -> bool) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for (table, is_pattern) in [
+            (&self.channels, false),
+            (&self.shard_channels, false),
+            (&self.patterns, true),
+        ] {
+            for (name, subscribers) in table.read().iter() {
+                if !allowed(name, is_pattern) {
+                    ids.extend(subscribers.keys().copied());
+                }
+            }
+        }
+        ids
+    }
+
     /// Delivers `message` to the subscribers of `channel` (and, for global channels, of every
     /// matching pattern). Returns the number of deliveries, as PUBLISH replies.
     pub fn publish(
