@@ -48,6 +48,7 @@ fresh() {
 # harness.sh's starters take no extra arguments; these wrap them.
 start_fc() { taskset -c 0 "$BIN" --port "$FC_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" "$@" >"$out/fc.log" 2>&1 & echo $!; }
 start_rs() { taskset -c 0 redis-server --port "$RS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$out" "$@" >"$out/rs.log" 2>&1 & echo $!; }
+allocated() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: '$1=="allocator_allocated"{print $2}'; }
 json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$1" "$2"; }
 trap '[ -n "${fc:-}" ] && stop $fc; [ -n "${rs:-}" ] && stop $rs; rm -rf "$out"' EXIT
 
@@ -79,14 +80,19 @@ fi
 if [[ " $PARTS " == *" mem "* ]]; then
   echo
   echo "## bytes per key: 1M keys, 13-byte keys, 100-byte values (growth of fresh servers)"
-  printf "%-8s %-13s %16s %14s\n" ttl server used_memory_B/key rss_B/key
+  # used_memory is ferrocache's max(allocator, keyspace accounting); allocator_allocated is the
+  # allocator alone (both servers report it with jemalloc).
+  printf "%-8s %-13s %16s %16s %14s\n" ttl server used_memory_B/key allocator_B/key rss_B/key
   for ttl in 0 3600; do
     fresh
     for side in fc rs; do
       if [ $side = fc ]; then port=$FC_PORT pid=$fc name=ferrocache; else port=$RS_PORT pid=$rs name=redis-server; fi
+      a0=$(allocated "$port")
       TTL=$ttl SERVER_PID=$pid bash "$MEMKEY" 127.0.0.1 "$port" >"$out/mem.$ttl.$side.txt"
-      printf "%-8s %-13s %16s %14s\n" "$([ $ttl = 0 ] && echo none || echo ${ttl}s)" "$name" \
+      a1=$(allocated "$port")
+      printf "%-8s %-13s %16s %16.1f %14s\n" "$([ $ttl = 0 ] && echo none || echo ${ttl}s)" "$name" \
         "$(awk '/^INFO used_memory /{print $5}' "$out/mem.$ttl.$side.txt")" \
+        "$(awk -v a="$a0" -v b="$a1" -v n="${N:-1000000}" 'BEGIN{print (b - a) / n}')" \
         "$(awk '/^\/proc VmRSS/{print $6}' "$out/mem.$ttl.$side.txt")"
     done
   done
