@@ -15,7 +15,32 @@ pub enum Denied {
     Channel(usize),
 }
 
+/// The root permissions, then each selector: the first that allows the call wins. Otherwise
+/// the most specific refusal is reported (channel over key over command), as Redis does.
 pub fn check(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
+    let mut refusal = match check_one(rules, found, argv) {
+        Ok(()) => return Ok(()),
+        Err(denied) => denied,
+    };
+    for selector in &rules.selectors {
+        match check_one(selector, found, argv) {
+            Ok(()) => return Ok(()),
+            Err(denied) if rank(denied) > rank(refusal) => refusal = denied,
+            Err(_) => {}
+        }
+    }
+    Err(refusal)
+}
+
+fn rank(denied: Denied) -> u8 {
+    match denied {
+        Denied::Command => 1,
+        Denied::Key(_) => 2,
+        Denied::Channel(_) => 3,
+    }
+}
+
+fn check_one(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
     if !command_allowed(rules, found, argv) {
         return Err(Denied::Command);
     }

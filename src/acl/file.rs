@@ -53,8 +53,14 @@ pub fn load(state: &ServerState, path: &str) -> Result<Vec<(Vec<u8>, UserRules)>
             ));
             continue;
         }
+        let Ok(words) = super::rules::merge_selector_args(&words[2..]) else {
+            errors.push_str(&format!(
+                "{path}:{line_no}: Unmatched parenthesis in selector definition."
+            ));
+            continue;
+        };
         let mut rules = UserRules::new(env.all_channels_by_default);
-        for word in &words[2..] {
+        for word in &words {
             if let Err(e) = rules.apply(word, &env) {
                 errors.push_str(&format!(
                     "{path}:{line_no}: Error in applying operation '{}': {}. ",
@@ -96,11 +102,19 @@ pub fn parse_config_lines(
         } else {
             UserRules::new(env.all_channels_by_default)
         };
-        for word in &words[1..] {
-            rules.apply(word.as_bytes(), &env).map_err(|e| {
+        let merged = super::rules::merge_selector_args(&words[1..]).map_err(|_| {
+            format!(
+                "Unmatched parenthesis in acl selector for the user named '{}'",
+                words[0]
+            )
+        })?;
+        for word in &merged {
+            rules.apply(word, &env).map_err(|e| {
                 format!(
-                    "Error loading ACL rule '{word}' for the user named '{}': {}",
-                    words[0], e.0
+                    "Error loading ACL rule '{}' for the user named '{}': {}",
+                    String::from_utf8_lossy(word),
+                    words[0],
+                    e.0
                 )
             })?;
         }

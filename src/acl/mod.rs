@@ -187,7 +187,7 @@ impl Acl {
     pub fn set_user(
         &self,
         name: &[u8],
-        rules_text: &[Bytes],
+        rules_text: &[Vec<u8>],
         env: &RuleEnv<'_>,
     ) -> Result<(), (usize, RuleError)> {
         let existing = self.get(name);

@@ -5,6 +5,8 @@
 //! own id). Next to the bitmap we keep the command rules in the order they were given, as Redis
 //! 7.2 does, so ACL LIST and GETUSER print back what the operator wrote: `+@all -@dangerous +keys`.
 //! Applying `+cmd` removes any earlier rule for `cmd` (and its `cmd|sub` rules) before appending.
+//! A selector, `(~k:* +get)`, is a further `UserRules` of which only the permission fields are
+//! used; a call runs if the user's own permissions or any selector allow it.
 
 use crate::commands::registry::{Found, Registry};
 use sha2::{Digest, Sha256};
@@ -60,6 +62,9 @@ pub struct UserRules {
     pub key_patterns: Vec<KeyPattern>,
     pub all_channels: bool,
     pub channels: Vec<Vec<u8>>,
+    /// Selectors: extra permission sets, each checked when the root one refuses. Only their
+    /// command, key and channel fields are used.
+    pub selectors: Vec<UserRules>,
 }
 
 impl UserRules {
@@ -79,6 +84,7 @@ impl UserRules {
             key_patterns: Vec::new(),
             all_channels,
             channels: Vec::new(),
+            selectors: Vec::new(),
         }
     }
 
@@ -120,13 +126,37 @@ impl UserRules {
             }
             b"allcommands" | b"+@all" => self.set_all_commands(true),
             b"nocommands" | b"-@all" => self.set_all_commands(false),
-            b"clearselectors" => {}
+            b"clearselectors" => self.selectors.clear(),
             b"reset" => {
                 *self = UserRules::new(env.all_channels_by_default);
                 self.sanitize_payload = Some(true);
             }
             _ => return self.apply_argument_rule(rule, env),
         }
+        Ok(())
+    }
+
+    /// A selector `(rule rule ...)`: a new permission set from its space-separated rules, which
+    /// may only be key, channel and command rules.
+    fn add_selector(&mut self, body: &[u8], env: &RuleEnv<'_>) -> Result<(), RuleError> {
+        let mut selector = UserRules::new(env.all_channels_by_default);
+        for word in body.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+            let lower = word.to_ascii_lowercase();
+            let permission = matches!(
+                lower.as_slice(),
+                b"allkeys"
+                    | b"resetkeys"
+                    | b"allchannels"
+                    | b"resetchannels"
+                    | b"allcommands"
+                    | b"nocommands"
+            ) || matches!(word[0], b'~' | b'%' | b'&' | b'+' | b'-');
+            if !permission {
+                return Err(SYNTAX);
+            }
+            selector.apply(word, env)?;
+        }
+        self.selectors.push(selector);
         Ok(())
     }
 
@@ -137,6 +167,9 @@ impl UserRules {
             return Ok(());
         };
         match first {
+            b'(' if rule.len() >= 2 && rule.ends_with(b")") => {
+                self.add_selector(&rule[1..rule.len() - 1], env)
+            }
             b'>' => {
                 self.add_password_hash(sha256_hex(rest));
                 Ok(())
@@ -380,6 +413,20 @@ impl UserRules {
         }
         words.extend(self.describe_channels());
         words.push(self.describe_commands().into_bytes());
+        for selector in &self.selectors {
+            words.push([b"(", selector.describe_permissions().as_slice(), b")"].concat());
+        }
+        words.join(&b' ')
+    }
+
+    /// A selector as ACL LIST shows it inside parentheses: keys, channels, commands.
+    pub fn describe_permissions(&self) -> Vec<u8> {
+        let mut words = self.describe_keys();
+        if !self.all_channels {
+            words.push(b"resetchannels".to_vec());
+        }
+        words.extend(self.describe_channels());
+        words.push(self.describe_commands().into_bytes());
         words.join(&b' ')
     }
 
@@ -439,6 +486,33 @@ pub fn has_space_or_nul(pattern: &[u8]) -> bool {
     pattern
         .iter()
         .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0))
+}
+
+/// Joins a selector written over several arguments (`(~x` `+get)`) into one rule, as Redis's
+/// `ACLMergeSelectorArguments`; an unclosed one is an error naming the argument it started at.
+pub fn merge_selector_args<T: AsRef<[u8]>>(args: &[T]) -> Result<Vec<Vec<u8>>, usize> {
+    let mut merged = Vec::with_capacity(args.len());
+    let mut open: Option<(usize, Vec<u8>)> = None;
+    for (i, arg) in args.iter().enumerate() {
+        let arg = arg.as_ref();
+        match open.as_mut() {
+            Some((_, selector)) => {
+                selector.push(b' ');
+                selector.extend_from_slice(arg);
+                if arg.last() == Some(&b')') {
+                    merged.push(open.take().expect("open selector").1);
+                }
+            }
+            None if arg.first() == Some(&b'(') && arg.last() != Some(&b')') => {
+                open = Some((i, arg.to_vec()));
+            }
+            None => merged.push(arg.to_vec()),
+        }
+    }
+    match open {
+        Some((start, _)) => Err(start),
+        None => Ok(merged),
+    }
 }
 
 /// `cmd` or `cmd|sub`, any case.
@@ -546,6 +620,35 @@ mod tests {
         apply_all(&mut rules, &registry, &["-flushall"]);
         assert!(!rules.is_unrestricted(&registry));
         assert_eq!(rules.describe(), b"on nopass ~* &* +@all -flushall");
+    }
+
+    #[test]
+    fn selectors_merge_over_arguments_and_describe_in_parentheses() {
+        let merged = merge_selector_args(&["on", "(~x", "+get)", "(&c)", "~y"]).unwrap();
+        assert_eq!(
+            merged,
+            vec![
+                b"on".to_vec(),
+                b"(~x +get)".to_vec(),
+                b"(&c)".to_vec(),
+                b"~y".to_vec()
+            ]
+        );
+        assert_eq!(merge_selector_args(&["(~x", "+get"]), Err(0));
+        let registry = Registry::new(&[]);
+        let mut rules = UserRules::new(false);
+        apply_all(&mut rules, &registry, &["(~x +get)"]);
+        assert_eq!(
+            rules.describe(),
+            b"off resetchannels -@all (~x resetchannels -@all +get)"
+        );
+        let env = RuleEnv {
+            registry: &registry,
+            all_channels_by_default: false,
+        };
+        assert_eq!(rules.apply(b"(~x on)", &env), Err(SYNTAX));
+        apply_all(&mut rules, &registry, &["clearselectors"]);
+        assert!(rules.selectors.is_empty());
     }
 
     #[test]

@@ -134,12 +134,18 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ));
     }
     let env = crate::acl::rule_env(ctx.state);
+    let rules = crate::acl::rules::merge_selector_args(&argv[3..]).map_err(|start| {
+        CommandError::err(format!(
+            "Unmatched parenthesis in acl selector starting at '{}'.",
+            client_text(&argv[3 + start])
+        ))
+    })?;
     ctx.state
         .acl
-        .set_user(name, &argv[3..], &env)
+        .set_user(name, &rules, &env)
         .map_err(|(i, reason)| {
             // The modifier is printed with %s: up to its first NUL byte.
-            let rule = &argv[3 + i];
+            let rule = &rules[i];
             let end = rule.iter().position(|&b| b == 0).unwrap_or(rule.len());
             let mut text = b"ERR Error in ACL SETUSER modifier '".to_vec();
             text.extend_from_slice(&rule[..end]);
@@ -153,7 +159,8 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// GETUSER: flags, passwords, commands, keys, channels, selectors (always empty here).
+/// GETUSER: flags, passwords, then the root permissions (commands, keys, channels) and one
+/// such map per selector.
 fn getuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(user) = ctx.state.acl.get(&argv[2]) else {
         return Ok(Reply::Nil);
@@ -168,22 +175,39 @@ fn getuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         )
     };
     let flags = rules.flag_names().iter().map(|f| f.to_string()).collect();
-    let keys = rules.describe_keys().join(&b' ');
-    let channels = rules.describe_channels().join(&b' ');
-    Ok(Reply::Map(vec![
+    let mut fields = vec![
         (Reply::bulk_static("flags"), bulks(flags)),
         (
             Reply::bulk_static("passwords"),
             bulks(rules.passwords.clone()),
         ),
+    ];
+    fields.extend(permission_fields(&rules));
+    let selectors = rules
+        .selectors
+        .iter()
+        .map(|s| Reply::Map(permission_fields(s)))
+        .collect();
+    fields.push((Reply::bulk_static("selectors"), Reply::Array(selectors)));
+    Ok(Reply::Map(fields))
+}
+
+/// `commands`, `keys`, `channels` of the root permissions or of a selector.
+fn permission_fields(rules: &crate::acl::rules::UserRules) -> Vec<(Reply, Reply)> {
+    vec![
         (
             Reply::bulk_static("commands"),
             Reply::bulk(rules.describe_commands().into_bytes()),
         ),
-        (Reply::bulk_static("keys"), Reply::bulk(keys)),
-        (Reply::bulk_static("channels"), Reply::bulk(channels)),
-        (Reply::bulk_static("selectors"), Reply::Array(Vec::new())),
-    ]))
+        (
+            Reply::bulk_static("keys"),
+            Reply::bulk(rules.describe_keys().join(&b' ')),
+        ),
+        (
+            Reply::bulk_static("channels"),
+            Reply::bulk(rules.describe_channels().join(&b' ')),
+        ),
+    ]
 }
 
 fn deluser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
