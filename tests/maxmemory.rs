@@ -557,3 +557,60 @@ fn normal_client_output_buffer_limit_closes_the_client() {
         "$262144\r\n".len() + value.len() + 2
     );
 }
+
+/// A pipelined flood of big replies (about 4x the limit in one batch): the replies are written
+/// as they pass 256 KiB instead of held in one buffer until the batch ends, so the process stays
+/// within the bound and every reply is served.
+#[test]
+fn big_reply_flood_stays_within_the_bound() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let max = info_field(&mut c, "memory", "used_memory") + 8 * (1 << 20);
+    let value = "r".repeat(100 * 1024);
+    for i in 0..60 {
+        assert_eq!(c.cmd(&["SET", &format!("big{i}"), &value]), b"+OK\r\n");
+    }
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory", &max.to_string()]),
+        b"+OK\r\n"
+    );
+    let mut requests = Vec::new();
+    for i in 0..400 {
+        requests.extend_from_slice(&common::encode_command(&[
+            b"GET",
+            format!("big{}", i % 60).as_bytes(),
+        ]));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let monitor = {
+        let mut m = server.raw();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut worst = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                worst = worst.max(info_field(&mut m, "memory", "used_memory"));
+            }
+            worst
+        })
+    };
+    let mut flood = server.raw();
+    flood.send_raw(&requests);
+    let full = format!("${}\r\n{value}\r\n", value.len());
+    for i in 0..400 {
+        assert_eq!(
+            flood.read_reply().expect("reply"),
+            full.as_bytes(),
+            "reply {i}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let worst = monitor.join().expect("monitor");
+    assert!(
+        worst <= bound(max),
+        "used_memory reached {worst} > maxmemory {max} + max(4 KiB, 1%)"
+    );
+}

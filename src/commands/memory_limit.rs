@@ -172,11 +172,20 @@ pub fn output_limit_reached(
     pending: usize,
     over_soft_since_ms: &AtomicU64,
 ) -> Option<&'static str> {
-    let limits = crate::pubsub::BufferLimits::normal(state);
-    if limits.hard_bytes == 0 && limits.soft_bytes == 0 {
+    if replies_unlimited(state) {
         return None;
     }
-    limits.exceeded(pending as u64, over_soft_since_ms, state.clock.now_ms())
+    crate::pubsub::BufferLimits::normal(state).exceeded(
+        pending as u64,
+        over_soft_since_ms,
+        state.clock.now_ms(),
+    )
+}
+
+/// True when the normal class has no output-buffer limit (the default).
+pub fn replies_unlimited(state: &ServerState) -> bool {
+    let limits = crate::pubsub::BufferLimits::normal(state);
+    limits.hard_bytes == 0 && limits.soft_bytes == 0
 }
 
 thread_local! {

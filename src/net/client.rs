@@ -19,6 +19,9 @@ const READ_CHUNK_BYTES: usize = 16 * 1024;
 const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
 /// Buffers above this capacity are released when empty, so idle clients stay small.
 const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// Replies of one batch past this size are written before its next request runs (unless the
+/// normal class has an output-buffer limit, which applies to the replies held, as in Redis).
+const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
 
 pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let local = stream.local_addr().unwrap_or(addr);
@@ -163,6 +166,29 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                             close = true;
                             break;
                         }
+                    }
+                    if output.len() >= OUTPUT_FLUSH_BYTES
+                        && crate::commands::memory_limit::replies_unlimited(state)
+                    {
+                        // Write before the next request: a pipelined flood of big replies
+                        // is not held in one buffer that doubles as it grows.
+                        if client.aof_wait > 0 {
+                            state
+                                .aof
+                                .wait_acked(std::mem::take(&mut client.aof_wait))
+                                .await;
+                        }
+                        let written = tokio::select! {
+                            written = stream.write_all(&output) => written.is_ok(),
+                            _ = info.kill_notify.notified() => false,
+                        };
+                        if !written {
+                            close = true;
+                            break;
+                        }
+                        ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
+                        outbox.written(std::mem::take(&mut pushed));
+                        output.clear();
                     }
                     if client.close_after_reply || info.is_killed() {
                         close = true;
