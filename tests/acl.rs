@@ -663,3 +663,84 @@ fn revoked_channels_close_their_subscribers() {
         );
     }
 }
+
+/// The machine's first non-loopback IPv4 address, if it has one (protected mode needs a client
+/// that is not on loopback).
+fn non_loopback_address() -> Option<String> {
+    let out = Command::new("hostname").arg("-I").output().ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|a| {
+            a.parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| !ip.is_loopback())
+        })
+        .map(String::from)
+}
+
+/// Protected mode follows the default user: refused from outside while it is `nopass` (even
+/// when `off`), served once it has a password.
+#[test]
+fn protected_mode_follows_the_default_users_password() {
+    let Some(address) = non_loopback_address() else {
+        return;
+    };
+    let bind = format!("{address} 127.0.0.1");
+    for name in ["ferrocache", "redis-server"] {
+        let server = if name == "ferrocache" {
+            // Two addresses on one port: with port 0 each listener would get its own.
+            let port = common::free_port().to_string();
+            Server::start(&["--port", &port, "--bind", &bind])
+        } else {
+            match Server::start_redis(&["--bind", &bind]) {
+                Some(server) => server,
+                None => continue,
+            }
+        };
+        let outside = || {
+            let stream =
+                std::net::TcpStream::connect((address.as_str(), server.port)).expect("connect");
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            stream
+        };
+        let denied = |mut stream: std::net::TcpStream| {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"PING\r\n");
+            let mut text = Vec::new();
+            let _ = stream.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        };
+        assert!(
+            denied(outside()).starts_with("-DENIED Redis is running in protected mode"),
+            "{name}"
+        );
+        let mut admin = server.raw();
+        ok(&mut admin, &["ACL", "SETUSER", "default", ">pw"]);
+        let mut c = outside();
+        assert_eq!(
+            line_reply(&mut c, b"PING\r\n"),
+            "-NOAUTH Authentication required.",
+            "{name}"
+        );
+        assert_eq!(line_reply(&mut c, b"AUTH pw\r\n"), "+OK", "{name}");
+        ok(&mut admin, &["ACL", "SETUSER", "default", "off", "nopass"]);
+        assert!(
+            denied(outside()).starts_with("-DENIED"),
+            "{name}: off but nopass"
+        );
+    }
+}
+
+/// Sends an inline command and reads a one-line reply.
+fn line_reply(stream: &mut std::net::TcpStream, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    stream.write_all(request).unwrap();
+    let mut text = Vec::new();
+    let mut byte = [0u8; 1];
+    while !text.ends_with(b"\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "connection closed");
+        text.push(byte[0]);
+    }
+    String::from_utf8_lossy(&text[..text.len() - 2]).into_owned()
+}

@@ -111,6 +111,8 @@ pub struct Acl {
     default_user: Arc<User>,
     /// The default user has a password or is off: new connections must AUTH.
     default_needs_auth: AtomicBool,
+    /// The default user is `nopass` (enabled or not): what protected mode looks at.
+    default_nopass: AtomicBool,
     pub log: log::AclLog,
     /// INFO stats `acl_access_denied_*`, indexed by `Reason as usize`.
     denied: [AtomicU64; 4],
@@ -126,6 +128,7 @@ impl Acl {
             users: RwLock::new(users),
             default_user,
             default_needs_auth: AtomicBool::new(false),
+            default_nopass: AtomicBool::new(true),
             log: log::AclLog::default(),
             denied: Default::default(),
         };
@@ -153,10 +156,17 @@ impl Acl {
         self.default_needs_auth.load(Ordering::Relaxed)
     }
 
+    /// Protected mode refuses non-loopback clients while this holds (Redis checks `nopass`
+    /// only, so a disabled `nopass` default user still counts).
+    pub fn default_is_nopass(&self) -> bool {
+        self.default_nopass.load(Ordering::Relaxed)
+    }
+
     fn refresh_default_needs_auth(&self) {
         let rules = self.default_user.rules.read();
         self.default_needs_auth
             .store(!(rules.nopass && rules.enabled), Ordering::Relaxed);
+        self.default_nopass.store(rules.nopass, Ordering::Relaxed);
     }
 
     pub fn get(&self, name: &[u8]) -> Option<Arc<User>> {

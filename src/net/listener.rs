@@ -96,8 +96,8 @@ pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
 /// Redis's reply to a non-local client while protected mode is on and no password is set.
 const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Protected mode (on by default, as in Redis): with no password set, only loopback clients
-/// (127.0.0.0/8, ::1) may connect.
+/// Protected mode (on by default, as in Redis): while the default user is `nopass` (even when
+/// `off`), only loopback clients (127.0.0.0/8, ::1) may connect.
 fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
     let loopback = match peer.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
@@ -105,7 +105,7 @@ fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
             ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     };
-    !loopback && !state.acl.default_needs_auth() && state.config.get_bool("protected-mode")
+    !loopback && state.acl.default_is_nopass() && state.config.get_bool("protected-mode")
 }
 
 async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
