@@ -131,6 +131,35 @@ const MATRIX: &[(&[&str], [bool; 6])] = &[
         &["LRANGE", "ro:l", "0", "-1"],
         [true, true, false, true, true, false],
     ),
+    // Sources and destinations need different access.
+    (
+        &["SUNIONSTORE", "wo:d", "ro:a", "ro:b"],
+        [false, true, false, true, true, false],
+    ),
+    (
+        &["SUNIONSTORE", "ro:d", "wo:a"],
+        [false, true, false, false, true, false],
+    ),
+    (
+        &["ZRANGESTORE", "wo:d", "ro:z", "0", "-1"],
+        [false, true, false, true, true, false],
+    ),
+    (
+        &["COPY", "ro:1", "wo:2"],
+        [false, true, false, true, true, false],
+    ),
+    (
+        &["RENAME", "ro:1", "wo:2"],
+        [false, true, false, false, true, false],
+    ),
+    (
+        &["LMOVE", "ro:l", "wo:l", "LEFT", "RIGHT"],
+        [false, true, false, false, true, false],
+    ),
+    (
+        &["SMOVE", "session:s", "session:t", "m"],
+        [false, true, true, false, true, false],
+    ),
 ];
 
 #[test]

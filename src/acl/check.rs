@@ -68,8 +68,8 @@ fn command_allowed(rules: &UserRules, found: &Found, argv: &[Bytes]) -> bool {
 }
 
 fn check_keys(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
-    let (read, write) = key_access(found, argv);
-    for (_, i) in found.spec.keys.key_indexes(argv) {
+    for (nth, (_, i)) in found.spec.keys.key_indexes(argv).into_iter().enumerate() {
+        let (read, write) = key_access(found, argv, nth);
         let key = &argv[i];
         let allowed = rules.key_patterns.iter().any(|p| {
             (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
@@ -81,14 +81,31 @@ fn check_keys(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), De
     Ok(())
 }
 
-/// The access a command's keys need, from its key-spec flags as Redis reads them: `access`
-/// needs read permission; `insert`, `update` and `delete` need write permission; a flag-less
-/// `RO` key (EXISTS, TTL) needs neither, only a matching pattern. SET needs read access only
-/// with its GET option.
-fn key_access(found: &Found, argv: &[Bytes]) -> (bool, bool) {
-    if found.spec.name == "set" {
-        let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-        return (get, true);
+/// The (read, write) access the `nth` key of a call needs, from its key-spec flags as Redis
+/// reads them: `access` needs read permission; `insert`, `update` and `delete` need write
+/// permission; a flag-less `RO` key (EXISTS, TTL) needs neither, only a matching pattern. SET
+/// needs read access only with its GET option; commands whose keys differ in kind (a source and
+/// a destination) are listed with Redis's key specs.
+fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
+    const READ: (bool, bool) = (true, false);
+    const WRITE: (bool, bool) = (false, true);
+    const BOTH: (bool, bool) = (true, true);
+    let first = nth == 0;
+    match found.spec.name {
+        "set" => {
+            let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+            return (get, true);
+        }
+        // Source: RW access delete; destination: OW/RW insert.
+        "rename" | "renamenx" | "smove" | "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => {
+            return if first { BOTH } else { WRITE };
+        }
+        "copy" => return if first { READ } else { WRITE },
+        // Destination first: OW update; sources: RO access.
+        "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
+        | "zdiffstore" | "zrangestore" => return if first { WRITE } else { READ },
+        "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
+        _ => {}
     }
     let (flags, _) = crate::commands::docs::key_flags(found.spec);
     let read = flags.contains(&"access");
