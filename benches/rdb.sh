@@ -170,7 +170,11 @@ for who in ferrocache redis-server; do
   wait_up "$port" "$pid"
   t1=$(date +%s.%N)
   keys=$(redis-cli -p "$port" DBSIZE)
-  awk -v w="$who" -v a="$t0" -v b="$t1" -v k="$keys" 'BEGIN{printf "%-13s %6.2f s  (%s keys)\n", w, b-a, k}'
+  # Peak RSS of the process so far (the load) against its RSS once loaded, in MB.
+  hwm=$(awk '/^VmHWM/{print $2}' "/proc/$pid/status")
+  rss=$(awk '/^VmRSS/{print $2}' "/proc/$pid/status")
+  awk -v w="$who" -v a="$t0" -v b="$t1" -v k="$keys" -v h="$hwm" -v r="$rss" \
+    'BEGIN{printf "%-13s %6.2f s  (%s keys)  peak RSS %.1f MB, after %.1f MB (%.2fx)\n", w, b-a, k, h/1024, r/1024, h/r}'
   redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
   wait "$pid" 2>/dev/null || true
 done

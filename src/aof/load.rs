@@ -3,11 +3,12 @@
 
 use super::layout::{sync_dir, Layout};
 use super::manifest::{AofFile, FileKind, Manifest};
-use super::reader::{Reader, Step};
+use super::reader::{Reader, Step, WINDOW_BYTES};
 use crate::commands::{dispatch, ClientState};
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use bytes::Bytes;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -133,23 +134,24 @@ fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = layout.path(&f.name);
-        let data = std::fs::read(&path).map_err(|e| {
+        let read_error = |e: std::io::Error| {
             format!(
                 "Can't read the append only file {}: {}",
                 f.name,
                 crate::config::strerror(&e)
             )
-        })?;
-        if f.kind == FileKind::Base && data.starts_with(b"REDIS") {
+        };
+        let (mut file, size) = crate::rdb::open_for_load(&path).map_err(read_error)?;
+        if f.kind == FileKind::Base && starts_with_rdb_magic(&mut file).map_err(read_error)? {
             // An RDB-format base (aof-use-rdb-preamble yes, ours or redis-server's).
             let now = state.clock.now_ms();
-            let loaded = crate::rdb::load_bytes(&state.keyspace, &state.config, &data, now)
+            let loaded = crate::rdb::load_stream(&state.keyspace, &state.config, file, size, now)
                 .map_err(|e| {
-                    format!(
-                        "Bad file format reading the append only file {}: {e}",
-                        f.name
-                    )
-                })?;
+                format!(
+                    "Bad file format reading the append only file {}: {e}",
+                    f.name
+                )
+            })?;
             tracing::info!(
                 "Loading the RDB preamble of the AOF base {}: {} keys",
                 f.name,
@@ -157,8 +159,8 @@ fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
             );
             continue;
         }
-        let size = data.len();
-        match loader.replay(&f.name, Bytes::from(data))? {
+        let reader = Reader::new(BufReader::with_capacity(WINDOW_BYTES, file), size);
+        match loader.replay(&f.name, reader)? {
             None => {}
             Some(valid) => {
                 if !last {
@@ -223,6 +225,21 @@ fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
     Ok(())
 }
 
+/// True when a file starts with an RDB file's magic (an RDB-preamble base); leaves the file
+/// at its start.
+fn starts_with_rdb_magic(file: &mut std::fs::File) -> std::io::Result<bool> {
+    let mut magic = [0u8; 5];
+    let mut got = 0;
+    while got < magic.len() {
+        match file.read(&mut magic[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(got == magic.len() && &magic == b"REDIS")
+}
+
 /// Replays commands through dispatch as a client of its own (MULTI/EXEC, SELECT work as they
 /// did when they were logged). Logging is off while it runs.
 struct Loader<'a> {
@@ -246,9 +263,12 @@ impl<'a> Loader<'a> {
 
     /// Replays one file. Ok(Some(offset)) when it ends torn (or inside a MULTI): the bytes
     /// before `offset` were applied. A record that is not AOF is fatal, with file and offset.
-    fn replay(&mut self, name: &str, data: Bytes) -> Result<Option<usize>, String> {
-        let total = data.len();
-        let mut reader = Reader::new(data);
+    fn replay<R: BufRead>(
+        &mut self,
+        name: &str,
+        mut reader: Reader<R>,
+    ) -> Result<Option<usize>, String> {
+        let total = reader.len();
         // Each file starts in db 0 without a transaction, as in redis-server.
         self.client.db = 0;
         self.client.multi = None;
@@ -288,6 +308,11 @@ impl<'a> Loader<'a> {
                 Step::Bad(at, reason) => {
                     return Err(format!(
                         "{reason} reading the append only file {name} at offset {at}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+                    ));
+                }
+                Step::ReadError(at, e) => {
+                    return Err(format!(
+                        "Can't read the append only file {name} at offset {at}: {e}"
                     ));
                 }
             }

@@ -1,9 +1,11 @@
 //! `ferrocache check-rdb <file>`: what an RDB file holds, or where it is broken (in the
 //! manner of redis-check-rdb).
 
-use super::read::{self, Event};
+use super::format::Decoded;
+use super::read::{self, Event, FileSummary};
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::io::{Read, Seek};
 
 /// Per-database counts found in a file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -20,13 +22,29 @@ pub struct Report {
     pub ok: bool,
 }
 
-/// Checks a file's bytes; `name` is only used in the text.
+/// Checks a file's bytes in memory; `name` is only used in the text.
 pub fn check(name: &str, data: &[u8], now_ms: u64) -> Report {
+    check_with(name, now_ms, |visit| read::parse_file(data, visit))
+}
+
+/// Checks a file streamed from disk (`len` bytes), as a load reads it.
+pub fn check_stream<R: Read + Seek>(name: &str, file: R, len: usize, now_ms: u64) -> Report {
+    check_with(name, now_ms, |visit| {
+        read::parse_stream(file, len, super::source::WINDOW_BYTES, visit)
+    })
+}
+
+/// The report of a parse: `parse` runs the parser with the visitor it is given.
+fn check_with<'a>(
+    name: &str,
+    now_ms: u64,
+    parse: impl FnOnce(&mut dyn FnMut(Event<'a>) -> Result<(), String>) -> Decoded<FileSummary>,
+) -> Report {
     let mut text = String::new();
     let _ = writeln!(text, "[offset 0] Checking RDB file {name}");
     let mut dbs: BTreeMap<usize, DbCounts> = BTreeMap::new();
     let mut already_expired = 0u64;
-    let result = read::parse_file(data, |event| {
+    let result = parse(&mut |event| {
         match event {
             Event::Aux(key, value) => {
                 let _ = writeln!(
@@ -97,8 +115,8 @@ pub fn check(name: &str, data: &[u8], now_ms: u64) -> Report {
 
 /// Runs the subcommand: prints the report, returns the process exit code.
 pub fn run(path: &str) -> i32 {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
+    let (file, len) = match super::open_for_load(std::path::Path::new(path)) {
+        Ok(opened) => opened,
         Err(e) => {
             eprintln!("Cannot read {path}: {e}");
             return 1;
@@ -108,7 +126,7 @@ pub fn run(path: &str) -> i32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let report = check(path, &data, now_ms);
+    let report = check_stream(path, file, len, now_ms);
     print!("{}", report.text);
     i32::from(!report.ok)
 }

@@ -8,7 +8,8 @@
 /// The Jones polynomial, bit-reflected (the reflected form drives a right-shifting CRC).
 const POLY_REFLECTED: u64 = 0x95ac_9329_ac4b_c9b5;
 
-const TABLES: [[u64; 256]; 8] = build_tables();
+/// A static, not a const: unoptimised builds copy a const array (16 KiB) at every index.
+static TABLES: [[u64; 256]; 8] = build_tables();
 
 const fn build_tables() -> [[u64; 256]; 8] {
     let mut tables = [[0u64; 256]; 8];

@@ -11,7 +11,9 @@
 //! error, not an allocation).
 
 use super::lzf;
+pub use super::source::{ByteSource, SliceSource};
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 /// The version we write: Redis 7.0's (7.2 writes 11, which 7.0 refuses; 7.2 and 7.4 load 10).
 pub const VERSION_WRITTEN: u16 = 10;
@@ -172,28 +174,47 @@ enum Len {
     Encoded(u8),
 }
 
-/// A cursor over an RDB byte slice; every read is bounds-checked.
-pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A cursor over RDB bytes from a slice or a stream (see `source`); every read is
+/// bounds-checked against the bytes left before anything is allocated for it.
+pub struct Reader<'a, S: ByteSource<'a> = SliceSource<'a>> {
+    src: S,
+    _borrows: PhantomData<&'a [u8]>,
 }
 
-impl<'a> Reader<'a> {
-    pub fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
+impl<'a> Reader<'a, SliceSource<'a>> {
+    pub fn new(buf: &'a [u8]) -> Reader<'a, SliceSource<'a>> {
+        Reader::from_source(SliceSource::new(buf))
+    }
+}
+
+impl<'a, S: ByteSource<'a>> Reader<'a, S> {
+    pub fn from_source(src: S) -> Reader<'a, S> {
+        Reader {
+            src,
+            _borrows: PhantomData,
+        }
+    }
+
+    pub fn source(&self) -> &S {
+        &self.src
     }
 
     pub fn offset(&self) -> usize {
-        self.pos
+        self.src.offset()
     }
 
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.src.remaining()
+    }
+
+    /// CRC-64 of every byte read so far.
+    pub fn checksum(&mut self) -> u64 {
+        self.src.checksum()
     }
 
     /// An error at the current offset.
     pub fn error<T>(&self, message: impl Into<String>) -> Decoded<T> {
-        self.error_at(self.pos, message)
+        self.error_at(self.offset(), message)
     }
 
     pub fn error_at<T>(&self, offset: usize, message: impl Into<String>) -> Decoded<T> {
@@ -203,28 +224,45 @@ impl<'a> Reader<'a> {
         })
     }
 
-    pub fn u8(&mut self) -> Decoded<u8> {
-        Ok(self.take(1)?[0])
-    }
-
-    pub fn take(&mut self, n: usize) -> Decoded<&'a [u8]> {
+    fn check_left(&self, n: usize) -> Decoded<()> {
         if n > self.remaining() {
             return self.error(format!(
                 "unexpected end of data (need {n} bytes, {} left)",
                 self.remaining()
             ));
         }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
+        Ok(())
+    }
+
+    pub fn take(&mut self, n: usize) -> Decoded<Cow<'a, [u8]>> {
+        self.check_left(n)?;
+        self.src.take(n)
+    }
+
+    /// The next `N` bytes, copied without allocating.
+    pub fn array<const N: usize>(&mut self) -> Decoded<[u8; N]> {
+        self.check_left(N)?;
+        let mut out = [0u8; N];
+        self.src.take_into(&mut out)?;
         Ok(out)
     }
 
+    /// Fills `out` with the next bytes, copied without allocating.
+    pub fn fill(&mut self, out: &mut [u8]) -> Decoded<()> {
+        self.check_left(out.len())?;
+        self.src.take_into(out)
+    }
+
+    pub fn u8(&mut self) -> Decoded<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
     pub fn u32_le(&mut self) -> Decoded<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+        Ok(u32::from_le_bytes(self.array()?))
     }
 
     pub fn u64_le(&mut self) -> Decoded<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+        Ok(u64::from_le_bytes(self.array()?))
     }
 
     pub fn f64_le(&mut self) -> Decoded<f64> {
@@ -237,19 +275,20 @@ impl<'a> Reader<'a> {
             0 => Len::Plain(u64::from(first & 0x3f)),
             1 => Len::Plain(u64::from(first & 0x3f) << 8 | u64::from(self.u8()?)),
             3 => Len::Encoded(first & 0x3f),
-            _ if first == LEN_32BIT => Len::Plain(u64::from(u32::from_be_bytes(
-                self.take(4)?.try_into().expect("4"),
-            ))),
-            _ if first == LEN_64BIT => {
-                Len::Plain(u64::from_be_bytes(self.take(8)?.try_into().expect("8")))
+            _ if first == LEN_32BIT => Len::Plain(u64::from(u32::from_be_bytes(self.array()?))),
+            _ if first == LEN_64BIT => Len::Plain(u64::from_be_bytes(self.array()?)),
+            _ => {
+                return self.error_at(
+                    self.offset() - 1,
+                    format!("unknown length encoding {first:#x}"),
+                )
             }
-            _ => return self.error_at(self.pos - 1, format!("unknown length encoding {first:#x}")),
         })
     }
 
     /// A plain length (not a special string encoding).
     pub fn length(&mut self) -> Decoded<u64> {
-        let at = self.pos;
+        let at = self.offset();
         match self.len_or_encoding()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => self.error_at(at, "string encoding where a length was expected"),
@@ -259,7 +298,7 @@ impl<'a> Reader<'a> {
     /// A count of things that each take at least `bytes_each` bytes: refused when the data
     /// left cannot hold that many, so callers may reserve `count` slots.
     pub fn count(&mut self, bytes_each: usize) -> Decoded<usize> {
-        let at = self.pos;
+        let at = self.offset();
         let n = self.length()?;
         if n > (self.remaining() / bytes_each.max(1)) as u64 {
             return self.error_at(at, format!("count {n} exceeds the data left"));
@@ -269,19 +308,15 @@ impl<'a> Reader<'a> {
 
     /// A string in any of its encodings, borrowed when stored raw.
     pub fn string(&mut self) -> Decoded<Cow<'a, [u8]>> {
-        let at = self.pos;
+        let at = self.offset();
         match self.len_or_encoding()? {
             Len::Plain(n) => {
                 let n = usize::try_from(n).or_else(|_| self.error_at(at, "string too long"))?;
-                Ok(Cow::Borrowed(self.take(n)?))
+                self.take(n)
             }
             Len::Encoded(ENC_INT8) => Ok(owned_int(i64::from(self.u8()? as i8))),
-            Len::Encoded(ENC_INT16) => Ok(owned_int(i64::from(i16::from_le_bytes(
-                self.take(2)?.try_into().expect("2"),
-            )))),
-            Len::Encoded(ENC_INT32) => Ok(owned_int(i64::from(i32::from_le_bytes(
-                self.take(4)?.try_into().expect("4"),
-            )))),
+            Len::Encoded(ENC_INT16) => Ok(owned_int(i64::from(i16::from_le_bytes(self.array()?)))),
+            Len::Encoded(ENC_INT32) => Ok(owned_int(i64::from(i32::from_le_bytes(self.array()?)))),
             Len::Encoded(ENC_LZF) => self.lzf_string(at),
             Len::Encoded(other) => self.error_at(at, format!("unknown string encoding {other}")),
         }
@@ -296,7 +331,7 @@ impl<'a> Reader<'a> {
         if plain_len > lzf::expansion_max(packed.len()) as u64 {
             return self.error_at(at, "LZF length exceeds what the data can expand to");
         }
-        match lzf::decompress(packed, plain_len as usize) {
+        match lzf::decompress(&packed, plain_len as usize) {
             Some(plain) => Ok(Cow::Owned(plain)),
             None => self.error_at(at, "invalid LZF data"),
         }

@@ -12,6 +12,7 @@ pub mod crc64;
 pub mod format;
 pub mod lzf;
 pub mod read;
+pub mod source;
 pub mod values;
 pub mod write;
 
@@ -653,26 +654,91 @@ pub struct LoadStats {
     pub empty_keys_skipped: u64,
 }
 
-/// Loads a whole file's bytes into the keyspace. Keys already expired at `now_ms` are
-/// skipped (and counted), as a Redis master does. Stops at the first error with its offset.
+/// Loads a whole file's bytes, already in memory, into the keyspace. Keys already expired at
+/// `now_ms` are skipped (and counted), as a Redis master does. Stops at the first error with
+/// its offset.
 pub fn load_bytes(
     ks: &Keyspace,
     config: &crate::config::Config,
     data: &[u8],
     now_ms: u64,
 ) -> Result<LoadStats, format::DecodeError> {
-    let mut stats = LoadStats::default();
-    let limits = values::Limits::from_config(config);
-    let mut db = 0;
-    read::parse_file(data, |event| {
+    let mut loader = KeyLoader::new(ks, config, now_ms, data.len());
+    read::parse_file(data, |event| loader.apply(event))?;
+    Ok(loader.stats)
+}
+
+/// Loads a file streamed through a window of `source::WINDOW_BYTES` (`len` is its length), as
+/// `load_bytes` does: the checksum is verified in a first pass, before any key is inserted.
+pub fn load_stream<R: std::io::Read + std::io::Seek>(
+    ks: &Keyspace,
+    config: &crate::config::Config,
+    file: R,
+    len: usize,
+    now_ms: u64,
+) -> Result<LoadStats, format::DecodeError> {
+    load_stream_through(ks, config, file, len, source::WINDOW_BYTES, now_ms)
+}
+
+/// `load_stream` with a window of `window_bytes`.
+pub fn load_stream_through<R: std::io::Read + std::io::Seek>(
+    ks: &Keyspace,
+    config: &crate::config::Config,
+    file: R,
+    len: usize,
+    window_bytes: usize,
+    now_ms: u64,
+) -> Result<LoadStats, format::DecodeError> {
+    let mut loader = KeyLoader::new(ks, config, now_ms, len);
+    read::parse_stream(file, len, window_bytes, |event| loader.apply(event))?;
+    Ok(loader.stats)
+}
+
+/// Opens a file for `load_stream`: the file and its length.
+/// (The source reads whole windows itself, so no `BufReader` in between.)
+pub fn open_for_load(path: &Path) -> std::io::Result<(std::fs::File, usize)> {
+    let file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    Ok((file, len))
+}
+
+/// Inserts the keys of a parse into the keyspace.
+struct KeyLoader<'k> {
+    ks: &'k Keyspace,
+    limits: values::Limits,
+    now_ms: u64,
+    file_bytes: usize,
+    db: usize,
+    stats: LoadStats,
+}
+
+impl<'k> KeyLoader<'k> {
+    fn new(
+        ks: &'k Keyspace,
+        config: &crate::config::Config,
+        now_ms: u64,
+        file_bytes: usize,
+    ) -> KeyLoader<'k> {
+        KeyLoader {
+            ks,
+            limits: values::Limits::from_config(config),
+            now_ms,
+            file_bytes,
+            db: 0,
+            stats: LoadStats::default(),
+        }
+    }
+
+    fn apply(&mut self, event: Event<'_>) -> Result<(), String> {
+        let ks = self.ks;
         let record = match event {
             Event::Key(record) => record,
             Event::SelectDb(n) => {
-                db = n;
+                self.db = n;
                 return Ok(());
             }
             Event::ResizeDb { keys, .. } => {
-                reserve_db(ks, db, keys, data.len());
+                reserve_db(ks, self.db, keys, self.file_bytes);
                 return Ok(());
             }
             Event::Aux(..) => return Ok(()),
@@ -684,15 +750,15 @@ pub fn load_bytes(
                 ks.databases()
             ));
         }
-        if record.expire_at_ms.is_some_and(|at| at < now_ms) {
-            stats.keys_expired += 1;
+        if record.expire_at_ms.is_some_and(|at| at < self.now_ms) {
+            self.stats.keys_expired += 1;
             return Ok(());
         }
         if record.value.is_empty_aggregate() {
-            stats.empty_keys_skipped += 1;
+            self.stats.empty_keys_skipped += 1;
             return Ok(());
         }
-        let value = values::to_value(record.value, &limits)
+        let value = values::to_value(record.value, &self.limits)
             .map_err(|e| format!("key '{}': {e}", String::from_utf8_lossy(&record.key)))?;
         let hash = ks.hash(&record.key);
         let id = ShardId {
@@ -701,19 +767,18 @@ pub fn load_bytes(
         };
         let mut shard = ks.lock(id);
         let mut entry = crate::keyspace::Entry::new(&record.key, value, record.expire_at_ms);
-        if let Some(access) = loaded_access(record.idle_secs, record.freq, now_ms) {
+        if let Some(access) = loaded_access(record.idle_secs, record.freq, self.now_ms) {
             entry.set_access(access);
         }
-        if shard.insert_entry(hash, entry, now_ms).is_some() {
+        if shard.insert_entry(hash, entry, self.now_ms).is_some() {
             return Err(format!(
                 "duplicate key '{}'",
                 String::from_utf8_lossy(&record.key)
             ));
         }
-        stats.keys_loaded += 1;
+        self.stats.keys_loaded += 1;
         Ok(())
-    })?;
-    Ok(stats)
+    }
 }
 
 /// Sizes a database's shard tables for `keys` keys spread evenly (RESIZEDB's hint), so a load
@@ -756,8 +821,8 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
         return Ok(());
     }
     let path = dump_path(state);
-    let data = match std::fs::read(&path) {
-        Ok(data) => data,
+    let (file, len) = match open_for_load(&path) {
+        Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(format!(
@@ -768,7 +833,7 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
     };
     let started = Instant::now();
     let now_ms = state.clock.now_ms();
-    let stats = load_bytes(&state.keyspace, &state.config, &data, now_ms).map_err(|e| {
+    let stats = load_stream(&state.keyspace, &state.config, file, len, now_ms).map_err(|e| {
         format!(
             "Bad RDB file {}: {e}. ferrocache refuses to start rather than load it partly; \
              `ferrocache check-rdb {}` reports what the file holds.",
@@ -807,6 +872,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use format::{kind, opcode, put_len, put_string};
+    use source::ByteSource;
 
     /// A ziplist of short strings (and 0..=12 as 4-bit immediates), as Redis 6 wrote them.
     fn ziplist(items: &[&[u8]]) -> Vec<u8> {
@@ -965,5 +1031,83 @@ mod tests {
             let ks = Keyspace::new(16, 4);
             assert!(load_bytes(&ks, &Config::default(), &file[..cut], 0).is_err());
         }
+    }
+
+    /// A dump of `keys` strings of `value_bytes` each (every value distinct), version 10.
+    fn big_dump(keys: usize, value_bytes: usize) -> Vec<u8> {
+        let mut f = b"REDIS0010".to_vec();
+        f.extend_from_slice(&[opcode::SELECTDB, 0]);
+        let mut value = vec![b'v'; value_bytes];
+        for i in 0..keys {
+            value[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            f.push(kind::STRING);
+            put_string(&mut f, format!("key:{i}").as_bytes(), false);
+            put_string(&mut f, &value, false);
+        }
+        f.push(opcode::EOF);
+        let crc = crc64::update(0, &f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn a_dump_far_bigger_than_the_window_streams_through_it() {
+        // 64 MB of values through a 64 KiB window; values of 80 KiB straddle window edges.
+        const WINDOW: usize = 64 * 1024;
+        let dir = std::env::temp_dir().join(format!("fc-rdb-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dump.rdb");
+        let keys = 820;
+        std::fs::write(&path, big_dump(keys, 80 * 1024)).unwrap();
+        let (file, len) = open_for_load(&path).unwrap();
+        assert!(len > 64 << 20);
+
+        let ks = Keyspace::new(16, 4);
+        let stats = load_stream_through(&ks, &Config::default(), file, len, WINDOW, 0).unwrap();
+        assert_eq!(stats.keys_loaded, keys as u64);
+        let get = |ks: &Keyspace, key: &[u8]| {
+            let hash = ks.hash(key);
+            let mut shard = ks.lock(ShardId {
+                db: 0,
+                shard: ks.shard_of(hash),
+            });
+            shard.get_mut(hash, key, 0).map(|e| e.to_value())
+        };
+        let Some(Value::Str(v)) = get(&ks, b"key:819") else {
+            panic!("last key missing")
+        };
+        assert_eq!(v.len(), 80 * 1024);
+        assert_eq!(&v[..8], &819u64.to_le_bytes());
+
+        // The source's window never grows, whatever the sizes it hands out.
+        let (file, len) = open_for_load(&path).unwrap();
+        let mut src = source::StreamSource::new(file, len, WINDOW);
+        let mut value_bytes = 0;
+        read::parse_source(&mut src, |event| {
+            if let Event::Key(k) = event {
+                if let read::RdbValue::Str(v) = k.value {
+                    value_bytes += v.len();
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(value_bytes, keys * 80 * 1024);
+        assert_eq!(src.window_capacity(), WINDOW);
+        assert_eq!(src.offset(), len);
+
+        // A corrupt byte anywhere is refused before any key is inserted.
+        let mut data = std::fs::read(&path).unwrap();
+        data[len / 2] ^= 1;
+        std::fs::write(&path, &data).unwrap();
+        let (file, len) = open_for_load(&path).unwrap();
+        let fresh = Keyspace::new(16, 4);
+        let err =
+            load_stream_through(&fresh, &Config::default(), file, len, WINDOW, 0).unwrap_err();
+        assert!(err.message.contains("wrong RDB checksum"), "{err}");
+        assert_eq!(err.offset, len - 8);
+        assert!(get(&fresh, b"key:0").is_none());
+        assert_eq!(fresh.db_len(0), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,9 @@
 
 use super::crc64;
 use super::format::{kind, opcode, DecodeError, Decoded, Reader, VERSION_READ_MAX};
+use super::source::{ByteSource, SliceSource, StreamSource};
 use std::borrow::Cow;
+use std::io::{Read, Seek, SeekFrom};
 
 /// Elements reserved up front at most: a declared count is already bounded by the bytes left,
 /// but each element costs more in memory than its one-byte minimum on the wire, so larger
@@ -47,7 +49,10 @@ impl RdbValue {
 }
 
 /// Reads a value of type `kind` (the type byte already consumed).
-pub fn read_value(r: &mut Reader<'_>, value_kind: u8) -> Decoded<RdbValue> {
+pub fn read_value<'a, S: ByteSource<'a>>(
+    r: &mut Reader<'a, S>,
+    value_kind: u8,
+) -> Decoded<RdbValue> {
     let at = r.offset();
     match value_kind {
         kind::STRING => Ok(RdbValue::Str(r.string()?.into_owned())),
@@ -154,13 +159,13 @@ pub fn is_supported(value_kind: u8) -> bool {
 }
 
 /// The old text score of RDB_TYPE_ZSET: a length byte (253 NaN, 254 +inf, 255 -inf) and text.
-fn text_score(r: &mut Reader<'_>) -> Decoded<f64> {
+fn text_score<'a, S: ByteSource<'a>>(r: &mut Reader<'a, S>) -> Decoded<f64> {
     let at = r.offset();
     Ok(match r.u8()? {
         253 => f64::NAN,
         254 => f64::INFINITY,
         255 => f64::NEG_INFINITY,
-        n => parse_score(r.take(n as usize)?).ok_or(DecodeError {
+        n => parse_score(&r.take(n as usize)?).ok_or(DecodeError {
             offset: at,
             message: "invalid sorted set score".into(),
         })?,
@@ -177,13 +182,16 @@ type BlobDecoder = fn(&[u8]) -> Result<Vec<Vec<u8>>, String>;
 
 /// Reads a string holding an encoded blob and unpacks it with `decode`, reporting errors at
 /// the blob's offset.
-fn blob(r: &mut Reader<'_>, decode: BlobDecoder) -> Decoded<Vec<Vec<u8>>> {
+fn blob<'a, S: ByteSource<'a>>(
+    r: &mut Reader<'a, S>,
+    decode: BlobDecoder,
+) -> Decoded<Vec<Vec<u8>>> {
     let at = r.offset();
     let bytes = r.string()?;
     decode(&bytes).or_else(|e| r.error_at(at, e))
 }
 
-fn quicklist2(r: &mut Reader<'_>) -> Decoded<RdbValue> {
+fn quicklist2<'a, S: ByteSource<'a>>(r: &mut Reader<'a, S>) -> Decoded<RdbValue> {
     const CONTAINER_PLAIN: u64 = 1;
     const CONTAINER_PACKED: u64 = 2;
     let nodes = r.count(2)?;
@@ -429,16 +437,51 @@ pub struct FileSummary {
     pub bytes: usize,
 }
 
-/// Parses a whole RDB file, handing each event to `visit`. A visitor error stops the parse and
-/// is reported at the offset of the event that caused it. The checksum is verified before any
-/// event is delivered, so a corrupt file delivers nothing.
+/// Parses a whole RDB file in memory, handing each event to `visit`. A visitor error stops
+/// the parse and is reported at the offset of the event that caused it. The checksum is
+/// verified before any event is delivered, so a corrupt file delivers nothing.
 pub fn parse_file<'a>(
     data: &'a [u8],
+    visit: impl FnMut(Event<'a>) -> Result<(), String>,
+) -> Decoded<FileSummary> {
+    verify_file(data)?;
+    parse_source(SliceSource::new(data), visit)
+}
+
+/// Parses a file streamed from `file` (`len` bytes long, read from its start) through a
+/// window of `window_bytes`: a first pass verifies the checksum, so a corrupt file delivers
+/// nothing, and a second pass decodes. Memory beyond the window is what the events hold.
+pub fn parse_stream<R: Read + Seek>(
+    mut file: R,
+    len: usize,
+    window_bytes: usize,
+    visit: impl FnMut(Event<'static>) -> Result<(), String>,
+) -> Decoded<FileSummary> {
+    rewind(&mut file)?;
+    verify_source(StreamSource::new(&mut file, len, window_bytes))?;
+    rewind(&mut file)?;
+    parse_source(StreamSource::new(file, len, window_bytes), visit)
+}
+
+fn rewind(file: &mut impl Seek) -> Decoded<()> {
+    file.seek(SeekFrom::Start(0))
+        .map(drop)
+        .map_err(|e| DecodeError {
+            offset: 0,
+            message: format!("read error: {e}"),
+        })
+}
+
+/// Parses a file from any byte source. The checksum is compared with the CRC of the bytes as
+/// they passed once the EOF opcode is reached, so a file that changed under a streamed load
+/// is refused even after its verification pass.
+pub fn parse_source<'a, S: ByteSource<'a>>(
+    src: S,
     mut visit: impl FnMut(Event<'a>) -> Result<(), String>,
 ) -> Decoded<FileSummary> {
-    let summary = verify_file(data)?;
-    let mut r = Reader::new(data);
-    r.take(9)?;
+    let bytes = src.offset() + src.remaining();
+    let mut r = Reader::from_source(src);
+    let version = read_header(&mut r)?;
     let mut db = 0usize;
     let mut expire_at_ms = None;
     let mut idle_secs = None;
@@ -521,64 +564,110 @@ pub fn parse_file<'a>(
         };
         visit(event).or_else(|e| r.error_at(event_at, e))?;
     }
-    Ok(summary)
+    let checksum_ok = if version >= 5 {
+        let actual = r.checksum();
+        let stored_at = r.offset();
+        match r.u64_le()? {
+            0 => None,
+            stored if stored == actual => Some(true),
+            stored => return r.error_at(stored_at, wrong_checksum(stored, actual)),
+        }
+    } else {
+        None
+    };
+    if r.remaining() > 0 {
+        return r.error("bytes after the end of the file (EOF and checksum)");
+    }
+    Ok(FileSummary {
+        version,
+        checksum_ok,
+        bytes,
+    })
 }
 
-/// Checks the magic, the version and (when present) the checksum of a whole file.
-pub fn verify_file(data: &[u8]) -> Decoded<FileSummary> {
-    let r = Reader::new(data);
-    if data.len() < 9 || &data[..5] != b"REDIS" {
+fn wrong_checksum(stored: u64, actual: u64) -> String {
+    format!("wrong RDB checksum (expected {stored:016x}, got {actual:016x})")
+}
+
+/// Reads the magic and the version.
+fn read_header<'a, S: ByteSource<'a>>(r: &mut Reader<'a, S>) -> Decoded<u16> {
+    if r.remaining() < 9 {
         return r.error_at(
             0,
             "wrong signature trying to load DB from file (not an RDB file)",
         );
     }
-    let version = std::str::from_utf8(&data[5..9])
+    let header: [u8; 9] = r.array()?;
+    if &header[..5] != b"REDIS" {
+        return r.error_at(
+            0,
+            "wrong signature trying to load DB from file (not an RDB file)",
+        );
+    }
+    let version = std::str::from_utf8(&header[5..9])
         .ok()
         .and_then(|v| v.parse::<u16>().ok())
         .filter(|v| (1..=VERSION_READ_MAX).contains(v));
-    let Some(version) = version else {
-        return r.error_at(
+    match version {
+        Some(version) => Ok(version),
+        None => r.error_at(
             5,
             format!(
                 "can't handle RDB format version {}",
-                String::from_utf8_lossy(&data[5..9])
+                String::from_utf8_lossy(&header[5..9])
             ),
+        ),
+    }
+}
+
+/// Checks the magic, the version and (when present) the checksum of a whole file in memory.
+pub fn verify_file(data: &[u8]) -> Decoded<FileSummary> {
+    verify_source(SliceSource::new(data))
+}
+
+/// Checks the magic, the version and (when present) the checksum, reading the source to its
+/// end in pieces of a fixed size.
+pub fn verify_source<'a, S: ByteSource<'a>>(src: S) -> Decoded<FileSummary> {
+    const PIECE_BYTES: usize = 64 * 1024;
+    let bytes = src.offset() + src.remaining();
+    let mut r = Reader::from_source(src);
+    let version = read_header(&mut r)?;
+    if version < 5 {
+        return Ok(FileSummary {
+            version,
+            checksum_ok: None,
+            bytes,
+        });
+    }
+    // The checksum covers everything up to and including the EOF opcode, which is the ninth
+    // byte from the end when nothing trails the checksum.
+    if bytes < 9 + 9 {
+        return r.error_at(bytes, "file too short for its EOF and checksum");
+    }
+    let mut piece = vec![0u8; PIECE_BYTES.min(r.remaining())];
+    let mut last = 0u8;
+    while r.remaining() > 8 {
+        let n = (r.remaining() - 8).min(piece.len());
+        r.fill(&mut piece[..n])?;
+        last = piece[n - 1];
+    }
+    if last != opcode::EOF {
+        return r.error_at(
+            bytes - 9,
+            "file does not end with EOF and a checksum (truncated?)",
         );
-    };
-    let checksum_ok = if version >= 5 {
-        // The checksum covers everything up to and including the EOF opcode, which is the
-        // ninth byte from the end when nothing trails the checksum.
-        if data.len() < 9 + 9 {
-            return r.error_at(data.len(), "file too short for its EOF and checksum");
-        }
-        let body = &data[..data.len() - 8];
-        let stored = u64::from_le_bytes(data[data.len() - 8..].try_into().expect("8"));
-        if body[body.len() - 1] != opcode::EOF {
-            return r.error_at(
-                data.len() - 9,
-                "file does not end with EOF and a checksum (truncated?)",
-            );
-        }
-        if stored == 0 {
-            None
-        } else {
-            let actual = crc64::update(0, body);
-            if actual != stored {
-                return r.error_at(
-                    data.len() - 8,
-                    format!("wrong RDB checksum (expected {stored:016x}, got {actual:016x})"),
-                );
-            }
-            Some(true)
-        }
-    } else {
-        None
+    }
+    let actual = r.checksum();
+    let stored = r.u64_le()?;
+    let checksum_ok = match stored {
+        0 => None,
+        stored if stored == actual => Some(true),
+        stored => return r.error_at(bytes - 8, wrong_checksum(stored, actual)),
     };
     Ok(FileSummary {
         version,
         checksum_ok,
-        bytes: data.len(),
+        bytes,
     })
 }
 
