@@ -170,6 +170,14 @@ mod tests {
         assert!(!refused(&state, "10.1.2.3:5000"));
         state.acl.apply_requirepass("", &state.registry);
         assert!(refused(&state, "10.1.2.3:5000"));
+        // A disabled default user that is still nopass keeps it on, as in Redis.
+        let env = crate::acl::rule_env(&state);
+        let rules = [b"off".to_vec(), b"nopass".to_vec()];
+        state
+            .acl
+            .set_user(b"default", &rules, &env)
+            .expect("valid rules");
+        assert!(refused(&state, "10.1.2.3:5000"));
         // protected-mode no lifts it too.
         let option = crate::config::find_option("protected-mode").expect("known option");
         state
