@@ -66,10 +66,10 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// `rename-command` directives, applied to the command table at start-up.
     pub renamed_commands: Vec<(String, String)>,
-    /// The config file given on the command line (CONFIG REWRITE target, INFO config_file), as
-    /// an absolute path.
     /// redis.conf `user` lines (the words after `user`), applied by `acl::load_at_startup`.
     pub user_lines: Vec<Vec<String>>,
+    /// The config file given on the command line (CONFIG REWRITE target, INFO config_file), as
+    /// an absolute path.
     pub config_file: Option<String>,
     pub hot: HotConfig,
 }
@@ -88,9 +88,9 @@ impl Default for Config {
         let config = Config {
             values: RwLock::new(values),
             renamed_commands: Vec::new(),
+            user_lines: Vec::new(),
             config_file: None,
             hot: HotConfig::default(),
-            user_lines: Vec::new(),
         };
         config.refresh_hot();
         config
