@@ -195,10 +195,6 @@ impl<'a, S: ByteSource<'a>> Reader<'a, S> {
         }
     }
 
-    pub fn source(&self) -> &S {
-        &self.src
-    }
-
     pub fn offset(&self) -> usize {
         self.src.offset()
     }

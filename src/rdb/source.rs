@@ -117,7 +117,10 @@ pub struct StreamSource<R> {
     /// Offset of the next byte to consume, and the input's total length.
     pos: usize,
     len: usize,
+    /// CRC of the bytes consumed before `window[crc_from..]`: the window is hashed in bulk
+    /// (at a refill, or when asked), not per read, which would cost a call per field.
     crc: u64,
+    crc_from: usize,
 }
 
 impl<R: Read> StreamSource<R> {
@@ -131,6 +134,7 @@ impl<R: Read> StreamSource<R> {
             pos: 0,
             len,
             crc: 0,
+            crc_from: 0,
         }
     }
 
@@ -143,6 +147,7 @@ impl<R: Read> StreamSource<R> {
     /// length it was opened with.
     fn refill(&mut self) -> Decoded<()> {
         debug_assert_eq!(self.start, self.end);
+        self.hash_consumed();
         let read = loop {
             match self.inner.read(&mut self.window) {
                 Ok(n) => break n,
@@ -155,7 +160,14 @@ impl<R: Read> StreamSource<R> {
         }
         self.start = 0;
         self.end = read;
+        self.crc_from = 0;
         Ok(())
+    }
+
+    /// Brings the CRC up to the consumed bytes of the window.
+    fn hash_consumed(&mut self) {
+        self.crc = crc64::update(self.crc, &self.window[self.crc_from..self.start]);
+        self.crc_from = self.start;
     }
 
     fn io_error(&self, message: impl std::fmt::Display) -> DecodeError {
@@ -171,9 +183,7 @@ impl<R: Read> StreamSource<R> {
             self.refill()?;
         }
         let n = out.len().min(self.end - self.start);
-        let bytes = &self.window[self.start..self.start + n];
-        out[..n].copy_from_slice(bytes);
-        self.crc = crc64::update(self.crc, bytes);
+        out[..n].copy_from_slice(&self.window[self.start..self.start + n]);
         self.start += n;
         self.pos += n;
         Ok(n)
@@ -190,6 +200,13 @@ impl<R: Read> ByteSource<'static> for StreamSource<R> {
     }
 
     fn take(&mut self, n: usize) -> Decoded<Cow<'static, [u8]>> {
+        if n <= self.end - self.start {
+            // Most fields: already in the window.
+            let out = self.window[self.start..self.start + n].to_vec();
+            self.start += n;
+            self.pos += n;
+            return Ok(Cow::Owned(out));
+        }
         let mut out = Vec::with_capacity(n.min(RESERVE_STEP_BYTES));
         while out.len() < n {
             let filled = out.len();
@@ -212,6 +229,7 @@ impl<R: Read> ByteSource<'static> for StreamSource<R> {
     }
 
     fn checksum(&mut self) -> u64 {
+        self.hash_consumed();
         self.crc
     }
 }
