@@ -15,7 +15,7 @@ mod values;
 pub use options::*;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 pub use values::{normalize, notify_flags, parse_memory};
 
 /// Environment variable naming a config file loaded before the user's file and options.
@@ -37,6 +37,11 @@ pub const REDIS_VERSION: &str = "7.2.4";
 #[derive(Debug, Default)]
 pub struct HotConfig {
     pub maxmemory: AtomicU64,
+    /// maxmemory-policy as `evict::Policy::code`, -samples and -eviction-tenacity: read by
+    /// every command that has to evict.
+    pub maxmemory_policy: AtomicU8,
+    pub maxmemory_samples: AtomicU64,
+    pub maxmemory_eviction_tenacity: AtomicI64,
     pub proto_max_bulk_len: AtomicI64,
     pub client_query_buffer_limit: AtomicU64,
     pub maxclients: AtomicU64,
@@ -359,6 +364,19 @@ impl Config {
                 .unwrap_or(0),
             Ordering::Relaxed,
         );
+        hot.maxmemory_policy.store(
+            crate::keyspace::evict::Policy::parse(
+                v.get("maxmemory-policy").map_or("", String::as_str),
+            )
+            .code(),
+            Ordering::Relaxed,
+        );
+        hot.maxmemory_samples.store(
+            num("maxmemory-samples").clamp(1, 64) as u64,
+            Ordering::Relaxed,
+        );
+        hot.maxmemory_eviction_tenacity
+            .store(num("maxmemory-eviction-tenacity"), Ordering::Relaxed);
         crate::keyspace::access::set_lfu_params(
             num("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
             num("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,

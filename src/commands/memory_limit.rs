@@ -102,11 +102,13 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     if used <= max {
         return Pressure::Fine;
     }
-    let deadline = time_limit_us(state.config.get_i64("maxmemory-eviction-tenacity"))
-        .map(|us| Instant::now() + Duration::from_micros(us));
+    // From the hot config: by name, three lookups cost as much as the sampling itself.
+    let hot = &state.config.hot;
+    let tenacity = hot.maxmemory_eviction_tenacity.load(Ordering::Relaxed);
+    let deadline = time_limit_us(tenacity).map(|us| Instant::now() + Duration::from_micros(us));
     let request = Request {
-        policy: Policy::parse(&state.config.get("maxmemory-policy")),
-        samples: state.config.get_i64("maxmemory-samples").clamp(1, 64) as usize,
+        policy: Policy::from_code(hot.maxmemory_policy.load(Ordering::Relaxed)),
+        samples: hot.maxmemory_samples.load(Ordering::Relaxed) as usize,
         to_free: (used - max) as usize,
         now_ms: now_us / 1000,
         deadline,

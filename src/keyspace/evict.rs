@@ -10,6 +10,7 @@ use super::{access, Entry, Keyspace, Shard, ShardId};
 
 /// The eviction policies of `maxmemory-policy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Policy {
     NoEviction,
     AllKeysLru,
@@ -33,6 +34,27 @@ impl Policy {
             "volatile-ttl" => Policy::VolatileTtl,
             _ => Policy::NoEviction,
         }
+    }
+
+    /// A small number standing for the policy (kept in an atomic by the hot config).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Policy {
+        const ALL: [Policy; 8] = [
+            Policy::NoEviction,
+            Policy::AllKeysLru,
+            Policy::VolatileLru,
+            Policy::AllKeysLfu,
+            Policy::VolatileLfu,
+            Policy::AllKeysRandom,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+        ];
+        ALL.get(usize::from(code))
+            .copied()
+            .unwrap_or(Policy::NoEviction)
     }
 
     fn volatile_only(self) -> bool {
@@ -67,8 +89,11 @@ impl Policy {
 
 /// Candidates kept between rounds (Redis's EVPOOL_SIZE).
 pub const POOL_SIZE: usize = 16;
-/// Random shards sampled per eviction round.
+/// Random shards sampled per eviction round of the tier (the general round samples one shard:
+/// `maxmemory-samples` keys per eviction, as Redis samples per database).
 const SHARDS_PER_ROUND: usize = 4;
+/// How long the list of databases holding keys is trusted before it is recounted.
+const NONEMPTY_REFRESH_MS: u64 = 100;
 /// Random shard picks tried per round before falling back to visiting every shard.
 const PICKS_PER_ROUND: usize = 64;
 /// Keys evicted between two looks at the clock (Redis checks its time limit every 16).
@@ -136,6 +161,10 @@ pub struct Pool {
     tier_idle_until_ms: u64,
     /// `evict_tiers::inserts()` when a complete walk last found the prefix tier empty.
     prefix_empty_at: Option<u64>,
+    /// Databases that held keys when last counted, so random shard picks skip the empty ones
+    /// (with one database in use, 15 of 16 random picks would lock an empty shard).
+    nonempty_dbs: Vec<usize>,
+    nonempty_counted_at_ms: Option<u64>,
 }
 
 impl Pool {
@@ -147,6 +176,22 @@ impl Pool {
             tier_generation: 0,
             tier_idle_until_ms: 0,
             prefix_empty_at: None,
+            nonempty_dbs: Vec::new(),
+            nonempty_counted_at_ms: None,
+        }
+    }
+
+    /// The databases holding keys, recounted when the last count is older than
+    /// NONEMPTY_REFRESH_MS (or the clock went back).
+    fn count_nonempty_dbs(&mut self, ks: &Keyspace, now_ms: u64) {
+        let fresh = self
+            .nonempty_counted_at_ms
+            .is_some_and(|at| now_ms >= at && now_ms - at < NONEMPTY_REFRESH_MS);
+        if !fresh {
+            self.nonempty_dbs.clear();
+            self.nonempty_dbs
+                .extend((0..ks.databases()).filter(|&db| ks.db_len(db) > 0));
+            self.nonempty_counted_at_ms = Some(now_ms);
         }
     }
 
@@ -208,30 +253,36 @@ pub struct Evicted {
     pub key: Box<[u8]>,
 }
 
-/// Fills the candidates: a few random non-empty shards, or every shard if random picks find
-/// none.
-fn fill(ks: &Keyspace, policy: Policy, samples: usize, now_ms: u64, into: &mut Candidates) {
-    let total = ks.databases() * ks.shards_per_db();
-    let mut sampled = 0;
-    for _ in 0..PICKS_PER_ROUND {
-        let n = (access::random_u64() % total as u64) as usize;
-        let id = ShardId {
-            db: n / ks.shards_per_db(),
-            shard: n % ks.shards_per_db(),
-        };
-        let shard = ks.lock(id);
-        if shard.is_empty() {
-            continue;
-        }
-        sample_shard(&shard, id, policy, samples, now_ms, into);
-        sampled += 1;
-        if sampled == SHARDS_PER_ROUND {
+/// Fills the candidates with `samples` random keys of one random non-empty shard of a database
+/// that holds keys, or with every shard's keys if random picks find none.
+fn fill(
+    ks: &Keyspace,
+    dbs: &[usize],
+    policy: Policy,
+    samples: usize,
+    now_ms: u64,
+    into: &mut Candidates,
+) {
+    let per_db = ks.shards_per_db();
+    if !dbs.is_empty() {
+        for _ in 0..PICKS_PER_ROUND {
+            let n = (access::random_u64() % (dbs.len() * per_db) as u64) as usize;
+            let id = ShardId {
+                db: dbs[n / per_db],
+                shard: n % per_db,
+            };
+            let shard = ks.lock(id);
+            if shard.is_empty() {
+                continue;
+            }
+            sample_shard(&shard, id, policy, samples, now_ms, into);
             break;
         }
     }
     if into.items.is_empty() {
         // Random picks found nothing: walk the slots in order, so that "nothing to evict" is a
-        // definite answer (sampling can miss the last few candidates of a mostly-empty slab).
+        // definite answer (sampling can miss the last few candidates of a mostly-empty slab,
+        // and the list of databases may be up to NONEMPTY_REFRESH_MS old).
         for id in ks.all_shards() {
             offer_all(&ks.lock(id), id, policy, now_ms, into);
             if into.items.len() >= samples {
@@ -456,7 +507,15 @@ fn next_victim(
             pool.tier_idle_until_ms = now_ms + TIER_IDLE_MS;
         }
     }
-    fill(ks, policy, samples, now_ms, &mut pool.general);
+    pool.count_nonempty_dbs(ks, now_ms);
+    fill(
+        ks,
+        &pool.nonempty_dbs,
+        policy,
+        samples,
+        now_ms,
+        &mut pool.general,
+    );
     pool.general.pop_best().map(|best| (best, false))
 }
 
@@ -544,6 +603,24 @@ mod tests {
             ks.lock(id)
                 .insert(hash, key.as_bytes(), Value::string(b"v"), ttl(i), now_ms);
         }
+    }
+
+    #[test]
+    fn policy_codes_round_trip() {
+        for name in [
+            "noeviction",
+            "allkeys-lru",
+            "volatile-lru",
+            "allkeys-lfu",
+            "volatile-lfu",
+            "allkeys-random",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let policy = Policy::parse(name);
+            assert_eq!(Policy::from_code(policy.code()), policy, "{name}");
+        }
+        assert_ne!(Policy::parse("allkeys-lru"), Policy::NoEviction);
     }
 
     #[test]
