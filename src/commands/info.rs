@@ -337,7 +337,13 @@ fn ratio(a: u64, b: u64) -> String {
 
 fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     let (allocated, active, resident) = allocator_stats();
-    let used = allocated.max(ks.dataset_bytes);
+    // The allocator's figure, as Redis reports its allocator counter: what maxmemory is checked
+    // against. The keyspace's own accounting is the dataset part (used when no allocator stats).
+    let used = if allocated > 0 {
+        allocated
+    } else {
+        ks.dataset_bytes
+    };
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     let rss = rss_bytes();
     let dataset = ks.dataset_bytes.min(used);

@@ -70,9 +70,9 @@ impl Header {
     }
 }
 
-/// Fixed per-entry overhead counted in `used_memory` besides the entry's allocation: its
-/// 8-byte slab slot and its slot number plus control byte in the shard's hash index.
-pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Option<Entry>>() + 8;
+/// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot. The
+/// shard's hash index is counted by the shard from its capacity (`Shard::used_bytes`).
+pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Option<Entry>>();
 
 fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
     loop {
