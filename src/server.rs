@@ -49,6 +49,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
             state.config.get("metrics-bind")
         );
     }
+    crate::commands::info::note_startup_memory();
     tracing::info!("Ready to accept connections tcp (port {bound})");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -7,6 +7,11 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Clients closed for passing `client-query-buffer-limit` / an output buffer limit (INFO
+/// stats `client_query_buffer_limit_disconnections` / `client_output_buffer_limit_disconnections`).
+pub static QUERY_BUFFER_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
+pub static OUTPUT_BUFFER_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
+
 #[derive(Default)]
 pub struct ServerStats {
     pub connections_received: AtomicU64,
@@ -60,6 +65,8 @@ impl ServerStats {
             &self.error_replies,
             &self.unexpected_error_replies,
             &self.expired_by_cycle,
+            &QUERY_BUFFER_LIMIT_DISCONNECTIONS,
+            &OUTPUT_BUFFER_LIMIT_DISCONNECTIONS,
         ] {
             c.store(0, Ordering::Relaxed);
         }

@@ -551,6 +551,10 @@ fn normal_client_output_buffer_limit_closes_the_client() {
     );
     // Other clients are unaffected; under the limit a client is served.
     assert_eq!(c.cmd(&["STRLEN", "big"]), b":262144\r\n");
+    assert_eq!(
+        info_field(&mut c, "stats", "client_output_buffer_limit_disconnections"),
+        1
+    );
     let mut one = server.raw();
     assert_eq!(
         one.cmd(&["GET", "big"]).len(),

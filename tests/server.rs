@@ -220,6 +220,12 @@ fn memory_usage_and_stats_report_keys() {
         "{stats}"
     );
     assert!(stats.contains("$4\r\ndb.2\r\n"), "{stats}");
+    // Start-up memory is the allocator's figure when the server became ready: non-zero.
+    assert!(
+        !stats.contains("$17\r\nstartup.allocated\r\n:0\r\n"),
+        "{stats}"
+    );
+    assert_eq!(c.cmd_str(&["MEMORY", "PURGE"]), "+OK\r\n");
     assert!(!stats.contains("$4\r\ndb.1\r\n"), "{stats}");
     for field in [
         "peak.allocated",

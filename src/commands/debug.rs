@@ -209,7 +209,10 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let mut map = vec![
         field("peak.allocated", int(peak)),
         field("total.allocated", int(total)),
-        field("startup.allocated", int(0)),
+        field(
+            "startup.allocated",
+            int(crate::commands::info::startup_memory()),
+        ),
         field("replication.backlog", int(0)),
         field("clients.slaves", int(0)),
         field("clients.normal", int(0)),
@@ -278,7 +281,20 @@ fn memory_malloc_stats(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 /// Acknowledged; jemalloc returns dirty pages on its own decay schedule.
+/// jemalloc's `arena.<MALLCTL_ARENAS_ALL>.purge`: returns the dirty pages of every arena to the
+/// system, as Redis's MEMORY PURGE does.
 fn memory_purge(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    const PURGE_ALL_ARENAS: &[u8] = b"arena.4096.purge\0";
+    // SAFETY: a void mallctl: the name is NUL-terminated and no value is read or written.
+    let _ = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            PURGE_ALL_ARENAS.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
     Ok(Reply::Ok)
 }
 

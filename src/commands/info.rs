@@ -292,6 +292,19 @@ pub fn bytes_to_human(n: u64) -> String {
 }
 
 /// jemalloc's allocated, active and resident byte counts (refreshed first).
+/// The allocator's figure when the server became ready (INFO used_memory_startup, MEMORY
+/// STATS startup.allocated).
+static STARTUP_MEMORY: AtomicU64 = AtomicU64::new(0);
+
+/// Records the memory in use once start-up (loading included) is over.
+pub fn note_startup_memory() {
+    STARTUP_MEMORY.store(allocator_stats().0, Ordering::Relaxed);
+}
+
+pub fn startup_memory() -> u64 {
+    STARTUP_MEMORY.load(Ordering::Relaxed)
+}
+
 fn allocator_stats() -> (u64, u64, u64) {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
@@ -368,7 +381,7 @@ fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
         ),
     );
     s.field("used_memory_overhead", overhead);
-    s.field("used_memory_startup", 0);
+    s.field("used_memory_startup", startup_memory());
     s.field("used_memory_dataset", dataset);
     s.field(
         "used_memory_dataset_perc",
@@ -579,16 +592,18 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     // One read and one write per command is what a non-pipelined client costs Redis.
     s.field("total_reads_processed", commands);
     s.field("total_writes_processed", commands);
-    for name in [
-        "io_threaded_reads_processed",
-        "io_threaded_writes_processed",
+    s.field("io_threaded_reads_processed", 0);
+    s.field("io_threaded_writes_processed", 0);
+    s.field(
         "client_query_buffer_limit_disconnections",
+        crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS.load(Ordering::Relaxed),
+    );
+    s.field(
         "client_output_buffer_limit_disconnections",
-        "reply_buffer_shrinks",
-        "reply_buffer_expands",
-    ] {
-        s.field(name, 0);
-    }
+        crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS.load(Ordering::Relaxed),
+    );
+    s.field("reply_buffer_shrinks", 0);
+    s.field("reply_buffer_expands", 0);
     s.field("eventloop_cycles", commands);
     s.field("eventloop_duration_sum", 0);
     s.field("eventloop_duration_cmd_sum", 0);

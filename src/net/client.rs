@@ -163,6 +163,10 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                                 "Client id={} addr={addr} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
                                 client.id
                             );
+                            crate::stats::ServerStats::add(
+                                &crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS,
+                                1,
+                            );
                             close = true;
                             break;
                         }
@@ -230,6 +234,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 "Closing client that reached max query buffer length: id={} addr={addr}",
                 client.id
             );
+            crate::stats::ServerStats::add(&crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS, 1);
             break;
         }
         if client.aof_wait > 0 {

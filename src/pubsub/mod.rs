@@ -167,6 +167,7 @@ impl Outbox {
             self.info.id,
             self.info.addr
         );
+        crate::stats::ServerStats::add(&crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS, 1);
         self.info.kill();
         self.ready.notify_one();
     }
