@@ -3,10 +3,28 @@
 //! file (corruption elsewhere is reported, never "fixed" by dropping data).
 
 use super::layout::Layout;
-use super::reader::{verify, Outcome};
-use bytes::Bytes;
-use std::io::Write;
+use super::reader::{verify_stream, Outcome, Reader, WINDOW_BYTES};
+use crate::rdb::source::{self as rdb_source, StreamSource};
+use std::io::{BufReader, Read, Write};
 use std::path::Path;
+
+/// The line number (1-based) of byte `offset`: newlines before it, counted in pieces.
+fn lines_before(file: std::fs::File, offset: usize) -> std::io::Result<usize> {
+    let mut newlines = 0;
+    let mut left = offset;
+    let mut reader = BufReader::with_capacity(WINDOW_BYTES, file);
+    let mut piece = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = left.min(piece.len());
+        let n = reader.read(&mut piece[..want])?;
+        if n == 0 {
+            break;
+        }
+        newlines += piece[..n].iter().filter(|&&b| b == b'\n').count();
+        left -= n;
+    }
+    Ok(newlines + 1)
+}
 
 /// Runs the check; returns the process exit code.
 pub fn run(args: &[String], out: &mut dyn Write) -> i32 {
@@ -63,10 +81,19 @@ fn check_file(
     fix: bool,
     out: &mut dyn Write,
 ) -> Result<bool, String> {
-    let data = std::fs::read(path).map_err(|e| format!("Cannot open file {name}: {e}"))?;
-    if data.starts_with(b"REDIS") {
+    // Streamed through bounded buffers, like the start-up load: a large file is not read whole.
+    let open = || std::fs::File::open(path).map_err(|e| format!("Cannot open file {name}: {e}"));
+    let file = open()?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("Cannot stat file {name}: {e}"))?
+        .len() as usize;
+    let mut head = [0u8; 5];
+    let is_rdb = (&file).read_exact(&mut head).is_ok() && &head == b"REDIS";
+    if is_rdb {
         // An RDB-format base (aof-use-rdb-preamble yes): checked by the RDB reader.
-        return Ok(match crate::rdb::read::verify_file(&data) {
+        let source = StreamSource::new(open()?, size, rdb_source::WINDOW_BYTES);
+        return Ok(match crate::rdb::read::verify_source(source) {
             Ok(_) => {
                 let _ = writeln!(out, "RDB preamble of {name} is OK");
                 true
@@ -81,17 +108,11 @@ fn check_file(
             }
         });
     }
-    let size = data.len();
-    let verdict = verify(Bytes::from(data));
+    let reader = Reader::new(BufReader::with_capacity(WINDOW_BYTES, open()?), size);
+    let verdict = verify_stream(reader);
     let line_of = |offset: usize| -> usize {
-        std::fs::read(path)
-            .map(|d| {
-                d[..offset.min(d.len())]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1
-            })
+        open()
+            .and_then(|f| lines_before(f, offset).map_err(|e| e.to_string()))
             .unwrap_or(0)
     };
     let _ = writeln!(
@@ -139,5 +160,49 @@ fn check_file(
             let _ = writeln!(out, "Successfully truncated AOF {name}");
             Ok(true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(tag: &str, data: &[u8]) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("ferrocache-check-{}-{tag}", std::process::id()));
+        std::fs::write(&path, data).unwrap();
+        path
+    }
+
+    #[test]
+    fn line_numbers_are_counted_across_pieces() {
+        // 300k lines: more than one 64 KiB piece and one buffer window.
+        let data = b"x\n".repeat(300_000);
+        let path = temp_file("lines", &data);
+        let line = |offset| lines_before(std::fs::File::open(&path).unwrap(), offset).unwrap();
+        assert_eq!(line(0), 1);
+        assert_eq!(line(1), 1);
+        assert_eq!(line(2), 2);
+        assert_eq!(line(200_001), 100_001);
+        assert_eq!(line(data.len() + 10), 300_001);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_format_error_names_offset_and_line() {
+        let path = temp_file("bad", b"*1\r\n$4\r\nPING\r\nxyz\r\n");
+        let mut out = Vec::new();
+        let ok = check_file(&path, "bad.aof", true, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains("ok_up_to=14, ok_up_to_line=4, diff=5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("format error at offset 14 (line 4)"),
+            "{text}"
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 }
