@@ -22,6 +22,19 @@ pub fn aof_dir(state: &ServerState) -> PathBuf {
     PathBuf::from(state.config.get("dir")).join(state.config.get("appenddirname"))
 }
 
+/// Creates the AOF directory if needed; returns it. The error is Redis's message.
+pub fn create_aof_dir(state: &ServerState) -> Result<PathBuf, String> {
+    let dir = aof_dir(state);
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::config::strerror(&e)
+        )
+    })?;
+    Ok(dir)
+}
+
 /// Loads the AOF and starts logging when `appendonly yes`. The error is the fatal message.
 pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
     state
@@ -30,15 +43,8 @@ pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
     if !state.config.get_bool("appendonly") {
         return Ok(());
     }
-    let dir = aof_dir(state);
+    let dir = create_aof_dir(state)?;
     let prefix = state.config.get("appendfilename");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            crate::config::strerror(&e)
-        )
-    })?;
     remove_temp_files(&dir);
     let manifest = Layout::read_manifest(&dir, &prefix)?;
     let mut layout = match manifest {

@@ -73,15 +73,8 @@ pub fn enable(state: &Arc<ServerState>) -> Result<(), String> {
 
 /// The directory's layout with a new incr file (not yet in the manifest).
 fn next_layout(state: &ServerState) -> Result<Layout, String> {
-    let dir = super::load::aof_dir(state);
+    let dir = super::load::create_aof_dir(state)?;
     let prefix = state.config.get("appendfilename");
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            crate::config::strerror(&e)
-        )
-    })?;
     let manifest = Layout::read_manifest(&dir, &prefix)
         .ok()
         .flatten()
