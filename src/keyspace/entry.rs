@@ -70,9 +70,11 @@ impl Header {
     }
 }
 
-/// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot. The
-/// shard's hash index is counted by the shard from its capacity (`Shard::used_bytes`).
-pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Option<Entry>>();
+/// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot and
+/// the 4-byte access stamp the shard keeps beside it for eviction sampling. The shard's hash
+/// index is counted by the shard from its capacity (`Shard::used_bytes`).
+pub const ENTRY_OVERHEAD_BYTES: usize =
+    std::mem::size_of::<Option<Entry>>() + std::mem::size_of::<u32>();
 
 fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
     loop {

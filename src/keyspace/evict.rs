@@ -69,21 +69,29 @@ impl Policy {
 
     /// The entry's eviction score, or None if the policy may not evict it.
     fn score(self, entry: &Entry, now_ms: u64) -> Option<u64> {
-        let deadline = entry.expire_at_ms();
-        if self.volatile_only() && deadline.is_none() {
+        if self == Policy::NoEviction {
             return None;
         }
+        if !self.volatile_only() {
+            return Some(self.stamp_score(entry.access(), now_ms));
+        }
+        let deadline = entry.expire_at_ms()?;
         Some(match self {
-            Policy::NoEviction => return None,
-            Policy::AllKeysLru | Policy::VolatileLru => {
-                u64::from(access::idle_secs(entry.access(), now_ms))
-            }
-            Policy::AllKeysLfu | Policy::VolatileLfu => {
-                255 - u64::from(access::lfu_decayed(entry.access(), now_ms).min(255))
-            }
-            Policy::AllKeysRandom | Policy::VolatileRandom => access::random_u64(),
-            Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(u64::MAX),
+            Policy::VolatileTtl => u64::MAX - deadline,
+            _ => self.stamp_score(entry.access(), now_ms),
         })
+    }
+
+    /// The score of a key with access word `stamp` under an LRU, LFU or random policy (whether
+    /// a volatile policy may evict the key at all is for `score` to say).
+    fn stamp_score(self, stamp: u32, now_ms: u64) -> u64 {
+        match self {
+            Policy::AllKeysLru | Policy::VolatileLru => u64::from(access::idle_secs(stamp, now_ms)),
+            Policy::AllKeysLfu | Policy::VolatileLfu => {
+                255 - u64::from(access::lfu_decayed(stamp, now_ms).min(255))
+            }
+            _ => access::random_u64(),
+        }
     }
 }
 
@@ -102,12 +110,16 @@ const KEYS_PER_CLOCK_CHECK: usize = 16;
 /// evict (volatile-* over a tier without TTLs), so each eviction does not walk it again.
 const TIER_IDLE_MS: u64 = 100;
 
+/// A key chosen for eviction, named by its slot and the access word it had when scored: the
+/// slot still holding an entry with that word when its turn comes is the key, or one that
+/// scores exactly the same (Redis looks its pool's keys up by name; a slot and a 4-byte word
+/// need neither a key copy per candidate nor a read of every sampled entry).
 #[derive(Debug)]
 struct Candidate {
     score: u64,
     id: ShardId,
     pos: usize,
-    key: Box<[u8]>,
+    stamp: u32,
 }
 
 /// Candidates sorted by ascending score (best last), at most POOL_SIZE.
@@ -117,16 +129,16 @@ struct Candidates {
 }
 
 impl Candidates {
-    fn offer(&mut self, score: u64, id: ShardId, pos: usize, entry: &Entry) {
+    fn offer(&mut self, score: u64, id: ShardId, pos: usize, stamp: u32) {
         if self.items.len() == POOL_SIZE && self.items[0].score >= score {
             return;
         }
-        if self
-            .items
-            .iter()
-            .any(|c| c.id == id && c.pos == pos && c.key[..] == *entry.key())
-        {
-            return;
+        if let Some(i) = self.items.iter().position(|c| c.id == id && c.pos == pos) {
+            if self.items[i].stamp == stamp {
+                return;
+            }
+            // The slot's key was touched (or replaced) since: its old score is stale.
+            self.items.remove(i);
         }
         let at = self.items.partition_point(|c| c.score <= score);
         self.items.insert(
@@ -135,7 +147,7 @@ impl Candidates {
                 score,
                 id,
                 pos,
-                key: entry.key().into(),
+                stamp,
             },
         );
         if self.items.len() > POOL_SIZE {
@@ -204,7 +216,13 @@ impl Pool {
     }
 }
 
-/// Offers up to `samples` random entries of one shard to the candidates.
+/// A uniform random slot position below `slots` (a multiply instead of a division).
+fn random_pos(slots: usize) -> usize {
+    ((u128::from(access::random_u64()) * slots as u128) >> 64) as usize
+}
+
+/// Offers up to `samples` random entries of one shard to the candidates. All-keys policies
+/// score from the shard's stamp array alone; volatile ones read each entry for its deadline.
 fn sample_shard(
     shard: &Shard,
     id: ShardId,
@@ -222,13 +240,23 @@ fn sample_shard(
         if seen == samples {
             break;
         }
-        let pos = (access::random_u64() % slots as u64) as usize;
-        let Some(entry) = shard.entry_at(pos) else {
-            continue;
-        };
-        seen += 1;
-        if let Some(score) = policy.score(entry, now_ms) {
-            into.offer(score, id, pos, entry);
+        let pos = random_pos(slots);
+        if policy.volatile_only() {
+            let Some(entry) = shard.entry_at(pos) else {
+                continue;
+            };
+            seen += 1;
+            if let Some(score) = policy.score(entry, now_ms) {
+                into.offer(score, id, pos, entry.access());
+            }
+        } else {
+            // 0 is an empty slot (or a key never stamped, which the conclusive walk still finds).
+            let stamp = shard.stamp_at(pos);
+            if stamp == 0 {
+                continue;
+            }
+            seen += 1;
+            into.offer(policy.stamp_score(stamp, now_ms), id, pos, stamp);
         }
     }
 }
@@ -241,7 +269,7 @@ fn offer_all(shard: &Shard, id: ShardId, policy: Policy, now_ms: u64, into: &mut
     for pos in 0..shard.slot_count() {
         if let Some(entry) = shard.entry_at(pos) {
             if let Some(score) = policy.score(entry, now_ms) {
-                into.offer(score, id, pos, entry);
+                into.offer(score, id, pos, entry.access());
             }
         }
     }
@@ -308,7 +336,7 @@ fn sample_tier_slots(
         };
         let entry = shard.entry_at(pos).expect("random_slot checked it");
         if let Some(score) = policy.score(entry, now_ms) {
-            into.offer(score, id, pos, entry);
+            into.offer(score, id, pos, entry.access());
         }
     }
 }
@@ -418,7 +446,7 @@ fn walk_prefix_tier(
         for pos in evict_tiers::all_slots(&mut shard, rules) {
             let entry = shard.entry_at(pos).expect("all_slots checked it");
             if let Some(score) = policy.score(entry, now_ms) {
-                into.offer(score, id, pos, entry);
+                into.offer(score, id, pos, entry.access());
             }
         }
         if into.items.len() >= samples {
@@ -554,7 +582,7 @@ pub fn evict_logged(
         };
         let mut shard = ks.lock(best.id);
         let still_there = shard.entry_at(best.pos).is_some_and(|e| {
-            *e.key() == best.key[..]
+            e.access() == best.stamp
                 && policy.score(e, now_ms).is_some()
                 && (!from_tier || rules.is_some_and(|r| r.contains(best.id.db, e.key())))
         });
@@ -562,17 +590,19 @@ pub fn evict_logged(
             continue;
         }
         let before = shard.used_bytes();
-        if shard.remove_at(best.pos).is_some() {
+        if let Some(entry) = shard.remove_at(best.pos) {
             shard.stats.evicted += 1;
             outcome.freed += before.saturating_sub(shard.used_bytes()).max(1);
-            log(best.id.db, &best.key);
+            log(best.id.db, entry.key());
             drop(shard);
-            if rules.is_some_and(|r| r.contains(best.id.db, &best.key)) {
+            let key: Box<[u8]> = entry.key().into();
+            drop(entry);
+            if rules.is_some_and(|r| r.contains(best.id.db, &key)) {
                 evict_tiers::note_evicted();
             }
             outcome.evicted.push(Evicted {
                 db: best.id.db,
-                key: best.key,
+                key,
             });
             if outcome.evicted.len() % KEYS_PER_CLOCK_CHECK == 0
                 && request
@@ -629,7 +659,7 @@ mod tests {
         let id = ShardId { db: 0, shard: 0 };
         for i in 0..40u64 {
             let e = Entry::new_str(format!("k{i}").as_bytes(), b"v", None);
-            pool.offer((i * 7) % 40, id, i as usize, &e);
+            pool.offer((i * 7) % 40, id, i as usize, e.access());
         }
         assert_eq!(pool.items.len(), POOL_SIZE);
         let scores: Vec<u64> = pool.items.iter().map(|c| c.score).collect();
