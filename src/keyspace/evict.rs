@@ -177,6 +177,8 @@ pub struct Pool {
     /// (with one database in use, 15 of 16 random picks would lock an empty shard).
     nonempty_dbs: Vec<usize>,
     nonempty_counted_at_ms: Option<u64>,
+    /// Average bytes freed per victim in the last batch (0: no batch yet), to size the next.
+    bytes_per_victim: usize,
 }
 
 impl Pool {
@@ -190,6 +192,7 @@ impl Pool {
             prefix_empty_at: None,
             nonempty_dbs: Vec::new(),
             nonempty_counted_at_ms: None,
+            bytes_per_victim: 0,
         }
     }
 
@@ -221,6 +224,41 @@ fn random_pos(slots: usize) -> usize {
     ((u128::from(access::random_u64()) * slots as u128) >> 64) as usize
 }
 
+/// Random slot positions of one shard: drawn ahead and prefetched for a batch of sampling
+/// rounds (so the rounds' cache misses overlap), then drawn one at a time.
+#[derive(Default)]
+struct Positions {
+    ahead: Vec<usize>,
+    used: usize,
+}
+
+impl Positions {
+    /// `count` positions of `shard`, whose stamps (or, for volatile policies, slots) are
+    /// prefetched now.
+    fn prefetched(shard: &Shard, policy: Policy, count: usize) -> Positions {
+        let slots = shard.slot_count();
+        let ahead: Vec<usize> = (0..count).map(|_| random_pos(slots.max(1))).collect();
+        for &pos in &ahead {
+            if policy.volatile_only() {
+                shard.prefetch_slot(pos);
+            } else {
+                shard.prefetch_stamp(pos);
+            }
+        }
+        Positions { ahead, used: 0 }
+    }
+
+    fn next(&mut self, slots: usize) -> usize {
+        match self.ahead.get(self.used) {
+            Some(&pos) if pos < slots => {
+                self.used += 1;
+                pos
+            }
+            _ => random_pos(slots),
+        }
+    }
+}
+
 /// Offers up to `samples` random entries of one shard to the candidates. All-keys policies
 /// score from the shard's stamp array alone; volatile ones read each entry for its deadline.
 fn sample_shard(
@@ -230,6 +268,7 @@ fn sample_shard(
     samples: usize,
     now_ms: u64,
     into: &mut Candidates,
+    positions: &mut Positions,
 ) {
     let slots = shard.slot_count();
     if slots == 0 || (policy.volatile_only() && shard.volatile_len() == 0) {
@@ -240,7 +279,7 @@ fn sample_shard(
         if seen == samples {
             break;
         }
-        let pos = random_pos(slots);
+        let pos = positions.next(slots);
         if policy.volatile_only() {
             let Some(entry) = shard.entry_at(pos) else {
                 continue;
@@ -303,7 +342,15 @@ fn fill(
             if shard.is_empty() {
                 continue;
             }
-            sample_shard(&shard, id, policy, samples, now_ms, into);
+            sample_shard(
+                &shard,
+                id,
+                policy,
+                samples,
+                now_ms,
+                into,
+                &mut Positions::default(),
+            );
             break;
         }
     }
@@ -387,7 +434,15 @@ fn fill_tier(
             if shard.is_empty() {
                 continue;
             }
-            sample_shard(&shard, id, policy, samples, now_ms, into);
+            sample_shard(
+                &shard,
+                id,
+                policy,
+                samples,
+                now_ms,
+                into,
+                &mut Positions::default(),
+            );
         } else if shard.evict_tier.live() > 0 {
             sample_tier_slots(&mut shard, id, rules, policy, samples, now_ms, into);
         } else {
@@ -483,6 +538,10 @@ pub struct Request {
     pub samples: usize,
     /// Bytes of the keyspace's accounting to release.
     pub to_free: usize,
+    /// Bytes to release past `to_free` when victims are chosen among every key: evictions then
+    /// come in batches, whose memory reads overlap and which take each shard's lock once,
+    /// instead of one key per write. Not freeing them is no failure.
+    pub slack: usize,
     pub now_ms: u64,
     /// Stop (with `timed_out`) once this instant has passed; None: no limit.
     pub deadline: Option<std::time::Instant>,
@@ -501,6 +560,7 @@ pub fn evict(
         policy,
         samples,
         to_free,
+        slack: 0,
         now_ms,
         deadline: None,
     };
@@ -508,44 +568,199 @@ pub fn evict(
     (outcome.freed, outcome.evicted)
 }
 
-/// Takes the next victim: from the tier while it has candidates, else from every key.
-/// The flag says whether it came from the tier.
-fn next_victim(
+/// The next victim of the `maxmemory-evict-first` tier, if the tier is configured and has one.
+fn tier_victim(
     ks: &Keyspace,
     pool: &mut Pool,
-    tier: Option<&Rules>,
+    rules: &Rules,
     request: &Request,
-) -> Option<(Candidate, bool)> {
+) -> Option<Candidate> {
+    let now_ms = request.now_ms;
+    if now_ms < pool.tier_idle_until_ms {
+        return None;
+    }
+    let holds = fill_tier(
+        ks,
+        rules,
+        request.policy,
+        request.samples.max(1),
+        now_ms,
+        &mut pool.tier,
+        &mut pool.prefix_empty_at,
+    );
+    let best = pool.tier.pop_best();
+    if best.is_none() && holds {
+        // Tier keys exist but the policy may evict none of them.
+        pool.tier_idle_until_ms = now_ms + TIER_IDLE_MS;
+    }
+    best
+}
+
+/// Chooses up to `want` victims among every key, one sampling round of `maxmemory-samples`
+/// keys and one pool pop each, as Redis does per eviction. The rounds' shards are drawn first;
+/// each shard drawn is locked once for all its rounds, with their positions prefetched.
+fn general_victims(
+    ks: &Keyspace,
+    pool: &mut Pool,
+    request: &Request,
+    want: usize,
+) -> Vec<Candidate> {
     let (policy, samples, now_ms) = (request.policy, request.samples.max(1), request.now_ms);
-    if let Some(rules) = tier.filter(|_| now_ms >= pool.tier_idle_until_ms) {
-        let holds = fill_tier(
+    pool.count_nonempty_dbs(ks, now_ms);
+    let mut victims = Vec::with_capacity(want);
+    let per_db = ks.shards_per_db();
+    let choices = pool.nonempty_dbs.len() * per_db;
+    let mut picks: Vec<ShardId> = (0..if choices == 0 { 0 } else { want })
+        .map(|_| {
+            let n = random_pos(choices);
+            ShardId {
+                db: pool.nonempty_dbs[n / per_db],
+                shard: n % per_db,
+            }
+        })
+        .collect();
+    picks.sort_unstable();
+    let mut rest = &picks[..];
+    while let Some(&id) = rest.first() {
+        let rounds = rest.iter().take_while(|&&other| other == id).count();
+        rest = &rest[rounds..];
+        let shard = ks.lock(id);
+        if shard.is_empty() {
+            continue;
+        }
+        let mut positions = Positions::prefetched(&shard, policy, rounds * samples);
+        for _ in 0..rounds {
+            sample_shard(
+                &shard,
+                id,
+                policy,
+                samples,
+                now_ms,
+                &mut pool.general,
+                &mut positions,
+            );
+            if let Some(best) = pool.general.pop_best() {
+                victims.push(best);
+            }
+        }
+    }
+    // Rounds whose shard was empty: one at a time, with `fill`'s conclusive walk.
+    while victims.len() < want {
+        fill(
             ks,
-            rules,
+            &pool.nonempty_dbs,
             policy,
             samples,
             now_ms,
-            &mut pool.tier,
-            &mut pool.prefix_empty_at,
+            &mut pool.general,
         );
-        if let Some(best) = pool.tier.pop_best() {
-            return Some((best, true));
-        }
-        if holds {
-            // Tier keys exist but the policy may evict none of them.
-            pool.tier_idle_until_ms = now_ms + TIER_IDLE_MS;
+        match pool.general.pop_best() {
+            Some(best) => victims.push(best),
+            None => break,
         }
     }
-    pool.count_nonempty_dbs(ks, now_ms);
-    fill(
-        ks,
-        &pool.nonempty_dbs,
-        policy,
-        samples,
-        now_ms,
-        &mut pool.general,
-    );
-    pool.general.pop_best().map(|best| (best, false))
+    victims
 }
+
+/// What removing victims needs besides the victims: the request, the tier rules (to count tier
+/// evictions and re-check tier victims), and the AOF logger.
+struct Remover<'a> {
+    ks: &'a Keyspace,
+    request: &'a Request,
+    rules: Option<&'a Rules>,
+    log: &'a mut dyn FnMut(usize, &[u8]),
+}
+
+impl Remover<'_> {
+    /// Removes the victim in slot `victim.pos` of the held shard if it is still the key (or one
+    /// scoring the same) and the policy may still evict it. Returns the bytes freed.
+    fn remove(
+        &mut self,
+        shard: &mut Shard,
+        victim: &Candidate,
+        from_tier: bool,
+        outcome: &mut Outcome,
+    ) -> usize {
+        let (policy, now_ms, db) = (self.request.policy, self.request.now_ms, victim.id.db);
+        let rules = self.rules;
+        let still_there = shard.entry_at(victim.pos).is_some_and(|e| {
+            e.access() == victim.stamp
+                && policy.score(e, now_ms).is_some()
+                && (!from_tier || rules.is_some_and(|r| r.contains(db, e.key())))
+        });
+        if !still_there {
+            return 0;
+        }
+        let before = shard.used_bytes();
+        let Some(entry) = shard.remove_at(victim.pos) else {
+            return 0;
+        };
+        shard.stats.evicted += 1;
+        let freed = before.saturating_sub(shard.used_bytes()).max(1);
+        (self.log)(db, entry.key());
+        if rules.is_some_and(|r| r.contains(db, entry.key())) {
+            evict_tiers::note_evicted();
+        }
+        outcome.evicted.push(Evicted {
+            db,
+            key: entry.key().into(),
+        });
+        outcome.freed += freed;
+        freed
+    }
+
+    fn out_of_time(&self, outcome: &Outcome) -> bool {
+        outcome.evicted.len().is_multiple_of(KEYS_PER_CLOCK_CHECK)
+            && self
+                .request
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+    }
+
+    /// Removes a batch of victims shard by shard, one lock each, until `outcome.freed` reaches
+    /// `target`. The slots, then the entries of a shard's victims are prefetched before any is
+    /// removed, so their cache misses overlap instead of queueing one victim after another.
+    /// Returns false when the time limit stopped it.
+    fn remove_batch(
+        &mut self,
+        victims: &mut [Candidate],
+        target: usize,
+        outcome: &mut Outcome,
+    ) -> bool {
+        victims.sort_unstable_by_key(|v| (v.id, v.pos));
+        let mut rest = &victims[..];
+        while let Some(first) = rest.first() {
+            let same = rest.iter().take_while(|v| v.id == first.id).count();
+            let (group, after) = rest.split_at(same);
+            rest = after;
+            let mut shard = self.ks.lock(first.id);
+            for v in group {
+                shard.prefetch_slot(v.pos);
+            }
+            for v in group {
+                if let Some(entry) = shard.entry_at(v.pos) {
+                    entry.prefetch();
+                }
+            }
+            for (i, v) in group.iter().enumerate() {
+                if outcome.freed >= target {
+                    return true;
+                }
+                // A victim chosen twice in one batch: the first removal took it.
+                if i > 0 && group[i - 1].pos == v.pos {
+                    continue;
+                }
+                if self.remove(&mut shard, v, false, outcome) > 0 && self.out_of_time(outcome) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Victims per batch at most: a batch holds each shard's lock for its victims only.
+const MAX_BATCH: usize = 64;
 
 /// `evict`, calling `log(db, key)` for each removed key while its shard is still held (the AOF
 /// logs the deletion there, so it is ordered before any later write to the key).
@@ -575,43 +790,44 @@ pub fn evict_logged(
         }
     }
     let rules = tier.as_ref().map(|(r, _)| &**r);
-    let now_ms = request.now_ms;
+    let mut remover = Remover {
+        ks,
+        request,
+        rules,
+        log,
+    };
+    let target = request.to_free.saturating_add(request.slack);
     while outcome.freed < request.to_free {
-        let Some((best, from_tier)) = next_victim(ks, &mut pool, rules, request) else {
-            break;
-        };
-        let mut shard = ks.lock(best.id);
-        let still_there = shard.entry_at(best.pos).is_some_and(|e| {
-            e.access() == best.stamp
-                && policy.score(e, now_ms).is_some()
-                && (!from_tier || rules.is_some_and(|r| r.contains(best.id.db, e.key())))
-        });
-        if !still_there {
+        if let Some(victim) = rules.and_then(|r| tier_victim(ks, &mut pool, r, request)) {
+            let mut shard = ks.lock(victim.id);
+            if remover.remove(&mut shard, &victim, true, &mut outcome) > 0 {
+                drop(shard);
+                if remover.out_of_time(&outcome) {
+                    outcome.timed_out = outcome.freed < request.to_free;
+                    break;
+                }
+            }
             continue;
         }
-        let before = shard.used_bytes();
-        if let Some(entry) = shard.remove_at(best.pos) {
-            shard.stats.evicted += 1;
-            outcome.freed += before.saturating_sub(shard.used_bytes()).max(1);
-            log(best.id.db, entry.key());
-            drop(shard);
-            let key: Box<[u8]> = entry.key().into();
-            drop(entry);
-            if rules.is_some_and(|r| r.contains(best.id.db, &key)) {
-                evict_tiers::note_evicted();
-            }
-            outcome.evicted.push(Evicted {
-                db: best.id.db,
-                key,
-            });
-            if outcome.evicted.len() % KEYS_PER_CLOCK_CHECK == 0
-                && request
-                    .deadline
-                    .is_some_and(|d| std::time::Instant::now() >= d)
-            {
-                outcome.timed_out = outcome.freed < request.to_free;
-                break;
-            }
+        // Every key: as many victims as the bytes still wanted need, at the size the last
+        // batch's keys had (one victim while that is unknown).
+        let wanted = target - outcome.freed;
+        let want = match pool.bytes_per_victim {
+            0 => 1,
+            per => wanted.div_ceil(per).clamp(1, MAX_BATCH),
+        };
+        let mut victims = general_victims(ks, &mut pool, request, want);
+        if victims.is_empty() {
+            break;
+        }
+        let (freed, evicted) = (outcome.freed, outcome.evicted.len());
+        let in_time = remover.remove_batch(&mut victims, target, &mut outcome);
+        if outcome.evicted.len() > evicted {
+            pool.bytes_per_victim = (outcome.freed - freed) / (outcome.evicted.len() - evicted);
+        }
+        if !in_time {
+            outcome.timed_out = outcome.freed < request.to_free;
+            break;
         }
     }
     outcome
