@@ -6,6 +6,7 @@
 //! See docs/ARCHITECTURE.md.
 
 pub mod acl;
+pub mod alloc_counter;
 pub mod aof;
 pub mod blocking;
 pub mod clients;

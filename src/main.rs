@@ -7,7 +7,8 @@ use ferrocache::state::ServerState;
 use std::sync::Arc;
 
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: ferrocache::alloc_counter::CountingJemalloc =
+    ferrocache::alloc_counter::CountingJemalloc;
 
 /// A Redis-compatible in-memory cache server.
 ///

@@ -170,7 +170,8 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let ks = &ctx.state.keyspace;
     let (allocated, active, resident) = allocator_bytes();
     let dataset = ks.used_bytes() as u64;
-    let total = allocated.max(dataset);
+    // INFO's used_memory (see info::memory).
+    let total = crate::alloc_counter::held_bytes().unwrap_or(allocated.max(dataset));
     let peak = PEAK_ALLOCATED
         .fetch_max(total, Ordering::Relaxed)
         .max(total);

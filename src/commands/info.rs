@@ -292,13 +292,14 @@ pub fn bytes_to_human(n: u64) -> String {
 }
 
 /// jemalloc's allocated, active and resident byte counts (refreshed first).
-/// The allocator's figure when the server became ready (INFO used_memory_startup, MEMORY
-/// STATS startup.allocated).
+/// Used memory when the server became ready (INFO used_memory_startup, MEMORY STATS
+/// startup.allocated).
 static STARTUP_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 /// Records the memory in use once start-up (loading included) is over.
 pub fn note_startup_memory() {
-    STARTUP_MEMORY.store(allocator_stats().0, Ordering::Relaxed);
+    let used = crate::alloc_counter::held_bytes().unwrap_or_else(|| allocator_stats().0);
+    STARTUP_MEMORY.store(used, Ordering::Relaxed);
 }
 
 pub fn startup_memory() -> u64 {
@@ -350,13 +351,14 @@ fn ratio(a: u64, b: u64) -> String {
 
 fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     let (allocated, active, resident) = allocator_stats();
-    // The allocator's figure, as Redis reports its allocator counter: what maxmemory is checked
-    // against. The keyspace's own accounting is the dataset part (used when no allocator stats).
-    let used = if allocated > 0 {
+    // The bytes the program holds, as Redis reports its zmalloc counter: what maxmemory is
+    // checked against. Without the counting allocator (library tests), jemalloc's figure, then
+    // the keyspace's own accounting.
+    let used = crate::alloc_counter::held_bytes().unwrap_or(if allocated > 0 {
         allocated
     } else {
         ks.dataset_bytes
-    };
+    });
     let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
     let rss = rss_bytes();
     let dataset = ks.dataset_bytes.min(used);

@@ -4,10 +4,10 @@
 //! continues (Redis's eviction timer proc). Dispatch refuses DENYOOM commands with -OOM only when
 //! nothing more can be evicted.
 //!
-//! Used memory is the allocator's allocated bytes, the figure INFO reports as used_memory, so
-//! the limit holds for the number clients see; it includes client query and output buffers, as
-//! Redis counts them. Reading it costs a jemalloc epoch refresh, so it is cached for
-//! `REFRESH_US`; bytes freed by eviction are taken off the cached figure at once.
+//! Used memory is the bytes the program holds, counted by the global allocator
+//! (`alloc_counter`, Redis's zmalloc counter) and reported by INFO as used_memory, so the limit
+//! holds for the number clients see; it includes client query and output buffers, as Redis
+//! counts them. Reading it is one atomic load.
 
 use crate::keyspace::evict::{self, Policy, Request};
 use crate::pubsub::notify;
@@ -18,51 +18,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-/// How long one allocator reading is trusted. A reading merges every arena's statistics (a few
-/// µs); in between, each write adds its argument bytes plus 16 per argument, more than a SET
-/// allocates, so the cached figure errs high: at 400k writes/s that is a few KB per period.
-const REFRESH_US: u64 = 1000;
 /// How often the background thread looks at memory when nothing woke it (Redis's cron).
 const BACKGROUND_CHECK: Duration = Duration::from_millis(100);
 /// Pause between two time-limited background steps (Redis runs one per event-loop turn).
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(100);
 
-static CACHED_USED: AtomicU64 = AtomicU64::new(0);
-static CACHED_AT_US: AtomicU64 = AtomicU64::new(0);
 /// Microsecond clock reading since when used memory has been over the limit (0: it is not),
 /// and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
 static OVER_SINCE_US: AtomicU64 = AtomicU64::new(0);
 static OVER_TOTAL_US: AtomicU64 = AtomicU64::new(0);
 
-/// Bytes the allocator has handed out (0 if it cannot say).
-fn allocated_bytes() -> u64 {
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    stats::allocated::read().unwrap_or(0) as u64
+/// Bytes in use: the counting allocator's figure, or the keyspace's accounting where that
+/// allocator is not installed (the library's own tests).
+fn used_memory(state: &ServerState) -> u64 {
+    crate::alloc_counter::held_bytes().unwrap_or_else(|| state.keyspace.used_bytes() as u64)
 }
 
-fn used_memory(state: &ServerState, now_us: u64, incoming: u64) -> u64 {
-    let at = CACHED_AT_US.load(Ordering::Relaxed);
-    // One thread refreshes a stale reading; the others keep using the cached one meanwhile.
-    let stale = at == 0 || now_us.saturating_sub(at) >= REFRESH_US;
-    if !stale
-        || CACHED_AT_US
-            .compare_exchange(at, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed)
-            .is_err()
-    {
-        if incoming == 0 {
-            return CACHED_USED.load(Ordering::Relaxed);
-        }
-        // The command about to run may add about its argument bytes: count them until the
-        // next reading, so a burst of writes within one refresh period cannot overshoot.
-        return CACHED_USED.fetch_add(incoming, Ordering::Relaxed) + incoming;
-    }
-    let mut used = allocated_bytes();
-    if used == 0 {
-        used = state.keyspace.used_bytes() as u64;
-    }
-    CACHED_USED.store(used, Ordering::Relaxed);
-    used
+/// Bytes freed past the limit when keys are evicted, so that evictions come in batches (see
+/// `evict::Request::slack`): a thousandth of maxmemory, at most 64 KiB. Redis frees exactly
+/// what is over; the difference is at most 0.1% fewer keys held.
+fn batch_slack(max: u64) -> usize {
+    (max / 1000).min(64 << 10) as usize
 }
 
 /// Redis's `evictionTimeLimitUs`: tenacity 0..10 gives 0..500 µs linearly, then 15% more per
@@ -94,7 +70,8 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
         note_over(false, now_us);
         return Pressure::Fine;
     }
-    let used = used_memory(state, now_us, incoming);
+    // The command about to run may add about its argument bytes: room for them is made first.
+    let used = used_memory(state) + incoming;
     note_over(used > max, now_us);
     if used <= max {
         return Pressure::Fine;
@@ -107,15 +84,12 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
         policy: Policy::from_code(hot.maxmemory_policy.load(Ordering::Relaxed)),
         samples: hot.maxmemory_samples.load(Ordering::Relaxed) as usize,
         to_free: (used - max) as usize,
+        slack: batch_slack(max),
         now_ms: now_us / 1000,
         deadline,
     };
     let outcome = evict::evict_logged(&state.keyspace, &request, &mut |db, key| {
         state.aof.log_deletions(db, &[key.into()])
-    });
-    let freed = outcome.freed as u64;
-    let _ = CACHED_USED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-        Some(v.saturating_sub(freed))
     });
     // Published with no shard lock held.
     let events = notify::enabled(state, notify::EVICTED);
@@ -278,8 +252,9 @@ pub fn config_changed(state: &ServerState) {
 }
 
 fn background_loop(state: Weak<ServerState>) {
-    // This thread only frees what others allocated: with a thread cache, the freed entries
-    // would stay counted in the allocator's `allocated` figure and look like memory still used.
+    // This thread only frees what others allocated: a thread cache would park the freed
+    // entries here for good (it is flushed as its own thread allocates, which this one hardly
+    // does), resident and unusable by the threads that write.
     // SAFETY: `thread.tcache.enabled` is a bool control of the calling thread.
     let _ = unsafe { tikv_jemalloc_ctl::raw::write(b"thread.tcache.enabled\0", false) };
     loop {
