@@ -176,9 +176,14 @@ impl Shard {
         let (chunk, at) = (id / CHUNK_SLOTS, id % CHUNK_SLOTS);
         let entry = self.slots[chunk][at].as_mut()?;
         if access::touching() {
-            let stamp = access::touched(entry.access(), now_ms);
-            entry.set_access(stamp);
-            self.stamps[chunk][at] = stamp;
+            let before = entry.access();
+            let stamp = access::touched(before, now_ms);
+            // A key read again within the same second usually keeps its stamp: no store then,
+            // so reads of hot keys dirty neither the entry nor the stamp array.
+            if stamp != before {
+                entry.set_access(stamp);
+                self.stamps[chunk][at] = stamp;
+            }
         }
         Some(entry)
     }
