@@ -325,6 +325,30 @@ fn many_connections_stay_within_the_bound_for_every_policy() {
     }
 }
 
+/// CLIENT NO-TOUCH: the client's reads leave access bits alone, but TOUCH still stamps (Redis
+/// 7.2). With lfu-log-factor 0 every stamp raises the LFU counter, so OBJECT FREQ shows it.
+#[test]
+fn no_touch_spares_reads_but_not_touch() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["CONFIG", "SET", "lfu-log-factor", "0"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":5\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "NO-TOUCH", "ON"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "k"]), b":1\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":5\r\n");
+    assert_eq!(c.cmd(&["TOUCH", "k"]), b":1\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":6\r\n");
+    assert_eq!(c.cmd(&["CLIENT", "NO-TOUCH", "OFF"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":7\r\n");
+}
+
 #[test]
 fn allkeys_lfu_keeps_the_frequently_read_keys() {
     let server = Server::start(&[]);

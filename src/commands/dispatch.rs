@@ -233,7 +233,8 @@ fn run_checked(
         effects: Default::default(),
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
-    let no_touch = ctx.client.no_touch;
+    // CLIENT NO-TOUCH spares every lookup but TOUCH's, whose purpose is the stamp (Redis 7.2).
+    let no_touch = ctx.client.no_touch && spec.name != "touch";
     let result = crate::keyspace::access::with_no_touch(no_touch, || {
         crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
     });
