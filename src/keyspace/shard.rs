@@ -153,17 +153,6 @@ impl Shard {
         }
     }
 
-    /// Starts loading the stamp of slot `pos` into the cache (see `Entry::prefetch`).
-    pub fn prefetch_stamp(&self, pos: usize) {
-        if let Some(stamp) = self
-            .stamps
-            .get(pos / CHUNK_SLOTS)
-            .and_then(|chunk| chunk.get(pos % CHUNK_SLOTS))
-        {
-            super::entry::prefetch(stamp);
-        }
-    }
-
     fn set_stamp(&mut self, id: u32, access: u32) {
         let id = id as usize;
         self.stamps[id / CHUNK_SLOTS][id % CHUNK_SLOTS] = access;
