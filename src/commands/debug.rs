@@ -6,6 +6,7 @@
 //! allocator of the binary); dataset numbers from the keyspace's own byte accounting.
 
 use super::args::{is, parse_i64};
+use super::info::{allocator_stats, peak_memory, rss_bytes, used_memory};
 use super::server::{container, help_result};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
@@ -14,7 +15,6 @@ use crate::keyspace::entry::ENTRY_OVERHEAD_BYTES;
 use crate::keyspace::{Entry, ShardId, Value};
 use crate::protocol::Reply;
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -134,29 +134,6 @@ fn memory_usage(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     })
 }
 
-/// jemalloc's allocated, active and resident byte counts (refreshed first).
-fn allocator_bytes() -> (u64, u64, u64) {
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    let allocated = stats::allocated::read().unwrap_or(0) as u64;
-    let active = stats::active::read().unwrap_or(0) as u64;
-    let resident = stats::resident::read().unwrap_or(0) as u64;
-    (allocated, active, resident)
-}
-
-/// Highest allocation seen by MEMORY STATS.
-static PEAK_ALLOCATED: AtomicU64 = AtomicU64::new(0);
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 4096
-}
-
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -168,13 +145,10 @@ fn ratio(a: u64, b: u64) -> f64 {
 /// MEMORY STATS with Redis 7.2's field names and order.
 fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let ks = &ctx.state.keyspace;
-    let (allocated, active, resident) = allocator_bytes();
+    let (allocated, active, resident) = allocator_stats();
     let dataset = ks.used_bytes() as u64;
-    // INFO's used_memory (see info::memory).
-    let total = crate::alloc_counter::held_bytes().unwrap_or(allocated.max(dataset));
-    let peak = PEAK_ALLOCATED
-        .fetch_max(total, Ordering::Relaxed)
-        .max(total);
+    let total = used_memory(allocated, dataset).max(dataset);
+    let peak = peak_memory(total);
     let rss = rss_bytes();
     let overhead = total - dataset;
     let mut keys = 0u64;
@@ -264,8 +238,8 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 const DOCTOR_MIN_BYTES: u64 = 5 * 1024 * 1024;
 
 fn memory_doctor(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    let (allocated, _, _) = allocator_bytes();
-    let text = if allocated < DOCTOR_MIN_BYTES {
+    let used = used_memory(allocator_stats().0, 0);
+    let text = if used < DOCTOR_MIN_BYTES {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
     } else {
         "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
@@ -276,12 +250,11 @@ fn memory_doctor(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 /// A summary of jemalloc's counters (the full `malloc_stats_print` report needs the crate's
 /// `use_std` feature, which this build does not enable).
 fn memory_malloc_stats(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    let (allocated, active, resident) = allocator_bytes();
+    let (allocated, active, resident) = allocator_stats();
     let text = format!("___ Begin jemalloc statistics ___\nAllocated: {allocated}, active: {active}, resident: {resident}\n--- End jemalloc statistics ---\n");
     Ok(Reply::Verbatim(text.into()))
 }
 
-/// Acknowledged; jemalloc returns dirty pages on its own decay schedule.
 /// jemalloc's `arena.<MALLCTL_ARENAS_ALL>.purge`: returns the dirty pages of every arena to the
 /// system, as Redis's MEMORY PURGE does.
 fn memory_purge(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {

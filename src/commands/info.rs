@@ -291,14 +291,13 @@ pub fn bytes_to_human(n: u64) -> String {
     unreachable!("the loop returns at P")
 }
 
-/// jemalloc's allocated, active and resident byte counts (refreshed first).
 /// Used memory when the server became ready (INFO used_memory_startup, MEMORY STATS
 /// startup.allocated).
 static STARTUP_MEMORY: AtomicU64 = AtomicU64::new(0);
 
 /// Records the memory in use once start-up (loading included) is over.
 pub fn note_startup_memory() {
-    let used = crate::alloc_counter::held_bytes().unwrap_or_else(|| allocator_stats().0);
+    let used = used_memory(allocator_stats().0, 0);
     STARTUP_MEMORY.store(used, Ordering::Relaxed);
 }
 
@@ -306,7 +305,21 @@ pub fn startup_memory() -> u64 {
     STARTUP_MEMORY.load(Ordering::Relaxed)
 }
 
-fn allocator_stats() -> (u64, u64, u64) {
+/// INFO used_memory (and MEMORY STATS total.allocated): the bytes the program holds, as Redis
+/// reports its zmalloc counter, which is what maxmemory is checked against. Without the
+/// counting allocator (library tests), jemalloc's `allocated`, then `dataset`.
+pub fn used_memory(allocated: u64, dataset: u64) -> u64 {
+    crate::alloc_counter::held_bytes().unwrap_or(if allocated > 0 { allocated } else { dataset })
+}
+
+/// The highest `used` seen so far, `used` included (INFO used_memory_peak, MEMORY STATS
+/// peak.allocated).
+pub fn peak_memory(used: u64) -> u64 {
+    PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used)
+}
+
+/// jemalloc's allocated, active and resident byte counts (refreshed first).
+pub fn allocator_stats() -> (u64, u64, u64) {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
@@ -316,7 +329,7 @@ fn allocator_stats() -> (u64, u64, u64) {
 }
 
 /// Resident set size from /proc/self/statm (pages of 4 KiB).
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     statm
         .split_whitespace()
@@ -351,15 +364,8 @@ fn ratio(a: u64, b: u64) -> String {
 
 fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     let (allocated, active, resident) = allocator_stats();
-    // The bytes the program holds, as Redis reports its zmalloc counter: what maxmemory is
-    // checked against. Without the counting allocator (library tests), jemalloc's figure, then
-    // the keyspace's own accounting.
-    let used = crate::alloc_counter::held_bytes().unwrap_or(if allocated > 0 {
-        allocated
-    } else {
-        ks.dataset_bytes
-    });
-    let peak = PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used);
+    let used = used_memory(allocated, ks.dataset_bytes);
+    let peak = peak_memory(used);
     let rss = rss_bytes();
     let dataset = ks.dataset_bytes.min(used);
     let overhead = used - dataset;

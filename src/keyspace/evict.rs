@@ -224,6 +224,15 @@ fn random_pos(slots: usize) -> usize {
     ((u128::from(access::random_u64()) * slots as u128) >> 64) as usize
 }
 
+/// A uniform random shard of the databases `dbs` (not empty).
+fn random_shard(dbs: &[usize], per_db: usize) -> ShardId {
+    let n = random_pos(dbs.len() * per_db);
+    ShardId {
+        db: dbs[n / per_db],
+        shard: n % per_db,
+    }
+}
+
 /// Offers up to `samples` random entries of one shard to the candidates. All-keys policies
 /// score from the shard's stamp array alone; volatile ones read each entry for its deadline.
 fn sample_shard(
@@ -294,14 +303,9 @@ fn fill(
     now_ms: u64,
     into: &mut Candidates,
 ) {
-    let per_db = ks.shards_per_db();
     if !dbs.is_empty() {
         for _ in 0..PICKS_PER_ROUND {
-            let n = (access::random_u64() % (dbs.len() * per_db) as u64) as usize;
-            let id = ShardId {
-                db: dbs[n / per_db],
-                shard: n % per_db,
-            };
+            let id = random_shard(dbs, ks.shards_per_db());
             let shard = ks.lock(id);
             if shard.is_empty() {
                 continue;
@@ -557,27 +561,19 @@ fn general_victims(
     let (policy, samples, now_ms) = (request.policy, request.samples.max(1), request.now_ms);
     pool.count_nonempty_dbs(ks, now_ms);
     let mut victims = Vec::with_capacity(want);
-    let per_db = ks.shards_per_db();
-    let choices = pool.nonempty_dbs.len() * per_db;
-    let mut picks: Vec<ShardId> = (0..if choices == 0 { 0 } else { want })
-        .map(|_| {
-            let n = random_pos(choices);
-            ShardId {
-                db: pool.nonempty_dbs[n / per_db],
-                shard: n % per_db,
-            }
-        })
+    let dbs = &pool.nonempty_dbs;
+    let picks_wanted = if dbs.is_empty() { 0 } else { want };
+    let mut picks: Vec<ShardId> = (0..picks_wanted)
+        .map(|_| random_shard(dbs, ks.shards_per_db()))
         .collect();
     picks.sort_unstable();
-    let mut rest = &picks[..];
-    while let Some(&id) = rest.first() {
-        let rounds = rest.iter().take_while(|&&other| other == id).count();
-        rest = &rest[rounds..];
+    for same_shard in picks.chunk_by(|a, b| a == b) {
+        let id = same_shard[0];
         let shard = ks.lock(id);
         if shard.is_empty() {
             continue;
         }
-        for _ in 0..rounds {
+        for _ in 0..same_shard.len() {
             sample_shard(&shard, id, policy, samples, now_ms, &mut pool.general);
             if let Some(best) = pool.general.pop_best() {
                 victims.push(best);
@@ -668,12 +664,8 @@ impl Remover<'_> {
         outcome: &mut Outcome,
     ) -> bool {
         victims.sort_unstable_by_key(|v| (v.id, v.pos));
-        let mut rest = &victims[..];
-        while let Some(first) = rest.first() {
-            let same = rest.iter().take_while(|v| v.id == first.id).count();
-            let (group, after) = rest.split_at(same);
-            rest = after;
-            let mut shard = self.ks.lock(first.id);
+        for group in victims.chunk_by(|a, b| a.id == b.id) {
+            let mut shard = self.ks.lock(group[0].id);
             for v in group {
                 shard.prefetch_slot(v.pos);
             }
