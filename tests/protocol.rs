@@ -423,3 +423,69 @@ fn unknown_command_error_quotes_binary_args_like_redis() {
         &[case("unknown command with binary args", input, End::Quit)],
     );
 }
+
+/// Every byte value inside and around an inline word, as its own request line, compared with
+/// redis-server byte for byte. A NUL once made the inline splitter loop forever (100% CPU, memory
+/// growing without bound, no other client served); `sdssplitargs` ends the line at a NUL.
+#[test]
+fn every_byte_in_and_around_an_inline_word_matches_redis_server() {
+    let mut cases = Vec::new();
+    for b in 0..=255u8 {
+        let lines: [Vec<u8>; 5] = [
+            vec![b],
+            [b"PING".as_slice(), &[b]].concat(),
+            [&[b], b"PING".as_slice()].concat(),
+            [b"PI".as_slice(), &[b], b"NG"].concat(),
+            [b"ECHO a".as_slice(), &[b], b"b"].concat(),
+        ];
+        for line in lines {
+            // A line ending in CR is also a CRLF line; keep each case one line.
+            let mut input = line;
+            input.extend_from_slice(b"\r\n");
+            let name = format!("inline line {:?}", input.escape_ascii().to_string());
+            let name: &'static str = Box::leak(name.into_boxed_str());
+            if b == 0 {
+                // A NUL hides the newline from Redis's strchr: the line waits for more bytes
+                // until the inline limit closes the connection.
+                input.extend(vec![b'a'; 70 * 1024]);
+                cases.push(chunked(name, input, 16 * 1024, End::ServerCloses));
+            } else {
+                cases.push(case(name, input, End::Quit));
+            }
+        }
+    }
+    run_against_both(&[], &cases);
+}
+
+/// The hang's shape: a hostile inline line left on an open connection (no QUIT) must not stop
+/// another connection from being served, with or without a password, and the hostile connection
+/// itself still answers (or is closed) afterwards.
+#[test]
+fn hostile_inline_bytes_never_stall_other_clients() {
+    for args in [&[][..], &["--requirepass", "pw"][..]] {
+        let server = Server::start(args);
+        for b in 0..=255u8 {
+            for line in [
+                vec![b, b'\r', b'\n'],
+                vec![b'P', b'I', b'N', b'G', b, b'\r', b'\n'],
+                vec![b, b'P', b'I', b'N', b'G', b, b'\r', b'\n'],
+            ] {
+                let mut hostile = common::RawClient::connect(server.port);
+                hostile.send_raw(&line);
+                assert_still_serving(server.port, "ferrocache", &format!("{line:?}"));
+                // The hostile connection still makes progress: 70 KiB without a newline pass the
+                // inline limit whatever the line did, so the server must close it.
+                let _ = hostile.stream.write_all(&vec![b'a'; 70 * 1024]);
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match hostile.stream.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                        Err(e) => panic!("connection that sent {line:?} was never closed: {e}"),
+                    }
+                }
+            }
+        }
+    }
+}

@@ -238,8 +238,13 @@ pub fn parse_i64_strict(s: &[u8]) -> Option<i64> {
 }
 
 /// Decodes one inline request (a line of space-separated, optionally quoted words).
+///
+/// Redis finds the end of an inline line with `strchr`, which stops at a NUL byte: a NUL before
+/// the newline hides it, so the request stays incomplete until the buffer passes the inline limit
+/// and the connection is closed with "too big inline request". The same here, byte for byte.
 fn decode_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    let end = buf.iter().position(|&b| b == b'\n' || b == 0);
+    let Some(nl) = end.filter(|&i| buf[i] == b'\n') else {
         if buf.len() > INLINE_BYTES_MAX {
             return Err(ProtocolError::new("too big inline request"));
         }
@@ -267,12 +272,21 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Option<Request>, ProtocolError> {
 /// separated by whitespace; "double quotes" understand \n \r \t \b \a \\ \" and \xHH;
 /// 'single quotes' understand only \'; a closing quote must be followed by a space or the end.
 /// Returns `None` for unbalanced quotes.
+///
+/// `sdssplitargs` reads a C string, so a NUL byte ends the line: everything after it is ignored
+/// (`PING\0junk` is `PING`, a line that starts with NUL is empty), and whitespace is C's
+/// `isspace` (which, unlike `u8::is_ascii_whitespace`, includes vertical tab). Every pass of the
+/// loops below consumes at least one byte, so no input can make it spin.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && c_isspace(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -306,7 +320,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !c_isspace(line[i + 1]) {
                         return None;
                     }
 
@@ -324,7 +338,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     current.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !c_isspace(line[i + 1]) {
                         return None;
                     }
 
@@ -338,7 +352,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_double = true,
                     b'\'' => in_single = true,
                     c => current.push(c),
@@ -348,6 +362,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         }
         args.push(current);
     }
+}
+
+/// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
+fn c_isspace(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 fn is_hex(c: u8) -> bool {
@@ -497,6 +516,45 @@ mod tests {
             ]))]
         );
         assert_eq!(decode_all(b"\r\n"), vec![Ok(Request::Empty)]);
+    }
+
+    #[test]
+    fn inline_nul_ends_the_line_as_in_sdssplitargs() {
+        // A NUL hides the newline (Redis's strchr): the request waits for more bytes...
+        assert_eq!(decode_all(b"\x00\r\n"), vec![]);
+        assert_eq!(decode_all(b"PING\x00\r\nPING\r\n"), vec![]);
+        // ...until the inline limit is passed.
+        let mut big = b"PING\x00\r\n".to_vec();
+        big.extend(vec![b'a'; INLINE_BYTES_MAX]);
+        assert_eq!(
+            decode_all(&big).pop().unwrap().unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
+        // sdssplitargs itself (config and ACL files) ends a line at a NUL.
+        assert_eq!(split_args(b"PING\x00 x y"), Some(vec![b"PING".to_vec()]));
+        assert_eq!(split_args(b"\x00PING"), Some(vec![]));
+        assert_eq!(split_args(b"ECHO \"a\x00b\""), None);
+        assert_eq!(decode_all(b"\x0bPING\r\n"), vec![Ok(cmd(&["PING"]))]);
+        assert_eq!(decode_all(b"PING\x0b\r\n"), vec![Ok(cmd(&["PING\x0b"]))]);
+    }
+
+    #[test]
+    fn split_args_terminates_on_every_byte() {
+        for b in 0..=255u8 {
+            for line in [
+                vec![b],
+                vec![b, b'a'],
+                vec![b'a', b],
+                vec![b'a', b, b'b'],
+                vec![b'"', b, b'"'],
+                vec![b'\'', b, b'\''],
+                vec![b'"', b'\\', b],
+            ] {
+                if let Some(args) = split_args(&line) {
+                    assert!(args.len() <= line.len(), "{line:?} -> {args:?}");
+                }
+            }
+        }
     }
 
     #[test]
