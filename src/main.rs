@@ -14,8 +14,22 @@ static ALLOC: ferrocache::alloc_counter::CountingJemalloc =
 ///
 /// Takes the same arguments as redis-server: an optional config file (or `-` for stdin) and
 /// `--option value` pairs that override it, e.g. `ferrocache --port 7000 --maxmemory 2gb`.
+const SUBCOMMANDS: &str = "\
+Other entry points of the same binary:
+  ferrocache ping [-h host] [-p port] [-a password] [--user name]
+                  Health check: exit 0 on PONG, 1 otherwise
+  ferrocache check-aof [--fix] <manifest or file>
+                  Checks an AOF (what redis-check-aof does)
+  ferrocache check-rdb <file>
+                  Checks a dump.rdb (what redis-check-rdb does)";
+
 #[derive(Parser, Debug)]
-#[command(name = "ferrocache", version = concat!(env!("CARGO_PKG_VERSION"), " (redis compatible ", "7.2", ")"), disable_help_subcommand = true)]
+#[command(
+    name = "ferrocache",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (redis compatible ", "7.2", ")"),
+    disable_help_subcommand = true,
+    after_help = SUBCOMMANDS
+)]
 struct Cli {
     /// Config file path (redis.conf syntax) followed by `--option value ...` overrides.
     #[arg(

@@ -692,3 +692,53 @@ fn revoked_channels_close_their_subscribers() {
         );
     }
 }
+
+/// `--user "alice on >pw"` is one argument, so a user name holding spaces: redis-server and
+/// ferrocache both refuse to start with "Spaces not allowed in ACL usernames".
+#[test]
+fn a_user_name_with_spaces_refuses_to_start() {
+    let mut programs = vec![env!("CARGO_BIN_EXE_ferrocache")];
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        programs.push("redis-server");
+    }
+    for program in programs {
+        let dir = common::temp_dir("aclspaces");
+        let port = common::free_port().to_string();
+        let log = dir.join("out.log");
+        let mut child = Command::new(program)
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--user", "alice on >pw"])
+            .current_dir(&dir)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.join("err.log")).unwrap())
+            .spawn()
+            .expect("run the server");
+        // A server that wrongly starts is stopped after 10 s instead of hanging the test.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let text = std::fs::read_to_string(&log).unwrap()
+            + &std::fs::read_to_string(dir.join("err.log")).unwrap();
+        assert!(
+            status.is_some_and(|s| !s.success()),
+            "{program} started: {text}"
+        );
+        assert!(
+            text.contains("Spaces not allowed in ACL usernames"),
+            "{program}: {text}"
+        );
+    }
+}

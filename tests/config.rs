@@ -314,3 +314,38 @@ fn rename_command_removes_and_renames_like_redis_server() {
         assert_eq!(replies[0], replies[1], "ferrocache and redis-server differ");
     }
 }
+
+/// `tcp-backlog` is the listen(2) backlog, as in Redis: `ss` reports a listening socket's
+/// backlog in its Send-Q column (the kernel caps it at net.core.somaxconn, so a small value).
+#[test]
+fn tcp_backlog_is_the_listen_backlog() {
+    let server = Server::start(&["--tcp-backlog", "37"]);
+    let out = Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{}", server.port)])
+        .output()
+        .expect("ss (iproute2) is installed by tests/run.sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let send_q: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(send_q, ["37"], "ss said: {text}");
+}
+
+/// `--help` names the binary's other entry points, so they can be found without the docs.
+#[test]
+fn help_lists_the_other_entry_points() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for entry in [
+        "ferrocache ping",
+        "ferrocache check-aof",
+        "ferrocache check-rdb",
+    ] {
+        assert!(text.contains(entry), "{entry} missing from --help: {text}");
+    }
+}

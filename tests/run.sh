@@ -70,8 +70,22 @@ install_python_packages() {
     fi
 }
 
+install_iproute2() {
+    # `ss` reads a listening socket's backlog (tests/config.rs checks tcp-backlog).
+    if command -v ss >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing iproute2"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y -q iproute2 >/dev/null 2>&1; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q iproute2
+    fi
+}
+
 install_redis_server
 install_python_packages
+install_iproute2
 
 start=$SECONDS
 failed=0

@@ -90,6 +90,10 @@ pub fn parse_config_lines(
     let mut users: Vec<(Vec<u8>, UserRules)> = Vec::new();
     for words in lines {
         let name = words[0].as_bytes().to_vec();
+        // `--user "alice on >pw"` is one word, so a name with spaces: Redis refuses to start.
+        if !valid_username(&name) {
+            return Err("Spaces not allowed in ACL usernames".into());
+        }
         if users.iter().any(|(n, _)| *n == name) {
             return Err(
                 "Duplicate user found. A user can only be defined once in config files".into(),

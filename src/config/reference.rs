@@ -44,7 +44,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ),
     ("supervised", "always runs in the foreground"),
     ("pidfile", "no pid file is written"),
-    ("syslog-", "logs go to stderr or `logfile`"),
+    ("syslog-", "logs go to stdout or `logfile`"),
     ("set-proc-title", "the process title is not changed"),
     ("proc-title-template", "the process title is not changed"),
     ("always-show-logo", "no ASCII-art logo"),
@@ -72,10 +72,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ("unixsocketperm", "TCP only"),
     ("socket-mark-id", "TCP only, no socket marks"),
     ("bind-source-addr", "no outgoing connections"),
-    (
-        "tcp-backlog",
-        "the listener uses the system's default backlog",
-    ),
     ("activerehashing", "tables grow incrementally by design"),
     ("dynamic-hz", "background work is not tied to `hz`"),
     (

@@ -17,9 +17,14 @@ pub fn connected_clients() -> usize {
     CONNECTED.load(Ordering::Relaxed)
 }
 
-/// Binds every address of the `bind` option on `port`. Addresses prefixed with `-` are optional:
-/// failing to bind them is not an error.
-pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerError> {
+/// Binds every address of the `bind` option on `port`, listening with `backlog` pending
+/// connections (`tcp-backlog`; the kernel caps it at `net.core.somaxconn`, as for Redis).
+/// Addresses prefixed with `-` are optional: failing to bind them is not an error.
+pub async fn bind_all(
+    bind: &str,
+    port: u16,
+    backlog: u32,
+) -> Result<Vec<TcpListener>, ServerError> {
     let mut listeners = Vec::new();
     for word in bind.split_whitespace() {
         let (optional, addr) = match word.strip_prefix('-') {
@@ -42,7 +47,7 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
                 )))
             }
         };
-        match bind_one(sock).await {
+        match bind_one(sock, backlog).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional || (ip == "::" && !listeners.is_empty()) => {
                 tracing::debug!("skipping optional bind address {sock}: {e}");
@@ -57,7 +62,7 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
     Ok(listeners)
 }
 
-async fn bind_one(sock: SocketAddr) -> std::io::Result<TcpListener> {
+async fn bind_one(sock: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let socket = if sock.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -69,7 +74,7 @@ async fn bind_one(sock: SocketAddr) -> std::io::Result<TcpListener> {
         socket2::SockRef::from(&socket).set_only_v6(true)?;
     }
     socket.bind(sock)?;
-    socket.listen(511)
+    socket.listen(backlog)
 }
 
 /// Accepts connections on `listener` until the server shuts down.

@@ -2,8 +2,8 @@
 
 The patterns are those of camptocamp `session_redis` (SET + EXPIRE with the TTL as a string, GET,
 DEL, KEYS, rotation), mangono `redis_session_store` (COMMAND LIST probe, sliding EXPIRE) and the
-older pickle stores (SETEX, including redis-py 2.x argument order); see /work/shared/clients.md
-sections 1a-1c. Every test runs against both servers (the `server` fixture), so a test that
+older pickle stores (SETEX, including redis-py 2.x argument order); docs/odoo.md describes
+them. Every test runs against both servers (the `server` fixture), so a test that
 passes on redis-server and fails on ferrocache is a ferrocache bug, not a test bug.
 MULTI/EXEC, EVAL and Lock are tested elsewhere.
 """
