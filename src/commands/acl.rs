@@ -47,13 +47,16 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
             "Deletes ACL users, and terminates their connections.",
             deluser,
         ),
-        sub(
-            "dryrun",
-            -4,
-            ACL_FLAGS,
-            "Simulates the execution of a command by a user, without executing the command.",
-            dryrun,
-        ),
+        CommandSpec {
+            since: "7.0.0",
+            ..sub(
+                "dryrun",
+                -4,
+                ACL_FLAGS,
+                "Simulates the execution of a command by a user, without executing the command.",
+                dryrun,
+            )
+        },
         sub(
             "genpass",
             -2,

@@ -157,7 +157,7 @@ static SUBCOMMANDS: &[CommandSpec] = &[
         KeySpec::None,
         CONN_ADMIN,
         "connection",
-        "3.0.0",
+        "2.9.50",
         "Suspends commands processing.",
         pause
     ),

@@ -152,30 +152,39 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Returns a count of subscribers to channels.",
                 numsub,
             ),
-            sub(
-                "shardchannels",
-                -2,
-                INFO_FLAGS,
-                &["pubsub", "slow"],
-                "Returns the active shard channels.",
-                shardchannels,
-            ),
-            sub(
-                "shardnumsub",
-                -2,
-                INFO_FLAGS,
-                &["pubsub", "slow"],
-                "Returns the count of subscribers of shard channels.",
-                shardnumsub,
-            ),
-            sub(
-                "help",
-                2,
-                LOADING | STALE,
-                &["slow"],
-                "Returns helpful text about the different subcommands.",
-                help,
-            ),
+            CommandSpec {
+                since: "7.0.0",
+                ..sub(
+                    "shardchannels",
+                    -2,
+                    INFO_FLAGS,
+                    &["pubsub", "slow"],
+                    "Returns the active shard channels.",
+                    shardchannels,
+                )
+            },
+            CommandSpec {
+                since: "7.0.0",
+                ..sub(
+                    "shardnumsub",
+                    -2,
+                    INFO_FLAGS,
+                    &["pubsub", "slow"],
+                    "Returns the count of subscribers of shard channels.",
+                    shardnumsub,
+                )
+            },
+            CommandSpec {
+                since: "6.2.0",
+                ..sub(
+                    "help",
+                    2,
+                    LOADING | STALE,
+                    &["slow"],
+                    "Returns helpful text about the different subcommands.",
+                    help,
+                )
+            },
         ],
     },
     command!(

@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every family's table, in COMMAND LIST order.
-fn families() -> impl Iterator<Item = &'static CommandSpec> {
+pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
     [
         super::string::COMMANDS,
         super::generic::COMMANDS,

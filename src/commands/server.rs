@@ -562,6 +562,9 @@ const FUNCTION_HELP: &[&str] = &[
 
 macro_rules! cluster_sub {
     ($name:literal, $arity:expr) => {
+        cluster_sub!($name, $arity, "3.0.0")
+    };
+    ($name:literal, $arity:expr, $since:literal) => {
         command!(
             $name,
             $arity,
@@ -569,7 +572,7 @@ macro_rules! cluster_sub {
             KeySpec::None,
             &["slow"],
             "cluster",
-            "3.0.0",
+            $since,
             "A Redis Cluster command.",
             cluster_disabled
         )
@@ -578,31 +581,31 @@ macro_rules! cluster_sub {
 
 static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     cluster_sub!("addslots", -3),
-    cluster_sub!("addslotsrange", -4),
+    cluster_sub!("addslotsrange", -4, "7.0.0"),
     cluster_sub!("bumpepoch", 2),
     cluster_sub!("count-failure-reports", 3),
     cluster_sub!("countkeysinslot", 3),
     cluster_sub!("delslots", -3),
-    cluster_sub!("delslotsrange", -4),
+    cluster_sub!("delslotsrange", -4, "7.0.0"),
     cluster_sub!("failover", -2),
     cluster_sub!("flushslots", 2),
     cluster_sub!("forget", 3),
     cluster_sub!("getkeysinslot", 4),
-    cluster_sub!("help", 2),
+    cluster_sub!("help", 2, "5.0.0"),
     cluster_sub!("info", 2),
     cluster_sub!("keyslot", 3),
-    cluster_sub!("links", 2),
+    cluster_sub!("links", 2, "7.0.0"),
     cluster_sub!("meet", -4),
     cluster_sub!("myid", 2),
-    cluster_sub!("myshardid", 2),
+    cluster_sub!("myshardid", 2, "7.2.0"),
     cluster_sub!("nodes", 2),
-    cluster_sub!("replicas", 3),
+    cluster_sub!("replicas", 3, "5.0.0"),
     cluster_sub!("replicate", 3),
     cluster_sub!("reset", -2),
     cluster_sub!("saveconfig", 2),
     cluster_sub!("set-config-epoch", 3),
     cluster_sub!("setslot", -4),
-    cluster_sub!("shards", 2),
+    cluster_sub!("shards", 2, "7.0.0"),
     cluster_sub!("slaves", 3),
     cluster_sub!("slots", 2),
 ];

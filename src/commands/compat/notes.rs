@@ -1,0 +1,943 @@
+//! The rows of docs/compatibility.md's command tables: what differs from Redis 7.2, per
+//! command. A command without a row here is shown as ✔ (every option, same replies); a Redis
+//! 7.2 command the registry lacks as ✘. After adding a command or changing what it does, edit
+//! its row and run `UPDATE_DOCS=1 cargo test --lib commands::compat` (docs/testing.md).
+
+use super::Note;
+use super::Status::{Full, Missing, Partial};
+
+/// What is not there yet beyond whole command groups (README's "Not yet" list).
+pub const NOT_YET_FEATURES: &[&str] = &[
+    "replication",
+    "TLS",
+    "unix sockets",
+    "the Lua `cjson`, `cmsgpack` and `struct` libraries",
+];
+
+/// One row per note, in the order the tables show them (each in its command's group).
+pub static NOTES: &[Note] = &[
+    // Connection
+    Note {
+        commands: &["ping"],
+        options: "[message]",
+        status: Full,
+        differences: "RESP2 and RESP3.",
+    },
+    // Connection
+    Note {
+        commands: &["echo"],
+        options: "message",
+        status: Full,
+        differences: "",
+    },
+    // Connection
+    Note {
+        commands: &["select"],
+        options: "index",
+        status: Full,
+        differences: "Redis's texts for non-integers, values outside a C int, and indexes outside `databases`.",
+    },
+    // Connection
+    Note {
+        commands: &["quit"],
+        options: "",
+        status: Full,
+        differences: "Replies `+OK`, then closes.",
+    },
+    // Connection
+    Note {
+        commands: &["reset"],
+        options: "",
+        status: Full,
+        differences: "`+RESET`; back to db 0, RESP2, no name, replies on, NO-EVICT/NO-TOUCH off, MULTI and WATCH dropped, back to the `default` user, unauthenticated while it has a password. The library name/version stay, as in Redis.",
+    },
+    // Connection
+    Note {
+        commands: &["hello"],
+        options: "[protover [AUTH user pass] [SETNAME name]]",
+        status: Full,
+        differences: "Redis 7.2's order of checks: the name is validated while parsing, authentication next, and the name is set only once HELLO succeeds (7.0 set it even when HELLO failed).",
+    },
+    // Connection
+    Note {
+        commands: &["auth"],
+        options: "[user] password",
+        status: Full,
+        differences: "Checked against the ACL users (see [ACL](#acl)); `requirepass` is the `default` user's password. Redis's texts for AUTH without a configured password and WRONGPASS; a failed AUTH keeps the client's state and is written to the ACL LOG.",
+    },
+    // Connection
+    Note {
+        commands: &["client|id", "client|getname", "client|setname"],
+        options: "",
+        status: Full,
+        differences: "Names: printable ASCII without spaces.",
+    },
+    // Connection
+    Note {
+        commands: &["client|setinfo"],
+        options: "LIB-NAME|LIB-VER value",
+        status: Full,
+        differences: "Redis 7.2 texts; shown as `lib-name=` / `lib-ver=` in CLIENT LIST.",
+    },
+    // Connection
+    Note {
+        commands: &["client|list", "client|info"],
+        options: "[TYPE t] [ID id ...]",
+        status: Partial,
+        differences: "Redis 7.2's field layout and order. Every connection is `normal`. `sub`/`psub`/`ssub` count subscriptions (flags `P` for subscribers, `O` for monitors); `qbuf-free`, `argv-mem`, `multi-mem`, `rbp`, `obl`, `oll` are 0, `rbs` is the 16 KiB read buffer, `tot-mem` an estimate. `cmd=`, `multi=`, `qbuf=` and `omem=` of other connections are tracked as Redis does (last command set before queuing; buffers as of the end of their last batch).",
+    },
+    // Connection
+    Note {
+        commands: &["client|kill"],
+        options: "addr | [ID|ADDR|LADDR|TYPE|USER|SKIPME|MAXAGE v ...]",
+        status: Full,
+        differences: "Old and new forms with Redis's texts; MAXAGE (Redis 7.4) is accepted as well. A killed connection closes at its next wake-up; the caller's own kill closes after its reply.",
+    },
+    // Connection
+    Note {
+        commands: &["client|reply"],
+        options: "ON|OFF|SKIP",
+        status: Full,
+        differences: "",
+    },
+    // Connection
+    Note {
+        commands: &["client|no-evict", "client|no-touch"],
+        options: "ON|OFF",
+        status: Partial,
+        differences: "Shown in CLIENT LIST flags (`e`, `T`). NO-TOUCH is honoured: the client's lookups leave access bits alone, except TOUCH's, as in Redis 7.2. NO-EVICT is only recorded, as there is no client eviction (`maxmemory-clients`).",
+    },
+    // Connection
+    Note {
+        commands: &["client|pause", "client|unpause"],
+        options: "timeout [WRITE|ALL]",
+        status: Partial,
+        differences: "Validated with Redis's texts and acknowledged, but clients are not suspended.",
+    },
+    // Connection
+    Note {
+        commands: &["client|unblock"],
+        options: "id [TIMEOUT|ERROR]",
+        status: Partial,
+        differences: "TIMEOUT answers the command's timeout reply, ERROR `-UNBLOCKED client unblocked via CLIENT UNBLOCK`; 0 for a client that is not blocked.",
+    },
+    // Connection
+    Note {
+        commands: &["client|tracking", "client|caching", "client|getredir", "client|trackinginfo"],
+        options: "",
+        status: Partial,
+        differences: "Every option (REDIRECT, BCAST, PREFIX, OPTIN, OPTOUT, NOLOOP) with Redis's rules and error texts; invalidations on write, delete, expiry, eviction and flush; tracking-table-max-keys. Difference: BCAST sends one invalidation per changed key as it changes, where Redis gathers the keys of one event-loop turn into one message (clients accept both). redis-py enables its client-side cache only for servers that report 7.4 or later (ferrocache reports 7.2.4). See docs/pubsub.md.",
+    },
+    // Connection
+    Note {
+        commands: &["client|help"],
+        options: "",
+        status: Full,
+        differences: "Redis 7.2's text.",
+    },
+    // Strings
+    Note {
+        commands: &["get", "mget", "strlen"],
+        options: "",
+        status: Full,
+        differences: "Read lookups count keyspace hits/misses; MGET answers nil for a non-string.",
+    },
+    // Strings
+    Note {
+        commands: &["set"],
+        options: "[NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]",
+        status: Full,
+        differences: "Redis's option rules: a repeated option is accepted and the last value wins (only it is validated: `SET k v EX abc EX 10` is OK); conflicting ones are a syntax error; the expire argument is checked after the whole option list. Beyond Redis 7.2, IFEQ / IFNE (Redis 8.4's lock primitives): IFEQ writes only if the key exists and holds `v`; IFNE writes if the key is missing or holds anything else; otherwise nil. Combines with GET (replies with the old value either way), EX/PX/EXAT/PXAT/KEEPTTL; with NX, XX or each other it is a syntax error; a non-string key is WRONGTYPE. IFDEQ/IFDNE are not supported.",
+    },
+    // Strings
+    Note {
+        commands: &["setnx", "setex", "psetex", "getset", "getdel"],
+        options: "",
+        status: Full,
+        differences: "`invalid expire time in 'setex'/'psetex' command` texts.",
+    },
+    // Strings
+    Note {
+        commands: &["getex"],
+        options: "[EX|PX|EXAT|PXAT|PERSIST]",
+        status: Full,
+        differences: "The expire argument is validated only when the key exists (`GETEX missing EX abc` is nil, as in Redis 7.2); an EXAT/PXAT at or before now deletes the key after replying with it.",
+    },
+    // Strings
+    Note {
+        commands: &["mset", "msetnx"],
+        options: "",
+        status: Full,
+        differences: "All shards of all keys locked at once, so the write is atomic; an even argument count is `wrong number of arguments`.",
+    },
+    // Strings
+    Note {
+        commands: &["append", "setrange"],
+        options: "",
+        status: Full,
+        differences: "Capped at proto-max-bulk-len with overflow-checked lengths; SETRANGE with an empty value never creates the key; APPEND of an empty value creates an empty string.",
+    },
+    // Strings
+    Note {
+        commands: &["getrange", "substr"],
+        options: "",
+        status: Full,
+        differences: "Redis 7.2 index rules, including `start > end` both negative giving an empty string.",
+    },
+    // Strings
+    Note {
+        commands: &["incr", "decr", "incrby", "decrby"],
+        options: "",
+        status: Full,
+        differences: "Canonical 64-bit integers only (`1.0`, ` 1`, `+1`, `01` are refused); overflow and `decrement would overflow` (DECRBY of i64::MIN) errors. The deadline is kept.",
+    },
+    // Strings
+    Note {
+        commands: &["incrbyfloat"],
+        options: "",
+        status: Full,
+        differences: "Computed like Redis on x86-64: both operands parsed as an 80-bit `long double` (correctly rounded `strtold`, hex floats and `inf` accepted), added in extended precision and printed with `%.17Lf` minus trailing zeros, in software (`string/long_double.rs`), so replies match byte for byte (`0.1` + `0.2` is `0.3`; `1e4000` prints all 4000 digits).",
+    },
+    // Strings
+    Note {
+        commands: &["lcs"],
+        options: "[LEN] [IDX] [MINMATCHLEN] [WITHMATCHLEN]",
+        status: Full,
+        differences: "Redis's table and backtracking order; the table is bounded by proto-max-bulk-len with Redis's error text.",
+    },
+    // Lock primitives (beyond Redis 7.2)
+    Note {
+        commands: &["delifeq"],
+        options: "key value",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Valkey 9.0). `:1` if the key held exactly `value` and was deleted, `:0` if missing or different; WRONGTYPE for a non-string.",
+    },
+    // Lock primitives (beyond Redis 7.2)
+    Note {
+        commands: &["delex"],
+        options: "key [IFEQ v | IFNE v]",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value (WRONGTYPE otherwise). The digest forms IFDEQ/IFDNE (XXH3 digests, with the DIGEST command) are not supported and answer an error.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["del", "unlink"],
+        options: "",
+        status: Full,
+        differences: "UNLINK frees synchronously (values are freed in the shard, no lazy-free thread).",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["exists", "touch", "type"],
+        options: "",
+        status: Full,
+        differences: "Count keyspace hits/misses like Redis's read lookups.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["keys"],
+        options: "",
+        status: Full,
+        differences: "Glob syntax of `stringmatchlen` (`*` `?` `[a-z]` `[^x]` `\\x`), linear time. Order of keys differs from Redis (it is never specified). Expired keys are skipped.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["scan"],
+        options: "cursor [MATCH] [COUNT] [TYPE]",
+        status: Partial,
+        differences: "Same options, errors and full-iteration guarantee (also across table growth). Cursors are our own (`shard + shards_per_db × slot`), so their values differ from Redis's; cursor parsing follows Redis's `strtoul` rules. COUNT counts entries sampled, at most 10 × COUNT slots per call; a call returns cursor 0 exactly when the iteration is complete. Unknown TYPE names match nothing (Redis 7.2 behaviour). Expired keys met are deleted, never returned.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["randomkey"],
+        options: "",
+        status: Full,
+        differences: "Shard picked weighted by size, then random slots; never returns an expired key.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["rename", "renamenx"],
+        options: "",
+        status: Full,
+        differences: "Keep the deadline.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["copy"],
+        options: "[DB] [REPLACE]",
+        status: Full,
+        differences: "Keeps the deadline.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["move"],
+        options: "",
+        status: Full,
+        differences: "Keeps the deadline.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["object|encoding", "object|refcount", "object|help"],
+        options: "",
+        status: Full,
+        differences: "REFCOUNT reports 2147483647 for integers 0..9999 (Redis's shared integers) unless an LRU/LFU policy is set with maxmemory. ENCODING follows Redis 7.2's rules per type (the sections above each table); for sorted sets `listpack` while the set fits zset-max-listpack-entries/value (checked when a member is added), then `skiplist` for good; the STORE commands pick by the result's size. A listpack stores -0 as 0, as Redis does.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["object|idletime", "object|freq"],
+        options: "",
+        status: Full,
+        differences: "FREQ errors unless an LFU policy is set, IDLETIME errors under LFU (Redis's texts). Real values: every read and write lookup stamps the key; OBJECT itself does not. FREQ decays with lfu-decay-time. LRU resolution is one second, as Redis's LRU clock.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["expire", "pexpire", "expireat", "pexpireat"],
+        options: "[NX|XX|GT|LT]",
+        status: Full,
+        differences: "Redis's option conflicts and overflow errors; a deadline at or before now deletes the key.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["ttl", "pttl", "expiretime", "pexpiretime"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["persist"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Server
+    Note {
+        commands: &["info"],
+        options: "[section ...]",
+        status: Partial,
+        differences: "Every Redis 7.2 section and field name, `default`/`all`/`everything`, several sections per call, unknown sections give an empty reply; verbatim string in RESP3. Figures without a ferrocache equivalent (replication, forks, defrag, Lua memory, eventloop timings) show an idle standalone server's values. `used_memory` is jemalloc's allocated bytes; `used_memory_peak` is the highest value INFO has seen; `avg_ttl` is estimated from up to 16 volatile keys per shard; `latencystats` percentiles come from per-command power-of-two histograms of whole-microsecond durations, interpolated inside a bucket (Redis: HdrHistogram of nanoseconds); a `prefixstats` section (beyond Redis, not in the default set) gives hits and misses per key prefix; `used_cpu_*_main_thread` repeat the process totals.",
+    },
+    // Server
+    Note {
+        commands: &["command|count"],
+        options: "",
+        status: Partial,
+        differences: "Counts ferrocache's commands, so it differs from Redis's 240+ (not compared in the differential suite).",
+    },
+    // Server
+    Note {
+        commands: &["command|list"],
+        options: "[FILTERBY MODULE|ACLCAT|PATTERN]",
+        status: Full,
+        differences: "Lower-case names, subcommands as `parent|sub`; MODULE matches nothing.",
+    },
+    // Server
+    Note {
+        commands: &["command|info"],
+        options: "[name ...]",
+        status: Partial,
+        differences: "Redis 7's 10-field entries; ACL categories derived from flags as Redis does. Tips are always empty; key specs are derived from the key positions (begin-search index + find-keys range) with access flags from a table of common commands, and commands with computed keys report none (plus `movablekeys`). Sorted sets: exact for the single-key commands and BZPOPMIN/BZPOPMAX. ZRANGESTORE reports one key spec for its two keys and the numkeys commands (ZUNION..., ZMPOP, BZMPOP, ZINTERCARD) report `movablekeys` without Redis's `keynum` key specs (the shared COMMAND INFO renderer knows only ranges); COMMAND GETKEYS is exact. Hashes and sets: exact for every hash command and the single-key set commands (flags, categories, tips, key-spec flags). SMOVE and the STORE forms report one key spec where Redis has two (RW + RO), SINTERCARD `movablekeys` without Redis's `keynum` spec (the shared renderer knows ranges only); COMMAND GETKEYS is exact. Lists: exact for the single-key commands, BLPOP and BRPOP. LMOVE, RPOPLPUSH, BLMOVE and BRPOPLPUSH report one key spec where Redis has two (RW access delete + RW insert), LMPOP/BLMPOP `movablekeys` without Redis's `keynum` spec; COMMAND GETKEYS is exact.",
+    },
+    // Server
+    Note {
+        commands: &["command|docs"],
+        options: "[name ...]",
+        status: Partial,
+        differences: "summary, since, group, complexity and subcommands (Redis 7.2 summaries); no `arguments`/`history`, so redis-cli's interactive hints show only the summary.",
+    },
+    // Server
+    Note {
+        commands: &["command|getkeys", "command|getkeysandflags"],
+        options: "",
+        status: Full,
+        differences: "Redis's error texts and check order.",
+    },
+    // Server
+    Note {
+        commands: &["command|help"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Server
+    Note {
+        commands: &["dbsize"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Server
+    Note {
+        commands: &["flushdb", "flushall"],
+        options: "[ASYNC|SYNC]",
+        status: Full,
+        differences: "Both modes free memory before replying, under every shard lock (atomic); WATCHed keys that existed are touched.",
+    },
+    // Server
+    Note {
+        commands: &["swapdb"],
+        options: "index1 index2",
+        status: Full,
+        differences: "Atomic: every shard lock is held and shard contents change places pairwise; clients WATCHing a key present in either database are touched.",
+    },
+    // Server
+    Note {
+        commands: &["time", "lastsave"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Server
+    Note {
+        commands: &["shutdown"],
+        options: "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+        status: Partial,
+        differences: "Stops the server at once with no reply (the connection closes), like Redis whose process exits. Saves the RDB first when save points are configured or SAVE is given (not with NOSAVE); a failed save keeps the server running with `ERR Errors trying to SHUTDOWN. Check logs.` unless FORCE. ABORT always answers `No shutdown in progress.`",
+    },
+    // Server
+    Note {
+        commands: &["memory|usage"],
+        options: "key [SAMPLES n]",
+        status: Partial,
+        differences: "The bytes the keyspace accounts to the key (entry + key + value size classes), so numbers differ slightly from Redis's; nil for a missing key.",
+    },
+    // Server
+    Note {
+        commands: &["memory|stats"],
+        options: "",
+        status: Partial,
+        differences: "Redis 7.2's keys and order; `total.allocated` is INFO's used_memory (our allocation counter), `allocator.*` are jemalloc's figures, dataset from the keyspace accounting; `startup.allocated` is used memory when the server became ready (also INFO `used_memory_startup`); the client/replication/AOF/Lua buffers are 0; per-db hashtable overheads are estimates.",
+    },
+    // Server
+    Note {
+        commands: &["memory|doctor", "memory|purge", "memory|malloc-stats", "memory|help"],
+        options: "",
+        status: Partial,
+        differences: "DOCTOR gives Redis's \"empty instance\" or \"no issue\" report; PURGE asks jemalloc to purge every arena's dirty pages, as Redis does (after FLUSHALL of 300k keys RSS went from 62.6 MB to 18.2 MB); MALLOC-STATS summarizes jemalloc's counters instead of the full `malloc_stats_print` report.",
+    },
+    // Server
+    Note {
+        commands: &["function|list", "function|flush", "function|stats", "function|delete", "function|kill", "function|help"],
+        options: "",
+        status: Partial,
+        differences: "An empty library set with Redis's replies and argument errors; FUNCTION LOAD/DUMP/RESTORE are not available.",
+    },
+    // Server
+    Note {
+        commands: &["module|list", "module|help", "module|load", "module|loadex", "module|unload"],
+        options: "",
+        status: Full,
+        differences: "No modules: LIST is empty; LOAD, LOADEX and UNLOAD give Redis's \"not allowed\" text.",
+    },
+    // Server
+    Note {
+        commands: &["cluster|addslots", "cluster|addslotsrange", "cluster|bumpepoch", "cluster|count-failure-reports", "cluster|countkeysinslot", "cluster|delslots", "cluster|delslotsrange", "cluster|failover", "cluster|flushslots", "cluster|forget", "cluster|getkeysinslot", "cluster|help", "cluster|info", "cluster|keyslot", "cluster|links", "cluster|meet", "cluster|myid", "cluster|myshardid", "cluster|nodes", "cluster|replicas", "cluster|replicate", "cluster|reset", "cluster|saveconfig", "cluster|set-config-epoch", "cluster|setslot", "cluster|shards", "cluster|slaves", "cluster|slots"],
+        options: "",
+        status: Missing,
+        differences: "No cluster mode: every subcommand answers `ERR This instance has cluster support disabled` (with the subcommand arities of Redis), as a standalone redis-server does.",
+    },
+    // Server
+    Note {
+        commands: &["debug"],
+        options: "subcommand",
+        status: Partial,
+        differences: "Refused with Redis's text unless `enable-debug-command` is `yes` (or `local` from a loopback address). Supported: HELP, OBJECT (Redis's one-line format; address, lru and serializedlength are ours), SET-ACTIVE-EXPIRE, SLEEP (blocks that connection's worker thread, at most 60 s; Redis blocks the whole server), CHANGE-REPL-ID, QUICKLIST-PACKED-THRESHOLD (validated), ERROR, LOG. Others answer Redis's unknown-subcommand text.",
+    },
+    // Configuration
+    Note {
+        commands: &["config|get"],
+        options: "pattern [pattern ...]",
+        status: Full,
+        differences: "Globs match names and aliases; an exact name (any case) is answered under the spelling asked for; a map (RESP3 `%`). Replies listing several options come in table order (Redis: hash order).",
+    },
+    // Configuration
+    Note {
+        commands: &["config|set"],
+        options: "name value [name value ...]",
+        status: Full,
+        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values.",
+    },
+    // Configuration
+    Note {
+        commands: &["config|resetstat"],
+        options: "",
+        status: Full,
+        differences: "Server counters, keyspace hits/misses/expired/evicted, every command's call statistics, the memory peak.",
+    },
+    // Configuration
+    Note {
+        commands: &["config|rewrite"],
+        options: "",
+        status: Full,
+        differences: "Redis's algorithm: lines of options already in the file are reused, extra ones dropped, non-default options appended after `# Generated by CONFIG REWRITE`, unknown lines commented `# ???`; written atomically.",
+    },
+    // Configuration
+    Note {
+        commands: &["config|help"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Transactions
+    Note {
+        commands: &["multi", "exec", "discard"],
+        options: "",
+        status: Full,
+        differences: "`+QUEUED` replies; a command refused while queuing (unknown, wrong arity, NOAUTH, not allowed in MULTI) makes EXEC answer `EXECABORT Transaction discarded because of previous errors.`; runtime errors appear in place in EXEC's array and do not stop the rest; `MULTI calls can not be nested`, `EXEC without MULTI`, `DISCARD without MULTI`. EXEC holds every shard lock of every database while it runs, so no client sees part of a transaction.",
+    },
+    // Transactions
+    Note {
+        commands: &["watch", "unwatch"],
+        options: "key [key ...]",
+        status: Full,
+        differences: "EXEC answers nil when a watched key was written, deleted, expired (also an expiry noticed at EXEC time, as Redis 7), flushed (FLUSHDB/FLUSHALL of an existing key) or swapped away (SWAPDB) since WATCH, by any client including this one. `WATCH inside MULTI is not allowed`. EXEC, DISCARD, RESET and disconnect unwatch.",
+    },
+    // Scripting
+    Note {
+        commands: &["eval"],
+        options: "script numkeys [key ...] [arg ...]",
+        status: Partial,
+        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs under every shard lock). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. The Lua environment differs: no `cjson`, `cmsgpack` or `struct` library, no `redis.acl_check_cmd`, library tables are read-only proxies (see The Lua environment below).",
+    },
+    // Scripting
+    Note {
+        commands: &["evalsha"],
+        options: "sha1 numkeys [key ...] [arg ...]",
+        status: Full,
+        differences: "`NOSCRIPT No matching script. Please use EVAL.`; the SHA is case-insensitive.",
+    },
+    // Scripting
+    Note {
+        commands: &["eval_ro", "evalsha_ro"],
+        options: "",
+        status: Full,
+        differences: "Write commands answer `ERR Write commands are not allowed from read-only scripts.`",
+    },
+    // Scripting
+    Note {
+        commands: &["script|load", "script|exists", "script|help"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Scripting
+    Note {
+        commands: &["script|flush"],
+        options: "[ASYNC|SYNC]",
+        status: Partial,
+        differences: "Both modes flush at once: the VM is dropped and a fresh one is made on next use.",
+    },
+    // Scripting
+    Note {
+        commands: &["script|kill"],
+        options: "",
+        status: Full,
+        differences: "`NOTBUSY` with no script running, `UNKILLABLE` once the script has written; otherwise the script stops at its next instruction-count hook (every 100,000 instructions) with `ERR Script killed by user with SCRIPT KILL...`.",
+    },
+    // Scripting
+    Note {
+        commands: &["script|debug"],
+        options: "",
+        status: Partial,
+        differences: "`NO` is accepted; `YES`/`SYNC` answer an error (no Lua debugger).",
+    },
+    // Scripting
+    Note {
+        commands: &["fcall", "fcall_ro", "function|load", "function|dump", "function|restore"],
+        options: "",
+        status: Missing,
+        differences: "Not implemented.",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["slowlog|get"],
+        options: "[count]",
+        status: Full,
+        differences: "Entries `[id, unix time, duration µs, argv, ip:port, client name]`, newest first; default 10, -1 for all; Redis's count error texts. Arguments trimmed like Redis (32 arguments, the last saying `... (N more arguments)`; 128 bytes each plus `... (N more bytes)`); passwords replaced by `(redacted)` (AUTH, HELLO AUTH, CONFIG SET requirepass/masterauth/masteruser, ACL SETUSER, MIGRATE AUTH/AUTH2). Commands queued in MULTI are logged one by one and EXEC is not (SKIP_SLOWLOG); commands called by scripts are logged with `?:0` and no name, like Redis's Lua client. The duration includes the time a command waited for its shard locks (Redis, single-threaded, never waits).",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["slowlog|len", "slowlog|reset", "slowlog|help"],
+        options: "",
+        status: Full,
+        differences: "Ids keep counting across RESET. `slowlog-log-slower-than` (-1 disables, 0 logs everything) and `slowlog-max-len` apply at once through CONFIG SET; a shorter max-len trims the log when it is next read or written (Redis trims after every command; the contents seen are the same).",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["latency|latest", "latency|history", "latency|reset", "latency|help"],
+        options: "",
+        status: Full,
+        differences: "Per-event series as Redis keeps them: one sample per second (the worst), the last 160, the all-time maximum; `latency-monitor-threshold` in milliseconds (0 disables). Events: `command` and `fast-command` (commands flagged `fast`), measured like SLOWLOG durations. Redis's other events (`expire-cycle`, `eviction-*`, `aof-*`, `fork`, ...) never fire.",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["latency|doctor"],
+        options: "",
+        status: Partial,
+        differences: "Redis's report texts for the events above, including the slow-log and transparent-huge-pages advice; advice tied to events that never fire here is never given.",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["latency|graph"],
+        options: "event",
+        status: Full,
+        differences: "Redis's 80-column ASCII sparkline with age labels.",
+    },
+    // Observability (SLOWLOG, LATENCY)
+    Note {
+        commands: &["latency|histogram"],
+        options: "[command ...]",
+        status: Full,
+        differences: "Redis's bucket names (1, 2, 4, 8, 16, 33, 66 ... µs) and cumulative counts; durations measured in whole microseconds. A container name lists its subcommands; unknown names are skipped.",
+    },
+    // Pub/Sub
+    Note {
+        commands: &["subscribe", "psubscribe", "ssubscribe"],
+        options: "",
+        status: Partial,
+        differences: "One confirmation frame per channel; counts as Redis (channels + patterns; shard channels counted apart). Push frames in RESP3. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+    },
+    // Pub/Sub
+    Note {
+        commands: &["unsubscribe", "punsubscribe", "sunsubscribe"],
+        options: "",
+        status: Partial,
+        differences: "Without arguments: every subscription, one frame each (in an unspecified order, as Redis's dict order), or a nil name and count 0 when there is none. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+    },
+    // Pub/Sub
+    Note {
+        commands: &["publish", "spublish"],
+        options: "",
+        status: Partial,
+        differences: "Returns the number of receivers (pattern matches included for PUBLISH). Patterns use KEYS' glob matcher. Shard channels are a separate namespace (no cluster). For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+    },
+    // Pub/Sub
+    Note {
+        commands: &["pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels", "pubsub|shardnumsub", "pubsub|help"],
+        options: "",
+        status: Full,
+        differences: "CHANNELS lists are sorted (Redis: dict order).",
+    },
+    // Pub/Sub
+    Note {
+        commands: &["monitor"],
+        options: "",
+        status: Full,
+        differences: "Redis 7 layout and quoting, EXEC/EVAL ordering, `[db lua]` for script calls, AUTH/HELLO redaction, admin commands hidden.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zadd"],
+        options: "[NX|XX] [GT|LT] [CH] [INCR]",
+        status: Full,
+        differences: "Redis's option checks and texts; scores parsed like `strtod` (hex floats, `inf`/`infinity`; overflow, underflow, NaN and spaces refused); an INCR that would give NaN (`inf` + `-inf`) is `ERR resulting score is not a number (NaN)` and stores nothing. XX never creates the key. Events `zadd` / `zincr` only when something changed.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zincrby", "zrem", "zscore", "zmscore", "zcard"],
+        options: "",
+        status: Full,
+        differences: "Scores are RESP3 doubles. An emptied key is deleted (`del` event after `zrem`).",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zrank", "zrevrank"],
+        options: "[WITHSCORE]",
+        status: Full,
+        differences: "WITHSCORE as Redis 7.2 (7.0.15 lacks it: `@ours` cases).",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zrange", "zrevrange", "zrangebyscore", "zrevrangebyscore", "zrangebylex", "zrevrangebylex"],
+        options: "[BYSCORE|BYLEX] [REV] [LIMIT] [WITHSCORES]",
+        status: Full,
+        differences: "Ranges parsed before the lookup with Redis's rules: a score bound is read like C's `strtod` with only the end checked (leading spaces, the empty string as 0, text after a NUL ignored), `(` for exclusive; lex bounds `-`, `+`, `[x`, `(x`. A negative LIMIT offset gives an empty result, a negative count no limit. RESP3 WITHSCORES replies are `[member, score]` pairs. Lex ranges on a set whose scores differ are answered by binary search over the order: Redis leaves that case unspecified and its skiplist walk may pick other members.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zrangestore"],
+        options: "",
+        status: Full,
+        differences: "Replaces the destination (its TTL too); an empty result deletes it.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zcount", "zlexcount"],
+        options: "",
+        status: Full,
+        differences: "O(log N + N/128): two rank searches.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zremrangebyrank", "zremrangebyscore", "zremrangebylex"],
+        options: "",
+        status: Full,
+        differences: "",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zunion", "zinter", "zdiff", "zunionstore", "zinterstore", "zdiffstore"],
+        options: "[WEIGHTS] [AGGREGATE] [WITHSCORES]",
+        status: Full,
+        differences: "Plain sets are accepted as inputs (score 1). Every input is type-checked before the options are parsed (WRONGTYPE before a syntax error, as Redis). `weight * score` and SUM results that are NaN become 0.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zintercard"],
+        options: "[LIMIT]",
+        status: Full,
+        differences: "",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zpopmin", "zpopmax"],
+        options: "[count]",
+        status: Full,
+        differences: "Without a count the reply is one flat `[member, score]` in both protocols; with a count RESP3 gets pairs.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zmpop"],
+        options: "",
+        status: Full,
+        differences: "`[key, [[member, score], ...]]`; logged in the AOF as ZPOPMIN/ZPOPMAX key count.",
+    },
+    // Sorted sets
+    Note {
+        commands: &["bzpopmin", "bzpopmax", "bzmpop"],
+        options: "",
+        status: Partial,
+        differences: "On `crate::blocking`: served at once when a key holds a sorted set, otherwise parked (FIFO per key, woken by ZADD and every other write to the key, timeouts with fractional seconds, a null array on timeout and at once inside MULTI/EXEC). Logged as ZPOPMIN/ZPOPMAX. NOSCRIPT, as Redis 7.0.15 reports. Difference: served after the writer's locks are released, as BLPOP (Lists).",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zrandmember"],
+        options: "[count [WITHSCORES]]",
+        status: Full,
+        differences: "Distinct members for a positive count, independent picks for a negative one; the whole set (count >= size) comes highest score first, as Redis's listpack walk. A very large negative count is served in full, as Redis does (the reply is that large).",
+    },
+    // Sorted sets
+    Note {
+        commands: &["zscan"],
+        options: "[MATCH] [COUNT]",
+        status: Full,
+        differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis; larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
+    },
+    // Hashes
+    Note {
+        commands: &["hset", "hmset", "hsetnx"],
+        options: "",
+        status: Full,
+        differences: "An odd number of field/value arguments is the arity error (before the type check, as Redis). Event `hset` (HSETNX only when it set).",
+    },
+    // Hashes
+    Note {
+        commands: &["hget", "hmget", "hexists", "hlen", "hstrlen", "hkeys", "hvals", "hgetall"],
+        options: "",
+        status: Full,
+        differences: "HGETALL is a RESP3 map.",
+    },
+    // Hashes
+    Note {
+        commands: &["hdel"],
+        options: "",
+        status: Full,
+        differences: "Event `hdel`; an emptied key is deleted (`del`).",
+    },
+    // Hashes
+    Note {
+        commands: &["hincrby"],
+        options: "",
+        status: Full,
+        differences: "`ERR hash value is not an integer`, overflow `ERR increment or decrement would overflow`.",
+    },
+    // Hashes
+    Note {
+        commands: &["hincrbyfloat"],
+        options: "",
+        status: Full,
+        differences: "Extended (80-bit) precision as Redis's `long double` (`0.1` + `0.2` = `0.3`), shared with INCRBYFLOAT; `ERR value is NaN or Infinity` for an infinite increment, `ERR increment would produce NaN or Infinity`; written to the AOF as HSET of the result.",
+    },
+    // Hashes
+    Note {
+        commands: &["hrandfield"],
+        options: "[count [WITHVALUES]]",
+        status: Partial,
+        differences: "Distinct fields for a positive count (the whole hash, in order, when count >= size), independent uniform picks for a negative one; RESP3 WITHVALUES gives pairs. Redis's range checks (`-LONG_MAX/2` with WITHVALUES). **Difference:** a negative count below -16 777 216 is `ERR value is out of range` (Redis would build a reply of that many elements until memory runs out).",
+    },
+    // Hashes
+    Note {
+        commands: &["hscan"],
+        options: "[MATCH] [COUNT]",
+        status: Full,
+        differences: "A `listpack` hash comes back whole with cursor 0, as in Redis. A larger one is walked by slot position: every field present for the whole iteration is returned at least once, also when the hash grows or shrinks meanwhile (the slab compacts by moving fields only to higher positions). NOVALUES (Redis 7.4) is a syntax error, as in 7.2.",
+    },
+    // Sets
+    Note {
+        commands: &["sadd", "srem", "sismember", "smismember", "smembers", "scard"],
+        options: "",
+        status: Full,
+        differences: "SMEMBERS is a RESP3 set. Events `sadd` / `srem` only when something changed; `del` when emptied.",
+    },
+    // Sets
+    Note {
+        commands: &["spop"],
+        options: "[count]",
+        status: Full,
+        differences: "Uniform random picks; a count at least the size takes the whole set and deletes the key (`spop` then `del`). Written to the AOF as SREM of the popped members (1024 per command) or DEL for the whole set. Count errors as Redis (`must be positive`).",
+    },
+    // Sets
+    Note {
+        commands: &["srandmember"],
+        options: "[count]",
+        status: Partial,
+        differences: "As HRANDFIELD, including the cap on negative counts.",
+    },
+    // Sets
+    Note {
+        commands: &["smove"],
+        options: "",
+        status: Full,
+        differences: "Redis's order of checks: a missing source is 0 before the destination's type is checked; same source and destination answers membership. Events `srem` (+`del`) then `sadd`.",
+    },
+    // Sets
+    Note {
+        commands: &["sinter", "sunion", "sdiff", "sintercard"],
+        options: "and their STORE forms [LIMIT]",
+        status: Full,
+        differences: "Every input is type-checked first; missing keys are empty sets. Results are built with the encoding rules above, so all-integer results answer in ascending order like Redis's intsets. A STORE replaces the destination (type and TTL); an empty result deletes it (`del`).",
+    },
+    // Sets
+    Note {
+        commands: &["sscan"],
+        options: "[MATCH] [COUNT]",
+        status: Full,
+        differences: "As HSCAN (`intset` and `listpack` sets whole with cursor 0).",
+    },
+    // Lists
+    Note {
+        commands: &["lpush", "rpush", "lpushx", "rpushx"],
+        options: "",
+        status: Full,
+        differences: "Events `lpush` / `rpush`; the X forms never create the key (0).",
+    },
+    // Lists
+    Note {
+        commands: &["lpop", "rpop"],
+        options: "[count]",
+        status: Full,
+        differences: "Count errors as Redis (`must be positive`, for a non-integer too); count 0 is an empty array on a list and a null array on a missing key; a count larger than the list is bounded by the list before anything is allocated. Events `lpop`/`rpop`, `del` when emptied.",
+    },
+    // Lists
+    Note {
+        commands: &["llen", "lindex", "lrange"],
+        options: "",
+        status: Full,
+        differences: "Redis's order of checks (LINDEX looks the key up before parsing the index, LRANGE after).",
+    },
+    // Lists
+    Note {
+        commands: &["lset", "linsert", "lrem", "ltrim"],
+        options: "",
+        status: Full,
+        differences: "`ERR no such key`, `ERR index out of range`; LINSERT -1 for a missing pivot, 0 for a missing key. LTRIM raises `ltrim` whenever the key exists (as Redis), `del` when emptied.",
+    },
+    // Lists
+    Note {
+        commands: &["lpos"],
+        options: "[RANK] [COUNT] [MAXLEN]",
+        status: Full,
+        differences: "RANK is bounded to ±LONG_MAX as Redis 7.2 (7.0.15 overflows on LONG_MIN: `@ours` case).",
+    },
+    // Lists
+    Note {
+        commands: &["lmove", "rpoplpush"],
+        options: "",
+        status: Full,
+        differences: "A missing source answers nil before the destination's type is checked; same source and destination rotates. Events: the push on the destination, then the pop on the source (`del` if emptied), as Redis.",
+    },
+    // Lists
+    Note {
+        commands: &["lmpop"],
+        options: "numkeys key ... LEFT|RIGHT [COUNT n]",
+        status: Full,
+        differences: "Redis's check order and texts (`numkeys should be greater than 0`, `count should be greater than 0`, syntax error when keys or direction are missing); logged in the AOF as LPOP/RPOP key count.",
+    },
+    // Lists
+    Note {
+        commands: &["blpop", "brpop", "blmove", "brpoplpush", "blmpop"],
+        options: "",
+        status: Partial,
+        differences: "See *Blocking* below. Logged in the AOF as LPOP/RPOP, LMOVE, RPOPLPUSH. Difference: a blocked client is served just after the writer's locks are released, so a command from a third connection can run in between and take the element first (Redis serves within the same event-loop step); the writer's own next command always comes after.",
+    },
+    // Persistence (RDB)
+    Note {
+        commands: &["save"],
+        options: "",
+        status: Partial,
+        differences: "Does not block other clients (Redis's SAVE does); the file is one instant.",
+    },
+    // Persistence (RDB)
+    Note {
+        commands: &["bgsave"],
+        options: "[SCHEDULE]",
+        status: Partial,
+        differences: "A thread on the keyspace's copy-on-write snapshot instead of a fork (entries written ahead of the save are copied, one by one); replies once the instant is taken. Inside MULTI/EXEC or a script: scheduled. Runs alongside an AOF rewrite (each has its own snapshot). The copies are in-process memory, so used_memory (and maxmemory eviction) sees them while the save runs, unlike a fork's pages.",
+    },
+    // Persistence (RDB)
+    Note {
+        commands: &["dump", "restore"],
+        options: "[REPLACE] [ABSTTL] [IDLETIME s] [FREQ n]",
+        status: Full,
+        differences: "Redis's payload (value, version 10, CRC-64), errors and check order; string payloads byte-identical to Redis 7.0's; aggregate payloads use plain encodings. Version 11 payloads (Redis 7.2's) are accepted.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|setuser"],
+        options: "user [rule ...]",
+        status: Partial,
+        differences: "Every rule of Redis 7.2 (`on off >pw <pw #hash !hash nopass resetpass ~pat %R~ %W~ %RW~ allkeys resetkeys &pat allchannels resetchannels +cmd -cmd +cmd|sub +cmd|firstarg +@cat -@cat allcommands nocommands reset sanitize-payload skip-sanitize-payload clearselectors`) and selectors `(...)` (given in one argument or several), with Redis's error texts; all rules or none apply.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|getuser", "acl|list", "acl|users", "acl|whoami", "acl|deluser"],
+        options: "",
+        status: Full,
+        differences: "Redis's layouts. Command rules are printed as Redis 7.2 keeps them (in the order given); 7.0.15 rebuilds them from categories, so mixed rules are only compared on our side. DELUSER closes the user's connections.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|cat"],
+        options: "[category]",
+        status: Partial,
+        differences: "Categories in Redis's order; a category's commands sorted by name (Redis: hash order), only commands we implement.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|log"],
+        options: "[count | RESET]",
+        status: Full,
+        differences: "Redis 7.2's ten fields (7.0 has the first seven); repeated refusals within 60 s counted on one entry; `acllog-max-len`.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|dryrun"],
+        options: "user command [arg ...]",
+        status: Full,
+        differences: "7.2's texts (`User app has no permissions to access the 'k' key`; 7.0: `This user has ...`).",
+    },
+    // ACL
+    Note {
+        commands: &["acl|genpass"],
+        options: "[bits]",
+        status: Full,
+        differences: "From /dev/urandom.",
+    },
+    // ACL
+    Note {
+        commands: &["acl|load", "acl|save"],
+        options: "",
+        status: Full,
+        differences: "`aclfile`; whole-file check before any change, Redis's error texts; SAVE writes a temp file, fsyncs and renames.",
+    },
+];
