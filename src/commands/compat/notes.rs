@@ -279,8 +279,8 @@ pub static NOTES: &[Note] = &[
     Note {
         commands: &["object|encoding", "object|refcount", "object|help"],
         options: "",
-        status: Full,
-        differences: "REFCOUNT reports 2147483647 for integers 0..9999 (Redis's shared integers) unless an LRU/LFU policy is set with maxmemory. ENCODING follows Redis 7.2's rules per type (the sections above each table); for sorted sets `listpack` while the set fits zset-max-listpack-entries/value (checked when a member is added), then `skiplist` for good; the STORE commands pick by the result's size. A listpack stores -0 as 0, as Redis does.",
+        status: Partial,
+        differences: "REFCOUNT reports 2147483647 for integers 0..9999 (Redis's shared integers) unless an LRU/LFU policy is set with maxmemory. ENCODING follows Redis 7.2's rules per type (the sections above each table); for sorted sets `listpack` while the set fits zset-max-listpack-entries/value (checked when a member is added), then `skiplist` for good; the STORE commands pick by the result's size. A listpack stores -0 as 0, as Redis does. Lists: Redis 7.2 switches a list back to `listpack` only when its quicklist has a single node; ferrocache decides from the total size, which differs only after middle inserts split a small list.",
     },
     // Keys and expiry
     Note {
