@@ -319,17 +319,20 @@ fn rename_command_removes_and_renames_like_redis_server() {
 /// backlog in its Send-Q column (the kernel caps it at net.core.somaxconn, so a small value).
 #[test]
 fn tcp_backlog_is_the_listen_backlog() {
-    let server = Server::start(&["--tcp-backlog", "37"]);
-    let out = Command::new("ss")
-        .args(["-ltnH", &format!("sport = :{}", server.port)])
-        .output()
-        .expect("ss (iproute2) is installed by tests/run.sh");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let send_q: Vec<&str> = text
-        .lines()
-        .filter_map(|line| line.split_whitespace().nth(2))
-        .collect();
-    assert_eq!(send_q, ["37"], "ss said: {text}");
+    let args = ["--tcp-backlog", "37"];
+    let servers = [Some(Server::start(&args)), Server::start_redis(&args)];
+    for server in servers.iter().flatten() {
+        let out = Command::new("ss")
+            .args(["-ltnH", &format!("sport = :{}", server.port)])
+            .output()
+            .expect("ss (iproute2) is installed by tests/run.sh");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let send_q: Vec<&str> = text
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(2))
+            .collect();
+        assert_eq!(send_q, ["37"], "port {}: ss said: {text}", server.port);
+    }
 }
 
 /// `--help` names the binary's other entry points, so they can be found without the docs.
