@@ -177,6 +177,11 @@ pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'stati
         "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "setrange" => {
             (&["RW", "update"], None)
         }
+        "setbit" => (&["RW", "access", "update"], None),
+        "bitfield" => (
+            &["RW", "access", "update", "variable_flags"],
+            Some("This command allows both access and modification of the key"),
+        ),
         "zcard" => (&["RO"], None),
         "zincrby" => (&["RW", "access", "update"], None),
         "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex" => {
@@ -222,12 +227,38 @@ fn key_str(text: &'static str) -> Reply {
     Reply::bulk_static(text)
 }
 
+/// Commands whose keys Redis describes with several index/range key specs (a destination and
+/// its sources): (flags, begin index, lastkey) for each.
+fn split_key_specs(spec: &CommandSpec) -> Option<&'static [(&'static [&'static str], i32, i32)]> {
+    match spec.name {
+        "bitop" => Some(&[(&["OW", "update"], 2, 0), (&["RO", "access"], 3, -1)]),
+        _ => None,
+    }
+}
+
 fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+    if let Some(parts) = split_key_specs(spec) {
+        return parts
+            .iter()
+            .map(|&(flags, first, lastkey)| range_key_spec(flags, None, first, lastkey, 1))
+            .collect();
+    }
     let KeySpec::Range { first, last, step } = spec.keys else {
         return Vec::new();
     };
     let (flags, notes) = key_flags(spec);
     let lastkey = if last < 0 { last } else { last - first };
+    vec![range_key_spec(flags, notes, first, lastkey, step)]
+}
+
+/// One key spec with an index begin-search and a range find-keys.
+fn range_key_spec(
+    flags: &'static [&'static str],
+    notes: Option<&'static str>,
+    first: i32,
+    lastkey: i32,
+    step: i32,
+) -> Reply {
     let mut fields = Vec::new();
     if let Some(notes) = notes {
         fields.push((key_str("notes"), Reply::bulk_static(notes)));
@@ -257,7 +288,7 @@ fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
             ),
         ]),
     ));
-    vec![Reply::Map(fields)]
+    Reply::Map(fields)
 }
 
 /// Commands whose keys we find with a function (an optional DB argument, a subcommand) but

@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod aof_cmd;
 pub mod args;
+pub mod bitmap;
 pub mod client_cmd;
 pub mod collection;
 pub mod config_cmd;

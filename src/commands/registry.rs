@@ -33,6 +33,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::acl::COMMANDS,
+        super::bitmap::COMMANDS,
     ]
     .into_iter()
     .flatten()

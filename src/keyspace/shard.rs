@@ -9,7 +9,7 @@
 use super::access;
 use super::entry::Entry;
 use super::snapshot::{ShardViews, SnapshotEntry};
-use super::value::{Value, ValueMut};
+use super::value::{Value, ValueMut, ValueRef};
 use super::watch::Watchers;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -501,6 +501,30 @@ impl Shard {
             self.remove_slot(hash, id);
         }
         Some((result, emptied))
+    }
+
+    /// Runs `f` on a live string value in place, in its growable buffer (see `Entry`), and
+    /// re-accounts its size. `None` when the key is missing, `Some(None)` when it holds another
+    /// type (nothing is touched then).
+    pub fn modify_str<R>(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> Option<Option<R>> {
+        let id = self.live_slot(hash, key, now_ms)?;
+        if !matches!(self.slot(id).as_ref()?.value(), ValueRef::Str(_)) {
+            self.touched_entry(id, now_ms)?;
+            return Some(None);
+        }
+        self.before_slot_write(id);
+        let entry = self.touched_entry(id, now_ms)?;
+        let before = entry.memory_bytes();
+        let result = f(entry.str_buf_mut()?);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        Some(Some(result))
     }
 
     /// Runs `f` on an owned copy of a live value, stores the result back (keeping deadline
