@@ -296,6 +296,7 @@ fn range_key_spec(
 fn legacy_range_of_custom(spec: &CommandSpec) -> Option<(i32, i32, i32)> {
     match spec.name {
         "copy" => Some((1, 2, 1)),
+        "sort" | "sort_ro" => Some((1, 1, 1)),
         "move" => Some((1, 1, 1)),
         "debug" => Some((0, 0, 0)),
         _ => None,
@@ -311,7 +312,13 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         .map(|(_, n)| *n)
         .collect();
     let (first, last, step) = match legacy_range_of_custom(spec) {
-        Some(range) => range,
+        Some(range) => {
+            // SORT's BY/GET and STORE keys are found by parsing, so Redis flags it too.
+            if spec.name.starts_with("sort") {
+                flag_names.push("movablekeys");
+            }
+            range
+        }
         None => {
             if matches!(spec.keys, KeySpec::Custom(_)) {
                 flag_names.push("movablekeys");

@@ -34,6 +34,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::set::COMMANDS,
         super::acl::COMMANDS,
         super::bitmap::COMMANDS,
+        super::sort::COMMANDS,
     ]
     .into_iter()
     .flatten()

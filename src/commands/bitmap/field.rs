@@ -353,3 +353,124 @@ mod tests {
         assert_eq!(get_unsigned(&[0xff], 4, 8), 0xf0);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX_BULK: u64 = 512 * 1024 * 1024;
+
+    /// Words BITFIELD knows and near misses, plus arbitrary bytes.
+    fn word() -> impl Strategy<Value = Bytes> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "GET",
+                "set",
+                "IncrBy",
+                "OVERFLOW",
+                "wrap",
+                "SAT",
+                "fail",
+                "i8",
+                "u63",
+                "u64",
+                "i64",
+                "i65",
+                "i0",
+                "I8",
+                "#3",
+                "#-1",
+                "#",
+                "0",
+                "-1",
+                "7",
+                "4294967295",
+                "4294967296",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "x",
+                "",
+            ])
+            .prop_map(|w| Bytes::from(w.to_string())),
+            prop::collection::vec(any::<u8>(), 0..6).prop_map(Bytes::from),
+        ]
+    }
+
+    fn render(op: &FieldOp, out: &mut Vec<Bytes>) {
+        out.push(Bytes::from_static(b"OVERFLOW"));
+        out.push(Bytes::from(format!("{:?}", op.overflow)));
+        let ty = format!("{}{}", if op.signed { "i" } else { "u" }, op.bits);
+        let (name, value) = match op.kind {
+            OpKind::Get => ("GET", None),
+            OpKind::Set(v) => ("SET", Some(v)),
+            OpKind::IncrBy(v) => ("INCRBY", Some(v)),
+        };
+        out.push(Bytes::from(name));
+        out.push(Bytes::from(ty));
+        out.push(Bytes::from(op.offset.to_string()));
+        if let Some(v) = value {
+            out.push(Bytes::from(v.to_string()));
+        }
+    }
+
+    fn op() -> impl Strategy<Value = FieldOp> {
+        (
+            0..3u8,
+            any::<i64>(),
+            any::<bool>(),
+            1..=64u32,
+            0..MAX_BULK * 8,
+            0..3u8,
+        )
+            .prop_map(|(k, v, signed, bits, offset, o)| FieldOp {
+                kind: [OpKind::Get, OpKind::Set(v), OpKind::IncrBy(v)][k as usize],
+                signed: signed || bits == 64,
+                bits,
+                offset,
+                overflow: [Overflow::Wrap, Overflow::Sat, Overflow::Fail][o as usize],
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_words_parse_or_fail_cleanly(args in prop::collection::vec(word(), 0..12)) {
+            if let Ok(plan) = parse(&args, MAX_BULK) {
+                prop_assert!(plan.ops.len() * 3 <= args.len());
+                for op in &plan.ops {
+                    let widest = if op.signed { 64 } else { 63 };
+                    prop_assert!(op.bits >= 1 && op.bits <= widest);
+                    prop_assert!(op.offset >> 3 < MAX_BULK);
+                }
+                let writes = plan.ops.iter().any(|op| op.kind != OpKind::Get);
+                prop_assert_eq!(plan.highest_write.is_some(), writes);
+            }
+        }
+
+        #[test]
+        fn rendered_plans_parse_back(ops in prop::collection::vec(op(), 0..6)) {
+            let mut args = Vec::new();
+            for op in &ops {
+                render(op, &mut args);
+            }
+            let plan = parse(&args, MAX_BULK).expect("a rendered plan parses");
+            prop_assert_eq!(&plan.ops, &ops);
+            let highest = ops
+                .iter()
+                .filter(|op| op.kind != OpKind::Get)
+                .map(|op| op.offset + u64::from(op.bits) - 1)
+                .max();
+            prop_assert_eq!(plan.highest_write, highest);
+        }
+
+        #[test]
+        fn fields_read_back_what_was_written(
+            offset in 0..200u64, bits in 1..=64u32, value in any::<u64>()
+        ) {
+            let mut bytes = vec![0u8; 40];
+            set_bits(&mut bytes, offset, bits, value);
+            let mask = if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+            prop_assert_eq!(get_unsigned(&bytes, offset, bits), value & mask);
+        }
+    }
+}
