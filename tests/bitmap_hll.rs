@@ -143,3 +143,123 @@ fn random_bit_commands_match_redis() {
         same(&mut ours, &mut redis, &["GET".into(), key.into()]);
     }
 }
+
+/// Random elements of random lengths (binary, sometimes repeated).
+fn element(rng: &mut Rng) -> Vec<u8> {
+    let len = rng.below(24) as usize;
+    let mut e: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+    if rng.below(3) == 0 {
+        // Short decimal elements repeat often, as counted ids do.
+        e = rng.below(5000).to_string().into_bytes();
+    }
+    e
+}
+
+fn send_bytes(c: &mut RawClient, args: &[&[u8]]) -> Vec<u8> {
+    c.send(args);
+    c.read_reply().unwrap()
+}
+
+fn same_bytes(ours: &mut RawClient, redis: &mut RawClient, args: &[&[u8]]) -> Vec<u8> {
+    let (a, b) = (send_bytes(ours, args), send_bytes(redis, args));
+    assert_eq!(
+        String::from_utf8_lossy(&a),
+        String::from_utf8_lossy(&b),
+        "{:?}",
+        args.iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
+    );
+    a
+}
+
+/// 100k random elements through PFADD into sparse values (some kept small by a low
+/// hll-sparse-max-bytes, some promoted to dense): the replies, the raw bytes of every value,
+/// PFCOUNT of one and several keys and PFMERGE all match redis-server.
+#[test]
+fn random_hyperloglogs_match_redis_byte_for_byte() {
+    let Some((ours_server, redis_server)) = both() else {
+        panic!("redis-server is not installed: the test command installs it (see README)");
+    };
+    let (mut ours, mut redis) = (ours_server.raw(), redis_server.raw());
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let keys: [&[u8]; 4] = [b"h1", b"h2", b"h3", b"h4"];
+    let mut added = 0;
+    let mut round = 0;
+    while added < 100_000 {
+        round += 1;
+        if round % 40 == 0 {
+            let limit = ["3000", "200", "40"][rng.below(3) as usize];
+            same_bytes(
+                &mut ours,
+                &mut redis,
+                &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", limit.as_bytes()],
+            );
+        }
+        let key = keys[rng.below(4) as usize];
+        // Small batches keep values sparse for a while; large ones push them dense.
+        let n = if rng.below(4) == 0 {
+            1 + rng.below(2000)
+        } else {
+            1 + rng.below(12)
+        };
+        let elements: Vec<Vec<u8>> = (0..n).map(|_| element(&mut rng)).collect();
+        added += elements.len();
+        let mut args: Vec<&[u8]> = vec![b"PFADD", key];
+        args.extend(elements.iter().map(Vec::as_slice));
+        same_bytes(&mut ours, &mut redis, &args);
+        same_bytes(&mut ours, &mut redis, &[b"GET", key]);
+        if round % 3 == 0 {
+            same_bytes(&mut ours, &mut redis, &[b"PFCOUNT", key]);
+            same_bytes(&mut ours, &mut redis, &[b"GET", key]);
+        }
+        if round % 7 == 0 {
+            let other = keys[rng.below(4) as usize];
+            same_bytes(&mut ours, &mut redis, &[b"PFCOUNT", key, other, b"nosuch"]);
+        }
+        if round % 11 == 0 {
+            let (dst, src) = (keys[rng.below(4) as usize], keys[rng.below(4) as usize]);
+            same_bytes(&mut ours, &mut redis, &[b"PFMERGE", dst, src]);
+            same_bytes(&mut ours, &mut redis, &[b"GET", dst]);
+        }
+    }
+    let mut encodings = Vec::new();
+    for key in keys {
+        same_bytes(&mut ours, &mut redis, &[b"PFCOUNT", key]);
+        same_bytes(&mut ours, &mut redis, &[b"GET", key]);
+        encodings.push(same_bytes(
+            &mut ours,
+            &mut redis,
+            &[b"PFDEBUG", b"ENCODING", key],
+        ));
+    }
+    // The run went through both encodings.
+    assert!(encodings.contains(&b"+dense\r\n".to_vec()), "{encodings:?}");
+    let mut args: Vec<&[u8]> = vec![b"PFADD", b"sparse"];
+    args.extend(keys);
+    same_bytes(&mut ours, &mut redis, &args);
+    let encoding = same_bytes(&mut ours, &mut redis, &[b"PFDEBUG", b"ENCODING", b"sparse"]);
+    assert_eq!(encoding, b"+sparse\r\n");
+    // Values move both ways through DUMP / RESTORE and keep answering the same.
+    for key in [keys[0], keys[1], keys[2], keys[3], b"sparse"] {
+        let from_redis = send_bytes(&mut redis, &[b"DUMP", key]);
+        let from_ours = send_bytes(&mut ours, &[b"DUMP", key]);
+        let payload = |reply: &[u8]| {
+            let start = reply.iter().position(|&b| b == b'\n').unwrap() + 1;
+            reply[start..reply.len() - 2].to_vec()
+        };
+        let (pr, po) = (payload(&from_redis), payload(&from_ours));
+        assert_eq!(
+            send_bytes(&mut ours, &[b"RESTORE", b"copy", b"0", &pr]),
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            send_bytes(&mut redis, &[b"RESTORE", b"copy", b"0", &po]),
+            b"+OK\r\n"
+        );
+        same_bytes(&mut ours, &mut redis, &[b"PFADD", b"copy", b"one more"]);
+        same_bytes(&mut ours, &mut redis, &[b"PFCOUNT", b"copy"]);
+        same_bytes(&mut ours, &mut redis, &[b"GET", b"copy"]);
+        same_bytes(&mut ours, &mut redis, &[b"DEL", b"copy"]);
+    }
+}

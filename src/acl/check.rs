@@ -116,6 +116,7 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         // Destination first: OW update; sources: RO access.
         "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
         | "zdiffstore" | "zrangestore" => return if first { WRITE } else { READ },
+        "pfmerge" => return if first { BOTH } else { READ },
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }

@@ -178,6 +178,12 @@ pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'stati
             (&["RW", "update"], None)
         }
         "setbit" => (&["RW", "access", "update"], None),
+        "pfadd" => (&["RW", "insert"], None),
+        "pfcount" => (
+            &["RW", "access"],
+            Some("RW because it may change the internal representation of the key, and propagate to replicas"),
+        ),
+        "pfdebug" => (&["RW", "access"], None),
         "bitfield" => (
             &["RW", "access", "update", "variable_flags"],
             Some("This command allows both access and modification of the key"),
@@ -232,6 +238,10 @@ fn key_str(text: &'static str) -> Reply {
 fn split_key_specs(spec: &CommandSpec) -> Option<&'static [(&'static [&'static str], i32, i32)]> {
     match spec.name {
         "bitop" => Some(&[(&["OW", "update"], 2, 0), (&["RO", "access"], 3, -1)]),
+        "pfmerge" => Some(&[
+            (&["RW", "access", "insert"], 1, 0),
+            (&["RO", "access"], 2, -1),
+        ]),
         _ => None,
     }
 }

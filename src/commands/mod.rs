@@ -20,6 +20,7 @@ pub mod dump;
 pub mod expire;
 pub mod generic;
 pub mod hash;
+pub mod hyperloglog;
 pub mod info;
 pub mod latency;
 pub mod list;

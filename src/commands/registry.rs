@@ -35,6 +35,7 @@ fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::acl::COMMANDS,
         super::bitmap::COMMANDS,
         super::sort::COMMANDS,
+        super::hyperloglog::COMMANDS,
     ]
     .into_iter()
     .flatten()
