@@ -306,6 +306,9 @@ pub fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CommandResult {
         let db = ctx.db();
         ctx.key_changed(db, key);
         ctx.notify(notify::STRING, "setbit", db, key);
+        // Redis builds BITFIELD's reply while it runs the operations and raises the event
+        // last, so the caller's own event frames follow the reply.
+        ctx.client.pubsub.hold_pushes = true;
     }
     Ok(Reply::Array(replies))
 }
