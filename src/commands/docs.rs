@@ -246,7 +246,46 @@ fn split_key_specs(spec: &CommandSpec) -> Option<&'static [(&'static [&'static s
     }
 }
 
+/// SORT's key specs: the sorted key, then the keys BY/GET and STORE name, which Redis marks
+/// `unknown` (found by parsing).
+fn sort_key_specs(readonly: bool) -> Vec<Reply> {
+    let mut specs = vec![
+        range_key_spec(&["RO", "access"], None, 1, 0, 1),
+        unknown_key_spec(
+            "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+            &["RO", "access"],
+        ),
+    ];
+    if !readonly {
+        specs.push(unknown_key_spec(
+            "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+            &["OW", "update"],
+        ));
+    }
+    specs
+}
+
+fn unknown_key_spec(notes: &'static str, flags: &'static [&'static str]) -> Reply {
+    let unknown = || {
+        Reply::Map(vec![
+            (key_str("type"), key_str("unknown")),
+            (key_str("spec"), Reply::Map(Vec::new())),
+        ])
+    };
+    Reply::Map(vec![
+        (key_str("notes"), Reply::bulk_static(notes)),
+        (key_str("flags"), Reply::Set(statuses(flags))),
+        (key_str("begin_search"), unknown()),
+        (key_str("find_keys"), unknown()),
+    ])
+}
+
 fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+    match spec.name {
+        "sort" => return sort_key_specs(false),
+        "sort_ro" => return sort_key_specs(true),
+        _ => {}
+    }
     if let Some(parts) = split_key_specs(spec) {
         return parts
             .iter()
