@@ -83,11 +83,16 @@ fn create(ctx: &mut Ctx<'_>, key: &[u8]) {
 fn pfadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let key = &argv[1];
     let mut updated = 0;
-    if check_hll(ctx, key, false)?.is_none() {
-        create(ctx, key);
-        updated += 1;
-    }
-    let max = sparse_max(ctx);
+    let dense = match check_hll(ctx, key, false)? {
+        Some(dense) => dense,
+        None => {
+            create(ctx, key);
+            updated += 1;
+            false
+        }
+    };
+    // The option is read only when it can matter (the config store takes a lock).
+    let max = if dense { 0 } else { sparse_max(ctx) };
     let created = updated > 0;
     let changed = modify(ctx, key, |value| -> Result<usize, Corrupt> {
         let mut changed = 0;

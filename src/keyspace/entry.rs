@@ -14,10 +14,11 @@
 //! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
 //! adding a deadline rebuilds the allocation; reading never copies.
 //!
-//! A string that commands change in place (SETBIT, BITFIELD, PFADD) lives instead in a boxed
-//! `Vec<u8>` behind the value pointer (kind `BUF`): it reads as an ordinary string, and grows
-//! with spare room as Redis's sds does (double below 1 MiB, then 1 MiB more), so setting bits
-//! at increasing offsets costs amortised O(1) per call rather than a copy of the whole value.
+//! A string that commands change in place (SETBIT, BITFIELD, PFADD, APPEND, SETRANGE) lives
+//! instead in a boxed `Vec<u8>` behind the value pointer (kind `BUF`): it reads as an ordinary
+//! string, and grows with spare room as Redis's sds does (double below 1 MiB, then 1 MiB more),
+//! so setting bits at increasing offsets costs amortised O(1) per call rather than a copy of the
+//! whole value.
 //!
 //! This is the one place in the keyspace with `unsafe` code: building the allocation, reading
 //! its header, and freeing it with the same layout. The invariants are local: `ptr` always

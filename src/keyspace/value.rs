@@ -132,7 +132,8 @@ pub fn grow_string(buf: &mut Vec<u8>, len: usize) {
         } else {
             len + MAX_PREALLOC
         };
-        buf.reserve_exact(room - buf.len());
+        // Take the whole size class the allocator hands out anyway (sds uses it too).
+        buf.reserve_exact(alloc_size(room) - buf.len());
     }
     buf.resize(len, 0);
 }

@@ -322,8 +322,12 @@ pub fn add(hll: &mut Vec<u8>, element: &[u8], sparse_max: usize) -> Result<bool,
 pub fn merge_into(max: &mut [u8], hll: &[u8]) -> Result<(), Corrupt> {
     let registers = &hll[HEADER_BYTES..];
     if hll[4] == DENSE {
-        for (i, m) in max.iter_mut().enumerate().take(REGISTERS) {
-            *m = (*m).max(dense_get(registers, i));
+        // Four 6-bit registers in every three bytes.
+        for (group, m) in registers.chunks_exact(3).zip(max.chunks_exact_mut(4)) {
+            let word = u32::from(group[0]) | u32::from(group[1]) << 8 | u32::from(group[2]) << 16;
+            for (k, m) in m.iter_mut().enumerate() {
+                *m = (*m).max((word >> (6 * k)) as u8 & REGISTER_MAX);
+            }
         }
         return Ok(());
     }
@@ -355,8 +359,11 @@ fn histogram(hll: &[u8]) -> Result<[u32; 64], Corrupt> {
     let mut h = [0u32; 64];
     let registers = &hll[HEADER_BYTES..];
     if hll[4] == DENSE {
-        for i in 0..REGISTERS {
-            h[usize::from(dense_get(registers, i))] += 1;
+        for group in registers.chunks_exact(3) {
+            let word = u32::from(group[0]) | u32::from(group[1]) << 8 | u32::from(group[2]) << 16;
+            for k in 0..4 {
+                h[((word >> (6 * k)) & 63) as usize] += 1;
+            }
         }
         return Ok(h);
     }
@@ -511,6 +518,22 @@ mod tests {
         assert_eq!(v, b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\0\x7f\xff");
         assert_eq!(count(&v), Ok(0));
         assert_eq!(decode(&v), "Z:16384");
+    }
+
+    #[test]
+    fn grouped_register_reads_match_single_reads() {
+        let mut hll = new_sparse();
+        to_dense(&mut hll).unwrap();
+        for n in 0..3000u32 {
+            add(&mut hll, &n.to_be_bytes(), 3000).unwrap();
+        }
+        let mut max = vec![0u8; REGISTERS];
+        merge_into(&mut max, &hll).unwrap();
+        let single: Vec<u8> = (0..REGISTERS)
+            .map(|i| dense_get(&hll[HEADER_BYTES..], i))
+            .collect();
+        assert_eq!(max, single);
+        assert_eq!(histogram(&hll).unwrap(), raw_histogram(&single));
     }
 
     #[test]
