@@ -684,6 +684,50 @@ mod tests {
     }
 
     #[test]
+    fn strings_changed_in_place_keep_their_deadline_and_accounting() {
+        let (mut s, h) = shard();
+        let k = b"bits";
+        let hash = h.hash_one(&k[..]);
+        s.insert_str(hash, k, b"abc", Some(1_000), 0);
+        let before = s.used_bytes();
+        let grown = s.modify_str(hash, k, 0, |buf| {
+            crate::keyspace::value::grow_string(buf, 100_000);
+            buf[99_999] = 7;
+            buf.len()
+        });
+        assert_eq!(grown, Some(Some(100_000)));
+        let entry = s.get_mut(hash, k, 0).unwrap();
+        assert_eq!(entry.expire_at_ms(), Some(1_000));
+        assert_eq!(entry.encoding_name(), "raw");
+        let ValueRef::Str(bytes) = entry.value() else {
+            panic!("a string")
+        };
+        assert_eq!(
+            (&bytes[..3], bytes[99_999], bytes.len()),
+            (&b"abc"[..], 7, 100_000)
+        );
+        let counted = entry.memory_bytes();
+        assert!(s.used_bytes() >= before + 100_000);
+        // Another type is refused without being touched; a missing key is None.
+        s.insert(
+            h.hash_one(&b"h"[..]),
+            b"h",
+            Value::Hash(Box::default()),
+            None,
+            0,
+        );
+        assert_eq!(
+            s.modify_str(h.hash_one(&b"h"[..]), b"h", 0, |_| ()),
+            Some(None)
+        );
+        assert_eq!(s.modify_str(h.hash_one(&b"no"[..]), b"no", 0, |_| ()), None);
+        // Removing the key gives every byte back.
+        let all = s.used_bytes();
+        s.remove(hash, k, 0);
+        assert_eq!(all - s.used_bytes(), counted);
+    }
+
+    #[test]
     fn insert_get_remove() {
         let (mut s, h) = shard();
         let k = b"key";
