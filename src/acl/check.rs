@@ -112,15 +112,14 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         "rename" | "renamenx" | "smove" | "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => {
             return if first { BOTH } else { WRITE };
         }
-        "copy" | "sort" => return if first { READ } else { WRITE },
+        "copy" => return if first { READ } else { WRITE },
         // Destination first: OW update; sources: RO access.
         "sinterstore" | "sunionstore" | "sdiffstore" | "zunionstore" | "zinterstore"
         | "zdiffstore" | "zrangestore" => return if first { WRITE } else { READ },
-        "pfmerge" => return if first { BOTH } else { READ },
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }
-    let (flags, _) = crate::commands::docs::key_flags(found.spec);
+    let flags = crate::commands::docs::key_flags_of_call(found.spec, argv, nth);
     let read = flags.contains(&"access");
     let write = flags
         .iter()

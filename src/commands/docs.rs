@@ -590,9 +590,46 @@ fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))]))
+            .enumerate()
+            .map(|(nth, k)| {
+                let flags = per_key_flags(spec, &argv[2..], nth).unwrap_or(flags);
+                Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))])
+            })
             .collect(),
     ))
+}
+
+/// The key-spec flags of the `nth` key of a call (`argv` from the command name): what COMMAND
+/// GETKEYSANDFLAGS reports and what ACL key checks read.
+pub fn key_flags_of_call(
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    nth: usize,
+) -> &'static [&'static str] {
+    per_key_flags(spec, argv, nth).unwrap_or_else(|| key_flags(spec).0)
+}
+
+/// The flags of the `nth` key of a call (`argv` from the command name) when they differ
+/// between keys or with the arguments: a destination and its sources, SORT's STORE key,
+/// BITFIELD with only GET subcommands (Redis's `bitfieldGetKeys`).
+fn per_key_flags(
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    nth: usize,
+) -> Option<&'static [&'static str]> {
+    if let Some(parts) = split_key_specs(spec) {
+        return Some(parts[nth.min(1)].0);
+    }
+    match spec.name {
+        "sort" if nth > 0 => Some(&["OW", "update"]),
+        "sort" | "sort_ro" => Some(&["RO", "access"]),
+        "bitfield" => Some(if super::bitmap::field::only_reads(argv) {
+            &["RO", "access"]
+        } else {
+            &["RW", "access", "update"]
+        }),
+        _ => None,
+    }
 }
 
 const HELP: &[&str] = &[
