@@ -239,8 +239,10 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CommandResult {
             _ => return Err(CommandError::WrongType),
         },
     };
-    // A set has no order of its own: when storing, sort it so the result is deterministic.
-    if o.dont_sort && is_set && o.store.is_some() {
+    // A set has no order of its own: when storing or inside a script, sort it so the result is
+    // deterministic (for replicas and the AOF).
+    let in_script = ctx.state.scripting.busy.is_running();
+    if o.dont_sort && is_set && (o.store.is_some() || in_script) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
