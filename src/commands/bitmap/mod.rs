@@ -356,29 +356,57 @@ impl BitOp {
 
     /// Combines `sources` (shorter ones read as zeros past their end) into `len` bytes.
     pub fn apply(self, sources: &[&[u8]], len: usize) -> Vec<u8> {
-        let at = |s: &[u8], i: usize| s.get(i).copied().unwrap_or(0);
-        let mut out = vec![0u8; len];
-        for (i, byte) in out.iter_mut().enumerate() {
-            let first = at(sources[0], i);
-            let others = || sources[1..].iter().map(|s| at(s, i));
-            *byte = match self {
-                BitOp::And => sources.iter().fold(0xff, |acc, s| acc & at(s, i)),
-                BitOp::Or => sources.iter().fold(0, |acc, s| acc | at(s, i)),
-                BitOp::Xor => sources.iter().fold(0, |acc, s| acc ^ at(s, i)),
-                BitOp::Not => !first,
-                BitOp::Diff => first & !others().fold(0, |a, b| a | b),
-                BitOp::Diff1 => !first & others().fold(0, |a, b| a | b),
-                BitOp::AndOr => first & others().fold(0, |a, b| a | b),
-                BitOp::One => {
-                    let (mut once, mut twice) = (0u8, 0u8);
-                    for s in sources {
-                        let b = at(s, i);
-                        twice |= once & b;
-                        once |= b;
+        let padded = |s: &[u8]| {
+            let mut v = s.to_vec();
+            v.resize(len, 0);
+            v
+        };
+        // The bitwise OR of `from` into `acc`.
+        let or_into = |acc: &mut [u8], from: &[&[u8]]| {
+            for s in from {
+                acc.iter_mut().zip(s.iter()).for_each(|(a, b)| *a |= b);
+            }
+        };
+        let (first, rest) = (sources[0], &sources[1..]);
+        let mut out = padded(first);
+        match self {
+            BitOp::And => {
+                for s in rest {
+                    out.iter_mut().zip(s.iter()).for_each(|(a, b)| *a &= b);
+                    if s.len() < len {
+                        out[s.len()..].fill(0);
                     }
-                    once & !twice
                 }
-            };
+            }
+            BitOp::Or => or_into(&mut out, rest),
+            BitOp::Xor => {
+                for s in rest {
+                    out.iter_mut().zip(s.iter()).for_each(|(a, b)| *a ^= b);
+                }
+            }
+            BitOp::Not => out.iter_mut().for_each(|a| *a = !*a),
+            BitOp::Diff | BitOp::Diff1 | BitOp::AndOr => {
+                let mut others = vec![0u8; len];
+                or_into(&mut others, rest);
+                for (a, o) in out.iter_mut().zip(&others) {
+                    *a = match self {
+                        BitOp::Diff => *a & !o,
+                        BitOp::Diff1 => !*a & o,
+                        _ => *a & o,
+                    };
+                }
+            }
+            BitOp::One => {
+                // Bits seen once so far, and bits seen at least twice.
+                let mut twice = vec![0u8; len];
+                for s in rest {
+                    for ((once, twice), b) in out.iter_mut().zip(twice.iter_mut()).zip(s.iter()) {
+                        *twice |= *once & b;
+                        *once |= b;
+                    }
+                }
+                out.iter_mut().zip(&twice).for_each(|(a, t)| *a &= !t);
+            }
         }
         out
     }
@@ -481,6 +509,57 @@ mod tests {
         assert_eq!(BitOp::Not.apply(&[x], 2), vec![0x0f, 0x00]);
         assert_eq!(BitOp::parse(b"AndOr"), Some(BitOp::AndOr));
         assert_eq!(BitOp::parse(b"diff2"), None);
+    }
+
+    #[test]
+    fn operations_match_their_per_bit_definitions() {
+        let ops = [
+            BitOp::And,
+            BitOp::Or,
+            BitOp::Xor,
+            BitOp::Not,
+            BitOp::Diff,
+            BitOp::Diff1,
+            BitOp::AndOr,
+            BitOp::One,
+        ];
+        let mut seed = 0x1234_5678u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) as usize
+        };
+        for _ in 0..200 {
+            let n = 1 + next() % 4;
+            let sources: Vec<Vec<u8>> = (0..n)
+                .map(|_| (0..next() % 7).map(|_| next() as u8).collect())
+                .collect();
+            let refs: Vec<&[u8]> = sources.iter().map(Vec::as_slice).collect();
+            let len = refs.iter().map(|s| s.len()).max().unwrap();
+            for op in ops {
+                let refs = if op == BitOp::Not {
+                    &refs[..1]
+                } else {
+                    &refs[..]
+                };
+                let len = if op == BitOp::Not { refs[0].len() } else { len };
+                let got = op.apply(refs, len);
+                for bit in 0..len as u64 * 8 {
+                    let bits: Vec<bool> = refs.iter().map(|s| bit_at(s, bit)).collect();
+                    let others = bits[1..].iter().any(|&b| b);
+                    let want = match op {
+                        BitOp::And => bits.iter().all(|&b| b),
+                        BitOp::Or => bits.iter().any(|&b| b),
+                        BitOp::Xor => bits.iter().filter(|&&b| b).count() % 2 == 1,
+                        BitOp::Not => !bits[0],
+                        BitOp::Diff => bits[0] && !others,
+                        BitOp::Diff1 => !bits[0] && others,
+                        BitOp::AndOr => bits[0] && others,
+                        BitOp::One => bits.iter().filter(|&&b| b).count() == 1,
+                    };
+                    assert_eq!(bit_at(&got, bit), want, "{op:?} {refs:?} bit {bit}");
+                }
+            }
+        }
     }
 
     #[test]
