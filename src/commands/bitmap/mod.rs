@@ -356,59 +356,82 @@ impl BitOp {
 
     /// Combines `sources` (shorter ones read as zeros past their end) into `len` bytes.
     pub fn apply(self, sources: &[&[u8]], len: usize) -> Vec<u8> {
-        let padded = |s: &[u8]| {
-            let mut v = s.to_vec();
-            v.resize(len, 0);
-            v
+        let mut c = Combiner::new(self, len);
+        for s in sources {
+            c.add(s);
+        }
+        c.finish()
+    }
+}
+
+/// BITOP's result built one source at a time, so no source is copied: at most two buffers of
+/// the result's length exist, whatever the number of sources.
+pub struct Combiner {
+    op: BitOp,
+    /// The result so far (for ONE: the bits seen once or more).
+    out: Vec<u8>,
+    /// DIFF, DIFF1, ANDOR: the OR of the sources after the first; ONE: bits seen twice or more.
+    others: Vec<u8>,
+    first: bool,
+}
+
+impl Combiner {
+    pub fn new(op: BitOp, len: usize) -> Combiner {
+        let others = match op {
+            BitOp::Diff | BitOp::Diff1 | BitOp::AndOr | BitOp::One => vec![0u8; len],
+            _ => Vec::new(),
         };
-        // The bitwise OR of `from` into `acc`.
-        let or_into = |acc: &mut [u8], from: &[&[u8]]| {
-            for s in from {
-                acc.iter_mut().zip(s.iter()).for_each(|(a, b)| *a |= b);
-            }
-        };
-        let (first, rest) = (sources[0], &sources[1..]);
-        let mut out = padded(first);
-        match self {
+        Combiner {
+            op,
+            out: vec![0u8; len],
+            others,
+            first: true,
+        }
+    }
+
+    pub fn add(&mut self, src: &[u8]) {
+        let src = &src[..src.len().min(self.out.len())];
+        if std::mem::take(&mut self.first) {
+            self.out[..src.len()].copy_from_slice(src);
+            return;
+        }
+        let pairs = self.out.iter_mut().zip(src);
+        match self.op {
             BitOp::And => {
-                for s in rest {
-                    out.iter_mut().zip(s.iter()).for_each(|(a, b)| *a &= b);
-                    if s.len() < len {
-                        out[s.len()..].fill(0);
-                    }
-                }
+                pairs.for_each(|(a, b)| *a &= b);
+                let at = src.len();
+                self.out[at..].fill(0);
             }
-            BitOp::Or => or_into(&mut out, rest),
-            BitOp::Xor => {
-                for s in rest {
-                    out.iter_mut().zip(s.iter()).for_each(|(a, b)| *a ^= b);
-                }
-            }
-            BitOp::Not => out.iter_mut().for_each(|a| *a = !*a),
+            BitOp::Or => pairs.for_each(|(a, b)| *a |= b),
+            BitOp::Xor => pairs.for_each(|(a, b)| *a ^= b),
+            BitOp::Not => {}
             BitOp::Diff | BitOp::Diff1 | BitOp::AndOr => {
-                let mut others = vec![0u8; len];
-                or_into(&mut others, rest);
-                for (a, o) in out.iter_mut().zip(&others) {
-                    *a = match self {
-                        BitOp::Diff => *a & !o,
-                        BitOp::Diff1 => !*a & o,
-                        _ => *a & o,
-                    };
-                }
+                self.others.iter_mut().zip(src).for_each(|(a, b)| *a |= b)
             }
             BitOp::One => {
-                // Bits seen once so far, and bits seen at least twice.
-                let mut twice = vec![0u8; len];
-                for s in rest {
-                    for ((once, twice), b) in out.iter_mut().zip(twice.iter_mut()).zip(s.iter()) {
-                        *twice |= *once & b;
-                        *once |= b;
-                    }
+                for ((once, b), twice) in pairs.zip(self.others.iter_mut()) {
+                    *twice |= *once & b;
+                    *once |= b;
                 }
-                out.iter_mut().zip(&twice).for_each(|(a, t)| *a &= !t);
             }
         }
-        out
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        let others = &self.others;
+        match self.op {
+            BitOp::Not => self.out.iter_mut().for_each(|a| *a = !*a),
+            BitOp::Diff => self.out.iter_mut().zip(others).for_each(|(a, o)| *a &= !o),
+            BitOp::Diff1 => self
+                .out
+                .iter_mut()
+                .zip(others)
+                .for_each(|(a, o)| *a = !*a & o),
+            BitOp::AndOr => self.out.iter_mut().zip(others).for_each(|(a, o)| *a &= o),
+            BitOp::One => self.out.iter_mut().zip(others).for_each(|(a, t)| *a &= !t),
+            _ => {}
+        }
+        self.out
     }
 }
 
@@ -425,19 +448,28 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             "BITOP {name} must be called with at least two source keys."
         )));
     }
-    // Every source is read (and its type checked) before anything is computed.
-    let mut sources: Vec<Vec<u8>> = Vec::with_capacity(argv.len() - 3);
+    // Every source is looked up (and its type checked) before anything is computed; then each
+    // is folded into the result in place, never copied.
+    let mut len = 0;
     for key in &argv[3..] {
-        let bytes = read_str(ctx, key, |b| b.map(<[u8]>::to_vec).unwrap_or_default())?;
-        sources.push(bytes);
+        len = len.max(read_str(ctx, key, |b| b.map_or(0, <[u8]>::len))?);
     }
-    let len = sources.iter().map(Vec::len).max().unwrap_or(0);
+    let mut combiner = (len > 0).then(|| Combiner::new(op, len));
+    if let Some(c) = combiner.as_mut() {
+        let now = ctx.now_ms;
+        for key in &argv[3..] {
+            let (shard, hash) = ctx.shard(key);
+            match shard.get_mut(hash, key, now).map(|e| e.value()) {
+                Some(ValueRef::Str(bytes)) => c.add(bytes),
+                _ => c.add(&[]),
+            }
+        }
+    }
     let dest = &argv[2];
     let db = ctx.db();
     let now = ctx.now_ms;
-    if len > 0 {
-        let refs: Vec<&[u8]> = sources.iter().map(Vec::as_slice).collect();
-        let result = op.apply(&refs, len);
+    if let Some(combiner) = combiner {
+        let result = combiner.finish();
         let (shard, hash) = ctx.shard(dest);
         let old = shard.insert_entry(hash, Entry::new_buf(dest, result, None), now);
         if old.is_none() {
