@@ -708,9 +708,8 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             .flatten()
             .expect("checked to be a string")
     } else {
-        let mut fresh = Vec::new();
-        write(&mut fresh);
-        fresh.shrink_to_fit();
+        let mut fresh = vec![0u8; end];
+        fresh[start..end].copy_from_slice(patch);
         let len = fresh.len();
         shard.insert_entry(hash, Entry::new_buf(key, fresh, None), now);
         ctx.notify(notify::NEW, "new", ctx.client.db, key);

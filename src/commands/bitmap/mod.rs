@@ -107,10 +107,8 @@ pub(super) fn write_bits<R>(
         Some(Some((result, grown))) => Ok(Written { result, grown }),
         Some(None) => Err(CommandError::WrongType),
         None => {
-            let mut buf = Vec::new();
-            grow_string(&mut buf, len);
-            buf.truncate(len);
-            buf.shrink_to_fit();
+            // A new string has exactly the length asked, as Redis's `sdsnewlen`.
+            let mut buf = vec![0u8; len];
             let result = f.take().expect("not called")(&mut buf);
             shard.insert_entry(hash, Entry::new_buf(key, buf, None), now);
             let db = ctx.db();
