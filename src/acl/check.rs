@@ -32,6 +32,18 @@ pub fn check(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Den
     Err(refusal)
 }
 
+/// Whether the root permissions or a selector allow this call with read access to every key
+/// (`allkeys`, or a `%R~*` / `~*` pattern): Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`,
+/// which SORT's BY and GET patterns require.
+pub fn full_read_key_access(rules: &UserRules, found: &Found, argv: &[Bytes]) -> bool {
+    std::iter::once(rules)
+        .chain(rules.selectors.iter())
+        .any(|r| {
+            check_one(r, found, argv).is_ok()
+                && (r.all_keys || r.key_patterns.iter().any(|p| p.read && p.pattern == b"*"))
+        })
+}
+
 fn rank(denied: Denied) -> u8 {
     match denied {
         Denied::Command => 1,
@@ -107,7 +119,7 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }
-    let (flags, _) = crate::commands::docs::key_flags(found.spec);
+    let flags = crate::commands::docs::key_flags_of_call(found.spec, argv, nth);
     let read = flags.contains(&"access");
     let write = flags
         .iter()

@@ -430,7 +430,7 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
     } else {
         now_s.wrapping_sub(lru) & LRU_CLOCK_MASK
     };
-    let refcount = if entry.value().encoding_name() == "int" {
+    let refcount = if entry.encoding_name() == "int" {
         i32::MAX
     } else {
         1
@@ -438,7 +438,7 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
     format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
         entry as *const Entry,
-        entry.value().encoding_name(),
+        entry.encoding_name(),
         serialized_len(&entry.to_value())
     )
 }

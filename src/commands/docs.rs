@@ -177,6 +177,17 @@ pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'stati
         "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "setrange" => {
             (&["RW", "update"], None)
         }
+        "setbit" => (&["RW", "access", "update"], None),
+        "pfadd" => (&["RW", "insert"], None),
+        "pfcount" => (
+            &["RW", "access"],
+            Some("RW because it may change the internal representation of the key, and propagate to replicas"),
+        ),
+        "pfdebug" => (&["RW", "access"], None),
+        "bitfield" => (
+            &["RW", "access", "update", "variable_flags"],
+            Some("This command allows both access and modification of the key"),
+        ),
         "zcard" => (&["RO"], None),
         "zincrby" => (&["RW", "access", "update"], None),
         "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex" => {
@@ -222,12 +233,81 @@ fn key_str(text: &'static str) -> Reply {
     Reply::bulk_static(text)
 }
 
+/// Commands whose keys Redis describes with several index/range key specs (a destination and
+/// its sources): (flags, begin index, lastkey) for each.
+fn split_key_specs(spec: &CommandSpec) -> Option<&'static [(&'static [&'static str], i32, i32)]> {
+    match spec.name {
+        "bitop" => Some(&[(&["OW", "update"], 2, 0), (&["RO", "access"], 3, -1)]),
+        "pfmerge" => Some(&[
+            (&["RW", "access", "insert"], 1, 0),
+            (&["RO", "access"], 2, -1),
+        ]),
+        _ => None,
+    }
+}
+
+/// SORT's key specs: the sorted key, then the keys BY/GET and STORE name, which Redis marks
+/// `unknown` (found by parsing).
+fn sort_key_specs(readonly: bool) -> Vec<Reply> {
+    let mut specs = vec![
+        range_key_spec(&["RO", "access"], None, 1, 0, 1),
+        unknown_key_spec(
+            "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort",
+            &["RO", "access"],
+        ),
+    ];
+    if !readonly {
+        specs.push(unknown_key_spec(
+            "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array",
+            &["OW", "update"],
+        ));
+    }
+    specs
+}
+
+fn unknown_key_spec(notes: &'static str, flags: &'static [&'static str]) -> Reply {
+    let unknown = || {
+        Reply::Map(vec![
+            (key_str("type"), key_str("unknown")),
+            (key_str("spec"), Reply::Map(Vec::new())),
+        ])
+    };
+    Reply::Map(vec![
+        (key_str("notes"), Reply::bulk_static(notes)),
+        (key_str("flags"), Reply::Set(statuses(flags))),
+        (key_str("begin_search"), unknown()),
+        (key_str("find_keys"), unknown()),
+    ])
+}
+
 fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+    match spec.name {
+        "sort" => return sort_key_specs(false),
+        "sort_ro" => return sort_key_specs(true),
+        _ => {}
+    }
+    if let Some(parts) = split_key_specs(spec) {
+        return parts
+            .iter()
+            .map(|&(flags, first, lastkey)| range_key_spec(flags, None, first, lastkey, 1))
+            .collect();
+    }
     let KeySpec::Range { first, last, step } = spec.keys else {
         return Vec::new();
     };
     let (flags, notes) = key_flags(spec);
     let lastkey = if last < 0 { last } else { last - first };
+    vec![range_key_spec(flags, notes, first, lastkey, step)]
+}
+
+/// One key spec with an index begin-search and a range find-keys.
+fn range_key_spec(
+    flags: &'static [&'static str],
+    notes: Option<&'static str>,
+    first: i32,
+    lastkey: i32,
+    step: i32,
+) -> Reply {
     let mut fields = Vec::new();
     if let Some(notes) = notes {
         fields.push((key_str("notes"), Reply::bulk_static(notes)));
@@ -257,7 +337,7 @@ fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
             ),
         ]),
     ));
-    vec![Reply::Map(fields)]
+    Reply::Map(fields)
 }
 
 /// Commands whose keys we find with a function (an optional DB argument, a subcommand) but
@@ -265,6 +345,7 @@ fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
 fn legacy_range_of_custom(spec: &CommandSpec) -> Option<(i32, i32, i32)> {
     match spec.name {
         "copy" => Some((1, 2, 1)),
+        "sort" | "sort_ro" => Some((1, 1, 1)),
         "move" => Some((1, 1, 1)),
         "debug" => Some((0, 0, 0)),
         _ => None,
@@ -280,7 +361,13 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         .map(|(_, n)| *n)
         .collect();
     let (first, last, step) = match legacy_range_of_custom(spec) {
-        Some(range) => range,
+        Some(range) => {
+            // SORT's BY/GET and STORE keys are found by parsing, so Redis flags it too.
+            if spec.name.starts_with("sort") {
+                flag_names.push("movablekeys");
+            }
+            range
+        }
         None => {
             if matches!(spec.keys, KeySpec::Custom(_)) {
                 flag_names.push("movablekeys");
@@ -503,9 +590,46 @@ fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))]))
+            .enumerate()
+            .map(|(nth, k)| {
+                let flags = per_key_flags(spec, &argv[2..], nth).unwrap_or(flags);
+                Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))])
+            })
             .collect(),
     ))
+}
+
+/// The key-spec flags of the `nth` key of a call (`argv` from the command name): what COMMAND
+/// GETKEYSANDFLAGS reports and what ACL key checks read.
+pub fn key_flags_of_call(
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    nth: usize,
+) -> &'static [&'static str] {
+    per_key_flags(spec, argv, nth).unwrap_or_else(|| key_flags(spec).0)
+}
+
+/// The flags of the `nth` key of a call (`argv` from the command name) when they differ
+/// between keys or with the arguments: a destination and its sources, SORT's STORE key,
+/// BITFIELD with only GET subcommands (Redis's `bitfieldGetKeys`).
+fn per_key_flags(
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    nth: usize,
+) -> Option<&'static [&'static str]> {
+    if let Some(parts) = split_key_specs(spec) {
+        return Some(parts[nth.min(1)].0);
+    }
+    match spec.name {
+        "sort" if nth > 0 => Some(&["OW", "update"]),
+        "sort" | "sort_ro" => Some(&["RO", "access"]),
+        "bitfield" => Some(if super::bitmap::field::only_reads(argv) {
+            &["RO", "access"]
+        } else {
+            &["RW", "access", "update"]
+        }),
+        _ => None,
+    }
 }
 
 const HELP: &[&str] = &[

@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod aof_cmd;
 pub mod args;
+pub mod bitmap;
 pub mod client_cmd;
 pub mod collection;
 pub mod compat;
@@ -20,6 +21,7 @@ pub mod dump;
 pub mod expire;
 pub mod generic;
 pub mod hash;
+pub mod hyperloglog;
 pub mod info;
 pub mod latency;
 pub mod list;
@@ -33,6 +35,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod sort;
 pub mod string;
 #[cfg(test)]
 pub mod testing;

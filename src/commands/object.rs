@@ -116,9 +116,7 @@ fn with_object(
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    with_object(ctx, &argv[2], |e| {
-        Ok(Reply::bulk_static(e.value().encoding_name()))
-    })
+    with_object(ctx, &argv[2], |e| Ok(Reply::bulk_static(e.encoding_name())))
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -127,7 +125,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     with_object(ctx, &argv[2], |e| {
         let shared = match e.value() {
             ValueRef::Str(bytes) => {
-                e.value().encoding_name() == "int"
+                e.encoding_name() == "int"
                     && parse_i64(bytes).is_ok_and(|n| (0..SHARED_INTEGERS).contains(&n))
             }
             _ => false,

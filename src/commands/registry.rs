@@ -33,6 +33,9 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::acl::COMMANDS,
+        super::bitmap::COMMANDS,
+        super::sort::COMMANDS,
+        super::hyperloglog::COMMANDS,
     ]
     .into_iter()
     .flatten()

@@ -13,7 +13,8 @@ use super::args::{is, parse_i64};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
-use crate::keyspace::{Value, ValueRef};
+use crate::keyspace::value::grow_string;
+use crate::keyspace::{Entry, Value, ValueRef};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use bytes::Bytes;
@@ -597,21 +598,39 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     mset_generic(ctx, argv, MsetMode::OnlyIfNoneExist)
 }
 
+/// The length of the string at `key` without counting a hit or miss (Redis's
+/// `lookupKeyWrite`): `None` when missing, WRONGTYPE for another type.
+fn string_len_for_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<usize>, CommandError> {
+    let now = ctx.now_ms;
+    let (shard, hash) = ctx.shard(key);
+    match shard.get_mut(hash, key, now).map(|e| e.value()) {
+        None => Ok(None),
+        Some(ValueRef::Str(bytes)) => Ok(Some(bytes.len())),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// APPEND changes the string in place, in its growable buffer (amortised O(1) per call, as
+/// Redis's sds; the value reports `raw` afterwards, as in Redis).
 fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let now = ctx.now_ms;
     let max = max_string_len(ctx);
     let (key, tail) = (&argv[1], &argv[2]);
+    let existing = string_len_for_write(ctx, key)?;
     let (shard, hash) = ctx.shard(key);
-    let updated = shard.update_value(hash, key, now, |value| -> Result<usize, CommandError> {
-        let bytes = as_str_mut(value)?;
-        check_string_length(bytes.len() as u64, tail.len() as u64, max)?;
-        let mut grown = std::mem::take(bytes).into_vec();
-        grown.extend_from_slice(tail);
-        *bytes = grown.into_boxed_slice();
-        Ok(bytes.len())
-    });
-    let len = match updated {
-        Some(result) => result?,
+    let len = match existing {
+        Some(len) => {
+            check_string_length(len as u64, tail.len() as u64, max)?;
+            shard
+                .modify_str(hash, key, now, |buf| {
+                    let at = buf.len();
+                    grow_string(buf, at + tail.len());
+                    buf[at..].copy_from_slice(tail);
+                    buf.len()
+                })
+                .flatten()
+                .expect("checked to be a string")
+        }
         None => {
             // A new key takes the argument as is, even empty (Redis creates an empty string).
             shard.insert_str(hash, key, tail, None, now);
@@ -659,6 +678,8 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     )))
 }
 
+/// SETRANGE changes the string in place like APPEND; a new key is created in a growable
+/// buffer (`raw`, as Redis's `sdsnewlen`).
 fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let offset = parse_i64(&argv[2])?;
     if offset < 0 {
@@ -668,45 +689,35 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let now = ctx.now_ms;
     let max = max_string_len(ctx);
     let (key, patch) = (&argv[1], &argv[3]);
-    let (shard, hash) = ctx.shard(key);
-    let updated = shard.update_value(
-        hash,
-        key,
-        now,
-        |value| -> Result<(usize, bool), CommandError> {
-            let bytes = as_str_mut(value)?;
-            if patch.is_empty() {
-                return Ok((bytes.len(), false));
-            }
-            check_string_length(offset, patch.len() as u64, max)?;
-            let (offset, end) = (offset as usize, offset as usize + patch.len());
-            if end > bytes.len() {
-                let mut grown = std::mem::take(bytes).into_vec();
-                grown.resize(end, 0);
-                *bytes = grown.into_boxed_slice();
-            }
-            bytes[offset..end].copy_from_slice(patch);
-            Ok((bytes.len(), true))
-        },
-    );
-    let (len, changed) = match updated {
-        Some(result) => result?,
-        None if patch.is_empty() => (0, false),
-        None => {
-            check_string_length(offset, patch.len() as u64, max)?;
-            let mut fresh = vec![0u8; offset as usize + patch.len()];
-            fresh[offset as usize..].copy_from_slice(patch);
-            let len = fresh.len();
-            shard.insert(hash, key, Value::Str(fresh.into_boxed_slice()), None, now);
-            ctx.notify(notify::NEW, "new", ctx.client.db, key);
-            (len, true)
-        }
-    };
-    if changed {
-        let db = ctx.db();
-        ctx.key_changed(db, key);
-        ctx.notify(notify::STRING, "setrange", db, key);
+    let existing = string_len_for_write(ctx, key)?;
+    if patch.is_empty() {
+        // Nothing to write: the length as it is, and a missing key stays missing.
+        return Ok(Reply::Int(existing.unwrap_or(0) as i64));
     }
+    check_string_length(offset, patch.len() as u64, max)?;
+    let (start, end) = (offset as usize, offset as usize + patch.len());
+    let write = |buf: &mut Vec<u8>| {
+        grow_string(buf, end);
+        buf[start..end].copy_from_slice(patch);
+        buf.len()
+    };
+    let (shard, hash) = ctx.shard(key);
+    let len = if existing.is_some() {
+        shard
+            .modify_str(hash, key, now, write)
+            .flatten()
+            .expect("checked to be a string")
+    } else {
+        let mut fresh = vec![0u8; end];
+        fresh[start..end].copy_from_slice(patch);
+        let len = fresh.len();
+        shard.insert_entry(hash, Entry::new_buf(key, fresh, None), now);
+        ctx.notify(notify::NEW, "new", ctx.client.db, key);
+        len
+    };
+    let db = ctx.db();
+    ctx.key_changed(db, key);
+    ctx.notify(notify::STRING, "setrange", db, key);
     Ok(Reply::Int(len as i64))
 }
 

@@ -14,6 +14,12 @@
 //! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
 //! adding a deadline rebuilds the allocation; reading never copies.
 //!
+//! A string that commands change in place (SETBIT, BITFIELD, PFADD, APPEND, SETRANGE) lives
+//! instead in a boxed `Vec<u8>` behind the value pointer (kind `BUF`): it reads as an ordinary
+//! string, and grows with spare room as Redis's sds does (double below 1 MiB, then 1 MiB more),
+//! so setting bits at increasing offsets costs amortised O(1) per call rather than a copy of the
+//! whole value.
+//!
 //! This is the one place in the keyspace with `unsafe` code: building the allocation, reading
 //! its header, and freeing it with the same layout. The invariants are local: `ptr` always
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
@@ -33,6 +39,9 @@ const KIND_HASH: u8 = 1;
 const KIND_LIST: u8 = 2;
 const KIND_SET: u8 = 3;
 const KIND_ZSET: u8 = 4;
+/// A string in its own growable buffer (`Box<Vec<u8>>`) instead of inside the entry: what the
+/// bit and HyperLogLog commands change in place, with spare room so growth is amortised.
+const KIND_BUF: u8 = 5;
 const POINTER_BYTES: usize = std::mem::size_of::<usize>();
 /// flags + access + two varints of up to 10 bytes + deadline.
 const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + 8;
@@ -227,6 +236,10 @@ impl Entry {
             return ValueRef::Str(self.value_part(&h));
         }
         let ptr = self.collection_ptr(&h);
+        if h.kind() == KIND_BUF {
+            // SAFETY: as below; the pointer came from `Box::into_raw` of a `Vec<u8>`.
+            return ValueRef::Str(unsafe { &*(ptr as *const Vec<u8>) });
+        }
         // SAFETY: the pointer came from `Box::into_raw` of the type the kind names (see
         // `from_value`); the entry owns the box, and `&self` keeps it alive and unaliased by
         // any `&mut`.
@@ -248,6 +261,10 @@ impl Entry {
             return ValueMut::Str(self.part(h.key_at + h.key_len, h.value_len));
         }
         let ptr = self.collection_ptr(&h);
+        if h.kind() == KIND_BUF {
+            // SAFETY: as in `value`.
+            return ValueMut::Str(unsafe { &*(ptr as *const Vec<u8>) });
+        }
         // SAFETY: as in `value`; `&mut self` makes this the only reference to the box.
         unsafe {
             match h.kind() {
@@ -368,6 +385,42 @@ impl Entry {
         self.rebuilt(Some(key), deadline)
     }
 
+    /// Builds an entry whose string lives in its own growable buffer (see `KIND_BUF`).
+    pub fn new_buf(key: &[u8], value: Vec<u8>, deadline: Option<u64>) -> Entry {
+        let ptr = Box::into_raw(Box::new(value)) as usize;
+        Entry::build(key, KIND_BUF, &ptr.to_le_bytes(), deadline, 0)
+    }
+
+    /// The string value for change in place, moved into a growable buffer first if it lives
+    /// inside the entry; `None` for other types.
+    pub(super) fn str_buf_mut(&mut self) -> Option<&mut Vec<u8>> {
+        let h = self.header();
+        match h.kind() {
+            KIND_BUF => {}
+            KIND_STR => {
+                let bytes = self.value_part(&h).to_vec();
+                let moved = Entry::new_buf(self.key(), bytes, self.expire_at_ms());
+                let old = std::mem::replace(self, moved);
+                self.set_access(old.access());
+                drop(old);
+            }
+            _ => return None,
+        }
+        let h = self.header();
+        let ptr = self.collection_ptr(&h);
+        // SAFETY: as in `value_mut`: the entry owns the box and `&mut self` is unique.
+        Some(unsafe { &mut *(ptr as *mut Vec<u8>) })
+    }
+
+    /// OBJECT ENCODING: a string changed in place is `raw`, as Redis's unshared sds strings.
+    pub fn encoding_name(&self) -> &'static str {
+        if self.header().kind() == KIND_BUF {
+            "raw"
+        } else {
+            self.value().encoding_name()
+        }
+    }
+
     /// Bytes this entry accounts for in `used_memory`: overhead, its allocation, and an
     /// aggregate's own heap bytes.
     pub fn memory_bytes(&self) -> usize {
@@ -375,6 +428,10 @@ impl Entry {
         let own = ENTRY_OVERHEAD_BYTES + alloc_size(h.total_len());
         if h.kind() == KIND_STR {
             own
+        } else if h.kind() == KIND_BUF {
+            // SAFETY: as in `value`.
+            let buf = unsafe { &*(self.collection_ptr(&h) as *const Vec<u8>) };
+            own + alloc_size(std::mem::size_of::<Vec<u8>>()) + alloc_size(buf.capacity())
         } else {
             own + self.value().collection_bytes()
         }
@@ -390,6 +447,7 @@ impl Drop for Entry {
             // type it was created with.
             unsafe {
                 match h.kind() {
+                    KIND_BUF => drop(Box::from_raw(ptr as *mut Vec<u8>)),
                     KIND_HASH => drop(Box::from_raw(ptr as *mut HashValue)),
                     KIND_LIST => drop(Box::from_raw(ptr as *mut ListValue)),
                     KIND_SET => drop(Box::from_raw(ptr as *mut SetValue)),

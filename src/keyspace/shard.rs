@@ -9,7 +9,7 @@
 use super::access;
 use super::entry::Entry;
 use super::snapshot::{ShardViews, SnapshotEntry};
-use super::value::{Value, ValueMut};
+use super::value::{Value, ValueMut, ValueRef};
 use super::watch::Watchers;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -503,6 +503,30 @@ impl Shard {
         Some((result, emptied))
     }
 
+    /// Runs `f` on a live string value in place, in its growable buffer (see `Entry`), and
+    /// re-accounts its size. `None` when the key is missing, `Some(None)` when it holds another
+    /// type (nothing is touched then).
+    pub fn modify_str<R>(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+        f: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> Option<Option<R>> {
+        let id = self.live_slot(hash, key, now_ms)?;
+        if !matches!(self.slot(id).as_ref()?.value(), ValueRef::Str(_)) {
+            self.touched_entry(id, now_ms)?;
+            return Some(None);
+        }
+        self.before_slot_write(id);
+        let entry = self.touched_entry(id, now_ms)?;
+        let before = entry.memory_bytes();
+        let result = f(entry.str_buf_mut()?);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        Some(Some(result))
+    }
+
     /// Runs `f` on an owned copy of a live value, stores the result back (keeping deadline
     /// and access bits) and re-accounts its size. For read-modify-write commands (INCR,
     /// APPEND); the copy is what a value stored inside its entry costs.
@@ -657,6 +681,50 @@ mod tests {
     fn shard() -> (Shard, KeyHasher) {
         let h = KeyHasher::default();
         (Shard::new(h.clone()), h)
+    }
+
+    #[test]
+    fn strings_changed_in_place_keep_their_deadline_and_accounting() {
+        let (mut s, h) = shard();
+        let k = b"bits";
+        let hash = h.hash_one(&k[..]);
+        s.insert_str(hash, k, b"abc", Some(1_000), 0);
+        let before = s.used_bytes();
+        let grown = s.modify_str(hash, k, 0, |buf| {
+            crate::keyspace::value::grow_string(buf, 100_000);
+            buf[99_999] = 7;
+            buf.len()
+        });
+        assert_eq!(grown, Some(Some(100_000)));
+        let entry = s.get_mut(hash, k, 0).unwrap();
+        assert_eq!(entry.expire_at_ms(), Some(1_000));
+        assert_eq!(entry.encoding_name(), "raw");
+        let ValueRef::Str(bytes) = entry.value() else {
+            panic!("a string")
+        };
+        assert_eq!(
+            (&bytes[..3], bytes[99_999], bytes.len()),
+            (&b"abc"[..], 7, 100_000)
+        );
+        let counted = entry.memory_bytes();
+        assert!(s.used_bytes() >= before + 100_000);
+        // Another type is refused without being touched; a missing key is None.
+        s.insert(
+            h.hash_one(&b"h"[..]),
+            b"h",
+            Value::Hash(Box::default()),
+            None,
+            0,
+        );
+        assert_eq!(
+            s.modify_str(h.hash_one(&b"h"[..]), b"h", 0, |_| ()),
+            Some(None)
+        );
+        assert_eq!(s.modify_str(h.hash_one(&b"no"[..]), b"no", 0, |_| ()), None);
+        // Removing the key gives every byte back.
+        let all = s.used_bytes();
+        s.remove(hash, k, 0);
+        assert_eq!(all - s.used_bytes(), counted);
     }
 
     #[test]

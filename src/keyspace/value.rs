@@ -119,6 +119,25 @@ impl ValueMut<'_> {
     }
 }
 
+/// Grows a string changed in place to `len` bytes, zero-filled, keeping spare room as Redis's
+/// sds does (twice the length below 1 MiB, then 1 MiB more), so growth is amortised.
+pub fn grow_string(buf: &mut Vec<u8>, len: usize) {
+    if len <= buf.len() {
+        return;
+    }
+    if len > buf.capacity() {
+        const MAX_PREALLOC: usize = 1 << 20;
+        let room = if len < MAX_PREALLOC {
+            len * 2
+        } else {
+            len + MAX_PREALLOC
+        };
+        // Take the whole size class the allocator hands out anyway (sds uses it too).
+        buf.reserve_exact(alloc_size(room) - buf.len());
+    }
+    buf.resize(len, 0);
+}
+
 /// Redis's string encodings: `int` for a canonical integer of at most 20 characters, `embstr`
 /// up to 44 bytes, `raw` beyond.
 fn string_encoding(bytes: &[u8]) -> &'static str {

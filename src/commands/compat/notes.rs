@@ -175,7 +175,7 @@ pub static NOTES: &[Note] = &[
         commands: &["append", "setrange"],
         options: "",
         status: Full,
-        differences: "Capped at proto-max-bulk-len with overflow-checked lengths; SETRANGE with an empty value never creates the key; APPEND of an empty value creates an empty string.",
+        differences: "Capped at proto-max-bulk-len with overflow-checked lengths; SETRANGE with an empty value never creates the key; APPEND of an empty value creates an empty string. Both change the string in place with spare room (amortised O(1) per APPEND, as Redis's sds), and the value then reports `raw`, as in Redis.",
     },
     // Strings
     Note {
@@ -218,6 +218,83 @@ pub static NOTES: &[Note] = &[
         options: "key [IFEQ v | IFNE v]",
         status: Partial,
         differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value (WRONGTYPE otherwise). The digest forms IFDEQ/IFDNE (XXH3 digests, with the DIGEST command) are not supported and answer an error.",
+    },
+    // Bitmaps
+    Note {
+        commands: &["setbit", "getbit"],
+        options: "",
+        status: Full,
+        differences: "Offsets bounded by proto-max-bulk-len (in bytes) with `bit offset is not an integer or out of range`; values other than 0/1 are `bit is not an integer or out of range`. As Redis 7.2, SETBIT raises `setbit` and is logged only when it created or grew the string or flipped the bit.",
+    },
+    // Bitmaps
+    Note {
+        commands: &["bitcount"],
+        options: "[start end [BYTE|BIT]]",
+        status: Full,
+        differences: "Redis 7.2's order: the range and unit are checked before the key is looked up (7.0 answered 0 for a missing key whatever followed).",
+    },
+    // Bitmaps
+    Note {
+        commands: &["bitpos"],
+        options: "bit [start [end [BYTE|BIT]]]",
+        status: Full,
+        differences: "Same 7.2 order of checks; a missing key is an endless run of zeros; with an explicit end, no clear bit in range is -1.",
+    },
+    // Bitmaps
+    Note {
+        commands: &["bitop"],
+        options: "AND|OR|XOR|NOT|DIFF|DIFF1|ANDOR|ONE destkey key ...",
+        status: Full,
+        differences: "Beyond Redis 7.2: Redis 8.2's DIFF (first source and none of the others), DIFF1 (one or more of the others and not the first), ANDOR (first source and one or more of the others), ONE (exactly one source), with 8.2's `must be called with at least two source keys.` Every source is type-checked first; an empty result deletes the destination (`del`), otherwise `set` and the TTL is dropped.",
+    },
+    // Bitmaps
+    Note {
+        commands: &["bitfield", "bitfield_ro"],
+        options: "GET|SET|INCRBY, OVERFLOW WRAP|SAT|FAIL, # offsets",
+        status: Full,
+        differences: "`i1`..`i64`/`u1`..`u63` types with Redis's arithmetic (a negative SET on an unsigned field saturates to the maximum under SAT, as Redis). The whole argument list is parsed before anything runs; BITFIELD_RO refuses writes with Redis's text. Strings are changed in place in a buffer with spare room (amortised O(1) per SETBIT at increasing offsets) and then report `raw`.",
+    },
+    // HyperLogLog
+    Note {
+        commands: &["pfadd"],
+        options: "key [element ...]",
+        status: Full,
+        differences: "Redis's own representation (`HYLL` header, sparse and dense encodings, promotion at `hll-sparse-max-bytes` or a register above 32, MurmurHash64A), so GET bytes, PFCOUNT answers and DUMP payloads equal redis-server's (checked on 100k random elements). A non-HyperLogLog string is `WRONGTYPE Key is not a valid HyperLogLog string value.`, a corrupt one `INVALIDOBJ Corrupted HLL object detected`.",
+    },
+    // HyperLogLog
+    Note {
+        commands: &["pfcount"],
+        options: "key [key ...]",
+        status: Full,
+        differences: "One key: the cached cardinality, or computed and cached (the key is then marked changed and PFCOUNT logged in the AOF, as Redis propagates it); several keys: the union, nothing cached.",
+    },
+    // HyperLogLog
+    Note {
+        commands: &["pfmerge"],
+        options: "destkey [sourcekey ...]",
+        status: Full,
+        differences: "The destination takes part in the union; dense if any input is dense; `pfadd` event; the TTL is kept.",
+    },
+    // HyperLogLog
+    Note {
+        commands: &["pfdebug"],
+        options: "GETREG|DECODE|ENCODING|TODENSE key",
+        status: Full,
+        differences: "Redis's texts.",
+    },
+    // HyperLogLog
+    Note {
+        commands: &["pfselftest"],
+        options: "",
+        status: Partial,
+        differences: "Our own self-test of the register packing, both encodings and the estimate's error (not Redis's test procedure); `+OK`.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["sort", "sort_ro"],
+        options: "[BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE dest]",
+        status: Partial,
+        differences: "Lists, sets and sorted sets; BY/GET with `*` keys and `->field` hash fields, `#`; BY without `*` keeps the value's order (a set is sorted when STORE is given, and inside a script, as Redis does). STORE writes a list or deletes the destination when empty. As Redis 7, BY with a pattern and GET need read access to every key. Difference: equal ALPHA BY weights keep the value's order (Redis's sort is not stable there). Both hold every shard while they run, since BY/GET keys are found by reading the value.",
     },
     // Keys and expiry
     Note {

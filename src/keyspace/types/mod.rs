@@ -4,6 +4,7 @@
 
 pub mod compact_map;
 pub mod hash;
+pub mod hyperloglog;
 pub mod list;
 pub mod set;
 pub mod zset;
