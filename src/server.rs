@@ -66,6 +66,18 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         tokio::select! {
             name = signal => {
                 tracing::warn!("Received {name} scheduling shutdown...");
+                // Redis runs the scheduled shutdown once the running script ends (killed or
+                // finished); the server keeps answering meanwhile. A second SIGINT exits now.
+                if state.gate.is_held() {
+                    tokio::select! {
+                        _ = state.gate.wait_idle() => {}
+                        _ = tokio::signal::ctrl_c() => {
+                            tracing::warn!("You insist... exiting now.");
+                            std::process::exit(1);
+                        }
+                        _ = shutdown.changed() => break,
+                    }
+                }
                 if signal_shutdown_saves(&state, name).await {
                     break;
                 }

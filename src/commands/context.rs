@@ -113,6 +113,11 @@ impl<'a> Locks<'a> {
         Some(&mut *self.held[i].1)
     }
 
+    /// A held shard, or `None` when this command does not hold it.
+    pub fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
+    }
+
     /// Keys expired in the held shards since their last drain, as (db, key).
     pub fn take_expired(&mut self) -> Vec<(usize, Box<[u8]>)> {
         let mut out = Vec::new();
@@ -276,6 +281,8 @@ impl<'a> Ctx<'a> {
             .invalidate(self.state, key, Some(origin));
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
+        // Watches taken while a script held every shard are not in the shard yet.
+        self.state.gate.touch_deferred(db, key);
     }
 
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it

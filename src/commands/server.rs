@@ -274,6 +274,10 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         // Shutdown is immediate here, so there is never one in progress to abort.
         return Err(CommandError::err("No shutdown in progress."));
     }
+    if !nosave && ctx.state.scripting.busy.is_busy() {
+        // The script holds the dataset mid-run: only SHUTDOWN NOSAVE may end it (Redis).
+        return Err(CommandError::other(crate::scripting::busy::BUSY_TEXT));
+    }
     let save_mode = if save {
         crate::rdb::ShutdownSave::Save
     } else if nosave {

@@ -27,7 +27,6 @@ use sandbox::Sandbox;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use run::Access;
 
@@ -90,16 +89,10 @@ impl Scripting {
         self.cached.load(Ordering::Relaxed)
     }
 
-    /// Takes the VM, giving up with BUSY if a slow script holds it.
+    /// Takes the VM. A script holds it only inside the gate's exclusive section, where no
+    /// other command runs, so the wait is for a SCRIPT LOAD/EXISTS/FLUSH at most.
     fn lock_vm(&self) -> Result<MutexGuard<'_, Option<Vm>>, CommandError> {
-        loop {
-            if let Some(guard) = self.vm.try_lock_for(Duration::from_millis(10)) {
-                return Ok(guard);
-            }
-            if self.busy.is_busy() {
-                return Err(CommandError::other(busy::BUSY_TEXT));
-            }
-        }
+        Ok(self.vm.lock())
     }
 
     fn vm<'g>(
