@@ -133,6 +133,11 @@ async fn active_expiry_task(state: Arc<ServerState>) {
         let state = state.clone();
         let mut cursor = next_shard;
         let (removed, cursor) = tokio::task::spawn_blocking(move || {
+            // Not while a script or transaction runs: their clock stands still, so a key that
+            // expires meanwhile must stay for them (and they hold the shards anyway).
+            let Some(_section) = state.gate.try_shared() else {
+                return (0, cursor);
+            };
             let removed = expiry::run_cycle(
                 &state.keyspace,
                 &mut cursor,

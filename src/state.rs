@@ -28,8 +28,8 @@ pub struct ServerState {
     pub executable: String,
     /// Signalled to stop the server (SHUTDOWN, SIGTERM); carries whether to exit.
     pub shutdown: watch::Sender<bool>,
-    /// Shared and exclusive sections of command execution (see commands/gate.rs).
-    pub gate: crate::commands::gate::Gate,
+    /// Shared and exclusive sections of command execution (see gate.rs).
+    pub gate: crate::gate::Gate,
     /// Lua scripting: the VM, the script cache and the running script's BUSY state.
     pub scripting: crate::scripting::Scripting,
     /// Pub/Sub channels, patterns and MONITOR clients.

@@ -91,24 +91,48 @@ impl ClientState {
 /// The shard locks held for one command (or one whole transaction), sorted by `ShardId`.
 pub struct Locks<'a> {
     held: HeldShards<'a>,
+    /// An exclusive command (script, EXEC ...) locks each shard when it first touches it and
+    /// keeps it to the end; no other command runs meanwhile (see gate.rs).
+    lazy: Option<&'a crate::keyspace::Keyspace>,
 }
 
 impl<'a> Locks<'a> {
     pub fn new(held: HeldShards<'a>) -> Locks<'a> {
-        Locks { held }
+        Locks { held, lazy: None }
     }
 
     pub fn none() -> Locks<'a> {
         Locks {
             held: HeldShards::new(),
+            lazy: None,
+        }
+    }
+
+    /// Every shard, each locked on first use (only inside the gate's exclusive section).
+    pub fn on_first_use(keyspace: &'a crate::keyspace::Keyspace) -> Locks<'a> {
+        Locks {
+            held: HeldShards::new(),
+            lazy: Some(keyspace),
         }
     }
 
     fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
-        let i = if self.held.len() == 1 {
-            (self.held[0].0 == id).then_some(0)?
+        let found = if self.held.len() == 1 {
+            if self.held[0].0 == id {
+                Ok(0)
+            } else {
+                Err(usize::from(self.held[0].0 < id))
+            }
         } else {
-            self.held.binary_search_by(|(held, _)| held.cmp(&id)).ok()?
+            self.held.binary_search_by(|(held, _)| held.cmp(&id))
+        };
+        let i = match found {
+            Ok(i) => i,
+            Err(at) => {
+                let keyspace = self.lazy?;
+                self.held.insert(at, (id, keyspace.lock(id)));
+                at
+            }
         };
         Some(&mut *self.held[i].1)
     }
@@ -128,13 +152,22 @@ impl<'a> Locks<'a> {
     }
 
     pub fn holds(&self, id: ShardId) -> bool {
-        self.held
-            .binary_search_by(|(held, _)| held.cmp(&id))
-            .is_ok()
+        self.lazy.is_some()
+            || self
+                .held
+                .binary_search_by(|(held, _)| held.cmp(&id))
+                .is_ok()
     }
 
+    /// True when the command holds no shard (an exclusive command counts as holding all).
     pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
+        self.held.is_empty() && self.lazy.is_none()
+    }
+}
+
+impl crate::gate::HeldShard for Locks<'_> {
+    fn held_shard(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
     }
 }
 

@@ -2,10 +2,10 @@
 //! counters. The one place that applies the generic rules of Redis's `processCommand`.
 
 use super::context::{Ctx, Locks};
-use super::gate::{Pass, Wait};
 use super::registry::Found;
 use super::{flags, ClientState, CommandSpec, KeySpec};
 use crate::error::CommandError;
+use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
@@ -20,6 +20,10 @@ use crate::scripting::busy::BUSY_TEXT;
 /// loading, internal clients, blocked clients served inside a section). A wait is short here:
 /// such callers never meet a script (see `try_execute`).
 pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    debug_assert!(
+        crate::keyspace::lock_rules::may_wait_for_shard(),
+        "a connection task must use execute_async"
+    );
     loop {
         match try_execute(state, client, argv) {
             Ok(reply) => return reply,
@@ -276,7 +280,7 @@ fn run_checked(
     }
     // Another client's script is past busy-reply-threshold: only allow-busy commands run, and
     // they hold no shard (the script has them all).
-    let held = if pass.is_busy() {
+    let locks = if pass.is_busy() {
         if !spec.has(flags::ALLOW_BUSY) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             if spec.name == "exec" {
@@ -288,12 +292,14 @@ fn run_checked(
             }
             return Ok(Reply::error(BUSY_TEXT));
         }
-        Default::default()
+        Locks::none()
+    } else if spec.has(flags::ALL_SHARDS) {
+        // An exclusive command runs alone (see gate.rs): it locks each shard on first use.
+        Locks::on_first_use(&state.keyspace)
     } else {
         let ids = shards_for(state, client, spec, argv);
-        try_lock_all(state, &ids).ok_or(Wait::Contended)?
+        Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?)
     };
-    let locks = Locks::new(held);
     let mut ctx = Ctx {
         state,
         client,

@@ -1,8 +1,8 @@
 //! Transactions: MULTI EXEC DISCARD WATCH UNWATCH.
 //!
-//! Queuing happens in dispatch (it applies Redis's pre-queue checks). EXEC takes every shard
-//! lock of every database before it runs the queue, so no other client observes a partial
-//! transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
+//! Queuing happens in dispatch (it applies Redis's pre-queue checks). EXEC runs alone (the
+//! gate's exclusive section, locking each shard on first use), so no other client observes a
+//! partial transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
 //! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
 
 use super::context::MultiState;
@@ -150,7 +150,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         match ctx.locks.shard_mut(id) {
             Some(shard) => shard.watchers.add(key, &flag),
             // A busy script holds the shard: the watch joins it when the script ends, and a
-            // write by the script marks it meanwhile (see commands/gate.rs).
+            // write by the script marks it meanwhile (see gate.rs).
             None => ctx.state.gate.change_watch(ctx.state, db, key, &flag, true),
         }
         ctx.client.watch.keys.push((db, key.as_ref().into()));

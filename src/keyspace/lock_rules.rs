@@ -1,7 +1,7 @@
 //! Which threads may wait for a shard lock, checked in debug builds.
 //!
 //! A connection task runs on a tokio worker thread. Such a thread may wait for a shard lock
-//! only inside a gate section (see `commands::gate`): there every other holder of a shard lock
+//! only inside a gate section (see `gate`): there every other holder of a shard lock
 //! is a command that is running, never one that waits or loops (a script holds the gate
 //! exclusively, so no section exists beside it). Outside a section (a command answered while a
 //! script is busy, the connection's own bookkeeping) a worker must not wait for a shard at all,
@@ -65,5 +65,17 @@ mod tests {
             assert!(!may_wait_for_shard());
         });
         assert!(may_wait_for_shard());
+    }
+
+    /// The guard itself: a connection task that would wait for a shard outside a section
+    /// panics in debug builds (the build every test runs).
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "outside a gate section")]
+    fn a_connection_task_locking_a_shard_outside_a_section_panics() {
+        let keyspace = crate::keyspace::Keyspace::new(1, 1);
+        as_async_task(|| {
+            let _shard = keyspace.lock(crate::keyspace::ShardId { db: 0, shard: 0 });
+        });
     }
 }

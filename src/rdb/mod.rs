@@ -478,11 +478,14 @@ pub fn save_foreground(state: &ServerState) -> Result<(), String> {
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    // The instant is taken in a shared section: never inside a script or transaction.
+    let section = state.gate.shared_blocking();
     let snap = snapshot(
         &state.keyspace,
         state.clock.now_ms(),
         &state.rdb.flush_epoch,
     );
+    drop(section);
     match save_with(state, snap, dirty) {
         Ok(_) => {
             tracing::info!(
@@ -546,11 +549,14 @@ fn bgsave_thread(state: &ServerState, instant_taken: std::sync::mpsc::SyncSender
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    // The instant is taken in a shared section: never inside a script or transaction.
+    let section = state.gate.shared_blocking();
     let snap = snapshot(
         &state.keyspace,
         state.clock.now_ms(),
         &state.rdb.flush_epoch,
     );
+    drop(section);
     let _ = instant_taken.send(());
     tracing::info!("Background saving started");
     let result = save_with(state, snap, dirty);

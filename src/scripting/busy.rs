@@ -1,7 +1,7 @@
 //! The running script's state as other connections see it: BUSY after `busy-reply-threshold`,
 //! and SCRIPT KILL.
 //!
-//! A script runs in the gate's exclusive section (see `commands::gate`) holding every shard.
+//! A script runs in the gate's exclusive section (see `gate`), alone.
 //! Other connections never wait for it on a worker thread: they await their turn, and once the
 //! script has passed the threshold dispatch answers them BUSY or runs their allow-busy command,
 //! as Redis does.

@@ -1,10 +1,10 @@
 //! Lua scripting (EVAL, EVALSHA, SCRIPT): one Lua 5.1 VM for the server, a script cache keyed by
 //! SHA1, and the run of one script.
 //!
-//! A script runs under every shard lock (EVAL is an ALL_SHARDS command), so it may touch keys it
-//! did not declare, exactly like Redis, and `redis.call` runs commands through
-//! `dispatch::run_nested` on the script's own `Ctx`. The VM sits behind a mutex taken after the
-//! shard locks; SCRIPT LOAD/FLUSH take only the mutex, so the order cannot invert.
+//! A script runs alone (EVAL is an ALL_SHARDS command: the gate's exclusive section), locking
+//! each shard when it first touches it, so it may touch keys it did not declare, exactly like
+//! Redis, and `redis.call` runs commands through `dispatch::run_nested` on the script's own
+//! `Ctx`. The VM sits behind a mutex that only EVAL and SCRIPT LOAD/EXISTS/FLUSH take.
 //!
 //! The cache keeps every SCRIPT LOAD'ed script, and at most `EVAL_CACHE_MAX` scripts that were
 //! only sent by EVAL, evicting the least recently used: clients like Odoo's ormcache send a new

@@ -4,8 +4,11 @@
 //! Ordinary commands run in *shared* sections, many at once on different workers; each holds
 //! only the shard locks of its keys, for the length of one command. Commands flagged
 //! `ALL_SHARDS` (EVAL and friends, EXEC, FLUSHALL ...) run in the *exclusive* section: no
-//! shared section exists beside them, then they lock every shard. A script may run forever, so
-//! nothing may ever wait for it on a worker thread:
+//! shared section exists beside them, so they lock each shard they touch when they first touch
+//! it and keep it to the end (the only other holders are background steps that hold one shard
+//! for a bounded time; anything that needs several shards at once, such as a snapshot's
+//! instant, enters a section first). A script may run forever, so nothing may ever wait for it
+//! on a worker thread:
 //!
 //! - A command that finds the gate held by another client is not run: `admit` answers
 //!   `Wait::Turn` and the connection task awaits `wait_turn` (the holder's release, or the
@@ -86,10 +89,24 @@ impl Pass<'_> {
 
     /// Ends the exclusive section's hold of the owner word while the command still holds its
     /// shard locks: the watch changes left meanwhile are applied to them first.
-    pub fn finish(&mut self, locks: &mut crate::commands::context::Locks<'_>) {
+    pub fn finish<H: HeldShard>(&mut self, locks: &mut H) {
         if let Pass::Exclusive(guard) = self {
             guard.finish(Some(locks));
         }
+    }
+}
+
+/// The shards a finishing exclusive command holds (its `Locks`).
+pub trait HeldShard {
+    fn held_shard(&mut self, id: ShardId) -> Option<&mut crate::keyspace::Shard>;
+}
+
+/// No shard held (an exclusive section ending before its command locked any).
+struct NoShards;
+
+impl HeldShard for NoShards {
+    fn held_shard(&mut self, _id: ShardId) -> Option<&mut crate::keyspace::Shard> {
+        None
     }
 }
 
@@ -111,7 +128,7 @@ pub struct ExclusiveGuard<'a> {
 }
 
 impl ExclusiveGuard<'_> {
-    fn finish(&mut self, locks: Option<&mut crate::commands::context::Locks<'_>>) {
+    fn finish<H: HeldShard>(&mut self, locks: Option<&mut H>) {
         if self.finished {
             return;
         }
@@ -132,7 +149,7 @@ impl ExclusiveGuard<'_> {
                 WatchOp::Add(_, key, flag) => shard.watchers.add(key, flag),
                 WatchOp::Remove(_, key, flag) => shard.watchers.remove(key, flag),
             };
-            match locks.as_deref_mut().and_then(|l| l.shard_mut(id)) {
+            match locks.as_deref_mut().and_then(|l| l.held_shard(id)) {
                 Some(shard) => apply(shard),
                 None => apply(&mut ks.lock(id)),
             }
@@ -147,7 +164,7 @@ impl ExclusiveGuard<'_> {
 
 impl Drop for ExclusiveGuard<'_> {
     fn drop(&mut self) {
-        self.finish(None);
+        self.finish(None::<&mut NoShards>);
         lock_rules::leave_section();
         self.state.gate.released.notify_waiters();
     }
@@ -224,6 +241,21 @@ impl Gate {
         }
         lock_rules::enter_section();
         Some(SharedGuard { gate: self, stripe })
+    }
+
+    /// Enters a shared section from a thread that is not a connection task (a background save
+    /// or rewrite taking its snapshot instant), sleeping until no exclusive section runs. None
+    /// when this thread is inside a section already.
+    pub fn shared_blocking(&self) -> Option<SharedGuard<'_>> {
+        if lock_rules::in_section() {
+            return None;
+        }
+        loop {
+            if let Some(guard) = self.try_shared() {
+                return Some(guard);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Enters a shared section, waiting asynchronously for the exclusive holder to leave.
