@@ -39,6 +39,22 @@ fn redis() -> Server {
         .expect("redis-server is not installed: tests/run.sh installs it")
 }
 
+/// Waits for the server process to exit (a generous limit, so a server that ignores its
+/// shutdown fails the test instead of hanging it).
+fn wait_exit(server: &mut Server) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn reply(client: &mut RawClient) -> String {
     String::from_utf8_lossy(
         &client
@@ -403,7 +419,7 @@ fn a_script_that_wrote_only_yields_to_shutdown_nosave() {
     assert_eq!(setup.cmd_str(&["SHUTDOWN"]), BUSY);
     assert_eq!(plain.cmd_str(&["PING"]), BUSY);
     setup.send(&[b"SHUTDOWN", b"NOSAVE"]);
-    let status = server.child.wait().expect("the server exits");
+    let status = wait_exit(&mut server);
     assert!(status.success(), "{status:?}");
     // The script's client is disconnected without a reply, like everyone else.
     assert!(a.read_reply().is_none());
@@ -424,7 +440,7 @@ fn sigterm_during_a_busy_script_shuts_down_once_the_script_is_killed() {
     let mut other = server.raw();
     assert_eq!(other.cmd_str(&["PING"]), BUSY);
     assert_eq!(other.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
-    let status = server.child.wait().expect("the server exits");
+    let status = wait_exit(&mut server);
     assert!(status.success(), "{status:?}");
     let _ = a.read_reply();
     assert!(server
@@ -451,7 +467,17 @@ fn a_second_sigint_during_an_unkillable_script_exits_at_once() {
     assert!(sigint().success());
     let mut other = server.raw();
     assert_eq!(other.cmd_str(&["PING"]), BUSY);
+    // Two signals sent back to back may be delivered as one: send the second once the first
+    // was handled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !server
+        .log_text()
+        .contains("Received SIGINT scheduling shutdown")
+    {
+        assert!(std::time::Instant::now() < deadline, "SIGINT not handled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(sigint().success());
-    let status = server.child.wait().expect("the server exits");
+    let status = wait_exit(&mut server);
     assert_eq!(status.code(), Some(1), "{status:?}");
 }

@@ -44,10 +44,15 @@ pub fn leave_section() {
 
 /// Runs `f` marked as polling an async connection task; returns what it returns.
 pub fn as_async_task<R>(f: impl FnOnce() -> R) -> R {
-    let before = ASYNC_TASK.with(|a| a.replace(true));
-    let out = f();
-    ASYNC_TASK.with(|a| a.set(before));
-    out
+    /// Restores the mark even if `f` panics (tokio catches a task's panic on this thread).
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ASYNC_TASK.with(|a| a.set(self.0));
+        }
+    }
+    let _restore = Restore(ASYNC_TASK.with(|a| a.replace(true)));
+    f()
 }
 
 #[cfg(test)]
