@@ -14,6 +14,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod healthcheck;
 pub mod keyspace;
 pub mod net;

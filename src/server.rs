@@ -53,25 +53,43 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     crate::commands::info::note_startup_memory();
     tracing::info!("Ready to accept connections tcp (port {bound})");
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    use tokio::signal::unix::{signal, SignalKind};
+    // Created once: a signal that arrives while the loop is busy elsewhere is kept for the next
+    // `recv` (a second SIGINT while a script runs must not be lost).
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
+    async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+        match signal.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
     loop {
         if *shutdown.borrow_and_update() {
             break;
         }
-        let signal = async {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
-            }
-        };
-        tokio::select! {
-            name = signal => {
-                tracing::warn!("Received {name} scheduling shutdown...");
-                if signal_shutdown_saves(&state, name).await {
-                    break;
-                }
-            }
+        let name = tokio::select! {
+            _ = next(&mut int) => "SIGINT",
+            _ = next(&mut term) => "SIGTERM",
             _ = shutdown.changed() => break,
+        };
+        tracing::warn!("Received {name} scheduling shutdown...");
+        // Redis runs the scheduled shutdown once the running script ends (killed or finished);
+        // the server keeps answering meanwhile. A second SIGINT exits now.
+        if state.gate.is_held() {
+            tokio::select! {
+                _ = state.gate.wait_idle() => {}
+                _ = next(&mut int) => {
+                    tracing::warn!("You insist... exiting now.");
+                    std::process::exit(1);
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+        if signal_shutdown_saves(&state, name).await {
+            break;
         }
     }
     let _ = state.shutdown.send(true);
@@ -122,6 +140,11 @@ async fn active_expiry_task(state: Arc<ServerState>) {
         let state = state.clone();
         let mut cursor = next_shard;
         let (removed, cursor) = tokio::task::spawn_blocking(move || {
+            // Not while a script or transaction runs: their clock stands still, so a key that
+            // expires meanwhile must stay for them (and they hold the shards anyway).
+            let Some(_section) = state.gate.try_shared() else {
+                return (0, cursor);
+            };
             let removed = expiry::run_cycle(
                 &state.keyspace,
                 &mut cursor,

@@ -28,6 +28,8 @@ pub struct ServerState {
     pub executable: String,
     /// Signalled to stop the server (SHUTDOWN, SIGTERM); carries whether to exit.
     pub shutdown: watch::Sender<bool>,
+    /// Shared and exclusive sections of command execution (see gate.rs).
+    pub gate: crate::gate::Gate,
     /// Lua scripting: the VM, the script cache and the running script's BUSY state.
     pub scripting: crate::scripting::Scripting,
     /// Pub/Sub channels, patterns and MONITOR clients.
@@ -72,6 +74,7 @@ impl ServerState {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             shutdown: watch::channel(false).0,
+            gate: Default::default(),
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),

@@ -141,7 +141,10 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     let ks = &state.keyspace;
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let (rotated_tx, rotated_rx) = std::sync::mpsc::channel();
-    // The instant: every shard held, the snapshot starts and the log switches files.
+    // The instant: every shard held, the snapshot starts and the log switches files. Taken
+    // in a shared section, so never in the middle of a script or transaction (those lock
+    // shards in any order, which lock_sorted beside them could deadlock with).
+    let section = state.gate.shared_blocking();
     let mut held = ks.lock_sorted(&ids);
     let Some(snapshot) = ks.begin_snapshot(&mut held) else {
         return Err("another snapshot is running".into());
@@ -173,6 +176,7 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     };
     // Before any early return: ending the snapshot locks shards.
     drop(held);
+    drop(section);
     let dir = dir.ok_or("AOF is off")?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     // aof-use-rdb-preamble (default yes, as in Redis): the base is an RDB file.

@@ -91,26 +91,55 @@ impl ClientState {
 /// The shard locks held for one command (or one whole transaction), sorted by `ShardId`.
 pub struct Locks<'a> {
     held: HeldShards<'a>,
+    /// An exclusive command (script, EXEC ...) locks each shard when it first touches it and
+    /// keeps it to the end; no other command runs meanwhile (see gate.rs).
+    lazy: Option<&'a crate::keyspace::Keyspace>,
 }
 
 impl<'a> Locks<'a> {
     pub fn new(held: HeldShards<'a>) -> Locks<'a> {
-        Locks { held }
+        Locks { held, lazy: None }
     }
 
     pub fn none() -> Locks<'a> {
         Locks {
             held: HeldShards::new(),
+            lazy: None,
+        }
+    }
+
+    /// Every shard, each locked on first use (only inside the gate's exclusive section).
+    pub fn on_first_use(keyspace: &'a crate::keyspace::Keyspace) -> Locks<'a> {
+        Locks {
+            held: HeldShards::new(),
+            lazy: Some(keyspace),
         }
     }
 
     fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
-        let i = if self.held.len() == 1 {
-            (self.held[0].0 == id).then_some(0)?
+        let found = if self.held.len() == 1 {
+            if self.held[0].0 == id {
+                Ok(0)
+            } else {
+                Err(usize::from(self.held[0].0 < id))
+            }
         } else {
-            self.held.binary_search_by(|(held, _)| held.cmp(&id)).ok()?
+            self.held.binary_search_by(|(held, _)| held.cmp(&id))
+        };
+        let i = match found {
+            Ok(i) => i,
+            Err(at) => {
+                let keyspace = self.lazy?;
+                self.held.insert(at, (id, keyspace.lock(id)));
+                at
+            }
         };
         Some(&mut *self.held[i].1)
+    }
+
+    /// A held shard, or `None` when this command does not hold it.
+    pub fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
     }
 
     /// Keys expired in the held shards since their last drain, as (db, key).
@@ -123,13 +152,22 @@ impl<'a> Locks<'a> {
     }
 
     pub fn holds(&self, id: ShardId) -> bool {
-        self.held
-            .binary_search_by(|(held, _)| held.cmp(&id))
-            .is_ok()
+        self.lazy.is_some()
+            || self
+                .held
+                .binary_search_by(|(held, _)| held.cmp(&id))
+                .is_ok()
     }
 
+    /// True when the command holds no shard (an exclusive command counts as holding all).
     pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
+        self.held.is_empty() && self.lazy.is_none()
+    }
+}
+
+impl crate::gate::HeldShard for Locks<'_> {
+    fn held_shard(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
     }
 }
 
@@ -276,6 +314,8 @@ impl<'a> Ctx<'a> {
             .invalidate(self.state, key, Some(origin));
         let (shard, _) = self.shard_in(db, key);
         shard.touch_watched(key);
+        // Watches taken while a script held every shard are not in the shard yet.
+        self.state.gate.touch_deferred(db, key);
     }
 
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it

@@ -5,6 +5,7 @@ use super::context::{Ctx, Locks};
 use super::registry::Found;
 use super::{flags, ClientState, CommandSpec, KeySpec};
 use crate::error::CommandError;
+use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
@@ -13,17 +14,69 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-/// Runs one request and returns its reply. Inside MULTI, commands are checked and queued.
+use crate::scripting::busy::BUSY_TEXT;
+
+/// Runs one request and returns its reply, for callers that are not connection tasks (AOF
+/// loading, internal clients, blocked clients served inside a section). A wait is short here:
+/// such callers never meet a script (see `try_execute`).
 pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    debug_assert!(
+        crate::keyspace::lock_rules::may_wait_for_shard(),
+        "a connection task must use execute_async"
+    );
+    loop {
+        match try_execute(state, client, argv) {
+            Ok(reply) => return reply,
+            Err(Wait::Turn) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            Err(Wait::Drain | Wait::Contended) => std::thread::yield_now(),
+        }
+    }
+}
+
+/// Runs one request on a connection task: waits for its turn asynchronously (a script or
+/// transaction running, a shard held by a running command), never blocking the worker.
+pub async fn execute_async(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    let mut tries = 0u32;
+    loop {
+        match crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv)) {
+            Ok(reply) => return reply,
+            Err(Wait::Turn) => state.gate.wait_turn(&state.scripting.busy).await,
+            Err(Wait::Drain | Wait::Contended) => {
+                // Held by running commands for microseconds; yield first, then nap.
+                tries += 1;
+                if tries < 64 {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request, or says what it must wait for before it can run (nothing has been done
+/// then: dispatching it again later is the same as dispatching it once). Inside MULTI, commands
+/// are checked and queued.
+pub fn try_execute(
+    state: &ServerState,
+    client: &mut ClientState,
+    argv: &[Bytes],
+) -> Result<Reply, Wait> {
     let resolved = resolve(state, argv);
+    let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
+    let exclusive =
+        matches!(&resolved, Ok(found) if found.spec.has(flags::ALL_SHARDS) && !queues(found.spec));
+    let mut pass = state
+        .gate
+        .admit(state, client.id, exclusive, &state.scripting.busy)?;
     if let Ok(found) = &resolved {
         note_last_command(client, found);
     }
     let reply = match resolved {
         Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
-            queue(state, client, found, argv)
+            queue(state, client, found, argv, &pass)
         }
-        Ok(found) => run_checked(state, client, found, argv),
+        Ok(found) => run_checked(state, client, found, argv, &mut pass)?,
         Err(err) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;
@@ -34,7 +87,7 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
     if let Reply::Error(text) = &reply {
         state.stats.record_error(text);
     }
-    reply
+    Ok(reply)
 }
 
 /// Finds the command (or subcommand) and checks its arity.
@@ -88,7 +141,13 @@ fn controls_transaction(spec: &CommandSpec) -> bool {
 }
 
 /// Queues a command inside MULTI after the checks Redis makes before queuing.
-fn queue(state: &ServerState, client: &mut ClientState, found: Found, argv: &[Bytes]) -> Reply {
+fn queue(
+    state: &ServerState,
+    client: &mut ClientState,
+    found: Found,
+    argv: &[Bytes],
+    pass: &Pass<'_>,
+) -> Reply {
     let refusal = if needs_auth(state, client, found.spec) {
         Some(Reply::error("NOAUTH Authentication required."))
     } else if !client.user.is_unrestricted() && !found.spec.has(flags::NO_AUTH) {
@@ -100,14 +159,19 @@ fn queue(state: &ServerState, client: &mut ClientState, found: Found, argv: &[By
         refusal
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
-    } else if out_of_memory(state, argv) {
+    } else if !pass.is_busy() && out_of_memory(state, argv) {
         // Queuing may take unbounded memory: Redis refuses every command while it cannot evict.
         Some(Reply::from(CommandError::Oom))
+    } else if let Some(reply) = crate::rdb::refuse_write(
+        state,
+        found.spec.has(flags::WRITE) || found.spec.name == "ping",
+    ) {
+        Some(reply)
+    } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
+        // Redis's processCommand refuses before queuing, which flags the transaction.
+        Some(Reply::error(BUSY_TEXT))
     } else {
-        crate::rdb::refuse_write(
-            state,
-            found.spec.has(flags::WRITE) || found.spec.name == "ping",
-        )
+        None
     };
     let multi = client
         .multi
@@ -167,29 +231,33 @@ fn run_checked(
     client: &mut ClientState,
     found: Found,
     argv: &[Bytes],
-) -> Reply {
+    pass: &mut Pass<'_>,
+) -> Result<Reply, Wait> {
     let spec = found.spec;
     if needs_auth(state, client, spec) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return Reply::error("NOAUTH Authentication required.");
+        return Ok(Reply::error("NOAUTH Authentication required."));
     }
     // One atomic load for a user allowed everything (the default user as shipped).
     if !client.user.is_unrestricted() && !spec.has(flags::NO_AUTH) {
         if let Some(reply) = crate::acl::refusal(state, client, &found, argv) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            return reply;
+            return Ok(reply);
         }
     }
     // One clock read gives the command's instant and the start of its duration.
     let started_us = state.clock.now_us();
-    // Eviction locks shards one at a time, so it runs before this command locks its own.
-    if let Some(reply) = refuse_on_oom(state, client, spec, argv, started_us) {
-        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return reply;
+    // Eviction locks shards one at a time, so it runs before this command locks its own. Redis
+    // does not evict while a script is busy either.
+    if !pass.is_busy() {
+        if let Some(reply) = refuse_on_oom(state, client, spec, argv, started_us) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return Ok(reply);
+        }
     }
     if let Some(reply) = crate::pubsub::refusal(client, spec, found.full_name) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return reply;
+        return Ok(reply);
     }
     let writes = spec.has(flags::WRITE)
         || spec.name == "ping"
@@ -201,29 +269,37 @@ fn run_checked(
             client.multi = None;
             client.info.details.lock().multi = -1;
         }
-        return Reply::from(err);
+        return Ok(Reply::from(err));
     }
     // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
     if let Some(reply) =
         crate::rdb::refuse_write(state, spec.has(flags::WRITE) || spec.name == "ping")
     {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return reply;
+        return Ok(reply);
     }
-    let ids = shards_for(state, client, spec, argv);
-    // A running script holds every shard: refuse with BUSY past its threshold instead of waiting.
-    if let Some(reply) = crate::scripting::busy::refuse_if_busy(state, spec) {
-        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        return reply;
-    }
-    let held = match crate::scripting::busy::lock_shards(state, spec, &ids) {
-        Ok(held) => held,
-        Err(reply) => {
+    // Another client's script is past busy-reply-threshold: only allow-busy commands run, and
+    // they hold no shard (the script has them all).
+    let locks = if pass.is_busy() {
+        if !spec.has(flags::ALLOW_BUSY) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            return reply;
+            if spec.name == "exec" {
+                // Redis's execCommandAbort: the transaction is discarded.
+                super::transactions::discard_refused(state, client);
+                return Ok(Reply::error(format!(
+                    "EXECABORT Transaction discarded because of: {BUSY_TEXT}"
+                )));
+            }
+            return Ok(Reply::error(BUSY_TEXT));
         }
+        Locks::none()
+    } else if spec.has(flags::ALL_SHARDS) {
+        // An exclusive command runs alone (see gate.rs): it locks each shard on first use.
+        Locks::on_first_use(&state.keyspace)
+    } else {
+        let ids = shards_for(state, client, spec, argv);
+        Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?)
     };
-    let locks = Locks::new(held);
     let mut ctx = Ctx {
         state,
         client,
@@ -245,11 +321,14 @@ fn run_checked(
         ctx.client.aof_wait = ctx.client.aof_wait.max(pos);
     }
     let changed = ctx.changed;
+    // The exclusive section ends while its shard locks are still held (watch changes left
+    // meanwhile are applied to them).
+    pass.finish(&mut ctx.locks);
     drop(ctx);
     let result = crate::pubsub::after_command(state, client, spec, argv, result);
     if client.blocking.request.is_some() {
         // Counted once, when the wait ends (served, timed out or unblocked).
-        return result.unwrap_or_else(Reply::from);
+        return Ok(result.unwrap_or_else(Reply::from));
     }
     let elapsed_us = state.clock.now_us().saturating_sub(started_us);
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
@@ -266,13 +345,27 @@ fn run_checked(
         elapsed_us,
         crate::observability::Caller::Client,
     );
-    match result {
+    Ok(match result {
         Ok(reply) => reply,
         Err(err) => {
             found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
             Reply::from(err)
         }
+    })
+}
+
+/// Takes the shard locks `ids` (sorted, unique) if all are free now, else none: a command never
+/// waits for a shard on a worker thread (the holder may be running on this very thread's
+/// queue); it is dispatched again instead.
+fn try_lock_all<'a>(
+    state: &'a ServerState,
+    ids: &[ShardId],
+) -> Option<crate::keyspace::HeldShards<'a>> {
+    let mut held = crate::keyspace::HeldShards::new();
+    for &id in ids {
+        held.push((id, state.keyspace.try_lock(id)?));
     }
+    Some(held)
 }
 
 /// Redis's maxmemory step of `processCommand`: evicts before every command while over the limit,

@@ -269,7 +269,17 @@ fn background_loop(state: Weak<ServerState>) {
             return;
         };
         // Evict in time-limited steps; between them clients run (and evict for themselves).
-        while make_room(&state, state.clock.now_us(), 0) == Pressure::Evicting {
+        // Each step runs in a shared section: never beside a script or transaction.
+        loop {
+            let Some(section) = state.gate.try_shared() else {
+                std::thread::sleep(BACKGROUND_PAUSE);
+                continue;
+            };
+            let pressure = make_room(&state, state.clock.now_us(), 0);
+            drop(section);
+            if pressure != Pressure::Evicting {
+                break;
+            }
             std::thread::sleep(BACKGROUND_PAUSE);
         }
     }

@@ -83,7 +83,8 @@ pub mod flags {
     pub const MAY_REPLICATE: u32 = 1 << 13;
     pub const NO_MULTI: u32 = 1 << 14;
     pub const ALLOW_BUSY: u32 = 1 << 15;
-    /// Needs every shard of every database locked at once (FLUSHALL, SWAPDB).
+    /// Runs alone, in the gate's exclusive section, locking each shard on first use (scripts,
+    /// EXEC, FLUSHALL, SWAPDB; see gate.rs).
     pub const ALL_SHARDS: u32 = 1 << 16;
 
     /// Flag names in the order Redis prints them.

@@ -1,7 +1,8 @@
 //! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and the SCRIPT container.
 //!
-//! Scripts run under every shard lock (ALL_SHARDS), since a script may touch keys it did not
-//! declare in KEYS (Odoo's ormcache builds its key names inside the script). The VM, the cache
+//! Scripts run alone (ALL_SHARDS: the gate's exclusive section), locking each shard on first
+//! use, since a script may touch keys it did not declare in KEYS (Odoo's ormcache builds its
+//! key names inside the script). The VM, the cache
 //! and the run live in `crate::scripting`.
 
 use super::help_reply;

@@ -2,8 +2,8 @@
 //! standalone Redis without modules, functions or cluster support (MODULE, FUNCTION, CLUSTER).
 //! MEMORY and DEBUG live in `debug.rs`, CLIENT in `client_cmd.rs`.
 //!
-//! FLUSHDB, FLUSHALL and SWAPDB hold every shard lock (ALL_SHARDS), so no other command sees a
-//! half-flushed database or a swap in progress.
+//! FLUSHDB, FLUSHALL and SWAPDB run alone (ALL_SHARDS: the gate's exclusive section), so no
+//! other command sees a half-flushed database or a swap in progress.
 
 use super::args::is;
 use super::context::ReplyMode;
@@ -274,6 +274,10 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         // Shutdown is immediate here, so there is never one in progress to abort.
         return Err(CommandError::err("No shutdown in progress."));
     }
+    if !nosave && ctx.state.scripting.busy.is_busy() {
+        // The script holds the dataset mid-run: only SHUTDOWN NOSAVE may end it (Redis).
+        return Err(CommandError::other(crate::scripting::busy::BUSY_TEXT));
+    }
     let save_mode = if save {
         crate::rdb::ShutdownSave::Save
     } else if nosave {
@@ -505,7 +509,12 @@ fn function_delete(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Err(CommandError::err("Library not found"))
 }
 
-fn function_kill(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+fn function_kill(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    if ctx.state.scripting.busy.is_running() {
+        // What runs is an EVAL script (no function can exist): Redis answers with the BUSY
+        // error that names SCRIPT KILL.
+        return Err(CommandError::other(crate::scripting::busy::BUSY_TEXT));
+    }
     Err(CommandError::other(
         "NOTBUSY No scripts in execution right now.",
     ))

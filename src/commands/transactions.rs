@@ -1,8 +1,8 @@
 //! Transactions: MULTI EXEC DISCARD WATCH UNWATCH.
 //!
-//! Queuing happens in dispatch (it applies Redis's pre-queue checks). EXEC takes every shard
-//! lock of every database before it runs the queue, so no other client observes a partial
-//! transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
+//! Queuing happens in dispatch (it applies Redis's pre-queue checks). EXEC runs alone (the
+//! gate's exclusive section, locking each shard on first use), so no other client observes a
+//! partial transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
 //! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
 
 use super::context::MultiState;
@@ -142,8 +142,17 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         {
             continue;
         }
-        let (shard, _) = ctx.shard(key);
-        shard.watchers.add(key, &flag);
+        let ks = &ctx.state.keyspace;
+        let id = ShardId {
+            db,
+            shard: ks.shard_of(ks.hash(key)),
+        };
+        match ctx.locks.shard_mut(id) {
+            Some(shard) => shard.watchers.add(key, &flag),
+            // A busy script holds the shard: the watch joins it when the script ends, and a
+            // write by the script marks it meanwhile (see gate.rs).
+            None => ctx.state.gate.change_watch(ctx.state, db, key, &flag, true),
+        }
         ctx.client.watch.keys.push((db, key.as_ref().into()));
     }
     Ok(Reply::Ok)
@@ -164,7 +173,13 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
             db: *db,
             shard: ks.shard_of(ks.hash(key)),
         };
-        ctx.with_shard(id, |shard| shard.watchers.remove(key, &flag));
+        match ctx.locks.shard_mut(id) {
+            Some(shard) => shard.watchers.remove(key, &flag),
+            None => ctx
+                .state
+                .gate
+                .change_watch(ctx.state, *db, key, &flag, false),
+        }
     }
     flag.clear();
 }
@@ -182,11 +197,8 @@ pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
     client.info.details.lock().multi = -1;
     let flag = client.watch.flag.clone();
     for (db, key) in std::mem::take(&mut client.watch.keys) {
-        let id = ShardId {
-            db,
-            shard: state.keyspace.shard_of(state.keyspace.hash(&key)),
-        };
-        state.keyspace.lock(id).watchers.remove(&key, &flag);
+        // Never waits for a shard a script holds (the removal is left to it then).
+        state.gate.change_watch(state, db, &key, &flag, false);
     }
     flag.clear();
 }

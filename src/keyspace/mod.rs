@@ -11,6 +11,7 @@ pub mod evict;
 pub mod evict_tiers;
 pub mod expiry;
 pub mod glob;
+pub mod lock_rules;
 pub mod prefix_stats;
 pub mod shard;
 pub mod snapshot;
@@ -92,22 +93,20 @@ impl Keyspace {
         ((hash >> SHARD_HASH_SHIFT) as usize) & ((1 << self.shard_bits) - 1)
     }
 
+    /// Locks a shard, waiting for its holder. A connection task may wait only inside a gate
+    /// section, where every holder is a running command (checked in debug builds; see
+    /// `lock_rules`).
     pub fn lock(&self, id: ShardId) -> MutexGuard<'_, Shard> {
+        debug_assert!(
+            lock_rules::may_wait_for_shard(),
+            "a connection task waits for shard {id:?} outside a gate section"
+        );
         self.dbs[id.db].shards[id.shard].lock()
     }
 
     /// Locks a shard if it is free right now.
     pub fn try_lock(&self, id: ShardId) -> Option<MutexGuard<'_, Shard>> {
         self.dbs[id.db].shards[id.shard].try_lock()
-    }
-
-    /// Locks a shard, waiting at most `wait` (used while a script may hold every shard).
-    pub fn try_lock_for(
-        &self,
-        id: ShardId,
-        wait: std::time::Duration,
-    ) -> Option<MutexGuard<'_, Shard>> {
-        self.dbs[id.db].shards[id.shard].try_lock_for(wait)
     }
 
     /// Every shard of every database, in lock order.

@@ -23,7 +23,27 @@ const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
 /// normal class has an output-buffer limit, which applies to the replies held, as in Redis).
 const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
 
-pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
+pub async fn run(state: &ServerState, stream: TcpStream, addr: SocketAddr) {
+    MarkedAsync(Box::pin(serve(state, stream, addr))).await
+}
+
+/// Polls a connection future with this thread marked as running a connection task, so debug
+/// builds check that nothing in it waits for a shard lock outside a gate section (see
+/// keyspace/lock_rules.rs).
+struct MarkedAsync<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let inner = self.0.as_mut();
+        crate::keyspace::lock_rules::as_async_task(|| inner.poll(cx))
+    }
+}
+
+async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let local = stream.local_addr().unwrap_or(addr);
     let fd = {
         use std::os::fd::AsRawFd;
@@ -107,7 +127,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 Ok(Some(Request::Command(argv))) => {
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
-                    let mut reply = dispatch::execute(state, &mut client, &argv);
+                    let mut reply = dispatch::execute_async(state, &mut client, &argv).await;
                     if let Some(request) = client.blocking.request.take() {
                         if client.aof_wait > 0 {
                             // The replies flushed before blocking include earlier writes.
@@ -132,9 +152,12 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                         }
                     }
                     // Clients blocked on keys this command wrote are served before the next
-                    // command runs, as Redis does after each call.
+                    // command runs, as Redis does after each call. While another client holds
+                    // the exclusive section they stay ready: that client serves them after it.
                     if state.blocking.has_ready() {
-                        state.blocking.serve_ready(state);
+                        if let Some(_section) = state.gate.try_shared() {
+                            state.blocking.serve_ready(state);
+                        }
                     }
                     if !std::mem::take(&mut client.pubsub.hold_pushes) {
                         // Messages the command itself raised (PUBLISH to a channel this client
@@ -267,6 +290,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         }
     }
     let _ = stream.shutdown().await;
+    // Never waits for a script: watches are left for the exclusive holder if need be.
     crate::commands::transactions::reset_client(state, &mut client);
     state.clients.unregister(client.id);
 }
@@ -316,11 +340,16 @@ async fn wait_blocked(
     use crate::blocking::{Ending, Settled};
     let info = client.info.clone();
     let parked = std::mem::replace(client, ClientState::new(info.clone()));
-    let waiter = state.blocking.park(state, parked, request, argv);
-    // The registration's own check may have found data already.
-    if state.blocking.has_ready() {
-        state.blocking.serve_ready(state);
-    }
+    let waiter = {
+        // Parking looks at the keys: inside a shared section, awaited if a script runs.
+        let _section = state.gate.shared().await;
+        let waiter = state.blocking.park(state, parked, request, argv);
+        // The registration's own check may have found data already.
+        if state.blocking.has_ready() {
+            state.blocking.serve_ready(state);
+        }
+        waiter
+    };
     let query_limit = state
         .config
         .hot

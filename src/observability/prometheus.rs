@@ -89,7 +89,11 @@ async fn serve(
         return respond(&mut stream, "404 Not Found", "").await;
     }
     let local = stream.local_addr()?;
-    let body = render(state, peer, local);
+    let body = {
+        // Waits (asynchronously) for a running script or transaction to end, like any client.
+        let _section = state.gate.shared().await;
+        render(state, peer, local)
+    };
     respond(&mut stream, "200 OK", &body).await
 }
 

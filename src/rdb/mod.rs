@@ -478,11 +478,14 @@ pub fn save_foreground(state: &ServerState) -> Result<(), String> {
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    // The instant is taken in a shared section: never inside a script or transaction.
+    let section = state.gate.shared_blocking();
     let snap = snapshot(
         &state.keyspace,
         state.clock.now_ms(),
         &state.rdb.flush_epoch,
     );
+    drop(section);
     match save_with(state, snap, dirty) {
         Ok(_) => {
             tracing::info!(
@@ -517,6 +520,8 @@ pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
         .get()
         .and_then(Weak::upgrade)
         .ok_or(BgsaveRefusal::NotAvailable)?;
+    // See below: the cover for the save thread's instant.
+    let section = state.gate.shared_blocking();
     if state.rdb.bgsave_in_progress.swap(true, Ordering::AcqRel) {
         return Err(BgsaveRefusal::AlreadyRunning);
     }
@@ -530,27 +535,50 @@ pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
         .last_bgsave_try_unix_ms
         .store(now_ms, Ordering::Relaxed);
     let (instant_taken, wait_instant) = std::sync::mpsc::sync_channel::<()>(1);
+    // The instant must not fall inside a script or transaction. This thread holds a gate
+    // section while it waits (a BGSAVE command's own, or one entered above), which covers the
+    // save thread's instant; the save thread enters a section itself only if that cover was
+    // withdrawn (the wait timed out). It cannot enter one while we wait: an exclusive command
+    // may be waiting for our section to end.
+    let covered = Arc::new(parking_lot::Mutex::new(true));
+    let cover = covered.clone();
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
-        .spawn(move || bgsave_thread(&server, instant_taken));
+        .spawn(move || bgsave_thread(&server, instant_taken, &cover));
     if spawned.is_err() {
         state.rdb.bgsave_in_progress.store(false, Ordering::Release);
         state.rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
         return Err(BgsaveRefusal::NotAvailable);
     }
-    let _ = wait_instant.recv_timeout(SNAPSHOT_START_WAIT);
+    if wait_instant.recv_timeout(SNAPSHOT_START_WAIT).is_err() {
+        *covered.lock() = false;
+    }
+    drop(section);
     Ok(())
 }
 
-fn bgsave_thread(state: &ServerState, instant_taken: std::sync::mpsc::SyncSender<()>) {
+fn bgsave_thread(
+    state: &ServerState,
+    instant_taken: std::sync::mpsc::SyncSender<()>,
+    covered: &parking_lot::Mutex<bool>,
+) {
     let _one_at_a_time = state.rdb.save_lock.lock();
     let started = Instant::now();
     let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    let cover = covered.lock();
+    let (cover, section) = if *cover {
+        (Some(cover), None)
+    } else {
+        drop(cover);
+        (None, state.gate.shared_blocking())
+    };
     let snap = snapshot(
         &state.keyspace,
         state.clock.now_ms(),
         &state.rdb.flush_epoch,
     );
+    drop(section);
+    drop(cover);
     let _ = instant_taken.send(());
     tracing::info!("Background saving started");
     let result = save_with(state, snap, dirty);

@@ -1,15 +1,11 @@
 //! The running script's state as other connections see it: BUSY after `busy-reply-threshold`,
-//! SCRIPT KILL, and shard-lock waits that give up with BUSY instead of hanging.
+//! and SCRIPT KILL.
 //!
-//! A script holds every shard lock for as long as it runs, so a command from another connection
-//! would block its worker thread until the script ends. Dispatch therefore asks `refuse_if_busy`
-//! before locking and locks through `lock_shards`, which waits in short steps and answers BUSY
-//! once the running script has passed the threshold, as Redis does.
+//! A script runs in the gate's exclusive section (see `gate`), alone.
+//! Other connections never wait for it on a worker thread: they await their turn, and once the
+//! script has passed the threshold dispatch answers them BUSY or runs their allow-busy command,
+//! as Redis does.
 
-use crate::commands::{flags, CommandSpec};
-use crate::keyspace::{HeldShards, ShardId};
-use crate::protocol::Reply;
-use crate::state::ServerState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,9 +18,6 @@ pub const KILLED_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// How long a script runs on its worker thread before handing the worker's other connections to
 /// another thread (block_in_place has a cost every short script would otherwise pay).
 const HAND_OFF_AFTER_MS: u64 = 2;
-
-/// How long a waiting command sleeps on a shard lock before looking at the script state again.
-const LOCK_WAIT_STEP: Duration = Duration::from_millis(10);
 
 /// What other connections know about the script running now (at most one runs at a time: a
 /// script holds every shard lock).
@@ -111,6 +104,13 @@ impl BusyState {
         after != 0 && self.now_ms() >= after
     }
 
+    /// How long until the running script turns BUSY (zero once it is); `None` when no script
+    /// runs.
+    pub fn until_busy(&self) -> Option<Duration> {
+        let after = self.busy_after_ms.load(Ordering::Acquire);
+        (after != 0).then(|| Duration::from_millis(after.saturating_sub(self.now_ms())))
+    }
+
     /// True once per script, when it has run long enough that its worker thread should let the
     /// runtime move the other connections elsewhere.
     pub fn should_hand_off(&self) -> bool {
@@ -151,39 +151,6 @@ impl BusyState {
         self.kill_requested.store(true, Ordering::Release);
         Ok(())
     }
-}
-
-/// The BUSY reply for a command that may not run while a slow script runs.
-pub fn refuse_if_busy(state: &ServerState, spec: &CommandSpec) -> Option<Reply> {
-    if spec.has(flags::ALLOW_BUSY) || !state.scripting.busy.is_busy() {
-        return None;
-    }
-    Some(Reply::error(BUSY_TEXT))
-}
-
-/// Locks `ids` (sorted, unique) in order. While a script holds them, waits in short steps and
-/// gives up with BUSY once the script has passed the threshold.
-pub fn lock_shards<'a>(
-    state: &'a ServerState,
-    spec: &CommandSpec,
-    ids: &[ShardId],
-) -> Result<HeldShards<'a>, Reply> {
-    let mut held = HeldShards::new();
-    for &id in ids {
-        let guard = match state.keyspace.try_lock(id) {
-            Some(guard) => guard,
-            None => loop {
-                if let Some(guard) = state.keyspace.try_lock_for(id, LOCK_WAIT_STEP) {
-                    break guard;
-                }
-                if let Some(reply) = refuse_if_busy(state, spec) {
-                    return Err(reply);
-                }
-            },
-        };
-        held.push((id, guard));
-    }
-    Ok(held)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Lua scripting (EVAL, EVALSHA, SCRIPT): one Lua 5.1 VM for the server, a script cache keyed by
 //! SHA1, and the run of one script.
 //!
-//! A script runs under every shard lock (EVAL is an ALL_SHARDS command), so it may touch keys it
-//! did not declare, exactly like Redis, and `redis.call` runs commands through
-//! `dispatch::run_nested` on the script's own `Ctx`. The VM sits behind a mutex taken after the
-//! shard locks; SCRIPT LOAD/FLUSH take only the mutex, so the order cannot invert.
+//! A script runs alone (EVAL is an ALL_SHARDS command: the gate's exclusive section), locking
+//! each shard when it first touches it, so it may touch keys it did not declare, exactly like
+//! Redis, and `redis.call` runs commands through `dispatch::run_nested` on the script's own
+//! `Ctx`. The VM sits behind a mutex that only EVAL and SCRIPT LOAD/EXISTS/FLUSH take.
 //!
 //! The cache keeps every SCRIPT LOAD'ed script, and at most `EVAL_CACHE_MAX` scripts that were
 //! only sent by EVAL, evicting the least recently used: clients like Odoo's ormcache send a new
@@ -27,7 +27,6 @@ use sandbox::Sandbox;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use run::Access;
 
@@ -90,16 +89,10 @@ impl Scripting {
         self.cached.load(Ordering::Relaxed)
     }
 
-    /// Takes the VM, giving up with BUSY if a slow script holds it.
+    /// Takes the VM. A script holds it only inside the gate's exclusive section, where no
+    /// other command runs, so the wait is for a SCRIPT LOAD/EXISTS/FLUSH at most.
     fn lock_vm(&self) -> Result<MutexGuard<'_, Option<Vm>>, CommandError> {
-        loop {
-            if let Some(guard) = self.vm.try_lock_for(Duration::from_millis(10)) {
-                return Ok(guard);
-            }
-            if self.busy.is_busy() {
-                return Err(CommandError::other(busy::BUSY_TEXT));
-            }
-        }
+        Ok(self.vm.lock())
     }
 
     fn vm<'g>(

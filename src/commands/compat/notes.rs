@@ -469,7 +469,7 @@ pub static NOTES: &[Note] = &[
         commands: &["shutdown"],
         options: "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
         status: Partial,
-        differences: "Stops the server at once with no reply (the connection closes), like Redis whose process exits. Saves the RDB first when save points are configured or SAVE is given (not with NOSAVE); a failed save keeps the server running with `ERR Errors trying to SHUTDOWN. Check logs.` unless FORCE. ABORT always answers `No shutdown in progress.`",
+        differences: "Stops the server at once with no reply (the connection closes), like Redis whose process exits. Saves the RDB first when save points are configured or SAVE is given (not with NOSAVE); a failed save keeps the server running with `ERR Errors trying to SHUTDOWN. Check logs.` unless FORCE. ABORT always answers `No shutdown in progress.` While another client's script is past `busy-reply-threshold`, only SHUTDOWN NOSAVE stops the server (the others answer BUSY), as in Redis.",
     },
     // Server
     Note {
@@ -497,7 +497,7 @@ pub static NOTES: &[Note] = &[
         commands: &["function|list", "function|flush", "function|stats", "function|delete", "function|kill", "function|help"],
         options: "",
         status: Partial,
-        differences: "An empty library set with Redis's replies and argument errors; FUNCTION LOAD/DUMP/RESTORE are not available.",
+        differences: "An empty library set with Redis's replies and argument errors; FUNCTION LOAD/DUMP/RESTORE are not available. FUNCTION KILL answers `NOTBUSY ...`, or while an EVAL script runs the BUSY error naming SCRIPT KILL, as Redis. FUNCTION STATS reports no running script.",
     },
     // Server
     Note {
@@ -560,21 +560,21 @@ pub static NOTES: &[Note] = &[
         commands: &["multi", "exec", "discard"],
         options: "",
         status: Full,
-        differences: "`+QUEUED` replies; a command refused while queuing (unknown, wrong arity, NOAUTH, not allowed in MULTI) makes EXEC answer `EXECABORT Transaction discarded because of previous errors.`; runtime errors appear in place in EXEC's array and do not stop the rest; `MULTI calls can not be nested`, `EXEC without MULTI`, `DISCARD without MULTI`. EXEC holds every shard lock of every database while it runs, so no client sees part of a transaction.",
+        differences: "`+QUEUED` replies; a command refused while queuing (unknown, wrong arity, NOAUTH, not allowed in MULTI) makes EXEC answer `EXECABORT Transaction discarded because of previous errors.`; runtime errors appear in place in EXEC's array and do not stop the rest; `MULTI calls can not be nested`, `EXEC without MULTI`, `DISCARD without MULTI`. SAVE, SHUTDOWN and other no-multi commands are refused while queuing (`Command not allowed inside a transaction`); a CONFIG SET that fails at EXEC is one error in the array. EXEC runs alone (no other command runs meanwhile), so no client sees part of a transaction. While another client's script is BUSY, a command sent in MULTI answers BUSY and flags the transaction, and EXEC answers `EXECABORT Transaction discarded because of: BUSY ...` and leaves MULTI (also without MULTI), as Redis does.",
     },
     // Transactions
     Note {
         commands: &["watch", "unwatch"],
         options: "key [key ...]",
         status: Full,
-        differences: "EXEC answers nil when a watched key was written, deleted, expired (also an expiry noticed at EXEC time, as Redis 7), flushed (FLUSHDB/FLUSHALL of an existing key) or swapped away (SWAPDB) since WATCH, by any client including this one. `WATCH inside MULTI is not allowed`. EXEC, DISCARD, RESET and disconnect unwatch.",
+        differences: "EXEC answers nil when a watched key was written, deleted, expired (also an expiry noticed at EXEC time, as Redis 7), flushed (FLUSHDB/FLUSHALL of an existing key) or swapped away (SWAPDB) since WATCH, by any client including this one. `WATCH inside MULTI is not allowed`. EXEC, DISCARD, RESET and disconnect unwatch. WATCH, UNWATCH, MULTI and DISCARD run while a script is BUSY; a key watched then and written later by that script fails EXEC.",
     },
     // Scripting
     Note {
         commands: &["eval"],
         options: "script numkeys [key ...] [arg ...]",
         status: Partial,
-        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs under every shard lock). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. The Lua environment differs: no `cjson`, `cmsgpack` or `struct` library, no `redis.acl_check_cmd`, library tables are read-only proxies (see The Lua environment below).",
+        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs alone, locking each shard when it first touches it). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. The Lua environment differs: no `cjson`, `cmsgpack` or `struct` library, no `redis.acl_check_cmd`, library tables are read-only proxies (see The Lua environment below).",
     },
     // Scripting
     Note {
@@ -630,7 +630,7 @@ pub static NOTES: &[Note] = &[
         commands: &["slowlog|get"],
         options: "[count]",
         status: Full,
-        differences: "Entries `[id, unix time, duration µs, argv, ip:port, client name]`, newest first; default 10, -1 for all; Redis's count error texts. Arguments trimmed like Redis (32 arguments, the last saying `... (N more arguments)`; 128 bytes each plus `... (N more bytes)`); passwords replaced by `(redacted)` (AUTH, HELLO AUTH, CONFIG SET requirepass/masterauth/masteruser, ACL SETUSER, MIGRATE AUTH/AUTH2). Commands queued in MULTI are logged one by one and EXEC is not (SKIP_SLOWLOG); commands called by scripts are logged with `?:0` and no name, like Redis's Lua client. The duration includes the time a command waited for its shard locks (Redis, single-threaded, never waits).",
+        differences: "Entries `[id, unix time, duration µs, argv, ip:port, client name]`, newest first; default 10, -1 for all; Redis's count error texts. Arguments trimmed like Redis (32 arguments, the last saying `... (N more arguments)`; 128 bytes each plus `... (N more bytes)`); passwords replaced by `(redacted)` (AUTH, HELLO AUTH, CONFIG SET requirepass/masterauth/masteruser, ACL SETUSER, MIGRATE AUTH/AUTH2). Commands queued in MULTI are logged one by one and EXEC is not (SKIP_SLOWLOG); commands called by scripts are logged with `?:0` and no name, like Redis's Lua client. The duration starts once the command has its turn and its shard locks (dispatch never waits for them; a command that must wait is dispatched again), so it includes only the waits of commands that visit shards one at a time (Redis, single-threaded, never waits).",
     },
     // Observability (SLOWLOG, LATENCY)
     Note {
