@@ -28,7 +28,12 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
     let port = state.config.get_i64("port") as u16;
-    let listeners = listener::bind_all(&state.config.get("bind"), port).await?;
+    let listeners = listener::bind_all(
+        &state.config.get("bind"),
+        port,
+        listener::SocketOptions::from_config(&state.config),
+    )
+    .await?;
     if listeners.is_empty() {
         return Err(ServerError::Config(
             "Failed listening on port (tcp), aborting.".into(),

@@ -314,3 +314,61 @@ fn rename_command_removes_and_renames_like_redis_server() {
         assert_eq!(replies[0], replies[1], "ferrocache and redis-server differ");
     }
 }
+
+/// An option this server cannot honour (a replica role, cluster mode, a write quorum of
+/// replicas) stops start-up with a message naming it, instead of running as a plain primary;
+/// CONFIG SET refuses it too. rename-command of an unknown command stops start-up with
+/// redis-server's own text.
+#[test]
+fn options_that_cannot_be_honoured_stop_start_up() {
+    for (args, expected) in [
+        (
+            &["--replicaof", "127.0.0.1", "6380"][..],
+            ">>> 'replicaof \"127.0.0.1\" \"6380\"'\n'replicaof 127.0.0.1 6380' is not supported: ferrocache has no replication",
+        ),
+        (
+            &["--slaveof", "127.0.0.1", "6380"][..],
+            "'replicaof 127.0.0.1 6380' is not supported",
+        ),
+        (
+            &["--cluster-enabled", "yes"][..],
+            "'cluster-enabled yes' is not supported: ferrocache has no cluster mode",
+        ),
+        (
+            &["--min-replicas-to-write", "1"][..],
+            "'min-replicas-to-write 1' is not supported",
+        ),
+        (
+            &["--rename-command", "nosuchcmd", "x"][..],
+            ">>> 'rename-command \"nosuchcmd\" \"x\"'\nNo such command in rename-command\n",
+        ),
+        (
+            &["--rename-command", "get", "set"][..],
+            "Target command name already exists\n",
+        ),
+    ] {
+        let (code, stderr) = start_failure(args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // Their defaults and `replicaof no one` start as usual.
+    let server = Server::start(&[
+        "--replicaof",
+        "no",
+        "one",
+        "--cluster-enabled",
+        "no",
+        "--min-replicas-to-write",
+        "0",
+    ]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'min-replicas-to-write') - 'min-replicas-to-write 2' is not supported: ferrocache has no replication: with no replica a write could never be accepted\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "min-replicas-to-write"]),
+        "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
+    );
+}

@@ -1,16 +1,22 @@
 //! The configuration reference of docs/operations.md, rendered from the option table so the
 //! document cannot drift from what the server accepts (a unit test compares the two).
 
-use super::options::{Kind, Mutability, OptionSpec, OPTIONS};
+use super::options::{Kind, Mutability, OptionSpec, OPTIONS, REFUSED};
 use std::fmt::Write;
 
 /// Options accepted for redis.conf compatibility that change nothing here, matched by exact
 /// name or by a prefix ending in `-`, with the reason shown in the reference.
 const NO_EFFECT: &[(&str, &str)] = &[
     ("cluster-", "no cluster mode"),
+    ("tls-replication", "no replication links"),
+    ("tls-cluster", "no cluster bus"),
     (
-        "tls-",
-        "no TLS listener; terminate TLS in front (stunnel, a proxy)",
+        "tls-dh-params-file",
+        "no finite-field DHE suites (rustls negotiates ECDHE only)",
+    ),
+    (
+        "tls-client-",
+        "checked when set (a bad file is refused); no outgoing link uses it yet",
     ),
     ("repl-", "no replication"),
     ("replica-", "no replication"),
@@ -68,21 +74,17 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "oom-score-adj-values",
         "the OOM score is left as the system sets it",
     ),
-    ("unixsocket", "TCP only"),
-    ("unixsocketperm", "TCP only"),
-    ("socket-mark-id", "TCP only, no socket marks"),
     ("bind-source-addr", "no outgoing connections"),
-    (
-        "tcp-backlog",
-        "the listener uses the system's default backlog",
-    ),
     ("activerehashing", "tables grow incrementally by design"),
     ("dynamic-hz", "background work is not tied to `hz`"),
     (
         "max-new-connections-per-cycle",
         "connections are accepted as they come",
     ),
-    ("max-new-tls-connections-per-cycle", "no TLS listener"),
+    (
+        "max-new-tls-connections-per-cycle",
+        "TLS connections are accepted as they come",
+    ),
     ("enable-module-command", "no modules"),
     ("stream-node-", "no streams"),
     ("hll-sparse-max-bytes", "no HyperLogLog"),
@@ -120,6 +122,14 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "the expiry cycle's budget is fixed at Redis's default (docs/expiry.md)",
     ),
 ];
+
+/// Why some values of `name` are refused (start-up and CONFIG SET), if any are.
+fn refused(name: &str) -> Option<String> {
+    REFUSED
+        .iter()
+        .find(|(option, _, _)| *option == name)
+        .map(|(_, values, why)| format!("{values} is refused: {why}"))
+}
 
 /// Why `name` has no effect here, if it has none.
 fn no_effect(name: &str) -> Option<&'static str> {
@@ -184,7 +194,7 @@ fn cell(text: &str) -> String {
 /// The reference table: one row per option, in the table's (redis.conf's) order.
 pub fn render() -> String {
     let mut out = String::from(
-        "| Option | Default | CONFIG SET | Values | In ferrocache |\n|---|---|---|---|---|\n",
+        "| Option | Default | CONFIG SET | Values | Status | In ferrocache |\n|---|---|---|---|---|---|\n",
     );
     for option in OPTIONS {
         let name = match option.alias {
@@ -196,12 +206,16 @@ pub fn render() -> String {
         } else {
             format!("`{}`", option.default)
         };
-        let effect = no_effect(option.name).map_or("honoured".to_string(), |why| {
-            format!("accepted, no effect: {why}")
-        });
+        // An option either works, is refused where it cannot be honoured (it would change who
+        // can connect, where data goes or the node's role), or only tunes internals (inert).
+        let (status, effect) = match (refused(option.name), no_effect(option.name)) {
+            (Some(why), _) => ("refused", why),
+            (None, Some(why)) => ("inert", format!("accepted, no effect: {why}")),
+            (None, None) => ("works", "honoured".to_string()),
+        };
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {status} | {} |",
             cell(&default),
             runtime(option),
             cell(&values(&option.kind)),

@@ -19,7 +19,11 @@ pub fn connected_clients() -> usize {
 
 /// Binds every address of the `bind` option on `port`. Addresses prefixed with `-` are optional:
 /// failing to bind them is not an error.
-pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerError> {
+pub async fn bind_all(
+    bind: &str,
+    port: u16,
+    options: SocketOptions,
+) -> Result<Vec<TcpListener>, ServerError> {
     let mut listeners = Vec::new();
     for word in bind.split_whitespace() {
         let (optional, addr) = match word.strip_prefix('-') {
@@ -42,7 +46,7 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
                 )))
             }
         };
-        match bind_one(sock).await {
+        match bind_one(sock, options) {
             Ok(l) => listeners.push(l),
             Err(e) if optional || (ip == "::" && !listeners.is_empty()) => {
                 tracing::debug!("skipping optional bind address {sock}: {e}");
@@ -57,7 +61,23 @@ pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerE
     Ok(listeners)
 }
 
-async fn bind_one(sock: SocketAddr) -> std::io::Result<TcpListener> {
+/// Listening-socket options: `tcp-backlog` and `socket-mark-id` (SO_MARK, 0 = none).
+#[derive(Clone, Copy, Debug)]
+pub struct SocketOptions {
+    pub backlog: u32,
+    pub mark: u32,
+}
+
+impl SocketOptions {
+    pub fn from_config(config: &crate::config::Config) -> SocketOptions {
+        SocketOptions {
+            backlog: config.get_i64("tcp-backlog").clamp(0, i32::MAX as i64) as u32,
+            mark: config.get_i64("socket-mark-id").clamp(0, u32::MAX as i64) as u32,
+        }
+    }
+}
+
+fn bind_one(sock: SocketAddr, options: SocketOptions) -> std::io::Result<TcpListener> {
     let socket = if sock.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -68,8 +88,11 @@ async fn bind_one(sock: SocketAddr) -> std::io::Result<TcpListener> {
         // Let `::` and `0.0.0.0` coexist, as Redis does with IPV6_V6ONLY.
         socket2::SockRef::from(&socket).set_only_v6(true)?;
     }
+    if options.mark != 0 {
+        socket2::SockRef::from(&socket).set_mark(options.mark)?;
+    }
     socket.bind(sock)?;
-    socket.listen(511)
+    socket.listen(options.backlog)
 }
 
 /// Accepts connections on `listener` until the server shuts down.
