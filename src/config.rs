@@ -334,6 +334,18 @@ impl Config {
         Ok(())
     }
 
+    /// Puts back values saved with `get` before a `set_many` whose effects could not be
+    /// applied (a port that cannot be bound, a TLS file that does not load).
+    pub fn restore(&self, saved: &[(&'static str, String)]) {
+        {
+            let mut values = self.values.write();
+            for (name, value) in saved {
+                values.insert(name, value.clone());
+            }
+        }
+        self.refresh_hot();
+    }
+
     /// Options whose name (or alias) matches a glob pattern, as (name matched, value), in table
     /// order. An exact name (no glob characters) is reported under the name asked for.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {

@@ -27,9 +27,10 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 
 /// Starts the binary with a config file as first argument; returns it and its port.
 fn start_with_file(conf: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let port = common::free_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
         .arg(conf)
-        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .args(["--port", &port, "--bind", "127.0.0.1"])
         .args(extra)
         .current_dir(conf.parent().unwrap())
         .stdout(Stdio::piped())
@@ -237,12 +238,13 @@ fn base_config_from_the_environment_sits_below_options() {
     let dir = temp_dir("base");
     let base = dir.join("base.conf");
     std::fs::write(&base, "protected-mode no\nmaxmemory 1mb\nhz 20\n").unwrap();
+    let port = common::free_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
         .env("FERROCACHE_BASE_CONFIG", &base)
         .args([
             "redis-server",
             "--port",
-            "0",
+            &port,
             "--bind",
             "127.0.0.1",
             "--maxmemory",
