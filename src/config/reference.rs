@@ -123,6 +123,37 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ),
 ];
 
+/// What to know about options that work, beyond "honoured".
+const NOTES: &[(&str, &str)] = &[
+    (
+        "port",
+        "0 = no plaintext listener; CONFIG SET rebinds at once",
+    ),
+    ("bind", "CONFIG SET rebinds at once"),
+    (
+        "tls-port",
+        "0 = no TLS listener; CONFIG SET rebinds at once",
+    ),
+    ("unixsocket", "not settable at runtime, as in Redis"),
+    ("tls-key-file-pass", "decrypts PKCS#8 keys"),
+    (
+        "tls-ca-cert-dir",
+        "every certificate file in the directory is trusted",
+    ),
+    (
+        "tls-protocols",
+        "TLSv1.2, TLSv1.3; TLSv1 and TLSv1.1 are refused",
+    ),
+    (
+        "tls-ciphers",
+        "the TLSv1.2 ECDHE AES-GCM / ChaCha20 suites; a list selecting none is refused",
+    ),
+    (
+        "tls-ciphersuites",
+        "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256",
+    ),
+];
+
 /// Why some values of `name` are refused (start-up and CONFIG SET), if any are.
 fn refused(name: &str) -> Option<String> {
     REFUSED
@@ -211,7 +242,13 @@ pub fn render() -> String {
         let (status, effect) = match (refused(option.name), no_effect(option.name)) {
             (Some(why), _) => ("refused", why),
             (None, Some(why)) => ("inert", format!("accepted, no effect: {why}")),
-            (None, None) => ("works", "honoured".to_string()),
+            (None, None) => (
+                "works",
+                match NOTES.iter().find(|(n, _)| *n == option.name) {
+                    Some((_, note)) => format!("honoured: {note}"),
+                    None => "honoured".to_string(),
+                },
+            ),
         };
         let _ = writeln!(
             out,
@@ -255,7 +292,7 @@ mod tests {
 
     #[test]
     fn every_no_effect_entry_names_an_option() {
-        for (key, _) in NO_EFFECT {
+        for (key, _) in NO_EFFECT.iter().chain(NOTES) {
             assert!(
                 OPTIONS.iter().any(|o| if key.ends_with('-') {
                     o.name.starts_with(key)

@@ -513,10 +513,9 @@ async fn serve_tcp(
         _ => &TRANSPORT_STATS.accepted_tcp,
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    if refused_by_protected_mode(&state, &addr) {
-        if transport == Transport::Tcp {
-            let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
-        }
+    let denied = refused_by_protected_mode(&state, &addr);
+    if denied && transport == Transport::Tcp {
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
         return;
     }
     let _ = stream.set_nodelay(true);
@@ -566,6 +565,12 @@ async fn serve_tcp(
             return;
         }
     };
+    if denied {
+        // Over TLS the refusal is sent once the handshake is done, as Redis does.
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let Some(_admitted) = admit(&state, &mut stream).await else {
         return;
     };
