@@ -236,6 +236,24 @@ fn start_fails(args: &[String]) -> String {
     )
 }
 
+/// `ferrocache ping ARGS`: (exit status success, stdout + stderr).
+fn health(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
+        .arg("ping")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("ferrocache ping");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
@@ -278,6 +296,7 @@ fn unix_socket_serves_with_its_permissions_and_redis_fields() {
         assert!(theirs.contains(" flags=U "));
         drop(redis);
     }
+    assert_eq!(health(&["-s", &path]), (true, "PONG\n".into()));
     // MONITOR names a unix client `unix:<path>`, as Redis does.
     let mut monitor = std::os::unix::net::UnixStream::connect(&path).unwrap();
     monitor.write_all(b"MONITOR\r\n").unwrap();
@@ -358,6 +377,18 @@ fn tls_listener_with_mutual_tls() {
         !got.starts_with(b"+") && !got.starts_with(b"-"),
         "plaintext got {got:?}"
     );
+    // The health check over TLS, with and without the client certificate.
+    let port_text = tls_port.to_string();
+    let (ca, crt, key) = (
+        pki.path("ca.crt"),
+        pki.path("client.crt"),
+        pki.path("client.key"),
+    );
+    let tls_args = ["-p", &port_text, "--tls", "--cacert", &ca];
+    let mut with_cert = tls_args.to_vec();
+    with_cert.extend(["--cert", &crt, "--key", &key]);
+    assert_eq!(health(&with_cert), (true, "PONG\n".into()));
+    assert!(!health(&tls_args).0);
     // Still serving both.
     assert_eq!(server.raw().cmd_str(&["PING"]), "+PONG\r\n");
     assert_eq!(pki.cli(tls_port, true, &["PING"]).1, "PONG\n");
@@ -371,7 +402,7 @@ fn tls_listener_with_mutual_tls() {
             .unwrap_or_else(|| panic!("{name} missing"))
     };
     assert!(metric("ferrocache_connections_received_total{transport=\"tls\"}") >= 5);
-    assert!(metric("ferrocache_tls_handshake_failures_total") >= 2);
+    assert!(metric("ferrocache_tls_handshake_failures_total") >= 3);
 }
 
 /// `port 0` with a tls-port: TLS only, no plaintext listener; an encrypted key with
