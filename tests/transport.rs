@@ -403,6 +403,26 @@ fn tls_listener_with_mutual_tls() {
     };
     assert!(metric("ferrocache_connections_received_total{transport=\"tls\"}") >= 5);
     assert!(metric("ferrocache_tls_handshake_failures_total") >= 3);
+    // maxclients counts TLS clients (and handshakes in flight): past it, no handshake at all.
+    let mut c = server.raw();
+    for _ in 0..500 {
+        // Earlier clients' connections are closed by now; wait until the server saw it.
+        if c.cmd_str(&["INFO", "clients"])
+            .contains("connected_clients:1\r\n")
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "maxclients", "2"]), "+OK\r\n");
+    let config = pki.client_config();
+    let mut first = tls_connect(&config, tls_port);
+    assert_eq!(tls_cmd(&mut first, &["PING"]).unwrap(), "+PONG\r\n");
+    let mut second = tls_connect(&config, tls_port);
+    assert!(tls_cmd(&mut second, &["PING"]).is_err());
+    assert!(c
+        .cmd_str(&["INFO", "stats"])
+        .contains("rejected_connections:1\r\n"));
 }
 
 /// `port 0` with a tls-port: TLS only, no plaintext listener; an encrypted key with

@@ -480,14 +480,22 @@ fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
 /// Counts the connection and refuses it past maxclients (with Redis's error line); the guard
 /// gives the slot back when the connection ends.
 async fn admit<S: AsyncWrite + Unpin>(state: &ServerState, stream: &mut S) -> Option<Admitted> {
-    let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
-    if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
-        CONNECTED.fetch_sub(1, Ordering::Relaxed);
-        crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
+    let admitted = reserve(state);
+    if admitted.is_none() {
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
         let _ = stream.flush().await;
+    }
+    admitted
+}
+
+/// Takes a client slot, or counts a rejected connection past maxclients.
+fn reserve(state: &ServerState) -> Option<Admitted> {
+    let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
+    if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
+        CONNECTED.fetch_sub(1, Ordering::Relaxed);
+        crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
         return None;
     }
     Some(Admitted)
@@ -547,6 +555,11 @@ async fn serve_tcp(
     let Some(acceptor) = state.listeners.tls_context.acceptor() else {
         return;
     };
+    // The client's slot is taken before the handshake, so handshakes in flight count toward
+    // maxclients; past it the connection is closed before any TLS work.
+    let Some(_admitted) = reserve(&state) else {
+        return;
+    };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
     let mut stream = match handshake {
         Ok(Ok(stream)) => stream,
@@ -571,9 +584,6 @@ async fn serve_tcp(
         let _ = stream.shutdown().await;
         return;
     }
-    let Some(_admitted) = admit(&state, &mut stream).await else {
-        return;
-    };
     TRANSPORT_STATS
         .connected_tls
         .fetch_add(1, Ordering::Relaxed);
