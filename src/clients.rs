@@ -10,11 +10,53 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// One end of a client connection: an IP address and port, or a unix socket path (printed
+/// `/path:0` as Redis does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    Unix(Arc<str>),
+}
+
+impl Peer {
+    /// A loopback address or a unix socket: what protected mode and the `local` value of
+    /// enable-debug-command / enable-protected-configs treat as local.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Peer::Tcp(addr) => match addr.ip() {
+                std::net::IpAddr::V4(ip) => ip.is_loopback(),
+                std::net::IpAddr::V6(ip) => {
+                    ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+                }
+            },
+            Peer::Unix(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
+
+/// How a client is connected (CLIENT LIST flag `U`, the metrics endpoint's counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Tls,
+    Unix,
+}
+
 #[derive(Debug)]
 pub struct ClientInfo {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub local_addr: SocketAddr,
+    pub addr: Peer,
+    pub local_addr: Peer,
+    pub transport: Transport,
     pub fd: i64,
     pub created_ms: u64,
     pub last_interaction_ms: AtomicU64,
@@ -50,6 +92,8 @@ pub struct ClientDetails {
     pub ssub: usize,
     pub monitor: bool,
     pub user: String,
+    /// Connected through the unix socket (CLIENT LIST flag `U`).
+    pub unix: bool,
 }
 
 impl ClientDetails {
@@ -67,6 +111,9 @@ impl ClientDetails {
         }
         if self.blocked {
             flags.push('b');
+        }
+        if self.unix {
+            flags.push('U');
         }
         if self.no_evict {
             flags.push('e');
@@ -99,10 +146,28 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
+    /// Registers a TCP client (also the internal clients: AOF loading, the metrics endpoint).
     pub fn register(
         &self,
         addr: SocketAddr,
         local_addr: SocketAddr,
+        fd: i64,
+        now_ms: u64,
+    ) -> Arc<ClientInfo> {
+        self.register_peer(
+            Peer::Tcp(addr),
+            Peer::Tcp(local_addr),
+            Transport::Tcp,
+            fd,
+            now_ms,
+        )
+    }
+
+    pub fn register_peer(
+        &self,
+        addr: Peer,
+        local_addr: Peer,
+        transport: Transport,
         fd: i64,
         now_ms: u64,
     ) -> Arc<ClientInfo> {
@@ -111,6 +176,7 @@ impl ClientRegistry {
             id,
             addr,
             local_addr,
+            transport,
             fd,
             created_ms: now_ms,
             last_interaction_ms: AtomicU64::new(now_ms),
@@ -118,6 +184,7 @@ impl ClientRegistry {
                 resp: 2,
                 user: "default".into(),
                 multi: -1,
+                unix: transport == Transport::Unix,
                 ..Default::default()
             }),
             killed: AtomicBool::new(false),

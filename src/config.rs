@@ -71,6 +71,8 @@ pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     /// `rename-command` directives, applied to the command table at start-up.
     pub renamed_commands: Vec<(String, String)>,
+    /// Where each `rename-command` came from (line number, line), for start-up errors.
+    pub renamed_at: Vec<(usize, String)>,
     /// redis.conf `user` lines (the words after `user`), applied by `acl::load_at_startup`.
     pub user_lines: Vec<Vec<String>>,
     /// The config file given on the command line (CONFIG REWRITE target, INFO config_file), as
@@ -93,6 +95,7 @@ impl Default for Config {
         let config = Config {
             values: RwLock::new(values),
             renamed_commands: Vec::new(),
+            renamed_at: Vec::new(),
             user_lines: Vec::new(),
             config_file: None,
             hot: HotConfig::default(),
@@ -103,7 +106,7 @@ impl Default for Config {
 }
 
 /// A configuration error in redis-server's format.
-fn fatal(line_no: usize, line: &str, reason: &str) -> ServerError {
+pub fn fatal(line_no: usize, line: &str, reason: &str) -> ServerError {
     ServerError::Config(format!(
         "\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\nReading the configuration file, at line {line_no}\n>>> '{line}'\n{reason}"
     ))
@@ -234,6 +237,9 @@ impl Config {
                 save_seen |= matches!(spec.kind, Kind::Save);
                 let current = self.get(spec.name);
                 let mut value = normalize(spec, &args, &current).map_err(|reason| err(&reason))?;
+                if let Some(reason) = refusal(spec.name, &value) {
+                    return Err(err(&reason));
+                }
                 if spec.name == "dir" {
                     value = std::fs::canonicalize(&value)
                         .and_then(|p| {
@@ -254,9 +260,11 @@ impl Config {
                 continue;
             }
             match name.as_str() {
-                "rename-command" if args.len() == 2 => self
-                    .renamed_commands
-                    .push((args[0].to_ascii_lowercase(), args[1].clone())),
+                "rename-command" if args.len() == 2 => {
+                    self.renamed_commands
+                        .push((args[0].to_ascii_lowercase(), args[1].clone()));
+                    self.renamed_at.push((i + 1, line.to_string()));
+                }
                 "include" if args.len() == 1 => {
                     let included = std::fs::read_to_string(&args[0]).map_err(|e| {
                         err(&format!(
@@ -312,10 +320,11 @@ impl Config {
             let mut staged = Vec::with_capacity(changes.len());
             for (i, (spec, args)) in changes.iter().enumerate() {
                 let current = values.get(spec.name).map(String::as_str).unwrap_or("");
-                staged.push((
-                    spec.name,
-                    normalize(spec, args, current).map_err(|reason| (i, reason))?,
-                ));
+                let value = normalize(spec, args, current).map_err(|reason| (i, reason))?;
+                if let Some(reason) = refusal(spec.name, &value) {
+                    return Err((i, reason));
+                }
+                staged.push((spec.name, value));
             }
             for (name, value) in staged {
                 values.insert(name, value);
@@ -323,6 +332,18 @@ impl Config {
         }
         self.refresh_hot();
         Ok(())
+    }
+
+    /// Puts back values saved with `get` before a `set_many` whose effects could not be
+    /// applied (a port that cannot be bound, a TLS file that does not load).
+    pub fn restore(&self, saved: &[(&'static str, String)]) {
+        {
+            let mut values = self.values.write();
+            for (name, value) in saved {
+                values.insert(name, value.clone());
+            }
+        }
+        self.refresh_hot();
     }
 
     /// Options whose name (or alias) matches a glob pattern, as (name matched, value), in table

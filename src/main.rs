@@ -62,6 +62,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if let Err((i, reason)) =
+        ferrocache::commands::registry::Registry::check_renames(&config.renamed_commands)
+    {
+        let (line_no, line) = &config.renamed_at[i];
+        eprintln!("{}", ferrocache::config::fatal(*line_no, line, reason));
+        std::process::exit(1);
+    }
     init_logging(&config);
     tracing::info!(
         "ferrocache {} (Redis {REDIS_VERSION} compatible) starting, pid={}",

@@ -27,19 +27,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
-    let port = state.config.get_i64("port") as u16;
-    let backlog = u32::try_from(state.config.get_i64("tcp-backlog")).unwrap_or(511);
-    let listeners = listener::bind_all(&state.config.get("bind"), port, backlog).await?;
-    if listeners.is_empty() {
-        return Err(ServerError::Config(
-            "Failed listening on port (tcp), aborting.".into(),
-        ));
-    }
-    let bound = listeners[0].local_addr()?.port();
-    state.bound_port.store(bound as u64, Ordering::Relaxed);
-    for l in listeners {
-        tokio::spawn(listener::accept_loop(state.clone(), l));
-    }
+    listener::start(&state)?;
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
@@ -51,7 +39,23 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         );
     }
     crate::commands::info::note_startup_memory();
-    tracing::info!("Ready to accept connections tcp (port {bound})");
+    let listeners = &state.listeners;
+    if listeners.tcp_port() != 0 {
+        tracing::info!(
+            "Ready to accept connections tcp (port {})",
+            listeners.tcp_port()
+        );
+    }
+    if listeners.tls_port() != 0 {
+        tracing::info!(
+            "Ready to accept connections tls (port {})",
+            listeners.tls_port()
+        );
+    }
+    let unix = state.config.get("unixsocket");
+    if !unix.is_empty() {
+        tracing::info!("The server is now ready to accept connections at {unix}");
+    }
 
     use tokio::signal::unix::{signal, SignalKind};
     // Created once: a signal that arrives while the loop is busy elsewhere is kept for the next
@@ -93,6 +97,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         }
     }
     let _ = state.shutdown.send(true);
+    state.listeners.close_all();
     // Everything logged is written and fsynced before the process exits.
     {
         let state = state.clone();

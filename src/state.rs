@@ -23,6 +23,8 @@ pub struct ServerState {
     pub run_id: String,
     /// The TCP port actually bound (differs from the `port` option when it is 0).
     pub bound_port: AtomicU64,
+    /// The listening sockets and the TLS context (net/listener.rs).
+    pub listeners: crate::net::listener::Listeners,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save_unix: AtomicU64,
     pub executable: String,
@@ -69,6 +71,7 @@ impl ServerState {
             started_unix_ms: now_ms,
             run_id: make_run_id(now_ms),
             bound_port: AtomicU64::new(0),
+            listeners: Default::default(),
             last_save_unix: AtomicU64::new(now_ms / 1000),
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())

@@ -27,9 +27,10 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 
 /// Starts the binary with a config file as first argument; returns it and its port.
 fn start_with_file(conf: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let port = common::free_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
         .arg(conf)
-        .args(["--port", "0", "--bind", "127.0.0.1"])
+        .args(["--port", &port, "--bind", "127.0.0.1"])
         .args(extra)
         .current_dir(conf.parent().unwrap())
         .stdout(Stdio::piped())
@@ -237,12 +238,13 @@ fn base_config_from_the_environment_sits_below_options() {
     let dir = temp_dir("base");
     let base = dir.join("base.conf");
     std::fs::write(&base, "protected-mode no\nmaxmemory 1mb\nhz 20\n").unwrap();
+    let port = common::free_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
         .env("FERROCACHE_BASE_CONFIG", &base)
         .args([
             "redis-server",
             "--port",
-            "0",
+            &port,
             "--bind",
             "127.0.0.1",
             "--maxmemory",
@@ -351,4 +353,62 @@ fn help_lists_the_other_entry_points() {
     ] {
         assert!(text.contains(entry), "{entry} missing from --help: {text}");
     }
+}
+
+/// An option this server cannot honour (a replica role, cluster mode, a write quorum of
+/// replicas) stops start-up with a message naming it, instead of running as a plain primary;
+/// CONFIG SET refuses it too. rename-command of an unknown command stops start-up with
+/// redis-server's own text.
+#[test]
+fn options_that_cannot_be_honoured_stop_start_up() {
+    for (args, expected) in [
+        (
+            &["--replicaof", "127.0.0.1", "6380"][..],
+            ">>> 'replicaof \"127.0.0.1\" \"6380\"'\n'replicaof 127.0.0.1 6380' is not supported: ferrocache has no replication",
+        ),
+        (
+            &["--slaveof", "127.0.0.1", "6380"][..],
+            "'replicaof 127.0.0.1 6380' is not supported",
+        ),
+        (
+            &["--cluster-enabled", "yes"][..],
+            "'cluster-enabled yes' is not supported: ferrocache has no cluster mode",
+        ),
+        (
+            &["--min-replicas-to-write", "1"][..],
+            "'min-replicas-to-write 1' is not supported",
+        ),
+        (
+            &["--rename-command", "nosuchcmd", "x"][..],
+            ">>> 'rename-command \"nosuchcmd\" \"x\"'\nNo such command in rename-command\n",
+        ),
+        (
+            &["--rename-command", "get", "set"][..],
+            "Target command name already exists\n",
+        ),
+    ] {
+        let (code, stderr) = start_failure(args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    // Their defaults and `replicaof no one` start as usual.
+    let server = Server::start(&[
+        "--replicaof",
+        "no",
+        "one",
+        "--cluster-enabled",
+        "no",
+        "--min-replicas-to-write",
+        "0",
+    ]);
+    let mut c = server.raw();
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        "-ERR CONFIG SET failed (possibly related to argument 'min-replicas-to-write') - 'min-replicas-to-write 2' is not supported: ferrocache has no replication: with no replica a write could never be accepted\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "min-replicas-to-write"]),
+        "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
+    );
 }

@@ -51,6 +51,19 @@ install_redis_server() {
     as_root service redis-server stop >/dev/null 2>&1 || true
 }
 
+install_openssl() {
+    # The TLS tests make their certificates with the openssl command.
+    if command -v openssl >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing openssl"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y -q openssl >/dev/null 2>&1; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q openssl
+    fi
+}
+
 install_python_packages() {
     # RESP3 (`protocol=3`) needs redis-py >= 5; Debian's python3-redis may be older.
     if python3 -c 'import sys, redis, pytest; sys.exit(int(redis.__version__.split(".")[0]) < 5)' >/dev/null 2>&1; then
@@ -84,6 +97,7 @@ install_iproute2() {
 }
 
 install_redis_server
+install_openssl
 install_python_packages
 install_iproute2
 

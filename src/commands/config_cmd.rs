@@ -168,10 +168,23 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         matched.push(entry_name);
         changes.push((spec, args));
     }
+    let previous: Vec<(&'static str, String)> = changes
+        .iter()
+        .map(|(spec, _)| (spec.name, ctx.state.config.get(spec.name)))
+        .collect();
     ctx.state
         .config
         .set_many(&changes)
         .map_err(|(i, reason)| failed(&matched[i], &reason))?;
+    // Listeners and TLS: bound or loaded now; on failure every value of this call goes back.
+    if let Err((blamed, reason)) = crate::net::listener::apply_config(ctx.state, &previous) {
+        ctx.state.config.restore(&previous);
+        let i = changes
+            .iter()
+            .position(|(spec, _)| spec.name == blamed)
+            .unwrap_or(0);
+        return Err(failed(&matched[i], reason));
+    }
     super::memory_limit::config_changed(ctx.state);
     for (i, (spec, _)) in changes.iter().enumerate() {
         crate::aof::config_changed(ctx.state, spec.name)
@@ -185,7 +198,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn protected_allowed(ctx: &Ctx<'_>) -> bool {
     match ctx.state.config.get("enable-protected-configs").as_str() {
         "yes" => true,
-        "local" => ctx.client.info.addr.ip().is_loopback(),
+        "local" => ctx.client.info.addr.is_local(),
         _ => false,
     }
 }

@@ -359,7 +359,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn check_debug_allowed(ctx: &Ctx<'_>) -> Result<(), CommandError> {
     let allowed = match ctx.state.config.get("enable-debug-command").as_str() {
         "yes" => true,
-        "local" => ctx.client.info.addr.ip().is_loopback(),
+        "local" => ctx.client.info.addr.is_local(),
         _ => false,
     };
     if allowed {

@@ -90,6 +90,23 @@ pub struct Registry {
 
 impl Registry {
     /// Builds the table, applying `rename-command old new` (an empty new name removes it).
+    /// Checks `rename-command` directives in order as redis-server does when it reads them:
+    /// `Err((index, reason))` for the first that names no command or renames onto a command
+    /// that exists.
+    pub fn check_renames(renames: &[(String, String)]) -> Result<(), (usize, &'static str)> {
+        let mut names: std::collections::HashSet<String> =
+            families().map(|spec| spec.name.to_string()).collect();
+        for (i, (old, new)) in renames.iter().enumerate() {
+            if !names.remove(old) {
+                return Err((i, "No such command in rename-command"));
+            }
+            if !new.is_empty() && !names.insert(new.to_ascii_lowercase()) {
+                return Err((i, "Target command name already exists"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(renames: &[(String, String)]) -> Registry {
         // Counters live for the whole process; the table is built once per server.
         let mut next_id = 0u16;

@@ -176,7 +176,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         "300",
         Mutable,
     ),
-    // TLS (accepted; TLS itself is not implemented)
+    // TLS (net/tls.rs)
     opt("tls-port", Int { min: 0, max: 65535 }, "0", Mutable),
     opt("tls-cert-file", Str, "", Mutable),
     opt("tls-key-file", Str, "", Mutable),
@@ -263,7 +263,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("dbfilename", Str, "dump.rdb", Protected),
     opt("rdb-del-sync-files", Bool, "no", Mutable),
     opt("dir", Str, "", Protected),
-    // Replication (accepted; replication is not implemented)
+    // Replication: not implemented; `refusal` stops start-up for a replica role
     aliased("replicaof", "slaveof", ReplicaOf, "", Immutable),
     opt("masterauth", Str, "", Mutable),
     opt("masteruser", Str, "", Mutable),
@@ -531,7 +531,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         "5000",
         Mutable,
     ),
-    // Cluster (accepted; cluster mode is not implemented)
+    // Cluster: not implemented; `refusal` stops start-up for cluster-enabled yes
     opt("cluster-enabled", Bool, "no", Immutable),
     opt("cluster-config-file", Str, "nodes.conf", Immutable),
     opt(
@@ -893,6 +893,44 @@ pub(super) const DEPRECATED: &[&str] = &[
     "list-max-ziplist-value",
     "lua-replicate-commands",
 ];
+
+/// Options whose value would change the node's role or where writes are allowed, which this
+/// server cannot honour: (option, the values refused in words, why). Start-up and CONFIG SET
+/// refuse them with a message naming the option (see `refusal`) rather than run as something
+/// else than asked.
+pub const REFUSED: &[(&str, &str, &str)] = &[
+    (
+        "replicaof",
+        "any value but `no one`",
+        "ferrocache has no replication: this node would accept writes as a primary instead of replicating",
+    ),
+    (
+        "cluster-enabled",
+        "`yes`",
+        "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
+    ),
+    (
+        "min-replicas-to-write",
+        "a value above 0",
+        "ferrocache has no replication: with no replica a write could never be accepted",
+    ),
+];
+
+/// Why `value` (canonical form) of option `name` is refused, if it is: the message names the
+/// option, the value and the reason.
+pub fn refusal(name: &str, value: &str) -> Option<String> {
+    let refused = match name {
+        "replicaof" => !value.is_empty(),
+        "cluster-enabled" => value == "yes",
+        "min-replicas-to-write" => value != "0",
+        _ => false,
+    };
+    if !refused {
+        return None;
+    }
+    let (_, _, why) = REFUSED.iter().find(|(n, _, _)| *n == name)?;
+    Some(format!("'{name} {value}' is not supported: {why}"))
+}
 
 pub fn find_option(name: &str) -> Option<&'static OptionSpec> {
     let name = name.to_ascii_lowercase();

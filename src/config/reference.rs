@@ -1,16 +1,22 @@
 //! The configuration reference of docs/operations.md, rendered from the option table so the
 //! document cannot drift from what the server accepts (a unit test compares the two).
 
-use super::options::{Kind, Mutability, OptionSpec, OPTIONS};
+use super::options::{Kind, Mutability, OptionSpec, OPTIONS, REFUSED};
 use std::fmt::Write;
 
 /// Options accepted for redis.conf compatibility that change nothing here, matched by exact
 /// name or by a prefix ending in `-`, with the reason shown in the reference.
 const NO_EFFECT: &[(&str, &str)] = &[
     ("cluster-", "no cluster mode"),
+    ("tls-replication", "no replication links"),
+    ("tls-cluster", "no cluster bus"),
     (
-        "tls-",
-        "no TLS listener; terminate TLS in front (stunnel, a proxy)",
+        "tls-dh-params-file",
+        "no finite-field DHE suites (rustls negotiates ECDHE only)",
+    ),
+    (
+        "tls-client-",
+        "checked when set (a bad file is refused); no outgoing link uses it yet",
     ),
     ("repl-", "no replication"),
     ("replica-", "no replication"),
@@ -68,9 +74,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "oom-score-adj-values",
         "the OOM score is left as the system sets it",
     ),
-    ("unixsocket", "TCP only"),
-    ("unixsocketperm", "TCP only"),
-    ("socket-mark-id", "TCP only, no socket marks"),
     ("bind-source-addr", "no outgoing connections"),
     ("activerehashing", "tables grow incrementally by design"),
     ("dynamic-hz", "background work is not tied to `hz`"),
@@ -78,7 +81,10 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "max-new-connections-per-cycle",
         "connections are accepted as they come",
     ),
-    ("max-new-tls-connections-per-cycle", "no TLS listener"),
+    (
+        "max-new-tls-connections-per-cycle",
+        "TLS connections are accepted as they come",
+    ),
     ("enable-module-command", "no modules"),
     ("stream-node-", "no streams"),
     ("list-compress-depth", "list nodes are not compressed"),
@@ -115,6 +121,45 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "the expiry cycle's budget is fixed at Redis's default (docs/expiry.md)",
     ),
 ];
+
+/// What to know about options that work, beyond "honoured".
+const NOTES: &[(&str, &str)] = &[
+    (
+        "port",
+        "0 = no plaintext listener; CONFIG SET rebinds at once",
+    ),
+    ("bind", "CONFIG SET rebinds at once"),
+    (
+        "tls-port",
+        "0 = no TLS listener; CONFIG SET rebinds at once",
+    ),
+    ("unixsocket", "not settable at runtime, as in Redis"),
+    ("tls-key-file-pass", "decrypts PKCS#8 keys"),
+    (
+        "tls-ca-cert-dir",
+        "every certificate file in the directory is trusted",
+    ),
+    (
+        "tls-protocols",
+        "TLSv1.2, TLSv1.3; TLSv1 and TLSv1.1 are refused",
+    ),
+    (
+        "tls-ciphers",
+        "the TLSv1.2 ECDHE AES-GCM / ChaCha20 suites; a list selecting none is refused",
+    ),
+    (
+        "tls-ciphersuites",
+        "TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256",
+    ),
+];
+
+/// Why some values of `name` are refused (start-up and CONFIG SET), if any are.
+fn refused(name: &str) -> Option<String> {
+    REFUSED
+        .iter()
+        .find(|(option, _, _)| *option == name)
+        .map(|(_, values, why)| format!("{values} is refused: {why}"))
+}
 
 /// Why `name` has no effect here, if it has none.
 fn no_effect(name: &str) -> Option<&'static str> {
@@ -179,7 +224,7 @@ fn cell(text: &str) -> String {
 /// The reference table: one row per option, in the table's (redis.conf's) order.
 pub fn render() -> String {
     let mut out = String::from(
-        "| Option | Default | CONFIG SET | Values | In ferrocache |\n|---|---|---|---|---|\n",
+        "| Option | Default | CONFIG SET | Values | Status | In ferrocache |\n|---|---|---|---|---|---|\n",
     );
     for option in OPTIONS {
         let name = match option.alias {
@@ -191,12 +236,22 @@ pub fn render() -> String {
         } else {
             format!("`{}`", option.default)
         };
-        let effect = no_effect(option.name).map_or("honoured".to_string(), |why| {
-            format!("accepted, no effect: {why}")
-        });
+        // An option either works, is refused where it cannot be honoured (it would change who
+        // can connect, where data goes or the node's role), or only tunes internals (inert).
+        let (status, effect) = match (refused(option.name), no_effect(option.name)) {
+            (Some(why), _) => ("refused", why),
+            (None, Some(why)) => ("inert", format!("accepted, no effect: {why}")),
+            (None, None) => (
+                "works",
+                match NOTES.iter().find(|(n, _)| *n == option.name) {
+                    Some((_, note)) => format!("honoured: {note}"),
+                    None => "honoured".to_string(),
+                },
+            ),
+        };
         let _ = writeln!(
             out,
-            "| {name} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {status} | {} |",
             cell(&default),
             runtime(option),
             cell(&values(&option.kind)),
@@ -236,7 +291,7 @@ mod tests {
 
     #[test]
     fn every_no_effect_entry_names_an_option() {
-        for (key, _) in NO_EFFECT {
+        for (key, _) in NO_EFFECT.iter().chain(NOTES) {
             assert!(
                 OPTIONS.iter().any(|o| if key.ends_with('-') {
                     o.name.starts_with(key)

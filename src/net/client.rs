@@ -7,11 +7,9 @@ use crate::protocol::{Limits, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use bytes::BytesMut;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Read buffer capacity kept between reads, as Redis's PROTO_IOBUF_LEN.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -23,8 +21,18 @@ const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
 /// normal class has an output-buffer limit, which applies to the replies held, as in Redis).
 const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
 
-pub async fn run(state: &ServerState, stream: TcpStream, addr: SocketAddr) {
-    MarkedAsync(Box::pin(serve(state, stream, addr))).await
+/// Who a connection is: both ends, its descriptor (CLIENT LIST `fd=`) and its transport.
+pub struct Ends {
+    pub addr: crate::clients::Peer,
+    pub local: crate::clients::Peer,
+    pub fd: i64,
+    pub transport: crate::clients::Transport,
+}
+
+/// Serves one connection until it closes. Generic over the stream, so each transport gets its
+/// own copy of the loop (the plaintext one is the same code as before TLS existed).
+pub async fn run<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
+    MarkedAsync(Box::pin(serve(state, stream, ends))).await
 }
 
 /// Polls a connection future with this thread marked as running a connection task, so debug
@@ -43,15 +51,15 @@ impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
     }
 }
 
-async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
-    let local = stream.local_addr().unwrap_or(addr);
-    let fd = {
-        use std::os::fd::AsRawFd;
-        stream.as_raw_fd() as i64
-    };
-    let info = state
-        .clients
-        .register(addr, local, fd, state.clock.now_ms());
+async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: S, ends: Ends) {
+    let info = state.clients.register_peer(
+        ends.addr,
+        ends.local,
+        ends.transport,
+        ends.fd,
+        state.clock.now_ms(),
+    );
+    let addr = info.addr.clone();
     let mut client = ClientState::new(info.clone());
     client.user = state.acl.default_user();
     client.authenticated = !state.acl.default_needs_auth();
@@ -96,7 +104,7 @@ async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             let n = outbox.drain_into(&mut output);
             if n > 0 {
                 let written = tokio::select! {
-                    written = stream.write_all(&output) => written.is_ok(),
+                    written = write_flush(&mut stream, &output) => written.is_ok(),
                     _ = info.kill_notify.notified() => false,
                 };
                 if !written || info.is_killed() {
@@ -206,7 +214,7 @@ async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                                 .await;
                         }
                         let written = tokio::select! {
-                            written = stream.write_all(&output) => written.is_ok(),
+                            written = write_flush(&mut stream, &output) => written.is_ok(),
                             _ = info.kill_notify.notified() => false,
                         };
                         if !written {
@@ -269,7 +277,7 @@ async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         }
         if !output.is_empty() {
             let written = tokio::select! {
-                written = stream.write_all(&output) => written.is_ok(),
+                written = write_flush(&mut stream, &output) => written.is_ok(),
                 _ = info.kill_notify.notified() => false,
             };
             if !written {
@@ -297,14 +305,23 @@ async fn serve(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
 
 /// What a blocked connection still watches: its socket (a close ends the wait), the input it
 /// keeps buffering, the output written before it blocks, and the shutdown signal.
-struct BlockedIo<'a> {
-    stream: &'a mut TcpStream,
+struct BlockedIo<'a, S> {
+    stream: &'a mut S,
     input: &'a mut BytesMut,
     output: &'a mut BytesMut,
     shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
 }
 
-impl BlockedIo<'_> {
+/// Writes `bytes` and flushes: a no-op for plain sockets, the records still held for TLS.
+async fn write_flush<S: super::listener::Connection>(
+    stream: &mut S,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
+
+impl<S: super::listener::Connection> BlockedIo<'_, S> {
     /// Writes the replies of the commands before the blocking one, as Redis does before it
     /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
     /// wait then notices the closed socket).
@@ -317,7 +334,7 @@ impl BlockedIo<'_> {
         if self.output.is_empty() {
             return pushed;
         }
-        if self.stream.write_all(self.output).await.is_err() {
+        if write_flush(self.stream, self.output).await.is_err() {
             return pushed;
         }
         ServerStats::add(&state.stats.net_output_bytes, self.output.len() as u64);
@@ -330,12 +347,12 @@ impl BlockedIo<'_> {
 /// Parks the client (see `crate::blocking`) until its command is served, its deadline passes,
 /// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
 /// awaiting.
-async fn wait_blocked(
+async fn wait_blocked<S: super::listener::Connection>(
     state: &ServerState,
     client: &mut ClientState,
     request: crate::blocking::BlockRequest,
     argv: Vec<bytes::Bytes>,
-    io: &mut BlockedIo<'_>,
+    io: &mut BlockedIo<'_, S>,
 ) -> Option<crate::protocol::Reply> {
     use crate::blocking::{Ending, Settled};
     let info = client.info.clone();

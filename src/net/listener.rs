@@ -1,14 +1,23 @@
-//! Accept loop: binds the configured addresses, enforces maxclients, spawns one task per
-//! connection.
+//! Listeners: the plaintext TCP, TLS and unix-socket accept loops, maxclients, TCP options,
+//! and their rebinding when CONFIG SET changes `port`, `bind`, `tls-port` or `socket-mark-id`.
+//!
+//! Each listening socket sits in a `Slot` that its accept loop polls under a short lock, so a
+//! CONFIG SET (a synchronous command) can close it at once and bind the same port again; if the
+//! new configuration cannot be bound, the old one is bound again and the whole CONFIG SET fails.
 
-use super::client;
+use super::{client, tls};
+use crate::clients::{Peer, Transport};
+use crate::config::Config;
 use crate::error::ServerError;
 use crate::state::ServerState;
+use parking_lot::Mutex;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::Notify;
 
 /// Live connection count, for maxclients.
 static CONNECTED: AtomicUsize = AtomicUsize::new(0);
@@ -17,13 +26,356 @@ pub fn connected_clients() -> usize {
     CONNECTED.load(Ordering::Relaxed)
 }
 
-/// Binds every address of the `bind` option on `port`, listening with `backlog` pending
-/// connections (`tcp-backlog`; the kernel caps it at `net.core.somaxconn`, as for Redis).
-/// Addresses prefixed with `-` are optional: failing to bind them is not an error.
-pub async fn bind_all(
+/// Connections per transport since start, TLS handshakes that failed, and the TLS and unix
+/// clients connected now (the metrics endpoint reports them).
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    pub accepted_tcp: AtomicU64,
+    pub accepted_tls: AtomicU64,
+    pub accepted_unix: AtomicU64,
+    pub tls_handshake_failures: AtomicU64,
+    pub connected_tls: AtomicU64,
+    pub connected_unix: AtomicU64,
+}
+
+pub static TRANSPORT_STATS: TransportStats = TransportStats {
+    accepted_tcp: AtomicU64::new(0),
+    accepted_tls: AtomicU64::new(0),
+    accepted_unix: AtomicU64::new(0),
+    tls_handshake_failures: AtomicU64::new(0),
+    connected_tls: AtomicU64::new(0),
+    connected_unix: AtomicU64::new(0),
+};
+
+/// How long a TLS client may take to complete its handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Listening-socket options: `tcp-backlog` and `socket-mark-id` (SO_MARK, 0 = none).
+#[derive(Clone, Copy, Debug)]
+pub struct SocketOptions {
+    pub backlog: u32,
+    pub mark: u32,
+}
+
+impl SocketOptions {
+    pub fn from_config(config: &Config) -> SocketOptions {
+        SocketOptions {
+            backlog: config.get_i64("tcp-backlog").clamp(0, i32::MAX as i64) as u32,
+            mark: config.get_i64("socket-mark-id").clamp(0, u32::MAX as i64) as u32,
+        }
+    }
+}
+
+enum Bound {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(UnixStream),
+}
+
+/// One listening socket and the accept loop's stop signal.
+struct Slot {
+    bound: Mutex<Option<Bound>>,
+    stop: Notify,
+}
+
+impl Slot {
+    fn new(bound: Bound) -> Arc<Slot> {
+        Arc::new(Slot {
+            bound: Mutex::new(Some(bound)),
+            stop: Notify::new(),
+        })
+    }
+
+    /// `None` once closed.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Accepted>>> {
+        match &*self.bound.lock() {
+            None => Poll::Ready(None),
+            Some(Bound::Tcp(l)) => l
+                .poll_accept(cx)
+                .map(|r| Some(r.map(|(s, a)| Accepted::Tcp(s, a)))),
+            Some(Bound::Unix(l)) => l
+                .poll_accept(cx)
+                .map(|r| Some(r.map(|(s, _)| Accepted::Unix(s)))),
+        }
+    }
+
+    /// Closes the socket now (the port is free when this returns) and ends the accept loop.
+    fn close(&self) {
+        drop(self.bound.lock().take());
+        self.stop.notify_one();
+    }
+
+    fn port(&self) -> u16 {
+        match &*self.bound.lock() {
+            Some(Bound::Tcp(l)) => l.local_addr().map(|a| a.port()).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// The server's listening sockets and the TLS context new TLS connections use.
+#[derive(Default)]
+pub struct Listeners {
+    tcp: Mutex<Vec<Arc<Slot>>>,
+    tls: Mutex<Vec<Arc<Slot>>>,
+    unix: Mutex<Option<(Arc<Slot>, String)>>,
+    pub tls_context: tls::TlsContext,
+}
+
+impl Listeners {
+    /// The port of the plaintext listener (0 when there is none).
+    pub fn tcp_port(&self) -> u16 {
+        self.tcp.lock().first().map_or(0, |slot| slot.port())
+    }
+
+    pub fn tls_port(&self) -> u16 {
+        self.tls.lock().first().map_or(0, |slot| slot.port())
+    }
+
+    /// Closes every listening socket; removes the unix socket's file as Redis does on exit.
+    pub fn close_all(&self) {
+        for slot in self.tcp.lock().drain(..).chain(self.tls.lock().drain(..)) {
+            slot.close();
+        }
+        if let Some((slot, path)) = self.unix.lock().take() {
+            slot.close();
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Binds every listener the configuration asks for and starts their accept loops: `port` (0:
+/// none), `tls-port` (0: none) on the `bind` addresses, and `unixsocket`. Fails like
+/// redis-server: a TLS configuration that does not load, an address that cannot be bound, or
+/// nothing to listen on.
+pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
+    let config = &state.config;
+    let listeners = &state.listeners;
+    if tls::wanted(config) {
+        let context = tls::build(config).map_err(|reason| {
+            ServerError::Config(format!(
+                "{reason}\nFailed to configure TLS. Check logs for more info."
+            ))
+        })?;
+        listeners.tls_context.install(Some(context));
+    }
+    let options = SocketOptions::from_config(config);
+    let bind = config.get("bind");
+    let port = config.get_i64("port") as u16;
+    let tls_port = config.get_i64("tls-port") as u16;
+    let unix_path = config.get("unixsocket");
+    if port == 0 && tls_port == 0 && unix_path.is_empty() {
+        return Err(ServerError::Config(
+            "Configured to not listen anywhere, exiting.".into(),
+        ));
+    }
+    if port != 0 {
+        let bound = bind_all(&bind, port, options)?;
+        if bound.is_empty() {
+            return Err(ServerError::Config(
+                "Failed listening on port (tcp), aborting.".into(),
+            ));
+        }
+        *listeners.tcp.lock() = spawn_all(state, bound, Transport::Tcp);
+    }
+    if tls_port != 0 {
+        let bound = bind_all(&bind, tls_port, options)?;
+        if bound.is_empty() {
+            return Err(ServerError::Config(
+                "Failed listening on port (tls), aborting.".into(),
+            ));
+        }
+        *listeners.tls.lock() = spawn_all(state, bound, Transport::Tls);
+    }
+    if !unix_path.is_empty() {
+        let perm = u32::from_str_radix(&config.get("unixsocketperm"), 8).unwrap_or(0);
+        let bound = bind_unix(&unix_path, perm)
+            .map_err(|e| ServerError::Config(format!("Failed opening Unix socket: bind: {e}")))?;
+        let slot = Slot::new(Bound::Unix(bound));
+        tokio::spawn(accept_loop(state.clone(), slot.clone(), Transport::Unix));
+        *listeners.unix.lock() = Some((slot, unix_path));
+    }
+    state
+        .bound_port
+        .store(listeners.tcp_port() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+fn spawn_all(
+    state: &Arc<ServerState>,
+    bound: Vec<TcpListener>,
+    transport: Transport,
+) -> Vec<Arc<Slot>> {
+    bound
+        .into_iter()
+        .map(|l| {
+            let slot = Slot::new(Bound::Tcp(l));
+            tokio::spawn(accept_loop(state.clone(), slot.clone(), transport));
+            slot
+        })
+        .collect()
+}
+
+/// Binds the unix socket: an old socket file at `path` is removed first, as Redis does, and
+/// `perm` (unixsocketperm, octal; 0 leaves the umask's) is applied to the new one.
+fn bind_unix(path: &str, perm: u32) -> Result<UnixListener, String> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(|e| crate::config::strerror(&e))?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))
+            .map_err(|e| format!("chmod: {}", crate::config::strerror(&e)))?;
+    }
+    Ok(listener)
+}
+
+/// Applies a CONFIG SET that changed listener options, after the new values are stored.
+/// `changed` holds each changed option with its previous value. On failure the old listeners
+/// and TLS context are kept (bound again when they were closed) and the result names the
+/// option to blame with Redis's reason; the caller restores the previous values.
+pub fn apply_config(
+    state: &ServerState,
+    changed: &[(&'static str, String)],
+) -> Result<(), (&'static str, &'static str)> {
+    let names: Vec<&'static str> = changed.iter().map(|(name, _)| *name).collect();
+    let has = |n: &str| names.contains(&n);
+    let rebind_tcp = has("port") || has("bind") || has("socket-mark-id");
+    let rebind_tls = has("tls-port") || has("bind") || has("socket-mark-id");
+    let reload = names.iter().any(|n| tls::is_context_option(n))
+        || (has("tls-port") && state.listeners.tls_context.acceptor().is_none());
+    if !rebind_tcp && !rebind_tls && !reload {
+        return Ok(());
+    }
+    let Some(arc) = state.self_arc() else {
+        return Ok(()); // no server running (unit tests): nothing is bound
+    };
+    let config = &state.config;
+    // A new TLS context first: nothing is closed if it does not load.
+    let mut context = None;
+    if reload && tls::wanted(config) {
+        match tls::build(config) {
+            Ok(built) => context = Some(built),
+            Err(reason) => {
+                let blamed = names
+                    .iter()
+                    .find(|n| tls::is_context_option(n))
+                    .or(names.iter().find(|n| **n == "tls-port"))
+                    .copied()
+                    .unwrap_or("tls-port");
+                tracing::warn!("{reason}");
+                tracing::warn!("Failed applying new configuration. Possibly related to new {blamed} setting. Restoring previous settings.");
+                return Err((
+                    blamed,
+                    "Unable to update TLS configuration. Check server logs.",
+                ));
+            }
+        }
+    }
+    let old = |name: &str| -> String {
+        changed
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| config.get(name), |(_, v)| v.clone())
+    };
+    let old_options = SocketOptions {
+        mark: old("socket-mark-id").parse().unwrap_or(0),
+        ..SocketOptions::from_config(config)
+    };
+    let options = SocketOptions::from_config(config);
+    let bind = config.get("bind");
+    let mut groups = Vec::new();
+    if rebind_tcp {
+        groups.push((
+            &state.listeners.tcp,
+            Transport::Tcp,
+            "port",
+            config.get_i64("port") as u16,
+            old("port").parse::<u16>().unwrap_or(0),
+        ));
+    }
+    if rebind_tls {
+        groups.push((
+            &state.listeners.tls,
+            Transport::Tls,
+            "tls-port",
+            config.get_i64("tls-port") as u16,
+            old("tls-port").parse::<u16>().unwrap_or(0),
+        ));
+    }
+    // Close the affected listeners, bind the new ones; on any failure close what was bound and
+    // bind the old configuration again.
+    for (slots, _, _, _, _) in &groups {
+        for slot in slots.lock().drain(..) {
+            slot.close();
+        }
+    }
+    let mut failure = None;
+    let mut bound_groups = Vec::new();
+    for (slots, transport, port_name, port, _) in &groups {
+        if *port == 0 {
+            bound_groups.push((*slots, *transport, Vec::new()));
+            continue;
+        }
+        match bind_all(&bind, *port, options) {
+            Ok(bound) if !bound.is_empty() => bound_groups.push((*slots, *transport, bound)),
+            Ok(_) | Err(_) => {
+                let blamed = if has(port_name) {
+                    *port_name
+                } else if has("bind") {
+                    "bind"
+                } else {
+                    "socket-mark-id"
+                };
+                failure = Some(blamed);
+                break;
+            }
+        }
+    }
+    if let Some(blamed) = failure {
+        drop(bound_groups);
+        let old_bind = old("bind");
+        for (slots, transport, _, _, old_port) in &groups {
+            if *old_port == 0 {
+                continue;
+            }
+            match bind_all(&old_bind, *old_port, old_options) {
+                Ok(bound) => *slots.lock() = spawn_all(&arc, bound, *transport),
+                Err(e) => tracing::warn!("Restoring the previous listeners: {e}"),
+            }
+        }
+        state
+            .bound_port
+            .store(state.listeners.tcp_port() as u64, Ordering::Relaxed);
+        tracing::warn!("Failed applying new configuration. Possibly related to new {blamed} setting. Restoring previous settings.");
+        let reason = match blamed {
+            "bind" => "Failed to bind to specified addresses.",
+            "socket-mark-id" => "Unable to set socket mark. Check server logs.",
+            _ => "Unable to listen on this port. Check server logs.",
+        };
+        return Err((blamed, reason));
+    }
+    for (slots, transport, bound) in bound_groups {
+        *slots.lock() = spawn_all(&arc, bound, transport);
+    }
+    if let Some(context) = context {
+        state.listeners.tls_context.install(Some(context));
+    }
+    state
+        .bound_port
+        .store(state.listeners.tcp_port() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Binds every address of the `bind` option on `port`. Addresses prefixed with `-` are optional:
+/// failing to bind them is not an error.
+pub fn bind_all(
     bind: &str,
     port: u16,
-    backlog: u32,
+    options: SocketOptions,
 ) -> Result<Vec<TcpListener>, ServerError> {
     let mut listeners = Vec::new();
     for word in bind.split_whitespace() {
@@ -47,12 +399,16 @@ pub async fn bind_all(
                 )))
             }
         };
-        match bind_one(sock, backlog).await {
+        match bind_one(sock, options) {
             Ok(l) => listeners.push(l),
             Err(e) if optional || (ip == "::" && !listeners.is_empty()) => {
                 tracing::debug!("skipping optional bind address {sock}: {e}");
             }
             Err(e) => {
+                tracing::warn!(
+                    "Warning: Could not create server TCP listening socket {sock}: bind: {}",
+                    crate::config::strerror(&e)
+                );
                 return Err(ServerError::Config(format!(
                     "Warning: Could not create server TCP listening socket {sock}: {e}"
                 )));
@@ -62,7 +418,7 @@ pub async fn bind_all(
     Ok(listeners)
 }
 
-async fn bind_one(sock: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+fn bind_one(sock: SocketAddr, options: SocketOptions) -> std::io::Result<TcpListener> {
     let socket = if sock.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -73,28 +429,40 @@ async fn bind_one(sock: SocketAddr, backlog: u32) -> std::io::Result<TcpListener
         // Let `::` and `0.0.0.0` coexist, as Redis does with IPV6_V6ONLY.
         socket2::SockRef::from(&socket).set_only_v6(true)?;
     }
+    if options.mark != 0 {
+        socket2::SockRef::from(&socket).set_mark(options.mark)?;
+    }
     socket.bind(sock)?;
-    socket.listen(backlog)
+    socket.listen(options.backlog)
 }
 
-/// Accepts connections on `listener` until the server shuts down.
-pub async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+/// Accepts connections on `slot` until it is closed or the server shuts down.
+async fn accept_loop(state: Arc<ServerState>, slot: Arc<Slot>, transport: Transport) {
     let mut shutdown = state.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = std::future::poll_fn(|cx| slot.poll_accept(cx)) => accepted,
+            _ = slot.stop.notified() => return,
             _ = shutdown.changed() => return,
         };
-        let (stream, addr) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
+        let accepted = match accepted {
+            None => return,
+            Some(Ok(accepted)) => accepted,
+            Some(Err(e)) => {
                 tracing::warn!("Accepting client connection: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 continue;
             }
         };
         let state = state.clone();
-        tokio::spawn(async move { serve(state, stream, addr).await });
+        match accepted {
+            Accepted::Tcp(stream, addr) => {
+                tokio::spawn(async move { serve_tcp(state, stream, addr, transport).await });
+            }
+            Accepted::Unix(stream) => {
+                tokio::spawn(async move { serve_unix(state, stream).await });
+            }
+        }
     }
 }
 
@@ -104,28 +472,58 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 /// Protected mode (on by default, as in Redis): while the default user is `nopass` (even when
 /// `off`), only loopback clients (127.0.0.0/8, ::1) may connect.
 fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
-    let loopback = match peer.ip() {
-        std::net::IpAddr::V4(ip) => ip.is_loopback(),
-        std::net::IpAddr::V6(ip) => {
-            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    };
-    !loopback && state.acl.default_is_nopass() && state.config.get_bool("protected-mode")
+    !Peer::Tcp(*peer).is_local()
+        && state.acl.default_is_nopass()
+        && state.config.get_bool("protected-mode")
 }
 
-async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
-    crate::stats::ServerStats::add(&state.stats.connections_received, 1);
-    if refused_by_protected_mode(&state, &addr) {
-        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
-        return;
+/// Counts the connection and refuses it past maxclients (with Redis's error line); the guard
+/// gives the slot back when the connection ends.
+async fn admit<S: AsyncWrite + Unpin>(state: &ServerState, stream: &mut S) -> Option<Admitted> {
+    let admitted = reserve(state);
+    if admitted.is_none() {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        let _ = stream.flush().await;
     }
+    admitted
+}
+
+/// Takes a client slot, or counts a rejected connection past maxclients.
+fn reserve(state: &ServerState) -> Option<Admitted> {
     let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
     if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
         CONNECTED.fetch_sub(1, Ordering::Relaxed);
         crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
+        return None;
+    }
+    Some(Admitted)
+}
+
+struct Admitted;
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        CONNECTED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn serve_tcp(
+    state: Arc<ServerState>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    transport: Transport,
+) {
+    crate::stats::ServerStats::add(&state.stats.connections_received, 1);
+    let counter = match transport {
+        Transport::Tls => &TRANSPORT_STATS.accepted_tls,
+        _ => &TRANSPORT_STATS.accepted_tcp,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let denied = refused_by_protected_mode(&state, &addr);
+    if denied && transport == Transport::Tcp {
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
         return;
     }
     let _ = stream.set_nodelay(true);
@@ -135,9 +533,101 @@ async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr)
             .with_time(std::time::Duration::from_secs(keepalive as u64));
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
-    client::run(&state, stream, addr).await;
-    CONNECTED.fetch_sub(1, Ordering::Relaxed);
+    let local = stream.local_addr().unwrap_or(addr);
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd() as i64
+    };
+    let ends = client::Ends {
+        addr: Peer::Tcp(addr),
+        local: Peer::Tcp(local),
+        fd,
+        transport,
+    };
+    if transport == Transport::Tcp {
+        let Some(_admitted) = admit(&state, &mut stream).await else {
+            return;
+        };
+        client::run(&state, stream, ends).await;
+        return;
+    }
+    // TLS: the context of the moment; a handshake that fails or stalls closes the connection.
+    let Some(acceptor) = state.listeners.tls_context.acceptor() else {
+        return;
+    };
+    // The client's slot is taken before the handshake, so handshakes in flight count toward
+    // maxclients; past it the connection is closed before any TLS work.
+    let Some(_admitted) = reserve(&state) else {
+        return;
+    };
+    let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+    let mut stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            TRANSPORT_STATS
+                .tls_handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("Error accepting a client connection: {e} (addr={addr} laddr={local})");
+            return;
+        }
+        Err(_) => {
+            TRANSPORT_STATS
+                .tls_handshake_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("TLS handshake timed out (addr={addr})");
+            return;
+        }
+    };
+    if denied {
+        // Over TLS the refusal is sent once the handshake is done, as Redis does.
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    TRANSPORT_STATS
+        .connected_tls
+        .fetch_add(1, Ordering::Relaxed);
+    client::run(&state, stream, ends).await;
+    TRANSPORT_STATS
+        .connected_tls
+        .fetch_sub(1, Ordering::Relaxed);
 }
+
+/// A unix-socket client: local, so protected mode never refuses it (as in Redis).
+async fn serve_unix(state: Arc<ServerState>, mut stream: UnixStream) {
+    crate::stats::ServerStats::add(&state.stats.connections_received, 1);
+    TRANSPORT_STATS
+        .accepted_unix
+        .fetch_add(1, Ordering::Relaxed);
+    let path: Arc<str> = match &*state.listeners.unix.lock() {
+        Some((_, path)) => path.as_str().into(),
+        None => "".into(),
+    };
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd() as i64
+    };
+    let ends = client::Ends {
+        addr: Peer::Unix(path.clone()),
+        local: Peer::Unix(path),
+        fd,
+        transport: Transport::Unix,
+    };
+    let Some(_admitted) = admit(&state, &mut stream).await else {
+        return;
+    };
+    TRANSPORT_STATS
+        .connected_unix
+        .fetch_add(1, Ordering::Relaxed);
+    client::run(&state, stream, ends).await;
+    TRANSPORT_STATS
+        .connected_unix
+        .fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Anything the connection loop can serve: a TCP stream, a TLS stream over one, a unix socket.
+pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection for S {}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,6 @@
-//! Networking: the accept loop and the per-connection task.
+//! Networking: the listeners (TCP, TLS, unix socket), the TLS context and the per-connection
+//! task.
 
 pub mod client;
 pub mod listener;
+pub mod tls;

@@ -153,7 +153,32 @@ pub fn render(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> Strin
     }
     command_metrics(state, &mut out);
     prefix_metrics(state, &mut out);
+    transport_metrics(&mut out);
     out
+}
+
+/// Connections per transport (plaintext TCP, TLS, unix socket) and failed TLS handshakes.
+fn transport_metrics(out: &mut String) {
+    let t = &crate::net::listener::TRANSPORT_STATS;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str("# TYPE ferrocache_connections_received_total counter\n");
+    for (transport, n) in [
+        ("tcp", load(&t.accepted_tcp)),
+        ("tls", load(&t.accepted_tls)),
+        ("unix", load(&t.accepted_unix)),
+    ] {
+        let _ = writeln!(
+            out,
+            "ferrocache_connections_received_total{{transport=\"{transport}\"}} {n}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# TYPE ferrocache_tls_handshake_failures_total counter\nferrocache_tls_handshake_failures_total {}\n# TYPE ferrocache_connected_clients_by_transport gauge\nferrocache_connected_clients_by_transport{{transport=\"tls\"}} {}\nferrocache_connected_clients_by_transport{{transport=\"unix\"}} {}",
+        load(&t.tls_handshake_failures),
+        load(&t.connected_tls),
+        load(&t.connected_unix),
+    );
 }
 
 fn keyspace_metrics(out: &mut String, db: &str, value: &str) {

@@ -563,7 +563,7 @@ pub fn before_command(
         monitor::feed(
             state,
             client.db,
-            monitor::Source::Client(client.info.addr),
+            monitor::Source::Client(&client.info.addr),
             argv,
         );
     }
@@ -611,7 +611,7 @@ pub fn after_command(
         monitor::feed(
             state,
             client.db,
-            monitor::Source::Client(client.info.addr),
+            monitor::Source::Client(&client.info.addr),
             argv,
         );
     }
@@ -640,7 +640,7 @@ pub fn after_nested(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[Bytes]) {
         let source = if ctx.state.scripting.busy.is_running() {
             monitor::Source::Lua
         } else {
-            monitor::Source::Client(ctx.client.info.addr)
+            monitor::Source::Client(&ctx.client.info.addr)
         };
         monitor::feed(ctx.state, ctx.client.db, source, argv);
     }

@@ -4,13 +4,13 @@
 
 use crate::state::ServerState;
 use bytes::{BufMut, Bytes, BytesMut};
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 /// Where a monitored command came from.
 #[derive(Clone, Copy, Debug)]
-pub enum Source {
-    Client(SocketAddr),
+pub enum Source<'a> {
+    /// A client's command, shown as `[<db> ip:port]` (`[<db> unix:/path]` on the unix socket).
+    Client(&'a crate::clients::Peer),
     /// A command run by a script (`redis.call`), shown as `[<db> lua]`.
     Lua,
 }
@@ -30,6 +30,7 @@ pub fn feed(state: &ServerState, db: usize, source: Source, argv: &[Bytes]) {
 pub fn format_line(secs: u64, micros: u32, db: usize, source: Source, argv: &[Bytes]) -> Bytes {
     let mut out = BytesMut::with_capacity(64);
     let origin = match source {
+        Source::Client(crate::clients::Peer::Unix(path)) => format!("unix:{path}"),
         Source::Client(addr) => addr.to_string(),
         Source::Lua => "lua".to_string(),
     };
@@ -98,12 +99,12 @@ mod tests {
 
     #[test]
     fn quotes_like_sdscatrepr() {
-        let addr: SocketAddr = "127.0.0.1:51990".parse().unwrap();
+        let addr: std::net::SocketAddr = "127.0.0.1:51990".parse().unwrap();
         let line = format_line(
             1795434776,
             18209,
             0,
-            Source::Client(addr),
+            Source::Client(&crate::clients::Peer::Tcp(addr)),
             &argv(&[
                 b"SET",
                 b"k",

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,10 +46,22 @@ impl Server {
 
     /// Starts ferrocache in `dir` with extra environment variables (e.g. TOKIO_WORKER_THREADS).
     pub fn start_with_env(dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> Server {
+        // `port 0` means no TCP listener (as in Redis): take a port that was free a moment
+        // ago, and another one if something took it meanwhile.
+        for _ in 0..5 {
+            if let Some(server) = Server::try_start(&dir, args, env, free_port()) {
+                return server;
+            }
+        }
+        panic!("ferrocache did not start on a free port");
+    }
+
+    fn try_start(dir: &Path, args: &[&str], env: &[(&str, &str)], port: u16) -> Option<Server> {
+        let dir = dir.to_path_buf();
         let log = dir.join("ferrocache.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrocache"));
         cmd.envs(env.iter().copied());
-        cmd.args(["--port", "0", "--bind", "127.0.0.1", "--dir"])
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
             .arg(&dir)
             .args(args);
         cmd.current_dir(&dir)
@@ -59,22 +71,29 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut reader = BufReader::new(stdout);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let mut port = None;
+        let mut ready = false;
         let mut line = String::new();
         while Instant::now() < deadline {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 break;
             }
-            if let Some(rest) = line.split("Ready to accept connections tcp (port ").nth(1) {
-                port = rest.trim().trim_end_matches(')').parse().ok();
+            if line.contains("Could not create server TCP listening socket")
+                && line.contains("in use")
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            if line.contains(&format!("Ready to accept connections tcp (port {port})")) {
+                ready = true;
                 break;
             }
         }
-        let port = port.unwrap_or_else(|| {
+        if !ready {
             let _ = child.kill();
             panic!("ferrocache did not report its port; last line: {line}")
-        });
+        }
         // Keep draining stdout into a log file so the child never blocks on a full pipe.
         let log_path = log.clone();
         std::thread::spawn(move || {
@@ -90,12 +109,12 @@ impl Server {
                 }
             }
         });
-        Server {
+        Some(Server {
             child,
             port,
             dir,
             log,
-        }
+        })
     }
 
     /// Starts Debian's redis-server on a free port, or returns None when it is not installed.

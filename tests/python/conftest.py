@@ -60,37 +60,48 @@ class RunningServer:
 
 
 def start_ferrocache(*extra_args):
+    # `port 0` means no TCP listener (as in Redis): a port that was free a moment ago, and
+    # another one if something took it meanwhile.
+    for _ in range(5):
+        server = _try_start_ferrocache(_free_port(), extra_args)
+        if server is not None:
+            return server
+    pytest.fail("ferrocache did not start on a free port")
+
+
+def _try_start_ferrocache(port, extra_args):
     workdir = tempfile.mkdtemp(prefix="ferrocache-pytest-")
     proc = subprocess.Popen(
-        [str(_ferrocache_bin()), "--port", "0", "--bind", "127.0.0.1", "--dir", workdir, *extra_args],
+        [str(_ferrocache_bin()), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, *extra_args],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
     found = threading.Event()
-    port = []
+    ready = []
     seen = []
 
     def drain():
-        # Reads the port from the log, then keeps reading so the server never blocks on a full pipe.
+        # Waits for the ready line, then keeps reading so the server never blocks on a full pipe.
         for raw in proc.stdout:
             line = raw.decode("utf-8", "replace")
             if not found.is_set():
                 seen.append(line)
-                if READY_PREFIX in line:
-                    rest = line.split(READY_PREFIX, 1)[1]
-                    port.append(int(rest.strip().rstrip(")")))
+                if f"{READY_PREFIX}{port})" in line:
+                    ready.append(True)
                     found.set()
         found.set()
 
     threading.Thread(target=drain, daemon=True).start()
     found.wait(START_TIMEOUT_S)
-    if not port:
+    if not ready:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
+        if any("Address already in use" in line for line in seen):
+            return None
         pytest.fail("ferrocache did not report its port; output:\n" + "".join(seen))
-    return RunningServer("ferrocache", proc, port[0], workdir)
+    return RunningServer("ferrocache", proc, port, workdir)
 
 
 def _free_port():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, _ferrocache_bin
+from conftest import REPO_ROOT, _ferrocache_bin, _free_port
 
 GUIDE = REPO_ROOT / "docs" / "odoo.md"
 BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
@@ -49,7 +49,7 @@ def test_conf_snippet_loads(index):
         path.write_text(conf)
         # --test-config style check: start, then stop at once through the normal start-up path.
         proc = subprocess.Popen(
-            [str(_ferrocache_bin()), str(path), "--port", "0", "--bind", "127.0.0.1", "--dir", workdir],
+            [str(_ferrocache_bin()), str(path), "--port", str(_free_port()), "--bind", "127.0.0.1", "--dir", workdir],
             cwd=workdir,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -9,8 +9,6 @@ use super::Status::{Full, Missing, Partial};
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
 pub const NOT_YET_FEATURES: &[&str] = &[
     "replication",
-    "TLS",
-    "unix sockets",
     "the Lua `cjson`, `cmsgpack` and `struct` libraries",
 ];
 
@@ -532,7 +530,7 @@ pub static NOTES: &[Note] = &[
         commands: &["config|set"],
         options: "name value [name value ...]",
         status: Full,
-        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values.",
+        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`min-replicas-to-write` above 0) fail naming the option.",
     },
     // Configuration
     Note {
