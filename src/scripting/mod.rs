@@ -13,6 +13,7 @@
 pub mod bit;
 pub mod busy;
 pub mod convert;
+pub mod libs;
 mod run;
 pub mod sandbox;
 

@@ -10,6 +10,7 @@ local dbg_getinfo = debug.getinfo
 local error_, type_, tostring_, select_ = error, type, tostring, select
 local rawset_, rawget_, rawnext, setmt, getmt = rawset, rawget, next, setmetatable, getmetatable
 local pcall_, loadstring_, str_byte, tconcat = pcall, loadstring, string.byte, table.concat
+local xpcall_ = xpcall
 local tinsert, tremove, tsort = table.insert, table.remove, table.sort
 local RO = 'Attempt to modify a readonly table'
 
@@ -96,17 +97,30 @@ local function handler(err)
   return err
 end
 
-local function run(f) return xpcall(f, handler) end
+local function run(f) return xpcall_(f, handler) end
+
+-- xpcall's handler sees what Redis's would: strings for library errors, tables for Redis errors.
+xpcall = function(f, h)
+  return xpcall_(f, function(err)
+    if type_(err) == 'userdata' then err = rust.error_table(err) end
+    return h(err)
+  end)
+end
 
 -- Globals Redis removes.
 for _, name in ipairs({ 'dofile', 'loadfile', 'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'require', 'package', 'io', 'debug' }) do
   rawset_(_G, name, nil)
 end
-rawset_(_G, 'os', { clock = rust.clock })
+rawset_(_G, 'os', nil)
 rawset_(_G, 'bit', rust.bit)
+rawset_(_G, 'cjson', rust.cjson)
+rawset_(_G, 'cmsgpack', rust.cmsgpack)
+rawset_(_G, 'struct', rust.struct)
+-- Redis 7.2 keeps its error handler as a global.
+rawset_(_G, '__redis__err__handler', handler)
 
 local G = _G
-for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'os', 'bit', 'redis' }) do
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis' }) do
   local lib = rawget_(G, name)
   if lib then rawset_(G, name, readonly(lib)) end
 end

@@ -119,11 +119,15 @@ fn run_in_vm(
             state.borrow_mut().resp = resp;
             Ok(())
         })?;
+        let acl_check = scope.create_function(|_, args: Variadic<Value>| {
+            acl_check_cmd(&mut state.borrow_mut(), &args)
+        })?;
         sandbox.redis.raw_set("call", call)?;
         sandbox.redis.raw_set("pcall", pcall)?;
         sandbox.redis.raw_set("setresp", setresp)?;
+        sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
         let result = sandbox.run.call(script.function.clone());
-        for name in ["call", "pcall", "setresp"] {
+        for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
             sandbox.redis.raw_set(name, Value::Nil)?;
         }
         result
@@ -173,6 +177,32 @@ fn failure_reply(value: &Value, sha: &str) -> Reply {
         ));
     }
     Reply::error(text.replace(['\r', '\n'], " "))
+}
+
+/// redis.acl_check_cmd: whether the script's user may run the command with these arguments.
+fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<bool> {
+    if args.is_empty() {
+        return Err(raise(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args {
+        match lua_to_arg(arg) {
+            Some(bytes) => argv.push(bytes),
+            None => {
+                return Err(raise(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+    }
+    let user = &state.ctx.client.user;
+    match dispatch::resolve(state.ctx.state, &argv) {
+        Ok(found) => Ok(user.is_unrestricted() || user.check(&found, &argv).is_ok()),
+        Err(CommandError::Arity(_)) => Ok(user.is_unrestricted()),
+        Err(_) => Err(raise("ERR Invalid command passed to redis.acl_check_cmd()")),
+    }
 }
 
 /// redis.call / redis.pcall: runs a command on the script's context.

@@ -8,7 +8,6 @@ use super::convert::error_table;
 use crate::config::REDIS_VERSION;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// Bytes the Lua VM may allocate; past this a script fails with an error reply.
 pub const MEMORY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
@@ -41,12 +40,10 @@ impl Sandbox {
             "error_table",
             lua.create_function(|lua, err: Value| error_value_to_table(lua, err))?,
         )?;
-        let started = Instant::now();
-        rust.raw_set(
-            "clock",
-            lua.create_function(move |_, ()| Ok(started.elapsed().as_secs_f64()))?,
-        )?;
         rust.raw_set("bit", super::bit::library(&lua)?)?;
+        rust.raw_set("cjson", super::libs::cjson::module(&lua)?)?;
+        rust.raw_set("cmsgpack", super::libs::cmsgpack::module(&lua)?)?;
+        rust.raw_set("struct", super::libs::lstruct::module(&lua)?)?;
         let prelude: Table = lua.load(PRELUDE).set_name("=[redis]").call(rust)?;
         let globals: Table = prelude.raw_get("globals")?;
         let real_globals: Table = prelude.raw_get("real_globals")?;
@@ -75,8 +72,14 @@ impl Sandbox {
 }
 
 /// A Rust error raised through Lua, as the `{err=...}` table Redis scripts see. Our callbacks
-/// raise `RuntimeError` with the full Redis text (code included).
+/// raise `RuntimeError` with the full Redis text (code included); the bundled C libraries
+/// (`libs`) raise message strings, which scripts see as strings.
 fn error_value_to_table(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    if let Value::Error(e) = &err {
+        if let Some(message) = super::libs::message_of(e) {
+            return Ok(Value::String(lua.create_string(message)?));
+        }
+    }
     let text = match err {
         Value::Error(e) => error_text(&e),
         other => format!("ERR {other:?}"),
@@ -86,6 +89,9 @@ fn error_value_to_table(lua: &Lua, err: Value) -> mlua::Result<Value> {
 
 /// The Redis error text carried by an mlua error.
 pub fn error_text(err: &mlua::Error) -> String {
+    if let Some(message) = super::libs::message_of(err) {
+        return format!("ERR {message}");
+    }
     match err {
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::WithContext { cause, .. } => error_text(cause),
@@ -157,7 +163,7 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         "set_repl",
         lua.create_function(|_, args: Variadic<Value>| {
             let [value] = args.as_slice() else {
-                return Err(raise("ERR redis.set_repl() requires one argument."));
+                return Err(raise("ERR redis.set_repl() requires two arguments."));
             };
             match super::convert::number(value) {
                 Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(()),

@@ -1,0 +1,833 @@
+//! `cjson`: JSON encoding and decoding with lua-cjson 2.1.0's behaviour as Redis bundles it
+//! (the same defaults, options, limits, number formatting and error texts).
+//!
+//! Encoding and decoding walk nested values with an explicit stack instead of recursion, so a
+//! script that raises the depth limits cannot overflow the thread's stack; the nesting is still
+//! bounded by Lua's C stack limit, as in Redis.
+
+use super::{
+    arg_error, c_f64_to_i32, c_strtod, check_bytes, error, format_g, type_error, MAX_C_STACK,
+};
+use mlua::{LightUserData, Lua, MultiValue, Table, Value, Variadic};
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// The per-module settings (`cjson.new()` makes a module with its own).
+#[derive(Clone, Debug)]
+struct Config {
+    sparse_convert: i32,
+    sparse_ratio: i32,
+    sparse_safe: i32,
+    encode_max_depth: i32,
+    decode_max_depth: i32,
+    /// 0 refuse, 1 allow, 2 write `null`.
+    encode_invalid_numbers: i32,
+    number_precision: i32,
+    keep_buffer: i32,
+    decode_invalid_numbers: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sparse_convert: 0,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid_numbers: 0,
+            number_precision: 14,
+            keep_buffer: 1,
+            decode_invalid_numbers: 1,
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Config>>;
+
+/// A new `cjson` module table with default settings.
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let cfg: Shared = Arc::default();
+    let t = lua.create_table()?;
+    let c = cfg.clone();
+    t.raw_set(
+        "encode",
+        lua.create_function(move |lua, args: Variadic<Value>| encode(lua, &c, &args))?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "decode",
+        lua.create_function(move |lua, args: Variadic<Value>| decode(lua, &c, &args))?,
+    )?;
+    let c = cfg.clone();
+    t.raw_set(
+        "encode_sparse_array",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            arg_init(lua, &args, 3)?;
+            let mut cfg = c.lock();
+            let convert = enum_option(lua, &args, 0, &mut cfg.sparse_convert, &["off", "on"])?;
+            let ratio = integer_option(lua, &args, 1, &mut cfg.sparse_ratio, 0, i32::MAX)?;
+            let safe = integer_option(lua, &args, 2, &mut cfg.sparse_safe, 0, i32::MAX)?;
+            Ok(MultiValue::from_iter([convert, ratio, safe]))
+        })?,
+    )?;
+    for (name, field, min, max) in [
+        ("encode_max_depth", 0, 1, i32::MAX),
+        ("decode_max_depth", 1, 1, i32::MAX),
+        ("encode_number_precision", 2, 1, 14),
+    ] {
+        let c = cfg.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, args: Variadic<Value>| {
+                arg_init(lua, &args, 1)?;
+                let mut cfg = c.lock();
+                let setting = match field {
+                    0 => &mut cfg.encode_max_depth,
+                    1 => &mut cfg.decode_max_depth,
+                    _ => &mut cfg.number_precision,
+                };
+                integer_option(lua, &args, 0, setting, min, max)
+            })?,
+        )?;
+    }
+    for (name, field) in [
+        ("encode_keep_buffer", 0),
+        ("encode_invalid_numbers", 1),
+        ("decode_invalid_numbers", 2),
+    ] {
+        let c = cfg.clone();
+        t.raw_set(
+            name,
+            lua.create_function(move |lua, args: Variadic<Value>| {
+                arg_init(lua, &args, 1)?;
+                let mut cfg = c.lock();
+                match field {
+                    0 => enum_option(lua, &args, 0, &mut cfg.keep_buffer, &["off", "on"]),
+                    1 => enum_option(
+                        lua,
+                        &args,
+                        0,
+                        &mut cfg.encode_invalid_numbers,
+                        &["off", "on", "null"],
+                    ),
+                    _ => enum_option(
+                        lua,
+                        &args,
+                        0,
+                        &mut cfg.decode_invalid_numbers,
+                        &["off", "on"],
+                    ),
+                }
+            })?,
+        )?;
+    }
+    t.raw_set("new", lua.create_function(|lua, ()| module(lua))?)?;
+    t.raw_set(
+        "null",
+        Value::LightUserData(LightUserData(std::ptr::null_mut())),
+    )?;
+    t.raw_set("_NAME", "cjson")?;
+    t.raw_set("_VERSION", "2.1.0")?;
+    Ok(t)
+}
+
+/// `json_arg_init`: at most `n` arguments.
+fn arg_init(lua: &Lua, args: &[Value], n: usize) -> mlua::Result<()> {
+    if args.len() > n {
+        return Err(arg_error(lua, n as i32 + 1, "found too many arguments"));
+    }
+    Ok(())
+}
+
+fn integer_option(
+    lua: &Lua,
+    args: &[Value],
+    i: usize,
+    setting: &mut i32,
+    min: i32,
+    max: i32,
+) -> mlua::Result<Value> {
+    if !matches!(args.get(i), None | Some(Value::Nil)) {
+        let value = super::check_integer(lua, args, i)? as i32;
+        if !(min <= value && value <= max) {
+            // lua-cjson names argument 1 whichever argument it is.
+            return Err(arg_error(
+                lua,
+                1,
+                &format!("expected integer between {min} and {max}"),
+            ));
+        }
+        *setting = value;
+    }
+    Ok(Value::Integer(*setting as i64))
+}
+
+fn enum_option(
+    lua: &Lua,
+    args: &[Value],
+    i: usize,
+    setting: &mut i32,
+    options: &[&str],
+) -> mlua::Result<Value> {
+    match args.get(i) {
+        None | Some(Value::Nil) => {}
+        Some(Value::Boolean(b)) => *setting = *b as i32,
+        Some(Value::String(_) | Value::Integer(_) | Value::Number(_)) => {
+            let name = check_bytes(lua, args, i)?;
+            let name_end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            let name = &name[..name_end];
+            match options.iter().position(|o| o.as_bytes() == name) {
+                Some(pos) => *setting = pos as i32,
+                None => {
+                    return Err(arg_error(
+                        lua,
+                        i as i32 + 1,
+                        &format!("invalid option '{}'", String::from_utf8_lossy(name)),
+                    ))
+                }
+            }
+        }
+        Some(_) => return Err(type_error(lua, args, i, "string")),
+    }
+    Ok(if *setting == 0 || *setting == 1 {
+        Value::Boolean(*setting == 1)
+    } else {
+        Value::String(lua.create_string(options[*setting as usize])?)
+    })
+}
+
+// ===== Encoding =====
+
+fn lua_type_name(v: &Value) -> &'static str {
+    super::type_name(Some(v))
+}
+
+fn encode_error(lua: &Lua, v: &Value, reason: &str) -> mlua::Error {
+    error(
+        lua,
+        format!("Cannot serialise {}: {reason}", lua_type_name(v)),
+    )
+}
+
+fn append_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            8 => out.extend_from_slice(b"\\b"),
+            9 => out.extend_from_slice(b"\\t"),
+            10 => out.extend_from_slice(b"\\n"),
+            12 => out.extend_from_slice(b"\\f"),
+            13 => out.extend_from_slice(b"\\r"),
+            0..=31 | 127 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, v: &Value) -> mlua::Result<()> {
+    let n = match v {
+        Value::Integer(i) => *i as f64,
+        Value::Number(n) => *n,
+        _ => 0.0,
+    };
+    match cfg.encode_invalid_numbers {
+        0 if !n.is_finite() => return Err(encode_error(lua, v, "must not be NaN or Inf")),
+        1 if n.is_nan() => {
+            out.extend_from_slice(b"nan");
+            return Ok(());
+        }
+        2 if !n.is_finite() => {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        }
+        _ => {}
+    }
+    out.extend_from_slice(format_g(n, cfg.number_precision).as_bytes());
+    Ok(())
+}
+
+/// lua-cjson's `lua_array_length`: the array length of a table, or `None` for an object.
+fn array_length(lua: &Lua, cfg: &Config, t: &Table) -> mlua::Result<Option<i32>> {
+    let mut max: i32 = 0;
+    let mut items: i32 = 0;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let k = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => return Ok(None),
+        };
+        if k != 0.0 && k.floor() == k && k >= 1.0 {
+            if k > max as f64 {
+                max = c_f64_to_i32(k);
+            }
+            items = items.wrapping_add(1);
+            continue;
+        }
+        return Ok(None);
+    }
+    if cfg.sparse_ratio > 0 && max > items.wrapping_mul(cfg.sparse_ratio) && max > cfg.sparse_safe {
+        if cfg.sparse_convert == 0 {
+            return Err(encode_error(
+                lua,
+                &Value::Table(t.clone()),
+                "excessively sparse array",
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(max))
+}
+
+enum EncodeFrame {
+    Array {
+        table: Table,
+        len: i32,
+        next: i32,
+        slots: usize,
+    },
+    Object {
+        pairs: Vec<(Value, Value)>,
+        next: usize,
+        slots: usize,
+    },
+}
+
+fn encode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<mlua::LuaString> {
+    if args.len() != 1 {
+        return Err(arg_error(lua, 1, "expected 1 argument"));
+    }
+    let cfg = cfg.lock().clone();
+    let mut out = Vec::new();
+    let mut stack: Vec<EncodeFrame> = Vec::new();
+    // The value to write next and the Lua stack slots in use once it is on the stack.
+    let mut pending = Some((args[0].clone(), 1usize));
+    loop {
+        super::check_output(&out)?;
+        if let Some((value, slots)) = pending.take() {
+            match &value {
+                Value::String(s) => append_string(&mut out, &s.as_bytes()),
+                Value::Integer(_) | Value::Number(_) => append_number(lua, &cfg, &mut out, &value)?,
+                Value::Boolean(true) => out.extend_from_slice(b"true"),
+                Value::Boolean(false) => out.extend_from_slice(b"false"),
+                Value::Nil => out.extend_from_slice(b"null"),
+                Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+                Value::Table(t) => {
+                    let depth = stack.len() as i64 + 1;
+                    if depth > cfg.encode_max_depth as i64 || slots + 3 > MAX_C_STACK {
+                        return Err(error(
+                            lua,
+                            format!("Cannot serialise, excessive nesting ({depth})"),
+                        ));
+                    }
+                    match array_length(lua, &cfg, t)? {
+                        Some(len) if len > 0 => {
+                            out.push(b'[');
+                            stack.push(EncodeFrame::Array {
+                                table: t.clone(),
+                                len,
+                                next: 1,
+                                slots,
+                            });
+                        }
+                        _ => {
+                            out.push(b'{');
+                            let pairs = t
+                                .pairs::<Value, Value>()
+                                .collect::<mlua::Result<Vec<_>>>()?;
+                            stack.push(EncodeFrame::Object {
+                                pairs,
+                                next: 0,
+                                slots,
+                            });
+                        }
+                    }
+                }
+                other => return Err(encode_error(lua, other, "type not supported")),
+            }
+        }
+        let Some(top) = stack.last_mut() else {
+            break;
+        };
+        match top {
+            EncodeFrame::Array {
+                table,
+                len,
+                next,
+                slots,
+            } => {
+                if *next <= *len {
+                    if *next > 1 {
+                        out.push(b',');
+                    }
+                    let value: Value = table.raw_get(*next)?;
+                    *next += 1;
+                    pending = Some((value, *slots + 1));
+                } else {
+                    out.push(b']');
+                    stack.pop();
+                }
+            }
+            EncodeFrame::Object { pairs, next, slots } => {
+                if *next < pairs.len() {
+                    if *next > 0 {
+                        out.push(b',');
+                    }
+                    let (key, value) = pairs[*next].clone();
+                    *next += 1;
+                    match &key {
+                        Value::Integer(_) | Value::Number(_) => {
+                            out.push(b'"');
+                            append_number(lua, &cfg, &mut out, &key)?;
+                            out.extend_from_slice(b"\":");
+                        }
+                        Value::String(s) => {
+                            append_string(&mut out, &s.as_bytes());
+                            out.push(b':');
+                        }
+                        other => {
+                            return Err(encode_error(
+                                lua,
+                                other,
+                                "table key must be a number or string",
+                            ))
+                        }
+                    }
+                    pending = Some((value, *slots + 2));
+                } else {
+                    out.push(b'}');
+                    stack.pop();
+                }
+            }
+        }
+    }
+    lua.create_string(&out)
+}
+
+// ===== Decoding =====
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    ObjBegin,
+    ObjEnd,
+    ArrBegin,
+    ArrEnd,
+    Str,
+    Number,
+    Boolean,
+    Null,
+    Colon,
+    Comma,
+    End,
+    Error,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::ObjBegin => "T_OBJ_BEGIN",
+            Kind::ObjEnd => "T_OBJ_END",
+            Kind::ArrBegin => "T_ARR_BEGIN",
+            Kind::ArrEnd => "T_ARR_END",
+            Kind::Str => "T_STRING",
+            Kind::Number => "T_NUMBER",
+            Kind::Boolean => "T_BOOLEAN",
+            Kind::Null => "T_NULL",
+            Kind::Colon => "T_COLON",
+            Kind::Comma => "T_COMMA",
+            Kind::End => "T_END",
+            Kind::Error => "T_ERROR",
+        }
+    }
+}
+
+struct Token {
+    kind: Kind,
+    index: usize,
+    number: f64,
+    boolean: bool,
+    /// The error text of a `T_ERROR` token.
+    error: &'static str,
+}
+
+struct Parser<'a> {
+    /// The input with a NUL byte after it (lua-cjson reads Lua's NUL-terminated copy).
+    data: &'a [u8],
+    pos: usize,
+    decode_invalid_numbers: bool,
+    /// The decoded text of the last string token.
+    string: Vec<u8>,
+}
+
+impl Parser<'_> {
+    fn at(&self, i: usize) -> u8 {
+        self.data.get(i).copied().unwrap_or(0)
+    }
+
+    fn token(&self, kind: Kind, index: usize) -> Token {
+        Token {
+            kind,
+            index,
+            number: 0.0,
+            boolean: false,
+            error: "",
+        }
+    }
+
+    fn error_token(&self, text: &'static str) -> Token {
+        Token {
+            kind: Kind::Error,
+            index: self.pos,
+            number: 0.0,
+            boolean: false,
+            error: text,
+        }
+    }
+
+    /// `json_is_invalid_number`: numbers strict JSON refuses but strtod reads.
+    fn is_invalid_number(&self) -> bool {
+        let mut p = self.pos;
+        if self.at(p) == b'+' {
+            return true;
+        }
+        if self.at(p) == b'-' {
+            p += 1;
+        }
+        let c = self.at(p);
+        if c == b'0' {
+            let c2 = self.at(p + 1);
+            return (c2 | 0x20) == b'x' || c2.is_ascii_digit();
+        }
+        // C's signed char: bytes >= 0x80 compare below '9'.
+        if c <= b'9' || c >= 0x80 {
+            return false;
+        }
+        let three = [self.at(p), self.at(p + 1), self.at(p + 2)];
+        three.eq_ignore_ascii_case(b"inf") || three.eq_ignore_ascii_case(b"nan")
+    }
+
+    fn number_token(&mut self) -> Token {
+        let (value, used) = c_strtod(self.data, self.pos);
+        if used == 0 {
+            return self.error_token("invalid number");
+        }
+        let mut t = self.token(Kind::Number, self.pos);
+        t.number = value;
+        self.pos += used;
+        t
+    }
+
+    fn hex4(&self, at: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for i in 0..4 {
+            let d = (self.at(at + i) as char).to_digit(16)?;
+            v = (v << 4) | d;
+        }
+        Some(v)
+    }
+
+    /// `\uXXXX` (and a surrogate pair) at `pos`, appended as UTF-8.
+    fn unicode_escape(&mut self) -> bool {
+        let Some(mut cp) = self.hex4(self.pos + 2) else {
+            return false;
+        };
+        let mut len = 6;
+        if cp & 0xF800 == 0xD800 {
+            if cp & 0x400 != 0 {
+                return false;
+            }
+            if self.at(self.pos + 6) != b'\\' || self.at(self.pos + 7) != b'u' {
+                return false;
+            }
+            let Some(low) = self.hex4(self.pos + 8) else {
+                return false;
+            };
+            if low & 0xFC00 != 0xDC00 {
+                return false;
+            }
+            cp = (((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000;
+            len = 12;
+        }
+        let s = &mut self.string;
+        if cp <= 0x7F {
+            s.push(cp as u8);
+        } else if cp <= 0x7FF {
+            s.push(((cp >> 6) | 0xC0) as u8);
+            s.push(((cp & 0x3F) | 0x80) as u8);
+        } else if cp <= 0xFFFF {
+            s.push(((cp >> 12) | 0xE0) as u8);
+            s.push((((cp >> 6) & 0x3F) | 0x80) as u8);
+            s.push(((cp & 0x3F) | 0x80) as u8);
+        } else {
+            s.push(((cp >> 18) | 0xF0) as u8);
+            s.push((((cp >> 12) & 0x3F) | 0x80) as u8);
+            s.push((((cp >> 6) & 0x3F) | 0x80) as u8);
+            s.push(((cp & 0x3F) | 0x80) as u8);
+        }
+        self.pos += len;
+        true
+    }
+
+    fn string_token(&mut self) -> Token {
+        let start = self.pos;
+        self.pos += 1;
+        self.string.clear();
+        loop {
+            let ch = self.at(self.pos);
+            if ch == b'"' {
+                break;
+            }
+            if ch == 0 {
+                return self.error_token("unexpected end of string");
+            }
+            let mut out = ch;
+            if ch == b'\\' {
+                out = match self.at(self.pos + 1) {
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    b'/' => b'/',
+                    b'b' => 8,
+                    b't' => 9,
+                    b'n' => 10,
+                    b'f' => 12,
+                    b'r' => 13,
+                    b'u' => {
+                        if self.unicode_escape() {
+                            continue;
+                        }
+                        return self.error_token("invalid unicode escape code");
+                    }
+                    _ => return self.error_token("invalid escape code"),
+                };
+                self.pos += 1;
+            }
+            self.string.push(out);
+            self.pos += 1;
+        }
+        self.pos += 1;
+        self.token(Kind::Str, start)
+    }
+
+    fn next_token(&mut self) -> Token {
+        while matches!(self.at(self.pos), b' ' | b'\t' | b'\n' | b'\r') {
+            self.pos += 1;
+        }
+        let index = self.pos;
+        let ch = self.at(index);
+        let single = match ch {
+            b'{' => Some(Kind::ObjBegin),
+            b'}' => Some(Kind::ObjEnd),
+            b'[' => Some(Kind::ArrBegin),
+            b']' => Some(Kind::ArrEnd),
+            b',' => Some(Kind::Comma),
+            b':' => Some(Kind::Colon),
+            _ => None,
+        };
+        if let Some(kind) = single {
+            self.pos += 1;
+            return self.token(kind, index);
+        }
+        if ch == 0 {
+            return self.token(Kind::End, index);
+        }
+        if !matches!(
+            ch,
+            b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'"' | b'+' | b'-' | b'0'..=b'9'
+        ) {
+            return self.error_token("invalid token");
+        }
+        if ch == b'"' {
+            return self.string_token();
+        }
+        if ch == b'-' || ch.is_ascii_digit() {
+            if !self.decode_invalid_numbers && self.is_invalid_number() {
+                return self.error_token("invalid number");
+            }
+            return self.number_token();
+        }
+        let rest = &self.data[index..];
+        for (word, kind, value) in [
+            (&b"true"[..], Kind::Boolean, true),
+            (&b"false"[..], Kind::Boolean, false),
+            (&b"null"[..], Kind::Null, false),
+        ] {
+            if rest.starts_with(word) {
+                self.pos += word.len();
+                let mut t = self.token(kind, index);
+                t.boolean = value;
+                return t;
+            }
+        }
+        if self.decode_invalid_numbers && self.is_invalid_number() {
+            return self.number_token();
+        }
+        self.error_token("invalid token")
+    }
+}
+
+enum DecodeFrame {
+    Array { table: Table, next: i64 },
+    Object { table: Table, key: mlua::LuaString },
+}
+
+fn parse_error(lua: &Lua, expected: &str, token: &Token) -> mlua::Error {
+    let found = if token.kind == Kind::Error {
+        token.error
+    } else {
+        token.kind.name()
+    };
+    error(
+        lua,
+        format!(
+            "Expected {expected} but found {found} at character {}",
+            token.index + 1
+        ),
+    )
+}
+
+fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
+    if args.len() != 1 {
+        return Err(arg_error(lua, 1, "expected 1 argument"));
+    }
+    let (max_depth, decode_invalid_numbers) = {
+        let cfg = cfg.lock();
+        (cfg.decode_max_depth, cfg.decode_invalid_numbers != 0)
+    };
+    let input = check_bytes(lua, args, 0)?;
+    if input.len() >= 2 && (input[0] == 0 || input[1] == 0) {
+        return Err(error(lua, "JSON parser does not support UTF-16 or UTF-32"));
+    }
+    let mut data = input;
+    data.push(0);
+    let mut p = Parser {
+        data: &data,
+        pos: 0,
+        decode_invalid_numbers,
+        string: Vec::new(),
+    };
+    let mut stack: Vec<DecodeFrame> = Vec::new();
+    // Lua stack slots in use: the argument, and per open container its table (and the key of
+    // an object whose value is being read).
+    let mut slots = 1usize;
+    let mut depth: i64 = 0;
+    let descend = |depth: &mut i64, slots: usize, need: usize, pos: usize| {
+        *depth += 1;
+        if *depth <= max_depth as i64 && slots + need <= MAX_C_STACK {
+            return Ok(());
+        }
+        Err(error(
+            lua,
+            format!("Found too many nested data structures ({depth}) at character {pos}"),
+        ))
+    };
+    let mut token = p.next_token();
+    loop {
+        // Read one value starting at `token`.
+        let mut value = match token.kind {
+            Kind::Str => Value::String(lua.create_string(&p.string)?),
+            Kind::Number => Value::Number(token.number),
+            Kind::Boolean => Value::Boolean(token.boolean),
+            Kind::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
+            Kind::ObjBegin => {
+                descend(&mut depth, slots, 3, p.pos)?;
+                let table = lua.create_table()?;
+                let t = p.next_token();
+                if t.kind == Kind::ObjEnd {
+                    depth -= 1;
+                    Value::Table(table)
+                } else {
+                    let key = object_key(lua, &mut p, t)?;
+                    stack.push(DecodeFrame::Object { table, key });
+                    slots += 2;
+                    token = p.next_token();
+                    continue;
+                }
+            }
+            Kind::ArrBegin => {
+                descend(&mut depth, slots, 2, p.pos)?;
+                let table = lua.create_table()?;
+                let t = p.next_token();
+                if t.kind == Kind::ArrEnd {
+                    depth -= 1;
+                    Value::Table(table)
+                } else {
+                    stack.push(DecodeFrame::Array { table, next: 1 });
+                    slots += 1;
+                    token = t;
+                    continue;
+                }
+            }
+            _ => return Err(parse_error(lua, "value", &token)),
+        };
+        // Store it in its container, closing the containers that end here.
+        loop {
+            match stack.last_mut() {
+                None => {
+                    let end = p.next_token();
+                    if end.kind != Kind::End {
+                        return Err(parse_error(lua, "the end", &end));
+                    }
+                    return Ok(value);
+                }
+                Some(DecodeFrame::Array { table, next }) => {
+                    table.raw_set(*next, value)?;
+                    *next += 1;
+                    let t = p.next_token();
+                    if t.kind == Kind::ArrEnd {
+                        let Some(DecodeFrame::Array { table, .. }) = stack.pop() else {
+                            unreachable!("the top frame is an array");
+                        };
+                        depth -= 1;
+                        slots -= 1;
+                        value = Value::Table(table);
+                        continue;
+                    }
+                    if t.kind != Kind::Comma {
+                        return Err(parse_error(lua, "comma or array end", &t));
+                    }
+                    token = p.next_token();
+                    break;
+                }
+                Some(DecodeFrame::Object { table, key }) => {
+                    table.raw_set(key.clone(), value)?;
+                    let t = p.next_token();
+                    if t.kind == Kind::ObjEnd {
+                        let Some(DecodeFrame::Object { table, .. }) = stack.pop() else {
+                            unreachable!("the top frame is an object");
+                        };
+                        depth -= 1;
+                        slots -= 2;
+                        value = Value::Table(table);
+                        continue;
+                    }
+                    if t.kind != Kind::Comma {
+                        return Err(parse_error(lua, "comma or object end", &t));
+                    }
+                    let t = p.next_token();
+                    *key = object_key(lua, &mut p, t)?;
+                    token = p.next_token();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// An object key token and the colon after it.
+fn object_key(lua: &Lua, p: &mut Parser<'_>, token: Token) -> mlua::Result<mlua::LuaString> {
+    if token.kind != Kind::Str {
+        return Err(parse_error(lua, "object key string", &token));
+    }
+    let key = lua.create_string(&p.string)?;
+    let colon = p.next_token();
+    if colon.kind != Kind::Colon {
+        return Err(parse_error(lua, "colon", &colon));
+    }
+    Ok(key)
+}

@@ -1,0 +1,530 @@
+//! `cmsgpack`: MessagePack packing and unpacking with lua-cmsgpack 0.4.0's behaviour as Redis
+//! bundles it (its type choices, its 16-level nesting limit when packing, its errors).
+//!
+//! Unpacking walks nested values with an explicit stack; its depth is bounded by Lua's C stack
+//! limit exactly where Redis's recursive decoder fails.
+
+use super::{arg_error, check_bytes, error, opt_integer, raw_error, MAX_C_STACK};
+use mlua::{Lua, MultiValue, Table, Value, Variadic};
+
+/// Tables nested deeper than this are packed as nil (survives self-referencing tables).
+const MAX_NESTING: usize = 16;
+
+pub fn module(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, args: Variadic<Value>| pack(lua, &args))?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let s = check_bytes(lua, &args, 0)?;
+            unpack_full(lua, &s, args.len(), 0, 0)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_one",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let offset = opt_integer(lua, &args, 1, 0)?;
+            let s = check_bytes(lua, &args, 0)?;
+            unpack_full(lua, &s, 1, 1, offset)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let limit = super::check_integer(lua, &args, 1)?;
+            let offset = opt_integer(lua, &args, 2, 0)?;
+            let s = check_bytes(lua, &args, 0)?;
+            unpack_full(lua, &s, 1, limit, offset)
+        })?,
+    )?;
+    t.raw_set("_NAME", "cmsgpack")?;
+    t.raw_set("_VERSION", "lua-cmsgpack 0.4.0")?;
+    t.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
+    t.raw_set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
+    Ok(t)
+}
+
+// ===== Packing =====
+
+fn pack(lua: &Lua, args: &[Value]) -> mlua::Result<mlua::LuaString> {
+    if args.is_empty() {
+        return Err(arg_error(lua, 0, "MessagePack pack needs input."));
+    }
+    if args.len() * 2 > MAX_C_STACK {
+        return Err(arg_error(
+            lua,
+            0,
+            "Too many arguments for MessagePack pack.",
+        ));
+    }
+    let mut out = Vec::new();
+    for arg in args {
+        encode_value(&mut out, arg, 0)?;
+    }
+    lua.create_string(&out)
+}
+
+fn encode_bytes(out: &mut Vec<u8>, s: &[u8]) {
+    let len = s.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if len <= 0xff {
+        out.extend_from_slice(&[0xd9, len as u8]);
+    } else if len <= 0xffff {
+        out.push(0xda);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+    out.extend_from_slice(s);
+}
+
+fn encode_int(out: &mut Vec<u8>, n: i64) {
+    if n >= 0 {
+        if n <= 127 {
+            out.push(n as u8);
+        } else if n <= 0xff {
+            out.extend_from_slice(&[0xcc, n as u8]);
+        } else if n <= 0xffff {
+            out.push(0xcd);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else if n <= 0xffff_ffff {
+            out.push(0xce);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    } else if n >= -32 {
+        out.push(n as i8 as u8);
+    } else if n >= -128 {
+        out.extend_from_slice(&[0xd0, n as i8 as u8]);
+    } else if n >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= -2_147_483_648 {
+        out.push(0xd2);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn encode_number(out: &mut Vec<u8>, d: f64) {
+    // Integral values that fit an int64 are packed as integers.
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&d) && d.trunc() == d {
+        encode_int(out, d as i64);
+        return;
+    }
+    let f = d as f32;
+    if d == f as f64 {
+        out.push(0xca);
+        out.extend_from_slice(&f.to_be_bytes());
+    } else {
+        out.push(0xcb);
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+}
+
+/// lua-cmsgpack's `table_is_an_array`: keys exactly 1..n.
+fn is_array(t: &Table) -> mlua::Result<bool> {
+    let mut count: i64 = 0;
+    let mut max: i64 = 0;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let n = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => return Ok(false),
+        };
+        // (int)n == n, with C's conversion.
+        if n <= 0.0 || super::c_f64_to_i32(n) as f64 != n {
+            return Ok(false);
+        }
+        max = max.max(n as i64);
+        count += 1;
+    }
+    Ok(max == count)
+}
+
+fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
+    super::check_output(out)?;
+    match v {
+        Value::String(s) => encode_bytes(out, &s.as_bytes()),
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(i) => encode_number(out, *i as f64),
+        Value::Number(n) => encode_number(out, *n),
+        Value::Table(t) if level < MAX_NESTING => {
+            if is_array(t)? {
+                let len = t.raw_len();
+                encode_container_header(out, len as u64, 0x90, 0xdc, 0xdd);
+                for i in 1..=len {
+                    let item: Value = t.get(i)?;
+                    encode_value(out, &item, level + 1)?;
+                }
+            } else {
+                let pairs = t
+                    .pairs::<Value, Value>()
+                    .collect::<mlua::Result<Vec<_>>>()?;
+                encode_container_header(out, pairs.len() as u64, 0x80, 0xde, 0xdf);
+                for (k, v) in &pairs {
+                    encode_value(out, k, level + 1)?;
+                    encode_value(out, v, level + 1)?;
+                }
+            }
+        }
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+fn encode_container_header(out: &mut Vec<u8>, n: u64, fix: u8, sixteen: u8, thirty_two: u8) {
+    if n <= 15 {
+        out.push(fix | n as u8);
+    } else if n <= 0xffff {
+        out.push(sixteen);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(thirty_two);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+// ===== Unpacking =====
+
+enum DecodeError {
+    /// Not enough bytes.
+    Eof,
+    /// A byte that starts no MessagePack object.
+    BadFormat,
+    /// A Lua error (stack limit, nil table index).
+    Lua(mlua::Error),
+}
+
+enum Frame {
+    Array {
+        table: Table,
+        left: u64,
+        next: u64,
+    },
+    Map {
+        table: Table,
+        left: u64,
+        key: Option<Value>,
+    },
+}
+
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn left(&self) -> usize {
+        self.data.len() - self.pos
+    }
+
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.left() < n {
+            Err(DecodeError::Eof)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn be(&self, from: usize, n: usize) -> u64 {
+        self.data[self.pos + from..self.pos + from + n]
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | b as u64)
+    }
+}
+
+/// What one MessagePack object starts with: a value, or a container to fill.
+enum Start {
+    Value(Value),
+    Array(u64),
+    Map(u64),
+}
+
+fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
+    let lua_err = DecodeError::Lua;
+    let b = c.data[c.pos];
+    let num = |n: f64| Ok(Start::Value(Value::Number(n)));
+    match b {
+        0xcc => {
+            c.need(2)?;
+            let v = c.be(1, 1);
+            c.pos += 2;
+            num(v as f64)
+        }
+        0xd0 => {
+            c.need(2)?;
+            let v = c.data[c.pos + 1] as i8;
+            c.pos += 2;
+            num(v as f64)
+        }
+        0xcd => {
+            c.need(3)?;
+            let v = c.be(1, 2);
+            c.pos += 3;
+            num(v as f64)
+        }
+        0xd1 => {
+            c.need(3)?;
+            let v = c.be(1, 2) as u16 as i16;
+            c.pos += 3;
+            num(v as f64)
+        }
+        0xce => {
+            c.need(5)?;
+            let v = c.be(1, 4);
+            c.pos += 5;
+            num(v as f64)
+        }
+        0xd2 => {
+            c.need(5)?;
+            let v = c.be(1, 4) as u32 as i32;
+            c.pos += 5;
+            num(v as f64)
+        }
+        0xcf => {
+            c.need(9)?;
+            // Pushed as a lua_Integer: values past i64::MAX wrap negative.
+            let v = c.be(1, 8) as i64;
+            c.pos += 9;
+            num(v as f64)
+        }
+        0xd3 => {
+            c.need(9)?;
+            let v = c.be(1, 8) as i64;
+            c.pos += 9;
+            num(v as f64)
+        }
+        0xc0 => {
+            c.pos += 1;
+            Ok(Start::Value(Value::Nil))
+        }
+        0xc3 | 0xc2 => {
+            c.pos += 1;
+            Ok(Start::Value(Value::Boolean(b == 0xc3)))
+        }
+        0xca => {
+            c.need(5)?;
+            let v = f32::from_bits(c.be(1, 4) as u32);
+            c.pos += 5;
+            num(v as f64)
+        }
+        0xcb => {
+            c.need(9)?;
+            let v = f64::from_bits(c.be(1, 8));
+            c.pos += 9;
+            num(v)
+        }
+        0xd9..=0xdb => {
+            let hdr = match b {
+                0xd9 => 1,
+                0xda => 2,
+                _ => 4,
+            };
+            c.need(1 + hdr)?;
+            let len = c.be(1, hdr) as usize;
+            c.need(1 + hdr + len)?;
+            let s = lua
+                .create_string(&c.data[c.pos + 1 + hdr..c.pos + 1 + hdr + len])
+                .map_err(lua_err)?;
+            c.pos += 1 + hdr + len;
+            Ok(Start::Value(Value::String(s)))
+        }
+        0xdc..=0xdf => {
+            let hdr = if b == 0xdc || b == 0xde { 2 } else { 4 };
+            c.need(1 + hdr)?;
+            let len = c.be(1, hdr);
+            c.pos += 1 + hdr;
+            Ok(if b <= 0xdd {
+                Start::Array(len)
+            } else {
+                Start::Map(len)
+            })
+        }
+        _ if b & 0x80 == 0 => {
+            c.pos += 1;
+            num(b as f64)
+        }
+        _ if b & 0xe0 == 0xe0 => {
+            c.pos += 1;
+            num(b as i8 as f64)
+        }
+        _ if b & 0xe0 == 0xa0 => {
+            let len = (b & 0x1f) as usize;
+            c.need(1 + len)?;
+            let s = lua
+                .create_string(&c.data[c.pos + 1..c.pos + 1 + len])
+                .map_err(lua_err)?;
+            c.pos += 1 + len;
+            Ok(Start::Value(Value::String(s)))
+        }
+        _ if b & 0xf0 == 0x90 => {
+            c.pos += 1;
+            Ok(Start::Array((b & 0xf) as u64))
+        }
+        _ if b & 0xf0 == 0x80 => {
+            c.pos += 1;
+            Ok(Start::Map((b & 0xf) as u64))
+        }
+        _ => Err(DecodeError::BadFormat),
+    }
+}
+
+/// Decodes one top-level object; `top` is the Lua stack slots in use before it.
+fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, DecodeError> {
+    let mut stack: Vec<Frame> = Vec::new();
+    // Slots in use while the next value is read: per array its table and index, per map its
+    // table and, for a value, its key.
+    let mut slots = top;
+    let overflow = |msg: &str| DecodeError::Lua(error(lua, format!("stack overflow ({msg})")));
+    loop {
+        c.need(1)?;
+        if slots + 1 > MAX_C_STACK {
+            return Err(overflow(
+                "too many return values at once; use unpack_one or unpack_limit instead.",
+            ));
+        }
+        let mut value = match read_start(lua, c)? {
+            Start::Value(v) => v,
+            Start::Array(len) => {
+                if slots + 2 > MAX_C_STACK {
+                    return Err(overflow("in function mp_decode_to_lua_array"));
+                }
+                let table = lua.create_table().map_err(DecodeError::Lua)?;
+                if len == 0 {
+                    Value::Table(table)
+                } else {
+                    stack.push(Frame::Array {
+                        table,
+                        left: len,
+                        next: 1,
+                    });
+                    slots += 2;
+                    continue;
+                }
+            }
+            Start::Map(len) => {
+                let table = lua.create_table().map_err(DecodeError::Lua)?;
+                if len == 0 {
+                    Value::Table(table)
+                } else {
+                    stack.push(Frame::Map {
+                        table,
+                        left: len,
+                        key: None,
+                    });
+                    slots += 1;
+                    continue;
+                }
+            }
+        };
+        loop {
+            match stack.last_mut() {
+                None => return Ok(value),
+                Some(Frame::Array { table, left, next }) => {
+                    table.raw_set(*next, value).map_err(DecodeError::Lua)?;
+                    *next += 1;
+                    *left -= 1;
+                    if *left > 0 {
+                        break;
+                    }
+                    let Some(Frame::Array { table, .. }) = stack.pop() else {
+                        unreachable!("the top frame is an array");
+                    };
+                    slots -= 2;
+                    value = Value::Table(table);
+                }
+                Some(Frame::Map { table, left, key }) => match key.take() {
+                    None => {
+                        *key = Some(value);
+                        slots += 1;
+                        break;
+                    }
+                    Some(k) => {
+                        match &k {
+                            Value::Nil => {
+                                return Err(DecodeError::Lua(raw_error("table index is nil")))
+                            }
+                            Value::Number(n) if n.is_nan() => {
+                                return Err(DecodeError::Lua(raw_error("table index is NaN")))
+                            }
+                            _ => {}
+                        }
+                        table.raw_set(k, value).map_err(DecodeError::Lua)?;
+                        slots -= 1;
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        let Some(Frame::Map { table, .. }) = stack.pop() else {
+                            unreachable!("the top frame is a map");
+                        };
+                        slots -= 1;
+                        value = Value::Table(table);
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn unpack_full(
+    lua: &Lua,
+    s: &[u8],
+    nargs: usize,
+    limit: i64,
+    offset: i64,
+) -> mlua::Result<MultiValue> {
+    let decode_all = limit == 0 && offset == 0;
+    if offset < 0 || limit < 0 {
+        return Err(error(
+            lua,
+            format!(
+                "Invalid request to unpack with offset of {} and limit of {}.",
+                offset as i32,
+                s.len() as i32
+            ),
+        ));
+    }
+    if offset as u64 > s.len() as u64 {
+        return Err(error(
+            lua,
+            format!(
+                "Start offset {} greater than input length {}.",
+                offset as i32,
+                s.len() as i32
+            ),
+        ));
+    }
+    let limit = if decode_all { i32::MAX as i64 } else { limit };
+    let mut c = Cursor {
+        data: s,
+        pos: offset as usize,
+    };
+    let mut out = Vec::new();
+    let mut count: i64 = 0;
+    while c.left() > 0 && count < limit {
+        match decode_one(lua, &mut c, nargs + out.len()) {
+            Ok(v) => out.push(v),
+            Err(DecodeError::Eof) => return Err(error(lua, "Missing bytes in input.")),
+            Err(DecodeError::BadFormat) => return Err(error(lua, "Bad data format in input.")),
+            Err(DecodeError::Lua(e)) => return Err(e),
+        }
+        count += 1;
+    }
+    if !decode_all {
+        let next = if c.left() == 0 { -1 } else { c.pos as i64 };
+        out.insert(0, Value::Integer(next));
+    }
+    Ok(MultiValue::from_iter(out))
+}
