@@ -343,6 +343,7 @@ fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
     match (name, argv.get(1)) {
         ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body).denies_oom,
         ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
+        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).denies_oom,
         _ => false,
     }
 }

@@ -97,7 +97,14 @@ local function handler(err)
   return err
 end
 
-local function run(f) return xpcall_(f, handler) end
+-- Runs `f` (with the given arguments: a function's keys and args) under the error handler.
+local unpack_ = unpack
+local function run(f, ...)
+  local n = select_('#', ...)
+  if n == 0 then return xpcall_(f, handler) end
+  local args = { ... }
+  return xpcall_(function() return f(unpack_(args, 1, n)) end, handler)
+end
 
 -- xpcall's handler sees what Redis's would: strings for library errors, tables for Redis errors.
 xpcall = function(f, h)
@@ -116,8 +123,15 @@ rawset_(_G, 'bit', rust.bit)
 rawset_(_G, 'cjson', rust.cjson)
 rawset_(_G, 'cmsgpack', rust.cmsgpack)
 rawset_(_G, 'struct', rust.struct)
--- Redis 7.2 keeps its error handler as a global.
-rawset_(_G, '__redis__err__handler', handler)
+if rust.functions then
+  -- A function's environment: no eval-only helpers.
+  for _, name in ipairs({ 'breakpoint', 'debug', 'replicate_commands' }) do
+    rawset_(rawget_(_G, 'redis'), name, nil)
+  end
+else
+  -- Redis 7.2 keeps its error handler as a global.
+  rawset_(_G, '__redis__err__handler', handler)
+end
 
 local G = _G
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis' }) do
@@ -140,4 +154,58 @@ setmt(G, {
 local globals = readonly(G, readonly({ __index = getmt(G).__index, __newindex = refuse_write }))
 rawset_(G, '_G', globals)
 
-return { run = run, globals = globals, real_globals = G }
+local exports = { run = run, globals = globals, real_globals = G }
+
+if rust.functions then
+  -- Libraries (FUNCTION LOAD) run in an environment that, while loading, holds only the
+  -- library API (`redis` with register_function, log, LOG_* and the version), and at run time
+  -- reads the globals: the callbacks they register see the full API when called.
+  local function nonexistent(name)
+    error_("Script attempted to access nonexistent global variable '" .. tostring_(name) .. "'", 3)
+  end
+  local api = {}
+  for _, name in ipairs({ 'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
+    api[name] = rawget_(real_of[rawget_(G, 'redis')], name)
+  end
+  local api_proxy = setmt({}, {
+    __index = function(_, name)
+      local v = rawget_(api, name)
+      if v == nil then nonexistent(name) end
+      return v
+    end,
+    __newindex = refuse_write,
+    __metatable = false,
+  })
+  local loading = false
+  local env = setmt({}, {
+    __index = function(_, name)
+      if loading then
+        if name == 'redis' then return api_proxy end
+        nonexistent(name)
+      end
+      local v = rawget_(G, name)
+      if v == nil then nonexistent(name) end
+      return v
+    end,
+    __newindex = refuse_write,
+    __metatable = false,
+  })
+  exports.library_env = env
+  exports.library_api = api
+  -- Runs a library's chunk with the library API: nil, or the error text Redis reports.
+  exports.load_library = function(chunk)
+    loading = true
+    local ok, err = pcall_(chunk)
+    loading = false
+    if ok then return nil end
+    if type_(err) == 'userdata' then err = rust.error_table(err) end
+    if type_(err) == 'table' then
+      local msg = rawget_(err, 'err')
+      if type_(msg) == 'string' then return msg end
+      return 'ERR unknown error'
+    end
+    return 'ERR ' .. tostring_(err)
+  end
+end
+
+return exports

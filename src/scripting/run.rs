@@ -27,6 +27,9 @@ pub struct Script<'a> {
     pub access: Access,
     /// `#!lua flags=allow-oom`: writes are not refused over maxmemory.
     pub allow_oom: bool,
+    /// A Redis Function: keys and arguments are passed to it (`function(keys, args)`) instead
+    /// of being set as the KEYS and ARGV globals; `sha` is then the function's name.
+    pub as_function: bool,
 }
 
 /// Whether a failing command raises a Lua error (redis.call) or is returned (redis.pcall).
@@ -90,8 +93,10 @@ fn run_in_vm(
             .map(|a| lua.create_string(a))
             .collect::<mlua::Result<Vec<_>>>()?,
     )?;
-    sandbox.real_globals.raw_set("KEYS", keys)?;
-    sandbox.real_globals.raw_set("ARGV", args)?;
+    if !script.as_function {
+        sandbox.real_globals.raw_set("KEYS", keys.clone())?;
+        sandbox.real_globals.raw_set("ARGV", args.clone())?;
+    }
     let state = RefCell::new(RunState {
         ctx,
         resp: ScriptResp::Resp2,
@@ -126,7 +131,11 @@ fn run_in_vm(
         sandbox.redis.raw_set("pcall", pcall)?;
         sandbox.redis.raw_set("setresp", setresp)?;
         sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
-        let result = sandbox.run.call(script.function.clone());
+        let result = if script.as_function {
+            sandbox.run.call((script.function.clone(), keys, args))
+        } else {
+            sandbox.run.call(script.function.clone())
+        };
         for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
             sandbox.redis.raw_set(name, Value::Nil)?;
         }

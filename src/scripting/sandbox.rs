@@ -1,5 +1,5 @@
 //! The Lua 5.1 VM scripts run in: only the libraries Redis offers (base without file access,
-//! string, table, math, coroutine, bit, os.clock), read-only globals and library tables (see
+//! string, table, math, coroutine, bit, cjson, cmsgpack, struct), read-only globals and library tables (see
 //! prelude.lua), a memory limit, an instruction-count hook for SCRIPT KILL, and the `redis`
 //! table's functions that need no running command.
 
@@ -8,6 +8,7 @@ use super::convert::error_table;
 use crate::config::REDIS_VERSION;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Bytes the Lua VM may allocate; past this a script fails with an error reply.
 pub const MEMORY_LIMIT_BYTES: usize = 64 * 1024 * 1024;
@@ -25,10 +26,36 @@ pub struct Sandbox {
     pub real_globals: Table,
     /// The real `redis` table behind its read-only proxy (per-run functions are set here).
     pub redis: Table,
+    /// Functions mode only: the environment library chunks are compiled with, the library API
+    /// table (`register_function` is set there while a library loads) and the loader.
+    pub library: Option<LibrarySupport>,
+    /// While a library loads: the instant its load must end by (`FUNCTION LOAD timeout`).
+    pub load_deadline: Arc<parking_lot::Mutex<Option<Instant>>>,
 }
+
+/// What the functions VM adds to a sandbox (see prelude.lua).
+pub struct LibrarySupport {
+    pub env: Table,
+    pub api: Table,
+    pub load: Function,
+}
+
+/// Which VM a sandbox is: EVAL's, or the one Redis Functions libraries live in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Eval,
+    Functions,
+}
+
+/// The error a library load past its time limit fails with.
+pub const LOAD_TIMEOUT_TEXT: &str = "ERR FUNCTION LOAD timeout";
 
 impl Sandbox {
     pub fn new(busy: Arc<BusyState>) -> mlua::Result<Sandbox> {
+        Sandbox::with_mode(busy, Mode::Eval)
+    }
+
+    pub fn with_mode(busy: Arc<BusyState>, mode: Mode) -> mlua::Result<Sandbox> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: the debug library is loaded only for the prelude, which keeps `debug.getinfo`
         // in a local and removes the global before any script runs.
@@ -44,11 +71,22 @@ impl Sandbox {
         rust.raw_set("cjson", super::libs::cjson::module(&lua)?)?;
         rust.raw_set("cmsgpack", super::libs::cmsgpack::module(&lua)?)?;
         rust.raw_set("struct", super::libs::lstruct::module(&lua)?)?;
+        rust.raw_set("functions", mode == Mode::Functions)?;
         let prelude: Table = lua.load(PRELUDE).set_name("=[redis]").call(rust)?;
         let globals: Table = prelude.raw_get("globals")?;
         let real_globals: Table = prelude.raw_get("real_globals")?;
         let run: Function = prelude.raw_get("run")?;
+        let library = match mode {
+            Mode::Eval => None,
+            Mode::Functions => Some(LibrarySupport {
+                env: prelude.raw_get("library_env")?,
+                api: prelude.raw_get("library_api")?,
+                load: prelude.raw_get("load_library")?,
+            }),
+        };
         lua.set_globals(globals)?;
+        let load_deadline: Arc<parking_lot::Mutex<Option<Instant>>> = Arc::default();
+        let deadline = load_deadline.clone();
         lua.set_memory_limit(MEMORY_LIMIT_BYTES)?;
         lua.set_global_hook(
             mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
@@ -59,6 +97,9 @@ impl Sandbox {
                 if busy.kill_requested() {
                     return Err(mlua::Error::RuntimeError(KILLED_TEXT.to_string()));
                 }
+                if deadline.lock().is_some_and(|at| Instant::now() >= at) {
+                    return Err(mlua::Error::RuntimeError(LOAD_TIMEOUT_TEXT.to_string()));
+                }
                 Ok(VmState::Continue)
             },
         )?;
@@ -67,6 +108,8 @@ impl Sandbox {
             run,
             real_globals,
             redis,
+            library,
+            load_deadline,
         })
     }
 }
