@@ -1,6 +1,8 @@
 //! Redis Functions commands: FUNCTION LOAD / DELETE / FLUSH / LIST / DUMP / RESTORE / STATS /
 //! KILL / HELP, FCALL and FCALL_RO. The libraries, their VM and the calls live in
 //! `crate::scripting::functions`; a call runs on EVAL's run path under every shard lock.
+//! The commands that change the libraries hold every shard too (ALL_SHARDS), so they are
+//! ordered with snapshots and AOF rewrites like any write.
 
 use super::help_reply;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
@@ -82,7 +84,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             sub(
                 "delete",
                 3,
-                WRITE | NOSCRIPT,
+                WRITE | NOSCRIPT | ALL_SHARDS,
                 &["write", "slow", "scripting"],
                 "Deletes a library and its functions.",
                 "O(1)",
@@ -100,7 +102,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             sub(
                 "flush",
                 -2,
-                WRITE | NOSCRIPT,
+                WRITE | NOSCRIPT | ALL_SHARDS,
                 &["write", "slow", "scripting"],
                 "Deletes all libraries and functions.",
                 "O(N) where N is the number of functions deleted",
@@ -136,7 +138,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             sub(
                 "load",
                 -3,
-                WRITE | DENYOOM | NOSCRIPT,
+                WRITE | DENYOOM | NOSCRIPT | ALL_SHARDS,
                 &["write", "slow", "scripting"],
                 "Creates a library.",
                 "O(1) (considering compilation time is redundant)",
@@ -145,7 +147,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             sub(
                 "restore",
                 -3,
-                WRITE | DENYOOM | NOSCRIPT,
+                WRITE | DENYOOM | NOSCRIPT | ALL_SHARDS,
                 &["write", "slow", "scripting"],
                 "Restores all libraries from a payload.",
                 "O(N) where N is the number of functions on the payload",

@@ -387,6 +387,9 @@ fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::
         state.config.get_bool("rdbchecksum"),
         &aux,
     )?;
+    for code in state.scripting.functions.library_codes() {
+        w.function(&code)?;
+    }
     write_body(&mut w, snap)?;
     let (sink, len) = w.finish()?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;

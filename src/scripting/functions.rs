@@ -573,11 +573,13 @@ fn read_named(t: &Table) -> mlua::Result<Registration> {
             ));
         };
         match &k[..] {
-            b"function_name" => name = Some(string_arg(&v).ok_or_else(|| {
-                raise(
+            b"function_name" => {
+                name = Some(string_arg(&v).ok_or_else(|| {
+                    raise(
                     "ERR function_name argument given to redis.register_function must be a string",
                 )
-            })?),
+                })?)
+            }
             b"description" => description = Some(Bytes::from(string_arg(&v).ok_or_else(|| {
                 raise("ERR description argument given to redis.register_function must be a string")
             })?)),
