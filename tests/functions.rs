@@ -94,6 +94,11 @@ fn libraries_survive_kill9_through_the_aof_and_its_rewrites() {
         let server = restart(server, &args);
         let mut c = server.raw();
         assert_queue_library(&mut c, 1);
+        let info = cmd(&mut c, &["INFO", "memory"]);
+        assert!(
+            info.contains("number_of_functions:3\r\nnumber_of_libraries:2\r\n"),
+            "{info}"
+        );
         // A rewrite writes the libraries into the base; later changes go to the new log.
         assert_eq!(
             cmd(&mut c, &["BGREWRITEAOF"]),

@@ -344,6 +344,12 @@ impl Functions {
         Ok(Reply::Array(out))
     }
 
+    /// (libraries, functions) loaded, for INFO and FUNCTION STATS.
+    pub fn counts(&self) -> (usize, usize) {
+        let codes = self.codes.lock();
+        (codes.len(), codes.values().map(|(_, n)| n).sum())
+    }
+
     /// FUNCTION STATS (answers while a function runs: it does not take the VM).
     pub fn stats(&self) -> Reply {
         let running = self.running.lock().as_ref().map(|r| {
@@ -359,10 +365,7 @@ impl Functions {
                 ),
             ])
         });
-        let (libraries, functions) = {
-            let codes = self.codes.lock();
-            (codes.len(), codes.values().map(|(_, n)| n).sum::<usize>())
-        };
+        let (libraries, functions) = self.counts();
         let lua = Reply::Map(vec![
             (
                 Reply::bulk_static("libraries_count"),
