@@ -15,6 +15,8 @@ local tinsert, tremove, tsort = table.insert, table.remove, table.sort
 local RO = 'Attempt to modify a readonly table'
 
 local real_of = setmt({}, { __mode = 'k' })   -- proxy -> real table
+-- The libraries (cjson, cmsgpack) serialise a read-only table's contents, as Redis does.
+debug.getregistry()['ferrocache.readonly'] = real_of
 local public_mt = setmt({}, { __mode = 'k' }) -- proxy -> what getmetatable shows
 
 local function refuse_write() error_(RO, 2) end

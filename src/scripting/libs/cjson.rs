@@ -319,6 +319,7 @@ fn encode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<mlua::LuaStri
                 Value::Nil => out.extend_from_slice(b"null"),
                 Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
                 Value::Table(t) => {
+                    let t = &super::real_table(lua, t);
                     let depth = stack.len() as i64 + 1;
                     if depth > cfg.encode_max_depth as i64 || slots + 3 > MAX_C_STACK {
                         return Err(error(

@@ -62,7 +62,7 @@ fn pack(lua: &Lua, args: &[Value]) -> mlua::Result<mlua::LuaString> {
     }
     let mut out = Vec::new();
     for arg in args {
-        encode_value(&mut out, arg, 0)?;
+        encode_value(lua, &mut out, arg, 0)?;
     }
     lua.create_string(&out)
 }
@@ -152,7 +152,7 @@ fn is_array(t: &Table) -> mlua::Result<bool> {
     Ok(max == count)
 }
 
-fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
+fn encode_value(lua: &Lua, out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
     super::check_output(out)?;
     match v {
         Value::String(s) => encode_bytes(out, &s.as_bytes()),
@@ -160,12 +160,13 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> 
         Value::Integer(i) => encode_number(out, *i as f64),
         Value::Number(n) => encode_number(out, *n),
         Value::Table(t) if level < MAX_NESTING => {
+            let t = &super::real_table(lua, t);
             if is_array(t)? {
                 let len = t.raw_len();
                 encode_container_header(out, len as u64, 0x90, 0xdc, 0xdd);
                 for i in 1..=len {
                     let item: Value = t.get(i)?;
-                    encode_value(out, &item, level + 1)?;
+                    encode_value(lua, out, &item, level + 1)?;
                 }
             } else {
                 let pairs = t
@@ -173,8 +174,8 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> 
                     .collect::<mlua::Result<Vec<_>>>()?;
                 encode_container_header(out, pairs.len() as u64, 0x80, 0xde, 0xdf);
                 for (k, v) in &pairs {
-                    encode_value(out, k, level + 1)?;
-                    encode_value(out, v, level + 1)?;
+                    encode_value(lua, out, k, level + 1)?;
+                    encode_value(lua, out, v, level + 1)?;
                 }
             }
         }

@@ -244,6 +244,15 @@ pub fn check_bytes(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<Vec<u8>>
     }
 }
 
+/// The table a read-only proxy (the globals, a library table) stands for; other tables as they
+/// are. Serialisers walk what Redis's read-only tables hold.
+pub fn real_table(lua: &Lua, t: &mlua::Table) -> mlua::Table {
+    lua.named_registry_value::<mlua::Table>("ferrocache.readonly")
+        .ok()
+        .and_then(|map| map.raw_get::<Option<mlua::Table>>(t.clone()).ok().flatten())
+        .unwrap_or_else(|| t.clone())
+}
+
 /// A number as a Lua value (mlua keeps integral numbers as `Integer`; both are Lua numbers).
 pub fn number_value(n: f64) -> Value {
     Value::Number(n)
