@@ -195,3 +195,27 @@ fn a_library_whose_load_never_ends_times_out() {
     assert_eq!(cmd(&mut c, &["FUNCTION", "LOAD", LIB]), "$5\r\nqueue\r\n");
     assert_eq!(cmd(&mut c, &["FCALL", "push", "1", "q", "a"]), ":1\r\n");
 }
+
+/// `redis.set_repl`: writes a script runs without REPL_AOF are not logged, so a restart from
+/// the AOF does not have them (as in Redis, where they reach neither the AOF nor replicas).
+#[test]
+fn set_repl_keeps_writes_out_of_the_aof() {
+    let args = ["--appendonly", "yes"];
+    let server = Server::start(&args);
+    let mut c = server.raw();
+    let script = "redis.set_repl(redis.REPL_NONE) redis.call('set', 'unlogged', 1) \
+                  redis.set_repl(redis.REPL_REPLICA) redis.call('set', 'replica_only', 1) \
+                  redis.set_repl(redis.REPL_AOF) redis.call('set', 'aof_only', 1) \
+                  redis.set_repl(redis.REPL_ALL) redis.call('set', 'logged', 1) return 1";
+    assert_eq!(cmd(&mut c, &["EVAL", script, "0"]), ":1\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "unlogged"]), "$1\r\n1\r\n");
+    let server = restart(server, &args);
+    let mut c = server.raw();
+    assert_eq!(
+        cmd(
+            &mut c,
+            &["MGET", "unlogged", "replica_only", "aof_only", "logged"]
+        ),
+        "*4\r\n$-1\r\n$-1\r\n$1\r\n1\r\n$1\r\n1\r\n"
+    );
+}

@@ -48,6 +48,8 @@ struct RunState<'c, 'a> {
     /// A write command has run (Redis's SCRIPT_WRITE_DIRTY): later writes are not refused for
     /// memory, a script is not stopped halfway.
     wrote: bool,
+    /// `redis.set_repl` flags: without REPL_AOF, the script's writes are not logged.
+    repl: u8,
 }
 
 /// Runs a script and returns its reply (errors included, formatted as Redis does).
@@ -104,6 +106,7 @@ fn run_in_vm(
         busy,
         allow_oom: script.allow_oom,
         wrote: false,
+        repl: 3,
     });
     let (ok, value): (bool, Value) = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: Variadic<Value>| {
@@ -127,16 +130,21 @@ fn run_in_vm(
         let acl_check = scope.create_function(|_, args: Variadic<Value>| {
             acl_check_cmd(&mut state.borrow_mut(), &args)
         })?;
+        let set_repl = scope.create_function(|_, args: Variadic<Value>| {
+            state.borrow_mut().repl = super::sandbox::repl_flags(&args)?;
+            Ok(())
+        })?;
         sandbox.redis.raw_set("call", call)?;
         sandbox.redis.raw_set("pcall", pcall)?;
         sandbox.redis.raw_set("setresp", setresp)?;
         sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
+        sandbox.redis.raw_set("set_repl", set_repl)?;
         let result = if script.as_function {
             sandbox.run.call((script.function.clone(), keys, args))
         } else {
             sandbox.run.call(script.function.clone())
         };
-        for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
+        for name in ["call", "pcall", "setresp", "acl_check_cmd", "set_repl"] {
             sandbox.redis.raw_set(name, Value::Nil)?;
         }
         result
@@ -271,7 +279,11 @@ fn redis_call(
         ScriptResp::Resp2 => Protocol::Resp2,
         ScriptResp::Resp3 => Protocol::Resp3,
     };
+    let logged_before = state.ctx.effects.records.len();
     let reply = dispatch::run_nested(state.ctx, found, &argv);
+    if state.repl & super::sandbox::REPL_AOF == 0 {
+        state.ctx.effects.records.truncate(logged_before);
+    }
     if writes {
         state.busy.mark_write();
     }

@@ -202,18 +202,6 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         "log",
         lua.create_function(|_, args: Variadic<Value>| log(args))?,
     )?;
-    redis.raw_set(
-        "set_repl",
-        lua.create_function(|_, args: Variadic<Value>| {
-            let [value] = args.as_slice() else {
-                return Err(raise("ERR redis.set_repl() requires two arguments."));
-            };
-            match super::convert::number(value) {
-                Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(()),
-                _ => Err(raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")),
-            }
-        })?,
-    )?;
     redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     redis.raw_set(
@@ -221,6 +209,22 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
     )?;
     Ok(redis)
+}
+
+/// REPL_AOF: a write a script runs after `redis.set_repl` without it is not logged to the AOF.
+pub const REPL_AOF: u8 = 1;
+
+/// `redis.set_repl(flags)`'s argument (set per run by `run.rs`, which knows the running script).
+pub fn repl_flags(args: &[Value]) -> mlua::Result<u8> {
+    let [value] = args else {
+        return Err(raise("ERR redis.set_repl() requires two arguments."));
+    };
+    match super::convert::number(value) {
+        Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(flags as u8),
+        _ => Err(raise(
+            "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        )),
+    }
 }
 
 /// `7.2.4` -> 0x070204.
