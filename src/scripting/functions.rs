@@ -23,7 +23,6 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::{Function, Table, Value, Variadic};
 use parking_lot::{Mutex, MutexGuard};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,8 +59,12 @@ struct Library {
     functions: Vec<FunctionDef>,
 }
 
+/// What `redis.register_function` collects: `Some` only while a library loads.
+type Registrations = Arc<Mutex<Option<Vec<FunctionDef>>>>;
+
 struct FnVm {
     sandbox: Sandbox,
+    registrations: Registrations,
     /// By library name.
     libraries: BTreeMap<String, Library>,
     /// Lowercase function name -> its library's name (function names are case-insensitive).
@@ -154,10 +157,13 @@ impl Functions {
         guard: &'g mut MutexGuard<'_, Option<FnVm>>,
     ) -> Result<&'g mut FnVm, CommandError> {
         if guard.is_none() {
-            let sandbox = Sandbox::with_mode(self.busy.clone(), Mode::Functions)
-                .map_err(|e| CommandError::err(format!("Failed to create the Lua VM: {e}")))?;
+            let failed =
+                |e: mlua::Error| CommandError::err(format!("Failed to create the Lua VM: {e}"));
+            let sandbox = Sandbox::with_mode(self.busy.clone(), Mode::Functions).map_err(failed)?;
+            let registrations = register_function(&sandbox).map_err(failed)?;
             **guard = Some(FnVm {
                 sandbox,
+                registrations,
                 libraries: BTreeMap::new(),
                 functions: HashMap::new(),
             });
@@ -188,7 +194,7 @@ impl Functions {
                 "Library '{name}' already exists"
             )));
         }
-        let lib = prepare(&vm.sandbox, name, code)?;
+        let lib = prepare(&vm.sandbox, &vm.registrations, name, code)?;
         if let Some(f) = vm.clash(&lib, &[&lib.name]) {
             return Err(CommandError::err(format!("Function {f} already exists")));
         }
@@ -248,7 +254,7 @@ impl Functions {
                     "Library '{name}' already exists"
                 )));
             }
-            let lib = prepare(&vm.sandbox, name, code)?;
+            let lib = prepare(&vm.sandbox, &vm.registrations, name, code)?;
             for f in &lib.functions {
                 if incoming
                     .iter()
@@ -623,8 +629,42 @@ fn read_named(t: &Table) -> mlua::Result<Registration> {
     Ok((name, callback, flags, description))
 }
 
+/// Installs `redis.register_function` in the library API: it registers into the list a load
+/// opens, and outside a load (a callback that kept it) answers Redis's error.
+fn register_function(sandbox: &Sandbox) -> mlua::Result<Registrations> {
+    let registrations: Registrations = Arc::default();
+    let list = registrations.clone();
+    let f = sandbox
+        .lua
+        .create_function(move |_, args: Variadic<Value>| {
+            let def = read_registration(&args)?;
+            let mut guard = list.lock();
+            let Some(list) = guard.as_mut() else {
+                return Err(raise(
+                    "ERR redis.register_function can only be called on FUNCTION LOAD command",
+                ));
+            };
+            if list.iter().any(|f| f.name.eq_ignore_ascii_case(&def.name)) {
+                return Err(raise("ERR Function already exists in the library"));
+            }
+            list.push(def);
+            Ok(())
+        })?;
+    let support = sandbox
+        .library
+        .as_ref()
+        .expect("the functions VM has library support");
+    support.api.raw_set("register_function", f)?;
+    Ok(registrations)
+}
+
 /// Compiles a library and runs its chunk with the library API: the library, not yet added.
-fn prepare(sandbox: &Sandbox, name: String, code: &[u8]) -> Result<Library, CommandError> {
+fn prepare(
+    sandbox: &Sandbox,
+    registrations: &Registrations,
+    name: String,
+    code: &[u8],
+) -> Result<Library, CommandError> {
     let support = sandbox
         .library
         .as_ref()
@@ -652,24 +692,11 @@ fn prepare(sandbox: &Sandbox, name: String, code: &[u8]) -> Result<Library, Comm
                 message.replace(['\r', '\n'], " ")
             ))
         })?;
-    let registered: RefCell<Vec<FunctionDef>> = RefCell::new(Vec::new());
+    *registrations.lock() = Some(Vec::new());
     *sandbox.load_deadline.lock() = Some(Instant::now() + LOAD_TIMEOUT);
-    let outcome: mlua::Result<Option<String>> = sandbox.lua.scope(|scope| {
-        let register = scope.create_function(|_, args: Variadic<Value>| {
-            let def = read_registration(&args)?;
-            let mut list = registered.borrow_mut();
-            if list.iter().any(|f| f.name.eq_ignore_ascii_case(&def.name)) {
-                return Err(raise("ERR Function already exists in the library"));
-            }
-            list.push(def);
-            Ok(())
-        })?;
-        support.api.raw_set("register_function", register)?;
-        let result = support.load.call::<Option<String>>(chunk);
-        support.api.raw_set("register_function", Value::Nil)?;
-        result
-    });
+    let outcome: mlua::Result<Option<String>> = support.load.call(chunk);
     *sandbox.load_deadline.lock() = None;
+    let registered = registrations.lock().take().unwrap_or_default();
     let failure = outcome.map_err(|e| {
         CommandError::err(format!(
             "Error registering functions: {}",
@@ -682,7 +709,7 @@ fn prepare(sandbox: &Sandbox, name: String, code: &[u8]) -> Result<Library, Comm
             text.replace(['\r', '\n'], " ")
         )));
     }
-    let functions = registered.into_inner();
+    let functions = registered;
     if functions.is_empty() {
         return Err(CommandError::err("No functions registered"));
     }
