@@ -672,9 +672,22 @@ impl Parser<'_> {
     }
 }
 
-enum DecodeFrame {
-    Array { table: Table, next: i64 },
-    Object { table: Table, key: mlua::LuaString },
+/// A parsed JSON value in document order; strings point into the parser's arena.
+#[derive(Clone, Copy)]
+enum Node {
+    Number(f64),
+    Boolean(bool),
+    Null,
+    Str(usize, usize),
+    ArrayBegin,
+    ObjectBegin,
+    End,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Array,
+    Object,
 }
 
 fn parse_error(lua: &Lua, expected: &str, token: &Token) -> mlua::Error {
@@ -692,6 +705,9 @@ fn parse_error(lua: &Lua, expected: &str, token: &Token) -> mlua::Error {
     )
 }
 
+/// cjson.decode: the whole document is parsed and checked first (every error as lua-cjson
+/// words it), into a tape of nodes; the Lua value is then built directly on the Lua stack,
+/// without a registry reference per value.
 fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
     if args.len() != 1 {
         return Err(arg_error(lua, 1, "expected 1 argument"));
@@ -712,9 +728,12 @@ fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
         decode_invalid_numbers,
         string: Vec::new(),
     };
-    let mut stack: Vec<DecodeFrame> = Vec::new();
-    // Lua stack slots in use: the argument, and per open container its table (and the key of
-    // an object whose value is being read).
+    let mut tape: Vec<Node> = Vec::new();
+    let mut arena: Vec<u8> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let mut deepest = 0usize;
+    // Lua stack slots lua-cjson would use: the argument, and per open container its table (and
+    // the key of an object whose value is being read).
     let mut slots = 1usize;
     let mut depth: i64 = 0;
     let descend = |depth: &mut i64, slots: usize, need: usize, pos: usize| {
@@ -729,22 +748,27 @@ fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
     };
     let mut token = p.next_token();
     loop {
+        super::check_output(&arena)?;
         // Read one value starting at `token`.
-        let mut value = match token.kind {
-            Kind::Str => Value::String(lua.create_string(&p.string)?),
-            Kind::Number => Value::Number(token.number),
-            Kind::Boolean => Value::Boolean(token.boolean),
-            Kind::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
+        match token.kind {
+            Kind::Str => {
+                tape.push(Node::Str(arena.len(), p.string.len()));
+                arena.extend_from_slice(&p.string);
+            }
+            Kind::Number => tape.push(Node::Number(token.number)),
+            Kind::Boolean => tape.push(Node::Boolean(token.boolean)),
+            Kind::Null => tape.push(Node::Null),
             Kind::ObjBegin => {
                 descend(&mut depth, slots, 3, p.pos)?;
-                let table = lua.create_table()?;
+                tape.push(Node::ObjectBegin);
                 let t = p.next_token();
                 if t.kind == Kind::ObjEnd {
                     depth -= 1;
-                    Value::Table(table)
+                    tape.push(Node::End);
                 } else {
-                    let key = object_key(lua, &mut p, t)?;
-                    stack.push(DecodeFrame::Object { table, key });
+                    object_key(lua, &mut p, t, &mut tape, &mut arena)?;
+                    stack.push(Open::Object);
+                    deepest = deepest.max(stack.len());
                     slots += 2;
                     token = p.next_token();
                     continue;
@@ -752,41 +776,38 @@ fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
             }
             Kind::ArrBegin => {
                 descend(&mut depth, slots, 2, p.pos)?;
-                let table = lua.create_table()?;
+                tape.push(Node::ArrayBegin);
                 let t = p.next_token();
                 if t.kind == Kind::ArrEnd {
                     depth -= 1;
-                    Value::Table(table)
+                    tape.push(Node::End);
                 } else {
-                    stack.push(DecodeFrame::Array { table, next: 1 });
+                    stack.push(Open::Array);
+                    deepest = deepest.max(stack.len());
                     slots += 1;
                     token = t;
                     continue;
                 }
             }
             _ => return Err(parse_error(lua, "value", &token)),
-        };
-        // Store it in its container, closing the containers that end here.
+        }
+        // After a value: close the containers that end here, or go on to the next value.
         loop {
-            match stack.last_mut() {
+            match stack.last() {
                 None => {
                     let end = p.next_token();
                     if end.kind != Kind::End {
                         return Err(parse_error(lua, "the end", &end));
                     }
-                    return Ok(value);
+                    return build(lua, &tape, &arena, deepest);
                 }
-                Some(DecodeFrame::Array { table, next }) => {
-                    table.raw_set(*next, value)?;
-                    *next += 1;
+                Some(Open::Array) => {
                     let t = p.next_token();
                     if t.kind == Kind::ArrEnd {
-                        let Some(DecodeFrame::Array { table, .. }) = stack.pop() else {
-                            unreachable!("the top frame is an array");
-                        };
+                        stack.pop();
+                        tape.push(Node::End);
                         depth -= 1;
                         slots -= 1;
-                        value = Value::Table(table);
                         continue;
                     }
                     if t.kind != Kind::Comma {
@@ -795,23 +816,20 @@ fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
                     token = p.next_token();
                     break;
                 }
-                Some(DecodeFrame::Object { table, key }) => {
-                    table.raw_set(key.clone(), value)?;
+                Some(Open::Object) => {
                     let t = p.next_token();
                     if t.kind == Kind::ObjEnd {
-                        let Some(DecodeFrame::Object { table, .. }) = stack.pop() else {
-                            unreachable!("the top frame is an object");
-                        };
+                        stack.pop();
+                        tape.push(Node::End);
                         depth -= 1;
                         slots -= 2;
-                        value = Value::Table(table);
                         continue;
                     }
                     if t.kind != Kind::Comma {
                         return Err(parse_error(lua, "comma or object end", &t));
                     }
                     let t = p.next_token();
-                    *key = object_key(lua, &mut p, t)?;
+                    object_key(lua, &mut p, t, &mut tape, &mut arena)?;
                     token = p.next_token();
                     break;
                 }
@@ -820,15 +838,80 @@ fn decode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<Value> {
     }
 }
 
-/// An object key token and the colon after it.
-fn object_key(lua: &Lua, p: &mut Parser<'_>, token: Token) -> mlua::Result<mlua::LuaString> {
+/// Builds the value a tape describes on the Lua stack and returns it.
+fn build(lua: &Lua, tape: &[Node], arena: &[u8], deepest: usize) -> mlua::Result<Value> {
+    // Per open container: whether it is an array, and its next index (arrays) or whether its
+    // key is on the stack (objects).
+    let mut open: Vec<(bool, i64)> = Vec::with_capacity(deepest + 1);
+    let open = &mut open;
+    // SAFETY: only Lua API calls on the stack mlua gives us, each with room checked first; the
+    // closure owns nothing that needs dropping, so a Lua memory error unwinding out of it (as
+    // protected calls do) skips no destructor. Indexes stay within the tape and arena.
+    unsafe {
+        lua.exec_raw::<Value>((), |state| {
+            use mlua::ffi;
+            for node in tape {
+                if ffi::lua_checkstack(state, 3) == 0 {
+                    ffi::luaL_error(state, c"stack overflow".as_ptr());
+                }
+                match *node {
+                    Node::ArrayBegin | Node::ObjectBegin => {
+                        ffi::lua_createtable(state, 0, 0);
+                        open.push((matches!(node, Node::ArrayBegin), 1));
+                        if matches!(node, Node::ObjectBegin) {
+                            open.last_mut().expect("just pushed").1 = 0;
+                        }
+                        continue;
+                    }
+                    Node::End => {
+                        open.pop();
+                    }
+                    Node::Str(at, len) => {
+                        ffi::lua_pushlstring(state, arena.as_ptr().add(at) as *const _, len);
+                        if let Some((false, key_on_stack)) = open.last_mut() {
+                            if *key_on_stack == 0 {
+                                *key_on_stack = 1;
+                                continue;
+                            }
+                        }
+                    }
+                    Node::Number(n) => ffi::lua_pushnumber(state, n),
+                    Node::Boolean(b) => ffi::lua_pushboolean(state, b as i32),
+                    Node::Null => ffi::lua_pushlightuserdata(state, std::ptr::null_mut()),
+                }
+                // Store the value on top in its container.
+                match open.last_mut() {
+                    None => {}
+                    Some((true, next)) => {
+                        ffi::lua_rawseti(state, -2, *next);
+                        *next += 1;
+                    }
+                    Some((false, key_on_stack)) => {
+                        ffi::lua_rawset(state, -3);
+                        *key_on_stack = 0;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// An object key token (appended to the tape) and the colon after it.
+fn object_key(
+    lua: &Lua,
+    p: &mut Parser<'_>,
+    token: Token,
+    tape: &mut Vec<Node>,
+    arena: &mut Vec<u8>,
+) -> mlua::Result<()> {
     if token.kind != Kind::Str {
         return Err(parse_error(lua, "object key string", &token));
     }
-    let key = lua.create_string(&p.string)?;
+    tape.push(Node::Str(arena.len(), p.string.len()));
+    arena.extend_from_slice(&p.string);
     let colon = p.next_token();
     if colon.kind != Kind::Colon {
         return Err(parse_error(lua, "colon", &colon));
     }
-    Ok(key)
+    Ok(())
 }
