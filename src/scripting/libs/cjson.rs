@@ -199,17 +199,6 @@ fn enum_option(
 
 // ===== Encoding =====
 
-fn lua_type_name(v: &Value) -> &'static str {
-    super::type_name(Some(v))
-}
-
-fn encode_error(lua: &Lua, v: &Value, reason: &str) -> mlua::Error {
-    error(
-        lua,
-        format!("Cannot serialise {}: {reason}", lua_type_name(v)),
-    )
-}
-
 fn append_string(out: &mut Vec<u8>, s: &[u8]) {
     out.reserve(s.len() + 2);
     out.push(b'"');
@@ -230,14 +219,21 @@ fn append_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
-fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, v: &Value) -> mlua::Result<()> {
-    let n = match v {
-        Value::Integer(i) => *i as f64,
-        Value::Number(n) => *n,
-        _ => 0.0,
-    };
+/// Why an encode stopped (turned into lua-cjson's message once off the raw stack).
+enum EncodeFailure {
+    /// "Cannot serialise <type>: <reason>".
+    Cannot(&'static str, &'static str),
+    /// "Cannot serialise, excessive nesting (<depth>)".
+    Nesting(i64),
+    TooBig,
+}
+
+/// A number to append: lua-cjson's `json_append_number`.
+fn append_number_raw(cfg: &Config, out: &mut Vec<u8>, n: f64) -> Result<(), EncodeFailure> {
     match cfg.encode_invalid_numbers {
-        0 if !n.is_finite() => return Err(encode_error(lua, v, "must not be NaN or Inf")),
+        0 if !n.is_finite() => {
+            return Err(EncodeFailure::Cannot("number", "must not be NaN or Inf"))
+        }
         1 if n.is_nan() => {
             out.extend_from_slice(b"nan");
             return Ok(());
@@ -252,163 +248,256 @@ fn append_number(lua: &Lua, cfg: &Config, out: &mut Vec<u8>, v: &Value) -> mlua:
     Ok(())
 }
 
-/// lua-cjson's `lua_array_length`: the array length of a table, or `None` for an object.
-fn array_length(lua: &Lua, cfg: &Config, t: &Table) -> mlua::Result<Option<i32>> {
+/// `lua_typename` of a stack slot.
+unsafe fn raw_type_name(state: *mut mlua::ffi::lua_State, idx: i32) -> &'static str {
+    use mlua::ffi;
+    match ffi::lua_type(state, idx) {
+        ffi::LUA_TNIL => "nil",
+        ffi::LUA_TBOOLEAN => "boolean",
+        ffi::LUA_TLIGHTUSERDATA | ffi::LUA_TUSERDATA => "userdata",
+        ffi::LUA_TNUMBER => "number",
+        ffi::LUA_TSTRING => "string",
+        ffi::LUA_TTABLE => "table",
+        ffi::LUA_TFUNCTION => "function",
+        ffi::LUA_TTHREAD => "thread",
+        _ => "no value",
+    }
+}
+
+/// lua-cjson's `lua_array_length` for the table at `idx`: its array length, or `None` for an
+/// object (an excessively sparse array is an error unless converting).
+unsafe fn array_length_raw(
+    state: *mut mlua::ffi::lua_State,
+    idx: i32,
+    cfg: &Config,
+) -> Result<Option<i32>, EncodeFailure> {
+    use mlua::ffi;
     let mut max: i32 = 0;
     let mut items: i32 = 0;
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let k = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => return Ok(None),
-        };
-        if k != 0.0 && k.floor() == k && k >= 1.0 {
-            if k > max as f64 {
-                max = c_f64_to_i32(k);
+    ffi::lua_pushnil(state);
+    while ffi::lua_next(state, idx) != 0 {
+        if ffi::lua_type(state, -2) == ffi::LUA_TNUMBER {
+            let k = ffi::lua_tonumber(state, -2);
+            if k != 0.0 && k.floor() == k && k >= 1.0 {
+                if k > max as f64 {
+                    max = c_f64_to_i32(k);
+                }
+                items = items.wrapping_add(1);
+                ffi::lua_settop(state, -2);
+                continue;
             }
-            items = items.wrapping_add(1);
-            continue;
         }
+        ffi::lua_settop(state, -3);
         return Ok(None);
     }
     if cfg.sparse_ratio > 0 && max > items.wrapping_mul(cfg.sparse_ratio) && max > cfg.sparse_safe {
         if cfg.sparse_convert == 0 {
-            return Err(encode_error(
-                lua,
-                &Value::Table(t.clone()),
-                "excessively sparse array",
-            ));
+            return Err(EncodeFailure::Cannot("table", "excessively sparse array"));
         }
         return Ok(None);
     }
     Ok(Some(max))
 }
 
-enum EncodeFrame {
-    Array {
-        table: Table,
-        len: i32,
-        next: i32,
-        slots: usize,
-    },
-    Object {
-        pairs: Vec<(Value, Value)>,
-        next: usize,
-        slots: usize,
-    },
+/// An open container while encoding: the table's stack slot, and for arrays the length and
+/// next index (objects keep their iteration key on the stack above the table).
+struct OpenTable {
+    idx: i32,
+    array: Option<(i32, i32)>,
+    first: bool,
+    /// lua-cjson's stack use with this table on top (for the nesting limit).
+    slots: usize,
 }
 
+/// Walks the value at the top of the stack, writing JSON to `out`.
+unsafe fn encode_raw(
+    state: *mut mlua::ffi::lua_State,
+    cfg: &Config,
+    out: &mut Vec<u8>,
+    open: &mut Vec<OpenTable>,
+) -> Result<(), EncodeFailure> {
+    use mlua::ffi;
+    // The read-only proxies' real tables (see prelude.lua), to serialise their contents.
+    ffi::lua_getfield(
+        state,
+        ffi::LUA_REGISTRYINDEX,
+        c"ferrocache.readonly".as_ptr(),
+    );
+    let readonly = ffi::lua_gettop(state);
+    ffi::lua_pushvalue(state, readonly - 1);
+    // The value at the top is to be written; `slots` is lua-cjson's stack use with it there.
+    let mut slots = 1usize;
+    loop {
+        if out.len() > super::OUTPUT_LIMIT {
+            return Err(EncodeFailure::TooBig);
+        }
+        if ffi::lua_checkstack(state, 4) == 0 {
+            return Err(EncodeFailure::Nesting(open.len() as i64 + 1));
+        }
+        match ffi::lua_type(state, -1) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let ptr = ffi::lua_tolstring(state, -1, &mut len);
+                append_string(out, std::slice::from_raw_parts(ptr as *const u8, len));
+                ffi::lua_settop(state, -2);
+            }
+            ffi::LUA_TNUMBER => {
+                append_number_raw(cfg, out, ffi::lua_tonumber(state, -1))?;
+                ffi::lua_settop(state, -2);
+            }
+            ffi::LUA_TBOOLEAN => {
+                out.extend_from_slice(if ffi::lua_toboolean(state, -1) != 0 {
+                    b"true"
+                } else {
+                    b"false"
+                });
+                ffi::lua_settop(state, -2);
+            }
+            ffi::LUA_TNIL => {
+                out.extend_from_slice(b"null");
+                ffi::lua_settop(state, -2);
+            }
+            ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(state, -1).is_null() => {
+                out.extend_from_slice(b"null");
+                ffi::lua_settop(state, -2);
+            }
+            ffi::LUA_TTABLE => {
+                if ffi::lua_type(state, readonly) == ffi::LUA_TTABLE {
+                    ffi::lua_pushvalue(state, -1);
+                    ffi::lua_rawget(state, readonly);
+                    if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+                        ffi::lua_replace(state, -2);
+                    } else {
+                        ffi::lua_settop(state, -2);
+                    }
+                }
+                let depth = open.len() as i64 + 1;
+                if depth > cfg.encode_max_depth as i64 || slots + 3 > MAX_C_STACK {
+                    return Err(EncodeFailure::Nesting(depth));
+                }
+                let idx = ffi::lua_gettop(state);
+                match array_length_raw(state, idx, cfg)? {
+                    Some(len) if len > 0 => {
+                        out.push(b'[');
+                        open.push(OpenTable {
+                            idx,
+                            array: Some((len, 1)),
+                            first: true,
+                            slots,
+                        });
+                    }
+                    _ => {
+                        out.push(b'{');
+                        ffi::lua_pushnil(state);
+                        open.push(OpenTable {
+                            idx,
+                            array: None,
+                            first: true,
+                            slots,
+                        });
+                    }
+                }
+            }
+            _ => {
+                return Err(EncodeFailure::Cannot(
+                    raw_type_name(state, -1),
+                    "type not supported",
+                ))
+            }
+        }
+        // Find the next value to write, closing the tables that are done.
+        loop {
+            let Some(top) = open.last_mut() else {
+                return Ok(());
+            };
+            match &mut top.array {
+                Some((len, next)) => {
+                    if *next <= *len {
+                        if !top.first {
+                            out.push(b',');
+                        }
+                        top.first = false;
+                        ffi::lua_rawgeti(state, top.idx, *next as i64);
+                        *next += 1;
+                        slots = top.slots + 1;
+                        break;
+                    }
+                    out.push(b']');
+                    open.pop();
+                    ffi::lua_settop(state, -2);
+                }
+                None => {
+                    if ffi::lua_next(state, top.idx) != 0 {
+                        if !top.first {
+                            out.push(b',');
+                        }
+                        top.first = false;
+                        match ffi::lua_type(state, -2) {
+                            ffi::LUA_TNUMBER => {
+                                out.push(b'"');
+                                append_number_raw(cfg, out, ffi::lua_tonumber(state, -2))?;
+                                out.extend_from_slice(b"\":");
+                            }
+                            ffi::LUA_TSTRING => {
+                                let mut len = 0usize;
+                                let ptr = ffi::lua_tolstring(state, -2, &mut len);
+                                append_string(
+                                    out,
+                                    std::slice::from_raw_parts(ptr as *const u8, len),
+                                );
+                                out.push(b':');
+                            }
+                            _ => {
+                                return Err(EncodeFailure::Cannot(
+                                    raw_type_name(state, -2),
+                                    "table key must be a number or string",
+                                ))
+                            }
+                        }
+                        slots = top.slots + 2;
+                        break;
+                    }
+                    out.push(b'}');
+                    open.pop();
+                    ffi::lua_settop(state, -2);
+                }
+            }
+        }
+    }
+}
+
+/// cjson.encode: walks the value on the Lua stack through the C API (no registry reference per
+/// value), with lua-cjson's rules, limits and messages.
 fn encode(lua: &Lua, cfg: &Shared, args: &[Value]) -> mlua::Result<mlua::LuaString> {
     if args.len() != 1 {
         return Err(arg_error(lua, 1, "expected 1 argument"));
     }
     let cfg = cfg.lock().clone();
     let mut out = Vec::new();
-    let mut stack: Vec<EncodeFrame> = Vec::new();
-    // The value to write next and the Lua stack slots in use once it is on the stack.
-    let mut pending = Some((args[0].clone(), 1usize));
-    loop {
-        super::check_output(&out)?;
-        if let Some((value, slots)) = pending.take() {
-            match &value {
-                Value::String(s) => append_string(&mut out, &s.as_bytes()),
-                Value::Integer(_) | Value::Number(_) => append_number(lua, &cfg, &mut out, &value)?,
-                Value::Boolean(true) => out.extend_from_slice(b"true"),
-                Value::Boolean(false) => out.extend_from_slice(b"false"),
-                Value::Nil => out.extend_from_slice(b"null"),
-                Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-                Value::Table(t) => {
-                    let t = &super::real_table(lua, t);
-                    let depth = stack.len() as i64 + 1;
-                    if depth > cfg.encode_max_depth as i64 || slots + 3 > MAX_C_STACK {
-                        return Err(error(
-                            lua,
-                            format!("Cannot serialise, excessive nesting ({depth})"),
-                        ));
-                    }
-                    match array_length(lua, &cfg, t)? {
-                        Some(len) if len > 0 => {
-                            out.push(b'[');
-                            stack.push(EncodeFrame::Array {
-                                table: t.clone(),
-                                len,
-                                next: 1,
-                                slots,
-                            });
-                        }
-                        _ => {
-                            out.push(b'{');
-                            let pairs = t
-                                .pairs::<Value, Value>()
-                                .collect::<mlua::Result<Vec<_>>>()?;
-                            stack.push(EncodeFrame::Object {
-                                pairs,
-                                next: 0,
-                                slots,
-                            });
-                        }
-                    }
-                }
-                other => return Err(encode_error(lua, other, "type not supported")),
-            }
-        }
-        let Some(top) = stack.last_mut() else {
-            break;
-        };
-        match top {
-            EncodeFrame::Array {
-                table,
-                len,
-                next,
-                slots,
-            } => {
-                if *next <= *len {
-                    if *next > 1 {
-                        out.push(b',');
-                    }
-                    let value: Value = table.raw_get(*next)?;
-                    *next += 1;
-                    pending = Some((value, *slots + 1));
-                } else {
-                    out.push(b']');
-                    stack.pop();
-                }
-            }
-            EncodeFrame::Object { pairs, next, slots } => {
-                if *next < pairs.len() {
-                    if *next > 0 {
-                        out.push(b',');
-                    }
-                    let (key, value) = pairs[*next].clone();
-                    *next += 1;
-                    match &key {
-                        Value::Integer(_) | Value::Number(_) => {
-                            out.push(b'"');
-                            append_number(lua, &cfg, &mut out, &key)?;
-                            out.extend_from_slice(b"\":");
-                        }
-                        Value::String(s) => {
-                            append_string(&mut out, &s.as_bytes());
-                            out.push(b':');
-                        }
-                        other => {
-                            return Err(encode_error(
-                                lua,
-                                other,
-                                "table key must be a number or string",
-                            ))
-                        }
-                    }
-                    pending = Some((value, *slots + 2));
-                } else {
-                    out.push(b'}');
-                    stack.pop();
-                }
-            }
+    let mut open: Vec<OpenTable> = Vec::new();
+    let mut outcome = Ok(());
+    {
+        let (out, open, outcome) = (&mut out, &mut open, &mut outcome);
+        // SAFETY: the closure reads the value mlua pushed and pushes/pops only what it checked
+        // room for; it owns nothing needing a drop (the buffers are borrowed), so a Lua error
+        // unwinding out of it skips no destructor. mlua restores the stack afterwards.
+        unsafe {
+            lua.exec_raw::<()>(args[0].clone(), |state| {
+                *outcome = encode_raw(state, &cfg, out, open);
+            })?;
         }
     }
-    lua.create_string(&out)
+    match outcome {
+        Ok(()) => lua.create_string(&out),
+        Err(EncodeFailure::Cannot(kind, reason)) => {
+            Err(error(lua, format!("Cannot serialise {kind}: {reason}")))
+        }
+        Err(EncodeFailure::Nesting(depth)) => Err(error(
+            lua,
+            format!("Cannot serialise, excessive nesting ({depth})"),
+        )),
+        Err(EncodeFailure::TooBig) => Err(mlua::Error::MemoryError("not enough memory".into())),
+    }
 }
 
 // ===== Decoding =====
