@@ -207,19 +207,6 @@ enum DecodeError {
     Lua(mlua::Error),
 }
 
-enum Frame {
-    Array {
-        table: Table,
-        left: u64,
-        next: u64,
-    },
-    Map {
-        table: Table,
-        left: u64,
-        key: Option<Value>,
-    },
-}
-
 struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
@@ -245,17 +232,28 @@ impl Cursor<'_> {
     }
 }
 
-/// What one MessagePack object starts with: a value, or a container to fill.
-enum Start {
-    Value(Value),
+/// A decoded object in stream order: scalars, and containers followed by their elements
+/// (maps alternate keys and values). Strings point into the input.
+#[derive(Clone, Copy)]
+enum Node {
+    Nil,
+    Boolean(bool),
+    Number(f64),
+    Str(usize, usize),
     Array(u64),
     Map(u64),
 }
 
-fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
-    let lua_err = DecodeError::Lua;
+/// What one MessagePack object starts with: a value, or a container to fill.
+enum Start {
+    Value(Node),
+    Array(u64),
+    Map(u64),
+}
+
+fn read_start(c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
     let b = c.data[c.pos];
-    let num = |n: f64| Ok(Start::Value(Value::Number(n)));
+    let num = |n: f64| Ok(Start::Value(Node::Number(n)));
     match b {
         0xcc => {
             c.need(2)?;
@@ -308,11 +306,11 @@ fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
         }
         0xc0 => {
             c.pos += 1;
-            Ok(Start::Value(Value::Nil))
+            Ok(Start::Value(Node::Nil))
         }
         0xc3 | 0xc2 => {
             c.pos += 1;
-            Ok(Start::Value(Value::Boolean(b == 0xc3)))
+            Ok(Start::Value(Node::Boolean(b == 0xc3)))
         }
         0xca => {
             c.need(5)?;
@@ -335,11 +333,9 @@ fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
             c.need(1 + hdr)?;
             let len = c.be(1, hdr) as usize;
             c.need(1 + hdr + len)?;
-            let s = lua
-                .create_string(&c.data[c.pos + 1 + hdr..c.pos + 1 + hdr + len])
-                .map_err(lua_err)?;
+            let node = Node::Str(c.pos + 1 + hdr, len);
             c.pos += 1 + hdr + len;
-            Ok(Start::Value(Value::String(s)))
+            Ok(Start::Value(node))
         }
         0xdc..=0xdf => {
             let hdr = if b == 0xdc || b == 0xde { 2 } else { 4 };
@@ -363,11 +359,9 @@ fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
         _ if b & 0xe0 == 0xa0 => {
             let len = (b & 0x1f) as usize;
             c.need(1 + len)?;
-            let s = lua
-                .create_string(&c.data[c.pos + 1..c.pos + 1 + len])
-                .map_err(lua_err)?;
+            let node = Node::Str(c.pos + 1, len);
             c.pos += 1 + len;
-            Ok(Start::Value(Value::String(s)))
+            Ok(Start::Value(node))
         }
         _ if b & 0xf0 == 0x90 => {
             c.pos += 1;
@@ -381,11 +375,17 @@ fn read_start(lua: &Lua, c: &mut Cursor<'_>) -> Result<Start, DecodeError> {
     }
 }
 
-/// Decodes one top-level object; `top` is the Lua stack slots in use before it.
-fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, DecodeError> {
-    let mut stack: Vec<Frame> = Vec::new();
-    // Slots in use while the next value is read: per array its table and index, per map its
-    // table and, for a value, its key.
+/// Checks one top-level object and appends it to `tape`; `top` is the Lua stack slots in use
+/// before it (lua-cmsgpack's stack limits are checked where its recursive decoder checks them).
+fn parse_one(
+    lua: &Lua,
+    c: &mut Cursor<'_>,
+    top: usize,
+    tape: &mut Vec<Node>,
+) -> Result<(), DecodeError> {
+    // Per open container: whether it is an array, elements left, and for a map its pending
+    // key (nil and NaN keys fail when the pair is stored, after the value was read, as in Lua).
+    let mut stack: Vec<(bool, u64, Option<Node>)> = Vec::new();
     let mut slots = top;
     let overflow = |msg: &str| DecodeError::Lua(error(lua, format!("stack overflow ({msg})")));
     loop {
@@ -395,87 +395,144 @@ fn decode_one(lua: &Lua, c: &mut Cursor<'_>, top: usize) -> Result<Value, Decode
                 "too many return values at once; use unpack_one or unpack_limit instead.",
             ));
         }
-        let mut value = match read_start(lua, c)? {
-            Start::Value(v) => v,
+        // The element just completed (containers stand for themselves as non-nil keys).
+        let mut done = match read_start(c)? {
+            Start::Value(v) => {
+                tape.push(v);
+                v
+            }
             Start::Array(len) => {
                 if slots + 2 > MAX_C_STACK {
                     return Err(overflow("in function mp_decode_to_lua_array"));
                 }
-                let table = lua.create_table().map_err(DecodeError::Lua)?;
-                if len == 0 {
-                    Value::Table(table)
-                } else {
-                    stack.push(Frame::Array {
-                        table,
-                        left: len,
-                        next: 1,
-                    });
+                tape.push(Node::Array(len));
+                if len > 0 {
+                    stack.push((true, len, None));
                     slots += 2;
                     continue;
                 }
+                Node::Array(0)
             }
             Start::Map(len) => {
-                let table = lua.create_table().map_err(DecodeError::Lua)?;
-                if len == 0 {
-                    Value::Table(table)
-                } else {
-                    stack.push(Frame::Map {
-                        table,
-                        left: len,
-                        key: None,
-                    });
+                tape.push(Node::Map(len));
+                if len > 0 {
+                    stack.push((false, len, None));
                     slots += 1;
                     continue;
                 }
+                Node::Map(0)
             }
         };
         loop {
             match stack.last_mut() {
-                None => return Ok(value),
-                Some(Frame::Array { table, left, next }) => {
-                    table.raw_set(*next, value).map_err(DecodeError::Lua)?;
-                    *next += 1;
+                None => return Ok(()),
+                Some((true, left, _)) => {
                     *left -= 1;
                     if *left > 0 {
                         break;
                     }
-                    let Some(Frame::Array { table, .. }) = stack.pop() else {
-                        unreachable!("the top frame is an array");
-                    };
+                    stack.pop();
                     slots -= 2;
-                    value = Value::Table(table);
+                    done = Node::Array(0);
                 }
-                Some(Frame::Map { table, left, key }) => match key.take() {
+                Some((false, left, key)) => match key.take() {
                     None => {
-                        *key = Some(value);
+                        *key = Some(done);
                         slots += 1;
                         break;
                     }
                     Some(k) => {
-                        match &k {
-                            Value::Nil => {
+                        match k {
+                            Node::Nil => {
                                 return Err(DecodeError::Lua(raw_error("table index is nil")))
                             }
-                            Value::Number(n) if n.is_nan() => {
+                            Node::Number(n) if n.is_nan() => {
                                 return Err(DecodeError::Lua(raw_error("table index is NaN")))
                             }
                             _ => {}
                         }
-                        table.raw_set(k, value).map_err(DecodeError::Lua)?;
                         slots -= 1;
                         *left -= 1;
                         if *left > 0 {
                             break;
                         }
-                        let Some(Frame::Map { table, .. }) = stack.pop() else {
-                            unreachable!("the top frame is a map");
-                        };
+                        stack.pop();
                         slots -= 1;
-                        value = Value::Table(table);
+                        done = Node::Map(0);
                     }
                 },
             }
         }
+    }
+}
+
+/// Builds the values a tape describes on the Lua stack (after `first`, if any) and returns
+/// them all.
+fn build(lua: &Lua, data: &[u8], tape: &[Node], first: Option<i64>) -> mlua::Result<MultiValue> {
+    // Per open container: array?, elements left, next index (arrays) / key on stack (maps).
+    let mut open: Vec<(bool, u64, i64)> = Vec::new();
+    let open = &mut open;
+    // SAFETY: only Lua API calls with room checked first; the closure owns nothing needing a
+    // drop, so a Lua memory error unwinding out of it skips no destructor. String nodes lie
+    // within `data` (checked when parsed).
+    unsafe {
+        lua.exec_raw::<MultiValue>((), |state| {
+            use mlua::ffi;
+            if let Some(n) = first {
+                ffi::lua_pushnumber(state, n as f64);
+            }
+            for node in tape {
+                if ffi::lua_checkstack(state, 3) == 0 {
+                    ffi::luaL_error(state, c"stack overflow".as_ptr());
+                }
+                match *node {
+                    Node::Array(len) | Node::Map(len) => {
+                        ffi::lua_createtable(state, 0, 0);
+                        if len > 0 {
+                            open.push((matches!(node, Node::Array(_)), len, 1));
+                            if matches!(node, Node::Map(_)) {
+                                open.last_mut().expect("just pushed").2 = 0;
+                            }
+                            continue;
+                        }
+                    }
+                    Node::Nil => ffi::lua_pushnil(state),
+                    Node::Boolean(b) => ffi::lua_pushboolean(state, b as i32),
+                    Node::Number(n) => ffi::lua_pushnumber(state, n),
+                    Node::Str(at, len) => {
+                        ffi::lua_pushlstring(state, data.as_ptr().add(at) as *const _, len);
+                    }
+                }
+                // Store the value on top, closing the containers it completes.
+                loop {
+                    match open.last_mut() {
+                        None => break,
+                        Some((true, left, next)) => {
+                            ffi::lua_rawseti(state, -2, *next);
+                            *next += 1;
+                            *left -= 1;
+                            if *left > 0 {
+                                break;
+                            }
+                            open.pop();
+                        }
+                        Some((false, left, key_on_stack)) => {
+                            if *key_on_stack == 0 {
+                                *key_on_stack = 1;
+                                break;
+                            }
+                            ffi::lua_rawset(state, -3);
+                            *key_on_stack = 0;
+                            *left -= 1;
+                            if *left > 0 {
+                                break;
+                            }
+                            open.pop();
+                        }
+                    }
+                }
+            }
+        })
     }
 }
 
@@ -512,20 +569,17 @@ fn unpack_full(
         data: s,
         pos: offset as usize,
     };
-    let mut out = Vec::new();
+    let mut tape = Vec::new();
     let mut count: i64 = 0;
     while c.left() > 0 && count < limit {
-        match decode_one(lua, &mut c, nargs + out.len()) {
-            Ok(v) => out.push(v),
+        match parse_one(lua, &mut c, nargs + count as usize, &mut tape) {
+            Ok(()) => {}
             Err(DecodeError::Eof) => return Err(error(lua, "Missing bytes in input.")),
             Err(DecodeError::BadFormat) => return Err(error(lua, "Bad data format in input.")),
             Err(DecodeError::Lua(e)) => return Err(e),
         }
         count += 1;
     }
-    if !decode_all {
-        let next = if c.left() == 0 { -1 } else { c.pos as i64 };
-        out.insert(0, Value::Integer(next));
-    }
-    Ok(MultiValue::from_iter(out))
+    let next = (!decode_all).then(|| if c.left() == 0 { -1 } else { c.pos as i64 });
+    build(lua, s, &tape, next)
 }
