@@ -61,10 +61,128 @@ fn pack(lua: &Lua, args: &[Value]) -> mlua::Result<mlua::LuaString> {
         ));
     }
     let mut out = Vec::new();
-    for arg in args {
-        encode_value(lua, &mut out, arg, 0)?;
+    let mut too_big = false;
+    {
+        let (out, too_big) = (&mut out, &mut too_big);
+        let n = args.len() as i32;
+        // SAFETY: the closure reads the arguments mlua pushed and pushes/pops only what it
+        // checked room for; it owns nothing needing a drop (the buffer is borrowed), so a Lua
+        // error unwinding out of it skips no destructor. mlua restores the stack afterwards.
+        unsafe {
+            lua.exec_raw::<()>(Variadic::from_iter(args.iter().cloned()), |state| {
+                use mlua::ffi;
+                let top = ffi::lua_gettop(state);
+                ffi::lua_getfield(
+                    state,
+                    ffi::LUA_REGISTRYINDEX,
+                    c"ferrocache.readonly".as_ptr(),
+                );
+                let readonly = ffi::lua_gettop(state);
+                for idx in top - n + 1..=top {
+                    if encode_raw(state, idx, 0, out, readonly).is_err() {
+                        *too_big = true;
+                        return;
+                    }
+                }
+            })?;
+        }
+    }
+    if too_big {
+        return Err(mlua::Error::MemoryError("not enough memory".into()));
     }
     lua.create_string(&out)
+}
+
+/// lua-cmsgpack's `mp_encode_lua_type` of the value at stack slot `idx`, on the raw stack.
+/// `Err` when the output passed the size limit.
+unsafe fn encode_raw(
+    state: *mut mlua::ffi::lua_State,
+    idx: i32,
+    level: usize,
+    out: &mut Vec<u8>,
+    readonly: i32,
+) -> Result<(), ()> {
+    use mlua::ffi;
+    if out.len() > super::OUTPUT_LIMIT || ffi::lua_checkstack(state, 4) == 0 {
+        return Err(());
+    }
+    match ffi::lua_type(state, idx) {
+        ffi::LUA_TSTRING => {
+            let mut len = 0usize;
+            let ptr = ffi::lua_tolstring(state, idx, &mut len);
+            encode_bytes(out, std::slice::from_raw_parts(ptr as *const u8, len));
+        }
+        ffi::LUA_TBOOLEAN => out.push(if ffi::lua_toboolean(state, idx) != 0 {
+            0xc3
+        } else {
+            0xc2
+        }),
+        ffi::LUA_TNUMBER => encode_number(out, ffi::lua_tonumber(state, idx)),
+        ffi::LUA_TTABLE if level < MAX_NESTING => {
+            // A read-only proxy packs as the table it stands for.
+            let mut t = idx;
+            let mut pushed = 0;
+            if ffi::lua_type(state, readonly) == ffi::LUA_TTABLE {
+                ffi::lua_pushvalue(state, idx);
+                ffi::lua_rawget(state, readonly);
+                if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+                    t = ffi::lua_gettop(state);
+                    pushed = 1;
+                } else {
+                    ffi::lua_settop(state, -2);
+                }
+            }
+            // table_is_an_array: keys exactly 1..n.
+            let (mut count, mut max, mut array) = (0i64, 0i64, true);
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, t) != 0 {
+                ffi::lua_settop(state, -2);
+                let n = if ffi::lua_type(state, -1) == ffi::LUA_TNUMBER {
+                    ffi::lua_tonumber(state, -1)
+                } else {
+                    0.0
+                };
+                if n <= 0.0 || super::c_f64_to_i32(n) as f64 != n {
+                    ffi::lua_settop(state, -2);
+                    array = false;
+                    break;
+                }
+                max = max.max(n as i64);
+                count += 1;
+            }
+            if array && max == count {
+                let len = ffi::lua_objlen(state, t);
+                encode_container_header(out, len as u64, 0x90, 0xdc, 0xdd);
+                for i in 1..=len {
+                    ffi::lua_rawgeti(state, t, i as i64);
+                    let item = ffi::lua_gettop(state);
+                    let r = encode_raw(state, item, level + 1, out, readonly);
+                    ffi::lua_settop(state, -2);
+                    r?;
+                }
+            } else {
+                let mut pairs = 0u64;
+                ffi::lua_pushnil(state);
+                while ffi::lua_next(state, t) != 0 {
+                    ffi::lua_settop(state, -2);
+                    pairs += 1;
+                }
+                encode_container_header(out, pairs, 0x80, 0xde, 0xdf);
+                ffi::lua_pushnil(state);
+                while ffi::lua_next(state, t) != 0 {
+                    let value = ffi::lua_gettop(state);
+                    encode_raw(state, value - 1, level + 1, out, readonly)?;
+                    encode_raw(state, value, level + 1, out, readonly)?;
+                    ffi::lua_settop(state, -2);
+                }
+            }
+            if pushed == 1 {
+                ffi::lua_settop(state, -2);
+            }
+        }
+        _ => out.push(0xc0),
+    }
+    Ok(())
 }
 
 fn encode_bytes(out: &mut Vec<u8>, s: &[u8]) {
@@ -129,59 +247,6 @@ fn encode_number(out: &mut Vec<u8>, d: f64) {
         out.push(0xcb);
         out.extend_from_slice(&d.to_be_bytes());
     }
-}
-
-/// lua-cmsgpack's `table_is_an_array`: keys exactly 1..n.
-fn is_array(t: &Table) -> mlua::Result<bool> {
-    let mut count: i64 = 0;
-    let mut max: i64 = 0;
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => return Ok(false),
-        };
-        // (int)n == n, with C's conversion.
-        if n <= 0.0 || super::c_f64_to_i32(n) as f64 != n {
-            return Ok(false);
-        }
-        max = max.max(n as i64);
-        count += 1;
-    }
-    Ok(max == count)
-}
-
-fn encode_value(lua: &Lua, out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
-    super::check_output(out)?;
-    match v {
-        Value::String(s) => encode_bytes(out, &s.as_bytes()),
-        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => encode_number(out, *i as f64),
-        Value::Number(n) => encode_number(out, *n),
-        Value::Table(t) if level < MAX_NESTING => {
-            let t = &super::real_table(lua, t);
-            if is_array(t)? {
-                let len = t.raw_len();
-                encode_container_header(out, len as u64, 0x90, 0xdc, 0xdd);
-                for i in 1..=len {
-                    let item: Value = t.get(i)?;
-                    encode_value(lua, out, &item, level + 1)?;
-                }
-            } else {
-                let pairs = t
-                    .pairs::<Value, Value>()
-                    .collect::<mlua::Result<Vec<_>>>()?;
-                encode_container_header(out, pairs.len() as u64, 0x80, 0xde, 0xdf);
-                for (k, v) in &pairs {
-                    encode_value(lua, out, k, level + 1)?;
-                    encode_value(lua, out, v, level + 1)?;
-                }
-            }
-        }
-        _ => out.push(0xc0),
-    }
-    Ok(())
 }
 
 fn encode_container_header(out: &mut Vec<u8>, n: u64, fix: u8, sixteen: u8, thirty_two: u8) {
