@@ -3,7 +3,10 @@
 //!
 //! Encoding and decoding walk nested values with an explicit stack instead of recursion, so a
 //! script that raises the depth limits cannot overflow the thread's stack; the nesting is still
-//! bounded by Lua's C stack limit, as in Redis.
+//! bounded by Lua's C stack limit, as in Redis. Both work on the Lua stack through the C API
+//! (`Lua::exec_raw`): decoding checks the whole document into a tape first, so every error is
+//! found before any Lua value is built; encoding reads tables with `lua_next`/`lua_rawgeti`.
+//! mlua's per-value registry references cost 4-5x the C library's time.
 
 use super::{
     arg_error, c_f64_to_i32, c_strtod, check_bytes, error, format_g, type_error, MAX_C_STACK,

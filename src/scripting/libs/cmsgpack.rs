@@ -2,7 +2,9 @@
 //! bundles it (its type choices, its 16-level nesting limit when packing, its errors).
 //!
 //! Unpacking walks nested values with an explicit stack; its depth is bounded by Lua's C stack
-//! limit exactly where Redis's recursive decoder fails.
+//! limit exactly where Redis's recursive decoder fails. As in `cjson`, the input is checked
+//! into a tape first and the values are built on the Lua stack through the C API; packing
+//! reads tables the same way.
 
 use super::{arg_error, check_bytes, error, opt_integer, raw_error, MAX_C_STACK};
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
