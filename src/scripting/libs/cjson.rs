@@ -320,22 +320,13 @@ unsafe fn encode_raw(
     open: &mut Vec<OpenTable>,
 ) -> Result<(), EncodeFailure> {
     use mlua::ffi;
-    // The read-only proxies' real tables (see prelude.lua), to serialise their contents.
-    ffi::lua_getfield(
-        state,
-        ffi::LUA_REGISTRYINDEX,
-        c"ferrocache.readonly".as_ptr(),
-    );
-    let readonly = ffi::lua_gettop(state);
-    ffi::lua_pushvalue(state, readonly - 1);
+    // The value to write is the argument, alone on this frame's stack as in lua-cjson, so the
+    // stack limit falls at the same depth.
     // The value at the top is to be written; `slots` is lua-cjson's stack use with it there.
     let mut slots = 1usize;
     loop {
         if out.len() > super::OUTPUT_LIMIT {
             return Err(EncodeFailure::TooBig);
-        }
-        if ffi::lua_checkstack(state, 4) == 0 {
-            return Err(EncodeFailure::Nesting(open.len() as i64 + 1));
         }
         match ffi::lua_type(state, -1) {
             ffi::LUA_TSTRING => {
@@ -365,19 +356,29 @@ unsafe fn encode_raw(
                 ffi::lua_settop(state, -2);
             }
             ffi::LUA_TTABLE => {
-                if ffi::lua_type(state, readonly) == ffi::LUA_TTABLE {
-                    ffi::lua_pushvalue(state, -1);
-                    ffi::lua_rawget(state, readonly);
+                let depth = open.len() as i64 + 1;
+                if depth > cfg.encode_max_depth as i64
+                    || slots + 3 > MAX_C_STACK
+                    || ffi::lua_checkstack(state, 3) == 0
+                {
+                    return Err(EncodeFailure::Nesting(depth));
+                }
+                // A read-only proxy (see prelude.lua) is written as the table it stands for.
+                ffi::lua_getfield(
+                    state,
+                    ffi::LUA_REGISTRYINDEX,
+                    c"ferrocache.readonly".as_ptr(),
+                );
+                if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+                    ffi::lua_pushvalue(state, -2);
+                    ffi::lua_rawget(state, -2);
                     if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
-                        ffi::lua_replace(state, -2);
+                        ffi::lua_replace(state, -3);
                     } else {
                         ffi::lua_settop(state, -2);
                     }
                 }
-                let depth = open.len() as i64 + 1;
-                if depth > cfg.encode_max_depth as i64 || slots + 3 > MAX_C_STACK {
-                    return Err(EncodeFailure::Nesting(depth));
-                }
+                ffi::lua_settop(state, -2);
                 let idx = ffi::lua_gettop(state);
                 match array_length_raw(state, idx, cfg)? {
                     Some(len) if len > 0 => {
