@@ -149,6 +149,8 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     let Some(snapshot) = ks.begin_snapshot(&mut held) else {
         return Err("another snapshot is running".into());
     };
+    // Functions libraries as of the same instant (FUNCTION LOAD and friends hold every shard).
+    let functions = state.scripting.functions.library_codes();
     let (offline, dir) = match mode {
         Mode::Rewrite => {
             let mut pipe = state.aof.pipe.lock();
@@ -182,9 +184,9 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     // aof-use-rdb-preamble (default yes, as in Redis): the base is an RDB file.
     let rdb = state.config.get_bool("aof-use-rdb-preamble");
     let written = if rdb {
-        write_rdb_base(state, &temp, snapshot, state.clock.now_ms())
+        write_rdb_base(state, &temp, snapshot, &functions, state.clock.now_ms())
     } else {
-        write_base(&temp, snapshot, state.clock.now_ms())
+        write_base(&temp, snapshot, &functions, state.clock.now_ms())
     };
     let first_kept = rotated_rx
         .recv()
@@ -236,6 +238,7 @@ fn write_rdb_base(
     state: &ServerState,
     path: &PathBuf,
     snapshot: SnapshotReader<'_>,
+    functions: &[bytes::Bytes],
     now_ms: u64,
 ) -> Result<(), String> {
     let io = |e: std::io::Error| crate::config::strerror(&e);
@@ -253,6 +256,9 @@ fn write_rdb_base(
         &aux,
     )
     .map_err(io)?;
+    for code in functions {
+        w.function(code).map_err(io)?;
+    }
     let mut db = None;
     for copy in snapshot {
         for entry in copy.entries {
@@ -277,10 +283,19 @@ fn write_rdb_base(
 }
 
 /// Writes every key of the snapshot as commands, then fsyncs the file and its directory.
-fn write_base(path: &PathBuf, snapshot: SnapshotReader<'_>, now_ms: u64) -> Result<(), String> {
+fn write_base(
+    path: &PathBuf,
+    snapshot: SnapshotReader<'_>,
+    functions: &[bytes::Bytes],
+    now_ms: u64,
+) -> Result<(), String> {
     let io = |e: std::io::Error| crate::config::strerror(&e);
     let mut file = std::fs::File::create(path).map_err(io)?;
     let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES * 2);
+    // Functions first, as Redis writes them.
+    for code in functions {
+        encode_command(&mut buf, &[b"FUNCTION".as_slice(), b"LOAD", code]);
+    }
     let mut db = None;
     for copy in snapshot {
         for entry in copy.entries {

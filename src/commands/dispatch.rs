@@ -14,8 +14,6 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::scripting::busy::BUSY_TEXT;
-
 /// Runs one request and returns its reply, for callers that are not connection tasks (AOF
 /// loading, internal clients, blocked clients served inside a section). A wait is short here:
 /// such callers never meet a script (see `try_execute`).
@@ -169,7 +167,7 @@ fn queue(
         Some(reply)
     } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
         // Redis's processCommand refuses before queuing, which flags the transaction.
-        Some(Reply::error(BUSY_TEXT))
+        Some(Reply::error(state.scripting.busy.busy_text()))
     } else {
         None
     };
@@ -287,10 +285,11 @@ fn run_checked(
                 // Redis's execCommandAbort: the transaction is discarded.
                 super::transactions::discard_refused(state, client);
                 return Ok(Reply::error(format!(
-                    "EXECABORT Transaction discarded because of: {BUSY_TEXT}"
+                    "EXECABORT Transaction discarded because of: {}",
+                    state.scripting.busy.busy_text()
                 )));
             }
-            return Ok(Reply::error(BUSY_TEXT));
+            return Ok(Reply::error(state.scripting.busy.busy_text()));
         }
         Locks::none()
     } else if spec.has(flags::ALL_SHARDS) {
@@ -436,6 +435,7 @@ fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
     match (name, argv.get(1)) {
         ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body).denies_oom,
         ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
+        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).denies_oom,
         _ => false,
     }
 }

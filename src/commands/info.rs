@@ -407,14 +407,17 @@ fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("allocator_resident", resident);
     s.field("total_system_memory", system);
     s.field("total_system_memory_human", bytes_to_human(system));
+    let (libraries, functions) = state.scripting.functions.counts();
+    let cached_scripts = state.scripting.cached_scripts().to_string();
+    let (libraries, functions) = (libraries.to_string(), functions.to_string());
     for (name, value) in [
         ("used_memory_lua", "0"),
         ("used_memory_vm_eval", "0"),
         ("used_memory_lua_human", "0B"),
         ("used_memory_scripts_eval", "0"),
-        ("number_of_cached_scripts", "0"),
-        ("number_of_functions", "0"),
-        ("number_of_libraries", "0"),
+        ("number_of_cached_scripts", cached_scripts.as_str()),
+        ("number_of_functions", functions.as_str()),
+        ("number_of_libraries", libraries.as_str()),
         ("used_memory_vm_functions", "0"),
         ("used_memory_vm_total", "0"),
         ("used_memory_vm_total_human", "0B"),

@@ -19,6 +19,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod dump;
 pub mod expire;
+pub mod function;
 pub mod generic;
 pub mod hash;
 pub mod hyperloglog;

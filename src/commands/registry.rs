@@ -25,6 +25,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::dump::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
+        super::function::COMMANDS,
         super::slowlog::COMMANDS,
         super::latency::COMMANDS,
         super::pubsub::COMMANDS,

@@ -101,13 +101,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         MODULE_SUBCOMMANDS,
     ),
     container(
-        "function",
-        "scripting",
-        "7.0.0",
-        "A container for function commands.",
-        FUNCTION_SUBCOMMANDS,
-    ),
-    container(
         "cluster",
         "cluster",
         "3.0.0",
@@ -276,7 +269,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     if !nosave && ctx.state.scripting.busy.is_busy() {
         // The script holds the dataset mid-run: only SHUTDOWN NOSAVE may end it (Redis).
-        return Err(CommandError::other(crate::scripting::busy::BUSY_TEXT));
+        return Err(CommandError::other(ctx.state.scripting.busy.busy_text()));
     }
     let save_mode = if save {
         crate::rdb::ShutdownSave::Save
@@ -380,192 +373,6 @@ fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         "    Prints this help.",
     ])
 }
-
-// ---- FUNCTION: an empty library set (no scripting engine yet) ----
-
-static FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    command!(
-        "list",
-        -2,
-        NOSCRIPT,
-        KeySpec::None,
-        &["scripting", "slow"],
-        "scripting",
-        "7.0.0",
-        "Returns information about all libraries.",
-        function_list
-    ),
-    command!(
-        "flush",
-        -2,
-        WRITE | NOSCRIPT,
-        KeySpec::None,
-        &["write", "slow", "scripting"],
-        "scripting",
-        "7.0.0",
-        "Deletes all libraries and functions.",
-        function_flush
-    ),
-    command!(
-        "stats",
-        2,
-        NOSCRIPT | ALLOW_BUSY,
-        KeySpec::None,
-        &["slow", "scripting"],
-        "scripting",
-        "7.0.0",
-        "Returns information about a function during execution.",
-        function_stats
-    ),
-    command!(
-        "delete",
-        3,
-        WRITE | NOSCRIPT,
-        KeySpec::None,
-        &["write", "slow", "scripting"],
-        "scripting",
-        "7.0.0",
-        "Deletes a library and its functions.",
-        function_delete
-    ),
-    command!(
-        "kill",
-        2,
-        NOSCRIPT | ALLOW_BUSY,
-        KeySpec::None,
-        &["slow", "scripting"],
-        "scripting",
-        "7.0.0",
-        "Terminates a function during execution.",
-        function_kill
-    ),
-    command!(
-        "help",
-        2,
-        LOADING | STALE,
-        KeySpec::None,
-        &["slow", "scripting"],
-        "scripting",
-        "7.0.0",
-        "Returns helpful text about the different subcommands.",
-        function_help
-    ),
-];
-
-/// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]: validated like Redis, always empty.
-fn function_list(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let (mut pattern, mut with_code) = (false, false);
-    let mut i = 2;
-    while i < argv.len() {
-        let arg = &argv[i];
-        if !with_code && is(arg, "withcode") {
-            with_code = true;
-        } else if !pattern && is(arg, "libraryname") {
-            if i + 1 >= argv.len() {
-                return Err(CommandError::err("library name argument was not given"));
-            }
-            pattern = true;
-            i += 1;
-        } else {
-            return Err(CommandError::err(format!(
-                "Unknown argument {}",
-                super::connection::c_string_lossy(arg)
-            )));
-        }
-        i += 1;
-    }
-    Ok(Reply::Array(Vec::new()))
-}
-
-fn function_flush(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    match argv {
-        [_, _] => Ok(Reply::Ok),
-        [_, _, mode] if is(mode, "sync") || is(mode, "async") => Ok(Reply::Ok),
-        [_, _, _] => Err(CommandError::err(
-            "FUNCTION FLUSH only supports SYNC|ASYNC option",
-        )),
-        _ => Err(CommandError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-            super::connection::c_string_lossy(&argv[1])
-        ))),
-    }
-}
-
-fn function_stats(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    let lua = Reply::Map(vec![
-        (Reply::bulk_static("libraries_count"), Reply::Int(0)),
-        (Reply::bulk_static("functions_count"), Reply::Int(0)),
-    ]);
-    Ok(Reply::Map(vec![
-        (Reply::bulk_static("running_script"), Reply::Nil),
-        (
-            Reply::bulk_static("engines"),
-            Reply::Map(vec![(Reply::bulk_static("LUA"), lua)]),
-        ),
-    ]))
-}
-
-fn function_delete(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Err(CommandError::err("Library not found"))
-}
-
-fn function_kill(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    if ctx.state.scripting.busy.is_running() {
-        // What runs is an EVAL script (no function can exist): Redis answers with the BUSY
-        // error that names SCRIPT KILL.
-        return Err(CommandError::other(crate::scripting::busy::BUSY_TEXT));
-    }
-    Err(CommandError::other(
-        "NOTBUSY No scripts in execution right now.",
-    ))
-}
-
-fn function_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    help_result(FUNCTION_HELP)
-}
-
-const FUNCTION_HELP: &[&str] = &[
-    "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "LOAD [REPLACE] <FUNCTION CODE>",
-    "    Create a new library with the given library name and code.",
-    "DELETE <LIBRARY NAME>",
-    "    Delete the given library.",
-    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-    "    Return general information on all the libraries:",
-    "    * Library name",
-    "    * The engine used to run the Library",
-    "    * Library description",
-    "    * Functions list",
-    "    * Library code (if WITHCODE is given)",
-    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
-    "STATS",
-    "    Return information about the current function running:",
-    "    * Function name",
-    "    * Command used to run the function",
-    "    * Duration in MS that the function is running",
-    "    If no function is running, return nil",
-    "    In addition, returns a list of available engines.",
-    "KILL",
-    "    Kill the current running function.",
-    "FLUSH [ASYNC|SYNC]",
-    "    Delete all the libraries.",
-    "    When called without the optional mode argument, the behavior is determined by the",
-    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
-    "    * ASYNC: Asynchronously flush the libraries.",
-    "    * SYNC: Synchronously flush the libraries.",
-    "DUMP",
-    "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
-    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
-    "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
-    "    control how to handle existing libraries (default APPEND):",
-    "    * FLUSH: delete all existing libraries.",
-    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
-    "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
-    "      libraries with the new libraries (notice that even on this option there is a chance of failure",
-    "      in case of functions name collision with another library).",
-    "HELP",
-    "    Prints this help.",
-];
 
 // ---- CLUSTER: every subcommand answers that cluster support is disabled ----
 

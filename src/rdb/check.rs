@@ -54,6 +54,10 @@ fn check_with<'a>(
                     String::from_utf8_lossy(&value)
                 );
             }
+            Event::Function(code) => {
+                let first_line = code.split(|&b| b == b'\n').next().unwrap_or_default();
+                let _ = writeln!(text, "[function] {}", String::from_utf8_lossy(first_line));
+            }
             Event::SelectDb(db) => {
                 let _ = writeln!(text, "[db] Selecting DB ID {db}");
             }

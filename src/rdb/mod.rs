@@ -387,6 +387,9 @@ fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::
         state.config.get_bool("rdbchecksum"),
         &aux,
     )?;
+    for code in state.scripting.functions.library_codes() {
+        w.function(&code)?;
+    }
     write_body(&mut w, snap)?;
     let (sink, len) = w.finish()?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;
@@ -675,11 +678,13 @@ pub fn save_on_shutdown(state: &ServerState, mode: ShutdownSave) -> Result<(), S
 }
 
 /// What a load did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LoadStats {
     pub keys_loaded: u64,
     pub keys_expired: u64,
     pub empty_keys_skipped: u64,
+    /// The Redis Functions libraries the file holds (their code), for the caller to load.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// Loads a whole file's bytes, already in memory, into the keyspace. Keys already expired at
@@ -770,6 +775,10 @@ impl<'k> KeyLoader<'k> {
                 return Ok(());
             }
             Event::Aux(..) => return Ok(()),
+            Event::Function(code) => {
+                self.stats.functions.push(code.into_owned());
+                return Ok(());
+            }
         };
         if record.db >= ks.databases() {
             return Err(format!(
@@ -844,6 +853,18 @@ pub fn loaded_access(idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> O
 
 /// Start-up: loads `<dir>/<dbfilename>` when it exists and the AOF is off. A file that does
 /// not decode stops the start with its path and the offset of the problem.
+/// Loads the Functions libraries a file held (RDB or an AOF's RDB preamble).
+pub fn load_functions(state: &ServerState, codes: &[Vec<u8>]) -> Result<(), String> {
+    for code in codes {
+        state
+            .scripting
+            .functions
+            .load_persisted(code)
+            .map_err(|e| format!("a function library failed to load: {e}"))?;
+    }
+    Ok(())
+}
+
 pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
     if state.config.get_bool("appendonly") {
         return Ok(());
@@ -869,6 +890,8 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
             path.display()
         )
     })?;
+    load_functions(state, &stats.functions)
+        .map_err(|e| format!("Bad RDB file {}: {e}", path.display()))?;
     state
         .rdb
         .keys_loaded

@@ -423,8 +423,13 @@ pub struct KeyRecord<'a> {
 /// What a file holds, in order.
 pub enum Event<'a> {
     Aux(Cow<'a, [u8]>, Cow<'a, [u8]>),
+    /// A Redis Functions library's code (RDB_OPCODE_FUNCTION2).
+    Function(Cow<'a, [u8]>),
     SelectDb(usize),
-    ResizeDb { keys: u64, expires: u64 },
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     Key(KeyRecord<'a>),
 }
 
@@ -531,8 +536,12 @@ pub fn parse_source<'a, S: ByteSource<'a>>(
             opcode::MODULE_AUX => {
                 return r.error_at(at, "module data (MODULE_AUX) is not supported")
             }
-            opcode::FUNCTION2 | opcode::FUNCTION_PRE_GA => {
-                return r.error_at(at, "functions (FUNCTION LOAD libraries) are not supported")
+            opcode::FUNCTION2 => Event::Function(r.string()?),
+            opcode::FUNCTION_PRE_GA => {
+                return r.error_at(
+                    at,
+                    "functions saved by a Redis 7.0 release candidate (FUNCTION opcode 246) are not supported",
+                )
             }
             value_kind => {
                 let key = r.string()?;
@@ -686,6 +695,21 @@ pub fn verify_dump_payload(payload: &[u8]) -> Option<&[u8]> {
         return None;
     }
     Some(&body[..body.len() - 2])
+}
+
+/// The library codes of a FUNCTION DUMP payload body (after `verify_dump_payload`): a
+/// FUNCTION2 opcode and a string per library. `Err` names what is wrong.
+pub fn read_function_payload(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut r = Reader::new(body);
+    let mut codes = Vec::new();
+    while r.remaining() > 0 {
+        let op = r.u8().map_err(|e| e.message)?;
+        if op != opcode::FUNCTION2 {
+            return Err("given type is not a function".into());
+        }
+        codes.push(r.string().map_err(|e| e.message)?.into_owned());
+    }
+    Ok(codes)
 }
 
 /// Decodes the value part of a DUMP payload: a type byte and the value. Bytes after the value

@@ -65,6 +65,20 @@ pub fn dump_payload(value: ValueRef<'_>, compress: bool) -> Vec<u8> {
     out
 }
 
+/// FUNCTION DUMP's payload: each library's code after a FUNCTION2 opcode, then the version
+/// and checksum footer of DUMP.
+pub fn function_dump_payload<'c>(codes: impl IntoIterator<Item = &'c [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(opcode::FUNCTION2);
+        put_string(&mut out, code, true);
+    }
+    out.extend_from_slice(&VERSION_WRITTEN.to_le_bytes());
+    let crc = crc64::update(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Bytes gathered before they are checksummed and handed to the sink.
 const FLUSH_BYTES: usize = 256 * 1024;
 
@@ -102,6 +116,13 @@ impl<W: Write> FileWriter<W> {
             put_string(&mut w.buf, value.as_bytes(), false);
         }
         Ok(w)
+    }
+
+    /// A Redis Functions library (written after the AUX fields, before the databases).
+    pub fn function(&mut self, code: &[u8]) -> std::io::Result<()> {
+        self.buf.push(opcode::FUNCTION2);
+        put_string(&mut self.buf, code, self.compress);
+        self.maybe_flush()
     }
 
     /// Opens a database section; `keys` and `expires` size the loader's tables.

@@ -13,6 +13,9 @@ pub const BUSY_TEXT: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 const NOTBUSY_TEXT: &str = "NOTBUSY No scripts in execution right now.";
 const UNKILLABLE_TEXT: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+/// BUSY while a Redis Function runs (only FUNCTION KILL stops it).
+pub const BUSY_FUNCTION_TEXT: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 pub const KILLED_TEXT: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// How long a script runs on its worker thread before handing the worker's other connections to
@@ -34,6 +37,8 @@ pub struct BusyState {
     started_ms: AtomicU64,
     /// The running script's thread was handed over to the blocking pool (see `should_hand_off`).
     handed_off: AtomicBool,
+    /// The running script is a Redis Function (FCALL), not an EVAL script.
+    function: AtomicBool,
 }
 
 impl Default for BusyState {
@@ -46,6 +51,7 @@ impl Default for BusyState {
             wrote: AtomicBool::new(false),
             started_ms: AtomicU64::new(0),
             handed_off: AtomicBool::new(false),
+            function: AtomicBool::new(false),
         }
     }
 }
@@ -55,6 +61,8 @@ impl Default for BusyState {
 pub enum KillRefusal {
     NotBusy,
     Unkillable,
+    /// SCRIPT KILL of a function or FUNCTION KILL of a script: the BUSY text naming the right one.
+    OtherKind(&'static str),
 }
 
 impl KillRefusal {
@@ -62,6 +70,7 @@ impl KillRefusal {
         match self {
             KillRefusal::NotBusy => NOTBUSY_TEXT,
             KillRefusal::Unkillable => UNKILLABLE_TEXT,
+            KillRefusal::OtherKind(text) => text,
         }
     }
 }
@@ -77,6 +86,7 @@ impl Drop for RunGuard<'_> {
         self.busy.busy_after_ms.store(0, Ordering::Release);
         self.busy.kill_requested.store(false, Ordering::Release);
         self.busy.wrote.store(false, Ordering::Release);
+        self.busy.function.store(false, Ordering::Release);
     }
 }
 
@@ -140,13 +150,35 @@ impl BusyState {
         self.kill_requested.load(Ordering::Acquire)
     }
 
+    /// The script just started is a Redis Function.
+    pub fn mark_function(&self) {
+        self.function.store(true, Ordering::Release);
+    }
+
+    /// The BUSY error for the running script: functions name FUNCTION KILL, scripts SCRIPT KILL.
+    pub fn busy_text(&self) -> &'static str {
+        if self.function.load(Ordering::Acquire) {
+            BUSY_FUNCTION_TEXT
+        } else {
+            BUSY_TEXT
+        }
+    }
+
     /// SCRIPT KILL: asks the running script to stop at its next instruction-count hook.
     pub fn request_kill(&self) -> Result<(), KillRefusal> {
+        self.request_kill_of(false)
+    }
+
+    /// SCRIPT KILL (`function_kill` false) or FUNCTION KILL: each stops only its own kind.
+    pub fn request_kill_of(&self, function_kill: bool) -> Result<(), KillRefusal> {
         if !self.is_running() {
             return Err(KillRefusal::NotBusy);
         }
         if self.wrote.load(Ordering::Acquire) {
             return Err(KillRefusal::Unkillable);
+        }
+        if self.function.load(Ordering::Acquire) != function_kill {
+            return Err(KillRefusal::OtherKind(self.busy_text()));
         }
         self.kill_requested.store(true, Ordering::Release);
         Ok(())

@@ -13,6 +13,8 @@
 pub mod bit;
 pub mod busy;
 pub mod convert;
+pub mod functions;
+pub mod libs;
 mod run;
 pub mod sandbox;
 
@@ -44,14 +46,18 @@ pub enum Source {
 
 pub struct Scripting {
     pub busy: Arc<busy::BusyState>,
+    /// Redis Functions (FUNCTION LOAD libraries, FCALL), in their own VM.
+    pub functions: functions::Functions,
     vm: Mutex<Option<Vm>>,
     cached: AtomicUsize,
 }
 
 impl Default for Scripting {
     fn default() -> Self {
+        let busy: Arc<busy::BusyState> = Arc::default();
         Scripting {
-            busy: Arc::default(),
+            functions: functions::Functions::new(busy.clone()),
+            busy,
             vm: Mutex::new(None),
             cached: AtomicUsize::new(0),
         }
@@ -216,6 +222,7 @@ impl Scripting {
             args,
             access,
             allow_oom,
+            as_function: false,
         };
         Ok(run::run(&vm.sandbox, ctx, &self.busy, script))
     }

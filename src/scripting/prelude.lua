@@ -10,10 +10,13 @@ local dbg_getinfo = debug.getinfo
 local error_, type_, tostring_, select_ = error, type, tostring, select
 local rawset_, rawget_, rawnext, setmt, getmt = rawset, rawget, next, setmetatable, getmetatable
 local pcall_, loadstring_, str_byte, tconcat = pcall, loadstring, string.byte, table.concat
+local xpcall_ = xpcall
 local tinsert, tremove, tsort = table.insert, table.remove, table.sort
 local RO = 'Attempt to modify a readonly table'
 
 local real_of = setmt({}, { __mode = 'k' })   -- proxy -> real table
+-- The libraries (cjson, cmsgpack) serialise a read-only table's contents, as Redis does.
+debug.getregistry()['ferrocache.readonly'] = real_of
 local public_mt = setmt({}, { __mode = 'k' }) -- proxy -> what getmetatable shows
 
 local function refuse_write() error_(RO, 2) end
@@ -96,17 +99,44 @@ local function handler(err)
   return err
 end
 
-local function run(f) return xpcall(f, handler) end
+-- Runs `f` (with the given arguments: a function's keys and args) under the error handler.
+local unpack_ = unpack
+local function run(f, ...)
+  local n = select_('#', ...)
+  if n == 0 then return xpcall_(f, handler) end
+  local args = { ... }
+  return xpcall_(function() return f(unpack_(args, 1, n)) end, handler)
+end
+
+-- xpcall's handler sees what Redis's would: strings for library errors, tables for Redis errors.
+xpcall = function(f, h)
+  return xpcall_(f, function(err)
+    if type_(err) == 'userdata' then err = rust.error_table(err) end
+    return h(err)
+  end)
+end
 
 -- Globals Redis removes.
 for _, name in ipairs({ 'dofile', 'loadfile', 'print', 'getfenv', 'setfenv', 'newproxy', 'module', 'require', 'package', 'io', 'debug' }) do
   rawset_(_G, name, nil)
 end
-rawset_(_G, 'os', { clock = rust.clock })
+rawset_(_G, 'os', nil)
 rawset_(_G, 'bit', rust.bit)
+rawset_(_G, 'cjson', rust.cjson)
+rawset_(_G, 'cmsgpack', rust.cmsgpack)
+rawset_(_G, 'struct', rust.struct)
+if rust.functions then
+  -- A function's environment: no eval-only helpers.
+  for _, name in ipairs({ 'breakpoint', 'debug', 'replicate_commands' }) do
+    rawset_(rawget_(_G, 'redis'), name, nil)
+  end
+else
+  -- Redis 7.2 keeps its error handler as a global.
+  rawset_(_G, '__redis__err__handler', handler)
+end
 
 local G = _G
-for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'os', 'bit', 'redis' }) do
+for _, name in ipairs({ 'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis' }) do
   local lib = rawget_(G, name)
   if lib then rawset_(G, name, readonly(lib)) end
 end
@@ -126,4 +156,58 @@ setmt(G, {
 local globals = readonly(G, readonly({ __index = getmt(G).__index, __newindex = refuse_write }))
 rawset_(G, '_G', globals)
 
-return { run = run, globals = globals, real_globals = G }
+local exports = { run = run, globals = globals, real_globals = G }
+
+if rust.functions then
+  -- Libraries (FUNCTION LOAD) run in an environment that, while loading, holds only the
+  -- library API (`redis` with register_function, log, LOG_* and the version), and at run time
+  -- reads the globals: the callbacks they register see the full API when called.
+  local function nonexistent(name)
+    error_("Script attempted to access nonexistent global variable '" .. tostring_(name) .. "'", 3)
+  end
+  local api = {}
+  for _, name in ipairs({ 'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING', 'REDIS_VERSION', 'REDIS_VERSION_NUM' }) do
+    api[name] = rawget_(real_of[rawget_(G, 'redis')], name)
+  end
+  local api_proxy = setmt({}, {
+    __index = function(_, name)
+      local v = rawget_(api, name)
+      if v == nil then nonexistent(name) end
+      return v
+    end,
+    __newindex = refuse_write,
+    __metatable = false,
+  })
+  local loading = false
+  local env = setmt({}, {
+    __index = function(_, name)
+      if loading then
+        if name == 'redis' then return api_proxy end
+        nonexistent(name)
+      end
+      local v = rawget_(G, name)
+      if v == nil then nonexistent(name) end
+      return v
+    end,
+    __newindex = refuse_write,
+    __metatable = false,
+  })
+  exports.library_env = env
+  exports.library_api = api
+  -- Runs a library's chunk with the library API: nil, or the error text Redis reports.
+  exports.load_library = function(chunk)
+    loading = true
+    local ok, err = pcall_(chunk)
+    loading = false
+    if ok then return nil end
+    if type_(err) == 'userdata' then err = rust.error_table(err) end
+    if type_(err) == 'table' then
+      local msg = rawget_(err, 'err')
+      if type_(msg) == 'string' then return msg end
+      return 'ERR unknown error'
+    end
+    return 'ERR ' .. tostring_(err)
+  end
+end
+
+return exports

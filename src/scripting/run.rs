@@ -27,6 +27,9 @@ pub struct Script<'a> {
     pub access: Access,
     /// `#!lua flags=allow-oom`: writes are not refused over maxmemory.
     pub allow_oom: bool,
+    /// A Redis Function: keys and arguments are passed to it (`function(keys, args)`) instead
+    /// of being set as the KEYS and ARGV globals; `sha` is then the function's name.
+    pub as_function: bool,
 }
 
 /// Whether a failing command raises a Lua error (redis.call) or is returned (redis.pcall).
@@ -45,6 +48,8 @@ struct RunState<'c, 'a> {
     /// A write command has run (Redis's SCRIPT_WRITE_DIRTY): later writes are not refused for
     /// memory, a script is not stopped halfway.
     wrote: bool,
+    /// `redis.set_repl` flags: without REPL_AOF, the script's writes are not logged.
+    repl: u8,
 }
 
 /// Runs a script and returns its reply (errors included, formatted as Redis does).
@@ -90,8 +95,10 @@ fn run_in_vm(
             .map(|a| lua.create_string(a))
             .collect::<mlua::Result<Vec<_>>>()?,
     )?;
-    sandbox.real_globals.raw_set("KEYS", keys)?;
-    sandbox.real_globals.raw_set("ARGV", args)?;
+    if !script.as_function {
+        sandbox.real_globals.raw_set("KEYS", keys.clone())?;
+        sandbox.real_globals.raw_set("ARGV", args.clone())?;
+    }
     let state = RefCell::new(RunState {
         ctx,
         resp: ScriptResp::Resp2,
@@ -99,6 +106,7 @@ fn run_in_vm(
         busy,
         allow_oom: script.allow_oom,
         wrote: false,
+        repl: 3,
     });
     let (ok, value): (bool, Value) = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: Variadic<Value>| {
@@ -119,11 +127,24 @@ fn run_in_vm(
             state.borrow_mut().resp = resp;
             Ok(())
         })?;
+        let acl_check = scope.create_function(|_, args: Variadic<Value>| {
+            acl_check_cmd(&mut state.borrow_mut(), &args)
+        })?;
+        let set_repl = scope.create_function(|_, args: Variadic<Value>| {
+            state.borrow_mut().repl = super::sandbox::repl_flags(&args)?;
+            Ok(())
+        })?;
         sandbox.redis.raw_set("call", call)?;
         sandbox.redis.raw_set("pcall", pcall)?;
         sandbox.redis.raw_set("setresp", setresp)?;
-        let result = sandbox.run.call(script.function.clone());
-        for name in ["call", "pcall", "setresp"] {
+        sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
+        sandbox.redis.raw_set("set_repl", set_repl)?;
+        let result = if script.as_function {
+            sandbox.run.call((script.function.clone(), keys, args))
+        } else {
+            sandbox.run.call(script.function.clone())
+        };
+        for name in ["call", "pcall", "setresp", "acl_check_cmd", "set_repl"] {
             sandbox.redis.raw_set(name, Value::Nil)?;
         }
         result
@@ -173,6 +194,32 @@ fn failure_reply(value: &Value, sha: &str) -> Reply {
         ));
     }
     Reply::error(text.replace(['\r', '\n'], " "))
+}
+
+/// redis.acl_check_cmd: whether the script's user may run the command with these arguments.
+fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<bool> {
+    if args.is_empty() {
+        return Err(raise(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for arg in args {
+        match lua_to_arg(arg) {
+            Some(bytes) => argv.push(bytes),
+            None => {
+                return Err(raise(
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+    }
+    let user = &state.ctx.client.user;
+    match dispatch::resolve(state.ctx.state, &argv) {
+        Ok(found) => Ok(user.is_unrestricted() || user.check(&found, &argv).is_ok()),
+        Err(CommandError::Arity(_)) => Ok(user.is_unrestricted()),
+        Err(_) => Err(raise("ERR Invalid command passed to redis.acl_check_cmd()")),
+    }
 }
 
 /// redis.call / redis.pcall: runs a command on the script's context.
@@ -232,7 +279,11 @@ fn redis_call(
         ScriptResp::Resp2 => Protocol::Resp2,
         ScriptResp::Resp3 => Protocol::Resp3,
     };
+    let logged_before = state.ctx.effects.records.len();
     let reply = dispatch::run_nested(state.ctx, found, &argv);
+    if state.repl & super::sandbox::REPL_AOF == 0 {
+        state.ctx.effects.records.truncate(logged_before);
+    }
     if writes {
         state.busy.mark_write();
     }

@@ -1,5 +1,5 @@
 //! The Lua 5.1 VM scripts run in: only the libraries Redis offers (base without file access,
-//! string, table, math, coroutine, bit, os.clock), read-only globals and library tables (see
+//! string, table, math, coroutine, bit, cjson, cmsgpack, struct), read-only globals and library tables (see
 //! prelude.lua), a memory limit, an instruction-count hook for SCRIPT KILL, and the `redis`
 //! table's functions that need no running command.
 
@@ -26,10 +26,36 @@ pub struct Sandbox {
     pub real_globals: Table,
     /// The real `redis` table behind its read-only proxy (per-run functions are set here).
     pub redis: Table,
+    /// Functions mode only: the environment library chunks are compiled with, the library API
+    /// table (`register_function` is set there while a library loads) and the loader.
+    pub library: Option<LibrarySupport>,
+    /// While a library loads: the instant its load must end by (`FUNCTION LOAD timeout`).
+    pub load_deadline: Arc<parking_lot::Mutex<Option<Instant>>>,
 }
+
+/// What the functions VM adds to a sandbox (see prelude.lua).
+pub struct LibrarySupport {
+    pub env: Table,
+    pub api: Table,
+    pub load: Function,
+}
+
+/// Which VM a sandbox is: EVAL's, or the one Redis Functions libraries live in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Eval,
+    Functions,
+}
+
+/// The error a library load past its time limit fails with.
+pub const LOAD_TIMEOUT_TEXT: &str = "ERR FUNCTION LOAD timeout";
 
 impl Sandbox {
     pub fn new(busy: Arc<BusyState>) -> mlua::Result<Sandbox> {
+        Sandbox::with_mode(busy, Mode::Eval)
+    }
+
+    pub fn with_mode(busy: Arc<BusyState>, mode: Mode) -> mlua::Result<Sandbox> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
         // SAFETY: the debug library is loaded only for the prelude, which keeps `debug.getinfo`
         // in a local and removes the global before any script runs.
@@ -41,17 +67,26 @@ impl Sandbox {
             "error_table",
             lua.create_function(|lua, err: Value| error_value_to_table(lua, err))?,
         )?;
-        let started = Instant::now();
-        rust.raw_set(
-            "clock",
-            lua.create_function(move |_, ()| Ok(started.elapsed().as_secs_f64()))?,
-        )?;
         rust.raw_set("bit", super::bit::library(&lua)?)?;
+        rust.raw_set("cjson", super::libs::cjson::module(&lua)?)?;
+        rust.raw_set("cmsgpack", super::libs::cmsgpack::module(&lua)?)?;
+        rust.raw_set("struct", super::libs::lstruct::module(&lua)?)?;
+        rust.raw_set("functions", mode == Mode::Functions)?;
         let prelude: Table = lua.load(PRELUDE).set_name("=[redis]").call(rust)?;
         let globals: Table = prelude.raw_get("globals")?;
         let real_globals: Table = prelude.raw_get("real_globals")?;
         let run: Function = prelude.raw_get("run")?;
+        let library = match mode {
+            Mode::Eval => None,
+            Mode::Functions => Some(LibrarySupport {
+                env: prelude.raw_get("library_env")?,
+                api: prelude.raw_get("library_api")?,
+                load: prelude.raw_get("load_library")?,
+            }),
+        };
         lua.set_globals(globals)?;
+        let load_deadline: Arc<parking_lot::Mutex<Option<Instant>>> = Arc::default();
+        let deadline = load_deadline.clone();
         lua.set_memory_limit(MEMORY_LIMIT_BYTES)?;
         lua.set_global_hook(
             mlua::HookTriggers::new().every_nth_instruction(HOOK_INSTRUCTIONS),
@@ -62,6 +97,9 @@ impl Sandbox {
                 if busy.kill_requested() {
                     return Err(mlua::Error::RuntimeError(KILLED_TEXT.to_string()));
                 }
+                if deadline.lock().is_some_and(|at| Instant::now() >= at) {
+                    return Err(mlua::Error::RuntimeError(LOAD_TIMEOUT_TEXT.to_string()));
+                }
                 Ok(VmState::Continue)
             },
         )?;
@@ -70,13 +108,21 @@ impl Sandbox {
             run,
             real_globals,
             redis,
+            library,
+            load_deadline,
         })
     }
 }
 
 /// A Rust error raised through Lua, as the `{err=...}` table Redis scripts see. Our callbacks
-/// raise `RuntimeError` with the full Redis text (code included).
+/// raise `RuntimeError` with the full Redis text (code included); the bundled C libraries
+/// (`libs`) raise message strings, which scripts see as strings.
 fn error_value_to_table(lua: &Lua, err: Value) -> mlua::Result<Value> {
+    if let Value::Error(e) = &err {
+        if let Some(message) = super::libs::message_of(e) {
+            return Ok(Value::String(lua.create_string(message)?));
+        }
+    }
     let text = match err {
         Value::Error(e) => error_text(&e),
         other => format!("ERR {other:?}"),
@@ -86,6 +132,9 @@ fn error_value_to_table(lua: &Lua, err: Value) -> mlua::Result<Value> {
 
 /// The Redis error text carried by an mlua error.
 pub fn error_text(err: &mlua::Error) -> String {
+    if let Some(message) = super::libs::message_of(err) {
+        return format!("ERR {message}");
+    }
     match err {
         mlua::Error::CallbackError { cause, .. } => error_text(cause),
         mlua::Error::WithContext { cause, .. } => error_text(cause),
@@ -153,18 +202,6 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         "log",
         lua.create_function(|_, args: Variadic<Value>| log(args))?,
     )?;
-    redis.raw_set(
-        "set_repl",
-        lua.create_function(|_, args: Variadic<Value>| {
-            let [value] = args.as_slice() else {
-                return Err(raise("ERR redis.set_repl() requires one argument."));
-            };
-            match super::convert::number(value) {
-                Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(()),
-                _ => Err(raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")),
-            }
-        })?,
-    )?;
     redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     redis.raw_set(
@@ -172,6 +209,22 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
     )?;
     Ok(redis)
+}
+
+/// REPL_AOF: a write a script runs after `redis.set_repl` without it is not logged to the AOF.
+pub const REPL_AOF: u8 = 1;
+
+/// `redis.set_repl(flags)`'s argument (set per run by `run.rs`, which knows the running script).
+pub fn repl_flags(args: &[Value]) -> mlua::Result<u8> {
+    let [value] = args else {
+        return Err(raise("ERR redis.set_repl() requires two arguments."));
+    };
+    match super::convert::number(value) {
+        Some(flags) if (0.0..=3.0).contains(&flags) && flags.fract() == 0.0 => Ok(flags as u8),
+        _ => Err(raise(
+            "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+        )),
+    }
 }
 
 /// `7.2.4` -> 0x070204.

@@ -7,10 +7,7 @@ use super::Note;
 use super::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
-pub const NOT_YET_FEATURES: &[&str] = &[
-    "replication",
-    "the Lua `cjson`, `cmsgpack` and `struct` libraries",
-];
+pub const NOT_YET_FEATURES: &[&str] = &["replication"];
 
 /// One row per note, in the order the tables show them (each in its command's group).
 pub static NOTES: &[Note] = &[
@@ -493,9 +490,9 @@ pub static NOTES: &[Note] = &[
     // Server
     Note {
         commands: &["function|list", "function|flush", "function|stats", "function|delete", "function|kill", "function|help"],
-        options: "",
+        options: "[LIBRARYNAME pattern] [WITHCODE], [ASYNC|SYNC]",
         status: Partial,
-        differences: "An empty library set with Redis's replies and argument errors; FUNCTION LOAD/DUMP/RESTORE are not available. FUNCTION KILL answers `NOTBUSY ...`, or while an EVAL script runs the BUSY error naming SCRIPT KILL, as Redis. FUNCTION STATS reports no running script.",
+        differences: "Redis's replies, RESP2 and RESP3, and argument errors. LIST orders libraries by name and functions by registration (Redis: its hash-table order). STATS shows the running function (name, command, duration) while it runs. KILL stops a busy function like SCRIPT KILL stops a script; while an EVAL script runs it answers the BUSY error naming SCRIPT KILL, as Redis. FLUSH drops the functions VM at once in both modes.",
     },
     // Server
     Note {
@@ -572,7 +569,7 @@ pub static NOTES: &[Note] = &[
         commands: &["eval"],
         options: "script numkeys [key ...] [arg ...]",
         status: Partial,
-        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs alone, locking each shard when it first touches it). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. The Lua environment differs: no `cjson`, `cmsgpack` or `struct` library, no `redis.acl_check_cmd`, library tables are read-only proxies (see The Lua environment below).",
+        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs alone, locking each shard when it first touches it). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. Library tables are read-only proxies (see The Lua environment below).",
     },
     // Scripting
     Note {
@@ -607,7 +604,7 @@ pub static NOTES: &[Note] = &[
         commands: &["script|kill"],
         options: "",
         status: Full,
-        differences: "`NOTBUSY` with no script running, `UNKILLABLE` once the script has written; otherwise the script stops at its next instruction-count hook (every 100,000 instructions) with `ERR Script killed by user with SCRIPT KILL...`.",
+        differences: "`NOTBUSY` with no script running, `UNKILLABLE` once the script has written, Redis's `BUSY ... You can only call FUNCTION KILL ...` while a function runs; otherwise the script stops at its next instruction-count hook (every 100,000 instructions) with `ERR Script killed by user with SCRIPT KILL...`.",
     },
     // Scripting
     Note {
@@ -618,10 +615,24 @@ pub static NOTES: &[Note] = &[
     },
     // Scripting
     Note {
-        commands: &["fcall", "fcall_ro", "function|load", "function|dump", "function|restore"],
-        options: "",
-        status: Missing,
-        differences: "Not implemented.",
+        commands: &["function|load"],
+        options: "[REPLACE] code",
+        status: Partial,
+        differences: "`#!lua name=<lib>` libraries with `redis.register_function` in both forms (positional, and the named table with `function_name`, `callback`, `flags`, `description`) and every flag (`no-writes`, `allow-oom`, `allow-stale`, `no-cluster`, `allow-cross-slot-keys`); the library's chunk sees only the library API while it loads, as in Redis; Redis 7.0's error text for every misuse (metadata, engine, names, arguments, flags, duplicates, compile and runtime errors); a load running past 500 ms fails with `FUNCTION LOAD timeout`. Function names are case-insensitive for FCALL (as in Redis) and within a library (Redis 7.0.15 accepts `f` and `F` in one library; a later REPLACE of that library brought redis-server down in our tests).",
+    },
+    // Scripting
+    Note {
+        commands: &["function|dump", "function|restore"],
+        options: "[FLUSH|APPEND|REPLACE]",
+        status: Partial,
+        differences: "The payload is Redis's (FUNCTION2 records, RDB version 10, CRC64): payloads from redis-server 7.0/7.2 restore here and ours in redis-server; the compressed bytes of a long library can differ from Redis's (our LZF compressor), not their meaning.",
+    },
+    // Scripting
+    Note {
+        commands: &["fcall", "fcall_ro"],
+        options: "function numkeys [key ...] [arg ...]",
+        status: Partial,
+        differences: "Keys and arguments passed to the callback, EVAL's conversions and error texts (`... script: <function>, on @user_function:<line>.`), `Function not found`, `Bad number of keys provided`, FCALL_RO of a function without `no-writes` refused; `no-writes` functions run read-only, `allow-oom` ones write over maxmemory, others are refused with OOM like DENYOOM commands. Runs alone like EVAL (keys not declared are reachable); `allow-stale`, `no-cluster`, `allow-cross-slot-keys` have no effect on a standalone server. Persisted in RDB files (the FUNCTION2 opcode, read from and written for redis-server) and in the AOF (FUNCTION LOAD/DELETE/FLUSH/RESTORE as commands, the libraries in a rewritten base). COMMAND INFO lacks Redis's key-spec details for FCALL.",
     },
     // Observability (SLOWLOG, LATENCY)
     Note {
