@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod healthcheck;
 pub mod keyspace;
+pub mod memcache;
 pub mod net;
 pub mod observability;
 pub mod protocol;

@@ -49,6 +49,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
             state.config.get("metrics-bind")
         );
     }
+    if let Some(port) = crate::net::memcache::start(&state).await? {
+        tracing::info!("memcached protocol on port {port}");
+    }
     crate::commands::info::note_startup_memory();
     tracing::info!("Ready to accept connections tcp (port {bound})");
 

@@ -17,6 +17,22 @@ pub fn connected_clients() -> usize {
     CONNECTED.load(Ordering::Relaxed)
 }
 
+/// Counts a new connection against maxclients; false (and not counted) when the server is
+/// full. Every connection admitted is released with `release` when it ends.
+pub(super) fn admit(state: &ServerState) -> bool {
+    let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
+    if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
+        CONNECTED.fetch_sub(1, Ordering::Relaxed);
+        crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
+        return false;
+    }
+    true
+}
+
+pub(super) fn release() {
+    CONNECTED.fetch_sub(1, Ordering::Relaxed);
+}
+
 /// Binds every address of the `bind` option on `port`. Addresses prefixed with `-` are optional:
 /// failing to bind them is not an error.
 pub async fn bind_all(bind: &str, port: u16) -> Result<Vec<TcpListener>, ServerError> {
@@ -98,7 +114,7 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 
 /// Protected mode (on by default, as in Redis): while the default user is `nopass` (even when
 /// `off`), only loopback clients (127.0.0.0/8, ::1) may connect.
-fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
+pub(super) fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
     let loopback = match peer.ip() {
         std::net::IpAddr::V4(ip) => ip.is_loopback(),
         std::net::IpAddr::V6(ip) => {
