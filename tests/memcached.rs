@@ -167,6 +167,14 @@ fn scripts() -> Vec<Vec<u8>> {
     big.extend(std::iter::repeat_n(b'z', 100_000));
     big.extend_from_slice(b"\r\nget zz\r\n");
     scripts.push(big);
+    let mut meta_big = format!(
+        "ms a 2 O1 k\r\nhi\r\nms {} 1\r\nx\r\nms a -1\r\nms a 5000000\r\n",
+        "k".repeat(250)
+    )
+    .into_bytes();
+    meta_big.extend(std::iter::repeat_n(b'x', 5_000_000));
+    meta_big.extend_from_slice(b"\r\nmg a v\r\n");
+    scripts.push(meta_big);
     scripts
 }
 
@@ -209,6 +217,21 @@ const CASES: &[&[u8]] = &[
     b"set a 0 0 1\nx\r\nget a\n",
     b"set a 0 0 1\r\nx\nget a\r\n",
     b"  get   a  \r\n",
+    b"mg nokey k O5 v\r\nmd nokey k O5\r\nma nokey k O5\r\nmg nokey q k\r\nmn\r\n",
+    b"set a 0 0 1\r\nx\r\nmg a T100 t v\r\nmg a t\r\ngat -1 a\r\nget a\r\n",
+    b"set a 0 0 2\r\n10\r\nma a q\r\nma a q v\r\nmg a v\r\nma a MI D5 O1 k\r\n",
+    b"ms a 2 MP\r\nxx\r\nms a 2 ME\r\nxx\r\nms a 2 ME\r\nyy\r\nms a 2 MP\r\nzz\r\nmg a v\r\nms a 2 MR q\r\nqq\r\nmg a v\r\n",
+    b"set a 0 0 1\r\nx\r\nmd a C1\r\nmg a c\r\n",
+    b"ms a 2 T0 F4294967295\r\nhi\r\nmg a f\r\nms a 2 F4294967296\r\nhi\r\nmg a f\r\nms a 2 T-1 q\r\nhi\r\nmg a v\r\n",
+    b"set a 0 0 1\r\nx\r\nappend a 0 0 1 noreply\r\ny\r\nprepend a 0 0 1 noreply\r\nz\r\nget a\r\nreplace zz 0 0 1 noreply\r\nx\r\nget zz\r\n",
+    b"set a 0 2592000 1\r\nx\r\nget a\r\nset a 0 2592001 1\r\nx\r\nget a\r\nset a 0 1000000000 1\r\nx\r\nget a\r\nset a 0 2000000000 1\r\nx\r\nget a\r\n",
+    b"set a 0 0 1\r\nx\r\ntouch a -1\r\nget a\r\nset b 0 0 1\r\nx\r\ngats -1 b\r\nget b\r\n",
+    b"set a 0 0 20\r\n18446744073709551615\r\nincr a 1\r\nget a\r\ndecr a 5\r\nget a\r\nset b 0 0 20\r\n18446744073709551616\r\nincr b 1\r\n",
+    b"verbosity 1 2\r\nverbosity 1 2 3\r\nflush_all 1 2\r\nflush_all -1\r\nversion\r\n",
+    b"set a 0 0 1\r\nx\r\nset a 0 0 1\r\nxget a\r\n",
+    b"get a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3 4 5 6 7 8 9\r\n",
+    b"set a 00 +0 0001\r\nx\r\nget a\r\nincr a +1\r\nset n 0 0 1\r\n1\r\nincr n +1\r\nincr n 01\r\n",
+    b"ma zz q\r\nma zz q N0\r\nmn\r\nms a 1 MR q\r\nx\r\nmn\r\nms a 1 q\r\nx\r\nms a 1 C1 q\r\ny\r\nmd a q\r\nmd a q\r\nmn\r\n",
 ];
 
 #[test]

@@ -471,8 +471,9 @@ fn put(
     }
 }
 
-/// A number from incr/decr, the item's CAS unique (0: none) and its deadline.
-type Counted = (u64, u64, Option<u64>);
+/// A number from incr/decr, the item's CAS unique (0: none), its deadline, and whether the
+/// item was created (ma N).
+type Counted = (u64, u64, Option<u64>, bool);
 
 /// The outcome of a storage command, as the classic protocol words it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -632,7 +633,7 @@ fn arith(
         Ok(None) => count(misses, 1),
         Err(_) => {}
     }
-    result.map(|r| r.map(|(n, _, _)| n))
+    result.map(|r| r.map(|(n, _, _, _)| n))
 }
 
 const NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n";
@@ -660,7 +661,7 @@ fn arith_in(
             at,
             "set",
         );
-        return Ok(Some((initial, 0, at.ms())));
+        return Ok(Some((initial, 0, at.ms(), true)));
     };
     // memcached's safe_strtoull: leading whitespace, digits, then nothing but whitespace.
     let text = &item.value[..];
@@ -719,7 +720,7 @@ fn arith_in(
     }
     let event = if incr { "incrby" } else { "decrby" };
     ctx.notify(notify::STRING, event, db, key);
-    Ok(Some((n, cas, item.deadline)))
+    Ok(Some((n, cas, item.deadline, false)))
 }
 
 /// flush_all: empties the session's database now, or after `delay` (memcached's expiry rules).
@@ -1078,16 +1079,16 @@ fn meta(
             match result {
                 Err(err) => out.extend_from_slice(err),
                 Ok(None) => {
-                    if !quiet {
-                        out.extend_from_slice(b"NF");
-                        meta_flags_out(out, flags, key, None, now_ms);
-                        out.extend_from_slice(b"\r\n");
-                    }
+                    out.extend_from_slice(b"NF");
+                    meta_flags_out(out, flags, key, None, now_ms);
+                    out.extend_from_slice(b"\r\n");
                 }
-                Ok(Some((n, cas, deadline))) => {
+                Ok(Some((n, cas, deadline, created))) => {
                     let text = n.to_string();
                     let with_value = flag(flags, b'v').is_some();
-                    if quiet && !with_value {
+                    // memcached's q hides the answer about an existing counter, not about one
+                    // it has just created.
+                    if quiet && !created {
                         return;
                     }
                     if with_value {
