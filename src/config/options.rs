@@ -905,6 +905,9 @@ pub static OPTIONS: &[OptionSpec] = &[
         "1048576",
         Immutable,
     ),
+    // The memcached protocol has no authentication: serving it while the default user needs a
+    // password is an explicit choice (memcached clients reach memcached-db only).
+    opt("memcached-allow-unauthenticated", Bool, "no", Immutable),
 ];
 
 /// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.

@@ -3,8 +3,10 @@
 //! parsing every complete request (pipelining), running them and writing once per batch.
 //!
 //! The memcached text protocol has no authentication, so a connection is served only while
-//! the default user needs no password and may run every command on every key; otherwise it
-//! gets one `SERVER_ERROR` line and is closed (docs/compatibility.md).
+//! the default user needs no password and may run every command on every key, or when
+//! `memcached-allow-unauthenticated yes` says memcached clients may bypass the password (they
+//! reach database `memcached-db` only); otherwise it gets one `SERVER_ERROR` line and is
+//! closed (docs/compatibility.md).
 
 use super::listener;
 use crate::commands::ClientState;
@@ -29,7 +31,7 @@ const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
 const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
 
 const PROTECTED: &[u8] = b"SERVER_ERROR ferrocache is running in protected mode: memcached connections are only accepted from the loopback interface while the default user has no password\r\n";
-const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentication and the default user requires a password or is restricted by ACL rules\r\n";
+const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentication and the default user requires a password or is restricted by ACL rules (see memcached-allow-unauthenticated)\r\n";
 
 /// Binds `memcached-port` on the `bind` addresses when it is set; returns the bound port.
 pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError> {
@@ -77,9 +79,11 @@ async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
     }
 }
 
-/// Whether memcached clients may be served: no password to check, no ACL rule to apply.
+/// Whether memcached clients are refused: a password or ACL rule would apply to them and the
+/// operator has not allowed unauthenticated memcached access.
 fn refused_for_auth(state: &ServerState) -> bool {
-    state.acl.default_needs_auth() || !state.acl.default_user().is_unrestricted()
+    (state.acl.default_needs_auth() || !state.acl.default_user().is_unrestricted())
+        && !state.config.get_bool("memcached-allow-unauthenticated")
 }
 
 async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
