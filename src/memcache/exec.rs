@@ -539,6 +539,12 @@ fn store_in(
     want_cas: bool,
 ) -> (Stored, u64) {
     let existing = read_item(ctx, db, key, false);
+    // A key of another type is no item, but add must not replace it.
+    let occupied = existing.is_some() || {
+        let now = ctx.now_ms;
+        let (shard, hash) = ctx.shard_in(db, key);
+        shard.contains(hash, key, now)
+    };
     let compare = match (op, cas) {
         (StoreOp::Cas, c) => c,
         (_, Some(c)) if c != 0 => Some(c),
@@ -567,7 +573,7 @@ fn store_in(
     });
     match op {
         StoreOp::Set | StoreOp::Cas => put(ctx, db, key, data, meta, at, "set"),
-        StoreOp::Add if existing.is_some() => return (Stored::Refused, 0),
+        StoreOp::Add if occupied => return (Stored::Refused, 0),
         StoreOp::Replace if existing.is_none() => return (Stored::Refused, 0),
         StoreOp::Add | StoreOp::Replace => put(ctx, db, key, data, meta, at, "set"),
         StoreOp::Append | StoreOp::Prepend => {
