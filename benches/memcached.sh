@@ -7,7 +7,8 @@
 #   bash benches/memcached.sh             # unpipelined and 16-deep pipelines
 #   RUNS=3 bash benches/memcached.sh      # repeat; the lowest CPU per request of each counts
 #
-# Environment: REQUESTS_P1 (200000), REQUESTS_P16 (1500000), CONNS (50), RUNS (1).
+# Environment: REQUESTS_P1 (200000), REQUESTS_P16 (1500000), CONNS (50), RUNS (1),
+# SKIP_BUILD=1 to use the release binaries already built.
 # Writes nothing to the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +17,10 @@ REQUESTS_P1=${REQUESTS_P1:-200000}
 REQUESTS_P16=${REQUESTS_P16:-1500000}
 FC_MC_PORT=${FC_MC_PORT:-7411}
 MC_PORT=${MC_PORT:-7412}
-cargo build --release --quiet
-cargo bench --bench memcached_load --no-run --quiet 2>/dev/null
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    cargo build --release --quiet
+    cargo bench --bench memcached_load --no-run --quiet 2>/dev/null
+fi
 load=$(ls -t target/release/deps/memcached_load-* | grep -v '\.d$' | head -1)
 out=$(mktemp -d)
 

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,13 +89,8 @@ def main():
                 time.sleep(0.05)
         fc_nginx = recipe.Nginx(memcached_port, odoo_port)
         # The same wrapper with proxy_cache instead of the recipe's block.
-        original = recipe.recipe_block
-        prefix = tempfile.mkdtemp(prefix="nginx-proxy-cache-")
-        pc_port = _free_port()
-        recipe.recipe_block = lambda: proxy_cache_block(odoo_port, pc_port, prefix)
-        pc_nginx = recipe.Nginx(memcached_port, odoo_port)
-        recipe.recipe_block = original
-        pc_nginx.port = pc_port
+        pc_nginx = recipe.Nginx(memcached_port, odoo_port,
+                                lambda port, prefix: proxy_cache_block(odoo_port, port, prefix))
         for pid in (cache.proc.pid, odoo.pid, fc_nginx.proc.pid, pc_nginx.proc.pid):
             pin(pid)
         for nginx in (fc_nginx, pc_nginx):

@@ -105,10 +105,11 @@ def start_odoo(port=0):
 
 
 class Nginx:
-    def __init__(self, memcached_port, odoo_port):
+    def __init__(self, memcached_port, odoo_port, other_block=None):
+        """The recipe's block, or `other_block(port, prefix)` (benches/nginx_cache.py)."""
         self.prefix = Path(tempfile.mkdtemp(prefix="nginx-ferrocache-"))
         self.port = _free_port()
-        block = (recipe_block()
+        block = other_block(self.port, self.prefix) if other_block else (recipe_block()
                  .replace("127.0.0.1:11211", f"127.0.0.1:{memcached_port}")
                  .replace("127.0.0.1:8069", f"127.0.0.1:{odoo_port}")
                  .replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{self.port}"))
@@ -175,13 +176,15 @@ def stack():
     memcached_port = _free_port()
     cache = start_ferrocache("--memcached-port", str(memcached_port), "--memcached-db", str(CACHE_DB))
     odoo = start_odoo()
-    a = Nginx(memcached_port, odoo.server_address[1])
-    b = Nginx(memcached_port, odoo.server_address[1])
+    a = b = None
     try:
+        a = Nginx(memcached_port, odoo.server_address[1])
+        b = Nginx(memcached_port, odoo.server_address[1])
         yield {"cache": cache, "odoo": odoo, "a": a, "b": b, "memcached_port": memcached_port}
     finally:
-        a.stop()
-        b.stop()
+        for nginx in (a, b):
+            if nginx is not None:
+                nginx.stop()
         odoo.shutdown()
         odoo.server_close()
         _stop(cache.proc)
@@ -336,6 +339,7 @@ def test_cache_down_passes_through_to_the_upstream(stack):
         assert served(second[3]) == served(first[3]) + 1
     finally:
         lone.stop()
+        _stop(cache.proc)
         shutil.rmtree(cache.workdir, ignore_errors=True)
 
 
