@@ -456,3 +456,84 @@ fn stats_fields_are_memcached_fields() {
     }
     let _ = RawClient::connect;
 }
+
+/// maxmemory applies to memcached writes: with noeviction they are refused with memcached's
+/// out-of-memory line; with allkeys-lru items are evicted like any key.
+#[test]
+fn maxmemory_applies_to_items() {
+    let value = "v".repeat(10_000);
+    let fill = |port: u16| -> String {
+        let mut script = String::new();
+        for i in 0..400 {
+            script.push_str(&format!("set item:{i} 0 0 {}\r\n{value}\r\n", value.len()));
+        }
+        mc(port, &script)
+    };
+    let (_server, port) =
+        start_ferrocache(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
+    let replies = fill(port);
+    assert!(replies.starts_with("STORED\r\n"), "{}", &replies[..40]);
+    assert!(
+        replies.contains("SERVER_ERROR out of memory storing object\r\n"),
+        "4 MB of items under a 2 MB noeviction limit"
+    );
+    let (server, port) =
+        start_ferrocache(&["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(fill(port), "STORED\r\n".repeat(400));
+    let info = server.raw().cmd_str(&["INFO", "stats"]);
+    let evicted: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(evicted > 0, "{info}");
+    let stats = mc(port, "stats\r\n");
+    assert!(
+        stats.contains(&format!("STAT evictions {evicted}\r\n")),
+        "{stats}"
+    );
+}
+
+/// Items written over memcached are in the AOF as their effects: after a kill -9 and a
+/// restart, the value and the TTL are back (flags are not persisted: docs/compatibility.md).
+#[test]
+fn items_survive_a_restart_through_the_aof() {
+    let dir = common::temp_dir("mc-aof");
+    let port = free_port();
+    let port_arg = port.to_string();
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--memcached-port",
+        port_arg.as_str(),
+    ];
+    let mut server = Server::start_in(dir.clone(), &args);
+    assert_eq!(
+        mc(port, "set page 5 1000 5\r\nhello\r\nappend page 0 0 1\r\n!\r\nset n 0 0 1\r\n9\r\nincr n 1\r\nset gone 0 0 1\r\nx\r\ndelete gone\r\n"),
+        "STORED\r\nSTORED\r\nSTORED\r\n10\r\nSTORED\r\nDELETED\r\n"
+    );
+    server.kill9();
+    let server = Server::start_in(dir, &args);
+    let mut resp = server.raw();
+    assert_eq!(resp.cmd(&["GET", "page"]), b"$6\r\nhello!\r\n");
+    let ttl = resp.cmd_str(&["TTL", "page"]);
+    assert!(ttl.starts_with(':') && ttl != ":-1\r\n", "{ttl}");
+    assert_eq!(resp.cmd(&["GET", "n"]), b"$2\r\n10\r\n");
+    assert_eq!(resp.cmd(&["EXISTS", "gone"]), b":0\r\n");
+}
+
+/// Per-prefix hit ratios count memcached reads.
+#[test]
+fn prefix_statistics_count_memcached_reads() {
+    let (server, port) = start_ferrocache(&["--keyspace-stats-prefixes", "rc:"]);
+    mc(
+        port,
+        "get rc:a\r\nset rc:a 0 0 1\r\nx\r\nget rc:a\r\nmg rc:a v\r\n",
+    );
+    let text = server.raw().cmd_str(&["INFO", "prefixstats"]);
+    assert!(text.contains("prefix=rc:,hits=2,misses=1,"), "{text}");
+}
