@@ -95,13 +95,19 @@ fn run_script(port: u16, script: &[u8]) -> Vec<u8> {
     let _ = stream.write_all(b"mn\r\n");
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
-    while count(&out, b"MN\r\n") < marks {
+    let mut seen = 0;
+    while seen < marks {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => {
                 out.extend_from_slice(b"<closed>");
                 break;
             }
-            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                // Only the new bytes (and the 3 before them) can complete another marker.
+                let from = out.len().saturating_sub(3);
+                out.extend_from_slice(&buf[..n]);
+                seen += count(&out[from..], b"MN\r\n");
+            }
         }
     }
     out
@@ -536,4 +542,34 @@ fn prefix_statistics_count_memcached_reads() {
     );
     let text = server.raw().cmd_str(&["INFO", "prefixstats"]);
     assert!(text.contains("prefix=rc:,hits=2,misses=1,"), "{text}");
+}
+
+/// A get of many large values is written as it is produced: the server's peak memory stays far
+/// below the 100 MB of replies.
+#[test]
+fn large_multi_get_is_streamed() {
+    let (server, port) = start_ferrocache(&[]);
+    let value = "v".repeat(1_000_000);
+    assert_eq!(
+        mc(port, &format!("set big 0 0 {}\r\n{value}\r\n", value.len())),
+        "STORED\r\n"
+    );
+    let mut script = String::from("get");
+    for _ in 0..100 {
+        script.push_str(" big");
+    }
+    script.push_str("\r\n");
+    let reply = run_script(port, script.as_bytes());
+    assert_eq!(count(&reply, b"VALUE big 0 1000000\r\n"), 100);
+    assert!(reply.ends_with(b"END\r\nMN\r\n"));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(
+        peak_kb < 60_000,
+        "peak RSS {peak_kb} kB for 100 MB of replies"
+    );
 }

@@ -311,12 +311,30 @@ fn get(
     keys: &[Bytes],
     out: &mut BytesMut,
 ) {
-    if touch.is_some() {
-        if let Some(err) = write_refusal(state) {
-            out.extend_from_slice(err);
-            return;
-        }
+    if let Some(err) = get_refusal(state, touch) {
+        out.extend_from_slice(err);
+        return;
     }
+    get_values(state, session, with_cas, touch, keys, out);
+    out.extend_from_slice(b"END\r\n");
+}
+
+/// The refusal of a gat / gats (a write) while writes are refused.
+pub fn get_refusal(state: &ServerState, touch: Option<i64>) -> Option<&'static [u8]> {
+    touch.and_then(|_| write_refusal(state))
+}
+
+/// The `VALUE` lines of a retrieval for `keys`, without the final `END`: the connection calls
+/// it a slice of keys at a time, writing in between, so a `get` of many large values is never
+/// held whole in memory.
+pub fn get_values(
+    state: &ServerState,
+    session: &mut Session,
+    with_cas: bool,
+    touch: Option<i64>,
+    keys: &[Bytes],
+    out: &mut BytesMut,
+) {
     for key in keys {
         count(&COUNTERS.cmd_get, 1);
         if touch.is_some() {
@@ -353,7 +371,6 @@ fn get(
         out.extend_from_slice(&item.value);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"END\r\n");
 }
 
 /// Changes a live key's TTL (touch, gat, mg T); an expired deadline deletes it.

@@ -12,7 +12,7 @@ use super::listener;
 use crate::commands::ClientState;
 use crate::error::ServerError;
 use crate::memcache::exec::{self, Flow, Session};
-use crate::memcache::parse::{Parser, Step};
+use crate::memcache::parse::{Parser, Request, Step};
 use crate::memcache::{count, COUNTERS};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
@@ -27,8 +27,11 @@ use tokio::net::{TcpListener, TcpStream};
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
 const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
-/// Replies past this size are written before the next request of the batch runs.
+/// Replies past this size are written before the next request of the batch (or the next
+/// slice of a multi-key get) runs.
 const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
+/// Keys of a multi-key get looked up between two checks of the reply size.
+const GET_KEYS_PER_SLICE: usize = 16;
 
 const PROTECTED: &[u8] = b"SERVER_ERROR ferrocache is running in protected mode: memcached connections are only accepted from the loopback interface while the default user has no password\r\n";
 const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentication and the default user requires a password or is restricted by ACL rules (see memcached-allow-unauthenticated)\r\n";
@@ -172,6 +175,23 @@ async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 Step::Close => {
                     close = true;
                     break;
+                }
+                Step::Request(Request::Get { cas, touch, keys }) => {
+                    // A slice of keys at a time, written when the replies grow large.
+                    ServerStats::add(&state.stats.commands_processed, 1);
+                    if let Some(err) = exec::get_refusal(state, touch) {
+                        output.extend_from_slice(err);
+                        continue;
+                    }
+                    for slice in keys.chunks(GET_KEYS_PER_SLICE) {
+                        exec::get_values(state, &mut session, cas, touch, slice, &mut output);
+                        if output.len() >= OUTPUT_FLUSH_BYTES
+                            && !flush(state, &mut session, &mut stream, &mut output).await
+                        {
+                            break 'conn;
+                        }
+                    }
+                    output.extend_from_slice(b"END\r\n");
                 }
                 Step::Request(request) => {
                     if exec::execute(state, &mut session, request, &mut output) == Flow::Close {
