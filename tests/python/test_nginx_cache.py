@@ -220,8 +220,9 @@ def test_miss_then_hit(stack, cache):
     # The entry is a plain key with the response's max-age as its TTL.
     assert 0 < cache.ttl(key("/api/contact")) <= 60
     assert cache.get(key("/api/contact")).startswith(b"HTTP/1.1 200 OK\r\n")
-    # The method is part of the key: HEAD has its own entry.
+    # The method is part of the key: HEAD has its own entry; other methods bypass the cache.
     assert nginx.get("/api/contact", method="HEAD")[1] == "MISS"
+    assert nginx.get("/api/contact", method="POST")[1] == "BYPASS"
 
 
 def test_expiry_after_max_age(stack, cache):
