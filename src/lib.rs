@@ -17,6 +17,7 @@ pub mod error;
 pub mod gate;
 pub mod healthcheck;
 pub mod keyspace;
+pub mod memcache;
 pub mod net;
 pub mod observability;
 pub mod protocol;

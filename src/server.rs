@@ -38,6 +38,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
             state.config.get("metrics-bind")
         );
     }
+    if let Some(port) = crate::net::memcache::start(&state).await? {
+        tracing::info!("memcached protocol on port {port}");
+    }
     crate::commands::info::note_startup_memory();
     let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {

@@ -2,7 +2,8 @@
 # The whole test suite, as the README says: `bash tests/run.sh` from any directory.
 #
 # Installs what the tests need when it is missing (redis-server, the oracle of the differential
-# and hostile-protocol tests; redis-py and pytest for the client tests), then runs
+# and hostile-protocol tests; memcached and nginx for the memcached protocol and the response
+# cache; redis-py and pytest for the client tests), then runs
 #   1. cargo test --all-targets   unit, TCP integration, differential, protocol, Rust client tests
 #                                 (benches are compiled, not run)
 #   2. pytest tests/python        redis-py against the debug binary (and against redis-server)
@@ -96,8 +97,30 @@ install_iproute2() {
     fi
 }
 
+# Debian's memcached is the oracle of tests/memcached.rs; nginx with the srcache and memc
+# modules runs the response-cache recipe (tests/python/test_nginx_cache.py).
+install_memcached_and_nginx() {
+    if command -v memcached >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 \
+        && [ -e /usr/lib/nginx/modules/ngx_http_srcache_filter_module.so ] \
+        && [ -e /usr/lib/nginx/modules/ngx_http_memc_module.so ]; then
+        return 0
+    fi
+    say "installing memcached and nginx with the srcache and memc modules"
+    export DEBIAN_FRONTEND=noninteractive
+    local pkgs=(memcached nginx libnginx-mod-http-srcache-filter libnginx-mod-http-memc)
+    if ! as_root apt-get install -y -q "${pkgs[@]}" >/dev/null 2>&1; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q "${pkgs[@]}"
+    fi
+    # The packages start system daemons on 11211 and 80 where there is an init system; the
+    # tests start their own on free ports.
+    as_root service memcached stop >/dev/null 2>&1 || true
+    as_root service nginx stop >/dev/null 2>&1 || true
+}
+
 install_redis_server
 install_openssl
+install_memcached_and_nginx
 install_python_packages
 install_iproute2
 

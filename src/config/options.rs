@@ -885,6 +885,29 @@ pub static OPTIONS: &[OptionSpec] = &[
     // Beyond Redis: the Prometheus endpoint (observability/prometheus.rs); port 0 = off.
     opt("metrics-port", Int { min: 0, max: 65535 }, "0", Immutable),
     opt("metrics-bind", Str, "127.0.0.1", Immutable),
+    // Beyond Redis: the memcached text protocol (memcache/, net/memcache.rs); port 0 = off.
+    opt("memcached-port", Int { min: 0, max: 65535 }, "0", Immutable),
+    opt(
+        "memcached-db",
+        Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        Immutable,
+    ),
+    opt(
+        "memcached-max-item-size",
+        Memory {
+            min: 1024,
+            max: 1024 * 1024 * 1024,
+        },
+        "1048576",
+        Immutable,
+    ),
+    // The memcached protocol has no authentication: serving it while the default user needs a
+    // password is an explicit choice (memcached clients reach memcached-db only).
+    opt("memcached-allow-unauthenticated", Bool, "no", Immutable),
 ];
 
 /// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.

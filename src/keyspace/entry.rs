@@ -6,11 +6,13 @@
 //! allocation whose header is 7 bytes for small keys:
 //!
 //! ```text
-//! flags: u8 | access: u32 LE | key_len: varint | value_len: varint | [deadline: u64 LE] | key | value
+//! flags: u8 | access: u32 LE | key_len: varint | value_len: varint
+//!     | [mc_flags: u32 LE, cas: u64 LE] | [deadline: u64 LE] | key | value
 //! ```
 //!
 //! `deadline` is present only when the HAS_DEADLINE flag is set, so persistent keys do not pay
-//! for it. An aggregate value (hash, list, set, sorted set) is a `Box` whose raw pointer fills
+//! for it; likewise the memcached metadata (HAS_META: client flags and CAS unique, see
+//! `crate::memcache`), which any new value drops. An aggregate value (hash, list, set, sorted set) is a `Box` whose raw pointer fills
 //! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
 //! adding a deadline rebuilds the allocation; reading never copies.
 //!
@@ -31,6 +33,10 @@ use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
 
 const HAS_DEADLINE: u8 = 1;
+/// The entry carries memcached metadata (client flags and CAS unique), 12 bytes before the
+/// deadline. Only items stored or read with a CAS through the memcached listener have it.
+const HAS_META: u8 = 1 << 4;
+const META_BYTES: usize = 4 + 8;
 /// Bits 1..4 of the flags: which type the value part holds.
 const KIND_SHIFT: u8 = 1;
 const KIND_MASK: u8 = 0b1110;
@@ -43,8 +49,8 @@ const KIND_ZSET: u8 = 4;
 /// bit and HyperLogLog commands change in place, with spare room so growth is amortised.
 const KIND_BUF: u8 = 5;
 const POINTER_BYTES: usize = std::mem::size_of::<usize>();
-/// flags + access + two varints of up to 10 bytes + deadline.
-const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + 8;
+/// flags + access + two varints of up to 10 bytes + memcached metadata + deadline.
+const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + META_BYTES + 8;
 
 pub struct Entry {
     ptr: NonNull<u8>,
@@ -77,6 +83,22 @@ impl Header {
     fn kind(&self) -> u8 {
         (self.flags & KIND_MASK) >> KIND_SHIFT
     }
+
+    fn has_meta(&self) -> bool {
+        self.flags & HAS_META != 0
+    }
+
+    /// Offset of the memcached metadata (valid when `has_meta`).
+    fn meta_at(&self) -> usize {
+        self.key_at - META_BYTES - if self.has_deadline() { 8 } else { 0 }
+    }
+}
+
+/// memcached's per-item metadata: the client's 32-bit flags and the CAS unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemMeta {
+    pub flags: u32,
+    pub cas: u64,
 }
 
 /// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot and
@@ -114,7 +136,12 @@ fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
 impl Entry {
     /// Builds an entry holding a string value.
     pub fn new_str(key: &[u8], value: &[u8], deadline: Option<u64>) -> Entry {
-        Entry::build(key, KIND_STR, value, deadline, 0)
+        Entry::build(key, KIND_STR, value, deadline, 0, None)
+    }
+
+    /// A string entry carrying memcached metadata (flags, CAS unique).
+    pub fn new_item(key: &[u8], value: &[u8], deadline: Option<u64>, meta: ItemMeta) -> Entry {
+        Entry::build(key, KIND_STR, value, deadline, 0, Some(meta))
     }
 
     /// Builds an entry from an owned value.
@@ -124,21 +151,37 @@ impl Entry {
 
     fn from_value(key: &[u8], value: Value, deadline: Option<u64>, access: u32) -> Entry {
         let (kind, ptr) = match value {
-            Value::Str(bytes) => return Entry::build(key, KIND_STR, &bytes, deadline, access),
+            Value::Str(bytes) => {
+                return Entry::build(key, KIND_STR, &bytes, deadline, access, None)
+            }
             Value::Hash(v) => (KIND_HASH, Box::into_raw(v) as usize),
             Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
             Value::Set(v) => (KIND_SET, Box::into_raw(v) as usize),
             Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
         };
-        Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access)
+        Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access, None)
     }
 
-    fn build(key: &[u8], kind: u8, value: &[u8], deadline: Option<u64>, access: u32) -> Entry {
+    fn build(
+        key: &[u8],
+        kind: u8,
+        value: &[u8],
+        deadline: Option<u64>,
+        access: u32,
+        meta: Option<ItemMeta>,
+    ) -> Entry {
         let mut header = [0u8; HEADER_BYTES_MAX];
-        header[0] = kind << KIND_SHIFT | if deadline.is_some() { HAS_DEADLINE } else { 0 };
+        header[0] = kind << KIND_SHIFT
+            | if deadline.is_some() { HAS_DEADLINE } else { 0 }
+            | if meta.is_some() { HAS_META } else { 0 };
         header[1..5].copy_from_slice(&access.to_le_bytes());
         let mut len = put_varint(&mut header, 5, key.len() as u64);
         len = put_varint(&mut header, len, value.len() as u64);
+        if let Some(meta) = meta {
+            header[len..len + 4].copy_from_slice(&meta.flags.to_le_bytes());
+            header[len + 4..len + META_BYTES].copy_from_slice(&meta.cas.to_le_bytes());
+            len += META_BYTES;
+        }
         if let Some(at) = deadline {
             header[len..len + 8].copy_from_slice(&at.to_le_bytes());
             len += 8;
@@ -186,6 +229,9 @@ impl Entry {
         let (value_len, mut key_at) = self.varint(at);
         if flags & HAS_DEADLINE != 0 {
             key_at += 8;
+        }
+        if flags & HAS_META != 0 {
+            key_at += META_BYTES;
         }
         Header {
             flags,
@@ -292,7 +338,14 @@ impl Entry {
     fn rebuilt(self, key: Option<&[u8]>, deadline: Option<u64>) -> Entry {
         let h = self.header();
         let key = key.unwrap_or_else(|| self.key());
-        let fresh = Entry::build(key, h.kind(), self.value_part(&h), deadline, self.access());
+        let fresh = Entry::build(
+            key,
+            h.kind(),
+            self.value_part(&h),
+            deadline,
+            self.access(),
+            self.meta(),
+        );
         self.free_shell();
         fresh
     }
@@ -363,7 +416,8 @@ impl Entry {
         }
     }
 
-    /// The same key, deadline and access bits with a new string value.
+    /// The same key, deadline and access bits with a new string value. The memcached
+    /// metadata is dropped: a new value has flags 0 and a new CAS unique.
     pub fn with_str(&self, value: &[u8]) -> Entry {
         Entry::build(
             self.key(),
@@ -371,7 +425,53 @@ impl Entry {
             value,
             self.expire_at_ms(),
             self.access(),
+            None,
         )
+    }
+
+    /// memcached metadata, when the entry carries it (see `ItemMeta`).
+    pub fn meta(&self) -> Option<ItemMeta> {
+        let h = self.header();
+        if !h.has_meta() {
+            return None;
+        }
+        let at = h.meta_at();
+        let raw = self.part(at, META_BYTES);
+        Some(ItemMeta {
+            flags: u32::from_le_bytes(raw[..4].try_into().expect("4 bytes")),
+            cas: u64::from_le_bytes(raw[4..].try_into().expect("8 bytes")),
+        })
+    }
+
+    /// The same key, value, deadline and access bits with other memcached metadata (written in
+    /// place when the entry already carries some). Only the shard calls this, to account the
+    /// size change.
+    pub(super) fn set_meta(&mut self, meta: ItemMeta) {
+        let h = self.header();
+        if h.has_meta() {
+            let mut raw = [0u8; META_BYTES];
+            raw[..4].copy_from_slice(&meta.flags.to_le_bytes());
+            raw[4..].copy_from_slice(&meta.cas.to_le_bytes());
+            // SAFETY: the metadata's 12 bytes lie inside the allocation, before the deadline.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    raw.as_ptr(),
+                    self.ptr.as_ptr().add(h.meta_at()),
+                    META_BYTES,
+                );
+            }
+            return;
+        }
+        let fresh = Entry::build(
+            self.key(),
+            h.kind(),
+            self.value_part(&h),
+            self.expire_at_ms(),
+            self.access(),
+            Some(meta),
+        );
+        let old = std::mem::replace(self, fresh);
+        old.free_shell();
     }
 
     /// The same key, deadline and access bits with a new value.
@@ -388,7 +488,7 @@ impl Entry {
     /// Builds an entry whose string lives in its own growable buffer (see `KIND_BUF`).
     pub fn new_buf(key: &[u8], value: Vec<u8>, deadline: Option<u64>) -> Entry {
         let ptr = Box::into_raw(Box::new(value)) as usize;
-        Entry::build(key, KIND_BUF, &ptr.to_le_bytes(), deadline, 0)
+        Entry::build(key, KIND_BUF, &ptr.to_le_bytes(), deadline, 0, None)
     }
 
     /// The string value for change in place, moved into a growable buffer first if it lives
@@ -505,6 +605,37 @@ mod tests {
         assert_eq!(e.expire_at_ms(), None);
         assert_eq!(e.key(), b"key");
         assert_eq!(e.value(), ValueRef::Str(b"value"));
+    }
+
+    #[test]
+    fn memcached_metadata_survives_deadline_changes_not_new_values() {
+        let meta = ItemMeta {
+            flags: 0xdead_beef,
+            cas: u64::MAX - 1,
+        };
+        let mut e = Entry::new_item(b"k", b"v", Some(7), meta);
+        assert_eq!(e.meta(), Some(meta));
+        assert_eq!(e.expire_at_ms(), Some(7));
+        e.set_expire_at_ms(None);
+        assert_eq!(e.meta(), Some(meta));
+        e.set_expire_at_ms(Some(9));
+        assert_eq!((e.meta(), e.expire_at_ms()), (Some(meta), Some(9)));
+        let other = ItemMeta { flags: 1, cas: 2 };
+        e.set_meta(other);
+        assert_eq!(
+            (e.meta(), e.key(), e.value()),
+            (Some(other), &b"k"[..], ValueRef::Str(b"v"))
+        );
+        let replaced = e.with_str(b"new");
+        assert_eq!((replaced.meta(), replaced.expire_at_ms()), (None, Some(9)));
+        let mut plain = Entry::new_str(b"p", b"x", None);
+        plain.set_meta(meta);
+        assert_eq!(
+            (plain.meta(), plain.value()),
+            (Some(meta), ValueRef::Str(b"x"))
+        );
+        let renamed = plain.with_key(b"q");
+        assert_eq!(renamed.meta(), Some(meta));
     }
 
     #[test]

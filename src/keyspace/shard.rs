@@ -479,6 +479,25 @@ impl Shard {
         true
     }
 
+    /// Sets a live entry's memcached metadata (flags, CAS unique), keeping its value, deadline
+    /// and access bits; accounts the size change.
+    pub fn set_item_meta(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        meta: super::entry::ItemMeta,
+        now_ms: u64,
+    ) -> bool {
+        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
+            return false;
+        };
+        let before = entry.memory_bytes();
+        entry.set_meta(meta);
+        let after = entry.memory_bytes();
+        self.used_bytes = self.used_bytes + after - before;
+        true
+    }
+
     /// Runs `f` on a live key's value in place, re-accounts its size, and deletes the key when
     /// an aggregate is left empty (Redis never keeps an empty hash, list, set or sorted set).
     /// Returns `f`'s result and whether the key was deleted.

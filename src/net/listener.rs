@@ -471,7 +471,7 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 
 /// Protected mode (on by default, as in Redis): while the default user is `nopass` (even when
 /// `off`), only loopback clients (127.0.0.0/8, ::1) may connect.
-fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
+pub(super) fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) -> bool {
     !Peer::Tcp(*peer).is_local()
         && state.acl.default_is_nopass()
         && state.config.get_bool("protected-mode")
@@ -491,7 +491,7 @@ async fn admit<S: AsyncWrite + Unpin>(state: &ServerState, stream: &mut S) -> Op
 }
 
 /// Takes a client slot, or counts a rejected connection past maxclients.
-fn reserve(state: &ServerState) -> Option<Admitted> {
+pub(super) fn reserve(state: &ServerState) -> Option<Admitted> {
     let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
     if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
         CONNECTED.fetch_sub(1, Ordering::Relaxed);
@@ -501,7 +501,8 @@ fn reserve(state: &ServerState) -> Option<Admitted> {
     Some(Admitted)
 }
 
-struct Admitted;
+/// A maxclients slot, given back when dropped.
+pub(super) struct Admitted;
 
 impl Drop for Admitted {
     fn drop(&mut self) {

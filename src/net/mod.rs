@@ -3,4 +3,5 @@
 
 pub mod client;
 pub mod listener;
+pub mod memcache;
 pub mod tls;

@@ -1,0 +1,256 @@
+//! The memcached listener (`memcached-port`, off by default): the same `bind` addresses,
+//! protected mode and maxclients as the RESP listener; one task per connection reading,
+//! parsing every complete request (pipelining), running them and writing once per batch.
+//!
+//! The memcached text protocol has no authentication, so a connection is served only while
+//! the default user needs no password and may run every command on every key, or when
+//! `memcached-allow-unauthenticated yes` says memcached clients may bypass the password (they
+//! reach database `memcached-db` only); otherwise it gets one `SERVER_ERROR` line and is
+//! closed (docs/compatibility.md).
+
+use super::listener;
+use crate::commands::ClientState;
+use crate::error::ServerError;
+use crate::memcache::exec::{self, Flow, Session};
+use crate::memcache::parse::{Parser, Request, Step};
+use crate::memcache::{count, COUNTERS};
+use crate::state::ServerState;
+use crate::stats::ServerStats;
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
+const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// Replies past this size are written before the next request of the batch (or the next
+/// slice of a multi-key get) runs.
+const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
+/// Keys of a multi-key get looked up between two checks of the reply size.
+const GET_KEYS_PER_SLICE: usize = 16;
+
+const PROTECTED: &[u8] = b"SERVER_ERROR ferrocache is running in protected mode: memcached connections are only accepted from the loopback interface while the default user has no password\r\n";
+const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentication and the default user requires a password or is restricted by ACL rules (see memcached-allow-unauthenticated)\r\n";
+
+/// Binds `memcached-port` on the `bind` addresses when it is set; returns the bound port.
+pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError> {
+    let port = state.config.get_i64("memcached-port");
+    if port <= 0 {
+        return Ok(None);
+    }
+    let db = state.config.get_i64("memcached-db");
+    if db < 0 || db as usize >= state.keyspace.databases() {
+        return Err(ServerError::Config(format!(
+            "memcached-db {db} is out of range: the server has {} databases",
+            state.keyspace.databases()
+        )));
+    }
+    let listeners = listener::bind_all(
+        &state.config.get("bind"),
+        port as u16,
+        listener::SocketOptions::from_config(&state.config),
+    )?;
+    let Some(first) = listeners.first() else {
+        return Err(ServerError::Config(
+            "Failed listening on memcached-port (tcp), aborting.".into(),
+        ));
+    };
+    let bound = first.local_addr()?.port();
+    for l in listeners {
+        tokio::spawn(accept_loop(state.clone(), l));
+    }
+    Ok(Some(bound))
+}
+
+async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        match accepted {
+            Ok((stream, addr)) => {
+                let state = state.clone();
+                tokio::spawn(async move { serve(state, stream, addr).await });
+            }
+            Err(e) => {
+                tracing::warn!("Accepting memcached connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Whether memcached clients are refused: a password or ACL rule would apply to them and the
+/// operator has not allowed unauthenticated memcached access.
+fn refused_for_auth(state: &ServerState) -> bool {
+    (state.acl.default_needs_auth() || !state.acl.default_user().is_unrestricted())
+        && !state.config.get_bool("memcached-allow-unauthenticated")
+}
+
+async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
+    ServerStats::add(&state.stats.connections_received, 1);
+    if listener::refused_by_protected_mode(&state, &addr) {
+        let _ = stream.write_all(PROTECTED).await;
+        return;
+    }
+    if refused_for_auth(&state) {
+        let _ = stream.write_all(NEEDS_AUTH).await;
+        return;
+    }
+    let Some(_slot) = listener::reserve(&state) else {
+        let _ = stream
+            .write_all(b"SERVER_ERROR Too many open connections\r\n")
+            .await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    count(&COUNTERS.curr_connections, 1);
+    count(&COUNTERS.total_connections, 1);
+    run(&state, stream, addr).await;
+    COUNTERS.curr_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(addr);
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd() as i64
+    };
+    let info = state
+        .clients
+        .register(addr, local, fd, state.clock.now_ms());
+    info.details.lock().last_cmd = "memcached".into();
+    let mut client = ClientState::new(info.clone());
+    client.user = state.acl.default_user();
+    let mut session = Session {
+        client,
+        db: state.config.get_i64("memcached-db") as usize,
+        item_max: state.config.get_i64("memcached-max-item-size") as usize,
+    };
+    let mut shutdown = state.shutdown.subscribe();
+    let mut parser = Parser::new();
+    let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    'conn: loop {
+        if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
+            let wanted = parser
+                .bytes_wanted()
+                .unwrap_or(0)
+                .saturating_sub(input.len());
+            input.reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
+        }
+        let timeout_secs = state.config.hot.timeout_secs.load(Ordering::Relaxed);
+        let idle = async {
+            if timeout_secs == 0 {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout_secs)).await
+            }
+        };
+        let read = tokio::select! {
+            read = stream.read_buf(&mut input) => read,
+            _ = info.kill_notify.notified() => break 'conn,
+            _ = shutdown.changed() => break 'conn,
+            _ = idle => break 'conn,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                ServerStats::add(&state.stats.net_input_bytes, n as u64);
+                count(&COUNTERS.bytes_read, n as u64);
+            }
+        }
+        if info.is_killed() || refused_for_auth(state) {
+            break;
+        }
+        info.last_interaction_ms
+            .store(state.clock.now_ms(), Ordering::Relaxed);
+        let mut close = false;
+        loop {
+            match parser.next(&mut input, session.item_max) {
+                Step::Incomplete => break,
+                Step::Close => {
+                    close = true;
+                    break;
+                }
+                Step::Request(Request::Get { cas, touch, keys }) => {
+                    // A slice of keys at a time, written when the replies grow large.
+                    ServerStats::add(&state.stats.commands_processed, 1);
+                    if let Some(err) = exec::get_refusal(state, touch) {
+                        output.extend_from_slice(err);
+                        continue;
+                    }
+                    for slice in keys.chunks(GET_KEYS_PER_SLICE) {
+                        exec::get_values(state, &mut session, cas, touch, slice, &mut output);
+                        if output.len() >= OUTPUT_FLUSH_BYTES
+                            && !flush(state, &mut session, &mut stream, &mut output).await
+                        {
+                            break 'conn;
+                        }
+                    }
+                    output.extend_from_slice(b"END\r\n");
+                }
+                Step::Request(request) => {
+                    if exec::execute(state, &mut session, request, &mut output) == Flow::Close {
+                        close = true;
+                        break;
+                    }
+                    if output.len() >= OUTPUT_FLUSH_BYTES
+                        && !flush(state, &mut session, &mut stream, &mut output).await
+                    {
+                        break 'conn;
+                    }
+                }
+            }
+        }
+        if !flush(state, &mut session, &mut stream, &mut output).await {
+            break;
+        }
+        if output.capacity() > IDLE_BUFFER_BYTES_MAX {
+            output = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        }
+        if input.is_empty() && input.capacity() > IDLE_BUFFER_BYTES_MAX {
+            input = BytesMut::with_capacity(READ_CHUNK_BYTES);
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    state.clients.unregister(session.client.id);
+}
+
+/// Writes the replies gathered so far, once the AOF holds the writes they answer.
+async fn flush(
+    state: &ServerState,
+    session: &mut Session,
+    stream: &mut TcpStream,
+    output: &mut BytesMut,
+) -> bool {
+    if session.client.aof_wait > 0 {
+        state
+            .aof
+            .wait_acked(std::mem::take(&mut session.client.aof_wait))
+            .await;
+    }
+    if output.is_empty() {
+        return true;
+    }
+    let info = session.client.info.clone();
+    let written = tokio::select! {
+        written = stream.write_all(output) => written.is_ok(),
+        _ = info.kill_notify.notified() => false,
+    };
+    if written {
+        ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
+        count(&COUNTERS.bytes_written, output.len() as u64);
+        output.clear();
+    }
+    written
+}
