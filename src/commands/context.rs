@@ -274,8 +274,8 @@ impl<'a> Ctx<'a> {
             .pubsub
             .tracking
             .invalidate(self.state, key, Some(origin));
-        let (shard, _) = self.shard_in(db, key);
-        shard.touch_watched(key);
+        let (shard, hash) = self.shard_in(db, key);
+        shard.touch_watched(hash, key);
     }
 
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it

@@ -10,6 +10,7 @@ use super::context::ReplyMode;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
+use crate::keyspace::watch::KeyState;
 use crate::keyspace::{KeyHasher, Shard, ShardId};
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -162,9 +163,10 @@ fn check_flush_mode(argv: &[Bytes]) -> Result<(), CommandError> {
 
 fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
     let mut removed = 0;
+    let now = ctx.now_ms;
     ctx.for_each_shard(db, |_, shard| {
         removed += shard.len() as u64;
-        shard.clear();
+        shard.clear(now);
     });
     ctx.changed += removed;
 }
@@ -210,28 +212,49 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// Swaps the contents of databases `a` and `b` shard by shard (all shards are held). Clients
-/// watching a key that exists in either database before or after the swap are marked, as Redis's
-/// `touchAllWatchedKeysInDb`.
+/// Swaps the contents of databases `a` and `b` shard by shard (all shards are held). Before the
+/// swap, the clients watching a key of either database are marked by the states the key has on
+/// both sides, as Redis's `touchAllWatchedKeysInDb` (a key is in the same shard of every
+/// database).
 fn swap_databases(ctx: &mut Ctx<'_>, a: usize, b: usize) {
+    let now = ctx.now_ms;
     // A shard shaped like the others to carry one side's contents during the three-way swap.
     let mut carrier = Shard::new(KeyHasher::default());
     for shard in 0..ctx.state.keyspace.shards_per_db() {
         let (ida, idb) = (ShardId { db: a, shard }, ShardId { db: b, shard });
-        ctx.with_shard(ida, |s| {
-            s.touch_existing_watched();
-            s.swap_contents(&mut carrier);
-        });
-        ctx.with_shard(idb, |s| {
-            s.touch_existing_watched();
-            s.swap_contents(&mut carrier);
-            s.touch_existing_watched();
-        });
-        ctx.with_shard(ida, |s| {
-            s.swap_contents(&mut carrier);
-            s.touch_existing_watched();
-        });
+        let watched_a = ctx.with_shard(ida, |s| s.watched_keys());
+        let watched_b = ctx.with_shard(idb, |s| s.watched_keys());
+        if !watched_a.is_empty() || !watched_b.is_empty() {
+            // Each side's watched keys as the other side holds them.
+            let in_b = ctx.with_shard(idb, |s| states_of(s, watched_a, now));
+            let in_a = ctx.with_shard(ida, |s| states_of(s, watched_b, now));
+            ctx.with_shard(ida, |s| {
+                s.touch_watched_emptied(|k| state_in(&in_b, k), now)
+            });
+            ctx.with_shard(idb, |s| {
+                s.touch_watched_emptied(|k| state_in(&in_a, k), now)
+            });
+        }
+        ctx.with_shard(ida, |s| s.swap_contents(&mut carrier));
+        ctx.with_shard(idb, |s| s.swap_contents(&mut carrier));
+        ctx.with_shard(ida, |s| s.swap_contents(&mut carrier));
     }
+}
+
+type KeyStates = hashbrown::HashMap<Box<[u8]>, KeyState>;
+
+/// The states in `shard` of `keys`.
+fn states_of(shard: &Shard, keys: Vec<Box<[u8]>>, now: u64) -> KeyStates {
+    keys.into_iter()
+        .map(|key| {
+            let state = shard.key_state_of(&key, now);
+            (key, state)
+        })
+        .collect()
+}
+
+fn state_in(states: &KeyStates, key: &[u8]) -> KeyState {
+    states.get(key).copied().unwrap_or(KeyState::Absent)
 }
 
 fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
