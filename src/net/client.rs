@@ -3,7 +3,7 @@
 
 use crate::commands::context::ReplyMode;
 use crate::commands::{dispatch, ClientState};
-use crate::protocol::{Limits, Request, RequestDecoder};
+use crate::protocol::{Limits, Reply, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use bytes::BytesMut;
@@ -142,16 +142,26 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                         pushed += outbox.drain_into(&mut output);
                     }
                     let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
-                    match client.reply_mode {
-                        ReplyMode::On => {
-                            for frame in frames {
-                                frame.encode(client.protocol, &mut output);
-                            }
-                            reply.encode(client.protocol, &mut output)
+                    // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
+                    // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
+                    for frame in frames {
+                        frame.encode(client.protocol, &mut output);
+                    }
+                    let is_push = matches!(reply, Reply::Push(_));
+                    let replying = match client.reply_mode {
+                        ReplyMode::On => true,
+                        ReplyMode::Off => false,
+                        ReplyMode::SkipNext => {
+                            client.reply_mode = ReplyMode::Skipping;
+                            false
                         }
-                        ReplyMode::Off => {}
-                        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
-                        ReplyMode::Skipping => client.reply_mode = ReplyMode::On,
+                        ReplyMode::Skipping => {
+                            client.reply_mode = ReplyMode::On;
+                            false
+                        }
+                    };
+                    if replying || is_push {
+                        reply.encode(client.protocol, &mut output)
                     }
                     if !client.pubsub.is_subscribed() {
                         if let Some(limit) = crate::commands::memory_limit::output_limit_reached(
