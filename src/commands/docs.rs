@@ -6,6 +6,7 @@
 //! (a begin-search index and a find-keys range); commands whose keys are computed report none.
 //! Command tips are not modelled and are always empty.
 
+use super::key_specs::{self, Begin, Find};
 use super::registry::Found;
 use super::{flags, flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
@@ -222,42 +223,94 @@ fn key_str(text: &'static str) -> Reply {
     Reply::bulk_static(text)
 }
 
-fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+fn key_specs(full_name: &str, spec: &CommandSpec) -> Vec<Reply> {
+    if let Some(decls) = key_specs::declared(full_name) {
+        return decls.iter().map(declared_key_spec).collect();
+    }
     let KeySpec::Range { first, last, step } = spec.keys else {
         return Vec::new();
     };
     let (flags, notes) = key_flags(spec);
     let lastkey = if last < 0 { last } else { last - first };
+    vec![key_spec_map(
+        notes,
+        flags,
+        Begin::Index(first),
+        Find::Range {
+            lastkey,
+            step,
+            limit: 0,
+        },
+    )]
+}
+
+fn declared_key_spec(decl: &key_specs::Decl) -> Reply {
+    key_spec_map(decl.notes, decl.flags, decl.begin, decl.find)
+}
+
+fn key_spec_map(
+    notes: Option<&'static str>,
+    flags: &'static [&'static str],
+    begin: Begin,
+    find: Find,
+) -> Reply {
+    let int = |n: i32| Reply::Int(n as i64);
     let mut fields = Vec::new();
     if let Some(notes) = notes {
         fields.push((key_str("notes"), Reply::bulk_static(notes)));
     }
     fields.push((key_str("flags"), Reply::Set(statuses(flags))));
+    let (kind, spec) = match begin {
+        Begin::Index(index) => ("index", vec![(key_str("index"), int(index))]),
+        Begin::Keyword { keyword, startfrom } => (
+            "keyword",
+            vec![
+                (key_str("keyword"), Reply::bulk_static(keyword)),
+                (key_str("startfrom"), int(startfrom)),
+            ],
+        ),
+    };
     fields.push((
         key_str("begin_search"),
         Reply::Map(vec![
-            (key_str("type"), key_str("index")),
-            (
-                key_str("spec"),
-                Reply::Map(vec![(key_str("index"), Reply::Int(first as i64))]),
-            ),
+            (key_str("type"), key_str(kind)),
+            (key_str("spec"), Reply::Map(spec)),
         ]),
     ));
+    let (kind, spec) = match find {
+        Find::Range {
+            lastkey,
+            step,
+            limit,
+        } => (
+            "range",
+            vec![
+                (key_str("lastkey"), int(lastkey)),
+                (key_str("keystep"), int(step)),
+                (key_str("limit"), int(limit)),
+            ],
+        ),
+        Find::Keynum {
+            keynumidx,
+            firstkey,
+            step,
+        } => (
+            "keynum",
+            vec![
+                (key_str("keynumidx"), int(keynumidx)),
+                (key_str("firstkey"), int(firstkey)),
+                (key_str("keystep"), int(step)),
+            ],
+        ),
+    };
     fields.push((
         key_str("find_keys"),
         Reply::Map(vec![
-            (key_str("type"), key_str("range")),
-            (
-                key_str("spec"),
-                Reply::Map(vec![
-                    (key_str("lastkey"), Reply::Int(lastkey as i64)),
-                    (key_str("keystep"), Reply::Int(step as i64)),
-                    (key_str("limit"), Reply::Int(0)),
-                ]),
-            ),
+            (key_str("type"), key_str(kind)),
+            (key_str("spec"), Reply::Map(spec)),
         ]),
     ));
-    vec![Reply::Map(fields)]
+    Reply::Map(fields)
 }
 
 /// Commands whose keys we find with a function (an optional DB argument, a subcommand) but
@@ -279,8 +332,14 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
-    let (first, last, step) = match legacy_range_of_custom(spec) {
-        Some(range) => range,
+    let declared = key_specs::declared(full_name).map(key_specs::legacy_range);
+    let (first, last, step) = match declared.or(legacy_range_of_custom(spec).map(|r| (r, false))) {
+        Some((range, movable)) => {
+            if movable {
+                flag_names.push("movablekeys");
+            }
+            range
+        }
         None => {
             if matches!(spec.keys, KeySpec::Custom(_)) {
                 flag_names.push("movablekeys");
@@ -306,7 +365,7 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         Reply::Int(step as i64),
         Reply::Set(cats),
         Reply::Set(statuses_bulk(tips(spec))),
-        Reply::Set(key_specs(spec)),
+        Reply::Set(key_specs(full_name, spec)),
         Reply::Set(subs),
     ])
 }
@@ -446,23 +505,38 @@ fn docs(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ))
 }
 
-/// The keys of the command in `argv[2..]`, with Redis's checks in Redis's order.
+/// The keys of the command in `argv[2..]` with their flags, with Redis's checks in Redis's
+/// order.
+#[allow(clippy::type_complexity)]
 fn keys_of<'a>(
     ctx: &Ctx<'_>,
     argv: &'a [Bytes],
-) -> Result<(&'static CommandSpec, Vec<&'a Bytes>), CommandError> {
+) -> Result<
+    (
+        &'static CommandSpec,
+        Vec<(&'a Bytes, &'static [&'static str])>,
+    ),
+    CommandError,
+> {
     let cmd = &argv[2..];
     let registry = &ctx.state.registry;
     let mut found = registry
         .get(&cmd[0])
         .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+    let mut full_name = found.spec.name.to_string();
     if !found.spec.subcommands.is_empty() && cmd.len() >= 2 {
         found = registry
             .get_sub(found.spec, &cmd[1])
             .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+        full_name = format!("{full_name}|{}", found.spec.name);
     }
     let spec = found.spec;
-    if matches!(spec.keys, KeySpec::None) {
+    let declared = key_specs::declared(&full_name);
+    let no_keys = match declared {
+        Some(decls) => key_specs::only_channels(decls),
+        None => matches!(spec.keys, KeySpec::None),
+    };
+    if no_keys {
         return Err(CommandError::err("The command has no key arguments"));
     }
     if !spec.arity_ok(cmd.len()) {
@@ -470,13 +544,24 @@ fn keys_of<'a>(
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys: Vec<&Bytes> = spec
-        .keys
-        .key_indexes(cmd)
-        .into_iter()
-        .map(|(_, i)| &cmd[i])
-        .collect();
-    if keys.is_empty() {
+    let keys: Vec<(&Bytes, &'static [&'static str])> = match declared {
+        // Arguments that do not fit the specs (a bad `numkeys`) have no keys, as Redis's own
+        // key finders of these commands answer.
+        Some(decls) => key_specs::keys_by_specs(decls, cmd)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(i, f)| (&cmd[i], f))
+            .collect(),
+        None => {
+            let flags = key_flags(spec).0;
+            spec.keys
+                .key_indexes(cmd)
+                .into_iter()
+                .map(|(_, i)| (&cmd[i], flags))
+                .collect()
+        }
+    };
+    if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
         return Err(CommandError::err("Invalid arguments specified for command"));
     }
     Ok((spec, keys))
@@ -485,25 +570,29 @@ fn keys_of<'a>(
 fn getkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (_, keys) = keys_of(ctx, argv)?;
     Ok(Reply::Array(
-        keys.into_iter().map(|k| Reply::Bulk(k.clone())).collect(),
+        keys.into_iter()
+            .map(|(k, _)| Reply::Bulk(k.clone()))
+            .collect(),
     ))
 }
 
 fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (spec, keys) = keys_of(ctx, argv)?;
-    let (mut flags, _) = key_flags(spec);
     // SET's key flags vary: only its GET option reads the old value.
-    if spec.name == "set" {
+    let set_flags: Option<&'static [&'static str]> = (spec.name == "set").then(|| {
         let get = argv[5..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
-        flags = if get {
-            &["RW", "access", "update"]
+        if get {
+            &["RW", "access", "update"][..]
         } else {
-            &["OW", "update"]
-        };
-    }
+            &["OW", "update"][..]
+        }
+    });
     Ok(Reply::Array(
         keys.into_iter()
-            .map(|k| Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))]))
+            .map(|(k, flags)| {
+                let flags = set_flags.unwrap_or(flags);
+                Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))])
+            })
             .collect(),
     ))
 }
@@ -558,7 +647,7 @@ mod tests {
 
     #[test]
     fn key_spec_of_a_range() {
-        let Reply::Map(fields) = &key_specs(find("exists"))[0] else {
+        let Reply::Map(fields) = &key_specs("exists", find("exists"))[0] else {
             panic!("not a map")
         };
         let Reply::Map(find_keys) = &fields[2].1 else {

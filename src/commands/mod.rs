@@ -20,6 +20,7 @@ pub mod expire;
 pub mod generic;
 pub mod hash;
 pub mod info;
+pub mod key_specs;
 pub mod latency;
 pub mod list;
 pub mod lock;
@@ -81,6 +82,11 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 15;
     /// Needs every shard of every database locked at once (FLUSHALL, SWAPDB).
     pub const ALL_SHARDS: u32 = 1 << 16;
+    /// GETKEYS of a call without keys answers an empty list, not an error (EVAL with 0 keys).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    /// Refused while a replica loads a dataset asynchronously (reported only: ferrocache has no
+    /// replication).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -98,6 +104,8 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];

@@ -333,7 +333,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "load",
         -3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -344,7 +344,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "loadex",
         -3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -355,7 +355,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "unload",
         3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -585,10 +585,13 @@ const FUNCTION_HELP: &[&str] = &[
 
 macro_rules! cluster_sub {
     ($name:literal, $arity:expr) => {
+        cluster_sub!($name, $arity, STALE)
+    };
+    ($name:literal, $arity:expr, $flags:expr) => {
         command!(
             $name,
             $arity,
-            STALE,
+            $flags,
             KeySpec::None,
             &["slow"],
             "cluster",
@@ -600,33 +603,33 @@ macro_rules! cluster_sub {
 }
 
 static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
-    cluster_sub!("addslots", -3),
-    cluster_sub!("addslotsrange", -4),
-    cluster_sub!("bumpepoch", 2),
-    cluster_sub!("count-failure-reports", 3),
+    cluster_sub!("addslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("addslotsrange", -4, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("bumpepoch", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("count-failure-reports", 3, ADMIN | STALE),
     cluster_sub!("countkeysinslot", 3),
-    cluster_sub!("delslots", -3),
-    cluster_sub!("delslotsrange", -4),
-    cluster_sub!("failover", -2),
-    cluster_sub!("flushslots", 2),
-    cluster_sub!("forget", 3),
+    cluster_sub!("delslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("delslotsrange", -4, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("failover", -2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("flushslots", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("forget", 3, ADMIN | STALE | NO_ASYNC_LOADING),
     cluster_sub!("getkeysinslot", 4),
-    cluster_sub!("help", 2),
+    cluster_sub!("help", 2, LOADING | STALE),
     cluster_sub!("info", 2),
     cluster_sub!("keyslot", 3),
     cluster_sub!("links", 2),
-    cluster_sub!("meet", -4),
+    cluster_sub!("meet", -4, ADMIN | STALE | NO_ASYNC_LOADING),
     cluster_sub!("myid", 2),
     cluster_sub!("myshardid", 2),
     cluster_sub!("nodes", 2),
-    cluster_sub!("replicas", 3),
-    cluster_sub!("replicate", 3),
-    cluster_sub!("reset", -2),
-    cluster_sub!("saveconfig", 2),
-    cluster_sub!("set-config-epoch", 3),
-    cluster_sub!("setslot", -4),
+    cluster_sub!("replicas", 3, ADMIN | STALE),
+    cluster_sub!("replicate", 3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("reset", -2, ADMIN | NOSCRIPT | STALE),
+    cluster_sub!("saveconfig", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("set-config-epoch", 3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("setslot", -4, ADMIN | STALE | NO_ASYNC_LOADING),
     cluster_sub!("shards", 2),
-    cluster_sub!("slaves", 3),
+    cluster_sub!("slaves", 3, ADMIN | STALE),
     cluster_sub!("slots", 2),
 ];
 
