@@ -64,6 +64,8 @@ pub struct ClientBlocking {
     pub nested: bool,
     /// Set by `block_on`; the connection task takes it and waits.
     pub request: Option<BlockRequest>,
+    /// The blocked command runs again to be served: MONITOR showed it when it arrived.
+    pub retrying: bool,
 }
 
 /// Ends a blocking command that found nothing to serve: records the wait at top level, or
@@ -295,7 +297,9 @@ impl Blocking {
                 let Some(mut client) = waiter.claim() else {
                     continue;
                 };
+                client.blocking.retrying = true;
                 let reply = dispatch::execute(state, &mut client, &waiter.argv);
+                client.blocking.retrying = false;
                 if client.blocking.request.take().is_some() {
                     waiter.put_back(client);
                     continue;

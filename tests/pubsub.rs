@@ -310,6 +310,31 @@ fn monitor_shows_commands_from_every_client() {
     );
 }
 
+/// The arguments of a MONITOR line.
+fn monitor_args(monitor: &mut RawClient) -> String {
+    let line = read_str(monitor);
+    let (_, args) = line.split_once("] ").expect("a monitor line");
+    args.trim_end().to_string()
+}
+
+#[test]
+fn monitor_shows_a_blocked_command_once_when_it_arrives() {
+    let server = Server::start(&[]);
+    let mut monitor = server.raw();
+    assert_eq!(monitor.cmd_str(&["MONITOR"]), "+OK\r\n");
+    let mut blocked = server.raw();
+    blocked.send(&[b"BLPOP", b"list", b"0"]);
+    // Shown when it arrives, before anything serves it.
+    assert_eq!(monitor_args(&mut monitor), r#""BLPOP" "list" "0""#);
+    let mut writer = server.raw();
+    writer.cmd(&["RPUSH", "list", "x"]);
+    assert_eq!(read_str(&mut blocked), "*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
+    writer.cmd(&["PING"]);
+    // The command that served it, then the next command: the BLPOP is not shown again.
+    assert_eq!(monitor_args(&mut monitor), r#""RPUSH" "list" "x""#);
+    assert_eq!(monitor_args(&mut monitor), r#""PING""#);
+}
+
 #[test]
 fn slow_subscriber_is_dropped_at_the_output_buffer_limit() {
     let server = Server::start(&[]);

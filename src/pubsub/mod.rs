@@ -607,7 +607,8 @@ pub fn after_command(
     if spec.group == "pubsub" || spec.name == "reset" || spec.name == "monitor" {
         publish_subscription_counts(client);
     }
-    if monitored(spec) && !shown_before_running(spec) {
+    // A blocked command is shown once, when it arrives (Redis 7), not again when served.
+    if monitored(spec) && !shown_before_running(spec) && !client.blocking.retrying {
         monitor::feed(
             state,
             client.db,
