@@ -253,7 +253,12 @@ impl Blocking {
         argv: Vec<Bytes>,
     ) -> Arc<Waiter> {
         let db = client.db;
-        client.info.details.lock().blocked = true;
+        {
+            let mut details = client.info.details.lock();
+            details.blocked = true;
+            details.argv_mem = dispatch::argv_mem(&argv);
+            details.argc = argv.len();
+        }
         let waiter = Arc::new(Waiter {
             client_id: client.id,
             db,
@@ -321,7 +326,7 @@ impl Blocking {
                     .client
                     .take()
                     .expect("a finished waiter holds its client");
-                client.info.details.lock().blocked = false;
+                client.info.details.lock().end_block();
                 Settled::Done(Box::new(client), reply)
             }
             Phase::Waiting if ending != Ending::None => {
@@ -333,7 +338,7 @@ impl Blocking {
                 slot.phase = Phase::Done(Reply::Nil);
                 drop(slot);
                 self.remove_locked(&mut reg, waiter);
-                client.info.details.lock().blocked = false;
+                client.info.details.lock().end_block();
                 let reply = waiter.request.timeout_reply.clone();
                 count_unserved(state, &waiter.argv, &reply);
                 Settled::Done(Box::new(client), reply)

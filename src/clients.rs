@@ -34,7 +34,16 @@ pub struct ClientDetails {
     pub db: usize,
     pub last_cmd: String,
     pub resp: u8,
+    /// Query buffer bytes not parsed into arguments yet, and the buffer's free capacity
+    /// (CLIENT LIST `qbuf=`, `qbuf-free=`), published after each batch.
     pub query_buf: usize,
+    pub query_buf_free: usize,
+    /// Bytes of the arguments held (a multibulk partly arrived, or the command a blocked client
+    /// waits in) and their count (`argv-mem=`, and Redis's pointer per argument in `tot-mem=`).
+    pub argv_mem: usize,
+    pub argc: usize,
+    /// Queued commands' arguments: bytes plus a pointer per argument (`multi-mem=`).
+    pub multi_mem: usize,
     pub output_buf: usize,
     /// CLIENT NO-EVICT / NO-TOUCH, mirrored here so other connections' CLIENT LIST shows them.
     pub no_evict: bool,
@@ -53,6 +62,13 @@ pub struct ClientDetails {
 }
 
 impl ClientDetails {
+    /// A blocked command ended: it no longer holds its arguments.
+    pub fn end_block(&mut self) {
+        self.blocked = false;
+        self.argv_mem = 0;
+        self.argc = 0;
+    }
+
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();

@@ -39,7 +39,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let mut decoder = RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut reported_buffers = (0usize, 0usize);
+    let mut reported_buffers = (0usize, 0usize, 0usize, 0usize, 0usize);
     // Frames other connections push here (Pub/Sub messages, MONITOR lines), and how many of
     // the bytes in `output` came from it (released from its limit once written).
     let outbox = client.pubsub.outbox.clone();
@@ -97,6 +97,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
         }
         info.last_interaction_ms
             .store(state.clock.now_ms(), Ordering::Relaxed);
+        client.query_batch = (input.len(), input.capacity());
         let mut close = false;
         loop {
             let limits = Limits {
@@ -226,14 +227,6 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 }
             }
         }
-        // Published for CLIENT LIST (qbuf=, omem=) only when they change.
-        let buffers = (input.len(), output.len());
-        if buffers != reported_buffers {
-            reported_buffers = buffers;
-            let mut details = info.details.lock();
-            details.query_buf = buffers.0;
-            details.output_buf = buffers.1;
-        }
         let query_limit = state
             .config
             .hot
@@ -246,6 +239,32 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             );
             crate::stats::ServerStats::add(&crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS, 1);
             break;
+        }
+        // Published for CLIENT LIST before the replies go out, only when they change: the
+        // unparsed part of the query buffer and its free room, the arguments of a request
+        // partly arrived, and output a write this big may leave pending (smaller writes go out
+        // at once; Redis too has written them when another client looks).
+        let (parsed, argv_mem, argc) = decoder.parsed();
+        let pending_output = if output.len() >= READ_CHUNK_BYTES {
+            output.len()
+        } else {
+            0
+        };
+        let buffers = (
+            input.len() - parsed,
+            input.capacity() - input.len(),
+            argv_mem,
+            argc,
+            pending_output,
+        );
+        if buffers != reported_buffers {
+            reported_buffers = buffers;
+            let mut details = info.details.lock();
+            details.query_buf = buffers.0;
+            details.query_buf_free = buffers.1;
+            details.argv_mem = buffers.2;
+            details.argc = buffers.3;
+            details.output_buf = buffers.4;
         }
         if client.aof_wait > 0 {
             // Replies of writes go out once the log holds them (fsynced, with `always`).
@@ -265,6 +284,10 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
             outbox.written(std::mem::take(&mut pushed));
             output.clear();
+            if reported_buffers.4 > 0 {
+                reported_buffers.4 = 0;
+                info.details.lock().output_buf = 0;
+            }
             if output.capacity() > IDLE_BUFFER_BYTES_MAX {
                 output = BytesMut::with_capacity(READ_CHUNK_BYTES);
             }
