@@ -24,6 +24,14 @@ pub struct ClientInfo {
     pub kill_notify: Notify,
     /// The connection's outbox, for messages other connections address to it by id.
     pub outbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Outbox>>,
+    /// Input reaching the connection (wake-ups of its socket read) and the count seen when it
+    /// last waited for input with nothing left (u64::MAX while it runs what it read): while they
+    /// differ, it has input it has not finished. A PUBLISH waits for its receivers'
+    /// (pubsub::PubSub::settle_receivers).
+    pub input_arrivals: AtomicU64,
+    pub input_idle_at: AtomicU64,
+    /// Every input whose arrival was counted up to this number has been read and run.
+    pub input_done_through: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -103,6 +111,18 @@ impl ClientInfo {
         self.kill_notify.notify_one();
     }
 
+    /// The arrival count when input this connection has not finished running exists, None
+    /// when it has nothing left.
+    pub fn input_pending(&self) -> Option<u64> {
+        let arrivals = self.input_arrivals.load(Ordering::Acquire);
+        (self.input_idle_at.load(Ordering::Acquire) != arrivals).then_some(arrivals)
+    }
+
+    /// True once the input counted up to arrival `seen` has been run, or nothing is left.
+    pub fn input_done(&self, seen: u64) -> bool {
+        self.input_pending().is_none() || self.input_done_through.load(Ordering::Acquire) >= seen
+    }
+
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
     }
@@ -139,6 +159,9 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             outbox: std::sync::OnceLock::new(),
+            input_arrivals: AtomicU64::new(0),
+            input_idle_at: AtomicU64::new(0),
+            input_done_through: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -87,6 +87,9 @@ pub mod flags {
     /// Refused while a replica loads a dataset asynchronously (reported only: ferrocache has no
     /// replication).
     pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// Routes Pub/Sub messages (PUBLISH, SPUBLISH): the connection lets the receivers finish
+    /// the input they already have first (not reported by COMMAND INFO).
+    pub const ROUTES_MESSAGES: u32 = 1 << 19;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[

@@ -2,13 +2,17 @@
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
 use crate::commands::context::ReplyMode;
-use crate::commands::{dispatch, ClientState};
+use crate::commands::{dispatch, flags, ClientState};
 use crate::protocol::{Limits, Reply, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -46,6 +50,12 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let mut pushed = 0usize;
     // Since when the replies waiting here have exceeded the normal class's soft limit.
     let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
+    // Marks `info.input_busy` when the socket becomes readable (see InputWatch).
+    let input_waker = Arc::new(InputWaker {
+        info: info.clone(),
+        task: parking_lot::Mutex::new(None),
+        before_last_poll: std::sync::atomic::AtomicU64::new(0),
+    });
 
     'conn: loop {
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
@@ -64,12 +74,16 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                 tokio::time::sleep(Duration::from_secs(timeout_secs)).await
             }
         };
-        let read = tokio::select! {
-            read = stream.read_buf(&mut input) => Some(read),
-            _ = outbox.ready() => None,
-            _ = info.kill_notify.notified() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
-            _ = idle => break 'conn,
+        let read = {
+            let reading = stream.read_buf(&mut input);
+            tokio::pin!(reading);
+            tokio::select! {
+                read = InputWatch::new(&input_waker, reading.as_mut()) => Some(read),
+                _ = outbox.ready() => None,
+                _ = info.kill_notify.notified() => break 'conn,
+                _ = shutdown.changed() => break 'conn,
+                _ = idle => break 'conn,
+            }
         };
         let Some(read) = read else {
             // Only pushed frames to write; a kill (output buffer limit) interrupts a stuck write.
@@ -106,6 +120,9 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
+                    if state.pubsub.has_subscriptions() && client.multi.is_none() {
+                        settle_before_publish(state, &client, &argv).await;
+                    }
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
                     let mut reply = dispatch::execute(state, &mut client, &argv);
@@ -257,7 +274,9 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
             argc,
             pending_output,
         );
-        if buffers != reported_buffers {
+        // The free room moves with every request consumed: republished per KiB, not per batch.
+        let coarse = |b: (usize, usize, usize, usize, usize)| (b.0, b.1 / 1024, b.2, b.3, b.4);
+        if coarse(buffers) != coarse(reported_buffers) {
             reported_buffers = buffers;
             let mut details = info.details.lock();
             details.query_buf = buffers.0;
@@ -348,6 +367,11 @@ async fn wait_blocked(
 ) -> Option<crate::protocol::Reply> {
     use crate::blocking::{Ending, Settled};
     let info = client.info.clone();
+    // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
+    info.input_idle_at.store(
+        info.input_arrivals.load(Ordering::Acquire),
+        Ordering::Release,
+    );
     let parked = std::mem::replace(client, ClientState::new(info.clone()));
     let waiter = state.blocking.park(state, parked, request, argv);
     // The registration's own check may have found data already.
@@ -387,5 +411,81 @@ async fn wait_blocked(
             *client = *parked;
             return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
         }
+    }
+}
+
+/// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish
+/// the input they already have, so their subscription changes that reached the server before
+/// it take effect first (docs/pubsub.md, "Ordering").
+async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: &[Bytes]) {
+    let Ok(found) = dispatch::resolve(state, argv) else {
+        return;
+    };
+    if found.spec.has(flags::ROUTES_MESSAGES) {
+        state.pubsub.settle_subscribers(client.id).await;
+    }
+}
+
+/// The waker of a connection's socket read: counts an arrival of input, before the connection's
+/// task runs, then wakes the task.
+struct InputWaker {
+    info: Arc<crate::clients::ClientInfo>,
+    task: parking_lot::Mutex<Option<Waker>>,
+    /// The arrival count read before the previous poll of the read: once polled again, all
+    /// input counted up to it has been read and run.
+    before_last_poll: std::sync::atomic::AtomicU64,
+}
+
+impl Wake for InputWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.info.input_arrivals.fetch_add(1, Ordering::AcqRel);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+/// A socket read polled with `InputWaker`. When it finds input the connection is busy
+/// (`input_idle_at` = u64::MAX) until a later poll finds none; then it records the arrival
+/// count read *before* that poll, so input arriving meanwhile still counts as unfinished.
+struct InputWatch<'a, F> {
+    waker: &'a Arc<InputWaker>,
+    read: F,
+}
+
+impl<'a, F> InputWatch<'a, F> {
+    fn new(waker: &'a Arc<InputWaker>, read: F) -> Self {
+        InputWatch { waker, read }
+    }
+}
+
+impl<F: Future + Unpin> Future for InputWatch<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        {
+            let mut task = self.waker.task.lock();
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let info = &self.waker.info;
+        let arrivals = info.input_arrivals.load(Ordering::Acquire);
+        let before = self.waker.before_last_poll.swap(arrivals, Ordering::AcqRel);
+        info.input_done_through.store(before, Ordering::Release);
+        let waker = Waker::from(self.waker.clone());
+        let mut inner_cx = TaskContext::from_waker(&waker);
+        let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
+        let idle_at = if polled.is_ready() {
+            u64::MAX
+        } else {
+            arrivals
+        };
+        info.input_idle_at.store(idle_at, Ordering::Release);
+        polled
     }
 }
