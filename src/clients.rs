@@ -32,6 +32,9 @@ pub struct ClientInfo {
     pub input_idle_at: AtomicU64,
     /// Every input whose arrival was counted up to this number has been read and run.
     pub input_done_through: AtomicU64,
+    /// Running a PUBLISH that waits for other subscribers: others do not wait for this one (two
+    /// subscribed publishers would wait for each other).
+    pub settling: AtomicBool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -162,6 +165,7 @@ impl ClientRegistry {
             input_arrivals: AtomicU64::new(0),
             input_idle_at: AtomicU64::new(0),
             input_done_through: AtomicU64::new(0),
+            settling: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, info.clone());
         info

@@ -422,7 +422,7 @@ async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: 
         return;
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {
-        state.pubsub.settle_subscribers(client.id).await;
+        state.pubsub.settle_subscribers(&client.info).await;
     }
 }
 
@@ -431,8 +431,8 @@ async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: 
 struct InputWaker {
     info: Arc<crate::clients::ClientInfo>,
     task: parking_lot::Mutex<Option<Waker>>,
-    /// The arrival count read before the previous poll of the read: once polled again, all
-    /// input counted up to it has been read and run.
+    /// The epoch the previous poll of the read opened from: once polled again, all input counted
+    /// up to it has been read and run.
     before_last_poll: std::sync::atomic::AtomicU64,
 }
 
@@ -449,9 +449,11 @@ impl Wake for InputWaker {
     }
 }
 
-/// A socket read polled with `InputWaker`. When it finds input the connection is busy
-/// (`input_idle_at` = u64::MAX) until a later poll finds none; then it records the arrival
-/// count read *before* that poll, so input arriving meanwhile still counts as unfinished.
+/// A socket read polled with `InputWaker`. Each poll opens a new arrival epoch
+/// (`input_arrivals` + 1): input counted up to the old value is in the socket by then, so this
+/// read takes it, and once the next poll comes it has been run (`input_done_through`). When the
+/// read finds input the connection is busy (`input_idle_at` = u64::MAX); when it finds none it
+/// is idle at the new epoch, until the waker counts an arrival.
 struct InputWatch<'a, F> {
     waker: &'a Arc<InputWaker>,
     read: F,
@@ -474,8 +476,8 @@ impl<F: Future + Unpin> Future for InputWatch<'_, F> {
             }
         }
         let info = &self.waker.info;
-        let arrivals = info.input_arrivals.load(Ordering::Acquire);
-        let before = self.waker.before_last_poll.swap(arrivals, Ordering::AcqRel);
+        let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
+        let before = self.waker.before_last_poll.swap(epoch, Ordering::AcqRel);
         info.input_done_through.store(before, Ordering::Release);
         let waker = Waker::from(self.waker.clone());
         let mut inner_cx = TaskContext::from_waker(&waker);
@@ -483,7 +485,7 @@ impl<F: Future + Unpin> Future for InputWatch<'_, F> {
         let idle_at = if polled.is_ready() {
             u64::MAX
         } else {
-            arrivals
+            epoch + 1
         };
         info.input_idle_at.store(idle_at, Ordering::Release);
         polled

@@ -347,7 +347,7 @@ impl PubSub {
         self.subscribed
             .read()
             .iter()
-            .filter(|(id, _)| **id != publisher)
+            .filter(|(id, info)| **id != publisher && !info.settling.load(Ordering::Acquire))
             .filter_map(|(_, info)| info.input_pending().map(|seen| (info.clone(), seen)))
             .collect()
     }
@@ -356,23 +356,30 @@ impl PubSub {
     /// subscribed connection has run the input that had reached it, so a subscription change
     /// that reached the server before the PUBLISH takes effect first, as in Redis's single
     /// event loop (docs/pubsub.md, "Ordering"). A subscriber that keeps sending is waited for
-    /// one batch at most; one stuck in a write for `PUBLISH_SETTLE` at most.
-    pub async fn settle_subscribers(&self, publisher: u64) {
+    /// one batch at most; one stuck in a write for `PUBLISH_SETTLE` at most; one running a
+    /// PUBLISH that waits too, not at all.
+    pub async fn settle_subscribers(&self, publisher: &ClientInfo) {
         if !self.has_subscriptions() {
             return;
         }
-        let mut busy = self.busy_subscribers(publisher);
+        let mut busy = self.busy_subscribers(publisher.id);
         if busy.is_empty() {
             return;
         }
+        publisher.settling.store(true, Ordering::Release);
         let deadline = std::time::Instant::now() + PUBLISH_SETTLE;
         loop {
-            busy.retain(|(info, seen)| !info.input_done(*seen) && !info.is_killed());
+            busy.retain(|(info, seen)| {
+                !info.input_done(*seen)
+                    && !info.is_killed()
+                    && !info.settling.load(Ordering::Acquire)
+            });
             if busy.is_empty() || std::time::Instant::now() >= deadline {
-                return;
+                break;
             }
             tokio::task::yield_now().await;
         }
+        publisher.settling.store(false, Ordering::Release);
     }
 
     /// Ids of clients subscribed to a channel, shard channel or pattern that `allowed` refuses
