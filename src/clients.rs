@@ -27,7 +27,7 @@ pub struct ClientInfo {
     /// Input reaching the connection (wake-ups of its socket read) and the count seen when it
     /// last waited for input with nothing left (u64::MAX while it runs what it read): while they
     /// differ, it has input it has not finished. A PUBLISH waits for its receivers'
-    /// (pubsub::PubSub::settle_receivers).
+    /// (pubsub::PubSub::settle_subscribers).
     pub input_arrivals: AtomicU64,
     pub input_idle_at: AtomicU64,
     /// Every input whose arrival was counted up to this number has been read and run.

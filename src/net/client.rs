@@ -50,7 +50,7 @@ pub async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let mut pushed = 0usize;
     // Since when the replies waiting here have exceeded the normal class's soft limit.
     let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
-    // Marks `info.input_busy` when the socket becomes readable (see InputWatch).
+    // Counts input reaching the socket before this task runs (see InputWatch).
     let input_waker = Arc::new(InputWaker {
         info: info.clone(),
         task: parking_lot::Mutex::new(None),
