@@ -1,6 +1,7 @@
 //! The command table against redis-server's: for every command (and subcommand) both servers
-//! have, COMMAND INFO's arity, flags, first/last/step and key specifications must be identical,
-//! so COMMAND GETKEYSANDFLAGS, client-side key routing and ACL key checks agree with Redis.
+//! have, COMMAND INFO's arity, flags, first/last/step, ACL categories, tips and key
+//! specifications must be identical, so COMMAND GETKEYSANDFLAGS, client-side key routing and ACL
+//! checks agree with Redis.
 
 mod common;
 use common::Server;
@@ -32,7 +33,9 @@ fn info(con: &mut redis::Connection, name: &str) -> Vec<Value> {
     }
 }
 
-const FIELDS: [(usize, &str); 6] = [
+const FIELDS: [(usize, &str); 8] = [
+    (6, "acl categories"),
+    (7, "tips"),
     (1, "arity"),
     (2, "flags"),
     (3, "first key"),

@@ -199,17 +199,96 @@ pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'stati
     }
 }
 
-/// COMMAND INFO's tips (Redis's `command_tips`).
-fn tips(spec: &CommandSpec) -> &'static [&'static str] {
-    match spec.name {
-        "zrandmember" | "zscan" => &["nondeterministic_output"],
-        "spop" | "srandmember" | "sscan" | "hrandfield" | "hscan" => &["nondeterministic_output"],
-        "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "hgetall" => {
-            &["nondeterministic_output_order"]
-        }
-        _ => &[],
-    }
+/// COMMAND INFO's tips (Redis's `command_tips`) by full command name: how a client or proxy
+/// should treat the reply (nondeterministic output, how a cluster proxy would fan a command
+/// out and merge the replies). Checked against redis-server by tests/command_table.rs.
+fn tips(full_name: &str) -> &'static [&'static str] {
+    TIPS.iter()
+        .find(|(name, _)| *name == full_name)
+        .map_or(&[], |(_, tips)| *tips)
 }
+
+#[rustfmt::skip]
+static TIPS: &[(&str, &[&str])] = &[
+    ("client|info", &["nondeterministic_output"]),
+    ("client|list", &["nondeterministic_output"]),
+    ("cluster|bumpepoch", &["nondeterministic_output"]),
+    ("cluster|count-failure-reports", &["nondeterministic_output"]),
+    ("cluster|getkeysinslot", &["nondeterministic_output"]),
+    ("cluster|info", &["nondeterministic_output"]),
+    ("cluster|links", &["nondeterministic_output"]),
+    ("cluster|nodes", &["nondeterministic_output"]),
+    ("cluster|replicas", &["nondeterministic_output"]),
+    ("cluster|shards", &["nondeterministic_output"]),
+    ("cluster|slaves", &["nondeterministic_output"]),
+    ("cluster|slots", &["nondeterministic_output"]),
+    ("command", &["nondeterministic_output_order"]),
+    ("command|docs", &["nondeterministic_output_order"]),
+    ("command|info", &["nondeterministic_output_order"]),
+    ("command|list", &["nondeterministic_output_order"]),
+    ("config|set", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("dbsize", &["request_policy:all_shards", "response_policy:agg_sum"]),
+    ("del", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("dump", &["nondeterministic_output"]),
+    ("exists", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("flushall", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("flushdb", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|delete", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|flush", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|kill", &["request_policy:all_shards", "response_policy:one_succeeded"]),
+    ("function|list", &["nondeterministic_output_order"]),
+    ("function|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("hgetall", &["nondeterministic_output_order"]),
+    ("hkeys", &["nondeterministic_output_order"]),
+    ("hrandfield", &["nondeterministic_output"]),
+    ("hscan", &["nondeterministic_output"]),
+    ("hvals", &["nondeterministic_output_order"]),
+    ("info", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("keys", &["request_policy:all_shards", "nondeterministic_output_order"]),
+    ("lastsave", &["nondeterministic_output"]),
+    ("latency|doctor", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|graph", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|histogram", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|history", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|latest", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|reset", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("memory|doctor", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("memory|malloc-stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("memory|purge", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("memory|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("mget", &["request_policy:multi_shard"]),
+    ("module|list", &["nondeterministic_output_order"]),
+    ("mset", &["request_policy:multi_shard", "response_policy:all_succeeded"]),
+    ("msetnx", &["request_policy:multi_shard", "response_policy:agg_min"]),
+    ("object|encoding", &["nondeterministic_output"]),
+    ("object|freq", &["nondeterministic_output"]),
+    ("object|idletime", &["nondeterministic_output"]),
+    ("object|refcount", &["nondeterministic_output"]),
+    ("ping", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("pttl", &["nondeterministic_output"]),
+    ("randomkey", &["request_policy:all_shards", "nondeterministic_output"]),
+    ("scan", &["nondeterministic_output", "request_policy:special"]),
+    ("script|exists", &["request_policy:all_shards", "response_policy:agg_logical_and"]),
+    ("script|flush", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("script|kill", &["request_policy:all_shards", "response_policy:one_succeeded"]),
+    ("script|load", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("sdiff", &["nondeterministic_output_order"]),
+    ("sinter", &["nondeterministic_output_order"]),
+    ("slowlog|get", &["request_policy:all_nodes", "nondeterministic_output"]),
+    ("slowlog|len", &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"]),
+    ("slowlog|reset", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("smembers", &["nondeterministic_output_order"]),
+    ("spop", &["nondeterministic_output"]),
+    ("srandmember", &["nondeterministic_output"]),
+    ("sscan", &["nondeterministic_output"]),
+    ("sunion", &["nondeterministic_output_order"]),
+    ("time", &["nondeterministic_output"]),
+    ("touch", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("ttl", &["nondeterministic_output"]),
+    ("unlink", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("zrandmember", &["nondeterministic_output"]),
+    ("zscan", &["nondeterministic_output"]),
+];
 
 fn statuses_bulk(words: &[&'static str]) -> Vec<Reply> {
     words.iter().map(|w| Reply::bulk_static(w)).collect()
@@ -364,7 +443,7 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         Reply::Int(last as i64),
         Reply::Int(step as i64),
         Reply::Set(cats),
-        Reply::Set(statuses_bulk(tips(spec))),
+        Reply::Set(statuses_bulk(tips(full_name))),
         Reply::Set(key_specs(full_name, spec)),
         Reply::Set(subs),
     ])
