@@ -64,6 +64,8 @@ pub struct ClientBlocking {
     pub nested: bool,
     /// Set by `block_on`; the connection task takes it and waits.
     pub request: Option<BlockRequest>,
+    /// The blocked command runs again to be served: MONITOR showed it when it arrived.
+    pub retrying: bool,
 }
 
 /// Ends a blocking command that found nothing to serve: records the wait at top level, or
@@ -251,7 +253,12 @@ impl Blocking {
         argv: Vec<Bytes>,
     ) -> Arc<Waiter> {
         let db = client.db;
-        client.info.details.lock().blocked = true;
+        {
+            let mut details = client.info.details.lock();
+            details.blocked = true;
+            details.argv_mem = dispatch::argv_mem(&argv);
+            details.argc = argv.len();
+        }
         let waiter = Arc::new(Waiter {
             client_id: client.id,
             db,
@@ -295,7 +302,9 @@ impl Blocking {
                 let Some(mut client) = waiter.claim() else {
                     continue;
                 };
+                client.blocking.retrying = true;
                 let reply = dispatch::execute(state, &mut client, &waiter.argv);
+                client.blocking.retrying = false;
                 if client.blocking.request.take().is_some() {
                     waiter.put_back(client);
                     continue;
@@ -317,7 +326,7 @@ impl Blocking {
                     .client
                     .take()
                     .expect("a finished waiter holds its client");
-                client.info.details.lock().blocked = false;
+                client.info.details.lock().end_block();
                 Settled::Done(Box::new(client), reply)
             }
             Phase::Waiting if ending != Ending::None => {
@@ -329,7 +338,7 @@ impl Blocking {
                 slot.phase = Phase::Done(Reply::Nil);
                 drop(slot);
                 self.remove_locked(&mut reg, waiter);
-                client.info.details.lock().blocked = false;
+                client.info.details.lock().end_block();
                 let reply = waiter.request.timeout_reply.clone();
                 count_unserved(state, &waiter.argv, &reply);
                 Settled::Done(Box::new(client), reply)

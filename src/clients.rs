@@ -66,6 +66,17 @@ pub struct ClientInfo {
     pub kill_notify: Notify,
     /// The connection's outbox, for messages other connections address to it by id.
     pub outbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Outbox>>,
+    /// Input reaching the connection (wake-ups of its socket read) and the count seen when it
+    /// last waited for input with nothing left (u64::MAX while it runs what it read): while they
+    /// differ, it has input it has not finished. A PUBLISH waits for its receivers'
+    /// (pubsub::PubSub::settle_subscribers).
+    pub input_arrivals: AtomicU64,
+    pub input_idle_at: AtomicU64,
+    /// Every input whose arrival was counted up to this number has been read and run.
+    pub input_done_through: AtomicU64,
+    /// Running a PUBLISH that waits for other subscribers: others do not wait for this one (two
+    /// subscribed publishers would wait for each other).
+    pub settling: AtomicBool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -76,7 +87,16 @@ pub struct ClientDetails {
     pub db: usize,
     pub last_cmd: String,
     pub resp: u8,
+    /// Query buffer bytes not parsed into arguments yet, and the buffer's free capacity
+    /// (CLIENT LIST `qbuf=`, `qbuf-free=`), published after each batch.
     pub query_buf: usize,
+    pub query_buf_free: usize,
+    /// Bytes of the arguments held (a multibulk partly arrived, or the command a blocked client
+    /// waits in) and their count (`argv-mem=`, and Redis's pointer per argument in `tot-mem=`).
+    pub argv_mem: usize,
+    pub argc: usize,
+    /// Queued commands' arguments: bytes plus a pointer per argument (`multi-mem=`).
+    pub multi_mem: usize,
     pub output_buf: usize,
     /// CLIENT NO-EVICT / NO-TOUCH, mirrored here so other connections' CLIENT LIST shows them.
     pub no_evict: bool,
@@ -97,6 +117,13 @@ pub struct ClientDetails {
 }
 
 impl ClientDetails {
+    /// A blocked command ended: it no longer holds its arguments.
+    pub fn end_block(&mut self) {
+        self.blocked = false;
+        self.argv_mem = 0;
+        self.argc = 0;
+    }
+
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();
@@ -132,6 +159,18 @@ impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         self.kill_notify.notify_one();
+    }
+
+    /// The arrival count when input this connection has not finished running exists, None
+    /// when it has nothing left.
+    pub fn input_pending(&self) -> Option<u64> {
+        let arrivals = self.input_arrivals.load(Ordering::Acquire);
+        (self.input_idle_at.load(Ordering::Acquire) != arrivals).then_some(arrivals)
+    }
+
+    /// True once the input counted up to arrival `seen` has been run, or nothing is left.
+    pub fn input_done(&self, seen: u64) -> bool {
+        self.input_pending().is_none() || self.input_done_through.load(Ordering::Acquire) >= seen
     }
 
     pub fn is_killed(&self) -> bool {
@@ -190,6 +229,10 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
             outbox: std::sync::OnceLock::new(),
+            input_arrivals: AtomicU64::new(0),
+            input_idle_at: AtomicU64::new(0),
+            input_done_through: AtomicU64::new(0),
+            settling: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, info.clone());
         info

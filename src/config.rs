@@ -64,6 +64,9 @@ pub struct HotConfig {
     pub set_max_intset_entries: AtomicU64,
     pub set_max_listpack_entries: AtomicU64,
     pub set_max_listpack_value: AtomicU64,
+    /// rdb-key-save-delay / key-load-delay: microseconds per key (see `rdb::debug_delay`).
+    pub rdb_key_save_delay: AtomicI64,
+    pub key_load_delay: AtomicI64,
 }
 
 /// The live configuration.
@@ -219,6 +222,20 @@ impl Config {
                 if !spec.kind.is_multi_arg() && args.len() != 1 {
                     return Err(err("wrong number of arguments"));
                 }
+                // A multi-argument option given as one non-empty argument (`--client-output-
+                // buffer-limit "normal 0 0 0 pubsub ..."`) is split like a config line, as Redis.
+                let split: Vec<String>;
+                let args = match args {
+                    [one] if spec.kind.is_multi_arg() && !one.is_empty() => {
+                        split = crate::protocol::request::split_args(one.as_bytes())
+                            .ok_or_else(|| err("Unbalanced quotes in configuration line"))?
+                            .into_iter()
+                            .map(|w| String::from_utf8_lossy(&w).into_owned())
+                            .collect();
+                        &split[..]
+                    }
+                    _ => args,
+                };
                 // `save` lines accumulate in a file; the first one replaces the default.
                 let args: Vec<String> = if matches!(spec.kind, Kind::Save)
                     && save_seen
@@ -360,6 +377,7 @@ impl Config {
         }
         OPTIONS
             .iter()
+            .filter(|o| !options::HIDDEN.contains(&o.name))
             .flat_map(|o| std::iter::once((o.name, o)).chain(o.alias.map(|a| (a, o))))
             .filter(|(name, _)| crate::keyspace::glob::glob_match(pattern, name.as_bytes(), true))
             .map(|(name, spec)| (name.to_string(), value_of(spec)))
@@ -404,6 +422,10 @@ impl Config {
         );
         hot.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        hot.rdb_key_save_delay
+            .store(num("rdb-key-save-delay"), Ordering::Relaxed);
+        hot.key_load_delay
+            .store(num("key-load-delay"), Ordering::Relaxed);
         hot.client_query_buffer_limit.store(
             num("client-query-buffer-limit").max(0) as u64,
             Ordering::Relaxed,

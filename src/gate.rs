@@ -145,8 +145,14 @@ impl ExclusiveGuard<'_> {
                 db,
                 shard: ks.shard_of(ks.hash(key)),
             };
+            let now = self.state.clock.now_ms();
             let apply = |shard: &mut crate::keyspace::Shard| match &op {
-                WatchOp::Add(_, key, flag) => shard.watchers.add(key, flag),
+                WatchOp::Add(_, key, flag) => {
+                    // The key's state when the watch joins, not when WATCH was sent (the
+                    // script held the shard then).
+                    let key_state = shard.key_state_of(key, now);
+                    shard.watchers.add(key, flag, key_state)
+                }
                 WatchOp::Remove(_, key, flag) => shard.watchers.remove(key, flag),
             };
             match locks.as_deref_mut().and_then(|l| l.held_shard(id)) {
@@ -363,7 +369,8 @@ impl Gate {
             };
             let mut shard = ks.lock(id);
             if add {
-                shard.watchers.add(key, flag);
+                let key_state = shard.key_state_of(key, state.clock.now_ms());
+                shard.watchers.add(key, flag, key_state);
             } else {
                 shard.watchers.remove(key, flag);
             }

@@ -412,3 +412,160 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
     );
 }
+
+/// Options started with non-default values, so the round trip covers their printed forms.
+const ROUND_TRIP_ARGS: &[&str] = &[
+    "--save",
+    "900 1 300 10",
+    "--notify-keyspace-events",
+    "KEA",
+    "--maxmemory",
+    "100mb",
+    "--client-output-buffer-limit",
+    "normal 1mb 2mb 3 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+    "--oom-score-adj-values",
+    "0 200 800",
+    "--maxmemory-policy",
+    "allkeys-lru",
+    "--latency-tracking-info-percentiles",
+    "50 99.9",
+    "--hz",
+    "20",
+    "--appendfsync",
+    "no",
+    "--proto-max-bulk-len",
+    "2mb",
+    "--masterauth",
+    "a b",
+    "--replica-announce-ip",
+    "1.2.3.4",
+];
+
+/// Options only ferrocache has that CONFIG SET refuses: they move listeners, immutable as
+/// Redis's `port`-like options were before 7.0.
+const OURS_IMMUTABLE: &[&str] = &["metrics-bind", "metrics-port"];
+
+/// CONFIG GET *, then CONFIG SET of each option to the value it printed: the options each
+/// server refuses, and whether the values read back are unchanged.
+fn set_every_option_to_itself(con: &mut redis::Connection) -> Vec<String> {
+    let flat: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("*").query(con).unwrap();
+    let pairs: Vec<(String, String)> = flat
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect();
+    let mut refused = Vec::new();
+    let mut accepted = redis::cmd("CONFIG");
+    accepted.arg("SET");
+    for (name, value) in &pairs {
+        let set: redis::RedisResult<()> = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(con);
+        match set {
+            Ok(()) => {
+                accepted.arg(name).arg(value);
+            }
+            Err(_) => refused.push(name.clone()),
+        }
+    }
+    // All of them at once, as one CONFIG SET.
+    let all: redis::RedisResult<()> = accepted.query(con);
+    assert!(all.is_ok(), "one CONFIG SET of every option: {all:?}");
+    let again: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("*").query(con).unwrap();
+    assert_eq!(again, flat, "values changed by setting them to themselves");
+    refused.sort();
+    refused
+}
+
+#[test]
+fn config_get_all_then_set_each_to_itself_as_redis() {
+    let Some(redis_server) = Server::start_redis(ROUND_TRIP_ARGS) else {
+        panic!("redis-server is not installed: the test command installs it (see README)");
+    };
+    let ours = Server::start(ROUND_TRIP_ARGS);
+    let connect = |s: &Server| {
+        redis::Client::open(s.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let (mut a, mut b) = (connect(&ours), connect(&redis_server));
+    let names = |con: &mut redis::Connection| -> Vec<String> {
+        let flat: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("*").query(con).unwrap();
+        flat.into_iter().step_by(2).collect()
+    };
+    let theirs = names(&mut b);
+    let our_refused = set_every_option_to_itself(&mut a);
+    let their_refused = set_every_option_to_itself(&mut b);
+    let expected: Vec<String> = their_refused
+        .iter()
+        .filter(|n| names(&mut a).contains(n))
+        .cloned()
+        .chain(
+            OURS_IMMUTABLE
+                .iter()
+                .filter(|n| !theirs.contains(&n.to_string()))
+                .map(|n| n.to_string()),
+        )
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(our_refused, expected);
+}
+
+#[test]
+fn rdb_key_save_delay_keeps_a_background_save_running() {
+    let server = Server::start(&["--save", ""]);
+    let mut c = server.raw();
+    for i in 0..20 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    // 100 ms per key: the save lasts two seconds.
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]),
+        "+OK\r\n"
+    );
+    assert!(c
+        .cmd_str(&["BGSAVE"])
+        .starts_with("+Background saving started"));
+    assert!(c
+        .cmd_str(&["INFO", "persistence"])
+        .contains("rdb_bgsave_in_progress:1"));
+    assert_eq!(
+        c.cmd_str(&["BGSAVE"]),
+        "-ERR Background save already in progress\r\n"
+    );
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "0"]),
+        "+OK\r\n"
+    );
+    let done = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        c.cmd_str(&["INFO", "persistence"])
+            .contains("rdb_bgsave_in_progress:0")
+    });
+    assert!(done, "the save ends once the delay is lifted");
+}
+
+#[test]
+fn key_load_delay_is_applied_to_every_key_loaded() {
+    let dir = temp_dir("key-load-delay");
+    {
+        let server = Server::start(&[]);
+        let mut c = server.raw();
+        for i in 0..5 {
+            c.cmd(&["SET", &format!("k{i}"), "v"]);
+        }
+        assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n");
+        std::fs::copy(server.dir.join("dump.rdb"), dir.join("dump.rdb")).unwrap();
+    }
+    // A negative delay sleeps now and then; the data loads the same.
+    let server = Server::start_in(dir, &["--key-load-delay", "-3"]);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["DBSIZE"]), ":5\r\n");
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "key-load-delay"]),
+        String::from_utf8(bulk_pair("key-load-delay", "-3")).unwrap()
+    );
+}

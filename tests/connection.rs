@@ -353,3 +353,86 @@ fn client_list_shows_other_clients_last_command_and_multi() {
     assert!(worker.contains(" multi=-1 "), "{worker}");
     assert!(worker.contains(" cmd=exec "), "{worker}");
 }
+
+/// Fields of one CLIENT LIST / CLIENT INFO line that depend only on what the client sent.
+const BUFFER_FIELDS: &[&str] = &[
+    "qbuf",
+    "argv-mem",
+    "multi",
+    "multi-mem",
+    "omem",
+    "events",
+    "cmd",
+];
+
+fn buffer_fields(line: &str) -> String {
+    let mut out: Vec<String> = line
+        .split(' ')
+        .filter(|kv| BUFFER_FIELDS.contains(&kv.split('=').next().unwrap_or("")))
+        .map(String::from)
+        .collect();
+    // Allocation-dependent, but never zero while a query buffer exists.
+    let free = line
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix("qbuf-free="))
+        .expect("qbuf-free");
+    out.push(format!("qbuf-free-positive={}", free != "0"));
+    out.join(" ")
+}
+
+/// CLIENT LIST lines of a client seen by another one: idle, inside MULTI, blocked, with a
+/// request partly arrived; and its own CLIENT INFO.
+fn buffer_scenario(port: u16) -> Vec<String> {
+    let mut observer = RawClient::connect(port);
+    let mut look = |id: u64| {
+        let line = verbatim_text(&observer.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]));
+        buffer_fields(&line)
+    };
+    let mut out = Vec::new();
+    let mut a = RawClient::connect(port);
+    let a_id = client_id(&mut a);
+    out.push(look(a_id));
+    out.push(buffer_fields(&verbatim_text(&a.cmd(&["CLIENT", "INFO"]))));
+    a.cmd(&["MULTI"]);
+    a.cmd(&["SET", "a", "b"]);
+    a.cmd(&["MSET", "a", "1", "bb", "2"]);
+    a.cmd(&["PING"]);
+    out.push(look(a_id));
+    a.cmd(&["DISCARD"]);
+    out.push(look(a_id));
+    a.send(&[b"BLPOP", b"list", b"0"]);
+    let flags_blocked = |line: &str| line.contains("flags=b ");
+    let blocked = (0..500).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let mut o = RawClient::connect(port);
+        flags_blocked(&verbatim_text(&o.cmd(&[
+            "CLIENT",
+            "LIST",
+            "ID",
+            &a_id.to_string(),
+        ])))
+    });
+    assert!(blocked, "BLPOP blocks");
+    out.push(look(a_id));
+    let mut b = RawClient::connect(port);
+    let b_id = client_id(&mut b);
+    b.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$5\r\nab");
+    // The partial request is published once read; poll until it shows.
+    let mut seen = String::new();
+    for _ in 0..500 {
+        seen = look(b_id);
+        if seen.contains("argv-mem=4") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    out.push(seen);
+    out
+}
+
+#[test]
+fn client_list_buffer_fields_as_redis() {
+    let redis = Server::start_redis(&[]).expect("redis-server is not installed");
+    let ours = Server::start(&[]);
+    assert_eq!(buffer_scenario(ours.port), buffer_scenario(redis.port));
+}

@@ -10,6 +10,10 @@
 //!                         ONLY for documented differences between Redis 7.0.15 (the oracle
 //!                         here) and Redis 7.2 (our target); the line must say why in a comment
 //!                         right above it.
+//!   `@noreply <command>`  send the command and read nothing (CLIENT REPLY OFF / SKIP, or a
+//!                         command whose reply is silenced); any frame either server sends
+//!                         anyway is read, and compared, by the next command.
+//!   `@read`               read one more frame from both (a second push of one command).
 //! Each script starts on fresh connections after FLUSHALL, in RESP2.
 
 mod common;
@@ -58,9 +62,18 @@ fn run_script(
             expected_ours = Some(unescape(rest.trim()));
             continue;
         }
+        if let Some(rest) = line.strip_prefix("@noreply ") {
+            let words = split_args(rest.as_bytes())
+                .unwrap_or_else(|| panic!("{location}: unbalanced quotes"));
+            let args: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
+            ours.send(&args);
+            redis.send(&args);
+            continue;
+        }
         let words: Vec<Vec<u8>> = match line {
             "@resp3" => vec![b"HELLO".to_vec(), b"3".to_vec()],
             "@resp2" => vec![b"HELLO".to_vec(), b"2".to_vec()],
+            "@read" => Vec::new(),
             _ => split_args(line.as_bytes())
                 .unwrap_or_else(|| panic!("{location}: unbalanced quotes")),
         };
@@ -69,8 +82,10 @@ fn run_script(
             ours.resp3 = line == "@resp3";
             redis.resp3 = line == "@resp3";
         }
-        ours.send(&args);
-        redis.send(&args);
+        if line != "@read" {
+            ours.send(&args);
+            redis.send(&args);
+        }
         let mut our_reply = ours
             .read_reply()
             .unwrap_or_else(|| panic!("{location}: ferrocache closed the connection on {line}"));

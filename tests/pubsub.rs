@@ -310,6 +310,76 @@ fn monitor_shows_commands_from_every_client() {
     );
 }
 
+/// The arguments of a MONITOR line.
+fn monitor_args(monitor: &mut RawClient) -> String {
+    let line = read_str(monitor);
+    let (_, args) = line.split_once("] ").expect("a monitor line");
+    args.trim_end().to_string()
+}
+
+#[test]
+fn monitor_shows_a_blocked_command_once_when_it_arrives() {
+    let server = Server::start(&[]);
+    let mut monitor = server.raw();
+    assert_eq!(monitor.cmd_str(&["MONITOR"]), "+OK\r\n");
+    let mut blocked = server.raw();
+    blocked.send(&[b"BLPOP", b"list", b"0"]);
+    // Shown when it arrives, before anything serves it.
+    assert_eq!(monitor_args(&mut monitor), r#""BLPOP" "list" "0""#);
+    let mut writer = server.raw();
+    writer.cmd(&["RPUSH", "list", "x"]);
+    assert_eq!(read_str(&mut blocked), "*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
+    writer.cmd(&["PING"]);
+    // The command that served it, then the next command: the BLPOP is not shown again.
+    assert_eq!(monitor_args(&mut monitor), r#""RPUSH" "list" "x""#);
+    assert_eq!(monitor_args(&mut monitor), r#""PING""#);
+}
+
+#[test]
+fn subscription_changes_sent_before_a_publish_take_effect_first() {
+    // A subscriber sends (P)SUBSCRIBE / (P)UNSUBSCRIBE without waiting for the confirmation;
+    // another client publishes once those bytes were sent. As in Redis's single event loop, the
+    // change reaches the server first and applies first: the publish counts the new state.
+    // (The guarantee covers connections already subscribed to something: docs/pubsub.md.)
+    let server = Server::start(&[]);
+    let mut sub = server.raw();
+    assert!(sub.cmd_str(&["SUBSCRIBE", "other"]).contains("subscribe"));
+    let mut publisher = server.raw();
+    let publish = |p: &mut RawClient| p.cmd_str(&["PUBLISH", "news.1", "m"]);
+    for round in 0..150 {
+        sub.send(&[b"PSUBSCRIBE", b"news.*"]);
+        assert_eq!(
+            publish(&mut publisher),
+            ":1\r\n",
+            "round {round}: subscribe first"
+        );
+        assert!(read_str(&mut sub).contains("psubscribe"));
+        assert!(read_str(&mut sub).contains("pmessage"));
+        sub.send(&[b"PUNSUBSCRIBE", b"news.*"]);
+        assert_eq!(
+            publish(&mut publisher),
+            ":0\r\n",
+            "round {round}: unsubscribe first"
+        );
+        assert!(read_str(&mut sub).contains("punsubscribe"));
+        sub.send(&[b"SUBSCRIBE", b"news.1"]);
+        assert_eq!(
+            publish(&mut publisher),
+            ":1\r\n",
+            "round {round}: subscribe first"
+        );
+        assert!(read_str(&mut sub).contains("subscribe"));
+        assert!(read_str(&mut sub).contains("message"));
+        sub.send(&[b"UNSUBSCRIBE", b"news.1"]);
+        assert_eq!(
+            publish(&mut publisher),
+            ":0\r\n",
+            "round {round}: unsubscribe first"
+        );
+        assert!(read_str(&mut sub).contains("unsubscribe"));
+    }
+}
+
 #[test]
 fn slow_subscriber_is_dropped_at_the_output_buffer_limit() {
     let server = Server::start(&[]);

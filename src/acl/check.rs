@@ -80,8 +80,15 @@ fn command_allowed(rules: &UserRules, found: &Found, argv: &[Bytes]) -> bool {
 }
 
 fn check_keys(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
+    // Commands with declared key specs: each key's access from the spec that finds it.
+    let by_specs = crate::commands::key_specs::declared(found.full_name)
+        .and_then(|specs| crate::commands::key_specs::keys_by_specs(specs, argv));
     for (nth, (_, i)) in found.spec.keys.key_indexes(argv).into_iter().enumerate() {
-        let (read, write) = key_access(found, argv, nth);
+        let declared = by_specs
+            .as_ref()
+            .and_then(|keys| keys.iter().find(|(at, _)| *at == i))
+            .map(|(_, flags)| access_of(flags));
+        let (read, write) = declared.unwrap_or_else(|| key_access(found, argv, nth));
         let key = &argv[i];
         let allowed = rules.key_patterns.iter().any(|p| {
             (p.read || !read) && (p.write || !write) && glob_match(&p.pattern, key, false)
@@ -119,7 +126,13 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }
-    let flags = crate::commands::docs::key_flags_of_call(found.spec, argv, nth);
+    access_of(crate::commands::docs::key_flags_of_call(
+        found.spec, argv, nth,
+    ))
+}
+
+/// (read, write) permission a key with these key-spec flags needs.
+fn access_of(flags: &[&str]) -> (bool, bool) {
     let read = flags.contains(&"access");
     let write = flags
         .iter()

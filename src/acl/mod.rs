@@ -497,6 +497,6 @@ fn add_log_entry(
         };
         let info = ctx.client.info.clone();
         let own_cmd = ctx.client.last_cmd;
-        crate::commands::client_cmd::client_line(&ctx, &info, own_cmd)
+        crate::commands::client_cmd::client_line(&ctx, &info, own_cmd, &[])
     });
 }

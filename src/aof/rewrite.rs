@@ -186,7 +186,7 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     let written = if rdb {
         write_rdb_base(state, &temp, snapshot, &functions, state.clock.now_ms())
     } else {
-        write_base(&temp, snapshot, &functions, state.clock.now_ms())
+        write_base(state, &temp, snapshot, &functions, state.clock.now_ms())
     };
     let first_kept = rotated_rx
         .recv()
@@ -269,6 +269,7 @@ fn write_rdb_base(
                 w.select_db(copy.id.db, 0, 0).map_err(io)?;
                 db = Some(copy.id.db);
             }
+            crate::rdb::debug_delay(state.config.hot.rdb_key_save_delay.load(Ordering::Relaxed));
             w.key(&entry.key, entry.value.as_ref(), entry.expire_at_ms)
                 .map_err(io)?;
         }
@@ -284,11 +285,13 @@ fn write_rdb_base(
 
 /// Writes every key of the snapshot as commands, then fsyncs the file and its directory.
 fn write_base(
+    state: &ServerState,
     path: &PathBuf,
     snapshot: SnapshotReader<'_>,
     functions: &[bytes::Bytes],
     now_ms: u64,
 ) -> Result<(), String> {
+    let delay = &state.config.hot.rdb_key_save_delay;
     let io = |e: std::io::Error| crate::config::strerror(&e);
     let mut file = std::fs::File::create(path).map_err(io)?;
     let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES * 2);
@@ -307,6 +310,7 @@ fn write_base(
                 encode_command(&mut buf, &[b"SELECT".as_slice(), n.as_bytes()]);
                 db = Some(copy.id.db);
             }
+            crate::rdb::debug_delay(delay.load(Ordering::Relaxed));
             value_commands(&mut buf, &entry.key, &entry.value)?;
             if let Some(at) = entry.expire_at_ms {
                 let at = at.to_string();

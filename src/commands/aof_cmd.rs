@@ -11,7 +11,7 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
     ..command!(
         "bgrewriteaof",
         1,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",

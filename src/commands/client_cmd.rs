@@ -288,8 +288,8 @@ fn setinfo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-fn info(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    let mut text = client_line(ctx, &ctx.client.info.clone(), "client|info");
+fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let mut text = client_line(ctx, &ctx.client.info.clone(), "client|info", argv);
     text.push('\n');
     Ok(Reply::Verbatim(text.into()))
 }
@@ -322,7 +322,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     };
     let mut text = String::new();
     for client in &clients {
-        text.push_str(&client_line(ctx, client, "client|list"));
+        text.push_str(&client_line(ctx, client, "client|list", argv));
         text.push('\n');
     }
     Ok(Reply::Verbatim(text.into()))
@@ -354,35 +354,77 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CommandError> {
     Ok(kind)
 }
 
-/// Read buffer size a connection keeps (net/client.rs READ_CHUNK_BYTES), reported as `rbs=`.
+/// Reply buffer size a connection keeps (net/client.rs READ_CHUNK_BYTES), reported as `rbs=`
+/// and, as the peak Redis starts from, `rbp=`.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
-/// One CLIENT LIST line, fields and order as Redis 7.2's `catClientInfoString`. `own_cmd` is
-/// what the calling client is running, shown as its `cmd=`.
-pub fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String {
+/// The fixed part of a client's memory in `tot-mem=` (Redis counts its `client` struct).
+const CLIENT_STRUCT_BYTES: usize = 1024;
+
+/// One queued command's record in `tot-mem=` (Redis's `multiCmd`).
+const QUEUED_COMMAND_BYTES: usize = 24;
+
+/// One CLIENT LIST line, fields and order as Redis 7.2's `catClientInfoString`. `own_argv` is
+/// what the calling client is running: its `cmd=` (`own_cmd`, with the subcommand) and
+/// `argv-mem=`; the caller's query buffer is the batch it runs, as Redis trims it only after.
+pub fn client_line(
+    ctx: &Ctx<'_>,
+    client: &ClientInfo,
+    own_cmd: &str,
+    own_argv: &[Bytes],
+) -> String {
     let now_ms = ctx.now_ms;
     let mut details = client.details.lock().clone();
-    let cmd = if client.id == ctx.client.id {
+    let own = client.id == ctx.client.id;
+    let cmd = if own {
         details.multi = ctx
             .client
             .multi
             .as_ref()
             .map_or(-1, |m| m.queued.len() as i64);
+        details.multi_mem = ctx
+            .client
+            .multi
+            .as_ref()
+            .map_or(0, crate::commands::dispatch::multi_mem);
         details.no_evict = ctx.client.no_evict;
         details.no_touch = ctx.client.no_touch;
+        (details.query_buf, details.query_buf_free) = (
+            ctx.client.query_batch.0,
+            ctx.client.query_batch.1 - ctx.client.query_batch.0,
+        );
+        details.argv_mem = crate::commands::dispatch::argv_mem(own_argv);
+        details.argc = own_argv.len();
+        details.output_buf = 0;
         own_cmd.to_string()
     } else if details.last_cmd.is_empty() {
         String::from("NULL")
     } else {
         details.last_cmd.clone()
     };
+    if details.multi <= 0 {
+        details.multi_mem = 0;
+    }
+    let queued = details.multi.max(0) as usize;
     let age_s = now_ms.saturating_sub(client.created_ms) / 1000;
     let idle_s = now_ms.saturating_sub(client.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
-    let tot_mem = READ_BUFFER_BYTES * 2 + details.query_buf + details.output_buf;
+    // Redis's getClientMemoryUsage over our buffers: output pending, the query buffer's
+    // allocation, the client record with its reply buffer, the arguments held with a pointer
+    // each, the transaction's commands.
+    let tot_mem = details.output_buf
+        + details.query_buf
+        + details.query_buf_free
+        + CLIENT_STRUCT_BYTES
+        + READ_BUFFER_BYTES
+        + details.argv_mem
+        + details.argc * std::mem::size_of::<usize>()
+        + details.multi_mem
+        + queued * QUEUED_COMMAND_BYTES;
+    let events = if details.output_buf > 0 { "rw" } else { "r" };
     let mut line = String::with_capacity(320);
     let _ = write!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={READ_BUFFER_BYTES} rbp=0 obl=0 oll=0 omem={} tot-mem={tot_mem} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={READ_BUFFER_BYTES} rbp={READ_BUFFER_BYTES} obl=0 oll=0 omem={} tot-mem={tot_mem} events={events} cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         client.id,
         client.addr,
         client.local_addr,
@@ -395,6 +437,9 @@ pub fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str) -> String 
         details.ssub,
         details.multi,
         details.query_buf,
+        details.query_buf_free,
+        details.argv_mem,
+        details.multi_mem,
         details.output_buf,
         details.user,
         details.resp,

@@ -29,7 +29,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "echo",
         2,
-        FAST,
+        LOADING | STALE | FAST,
         KeySpec::None,
         &["connection", "fast"],
         "connection",

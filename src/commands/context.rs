@@ -37,6 +37,9 @@ pub struct ClientState {
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
     pub blocking: crate::blocking::ClientBlocking,
+    /// The query buffer of the batch being run, as read: length and capacity (the running
+    /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
+    pub query_batch: (usize, usize),
 }
 
 /// A transaction being queued.
@@ -84,6 +87,7 @@ impl ClientState {
             last_cmd: "",
             aof_wait: 0,
             blocking: Default::default(),
+            query_batch: (0, 0),
         }
     }
 }
@@ -312,8 +316,8 @@ impl<'a> Ctx<'a> {
             .pubsub
             .tracking
             .invalidate(self.state, key, Some(origin));
-        let (shard, _) = self.shard_in(db, key);
-        shard.touch_watched(key);
+        let (shard, hash) = self.shard_in(db, key);
+        shard.touch_watched(hash, key);
         // Watches taken while a script held every shard are not in the shard yet.
         self.state.gate.touch_deferred(db, key);
     }

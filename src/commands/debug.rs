@@ -103,7 +103,7 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
             last: 2,
             step: 1
         },
-        &["keyspace", "read", "slow"],
+        &["read", "slow"],
         "server",
         "4.0.0",
         "Estimates the memory usage of a key.",

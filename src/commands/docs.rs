@@ -6,6 +6,7 @@
 //! (a begin-search index and a find-keys range); commands whose keys are computed report none.
 //! Command tips are not modelled and are always empty.
 
+use super::key_specs::{self, Begin, Find};
 use super::registry::Found;
 use super::{flags, flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
@@ -209,17 +210,96 @@ pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'stati
     }
 }
 
-/// COMMAND INFO's tips (Redis's `command_tips`).
-fn tips(spec: &CommandSpec) -> &'static [&'static str] {
-    match spec.name {
-        "zrandmember" | "zscan" => &["nondeterministic_output"],
-        "spop" | "srandmember" | "sscan" | "hrandfield" | "hscan" => &["nondeterministic_output"],
-        "smembers" | "sinter" | "sunion" | "sdiff" | "hkeys" | "hvals" | "hgetall" => {
-            &["nondeterministic_output_order"]
-        }
-        _ => &[],
-    }
+/// COMMAND INFO's tips (Redis's `command_tips`) by full command name: how a client or proxy
+/// should treat the reply (nondeterministic output, how a cluster proxy would fan a command
+/// out and merge the replies). Checked against redis-server by tests/command_table.rs.
+fn tips(full_name: &str) -> &'static [&'static str] {
+    TIPS.iter()
+        .find(|(name, _)| *name == full_name)
+        .map_or(&[], |(_, tips)| *tips)
 }
+
+#[rustfmt::skip]
+static TIPS: &[(&str, &[&str])] = &[
+    ("client|info", &["nondeterministic_output"]),
+    ("client|list", &["nondeterministic_output"]),
+    ("cluster|bumpepoch", &["nondeterministic_output"]),
+    ("cluster|count-failure-reports", &["nondeterministic_output"]),
+    ("cluster|getkeysinslot", &["nondeterministic_output"]),
+    ("cluster|info", &["nondeterministic_output"]),
+    ("cluster|links", &["nondeterministic_output"]),
+    ("cluster|nodes", &["nondeterministic_output"]),
+    ("cluster|replicas", &["nondeterministic_output"]),
+    ("cluster|shards", &["nondeterministic_output"]),
+    ("cluster|slaves", &["nondeterministic_output"]),
+    ("cluster|slots", &["nondeterministic_output"]),
+    ("command", &["nondeterministic_output_order"]),
+    ("command|docs", &["nondeterministic_output_order"]),
+    ("command|info", &["nondeterministic_output_order"]),
+    ("command|list", &["nondeterministic_output_order"]),
+    ("config|set", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("dbsize", &["request_policy:all_shards", "response_policy:agg_sum"]),
+    ("del", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("dump", &["nondeterministic_output"]),
+    ("exists", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("flushall", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("flushdb", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|delete", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|flush", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("function|kill", &["request_policy:all_shards", "response_policy:one_succeeded"]),
+    ("function|list", &["nondeterministic_output_order"]),
+    ("function|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("hgetall", &["nondeterministic_output_order"]),
+    ("hkeys", &["nondeterministic_output_order"]),
+    ("hrandfield", &["nondeterministic_output"]),
+    ("hscan", &["nondeterministic_output"]),
+    ("hvals", &["nondeterministic_output_order"]),
+    ("info", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("keys", &["request_policy:all_shards", "nondeterministic_output_order"]),
+    ("lastsave", &["nondeterministic_output"]),
+    ("latency|doctor", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|graph", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|histogram", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|history", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|latest", &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    ("latency|reset", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("memory|doctor", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("memory|malloc-stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("memory|purge", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("memory|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    ("mget", &["request_policy:multi_shard"]),
+    ("module|list", &["nondeterministic_output_order"]),
+    ("mset", &["request_policy:multi_shard", "response_policy:all_succeeded"]),
+    ("msetnx", &["request_policy:multi_shard", "response_policy:agg_min"]),
+    ("object|encoding", &["nondeterministic_output"]),
+    ("object|freq", &["nondeterministic_output"]),
+    ("object|idletime", &["nondeterministic_output"]),
+    ("object|refcount", &["nondeterministic_output"]),
+    ("ping", &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    ("pttl", &["nondeterministic_output"]),
+    ("randomkey", &["request_policy:all_shards", "nondeterministic_output"]),
+    ("scan", &["nondeterministic_output", "request_policy:special"]),
+    ("script|exists", &["request_policy:all_shards", "response_policy:agg_logical_and"]),
+    ("script|flush", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("script|kill", &["request_policy:all_shards", "response_policy:one_succeeded"]),
+    ("script|load", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("sdiff", &["nondeterministic_output_order"]),
+    ("sinter", &["nondeterministic_output_order"]),
+    ("slowlog|get", &["request_policy:all_nodes", "nondeterministic_output"]),
+    ("slowlog|len", &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"]),
+    ("slowlog|reset", &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    ("smembers", &["nondeterministic_output_order"]),
+    ("spop", &["nondeterministic_output"]),
+    ("srandmember", &["nondeterministic_output"]),
+    ("sscan", &["nondeterministic_output"]),
+    ("sunion", &["nondeterministic_output_order"]),
+    ("time", &["nondeterministic_output"]),
+    ("touch", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("ttl", &["nondeterministic_output"]),
+    ("unlink", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("zrandmember", &["nondeterministic_output"]),
+    ("zscan", &["nondeterministic_output"]),
+];
 
 fn statuses_bulk(words: &[&'static str]) -> Vec<Reply> {
     words.iter().map(|w| Reply::bulk_static(w)).collect()
@@ -280,7 +360,10 @@ fn unknown_key_spec(notes: &'static str, flags: &'static [&'static str]) -> Repl
     ])
 }
 
-fn key_specs(spec: &CommandSpec) -> Vec<Reply> {
+fn key_specs(full_name: &str, spec: &CommandSpec) -> Vec<Reply> {
+    if let Some(decls) = key_specs::declared(full_name) {
+        return decls.iter().map(declared_key_spec).collect();
+    }
     match spec.name {
         "sort" => return sort_key_specs(false),
         "sort_ro" => return sort_key_specs(true),
@@ -308,33 +391,82 @@ fn range_key_spec(
     lastkey: i32,
     step: i32,
 ) -> Reply {
+    key_spec_map(
+        notes,
+        flags,
+        Begin::Index(first),
+        Find::Range {
+            lastkey,
+            step,
+            limit: 0,
+        },
+    )
+}
+
+fn declared_key_spec(decl: &key_specs::Decl) -> Reply {
+    key_spec_map(decl.notes, decl.flags, decl.begin, decl.find)
+}
+
+fn key_spec_map(
+    notes: Option<&'static str>,
+    flags: &'static [&'static str],
+    begin: Begin,
+    find: Find,
+) -> Reply {
+    let int = |n: i32| Reply::Int(n as i64);
     let mut fields = Vec::new();
     if let Some(notes) = notes {
         fields.push((key_str("notes"), Reply::bulk_static(notes)));
     }
     fields.push((key_str("flags"), Reply::Set(statuses(flags))));
+    let (kind, spec) = match begin {
+        Begin::Index(index) => ("index", vec![(key_str("index"), int(index))]),
+        Begin::Keyword { keyword, startfrom } => (
+            "keyword",
+            vec![
+                (key_str("keyword"), Reply::bulk_static(keyword)),
+                (key_str("startfrom"), int(startfrom)),
+            ],
+        ),
+    };
     fields.push((
         key_str("begin_search"),
         Reply::Map(vec![
-            (key_str("type"), key_str("index")),
-            (
-                key_str("spec"),
-                Reply::Map(vec![(key_str("index"), Reply::Int(first as i64))]),
-            ),
+            (key_str("type"), key_str(kind)),
+            (key_str("spec"), Reply::Map(spec)),
         ]),
     ));
+    let (kind, spec) = match find {
+        Find::Range {
+            lastkey,
+            step,
+            limit,
+        } => (
+            "range",
+            vec![
+                (key_str("lastkey"), int(lastkey)),
+                (key_str("keystep"), int(step)),
+                (key_str("limit"), int(limit)),
+            ],
+        ),
+        Find::Keynum {
+            keynumidx,
+            firstkey,
+            step,
+        } => (
+            "keynum",
+            vec![
+                (key_str("keynumidx"), int(keynumidx)),
+                (key_str("firstkey"), int(firstkey)),
+                (key_str("keystep"), int(step)),
+            ],
+        ),
+    };
     fields.push((
         key_str("find_keys"),
         Reply::Map(vec![
-            (key_str("type"), key_str("range")),
-            (
-                key_str("spec"),
-                Reply::Map(vec![
-                    (key_str("lastkey"), Reply::Int(lastkey as i64)),
-                    (key_str("keystep"), Reply::Int(step as i64)),
-                    (key_str("limit"), Reply::Int(0)),
-                ]),
-            ),
+            (key_str("type"), key_str(kind)),
+            (key_str("spec"), Reply::Map(spec)),
         ]),
     ));
     Reply::Map(fields)
@@ -360,10 +492,12 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, n)| *n)
         .collect();
-    let (first, last, step) = match legacy_range_of_custom(spec) {
-        Some(range) => {
-            // SORT's BY/GET and STORE keys are found by parsing, so Redis flags it too.
-            if spec.name.starts_with("sort") {
+    let declared = key_specs::declared(full_name).map(key_specs::legacy_range);
+    let custom = legacy_range_of_custom(spec).map(|r| (r, spec.name.starts_with("sort")));
+    let (first, last, step) = match declared.or(custom) {
+        Some((range, movable)) => {
+            // SORT's BY/GET and STORE keys are found by parsing, so Redis flags it movable too.
+            if movable {
                 flag_names.push("movablekeys");
             }
             range
@@ -392,8 +526,8 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         Reply::Int(last as i64),
         Reply::Int(step as i64),
         Reply::Set(cats),
-        Reply::Set(statuses_bulk(tips(spec))),
-        Reply::Set(key_specs(spec)),
+        Reply::Set(statuses_bulk(tips(full_name))),
+        Reply::Set(key_specs(full_name, spec)),
         Reply::Set(subs),
     ])
 }
@@ -533,23 +667,38 @@ fn docs(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ))
 }
 
-/// The keys of the command in `argv[2..]`, with Redis's checks in Redis's order.
+/// The keys of the command in `argv[2..]` with their flags, with Redis's checks in Redis's
+/// order.
+#[allow(clippy::type_complexity)]
 fn keys_of<'a>(
     ctx: &Ctx<'_>,
     argv: &'a [Bytes],
-) -> Result<(&'static CommandSpec, Vec<&'a Bytes>), CommandError> {
+) -> Result<
+    (
+        &'static CommandSpec,
+        Vec<(&'a Bytes, &'static [&'static str])>,
+    ),
+    CommandError,
+> {
     let cmd = &argv[2..];
     let registry = &ctx.state.registry;
     let mut found = registry
         .get(&cmd[0])
         .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+    let mut full_name = found.spec.name.to_string();
     if !found.spec.subcommands.is_empty() && cmd.len() >= 2 {
         found = registry
             .get_sub(found.spec, &cmd[1])
             .ok_or_else(|| CommandError::err("Invalid command specified"))?;
+        full_name = format!("{full_name}|{}", found.spec.name);
     }
     let spec = found.spec;
-    if matches!(spec.keys, KeySpec::None) {
+    let declared = key_specs::declared(&full_name);
+    let no_keys = match declared {
+        Some(decls) => key_specs::only_channels(decls),
+        None => matches!(spec.keys, KeySpec::None),
+    };
+    if no_keys {
         return Err(CommandError::err("The command has no key arguments"));
     }
     if !spec.arity_ok(cmd.len()) {
@@ -557,13 +706,24 @@ fn keys_of<'a>(
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys: Vec<&Bytes> = spec
-        .keys
-        .key_indexes(cmd)
-        .into_iter()
-        .map(|(_, i)| &cmd[i])
-        .collect();
-    if keys.is_empty() {
+    let keys: Vec<(&Bytes, &'static [&'static str])> = match declared {
+        // Arguments that do not fit the specs (a bad `numkeys`) have no keys, as Redis's own
+        // key finders of these commands answer.
+        Some(decls) => key_specs::keys_by_specs(decls, cmd)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(i, f)| (&cmd[i], f))
+            .collect(),
+        None => {
+            let flags = key_flags(spec).0;
+            spec.keys
+                .key_indexes(cmd)
+                .into_iter()
+                .map(|(_, i)| (&cmd[i], flags))
+                .collect()
+        }
+    };
+    if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
         return Err(CommandError::err("Invalid arguments specified for command"));
     }
     Ok((spec, keys))
@@ -572,27 +732,30 @@ fn keys_of<'a>(
 fn getkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (_, keys) = keys_of(ctx, argv)?;
     Ok(Reply::Array(
-        keys.into_iter().map(|k| Reply::Bulk(k.clone())).collect(),
+        keys.into_iter()
+            .map(|(k, _)| Reply::Bulk(k.clone()))
+            .collect(),
     ))
 }
 
 fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (spec, keys) = keys_of(ctx, argv)?;
-    let (mut flags, _) = key_flags(spec);
     // SET's key flags vary: only its GET option reads the old value.
-    if spec.name == "set" {
+    let set_flags: Option<&'static [&'static str]> = (spec.name == "set").then(|| {
         let get = argv[5..].iter().any(|a| a.eq_ignore_ascii_case(b"get"));
-        flags = if get {
-            &["RW", "access", "update"]
+        if get {
+            &["RW", "access", "update"][..]
         } else {
-            &["OW", "update"]
-        };
-    }
+            &["OW", "update"][..]
+        }
+    });
     Ok(Reply::Array(
         keys.into_iter()
             .enumerate()
-            .map(|(nth, k)| {
-                let flags = per_key_flags(spec, &argv[2..], nth).unwrap_or(flags);
+            .map(|(nth, (k, flags))| {
+                let flags = set_flags
+                    .or_else(|| per_key_flags(spec, &argv[2..], nth))
+                    .unwrap_or(flags);
                 Reply::Array(vec![Reply::Bulk(k.clone()), Reply::Set(statuses(flags))])
             })
             .collect(),
@@ -682,7 +845,7 @@ mod tests {
 
     #[test]
     fn key_spec_of_a_range() {
-        let Reply::Map(fields) = &key_specs(find("exists"))[0] else {
+        let Reply::Map(fields) = &key_specs("exists", find("exists"))[0] else {
             panic!("not a map")
         };
         let Reply::Map(find_keys) = &fields[2].1 else {

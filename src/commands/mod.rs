@@ -24,6 +24,7 @@ pub mod generic;
 pub mod hash;
 pub mod hyperloglog;
 pub mod info;
+pub mod key_specs;
 pub mod latency;
 pub mod list;
 pub mod lock;
@@ -87,6 +88,14 @@ pub mod flags {
     /// Runs alone, in the gate's exclusive section, locking each shard on first use (scripts,
     /// EXEC, FLUSHALL, SWAPDB; see gate.rs).
     pub const ALL_SHARDS: u32 = 1 << 16;
+    /// GETKEYS of a call without keys answers an empty list, not an error (EVAL with 0 keys).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    /// Refused while a replica loads a dataset asynchronously (reported only: ferrocache has no
+    /// replication).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    /// Routes Pub/Sub messages (PUBLISH, SPUBLISH): the connection lets the receivers finish
+    /// the input they already have first (not reported by COMMAND INFO).
+    pub const ROUTES_MESSAGES: u32 = 1 << 19;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -104,6 +113,8 @@ pub mod flags {
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (ALLOW_BUSY, "allow_busy"),
     ];

@@ -13,7 +13,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "save",
         1,
-        ADMIN | NOSCRIPT | NO_MULTI,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "bgsave",
         -1,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",

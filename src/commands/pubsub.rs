@@ -97,7 +97,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "publish",
         3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | ROUTES_MESSAGES,
         KeySpec::None,
         &["pubsub", "fast"],
         "pubsub",
@@ -108,7 +108,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "spublish",
         3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | ROUTES_MESSAGES,
         KeySpec::None,
         &["pubsub", "fast"],
         "pubsub",

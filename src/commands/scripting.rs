@@ -12,8 +12,10 @@ use crate::protocol::Reply;
 use crate::scripting::{Access, Source};
 use bytes::Bytes;
 
-const EVAL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | STALE | ALL_SHARDS;
-const EVAL_RO_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | STALE | READONLY | ALL_SHARDS;
+const EVAL_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | ALL_SHARDS;
+const EVAL_RO_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | ALL_SHARDS;
 
 const fn spec(
     name: &'static str,

@@ -10,6 +10,7 @@ use super::context::ReplyMode;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
+use crate::keyspace::watch::KeyState;
 use crate::keyspace::{KeyHasher, Shard, ShardId};
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -155,9 +156,10 @@ fn check_flush_mode(argv: &[Bytes]) -> Result<(), CommandError> {
 
 fn flush_db(ctx: &mut Ctx<'_>, db: usize) {
     let mut removed = 0;
+    let now = ctx.now_ms;
     ctx.for_each_shard(db, |_, shard| {
         removed += shard.len() as u64;
-        shard.clear();
+        shard.clear(now);
     });
     ctx.changed += removed;
 }
@@ -203,28 +205,49 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// Swaps the contents of databases `a` and `b` shard by shard (all shards are held). Clients
-/// watching a key that exists in either database before or after the swap are marked, as Redis's
-/// `touchAllWatchedKeysInDb`.
+/// Swaps the contents of databases `a` and `b` shard by shard (all shards are held). Before the
+/// swap, the clients watching a key of either database are marked by the states the key has on
+/// both sides, as Redis's `touchAllWatchedKeysInDb` (a key is in the same shard of every
+/// database).
 fn swap_databases(ctx: &mut Ctx<'_>, a: usize, b: usize) {
+    let now = ctx.now_ms;
     // A shard shaped like the others to carry one side's contents during the three-way swap.
     let mut carrier = Shard::new(KeyHasher::default());
     for shard in 0..ctx.state.keyspace.shards_per_db() {
         let (ida, idb) = (ShardId { db: a, shard }, ShardId { db: b, shard });
-        ctx.with_shard(ida, |s| {
-            s.touch_existing_watched();
-            s.swap_contents(&mut carrier);
-        });
-        ctx.with_shard(idb, |s| {
-            s.touch_existing_watched();
-            s.swap_contents(&mut carrier);
-            s.touch_existing_watched();
-        });
-        ctx.with_shard(ida, |s| {
-            s.swap_contents(&mut carrier);
-            s.touch_existing_watched();
-        });
+        let watched_a = ctx.with_shard(ida, |s| s.watched_keys());
+        let watched_b = ctx.with_shard(idb, |s| s.watched_keys());
+        if !watched_a.is_empty() || !watched_b.is_empty() {
+            // Each side's watched keys as the other side holds them.
+            let in_b = ctx.with_shard(idb, |s| states_of(s, watched_a, now));
+            let in_a = ctx.with_shard(ida, |s| states_of(s, watched_b, now));
+            ctx.with_shard(ida, |s| {
+                s.touch_watched_emptied(|k| state_in(&in_b, k), now)
+            });
+            ctx.with_shard(idb, |s| {
+                s.touch_watched_emptied(|k| state_in(&in_a, k), now)
+            });
+        }
+        ctx.with_shard(ida, |s| s.swap_contents(&mut carrier));
+        ctx.with_shard(idb, |s| s.swap_contents(&mut carrier));
+        ctx.with_shard(ida, |s| s.swap_contents(&mut carrier));
     }
+}
+
+type KeyStates = hashbrown::HashMap<Box<[u8]>, KeyState>;
+
+/// The states in `shard` of `keys`.
+fn states_of(shard: &Shard, keys: Vec<Box<[u8]>>, now: u64) -> KeyStates {
+    keys.into_iter()
+        .map(|key| {
+            let state = shard.key_state_of(&key, now);
+            (key, state)
+        })
+        .collect()
+}
+
+fn state_in(states: &KeyStates, key: &[u8]) -> KeyState {
+    states.get(key).copied().unwrap_or(KeyState::Absent)
 }
 
 fn time(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
@@ -307,7 +330,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "load",
         -3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -318,7 +341,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "loadex",
         -3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -329,7 +352,7 @@ static MODULE_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "unload",
         3,
-        ADMIN | NOSCRIPT,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",
@@ -378,13 +401,16 @@ fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 macro_rules! cluster_sub {
     ($name:literal, $arity:expr) => {
-        cluster_sub!($name, $arity, "3.0.0")
+        cluster_sub!($name, $arity, STALE)
     };
-    ($name:literal, $arity:expr, $since:literal) => {
+    ($name:literal, $arity:expr, $flags:expr) => {
+        cluster_sub!($name, $arity, $flags, "3.0.0")
+    };
+    ($name:literal, $arity:expr, $flags:expr, $since:literal) => {
         command!(
             $name,
             $arity,
-            STALE,
+            $flags,
             KeySpec::None,
             &["slow"],
             "cluster",
@@ -396,33 +422,43 @@ macro_rules! cluster_sub {
 }
 
 static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
-    cluster_sub!("addslots", -3),
-    cluster_sub!("addslotsrange", -4, "7.0.0"),
-    cluster_sub!("bumpepoch", 2),
-    cluster_sub!("count-failure-reports", 3),
+    cluster_sub!("addslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!(
+        "addslotsrange",
+        -4,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        "7.0.0"
+    ),
+    cluster_sub!("bumpepoch", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("count-failure-reports", 3, ADMIN | STALE),
     cluster_sub!("countkeysinslot", 3),
-    cluster_sub!("delslots", -3),
-    cluster_sub!("delslotsrange", -4, "7.0.0"),
-    cluster_sub!("failover", -2),
-    cluster_sub!("flushslots", 2),
-    cluster_sub!("forget", 3),
+    cluster_sub!("delslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!(
+        "delslotsrange",
+        -4,
+        ADMIN | STALE | NO_ASYNC_LOADING,
+        "7.0.0"
+    ),
+    cluster_sub!("failover", -2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("flushslots", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("forget", 3, ADMIN | STALE | NO_ASYNC_LOADING),
     cluster_sub!("getkeysinslot", 4),
-    cluster_sub!("help", 2, "5.0.0"),
+    cluster_sub!("help", 2, LOADING | STALE, "5.0.0"),
     cluster_sub!("info", 2),
     cluster_sub!("keyslot", 3),
-    cluster_sub!("links", 2, "7.0.0"),
-    cluster_sub!("meet", -4),
+    cluster_sub!("links", 2, STALE, "7.0.0"),
+    cluster_sub!("meet", -4, ADMIN | STALE | NO_ASYNC_LOADING),
     cluster_sub!("myid", 2),
-    cluster_sub!("myshardid", 2, "7.2.0"),
+    cluster_sub!("myshardid", 2, STALE, "7.2.0"),
     cluster_sub!("nodes", 2),
-    cluster_sub!("replicas", 3, "5.0.0"),
-    cluster_sub!("replicate", 3),
-    cluster_sub!("reset", -2),
-    cluster_sub!("saveconfig", 2),
-    cluster_sub!("set-config-epoch", 3),
-    cluster_sub!("setslot", -4),
-    cluster_sub!("shards", 2, "7.0.0"),
-    cluster_sub!("slaves", 3),
+    cluster_sub!("replicas", 3, ADMIN | STALE, "5.0.0"),
+    cluster_sub!("replicate", 3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("reset", -2, ADMIN | NOSCRIPT | STALE),
+    cluster_sub!("saveconfig", 2, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("set-config-epoch", 3, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("setslot", -4, ADMIN | STALE | NO_ASYNC_LOADING),
+    cluster_sub!("shards", 2, STALE, "7.0.0"),
+    cluster_sub!("slaves", 3, ADMIN | STALE),
     cluster_sub!("slots", 2),
 ];
 

@@ -9,6 +9,7 @@ use super::context::MultiState;
 use super::{dispatch, flags::*, ClientState, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
+use crate::keyspace::watch::KeyState;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
@@ -114,16 +115,21 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Array(replies))
 }
 
-/// True if a watched key was changed, or has expired since it was watched. Looking the keys up
-/// deletes the expired ones, which sets the flag.
+/// True if a watched key was changed, or has expired since it was watched (Redis's
+/// `isWatchedKeyExpired`: a key that was already stale at WATCH does not count). Nothing is
+/// deleted here.
 fn watched_keys_changed(ctx: &mut Ctx<'_>) -> bool {
     let now = ctx.now_ms;
-    let keys = ctx.client.watch.keys.clone();
-    for (db, key) in &keys {
-        let (shard, hash) = ctx.shard_in(*db, key);
-        shard.get_mut(hash, key, now);
+    let flag = ctx.client.watch.flag.clone();
+    if flag.is_set() {
+        return true;
     }
-    ctx.client.watch.flag.is_set()
+    let keys = ctx.client.watch.keys.clone();
+    keys.iter().any(|(db, key)| {
+        let (shard, hash) = ctx.shard_in(*db, key);
+        shard.key_state(hash, key, now) == KeyState::Stale
+            && !shard.watchers.is_stale_watch(key, &flag)
+    })
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -142,13 +148,18 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         {
             continue;
         }
+        let now = ctx.now_ms;
         let ks = &ctx.state.keyspace;
+        let hash = ks.hash(key);
         let id = ShardId {
             db,
-            shard: ks.shard_of(ks.hash(key)),
+            shard: ks.shard_of(hash),
         };
         match ctx.locks.shard_mut(id) {
-            Some(shard) => shard.watchers.add(key, &flag),
+            Some(shard) => {
+                let key_state = shard.key_state(hash, key, now);
+                shard.watchers.add(key, &flag, key_state)
+            }
             // A busy script holds the shard: the watch joins it when the script ends, and a
             // write by the script marks it meanwhile (see gate.rs).
             None => ctx.state.gate.change_watch(ctx.state, db, key, &flag, true),

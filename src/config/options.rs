@@ -101,6 +101,10 @@ const fn aliased(
 }
 
 const INT_MAX: i64 = i32::MAX as i64;
+
+/// Options a glob in CONFIG GET (`*`) does not list, only their exact name (Redis's
+/// HIDDEN_CONFIG: debugging aids for test suites).
+pub const HIDDEN: &[&str] = &["rdb-key-save-delay", "key-load-delay"];
 const LONG_MAX: i64 = i64::MAX;
 
 const POLICIES: &[&str] = &[
@@ -156,7 +160,7 @@ pub static OPTIONS: &[OptionSpec] = &[
             max: u32::MAX as i64,
         },
         "0",
-        Mutable,
+        Immutable,
     ),
     opt(
         "timeout",
@@ -262,6 +266,26 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("sanitize-dump-payload", Enum(SANITIZE), "no", Mutable),
     opt("dbfilename", Str, "dump.rdb", Protected),
     opt("rdb-del-sync-files", Bool, "no", Mutable),
+    // Testing options (see `HIDDEN`): microseconds slept per key saved / loaded; a negative
+    // -N sleeps one microsecond for one key in N.
+    opt(
+        "rdb-key-save-delay",
+        Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
+    opt(
+        "key-load-delay",
+        Int {
+            min: i32::MIN as i64,
+            max: INT_MAX,
+        },
+        "0",
+        Mutable,
+    ),
     opt("dir", Str, "", Protected),
     // Replication: not implemented; `refusal` stops start-up for a replica role
     aliased("replicaof", "slaveof", ReplicaOf, "", Immutable),

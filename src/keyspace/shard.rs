@@ -10,7 +10,7 @@ use super::access;
 use super::entry::Entry;
 use super::snapshot::{ShardViews, SnapshotEntry};
 use super::value::{Value, ValueMut, ValueRef};
-use super::watch::Watchers;
+use super::watch::{KeyState, Watchers};
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 
@@ -406,7 +406,7 @@ impl Shard {
             .expect("indexed slot holds an entry");
         self.set_stamp(id, 0);
         if !self.watchers.is_empty() {
-            self.watchers.touch(entry.key());
+            self.watchers.touch(entry.key(), false);
         }
         self.free.push(id);
         self.evict_tier.note_remove(entry.key());
@@ -567,27 +567,50 @@ impl Shard {
     }
 
     /// Removes every key, marking the watchers of keys that existed.
-    pub fn clear(&mut self) {
-        self.touch_existing_watched();
+    pub fn clear(&mut self, now_ms: u64) {
+        self.touch_watched_emptied(|_| KeyState::Absent, now_ms);
         self.before_contents_change();
         self.reset_storage();
     }
 
-    /// Marks every watcher whose key currently exists here (flush, SWAPDB).
-    pub fn touch_existing_watched(&mut self) {
+    /// What is stored under `key`, without expiring or touching it.
+    pub fn key_state(&self, hash: u64, key: &[u8], now_ms: u64) -> KeyState {
+        match self
+            .find_slot(hash, key)
+            .and_then(|id| self.slot(id).as_ref())
+        {
+            None => KeyState::Absent,
+            Some(e) if e.is_expired(now_ms) => KeyState::Stale,
+            Some(_) => KeyState::Live,
+        }
+    }
+
+    /// `key_state` computing the key's hash.
+    pub fn key_state_of(&self, key: &[u8], now_ms: u64) -> KeyState {
+        self.key_state(self.hasher.hash_one(key), key, now_ms)
+    }
+
+    /// The keys watched here (the other side of a SWAPDB looks them up).
+    pub fn watched_keys(&self) -> Vec<Box<[u8]>> {
+        self.watchers.keys().map(Into::into).collect()
+    }
+
+    /// Marks the watchers of this shard's keys before its contents are dropped (flush) or
+    /// replaced by contents in which each key's state is `replaced(key)` (SWAPDB).
+    pub fn touch_watched_emptied(&mut self, replaced: impl FnMut(&[u8]) -> KeyState, now_ms: u64) {
         if self.watchers.is_empty() {
             return;
         }
-        let hasher = self.hasher.clone();
-        let watchers = std::mem::take(&mut self.watchers);
-        watchers.touch_where(|key| self.find_slot(hasher.hash_one(key), key).is_some());
+        let mut watchers = std::mem::take(&mut self.watchers);
+        watchers.touch_emptied(|key| self.key_state_of(key, now_ms), replaced);
         self.watchers = watchers;
     }
 
     /// Marks the clients watching `key` (called for every write).
-    pub fn touch_watched(&self, key: &[u8]) {
+    pub fn touch_watched(&mut self, hash: u64, key: &[u8]) {
         if !self.watchers.is_empty() {
-            self.watchers.touch(key);
+            let exists = self.find_slot(hash, key).is_some();
+            self.watchers.touch(key, exists);
         }
     }
 
@@ -850,7 +873,7 @@ mod tests {
             s.swap_contents(&mut other);
         }
         assert!(s.len() > 1000, "the rounds build on each other");
-        s.clear();
+        s.clear(now);
         assert_stamps_mirror_entries(&s);
         assert_eq!(s.stamp_at(0), 0);
     }

@@ -396,7 +396,7 @@ mod tests {
                     .map(|shard| ShardId { db, shard })
                     .collect();
                 for (_, mut shard) in ks.lock_sorted(&ids) {
-                    shard.clear();
+                    shard.clear(*now);
                 }
             }
             _ => swapdb(ks, db, rng.below(DBS as u64) as usize),

@@ -776,9 +776,10 @@ fn flush_db(state: &ServerState, client: &mut ClientState, db: usize) {
         effects: Default::default(),
     };
     let mut removed = 0;
+    let now = ctx.now_ms;
     ctx.for_each_shard(db, |_, shard| {
         removed += shard.len() as u64;
-        shard.clear();
+        shard.clear(now);
     });
     ctx.changed += removed;
     ctx.propagate_in(db, vec![Bytes::from_static(b"FLUSHDB")]);

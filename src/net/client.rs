@@ -2,12 +2,16 @@
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
 use crate::commands::context::ReplyMode;
-use crate::commands::{dispatch, ClientState};
-use crate::protocol::{Limits, Request, RequestDecoder};
+use crate::commands::{dispatch, flags, ClientState};
+use crate::protocol::{Limits, Reply, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -33,6 +37,11 @@ pub struct Ends {
 /// own copy of the loop (the plaintext one is the same code as before TLS existed).
 pub async fn run<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
     MarkedAsync(Box::pin(serve(state, stream, ends))).await
+}
+
+/// Runs a connection future of another protocol (memcached) under the same marking.
+pub(super) async fn marked<F: std::future::Future>(f: F) -> F::Output {
+    MarkedAsync(Box::pin(f)).await
 }
 
 /// Polls a connection future with this thread marked as running a connection task, so debug
@@ -67,13 +76,19 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     let mut decoder = RequestDecoder::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut reported_buffers = (0usize, 0usize);
+    let mut reported_buffers = (0usize, 0usize, 0usize, 0usize, 0usize);
     // Frames other connections push here (Pub/Sub messages, MONITOR lines), and how many of
     // the bytes in `output` came from it (released from its limit once written).
     let outbox = client.pubsub.outbox.clone();
     let mut pushed = 0usize;
     // Since when the replies waiting here have exceeded the normal class's soft limit.
     let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
+    // Counts input reaching the socket before this task runs (see InputWatch).
+    let input_waker = Arc::new(InputWaker {
+        info: info.clone(),
+        task: parking_lot::Mutex::new(None),
+        before_last_poll: std::sync::atomic::AtomicU64::new(0),
+    });
 
     'conn: loop {
         if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
@@ -92,12 +107,16 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 tokio::time::sleep(Duration::from_secs(timeout_secs)).await
             }
         };
-        let read = tokio::select! {
-            read = stream.read_buf(&mut input) => Some(read),
-            _ = outbox.ready() => None,
-            _ = info.kill_notify.notified() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
-            _ = idle => break 'conn,
+        let read = {
+            let reading = stream.read_buf(&mut input);
+            tokio::pin!(reading);
+            tokio::select! {
+                read = InputWatch::new(&input_waker, reading.as_mut()) => Some(read),
+                _ = outbox.ready() => None,
+                _ = info.kill_notify.notified() => break 'conn,
+                _ = shutdown.changed() => break 'conn,
+                _ = idle => break 'conn,
+            }
         };
         let Some(read) = read else {
             // Only pushed frames to write; a kill (output buffer limit) interrupts a stuck write.
@@ -125,6 +144,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
         }
         info.last_interaction_ms
             .store(state.clock.now_ms(), Ordering::Relaxed);
+        client.query_batch = (input.len(), input.capacity());
         let mut close = false;
         loop {
             let limits = Limits {
@@ -133,6 +153,9 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
             };
             match decoder.decode(&mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
+                    if state.pubsub.has_subscriptions() && client.multi.is_none() {
+                        settle_before_publish(state, &client, &argv).await;
+                    }
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
                     let mut reply = dispatch::execute_async(state, &mut client, &argv).await;
@@ -173,16 +196,26 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                         pushed += outbox.drain_into(&mut output);
                     }
                     let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
-                    match client.reply_mode {
-                        ReplyMode::On => {
-                            for frame in frames {
-                                frame.encode(client.protocol, &mut output);
-                            }
-                            reply.encode(client.protocol, &mut output)
+                    // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
+                    // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
+                    for frame in frames {
+                        frame.encode(client.protocol, &mut output);
+                    }
+                    let is_push = matches!(reply, Reply::Push(_));
+                    let replying = match client.reply_mode {
+                        ReplyMode::On => true,
+                        ReplyMode::Off => false,
+                        ReplyMode::SkipNext => {
+                            client.reply_mode = ReplyMode::Skipping;
+                            false
                         }
-                        ReplyMode::Off => {}
-                        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skipping,
-                        ReplyMode::Skipping => client.reply_mode = ReplyMode::On,
+                        ReplyMode::Skipping => {
+                            client.reply_mode = ReplyMode::On;
+                            false
+                        }
+                    };
+                    if replying || is_push {
+                        reply.encode(client.protocol, &mut output)
                     }
                     if !client.pubsub.is_subscribed() {
                         if let Some(limit) = crate::commands::memory_limit::output_limit_reached(
@@ -247,14 +280,6 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 }
             }
         }
-        // Published for CLIENT LIST (qbuf=, omem=) only when they change.
-        let buffers = (input.len(), output.len());
-        if buffers != reported_buffers {
-            reported_buffers = buffers;
-            let mut details = info.details.lock();
-            details.query_buf = buffers.0;
-            details.output_buf = buffers.1;
-        }
         let query_limit = state
             .config
             .hot
@@ -267,6 +292,34 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
             );
             crate::stats::ServerStats::add(&crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS, 1);
             break;
+        }
+        // Published for CLIENT LIST before the replies go out, only when they change: the
+        // unparsed part of the query buffer and its free room, the arguments of a request
+        // partly arrived, and output a write this big may leave pending (smaller writes go out
+        // at once; Redis too has written them when another client looks).
+        let (parsed, argv_mem, argc) = decoder.parsed();
+        let pending_output = if output.len() >= READ_CHUNK_BYTES {
+            output.len()
+        } else {
+            0
+        };
+        let buffers = (
+            input.len() - parsed,
+            input.capacity() - input.len(),
+            argv_mem,
+            argc,
+            pending_output,
+        );
+        // The free room moves with every request consumed: republished per KiB, not per batch.
+        let coarse = |b: (usize, usize, usize, usize, usize)| (b.0, b.1 / 1024, b.2, b.3, b.4);
+        if coarse(buffers) != coarse(reported_buffers) {
+            reported_buffers = buffers;
+            let mut details = info.details.lock();
+            details.query_buf = buffers.0;
+            details.query_buf_free = buffers.1;
+            details.argv_mem = buffers.2;
+            details.argc = buffers.3;
+            details.output_buf = buffers.4;
         }
         if client.aof_wait > 0 {
             // Replies of writes go out once the log holds them (fsynced, with `always`).
@@ -286,6 +339,10 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
             ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
             outbox.written(std::mem::take(&mut pushed));
             output.clear();
+            if reported_buffers.4 > 0 {
+                reported_buffers.4 = 0;
+                info.details.lock().output_buf = 0;
+            }
             if output.capacity() > IDLE_BUFFER_BYTES_MAX {
                 output = BytesMut::with_capacity(READ_CHUNK_BYTES);
             }
@@ -356,6 +413,11 @@ async fn wait_blocked<S: super::listener::Connection>(
 ) -> Option<crate::protocol::Reply> {
     use crate::blocking::{Ending, Settled};
     let info = client.info.clone();
+    // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
+    info.input_idle_at.store(
+        info.input_arrivals.load(Ordering::Acquire),
+        Ordering::Release,
+    );
     let parked = std::mem::replace(client, ClientState::new(info.clone()));
     let waiter = {
         // Parking looks at the keys: inside a shared section, awaited if a script runs.
@@ -400,5 +462,83 @@ async fn wait_blocked<S: super::listener::Connection>(
             *client = *parked;
             return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
         }
+    }
+}
+
+/// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish
+/// the input they already have, so their subscription changes that reached the server before
+/// it take effect first (docs/pubsub.md, "Ordering").
+async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: &[Bytes]) {
+    let Ok(found) = dispatch::resolve(state, argv) else {
+        return;
+    };
+    if found.spec.has(flags::ROUTES_MESSAGES) {
+        state.pubsub.settle_subscribers(&client.info).await;
+    }
+}
+
+/// The waker of a connection's socket read: counts an arrival of input, before the connection's
+/// task runs, then wakes the task.
+struct InputWaker {
+    info: Arc<crate::clients::ClientInfo>,
+    task: parking_lot::Mutex<Option<Waker>>,
+    /// The epoch the previous poll of the read opened from: once polled again, all input counted
+    /// up to it has been read and run.
+    before_last_poll: std::sync::atomic::AtomicU64,
+}
+
+impl Wake for InputWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.info.input_arrivals.fetch_add(1, Ordering::AcqRel);
+        if let Some(task) = self.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+/// A socket read polled with `InputWaker`. Each poll opens a new arrival epoch
+/// (`input_arrivals` + 1): input counted up to the old value is in the socket by then, so this
+/// read takes it, and once the next poll comes it has been run (`input_done_through`). When the
+/// read finds input the connection is busy (`input_idle_at` = u64::MAX); when it finds none it
+/// is idle at the new epoch, until the waker counts an arrival.
+struct InputWatch<'a, F> {
+    waker: &'a Arc<InputWaker>,
+    read: F,
+}
+
+impl<'a, F> InputWatch<'a, F> {
+    fn new(waker: &'a Arc<InputWaker>, read: F) -> Self {
+        InputWatch { waker, read }
+    }
+}
+
+impl<F: Future + Unpin> Future for InputWatch<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        {
+            let mut task = self.waker.task.lock();
+            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
+                *task = Some(cx.waker().clone());
+            }
+        }
+        let info = &self.waker.info;
+        let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
+        let before = self.waker.before_last_poll.swap(epoch, Ordering::AcqRel);
+        info.input_done_through.store(before, Ordering::Release);
+        let waker = Waker::from(self.waker.clone());
+        let mut inner_cx = TaskContext::from_waker(&waker);
+        let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
+        let idle_at = if polled.is_ready() {
+            u64::MAX
+        } else {
+            epoch + 1
+        };
+        info.input_idle_at.store(idle_at, Ordering::Release);
+        polled
     }
 }

@@ -112,10 +112,13 @@ async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr)
     let _ = stream.set_nodelay(true);
     count(&COUNTERS.curr_connections, 1);
     count(&COUNTERS.total_connections, 1);
-    run(&state, stream, addr).await;
+    super::client::marked(run(&state, stream, addr)).await;
     COUNTERS.curr_connections.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Requests run in the gate's shared sections, so a busy script makes them wait without
+/// blocking a worker (see gate.rs); the whole loop is marked as a connection task for the
+/// debug check that nothing here waits for a shard outside a section.
 async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
     let local = stream.local_addr().unwrap_or(addr);
     let fd = {
@@ -187,7 +190,12 @@ async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                         continue;
                     }
                     for slice in keys.chunks(GET_KEYS_PER_SLICE) {
-                        exec::get_values(state, &mut session, cas, touch, slice, &mut output);
+                        {
+                            // A shared section per slice, entered without blocking the worker
+                            // (a script may hold every shard); never held across a write.
+                            let _section = state.gate.shared().await;
+                            exec::get_values(state, &mut session, cas, touch, slice, &mut output);
+                        }
                         if output.len() >= OUTPUT_FLUSH_BYTES
                             && !flush(state, &mut session, &mut stream, &mut output).await
                         {
@@ -197,7 +205,11 @@ async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
                     output.extend_from_slice(b"END\r\n");
                 }
                 Step::Request(request) => {
-                    if exec::execute(state, &mut session, request, &mut output) == Flow::Close {
+                    let flow = {
+                        let _section = state.gate.shared().await;
+                        exec::execute(state, &mut session, request, &mut output)
+                    };
+                    if flow == Flow::Close {
                         close = true;
                         break;
                     }

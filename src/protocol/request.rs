@@ -77,6 +77,21 @@ impl RequestDecoder {
         self.pending.is_some()
     }
 
+    /// For a multibulk request partly decoded: the bytes of `buf` already parsed (header, whole
+    /// arguments, the header of the bulk being read), the total length of the whole arguments
+    /// and their count. Redis has moved those into the client's argv (CLIENT LIST `qbuf=`,
+    /// `argv-mem=`).
+    pub fn parsed(&self) -> (usize, usize, usize) {
+        match &self.pending {
+            Some(p) => (
+                p.offset,
+                p.args.iter().map(|(start, end)| end - start).sum(),
+                p.args.len(),
+            ),
+            None => (0, 0, 0),
+        }
+    }
+
     /// Decodes the next complete request from the front of `buf`, removing its bytes.
     /// `Ok(None)` means more bytes are needed.
     pub fn decode(

@@ -265,6 +265,11 @@ pub struct PubSub {
     monitors: RwLock<Subscribers>,
     /// Set while at least one MONITOR client exists, so dispatch can skip formatting lines.
     pub monitoring: AtomicBool,
+    /// Subscriptions (channels, shard channels, patterns) server-wide: publishers wait for busy
+    /// subscribers only while there are some.
+    subscriptions: AtomicUsize,
+    /// The connections subscribed to anything: a PUBLISH waits for those with unfinished input.
+    subscribed: RwLock<HashMap<u64, Arc<ClientInfo>>>,
     /// CLIENT TRACKING: who holds which keys.
     pub tracking: tracking::Tracking,
 }
@@ -278,27 +283,103 @@ impl PubSub {
     }
 
     pub fn subscribe(&self, kind: ChannelKind, channel: &Bytes, outbox: &Arc<Outbox>) {
-        self.table(kind)
+        let added = self
+            .table(kind)
             .write()
             .entry(channel.clone())
             .or_default()
-            .insert(outbox.id(), outbox.clone());
+            .insert(outbox.id(), outbox.clone())
+            .is_none();
+        self.count_subscription(added, true);
     }
 
     pub fn unsubscribe(&self, kind: ChannelKind, channel: &[u8], id: u64) {
-        remove_from(&mut self.table(kind).write(), channel, id);
+        let removed = remove_from(&mut self.table(kind).write(), channel, id);
+        self.count_subscription(removed, false);
     }
 
     pub fn psubscribe(&self, pattern: &Bytes, outbox: &Arc<Outbox>) {
-        self.patterns
+        let added = self
+            .patterns
             .write()
             .entry(pattern.clone())
             .or_default()
-            .insert(outbox.id(), outbox.clone());
+            .insert(outbox.id(), outbox.clone())
+            .is_none();
+        self.count_subscription(added, true);
     }
 
     pub fn punsubscribe(&self, pattern: &[u8], id: u64) {
-        remove_from(&mut self.patterns.write(), pattern, id);
+        let removed = remove_from(&mut self.patterns.write(), pattern, id);
+        self.count_subscription(removed, false);
+    }
+
+    fn count_subscription(&self, changed: bool, added: bool) {
+        if changed && added {
+            self.subscriptions.fetch_add(1, Ordering::Relaxed);
+        } else if changed {
+            self.subscriptions.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// True while any client subscribes to anything.
+    pub fn has_subscriptions(&self) -> bool {
+        self.subscriptions.load(Ordering::Relaxed) > 0
+    }
+
+    /// Keeps `client` in the set of subscribed connections while it subscribes to anything.
+    fn note_subscribed(&self, client: &ClientPubSub) {
+        let (id, on) = (client.outbox.id(), client.is_subscribed());
+        if self.subscribed.read().contains_key(&id) == on {
+            return;
+        }
+        let mut subscribed = self.subscribed.write();
+        if on {
+            subscribed.insert(id, client.outbox.info.clone());
+        } else {
+            subscribed.remove(&id);
+        }
+    }
+
+    /// The subscribed connections other than `publisher` that have input they have not
+    /// finished running, each with its arrival count now (`ClientInfo::input_pending`).
+    fn busy_subscribers(&self, publisher: u64) -> Vec<(Arc<ClientInfo>, u64)> {
+        self.subscribed
+            .read()
+            .iter()
+            .filter(|(id, info)| **id != publisher && !info.settling.load(Ordering::Acquire))
+            .filter_map(|(_, info)| info.input_pending().map(|seen| (info.clone(), seen)))
+            .collect()
+    }
+
+    /// Before a PUBLISH from `publisher` routes a message: waits (yielding) until every
+    /// subscribed connection has run the input that had reached it, so a subscription change
+    /// that reached the server before the PUBLISH takes effect first, as in Redis's single
+    /// event loop (docs/pubsub.md, "Ordering"). A subscriber that keeps sending is waited for
+    /// one batch at most; one stuck in a write for `PUBLISH_SETTLE` at most; one running a
+    /// PUBLISH that waits too, not at all.
+    pub async fn settle_subscribers(&self, publisher: &ClientInfo) {
+        if !self.has_subscriptions() {
+            return;
+        }
+        let mut busy = self.busy_subscribers(publisher.id);
+        if busy.is_empty() {
+            return;
+        }
+        publisher.settling.store(true, Ordering::Release);
+        let deadline = std::time::Instant::now() + PUBLISH_SETTLE;
+        loop {
+            busy.retain(|(info, seen)| {
+                !info.input_done(*seen)
+                    && !info.is_killed()
+                    && !info.settling.load(Ordering::Acquire)
+            });
+            if busy.is_empty() || std::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        publisher.settling.store(false, Ordering::Release);
     }
 
     /// Ids of clients subscribed to a channel, shard channel or pattern that `allowed` refuses
@@ -417,14 +498,21 @@ impl PubSub {
     }
 }
 
-fn remove_from(table: &mut HashMap<Bytes, Subscribers>, name: &[u8], id: u64) {
-    if let Some(subscribers) = table.get_mut(name) {
-        subscribers.remove(&id);
-        if subscribers.is_empty() {
-            table.remove(name);
-        }
+/// Removes one subscriber; true if it was there.
+fn remove_from(table: &mut HashMap<Bytes, Subscribers>, name: &[u8], id: u64) -> bool {
+    let Some(subscribers) = table.get_mut(name) else {
+        return false;
+    };
+    let removed = subscribers.remove(&id).is_some();
+    if subscribers.is_empty() {
+        table.remove(name);
     }
+    removed
 }
+
+/// The longest a PUBLISH waits for a receiver that does not finish its input (stuck writing
+/// replies to a peer that does not read them).
+const PUBLISH_SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// One message encoded lazily, at most once per protocol.
 struct Frames<F: Fn() -> Vec<Reply>> {
@@ -503,6 +591,7 @@ pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
     }
     client.frames_before_reply.clear();
     client.events.clear();
+    state.pubsub.note_subscribed(client);
 }
 
 /// Dispatch's checks for subscribed and MONITOR clients, before a command runs: in RESP2 a
@@ -606,8 +695,10 @@ pub fn after_command(
     }
     if spec.group == "pubsub" || spec.name == "reset" || spec.name == "monitor" {
         publish_subscription_counts(client);
+        state.pubsub.note_subscribed(&client.pubsub);
     }
-    if monitored(spec) && !shown_before_running(spec) {
+    // A blocked command is shown once, when it arrives (Redis 7), not again when served.
+    if monitored(spec) && !shown_before_running(spec) && !client.blocking.retrying {
         monitor::feed(
             state,
             client.db,

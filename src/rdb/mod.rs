@@ -390,21 +390,26 @@ fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::
     for code in state.scripting.functions.library_codes() {
         w.function(&code)?;
     }
-    write_body(&mut w, snap)?;
+    write_body(&mut w, snap, &state.config.hot.rdb_key_save_delay)?;
     let (sink, len) = w.finish()?;
     let file = sink.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(len)
 }
 
-/// Writes every key of a snapshot, database by database.
+/// Writes every key of a snapshot, database by database, sleeping `delay` (rdb-key-save-delay,
+/// read for each key) after each.
 fn write_body<W: std::io::Write>(
     w: &mut write::FileWriter<W>,
     snap: Snapshot<'_>,
+    delay: &AtomicI64,
 ) -> std::io::Result<()> {
     for db in &snap.dbs {
         w.select_db(db.db, db.len(), db.expires())?;
-        db.for_each(|key, value, deadline| w.key(key, value, deadline))?;
+        db.for_each(|key, value, deadline| {
+            debug_delay(delay.load(Ordering::Relaxed));
+            w.key(key, value, deadline)
+        })?;
     }
     if let Some(stream) = snap.stream {
         let mut current_db = None;
@@ -419,6 +424,7 @@ fn write_body<W: std::io::Write>(
                     w.select_db(db, keys, expires)?;
                     current_db = Some(db);
                 }
+                debug_delay(delay.load(Ordering::Relaxed));
                 w.key(&e.key, e.value.as_ref(), e.expire_at_ms)?;
             }
         }
@@ -735,9 +741,40 @@ pub fn open_for_load(path: &Path) -> std::io::Result<(std::fs::File, usize)> {
     Ok((file, len))
 }
 
+/// Redis's `debugDelay`, for rdb-key-save-delay and key-load-delay: sleeps `usec` microseconds;
+/// a negative -N sleeps one microsecond for one call in N on average (short delays without a
+/// system call per key).
+pub fn debug_delay(usec: i64) {
+    let usec = match usec {
+        0 => return,
+        n if n < 0 => {
+            thread_local! {
+                static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) };
+            }
+            // xorshift64: a cheap draw, seeded per thread.
+            let draw = STATE.with(|s| {
+                let mut x = s.get();
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.set(x);
+                x
+            });
+            if !draw.is_multiple_of(n.unsigned_abs()) {
+                return;
+            }
+            1
+        }
+        n => n as u64,
+    };
+    std::thread::sleep(std::time::Duration::from_micros(usec));
+}
+
 /// Inserts the keys of a parse into the keyspace.
 struct KeyLoader<'k> {
     ks: &'k Keyspace,
+    /// key-load-delay, read for each key.
+    delay: &'k AtomicI64,
     limits: values::Limits,
     now_ms: u64,
     file_bytes: usize,
@@ -748,12 +785,13 @@ struct KeyLoader<'k> {
 impl<'k> KeyLoader<'k> {
     fn new(
         ks: &'k Keyspace,
-        config: &crate::config::Config,
+        config: &'k crate::config::Config,
         now_ms: u64,
         file_bytes: usize,
     ) -> KeyLoader<'k> {
         KeyLoader {
             ks,
+            delay: &config.hot.key_load_delay,
             limits: values::Limits::from_config(config),
             now_ms,
             file_bytes,
@@ -765,7 +803,10 @@ impl<'k> KeyLoader<'k> {
     fn apply(&mut self, event: Event<'_>) -> Result<(), String> {
         let ks = self.ks;
         let record = match event {
-            Event::Key(record) => record,
+            Event::Key(record) => {
+                debug_delay(self.delay.load(Ordering::Relaxed));
+                record
+            }
             Event::SelectDb(n) => {
                 self.db = n;
                 return Ok(());
@@ -1034,7 +1075,12 @@ mod tests {
         // Written back in plain encodings, the file loads again with the same values.
         let mut out = Vec::new();
         let mut w = write::FileWriter::begin(&mut out, true, true, &[]).unwrap();
-        write_body(&mut w, snapshot(&ks, 10_000, &AtomicU64::new(0))).unwrap();
+        write_body(
+            &mut w,
+            snapshot(&ks, 10_000, &AtomicU64::new(0)),
+            &AtomicI64::new(0),
+        )
+        .unwrap();
         w.finish().unwrap();
         let again = Keyspace::new(16, 4);
         let stats = load_bytes(&again, &Config::default(), &out, 10_000).unwrap();
@@ -1050,7 +1096,7 @@ mod tests {
         let write = |snap: Snapshot<'_>| {
             let mut out = Vec::new();
             let mut w = write::FileWriter::begin(&mut out, false, true, &[]).unwrap();
-            write_body(&mut w, snap).unwrap();
+            write_body(&mut w, snap, &AtomicI64::new(0)).unwrap();
             w.finish().unwrap();
             out
         };

@@ -79,7 +79,7 @@ pub static NOTES: &[Note] = &[
         commands: &["client|list", "client|info"],
         options: "[TYPE t] [ID id ...]",
         status: Partial,
-        differences: "Redis 7.2's field layout and order. Every connection is `normal`. `sub`/`psub`/`ssub` count subscriptions (flags `P` for subscribers, `O` for monitors); `qbuf-free`, `argv-mem`, `multi-mem`, `rbp`, `obl`, `oll` are 0, `rbs` is the 16 KiB read buffer, `tot-mem` an estimate. `cmd=`, `multi=`, `qbuf=` and `omem=` of other connections are tracked as Redis does (last command set before queuing; buffers as of the end of their last batch).",
+        differences: "Redis 7.2's field layout and order. Every connection is `normal`. `sub`/`psub`/`ssub` count subscriptions (flags `P` for subscribers, `O` for monitors). Computed as Redis does (tests/connection.rs compares them with redis-server): `qbuf` the query buffer not yet parsed into arguments (the caller's own line: the whole batch it runs, as Redis trims after it), `qbuf-free` its free room, `argv-mem` the bytes of the arguments held (the caller's command, a request partly arrived, a blocked command's), `multi-mem` the queued arguments plus a pointer each, `events` `r` or `rw` while output is pending, `cmd` with its subcommand (`client|list`). `omem` is output a large write left pending (`obl`/`oll` 0: one buffer per batch); `rbs`/`rbp` the 16 KiB buffer; `tot-mem` Redis's sum (output, query buffer, a 1 KiB client record plus reply buffer, arguments with a pointer each, transaction) over ferrocache's buffers.",
     },
     // Connection
     Note {
@@ -93,7 +93,7 @@ pub static NOTES: &[Note] = &[
         commands: &["client|reply"],
         options: "ON|OFF|SKIP",
         status: Full,
-        differences: "",
+        differences: "Silences replies only: push frames (subscribe and unsubscribe confirmations, messages, tracking invalidations) are still delivered, in RESP2 as in RESP3, as Redis does.",
     },
     // Connection
     Note {
@@ -408,7 +408,7 @@ pub static NOTES: &[Note] = &[
         commands: &["command|info"],
         options: "[name ...]",
         status: Partial,
-        differences: "Redis 7's 10-field entries; ACL categories derived from flags as Redis does. Tips are always empty; key specs are derived from the key positions (begin-search index + find-keys range) with access flags from a table of common commands, and commands with computed keys report none (plus `movablekeys`). Sorted sets: exact for the single-key commands and BZPOPMIN/BZPOPMAX. ZRANGESTORE reports one key spec for its two keys and the numkeys commands (ZUNION..., ZMPOP, BZMPOP, ZINTERCARD) report `movablekeys` without Redis's `keynum` key specs (the shared COMMAND INFO renderer knows only ranges); COMMAND GETKEYS is exact. Hashes and sets: exact for every hash command and the single-key set commands (flags, categories, tips, key-spec flags). SMOVE and the STORE forms report one key spec where Redis has two (RW + RO), SINTERCARD `movablekeys` without Redis's `keynum` spec (the shared renderer knows ranges only); COMMAND GETKEYS is exact. Lists: exact for the single-key commands, BLPOP and BRPOP. LMOVE, RPOPLPUSH, BLMOVE and BRPOPLPUSH report one key spec where Redis has two (RW access delete + RW insert), LMPOP/BLMPOP `movablekeys` without Redis's `keynum` spec; COMMAND GETKEYS is exact.",
+        differences: "Redis 7's 10-field entries; ACL categories derived from flags as Redis does. Arity, flags, first/last/step, ACL categories, tips and key specs equal redis-server's for every command both have (checked by tests/command_table.rs; PUBLISH, SPUBLISH, EVAL, EVALSHA also carry `may_replicate` and ZRANK/ZREVRANK arity -3, as Redis 7.2): commands whose keys play several roles (LMOVE, RENAME, COPY, the STORE forms, the `numkeys` commands, EVAL, shard channels as `not_key`) declare Redis's key specs (`commands/key_specs.rs`), the others derive one from their key positions.",
     },
     // Server
     Note {
@@ -422,7 +422,7 @@ pub static NOTES: &[Note] = &[
         commands: &["command|getkeys", "command|getkeysandflags"],
         options: "",
         status: Full,
-        differences: "Redis's error texts and check order.",
+        differences: "Redis's error texts and check order; each key flagged by the key spec that found it (LMOVE's source `RW access delete`, destination `RW insert`); EVAL with no keys answers an empty list (`no_mandatory_keys`).",
     },
     // Server
     Note {
@@ -443,14 +443,14 @@ pub static NOTES: &[Note] = &[
         commands: &["flushdb", "flushall"],
         options: "[ASYNC|SYNC]",
         status: Full,
-        differences: "Both modes free memory before replying, under every shard lock (atomic); WATCHed keys that existed are touched.",
+        differences: "Both modes free memory before replying, under every shard lock (atomic); WATCHed keys that existed are touched (except keys already expired when WATCHed, as Redis 7).",
     },
     // Server
     Note {
         commands: &["swapdb"],
         options: "index1 index2",
         status: Full,
-        differences: "Atomic: every shard lock is held and shard contents change places pairwise; clients WATCHing a key present in either database are touched.",
+        differences: "Atomic: every shard lock is held and shard contents change places pairwise; clients WATCHing a key present in either database are touched, with Redis 7's exceptions for expired keys (see WATCH).",
     },
     // Server
     Note {
@@ -520,14 +520,14 @@ pub static NOTES: &[Note] = &[
         commands: &["config|get"],
         options: "pattern [pattern ...]",
         status: Full,
-        differences: "Globs match names and aliases; an exact name (any case) is answered under the spelling asked for; a map (RESP3 `%`). Replies listing several options come in table order (Redis: hash order).",
+        differences: "Globs match names and aliases; an exact name (any case) is answered under the spelling asked for; a map (RESP3 `%`). Replies listing several options come in table order (Redis: hash order). The testing options `rdb-key-save-delay` and `key-load-delay` answer only their exact name, as Redis's hidden configs.",
     },
     // Configuration
     Note {
         commands: &["config|set"],
         options: "name value [name value ...]",
         status: Full,
-        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`min-replicas-to-write` above 0) fail naming the option.",
+        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`min-replicas-to-write` above 0) fail naming the option. Every option CONFIG GET * prints can be set back to its printed value, except the ones Redis also refuses as immutable or protected and ferrocache's `metrics-bind`/`metrics-port` (immutable; tests/config.rs checks this against redis-server). A multi-word option given on the command line as one quoted argument (`--client-output-buffer-limit \"normal 0 0 0 pubsub ...\"`, `--oom-score-adj-values \"0 200 800\"`) is split as Redis splits it.",
     },
     // Configuration
     Note {
@@ -562,7 +562,7 @@ pub static NOTES: &[Note] = &[
         commands: &["watch", "unwatch"],
         options: "key [key ...]",
         status: Full,
-        differences: "EXEC answers nil when a watched key was written, deleted, expired (also an expiry noticed at EXEC time, as Redis 7), flushed (FLUSHDB/FLUSHALL of an existing key) or swapped away (SWAPDB) since WATCH, by any client including this one. `WATCH inside MULTI is not allowed`. EXEC, DISCARD, RESET and disconnect unwatch. WATCH, UNWATCH, MULTI and DISCARD run while a script is BUSY; a key watched then and written later by that script fails EXEC.",
+        differences: "EXEC answers nil when a watched key was written, deleted, expired (also an expiry noticed at EXEC time, as Redis 7), flushed (FLUSHDB/FLUSHALL of an existing key) or swapped away (SWAPDB) since WATCH, by any client including this one. Redis 7's rules for logically expired keys: a key already past its deadline but not yet deleted when WATCHed is no change when it is then deleted (lazily, by active expiry, FLUSHDB or SWAPDB to an empty or equally stale key); an absent watched key replaced by SWAPDB with a stale one is no change either. `WATCH inside MULTI is not allowed`. EXEC, DISCARD, RESET and disconnect unwatch. WATCH, UNWATCH, MULTI and DISCARD run while a script is BUSY; a key watched then and written later by that script fails EXEC.",
     },
     // Scripting
     Note {
@@ -681,21 +681,21 @@ pub static NOTES: &[Note] = &[
         commands: &["subscribe", "psubscribe", "ssubscribe"],
         options: "",
         status: Partial,
-        differences: "One confirmation frame per channel; counts as Redis (channels + patterns; shard channels counted apart). Push frames in RESP3. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+        differences: "One confirmation frame per channel; counts as Redis (channels + patterns; shard channels counted apart). Push frames in RESP3. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports the channel as a `not_key` key spec, as Redis; COMMAND GETKEYS answers `The command has no key arguments`.",
     },
     // Pub/Sub
     Note {
         commands: &["unsubscribe", "punsubscribe", "sunsubscribe"],
         options: "",
         status: Partial,
-        differences: "Without arguments: every subscription, one frame each (in an unspecified order, as Redis's dict order), or a nil name and count 0 when there is none. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+        differences: "Without arguments: every subscription, one frame each (in an unspecified order, as Redis's dict order), or a nil name and count 0 when there is none. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports the channel as a `not_key` key spec, as Redis; COMMAND GETKEYS answers `The command has no key arguments`.",
     },
     // Pub/Sub
     Note {
         commands: &["publish", "spublish"],
         options: "",
         status: Partial,
-        differences: "Returns the number of receivers (pattern matches included for PUBLISH). Patterns use KEYS' glob matcher. Shard channels are a separate namespace (no cluster). For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports no keys (Redis: the channel as a `not_key` key spec).",
+        differences: "Returns the number of receivers (pattern matches included for PUBLISH). Patterns use KEYS' glob matcher. Shard channels are a separate namespace (no cluster). For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports the channel as a `not_key` key spec, as Redis; COMMAND GETKEYS answers `The command has no key arguments`. A (P|S)(UN)SUBSCRIBE that reached the server before a PUBLISH applies first, as in Redis's single loop, for connections already subscribed to something (a connection's very first SUBSCRIBE is applied when its task reads it); see docs/pubsub.md, \"Ordering guarantees\".",
     },
     // Pub/Sub
     Note {
@@ -709,7 +709,7 @@ pub static NOTES: &[Note] = &[
         commands: &["monitor"],
         options: "",
         status: Full,
-        differences: "Redis 7 layout and quoting, EXEC/EVAL ordering, `[db lua]` for script calls, AUTH/HELLO redaction, admin commands hidden.",
+        differences: "Redis 7 layout and quoting, EXEC/EVAL ordering, `[db lua]` for script calls, AUTH/HELLO redaction, admin commands hidden. A blocked command (BLPOP ...) is shown once, when it arrives, not again when a write serves it (the serving write is shown), as Redis.",
     },
     // Sorted sets
     Note {
