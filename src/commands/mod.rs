@@ -33,6 +33,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod stream;
 pub mod string;
 #[cfg(test)]
 pub mod testing;

@@ -80,7 +80,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ),
     ("max-new-tls-connections-per-cycle", "no TLS listener"),
     ("enable-module-command", "no modules"),
-    ("stream-node-", "no streams"),
     ("hll-sparse-max-bytes", "no HyperLogLog"),
     ("list-compress-depth", "list nodes are not compressed"),
     ("locale-collate", "strings compare as bytes"),

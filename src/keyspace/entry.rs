@@ -19,7 +19,7 @@
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
 //! recomputes from the header alone.
 
-use super::types::{HashValue, ListValue, SetValue, ZSetValue};
+use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 use super::value::{alloc_size, Value, ValueMut, ValueRef};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
@@ -33,6 +33,7 @@ const KIND_HASH: u8 = 1;
 const KIND_LIST: u8 = 2;
 const KIND_SET: u8 = 3;
 const KIND_ZSET: u8 = 4;
+const KIND_STREAM: u8 = 5;
 const POINTER_BYTES: usize = std::mem::size_of::<usize>();
 /// flags + access + two varints of up to 10 bytes + deadline.
 const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + 8;
@@ -120,6 +121,7 @@ impl Entry {
             Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
             Value::Set(v) => (KIND_SET, Box::into_raw(v) as usize),
             Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
+            Value::Stream(v) => (KIND_STREAM, Box::into_raw(v) as usize),
         };
         Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access)
     }
@@ -235,6 +237,7 @@ impl Entry {
                 KIND_HASH => ValueRef::Hash(&*(ptr as *const HashValue)),
                 KIND_LIST => ValueRef::List(&*(ptr as *const ListValue)),
                 KIND_SET => ValueRef::Set(&*(ptr as *const SetValue)),
+                KIND_STREAM => ValueRef::Stream(&*(ptr as *const StreamValue)),
                 _ => ValueRef::ZSet(&*(ptr as *const ZSetValue)),
             }
         }
@@ -254,6 +257,7 @@ impl Entry {
                 KIND_HASH => ValueMut::Hash(&mut *(ptr as *mut HashValue)),
                 KIND_LIST => ValueMut::List(&mut *(ptr as *mut ListValue)),
                 KIND_SET => ValueMut::Set(&mut *(ptr as *mut SetValue)),
+                KIND_STREAM => ValueMut::Stream(&mut *(ptr as *mut StreamValue)),
                 _ => ValueMut::ZSet(&mut *(ptr as *mut ZSetValue)),
             }
         }
@@ -267,6 +271,7 @@ impl Entry {
             ValueRef::List(v) => Value::List(Box::new(v.clone())),
             ValueRef::Set(v) => Value::Set(Box::new(v.clone())),
             ValueRef::ZSet(v) => Value::ZSet(Box::new(v.clone())),
+            ValueRef::Stream(v) => Value::Stream(Box::new(v.clone())),
         }
     }
 
@@ -393,6 +398,7 @@ impl Drop for Entry {
                     KIND_HASH => drop(Box::from_raw(ptr as *mut HashValue)),
                     KIND_LIST => drop(Box::from_raw(ptr as *mut ListValue)),
                     KIND_SET => drop(Box::from_raw(ptr as *mut SetValue)),
+                    KIND_STREAM => drop(Box::from_raw(ptr as *mut StreamValue)),
                     _ => drop(Box::from_raw(ptr as *mut ZSetValue)),
                 }
             }
