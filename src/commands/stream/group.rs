@@ -164,7 +164,7 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let mut entries_read = None;
     if argv.len() == 7 {
         if !is(&argv[5], "entriesread") {
-            return Err(CommandError::Syntax);
+            return Err(subcommand_syntax(&argv[1]));
         }
         entries_read = parse_entries_read(&argv[6])?;
     }

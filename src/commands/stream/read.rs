@@ -22,7 +22,7 @@ use bytes::Bytes;
 /// Keys of XREAD/XREADGROUP: the first half of the arguments after STREAMS (Redis's
 /// `xreadGetKeys`).
 fn stream_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    let mut pos = 1;
+    let mut pos = None;
     let mut i = 1;
     while i < argv.len() {
         let a = &argv[i];
@@ -32,15 +32,18 @@ fn stream_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
             i += 2;
         } else if is(a, "noack") {
         } else if is(a, "streams") {
-            pos = i;
+            pos = Some(i);
             break;
         } else {
             break;
         }
         i += 1;
     }
+    let Some(pos) = pos else {
+        return Vec::new();
+    };
     let num = argv.len().saturating_sub(pos + 1);
-    if pos == 1 || num == 0 || !num.is_multiple_of(2) {
+    if num == 0 || !num.is_multiple_of(2) {
         return Vec::new();
     }
     (pos + 1..pos + 1 + num / 2).map(|i| (None, i)).collect()
@@ -74,7 +77,6 @@ enum Want {
 }
 
 fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandResult {
-    let name = if group_read { "xreadgroup" } else { "xread" };
     let mut timeout: Option<i64> = None;
     let mut count: usize = 0;
     let mut streams_at = 0;
@@ -85,6 +87,13 @@ fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandR
         let more = argv.len() - 1 - i;
         let o = &argv[i];
         if is(o, "block") && more > 0 {
+            if ctx.client.blocking.nested && ctx.state.scripting.busy.is_running() {
+                return Err(super::raw_error(&[
+                    b"ERR ",
+                    &argv[0],
+                    b" command is not allowed with BLOCK option from scripts",
+                ]));
+            }
             i += 1;
             let ms = parse_i64(&argv[i])
                 .map_err(|_| CommandError::err("timeout is not an integer or out of range"))?;
@@ -101,10 +110,9 @@ fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandR
         } else if is(o, "streams") && more > 0 {
             streams_at = i + 1;
             if !(argv.len() - streams_at).is_multiple_of(2) {
-                let symbol = if group_read { '>' } else { '$' };
-                return Err(CommandError::err(format!(
-                    "Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
-                )));
+                return Err(CommandError::err(
+                    "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             break;
         } else if is(o, "group") && more >= 2 {
@@ -134,6 +142,10 @@ fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandR
         return Err(CommandError::err("Missing GROUP option for XREADGROUP"));
     }
     let n = (argv.len() - streams_at) / 2;
+    // Dispatch locked the keys `stream_keys` found; a request they disagree on is malformed.
+    if stream_keys(argv).first().map(|k| k.1) != Some(streams_at) {
+        return Err(CommandError::Syntax);
+    }
     let keys = &argv[streams_at..streams_at + n];
     let id_args = &argv[streams_at + n..];
     let mut wants = Vec::with_capacity(n);
@@ -260,8 +272,16 @@ fn read_group(
     let now = ctx.now_ms;
     let logging = ctx.logging();
     let w = collection::write::<StreamValue, _>(ctx, db, key, false, |s| {
+        // The consumer is created (and its seen-time set) only when the read is served:
+        // history always is, `>` only when the group has entries left to deliver.
+        let serves = match want {
+            Want::History(_) => true,
+            Want::New | Want::After(_) => {
+                !s.is_empty() && s.last_valid_id() > s.groups[&gname[..]].last_id
+            }
+        };
         let mut created = false;
-        {
+        if serves {
             let g = s.groups.get_mut(&gname[..]).expect("checked by the caller");
             if !g.consumers.contains_key(&consumer[..]) {
                 g.consumers.insert(consumer[..].into(), Consumer::new(now));
@@ -277,9 +297,10 @@ fn read_group(
             Want::History(after) => {
                 let g = &s.groups[&gname[..]];
                 let c = &g.consumers[&consumer[..]];
+                let from = after.incr().unwrap_or(StreamId::MAX);
                 let ids: Vec<StreamId> = c
                     .pel
-                    .range(after..)
+                    .range(from..)
                     .take(if count == 0 { usize::MAX } else { count })
                     .copied()
                     .collect();
