@@ -723,6 +723,34 @@ pub static NOTES: &[Note] = &[
         status: Full,
         differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis; larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
     },
+    // Streams
+    Note {
+        commands: &["xadd", "xtrim"],
+        options: "NOMKSTREAM MAXLEN|MINID [=|~] threshold [LIMIT count] *|ms-*|id",
+        status: Partial,
+        differences: "Entries live in blocks of `stream-node-max-entries` (deleted entries still count, as in Redis's listpacks), so `~` trims the same whole nodes as Redis. Difference: the `stream-node-max-bytes` check measures our block encoding, not Redis's listpack bytes, so with entries of a few hundred bytes or more node boundaries (and so `~` results) may differ. An approximate trim is logged as the exact trim it amounted to.",
+    },
+    // Streams
+    Note {
+        commands: &["xread", "xreadgroup"],
+        options: "COUNT BLOCK GROUP NOACK STREAMS `$` `>`",
+        status: Full,
+        differences: "BLOCK on `crate::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP is logged as forced XCLAIMs plus XGROUP SETID. Errors as Redis 7.0.15 words them (the unbalanced-list text).",
+    },
+    // Streams
+    Note {
+        commands: &["xinfo|stream"],
+        options: "[FULL [COUNT count]]",
+        status: Full,
+        differences: "`radix-tree-nodes` is counted for the radix tree Redis builds from the same node keys. FULL shows Redis 7.2's consumer `active-time`.",
+    },
+    // Streams
+    Note {
+        commands: &["xinfo|consumers"],
+        options: "",
+        status: Full,
+        differences: "Redis 7.2's fields (`inactive` included).",
+    },
     // Hashes
     Note {
         commands: &["hset", "hmset", "hsetnx"],
