@@ -145,7 +145,8 @@ pub(super) fn xgroup_create(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult 
             "BUSYGROUP Consumer Group name already exists",
         ));
     }
-    ctx.key_changed(db, key);
+    // Logged as requested, but no WATCH or tracking touch: Redis does not signal it.
+    ctx.changed += 1;
     ctx.notify(notify::STREAM, "xgroup-create", db, key);
     Ok(Reply::Ok)
 }
@@ -177,7 +178,8 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         g.entries_read = entries_read;
         Ok(())
     })?;
-    ctx.key_changed(db, key);
+    // Logged as requested, but no WATCH or tracking touch: Redis does not signal it.
+    ctx.changed += 1;
     ctx.notify(notify::STREAM, "xgroup-setid", db, key);
     Ok(Reply::Ok)
 }
@@ -193,7 +195,10 @@ pub(super) fn xgroup_destroy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult
     if !w.result {
         return Ok(Reply::Int(0));
     }
-    ctx.key_changed(db, key);
+    // Logged as requested and its waiters re-run (they answer -NOGROUP), but no WATCH or
+    // tracking touch: Redis only signals the key as ready.
+    ctx.changed += 1;
+    ctx.state.blocking.signal(db, key);
     ctx.notify(notify::STREAM, "xgroup-destroy", db, key);
     Ok(Reply::Int(1))
 }
@@ -216,7 +221,8 @@ pub(super) fn xgroup_createconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> Comman
         ctx.propagate_nothing();
         return Ok(Reply::Int(0));
     }
-    ctx.key_changed(db, key);
+    // Logged as requested, but no WATCH or tracking touch: Redis does not signal it.
+    ctx.changed += 1;
     ctx.notify(notify::STREAM, "xgroup-createconsumer", db, key);
     Ok(Reply::Int(1))
 }
@@ -240,7 +246,8 @@ pub(super) fn xgroup_delconsumer(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandRe
         ctx.propagate_nothing();
         return Ok(Reply::Int(0));
     };
-    ctx.key_changed(db, key);
+    // Logged as requested, but no WATCH or tracking touch: Redis does not signal it.
+    ctx.changed += 1;
     ctx.notify(notify::STREAM, "xgroup-delconsumer", db, key);
     Ok(Reply::Int(pending as i64))
 }

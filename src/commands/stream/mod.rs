@@ -733,7 +733,8 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Ok(())
     })?
     .ok_or(CommandError::NoSuchKey)?;
-    ctx.key_changed(db, key);
+    // Logged as requested, but no WATCH or tracking touch (as Redis 7.0.15).
+    ctx.changed += 1;
     ctx.notify(notify::STREAM, "xsetid", db, key);
     Ok(Reply::Ok)
 }
