@@ -123,6 +123,47 @@ struct Block {
     slots: u32,
     /// The greatest ID ever stored here (deleted or not).
     last: StreamId,
+    /// Bytes Redis's listpack for this node would take, less its header, end marker and the
+    /// live/deleted counts (see `lp_bytes`): the node-full check compares Redis's sizes.
+    lp_body: u32,
+}
+
+/// Bytes a listpack integer element takes (encoding and back-length).
+fn lp_int_size(n: i64) -> u32 {
+    match n {
+        0..=127 => 2,
+        -4096..=4095 => 3,
+        -32768..=32767 => 4,
+        -8_388_608..=8_388_607 => 5,
+        -2_147_483_648..=2_147_483_647 => 6,
+        _ => 10,
+    }
+}
+
+/// Bytes a listpack string element takes (stored as an integer when it is one's canonical
+/// form, as `lpAppend` does).
+fn lp_str_size(s: &[u8]) -> u32 {
+    if s.len() <= 20 {
+        if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+            return lp_int_size(n);
+        }
+    }
+    let len = s.len() as u32;
+    let enc = if len < 64 {
+        1 + len
+    } else if len < 4096 {
+        2 + len
+    } else {
+        5 + len
+    };
+    let back = match enc {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    enc.saturating_add(back)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -173,17 +214,51 @@ impl Block {
             live: 0,
             slots: 0,
             last: master,
+            lp_body: lp_int_size(fields.len() as i64)
+                + fields.iter().map(|(f, _)| lp_str_size(f)).sum::<u32>()
+                + lp_int_size(0),
         }
+    }
+
+    /// Bytes of Redis's listpack for this node.
+    fn lp_bytes(&self) -> u64 {
+        7 + u64::from(lp_int_size(i64::from(self.live)))
+            + u64::from(lp_int_size(i64::from(self.slots - self.live)))
+            + u64::from(self.lp_body)
+    }
+
+    /// Bytes the entry adds to Redis's listpack.
+    fn lp_entry_size(&self, master: StreamId, id: StreamId, fields: &[(&[u8], &[u8])]) -> u32 {
+        let same = self.same_fields(fields);
+        let n = fields.len() as i64;
+        let mut size = lp_int_size(if same { 2 } else { 0 })
+            + lp_int_size(id.ms.wrapping_sub(master.ms) as i64)
+            + lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
+        if same {
+            size += fields.iter().map(|(_, v)| lp_str_size(v)).sum::<u32>() + lp_int_size(n + 3);
+        } else {
+            size += lp_int_size(n)
+                + fields
+                    .iter()
+                    .map(|(f, v)| lp_str_size(f) + lp_str_size(v))
+                    .sum::<u32>()
+                + lp_int_size(2 * n + 4);
+        }
+        size
+    }
+
+    fn same_fields(&self, fields: &[(&[u8], &[u8])]) -> bool {
+        fields.len() == self.master_fields.len()
+            && fields
+                .iter()
+                .zip(self.master_fields.iter())
+                .all(|((f, _), m)| *f == &m[..])
     }
 
     fn encode(&self, master: StreamId, id: StreamId, fields: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
         put_varint(out, id.ms - master.ms);
         put_varint(out, id.seq);
-        let same = fields.len() == self.master_fields.len()
-            && fields
-                .iter()
-                .zip(self.master_fields.iter())
-                .all(|((f, _), m)| *f == &m[..]);
+        let same = self.same_fields(fields);
         if same {
             out.push(SAME_FIELDS);
             for (_, v) in fields {
@@ -453,9 +528,16 @@ impl StreamValue {
         let need_new = match self.blocks.iter().next_back() {
             None => true,
             Some((_, b)) => {
-                let estimate: usize = fields.iter().map(|(f, v)| f.len() + v.len() + 4).sum();
-                (limits.entries > 0 && u64::from(b.slots) >= limits.entries)
-                    || (limits.bytes > 0 && (b.data.len() + estimate) as u64 > limits.bytes)
+                // Redis's streamAppendItem: the listpack's bytes plus the new strings' lengths
+                // reach the byte limit, or the node holds the entry limit (deleted included).
+                let max_bytes = if limits.bytes == 0 || limits.bytes > 1 << 30 {
+                    1 << 30
+                } else {
+                    limits.bytes
+                };
+                let strings: u64 = fields.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum();
+                b.lp_bytes() + strings >= max_bytes
+                    || (limits.entries > 0 && u64::from(b.slots) >= limits.entries)
             }
         };
         if need_new {
@@ -468,6 +550,7 @@ impl StreamValue {
         let mut data = std::mem::take(&mut block.data);
         block.encode(*master, id, fields, &mut data);
         block.data = data;
+        block.lp_body += block.lp_entry_size(*master, id, fields);
         block.live += 1;
         block.slots += 1;
         block.last = id;
@@ -739,7 +822,11 @@ impl StreamValue {
             live: 0,
             slots,
             last,
+            lp_body: 0,
         };
+        let fields_only: Vec<(&[u8], &[u8])> =
+            master_fields.iter().map(|f| (&f[..], &b""[..])).collect();
+        block.lp_body = Block::new(master, &fields_only).lp_body;
         let mut prev: Option<StreamId> = None;
         let mut data = Vec::new();
         for (id, fields) in entries {
@@ -749,6 +836,7 @@ impl StreamValue {
             prev = Some(*id);
             let pairs: Vec<(&[u8], &[u8])> = fields.iter().map(|(f, v)| (&f[..], &v[..])).collect();
             block.encode(master, *id, &pairs, &mut data);
+            block.lp_body += block.lp_entry_size(master, *id, &pairs);
             block.live += 1;
         }
         if block.live == 0 {
