@@ -728,7 +728,7 @@ pub static NOTES: &[Note] = &[
         commands: &["xadd", "xtrim"],
         options: "NOMKSTREAM MAXLEN|MINID [=|~] threshold [LIMIT count] *|ms-*|id",
         status: Partial,
-        differences: "Entries live in blocks of `stream-node-max-entries` (deleted entries still count, as in Redis's listpacks), so `~` trims the same whole nodes as Redis. Difference: the `stream-node-max-bytes` check measures our block encoding, not Redis's listpack bytes, so with entries of a few hundred bytes or more node boundaries (and so `~` results) may differ. An approximate trim is logged as the exact trim it amounted to.",
+        differences: "Entries live in blocks that end where Redis's listpack nodes end: at `stream-node-max-entries` entries (deleted ones still count) or when Redis's listpack bytes (computed as Redis encodes them) plus the new entry's strings reach `stream-node-max-bytes`; so `~` trims the same whole nodes as Redis. Difference: after loading an RDB node that held deleted entries their bytes are unknown, so that node may take a few more entries than in Redis. An approximate trim is logged as the exact trim it amounted to.",
     },
     // Streams
     Note {
