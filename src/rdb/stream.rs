@@ -375,7 +375,7 @@ pub fn read_stream<'a, S: ByteSource<'a>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::types::stream::NodeLimits;
+    use crate::keyspace::types::stream::{NodeLimits, Trim};
 
     #[test]
     fn round_trip() {
@@ -417,5 +417,24 @@ mod tests {
         assert_eq!(back.groups.len(), 1);
         assert_eq!(back.groups[&b"grp"[..]].pel.len(), 1);
         assert_eq!(back.entries_added, 150);
+    }
+
+    #[test]
+    fn a_node_left_without_live_entries_round_trips() {
+        let mut s = StreamValue::new();
+        for i in 1..=150u64 {
+            s.append(StreamId::new(i, 0), &[(b"f", b"v")], NodeLimits::default())
+                .unwrap();
+        }
+        for i in 51..=100 {
+            s.delete(StreamId::new(i, 0));
+        }
+        s.trim(Trim::MinId(StreamId::new(60, 0)), false, 0);
+        assert_eq!(s.block_count(), 2);
+        let mut out = Vec::new();
+        put_stream(&mut out, &s, false);
+        let back = read_stream(&mut Reader::new(&out), WRITTEN_KIND).unwrap();
+        assert_eq!(back.len(), 50);
+        assert_eq!(back.block_count(), 2);
     }
 }

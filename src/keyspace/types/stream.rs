@@ -256,7 +256,7 @@ impl Block {
     }
 
     fn encode(&self, master: StreamId, id: StreamId, fields: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
-        put_varint(out, id.ms - master.ms);
+        put_varint(out, id.ms.wrapping_sub(master.ms));
         put_varint(out, id.seq);
         let same = self.same_fields(fields);
         if same {
@@ -281,7 +281,7 @@ impl Block {
         let mut at = 0;
         while at < d.len() {
             let start = at;
-            let ms = master.ms + get_varint(d, &mut at);
+            let ms = master.ms.wrapping_add(get_varint(d, &mut at));
             let seq = get_varint(d, &mut at);
             let flag = d[at];
             at += 1;
@@ -309,7 +309,7 @@ impl Block {
             return None;
         }
         let mut at = 0;
-        let ms = master.ms + get_varint(&self.data, &mut at);
+        let ms = master.ms.wrapping_add(get_varint(&self.data, &mut at));
         let seq = get_varint(&self.data, &mut at);
         Some(StreamId::new(ms, seq))
     }
@@ -839,9 +839,7 @@ impl StreamValue {
             block.lp_body += block.lp_entry_size(master, *id, &pairs);
             block.live += 1;
         }
-        if block.live == 0 {
-            return Err("empty stream node".into());
-        }
+        // A node whose entries are all deleted stays, as in Redis (it still ends where it ends).
         block.data = data;
         self.len += u64::from(block.live);
         self.block_bytes += block.heap_bytes();
