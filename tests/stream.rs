@@ -331,3 +331,45 @@ fn the_aof_replays_streams_and_groups_after_kill_9() {
     let mut c = third.raw();
     assert_eq!(state(&mut c), before);
 }
+
+#[test]
+fn rq_style_results_are_written_in_multi_and_read_back() {
+    // RQ 1.x/2.x stores each job result with XADD ... MAXLEN ~ 10 * inside a MULTI pipeline
+    // with an EXPIRE, and reads the latest with XREVRANGE + - COUNT 1.
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    for n in 0..15 {
+        assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+        let result = format!("payload-{n}");
+        let queued = c.cmd(&[
+            "XADD",
+            "rq:results:job",
+            "MAXLEN",
+            "~",
+            "10",
+            "*",
+            "type",
+            "1",
+            "result",
+            &result,
+        ]);
+        assert_eq!(queued, b"+QUEUED\r\n");
+        assert_eq!(c.cmd(&["EXPIRE", "rq:results:job", "500"]), b"+QUEUED\r\n");
+        let exec = String::from_utf8(c.cmd(&["EXEC"])).unwrap();
+        let id = exec.split("\r\n").nth(2).unwrap().to_string();
+        assert!(
+            exec.starts_with("*2\r\n$") && exec.ends_with(":1\r\n"),
+            "{exec}"
+        );
+        let (ms, seq) = id.split_once('-').unwrap();
+        assert!(ms.parse::<u64>().unwrap() > 1_600_000_000_000 && seq.parse::<u64>().is_ok());
+        let latest =
+            String::from_utf8(c.cmd(&["XREVRANGE", "rq:results:job", "+", "-", "COUNT", "1"]))
+                .unwrap();
+        assert!(latest.contains(&id) && latest.contains(&result), "{latest}");
+    }
+    // `~` never trims below 10 and keeps whole nodes: 15 entries in one node stay.
+    assert_eq!(c.cmd(&["XLEN", "rq:results:job"]), b":15\r\n");
+    let ttl = c.cmd_str(&["TTL", "rq:results:job"]);
+    assert!(ttl.starts_with(':') && ttl != ":-1\r\n", "{ttl}");
+}
