@@ -252,7 +252,21 @@ fn a_destroyed_group_or_deleted_key_ends_a_group_wait_with_nogroup() {
 
 #[test]
 fn the_aof_replays_streams_and_groups_after_kill_9() {
-    let mut server = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    // The rewrite writes an RDB base with the preamble, commands without it.
+    aof_round("yes");
+    aof_round("no");
+}
+
+fn aof_round(preamble: &str) {
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-use-rdb-preamble",
+        preamble,
+    ];
+    let mut server = Server::start(&args);
     let mut c = server.raw();
     c.cmd(&["XADD", "s", "*", "f", "1"]);
     c.cmd(&["XADD", "s", "MAXLEN", "~", "1", "*", "f", "2"]);
@@ -312,7 +326,7 @@ fn the_aof_replays_streams_and_groups_after_kill_9() {
     let dir = server.dir.clone();
     // The old handle would delete the directory when dropped.
     std::mem::forget(server);
-    let mut again = Server::start_in(dir.clone(), &["--appendonly", "yes"]);
+    let mut again = Server::start_in(dir.clone(), &args);
     let mut c = again.raw();
     assert_eq!(state(&mut c), before);
     // And once more through a rewrite.
@@ -327,7 +341,7 @@ fn the_aof_replays_streams_and_groups_after_kill_9() {
     }
     again.kill9();
     std::mem::forget(again);
-    let third = Server::start_in(dir, &["--appendonly", "yes"]);
+    let third = Server::start_in(dir, &args);
     let mut c = third.raw();
     assert_eq!(state(&mut c), before);
 }
