@@ -735,7 +735,14 @@ pub static NOTES: &[Note] = &[
         commands: &["xread", "xreadgroup"],
         options: "COUNT BLOCK GROUP NOACK STREAMS `$` `>`",
         status: Full,
-        differences: "BLOCK on `crate::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP is logged as forced XCLAIMs plus XGROUP SETID. Errors as Redis 7.0.15 words them (the unbalanced-list text).",
+        differences: "BLOCK on `crate::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP creates its consumer and sets its seen-time on every attempt, served or not (Redis 7.2; 7.0 only when served), and is logged as forced XCLAIMs plus XGROUP SETID.",
+    },
+    // Streams
+    Note {
+        commands: &["xclaim", "xautoclaim"],
+        options: "IDLE TIME RETRYCOUNT FORCE JUSTID LASTID / COUNT JUSTID",
+        status: Full,
+        differences: "Every call creates the consumer and sets its seen-time; only a claim sets its active-time (Redis 7.2). Logged as one forced XCLAIM per claimed or dropped entry, as Redis propagates them.",
     },
     // Streams
     Note {

@@ -438,6 +438,28 @@ fn assign(g: &mut Group, id: StreamId, consumer: &[u8], now: u64, created: &mut 
     c.active_time = now as i64;
 }
 
+/// Creates `consumer` when missing and sets its seen-time: Redis 7.2's XCLAIM and XAUTOCLAIM
+/// count every attempt as an interaction.
+fn touch_consumer(g: &mut Group, consumer: &[u8], now: u64, created: &mut bool) {
+    if !g.consumers.contains_key(consumer) {
+        g.consumers.insert(consumer.into(), Consumer::new(now));
+        *created = true;
+    }
+    g.consumers.get_mut(consumer).expect("present").seen_time = now;
+}
+
+/// `XGROUP CREATECONSUMER key group consumer`, logged before the other effects of a command
+/// that created the consumer.
+fn createconsumer_effect(key: &Bytes, group: &Bytes, consumer: &Bytes) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"XGROUP"),
+        Bytes::from_static(b"CREATECONSUMER"),
+        key.clone(),
+        group.clone(),
+        consumer.clone(),
+    ]
+}
+
 /// Drops `id`'s pending entry (its stream entry is gone).
 fn drop_pending(g: &mut Group, id: StreamId) -> Option<PendingEntry> {
     let p = g.pel.remove(&id)?;
@@ -522,6 +544,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 g.last_id = last_id;
                 last_moved = true;
             }
+            touch_consumer(g, consumer, now as u64, &mut created);
             for (id, exists) in ids.iter().zip(exists) {
                 if !exists {
                     if let Some(p) = drop_pending(g, *id) {
@@ -581,6 +604,9 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (replies, effects, created) = w.result;
     if created {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", db, key);
+        if logging {
+            ctx.propagate(createconsumer_effect(key, gname, consumer));
+        }
     }
     if effects.is_empty() {
         ctx.propagate_nothing();
@@ -640,6 +666,12 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let mut effects = Vec::new();
         let mut created = false;
         let mut cursor = Some(start);
+        touch_consumer(
+            s.groups.get_mut(&gname[..]).expect("checked above"),
+            consumer,
+            now,
+            &mut created,
+        );
         loop {
             if attempts == 0 || count == 0 {
                 break;
@@ -700,6 +732,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (next, claimed, deleted, effects, created) = w.result;
     if created {
         ctx.notify(notify::STREAM, "xgroup-createconsumer", db, key);
+        if logging {
+            ctx.propagate(createconsumer_effect(key, gname, consumer));
+        }
     }
     if effects.is_empty() {
         ctx.propagate_nothing();

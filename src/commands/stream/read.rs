@@ -110,9 +110,15 @@ fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandR
         } else if is(o, "streams") && more > 0 {
             streams_at = i + 1;
             if !(argv.len() - streams_at).is_multiple_of(2) {
-                return Err(CommandError::err(
-                    "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
+                // Redis 7.2's text (7.0 always says XREAD and '$').
+                let (name, symbol) = if group_read {
+                    ("xreadgroup", '>')
+                } else {
+                    ("xread", '$')
+                };
+                return Err(CommandError::err(format!(
+                    "Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
+                )));
             }
             break;
         } else if is(o, "group") && more >= 2 {
@@ -272,16 +278,10 @@ fn read_group(
     let now = ctx.now_ms;
     let logging = ctx.logging();
     let w = collection::write::<StreamValue, _>(ctx, db, key, false, |s| {
-        // The consumer is created (and its seen-time set) only when the read is served:
-        // history always is, `>` only when the group has entries left to deliver.
-        let serves = match want {
-            Want::History(_) => true,
-            Want::New | Want::After(_) => {
-                !s.is_empty() && s.last_valid_id() > s.groups[&gname[..]].last_id
-            }
-        };
+        // Redis 7.2: every attempt creates the consumer and sets its seen-time, served or
+        // not (7.0.15 creates it only when the read is served).
         let mut created = false;
-        if serves {
+        {
             let g = s.groups.get_mut(&gname[..]).expect("checked by the caller");
             if !g.consumers.contains_key(&consumer[..]) {
                 g.consumers.insert(consumer[..].into(), Consumer::new(now));
