@@ -387,3 +387,71 @@ fn rq_style_results_are_written_in_multi_and_read_back() {
     let ttl = c.cmd_str(&["TTL", "rq:results:job"]);
     assert!(ttl.starts_with(':') && ttl != ":-1\r\n", "{ttl}");
 }
+
+/// The keyspace events of the stream commands, as a subscriber on another connection sees
+/// them (names and keys, in order).
+fn events(port: u16) -> Vec<Vec<u8>> {
+    let mut admin = RawClient::connect(port);
+    admin.cmd(&["FLUSHALL"]);
+    admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = RawClient::connect(port);
+    sub.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    let script: &[&[&str]] = &[
+        &["XADD", "n", "1-0", "f", "v"],
+        &["XADD", "n", "MAXLEN", "1", "2-0", "f", "v"],
+        &["XTRIM", "n", "MAXLEN", "0"],
+        &["XTRIM", "n", "MAXLEN", "0"],
+        &["XADD", "n", "4-0", "f", "v"],
+        &["XDEL", "n", "4-0", "9-9"],
+        &["XDEL", "n", "9-9"],
+        &["XSETID", "n", "10-0"],
+        &["XGROUP", "CREATE", "n", "g", "$"],
+        &["XGROUP", "CREATE", "m", "g", "$", "MKSTREAM"],
+        &["XGROUP", "CREATECONSUMER", "n", "g", "c"],
+        &["XGROUP", "CREATECONSUMER", "n", "g", "c"],
+        &["XADD", "n", "11-0", "f", "v"],
+        &["XREADGROUP", "GROUP", "g", "d", "STREAMS", "n", ">"],
+        &["XCLAIM", "n", "g", "c", "0", "11-0", "JUSTID"],
+        &["XACK", "n", "g", "11-0"],
+        &["XGROUP", "DELCONSUMER", "n", "g", "c"],
+        &["XGROUP", "DELCONSUMER", "n", "g", "zz"],
+        &["XGROUP", "SETID", "n", "g", "0"],
+        &["XGROUP", "DESTROY", "n", "g"],
+        &["XGROUP", "DESTROY", "n", "g"],
+        &["DEL", "n", "m"],
+    ];
+    for command in script {
+        admin.cmd(command);
+    }
+    // A marker closes the sequence.
+    admin.cmd(&["SET", "endmarker", "x"]);
+    let mut out = Vec::new();
+    loop {
+        let frame = sub.read_reply().unwrap();
+        let done = frame.windows(9).any(|w| w == b"endmarker");
+        out.push(frame);
+        if done {
+            break;
+        }
+    }
+    admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", ""]);
+    out
+}
+
+#[test]
+fn stream_commands_raise_redis_keyspace_events() {
+    let ours = Server::start(&[]);
+    let got = events(ours.port);
+    assert!(got.len() > 10);
+    let Some(redis) = Server::start_redis(&[]) else {
+        eprintln!("redis-server is not installed; comparing with nothing");
+        return;
+    };
+    let expected = events(redis.port);
+    let show = |v: &[Vec<u8>]| {
+        v.iter()
+            .map(|f| f.escape_ascii().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(show(&got), show(&expected));
+}
