@@ -363,7 +363,7 @@ pub(super) fn xpending(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             if count == 0 || id > end {
                 break;
             }
-            let p = &g.pel[&id];
+            let Some(p) = g.pel.get(&id) else { continue };
             let idle = now as i64 - p.delivery_time as i64;
             if min_idle != 0 && idle < min_idle {
                 continue;

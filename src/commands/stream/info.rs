@@ -137,13 +137,13 @@ fn full_group(s: &StreamValue, name: &[u8], g: &Group, count: usize, _now: u64) 
                 .pel
                 .iter()
                 .take(limit)
-                .map(|id| {
-                    let p = &g.pel[id];
-                    Reply::Array(vec![
+                .filter_map(|id| {
+                    let p = g.pel.get(id)?;
+                    Some(Reply::Array(vec![
                         id_bulk(*id),
                         Reply::Int(p.delivery_time as i64),
                         Reply::Int(p.delivery_count as i64),
-                    ])
+                    ]))
                 })
                 .collect();
             Reply::Map(vec![
