@@ -455,3 +455,35 @@ fn stream_commands_raise_redis_keyspace_events() {
     };
     assert_eq!(show(&got), show(&expected));
 }
+
+#[test]
+fn consumers_report_redis_7_2_seen_and_active_times() {
+    // XINFO CONSUMERS' `inactive` and XINFO STREAM FULL's `active-time` are Redis 7.2 fields
+    // (7.0.15 has neither), so they are checked here rather than against redis-server.
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    c.cmd(&["XADD", "s", "1-1", "f", "v"]);
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+    c.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "idle"]);
+    // An attempt that finds nothing creates the consumer without making it active.
+    c.cmd(&["XREADGROUP", "GROUP", "g", "tried", "STREAMS", "s", ">"]);
+    c.cmd(&["XADD", "s", "2-2", "f", "v"]);
+    c.cmd(&["XREADGROUP", "GROUP", "g", "reader", "STREAMS", "s", ">"]);
+    let info = c.cmd_str(&["XINFO", "CONSUMERS", "s", "g"]);
+    let fields: Vec<&str> = info.split("\r\n").collect();
+    let value_after = |name: &str, field: &str| -> String {
+        let at = fields.iter().position(|l| *l == name).unwrap();
+        let f = fields[at..].iter().position(|l| *l == field).unwrap() + at;
+        fields[f + 1].to_string()
+    };
+    assert_eq!(value_after("idle", "inactive"), ":-1");
+    assert_eq!(value_after("tried", "inactive"), ":-1");
+    let inactive = value_after("reader", "inactive");
+    assert!(inactive.starts_with(':') && inactive != ":-1", "{info}");
+    assert_eq!(value_after("reader", "pending"), ":1");
+    let full = c.cmd_str(&["XINFO", "STREAM", "s", "FULL"]);
+    assert!(
+        full.contains("active-time") && full.contains("seen-time"),
+        "{full}"
+    );
+}
