@@ -26,6 +26,9 @@
 //!   timeout_reply: Reply::NilArray })`.
 //!
 //!   Writes to zsets already call `ctx.key_changed`, which is all the wake-up needs.
+//! - a command whose re-run must differ from its request (XREAD's `$`) gives the request to
+//!   re-run in `rerun`; one that must also answer when its key goes away or changes type
+//!   (XREADGROUP's -NOGROUP) sets `on_any_change`, and is then tried on every change.
 //!
 //! Lock order: shard locks, then the registry mutex, then a waiter's slot mutex. Nothing here
 //! takes a shard lock while holding the registry or a slot.
@@ -55,6 +58,12 @@ pub struct BlockRequest {
     /// The reply on timeout or CLIENT UNBLOCK ... TIMEOUT (null array for BLPOP, null bulk
     /// for BLMOVE).
     pub timeout_reply: Reply,
+    /// The request to re-run instead of the original one (XREAD's `$` replaced by the ID it
+    /// stood for when the command first ran); `None` re-runs the request as sent.
+    pub rerun: Option<Vec<Bytes>>,
+    /// Re-run on any change of a key, whatever it then holds (XREADGROUP: a deleted key or
+    /// destroyed group answers an error, as Redis 7.2's re-execution does).
+    pub on_any_change: bool,
 }
 
 /// A client's blocking state, part of `ClientState`.
@@ -249,9 +258,10 @@ impl Blocking {
         &self,
         state: &ServerState,
         client: ClientState,
-        request: BlockRequest,
+        mut request: BlockRequest,
         argv: Vec<Bytes>,
     ) -> Arc<Waiter> {
+        let argv = request.rerun.take().unwrap_or(argv);
         let db = client.db;
         {
             let mut details = client.info.details.lock();
@@ -296,8 +306,10 @@ impl Blocking {
     pub fn serve_ready(&self, state: &ServerState) {
         while let Some((db, key)) = self.next_ready() {
             for waiter in self.waiters_on(db, &key) {
-                if !key_holds(state, db, &key, waiter.request.wants) {
-                    break;
+                if !waiter.request.on_any_change
+                    && !key_holds(state, db, &key, waiter.request.wants)
+                {
+                    continue;
                 }
                 let Some(mut client) = waiter.claim() else {
                     continue;

@@ -67,6 +67,9 @@ pub struct HotConfig {
     /// rdb-key-save-delay / key-load-delay: microseconds per key (see `rdb::debug_delay`).
     pub rdb_key_save_delay: AtomicI64,
     pub key_load_delay: AtomicI64,
+    /// stream-node-max-entries / stream-node-max-bytes (when a stream starts a new block).
+    pub stream_node_max_entries: AtomicU64,
+    pub stream_node_max_bytes: AtomicU64,
 }
 
 /// The live configuration.
@@ -452,6 +455,8 @@ impl Config {
             (&hot.set_max_intset_entries, "set-max-intset-entries"),
             (&hot.set_max_listpack_entries, "set-max-listpack-entries"),
             (&hot.set_max_listpack_value, "set-max-listpack-value"),
+            (&hot.stream_node_max_entries, "stream-node-max-entries"),
+            (&hot.stream_node_max_bytes, "stream-node-max-bytes"),
         ] {
             slot.store(num(name).max(0) as u64, Ordering::Relaxed);
         }

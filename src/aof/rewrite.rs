@@ -357,8 +357,97 @@ pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<()
                 [Cow::Owned(score), Cow::Borrowed(member)]
             }),
         ),
+        Value::Stream(stream) => stream_commands(out, key, stream),
     }
     Ok(())
+}
+
+/// The commands that rebuild a stream, as Redis's `rewriteStreamObject`: one XADD per entry
+/// (or, for an empty stream, an XADD trimmed away at once), XSETID with the counters, then
+/// per group XGROUP CREATE, an XCLAIM per pending entry and XGROUP CREATECONSUMER for the
+/// consumers without pending entries.
+fn stream_commands(out: &mut Vec<u8>, key: &[u8], s: &crate::keyspace::types::StreamValue) {
+    let id = |id: crate::keyspace::types::stream::StreamId| id.to_bytes().to_vec();
+    if s.is_empty() {
+        let last = id(s.last_id);
+        encode_command(
+            out,
+            &[b"XADD".as_slice(), key, b"MAXLEN", b"0", &last, b"x", b"y"],
+        );
+    } else {
+        for (_, _, entries) in s.blocks() {
+            for (eid, fields) in entries {
+                let eid = id(eid);
+                let mut argv: Vec<&[u8]> = vec![b"XADD", key, &eid];
+                for (f, v) in &fields {
+                    argv.push(f);
+                    argv.push(v);
+                }
+                encode_command(out, &argv);
+            }
+        }
+    }
+    let last = id(s.last_id);
+    let added = s.entries_added.to_string();
+    let maxdel = id(s.max_deleted);
+    encode_command(
+        out,
+        &[
+            b"XSETID".as_slice(),
+            key,
+            &last,
+            b"ENTRIESADDED",
+            added.as_bytes(),
+            b"MAXDELETEDID",
+            &maxdel,
+        ],
+    );
+    for (name, g) in &s.groups {
+        let gl = id(g.last_id);
+        let read = g.entries_read.map_or(-1, |n| n as i64).to_string();
+        encode_command(
+            out,
+            &[
+                b"XGROUP".as_slice(),
+                b"CREATE",
+                key,
+                name,
+                &gl,
+                b"ENTRIESREAD",
+                read.as_bytes(),
+            ],
+        );
+        for (pid, p) in &g.pel {
+            let pid = id(*pid);
+            let time = p.delivery_time.to_string();
+            let count = p.delivery_count.to_string();
+            encode_command(
+                out,
+                &[
+                    b"XCLAIM".as_slice(),
+                    key,
+                    name,
+                    &p.consumer,
+                    b"0",
+                    &pid,
+                    b"TIME",
+                    time.as_bytes(),
+                    b"RETRYCOUNT",
+                    count.as_bytes(),
+                    b"JUSTID",
+                    b"FORCE",
+                ],
+            );
+        }
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                encode_command(
+                    out,
+                    &[b"XGROUP".as_slice(), b"CREATECONSUMER", key, name, cname],
+                );
+            }
+        }
+    }
 }
 
 /// Writes `<cmd> key element...` commands of at most ITEMS_PER_COMMAND elements each (an

@@ -38,6 +38,7 @@ pub mod server;
 pub mod set;
 pub mod slowlog;
 pub mod sort;
+pub mod stream;
 pub mod string;
 #[cfg(test)]
 pub mod testing;

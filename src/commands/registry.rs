@@ -33,6 +33,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        super::stream::COMMANDS,
         super::acl::COMMANDS,
         super::bitmap::COMMANDS,
         super::sort::COMMANDS,

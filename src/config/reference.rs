@@ -86,7 +86,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "TLS connections are accepted as they come",
     ),
     ("enable-module-command", "no modules"),
-    ("stream-node-", "no streams"),
     ("list-compress-depth", "list nodes are not compressed"),
     ("locale-collate", "strings compare as bytes"),
     (

@@ -27,7 +27,7 @@
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
 //! recomputes from the header alone.
 
-use super::types::{HashValue, ListValue, SetValue, ZSetValue};
+use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 use super::value::{alloc_size, Value, ValueMut, ValueRef};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::ptr::NonNull;
@@ -48,6 +48,7 @@ const KIND_ZSET: u8 = 4;
 /// A string in its own growable buffer (`Box<Vec<u8>>`) instead of inside the entry: what the
 /// bit and HyperLogLog commands change in place, with spare room so growth is amortised.
 const KIND_BUF: u8 = 5;
+const KIND_STREAM: u8 = 6;
 const POINTER_BYTES: usize = std::mem::size_of::<usize>();
 /// flags + access + two varints of up to 10 bytes + memcached metadata + deadline.
 const HEADER_BYTES_MAX: usize = 1 + 4 + 10 + 10 + META_BYTES + 8;
@@ -158,6 +159,7 @@ impl Entry {
             Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
             Value::Set(v) => (KIND_SET, Box::into_raw(v) as usize),
             Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
+            Value::Stream(v) => (KIND_STREAM, Box::into_raw(v) as usize),
         };
         Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access, None)
     }
@@ -294,6 +296,7 @@ impl Entry {
                 KIND_HASH => ValueRef::Hash(&*(ptr as *const HashValue)),
                 KIND_LIST => ValueRef::List(&*(ptr as *const ListValue)),
                 KIND_SET => ValueRef::Set(&*(ptr as *const SetValue)),
+                KIND_STREAM => ValueRef::Stream(&*(ptr as *const StreamValue)),
                 _ => ValueRef::ZSet(&*(ptr as *const ZSetValue)),
             }
         }
@@ -317,6 +320,7 @@ impl Entry {
                 KIND_HASH => ValueMut::Hash(&mut *(ptr as *mut HashValue)),
                 KIND_LIST => ValueMut::List(&mut *(ptr as *mut ListValue)),
                 KIND_SET => ValueMut::Set(&mut *(ptr as *mut SetValue)),
+                KIND_STREAM => ValueMut::Stream(&mut *(ptr as *mut StreamValue)),
                 _ => ValueMut::ZSet(&mut *(ptr as *mut ZSetValue)),
             }
         }
@@ -330,6 +334,7 @@ impl Entry {
             ValueRef::List(v) => Value::List(Box::new(v.clone())),
             ValueRef::Set(v) => Value::Set(Box::new(v.clone())),
             ValueRef::ZSet(v) => Value::ZSet(Box::new(v.clone())),
+            ValueRef::Stream(v) => Value::Stream(Box::new(v.clone())),
         }
     }
 
@@ -551,6 +556,7 @@ impl Drop for Entry {
                     KIND_HASH => drop(Box::from_raw(ptr as *mut HashValue)),
                     KIND_LIST => drop(Box::from_raw(ptr as *mut ListValue)),
                     KIND_SET => drop(Box::from_raw(ptr as *mut SetValue)),
+                    KIND_STREAM => drop(Box::from_raw(ptr as *mut StreamValue)),
                     _ => drop(Box::from_raw(ptr as *mut ZSetValue)),
                 }
             }

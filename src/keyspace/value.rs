@@ -1,7 +1,7 @@
 //! Stored values: strings (inside their entry's allocation) and the aggregate types (boxed,
 //! behind a pointer in the entry; see `types`).
 
-use super::types::{HashValue, ListValue, SetValue, ZSetValue};
+use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 
 /// A value held by a key. Stored bytes are copied into their own allocation: keeping a slice of
 /// a connection's read buffer would pin the whole buffer.
@@ -12,6 +12,7 @@ pub enum Value {
     List(Box<ListValue>),
     Set(Box<SetValue>),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -26,6 +27,7 @@ impl Value {
             Value::List(v) => ValueRef::List(v),
             Value::Set(v) => ValueRef::Set(v),
             Value::ZSet(v) => ValueRef::ZSet(v),
+            Value::Stream(v) => ValueRef::Stream(v),
         }
     }
 
@@ -56,6 +58,7 @@ pub enum ValueRef<'a> {
     List(&'a ListValue),
     Set(&'a SetValue),
     ZSet(&'a ZSetValue),
+    Stream(&'a StreamValue),
 }
 
 impl ValueRef<'_> {
@@ -67,6 +70,7 @@ impl ValueRef<'_> {
             ValueRef::List(_) => "list",
             ValueRef::Set(_) => "set",
             ValueRef::ZSet(_) => "zset",
+            ValueRef::Stream(_) => "stream",
         }
     }
 
@@ -79,6 +83,7 @@ impl ValueRef<'_> {
             ValueRef::List(v) => v.encoding_name(),
             ValueRef::Set(v) => v.encoding_name(),
             ValueRef::ZSet(v) => v.encoding_name(),
+            ValueRef::Stream(v) => v.encoding_name(),
         }
     }
 
@@ -91,6 +96,7 @@ impl ValueRef<'_> {
             ValueRef::List(v) => alloc_size(std::mem::size_of::<ListValue>()) + v.heap_bytes(),
             ValueRef::Set(v) => alloc_size(std::mem::size_of::<SetValue>()) + v.heap_bytes(),
             ValueRef::ZSet(v) => alloc_size(std::mem::size_of::<ZSetValue>()) + v.heap_bytes(),
+            ValueRef::Stream(v) => alloc_size(std::mem::size_of::<StreamValue>()) + v.heap_bytes(),
         }
     }
 }
@@ -104,6 +110,7 @@ pub enum ValueMut<'a> {
     List(&'a mut ListValue),
     Set(&'a mut SetValue),
     ZSet(&'a mut ZSetValue),
+    Stream(&'a mut StreamValue),
 }
 
 impl ValueMut<'_> {
@@ -115,6 +122,8 @@ impl ValueMut<'_> {
             ValueMut::List(v) => v.is_empty(),
             ValueMut::Set(v) => v.is_empty(),
             ValueMut::ZSet(v) => v.is_empty(),
+            // An emptied stream stays, as in Redis.
+            ValueMut::Stream(_) => false,
         }
     }
 }

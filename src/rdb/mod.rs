@@ -13,6 +13,7 @@ pub mod format;
 pub mod lzf;
 pub mod read;
 pub mod source;
+pub mod stream;
 pub mod values;
 pub mod write;
 

@@ -23,6 +23,7 @@ pub enum RdbValue {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    Stream(Box<crate::keyspace::types::StreamValue>),
 }
 
 impl RdbValue {
@@ -34,6 +35,7 @@ impl RdbValue {
             RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
             RdbValue::Hash(v) => v.is_empty(),
             RdbValue::ZSet(v) => v.is_empty(),
+            RdbValue::Stream(_) => false,
         }
     }
 
@@ -44,6 +46,7 @@ impl RdbValue {
             RdbValue::Set(_) => "set",
             RdbValue::Hash(_) => "hash",
             RdbValue::ZSet(_) => "zset",
+            RdbValue::Stream(_) => "stream",
         }
     }
 }
@@ -126,6 +129,9 @@ pub fn read_value<'a, S: ByteSource<'a>>(
             Ok(RdbValue::List(items))
         }
         kind::LIST_QUICKLIST_2 => quicklist2(r),
+        kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => Ok(
+            RdbValue::Stream(Box::new(super::stream::read_stream(r, value_kind)?)),
+        ),
         other => r.error_at(
             at,
             format!(
@@ -155,6 +161,9 @@ pub fn is_supported(value_kind: u8) -> bool {
             | kind::HASH_LISTPACK
             | kind::LIST_QUICKLIST
             | kind::LIST_QUICKLIST_2
+            | kind::STREAM_LISTPACKS
+            | kind::STREAM_LISTPACKS_2
+            | kind::STREAM_LISTPACKS_3
     )
 }
 

@@ -82,6 +82,7 @@ pub fn to_value(value: RdbValue, limits: &Limits) -> Result<Value, String> {
             }
             Value::Hash(Box::new(hash))
         }
+        RdbValue::Stream(stream) => Value::Stream(stream),
         RdbValue::ZSet(members) => {
             let longest = members.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
             let mut zset = ZSetValue::with_hint(members.len(), longest, limits.zset);

@@ -19,6 +19,7 @@ pub fn value_kind(value: ValueRef<'_>) -> u8 {
         ValueRef::Set(_) => kind::SET,
         ValueRef::Hash(_) => kind::HASH,
         ValueRef::ZSet(_) => kind::ZSET_2,
+        ValueRef::Stream(_) => super::stream::WRITTEN_KIND,
     }
 }
 
@@ -52,6 +53,7 @@ pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+        ValueRef::Stream(stream) => super::stream::put_stream(out, stream, compress),
     }
 }
 

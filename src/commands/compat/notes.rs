@@ -809,6 +809,41 @@ pub static NOTES: &[Note] = &[
         status: Full,
         differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis; larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
     },
+    // Streams
+    Note {
+        commands: &["xadd", "xtrim"],
+        options: "NOMKSTREAM MAXLEN|MINID [=|~] threshold [LIMIT count] *|ms-*|id",
+        status: Partial,
+        differences: "Entries live in blocks that end where Redis's listpack nodes end: at `stream-node-max-entries` entries (deleted ones still count) or when Redis's listpack bytes (computed as Redis encodes them) plus the new entry's strings reach `stream-node-max-bytes`; so `~` trims the same whole nodes as Redis. Difference: after loading an RDB node that held deleted entries their bytes are unknown, so that node may take a few more entries than in Redis. An approximate trim is logged as the exact trim it amounted to.",
+    },
+    // Streams
+    Note {
+        commands: &["xread", "xreadgroup"],
+        options: "COUNT BLOCK GROUP NOACK STREAMS `$` `>`",
+        status: Full,
+        differences: "BLOCK on `crate::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP creates its consumer and sets its seen-time on every attempt, served or not (Redis 7.2; 7.0 only when served), and is logged as forced XCLAIMs plus XGROUP SETID.",
+    },
+    // Streams
+    Note {
+        commands: &["xclaim", "xautoclaim"],
+        options: "IDLE TIME RETRYCOUNT FORCE JUSTID LASTID / COUNT JUSTID",
+        status: Full,
+        differences: "Every call creates the consumer and sets its seen-time; only a claim sets its active-time (Redis 7.2). Logged as one forced XCLAIM per claimed or dropped entry, as Redis propagates them.",
+    },
+    // Streams
+    Note {
+        commands: &["xinfo|stream"],
+        options: "[FULL [COUNT count]]",
+        status: Full,
+        differences: "`radix-tree-nodes` is counted for the radix tree Redis builds from the same node keys. FULL shows Redis 7.2's consumer `active-time`.",
+    },
+    // Streams
+    Note {
+        commands: &["xinfo|consumers"],
+        options: "",
+        status: Full,
+        differences: "Redis 7.2's fields (`inactive` included).",
+    },
     // Hashes
     Note {
         commands: &["hset", "hmset", "hsetnx"],

@@ -94,5 +94,7 @@ fn wait_for(keys: Vec<Bytes>, deadline_ms: Option<u64>, timeout_reply: Reply) ->
         wants: "list",
         deadline_ms,
         timeout_reply,
+        rerun: None,
+        on_any_change: false,
     }
 }

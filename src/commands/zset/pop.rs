@@ -311,6 +311,8 @@ fn wait_on(ctx: &mut Ctx<'_>, keys: &[Bytes], deadline_ms: Option<u64>) -> Comma
             wants: "zset",
             deadline_ms,
             timeout_reply: Reply::NilArray,
+            rerun: None,
+            on_any_change: false,
         },
     )
 }

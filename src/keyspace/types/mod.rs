@@ -1,4 +1,4 @@
-//! The aggregate value types (hash, list, set, sorted set). Each lives boxed behind a pointer
+//! The aggregate value types (hash, list, set, sorted set, stream). Each lives boxed behind a pointer
 //! in its key's entry and is changed in place through `Shard::modify`; every type keeps its own
 //! heap byte count so that accounting stays O(1) per change.
 
@@ -7,11 +7,13 @@ pub mod hash;
 pub mod hyperloglog;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use hash::HashValue;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use stream::StreamValue;
 pub use zset::ZSetValue;
 
 use super::value::{Value, ValueMut, ValueRef};
@@ -53,3 +55,4 @@ aggregate!(HashValue, Hash);
 aggregate!(ListValue, List);
 aggregate!(SetValue, Set);
 aggregate!(ZSetValue, ZSet);
+aggregate!(StreamValue, Stream);
