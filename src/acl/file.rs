@@ -156,32 +156,39 @@ pub fn save(state: &ServerState, path: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One user as ACL SAVE writes it: ACL LIST's line, with every word that holds a quote
-/// character written in double quotes. Unquoted, `split_args` would take that quote as the start
-/// of a quoted word, so a key pattern like `~a"b` or a user named `it's` (both accepted by
-/// SETUSER) would make the whole file fail to load. Redis writes such words raw and then
-/// refuses its own file; the quoted form loads in both.
+/// One user as ACL SAVE writes it: ACL LIST's line, with every word that `split_args` would
+/// not give back as it is written in double quotes. Such words are rare but accepted by
+/// SETUSER, as in Redis: a quote in a key pattern (`~a"b`) or a user name (`it's`), which
+/// `split_args` would take as the start of a quoted word; white space or control bytes in the
+/// first argument of a `+select|0`-style rule. Redis writes them raw and then refuses its own
+/// file ("unbalanced quotes") or loads other rules; the quoted form loads in both.
 pub fn file_line(name: &[u8], rules: &UserRules) -> Vec<u8> {
     let mut line = b"user ".to_vec();
     put_file_word(&mut line, name);
-    for word in rules.describe().split(|&b| b == b' ') {
+    for word in rules.describe_words() {
         line.push(b' ');
-        put_file_word(&mut line, word);
+        put_file_word(&mut line, &word);
     }
     line
 }
 
 fn put_file_word(out: &mut Vec<u8>, word: &[u8]) {
-    if !word.iter().any(|&b| b == b'"' || b == b'\'') {
+    let plain = |b: u8| b > b' ' && b != b'"' && b != b'\'' && b != 0x7f;
+    if word.iter().all(|&b| plain(b)) {
         out.extend_from_slice(word);
         return;
     }
     out.push(b'"');
     for &b in word {
-        if b == b'"' || b == b'\\' {
-            out.push(b'\\');
+        match b {
+            b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b' ' | b'\'' => out.push(b),
+            _ if b < b' ' || b == 0x7f => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            _ => out.push(b),
         }
-        out.push(b);
     }
     out.push(b'"');
 }
@@ -237,6 +244,20 @@ mod tests {
             String::from_utf8_lossy(&loaded[0].1.describe()),
             String::from_utf8_lossy(&rules.describe())
         );
+        // First arguments are any bytes (Redis prints them raw): white space, CR LF, non-UTF-8.
+        let mut args = UserRules::new(false);
+        for rule in [&b"+select|a b"[..], b"+get|\xff\r\n", b"+get|\x01\x7f\"'\\"] {
+            args.apply(rule, &env).unwrap();
+        }
+        assert_eq!(
+            args.describe(),
+            b"off resetchannels -@all +select|a b +get|\xff\r\n +get|\x01\x7f\"'\\".to_vec()
+        );
+        let line = file_line(b"u", &args);
+        assert!(!line.contains(&b'\n'), "{}", String::from_utf8_lossy(&line));
+        let loaded = parse_text(&t.state, "t.acl", &line).unwrap();
+        assert_eq!(loaded[0].1.describe(), args.describe());
+        assert_eq!(loaded[0].1.first_args, args.first_args);
         // Words without quotes are written exactly as ACL LIST shows them.
         let mut plain = UserRules::new(false);
         plain.apply(b"~app:*", &env).unwrap();
