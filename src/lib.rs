@@ -14,6 +14,8 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_api;
 pub mod gate;
 pub mod healthcheck;
 pub mod keyspace;

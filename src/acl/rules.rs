@@ -56,8 +56,9 @@ pub struct UserRules {
     pub all_commands: bool,
     /// `+cmd|arg` for a command without subcommands: the first arguments allowed.
     pub first_args: Vec<(u16, Vec<Vec<u8>>)>,
-    /// The command rules since the last `+@all`/`-@all`, in order, as ACL LIST prints them.
-    pub command_rules: Vec<String>,
+    /// The command rules since the last `+@all`/`-@all`, in order, as ACL LIST prints them
+    /// (bytes: a first argument may be any bytes).
+    pub command_rules: Vec<Vec<u8>>,
     pub all_keys: bool,
     pub key_patterns: Vec<KeyPattern>,
     pub all_channels: bool,
@@ -299,7 +300,7 @@ impl UserRules {
                 self.set_bit(found.id, allow);
             }
         }
-        self.note_rule(&format!("@{name}"), allow);
+        self.note_rule(format!("@{name}").as_bytes(), allow);
         Ok(())
     }
 
@@ -308,7 +309,7 @@ impl UserRules {
         let Some(bar) = name.iter().rposition(|&b| b == b'|') else {
             let found = lookup(env.registry, name).ok_or(UNKNOWN_COMMAND)?;
             self.change_command(found, true, env);
-            self.note_rule(found.full_name, true);
+            self.note_rule(found.full_name.as_bytes(), true);
             return Ok(());
         };
         let parent = lookup(env.registry, &name[..bar]).ok_or(UNKNOWN_COMMAND)?;
@@ -322,7 +323,7 @@ impl UserRules {
         if !parent.spec.subcommands.is_empty() {
             let found = lookup(env.registry, name).ok_or(UNKNOWN_COMMAND)?;
             self.set_bit(found.id, true);
-            self.note_rule(found.full_name, true);
+            self.note_rule(found.full_name.as_bytes(), true);
             return Ok(());
         }
         // A first argument of a plain command (SELECT|0): allowed as Redis still does.
@@ -334,8 +335,10 @@ impl UserRules {
                 None => self.first_args.push((parent.id, vec![lowered])),
             }
         }
-        let rule = format!("{}|{}", parent.full_name, String::from_utf8_lossy(arg));
-        self.note_rule(&rule.to_ascii_lowercase(), true);
+        // The argument's own bytes, as Redis prints them (not a lossy UTF-8 copy, which would
+        // allow another argument once saved and loaded).
+        let rule = [parent.full_name.as_bytes(), b"|", arg].concat();
+        self.note_rule(&rule, true);
         Ok(())
     }
 
@@ -346,7 +349,7 @@ impl UserRules {
         } else {
             self.change_command(found, false, env);
         }
-        self.note_rule(found.full_name, false);
+        self.note_rule(found.full_name.as_bytes(), false);
         Ok(())
     }
 
@@ -363,17 +366,15 @@ impl UserRules {
 
     /// Keeps the rule list as Redis 7.2's `ACLUpdateCommandRules`: an earlier rule for the same
     /// command (or one of its `cmd|sub` rules) is dropped, the new one goes last.
-    fn note_rule(&mut self, name: &str, allow: bool) {
+    fn note_rule(&mut self, name: &[u8], allow: bool) {
         let name = name.to_ascii_lowercase();
         self.command_rules.retain(|existing| {
             let body = &existing[1..];
             !(body == name
-                || (body.len() > name.len()
-                    && body.starts_with(name.as_str())
-                    && body.as_bytes()[name.len()] == b'|'))
+                || (body.len() > name.len() && body.starts_with(&name) && body[name.len()] == b'|'))
         });
-        let sign = if allow { '+' } else { '-' };
-        self.command_rules.push(format!("{sign}{name}"));
+        let sign = if allow { b'+' } else { b'-' };
+        self.command_rules.push([&[sign], name.as_slice()].concat());
     }
 
     fn set_bit(&mut self, id: u16, allow: bool) {
@@ -401,6 +402,12 @@ impl UserRules {
     /// The rules in ACL LIST's order: flags, passwords, keys, channels, commands. Bytes:
     /// patterns are binary-safe.
     pub fn describe(&self) -> Vec<u8> {
+        self.describe_words().join(&b' ')
+    }
+
+    /// `describe`'s words, one rule each (a selector is one word), for ACL SAVE, which must
+    /// quote a word that holds white space or quotes.
+    pub fn describe_words(&self) -> Vec<Vec<u8>> {
         let mut words: Vec<Vec<u8>> = self
             .flag_names()
             .iter()
@@ -412,11 +419,11 @@ impl UserRules {
             words.push(b"resetchannels".to_vec());
         }
         words.extend(self.describe_channels());
-        words.push(self.describe_commands().into_bytes());
+        words.extend(self.command_words());
         for selector in &self.selectors {
             words.push([b"(", selector.describe_permissions().as_slice(), b")"].concat());
         }
-        words.join(&b' ')
+        words
     }
 
     /// A selector as ACL LIST shows it inside parentheses: keys, channels, commands.
@@ -426,7 +433,7 @@ impl UserRules {
             words.push(b"resetchannels".to_vec());
         }
         words.extend(self.describe_channels());
-        words.push(self.describe_commands().into_bytes());
+        words.push(self.describe_commands());
         words.join(&b' ')
     }
 
@@ -470,13 +477,19 @@ impl UserRules {
             .collect()
     }
 
-    pub fn describe_commands(&self) -> String {
-        let mut text = String::from(if self.all_commands { "+@all" } else { "-@all" });
-        for rule in &self.command_rules {
-            text.push(' ');
-            text.push_str(rule);
-        }
-        text
+    pub fn describe_commands(&self) -> Vec<u8> {
+        self.command_words().join(&b' ')
+    }
+
+    fn command_words(&self) -> Vec<Vec<u8>> {
+        let all: &[u8] = if self.all_commands {
+            b"+@all"
+        } else {
+            b"-@all"
+        };
+        std::iter::once(all.to_vec())
+            .chain(self.command_rules.iter().cloned())
+            .collect()
     }
 }
 
@@ -585,9 +598,9 @@ mod tests {
             &registry,
             &["+@read", "+config|get", "-get", "+CONFIG", "+get"],
         );
-        assert_eq!(rules.describe_commands(), "-@all +@read +config +get");
+        assert_eq!(rules.describe_commands(), b"-@all +@read +config +get");
         apply_all(&mut rules, &registry, &["+@all", "-@dangerous"]);
-        assert_eq!(rules.describe_commands(), "+@all -@dangerous");
+        assert_eq!(rules.describe_commands(), b"+@all -@dangerous");
     }
 
     #[test]

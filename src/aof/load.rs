@@ -252,6 +252,15 @@ fn starts_with_rdb_magic(file: &mut std::fs::File) -> std::io::Result<bool> {
     Ok(got == magic.len() && &magic == b"REDIS")
 }
 
+/// Replays one file's bytes into `state` as start-up does, without touching any file: the
+/// offset where a torn file stops being valid, or the fatal message. For the fuzz targets.
+pub fn replay_bytes(state: &ServerState, name: &str, data: &[u8]) -> Result<Option<usize>, String> {
+    let mut loader = Loader::new(state);
+    let replayed = loader.replay(name, Reader::from_bytes(data));
+    loader.finish();
+    replayed
+}
+
 /// Replays commands through dispatch as a client of its own (MULTI/EXEC, SELECT work as they
 /// did when they were logged). Logging is off while it runs.
 struct Loader<'a> {

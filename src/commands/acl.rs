@@ -200,7 +200,7 @@ fn permission_fields(rules: &crate::acl::rules::UserRules) -> Vec<(Reply, Reply)
     vec![
         (
             Reply::bulk_static("commands"),
-            Reply::bulk(rules.describe_commands().into_bytes()),
+            Reply::bulk(rules.describe_commands()),
         ),
         (
             Reply::bulk_static("keys"),
