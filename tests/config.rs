@@ -441,9 +441,16 @@ const ROUND_TRIP_ARGS: &[&str] = &[
     "1.2.3.4",
 ];
 
-/// Options only ferrocache has that CONFIG SET refuses: they move listeners, immutable as
-/// Redis's `port`-like options were before 7.0.
-const OURS_IMMUTABLE: &[&str] = &["metrics-bind", "metrics-port"];
+/// Options only ferrocache has that CONFIG SET refuses: they move listeners or are read when
+/// the memcached listener starts, immutable as Redis's `port`-like options were before 7.0.
+const OURS_IMMUTABLE: &[&str] = &[
+    "memcached-allow-unauthenticated",
+    "memcached-db",
+    "memcached-max-item-size",
+    "memcached-port",
+    "metrics-bind",
+    "metrics-port",
+];
 
 /// CONFIG GET *, then CONFIG SET of each option to the value it printed: the options each
 /// server refuses, and whether the values read back are unchanged.
