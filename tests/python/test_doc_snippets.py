@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import READY_PREFIX, REPO_ROOT, START_TIMEOUT_S, _ferrocache_bin, _stop
+from conftest import READY_PREFIX, REPO_ROOT, START_TIMEOUT_S, _ferrocache_bin, _free_port, _stop
 
 DOCS = ["README.md", "docs/operations.md"]
 # The test suite itself is not run from inside the test suite.
@@ -80,12 +80,22 @@ class Started:
 
 
 def start(args):
+    # `port 0` means no TCP listener (as in Redis): a port that was free a moment ago, and
+    # another one if something took it meanwhile.
+    for _ in range(4):
+        started, seen = _try_start(args, _free_port())
+        if started is not None:
+            return started
+    pytest.fail(f"ferrocache {shlex.join(args)} did not start:\n" + "".join(seen))
+
+
+def _try_start(args, free_port):
     workdir = tempfile.mkdtemp(prefix="ferrocache-doc-")
     conf = Path(workdir) / "sample.conf"
     conf.write_text(SAMPLE_CONF)
     args = [str(conf) if a.endswith(".conf") else a for a in args]
     proc = subprocess.Popen(
-        [str(_ferrocache_bin()), *args, "--port", "0", "--bind", "127.0.0.1", "--dir", workdir],
+        [str(_ferrocache_bin()), *args, "--port", str(free_port), "--bind", "127.0.0.1", "--dir", workdir],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -108,8 +118,8 @@ def start(args):
     if not port:
         _stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
-        pytest.fail(f"ferrocache {shlex.join(args)} did not start:\n" + "".join(seen))
-    return Started(proc, port[0], workdir)
+        return None, seen
+    return Started(proc, port[0], workdir), seen
 
 
 def server_args(words):
