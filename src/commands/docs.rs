@@ -3,8 +3,8 @@
 //!
 //! COMMAND INFO entries follow Redis's 10-field layout. ACL categories are the declared ones plus
 //! those Redis derives from the flags. Key specs are derived from each command's `KeySpec`
-//! (a begin-search index and a find-keys range); commands whose keys are computed report none.
-//! Command tips are not modelled and are always empty.
+//! (a begin-search index and a find-keys range) or declared in `key_specs` as Redis's; tips are
+//! Redis's `command_tips`, from the `TIPS` table.
 
 use super::key_specs::{self, Begin, Find};
 use super::registry::Found;
@@ -247,7 +247,9 @@ static TIPS: &[(&str, &[&str])] = &[
     ("function|delete", &["request_policy:all_shards", "response_policy:all_succeeded"]),
     ("function|flush", &["request_policy:all_shards", "response_policy:all_succeeded"]),
     ("function|kill", &["request_policy:all_shards", "response_policy:one_succeeded"]),
+    ("function|load", &["request_policy:all_shards", "response_policy:all_succeeded"]),
     ("function|list", &["nondeterministic_output_order"]),
+    ("function|restore", &["request_policy:all_shards", "response_policy:all_succeeded"]),
     ("function|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
     ("hgetall", &["nondeterministic_output_order"]),
     ("hkeys", &["nondeterministic_output_order"]),
@@ -297,6 +299,12 @@ static TIPS: &[(&str, &[&str])] = &[
     ("touch", &["request_policy:multi_shard", "response_policy:agg_sum"]),
     ("ttl", &["nondeterministic_output"]),
     ("unlink", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("xadd", &["nondeterministic_output"]),
+    ("xautoclaim", &["nondeterministic_output"]),
+    ("xclaim", &["nondeterministic_output"]),
+    ("xinfo|consumers", &["nondeterministic_output"]),
+    ("xpending", &["nondeterministic_output"]),
+    ("xtrim", &["nondeterministic_output"]),
     ("zrandmember", &["nondeterministic_output"]),
     ("zscan", &["nondeterministic_output"]),
 ];

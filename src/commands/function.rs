@@ -58,8 +58,9 @@ const fn sub(
     )
 }
 
-const FCALL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | STALE | ALL_SHARDS;
-const FCALL_RO_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | STALE | READONLY | ALL_SHARDS;
+const FCALL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | ALL_SHARDS;
+const FCALL_RO_FLAGS: u32 =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | ALL_SHARDS;
 
 pub static COMMANDS: &[CommandSpec] = &[
     fcall_spec("fcall", FCALL_FLAGS, "Invokes a function.", fcall),

@@ -1,7 +1,7 @@
 //! Key specifications (Redis 7's `key_specs`) of the commands whose keys play different roles:
 //! a source and a destination (LMOVE, RENAME, ZUNIONSTORE ...), keys after a `numkeys` argument
-//! (LMPOP, SINTERCARD, EVAL ...), shard channels (SPUBLISH), or whose one key's flags are not the
-//! default of their command flags. COMMAND INFO prints them and COMMAND GETKEYSANDFLAGS flags each
+//! (LMPOP, SINTERCARD, EVAL, FCALL ...), after a keyword (XREAD's `STREAMS`), shard channels
+//! (SPUBLISH), or whose one key's flags are not the default of their command flags (XDEL ...). COMMAND INFO prints them and COMMAND GETKEYSANDFLAGS flags each
 //! key by the spec that found it, as Redis's `getKeysUsingKeySpecs`. Every other command has one
 //! spec derived from its `KeySpec` range and `docs::key_flags`.
 //!
@@ -211,6 +211,12 @@ static TABLE: &[(&str, &[Decl])] = &[
     ("evalsha_ro", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(2), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 1 } },
     ]),
+    ("fcall", &[
+        Decl { notes: Some("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE"), flags: &["RW", "access", "update"], begin: Begin::Index(2), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 1 } },
+    ]),
+    ("fcall_ro", &[
+        Decl { notes: Some("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS"), flags: &["RO", "access"], begin: Begin::Index(2), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 1 } },
+    ]),
     ("expiretime", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
@@ -293,6 +299,39 @@ static TABLE: &[(&str, &[Decl])] = &[
     ]),
     ("ttl", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xadd", &[
+        Decl { notes: Some("UPDATE instead of INSERT because of the optional trimming feature"), flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xautoclaim", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xdel", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xgroup|create", &[
+        Decl { notes: None, flags: &["RW", "insert"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xgroup|createconsumer", &[
+        Decl { notes: None, flags: &["RW", "insert"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xgroup|delconsumer", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xgroup|destroy", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xlen", &[
+        Decl { notes: None, flags: &["RO"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xread", &[
+        Decl { notes: None, flags: &["RO", "access"], begin: Begin::Keyword { keyword: "STREAMS", startfrom: 1 }, find: Find::Range { lastkey: -1, step: 1, limit: 2 } },
+    ]),
+    ("xreadgroup", &[
+        Decl { notes: None, flags: &["RO", "access"], begin: Begin::Keyword { keyword: "STREAMS", startfrom: 4 }, find: Find::Range { lastkey: -1, step: 1, limit: 2 } },
+    ]),
+    ("xtrim", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
     ("zdiff", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 1 } },

@@ -408,7 +408,7 @@ pub static NOTES: &[Note] = &[
         commands: &["command|info"],
         options: "[name ...]",
         status: Partial,
-        differences: "Redis 7's 10-field entries; ACL categories derived from flags as Redis does. Arity, flags, first/last/step, ACL categories, tips and key specs equal redis-server's for every command both have (checked by tests/command_table.rs; PUBLISH, SPUBLISH, EVAL, EVALSHA also carry `may_replicate` and ZRANK/ZREVRANK arity -3, as Redis 7.2): commands whose keys play several roles (LMOVE, RENAME, COPY, the STORE forms, the `numkeys` commands, EVAL, shard channels as `not_key`) declare Redis's key specs (`commands/key_specs.rs`), the others derive one from their key positions.",
+        differences: "Redis 7's 10-field entries; ACL categories derived from flags as Redis does. Arity, flags, first/last/step, ACL categories, tips and key specs equal redis-server's for every command both have (checked by tests/command_table.rs; PUBLISH, SPUBLISH, EVAL, EVALSHA also carry `may_replicate` and ZRANK/ZREVRANK arity -3, as Redis 7.2): commands whose keys play several roles (LMOVE, RENAME, COPY, the STORE forms, the `numkeys` commands, EVAL, FCALL, XREAD/XREADGROUP's `keyword STREAMS` search, shard channels as `not_key`) or whose key flags differ from their command flags (XDEL, XTRIM, the XGROUP subcommands ...) declare Redis's key specs (`commands/key_specs.rs`), the others derive one from their key positions.",
     },
     // Server
     Note {
@@ -632,7 +632,7 @@ pub static NOTES: &[Note] = &[
         commands: &["fcall", "fcall_ro"],
         options: "function numkeys [key ...] [arg ...]",
         status: Partial,
-        differences: "Keys and arguments passed to the callback, EVAL's conversions and error texts (`... script: <function>, on @user_function:<line>.`), `Function not found`, `Bad number of keys provided`, FCALL_RO of a function without `no-writes` refused; `no-writes` functions run read-only, `allow-oom` ones write over maxmemory, others are refused with OOM like DENYOOM commands. Runs alone like EVAL (keys not declared are reachable); `allow-stale`, `no-cluster`, `allow-cross-slot-keys` have no effect on a standalone server. Persisted in RDB files (the FUNCTION2 opcode, read from and written for redis-server) and in the AOF (FUNCTION LOAD/DELETE/FLUSH/RESTORE as commands, the libraries in a rewritten base). COMMAND INFO lacks Redis's key-spec details for FCALL.",
+        differences: "Keys and arguments passed to the callback, EVAL's conversions and error texts (`... script: <function>, on @user_function:<line>.`), `Function not found`, `Bad number of keys provided`, FCALL_RO of a function without `no-writes` refused; `no-writes` functions run read-only, `allow-oom` ones write over maxmemory, others are refused with OOM like DENYOOM commands. Runs alone like EVAL (keys not declared are reachable); `allow-stale`, `no-cluster`, `allow-cross-slot-keys` have no effect on a standalone server. Persisted in RDB files (the FUNCTION2 opcode, read from and written for redis-server) and in the AOF (FUNCTION LOAD/DELETE/FLUSH/RESTORE as commands, the libraries in a rewritten base). COMMAND INFO and COMMAND GETKEYS describe the keys as Redis (a `numkeys` key spec, `no_mandatory_keys`).",
     },
     // Observability (SLOWLOG, LATENCY)
     Note {
