@@ -475,6 +475,9 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
     bounded("config", data.len(), 0, || {
         let mut config = Config::default();
         if config.load_text(file).is_ok() {
+            // Each option is set once on the probe, so it starts from its default as on a
+            // fresh server.
+            let probe = Config::default();
             for (spec, value) in config.snapshot() {
                 // CONFIG SET refuses immutable options whatever the value; `dir` must exist.
                 if spec.mutability == Mutability::Immutable || spec.name == "dir" {
@@ -487,7 +490,6 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
                 } else {
                     value.split(' ').map(String::from).collect()
                 };
-                let probe = Config::default();
                 match probe.set(spec, &words).map(|()| probe.get(spec.name)) {
                     Ok(again) if again == value => {}
                     other => {
