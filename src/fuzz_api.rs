@@ -111,12 +111,11 @@ pub mod alloc {
 fn bounded<R>(
     what: &str,
     input_len: usize,
-    extra: isize,
     f: impl FnOnce() -> Result<R, Broken>,
 ) -> Result<R, Broken> {
     let (result, peak) = alloc::peak_during(f);
     let result = result?;
-    let budget = ALLOC_BASE_BYTES + extra + ALLOC_PER_INPUT_BYTE * input_len as isize;
+    let budget = ALLOC_BASE_BYTES + ALLOC_PER_INPUT_BYTE * input_len as isize;
     match peak {
         Some(peak) if peak > budget => Err(format!(
             "{what}: held {peak} bytes at peak for a {input_len}-byte input (budget {budget})"
@@ -204,7 +203,7 @@ pub fn request(data: &[u8]) -> Result<(), Broken> {
         authenticated: flags & 1 != 0,
         bulk_bytes_max: [512 << 20, 16, 1024, 64 << 10][usize::from(flags >> 1 & 3)],
     };
-    bounded("request decoder", stream.len(), 0, || {
+    bounded("request decoder", stream.len(), || {
         let mut whole = Vec::new();
         let mut buf = BytesMut::from(stream);
         decode_available(&mut RequestDecoder::new(), &mut buf, limits, &mut whole)?;
@@ -291,7 +290,7 @@ pub fn restore(data: &[u8]) -> Result<(), Broken> {
     let _ = rdb::read::verify_dump_payload(data);
     let payload = dump_payload_of(data);
     with_server(|state, client| {
-        bounded("RESTORE", data.len(), 0, || {
+        bounded("RESTORE", data.len(), || {
             match run(state, client, &[b"RESTORE", b"k", b"0", &payload]) {
                 Reply::Ok => {}
                 Reply::Error(_) => return Ok(()),
@@ -331,7 +330,7 @@ pub fn rdb_file(data: &[u8]) -> Result<(), Broken> {
     let window = 16 + usize::from(mode >> 1) * 64;
     let now_ms = 1_790_000_000_000;
     let config = Config::default();
-    bounded("RDB load", file.len(), 0, || {
+    bounded("RDB load", file.len(), || {
         let in_memory = {
             let ks = Keyspace::new(16, 1);
             rdb::load_bytes(&ks, &config, &file, now_ms).map(|stats| (stats, keys_in(&ks)))
@@ -415,7 +414,7 @@ pub fn aof(data: &[u8]) -> Result<(), Broken> {
         }
     }
     with_server(|state, _| {
-        bounded("AOF load", file.len(), 0, || {
+        bounded("AOF load", file.len(), || {
             let mut reader = AofReader::from_bytes(file);
             let mut all_replayable = true;
             let mut last = 0;
@@ -472,9 +471,12 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
         .filter(|line| !line.to_ascii_lowercase().contains("include"))
         .collect();
     let (file, args) = text.split_once('\0').unwrap_or((&text, ""));
-    bounded("config", data.len(), 0, || {
+    bounded("config", data.len(), || {
         let mut config = Config::default();
         if config.load_text(file).is_ok() {
+            // Each option is set once on the probe, so it starts from its default as on a
+            // fresh server.
+            let probe = Config::default();
             for (spec, value) in config.snapshot() {
                 // CONFIG SET refuses immutable options whatever the value; `dir` must exist.
                 if spec.mutability == Mutability::Immutable || spec.name == "dir" {
@@ -487,7 +489,6 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
                 } else {
                     value.split(' ').map(String::from).collect()
                 };
-                let probe = Config::default();
                 match probe.set(spec, &words).map(|()| probe.get(spec.name)) {
                     Ok(again) if again == value => {}
                     other => {
@@ -546,7 +547,7 @@ pub fn acl(data: &[u8]) -> Result<(), Broken> {
         return Ok(());
     };
     with_server(|state, _| {
-        bounded("ACL rules", text.len(), 0, || {
+        bounded("ACL rules", text.len(), || {
             if mode & 1 == 0 {
                 let Some(words) = split_args(text) else {
                     return Ok(());

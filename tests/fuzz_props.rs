@@ -188,3 +188,18 @@ fn config_files() {
 fn acl_rules_and_files() {
     check("acl", fuzz_api::acl, 2000);
 }
+
+/// The memory property is only as good as the counting: an allocation made during a parse is
+/// seen at its full size, and one freed before is not.
+#[test]
+fn the_allocation_count_sees_a_parse_allocating() {
+    let held = vec![1u8; 4 << 20];
+    let (len, peak) =
+        fuzz_api::alloc::peak_during(|| std::hint::black_box(vec![0u8; 32 << 20]).len());
+    assert_eq!(len, 32 << 20);
+    let peak = peak.expect("LimitAlloc is this binary's allocator");
+    assert!((32 << 20..33 << 20).contains(&peak), "{peak}");
+    drop(held);
+    let (_, peak) = fuzz_api::alloc::peak_during(|| ());
+    assert!(peak.unwrap() < 1 << 20);
+}

@@ -137,7 +137,9 @@ def server_seeds():
         print("redis-server not found: no restore/rdb/aof seeds", file=sys.stderr)
         return
     with tempfile.TemporaryDirectory() as d:
-        port = 26000 + os.getpid() % 1000
+        with socket.socket() as probe:  # a free loopback port
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         proc = subprocess.Popen(
             [redis, "--port", str(port), "--bind", "127.0.0.1", "--dir", d, "--save", "",
              "--appendonly", "yes", "--aof-use-rdb-preamble", "no", "--daemonize", "no"],
