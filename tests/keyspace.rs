@@ -271,3 +271,37 @@ fn expire_sets_deadlines_relative_to_now() {
     let pttl = int(&mut con, &["PTTL", "k"]);
     assert!(5000 < pttl && pttl <= 6000, "pttl {pttl}");
 }
+
+#[test]
+fn globs_give_up_past_redis_star_nesting_limit() {
+    // Redis 7.2.6+ stops following `*` nesting after 1000 levels: `*?` 50,000 times against a
+    // 50,000-byte key is no match (a plain glob would match it), and the answer comes at once.
+    let server = Server::start(&[]);
+    let mut con = connect(&server);
+    let key = "x".repeat(50_000);
+    let deep = "*?".repeat(50_000);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(&deep).query(&mut con).unwrap();
+    assert!(keys.is_empty());
+    let (matched, _) = scan_all(&mut con, &["MATCH", &deep]);
+    assert!(matched.is_empty());
+    let mut sub = connect(&server);
+    let _: () = redis::cmd("PSUBSCRIBE")
+        .arg(&deep)
+        .query(&mut sub)
+        .unwrap_or(());
+    assert_eq!(int(&mut con, &["PUBLISH", &key, "m"]), 0);
+    // At the limit (1000 nested stars) the same key still matches.
+    let shallow = format!("{}*", "*?".repeat(1000));
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg(&shallow).query(&mut con).unwrap();
+    assert_eq!(keys, vec![key.clone().into_bytes()]);
+    let _: () = redis::cmd("PSUBSCRIBE")
+        .arg(&shallow)
+        .query(&mut sub)
+        .unwrap_or(());
+    assert_eq!(int(&mut con, &["PUBLISH", &key, "m"]), 1);
+}

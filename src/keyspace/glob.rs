@@ -2,10 +2,20 @@
 //!
 //! Iterative with one backtrack point (the last `*`), so a crafted pattern costs at most
 //! O(pattern × subject) steps, never exponential time (CVE-2022-36021).
+//!
+//! Redis 7.2.6+ also caps the nesting of `*`: its matcher recurses once per `*` that still has
+//! pattern after it, and a recursion deeper than [`MAX_STAR_NESTING`] is "no match"
+//! (CVE-2024-31228). Every match passes each such `*` in order, so a pattern with more of them
+//! than that never matches a non-empty subject; we count them as we meet them and answer the same.
+
+/// The deepest `*` nesting Redis's `stringmatchlen` follows before giving up on a match.
+pub const MAX_STAR_NESTING: usize = 1000;
 
 pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
     let (mut p, mut s) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
+    // Backtracking returns to just after the latest `*`, so each `*` group is met once.
+    let mut nesting = 0usize;
     let eq = |a: u8, b: u8| {
         if nocase {
             a.eq_ignore_ascii_case(&b)
@@ -22,6 +32,10 @@ pub fn glob_match(pattern: &[u8], subject: &[u8], nocase: bool) -> bool {
                     }
                     if p == pattern.len() {
                         return true;
+                    }
+                    nesting += 1;
+                    if nesting > MAX_STAR_NESTING {
+                        return false;
                     }
                     star = Some((p, s));
                     continue;
@@ -124,6 +138,30 @@ fn match_class(pattern: &[u8], start: usize, c: u8, nocase: bool) -> Option<(boo
 #[cfg(test)]
 mod tests {
     use super::glob_match;
+
+    #[test]
+    fn star_nesting_is_capped_as_in_redis() {
+        // 1000 `*a` groups: the deepest nesting Redis follows, still a match.
+        let at_limit = b"*a".repeat(super::MAX_STAR_NESTING);
+        assert!(glob_match(&at_limit, &b"a".repeat(1000), false));
+        assert!(glob_match(
+            &[at_limit.as_slice(), b"*"].concat(),
+            b"aaaa".repeat(250).as_slice(),
+            false
+        ));
+        // One more non-trailing `*` and Redis gives up: no match, though the glob would match.
+        let over = b"*a".repeat(super::MAX_STAR_NESTING + 1);
+        assert!(!glob_match(&over, &b"a".repeat(1001), false));
+        // Escaped and bracketed stars are literals, not nesting.
+        let literal = b"\\*[*]".repeat(1001);
+        assert!(glob_match(&literal, &b"**".repeat(1001), false));
+        // The case: `*?` 50,000 times against a 50,000-byte key.
+        assert!(!glob_match(
+            &b"*?".repeat(50_000),
+            &b"x".repeat(50_000),
+            false
+        ));
+    }
 
     #[test]
     fn basics() {

@@ -310,7 +310,7 @@ pub static NOTES: &[Note] = &[
         commands: &["keys"],
         options: "",
         status: Full,
-        differences: "Glob syntax of `stringmatchlen` (`*` `?` `[a-z]` `[^x]` `\\x`), linear time. Order of keys differs from Redis (it is never specified). Expired keys are skipped.",
+        differences: "Glob syntax of `stringmatchlen` (`*` `?` `[a-z]` `[^x]` `\\x`), linear time, with Redis 7.2.6's limit of 1000 nested `*` (a pattern with more `*` followed by more pattern matches nothing; 7.0.15 has no limit). Order of keys differs from Redis (it is never specified). Expired keys are skipped.",
     },
     // Keys and expiry
     Note {
