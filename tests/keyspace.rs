@@ -305,3 +305,62 @@ fn globs_give_up_past_redis_star_nesting_limit() {
         .unwrap_or(());
     assert_eq!(int(&mut con, &["PUBLISH", &key, "m"]), 1);
 }
+
+#[test]
+fn wait_and_waitaof_on_a_primary_without_replicas() {
+    // appendfsync always: a reply goes out after its fsync, so the local count is 1 at once.
+    let server = Server::start(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut con = connect(&server);
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
+    let acks: Vec<i64> = redis::cmd("WAITAOF")
+        .arg(1)
+        .arg(0)
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(acks, vec![1, 0]);
+    // A replica that never comes: the timeout ends the wait with the counts reached.
+    let acks: Vec<i64> = redis::cmd("WAITAOF")
+        .arg(1)
+        .arg(1)
+        .arg(10)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(acks, vec![1, 0]);
+    // WAIT 1 0 blocks forever without holding a worker: other clients are served, and
+    // CLIENT UNBLOCK ends it with the count reached.
+    let mut waiting = connect(&server);
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut waiting).unwrap();
+    let handle = std::thread::spawn(move || -> i64 {
+        redis::cmd("WAIT")
+            .arg(1)
+            .arg(0)
+            .query(&mut waiting)
+            .unwrap()
+    });
+    let mut unblocked = 0;
+    for _ in 0..500 {
+        assert_eq!(int(&mut con, &["EXISTS", "k"]), 1);
+        unblocked = int(&mut con, &["CLIENT", "UNBLOCK", &id.to_string()]);
+        if unblocked == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(unblocked, 1);
+    assert_eq!(handle.join().unwrap(), 0);
+    // appendfsync everysec: no fsync position is tracked, so numlocal 1 is refused.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("everysec")
+        .query(&mut con)
+        .unwrap();
+    let err = redis::cmd("WAITAOF")
+        .arg(1)
+        .arg(0)
+        .arg(0)
+        .query::<Vec<i64>>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("appendfsync always"), "{err}");
+}

@@ -299,6 +299,8 @@ static TIPS: &[(&str, &[&str])] = &[
     ("touch", &["request_policy:multi_shard", "response_policy:agg_sum"]),
     ("ttl", &["nondeterministic_output"]),
     ("unlink", &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    ("wait", &["request_policy:all_shards", "response_policy:agg_min"]),
+    ("waitaof", &["request_policy:all_shards", "response_policy:agg_min"]),
     ("xadd", &["nondeterministic_output"]),
     ("xautoclaim", &["nondeterministic_output"]),
     ("xclaim", &["nondeterministic_output"]),

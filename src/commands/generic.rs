@@ -1,5 +1,6 @@
 //! Generic key commands (Redis's `generic` group; expiry is in `expire.rs`, OBJECT in
-//! `object.rs`): DEL UNLINK EXISTS TOUCH TYPE KEYS SCAN RANDOMKEY RENAME RENAMENX COPY MOVE.
+//! `object.rs`): DEL UNLINK EXISTS TOUCH TYPE KEYS SCAN RANDOMKEY RENAME RENAMENX COPY MOVE,
+//! and WAIT / WAITAOF (a primary without replicas: they block on no key until their timeout).
 //!
 //! Commands that iterate the keyspace (KEYS, SCAN, RANDOMKEY) declare no keys and visit one
 //! shard at a time, so they never hold more than one shard lock. SCAN cursors name a slab slot
@@ -29,7 +30,91 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("renamenx", 3, WRITE | FAST, KeySpec::Range { first: 1, last: 2, step: 1 }, &["keyspace", "fast"], "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
     command!("copy", -3, WRITE | DENYOOM, KeySpec::Custom(copy_keys), &["keyspace", "slow"], "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
     command!("move", 3, WRITE | FAST, KeySpec::Custom(move_keys), &["keyspace", "fast"], "generic", "1.0.0", "Moves a key to another database.", move_cmd),
+    command!("wait", 3, NOSCRIPT, KeySpec::None, &["slow", "connection"], "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait),
+    command!("waitaof", 4, NOSCRIPT, KeySpec::None, &["slow", "connection"], "generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", waitaof),
 ];
+
+/// WAIT's and WAITAOF's timeout: integer milliseconds (0 = forever), Redis's errors.
+fn wait_deadline(ctx: &Ctx<'_>, arg: &[u8]) -> Result<Option<u64>, CommandError> {
+    let ms = parse_i64(arg)
+        .map_err(|_| CommandError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CommandError::err("timeout is negative"));
+    }
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - ctx.now_ms as i64 {
+        return Err(CommandError::err("timeout is out of range"));
+    }
+    Ok(Some(ctx.now_ms + ms as u64))
+}
+
+/// Answers `reply` at once when nothing is awaited or the client may not block (MULTI), and
+/// otherwise blocks (on no key) until the deadline, then answers it: a primary without
+/// replicas never gets more acknowledgements than it has now.
+fn wait_for_nothing(
+    ctx: &mut Ctx<'_>,
+    satisfied: bool,
+    deadline_ms: Option<u64>,
+    reply: Reply,
+) -> CommandResult {
+    if satisfied {
+        return Ok(reply);
+    }
+    crate::blocking::block_on(
+        ctx,
+        crate::blocking::BlockRequest {
+            keys: Vec::new(),
+            wants: "",
+            deadline_ms,
+            timeout_reply: reply,
+            rerun: None,
+            on_any_change: false,
+        },
+    )
+}
+
+/// WAIT numreplicas timeout: there are no replicas, so the answer is always 0, at once when
+/// 0 replicas are asked for, after the timeout otherwise.
+fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let numreplicas = parse_i64(&argv[1])?;
+    let deadline_ms = wait_deadline(ctx, &argv[2])?;
+    wait_for_nothing(ctx, numreplicas <= 0, deadline_ms, Reply::Int(0))
+}
+
+/// WAITAOF numlocal numreplicas timeout (Redis 7.2): `[local fsyncs, replica fsyncs]`.
+/// The reply of a command goes out only once its effects are in the AOF as far as
+/// `appendfsync` asks; with `always` that is the fsync, so the client's earlier writes are
+/// fsynced whenever this reply is sent and the local count is 1 at once.
+fn waitaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let numlocal = parse_i64(&argv[1])?;
+    if !(0..=1).contains(&numlocal) {
+        return Err(CommandError::err(
+            "value is out of range, value must between 0 and 1",
+        ));
+    }
+    let numreplicas = parse_i64(&argv[2])?;
+    if numreplicas < 0 {
+        return Err(CommandError::err("value is out of range, must be positive"));
+    }
+    let deadline_ms = wait_deadline(ctx, &argv[3])?;
+    let aof = &ctx.state.aof;
+    if numlocal > 0 && !aof.is_on() {
+        return Err(CommandError::err(
+            "WAITAOF cannot be used when numlocal is set but appendonly is disabled.",
+        ));
+    }
+    if numlocal > 0 && aof.policy() != crate::aof::Fsync::Always {
+        // No fsync position is tracked for `everysec` / `no` yet: refuse rather than guess.
+        return Err(CommandError::err(
+            "WAITAOF numlocal 1 needs appendfsync always on this server",
+        ));
+    }
+    let local = i64::from(aof.is_on() && aof.policy() == crate::aof::Fsync::Always);
+    let reply = Reply::Array(vec![Reply::Int(local), Reply::Int(0)]);
+    wait_for_nothing(ctx, numreplicas == 0, deadline_ms, reply)
+}
 
 /// Slots SCAN visits under one lock acquisition; a large COUNT is split into several holds.
 const SCAN_SLOTS_PER_LOCK: usize = 1024;

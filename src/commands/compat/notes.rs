@@ -342,6 +342,20 @@ pub static NOTES: &[Note] = &[
     },
     // Keys and expiry
     Note {
+        commands: &["wait"],
+        options: "numreplicas timeout",
+        status: Full,
+        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread.",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["waitaof"],
+        options: "numlocal numreplicas timeout",
+        status: Partial,
+        differences: "No replicas: the replica count is 0 (waited for until the timeout, as WAIT). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+    },
+    // Keys and expiry
+    Note {
         commands: &["move"],
         options: "",
         status: Full,
