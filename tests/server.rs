@@ -316,3 +316,59 @@ fn ping_subcommand_is_a_health_check() {
     assert_eq!(health_check(&["-p", &port], &[]).0, 1);
     assert_eq!(health_check(&["-p", "notaport"], &[]).0, 1);
 }
+
+/// LOLWUT's shape, version line aside: line count, width of each art line, the captions.
+fn lolwut_shape(text: &str) -> (usize, Vec<usize>, Vec<String>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let widths = lines
+        .iter()
+        .filter(|l| !l.is_empty() && (!l.is_ascii() || l.starts_with('\x1b')))
+        .map(|l| match l.starts_with('\x1b') {
+            true => l.matches("m \x1b[0m").count(),
+            false => l.chars().count(),
+        })
+        .collect();
+    let captions = lines
+        .iter()
+        .filter(|l| l.is_ascii() && !l.starts_with('\x1b'))
+        .map(|l| l.split("Redis ver. ").next().unwrap_or("").to_string())
+        .collect();
+    (lines.len(), widths, captions)
+}
+
+#[test]
+fn lolwut_has_redis_shape_for_each_version() {
+    let Some(redis) = Server::start_redis(&[]) else {
+        return;
+    };
+    let ours = Server::start(&[]);
+    let connect = |s: &Server| {
+        redis::Client::open(s.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let (mut theirs, mut mine) = (connect(&redis), connect(&ours));
+    for args in [
+        vec!["LOLWUT"],
+        vec!["LOLWUT", "VERSION", "7"],
+        vec!["LOLWUT", "VERSION", "5"],
+        vec!["LOLWUT", "version", "5", "20", "3", "2"],
+        vec!["LOLWUT", "VERSION", "5", "0"],
+        vec!["LOLWUT", "VERSION", "5", "1", "1", "1", "extra"],
+        vec!["LOLWUT", "VERSION", "6"],
+        vec!["LOLWUT", "VERSION", "6", "7", "3"],
+        vec!["LOLWUT", "VERSION", "6", "-5", "1"],
+    ] {
+        let text = |con: &mut redis::Connection| -> String {
+            let mut cmd = redis::cmd(args[0]);
+            cmd.arg(&args[1..]);
+            cmd.query(con).unwrap()
+        };
+        let (a, b) = (text(&mut theirs), text(&mut mine));
+        assert_eq!(lolwut_shape(&a), lolwut_shape(&b), "{args:?}");
+        assert!(a.ends_with("Redis ver. 7.0.15\n"), "{args:?}");
+        let version = ferrocache::config::REDIS_VERSION;
+        assert!(b.ends_with(&format!("Redis ver. {version}\n")), "{args:?}");
+    }
+}

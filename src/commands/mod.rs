@@ -28,6 +28,7 @@ pub mod key_specs;
 pub mod latency;
 pub mod list;
 pub mod lock;
+pub mod lolwut;
 pub mod memory_limit;
 pub mod object;
 pub mod persistence_rdb;

@@ -468,6 +468,13 @@ pub static NOTES: &[Note] = &[
     },
     // Server
     Note {
+        commands: &["lolwut"],
+        options: "[VERSION version]",
+        status: Full,
+        differences: "Random art of the same shape as Redis's, drawn our own way: VERSION 5 Schotter squares in Braille (`cols squares-per-row squares-per-col`), VERSION 6 an 8-bit grey skyline of ANSI-coloured cells (`cols rows`), same captions, clamps and errors; any other version prints the version line alone. The line reads `Redis ver.` and the Redis version we report (INFO redis_version).",
+    },
+    // Server
+    Note {
         commands: &["time", "lastsave"],
         options: "",
         status: Full,
