@@ -325,8 +325,9 @@ fn many_connections_stay_within_the_bound_for_every_policy() {
     }
 }
 
-/// CLIENT NO-TOUCH: the client's reads leave access bits alone, but TOUCH still stamps (Redis
-/// 7.2). With lfu-log-factor 0 every stamp raises the LFU counter, so OBJECT FREQ shows it.
+/// CLIENT NO-TOUCH: the client's reads leave access bits alone, but TOUCH still stamps, also
+/// inside MULTI (Redis 7.2). With lfu-log-factor 0 every stamp raises the LFU counter, so OBJECT
+/// FREQ shows it.
 #[test]
 fn no_touch_spares_reads_but_not_touch() {
     let server = Server::start(&[]);
@@ -344,9 +345,96 @@ fn no_touch_spares_reads_but_not_touch() {
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":5\r\n");
     assert_eq!(c.cmd(&["TOUCH", "k"]), b":1\r\n");
     assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":6\r\n");
+    // Inside MULTI each queued command decides for itself: TOUCH stamps, GET does not.
+    assert_eq!(c.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["TOUCH", "k"]), b"+QUEUED\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]), b"+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXEC"]), b"*2\r\n:1\r\n$1\r\nv\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":7\r\n");
     assert_eq!(c.cmd(&["CLIENT", "NO-TOUCH", "OFF"]), b"+OK\r\n");
     assert_eq!(c.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
-    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":7\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "k"]), b":8\r\n");
+}
+
+/// The LFU counter of `key` after one fresh `SET key v` and then `steps`, each one command
+/// (lfu-log-factor 0: every stamp raises the counter by one, from 5).
+fn freq_after(c: &mut RawClient, key: &str, steps: &[&[&str]]) -> Vec<u8> {
+    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v"]), b"+OK\r\n");
+    for step in steps {
+        c.cmd(step);
+    }
+    c.cmd(&["OBJECT", "FREQ", key])
+}
+
+/// Reads Redis does not count as accesses (its LOOKUP_NOTOUCH: TYPE, EXISTS, TTL and kin,
+/// OBJECT, MEMORY USAGE, DEBUG OBJECT, SCAN) leave the LFU counter alone, directly, inside
+/// MULTI and from a script; real reads and TOUCH raise it. Compared with redis-server when it
+/// is installed.
+#[test]
+fn reads_redis_does_not_count_leave_stamps_alone() {
+    const SPARED: &[&[&str]] = &[
+        &["TYPE", "k"],
+        &["EXISTS", "k"],
+        &["EXISTS", "k", "k"],
+        &["TTL", "k"],
+        &["PTTL", "k"],
+        &["EXPIRETIME", "k"],
+        &["PEXPIRETIME", "k"],
+        &["OBJECT", "ENCODING", "k"],
+        &["OBJECT", "REFCOUNT", "k"],
+        &["MEMORY", "USAGE", "k"],
+        &["DEBUG", "OBJECT", "k"],
+        &["SCAN", "0", "TYPE", "string"],
+        &["KEYS", "*"],
+        &["RANDOMKEY"],
+    ];
+    const COUNTED: &[&[&str]] = &[
+        &["GET", "k"],
+        &["STRLEN", "k"],
+        &["DUMP", "k"],
+        &["TOUCH", "k"],
+    ];
+    let config: &[&str] = &[
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--lfu-log-factor",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ];
+    let server = Server::start(config);
+    let redis = Server::start_redis(config);
+    let mut clients = vec![server.raw()];
+    clients.extend(redis.as_ref().map(Server::raw));
+    let mut cases: Vec<(Vec<&[&str]>, &[u8])> = Vec::new();
+    for step in SPARED {
+        cases.push((vec![*step], b":5\r\n"));
+        cases.push((vec![&["MULTI"], *step, &["EXEC"]], b":5\r\n"));
+    }
+    for step in COUNTED {
+        cases.push((vec![*step], b":6\r\n"));
+        cases.push((vec![&["MULTI"], *step, &["EXEC"]], b":6\r\n"));
+    }
+    let script: &[&str] = &[
+        "EVAL",
+        "redis.call('type', KEYS[1]); redis.call('exists', KEYS[1]); \
+         redis.call('ttl', KEYS[1]); redis.call('object', 'encoding', KEYS[1]); \
+         return redis.call('get', KEYS[1])",
+        "1",
+        "k",
+    ];
+    cases.push((vec![script], b":6\r\n"));
+    for (steps, want) in &cases {
+        for (c, name) in clients.iter_mut().zip(["ferrocache", "redis-server"]) {
+            let got = freq_after(c, "k", steps);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(want),
+                "OBJECT FREQ after {steps:?} on {name}"
+            );
+        }
+    }
 }
 
 #[test]

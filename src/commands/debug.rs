@@ -28,7 +28,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "debug",
         -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_TOUCH,
         KeySpec::Custom(debug_keys),
         &["admin", "slow", "dangerous"],
         "server",
@@ -97,7 +97,7 @@ static MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "usage",
         -3,
-        READONLY,
+        READONLY | NO_TOUCH,
         KeySpec::Range {
             first: 2,
             last: 2,

@@ -210,9 +210,14 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let nested = std::mem::replace(&mut ctx.client.blocking.nested, true);
     let result = match write_refusal(ctx.state, found.spec.has(flags::WRITE)) {
         Some(err) => Err(err),
-        None => crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
-            (found.spec.run)(ctx, argv)
-        }),
+        None => {
+            let no_touch = found.spec.spares_stamps(ctx.client.no_touch);
+            crate::keyspace::access::with_no_touch(no_touch, || {
+                crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
+                    (found.spec.run)(ctx, argv)
+                })
+            })
+        }
     };
     ctx.client.blocking.nested = nested;
     crate::pubsub::after_nested(ctx, found.spec, argv);
@@ -325,8 +330,7 @@ fn run_checked(
         effects: Default::default(),
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
-    // CLIENT NO-TOUCH spares every lookup but TOUCH's, whose purpose is the stamp (Redis 7.2).
-    let no_touch = ctx.client.no_touch && spec.name != "touch";
+    let no_touch = spec.spares_stamps(ctx.client.no_touch);
     let result = crate::keyspace::access::with_no_touch(no_touch, || {
         crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
     });

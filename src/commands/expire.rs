@@ -61,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "ttl",
         2,
-        READONLY | FAST,
+        READONLY | FAST | NO_TOUCH,
         KeySpec::one(),
         &["keyspace", "fast"],
         "generic",
@@ -72,7 +72,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "pttl",
         2,
-        READONLY | FAST,
+        READONLY | FAST | NO_TOUCH,
         KeySpec::one(),
         &["keyspace", "fast"],
         "generic",
@@ -83,7 +83,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "expiretime",
         2,
-        READONLY | FAST,
+        READONLY | FAST | NO_TOUCH,
         KeySpec::one(),
         &["keyspace", "fast"],
         "generic",
@@ -94,7 +94,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "pexpiretime",
         2,
-        READONLY | FAST,
+        READONLY | FAST | NO_TOUCH,
         KeySpec::one(),
         &["keyspace", "fast"],
         "generic",

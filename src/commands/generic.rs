@@ -20,9 +20,9 @@ use bytes::Bytes;
 pub static COMMANDS: &[CommandSpec] = &[
     command!("del", -2, WRITE, KeySpec::all_from_first(), &["keyspace", "slow"], "generic", "1.0.0", "Deletes one or more keys.", del),
     command!("unlink", -2, WRITE | FAST, KeySpec::all_from_first(), &["keyspace", "fast"], "generic", "4.0.0", "Asynchronously deletes one or more keys.", del),
-    command!("exists", -2, READONLY | FAST, KeySpec::all_from_first(), &["keyspace", "fast"], "generic", "1.0.0", "Determines whether one or more keys exist.", exists),
-    command!("touch", -2, READONLY | FAST, KeySpec::all_from_first(), &["keyspace", "fast"], "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists),
-    command!("type", 2, READONLY | FAST, KeySpec::one(), &["keyspace", "fast"], "generic", "1.0.0", "Determines the type of value stored at a key.", type_cmd),
+    command!("exists", -2, READONLY | FAST | NO_TOUCH, KeySpec::all_from_first(), &["keyspace", "fast"], "generic", "1.0.0", "Determines whether one or more keys exist.", exists),
+    command!("touch", -2, READONLY | FAST | TOUCHES, KeySpec::all_from_first(), &["keyspace", "fast"], "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", exists),
+    command!("type", 2, READONLY | FAST | NO_TOUCH, KeySpec::one(), &["keyspace", "fast"], "generic", "1.0.0", "Determines the type of value stored at a key.", type_cmd),
     command!("keys", 2, READONLY, KeySpec::None, &["keyspace", "slow", "dangerous"], "generic", "1.0.0", "Returns all key names that match a pattern.", keys),
     command!("scan", -2, READONLY, KeySpec::None, &["keyspace", "slow"], "generic", "2.8.0", "Iterates over the key names in the database.", scan),
     command!("randomkey", 1, READONLY, KeySpec::None, &["keyspace", "slow"], "generic", "1.0.0", "Returns a random key name from the database.", randomkey),

@@ -98,6 +98,12 @@ pub mod flags {
     /// Routes Pub/Sub messages (PUBLISH, SPUBLISH): the connection lets the receivers finish
     /// the input they already have first (not reported by COMMAND INFO).
     pub const ROUTES_MESSAGES: u32 = 1 << 19;
+    /// Its lookups leave the keys' LRU/LFU stamps alone, as Redis's `LOOKUP_NOTOUCH` (TYPE,
+    /// EXISTS, TTL, OBJECT, MEMORY USAGE, DEBUG; not reported by COMMAND INFO).
+    pub const NO_TOUCH: u32 = 1 << 20;
+    /// Stamps the keys it looks up even for a CLIENT NO-TOUCH client: stamping is its purpose
+    /// (TOUCH, Redis 7.2; not reported by COMMAND INFO).
+    pub const TOUCHES: u32 = 1 << 21;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
@@ -247,6 +253,12 @@ impl CommandSpec {
 
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Whether this command's lookups must leave access stamps alone when run for a client
+    /// with CLIENT NO-TOUCH set to `client_no_touch`.
+    pub fn spares_stamps(&self, client_no_touch: bool) -> bool {
+        self.has(flags::NO_TOUCH) || (client_no_touch && !self.has(flags::TOUCHES))
     }
 
     pub fn arity_ok(&self, argc: usize) -> bool {

@@ -37,7 +37,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "encoding",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         OBJECT_KEY,
         &["keyspace", "slow"],
         "generic",
@@ -48,7 +48,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "freq",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         OBJECT_KEY,
         &["keyspace", "slow"],
         "generic",
@@ -70,7 +70,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "idletime",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         OBJECT_KEY,
         &["keyspace", "slow"],
         "generic",
@@ -81,7 +81,7 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!(
         "refcount",
         3,
-        READONLY,
+        READONLY | NO_TOUCH,
         OBJECT_KEY,
         &["keyspace", "slow"],
         "generic",
@@ -100,7 +100,7 @@ fn object_container(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     Err(CommandError::Arity("object".into()))
 }
 
-/// Runs `f` on the entry OBJECT <sub> names (counted as a read), or replies nil.
+/// Runs `f` on the entry OBJECT <sub> names, or replies nil.
 fn with_object(
     ctx: &mut Ctx<'_>,
     key: &[u8],
@@ -108,11 +108,11 @@ fn with_object(
 ) -> CommandResult {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
-    // OBJECT looks without touching, as Redis's LOOKUP_NOTOUCH.
-    crate::keyspace::access::with_no_touch(true, || match shard.get_read(hash, key, now) {
+    // Without touching: the subcommands are flagged NO_TOUCH (Redis's LOOKUP_NOTOUCH).
+    match shard.get_read(hash, key, now) {
         None => Ok(Reply::Nil),
         Some(entry) => f(entry),
-    })
+    }
 }
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

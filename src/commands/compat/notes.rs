@@ -303,7 +303,7 @@ pub static NOTES: &[Note] = &[
         commands: &["exists", "touch", "type"],
         options: "",
         status: Full,
-        differences: "Count keyspace hits/misses like Redis's read lookups.",
+        differences: "Count keyspace hits/misses like Redis's read lookups. TYPE and EXISTS leave the keys' LRU/LFU stamps alone (Redis's LOOKUP_NOTOUCH); TOUCH stamps, even for a CLIENT NO-TOUCH client.",
     },
     // Keys and expiry
     Note {
@@ -387,7 +387,7 @@ pub static NOTES: &[Note] = &[
         commands: &["ttl", "pttl", "expiretime", "pexpiretime"],
         options: "",
         status: Full,
-        differences: "",
+        differences: "Leave the key's LRU/LFU stamp alone, as in Redis.",
     },
     // Keys and expiry
     Note {
