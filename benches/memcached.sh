@@ -7,7 +7,8 @@
 #   bash benches/memcached.sh             # unpipelined and 16-deep pipelines
 #   RUNS=3 bash benches/memcached.sh      # repeat; the lowest CPU per request of each counts
 #
-# Environment: REQUESTS_P1 (200000), REQUESTS_P16 (1500000), CONNS (50), RUNS (1),
+# Environment: REQUESTS_P1 (200000), REQUESTS_P16 (1500000), CONNS (50), RUNS (1), FC_PORT
+# (ferrocache's RESP port, 7413: a node must listen somewhere besides memcached-port),
 # SKIP_BUILD=1 to use the release binaries already built.
 # Writes nothing to the repository.
 set -euo pipefail
@@ -24,7 +25,7 @@ fi
 load=$(ls -t target/release/deps/memcached_load-* | grep -v '\.d$' | head -1)
 out=$(mktemp -d)
 
-taskset -c 0 ./target/release/ferrocache --port 0 --bind 127.0.0.1 --save "" \
+taskset -c 0 ./target/release/ferrocache --port "${FC_PORT:-7413}" --bind 127.0.0.1 --save "" \
     --memcached-port "$FC_MC_PORT" >"$out/fc.log" 2>&1 & fc=$!
 taskset -c 0 memcached -l 127.0.0.1 -p "$MC_PORT" -U 0 -t 1 -m 1024 -u "$(id -un)" >"$out/mc.log" 2>&1 & mc=$!
 trap 'kill $fc $mc 2>/dev/null || true; wait $fc $mc 2>/dev/null || true; rm -rf "$out"' EXIT

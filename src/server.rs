@@ -39,7 +39,12 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         );
     }
     if let Some(port) = crate::net::memcache::start(&state).await? {
-        tracing::info!("memcached protocol on port {port}");
+        let tls = if state.config.get_bool("memcached-tls") {
+            " (tls)"
+        } else {
+            ""
+        };
+        tracing::info!("memcached protocol on port {port}{tls}");
     }
     crate::commands::info::note_startup_memory();
     let listeners = &state.listeners;

@@ -448,6 +448,7 @@ const OURS_IMMUTABLE: &[&str] = &[
     "memcached-db",
     "memcached-max-item-size",
     "memcached-port",
+    "memcached-tls",
     "metrics-bind",
     "metrics-port",
 ];

@@ -442,6 +442,8 @@ fn tls_only_server_with_an_encrypted_key() {
         "0",
         "--bind",
         "127.0.0.1",
+        "--memcached-port",
+        &free_port().to_string(),
     ]));
     let dir = temp_dir("tlsonly");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferrocache"))
@@ -470,12 +472,125 @@ fn tls_only_server_with_an_encrypted_key() {
         "{lines}"
     );
     assert!(!lines.contains("connections tcp"), "{lines}");
+    // A plaintext memcached listener beside TLS-only RESP is allowed (nginx's memcached modules
+    // have no TLS) but called out.
+    assert!(
+        lines.contains("RESP is served over TLS only (port 0, tls-port")
+            && lines.contains("is plaintext"),
+        "{lines}"
+    );
     assert_eq!(pki.cli(tls_port, false, &["PING"]).1, "PONG\n");
     let (_, info) = pki.cli(tls_port, true, &["INFO", "server"]);
     assert!(info.contains("tcp_port:0"), "{info}");
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A memcached request script over TLS: the reply bytes up to and including `END\r\n`, or the
+/// error that ended the connection.
+fn tls_memcached(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    script: &[u8],
+) -> std::io::Result<String> {
+    let mut stream = tls_connect(config, port);
+    stream.write_all(script)?;
+    stream.flush()?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !reply.ends_with(b"END\r\n") {
+        match stream.read(&mut buf)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
+
+/// `memcached-tls yes`: the memcached listener speaks TLS with the server's context (client
+/// certificate required by default, as on tls-port), items shared with RESP; a client without
+/// certificate or in plaintext gets no reply. Start-up refuses memcached-tls without a TLS
+/// context or without memcached-port.
+#[test]
+fn memcached_over_tls() {
+    let pki = Pki::new();
+    let mc_port = free_port();
+    let mut args = pki.server_args(0);
+    args.extend(strings(&[
+        "--memcached-port",
+        &mc_port.to_string(),
+        "--memcached-tls",
+        "yes",
+    ]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let config = pki.client_config();
+    assert_eq!(
+        tls_memcached(&config, mc_port, b"set k 7 0 5\r\nhello\r\nget k\r\n").unwrap(),
+        "STORED\r\nVALUE k 7 5\r\nhello\r\nEND\r\n"
+    );
+    assert_eq!(server.raw().cmd_str(&["GET", "k"]), "$5\r\nhello\r\n");
+    // No client certificate: the server ends the handshake, nothing is answered.
+    let no_cert = {
+        let mut roots = rustls::RootCertStore::empty();
+        use rustls::pki_types::pem::PemObject;
+        roots
+            .add(rustls::pki_types::CertificateDer::from_pem_file(pki.path("ca.crt")).unwrap())
+            .unwrap();
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    };
+    let refused = tls_memcached(&no_cert, mc_port, b"get k\r\n");
+    assert!(refused.is_err(), "{refused:?}");
+    // Plaintext to the TLS memcached port: closed without a memcached reply.
+    let mut plain = TcpStream::connect(("127.0.0.1", mc_port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain.write_all(b"version\r\n").unwrap();
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!got.starts_with(b"VERSION"), "{got:?}");
+    drop(server);
+
+    let text = start_fails(&strings(&[
+        "--port",
+        "0",
+        "--unixsocket",
+        &pki.path("unused.sock"),
+        "--memcached-port",
+        &free_port().to_string(),
+        "--memcached-tls",
+        "yes",
+    ]));
+    assert!(
+        text.contains(
+            "No tls-cert-file configured!\nmemcached-tls yes needs the server's TLS context"
+        ),
+        "{text}"
+    );
+    let mut args = pki.server_args(0);
+    args.extend(strings(&[
+        "--port",
+        "0",
+        "--unixsocket",
+        &pki.path("unused.sock"),
+        "--memcached-tls",
+        "yes",
+    ]));
+    let text = start_fails(&args);
+    assert!(
+        text.contains("memcached-tls yes needs memcached-port"),
+        "{text}"
+    );
 }
 
 /// Start-up refuses a TLS configuration that does not load, with Redis's lines.

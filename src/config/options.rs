@@ -932,6 +932,9 @@ pub static OPTIONS: &[OptionSpec] = &[
     // The memcached protocol has no authentication: serving it while the default user needs a
     // password is an explicit choice (memcached clients reach memcached-db only).
     opt("memcached-allow-unauthenticated", Bool, "no", Immutable),
+    // The memcached listener speaks TLS with the server's TLS context (the tls-* options, as
+    // for tls-port); start-up fails when no context can be built or memcached-port is 0.
+    opt("memcached-tls", Bool, "no", Immutable),
 ];
 
 /// Options Redis 7.2 still accepts in a config file (with one argument) and ignores.

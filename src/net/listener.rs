@@ -48,7 +48,7 @@ pub static TRANSPORT_STATS: TransportStats = TransportStats {
 };
 
 /// How long a TLS client may take to complete its handshake.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Listening-socket options: `tcp-backlog` and `socket-mark-id` (SO_MARK, 0 = none).
 #[derive(Clone, Copy, Debug)]
@@ -157,8 +157,14 @@ pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
     let listeners = &state.listeners;
     if tls::wanted(config) {
         let context = tls::build(config).map_err(|reason| {
+            // Without tls-port the context is wanted for the memcached listener alone.
+            let why = if config.get_i64("tls-port") == 0 {
+                "\nmemcached-tls yes needs the server's TLS context: tls-cert-file, tls-key-file and, unless tls-auth-clients is no, tls-ca-cert-file or tls-ca-cert-dir."
+            } else {
+                ""
+            };
             ServerError::Config(format!(
-                "{reason}\nFailed to configure TLS. Check logs for more info."
+                "{reason}{why}\nFailed to configure TLS. Check logs for more info."
             ))
         })?;
         listeners.tls_context.install(Some(context));

@@ -7,6 +7,10 @@
 //! `memcached-allow-unauthenticated yes` says memcached clients may bypass the password (they
 //! reach database `memcached-db` only); otherwise it gets one `SERVER_ERROR` line and is
 //! closed (docs/compatibility.md).
+//!
+//! With `memcached-tls yes` the listener speaks TLS only, with the server's TLS context (the
+//! certificates, CA, `tls-auth-clients` and protocols of `tls-port`, reloaded with them); the
+//! connection loop is generic over the stream, so plaintext runs on the bare `TcpStream`.
 
 use super::listener;
 use crate::commands::ClientState;
@@ -21,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -39,8 +43,28 @@ const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentic
 /// Binds `memcached-port` on the `bind` addresses when it is set; returns the bound port.
 pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError> {
     let port = state.config.get_i64("memcached-port");
+    let tls = state.config.get_bool("memcached-tls");
     if port <= 0 {
+        if tls {
+            return Err(ServerError::Config(
+                "memcached-tls yes needs memcached-port: there is no memcached listener to serve TLS on."
+                    .into(),
+            ));
+        }
         return Ok(None);
+    }
+    if tls && state.listeners.tls_context.acceptor().is_none() {
+        return Err(ServerError::Config(
+            "memcached-tls yes needs the server's TLS context: set tls-cert-file and tls-key-file (and tls-ca-cert-file or tls-ca-cert-dir unless tls-auth-clients is no).".into(),
+        ));
+    }
+    if !tls && state.config.get_i64("port") == 0 && state.config.get_i64("tls-port") != 0 {
+        // Not refused: nginx's memcached modules cannot speak TLS, so a TLS-only node may
+        // well serve them in plaintext on a loopback or private `bind` on purpose.
+        tracing::warn!(
+            "WARNING: RESP is served over TLS only (port 0, tls-port {}) but memcached-port {port} is plaintext: memcached clients are neither encrypted nor authenticated. Set memcached-tls yes, or bind to trusted addresses only.",
+            state.config.get_i64("tls-port")
+        );
     }
     let db = state.config.get_i64("memcached-db");
     if db < 0 || db as usize >= state.keyspace.databases() {
@@ -93,41 +117,87 @@ fn refused_for_auth(state: &ServerState) -> bool {
         && !state.config.get_bool("memcached-allow-unauthenticated")
 }
 
-async fn serve(state: Arc<ServerState>, mut stream: TcpStream, addr: SocketAddr) {
+/// The two ends of an accepted connection, read before a TLS handshake takes the socket.
+struct Ends {
+    addr: SocketAddr,
+    local: SocketAddr,
+    fd: i64,
+}
+
+async fn serve(state: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
     ServerStats::add(&state.stats.connections_received, 1);
-    if listener::refused_by_protected_mode(&state, &addr) {
-        let _ = stream.write_all(PROTECTED).await;
+    let _ = stream.set_nodelay(true);
+    let ends = Ends {
+        addr,
+        local: stream.local_addr().unwrap_or(addr),
+        fd: {
+            use std::os::fd::AsRawFd;
+            stream.as_raw_fd() as i64
+        },
+    };
+    if !state.config.get_bool("memcached-tls") {
+        admit(&state, stream, ends, None).await;
         return;
     }
-    if refused_for_auth(&state) {
-        let _ = stream.write_all(NEEDS_AUTH).await;
+    // TLS: the context of the moment (CONFIG SET of tls-* reloads it); the client's slot is
+    // taken before the handshake, so handshakes in flight count toward maxclients.
+    let Some(acceptor) = state.listeners.tls_context.acceptor() else {
+        return;
+    };
+    let Some(slot) = listener::reserve(&state) else {
+        return;
+    };
+    let handshake =
+        tokio::time::timeout(listener::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+    match handshake {
+        Ok(Ok(stream)) => admit(&state, stream, ends, Some(slot)).await,
+        Ok(Err(e)) => {
+            tracing::debug!("Error accepting a memcached TLS connection: {e} (addr={addr})")
+        }
+        Err(_) => tracing::debug!("memcached TLS handshake timed out (addr={addr})"),
+    }
+}
+
+/// Protected mode, authentication and maxclients (over TLS, once the handshake is done), then
+/// the connection loop.
+async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
+    state: &ServerState,
+    mut stream: S,
+    ends: Ends,
+    slot: Option<listener::Admitted>,
+) {
+    let refusal = if listener::refused_by_protected_mode(state, &ends.addr) {
+        Some(PROTECTED)
+    } else if refused_for_auth(state) {
+        Some(NEEDS_AUTH)
+    } else {
+        None
+    };
+    if let Some(line) = refusal {
+        let _ = stream.write_all(line).await;
+        let _ = stream.shutdown().await;
         return;
     }
-    let Some(_slot) = listener::reserve(&state) else {
+    let Some(_slot) = slot.or_else(|| listener::reserve(state)) else {
         let _ = stream
             .write_all(b"SERVER_ERROR Too many open connections\r\n")
             .await;
+        let _ = stream.shutdown().await;
         return;
     };
-    let _ = stream.set_nodelay(true);
     count(&COUNTERS.curr_connections, 1);
     count(&COUNTERS.total_connections, 1);
-    super::client::marked(run(&state, stream, addr)).await;
+    super::client::marked(run(state, stream, ends)).await;
     COUNTERS.curr_connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Requests run in the gate's shared sections, so a busy script makes them wait without
 /// blocking a worker (see gate.rs); the whole loop is marked as a connection task for the
 /// debug check that nothing here waits for a shard outside a section.
-async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
-    let local = stream.local_addr().unwrap_or(addr);
-    let fd = {
-        use std::os::fd::AsRawFd;
-        stream.as_raw_fd() as i64
-    };
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream: S, ends: Ends) {
     let info = state
         .clients
-        .register(addr, local, fd, state.clock.now_ms());
+        .register(ends.addr, ends.local, ends.fd, state.clock.now_ms());
     info.details.lock().last_cmd = "memcached".into();
     let mut client = ClientState::new(info.clone());
     client.user = state.acl.default_user();
@@ -239,10 +309,10 @@ async fn run(state: &ServerState, mut stream: TcpStream, addr: SocketAddr) {
 }
 
 /// Writes the replies gathered so far, once the AOF holds the writes they answer.
-async fn flush(
+async fn flush<S: AsyncWrite + Unpin>(
     state: &ServerState,
     session: &mut Session,
-    stream: &mut TcpStream,
+    stream: &mut S,
     output: &mut BytesMut,
 ) -> bool {
     if session.client.aof_wait > 0 {
@@ -256,7 +326,8 @@ async fn flush(
     }
     let info = session.client.info.clone();
     let written = tokio::select! {
-        written = stream.write_all(output) => written.is_ok(),
+        // The flush is a no-op on plaintext; over TLS it sends the buffered records.
+        written = async { stream.write_all(output).await?; stream.flush().await } => written.is_ok(),
         _ = info.kill_notify.notified() => false,
     };
     if written {

@@ -44,9 +44,10 @@ pub fn is_context_option(name: &str) -> bool {
     name.starts_with("tls-") && name != "tls-port"
 }
 
-/// Whether the server needs a TLS context: a TLS listener (or, in Redis, TLS links).
+/// Whether the server needs a TLS context: a TLS listener (`tls-port`, or the memcached
+/// listener with `memcached-tls yes`; in Redis, also TLS links).
 pub fn wanted(config: &Config) -> bool {
-    config.get_i64("tls-port") != 0
+    config.get_i64("tls-port") != 0 || config.get_bool("memcached-tls")
 }
 
 /// The context new TLS connections are accepted with.
