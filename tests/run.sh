@@ -67,7 +67,7 @@ install_openssl() {
 
 install_python_packages() {
     # RESP3 (`protocol=3`) needs redis-py >= 5; Debian's python3-redis may be older.
-    if python3 -c 'import sys, redis, pytest, rq; sys.exit(int(redis.__version__.split(".")[0]) < 5 or int(rq.__version__.split(".")[0]) < 3)' >/dev/null 2>&1; then
+    if python3 -c 'import sys, redis, pytest, rq, celery; sys.exit(int(redis.__version__.split(".")[0]) < 5 or int(rq.__version__.split(".")[0]) < 3)' >/dev/null 2>&1; then
         return 0
     fi
     say "installing redis-py and pytest"
@@ -79,8 +79,8 @@ install_python_packages() {
         }
     fi
     # Debian's system Python refuses pip installs (PEP 668) unless told otherwise.
-    if ! python3 -m pip install --quiet --disable-pip-version-check --upgrade redis pytest 'rq>=3' >/dev/null 2>&1; then
-        quiet python3 -m pip install --quiet --disable-pip-version-check --upgrade --break-system-packages redis pytest 'rq>=3'
+    if ! python3 -m pip install --quiet --disable-pip-version-check --upgrade redis pytest 'rq>=3' 'celery[redis]>=5' >/dev/null 2>&1; then
+        quiet python3 -m pip install --quiet --disable-pip-version-check --upgrade --break-system-packages redis pytest 'rq>=3' 'celery[redis]>=5'
     fi
 }
 
