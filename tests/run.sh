@@ -118,11 +118,30 @@ install_memcached_and_nginx() {
     as_root service nginx stop >/dev/null 2>&1 || true
 }
 
+# BullMQ (tests/python/test_bullmq.py) runs on Node.js with the package of tests/node/ (no lock
+# file is kept: npm resolves bullmq ^5 from the registry it is configured with).
+install_node_packages() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        say "installing nodejs and npm"
+        export DEBIAN_FRONTEND=noninteractive
+        if ! as_root apt-get install -y -q nodejs npm >/dev/null 2>&1; then
+            quiet as_root apt-get update -q
+            quiet as_root apt-get install -y -q nodejs npm
+        fi
+    fi
+    if [ -d tests/node/node_modules/bullmq ]; then
+        return 0
+    fi
+    say "installing bullmq (tests/node)"
+    (cd tests/node && quiet npm install --no-package-lock --no-audit --no-fund --silent)
+}
+
 install_redis_server
 install_openssl
 install_memcached_and_nginx
 install_python_packages
 install_iproute2
+install_node_packages
 
 start=$SECONDS
 failed=0
