@@ -136,12 +136,27 @@ install_node_packages() {
     (cd tests/node && quiet npm install --no-package-lock --no-audit --no-fund --silent)
 }
 
+# Debian's Ruby and ruby-redis run the Sidekiq-style flow of tests/ruby/
+# (tests/python/test_sidekiq_style.py).
+install_ruby() {
+    if command -v ruby >/dev/null 2>&1 && ruby -e 'require "redis"' >/dev/null 2>&1; then
+        return 0
+    fi
+    say "installing ruby and ruby-redis"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y -q ruby ruby-redis >/dev/null 2>&1; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q ruby ruby-redis
+    fi
+}
+
 install_redis_server
 install_openssl
 install_memcached_and_nginx
 install_python_packages
 install_iproute2
 install_node_packages
+install_ruby
 
 start=$SECONDS
 failed=0
