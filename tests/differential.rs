@@ -8,7 +8,8 @@
 //!   `@ours <reply>`       the next command's reply from ferrocache must equal <reply> (an
 //!                         escaped string such as `+OK\r\n`) and redis-server's is not compared:
 //!                         ONLY for documented differences between Redis 7.0.15 (the oracle
-//!                         here) and Redis 7.2 (our target); the line must say why in a comment
+//!                         here) and Redis 7.2 (our target), or for commands beyond Redis 7.2
+//!                         as redis.io documents them; the line must say why in a comment
 //!                         right above it.
 //!   `@noreply <command>`  send the command and read nothing (CLIENT REPLY OFF / SKIP, or a
 //!                         command whose reply is silenced); any frame either server sends

@@ -298,6 +298,26 @@ fn aof_round(preamble: &str) {
     c.cmd(&["XDEL", "s", "5-0"]);
     c.cmd(&["XAUTOCLAIM", "s", "g", "dave", "0", "0"]);
     c.cmd(&["XGROUP", "CREATECONSUMER", "s", "g", "erin"]);
+    // Redis 8.2's XACKDEL and XDELEX, logged as given.
+    let id = |reply: Vec<u8>| {
+        String::from_utf8(reply)
+            .unwrap()
+            .split("\r\n")
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let seventh = id(c.cmd(&["XADD", "s", "*", "f", "5"]));
+    let eighth = id(c.cmd(&["XADD", "s", "*", "f", "6"]));
+    c.cmd(&["XREADGROUP", "GROUP", "g", "erin", "STREAMS", "s", ">"]);
+    assert_eq!(
+        c.cmd(&["XACKDEL", "s", "g", "IDS", "1", &seventh]),
+        b"*1\r\n:1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["XDELEX", "s", "DELREF", "IDS", "1", &eighth]),
+        b"*1\r\n:1\r\n"
+    );
     c.cmd(&["XADD", "t", "1-1", "a", "b"]);
     c.cmd(&["XTRIM", "t", "MAXLEN", "0"]);
     c.cmd(&[
@@ -486,4 +506,66 @@ fn consumers_report_redis_7_2_seen_and_active_times() {
         full.contains("active-time") && full.contains("seen-time"),
         "{full}"
     );
+}
+
+/// Redis 8.2's XDELEX and XACKDEL (beyond redis-server 7.0.15): a deletion touches WATCH and
+/// raises `xdel`; a code-2 or -1 only call does neither.
+#[test]
+fn xdelex_and_xackdel_signal_watch_and_raise_xdel() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    let mut other = server.raw();
+    c.cmd(&["XADD", "s", "1-0", "f", "v"]);
+    c.cmd(&["XADD", "s", "2-0", "f", "v"]);
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "a",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    let mut sub = server.raw();
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:xdel"]);
+    // ACKED keeps 1-0 (pending) and 2-0 (not read by g): no change, EXEC runs.
+    c.cmd(&["WATCH", "s"]);
+    assert_eq!(
+        other.cmd(&["XDELEX", "s", "ACKED", "IDS", "2", "1-0", "2-0"]),
+        b"*2\r\n:2\r\n:2\r\n"
+    );
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["EXEC"]), b"*1\r\n+PONG\r\n");
+    // XACKDEL deleting 1-0 fails a watcher's EXEC.
+    c.cmd(&["WATCH", "s"]);
+    assert_eq!(
+        other.cmd(&["XACKDEL", "s", "g", "IDS", "1", "1-0"]),
+        b"*1\r\n:1\r\n"
+    );
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["EXEC"]), b"*-1\r\n");
+    // XDELEX deleting 2-0 likewise.
+    c.cmd(&["WATCH", "s"]);
+    assert_eq!(
+        other.cmd(&["XDELEX", "s", "IDS", "1", "2-0"]),
+        b"*1\r\n:1\r\n"
+    );
+    c.cmd(&["MULTI"]);
+    c.cmd(&["PING"]);
+    assert_eq!(c.cmd(&["EXEC"]), b"*-1\r\n");
+    assert_eq!(c.cmd(&["XLEN", "s"]), b":0\r\n");
+    // Exactly two xdel events for `s`, then the marker deletion of `z`.
+    c.cmd(&["XADD", "z", "3-0", "f", "v"]);
+    c.cmd(&["XDEL", "z", "3-0"]);
+    for key in ["s", "s", "z"] {
+        let frame = sub.read_reply().unwrap();
+        let tail = format!("$1\r\n{key}\r\n");
+        assert!(frame.ends_with(tail.as_bytes()), "{}", frame.escape_ascii());
+    }
 }

@@ -300,6 +300,9 @@ static TABLE: &[(&str, &[Decl])] = &[
     ("ttl", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
+    ("xackdel", &[
+        Decl { notes: None, flags: &["RW", "update", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
     ("xadd", &[
         Decl { notes: Some("UPDATE instead of INSERT because of the optional trimming feature"), flags: &["RW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
@@ -307,6 +310,9 @@ static TABLE: &[(&str, &[Decl])] = &[
         Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
     ("xdel", &[
+        Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("xdelex", &[
         Decl { notes: None, flags: &["RW", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
     ("xgroup|create", &[

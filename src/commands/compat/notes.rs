@@ -853,6 +853,13 @@ pub static NOTES: &[Note] = &[
     },
     // Streams
     Note {
+        commands: &["xdelex", "xackdel"],
+        options: "[KEEPREF | DELREF | ACKED] IDS numids id [id ...]",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 8.2, from redis.io; no 8.2 server to compare with). One code per ID: -1 no such entry (XACKDEL: not pending in the group; a missing key or group answers all -1), 1 deleted, 2 kept by ACKED because a group still has it pending or has not read that far. DELREF also drops the ID from every group's PEL. Error texts for a bad `numids` follow Redis 8.2's source as we understand it, unverified. XADD/XTRIM's KEEPREF/DELREF/ACKED are not supported.",
+    },
+    // Streams
+    Note {
         commands: &["xinfo|stream"],
         options: "[FULL [COUNT count]]",
         status: Full,

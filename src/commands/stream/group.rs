@@ -9,7 +9,7 @@ use crate::commands::args::{is, parse_i64};
 use crate::commands::collection::{self, read_in};
 use crate::commands::{CommandResult, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::types::stream::{Consumer, Group, PendingEntry, StreamId};
+use crate::keyspace::types::stream::{Consumer, Group, PendingEntry, StreamId, DEL_NOT_FOUND};
 use crate::keyspace::types::StreamValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
@@ -277,6 +277,41 @@ pub(super) fn xack(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ctx.propagate_nothing();
     }
     Ok(Reply::Int(w.result as i64))
+}
+
+/// XACKDEL (Redis 8.2): XACK, then XDELEX's delete of each acknowledged ID.
+pub(super) fn xackdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let key = &argv[1];
+    let (policy, ids) = super::parse_ref_ids(argv, 3)?;
+    let has_group = match read_in::<StreamValue>(ctx, key)? {
+        None => false,
+        Some(s) => s.groups.contains_key(&argv[2][..]),
+    };
+    if !has_group {
+        ctx.propagate_nothing();
+        return Ok(super::codes_reply(&vec![DEL_NOT_FOUND; ids.len()]));
+    }
+    let db = ctx.db();
+    let w = collection::write::<StreamValue, _>(ctx, db, key, false, |s| {
+        let len_before = s.len();
+        let codes: Vec<i64> = ids
+            .iter()
+            .map(|id| s.ack_delete_with(&argv[2], *id, policy))
+            .collect();
+        Ok((codes, s.len() != len_before))
+    })?
+    .expect("checked above");
+    let (codes, deleted) = w.result;
+    if deleted {
+        ctx.key_changed(db, key);
+        ctx.notify(notify::STREAM, "xdel", db, key);
+    }
+    if codes.iter().any(|c| *c != DEL_NOT_FOUND) {
+        ctx.propagate(argv.to_vec());
+    } else {
+        ctx.propagate_nothing();
+    }
+    Ok(super::codes_reply(&codes))
 }
 
 pub(super) fn xpending(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

@@ -4,8 +4,8 @@
 //! `StreamValue` (see `keyspace::types::stream`) through `commands::collection`, and maps the
 //! outcome to a reply, notifications and AOF effects. This file holds the table, the shared
 //! plumbing (ID parsing, entry replies) and the entry commands (XADD, XRANGE, XREVRANGE,
-//! XLEN, XDEL, XTRIM, XSETID); consumer groups live in `group.rs`, XREAD/XREADGROUP in
-//! `read.rs`, XINFO in `info.rs`.
+//! XLEN, XDEL, Redis 8.2's XDELEX, XTRIM, XSETID); consumer groups (with Redis 8.2's XACKDEL)
+//! live in `group.rs`, XREAD/XREADGROUP in `read.rs`, XINFO in `info.rs`.
 
 mod group;
 mod info;
@@ -16,7 +16,9 @@ use super::collection::{self, read_in};
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::error::CommandError;
-use crate::keyspace::types::stream::{Fields, NodeLimits, StreamId, Trim};
+use crate::keyspace::types::stream::{
+    Fields, NodeLimits, RefPolicy, StreamId, Trim, DEL_DELETED, DEL_NOT_FOUND,
+};
 use crate::keyspace::types::StreamValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
@@ -190,6 +192,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cx(command!("xrange", -4, READONLY, KeySpec::one(), XS, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs.", xrange), "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
     cx(command!("xrevrange", -4, READONLY, KeySpec::one(), XS, "stream", "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", xrevrange), "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
     cx(command!("xlen", 2, READONLY | FAST, KeySpec::one(), XF, "stream", "5.0.0", "Return the number of messages in a stream.", xlen), "O(1)"),
+    cx(command!("xdelex", -5, WRITE | FAST, KeySpec::one(), XF, "stream", "8.2.0", "Deletes one or multiple entries from the stream.", xdelex), "O(1) for each single item to delete in the stream, regardless of the stream size."),
+    cx(command!("xackdel", -6, WRITE | FAST, KeySpec::one(), XF, "stream", "8.2.0", "Acknowledges and conditionally deletes one or multiple entries for a stream consumer group.", group::xackdel), "O(1) for each entry ID processed."),
     cx(command!("xdel", -3, WRITE | FAST, KeySpec::one(), XF, "stream", "5.0.0", "Returns the number of messages after removing them from a stream.", xdel), "O(1) for each single item to delete in the stream, regardless of the stream size."),
     cx(command!("xtrim", -4, WRITE, KeySpec::one(), XS, "stream", "5.0.0", "Deletes messages from the beginning of a stream.", xtrim), "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation."),
     cx(command!("xsetid", -3, WRITE | DENYOOM | FAST, KeySpec::one(), XF, "stream", "5.0.0", "An internal command for replicating stream values.", xsetid), "O(1)"),
@@ -675,6 +679,87 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ctx.notify(notify::STREAM, "xdel", db, key);
     }
     Ok(Reply::Int(w.result as i64))
+}
+
+/// Parses XDELEX / XACKDEL's `[KEEPREF | DELREF | ACKED] IDS numids id [id ...]` from
+/// `argv[from..]` (the IDS block may come before the policy, as Redis 8.2 allows).
+fn parse_ref_ids(argv: &[Bytes], from: usize) -> Result<(RefPolicy, Vec<StreamId>), CommandError> {
+    let mut policy = None;
+    let mut ids: Option<Vec<StreamId>> = None;
+    let mut i = from;
+    while i < argv.len() {
+        let a = &argv[i];
+        if is(a, "ids") && i + 1 < argv.len() && ids.is_none() {
+            let n = parse_i64(&argv[i + 1])
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| CommandError::err("Number of IDs must be a positive integer"))?;
+            let rest = (argv.len() - i - 2) as u64;
+            if n as u64 > rest {
+                return Err(CommandError::err(
+                    "The `numids` parameter must match the number of arguments",
+                ));
+            }
+            let n = n as usize;
+            ids = Some(
+                argv[i + 2..i + 2 + n]
+                    .iter()
+                    .map(|a| parse_strict_id(a, 0))
+                    .collect::<Result<_, _>>()?,
+            );
+            i += 2 + n;
+            continue;
+        }
+        let p = if is(a, "keepref") {
+            RefPolicy::KeepRef
+        } else if is(a, "delref") {
+            RefPolicy::DelRef
+        } else if is(a, "acked") {
+            RefPolicy::Acked
+        } else {
+            return Err(CommandError::Syntax);
+        };
+        if policy.replace(p).is_some() {
+            return Err(CommandError::Syntax);
+        }
+        i += 1;
+    }
+    let ids = ids.ok_or(CommandError::Syntax)?;
+    Ok((policy.unwrap_or(RefPolicy::KeepRef), ids))
+}
+
+/// The per-ID code array of XDELEX / XACKDEL.
+fn codes_reply(codes: &[i64]) -> Reply {
+    Reply::Array(codes.iter().map(|c| Reply::Int(*c)).collect())
+}
+
+/// XDELEX (Redis 8.2): XDEL with a reference policy and one code per ID.
+fn xdelex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let key = &argv[1];
+    let (policy, ids) = parse_ref_ids(argv, 2)?;
+    if read_in::<StreamValue>(ctx, key)?.is_none() {
+        ctx.propagate_nothing();
+        return Ok(codes_reply(&vec![DEL_NOT_FOUND; ids.len()]));
+    }
+    let db = ctx.db();
+    let w = collection::write::<StreamValue, _>(ctx, db, key, false, |s| {
+        let pending_before: usize = s.groups.values().map(|g| g.pel.len()).sum();
+        let codes: Vec<i64> = ids.iter().map(|id| s.delete_with(*id, policy)).collect();
+        let pending_after: usize = s.groups.values().map(|g| g.pel.len()).sum();
+        Ok((codes, pending_after != pending_before))
+    })?
+    .expect("checked above");
+    let (codes, refs_dropped) = w.result;
+    if codes.contains(&DEL_DELETED) {
+        ctx.key_changed(db, key);
+        ctx.notify(notify::STREAM, "xdel", db, key);
+        ctx.propagate(argv.to_vec());
+    } else if refs_dropped {
+        ctx.propagate(argv.to_vec());
+    } else {
+        ctx.propagate_nothing();
+    }
+    Ok(codes_reply(&codes))
 }
 
 fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

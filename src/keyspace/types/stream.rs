@@ -859,7 +859,68 @@ impl StreamValue {
     pub fn contains(&self, id: StreamId) -> bool {
         !self.range(id, id, 1, false).is_empty()
     }
+
+    /// Whether a consumer group still needs `id` (Redis 8.2's ACKED condition): it is
+    /// pending in some group, or some group has not delivered that far yet.
+    pub fn is_referenced(&self, id: StreamId) -> bool {
+        self.groups
+            .values()
+            .any(|g| g.last_id < id || g.pel.contains_key(&id))
+    }
+
+    /// XDELEX's step for one ID under `policy`: `DEL_NOT_FOUND`, `DEL_DELETED`, or
+    /// `DEL_REFERENCED` (ACKED, and a group still needs the entry). DELREF drops the ID from
+    /// every group's PEL even when the entry itself is gone.
+    pub fn delete_with(&mut self, id: StreamId, policy: RefPolicy) -> i64 {
+        match policy {
+            RefPolicy::Acked if self.contains(id) && self.is_referenced(id) => {
+                return DEL_REFERENCED;
+            }
+            RefPolicy::DelRef => {
+                for g in self.groups.values_mut() {
+                    g.ack(id);
+                }
+            }
+            _ => {}
+        }
+        if self.delete(id) {
+            DEL_DELETED
+        } else {
+            DEL_NOT_FOUND
+        }
+    }
+
+    /// XACKDEL's step for one ID: acknowledges it in `group` (`DEL_NOT_FOUND` when it is not
+    /// pending there), then deletes the entry under `policy`. An acknowledged ID whose entry
+    /// is already gone counts as `DEL_DELETED`. The caller checked that `group` exists.
+    pub fn ack_delete_with(&mut self, group: &[u8], id: StreamId, policy: RefPolicy) -> i64 {
+        let acked = self.groups.get_mut(group).is_some_and(|g| g.ack(id));
+        if !acked {
+            return DEL_NOT_FOUND;
+        }
+        match self.delete_with(id, policy) {
+            DEL_NOT_FOUND => DEL_DELETED,
+            code => code,
+        }
+    }
 }
+
+/// What XDELEX and XACKDEL do with consumer group references to the entries they delete
+/// (Redis 8.2): KEEPREF leaves the PELs alone, DELREF removes the ID from every PEL, ACKED
+/// deletes only entries no group still needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefPolicy {
+    KeepRef,
+    DelRef,
+    Acked,
+}
+
+/// Per-ID codes of XDELEX / XACKDEL: no such entry (or, for XACKDEL, not pending in the group).
+pub const DEL_NOT_FOUND: i64 = -1;
+/// The entry was deleted.
+pub const DEL_DELETED: i64 = 1;
+/// ACKED: not deleted, a consumer group still references the entry.
+pub const DEL_REFERENCED: i64 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -902,5 +963,100 @@ mod tests {
         assert_eq!(s.radix_nodes(), 1);
         add(&mut s, 1);
         assert_eq!(s.radix_nodes(), 2);
+    }
+
+    fn deliver(s: &mut StreamValue, group: &[u8], ids: &[u64], last: u64) {
+        let g = s.groups.get_mut(group).unwrap();
+        g.last_id = StreamId::new(last, 0);
+        for &ms in ids {
+            g.pel.insert(
+                StreamId::new(ms, 0),
+                PendingEntry {
+                    consumer: b"c"[..].into(),
+                    delivery_time: 0,
+                    delivery_count: 1,
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn delete_with_policies() {
+        let id = |ms| StreamId::new(ms, 0);
+        let mut s = StreamValue::new();
+        for i in 1..=6 {
+            add(&mut s, i);
+        }
+        s.groups
+            .insert(b"g1"[..].into(), Group::new(StreamId::ZERO, None));
+        s.groups
+            .insert(b"g2"[..].into(), Group::new(StreamId::ZERO, None));
+        // g1 read 1..=4 and holds 1, 2 pending; g2 read 1..=2 and holds 2 pending.
+        deliver(&mut s, b"g1", &[1, 2], 4);
+        deliver(&mut s, b"g2", &[2], 2);
+        // KEEPREF deletes and leaves the PEL.
+        assert_eq!(s.delete_with(id(1), RefPolicy::KeepRef), DEL_DELETED);
+        assert!(s.groups[&b"g1"[..]].pel.contains_key(&id(1)));
+        assert_eq!(s.delete_with(id(1), RefPolicy::KeepRef), DEL_NOT_FOUND);
+        // ACKED: 2 is pending, 3 is not yet delivered to g2, 9 does not exist.
+        assert_eq!(s.delete_with(id(2), RefPolicy::Acked), DEL_REFERENCED);
+        assert_eq!(s.delete_with(id(3), RefPolicy::Acked), DEL_REFERENCED);
+        assert_eq!(s.delete_with(id(9), RefPolicy::Acked), DEL_NOT_FOUND);
+        assert!(s.contains(id(2)) && s.contains(id(3)));
+        // DELREF deletes 2 and drops it from both PELs; a dangling 1 goes too.
+        assert_eq!(s.delete_with(id(2), RefPolicy::DelRef), DEL_DELETED);
+        assert_eq!(s.delete_with(id(1), RefPolicy::DelRef), DEL_NOT_FOUND);
+        assert!(s.groups.values().all(|g| g.pel.is_empty()));
+        // Once every group has read 3 and nothing holds it, ACKED deletes it.
+        s.groups.get_mut(&b"g2"[..]).unwrap().last_id = id(6);
+        assert_eq!(s.delete_with(id(3), RefPolicy::Acked), DEL_DELETED);
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn ack_delete_with_policies() {
+        let id = |ms| StreamId::new(ms, 0);
+        let mut s = StreamValue::new();
+        for i in 1..=4 {
+            add(&mut s, i);
+        }
+        s.groups
+            .insert(b"g1"[..].into(), Group::new(StreamId::ZERO, None));
+        s.groups
+            .insert(b"g2"[..].into(), Group::new(StreamId::ZERO, None));
+        deliver(&mut s, b"g1", &[1, 2, 3], 4);
+        deliver(&mut s, b"g2", &[1], 4);
+        // Not pending in g1: nothing happens.
+        assert_eq!(
+            s.ack_delete_with(b"g1", id(4), RefPolicy::KeepRef),
+            DEL_NOT_FOUND
+        );
+        assert!(s.contains(id(4)));
+        // ACKED: acknowledged in g1, but g2 still holds 1.
+        assert_eq!(
+            s.ack_delete_with(b"g1", id(1), RefPolicy::Acked),
+            DEL_REFERENCED
+        );
+        assert!(!s.groups[&b"g1"[..]].pel.contains_key(&id(1)));
+        assert!(s.contains(id(1)));
+        // ACKED with no other reference deletes.
+        assert_eq!(
+            s.ack_delete_with(b"g1", id(2), RefPolicy::Acked),
+            DEL_DELETED
+        );
+        assert!(!s.contains(id(2)));
+        // KEEPREF deletes although g2 holds 1; DELREF would also clear g2.
+        deliver(&mut s, b"g2", &[3], 4);
+        assert_eq!(
+            s.ack_delete_with(b"g1", id(3), RefPolicy::DelRef),
+            DEL_DELETED
+        );
+        assert!(!s.groups[&b"g2"[..]].pel.contains_key(&id(3)));
+        assert!(s.groups[&b"g2"[..]].pel.contains_key(&id(1)));
+        assert_eq!(
+            s.ack_delete_with(b"g2", id(1), RefPolicy::KeepRef),
+            DEL_DELETED
+        );
+        assert_eq!(s.len(), 1);
     }
 }
