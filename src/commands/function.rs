@@ -21,19 +21,15 @@ const fn fcall_spec(
     summary: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
-    CommandSpec {
+    super::scripting::call_spec(
         name,
-        arity: -3,
         flags,
-        keys: KeySpec::Custom(numkeys_keys),
-        acl: &["slow", "scripting"],
-        group: "scripting",
+        "7.0.0",
         summary,
-        since: "7.0.0",
-        complexity: "Depends on the function that is executed.",
+        "Depends on the function that is executed.",
+        numkeys_keys,
         run,
-        subcommands: &[],
-    }
+    )
 }
 
 const fn sub(

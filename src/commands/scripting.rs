@@ -24,16 +24,38 @@ const fn spec(
     summary: &'static str,
     run: super::CommandFn,
 ) -> CommandSpec {
+    call_spec(
+        name,
+        flags,
+        since,
+        summary,
+        "Depends on the script that is executed.",
+        numkeys_keys,
+        run,
+    )
+}
+
+/// The table entry of a command that runs Lua with `numkeys` keys after its first argument
+/// (EVAL and its forms here, FCALL and FCALL_RO in `function`).
+pub(super) const fn call_spec(
+    name: &'static str,
+    flags: u32,
+    since: &'static str,
+    summary: &'static str,
+    complexity: &'static str,
+    keys: super::KeyFinder,
+    run: super::CommandFn,
+) -> CommandSpec {
     CommandSpec {
         name,
         arity: -3,
         flags,
-        keys: KeySpec::Custom(numkeys_keys),
+        keys: KeySpec::Custom(keys),
         acl: &["slow", "scripting"],
         group: "scripting",
         summary,
         since,
-        complexity: "Depends on the script that is executed.",
+        complexity,
         run,
         subcommands: &[],
     }
