@@ -48,6 +48,8 @@ pub struct ServerState {
     pub rdb: crate::rdb::RdbState,
     /// ACL users and the ACL LOG.
     pub acl: crate::acl::Acl,
+    /// Role, replication ids and offset (replication/).
+    pub replication: crate::replication::Replication,
 }
 
 impl ServerState {
@@ -86,6 +88,7 @@ impl ServerState {
             rdb: Default::default(),
             blocking: Default::default(),
             acl,
+            replication: crate::replication::Replication::new(now_ms),
         }
     }
 

@@ -631,19 +631,15 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     }
 }
 
-/// A stable 40-hex replication id derived from the run id.
-fn replid(run_id: &str) -> String {
-    run_id.chars().rev().collect()
-}
-
 fn replication(state: &ServerState, s: &mut Section) {
     s.field("role", "master");
     s.field("connected_slaves", 0);
     s.field("master_failover_state", "no-failover");
-    s.field("master_replid", replid(&state.run_id));
-    s.field("master_replid2", "0000000000000000000000000000000000000000");
-    s.field("master_repl_offset", 0);
-    s.field("second_repl_offset", -1);
+    let ids = state.replication.ids();
+    s.field("master_replid", ids.replid);
+    s.field("master_replid2", ids.replid2);
+    s.field("master_repl_offset", state.replication.offset());
+    s.field("second_repl_offset", ids.second_replid_offset);
     s.field("repl_backlog_active", 0);
     s.field("repl_backlog_size", state.config.get("repl-backlog-size"));
     s.field("repl_backlog_first_byte_offset", 0);

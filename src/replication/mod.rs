@@ -1,0 +1,101 @@
+//! Replication: the node's role and replication ids, shared by the primary side (the write
+//! stream, the backlog and PSYNC for connected replicas) and the replica side (the link to a
+//! primary started by REPLICAOF). Both sides read and change the role only through this state.
+
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What this node is: a primary, or a replica of `host:port`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Replica { host: String, port: u16 },
+}
+
+/// The replication ids (INFO replication's master_replid, master_replid2, second_repl_offset).
+#[derive(Clone, Debug)]
+pub struct Ids {
+    /// The id of the history this node's data follows (40 hex characters).
+    pub replid: String,
+    /// The previous history's id after a role change, so partial resyncs of it still work.
+    pub replid2: String,
+    /// Up to where `replid2`'s history is shared (-1: none).
+    pub second_replid_offset: i64,
+}
+
+pub struct Replication {
+    role: Mutex<Role>,
+    ids: Mutex<Ids>,
+    /// master_repl_offset: bytes of the write stream this node has produced or applied.
+    offset: AtomicU64,
+}
+
+impl Replication {
+    pub fn new(seed: u64) -> Replication {
+        Replication {
+            role: Mutex::new(Role::Primary),
+            ids: Mutex::new(Ids {
+                replid: new_replid(seed),
+                replid2: "0".repeat(40),
+                second_replid_offset: -1,
+            }),
+            offset: AtomicU64::new(0),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role.lock().clone()
+    }
+
+    pub fn set_role(&self, role: Role) {
+        *self.role.lock() = role;
+    }
+
+    pub fn is_replica(&self) -> bool {
+        matches!(*self.role.lock(), Role::Replica { .. })
+    }
+
+    pub fn ids(&self) -> Ids {
+        self.ids.lock().clone()
+    }
+
+    pub fn set_ids(&self, ids: Ids) {
+        *self.ids.lock() = ids;
+    }
+
+    /// A new history: the current id becomes replid2 (valid up to the current offset), as on
+    /// a promotion (REPLICAOF NO ONE) in Redis.
+    pub fn shift_replid(&self, seed: u64) {
+        let offset = self.offset();
+        let mut ids = self.ids.lock();
+        ids.replid2 = std::mem::replace(&mut ids.replid, new_replid(seed));
+        ids.second_replid_offset = offset as i64 + 1;
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.offset.load(Ordering::Acquire)
+    }
+
+    pub fn set_offset(&self, offset: u64) {
+        self.offset.store(offset, Ordering::Release)
+    }
+
+    pub fn add_offset(&self, bytes: u64) -> u64 {
+        self.offset.fetch_add(bytes, Ordering::AcqRel) + bytes
+    }
+}
+
+/// 40 random-looking hex characters.
+pub fn new_replid(seed: u64) -> String {
+    use std::hash::BuildHasher;
+    let state = foldhash::fast::RandomState::default();
+    let mut out = String::with_capacity(40);
+    let mut i = 0u64;
+    while out.len() < 40 {
+        let h = state.hash_one((seed, i, std::process::id(), "replid"));
+        out.push_str(&format!("{h:016x}"));
+        i += 1;
+    }
+    out.truncate(40);
+    out
+}
