@@ -15,7 +15,6 @@ use crate::acl::rules::UserRules;
 use crate::aof::manifest::Manifest;
 use crate::aof::reader::{Reader as AofReader, Step};
 use crate::clock::Clock;
-use crate::commands::{dispatch, flags, ClientState};
 use crate::config::Config;
 use crate::config::Mutability;
 use crate::keyspace::Keyspace;
@@ -23,6 +22,7 @@ use crate::protocol::request::{split_args, Limits, Request, RequestDecoder, INLI
 use crate::protocol::Reply;
 use crate::rdb;
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 
 /// A property an input broke.

@@ -12,7 +12,9 @@ pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod commands;
+pub mod compat;
 pub mod config;
+pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;

@@ -63,7 +63,7 @@ fn main() {
         }
     };
     if let Err((i, reason)) =
-        ferrocache::commands::registry::Registry::check_renames(&config.renamed_commands)
+        ferrocache::engine::registry::Registry::check_renames(&config.renamed_commands)
     {
         let (line_no, line) = &config.renamed_at[i];
         eprintln!("{}", ferrocache::config::fatal(*line_no, line, reason));

@@ -46,7 +46,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         };
         tracing::info!("memcached protocol on port {port}{tls}");
     }
-    crate::commands::info::note_startup_memory();
+    crate::commands::server::info::note_startup_memory();
     let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {
         tracing::info!(

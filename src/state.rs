@@ -3,8 +3,8 @@
 
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
-use crate::commands::registry::Registry;
 use crate::config::Config;
+use crate::engine::registry::Registry;
 use crate::keyspace::Keyspace;
 use crate::stats::ServerStats;
 use std::sync::atomic::AtomicU64;

@@ -8,7 +8,7 @@
 //! A selector, `(~k:* +get)`, is a further `UserRules` of which only the permission fields are
 //! used; a call runs if the user's own permissions or any selector allow it.
 
-use crate::commands::registry::{Found, Registry};
+use crate::engine::registry::{Found, Registry};
 use sha2::{Digest, Sha256};
 
 /// Room for every command and subcommand id (the registry holds a few hundred).
@@ -285,17 +285,17 @@ impl UserRules {
     ) -> Result<(), RuleError> {
         let name = std::str::from_utf8(name).map_err(|_| UNKNOWN_COMMAND)?;
         let name = name.to_ascii_lowercase();
-        if !crate::commands::docs::CATEGORIES.contains(&name.as_str()) {
+        if !crate::commands::server::command::CATEGORIES.contains(&name.as_str()) {
             return Err(UNKNOWN_COMMAND);
         }
         for (_, found) in env.registry.all() {
-            if crate::commands::docs::categories(found.spec).contains(&name.as_str()) {
+            if crate::commands::server::command::categories(found.spec).contains(&name.as_str()) {
                 self.change_command(found, allow, env);
             }
         }
         for found in env.registry.all_entries() {
             if found.full_name.contains('|')
-                && crate::commands::docs::categories(found.spec).contains(&name.as_str())
+                && crate::commands::server::command::categories(found.spec).contains(&name.as_str())
             {
                 self.set_bit(found.id, allow);
             }

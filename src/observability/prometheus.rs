@@ -8,8 +8,8 @@
 //! request head is bounded in size and time. The figures come from running INFO through
 //! dispatch as an internal client, so they are exactly what `redis-cli INFO` shows.
 
-use crate::commands::dispatch;
-use crate::commands::ClientState;
+use crate::engine::dispatch;
+use crate::engine::ClientState;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use bytes::Bytes;

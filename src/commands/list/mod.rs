@@ -9,16 +9,18 @@
 
 mod blocking;
 
-use super::args::{is, parse_i64};
-use super::collection::{self, read_in};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::list::End;
 use crate::keyspace::types::{Aggregate, ListValue};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use crate::state::ServerState;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 const fn cx(spec: CommandSpec, complexity: &'static str) -> CommandSpec {
@@ -274,7 +276,7 @@ fn rpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CommandResult {
     if argv.len() > 3 {
-        return Err(CommandError::Arity(super::args::lower(&argv[0])));
+        return Err(CommandError::Arity(crate::engine::args::lower(&argv[0])));
     }
     let count = match argv.get(2) {
         Some(arg) => Some(
