@@ -8,7 +8,6 @@
 pub mod acl;
 pub mod alloc_counter;
 pub mod aof;
-pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod commands;
@@ -32,3 +31,6 @@ pub mod scripting;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod strconv;
+#[cfg(test)]
+pub mod testing;

@@ -591,7 +591,7 @@ mod tests {
 
     #[test]
     fn command_rules_keep_their_order_and_replace_earlier_ones() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::new(false);
         apply_all(
             &mut rules,
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn subcommand_bits_follow_their_parent() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let config = registry.get(b"config").unwrap();
         let get = registry.get_sub(config.spec, b"get").unwrap();
         let set = registry.get_sub(config.spec, b"set").unwrap();
@@ -627,7 +627,7 @@ mod tests {
 
     #[test]
     fn superuser_is_unrestricted_until_a_command_is_removed() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::superuser();
         assert!(rules.is_unrestricted(&registry));
         apply_all(&mut rules, &registry, &["-flushall"]);
@@ -648,7 +648,7 @@ mod tests {
             ]
         );
         assert_eq!(merge_selector_args(&["(~x", "+get"]), Err(0));
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::new(false);
         apply_all(&mut rules, &registry, &["(~x +get)"]);
         assert_eq!(

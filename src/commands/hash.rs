@@ -207,7 +207,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let field = &argv[2];
     let next = change(ctx, &argv[1], "hincrby", |h| {
         let current = match h.get(field) {
-            Some(text) => crate::protocol::request::parse_i64_strict(text)
+            Some(text) => crate::strconv::parse_i64_strict(text)
                 .ok_or_else(|| CommandError::err("hash value is not an integer"))?,
             None => 0,
         };
@@ -319,7 +319,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn hset_hget_hdel_and_key_deletion() {

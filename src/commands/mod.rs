@@ -19,3 +19,43 @@ pub mod sorted_set;
 pub mod stream;
 pub mod string;
 pub mod transactions;
+
+/// Every family's table, in COMMAND LIST order: what the registry is built from.
+pub const TABLES: &[crate::engine::registry::Table] = &[
+    string::COMMANDS,
+    generic::COMMANDS,
+    generic::expire::COMMANDS,
+    generic::object::COMMANDS,
+    server::COMMANDS,
+    server::lolwut::COMMANDS,
+    connection::COMMANDS,
+    connection::client::COMMANDS,
+    server::debug::COMMANDS,
+    server::config::COMMANDS,
+    server::aof::COMMANDS,
+    server::info::COMMANDS,
+    server::command::COMMANDS,
+    lock::COMMANDS,
+    server::rdb::COMMANDS,
+    generic::dump::COMMANDS,
+    transactions::COMMANDS,
+    scripting::COMMANDS,
+    scripting::function::COMMANDS,
+    server::slowlog::COMMANDS,
+    server::latency::COMMANDS,
+    pubsub::COMMANDS,
+    list::COMMANDS,
+    sorted_set::COMMANDS,
+    hash::COMMANDS,
+    set::COMMANDS,
+    stream::COMMANDS,
+    server::acl::COMMANDS,
+    bitmap::COMMANDS,
+    generic::sort::COMMANDS,
+    hyperloglog::COMMANDS,
+];
+
+/// Every command of every family, in COMMAND LIST order.
+pub fn all() -> impl Iterator<Item = &'static crate::engine::CommandSpec> {
+    TABLES.iter().flat_map(|t| t.iter())
+}

@@ -68,7 +68,7 @@ pub fn redis_commands() -> BTreeMap<&'static str, (&'static str, &'static str)> 
 /// subcommands only).
 pub fn our_commands() -> BTreeMap<String, &'static CommandSpec> {
     let mut out = BTreeMap::new();
-    for spec in crate::engine::registry::families() {
+    for spec in crate::commands::all() {
         if spec.subcommands.is_empty() {
             out.insert(spec.name.to_string(), spec);
         }

@@ -1,7 +1,7 @@
 //! Argument parsing helpers with Redis's exact error texts.
 
 use crate::error::CommandError;
-use crate::protocol::request::parse_i64_strict;
+use crate::strconv::parse_i64_strict;
 
 /// An integer argument (`ERR value is not an integer or out of range`).
 pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {

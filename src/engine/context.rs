@@ -36,7 +36,7 @@ pub struct ClientState {
     /// AOF log position the replies of the current batch must wait for (0: none).
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
-    pub blocking: crate::blocking::ClientBlocking,
+    pub blocking: crate::engine::blocking::ClientBlocking,
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
@@ -363,4 +363,23 @@ impl<'a> Ctx<'a> {
         }
         Ok(n as usize)
     }
+}
+
+/// Drops a client's transaction and watches outside any command (disconnect, RESET).
+pub fn reset_client(state: &ServerState, client: &mut ClientState) {
+    crate::pubsub::forget_client(state, &mut client.pubsub);
+    discard_refused(state, client);
+}
+
+/// Drops the transaction and the watches of a client whose EXEC was refused before it ran
+/// (Redis's `discardTransaction`).
+pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
+    client.multi = None;
+    client.info.details.lock().multi = -1;
+    let flag = client.watch.flag.clone();
+    for (db, key) in std::mem::take(&mut client.watch.keys) {
+        // Never waits for a shard a script holds (the removal is left to it then).
+        state.gate.change_watch(state, db, &key, &flag, false);
+    }
+    flag.clear();
 }

@@ -305,7 +305,7 @@ fn run_checked(
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             if spec.name == "exec" {
                 // Redis's execCommandAbort: the transaction is discarded.
-                crate::commands::transactions::discard_refused(state, client);
+                crate::engine::context::discard_refused(state, client);
                 return Ok(Reply::error(format!(
                     "EXECABORT Transaction discarded because of: {}",
                     state.scripting.busy.busy_text()
@@ -420,7 +420,7 @@ fn refuse_on_oom(
         return None;
     }
     if spec.name == "exec" {
-        crate::commands::transactions::discard_refused(state, client);
+        crate::engine::context::discard_refused(state, client);
         return Some(Reply::error(
             "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
         ));

@@ -4,14 +4,13 @@
 //! other way round: the engine calls them only through the function pointers of their specs.
 
 pub mod args;
+pub mod blocking;
 pub mod context;
 pub mod dispatch;
 pub mod key_specs;
 pub mod maxmemory;
 pub mod registry;
 mod spec;
-#[cfg(test)]
-pub mod testing;
 
 pub use context::{ClientState, Ctx};
 pub use spec::*;

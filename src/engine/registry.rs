@@ -1,47 +1,15 @@
-//! The command table: every family's `COMMANDS`, looked up by lower-case name, with a counter
+//! The command table: the families' `COMMANDS` (handed in by the caller, see `commands::TABLES`), looked up by lower-case name, with a counter
 //! slot per command and subcommand for INFO commandstats.
 
 use crate::engine::CommandSpec;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Every family's table, in COMMAND LIST order.
-pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
-    [
-        crate::commands::string::COMMANDS,
-        crate::commands::generic::COMMANDS,
-        crate::commands::generic::expire::COMMANDS,
-        crate::commands::generic::object::COMMANDS,
-        crate::commands::server::COMMANDS,
-        crate::commands::server::lolwut::COMMANDS,
-        crate::commands::connection::COMMANDS,
-        crate::commands::connection::client::COMMANDS,
-        crate::commands::server::debug::COMMANDS,
-        crate::commands::server::config::COMMANDS,
-        crate::commands::server::aof::COMMANDS,
-        crate::commands::server::info::COMMANDS,
-        crate::commands::server::command::COMMANDS,
-        crate::commands::lock::COMMANDS,
-        crate::commands::server::rdb::COMMANDS,
-        crate::commands::generic::dump::COMMANDS,
-        crate::commands::transactions::COMMANDS,
-        crate::commands::scripting::COMMANDS,
-        crate::commands::scripting::function::COMMANDS,
-        crate::commands::server::slowlog::COMMANDS,
-        crate::commands::server::latency::COMMANDS,
-        crate::commands::pubsub::COMMANDS,
-        crate::commands::list::COMMANDS,
-        crate::commands::sorted_set::COMMANDS,
-        crate::commands::hash::COMMANDS,
-        crate::commands::set::COMMANDS,
-        crate::commands::stream::COMMANDS,
-        crate::commands::server::acl::COMMANDS,
-        crate::commands::bitmap::COMMANDS,
-        crate::commands::generic::sort::COMMANDS,
-        crate::commands::hyperloglog::COMMANDS,
-    ]
-    .into_iter()
-    .flatten()
+/// One family's `COMMANDS`.
+pub type Table = &'static [CommandSpec];
+
+fn specs(tables: &[Table]) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+    tables.iter().flat_map(|t| t.iter())
 }
 
 /// Call counters of one command (or subcommand).
@@ -96,9 +64,12 @@ impl Registry {
     /// Checks `rename-command` directives in order as redis-server does when it reads them:
     /// `Err((index, reason))` for the first that names no command or renames onto a command
     /// that exists.
-    pub fn check_renames(renames: &[(String, String)]) -> Result<(), (usize, &'static str)> {
+    pub fn check_renames(
+        tables: &[Table],
+        renames: &[(String, String)],
+    ) -> Result<(), (usize, &'static str)> {
         let mut names: std::collections::HashSet<String> =
-            families().map(|spec| spec.name.to_string()).collect();
+            specs(tables).map(|spec| spec.name.to_string()).collect();
         for (i, (old, new)) in renames.iter().enumerate() {
             if !names.remove(old) {
                 return Err((i, "No such command in rename-command"));
@@ -110,7 +81,7 @@ impl Registry {
         Ok(())
     }
 
-    pub fn new(renames: &[(String, String)]) -> Registry {
+    pub fn new(tables: &[Table], renames: &[(String, String)]) -> Registry {
         // Counters live for the whole process; the table is built once per server.
         let mut next_id = 0u16;
         let mut found = |spec: &'static CommandSpec, full_name: String| {
@@ -126,7 +97,7 @@ impl Registry {
         };
         let mut by_name = HashMap::new();
         let mut subcommands = HashMap::new();
-        for spec in families() {
+        for spec in specs(tables) {
             by_name.insert(spec.name.to_string(), found(spec, spec.name.to_string()));
             for sub in spec.subcommands {
                 let full = format!("{}|{}", spec.name, sub.name);

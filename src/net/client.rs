@@ -356,7 +356,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     }
     let _ = stream.shutdown().await;
     // Never waits for a script: watches are left for the exclusive holder if need be.
-    crate::commands::transactions::reset_client(state, &mut client);
+    crate::engine::context::reset_client(state, &mut client);
     state.clients.unregister(client.id);
 }
 
@@ -401,17 +401,17 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
     }
 }
 
-/// Parks the client (see `crate::blocking`) until its command is served, its deadline passes,
+/// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
 /// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
 /// awaiting.
 async fn wait_blocked<S: super::listener::Connection>(
     state: &ServerState,
     client: &mut ClientState,
-    request: crate::blocking::BlockRequest,
+    request: crate::engine::blocking::BlockRequest,
     argv: Vec<bytes::Bytes>,
     io: &mut BlockedIo<'_, S>,
 ) -> Option<crate::protocol::Reply> {
-    use crate::blocking::{Ending, Settled};
+    use crate::engine::blocking::{Ending, Settled};
     let info = client.info.clone();
     // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
     info.input_idle_at.store(

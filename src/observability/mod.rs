@@ -7,7 +7,6 @@
 
 pub mod histogram;
 pub mod latency;
-pub mod prometheus;
 pub mod slowlog;
 
 use crate::engine::registry::Found;

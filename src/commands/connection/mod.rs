@@ -140,7 +140,7 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 /// RESET: back to a fresh connection's state, as Redis's `clearClientConnectionState`. The
 /// library name and version stay: they still describe the client behind the connection.
 fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    crate::commands::transactions::reset_client(ctx.state, ctx.client);
+    crate::engine::context::reset_client(ctx.state, ctx.client);
     set_db(ctx, 0);
     set_protocol(ctx, Protocol::Resp2);
     set_default_user(ctx);

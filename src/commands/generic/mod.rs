@@ -69,9 +69,9 @@ fn wait_for_nothing(
     if satisfied {
         return Ok(reply);
     }
-    crate::blocking::block_on(
+    crate::engine::blocking::block_on(
         ctx,
-        crate::blocking::BlockRequest {
+        crate::engine::blocking::BlockRequest {
             keys: Vec::new(),
             wants: "",
             deadline_ms,

@@ -1,7 +1,7 @@
 //! List commands: Redis's `list` group. Pushes, pops (one element, COUNT, several keys), index
 //! and range access, in-place edits (LSET LINSERT LREM LTRIM), LPOS, and moves between lists.
 //! The blocking variants (BLPOP ...) are in `blocking.rs`; they share the pop and move
-//! operations here and wait through `crate::blocking`.
+//! operations here and wait through `crate::engine::blocking`.
 //!
 //! Each command parses its arguments in Redis's order (so the same error wins), runs one
 //! typed operation through `collection::write`/`read_in`, then records WATCH/dirty

@@ -450,9 +450,7 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
 fn serialized_len(value: &Value) -> usize {
     match value {
         Value::Str(bytes) => {
-            if let Some(n) =
-                crate::protocol::request::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11)
-            {
+            if let Some(n) = crate::strconv::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11) {
                 if i8::try_from(n).is_ok() {
                     return 2;
                 } else if i16::try_from(n).is_ok() {

@@ -202,7 +202,7 @@ pub fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn algebra_on_intsets_is_ordered() {

@@ -188,7 +188,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn sadd_srem_and_key_deletion() {

@@ -140,8 +140,8 @@ pub fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::testing::TestServer;
     use crate::protocol::Reply;
+    use crate::testing::TestServer;
 
     fn members(reply: Reply) -> Vec<Vec<u8>> {
         match reply {

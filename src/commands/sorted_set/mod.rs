@@ -552,7 +552,7 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn zadd_options_and_replies() {

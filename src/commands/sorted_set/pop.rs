@@ -1,11 +1,11 @@
 //! ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER (Redis's `genericZpopCommand` and
 //! `zrandmemberWithCountCommand`) and the blocking BZPOPMIN, BZPOPMAX, BZMPOP on top of
-//! `crate::blocking`: they pop like the others when a key can serve, and wait otherwise.
+//! `crate::engine::blocking`: they pop like the others when a key can serve, and wait otherwise.
 
-use crate::blocking::{block_on, parse_timeout, BlockRequest};
 use crate::commands::collection::{self, read_in};
 use crate::commands::sorted_set::{owned, removed_events, scored_reply};
 use crate::engine::args::{is, parse_i64};
+use crate::engine::blocking::{block_on, parse_timeout, BlockRequest};
 use crate::error::CommandError;
 use crate::keyspace::types::zset::PopEnd;
 use crate::keyspace::types::ZSetValue;
@@ -271,7 +271,7 @@ pub fn bzpopmax(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 /// BZPOPMIN / BZPOPMAX key... timeout: `[key, member, score]` from the first non-empty key,
-/// or a wait on all of them (see `crate::blocking`). Logged as ZPOPMIN / ZPOPMAX.
+/// or a wait on all of them (see `crate::engine::blocking`). Logged as ZPOPMIN / ZPOPMAX.
 fn blocking_pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: PopEnd) -> CommandResult {
     let deadline_ms = parse_timeout(&argv[argv.len() - 1], ctx.now_ms)?;
     let keys = &argv[1..argv.len() - 1];

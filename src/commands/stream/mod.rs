@@ -280,7 +280,7 @@ fn string2ull(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
-    if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+    if let Some(n) = crate::strconv::parse_i64_strict(s) {
         return (n >= 0).then_some(n as u64);
     }
     strtoull(s)

@@ -1,4 +1,4 @@
-//! XREAD and XREADGROUP (Redis's `xreadCommand`), blocking on `crate::blocking`.
+//! XREAD and XREADGROUP (Redis's `xreadCommand`), blocking on `crate::engine::blocking`.
 //!
 //! A read that finds nothing and has BLOCK waits on its keys. Its request is re-run when one
 //! of them changes in any way (as Redis 7.2 re-executes a blocked stream read), with `$`
@@ -6,11 +6,11 @@
 //! that are served; a group destroyed or a key deleted meanwhile answers the same error a
 //! fresh call would (-NOGROUP).
 
-use crate::blocking::{block_on, BlockRequest};
 use crate::commands::collection::{self, read_in};
 use crate::commands::stream::group::setid_effect;
 use crate::commands::stream::{entry_reply, parse_strict_id, raw_error};
 use crate::engine::args::{is, parse_i64};
+use crate::engine::blocking::{block_on, BlockRequest};
 use crate::error::CommandError;
 use crate::keyspace::types::stream::{Consumer, PendingEntry, StreamId};
 use crate::keyspace::types::StreamValue;

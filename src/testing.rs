@@ -18,7 +18,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn new() -> TestServer {
-        let state = ServerState::new(Config::default(), Clock::manual(START_MS));
+        let state = ServerState::new(
+            Config::default(),
+            Clock::manual(START_MS),
+            crate::commands::TABLES,
+        );
         let addr = "127.0.0.1:1".parse().expect("literal address");
         let info = state.clients.register(addr, addr, -1, START_MS);
         TestServer {
