@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod aof_cmd;
+pub mod arg_docs;
 pub mod args;
 pub mod bitmap;
 pub mod client_cmd;

@@ -1,0 +1,314 @@
+//! COMMAND DOCS against redis-server's: for every command both servers have, every field of its
+//! docs (summary, since, group, complexity, doc_flags, deprecated_since, replaced_by, history,
+//! arguments, and each subcommand's, recursively) must be byte-for-byte Redis's, in RESP2 and
+//! RESP3, in the same order, except the deliberate differences of `ALLOWED`. Also: redis-cli
+//! (which reads COMMAND DOCS for its hints) starts against ferrocache without a warning.
+
+mod common;
+use common::{RawClient, Server};
+
+/// Deliberate differences: (command, field, why). `*` is every command.
+const ALLOWED: &[(&str, &str, &str)] = &[
+    (
+        "*",
+        "summary",
+        "summaries are Redis 7.2's wording (7.0.15 words most of them differently)",
+    ),
+    (
+        "zrank",
+        "arguments",
+        "WITHSCORE, which ferrocache accepts as Redis 7.2 does",
+    ),
+    ("zrank", "history", "Redis 7.2's entry for WITHSCORE"),
+    (
+        "zrevrank",
+        "arguments",
+        "WITHSCORE, which ferrocache accepts as Redis 7.2 does",
+    ),
+    ("zrevrank", "history", "Redis 7.2's entry for WITHSCORE"),
+    (
+        "client|kill",
+        "arguments",
+        "MAXAGE, which ferrocache accepts as Redis 7.4 does",
+    ),
+    ("client|kill", "history", "Redis 7.4's entry for MAXAGE"),
+    (
+        "bitop",
+        "arguments",
+        "DIFF, DIFF1, ANDOR and ONE, which ferrocache accepts as Redis 8.2 does",
+    ),
+    (
+        "bitop",
+        "history",
+        "Redis 8.2's entry for the new operations",
+    ),
+    ("hscan", "complexity", SCAN_TEXT),
+    ("sscan", "complexity", SCAN_TEXT),
+    ("zscan", "complexity", SCAN_TEXT),
+    (
+        "zrandmember",
+        "complexity",
+        "Redis 7.2's text (`members returned`; 7.0.15: `elements returned`)",
+    ),
+];
+
+const SCAN_TEXT: &str = "Redis 7.2's text (7.0.15 ends it with `collection..`)";
+
+fn allowed(name: &str, field: &str) -> bool {
+    ALLOWED
+        .iter()
+        .any(|&(n, f, _)| (n == name || n == "*") && f == field)
+}
+
+/// A RESP value with the bytes it was sent as.
+struct Node<'a> {
+    raw: &'a [u8],
+    kids: Vec<Node<'a>>,
+}
+
+fn line_end(buf: &[u8], at: usize) -> usize {
+    at + buf[at..].windows(2).position(|w| w == b"\r\n").unwrap()
+}
+
+/// The length of the complete value at `at`, or None if more bytes are needed.
+fn frame_end(buf: &[u8], at: usize) -> Option<usize> {
+    let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+    let header = std::str::from_utf8(&buf[at + 1..end]).unwrap();
+    let mut next = end + 2;
+    match buf[at] {
+        b'$' | b'=' | b'!' => {
+            let len: i64 = header.parse().unwrap();
+            if len >= 0 {
+                next += len as usize + 2;
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n: i64 = header.parse().unwrap();
+            let n = if buf[at] == b'%' { n * 2 } else { n };
+            for _ in 0..n.max(0) {
+                next = frame_end(buf, next)?;
+            }
+        }
+        _ => {}
+    }
+    (next <= buf.len()).then_some(next)
+}
+
+/// Sends a command and reads its whole reply (histories are sets of arrays, which the
+/// test client's RESP3 decoder refuses).
+fn call(client: &mut RawClient, args: &[&str]) -> Vec<u8> {
+    use std::io::Read;
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    client.send(&args);
+    let mut buf = Vec::new();
+    loop {
+        if let Some(len) = frame_end(&buf, 0) {
+            assert_eq!(len, buf.len(), "one reply at a time");
+            return buf;
+        }
+        let mut chunk = [0u8; 65536];
+        let n = client.stream.read(&mut chunk).expect("reply");
+        assert!(n > 0, "connection closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Parses the RESP2/RESP3 value at `at`; returns it and where the next one starts.
+fn parse(buf: &[u8], at: usize) -> (Node<'_>, usize) {
+    let end = line_end(buf, at);
+    let header = std::str::from_utf8(&buf[at + 1..end]).unwrap();
+    let mut next = end + 2;
+    let mut kids = Vec::new();
+    match buf[at] {
+        b'$' | b'=' | b'!' => {
+            let len: i64 = header.parse().unwrap();
+            if len >= 0 {
+                next += len as usize + 2;
+            }
+        }
+        b'*' | b'~' | b'>' | b'%' => {
+            let n: i64 = header.parse().unwrap();
+            let n = if buf[at] == b'%' { n * 2 } else { n };
+            for _ in 0..n.max(0) {
+                let (kid, after) = parse(buf, next);
+                kids.push(kid);
+                next = after;
+            }
+        }
+        _ => {}
+    }
+    (
+        Node {
+            raw: &buf[at..next],
+            kids,
+        },
+        next,
+    )
+}
+
+/// A map's (key, value) pairs (RESP3 map or RESP2 flat array), keys as text.
+fn pairs<'n, 'a>(node: &'n Node<'a>) -> Vec<(String, &'n Node<'a>)> {
+    node.kids
+        .chunks(2)
+        .map(|kv| (text(&kv[0]), &kv[1]))
+        .collect()
+}
+
+/// A bulk or simple string's text.
+fn text(node: &Node) -> String {
+    let raw = String::from_utf8_lossy(node.raw);
+    match raw.find("\r\n") {
+        Some(i) if raw.starts_with('$') => raw[i + 2..raw.len() - 2].to_string(),
+        Some(i) => raw[1..i].to_string(),
+        None => raw.into_owned(),
+    }
+}
+
+fn short(node: &Node) -> String {
+    let text = String::from_utf8_lossy(node.raw).replace("\r\n", " ");
+    if text.len() > 600 {
+        format!("{}...", &text[..600])
+    } else {
+        text
+    }
+}
+
+/// Compares one command's docs map field by field, appending the differences to `report`.
+fn compare(name: &str, ours: &Node, theirs: &Node, report: &mut Vec<String>) {
+    let (a, b) = (pairs(ours), pairs(theirs));
+    let keys = |p: &[(String, &Node)]| p.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    let (ka, kb) = (keys(&a), keys(&b));
+    for (field, theirs) in &b {
+        let Some((_, ours)) = a.iter().find(|(k, _)| k == field) else {
+            if !allowed(name, field) {
+                report.push(format!(
+                    "{name} {field}: missing here; redis-server: {}",
+                    short(theirs)
+                ));
+            }
+            continue;
+        };
+        if field == "subcommands" {
+            let (sa, sb) = (pairs(ours), pairs(theirs));
+            for (sub, theirs) in &sb {
+                if let Some((_, ours)) = sa.iter().find(|(k, _)| k == sub) {
+                    compare(sub, ours, theirs, report);
+                }
+            }
+        } else if ours.raw != theirs.raw && !allowed(name, field) {
+            report.push(format!(
+                "{name} {field}:\n    ferrocache:   {}\n    redis-server: {}",
+                short(ours),
+                short(theirs)
+            ));
+        }
+    }
+    for field in ka.iter().filter(|k| !kb.contains(k)) {
+        if !allowed(name, field) {
+            report.push(format!("{name} {field}: only here"));
+        }
+    }
+    let common = |x: &[String], y: &[String]| {
+        x.iter()
+            .filter(|k| y.contains(k))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    if common(&ka, &kb) != common(&kb, &ka) {
+        report.push(format!("{name}: fields in another order: {ka:?} vs {kb:?}"));
+    }
+}
+
+fn top_level_names(client: &mut RawClient) -> Vec<String> {
+    let reply = call(client, &["COMMAND", "LIST"]);
+    let (list, _) = parse(&reply, 0);
+    let mut names: Vec<String> = list
+        .kids
+        .iter()
+        .map(text)
+        .filter(|n| !n.contains('|'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn command_docs_match_redis_server() {
+    let Some(redis_server) = Server::start_redis(&[]) else {
+        panic!("redis-server is not installed: the test command installs it (see README)");
+    };
+    let ours_server = Server::start(&[]);
+    let mut report = Vec::new();
+    let mut compared = 0;
+    for resp3 in [false, true] {
+        let (mut ours, mut theirs) = (ours_server.raw(), redis_server.raw());
+        if resp3 {
+            for client in [&mut ours, &mut theirs] {
+                call(client, &["HELLO", "3"]);
+            }
+        }
+        let their_names = top_level_names(&mut theirs);
+        let common: Vec<String> = top_level_names(&mut ours)
+            .into_iter()
+            .filter(|n| their_names.contains(n))
+            .collect();
+        assert!(
+            common.len() > 150,
+            "only {} commands in common",
+            common.len()
+        );
+        for name in &common {
+            let (a, b) = (
+                call(&mut ours, &["COMMAND", "DOCS", name]),
+                call(&mut theirs, &["COMMAND", "DOCS", name]),
+            );
+            let ((a, _), (b, _)) = (parse(&a, 0), parse(&b, 0));
+            assert_eq!((a.kids.len(), b.kids.len()), (2, 2), "COMMAND DOCS {name}");
+            let before = report.len();
+            compare(name, &a.kids[1], &b.kids[1], &mut report);
+            if resp3 && report.len() > before {
+                report[before].insert_str(0, "(RESP3) ");
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "COMMAND DOCS differs ({} of {compared} replies compared):\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
+
+/// COMMAND DOCS of several commands at once, and of none: one map, unknown names left out.
+#[test]
+fn command_docs_of_several_commands() {
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let reply = call(
+        &mut client,
+        &["COMMAND", "DOCS", "get", "nosuch", "config|get"],
+    );
+    let (map, _) = parse(&reply, 0);
+    let names: Vec<String> = pairs(&map).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(names, ["get", "config|get"]);
+    let reply = call(&mut client, &["COMMAND", "DOCS"]);
+    let (map, _) = parse(&reply, 0);
+    let count = client.cmd_str(&["COMMAND", "COUNT"]);
+    assert_eq!(format!(":{}\r\n", map.kids.len() / 2), count);
+}
+
+/// redis-cli fetches COMMAND DOCS at start to build its hints; a reply it cannot use makes it
+/// print a warning and fall back to its own table.
+#[test]
+fn redis_cli_takes_the_docs_without_warning() {
+    let server = Server::start(&[]);
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string(), "--no-raw", "PING"])
+        .output()
+        .expect("redis-cli is installed by tests/run.sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, "PONG\n");
+    assert!(stderr.is_empty(), "redis-cli warned: {stderr}");
+}
