@@ -42,6 +42,8 @@ pub static DOCS: &[Doc] = &[
         .history(&[("4.0.0", "Added the optional `cluster_bus_port` argument.")]),
     Doc::new("cluster|myid", "")
         .complexity("O(1)"),
+    Doc::new("cluster|myshardid", "")
+        .complexity("O(1)"),
     Doc::new("cluster|nodes", "")
         .complexity("O(N) where N is the total number of Cluster nodes"),
     Doc::new("cluster|replicas", "node-id")

@@ -21,18 +21,22 @@ pub static DOCS: &[Doc] = &[
         .complexity("O(1)"),
     Doc::new("client|info", "")
         .complexity("O(1)"),
-    Doc::new("client|kill", "filter:oneof('ip:port':str!2.8.12 *new-format:oneof(?ID:client-id:int@2.8.12 ?TYPE:normal_master_slave_pubsub:oneof@2.8.12(NORMAL MASTER@3.2.0 SLAVE REPLICA@5.0.0 PUBSUB) ?USER:username:str ?ADDR:'ip:port':str ?LADDR:'ip:port':str@6.2.0 ?SKIPME:'yes/no':str))")
+    Doc::new("client|kill", "filter:oneof('ip:port':str!2.8.12 *new-format:oneof(?ID:client-id:int@2.8.12 ?TYPE:normal_master_slave_pubsub:oneof@2.8.12(NORMAL MASTER@3.2.0 SLAVE REPLICA@5.0.0 PUBSUB) ?USER:username:str ?ADDR:'ip:port':str ?LADDR:'ip:port':str@6.2.0 ?SKIPME:'yes/no':str ?MAXAGE:maxage:int@7.4.0))")
         .complexity("O(N) where N is the number of client connections")
-        .history(&[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option.")]),
+        .history(&[("2.8.12", "Added new filter format."), ("2.8.12", "`ID` option."), ("3.2.0", "Added `master` type in for `TYPE` option."), ("5.0.0", "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward compatibility."), ("6.2.0", "`LADDR` option."), ("7.4.0", "`MAXAGE` option.")]),
     Doc::new("client|list", "?TYPE:normal_master_replica_pubsub:oneof@5.0.0(NORMAL MASTER REPLICA PUBSUB) ?ID:id:block@6.2.0(*client-id:int)")
         .complexity("O(N) where N is the number of client connections")
         .history(&[("2.8.12", "Added unique client `id` field."), ("5.0.0", "Added optional `TYPE` filter."), ("6.0.0", "Added `user` field."), ("6.2.0", "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` filter."), ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."), ("7.0.3", "Added `ssub` field.")]),
     Doc::new("client|no-evict", "enabled:oneof(ON OFF)")
         .complexity("O(1)"),
+    Doc::new("client|no-touch", "enabled:oneof(ON OFF)")
+        .complexity("O(1)"),
     Doc::new("client|pause", "timeout:int ?mode:oneof@6.2.0(WRITE ALL)")
         .complexity("O(1)")
         .history(&[("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option.")]),
     Doc::new("client|reply", "on_off_skip:oneof(ON OFF SKIP)")
+        .complexity("O(1)"),
+    Doc::new("client|setinfo", "attr:oneof(lib-name:libname:str lib-ver:libver:str)")
         .complexity("O(1)"),
     Doc::new("client|setname", "connection-name")
         .complexity("O(1)"),

@@ -78,4 +78,6 @@ pub static DOCS: &[Doc] = &[
         .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of."),
     Doc::new("wait", "numreplicas:int timeout:int")
         .complexity("O(1)"),
+    Doc::new("waitaof", "numlocal:int numreplicas:int timeout:int")
+        .complexity("O(1)"),
 ];

@@ -34,7 +34,8 @@ pub static DOCS: &[Doc] = &[
         .history(&[("2.0.0", "Added the `WITHSCORES` modifier.")])
         .deprecated("6.2.0", "`ZRANGE` with the `BYSCORE` argument"),
     Doc::new("zrangestore", "dst:key src:key#1 min max ?sortby:oneof(BYSCORE BYLEX) ?REV ?LIMIT:offset_count:block(offset:int count:int)"),
-    Doc::new("zrank", "key:key member"),
+    Doc::new("zrank", "key:key member ?WITHSCORE")
+        .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")]),
     Doc::new("zrem", "key:key *member")
         .history(&[("2.4.0", "Accepts multiple elements.")]),
     Doc::new("zremrangebylex", "key:key min max"),
@@ -47,7 +48,8 @@ pub static DOCS: &[Doc] = &[
     Doc::new("zrevrangebyscore", "key:key max:dbl min:dbl ?WITHSCORES ?LIMIT:offset_count:block(offset:int count:int)")
         .history(&[("2.1.6", "`min` and `max` can be exclusive.")])
         .deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments"),
-    Doc::new("zrevrank", "key:key member"),
+    Doc::new("zrevrank", "key:key member ?WITHSCORE")
+        .history(&[("7.2.0", "Added the optional `WITHSCORE` argument.")]),
     Doc::new("zscan", "key:key cursor:int ?MATCH:pattern:pat ?COUNT:count:int"),
     Doc::new("zscore", "key:key member"),
     Doc::new("zunion", "numkeys:int *key:key ?*WEIGHTS:weight:int ?AGGREGATE:aggregate:oneof(SUM MIN MAX) ?WITHSCORES"),

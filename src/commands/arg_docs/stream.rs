@@ -6,12 +6,14 @@ use super::Doc;
 #[rustfmt::skip]
 pub static DOCS: &[Doc] = &[
     Doc::new("xack", "key:key group *id"),
+    Doc::new("xackdel", "key:key group ?condition:oneof(KEEPREF DELREF ACKED) IDS:ids:block(numids:int *id)"),
     Doc::new("xadd", "key:key ?NOMKSTREAM@6.2.0 ?trim:block(strategy:oneof(MAXLEN MINID@6.2.0) ?operator:oneof('=':equal:tok '~':approximately:tok) threshold ?LIMIT:count:int@6.2.0) id_or_auto:oneof('*':auto_id:tok id) *field_value:block(field value)")
         .history(&[("6.2.0", "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` option."), ("7.0.0", "Added support for the `<ms>-*` explicit ID form.")]),
     Doc::new("xautoclaim", "key:key group consumer min-idle-time start ?COUNT:count:int ?JUSTID")
         .history(&[("7.0.0", "Added an element to the reply array, containing deleted entries the command cleared from the PEL")]),
     Doc::new("xclaim", "key:key group consumer min-idle-time *id ?IDLE:ms:int ?TIME:unix-time-milliseconds:time ?RETRYCOUNT:count:int ?FORCE ?JUSTID ?LASTID:id:str"),
     Doc::new("xdel", "key:key *id"),
+    Doc::new("xdelex", "key:key ?condition:oneof(KEEPREF DELREF ACKED) IDS:ids:block(numids:int *id)"),
     Doc::new("xgroup", ""),
     Doc::new("xgroup|create", "key:key groupname id:oneof(id '$':new_id:tok) ?MKSTREAM ?ENTRIESREAD:entries_read:int")
         .history(&[("7.0.0", "Added the `entries_read` named argument.")]),

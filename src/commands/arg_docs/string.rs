@@ -8,6 +8,8 @@ pub static DOCS: &[Doc] = &[
     Doc::new("append", "key:key value"),
     Doc::new("decr", "key:key"),
     Doc::new("decrby", "key:key decrement:int"),
+    Doc::new("delex", "key:key ?condition:oneof(IFEQ:ifeq-value:str IFNE:ifne-value:str)"),
+    Doc::new("delifeq", "key:key value"),
     Doc::new("get", "key:key"),
     Doc::new("getdel", "key:key"),
     Doc::new("getex", "key:key ?expiration:oneof(EX:seconds:int PX:milliseconds:int EXAT:unix-time-seconds:time PXAT:unix-time-milliseconds:time PERSIST)"),
