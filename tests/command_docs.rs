@@ -313,17 +313,94 @@ fn command_docs_of_several_commands() {
     assert_eq!(format!(":{}\r\n", map.kids.len() / 2), count);
 }
 
-/// redis-cli fetches COMMAND DOCS at start to build its hints; a reply it cannot use makes it
-/// print a warning and fall back to its own table.
+/// redis-cli's interactive mode builds its hints from COMMAND DOCS: typed into a terminal
+/// (a pseudo-terminal here), `zadd z` gets Redis's hint for the rest of ZADD's arguments, and
+/// nothing is printed about the docs.
 #[test]
-fn redis_cli_takes_the_docs_without_warning() {
+fn redis_cli_hints_come_from_the_docs() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let server = Server::start(&[]);
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &server.port.to_string(), "--no-raw", "PING"])
-        .output()
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: 24,
+        ws_col: 250,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors we then own; the other pointers are null or valid.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors are open and owned by nothing else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let history = common::temp_dir("cli").join("history");
+    let mut cli = std::process::Command::new("redis-cli")
+        .args(["-p", &server.port.to_string()])
+        .env("REDISCLI_HISTFILE", &history)
+        .env("TERM", "xterm")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
         .expect("redis-cli is installed by tests/run.sh");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout, "PONG\n");
-    assert!(stderr.is_empty(), "redis-cli warned: {stderr}");
+    let fd = master.as_raw_fd();
+    let mut screen = Vec::new();
+    let mut typed = false;
+    let want = "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+        if ready == 1 {
+            let mut buf = [0u8; 4096];
+            // SAFETY: reads into a buffer of the length given.
+            let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            let chunk = &buf[..n as usize];
+            // A terminal answers linenoise's cursor-position queries.
+            for _ in chunk.windows(4).filter(|w| w == b"\x1b[6n") {
+                write_all(fd, b"\x1b[1;1R");
+            }
+            screen.extend_from_slice(chunk);
+        }
+        let text = String::from_utf8_lossy(&screen);
+        if !typed && text.contains("> ") {
+            write_all(fd, b"zadd z");
+            typed = true;
+        }
+        if typed && text.contains(want) {
+            break;
+        }
+    }
+    let _ = cli.kill();
+    let _ = cli.wait();
+    let text = String::from_utf8_lossy(&screen);
+    assert!(
+        text.contains(want),
+        "no ZADD hint in redis-cli's screen: {text:?}"
+    );
+    assert!(
+        !text.to_ascii_lowercase().contains("warning"),
+        "redis-cli warned: {text:?}"
+    );
+}
+
+fn write_all(fd: i32, bytes: &[u8]) {
+    // SAFETY: writes from a buffer of the length given.
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    assert_eq!(n, bytes.len() as isize, "write to the terminal");
 }
