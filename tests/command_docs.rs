@@ -295,6 +295,58 @@ fn command_docs_match_redis_server() {
     );
 }
 
+/// For every command ferrocache has (those beyond Redis 7.0 included), the `key_spec_index`es
+/// of its arguments are exactly the indexes of its COMMAND INFO key specs, as in Redis (whose
+/// shard-channel commands alone have key specs no argument names: their channels).
+#[test]
+fn key_spec_indexes_match_command_info() {
+    const CHANNEL_SPECS: &[&str] = &["spublish", "ssubscribe", "sunsubscribe"];
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let reply = call(&mut client, &["COMMAND", "LIST"]);
+    let (list, _) = parse(&reply, 0);
+    let mut report = Vec::new();
+    for name in list.kids.iter().map(text) {
+        let info = call(&mut client, &["COMMAND", "INFO", &name]);
+        let (info, _) = parse(&info, 0);
+        let specs = info.kids[0].kids[8].kids.len();
+        let docs = call(&mut client, &["COMMAND", "DOCS", &name]);
+        let (docs, _) = parse(&docs, 0);
+        let mut indexes = Vec::new();
+        if let Some((_, args)) = pairs(&docs.kids[1])
+            .into_iter()
+            .find(|(k, _)| k == "arguments")
+        {
+            key_spec_indexes(args, &mut indexes);
+        }
+        indexes.sort();
+        indexes.dedup();
+        let expected: Vec<i64> = if CHANNEL_SPECS.contains(&name.as_str()) {
+            Vec::new()
+        } else {
+            (0..specs as i64).collect()
+        };
+        if indexes != expected {
+            report.push(format!(
+                "{name}: arguments name key specs {indexes:?}, COMMAND INFO has {specs}"
+            ));
+        }
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+fn key_spec_indexes(args: &Node, out: &mut Vec<i64>) {
+    for arg in &args.kids {
+        for (field, value) in pairs(arg) {
+            match field.as_str() {
+                "key_spec_index" => out.push(text(value).parse().unwrap()),
+                "arguments" => key_spec_indexes(value, out),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// COMMAND DOCS of several commands at once, and of none: one map, unknown names left out.
 #[test]
 fn command_docs_of_several_commands() {
