@@ -509,6 +509,39 @@ mod tests {
         }
     }
 
+    /// A declaration beyond Redis 7.0 (from redis.io's XACKDEL page) and a 7.2 history entry,
+    /// as COMMAND DOCS lays them out.
+    #[test]
+    fn declarations_render_in_redis_order() {
+        let xackdel = &find("xackdel").unwrap().args;
+        let names: Vec<&str> = xackdel.iter().map(|a| a.name).collect();
+        assert_eq!(names, ["key", "group", "condition", "ids"]);
+        let ids = &xackdel[3];
+        assert_eq!(
+            (ids.kind, ids.token, ids.optional),
+            (ArgType::Block, Some("IDS"), false)
+        );
+        assert_eq!((ids.args[1].name, ids.args[1].multiple), ("id", true));
+        let Reply::Map(fields) = arg_reply(ids) else {
+            panic!("not a map")
+        };
+        let keys: Vec<Reply> = fields.into_iter().map(|(k, _)| k).collect();
+        let want: Vec<Reply> = ["name", "type", "token", "arguments"]
+            .into_iter()
+            .map(Reply::bulk_static)
+            .collect();
+        assert_eq!(keys, want);
+        let keys: Vec<Reply> = doc_fields("zrank").into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                Reply::bulk_static("history"),
+                Reply::bulk_static("arguments")
+            ]
+        );
+        assert!(doc_fields("nosuchcommand").is_empty());
+    }
+
     /// The commands (and subcommands) of the table without an argument declaration: COMMAND
     /// DOCS answers them without `arguments`. Printed for whoever adds a command; the list of
     /// those expected to lack one is `EXPECTED_UNDECLARED` (empty: every command has one).
