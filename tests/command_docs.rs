@@ -1,8 +1,9 @@
 //! COMMAND DOCS against redis-server's: for every command both servers have, every field of its
 //! docs (summary, since, group, complexity, doc_flags, deprecated_since, replaced_by, history,
 //! arguments, and each subcommand's, recursively) must be byte-for-byte Redis's, in RESP2 and
-//! RESP3, in the same order, except the deliberate differences of `ALLOWED`. Also: redis-cli
-//! (which reads COMMAND DOCS for its hints) starts against ferrocache without a warning.
+//! RESP3, in the same order, except the deliberate differences of `ALLOWED`. Also: the
+//! arguments' key_spec_indexes of every command (those beyond 7.0 too) name its COMMAND INFO key
+//! specs, and redis-cli's interactive hints (built from COMMAND DOCS) show the arguments.
 
 mod common;
 use common::{RawClient, Server};
