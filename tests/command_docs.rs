@@ -38,6 +38,16 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "arguments",
         "a oneof of the operations with DIFF, DIFF1, ANDOR and ONE, which ferrocache accepts as Redis 8.2 does (7.0.15: a string)",
     ),
+    (
+        "set",
+        "arguments",
+        "IFEQ and IFNE (Redis 8.4), which ferrocache accepts; not the digest forms, which it does not",
+    ),
+    (
+        "set",
+        "history",
+        "Redis 8.4's entry, naming only the IFEQ and IFNE it accepts",
+    ),
     ("hscan", "complexity", SCAN_TEXT),
     ("sscan", "complexity", SCAN_TEXT),
     ("zscan", "complexity", SCAN_TEXT),
