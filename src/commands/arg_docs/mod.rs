@@ -47,6 +47,7 @@ mod string;
 mod transactions;
 
 use crate::protocol::Reply;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -179,7 +180,7 @@ impl ArgType {
 /// One argument of the tree.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Arg {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub kind: ArgType,
     pub display_text: Option<&'static str>,
     pub key_spec_index: Option<u32>,
@@ -300,13 +301,14 @@ impl Parser {
         };
         let (token, name, kind) = match parts[..] {
             [(word, false)] if word.starts_with(|c: char| c.is_ascii_uppercase()) => {
-                // Names are leaked once per process: the table is built once.
-                let name: &'static str = Box::leak(word.to_ascii_lowercase().into_boxed_str());
+                let name = Cow::Owned(word.to_ascii_lowercase());
                 (Some(word), name, ArgType::PureToken)
             }
-            [(name, false)] => (None, name, ArgType::String),
-            [(name, _), kind] => (None, name, type_of(kind, self)?),
-            [(token, _), (name, _), kind] => (Some(token), name, type_of(kind, self)?),
+            [(name, false)] => (None, Cow::Borrowed(name), ArgType::String),
+            [(name, _), kind] => (None, Cow::Borrowed(name), type_of(kind, self)?),
+            [(token, _), (name, _), kind] => {
+                (Some(token), Cow::Borrowed(name), type_of(kind, self)?)
+            }
             _ => return Err(self.error("a quoted word needs a type")),
         };
         let mut arg = Arg {
@@ -369,7 +371,7 @@ impl Parser {
 pub fn arg_reply(arg: &Arg) -> Reply {
     let field = Reply::bulk_static;
     let mut fields = vec![
-        (field("name"), Reply::bulk_static(arg.name)),
+        (field("name"), Reply::bulk_str(&arg.name)),
         (field("type"), Reply::bulk_static(arg.kind.name())),
     ];
     if let Some(text) = arg.display_text {
@@ -473,14 +475,14 @@ mod tests {
         );
         let cond = &args[1];
         assert_eq!(
-            (cond.name, cond.kind, cond.optional, cond.since),
+            (&*cond.name, cond.kind, cond.optional, cond.since),
             ("condition", ArgType::OneOf, true, Some("2.6.12"))
         );
         assert_eq!(
-            (cond.args[0].name, cond.args[0].token, cond.args[0].kind),
+            (&*cond.args[0].name, cond.args[0].token, cond.args[0].kind),
             ("nx", Some("NX"), ArgType::PureToken)
         );
-        assert_eq!((args[2].name, args[2].token), ("sorting", Some("ALPHA")));
+        assert_eq!((&*args[2].name, args[2].token), ("sorting", Some("ALPHA")));
         let get = &args[3];
         assert!(get.multiple && get.multiple_token && !get.optional);
         assert_eq!(
@@ -488,7 +490,7 @@ mod tests {
             (ArgType::Pattern, Some(1), Some("GET"))
         );
         assert_eq!(
-            (args[4].name, args[4].kind, args[4].deprecated_since),
+            (&*args[4].name, args[4].kind, args[4].deprecated_since),
             ("ip:port", ArgType::String, Some("2.8.12"))
         );
         assert_eq!(
@@ -514,14 +516,14 @@ mod tests {
     #[test]
     fn declarations_render_in_redis_order() {
         let xackdel = &find("xackdel").unwrap().args;
-        let names: Vec<&str> = xackdel.iter().map(|a| a.name).collect();
+        let names: Vec<&str> = xackdel.iter().map(|a| &*a.name).collect();
         assert_eq!(names, ["key", "group", "condition", "ids"]);
         let ids = &xackdel[3];
         assert_eq!(
             (ids.kind, ids.token, ids.optional),
             (ArgType::Block, Some("IDS"), false)
         );
-        assert_eq!((ids.args[1].name, ids.args[1].multiple), ("id", true));
+        assert_eq!((&*ids.args[1].name, ids.args[1].multiple), ("id", true));
         let Reply::Map(fields) = arg_reply(ids) else {
             panic!("not a map")
         };
