@@ -2,7 +2,7 @@
 //! `arg_docs` parses (see its module comment), with its history and doc flags. The hash-field
 //! expiry commands (Redis 7.4) are declared from redis.io ahead of their implementation.
 
-use super::Doc;
+use crate::commands::arg_docs::Doc;
 
 #[rustfmt::skip]
 pub static DOCS: &[Doc] = &[

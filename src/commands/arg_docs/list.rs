@@ -1,7 +1,7 @@
 //! COMMAND DOCS of the list commands: each command's arguments in the form
 //! `arg_docs` parses (see its module comment), with its history and doc flags.
 
-use super::Doc;
+use crate::commands::arg_docs::Doc;
 
 #[rustfmt::skip]
 pub static DOCS: &[Doc] = &[

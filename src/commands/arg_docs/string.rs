@@ -3,7 +3,7 @@
 //! and DELEX follow Redis 8.4's pages without the digest forms (IFDEQ/IFDNE), which ferrocache
 //! does not take.
 
-use super::Doc;
+use crate::commands::arg_docs::Doc;
 
 #[rustfmt::skip]
 pub static DOCS: &[Doc] = &[
