@@ -3,6 +3,7 @@
 //! and running them as plain synchronous functions over locked shards. Commands never touch
 //! sockets.
 
+pub mod arg_docs;
 pub mod bitmap;
 pub mod collection;
 pub mod connection;

@@ -429,7 +429,7 @@ pub static NOTES: &[Note] = &[
         commands: &["command|docs"],
         options: "[name ...]",
         status: Partial,
-        differences: "summary, since, group, complexity and subcommands (Redis 7.2 summaries); no `arguments`/`history`, so redis-cli's interactive hints show only the summary.",
+        differences: "Every field: summary, since, group, complexity, doc_flags, deprecated_since, replaced_by, history, arguments (the full tree: name, type, key_spec_index, token, since, flags ...) and subcommands, byte for byte redis-server 7.0.15's in RESP2 and RESP3 (tests/command_docs.rs) except: summaries are Redis 7.2's wording; complexity of HSCAN/SSCAN/ZSCAN/ZRANDMEMBER as 7.2 words it; arguments added after 7.0 that ferrocache takes (ZRANK/ZREVRANK WITHSCORE with its history, CLIENT KILL MAXAGE, BITOP's DIFF/DIFF1/ANDOR/ONE, SET's IFEQ/IFNE) and the commands beyond 7.0 as redis.io documents them (DELEX lists only IFEQ/IFNE, the forms it takes). Where Redis 7.2 changed an argument table of a 7.0 command other than these, the tree is still 7.0.15's. redis-cli's interactive hints show every command's arguments.",
     },
     // Server
     Note {

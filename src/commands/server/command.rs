@@ -545,24 +545,31 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
     ])
 }
 
-fn command_docs(spec: &'static CommandSpec) -> Reply {
+/// One COMMAND DOCS entry: the table row's summary, since, group and complexity, then what
+/// `arg_docs` declares for `full_name` (doc flags, deprecation, history, arguments), then the
+/// subcommands.
+fn command_docs(full_name: &str, spec: &'static CommandSpec) -> Reply {
     let mut fields = vec![
         (key_str("summary"), Reply::bulk_static(spec.summary)),
         (key_str("since"), Reply::bulk_static(spec.since)),
         (key_str("group"), Reply::bulk_static(spec.group)),
     ];
-    if !spec.complexity.is_empty() {
-        fields.push((key_str("complexity"), Reply::bulk_static(spec.complexity)));
+    let complexity = match spec.complexity {
+        "" => crate::commands::arg_docs::complexity(full_name),
+        declared => declared,
+    };
+    if !complexity.is_empty() {
+        fields.push((key_str("complexity"), Reply::bulk_static(complexity)));
     }
+    fields.extend(crate::commands::arg_docs::doc_fields(full_name));
     if !spec.subcommands.is_empty() {
         let subs = spec
             .subcommands
             .iter()
             .map(|s| {
-                (
-                    Reply::bulk_str(&format!("{}|{}", spec.name, s.name)),
-                    command_docs(s),
-                )
+                let full = format!("{}|{}", spec.name, s.name);
+                let docs = command_docs(&full, s);
+                (Reply::bulk(full.into_bytes()), docs)
             })
             .collect();
         fields.push((key_str("subcommands"), Reply::Map(subs)));
@@ -675,7 +682,10 @@ fn docs(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Map(
         found
             .into_iter()
-            .map(|(name, f)| (Reply::bulk(name.into_bytes()), command_docs(f.spec)))
+            .map(|(name, f)| {
+                let docs = command_docs(f.full_name, f.spec);
+                (Reply::bulk(name.into_bytes()), docs)
+            })
             .collect(),
     ))
 }
