@@ -291,7 +291,12 @@ fn scan_shard(
         if let Some(entry) = shard.entry_at(pos) {
             state.sampled += 1;
             if entry.is_expired(now_ms) {
-                expired.push(pos);
+                // A replica keeps keys past their deadline until the primary deletes them.
+                if crate::keyspace::expiry::past_deadline()
+                    == crate::keyspace::expiry::PastDeadline::Expire
+                {
+                    expired.push(pos);
+                }
             } else if scan_wants(entry, opts) {
                 state
                     .keys

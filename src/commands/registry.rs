@@ -14,6 +14,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::object::COMMANDS,
         super::server::COMMANDS,
         super::lolwut::COMMANDS,
+        super::replication::COMMANDS,
         super::connection::COMMANDS,
         super::client_cmd::COMMANDS,
         super::debug::COMMANDS,
