@@ -577,20 +577,31 @@ fn partial_resync_after_a_dropped_link() {
     wait_caught_up(&mut p, &mut r);
     let replicas = info_field(&mut p, "replication", "slave0");
     assert!(replicas.contains("port=4242"), "{replicas}");
-    let ok_before = info_field(&mut p, "stats", "sync_partial_ok");
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
+    let listed: String = redis::cmd("CLIENT")
+        .arg("LIST")
         .arg("TYPE")
-        .arg("replica")
-        .query(&mut p)
+        .arg("master")
+        .query(&mut r)
         .unwrap();
-    assert_eq!(killed, 1);
-    for i in 0..50 {
-        query(&mut p, &["SET", &format!("while-down-{i}"), "x"]);
+    assert!(listed.contains(" flags=M "), "{listed}");
+    // Dropped by the replica (CLIENT KILL TYPE master), then by the primary (TYPE replica).
+    for (side, kind) in [("replica", "master"), ("primary", "replica")] {
+        let ok_before = info_field(&mut p, "stats", "sync_partial_ok");
+        let c = if side == "replica" { &mut r } else { &mut p };
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg(kind)
+            .query(c)
+            .unwrap();
+        assert_eq!(killed, 1, "{side}");
+        for i in 0..50 {
+            query(&mut p, &["SET", &format!("while-down-{side}-{i}"), "x"]);
+        }
+        wait_for("a partial resync", || {
+            info_field(&mut p, "stats", "sync_partial_ok") != ok_before
+        });
     }
-    wait_for("a partial resync", || {
-        info_field(&mut p, "stats", "sync_partial_ok") != ok_before
-    });
     wait_caught_up(&mut p, &mut r);
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
     same_data(&mut p, &mut r);

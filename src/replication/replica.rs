@@ -320,6 +320,8 @@ fn applied(state: &ServerState, bytes: u64) {
     }
 }
 
+/// Room made in the read buffer before each read.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
@@ -395,6 +397,7 @@ impl Conn {
 
     /// Reads more bytes into `buf`; the count read.
     async fn fill(&mut self) -> Result<usize, String> {
+        self.buf.reserve(READ_CHUNK_BYTES);
         match tokio::time::timeout(self.timeout, self.reader.read_buf(&mut self.buf)).await {
             Err(_) => Err("timeout: no data nor PING received".into()),
             Ok(Err(e)) => Err(format!("error reading from MASTER: {e}")),
@@ -530,6 +533,7 @@ async fn session(
         -1,
         state.clock.now_ms(),
     );
+    info.details.lock().master = true;
     let mut client = ClientState::new(info);
     client.master = true;
     let mut primary = PrimaryClient { state, client };
@@ -654,7 +658,7 @@ async fn full_sync(
     }
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     let loader = state.clone();
-    tokio::task::spawn_blocking(move || load(&loader, &temp))
+    tokio::task::spawn_blocking(move || load(&loader, generation, &temp))
         .await
         .map_err(|e| format!("loading the RDB failed: {e}"))??;
     if state.aof.is_on() {
@@ -729,7 +733,7 @@ async fn receive(
 /// Replaces the data set with the RDB received at `temp`, in the exclusive section (no command
 /// runs meanwhile; they wait their turn as behind a long script): FLUSHALL, FUNCTION FLUSH, the
 /// file renamed to `dbfilename` (after the flush, whose save would replace it), then loaded.
-fn load(state: &ServerState, temp: &std::path::Path) -> Result<(), String> {
+fn load(state: &ServerState, generation: u64, temp: &std::path::Path) -> Result<(), String> {
     let addr = "127.0.0.1:0".parse().expect("literal address");
     let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
     let mut client = ClientState::new(info);
@@ -747,6 +751,11 @@ fn load(state: &ServerState, temp: &std::path::Path) -> Result<(), String> {
             Err(_) => std::thread::yield_now(),
         }
     };
+    if !state.replication.link.current(generation) {
+        // REPLICAOF changed meanwhile: this transfer is no longer wanted.
+        let _ = std::fs::remove_file(temp);
+        return Ok(());
+    }
     let flushes: [&[Bytes]; 2] = [
         &[Bytes::from_static(b"FLUSHALL")],
         &[
@@ -854,7 +863,11 @@ async fn apply_stream(
                 applied(state, std::mem::take(&mut pending));
             }
         }
+        if client.info.is_killed() {
+            return Err("killed by CLIENT KILL".into());
+        }
         tokio::select! {
+            _ = client.info.kill_notify.notified() => {}
             read = conn.fill() => {
                 let n = read?;
                 link.note_io(n as u64, state.clock.now_ms(), true);
