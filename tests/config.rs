@@ -367,6 +367,10 @@ fn options_that_cannot_be_honoured_stop_start_up() {
             ">>> 'replicaof \"127.0.0.1\" \"x\"'\nInvalid master port",
         ),
         (
+            &["--tls-replication", "yes"][..],
+            "'tls-replication yes' is not supported: the link to a primary is plaintext TCP",
+        ),
+        (
             &["--cluster-enabled", "yes"][..],
             "'cluster-enabled yes' is not supported: ferrocache has no cluster mode",
         ),
