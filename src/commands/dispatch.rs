@@ -165,7 +165,7 @@ fn queue(
         found.spec.has(flags::WRITE) || found.spec.name == "ping",
     ) {
         Some(reply)
-    } else if let Some(text) = replica_refusal(state, client, found.spec) {
+    } else if let Some(text) = replica_refusal(state, client, found.spec, argv) {
         Some(Reply::error(text))
     } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
         // Redis's processCommand refuses before queuing, which flags the transaction.
@@ -302,7 +302,7 @@ fn run_checked(
     }
     // A replica refuses writes (replica-read-only) and, while its link is down, commands not
     // flagged `stale` (replica-serve-stale-data no).
-    if let Some(text) = replica_refusal(state, client, spec) {
+    if let Some(text) = replica_refusal(state, client, spec, argv) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         if spec.name == "exec" {
             super::transactions::discard_refused(state, client);
@@ -509,6 +509,7 @@ fn replica_refusal(
     state: &ServerState,
     client: &ClientState,
     spec: &CommandSpec,
+    argv: &[Bytes],
 ) -> Option<&'static str> {
     if client.master {
         return None;
@@ -520,7 +521,14 @@ fn replica_refusal(
                 .as_ref()
                 .is_some_and(|m| m.queued.iter().any(|(q, _)| f(q.spec)))
     };
-    let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE));
+    // A script or function that declares flags without `no-writes` writes (Redis 7).
+    let script_writes = || match (spec.name, argv.get(1)) {
+        ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body).writes,
+        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).writes,
+        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).writes,
+        _ => false,
+    };
+    let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE)) || script_writes();
     let denies_stale = !spec.has(flags::STALE) || queued(&|q| !q.has(flags::STALE));
     crate::replication::replica::refusal(state, writes, denies_stale)
 }

@@ -192,6 +192,8 @@ pub fn script_oom() -> bool {
 pub struct ScriptOomFlags {
     pub denies_oom: bool,
     pub allow_oom: bool,
+    /// Declared flags without `no-writes`: a write command for READONLY on a replica.
+    pub writes: bool,
 }
 
 impl ScriptOomFlags {
@@ -210,6 +212,7 @@ impl ScriptOomFlags {
         ScriptOomFlags {
             denies_oom: !allow_oom && !has(b"no-writes"),
             allow_oom,
+            writes: !has(b"no-writes"),
         }
     }
 }
