@@ -624,3 +624,31 @@ fn partial_resync_after_a_dropped_link() {
         redis::cmd("DBSIZE").query::<i64>(&mut p).unwrap()
     );
 }
+
+/// A primary that stops answering (SIGSTOP) is dropped after repl-timeout seconds without data;
+/// the link comes back once it runs again.
+#[test]
+fn a_silent_primary_times_out() {
+    let primary = start_primary(true, &["--repl-ping-replica-period", "1"]);
+    let mut p = conn(primary.port);
+    query(&mut p, &["SET", "k", "v"]);
+    let replica = replica_of(&primary, &["--repl-timeout", "2"]);
+    let mut r = conn(replica.port);
+    wait_caught_up(&mut p, &mut r);
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .args([sig, &primary.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    wait_for("the link to time out", || !link_up(&mut r));
+    signal("-CONT");
+    wait_for("the link to come back", || link_up(&mut r));
+    assert!(
+        replica.log_text().contains("timeout"),
+        "{}",
+        replica.log_text()
+    );
+}
