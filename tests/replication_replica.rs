@@ -428,10 +428,21 @@ fn replicaof_at_runtime_and_promotion() {
     let node = Server::start(&[]);
     let mut r = conn(node.port);
     query(&mut r, &["SET", "mine", "gone after the sync"]);
+    // A client blocked on the node when it becomes a replica is unblocked with Redis's error
+    // (served later, its pop would change the replica's data).
+    let mut blocked = node.raw();
+    blocked.send(&[b"BLPOP", b"list", b"0"]);
+    wait_for("the client to block", || {
+        info_field(&mut r, "clients", "blocked_clients") == "1"
+    });
     let port = primary.port.to_string();
     assert_eq!(
         query(&mut r, &["REPLICAOF", "127.0.0.1", &port]),
         Value::Okay
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&blocked.read_reply().unwrap()),
+        "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
     );
     wait_caught_up(&mut p, &mut r);
     same_data(&mut p, &mut r);

@@ -182,6 +182,11 @@ pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bo
     });
     crate::keyspace::expiry::set_replica_keeps_expired(true);
     set_config(state, &[host.to_string(), port.to_string()]);
+    // A blocked pop served by the primary's writes would change this replica's data.
+    state.blocking.unblock_all(
+        state,
+        "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+    );
     tracing::info!("Connecting to MASTER {host}:{port}");
     let task = tokio::spawn(run(state.clone(), generation, host.to_string(), port));
     repl.link.inner.lock().task = Some(task.abort_handle());
