@@ -651,3 +651,24 @@ fn a_silent_primary_times_out() {
         replica.log_text()
     );
 }
+
+/// A full resync whose load outlasts the primary's repl-timeout keeps its link: the replica
+/// sends a newline a second while it loads (Redis counts it as an ACK).
+#[test]
+fn a_long_load_keeps_the_link() {
+    let primary = start_primary(false, &["--repl-timeout", "1"]);
+    let mut p = conn(primary.port);
+    for i in 0..40 {
+        query(&mut p, &["SET", &format!("k{i}"), "v"]);
+    }
+    // 40 keys at 75 ms each: a 3 s load.
+    let replica = replica_of(&primary, &["--key-load-delay", "75000"]);
+    let mut r = conn(replica.port);
+    wait_caught_up(&mut p, &mut r);
+    query(&mut p, &["SET", "after", "1"]);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "0");
+    let log = replica.log_text();
+    assert!(!log.contains("lost"), "{log}");
+}

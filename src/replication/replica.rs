@@ -663,9 +663,19 @@ async fn full_sync(
     }
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     let loader = state.clone();
-    tokio::task::spawn_blocking(move || load(&loader, generation, &temp))
-        .await
-        .map_err(|e| format!("loading the RDB failed: {e}"))??;
+    let mut loading = tokio::task::spawn_blocking(move || load(&loader, generation, &temp));
+    // A newline a second while loading refreshes the primary's view of this replica (Redis
+    // counts it as an ACK), so a long load does not time the link out.
+    let mut keepalive = tokio::time::interval(Duration::from_secs(1));
+    let loaded = loop {
+        tokio::select! {
+            loaded = &mut loading => break loaded,
+            _ = keepalive.tick() => {
+                let _ = tokio::time::timeout(conn.timeout, conn.writer.write_all(b"\n")).await;
+            }
+        }
+    };
+    loaded.map_err(|e| format!("loading the RDB failed: {e}"))??;
     if state.aof.is_on() {
         // The AOF logged the flush, not the keys loaded: a rewrite makes it whole again.
         if let Err(e) = crate::aof::rewrite::start(state) {
