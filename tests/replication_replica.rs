@@ -551,6 +551,8 @@ fn links_survive_kill_9_of_either_side() {
     assert!(raw
         .cmd_str(&["INFO", "replication"])
         .contains("master_link_status:down"));
+    let role = raw.cmd_str(&["ROLE"]);
+    assert!(role.ends_with(":-1\r\n"), "{role}");
     let down: i64 = info_field(&mut r, "replication", "master_link_down_since_seconds")
         .parse()
         .unwrap();

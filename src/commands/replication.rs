@@ -78,7 +78,7 @@ fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
             Reply::Bulk(Bytes::from(host)),
             Reply::Int(i64::from(port)),
             Reply::bulk_static(link),
-            Reply::Int(offset as i64),
+            Reply::Int(offset),
         ]),
         None => Reply::Array(vec![
             Reply::bulk_static("master"),

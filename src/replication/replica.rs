@@ -225,15 +225,19 @@ fn set_config(state: &ServerState, args: &[String]) {
     }
 }
 
-/// ROLE's reply fields of a replica: host, port, link state, offset.
-pub fn role_fields(state: &ServerState) -> Option<(String, u16, &'static str, u64)> {
+/// ROLE's reply fields of a replica: host, port, link state, offset (-1 while the link is not
+/// up, as Redis's `server.master ? reploff : -1`).
+pub fn role_fields(state: &ServerState) -> Option<(String, u16, &'static str, i64)> {
     match state.replication.role() {
-        Role::Replica { host, port } => Some((
-            host,
-            port,
-            state.replication.link.status().name(),
-            state.replication.offset(),
-        )),
+        Role::Replica { host, port } => {
+            let status = state.replication.link.status();
+            let offset = if status == LinkStatus::Connected {
+                state.replication.offset() as i64
+            } else {
+                -1
+            };
+            Some((host, port, status.name(), offset))
+        }
         Role::Primary => None,
     }
 }
