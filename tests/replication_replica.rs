@@ -674,3 +674,39 @@ fn a_long_load_keeps_the_link() {
     let log = replica.log_text();
     assert!(!log.contains("lost"), "{log}");
 }
+
+/// A failover between redis-servers: the primary's replica is promoted and ferrocache follows
+/// it with a partial resync (PSYNC2: `+CONTINUE <new id>`), taking the new replication id and
+/// keeping the old one as replid2.
+#[test]
+fn follows_a_promoted_replica_with_a_partial_resync() {
+    let primary = start_primary(true, &[]);
+    let mut p = conn(primary.port);
+    fill(&mut p);
+    let port = primary.port.to_string();
+    let other = Server::start_redis(&["--replicaof", "127.0.0.1", &port]).expect("redis-server");
+    let mut o = conn(other.port);
+    let ours = replica_of(&primary, &[]);
+    let mut r = conn(ours.port);
+    wait_caught_up(&mut p, &mut o);
+    wait_caught_up(&mut p, &mut r);
+    let old_id = info_field(&mut p, "replication", "master_replid");
+    query(&mut o, &["REPLICAOF", "NO", "ONE"]);
+    query(&mut o, &["SET", "after-failover", "1"]);
+    let other_port = other.port.to_string();
+    query(&mut r, &["REPLICAOF", "127.0.0.1", &other_port]);
+    wait_caught_up(&mut o, &mut r);
+    assert_eq!(info_field(&mut o, "stats", "sync_partial_ok"), "1");
+    assert_eq!(info_field(&mut o, "stats", "sync_full"), "0");
+    assert_eq!(
+        info_field(&mut r, "replication", "master_replid"),
+        info_field(&mut o, "replication", "master_replid")
+    );
+    assert_eq!(info_field(&mut r, "replication", "master_replid2"), old_id);
+    let got: String = redis::cmd("GET")
+        .arg("after-failover")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(got, "1");
+    same_data(&mut o, &mut r);
+}
