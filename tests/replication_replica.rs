@@ -361,6 +361,8 @@ fn read_only_replica_matches_redis() {
         &["MULTI"],
         &["GET", "k"],
         &["EXEC"],
+        &["WAIT", "0", "0"],
+        &["WAIT", "1", "x"],
         &["REPLICAOF", "127.0.0.1", "notaport"],
         &["REPLICAOF", "127.0.0.1", "70000"],
         &["REPLICAOF", "127.0.0.1", &port],

@@ -78,6 +78,9 @@ fn wait_for_nothing(
 /// WAIT numreplicas timeout: there are no replicas, so the answer is always 0, at once when
 /// 0 replicas are asked for, after the timeout otherwise.
 fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if ctx.state.replication.is_replica() {
+        return Err(CommandError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
     let numreplicas = parse_i64(&argv[1])?;
     let deadline_ms = wait_deadline(ctx, &argv[2])?;
     wait_for_nothing(ctx, numreplicas <= 0, deadline_ms, Reply::Int(0))
