@@ -345,7 +345,7 @@ pub static NOTES: &[Note] = &[
         commands: &["wait"],
         options: "numreplicas timeout",
         status: Full,
-        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread.",
+        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread. On a replica, Redis's `WAIT cannot be used with replica instances` error.",
     },
     // Keys and expiry
     Note {
