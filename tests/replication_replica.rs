@@ -237,10 +237,25 @@ fn full_resync_and_live_stream() {
         let primary = start_primary(diskless, &[]);
         let mut p = conn(primary.port);
         fill(&mut p);
+        let library = |name: &str| {
+            format!("#!lua name={name}\nredis.register_function{{function_name='{name}f', callback=function() return '{name}' end, flags={{'no-writes'}}}}")
+        };
+        query(&mut p, &["FUNCTION", "LOAD", &library("before")]);
         let replica = replica_of(&primary, &[]);
         let mut r = conn(replica.port);
         wait_caught_up(&mut p, &mut r);
         same_data(&mut p, &mut r);
+        // Functions: in the RDB of the full resync, then in the stream.
+        query(&mut p, &["FUNCTION", "LOAD", &library("after")]);
+        wait_caught_up(&mut p, &mut r);
+        for name in ["before", "after"] {
+            let got: String = redis::cmd("FCALL_RO")
+                .arg(format!("{name}f"))
+                .arg(0)
+                .query(&mut r)
+                .unwrap();
+            assert_eq!(got, name);
+        }
         assert_eq!(
             info_field(&mut p, "stats", "sync_full"),
             "1",
