@@ -4,9 +4,10 @@
 //! masterauth/masteruser, `REPLCONF listening-port` (and `ip-address`), `REPLCONF capa eof capa
 //! psync2`, then `PSYNC <replid> <offset+1>` (or `PSYNC ? -1` with no history). On
 //! `+FULLRESYNC` the RDB (`$<len>` or diskless `$EOF:<mark>`) is written to a temporary file in
-//! `dir`, renamed to `dbfilename` (as redis-server with `repl-diskless-load disabled`), and
-//! loaded in the exclusive section after a FLUSHALL, so clients see the old data set or the new
-//! one, never a mix. On `+CONTINUE` the data stays. Then each command of the stream runs
+//! `dir`; then, in the exclusive section, FLUSHALL and FUNCTION FLUSH run, the file is renamed
+//! to `dbfilename` (as redis-server with `repl-diskless-load disabled`) and loaded, so clients
+//! see the old data set or the new one, never a mix (a newline a second keeps the primary from
+//! timing the link out meanwhile). On `+CONTINUE` the data stays. Then each command of the stream runs
 //! through dispatch as the primary's client (`ClientState::master`: allowed to write on a
 //! read-only replica, sees keys past their deadline as live, replies dropped; SELECT and
 //! MULTI/EXEC act as for any client, the way AOF loading replays a file). The offset grows by
@@ -18,8 +19,9 @@
 //! aborts the task (a new generation), and a promotion shifts the replication id so the old
 //! history stays in `replid2`.
 //!
-//! For chained replicas, the primary side feeds its own replicas from `applied` (the stream
-//! bytes this node has applied, in order).
+//! For chained replicas, the primary side would feed its own replicas from `applied` (where the
+//! offset grows by each command applied, in order): the primary's stream proxied as it came,
+//! not re-propagated effects, as Redis does.
 
 use super::{Ids, Role};
 use crate::commands::{dispatch, ClientState};
