@@ -30,6 +30,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     listener::start(&state)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.
     if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
+        if let Some(why) = crate::replication::replica::unsupported(&state) {
+            return Err(ServerError::Config(why.to_string()));
+        }
         let port = port.parse().unwrap_or(0);
         crate::replication::replica::replicate(&state, host, port, true);
     }

@@ -367,10 +367,6 @@ fn options_that_cannot_be_honoured_stop_start_up() {
             ">>> 'replicaof \"127.0.0.1\" \"x\"'\nInvalid master port",
         ),
         (
-            &["--tls-replication", "yes"][..],
-            "'tls-replication yes' is not supported: the link to a primary is plaintext TCP",
-        ),
-        (
             &["--cluster-enabled", "yes"][..],
             "'cluster-enabled yes' is not supported: ferrocache has no cluster mode",
         ),
@@ -392,8 +388,26 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // A replica over TLS: the link is plaintext, so start-up stops (a primary may keep the
+    // option: it only concerns a replica's link).
+    let (code, stderr) = start_failure(&[
+        "--tls-replication",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        "6380",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "'tls-replication yes' is not supported: the link to a primary is plaintext TCP"
+        ),
+        "{stderr}"
+    );
     // Their defaults and `replicaof no one` start as usual.
     let server = Server::start(&[
+        "--tls-replication",
+        "yes",
         "--replicaof",
         "no",
         "one",
@@ -411,6 +425,11 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         c.cmd_str(&["CONFIG", "GET", "min-replicas-to-write"]),
         "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
     );
+    assert_eq!(
+        c.cmd_str(&["REPLICAOF", "127.0.0.1", "6380"]),
+        "-ERR 'tls-replication yes' is not supported: the link to a primary is plaintext TCP\r\n"
+    );
+    assert_eq!(c.cmd_str(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
 }
 
 /// Options started with non-default values, so the round trip covers their printed forms.

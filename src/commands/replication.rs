@@ -60,6 +60,9 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Ok(host) = std::str::from_utf8(&argv[1]) else {
         return Err(CommandError::err("Invalid master host"));
     };
+    if let Some(why) = crate::replication::replica::unsupported(state) {
+        return Err(CommandError::err(why));
+    }
     let Some(arc) = state.self_arc() else {
         return Err(CommandError::err("the server is shutting down"));
     };

@@ -951,11 +951,6 @@ pub(super) const DEPRECATED: &[&str] = &[
 /// else than asked.
 pub const REFUSED: &[(&str, &str, &str)] = &[
     (
-        "tls-replication",
-        "`yes`",
-        "the link to a primary is plaintext TCP: it would not reach a primary that expects TLS",
-    ),
-    (
         "cluster-enabled",
         "`yes`",
         "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
@@ -971,7 +966,6 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
 /// option, the value and the reason.
 pub fn refusal(name: &str, value: &str) -> Option<String> {
     let refused = match name {
-        "tls-replication" => value == "yes",
         "cluster-enabled" => value == "yes",
         "min-replicas-to-write" => value != "0",
         _ => false,

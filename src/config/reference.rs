@@ -167,6 +167,10 @@ const NOTES: &[(&str, &str)] = &[
         "sent to the primary as REPLCONF listening-port",
     ),
     (
+        "tls-replication",
+        "`yes` stops start-up with `replicaof` and makes REPLICAOF fail: the link to a primary is plaintext TCP",
+    ),
+    (
         "repl-timeout",
         "the link is dropped after this long without data or PING from the primary",
     ),

@@ -150,6 +150,15 @@ impl Link {
     }
 }
 
+/// Why this node cannot replicate as configured, if it cannot: the link is plaintext TCP, so
+/// `tls-replication yes` would never reach a primary that expects TLS.
+pub fn unsupported(state: &ServerState) -> Option<&'static str> {
+    state
+        .config
+        .get_bool("tls-replication")
+        .then_some("'tls-replication yes' is not supported: the link to a primary is plaintext TCP")
+}
+
 /// REPLICAOF host port: (re)starts the link. False when already a replica of that primary.
 pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bool) -> bool {
     let repl = &state.replication;
@@ -447,6 +456,10 @@ async fn session(
     let link = &state.replication.link;
     let early = Fail::Early;
     let timeout = Duration::from_secs(state.config.get_i64("repl-timeout").max(1) as u64);
+    if let Some(why) = unsupported(state) {
+        // Set at runtime (CONFIG SET) after the link started: no plaintext link instead.
+        return Err(early(why.to_string()));
+    }
     link.set_status(generation, LinkStatus::Connecting, state.clock.now_ms());
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await

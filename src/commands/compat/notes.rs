@@ -485,7 +485,7 @@ pub static NOTES: &[Note] = &[
         commands: &["replicaof", "slaveof"],
         options: "host port | NO ONE",
         status: Partial,
-        differences: "Replicates a Redis 7 primary (docs/operations.md, Replication): PSYNC with partial resync, full resync from a disk-based or diskless RDB, masterauth/masteruser. The RDB of a full resync is always received to disk and loaded from there (`repl-diskless-load disabled`); while it loads, commands wait their turn instead of getting -LOADING. The link is plaintext (`tls-replication yes` is refused). NO ONE promotes, keeping the old replication id as replid2.",
+        differences: "Replicates a Redis 7 primary (docs/operations.md, Replication): PSYNC with partial resync, full resync from a disk-based or diskless RDB, masterauth/masteruser. The RDB of a full resync is always received to disk and loaded from there (`repl-diskless-load disabled`); while it loads, commands wait their turn instead of getting -LOADING. The link is plaintext: with `tls-replication yes` REPLICAOF fails (and start-up with `replicaof` stops). NO ONE promotes, keeping the old replication id as replid2.",
     },
     // Server
     Note {
