@@ -4,14 +4,16 @@
 //! RESTORE checks the footer (version and checksum) before it decodes anything, and the
 //! decoder checks every declared length against the bytes present before it allocates.
 
-use super::args::{is, parse_i64};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::Entry;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use crate::rdb;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -5,12 +5,14 @@
 //! instant deletes the key at once (as Redis does on a master), which counts as a change.
 //! Reclaiming keys that expire later is `keyspace::expiry`'s job.
 
-use super::args::parse_i64;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -1,11 +1,13 @@
 //! REPLICAOF / SLAVEOF and ROLE: the commands of the replica side (replication/replica.rs
 //! runs the link).
 
-use super::args::parse_i64;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

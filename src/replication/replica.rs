@@ -24,9 +24,9 @@
 //! not re-propagated effects, as Redis does.
 
 use super::{Ids, Role};
-use crate::commands::{dispatch, ClientState};
 use crate::protocol::request::{Limits, Request, RequestDecoder};
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::sync::Arc;
