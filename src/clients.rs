@@ -114,6 +114,8 @@ pub struct ClientDetails {
     pub user: String,
     /// Connected through the unix socket (CLIENT LIST flag `U`).
     pub unix: bool,
+    /// The primary's link on a replica (CLIENT LIST flag `M`, type `master`).
+    pub master: bool,
 }
 
 impl ClientDetails {
@@ -129,6 +131,9 @@ impl ClientDetails {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
+        }
+        if self.master {
+            flags.push('M');
         }
         if self.sub + self.psub + self.ssub > 0 {
             flags.push('P');

@@ -30,6 +30,14 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
     listener::start(&state)?;
+    // `replicaof host port`: the link starts once the data is loaded and the port is bound.
+    if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
+        if let Some(why) = crate::replication::replica::unsupported(&state) {
+            return Err(ServerError::Config(why.to_string()));
+        }
+        let port = port.parse().unwrap_or(0);
+        crate::replication::replica::replicate(&state, host, port, true);
+    }
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
@@ -149,7 +157,7 @@ async fn active_expiry_task(state: Arc<ServerState>) {
     loop {
         let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
-        if !crate::commands::server::active_expire_enabled() {
+        if !crate::commands::server::active_expire_enabled() || expiry::replica_keeps_expired() {
             continue;
         }
         let state = state.clone();

@@ -355,20 +355,16 @@ fn help_lists_the_other_entry_points() {
     }
 }
 
-/// An option this server cannot honour (a replica role, cluster mode, a write quorum of
-/// replicas) stops start-up with a message naming it, instead of running as a plain primary;
+/// An option this server cannot honour (cluster mode, a write quorum of replicas) or a bad
+/// `replicaof` stops start-up with a message naming it, instead of running as a plain primary;
 /// CONFIG SET refuses it too. rename-command of an unknown command stops start-up with
 /// redis-server's own text.
 #[test]
 fn options_that_cannot_be_honoured_stop_start_up() {
     for (args, expected) in [
         (
-            &["--replicaof", "127.0.0.1", "6380"][..],
-            ">>> 'replicaof \"127.0.0.1\" \"6380\"'\n'replicaof 127.0.0.1 6380' is not supported: ferrocache has no replication",
-        ),
-        (
-            &["--slaveof", "127.0.0.1", "6380"][..],
-            "'replicaof 127.0.0.1 6380' is not supported",
+            &["--replicaof", "127.0.0.1", "x"][..],
+            ">>> 'replicaof \"127.0.0.1\" \"x\"'\nInvalid master port",
         ),
         (
             &["--cluster-enabled", "yes"][..],
@@ -392,8 +388,26 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         assert!(stderr.contains("*** FATAL CONFIG FILE ERROR"), "{stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // A replica over TLS: the link is plaintext, so start-up stops (a primary may keep the
+    // option: it only concerns a replica's link).
+    let (code, stderr) = start_failure(&[
+        "--tls-replication",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        "6380",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "'tls-replication yes' is not supported: the link to a primary is plaintext TCP"
+        ),
+        "{stderr}"
+    );
     // Their defaults and `replicaof no one` start as usual.
     let server = Server::start(&[
+        "--tls-replication",
+        "yes",
         "--replicaof",
         "no",
         "one",
@@ -411,6 +425,11 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         c.cmd_str(&["CONFIG", "GET", "min-replicas-to-write"]),
         "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
     );
+    assert_eq!(
+        c.cmd_str(&["REPLICAOF", "127.0.0.1", "6380"]),
+        "-ERR 'tls-replication yes' is not supported: the link to a primary is plaintext TCP\r\n"
+    );
+    assert_eq!(c.cmd_str(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
 }
 
 /// Options started with non-default values, so the round trip covers their printed forms.

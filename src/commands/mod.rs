@@ -29,6 +29,7 @@ pub const TABLES: &[crate::engine::registry::Table] = &[
     generic::object::COMMANDS,
     server::COMMANDS,
     server::lolwut::COMMANDS,
+    server::replication::COMMANDS,
     connection::COMMANDS,
     connection::client::COMMANDS,
     server::debug::COMMANDS,

@@ -7,7 +7,7 @@ use crate::compat::Note;
 use crate::compat::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
-pub const NOT_YET_FEATURES: &[&str] = &["replication"];
+pub const NOT_YET_FEATURES: &[&str] = &["serving replicas (the primary side of replication)"];
 
 /// One row per note, in the order the tables show them (each in its command's group).
 pub static NOTES: &[Note] = &[
@@ -345,7 +345,7 @@ pub static NOTES: &[Note] = &[
         commands: &["wait"],
         options: "numreplicas timeout",
         status: Full,
-        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread.",
+        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread. On a replica, Redis's `WAIT cannot be used with replica instances` error.",
     },
     // Keys and expiry
     Note {
@@ -479,6 +479,20 @@ pub static NOTES: &[Note] = &[
         options: "",
         status: Full,
         differences: "",
+    },
+    // Server
+    Note {
+        commands: &["replicaof", "slaveof"],
+        options: "host port | NO ONE",
+        status: Partial,
+        differences: "Replicates a Redis 7 primary (docs/operations.md, Replication): PSYNC with partial resync, full resync from a disk-based or diskless RDB, masterauth/masteruser. The RDB of a full resync is always received to disk and loaded from there (`repl-diskless-load disabled`); while it loads, commands wait their turn instead of getting -LOADING. The link is plaintext: with `tls-replication yes` REPLICAOF fails (and start-up with `replicaof` stops). NO ONE promotes, keeping the old replication id as replid2.",
+    },
+    // Server
+    Note {
+        commands: &["role"],
+        options: "",
+        status: Partial,
+        differences: "The replica form as Redis's. The master form lists no replicas: serving replicas is not implemented yet.",
     },
     // Server
     Note {

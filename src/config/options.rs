@@ -287,7 +287,8 @@ pub static OPTIONS: &[OptionSpec] = &[
         Mutable,
     ),
     opt("dir", Str, "", Protected),
-    // Replication: not implemented; `refusal` stops start-up for a replica role
+    // Replication: the replica side (replication/replica.rs); `replicaof` starts the link after
+    // the data is loaded, and changes at runtime only through REPLICAOF, as in Redis.
     aliased("replicaof", "slaveof", ReplicaOf, "", Immutable),
     opt("masterauth", Str, "", Mutable),
     opt("masteruser", Str, "", Mutable),
@@ -950,11 +951,6 @@ pub(super) const DEPRECATED: &[&str] = &[
 /// else than asked.
 pub const REFUSED: &[(&str, &str, &str)] = &[
     (
-        "replicaof",
-        "any value but `no one`",
-        "ferrocache has no replication: this node would accept writes as a primary instead of replicating",
-    ),
-    (
         "cluster-enabled",
         "`yes`",
         "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
@@ -970,7 +966,6 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
 /// option, the value and the reason.
 pub fn refusal(name: &str, value: &str) -> Option<String> {
     let refused = match name {
-        "replicaof" => !value.is_empty(),
         "cluster-enabled" => value == "yes",
         "min-replicas-to-write" => value != "0",
         _ => false,

@@ -8,7 +8,6 @@ use std::fmt::Write;
 /// name or by a prefix ending in `-`, with the reason shown in the reference.
 const NO_EFFECT: &[(&str, &str)] = &[
     ("cluster-", "no cluster mode"),
-    ("tls-replication", "no replication links"),
     ("tls-cluster", "no cluster bus"),
     (
         "tls-dh-params-file",
@@ -18,13 +17,29 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "tls-client-",
         "checked when set (a bad file is refused); no outgoing link uses it yet",
     ),
-    ("repl-", "no replication"),
-    ("replica-", "no replication"),
-    ("min-replicas-", "no replication"),
-    ("masterauth", "no replication"),
-    ("masteruser", "no replication"),
-    ("replicaof", "no replication"),
-    ("propagation-error-behavior", "no replication"),
+    // Replication: the replica side works; serving replicas (the primary side) does not yet.
+    ("repl-diskless-sync", "no replicas are served"),
+    ("repl-diskless-sync-delay", "no replicas are served"),
+    ("repl-diskless-sync-max-replicas", "no replicas are served"),
+    ("repl-ping-replica-period", "no replicas are served"),
+    ("repl-backlog-", "no replicas are served"),
+    ("min-replicas-", "no replicas are served"),
+    (
+        "repl-diskless-load",
+        "a replica always receives the RDB of a full resync to disk, then loads it (`disabled`)",
+    ),
+    (
+        "replica-lazy-flush",
+        "the flush before a full resync frees values where they are deleted",
+    ),
+    (
+        "replica-ignore-disk-write-errors",
+        "while persistence fails, the primary's writes are refused like a client's and logged",
+    ),
+    (
+        "propagation-error-behavior",
+        "an error in the primary's stream is logged and ignored (`ignore`)",
+    ),
     ("activedefrag", "no active defragmenter"),
     ("active-defrag-", "no active defragmenter"),
     (
@@ -92,7 +107,10 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "sanitize-dump-payload",
         "RESTORE payloads are always checked in full",
     ),
-    ("shutdown-timeout", "no replicas to wait for"),
+    (
+        "shutdown-timeout",
+        "no replicas are served, none to wait for",
+    ),
     ("ignore-warnings", "no startup warnings to silence"),
     (
         "aof-disable-auto-gc",
@@ -106,7 +124,10 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "rdb-save-incremental-fsync",
         "the dump is fsynced once, at the end",
     ),
-    ("rdb-del-sync-files", "no replication"),
+    (
+        "rdb-del-sync-files",
+        "the RDB of a full resync stays as `dbfilename`",
+    ),
     (
         "no-appendfsync-on-rewrite",
         "fsync never waits on a rewrite here",
@@ -123,6 +144,36 @@ const NO_EFFECT: &[(&str, &str)] = &[
 
 /// What to know about options that work, beyond "honoured".
 const NOTES: &[(&str, &str)] = &[
+    (
+        "replicaof",
+        "at start-up; at runtime through REPLICAOF (as in Redis); see Replication below",
+    ),
+    ("masterauth", "AUTH on the link to the primary"),
+    (
+        "masteruser",
+        "AUTH on the link to the primary, with masterauth",
+    ),
+    (
+        "replica-priority",
+        "reported in INFO for Sentinel; nothing else reads it",
+    ),
+    ("replica-announced", "reported in INFO for Sentinel"),
+    (
+        "replica-announce-ip",
+        "sent to the primary as REPLCONF ip-address",
+    ),
+    (
+        "replica-announce-port",
+        "sent to the primary as REPLCONF listening-port",
+    ),
+    (
+        "tls-replication",
+        "`yes` stops start-up with `replicaof` and makes REPLICAOF fail: the link to a primary is plaintext TCP",
+    ),
+    (
+        "repl-timeout",
+        "the link is dropped after this long without data or PING from the primary",
+    ),
     (
         "port",
         "0 = no plaintext listener; CONFIG SET rebinds at once",

@@ -388,6 +388,34 @@ impl Blocking {
         true
     }
 
+    /// Ends every wait with the error `text` (a node becoming a replica, as Redis's
+    /// `disconnectAllBlockedClients`: a waiter served later would change the replica's data).
+    /// The number of clients unblocked.
+    pub fn unblock_all(&self, state: &ServerState, text: &'static str) -> usize {
+        let ids: Vec<u64> = self.registry.lock().by_client.keys().copied().collect();
+        let mut count = 0;
+        for id in ids {
+            let mut reg = self.registry.lock();
+            let Some(waiter) = reg.by_client.get(&id).cloned() else {
+                continue;
+            };
+            let reply = Reply::error(text);
+            {
+                let mut slot = waiter.slot.lock();
+                if !matches!(slot.phase, Phase::Waiting) {
+                    continue;
+                }
+                count_unserved(state, &waiter.argv, &reply);
+                slot.phase = Phase::Done(reply);
+            }
+            self.remove_locked(&mut reg, &waiter);
+            drop(reg);
+            waiter.wake.notify_one();
+            count += 1;
+        }
+        count
+    }
+
     fn next_ready(&self) -> Option<(usize, Box<[u8]>)> {
         let mut reg = self.registry.lock();
         let next = reg.ready.pop_front();

@@ -165,6 +165,8 @@ fn queue(
         found.spec.has(flags::WRITE) || found.spec.name == "ping",
     ) {
         Some(reply)
+    } else if let Some(text) = replica_refusal(state, client, found.spec, argv) {
+        Some(Reply::error(text))
     } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
         // Redis's processCommand refuses before queuing, which flags the transaction.
         Some(Reply::error(state.scripting.busy.busy_text()))
@@ -269,7 +271,7 @@ fn run_checked(
     let started_us = state.clock.now_us();
     // Eviction locks shards one at a time, so it runs before this command locks its own. Redis
     // does not evict while a script is busy either.
-    if !pass.is_busy() {
+    if !pass.is_busy() && !client.master {
         if let Some(reply) = refuse_on_oom(state, client, spec, argv, started_us) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             return Ok(reply);
@@ -297,6 +299,18 @@ fn run_checked(
     {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
+    }
+    // A replica refuses writes (replica-read-only) and, while its link is down, commands not
+    // flagged `stale` (replica-serve-stale-data no).
+    if let Some(text) = replica_refusal(state, client, spec, argv) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if spec.name == "exec" {
+            crate::engine::context::discard_refused(state, client);
+            return Ok(Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {text}"
+            )));
+        }
+        return Ok(Reply::error(text));
     }
     // Another client's script is past busy-reply-threshold: only allow-busy commands run, and
     // they hold no shard (the script has them all).
@@ -331,8 +345,11 @@ fn run_checked(
     };
     crate::pubsub::before_command(state, ctx.client, spec, argv);
     let no_touch = spec.spares_stamps(ctx.client.no_touch);
-    let result = crate::keyspace::access::with_no_touch(no_touch, || {
-        crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+    let primary_view = ctx.client.master;
+    let result = crate::keyspace::expiry::with_primary_view(primary_view, || {
+        crate::keyspace::access::with_no_touch(no_touch, || {
+            crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+        })
     });
     ctx.drain_expired();
     if !ctx.effects.is_empty() {
@@ -484,6 +501,36 @@ fn write_refusal(state: &ServerState, writes: bool) -> Option<CommandError> {
         return None;
     }
     state.aof.write_error().map(CommandError::Other)
+}
+
+/// Redis's READONLY / MASTERDOWN refusals on a replica (never for the primary's own client).
+/// EXEC writes when a queued command does, and denies stale data when one does.
+fn replica_refusal(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Option<&'static str> {
+    if client.master {
+        return None;
+    }
+    let queued = |f: &dyn Fn(&CommandSpec) -> bool| {
+        spec.name == "exec"
+            && client
+                .multi
+                .as_ref()
+                .is_some_and(|m| m.queued.iter().any(|(q, _)| f(q.spec)))
+    };
+    // A script or function that declares flags without `no-writes` writes (Redis 7).
+    let script_writes = || match (spec.name, argv.get(1)) {
+        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body).writes,
+        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).writes,
+        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).writes,
+        _ => false,
+    };
+    let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE)) || script_writes();
+    let denies_stale = !spec.has(flags::STALE) || queued(&|q| !q.has(flags::STALE));
+    crate::replication::replica::refusal(state, writes, denies_stale)
 }
 
 fn queued_writes(client: &ClientState) -> bool {

@@ -70,6 +70,11 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
         note_over(false, now_us);
         return Pressure::Fine;
     }
+    // A replica leaves eviction to its primary (whose DELs arrive in the stream), as Redis
+    // with replica-ignore-maxmemory yes.
+    if state.replication.is_replica() && state.config.get_bool("replica-ignore-maxmemory") {
+        return Pressure::Fine;
+    }
     // The command about to run may add about its argument bytes: room for them is made first.
     let used = used_memory(state) + incoming;
     note_over(used > max, now_us);
@@ -187,6 +192,8 @@ pub fn script_oom() -> bool {
 pub struct ScriptOomFlags {
     pub denies_oom: bool,
     pub allow_oom: bool,
+    /// Declared flags without `no-writes`: a write command for READONLY on a replica.
+    pub writes: bool,
 }
 
 impl ScriptOomFlags {
@@ -205,6 +212,7 @@ impl ScriptOomFlags {
         ScriptOomFlags {
             denies_oom: !allow_oom && !has(b"no-writes"),
             allow_oom,
+            writes: !has(b"no-writes"),
         }
     }
 }

@@ -42,6 +42,57 @@ pub fn expired_keys_recorded() -> bool {
         || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
 }
 
+/// Set while this node is a replica: keys do not expire by themselves (the primary sends a DEL
+/// when one of its keys expires). Lookups by ordinary clients see a key past its deadline as
+/// missing without deleting it; the primary's own commands see it as live (Redis's
+/// `expireIfNeeded` on a replica). The active cycle does not run.
+static REPLICA_KEEPS_EXPIRED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Set while a command of the replication link (the primary's stream) runs on this thread.
+    static PRIMARY_VIEW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub fn set_replica_keeps_expired(on: bool) {
+    REPLICA_KEEPS_EXPIRED.store(on, Ordering::Relaxed);
+}
+
+pub fn replica_keeps_expired() -> bool {
+    REPLICA_KEEPS_EXPIRED.load(Ordering::Relaxed)
+}
+
+/// Runs `f` as the primary's stream sees keys on a replica (past deadlines are not expired).
+pub fn with_primary_view<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    if !on {
+        return f();
+    }
+    let before = PRIMARY_VIEW.with(|c| c.replace(true));
+    let result = f();
+    PRIMARY_VIEW.with(|c| c.set(before));
+    result
+}
+
+/// What a lookup does with a key whose deadline has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PastDeadline {
+    /// Delete it and report it missing (a primary).
+    Expire,
+    /// Report it missing and keep it (an ordinary client of a replica).
+    Hide,
+    /// Report it live (the primary's stream on a replica).
+    Keep,
+}
+
+pub fn past_deadline() -> PastDeadline {
+    if !replica_keeps_expired() {
+        PastDeadline::Expire
+    } else if PRIMARY_VIEW.with(|c| c.get()) {
+        PastDeadline::Keep
+    } else {
+        PastDeadline::Hide
+    }
+}
+
 /// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.
 pub type ExpiredLog<'a> = dyn FnMut(usize, &[Box<[u8]>]) + 'a;
 

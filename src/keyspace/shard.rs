@@ -246,6 +246,11 @@ impl Shard {
     fn live_slot(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
+            match super::expiry::past_deadline() {
+                super::expiry::PastDeadline::Expire => {}
+                super::expiry::PastDeadline::Hide => return None,
+                super::expiry::PastDeadline::Keep => return Some(id),
+            }
             let entry = self.remove_slot(hash, id);
             self.note_expired(entry.key());
             return None;
@@ -388,7 +393,9 @@ impl Shard {
     pub fn remove(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<Entry> {
         let id = self.find_slot(hash, key)?;
         let entry = self.remove_slot(hash, id);
-        if entry.is_expired(now_ms) {
+        if entry.is_expired(now_ms)
+            && super::expiry::past_deadline() != super::expiry::PastDeadline::Keep
+        {
             self.note_expired(entry.key());
             return None;
         }

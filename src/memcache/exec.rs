@@ -252,6 +252,9 @@ fn write_refusal(state: &ServerState) -> Option<&'static [u8]> {
     if state.aof.write_error().is_some() || crate::rdb::refuse_write(state, true).is_some() {
         return Some(b"SERVER_ERROR MISCONF writes are refused while persistence fails\r\n");
     }
+    if crate::replication::replica::refusal(state, true, false).is_some() {
+        return Some(b"SERVER_ERROR READONLY You can't write against a read only replica.\r\n");
+    }
     if state.config.hot.maxmemory.load(Ordering::Relaxed) > 0 {
         use crate::engine::maxmemory::{make_room, Pressure};
         if make_room(state, state.clock.now_us(), 0) == Pressure::OutOfMemory {

@@ -2,6 +2,8 @@
 //! stream, the backlog and PSYNC for connected replicas) and the replica side (the link to a
 //! primary started by REPLICAOF). Both sides read and change the role only through this state.
 
+pub mod replica;
+
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,6 +30,8 @@ pub struct Replication {
     ids: Mutex<Ids>,
     /// master_repl_offset: bytes of the write stream this node has produced or applied.
     offset: AtomicU64,
+    /// The replica side's link to its primary (replica.rs).
+    pub link: replica::Link,
 }
 
 impl Replication {
@@ -40,6 +44,7 @@ impl Replication {
                 second_replid_offset: -1,
             }),
             offset: AtomicU64::new(0),
+            link: replica::Link::default(),
         }
     }
 

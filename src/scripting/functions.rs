@@ -407,6 +407,7 @@ impl Functions {
         };
         let allow_oom = f.flags & flag::ALLOW_OOM != 0;
         ScriptOomFlags {
+            writes: f.flags & flag::NO_WRITES == 0,
             denies_oom: !allow_oom && f.flags & flag::NO_WRITES == 0,
             allow_oom,
         }

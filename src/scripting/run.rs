@@ -263,6 +263,11 @@ fn redis_call(
     if writes && state.access == Access::ReadOnly {
         return failed("ERR Write commands are not allowed from read-only scripts.");
     }
+    if writes && !state.ctx.client.master {
+        if let Some(text) = crate::replication::replica::refusal(state.ctx.state, true, false) {
+            return failed(text);
+        }
+    }
     if let Some(text) = crate::acl::script_refusal(state.ctx, &found, &argv) {
         return failed(&text);
     }

@@ -108,17 +108,20 @@ pub static DOCS: &[Doc] = &[
     Doc::new("psync", "replicationid offset:int"),
     Doc::new("replconf", "")
         .syscmd(),
-    Doc::new("replicaof", "args:oneof(host-port:block(host port:int) no-one:block(NO ONE))"),
+    Doc::new("replicaof", "args:oneof(host-port:block(host port:int) no-one:block(NO ONE))")
+        .complexity("O(1)"),
     Doc::new("restore-asking", "key:key ttl:int serialized-value ?REPLACE@3.0.0 ?ABSTTL@5.0.0 ?IDLETIME:seconds:int@5.0.0 ?FREQ:frequency:int@5.0.0")
         .history(&[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")])
         .syscmd(),
-    Doc::new("role", ""),
+    Doc::new("role", "")
+        .complexity("O(1)"),
     Doc::new("save", "")
         .complexity("O(N) where N is the total number of keys in all databases"),
     Doc::new("shutdown", "?nosave_save:oneof(NOSAVE SAVE) ?NOW@7.0.0 ?FORCE@7.0.0 ?ABORT@7.0.0")
         .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
         .history(&[("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers.")]),
     Doc::new("slaveof", "args:oneof(host-port:block(host port:int) no-one:block(NO ONE))")
+        .complexity("O(1)")
         .deprecated("5.0.0", "`REPLICAOF`"),
     Doc::new("slowlog", ""),
     Doc::new("slowlog|get", "?count:int")

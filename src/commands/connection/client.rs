@@ -302,7 +302,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let kind = client_type(&argv[3])?;
         ctx.state
             .clients
-            .matching(|c| !c.is_killed() && kind == ClientType::Normal)
+            .matching(|c| !c.is_killed() && kind == type_of(c))
     } else if argv.len() > 3 && is(&argv[2], "id") {
         let mut found = Vec::new();
         for arg in &argv[3..] {
@@ -330,8 +330,17 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Verbatim(text.into()))
 }
 
-/// Client classes of CLIENT LIST TYPE / KILL TYPE. Every connection here is `normal`: there is
-/// no replication and no pub/sub yet.
+/// A client's class for CLIENT LIST TYPE / KILL TYPE: `master` for the primary's link on a
+/// replica, `normal` for the others (pub/sub connections are `normal` here).
+fn type_of(c: &ClientInfo) -> ClientType {
+    if c.details.lock().master {
+        ClientType::Master
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// Client classes of CLIENT LIST TYPE / KILL TYPE.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
@@ -496,7 +505,7 @@ fn kill(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 .laddr
                 .as_ref()
                 .is_none_or(|a| *a == c.local_addr.to_string())
-            && filter.kind.is_none_or(|k| k == ClientType::Normal)
+            && filter.kind.is_none_or(|k| k == type_of(c))
             && filter.id.is_none_or(|id| id == c.id)
             && filter
                 .user

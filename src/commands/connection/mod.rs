@@ -220,7 +220,14 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         (Reply::bulk_static("proto"), Reply::Int(proto_num)),
         (Reply::bulk_static("id"), Reply::Int(ctx.client.id as i64)),
         (Reply::bulk_static("mode"), Reply::bulk_static("standalone")),
-        (Reply::bulk_static("role"), Reply::bulk_static("master")),
+        (
+            Reply::bulk_static("role"),
+            Reply::bulk_static(if ctx.state.replication.is_replica() {
+                "replica"
+            } else {
+                "master"
+            }),
+        ),
         (Reply::bulk_static("modules"), Reply::Array(vec![])),
     ]))
 }

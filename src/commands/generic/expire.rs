@@ -263,7 +263,9 @@ fn expire_generic(
     if !conditions.allow(current, when) {
         return Ok(Reply::Int(0));
     }
-    let event = match u64::try_from(when).ok().filter(|&w| w > now) {
+    // A replica sets a past deadline instead of deleting (Redis's checkAlreadyExpired).
+    let keeps = crate::keyspace::expiry::replica_keeps_expired();
+    let event = match u64::try_from(when).ok().filter(|&w| w > now || keeps) {
         None => {
             shard.remove(hash, key, now);
             ctx.propagate(crate::aof::effects::argv(&[b"DEL", key]));

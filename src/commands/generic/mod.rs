@@ -85,6 +85,9 @@ fn wait_for_nothing(
 /// WAIT numreplicas timeout: there are no replicas, so the answer is always 0, at once when
 /// 0 replicas are asked for, after the timeout otherwise.
 fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if ctx.state.replication.is_replica() {
+        return Err(CommandError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
     let numreplicas = parse_i64(&argv[1])?;
     let deadline_ms = wait_deadline(ctx, &argv[2])?;
     wait_for_nothing(ctx, numreplicas <= 0, deadline_ms, Reply::Int(0))
@@ -298,7 +301,12 @@ fn scan_shard(
         if let Some(entry) = shard.entry_at(pos) {
             state.sampled += 1;
             if entry.is_expired(now_ms) {
-                expired.push(pos);
+                // A replica keeps keys past their deadline until the primary deletes them.
+                if crate::keyspace::expiry::past_deadline()
+                    == crate::keyspace::expiry::PastDeadline::Expire
+                {
+                    expired.push(pos);
+                }
             } else if scan_wants(entry, opts) {
                 state
                     .keys

@@ -634,7 +634,9 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
 }
 
 fn replication(state: &ServerState, s: &mut Section) {
-    s.field("role", "master");
+    for (name, value) in crate::replication::replica::info_fields(state) {
+        s.field(name, value);
+    }
     s.field("connected_slaves", 0);
     s.field("master_failover_state", "no-failover");
     let ids = state.replication.ids();

@@ -14,6 +14,7 @@ pub mod info;
 pub mod latency;
 pub mod lolwut;
 pub mod rdb;
+pub mod replication;
 pub mod slowlog;
 
 use crate::command;
