@@ -57,6 +57,12 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         tracing::info!("memcached protocol on port {port}{tls}");
     }
     crate::commands::server::info::note_startup_memory();
+    use tokio::signal::unix::{signal, SignalKind};
+    // Created once, before the ready lines (a SIGTERM right after them must save and exit as
+    // one does later, not kill the process with the default action); created once: a signal that arrives while the loop is busy elsewhere is kept for the next
+    // `recv` (a second SIGINT while a script runs must not be lost).
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut int = signal(SignalKind::interrupt()).ok();
     let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {
         tracing::info!(
@@ -75,11 +81,6 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         tracing::info!("The server is now ready to accept connections at {unix}");
     }
 
-    use tokio::signal::unix::{signal, SignalKind};
-    // Created once: a signal that arrives while the loop is busy elsewhere is kept for the next
-    // `recv` (a second SIGINT while a script runs must not be lost).
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut int = signal(SignalKind::interrupt()).ok();
     async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
         match signal.as_mut() {
             Some(s) => {
