@@ -58,9 +58,10 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     crate::commands::server::info::note_startup_memory();
     use tokio::signal::unix::{signal, SignalKind};
-    // Created once, before the ready lines (a SIGTERM right after them must save and exit as
-    // one does later, not kill the process with the default action); created once: a signal that arrives while the loop is busy elsewhere is kept for the next
-    // `recv` (a second SIGINT while a script runs must not be lost).
+    // Installed before the ready lines, so a SIGTERM right after them saves and exits as a later
+    // one does instead of taking the default action. Created once: a signal that arrives while
+    // the loop is busy elsewhere is kept for the next `recv` (a second SIGINT while a script runs
+    // must not be lost).
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
     let listeners = &state.listeners;
