@@ -106,11 +106,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "key access flags of a call come from COMMAND GETKEYSANDFLAGS's tables",
     ),
     (
-        "pubsub::mod",
-        "commands::connection::client",
-        "CLIENT CACHING's flag survives CLIENT subcommands, recognised by table address",
-    ),
-    (
         "config::mod",
         "keyspace",
         "config applies eviction, LFU, expiry-stats and prefix-stats tunables to the keyspace's \

@@ -22,7 +22,7 @@ pub mod string;
 pub mod transactions;
 
 /// Every family's table, in COMMAND LIST order: what the registry is built from.
-pub const TABLES: &[crate::engine::registry::Table] = &[
+pub static TABLES: &[crate::engine::registry::Table] = &[
     string::COMMANDS,
     generic::COMMANDS,
     generic::expire::COMMANDS,

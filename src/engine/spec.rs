@@ -58,6 +58,9 @@ pub mod flags {
     /// Stamps the keys it looks up even for a CLIENT NO-TOUCH client: stamping is its purpose
     /// (TOUCH, Redis 7.2; not reported by COMMAND INFO).
     pub const TOUCHES: u32 = 1 << 21;
+    /// A CLIENT subcommand: CLIENT CACHING's yes/no survives it and applies to the next other
+    /// command (Redis's `c->cmd->proc != clientCommand`; not reported by COMMAND INFO).
+    pub const KEEPS_CACHING: u32 = 1 << 22;
 
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[

@@ -688,7 +688,7 @@ pub fn after_command(
     if let Some(mode) = client.pubsub.tracking.as_mut() {
         // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
         // keeps the flag across its `clientCommand`).
-        mode.caching &= crate::commands::connection::client::is_client_subcommand(spec);
+        mode.caching &= spec.has(flags::KEEPS_CACHING);
         if state.pubsub.tracking.take_own_write_invalidated(client.id) {
             client.pubsub.hold_pushes = true;
         }

@@ -32,14 +32,8 @@ pub static COMMANDS: &[CommandSpec] = &[container(
 
 const CONN: &[&str] = &["connection", "slow"];
 const CONN_ADMIN: &[&str] = &["admin", "connection", "slow", "dangerous"];
-const BASE: u32 = NOSCRIPT | LOADING | STALE;
-
-/// True for CLIENT's subcommands (CLIENT CACHING's flag survives them, as in Redis).
-pub fn is_client_subcommand(spec: &CommandSpec) -> bool {
-    SUBCOMMANDS
-        .as_ptr_range()
-        .contains(&(spec as *const CommandSpec))
-}
+/// Every subcommand keeps a pending CLIENT CACHING answer for the next other command.
+const BASE: u32 = NOSCRIPT | LOADING | STALE | KEEPS_CACHING;
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     command!(
