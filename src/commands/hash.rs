@@ -6,7 +6,8 @@
 //! (HRANDFIELD) and HSCAN use the positions of the hash's `CompactMap`.
 
 use super::args::{is, parse_i64};
-use super::collection::{self, read_in};
+use super::collection;
+use super::hash_expire::expire_due_fields;
 use super::string::long_double::LongDouble;
 use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
@@ -46,12 +47,19 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The listpack limits in force (they decide the encoding OBJECT ENCODING reports).
-fn limits(ctx: &Ctx<'_>) -> HashLimits {
+pub(super) fn limits(ctx: &Ctx<'_>) -> HashLimits {
     let hot = &ctx.state.config.hot;
     HashLimits {
         entries: hot.hash_max_listpack_entries.load(Ordering::Relaxed) as usize,
         value_bytes: hot.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
     }
+}
+
+/// The hash at `key` for reading, after lazy field expiry (see `hash_expire`).
+fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c HashValue>, CommandError> {
+    let db = ctx.db();
+    expire_due_fields(ctx, db, key);
+    collection::read_in::<HashValue>(ctx, key)
 }
 
 fn bulk(bytes: &[u8]) -> Reply {
@@ -67,6 +75,7 @@ fn change<R>(
     f: impl FnOnce(&mut HashValue) -> Result<(R, bool), CommandError>,
 ) -> Result<R, CommandError> {
     let db = ctx.db();
+    expire_due_fields(ctx, db, key);
     let written = collection::write::<HashValue, _>(ctx, db, key, true, f)?
         .expect("write creates a missing key");
     let (result, changed) = written.result;
@@ -123,12 +132,12 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(h.and_then(|h| h.get(&argv[2])).map_or(Reply::Nil, bulk))
 }
 
 fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         argv[2..]
             .iter()
@@ -140,6 +149,7 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let db = ctx.db();
     let key = &argv[1];
+    expire_due_fields(ctx, db, key);
     let Some(written) = collection::write::<HashValue, _>(ctx, db, key, false, |h| {
         Ok(argv[2..].iter().filter(|f| h.remove(f)).count())
     })?
@@ -157,23 +167,23 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Int(h.is_some_and(|h| h.contains(&argv[2])) as i64))
 }
 
 fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Int(h.map_or(0, HashValue::len) as i64))
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     let len = h.and_then(|h| h.get(&argv[2])).map_or(0, <[u8]>::len);
     Ok(Reply::Int(len as i64))
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(f, _)| bulk(f)))
@@ -182,7 +192,7 @@ fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(_, v)| bulk(v)))
@@ -191,7 +201,7 @@ fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Map(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(f, v)| (bulk(f), bulk(v))))
@@ -250,7 +260,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// HRANDFIELD key [count [WITHVALUES]].
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(count_arg) = argv.get(2) else {
-        let h = read_in::<HashValue>(ctx, &argv[1])?;
+        let h = read_hash(ctx, &argv[1])?;
         let slot = h.and_then(|h| h.map().random_slot(&mut collection::random_below));
         return Ok(match (h, slot) {
             (Some(h), Some(slot)) => bulk(h.at(slot).expect("random slot is live").0),
@@ -269,7 +279,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Some(_) => return Err(CommandError::Syntax),
     };
     let protocol = ctx.client.protocol;
-    let Some(h) = read_in::<HashValue>(ctx, &argv[1])? else {
+    let Some(h) = read_hash(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let map = h.map();
@@ -291,19 +301,35 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }))
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count]. A `listpack` hash is returned whole with
-/// cursor 0, as Redis does; a `hashtable` one is walked by slot position (see `CompactMap`).
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. A `listpack` hash is returned
+/// whole with cursor 0, as Redis does; a `hashtable` one is walked by slot position (see
+/// `CompactMap`). NOVALUES (Redis 7.4) returns the fields only.
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let cursor = super::generic::parse_scan_cursor(&argv[2])?;
-    let Some(h) = read_in::<HashValue>(ctx, &argv[1])? else {
+    // NOVALUES is a flag among the MATCH/COUNT pairs: take it out where an option may start.
+    let mut options: Vec<Bytes> = argv[..3].to_vec();
+    let mut no_values = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if is(&argv[i], "novalues") {
+            no_values = true;
+            i += 1;
+        } else {
+            options.extend(argv[i..(i + 2).min(argv.len())].iter().cloned());
+            i += 2;
+        }
+    }
+    let Some(h) = read_hash(ctx, &argv[1])? else {
         return Ok(collection::scan_reply(0, Vec::new()));
     };
-    let opts = collection::parse_scan_options(argv, 3)?;
+    let opts = collection::parse_scan_options(&options, 3)?;
     let mut items = Vec::new();
     let mut push = |f: &[u8], v: &[u8]| {
         if opts.wants(f) {
             items.push(bulk(f));
-            items.push(bulk(v));
+            if !no_values {
+                items.push(bulk(v));
+            }
         }
     };
     let next = if h.map().is_indexed() {

@@ -22,6 +22,7 @@ pub mod expire;
 pub mod function;
 pub mod generic;
 pub mod hash;
+pub mod hash_expire;
 pub mod hyperloglog;
 pub mod info;
 pub mod key_specs;

@@ -33,6 +33,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::list::COMMANDS,
         super::zset::COMMANDS,
         super::hash::COMMANDS,
+        super::hash_expire::COMMANDS,
         super::set::COMMANDS,
         super::stream::COMMANDS,
         super::acl::COMMANDS,

@@ -45,6 +45,13 @@ pub fn expired_keys_recorded() -> bool {
 /// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.
 pub type ExpiredLog<'a> = dyn FnMut(usize, &[Box<[u8]>]) + 'a;
 
+/// Sees the hash fields a sweep step removed, `(db, fields)`: `log` while their shard is held
+/// (the AOF logs them as HDEL there), `after` once it is released (events).
+pub struct FieldHooks<'a> {
+    pub log: &'a mut dyn FnMut(usize, &[super::shard::ExpiredFields]),
+    pub after: &'a mut dyn FnMut(usize, Vec<super::shard::ExpiredFields>),
+}
+
 /// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
 pub const SWEEP_SLOTS_PER_STEP: usize = 1024;
 /// Share of one core the cycle may use, as Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
@@ -69,6 +76,7 @@ pub fn run_cycle(
     budget: Duration,
     log_expired: &mut ExpiredLog<'_>,
     on_expired: &mut dyn FnMut(usize, Vec<Box<[u8]>>),
+    fields: FieldHooks<'_>,
 ) -> usize {
     let started = Instant::now();
     let ids: Vec<ShardId> = ks.all_shards().collect();
@@ -89,9 +97,16 @@ pub fn run_cycle(
         if !expired.is_empty() {
             log_expired(id.db, &expired);
         }
+        let expired_fields = shard.take_expired_fields();
+        if !expired_fields.is_empty() {
+            (fields.log)(id.db, &expired_fields);
+        }
         drop(shard);
         if !expired.is_empty() {
             on_expired(id.db, expired);
+        }
+        if !expired_fields.is_empty() {
+            (fields.after)(id.db, expired_fields);
         }
         if !pass_unfinished {
             *next_shard = (*next_shard + 1) % ids.len();
@@ -127,6 +142,10 @@ mod tests {
             Duration::from_secs(5),
             &mut |_, _| {},
             &mut |_, _| {},
+            FieldHooks {
+                log: &mut |_, _| {},
+                after: &mut |_, _| {},
+            },
         );
         assert_eq!(removed, 4000);
         assert_eq!(ks.db_len(0) + ks.db_len(1), 1000);
@@ -137,7 +156,11 @@ mod tests {
                 2000,
                 Duration::from_secs(5),
                 &mut |_, _| {},
-                &mut |_, _| {}
+                &mut |_, _| {},
+                FieldHooks {
+                    log: &mut |_, _| {},
+                    after: &mut |_, _| {},
+                },
             ),
             0
         );

@@ -50,6 +50,13 @@ pub struct Shard {
     pub watchers: Watchers,
     /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
     expired_keys: Vec<Box<[u8]>>,
+    /// Hash fields the sweep expired, not yet handed to `take_expired_fields`.
+    expired_fields: Vec<ExpiredFields>,
+    /// Some hash here may have a field deadline (set when one is stored, recomputed by each
+    /// full sweep pass); lets the sweep run for field expiry when no key is volatile.
+    field_ttls_hint: bool,
+    /// A hash with field deadlines was seen by the current sweep pass.
+    pass_saw_field_ttls: bool,
     pub stats: ShardStats,
     /// Hits and misses per key prefix (see prefix_stats; nothing counted unless configured).
     pub prefix_stats: super::prefix_stats::PrefixStats,
@@ -58,6 +65,26 @@ pub struct Shard {
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
+}
+
+/// Hash fields removed by the active sweep because their deadline passed.
+#[derive(Debug)]
+pub struct ExpiredFields {
+    pub key: Box<[u8]>,
+    pub fields: Vec<Box<[u8]>>,
+    /// The hash was left empty and the key deleted.
+    pub key_deleted: bool,
+}
+
+/// Most fields one sweep visit removes from one hash (the rest wait for the next pass).
+const SWEEP_FIELDS_PER_KEY: usize = 1024;
+
+/// The earliest field deadline of a hash value (None for other types and hashes without).
+fn field_deadline(entry: &Entry) -> Option<u64> {
+    match entry.value() {
+        ValueRef::Hash(h) => h.min_field_deadline(),
+        _ => None,
+    }
 }
 
 /// The entry at slot `pos` of a slab, if any.
@@ -84,6 +111,9 @@ impl Shard {
             pass_deadline_min_ms: u64::MAX,
             watchers: Watchers::default(),
             expired_keys: Vec::new(),
+            expired_fields: Vec::new(),
+            field_ttls_hint: false,
+            pass_saw_field_ttls: false,
             stats: ShardStats::default(),
             prefix_stats: Default::default(),
             evict_tier: Default::default(),
@@ -347,6 +377,9 @@ impl Shard {
             self.volatile_keys += 1;
             self.note_deadline(deadline);
         }
+        if let Some(deadline) = field_deadline(&entry) {
+            self.note_field_deadline(deadline);
+        }
         let stamp = entry.access();
         let id = match self.free.pop() {
             Some(id) => {
@@ -515,9 +548,12 @@ impl Shard {
         let result = f(entry.value_mut());
         let after = entry.memory_bytes();
         let emptied = entry.value_mut().is_empty_collection();
+        let fields_due = field_deadline(entry);
         self.used_bytes = self.used_bytes + after - before;
         if emptied {
             self.remove_slot(hash, id);
+        } else if let Some(deadline) = fields_due {
+            self.note_field_deadline(deadline);
         }
         Some((result, emptied))
     }
@@ -647,10 +683,57 @@ impl Shard {
         self.next_sweep_at_ms = self.next_sweep_at_ms.min(deadline_ms);
     }
 
+    fn note_field_deadline(&mut self, deadline_ms: u64) {
+        self.field_ttls_hint = true;
+        self.pass_saw_field_ttls = true;
+        self.note_deadline(deadline_ms);
+    }
+
+    /// Hash fields the sweep expired since the last call. The caller logs them (HDEL) while
+    /// it holds the shard and raises their events after.
+    pub fn take_expired_fields(&mut self) -> Vec<ExpiredFields> {
+        std::mem::take(&mut self.expired_fields)
+    }
+
+    /// Removes the expired fields (at most `max`) of the hash at slot `pos`, deleting the key
+    /// when it is left empty; records them for `take_expired_fields`. The number removed.
+    fn expire_fields_at(&mut self, pos: usize, now_ms: u64, max: usize) -> usize {
+        self.before_slot_write(pos as u32);
+        let Some(Some(entry)) = self
+            .slots
+            .get_mut(pos / CHUNK_SLOTS)
+            .map(|c| &mut c[pos % CHUNK_SLOTS])
+        else {
+            return 0;
+        };
+        let before = entry.memory_bytes();
+        let fields = match entry.value_mut() {
+            ValueMut::Hash(h) => h.remove_expired(now_ms, max),
+            _ => return 0,
+        };
+        let after = entry.memory_bytes();
+        let emptied = entry.value_mut().is_empty_collection();
+        let key: Box<[u8]> = entry.key().into();
+        self.used_bytes = self.used_bytes + after - before;
+        if emptied {
+            self.remove_at(pos);
+        } else if !self.watchers.is_empty() {
+            self.watchers.touch(&key, false);
+        }
+        let removed = fields.len();
+        self.expired_fields.push(ExpiredFields {
+            key,
+            fields,
+            key_deleted: emptied,
+        });
+        removed
+    }
+
     /// True when the active-expiry sweep has work here: a pass is under way, or some deadline
     /// noted since the last pass has been reached.
     pub fn sweep_due(&self, now_ms: u64) -> bool {
-        self.sweep_pos != 0 || (self.volatile_keys > 0 && self.next_sweep_at_ms < now_ms)
+        self.sweep_pos != 0
+            || ((self.volatile_keys > 0 || self.field_ttls_hint) && self.next_sweep_at_ms < now_ms)
     }
 
     /// One bounded step of the active-expiry sweep: visits up to `slots_max` slots from the
@@ -661,11 +744,31 @@ impl Shard {
         if self.sweep_pos == 0 {
             self.next_sweep_at_ms = u64::MAX;
             self.pass_deadline_min_ms = u64::MAX;
+            self.pass_saw_field_ttls = false;
         }
         let end = self.slot_count();
         let stop = self.sweep_pos.saturating_add(slots_max).min(end);
         let mut removed = 0;
         for pos in self.sweep_pos..stop {
+            let Some(entry) = self.entry_at(pos) else {
+                continue;
+            };
+            let key_deadline = entry.expire_at_ms();
+            if self.field_ttls_hint && key_deadline.is_none_or(|at| at >= now_ms) {
+                if let Some(first) = field_deadline(entry) {
+                    if first < now_ms {
+                        self.expire_fields_at(pos, now_ms, SWEEP_FIELDS_PER_KEY);
+                    }
+                    match self.entry_at(pos).and_then(field_deadline) {
+                        Some(next) => {
+                            self.pass_saw_field_ttls = true;
+                            self.pass_deadline_min_ms = self.pass_deadline_min_ms.min(next);
+                        }
+                        None if self.keys == 0 => break,
+                        None => {}
+                    }
+                }
+            }
             let Some(entry) = self.entry_at(pos) else {
                 continue;
             };
@@ -686,6 +789,7 @@ impl Shard {
         }
         if self.keys == 0 || stop >= end {
             self.sweep_pos = 0;
+            self.field_ttls_hint = self.pass_saw_field_ttls;
             self.next_sweep_at_ms = self.next_sweep_at_ms.min(self.pass_deadline_min_ms);
         } else {
             self.sweep_pos = stop;

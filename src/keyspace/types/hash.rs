@@ -4,8 +4,100 @@
 //! `hash-max-listpack-entries` fields and no field or value longer than
 //! `hash-max-listpack-value` bytes, then `hashtable` for good. The storage follows the name:
 //! packed (insertion order, linear lookups) while `listpack`, indexed after.
+//!
+//! Field expiration (Redis 7.4's HEXPIRE family): deadlines live in a `FieldTtls` side table
+//! behind one optional pointer, so a hash that never had a field TTL pays nothing (the pointer
+//! fits in the allocation class `HashValue` already had: see the `sizes` test). A field's
+//! deadline is absolute unix milliseconds; a field is expired once `deadline < now`, as keys
+//! are. Removing or overwriting a field (HSET, HINCRBY, HDEL ...) drops its deadline. A listpack
+//! hash that ever got a field TTL reports `listpackex`, as Redis 7.4 does.
 
 use super::compact_map::{PairMap, Slot};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Live `FieldTtls` tables in the process (copies included): while zero, no hash has a field
+/// TTL and RDB files keep the version redis-server 7.0 reads (see rdb/format.rs).
+static FIELD_TTL_TABLES: AtomicUsize = AtomicUsize::new(0);
+
+/// True when some hash may carry a field TTL (conservative: counts tables, empty ones too).
+pub fn field_ttls_exist() -> bool {
+    FIELD_TTL_TABLES.load(Ordering::Relaxed) > 0
+}
+
+/// Deadlines of a hash's fields: by field, and ordered by time for expiry.
+#[derive(Debug, PartialEq)]
+pub struct FieldTtls {
+    by_field: hashbrown::HashMap<Box<[u8]>, u64>,
+    by_time: BTreeSet<(u64, Box<[u8]>)>,
+    /// Bytes of field names held twice here (for heap accounting).
+    name_bytes: usize,
+}
+
+impl FieldTtls {
+    fn new() -> Self {
+        FIELD_TTL_TABLES.fetch_add(1, Ordering::Relaxed);
+        FieldTtls {
+            by_field: hashbrown::HashMap::new(),
+            by_time: BTreeSet::new(),
+            name_bytes: 0,
+        }
+    }
+
+    fn set(&mut self, field: &[u8], deadline: u64) {
+        match self.by_field.get_mut(field) {
+            Some(old) => {
+                let previous = std::mem::replace(old, deadline);
+                let name = self
+                    .by_time
+                    .take(&(previous, Box::from(field)))
+                    .expect("ordered copy of a deadline")
+                    .1;
+                self.by_time.insert((deadline, name));
+            }
+            None => {
+                self.by_field.insert(field.into(), deadline);
+                self.by_time.insert((deadline, field.into()));
+                self.name_bytes += 2 * super::super::value::alloc_size(field.len());
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> Option<u64> {
+        let deadline = self.by_field.remove(field)?;
+        self.by_time.remove(&(deadline, Box::from(field)));
+        self.name_bytes -= 2 * super::super::value::alloc_size(field.len());
+        Some(deadline)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        use super::super::value::alloc_size;
+        // Map buckets (pointer, length, deadline + control byte) and B-tree nodes (about 32
+        // bytes per element with node overhead), plus the two copies of each name.
+        let n = self.by_field.len();
+        alloc_size(std::mem::size_of::<FieldTtls>())
+            + alloc_size(self.by_field.capacity() * 33)
+            + n * 40
+            + self.name_bytes
+    }
+}
+
+impl Clone for FieldTtls {
+    fn clone(&self) -> Self {
+        FIELD_TTL_TABLES.fetch_add(1, Ordering::Relaxed);
+        FieldTtls {
+            by_field: self.by_field.clone(),
+            by_time: self.by_time.clone(),
+            name_bytes: self.name_bytes,
+        }
+    }
+}
+
+impl Drop for FieldTtls {
+    fn drop(&mut self) {
+        FIELD_TTL_TABLES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The listpack thresholds in force when a hash is changed (from the live configuration).
 #[derive(Clone, Copy, Debug)]
@@ -20,6 +112,8 @@ pub struct HashLimits {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HashValue {
     map: PairMap,
+    /// Field deadlines; `None` until a field first gets one.
+    ttls: Option<Box<FieldTtls>>,
 }
 
 impl HashValue {
@@ -33,15 +127,15 @@ impl HashValue {
 
     /// Heap bytes owned by the value (kept as a running count: O(1)).
     pub fn heap_bytes(&self) -> usize {
-        self.map.heap_bytes()
+        self.map.heap_bytes() + self.ttls.as_ref().map_or(0, |t| t.heap_bytes())
     }
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding_name(&self) -> &'static str {
-        if self.map.is_indexed() {
-            "hashtable"
-        } else {
-            "listpack"
+        match (self.map.is_indexed(), self.ttls.is_some()) {
+            (true, _) => "hashtable",
+            (false, true) => "listpackex",
+            (false, false) => "listpack",
         }
     }
 
@@ -63,6 +157,9 @@ impl HashValue {
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
         self.prepare(0, field.len().max(value.len()), limits);
         let added = self.map.insert(field, value);
+        if !added {
+            self.clear_ttl(field);
+        }
         if !self.map.is_indexed() && self.len() > limits.entries {
             self.map.make_indexed(self.len());
         }
@@ -79,7 +176,86 @@ impl HashValue {
 
     /// Removes a field; true if it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        self.map.remove(field)
+        let removed = self.map.remove(field);
+        if removed {
+            self.clear_ttl(field);
+        }
+        removed
+    }
+
+    fn clear_ttl(&mut self, field: &[u8]) -> Option<u64> {
+        self.ttls.as_mut()?.remove(field)
+    }
+
+    /// The deadline of `field` (unix ms), if it has one.
+    pub fn ttl_of(&self, field: &[u8]) -> Option<u64> {
+        self.ttls.as_ref()?.by_field.get(field).copied()
+    }
+
+    /// Gives an existing field a deadline (unix ms).
+    pub fn set_ttl(&mut self, field: &[u8], deadline: u64) {
+        debug_assert!(self.contains(field));
+        self.ttls
+            .get_or_insert_with(|| Box::new(FieldTtls::new()))
+            .set(field, deadline);
+    }
+
+    /// Removes a field's deadline; true if it had one (HPERSIST).
+    pub fn persist(&mut self, field: &[u8]) -> bool {
+        self.clear_ttl(field).is_some()
+    }
+
+    /// True when some field has a deadline.
+    pub fn has_field_ttls(&self) -> bool {
+        self.ttls.as_ref().is_some_and(|t| !t.by_field.is_empty())
+    }
+
+    /// Number of fields with a deadline.
+    pub fn field_ttl_count(&self) -> usize {
+        self.ttls.as_ref().map_or(0, |t| t.by_field.len())
+    }
+
+    /// The earliest field deadline.
+    pub fn min_field_deadline(&self) -> Option<u64> {
+        Some(self.ttls.as_ref()?.by_time.first()?.0)
+    }
+
+    /// True when some field's deadline has passed at `now_ms`.
+    pub fn has_expired_fields(&self, now_ms: u64) -> bool {
+        self.min_field_deadline().is_some_and(|at| at < now_ms)
+    }
+
+    /// True when `field` exists and its deadline has passed at `now_ms`.
+    pub fn is_field_expired(&self, field: &[u8], now_ms: u64) -> bool {
+        self.ttl_of(field).is_some_and(|at| at < now_ms)
+    }
+
+    /// Removes up to `max` fields whose deadline has passed at `now_ms`, earliest first, and
+    /// returns their names.
+    pub fn remove_expired(&mut self, now_ms: u64, max: usize) -> Vec<Box<[u8]>> {
+        let mut gone = Vec::new();
+        while gone.len() < max {
+            let Some(ttls) = self.ttls.as_mut() else {
+                break;
+            };
+            match ttls.by_time.first() {
+                Some((at, _)) if *at < now_ms => {}
+                _ => break,
+            }
+            let (_, field) = ttls.by_time.pop_first().expect("checked above");
+            ttls.by_field.remove(&field);
+            ttls.name_bytes -= 2 * super::super::value::alloc_size(field.len());
+            self.map.remove(&field);
+            gone.push(field);
+        }
+        gone
+    }
+
+    /// Fields with their deadlines, earliest first (AOF rewrite, RDB).
+    pub fn field_deadlines(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        self.ttls
+            .iter()
+            .flat_map(|t| t.by_time.iter().map(|(at, f)| (&f[..], *at)))
     }
 
     /// Fields and values in storage order (insertion order while `listpack`).
@@ -106,6 +282,41 @@ mod tests {
         entries: 4,
         value_bytes: 8,
     };
+
+    #[test]
+    fn sizes() {
+        // The field-TTL pointer costs nothing: the value stays in the same allocation class.
+        use crate::keyspace::value::alloc_size;
+        let without = std::mem::size_of::<HashValue>() - 8;
+        assert_eq!(
+            alloc_size(std::mem::size_of::<HashValue>()),
+            alloc_size(without)
+        );
+    }
+
+    #[test]
+    fn field_ttls_expire_and_clear_on_write() {
+        let mut h = HashValue::default();
+        h.set(b"a", b"1", LIMITS);
+        h.set(b"b", b"2", LIMITS);
+        h.set(b"c", b"3", LIMITS);
+        assert_eq!(h.encoding_name(), "listpack");
+        h.set_ttl(b"a", 100);
+        h.set_ttl(b"b", 50);
+        assert_eq!(h.encoding_name(), "listpackex");
+        assert_eq!(h.min_field_deadline(), Some(50));
+        h.set_ttl(b"b", 200);
+        assert_eq!(h.min_field_deadline(), Some(100));
+        h.set(b"a", b"9", LIMITS);
+        assert_eq!(h.ttl_of(b"a"), None);
+        assert_eq!(h.min_field_deadline(), Some(200));
+        assert_eq!(h.remove_expired(201, 10), vec![Box::from(&b"b"[..])]);
+        assert_eq!(h.len(), 2);
+        assert!(!h.has_field_ttls());
+        h.set_ttl(b"c", 10);
+        assert!(h.remove(b"c"));
+        assert_eq!(h.field_ttl_count(), 0);
+    }
 
     #[test]
     fn converts_past_the_entry_limit_and_never_back() {
