@@ -917,9 +917,37 @@ pub static NOTES: &[Note] = &[
     // Hashes
     Note {
         commands: &["hscan"],
-        options: "[MATCH] [COUNT]",
+        options: "[MATCH] [COUNT] [NOVALUES]",
         status: Full,
-        differences: "A `listpack` hash comes back whole with cursor 0, as in Redis. A larger one is walked by slot position: every field present for the whole iteration is returned at least once, also when the hash grows or shrinks meanwhile (the slab compacts by moving fields only to higher positions). NOVALUES (Redis 7.4) is a syntax error, as in 7.2.",
+        differences: "A `listpack` hash comes back whole with cursor 0, as in Redis. A larger one is walked by slot position: every field present for the whole iteration is returned at least once, also when the hash grows or shrinks meanwhile (the slab compacts by moving fields only to higher positions). NOVALUES (Redis 7.4) returns the fields only.",
+    },
+    // Hashes
+    Note {
+        commands: &["hexpire", "hpexpire", "hexpireat", "hpexpireat"],
+        options: "[NX | XX | GT | LT] FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io; no 7.4 server to compare with). One code per field: -2 no such field or key, 0 condition not met, 1 set, 2 deleted (deadline not in the future). Deadlines up to 2^46-1 ms, Redis 7.4's error texts. Events `hexpire`, `hexpired` for deleted fields, `del` when the key is emptied; logged as HPEXPIREAT with absolute ms and HDEL. Expired fields are removed lazily by every hash command and actively by the expiry sweep (`hexpired`, HDEL in the AOF); until then non-hash commands (EXISTS, TYPE, SCAN, DUMP, RENAME) still see a hash whose fields have all expired. **Difference:** a `listpackex` hash keeps insertion order (Redis orders its fields by deadline).",
+    },
+    // Hashes
+    Note {
+        commands: &["httl", "hpttl", "hexpiretime", "hpexpiretime"],
+        options: "FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io). -2 no such field or key, -1 no deadline; seconds round up.",
+    },
+    // Hashes
+    Note {
+        commands: &["hpersist"],
+        options: "FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io). -2 no such field or key, -1 no deadline, 1 removed; event `hpersist`.",
+    },
+    // Hashes
+    Note {
+        commands: &["hgetdel", "hgetex", "hsetex"],
+        options: "FIELDS numfields ... / [EX | PX | EXAT | PXAT | PERSIST] / [FNX | FXX] [EX | PX | EXAT | PXAT | KEEPTTL]",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 8.0, from redis.io; no 8.0 server to compare with). HGETDEL: the values, fields deleted (event `hgetdel`, `del` when emptied; logged as HDEL). HGETEX: the values, deadlines set (`hexpire`, logged as HPEXPIREAT) or cleared (`hpersist`). HSETEX: 1 when all fields were set, 0 when FNX/FXX kept them all; events `hset` and `hexpire`; logged with PXAT. A repeated or conflicting option is `ERR syntax error`; error texts for bad `numfields` follow Redis 7.4's HEXPIRE, unverified against 8.0.",
     },
     // Sets
     Note {
