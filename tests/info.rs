@@ -84,7 +84,7 @@ fn every_section_and_field_monitoring_reads() {
     ] {
         assert!(field(&text, name).is_some(), "missing field {name}");
     }
-    assert_eq!(field(&text, "redis_version").unwrap(), "7.2.4");
+    assert_eq!(field(&text, "redis_version").unwrap(), "7.4.2");
     assert_eq!(field(&text, "redis_mode").unwrap(), "standalone");
     assert_eq!(field(&text, "tcp_port").unwrap(), server.port.to_string());
     assert_eq!(field(&text, "loading").unwrap(), "0");

@@ -121,7 +121,7 @@ pub static NOTES: &[Note] = &[
         commands: &["client|tracking", "client|caching", "client|getredir", "client|trackinginfo"],
         options: "",
         status: Partial,
-        differences: "Every option (REDIRECT, BCAST, PREFIX, OPTIN, OPTOUT, NOLOOP) with Redis's rules and error texts; invalidations on write, delete, expiry, eviction and flush; tracking-table-max-keys. Difference: BCAST sends one invalidation per changed key as it changes, where Redis gathers the keys of one event-loop turn into one message (clients accept both). redis-py enables its client-side cache only for servers that report 7.4 or later (ferrocache reports 7.2.4). See docs/pubsub.md.",
+        differences: "Every option (REDIRECT, BCAST, PREFIX, OPTIN, OPTOUT, NOLOOP) with Redis's rules and error texts; invalidations on write, delete, expiry, eviction and flush; tracking-table-max-keys. Difference: BCAST sends one invalidation per changed key as it changes, where Redis gathers the keys of one event-loop turn into one message (clients accept both). redis-py enables its client-side cache only for servers that report 7.4 or later; ferrocache reports 7.4.2, so it starts (tests/python/test_client_side_cache.py). See docs/pubsub.md.",
     },
     // Connection
     Note {
