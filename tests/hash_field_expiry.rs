@@ -162,6 +162,22 @@ fn active_expiry_removes_fields_nobody_reads() {
     );
     assert_eq!(cmd(&mut c, &["DBSIZE"]), ":1\r\n");
     assert_eq!(cmd(&mut c, &["HKEYS", "kept"]), "*1\r\n$4\r\nlong\r\n");
+    // INFO (Redis 7.4's fields): two fields expired; no hash has a deadline left.
+    let info = cmd(&mut c, &["INFO"]);
+    assert!(info.contains("\r\nexpired_subkeys:2\r\n"), "{info}");
+    assert!(
+        info.contains("db0:keys=1,expires=0,avg_ttl=0,subexpiry=0"),
+        "{info}"
+    );
+    cmd(
+        &mut c,
+        &["HPEXPIREAT", "kept", FAR_MS, "FIELDS", "1", "long"],
+    );
+    let info = cmd(&mut c, &["INFO", "keyspace"]);
+    assert!(
+        info.contains("db0:keys=1,expires=0,avg_ttl=0,subexpiry=1"),
+        "{info}"
+    );
 }
 
 #[test]

@@ -70,6 +70,7 @@ pub fn expire_due_fields(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
     }) else {
         return;
     };
+    shard.stats.expired_subkeys += gone.len() as u64;
     fields_expired(ctx, db, key, &gone, deleted);
 }
 

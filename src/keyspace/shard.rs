@@ -26,6 +26,8 @@ pub struct ShardStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+    /// Hash fields removed because their deadline passed (INFO `expired_subkeys`).
+    pub expired_subkeys: u64,
 }
 
 pub struct Shard {
@@ -50,6 +52,8 @@ pub struct Shard {
     pub watchers: Watchers,
     /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
     expired_keys: Vec<Box<[u8]>>,
+    /// Keys whose hash has field deadlines (INFO keyspace `subexpiry`).
+    field_ttl_keys: usize,
     /// Hash fields the sweep expired, not yet handed to `take_expired_fields`.
     expired_fields: Vec<ExpiredFields>,
     /// Some hash here may have a field deadline (set when one is stored, recomputed by each
@@ -78,6 +82,11 @@ pub struct ExpiredFields {
 
 /// Most fields one sweep visit removes from one hash (the rest wait for the next pass).
 const SWEEP_FIELDS_PER_KEY: usize = 1024;
+
+/// True for a hash value with field deadlines.
+fn has_field_ttls(entry: &Entry) -> bool {
+    matches!(entry.value(), ValueRef::Hash(h) if h.has_field_ttls())
+}
 
 /// The earliest field deadline of a hash value (None for other types and hashes without).
 fn field_deadline(entry: &Entry) -> Option<u64> {
@@ -111,6 +120,7 @@ impl Shard {
             pass_deadline_min_ms: u64::MAX,
             watchers: Watchers::default(),
             expired_keys: Vec::new(),
+            field_ttl_keys: 0,
             expired_fields: Vec::new(),
             field_ttls_hint: false,
             pass_saw_field_ttls: false,
@@ -379,6 +389,7 @@ impl Shard {
         }
         if let Some(deadline) = field_deadline(&entry) {
             self.note_field_deadline(deadline);
+            self.field_ttl_keys += 1;
         }
         let stamp = entry.access();
         let id = match self.free.pop() {
@@ -448,6 +459,9 @@ impl Shard {
         if entry.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
         }
+        if has_field_ttls(&entry) {
+            self.field_ttl_keys -= 1;
+        }
         if self.keys == 0 {
             self.reset_storage();
         }
@@ -494,9 +508,12 @@ impl Shard {
             return false;
         };
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         *entry = entry.with_value(value);
         let after = entry.memory_bytes();
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        self.field_ttls_changed(had, has, due);
         true
     }
 
@@ -545,15 +562,16 @@ impl Shard {
         self.before_slot_write(id);
         let entry = self.touched_entry(id, now_ms)?;
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         let result = f(entry.value_mut());
         let after = entry.memory_bytes();
         let emptied = entry.value_mut().is_empty_collection();
-        let fields_due = field_deadline(entry);
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        // Counted as the value is now; `remove_slot` then uncounts what it removes.
+        self.field_ttls_changed(had, has, due);
         if emptied {
             self.remove_slot(hash, id);
-        } else if let Some(deadline) = fields_due {
-            self.note_field_deadline(deadline);
         }
         Some((result, emptied))
     }
@@ -596,9 +614,12 @@ impl Shard {
         let mut value = entry.to_value();
         let result = f(&mut value);
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         *entry = entry.with_value(value);
         let after = entry.memory_bytes();
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        self.field_ttls_changed(had, has, due);
         Some(result)
     }
 
@@ -658,6 +679,9 @@ impl Shard {
         self.free = Vec::new();
         self.keys = 0;
         self.volatile_keys = 0;
+        self.field_ttl_keys = 0;
+        self.field_ttls_hint = false;
+        self.pass_saw_field_ttls = false;
         self.used_bytes = 0;
         self.sweep_pos = 0;
         self.next_sweep_at_ms = u64::MAX;
@@ -681,6 +705,23 @@ impl Shard {
 
     fn note_deadline(&mut self, deadline_ms: u64) {
         self.next_sweep_at_ms = self.next_sweep_at_ms.min(deadline_ms);
+    }
+
+    /// Keeps `field_ttl_keys` and the sweep's mark right after a value changed in place.
+    fn field_ttls_changed(&mut self, had: bool, has: bool, due: Option<u64>) {
+        match (had, has) {
+            (false, true) => self.field_ttl_keys += 1,
+            (true, false) => self.field_ttl_keys -= 1,
+            _ => {}
+        }
+        if let Some(deadline) = due {
+            self.note_field_deadline(deadline);
+        }
+    }
+
+    /// Keys whose hash has field deadlines (INFO keyspace `subexpiry`).
+    pub fn field_ttl_len(&self) -> usize {
+        self.field_ttl_keys
     }
 
     fn note_field_deadline(&mut self, deadline_ms: u64) {
@@ -707,14 +748,20 @@ impl Shard {
             return 0;
         };
         let before = entry.memory_bytes();
+        if !has_field_ttls(entry) {
+            return 0;
+        }
         let fields = match entry.value_mut() {
             ValueMut::Hash(h) => h.remove_expired(now_ms, max),
             _ => return 0,
         };
         let after = entry.memory_bytes();
         let emptied = entry.value_mut().is_empty_collection();
+        let has = has_field_ttls(entry);
         let key: Box<[u8]> = entry.key().into();
         self.used_bytes = self.used_bytes + after - before;
+        self.stats.expired_subkeys += fields.len() as u64;
+        self.field_ttls_changed(true, has, None);
         if emptied {
             self.remove_at(pos);
         } else if !self.watchers.is_empty() {
@@ -807,6 +854,12 @@ impl Shard {
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
+        std::mem::swap(&mut self.field_ttl_keys, &mut other.field_ttl_keys);
+        std::mem::swap(&mut self.field_ttls_hint, &mut other.field_ttls_hint);
+        std::mem::swap(
+            &mut self.pass_saw_field_ttls,
+            &mut other.pass_saw_field_ttls,
+        );
         std::mem::swap(&mut self.used_bytes, &mut other.used_bytes);
         std::mem::swap(&mut self.hasher, &mut other.hasher);
         std::mem::swap(&mut self.evict_tier, &mut other.evict_tier);
