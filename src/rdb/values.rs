@@ -94,6 +94,10 @@ pub fn to_value(value: RdbValue, limits: &Limits) -> Result<Value, String> {
                 if !hash.set(field, value, limits.hash) {
                     return Err("duplicate hash field".into());
                 }
+                // Redis keeps field deadlines in 48 bits; anything beyond is corrupt.
+                if *deadline >= 1 << 48 {
+                    return Err("hash field deadline out of range".into());
+                }
                 if *deadline != 0 {
                     hash.set_ttl(field, *deadline);
                 }
