@@ -11,10 +11,10 @@
 //! Per-field reply codes (redis.io/commands/hexpire): -2 no such field (or key), 0 the
 //! NX/XX/GT/LT condition failed, 1 deadline set, 2 field deleted (deadline not in the future).
 
-use super::args::{is, parse_i64};
-use super::collection;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection;
+use crate::engine::args::{is, parse_i64};
+use crate::engine::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
 use crate::keyspace::types::HashValue;
 use crate::keyspace::{ValueMut, ValueRef};
@@ -572,7 +572,7 @@ fn hsetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     expire_due_fields(ctx, db, key);
     let (expiry, cond, pairs) = parse_ex_options(ctx, argv, true)?;
     let exists = collection::read_in::<HashValue>(ctx, key)?.is_some();
-    let limits = super::hash::limits(ctx);
+    let limits = crate::commands::hash::limits(ctx);
     let now = ctx.now_ms;
     let longest = pairs.iter().map(Bytes::len).max().unwrap_or(0);
     let w = collection::write::<HashValue, _>(ctx, db, key, true, |h| {

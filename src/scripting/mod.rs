@@ -18,9 +18,9 @@ pub mod libs;
 mod run;
 pub mod sandbox;
 
-use crate::commands::args::parse_i64;
-use crate::commands::{CommandResult, Ctx};
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::Function;
@@ -79,7 +79,7 @@ struct Cached {
     /// Scripts with a `#!lua flags=no-writes` shebang run read-only.
     no_writes: bool,
     /// What the shebang says about maxmemory (see `memory_limit::ScriptOomFlags`).
-    oom: crate::commands::memory_limit::ScriptOomFlags,
+    oom: crate::engine::maxmemory::ScriptOomFlags,
 }
 
 struct Vm {
@@ -138,7 +138,7 @@ impl Scripting {
                         function,
                         origin: Origin::Loaded,
                         no_writes,
-                        oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
+                        oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
                     },
                 );
                 self.cached.store(vm.scripts.len(), Ordering::Relaxed);
@@ -148,7 +148,7 @@ impl Scripting {
     }
 
     /// The maxmemory flags of a cached script (none for an unknown SHA1: EVALSHA fails then).
-    pub fn oom_flags(&self, sha: &[u8]) -> crate::commands::memory_limit::ScriptOomFlags {
+    pub fn oom_flags(&self, sha: &[u8]) -> crate::engine::maxmemory::ScriptOomFlags {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         // A running script holds the VM: the caller waits for it (or BUSY) anyway.
         self.vm
@@ -268,7 +268,7 @@ impl Vm {
                 function: function.clone(),
                 origin: Origin::Eval(self.tick),
                 no_writes,
-                oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
+                oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
             },
         );
         count.store(self.scripts.len(), Ordering::Relaxed);
