@@ -324,8 +324,8 @@ fn dump_restore_rename_and_copy_keep_deadlines() {
     let frame = bin.read_reply().unwrap();
     let start = frame.iter().position(|&b| b == b'\n').unwrap() + 1;
     let payload = &frame[start..frame.len() - 2];
-    // RDB_TYPE_HASH_METADATA, version 12 in the footer.
-    assert_eq!(payload[0], 24);
+    // RDB_TYPE_HASH_LISTPACK_EX (a listpackex hash), version 12 in the footer.
+    assert_eq!(payload[0], 25);
     assert_eq!(&payload[payload.len() - 10..payload.len() - 8], &[12, 0]);
     bin.send(&[b"RESTORE", b"h2", b"0", payload]);
     assert_eq!(bin.read_reply().unwrap(), b"+OK\r\n");

@@ -56,6 +56,10 @@ const DELETED: i64 = 2;
 /// raises `hexpired` (and `del` when the key is left empty), marks the key changed and logs
 /// the removal as HDEL ahead of the running command's own effects. Other types: nothing.
 pub fn expire_due_fields(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) {
+    // While no hash anywhere has a field deadline, a hash command pays one atomic load here.
+    if !crate::keyspace::types::hash::field_ttls_exist() {
+        return;
+    }
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard_in(db, key);
     let due = shard

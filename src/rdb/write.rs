@@ -27,6 +27,9 @@ pub fn value_kind(value: ValueRef<'_>) -> u8 {
         ValueRef::Str(_) => kind::STRING,
         ValueRef::List(_) => kind::LIST,
         ValueRef::Set(_) => kind::SET,
+        ValueRef::Hash(h) if h.has_field_ttls() && h.encoding_name() == "listpackex" => {
+            kind::HASH_LISTPACK_EX
+        }
         ValueRef::Hash(h) if h.has_field_ttls() => kind::HASH_METADATA,
         ValueRef::Hash(_) => kind::HASH,
         ValueRef::ZSet(_) => kind::ZSET_2,
@@ -49,6 +52,25 @@ pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
             for member in set.iter() {
                 put_string(out, member, compress);
             }
+        }
+        ValueRef::Hash(hash) if hash.has_field_ttls() && hash.encoding_name() == "listpackex" => {
+            // RDB_TYPE_HASH_LISTPACK_EX (Redis 7.4): the earliest deadline, then a listpack of
+            // field, value, deadline (0: none) triplets ordered as Redis keeps them: by
+            // deadline, fields without one last (its loader reads the first as the earliest).
+            let min = hash.min_field_deadline().expect("has field deadlines");
+            out.extend_from_slice(&min.to_le_bytes());
+            let mut fields: Vec<(u64, &[u8], &[u8])> = hash
+                .iter()
+                .map(|(f, v)| (hash.ttl_of(f).unwrap_or(0), f, v))
+                .collect();
+            fields.sort_by_key(|(at, _, _)| if *at == 0 { u64::MAX } else { *at });
+            let mut lp = super::stream::Listpack::new();
+            for (at, field, value) in fields {
+                lp.string(field);
+                lp.string(value);
+                lp.int(at as i64);
+            }
+            put_string(out, &lp.finish(), compress);
         }
         ValueRef::Hash(hash) if hash.has_field_ttls() => {
             // RDB_TYPE_HASH_METADATA (Redis 7.4): the earliest deadline, then per field its
