@@ -166,3 +166,88 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+    use crate::keyspace::shard::ExpiredFields;
+    use crate::keyspace::types::hash::HashLimits;
+    use crate::keyspace::types::HashValue;
+    use crate::keyspace::{Value, ValueRef};
+
+    const LIMITS: HashLimits = HashLimits {
+        entries: 128,
+        value_bytes: 64,
+    };
+
+    fn hash_with(fields: &[(&str, Option<u64>)]) -> Value {
+        let mut h = HashValue::default();
+        for (f, at) in fields {
+            h.set(f.as_bytes(), b"v", LIMITS);
+            if let Some(at) = at {
+                h.set_ttl(f.as_bytes(), *at);
+            }
+        }
+        Value::Hash(Box::new(h))
+    }
+
+    #[test]
+    fn the_sweep_expires_hash_fields_and_counts_hashes_with_deadlines() {
+        let ks = Keyspace::new(1, 1);
+        let id = ShardId { db: 0, shard: 0 };
+        let put = |key: &[u8], v: Value| {
+            let hash = ks.hash(key);
+            ks.lock(id).insert(hash, key, v, None, 0);
+        };
+        put(b"gone", hash_with(&[("a", Some(100))]));
+        put(
+            b"kept",
+            hash_with(&[("a", Some(100)), ("b", None), ("c", Some(5000))]),
+        );
+        put(b"plain", hash_with(&[("a", None)]));
+        assert_eq!(ks.lock(id).field_ttl_len(), 2);
+        let mut logged: Vec<(Box<[u8]>, usize, bool)> = Vec::new();
+        let mut after = 0;
+        let mut next = 0;
+        run_cycle(
+            &ks,
+            &mut next,
+            1000,
+            Duration::from_secs(5),
+            &mut |_, _| {},
+            &mut |_, _| {},
+            FieldHooks {
+                log: &mut |_, gone: &[ExpiredFields]| {
+                    logged.extend(
+                        gone.iter()
+                            .map(|g| (g.key.clone(), g.fields.len(), g.key_deleted)),
+                    )
+                },
+                after: &mut |_, gone| after += gone.len(),
+            },
+        );
+        logged.sort();
+        assert_eq!(
+            logged,
+            [
+                (Box::from(&b"gone"[..]), 1, true),
+                (Box::from(&b"kept"[..]), 1, false)
+            ]
+        );
+        assert_eq!(after, 2);
+        let mut shard = ks.lock(id);
+        assert_eq!(shard.len(), 2);
+        assert_eq!(shard.field_ttl_len(), 1);
+        assert_eq!(shard.stats.expired_subkeys, 2);
+        let hash = ks.hash(b"kept");
+        let entry = shard.get_mut(hash, b"kept", 1000).unwrap();
+        let ValueRef::Hash(h) = entry.value() else {
+            panic!("a hash")
+        };
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.min_field_deadline(), Some(5000));
+        // Nothing is due before 5000: the shard is not swept in between.
+        assert!(!shard.sweep_due(4000));
+        assert!(shard.sweep_due(5001));
+    }
+}
