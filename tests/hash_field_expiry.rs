@@ -109,11 +109,17 @@ fn writes_clear_deadlines_and_hexpire_zero_deletes() {
         cmd(&mut c, &["OBJECT", "ENCODING", "h"]),
         "$10\r\nlistpackex\r\n"
     );
+    // HSET replaces the field (deadline dropped, field moved last as in a 7.4 listpackex);
+    // HINCRBY changes it in place (deadline kept).
     cmd(&mut c, &["HSET", "h", "a", "9"]);
     cmd(&mut c, &["HINCRBY", "h", "n", "1"]);
     assert_eq!(
         cmd(&mut c, &["HPEXPIRETIME", "h", "FIELDS", "3", "a", "b", "n"]),
-        format!("*3\r\n:-1\r\n:{FAR_MS}\r\n:-1\r\n")
+        format!("*3\r\n:-1\r\n:{FAR_MS}\r\n:{FAR_MS}\r\n")
+    );
+    assert_eq!(
+        cmd(&mut c, &["HKEYS", "h"]),
+        "*3\r\n$1\r\nb\r\n$1\r\nn\r\n$1\r\na\r\n"
     );
     assert_eq!(
         cmd(&mut c, &["HEXPIRE", "h", "0", "FIELDS", "1", "b"]),
@@ -213,6 +219,12 @@ fn deadlines_survive_aof_replay_after_kill9() {
         ),
         ":1\r\n"
     );
+    cmd(&mut c, &["HSET", "f", "x", "1"]);
+    cmd(&mut c, &["HPEXPIREAT", "f", FAR_MS, "FIELDS", "1", "x"]);
+    assert_eq!(
+        cmd(&mut c, &["HINCRBYFLOAT", "f", "x", "0.5"]),
+        "$3\r\n1.5\r\n"
+    );
     cmd(&mut c, &["HSET", "g", "p", "1", "q", "2"]);
     cmd(&mut c, &["HGETDEL", "g", "FIELDS", "1", "p"]);
     let a_at = cmd(&mut c, &["HPEXPIRETIME", "h", "FIELDS", "1", "a"]);
@@ -250,6 +262,12 @@ fn deadlines_survive_aof_replay_after_kill9() {
         x_at
     );
     assert_eq!(cmd(&mut c, &["HKEYS", "g"]), "*1\r\n$1\r\nq\r\n");
+    // HINCRBYFLOAT is logged as HSET, followed by the deadline it kept.
+    assert_eq!(
+        cmd(&mut c, &["HPEXPIRETIME", "f", "FIELDS", "1", "x"]),
+        format!("*1\r\n:{FAR_MS}\r\n")
+    );
+    assert_eq!(cmd(&mut c, &["HGET", "f", "x"]), "$3\r\n1.5\r\n");
     // A rewrite writes the deadlines too (HSET then HPEXPIREAT per field).
     assert!(cmd(&mut c, &["BGREWRITEAOF"]).starts_with('+'));
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -222,7 +222,8 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             None => 0,
         };
         let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
-        h.set(field, next.to_string().as_bytes(), limits);
+        // A value changed in place keeps its deadline (redis.io, HEXPIRE).
+        h.set_keep_ttl(field, next.to_string().as_bytes(), limits);
         Ok((next, true))
     })?;
     Ok(Reply::Int(next))
@@ -235,7 +236,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let limits = limits(ctx);
     let field = &argv[2];
-    let text = change(ctx, &argv[1], "hincrbyfloat", |h| {
+    let (text, deadline) = change(ctx, &argv[1], "hincrbyfloat", |h| {
         let current = match h.get(field) {
             Some(text) => LongDouble::parse(text)
                 .ok_or_else(|| CommandError::err("hash value is not a float"))?,
@@ -246,16 +247,28 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             return Err(CommandError::err("increment would produce NaN or Infinity"));
         }
         let text = sum.to_human();
-        h.set(field, text.as_bytes(), limits);
-        Ok((text, true))
+        // A value changed in place keeps its deadline (redis.io, HEXPIRE).
+        h.set_keep_ttl(field, text.as_bytes(), limits);
+        Ok(((text, h.ttl_of(field)), true))
     })?;
-    // The AOF records the result, so replay does not depend on float arithmetic.
+    // The AOF records the result, so replay does not depend on float arithmetic; the HSET
+    // would drop the field's deadline, so the deadline follows it.
     ctx.propagate(vec![
         Bytes::from_static(b"HSET"),
         argv[1].clone(),
         field.clone(),
         Bytes::from(text.clone()),
     ]);
+    if let Some(at) = deadline {
+        ctx.propagate(vec![
+            Bytes::from_static(b"HPEXPIREAT"),
+            argv[1].clone(),
+            Bytes::from(at.to_string()),
+            Bytes::from_static(b"FIELDS"),
+            Bytes::from_static(b"1"),
+            field.clone(),
+        ]);
+    }
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 

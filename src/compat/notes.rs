@@ -898,14 +898,14 @@ pub static NOTES: &[Note] = &[
         commands: &["hincrby"],
         options: "",
         status: Full,
-        differences: "`ERR hash value is not an integer`, overflow `ERR increment or decrement would overflow`.",
+        differences: "`ERR hash value is not an integer`, overflow `ERR increment or decrement would overflow`. A field's deadline (Redis 7.4) is kept.",
     },
     // Hashes
     Note {
         commands: &["hincrbyfloat"],
         options: "",
         status: Full,
-        differences: "Extended (80-bit) precision as Redis's `long double` (`0.1` + `0.2` = `0.3`), shared with INCRBYFLOAT; `ERR value is NaN or Infinity` for an infinite increment, `ERR increment would produce NaN or Infinity`; written to the AOF as HSET of the result.",
+        differences: "Extended (80-bit) precision as Redis's `long double` (`0.1` + `0.2` = `0.3`), shared with INCRBYFLOAT; `ERR value is NaN or Infinity` for an infinite increment, `ERR increment would produce NaN or Infinity`; written to the AOF as HSET of the result (followed by HPEXPIREAT when the field has a deadline, which it keeps).",
     },
     // Hashes
     Note {
@@ -926,7 +926,7 @@ pub static NOTES: &[Note] = &[
         commands: &["hexpire", "hpexpire", "hexpireat", "hpexpireat"],
         options: "[NX | XX | GT | LT] FIELDS numfields field ...",
         status: Partial,
-        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io; no 7.4 server to compare with). One code per field: -2 no such field or key, 0 condition not met, 1 set, 2 deleted (deadline not in the future). Deadlines up to 2^46-1 ms, Redis 7.4's error texts. Events `hexpire`, `hexpired` for deleted fields, `del` when the key is emptied; logged as HPEXPIREAT with absolute ms and HDEL. Expired fields are removed lazily by every hash command and actively by the expiry sweep (`hexpired`, HDEL in the AOF); until then non-hash commands (EXISTS, TYPE, SCAN, DUMP, RENAME) still see a hash whose fields have all expired. **Difference:** a `listpackex` hash keeps insertion order (Redis orders its fields by deadline).",
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io; no 7.4 server to compare with). One code per field: -2 no such field or key, 0 condition not met, 1 set, 2 deleted (deadline not in the future). Deadlines up to 2^46-1 ms, Redis 7.4's error texts. Events `hexpire`, `hexpired` for deleted fields, `del` when the key is emptied; logged as HPEXPIREAT with absolute ms and HDEL. Expired fields are removed lazily by every hash command and actively by the expiry sweep (`hexpired`, HDEL in the AOF); until then non-hash commands (EXISTS, TYPE, SCAN, DUMP, RENAME) still see a hash whose fields have all expired. A `listpackex` hash keeps Redis 7.4's order: fields with a deadline first, earliest first; a field losing its deadline (HPERSIST, HSET) moves last. HSET/HSETNX replace a field and drop its deadline; HINCRBY/HINCRBYFLOAT keep it (redis.io: a value changed in place keeps its TTL).",
     },
     // Hashes
     Note {

@@ -328,6 +328,15 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         self.slots.insert(at, Some(elem));
     }
 
+    /// Moves the element at position `from` of a packed map to position `to` (counted after
+    /// its removal); the elements between shift by one. For owners that keep their own order
+    /// (a listpackex hash's fields by deadline).
+    pub fn move_packed(&mut self, from: usize, to: usize) {
+        debug_assert!(!self.indexed, "positions move only in a packed map");
+        let elem = self.slots.remove(from);
+        self.slots.insert(to.min(self.slots.len()), elem);
+    }
+
     /// Removes `key`; true if it was present.
     pub fn remove(&mut self, key: &[u8]) -> bool {
         match self.find(key) {

@@ -9,8 +9,12 @@
 //! behind one optional pointer, so a hash that never had a field TTL pays nothing (the pointer
 //! fits in the allocation class `HashValue` already had: see the `sizes` test). A field's
 //! deadline is absolute unix milliseconds; a field is expired once `deadline < now`, as keys
-//! are. Removing or overwriting a field (HSET, HINCRBY, HDEL ...) drops its deadline. A listpack
-//! hash that ever got a field TTL reports `listpackex`, as Redis 7.4 does.
+//! are. Removing or replacing a field (HSET, HSETNX, HDEL ...) drops its deadline; changing its
+//! value in place (HINCRBY, HINCRBYFLOAT: `set_keep_ttl`) keeps it, as redis.io's HEXPIRE page
+//! says. A listpack hash that ever got a field TTL reports `listpackex`, as Redis 7.4 does, and
+//! keeps Redis's listpackex order: fields with a deadline first, earliest first (a field whose
+//! deadline changes moves behind those with the same deadline), then the others in insertion
+//! order; a field losing its deadline moves to the end.
 
 use super::compact_map::{PairMap, Slot};
 use std::collections::BTreeSet;
@@ -157,13 +161,46 @@ impl HashValue {
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
         self.prepare(0, field.len().max(value.len()), limits);
         let added = self.map.insert(field, value);
-        if !added {
-            self.clear_ttl(field);
+        if !added && self.clear_ttl(field).is_some() {
+            self.reposition(field, None);
         }
         if !self.map.is_indexed() && self.len() > limits.entries {
             self.map.make_indexed(self.len());
         }
         added
+    }
+
+    /// Sets a field's value keeping its deadline (HINCRBY, HINCRBYFLOAT); true when it is new.
+    pub fn set_keep_ttl(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
+        self.prepare(0, field.len().max(value.len()), limits);
+        let added = self.map.insert(field, value);
+        if !self.map.is_indexed() && self.len() > limits.entries {
+            self.map.make_indexed(self.len());
+        }
+        added
+    }
+
+    /// Keeps a packed hash in Redis's listpackex order after `field`'s deadline became
+    /// `deadline`: behind every field whose deadline is not later (None counts as the latest).
+    fn reposition(&mut self, field: &[u8], deadline: Option<u64>) {
+        if self.map.is_indexed() {
+            return;
+        }
+        let Some(from) = self.map.find(field) else {
+            return;
+        };
+        let key = |at: Option<u64>| at.unwrap_or(u64::MAX);
+        let mut to = 0;
+        for (i, (f, _)) in self.map.iter().enumerate() {
+            if i == from as usize {
+                continue;
+            }
+            if key(self.ttl_of(f)) > key(deadline) {
+                break;
+            }
+            to += 1;
+        }
+        self.map.move_packed(from as usize, to);
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
@@ -198,11 +235,16 @@ impl HashValue {
         self.ttls
             .get_or_insert_with(|| Box::new(FieldTtls::new()))
             .set(field, deadline);
+        self.reposition(field, Some(deadline));
     }
 
     /// Removes a field's deadline; true if it had one (HPERSIST).
     pub fn persist(&mut self, field: &[u8]) -> bool {
-        self.clear_ttl(field).is_some()
+        let had = self.clear_ttl(field).is_some();
+        if had {
+            self.reposition(field, None);
+        }
+        had
     }
 
     /// True when some field has a deadline.
@@ -316,6 +358,37 @@ mod tests {
         h.set_ttl(b"c", 10);
         assert!(h.remove(b"c"));
         assert_eq!(h.field_ttl_count(), 0);
+    }
+
+    fn order(h: &HashValue) -> String {
+        h.iter()
+            .map(|(f, _)| String::from_utf8_lossy(f).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn listpackex_keeps_fields_ordered_by_deadline() {
+        let mut h = HashValue::default();
+        for f in ["a", "b", "c", "d"] {
+            h.set(f.as_bytes(), b"1", LIMITS);
+        }
+        h.set_ttl(b"c", 100);
+        assert_eq!(order(&h), "cabd");
+        h.set_ttl(b"d", 50);
+        assert_eq!(order(&h), "dcab");
+        h.set_ttl(b"a", 100);
+        assert_eq!(order(&h), "dcab");
+        h.set_ttl(b"c", 100);
+        assert_eq!(order(&h), "dacb");
+        assert!(h.persist(b"d"));
+        assert_eq!(order(&h), "acbd");
+        // HINCRBY keeps the deadline and the place; HSET drops both.
+        h.set_keep_ttl(b"a", b"2", LIMITS);
+        assert_eq!((order(&h), h.ttl_of(b"a")), ("acbd".to_string(), Some(100)));
+        h.set(b"a", b"3", LIMITS);
+        assert_eq!((order(&h), h.ttl_of(b"a")), ("cbda".to_string(), None));
+        h.set(b"e", b"1", LIMITS);
+        assert_eq!(order(&h), "cbdae");
     }
 
     #[test]
