@@ -59,7 +59,17 @@ fn lazy_expiry_hides_fields_and_removes_the_emptied_key() {
         "*1\r\n:1\r\n"
     );
     std::thread::sleep(Duration::from_millis(60));
-    // Nothing read the hash yet: only the lookup below removes the field.
+    // Nothing read the hash yet. SORT's GET reads the field without removing it: missing.
+    cmd(&mut c, &["RPUSH", "ids", ""]);
+    assert_eq!(
+        cmd(
+            &mut c,
+            &["SORT", "ids", "BY", "nosort", "GET", "h*->a", "GET", "h*->b"]
+        ),
+        "*2\r\n$-1\r\n$2\r\n22\r\n"
+    );
+    cmd(&mut c, &["DEL", "ids"]);
+    // The hash command below removes the field first.
     assert_eq!(cmd(&mut c, &["HLEN", "h"]), ":1\r\n");
     assert_eq!(cmd(&mut c, &["HEXISTS", "h", "a"]), ":0\r\n");
     assert_eq!(cmd(&mut c, &["HSTRLEN", "h", "a"]), ":0\r\n");
@@ -85,13 +95,18 @@ fn lazy_expiry_hides_fields_and_removes_the_emptied_key() {
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(cmd(&mut c, &["HGET", "h", "b"]), "$-1\r\n");
     assert_eq!(cmd(&mut c, &["EXISTS", "h"]), ":0\r\n");
-    let events: Vec<(String, String)> = (0..6).map(|_| next_event(&mut sub)).collect();
+    let mut events = Vec::new();
+    while events.len() < 6 {
+        let (key, event) = next_event(&mut sub);
+        if key == "h" {
+            events.push((key, event));
+        }
+    }
     let names: Vec<&str> = events.iter().map(|(_, e)| e.as_str()).collect();
     assert_eq!(
         names,
         ["hset", "hexpire", "hexpired", "hexpire", "hexpired", "del"]
     );
-    assert!(events.iter().all(|(k, _)| k == "h"));
 }
 
 #[test]
