@@ -76,12 +76,23 @@ impl FieldTtls {
 
     fn heap_bytes(&self) -> usize {
         use super::super::value::alloc_size;
-        // Map buckets (pointer, length, deadline + control byte) and B-tree nodes (about 32
-        // bytes per element with node overhead), plus the two copies of each name.
+        // The map's buckets (name pointer and length, deadline: 24 bytes, plus a control byte;
+        // hashbrown keeps 7/8 of a power of two usable, at least 4, and a group of trailing
+        // control bytes), B-tree leaves of 11 elements of 24 bytes (about 7 used on average;
+        // internal nodes are few), and the two copies of each name. Checked against the
+        // allocator in tests/hash_field_expiry.rs.
         let n = self.by_field.len();
+        let map = match self.by_field.capacity() {
+            0 => 0,
+            cap => {
+                let buckets = (cap * 8 / 7).next_power_of_two().max(4);
+                alloc_size(buckets * 25 + 16)
+            }
+        };
+        let leaves = n.div_ceil(7);
         alloc_size(std::mem::size_of::<FieldTtls>())
-            + alloc_size(self.by_field.capacity() * 33)
-            + n * 40
+            + map
+            + leaves * alloc_size(11 * 24 + 24)
             + self.name_bytes
     }
 }
