@@ -16,6 +16,7 @@
 //! deadline changes moves behind those with the same deadline), then the others in insertion
 //! order; a field losing its deadline moves to the end.
 
+use super::super::value::alloc_size;
 use super::compact_map::{PairMap, Slot};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,12 +30,30 @@ pub fn field_ttls_exist() -> bool {
     FIELD_TTL_TABLES.load(Ordering::Relaxed) > 0
 }
 
-/// Deadlines of a hash's fields: by field, and ordered by time for expiry.
+/// Deadlines up to this many live in a plain vector (linear scans); more switch to a map plus
+/// a time-ordered tree, for good.
+const SMALL_TABLE_MAX: usize = 16;
+
+/// Deadlines of a hash's fields.
 #[derive(Debug, PartialEq)]
 pub struct FieldTtls {
+    table: Table,
+}
+
+#[derive(Debug, PartialEq, Clone)]
+enum Table {
+    /// Few deadlines: (field, deadline) pairs, unordered.
+    Small(Vec<(Box<[u8]>, u64)>),
+    /// Many (boxed, so the small form stays small).
+    Large(Box<Large>),
+}
+
+/// Deadlines by field, and ordered by time for expiry; `name_bytes` counts the names (held
+/// twice) for heap accounting.
+#[derive(Debug, PartialEq, Clone)]
+struct Large {
     by_field: hashbrown::HashMap<Box<[u8]>, u64>,
     by_time: BTreeSet<(u64, Box<[u8]>)>,
-    /// Bytes of field names held twice here (for heap accounting).
     name_bytes: usize,
 }
 
@@ -42,58 +61,168 @@ impl FieldTtls {
     fn new() -> Self {
         FIELD_TTL_TABLES.fetch_add(1, Ordering::Relaxed);
         FieldTtls {
-            by_field: hashbrown::HashMap::new(),
-            by_time: BTreeSet::new(),
-            name_bytes: 0,
+            table: Table::Small(Vec::new()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.table {
+            Table::Small(v) => v.len(),
+            Table::Large(t) => t.by_field.len(),
+        }
+    }
+
+    fn get(&self, field: &[u8]) -> Option<u64> {
+        match &self.table {
+            Table::Small(v) => v.iter().find(|(f, _)| &f[..] == field).map(|(_, at)| *at),
+            Table::Large(t) => t.by_field.get(field).copied(),
+        }
+    }
+
+    /// The earliest deadline.
+    fn min(&self) -> Option<u64> {
+        match &self.table {
+            Table::Small(v) => v.iter().map(|(_, at)| *at).min(),
+            Table::Large(t) => t.by_time.first().map(|(at, _)| *at),
         }
     }
 
     fn set(&mut self, field: &[u8], deadline: u64) {
-        match self.by_field.get_mut(field) {
+        if let Table::Small(v) = &mut self.table {
+            if let Some(slot) = v.iter_mut().find(|(f, _)| &f[..] == field) {
+                slot.1 = deadline;
+                return;
+            }
+            if v.len() < SMALL_TABLE_MAX {
+                // Exact growth: most hashes with deadlines have very few.
+                v.reserve_exact(1);
+                v.push((field.into(), deadline));
+                return;
+            }
+            let mut by_field = hashbrown::HashMap::with_capacity(v.len() + 1);
+            let mut by_time = BTreeSet::new();
+            let mut name_bytes = 0;
+            for (f, at) in v.drain(..) {
+                name_bytes += 2 * alloc_size(f.len());
+                by_time.insert((at, f.clone()));
+                by_field.insert(f, at);
+            }
+            self.table = Table::Large(Box::new(Large {
+                by_field,
+                by_time,
+                name_bytes,
+            }));
+        }
+        let Table::Large(t) = &mut self.table else {
+            unreachable!("converted above");
+        };
+        let Large {
+            by_field,
+            by_time,
+            name_bytes,
+        } = &mut **t;
+        match by_field.get_mut(field) {
             Some(old) => {
                 let previous = std::mem::replace(old, deadline);
-                let name = self
-                    .by_time
+                let name = by_time
                     .take(&(previous, Box::from(field)))
                     .expect("ordered copy of a deadline")
                     .1;
-                self.by_time.insert((deadline, name));
+                by_time.insert((deadline, name));
             }
             None => {
-                self.by_field.insert(field.into(), deadline);
-                self.by_time.insert((deadline, field.into()));
-                self.name_bytes += 2 * super::super::value::alloc_size(field.len());
+                by_field.insert(field.into(), deadline);
+                by_time.insert((deadline, field.into()));
+                *name_bytes += 2 * alloc_size(field.len());
             }
         }
     }
 
     fn remove(&mut self, field: &[u8]) -> Option<u64> {
-        let deadline = self.by_field.remove(field)?;
-        self.by_time.remove(&(deadline, Box::from(field)));
-        self.name_bytes -= 2 * super::super::value::alloc_size(field.len());
-        Some(deadline)
+        match &mut self.table {
+            Table::Small(v) => {
+                let i = v.iter().position(|(f, _)| &f[..] == field)?;
+                Some(v.swap_remove(i).1)
+            }
+            Table::Large(t) => {
+                let Large {
+                    by_field,
+                    by_time,
+                    name_bytes,
+                } = &mut **t;
+                let deadline = by_field.remove(field)?;
+                by_time.remove(&(deadline, Box::from(field)));
+                *name_bytes -= 2 * alloc_size(field.len());
+                Some(deadline)
+            }
+        }
+    }
+
+    /// Removes and returns the field with the earliest deadline if it is before `now_ms`.
+    fn pop_expired(&mut self, now_ms: u64) -> Option<Box<[u8]>> {
+        match &mut self.table {
+            Table::Small(v) => {
+                let (i, _) = v
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (_, at))| *at < now_ms)
+                    .min_by_key(|(_, (_, at))| *at)?;
+                Some(v.swap_remove(i).0)
+            }
+            Table::Large(t) => {
+                let Large {
+                    by_field,
+                    by_time,
+                    name_bytes,
+                } = &mut **t;
+                if by_time.first()?.0 >= now_ms {
+                    return None;
+                }
+                let (_, field) = by_time.pop_first().expect("checked above");
+                by_field.remove(&field);
+                *name_bytes -= 2 * alloc_size(field.len());
+                Some(field)
+            }
+        }
+    }
+
+    /// Every (field, deadline), earliest first.
+    fn entries(&self) -> Vec<(&[u8], u64)> {
+        let mut out: Vec<(&[u8], u64)> = match &self.table {
+            Table::Small(v) => v.iter().map(|(f, at)| (&f[..], *at)).collect(),
+            Table::Large(t) => t.by_time.iter().map(|(at, f)| (&f[..], *at)).collect(),
+        };
+        out.sort_by_key(|(_, at)| *at);
+        out
     }
 
     fn heap_bytes(&self) -> usize {
-        use super::super::value::alloc_size;
-        // The map's buckets (name pointer and length, deadline: 24 bytes, plus a control byte;
-        // hashbrown keeps 7/8 of a power of two usable, at least 4, and a group of trailing
-        // control bytes), B-tree leaves of 11 elements of 24 bytes (about 7 used on average;
-        // internal nodes are few), and the two copies of each name. Checked against the
-        // allocator in tests/hash_field_expiry.rs.
-        let n = self.by_field.len();
-        let map = match self.by_field.capacity() {
-            0 => 0,
-            cap => {
-                let buckets = (cap * 8 / 7).next_power_of_two().max(4);
-                alloc_size(buckets * 25 + 16)
+        let own = alloc_size(std::mem::size_of::<FieldTtls>());
+        match &self.table {
+            Table::Small(v) => {
+                own + alloc_size(v.capacity() * 24)
+                    + v.iter().map(|(f, _)| alloc_size(f.len())).sum::<usize>()
             }
-        };
-        let leaves = n.div_ceil(7);
-        alloc_size(std::mem::size_of::<FieldTtls>())
-            + map
-            + leaves * alloc_size(11 * 24 + 24)
-            + self.name_bytes
+            Table::Large(t) => {
+                let (by_field, name_bytes) = (&t.by_field, t.name_bytes);
+                // The map's buckets (name pointer and length, deadline: 24 bytes, plus a
+                // control byte; hashbrown keeps 7/8 of a power of two usable, at least 4, and
+                // a group of trailing control bytes), B-tree leaves of 11 elements of 24 bytes
+                // (about 7 used on average; internal nodes are few), the names held twice.
+                // Checked against the allocator (docs/expiry.md has the figures).
+                let map = match by_field.capacity() {
+                    0 => 0,
+                    cap => {
+                        let buckets = (cap * 8 / 7).next_power_of_two().max(4);
+                        alloc_size(buckets * 25 + 16)
+                    }
+                };
+                own + alloc_size(std::mem::size_of::<Large>())
+                    + map
+                    + by_field.len().div_ceil(7) * alloc_size(11 * 24 + 24)
+                    + name_bytes
+            }
+        }
     }
 }
 
@@ -101,9 +230,7 @@ impl Clone for FieldTtls {
     fn clone(&self) -> Self {
         FIELD_TTL_TABLES.fetch_add(1, Ordering::Relaxed);
         FieldTtls {
-            by_field: self.by_field.clone(),
-            by_time: self.by_time.clone(),
-            name_bytes: self.name_bytes,
+            table: self.table.clone(),
         }
     }
 }
@@ -237,7 +364,7 @@ impl HashValue {
 
     /// The deadline of `field` (unix ms), if it has one.
     pub fn ttl_of(&self, field: &[u8]) -> Option<u64> {
-        self.ttls.as_ref()?.by_field.get(field).copied()
+        self.ttls.as_ref()?.get(field)
     }
 
     /// Gives an existing field a deadline (unix ms).
@@ -260,17 +387,17 @@ impl HashValue {
 
     /// True when some field has a deadline.
     pub fn has_field_ttls(&self) -> bool {
-        self.ttls.as_ref().is_some_and(|t| !t.by_field.is_empty())
+        self.ttls.as_ref().is_some_and(|t| t.len() > 0)
     }
 
     /// Number of fields with a deadline.
     pub fn field_ttl_count(&self) -> usize {
-        self.ttls.as_ref().map_or(0, |t| t.by_field.len())
+        self.ttls.as_ref().map_or(0, |t| t.len())
     }
 
     /// The earliest field deadline.
     pub fn min_field_deadline(&self) -> Option<u64> {
-        Some(self.ttls.as_ref()?.by_time.first()?.0)
+        self.ttls.as_ref()?.min()
     }
 
     /// True when some field's deadline has passed at `now_ms`.
@@ -288,16 +415,9 @@ impl HashValue {
     pub fn remove_expired(&mut self, now_ms: u64, max: usize) -> Vec<Box<[u8]>> {
         let mut gone = Vec::new();
         while gone.len() < max {
-            let Some(ttls) = self.ttls.as_mut() else {
+            let Some(field) = self.ttls.as_mut().and_then(|t| t.pop_expired(now_ms)) else {
                 break;
             };
-            match ttls.by_time.first() {
-                Some((at, _)) if *at < now_ms => {}
-                _ => break,
-            }
-            let (_, field) = ttls.by_time.pop_first().expect("checked above");
-            ttls.by_field.remove(&field);
-            ttls.name_bytes -= 2 * super::super::value::alloc_size(field.len());
             self.map.remove(&field);
             gone.push(field);
         }
@@ -305,10 +425,8 @@ impl HashValue {
     }
 
     /// Fields with their deadlines, earliest first (AOF rewrite, RDB).
-    pub fn field_deadlines(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
-        self.ttls
-            .iter()
-            .flat_map(|t| t.by_time.iter().map(|(at, f)| (&f[..], *at)))
+    pub fn field_deadlines(&self) -> Vec<(&[u8], u64)> {
+        self.ttls.as_ref().map_or_else(Vec::new, |t| t.entries())
     }
 
     /// Fields and values in storage order (insertion order while `listpack`).
@@ -335,6 +453,34 @@ mod tests {
         entries: 4,
         value_bytes: 8,
     };
+
+    #[test]
+    fn tables_switch_from_small_to_large_and_keep_every_deadline() {
+        let limits = HashLimits {
+            entries: 1000,
+            value_bytes: 64,
+        };
+        let mut h = HashValue::default();
+        for i in 0..40u64 {
+            h.set(format!("f{i}").as_bytes(), b"v", limits);
+            h.set_ttl(format!("f{i}").as_bytes(), 1000 - i);
+        }
+        assert_eq!(h.field_ttl_count(), 40);
+        assert_eq!(h.min_field_deadline(), Some(961));
+        h.set_ttl(b"f39", 5000);
+        assert!(h.persist(b"f38"));
+        assert_eq!(h.min_field_deadline(), Some(963));
+        let gone = h.remove_expired(970, 100);
+        assert_eq!(gone.len(), 7);
+        assert_eq!(&gone[0][..], b"f37");
+        assert_eq!(h.len(), 33);
+        let deadlines = h.field_deadlines();
+        assert_eq!(deadlines.len(), 32);
+        assert!(deadlines.windows(2).all(|w| w[0].1 <= w[1].1));
+        let copy = h.clone();
+        assert_eq!(copy, h);
+        assert!(h.heap_bytes() > HashValue::default().heap_bytes());
+    }
 
     #[test]
     fn sizes() {
