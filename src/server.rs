@@ -182,6 +182,18 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                         notify::publish(&state, notify::EXPIRED, "expired", db, &key);
                     }
                 },
+                expiry::FieldHooks {
+                    log: &mut |db, gone| state.aof.log_field_deletions(db, gone),
+                    after: &mut |db, gone| {
+                        for g in gone {
+                            state.pubsub.tracking.invalidate(&state, &g.key, None);
+                            notify::publish(&state, notify::HASH, "hexpired", db, &g.key);
+                            if g.key_deleted {
+                                notify::publish(&state, notify::GENERIC, "del", db, &g.key);
+                            }
+                        }
+                    },
+                },
             );
             (removed, cursor)
         })

@@ -193,7 +193,7 @@ fn bad_configuration_exits_with_redis_message() {
     assert_eq!(code, Some(1));
     assert!(
         stderr.contains(
-            "\n*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***\nReading the configuration file, at line 2\n>>> 'nosuch-directive 1'\nBad directive or wrong number of arguments\n"
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.4.2) ***\nReading the configuration file, at line 2\n>>> 'nosuch-directive 1'\nBad directive or wrong number of arguments\n"
         ),
         "{stderr}"
     );

@@ -207,9 +207,29 @@ impl Aof {
                 )
             })
             .collect();
+        self.append_records(&records);
+    }
+
+    /// Logs hash fields the active sweep expired, as one HDEL per hash.
+    pub fn log_field_deletions(&self, db: usize, gone: &[crate::keyspace::shard::ExpiredFields]) {
+        if gone.is_empty() || !self.is_on() {
+            return;
+        }
+        let records: Vec<(usize, Vec<Bytes>)> = gone
+            .iter()
+            .map(|g| {
+                let mut argv = vec![Bytes::from_static(b"HDEL"), Bytes::copy_from_slice(&g.key)];
+                argv.extend(g.fields.iter().map(|f| Bytes::copy_from_slice(f)));
+                (db, argv)
+            })
+            .collect();
+        self.append_records(&records);
+    }
+
+    fn append_records(&self, records: &[(usize, Vec<Bytes>)]) {
         let mut pipe = self.pipe.lock();
         let before = pipe.buf.len();
-        for (db, argv) in &records {
+        for (db, argv) in records {
             select_db(&mut pipe, *db);
             reader::encode_command(&mut pipe.buf, argv);
         }

@@ -341,13 +341,31 @@ pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<()
         Value::Str(bytes) => encode_command(out, &[b"SET".as_slice(), key, bytes]),
         Value::List(list) => chunked(out, b"RPUSH", key, list.iter().map(|v| [Cow::Borrowed(v)])),
         Value::Set(set) => chunked(out, b"SADD", key, set.iter().map(|m| [Cow::Borrowed(m)])),
-        Value::Hash(hash) => chunked(
-            out,
-            b"HSET",
-            key,
-            hash.iter()
-                .map(|(f, v)| [Cow::Borrowed(f), Cow::Borrowed(v)]),
-        ),
+        Value::Hash(hash) => {
+            chunked(
+                out,
+                b"HSET",
+                key,
+                hash.iter()
+                    .map(|(f, v)| [Cow::Borrowed(f), Cow::Borrowed(v)]),
+            );
+            // Field deadlines (Redis 7.4), absolute; one already past deletes its field on
+            // replay.
+            for (field, at) in hash.field_deadlines() {
+                let at = at.to_string();
+                encode_command(
+                    out,
+                    &[
+                        b"HPEXPIREAT".as_slice(),
+                        key,
+                        at.as_bytes(),
+                        b"FIELDS",
+                        b"1",
+                        field,
+                    ],
+                );
+            }
+        }
         Value::ZSet(zset) => chunked(
             out,
             b"ZADD",

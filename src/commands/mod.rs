@@ -49,6 +49,7 @@ pub static TABLES: &[crate::engine::registry::Table] = &[
     list::COMMANDS,
     sorted_set::COMMANDS,
     hash::COMMANDS,
+    hash::expire::COMMANDS,
     set::COMMANDS,
     stream::COMMANDS,
     server::acl::COMMANDS,

@@ -121,7 +121,7 @@ pub static NOTES: &[Note] = &[
         commands: &["client|tracking", "client|caching", "client|getredir", "client|trackinginfo"],
         options: "",
         status: Partial,
-        differences: "Every option (REDIRECT, BCAST, PREFIX, OPTIN, OPTOUT, NOLOOP) with Redis's rules and error texts; invalidations on write, delete, expiry, eviction and flush; tracking-table-max-keys. Difference: BCAST sends one invalidation per changed key as it changes, where Redis gathers the keys of one event-loop turn into one message (clients accept both). redis-py enables its client-side cache only for servers that report 7.4 or later (ferrocache reports 7.2.4). See docs/pubsub.md.",
+        differences: "Every option (REDIRECT, BCAST, PREFIX, OPTIN, OPTOUT, NOLOOP) with Redis's rules and error texts; invalidations on write, delete, expiry, eviction and flush; tracking-table-max-keys. Difference: BCAST sends one invalidation per changed key as it changes, where Redis gathers the keys of one event-loop turn into one message (clients accept both). redis-py enables its client-side cache only for servers that report 7.4 or later; ferrocache reports 7.4.2, so it starts (tests/python/test_client_side_cache.py). See docs/pubsub.md.",
     },
     // Connection
     Note {
@@ -401,7 +401,7 @@ pub static NOTES: &[Note] = &[
         commands: &["info"],
         options: "[section ...]",
         status: Partial,
-        differences: "Every Redis 7.2 section and field name, `default`/`all`/`everything`, several sections per call, unknown sections give an empty reply; verbatim string in RESP3. Figures without a ferrocache equivalent (replication, forks, defrag, Lua memory, eventloop timings) show an idle standalone server's values. `used_memory` is jemalloc's allocated bytes; `used_memory_peak` is the highest value INFO has seen; `avg_ttl` is estimated from up to 16 volatile keys per shard; `latencystats` percentiles come from per-command power-of-two histograms of whole-microsecond durations, interpolated inside a bucket (Redis: HdrHistogram of nanoseconds); a `prefixstats` section (beyond Redis, not in the default set) gives hits and misses per key prefix; `used_cpu_*_main_thread` repeat the process totals.",
+        differences: "Every Redis 7.2 section and field name, `default`/`all`/`everything`, several sections per call, unknown sections give an empty reply; verbatim string in RESP3. Figures without a ferrocache equivalent (replication, forks, defrag, Lua memory, eventloop timings) show an idle standalone server's values. `used_memory` is jemalloc's allocated bytes; `used_memory_peak` is the highest value INFO has seen; `avg_ttl` is estimated from up to 16 volatile keys per shard; `latencystats` percentiles come from per-command power-of-two histograms of whole-microsecond durations, interpolated inside a bucket (Redis: HdrHistogram of nanoseconds); a `prefixstats` section (beyond Redis, not in the default set) gives hits and misses per key prefix; `used_cpu_*_main_thread` repeat the process totals. Redis 7.4's `expired_subkeys` (stats) and `subexpiry` (keyspace lines) for hash field expiry.",
     },
     // Server
     Note {
@@ -912,14 +912,14 @@ pub static NOTES: &[Note] = &[
         commands: &["hincrby"],
         options: "",
         status: Full,
-        differences: "`ERR hash value is not an integer`, overflow `ERR increment or decrement would overflow`.",
+        differences: "`ERR hash value is not an integer`, overflow `ERR increment or decrement would overflow`. A field's deadline (Redis 7.4) is kept.",
     },
     // Hashes
     Note {
         commands: &["hincrbyfloat"],
         options: "",
         status: Full,
-        differences: "Extended (80-bit) precision as Redis's `long double` (`0.1` + `0.2` = `0.3`), shared with INCRBYFLOAT; `ERR value is NaN or Infinity` for an infinite increment, `ERR increment would produce NaN or Infinity`; written to the AOF as HSET of the result.",
+        differences: "Extended (80-bit) precision as Redis's `long double` (`0.1` + `0.2` = `0.3`), shared with INCRBYFLOAT; `ERR value is NaN or Infinity` for an infinite increment, `ERR increment would produce NaN or Infinity`; written to the AOF as HSET of the result (followed by HPEXPIREAT when the field has a deadline, which it keeps).",
     },
     // Hashes
     Note {
@@ -931,9 +931,37 @@ pub static NOTES: &[Note] = &[
     // Hashes
     Note {
         commands: &["hscan"],
-        options: "[MATCH] [COUNT]",
+        options: "[MATCH] [COUNT] [NOVALUES]",
         status: Full,
-        differences: "A `listpack` hash comes back whole with cursor 0, as in Redis. A larger one is walked by slot position: every field present for the whole iteration is returned at least once, also when the hash grows or shrinks meanwhile (the slab compacts by moving fields only to higher positions). NOVALUES (Redis 7.4) is a syntax error, as in 7.2.",
+        differences: "A `listpack` hash comes back whole with cursor 0, as in Redis. A larger one is walked by slot position: every field present for the whole iteration is returned at least once, also when the hash grows or shrinks meanwhile (the slab compacts by moving fields only to higher positions). NOVALUES (Redis 7.4) returns the fields only.",
+    },
+    // Hashes
+    Note {
+        commands: &["hexpire", "hpexpire", "hexpireat", "hpexpireat"],
+        options: "[NX | XX | GT | LT] FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io; no 7.4 server to compare with). One code per field: -2 no such field or key, 0 condition not met, 1 set, 2 deleted (deadline not in the future). Deadlines up to 2^46-1 ms, Redis 7.4's error texts. Events `hexpire`, `hexpired` for deleted fields, `del` when the key is emptied; logged as HPEXPIREAT with absolute ms and HDEL. Expired fields are removed lazily by every hash command and actively by the expiry sweep (`hexpired`, HDEL in the AOF); until then non-hash commands (EXISTS, TYPE, SCAN, DUMP, RENAME) still see a hash whose fields have all expired. A `listpackex` hash keeps Redis 7.4's order: fields with a deadline first, earliest first; a field losing its deadline (HPERSIST, HSET) moves last. HSET/HSETNX replace a field and drop its deadline; HINCRBY/HINCRBYFLOAT keep it (redis.io: a value changed in place keeps its TTL).",
+    },
+    // Hashes
+    Note {
+        commands: &["httl", "hpttl", "hexpiretime", "hpexpiretime"],
+        options: "FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io). -2 no such field or key, -1 no deadline; seconds round up.",
+    },
+    // Hashes
+    Note {
+        commands: &["hpersist"],
+        options: "FIELDS numfields field ...",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 7.4, from redis.io). -2 no such field or key, -1 no deadline, 1 removed; event `hpersist`.",
+    },
+    // Hashes
+    Note {
+        commands: &["hgetdel", "hgetex", "hsetex"],
+        options: "FIELDS numfields ... / [EX | PX | EXAT | PXAT | PERSIST] / [FNX | FXX] [EX | PX | EXAT | PXAT | KEEPTTL]",
+        status: Partial,
+        differences: "Beyond Redis 7.2 (Redis 8.0, from redis.io; no 8.0 server to compare with). HGETDEL: the values, fields deleted (event `hgetdel`, `del` when emptied; logged as HDEL). HGETEX: the values, deadlines set (`hexpire`, logged as HPEXPIREAT) or cleared (`hpersist`). HSETEX: 1 when all fields were set, 0 when FNX/FXX kept them all; events `hset` and `hexpire`; logged with PXAT. A repeated or conflicting option is `ERR syntax error`; error texts for bad `numfields` follow Redis 7.4's HEXPIRE, unverified against 8.0.",
     },
     // Sets
     Note {

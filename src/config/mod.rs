@@ -30,8 +30,11 @@ fn is_program_name(arg: &str) -> bool {
     matches!(name, "redis-server" | "ferrocache")
 }
 
-/// The Redis version we report (INFO redis_version, HELLO version, config errors).
-pub const REDIS_VERSION: &str = "7.2.4";
+/// The Redis version we report (INFO redis_version, HELLO version, LOLWUT, config errors, the
+/// RDB `redis-ver` field): 7.4.2, the 7.4 release whose hash field expiration we implement
+/// (the rest of the command set is Redis 7.2's, see docs/compatibility.md). Clients gate
+/// features on it: redis-py starts its client-side cache only for 7.4 or later.
+pub const REDIS_VERSION: &str = "7.4.2";
 
 /// Values read on hot paths, mirrored into atomics whenever the option changes.
 #[derive(Debug, Default)]

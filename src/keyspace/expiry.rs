@@ -96,6 +96,13 @@ pub fn past_deadline() -> PastDeadline {
 /// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.
 pub type ExpiredLog<'a> = dyn FnMut(usize, &[Box<[u8]>]) + 'a;
 
+/// Sees the hash fields a sweep step removed, `(db, fields)`: `log` while their shard is held
+/// (the AOF logs them as HDEL there), `after` once it is released (events).
+pub struct FieldHooks<'a> {
+    pub log: &'a mut dyn FnMut(usize, &[super::shard::ExpiredFields]),
+    pub after: &'a mut dyn FnMut(usize, Vec<super::shard::ExpiredFields>),
+}
+
 /// Slots visited per shard lock acquisition; keeps each lock hold in the tens of microseconds.
 pub const SWEEP_SLOTS_PER_STEP: usize = 1024;
 /// Share of one core the cycle may use, as Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
@@ -120,6 +127,7 @@ pub fn run_cycle(
     budget: Duration,
     log_expired: &mut ExpiredLog<'_>,
     on_expired: &mut dyn FnMut(usize, Vec<Box<[u8]>>),
+    fields: FieldHooks<'_>,
 ) -> usize {
     let started = Instant::now();
     let ids: Vec<ShardId> = ks.all_shards().collect();
@@ -140,9 +148,16 @@ pub fn run_cycle(
         if !expired.is_empty() {
             log_expired(id.db, &expired);
         }
+        let expired_fields = shard.take_expired_fields();
+        if !expired_fields.is_empty() {
+            (fields.log)(id.db, &expired_fields);
+        }
         drop(shard);
         if !expired.is_empty() {
             on_expired(id.db, expired);
+        }
+        if !expired_fields.is_empty() {
+            (fields.after)(id.db, expired_fields);
         }
         if !pass_unfinished {
             *next_shard = (*next_shard + 1) % ids.len();
@@ -178,6 +193,10 @@ mod tests {
             Duration::from_secs(5),
             &mut |_, _| {},
             &mut |_, _| {},
+            FieldHooks {
+                log: &mut |_, _| {},
+                after: &mut |_, _| {},
+            },
         );
         assert_eq!(removed, 4000);
         assert_eq!(ks.db_len(0) + ks.db_len(1), 1000);
@@ -188,9 +207,98 @@ mod tests {
                 2000,
                 Duration::from_secs(5),
                 &mut |_, _| {},
-                &mut |_, _| {}
+                &mut |_, _| {},
+                FieldHooks {
+                    log: &mut |_, _| {},
+                    after: &mut |_, _| {},
+                },
             ),
             0
         );
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+    use crate::keyspace::shard::ExpiredFields;
+    use crate::keyspace::types::hash::HashLimits;
+    use crate::keyspace::types::HashValue;
+    use crate::keyspace::{Value, ValueRef};
+
+    const LIMITS: HashLimits = HashLimits {
+        entries: 128,
+        value_bytes: 64,
+    };
+
+    fn hash_with(fields: &[(&str, Option<u64>)]) -> Value {
+        let mut h = HashValue::default();
+        for (f, at) in fields {
+            h.set(f.as_bytes(), b"v", LIMITS);
+            if let Some(at) = at {
+                h.set_ttl(f.as_bytes(), *at);
+            }
+        }
+        Value::Hash(Box::new(h))
+    }
+
+    #[test]
+    fn the_sweep_expires_hash_fields_and_counts_hashes_with_deadlines() {
+        let ks = Keyspace::new(1, 1);
+        let id = ShardId { db: 0, shard: 0 };
+        let put = |key: &[u8], v: Value| {
+            let hash = ks.hash(key);
+            ks.lock(id).insert(hash, key, v, None, 0);
+        };
+        put(b"gone", hash_with(&[("a", Some(100))]));
+        put(
+            b"kept",
+            hash_with(&[("a", Some(100)), ("b", None), ("c", Some(5000))]),
+        );
+        put(b"plain", hash_with(&[("a", None)]));
+        assert_eq!(ks.lock(id).field_ttl_len(), 2);
+        let mut logged: Vec<(Box<[u8]>, usize, bool)> = Vec::new();
+        let mut after = 0;
+        let mut next = 0;
+        run_cycle(
+            &ks,
+            &mut next,
+            1000,
+            Duration::from_secs(5),
+            &mut |_, _| {},
+            &mut |_, _| {},
+            FieldHooks {
+                log: &mut |_, gone: &[ExpiredFields]| {
+                    logged.extend(
+                        gone.iter()
+                            .map(|g| (g.key.clone(), g.fields.len(), g.key_deleted)),
+                    )
+                },
+                after: &mut |_, gone| after += gone.len(),
+            },
+        );
+        logged.sort();
+        assert_eq!(
+            logged,
+            [
+                (Box::from(&b"gone"[..]), 1, true),
+                (Box::from(&b"kept"[..]), 1, false)
+            ]
+        );
+        assert_eq!(after, 2);
+        let mut shard = ks.lock(id);
+        assert_eq!(shard.len(), 2);
+        assert_eq!(shard.field_ttl_len(), 1);
+        assert_eq!(shard.stats.expired_subkeys, 2);
+        let hash = ks.hash(b"kept");
+        let entry = shard.get_mut(hash, b"kept", 1000).unwrap();
+        let ValueRef::Hash(h) = entry.value() else {
+            panic!("a hash")
+        };
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.min_field_deadline(), Some(5000));
+        // Nothing is due before 5000: the shard is not swept in between.
+        assert!(!shard.sweep_due(4000));
+        assert!(shard.sweep_due(5001));
     }
 }

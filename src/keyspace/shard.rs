@@ -26,6 +26,8 @@ pub struct ShardStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+    /// Hash fields removed because their deadline passed (INFO `expired_subkeys`).
+    pub expired_subkeys: u64,
 }
 
 pub struct Shard {
@@ -50,6 +52,15 @@ pub struct Shard {
     pub watchers: Watchers,
     /// Keys expired and not yet handed to `take_expired` (see `note_expired`).
     expired_keys: Vec<Box<[u8]>>,
+    /// Keys whose hash has field deadlines (INFO keyspace `subexpiry`).
+    field_ttl_keys: usize,
+    /// Hash fields the sweep expired, not yet handed to `take_expired_fields`.
+    expired_fields: Vec<ExpiredFields>,
+    /// Some hash here may have a field deadline (set when one is stored, recomputed by each
+    /// full sweep pass); lets the sweep run for field expiry when no key is volatile.
+    field_ttls_hint: bool,
+    /// A hash with field deadlines was seen by the current sweep pass.
+    pass_saw_field_ttls: bool,
     pub stats: ShardStats,
     /// Hits and misses per key prefix (see prefix_stats; nothing counted unless configured).
     pub prefix_stats: super::prefix_stats::PrefixStats,
@@ -58,6 +69,31 @@ pub struct Shard {
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
+}
+
+/// Hash fields removed by the active sweep because their deadline passed.
+#[derive(Debug)]
+pub struct ExpiredFields {
+    pub key: Box<[u8]>,
+    pub fields: Vec<Box<[u8]>>,
+    /// The hash was left empty and the key deleted.
+    pub key_deleted: bool,
+}
+
+/// Most fields one sweep visit removes from one hash (the rest wait for the next pass).
+const SWEEP_FIELDS_PER_KEY: usize = 1024;
+
+/// True for a hash value with field deadlines.
+fn has_field_ttls(entry: &Entry) -> bool {
+    matches!(entry.value(), ValueRef::Hash(h) if h.has_field_ttls())
+}
+
+/// The earliest field deadline of a hash value (None for other types and hashes without).
+fn field_deadline(entry: &Entry) -> Option<u64> {
+    match entry.value() {
+        ValueRef::Hash(h) => h.min_field_deadline(),
+        _ => None,
+    }
 }
 
 /// The entry at slot `pos` of a slab, if any.
@@ -84,6 +120,10 @@ impl Shard {
             pass_deadline_min_ms: u64::MAX,
             watchers: Watchers::default(),
             expired_keys: Vec::new(),
+            field_ttl_keys: 0,
+            expired_fields: Vec::new(),
+            field_ttls_hint: false,
+            pass_saw_field_ttls: false,
             stats: ShardStats::default(),
             prefix_stats: Default::default(),
             evict_tier: Default::default(),
@@ -352,6 +392,10 @@ impl Shard {
             self.volatile_keys += 1;
             self.note_deadline(deadline);
         }
+        if let Some(deadline) = field_deadline(&entry) {
+            self.note_field_deadline(deadline);
+            self.field_ttl_keys += 1;
+        }
         let stamp = entry.access();
         let id = match self.free.pop() {
             Some(id) => {
@@ -422,6 +466,9 @@ impl Shard {
         if entry.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
         }
+        if has_field_ttls(&entry) {
+            self.field_ttl_keys -= 1;
+        }
         if self.keys == 0 {
             self.reset_storage();
         }
@@ -468,9 +515,12 @@ impl Shard {
             return false;
         };
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         *entry = entry.with_value(value);
         let after = entry.memory_bytes();
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        self.field_ttls_changed(had, has, due);
         true
     }
 
@@ -519,10 +569,14 @@ impl Shard {
         self.before_slot_write(id);
         let entry = self.touched_entry(id, now_ms)?;
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         let result = f(entry.value_mut());
         let after = entry.memory_bytes();
         let emptied = entry.value_mut().is_empty_collection();
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        // Counted as the value is now; `remove_slot` then uncounts what it removes.
+        self.field_ttls_changed(had, has, due);
         if emptied {
             self.remove_slot(hash, id);
         }
@@ -567,9 +621,12 @@ impl Shard {
         let mut value = entry.to_value();
         let result = f(&mut value);
         let before = entry.memory_bytes();
+        let had = has_field_ttls(entry);
         *entry = entry.with_value(value);
         let after = entry.memory_bytes();
+        let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
+        self.field_ttls_changed(had, has, due);
         Some(result)
     }
 
@@ -629,6 +686,9 @@ impl Shard {
         self.free = Vec::new();
         self.keys = 0;
         self.volatile_keys = 0;
+        self.field_ttl_keys = 0;
+        self.field_ttls_hint = false;
+        self.pass_saw_field_ttls = false;
         self.used_bytes = 0;
         self.sweep_pos = 0;
         self.next_sweep_at_ms = u64::MAX;
@@ -654,10 +714,80 @@ impl Shard {
         self.next_sweep_at_ms = self.next_sweep_at_ms.min(deadline_ms);
     }
 
+    /// Keeps `field_ttl_keys` and the sweep's mark right after a value changed in place.
+    fn field_ttls_changed(&mut self, had: bool, has: bool, due: Option<u64>) {
+        match (had, has) {
+            (false, true) => self.field_ttl_keys += 1,
+            (true, false) => self.field_ttl_keys -= 1,
+            _ => {}
+        }
+        if let Some(deadline) = due {
+            self.note_field_deadline(deadline);
+        }
+    }
+
+    /// Keys whose hash has field deadlines (INFO keyspace `subexpiry`).
+    pub fn field_ttl_len(&self) -> usize {
+        self.field_ttl_keys
+    }
+
+    fn note_field_deadline(&mut self, deadline_ms: u64) {
+        self.field_ttls_hint = true;
+        self.pass_saw_field_ttls = true;
+        self.note_deadline(deadline_ms);
+    }
+
+    /// Hash fields the sweep expired since the last call. The caller logs them (HDEL) while
+    /// it holds the shard and raises their events after.
+    pub fn take_expired_fields(&mut self) -> Vec<ExpiredFields> {
+        std::mem::take(&mut self.expired_fields)
+    }
+
+    /// Removes the expired fields (at most `max`) of the hash at slot `pos`, deleting the key
+    /// when it is left empty; records them for `take_expired_fields`. The number removed.
+    fn expire_fields_at(&mut self, pos: usize, now_ms: u64, max: usize) -> usize {
+        self.before_slot_write(pos as u32);
+        let Some(Some(entry)) = self
+            .slots
+            .get_mut(pos / CHUNK_SLOTS)
+            .map(|c| &mut c[pos % CHUNK_SLOTS])
+        else {
+            return 0;
+        };
+        let before = entry.memory_bytes();
+        if !has_field_ttls(entry) {
+            return 0;
+        }
+        let fields = match entry.value_mut() {
+            ValueMut::Hash(h) => h.remove_expired(now_ms, max),
+            _ => return 0,
+        };
+        let after = entry.memory_bytes();
+        let emptied = entry.value_mut().is_empty_collection();
+        let has = has_field_ttls(entry);
+        let key: Box<[u8]> = entry.key().into();
+        self.used_bytes = self.used_bytes + after - before;
+        self.stats.expired_subkeys += fields.len() as u64;
+        self.field_ttls_changed(true, has, None);
+        if emptied {
+            self.remove_at(pos);
+        } else if !self.watchers.is_empty() {
+            self.watchers.touch(&key, false);
+        }
+        let removed = fields.len();
+        self.expired_fields.push(ExpiredFields {
+            key,
+            fields,
+            key_deleted: emptied,
+        });
+        removed
+    }
+
     /// True when the active-expiry sweep has work here: a pass is under way, or some deadline
     /// noted since the last pass has been reached.
     pub fn sweep_due(&self, now_ms: u64) -> bool {
-        self.sweep_pos != 0 || (self.volatile_keys > 0 && self.next_sweep_at_ms < now_ms)
+        self.sweep_pos != 0
+            || ((self.volatile_keys > 0 || self.field_ttls_hint) && self.next_sweep_at_ms < now_ms)
     }
 
     /// One bounded step of the active-expiry sweep: visits up to `slots_max` slots from the
@@ -668,11 +798,31 @@ impl Shard {
         if self.sweep_pos == 0 {
             self.next_sweep_at_ms = u64::MAX;
             self.pass_deadline_min_ms = u64::MAX;
+            self.pass_saw_field_ttls = false;
         }
         let end = self.slot_count();
         let stop = self.sweep_pos.saturating_add(slots_max).min(end);
         let mut removed = 0;
         for pos in self.sweep_pos..stop {
+            let Some(entry) = self.entry_at(pos) else {
+                continue;
+            };
+            let key_deadline = entry.expire_at_ms();
+            if self.field_ttls_hint && key_deadline.is_none_or(|at| at >= now_ms) {
+                if let Some(first) = field_deadline(entry) {
+                    if first < now_ms {
+                        self.expire_fields_at(pos, now_ms, SWEEP_FIELDS_PER_KEY);
+                    }
+                    match self.entry_at(pos).and_then(field_deadline) {
+                        Some(next) => {
+                            self.pass_saw_field_ttls = true;
+                            self.pass_deadline_min_ms = self.pass_deadline_min_ms.min(next);
+                        }
+                        None if self.keys == 0 => break,
+                        None => {}
+                    }
+                }
+            }
             let Some(entry) = self.entry_at(pos) else {
                 continue;
             };
@@ -693,6 +843,7 @@ impl Shard {
         }
         if self.keys == 0 || stop >= end {
             self.sweep_pos = 0;
+            self.field_ttls_hint = self.pass_saw_field_ttls;
             self.next_sweep_at_ms = self.next_sweep_at_ms.min(self.pass_deadline_min_ms);
         } else {
             self.sweep_pos = stop;
@@ -710,6 +861,12 @@ impl Shard {
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
+        std::mem::swap(&mut self.field_ttl_keys, &mut other.field_ttl_keys);
+        std::mem::swap(&mut self.field_ttls_hint, &mut other.field_ttls_hint);
+        std::mem::swap(
+            &mut self.pass_saw_field_ttls,
+            &mut other.pass_saw_field_ttls,
+        );
         std::mem::swap(&mut self.used_bytes, &mut other.used_bytes);
         std::mem::swap(&mut self.hasher, &mut other.hasher);
         std::mem::swap(&mut self.evict_tier, &mut other.evict_tier);

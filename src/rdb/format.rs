@@ -17,6 +17,9 @@ use std::marker::PhantomData;
 
 /// The version we write: Redis 7.0's (7.2 writes 11, which 7.0 refuses; 7.2 and 7.4 load 10).
 pub const VERSION_WRITTEN: u16 = 10;
+/// The version we write instead while some hash has a field deadline (its value type,
+/// RDB_TYPE_HASH_METADATA, is Redis 7.4's; redis-server 7.0 cannot read such a file).
+pub const VERSION_FIELD_TTLS: u16 = 12;
 /// The newest version we read: Redis 7.4's (12). Files of 11 and 12 differ from 10 only in
 /// value types (set listpacks in 11, hash field expiry in 12), each handled or named on load.
 pub const VERSION_READ_MAX: u16 = 12;

@@ -22,6 +22,8 @@ pub enum RdbValue {
     List(Vec<Vec<u8>>),
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A hash with field deadlines (RDB 12): field, value, deadline in unix ms (0: none).
+    HashTtl(Vec<(Vec<u8>, Vec<u8>, u64)>),
     ZSet(Vec<(Vec<u8>, f64)>),
     Stream(Box<crate::keyspace::types::StreamValue>),
 }
@@ -34,6 +36,7 @@ impl RdbValue {
             RdbValue::Str(_) => false,
             RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
             RdbValue::Hash(v) => v.is_empty(),
+            RdbValue::HashTtl(v) => v.is_empty(),
             RdbValue::ZSet(v) => v.is_empty(),
             RdbValue::Stream(_) => false,
         }
@@ -44,7 +47,7 @@ impl RdbValue {
             RdbValue::Str(_) => "string",
             RdbValue::List(_) => "list",
             RdbValue::Set(_) => "set",
-            RdbValue::Hash(_) => "hash",
+            RdbValue::Hash(_) | RdbValue::HashTtl(_) => "hash",
             RdbValue::ZSet(_) => "zset",
             RdbValue::Stream(_) => "stream",
         }
@@ -120,6 +123,40 @@ pub fn read_value<'a, S: ByteSource<'a>>(
             let flat = blob(r, decode)?;
             hash_pairs(flat).or_else(|e| r.error_at(at, e))
         }
+        kind::HASH_METADATA | kind::HASH_METADATA_PRE_GA => {
+            // 7.4 GA: the earliest deadline first, then each field's deadline relative to it
+            // (plus one; 0 for none); the release candidates wrote absolute deadlines.
+            let min = if value_kind == kind::HASH_METADATA {
+                Some(r.u64_le()?)
+            } else {
+                None
+            };
+            let n = r.count(3)?;
+            let mut fields = Vec::with_capacity(n.min(RESERVE_ELEMENTS_MAX));
+            for _ in 0..n {
+                let at = r.offset();
+                let ttl = r.length()?;
+                let deadline = match (ttl, min) {
+                    (0, _) => 0,
+                    (t, Some(min)) => match (t - 1).checked_add(min) {
+                        Some(d) => d,
+                        None => return r.error_at(at, "hash field deadline out of range"),
+                    },
+                    (t, None) => t,
+                };
+                let field = r.string()?.into_owned();
+                let value = r.string()?.into_owned();
+                fields.push((field, value, deadline));
+            }
+            Ok(RdbValue::HashTtl(fields))
+        }
+        kind::HASH_LISTPACK_EX | kind::HASH_LISTPACK_EX_PRE_GA => {
+            if value_kind == kind::HASH_LISTPACK_EX {
+                r.u64_le()?;
+            }
+            let flat = blob(r, listpack)?;
+            hash_triplets(flat).or_else(|e| r.error_at(at, e))
+        }
         kind::LIST_QUICKLIST => {
             let nodes = r.count(1)?;
             let mut items = Vec::new();
@@ -159,6 +196,10 @@ pub fn is_supported(value_kind: u8) -> bool {
             | kind::ZSET_LISTPACK
             | kind::HASH_ZIPLIST
             | kind::HASH_LISTPACK
+            | kind::HASH_METADATA
+            | kind::HASH_METADATA_PRE_GA
+            | kind::HASH_LISTPACK_EX
+            | kind::HASH_LISTPACK_EX_PRE_GA
             | kind::LIST_QUICKLIST
             | kind::LIST_QUICKLIST_2
             | kind::STREAM_LISTPACKS
@@ -232,6 +273,23 @@ fn hash_pairs(flat: Vec<Vec<u8>>) -> Result<RdbValue, String> {
         pairs.push((field, value));
     }
     Ok(RdbValue::Hash(pairs))
+}
+
+/// A listpack-ex hash: field, value, deadline (an integer; 0 for none) per field.
+fn hash_triplets(flat: Vec<Vec<u8>>) -> Result<RdbValue, String> {
+    if !flat.len().is_multiple_of(3) {
+        return Err("hash listpack-ex blob with a partial triplet".into());
+    }
+    let mut fields = Vec::with_capacity(flat.len() / 3);
+    let mut it = flat.into_iter();
+    while let (Some(field), Some(value), Some(ttl)) = (it.next(), it.next(), it.next()) {
+        let deadline = std::str::from_utf8(&ttl)
+            .ok()
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or("hash listpack-ex deadline is not an integer")?;
+        fields.push((field, value, deadline));
+    }
+    Ok(RdbValue::HashTtl(fields))
 }
 
 fn zset_pairs(flat: Vec<Vec<u8>>) -> Result<RdbValue, String> {

@@ -22,14 +22,14 @@ use crate::keyspace::types::stream::{Consumer, Group, PendingEntry, StreamId, St
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAME_FIELDS: i64 = 2;
 
-/// Builds a listpack, element by element.
-struct Listpack {
+/// Builds a listpack, element by element (stream nodes; listpack-ex hashes in write.rs).
+pub(super) struct Listpack {
     buf: Vec<u8>,
     count: usize,
 }
 
 impl Listpack {
-    fn new() -> Listpack {
+    pub(super) fn new() -> Listpack {
         Listpack {
             buf: vec![0; 6],
             count: 0,
@@ -72,7 +72,7 @@ impl Listpack {
         self.count += 1;
     }
 
-    fn int(&mut self, n: i64) {
+    pub(super) fn int(&mut self, n: i64) {
         let mut enc = Vec::with_capacity(9);
         if (0..=127).contains(&n) {
             enc.push(n as u8);
@@ -98,7 +98,7 @@ impl Listpack {
 
     /// A string element, stored as an integer when it is one's canonical form (as Redis's
     /// `lpAppend` does).
-    fn string(&mut self, s: &[u8]) {
+    pub(super) fn string(&mut self, s: &[u8]) {
         if s.len() <= 20 {
             if let Some(n) = crate::strconv::parse_i64_strict(s) {
                 return self.int(n);
@@ -118,7 +118,7 @@ impl Listpack {
         self.push_encoded(&enc);
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    pub(super) fn finish(mut self) -> Vec<u8> {
         self.buf.push(0xff);
         let total = self.buf.len() as u32;
         self.buf[0..4].copy_from_slice(&total.to_le_bytes());

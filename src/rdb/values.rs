@@ -82,6 +82,28 @@ pub fn to_value(value: RdbValue, limits: &Limits) -> Result<Value, String> {
             }
             Value::Hash(Box::new(hash))
         }
+        RdbValue::HashTtl(fields) => {
+            let mut hash = HashValue::default();
+            let longest = fields
+                .iter()
+                .map(|(f, v, _)| f.len().max(v.len()))
+                .max()
+                .unwrap_or(0);
+            hash.prepare(fields.len(), longest, limits.hash);
+            for (field, value, deadline) in &fields {
+                if !hash.set(field, value, limits.hash) {
+                    return Err("duplicate hash field".into());
+                }
+                // Redis keeps field deadlines in 48 bits; anything beyond is corrupt.
+                if *deadline >= 1 << 48 {
+                    return Err("hash field deadline out of range".into());
+                }
+                if *deadline != 0 {
+                    hash.set_ttl(field, *deadline);
+                }
+            }
+            Value::Hash(Box::new(hash))
+        }
         RdbValue::Stream(stream) => Value::Stream(stream),
         RdbValue::ZSet(members) => {
             let longest = members.iter().map(|(m, _)| m.len()).max().unwrap_or(0);

@@ -7,7 +7,17 @@
 //! an optimisation of its in-memory layout that a loader does not need.
 
 use super::crc64;
-use super::format::{kind, opcode, put_len, put_string, VERSION_WRITTEN};
+use super::format::{kind, opcode, put_len, put_string, VERSION_FIELD_TTLS, VERSION_WRITTEN};
+
+/// The version a file is written with: Redis 7.0's (10) unless some hash has a field deadline,
+/// which needs Redis 7.4's (12) for its value type.
+pub fn file_version() -> u16 {
+    if crate::keyspace::types::hash::field_ttls_exist() {
+        VERSION_FIELD_TTLS
+    } else {
+        VERSION_WRITTEN
+    }
+}
 use crate::keyspace::ValueRef;
 use std::io::Write;
 
@@ -17,6 +27,10 @@ pub fn value_kind(value: ValueRef<'_>) -> u8 {
         ValueRef::Str(_) => kind::STRING,
         ValueRef::List(_) => kind::LIST,
         ValueRef::Set(_) => kind::SET,
+        ValueRef::Hash(h) if h.has_field_ttls() && h.encoding_name() == "listpackex" => {
+            kind::HASH_LISTPACK_EX
+        }
+        ValueRef::Hash(h) if h.has_field_ttls() => kind::HASH_METADATA,
         ValueRef::Hash(_) => kind::HASH,
         ValueRef::ZSet(_) => kind::ZSET_2,
         ValueRef::Stream(_) => super::stream::WRITTEN_KIND,
@@ -37,6 +51,37 @@ pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
             put_len(out, set.len() as u64);
             for member in set.iter() {
                 put_string(out, member, compress);
+            }
+        }
+        ValueRef::Hash(hash) if hash.has_field_ttls() && hash.encoding_name() == "listpackex" => {
+            // RDB_TYPE_HASH_LISTPACK_EX (Redis 7.4): the earliest deadline, then a listpack of
+            // field, value, deadline (0: none) triplets ordered as Redis keeps them: by
+            // deadline, fields without one last (its loader reads the first as the earliest).
+            let min = hash.min_field_deadline().expect("has field deadlines");
+            out.extend_from_slice(&min.to_le_bytes());
+            let mut fields: Vec<(u64, &[u8], &[u8])> = hash
+                .iter()
+                .map(|(f, v)| (hash.ttl_of(f).unwrap_or(0), f, v))
+                .collect();
+            fields.sort_by_key(|(at, _, _)| if *at == 0 { u64::MAX } else { *at });
+            let mut lp = super::stream::Listpack::new();
+            for (at, field, value) in fields {
+                lp.string(field);
+                lp.string(value);
+                lp.int(at as i64);
+            }
+            put_string(out, &lp.finish(), compress);
+        }
+        ValueRef::Hash(hash) if hash.has_field_ttls() => {
+            // RDB_TYPE_HASH_METADATA (Redis 7.4): the earliest deadline, then per field its
+            // deadline relative to it plus one (0 for none), the field and the value.
+            let min = hash.min_field_deadline().expect("has field deadlines");
+            out.extend_from_slice(&min.to_le_bytes());
+            put_len(out, hash.len() as u64);
+            for (field, value) in hash.iter() {
+                put_len(out, hash.ttl_of(field).map_or(0, |at| at - min + 1));
+                put_string(out, field, compress);
+                put_string(out, value, compress);
             }
         }
         ValueRef::Hash(hash) => {
@@ -61,7 +106,11 @@ pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
 pub fn dump_payload(value: ValueRef<'_>, compress: bool) -> Vec<u8> {
     let mut out = vec![value_kind(value)];
     put_value(&mut out, value, compress);
-    out.extend_from_slice(&VERSION_WRITTEN.to_le_bytes());
+    let version = match value {
+        ValueRef::Hash(h) if h.has_field_ttls() => VERSION_FIELD_TTLS,
+        _ => VERSION_WRITTEN,
+    };
+    out.extend_from_slice(&version.to_le_bytes());
     let crc = crc64::update(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -111,7 +160,7 @@ impl<W: Write> FileWriter<W> {
             written_bytes: 0,
         };
         w.buf
-            .extend_from_slice(format!("REDIS{VERSION_WRITTEN:04}").as_bytes());
+            .extend_from_slice(format!("REDIS{:04}", file_version()).as_bytes());
         for (key, value) in aux {
             w.buf.push(opcode::AUX);
             put_string(&mut w.buf, key.as_bytes(), false);

@@ -14,6 +14,8 @@ pub static DOCS: &[Doc] = &[
     Doc::new("hexpiretime", "key:key FIELDS:fields:block(numfields:int *field)"),
     Doc::new("hget", "key:key field"),
     Doc::new("hgetall", "key:key"),
+    Doc::new("hgetdel", "key:key FIELDS:fields:block(numfields:int *field)"),
+    Doc::new("hgetex", "key:key ?expiration:oneof(EX:seconds:int PX:milliseconds:int EXAT:unix-time-seconds:time PXAT:unix-time-milliseconds:time PERSIST) FIELDS:fields:block(numfields:int *field)"),
     Doc::new("hincrby", "key:key field increment:int"),
     Doc::new("hincrbyfloat", "key:key field increment:dbl"),
     Doc::new("hkeys", "key:key"),
@@ -30,6 +32,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("hscan", "key:key cursor:int ?MATCH:pattern:pat ?COUNT:count:int"),
     Doc::new("hset", "key:key *field_value:block(field value)")
         .history(&[("4.0.0", "Accepts multiple `field` and `value` arguments.")]),
+    Doc::new("hsetex", "key:key ?condition:oneof(FNX FXX) ?expiration:oneof(EX:seconds:int PX:milliseconds:int EXAT:unix-time-seconds:time PXAT:unix-time-milliseconds:time KEEPTTL) FIELDS:fields:block(numfields:int *data:block(field value))"),
     Doc::new("hsetnx", "key:key field value"),
     Doc::new("hstrlen", "key:key field"),
     Doc::new("httl", "key:key FIELDS:fields:block(numfields:int *field)"),

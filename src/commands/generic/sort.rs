@@ -192,6 +192,8 @@ fn lookup_pattern(ctx: &mut Ctx<'_>, pattern: &[u8], element: &[u8]) -> Option<V
     let entry = shard.get_read(hash, &key, now)?;
     match (entry.value(), field) {
         (ValueRef::Str(bytes), None) => Some(bytes.to_vec()),
+        // A field past its deadline (Redis 7.4) is missing, even before it is removed.
+        (ValueRef::Hash(h), Some(field)) if h.is_field_expired(field, now) => None,
         (ValueRef::Hash(h), Some(field)) => h.get(field).map(<[u8]>::to_vec),
         _ => None,
     }

@@ -98,12 +98,15 @@ struct Keyspace {
     misses: u64,
     expired: u64,
     evicted: u64,
+    expired_subkeys: u64,
 }
 
 #[derive(Default, Clone, Copy)]
 struct DbFigures {
     keys: u64,
     expires: u64,
+    /// Keys whose hash has field deadlines (Redis 7.4's `subexpiry`).
+    subexpiry: u64,
     ttl_sum_ms: u128,
     ttl_samples: u64,
 }
@@ -122,30 +125,33 @@ fn scan_keyspace(ctx: &mut Ctx<'_>) -> Keyspace {
     let ids: Vec<ShardId> = ks.all_shards().collect();
     for id in ids {
         let db = &mut out.dbs[id.db];
-        let (keys, expires, bytes, stats, ttl_sum, ttl_n) = ctx.with_shard(id, |shard| {
-            let (mut sum, mut n) = (0u128, 0u64);
-            if shard.volatile_len() > 0 {
-                for pos in 0..shard.slot_count().min(TTL_SLOTS_SCANNED_PER_SHARD) {
-                    if n >= TTL_SAMPLES_PER_SHARD {
-                        break;
-                    }
-                    if let Some(deadline) = shard.entry_at(pos).and_then(|e| e.expire_at_ms()) {
-                        sum += deadline.saturating_sub(now) as u128;
-                        n += 1;
+        let (keys, expires, bytes, stats, ttl_sum, ttl_n, subexpiry) =
+            ctx.with_shard(id, |shard| {
+                let (mut sum, mut n) = (0u128, 0u64);
+                if shard.volatile_len() > 0 {
+                    for pos in 0..shard.slot_count().min(TTL_SLOTS_SCANNED_PER_SHARD) {
+                        if n >= TTL_SAMPLES_PER_SHARD {
+                            break;
+                        }
+                        if let Some(deadline) = shard.entry_at(pos).and_then(|e| e.expire_at_ms()) {
+                            sum += deadline.saturating_sub(now) as u128;
+                            n += 1;
+                        }
                     }
                 }
-            }
-            (
-                shard.len() as u64,
-                shard.volatile_len() as u64,
-                shard.used_bytes() as u64,
-                shard.stats,
-                sum,
-                n,
-            )
-        });
+                (
+                    shard.len() as u64,
+                    shard.volatile_len() as u64,
+                    shard.used_bytes() as u64,
+                    shard.stats,
+                    sum,
+                    n,
+                    shard.field_ttl_len() as u64,
+                )
+            });
         db.keys += keys;
         db.expires += expires;
+        db.subexpiry += subexpiry;
         db.ttl_sum_ms += ttl_sum;
         db.ttl_samples += ttl_n;
         out.dataset_bytes += bytes;
@@ -153,6 +159,7 @@ fn scan_keyspace(ctx: &mut Ctx<'_>) -> Keyspace {
         out.misses += stats.misses;
         out.expired += stats.expired;
         out.evicted += stats.evicted;
+        out.expired_subkeys += stats.expired_subkeys;
     }
     out
 }
@@ -559,6 +566,8 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
         s.field(name, 0);
     }
     s.field("expired_keys", ks.expired);
+    // Redis 7.4: hash fields removed by their deadline.
+    s.field("expired_subkeys", ks.expired_subkeys);
     s.field("expired_stale_perc", "0.00");
     s.field("expired_time_cap_reached_count", 0);
     s.field("expire_cycle_cpu_milliseconds", 0);
@@ -779,7 +788,10 @@ fn keyspace_lines(ks: &Keyspace, s: &mut Section) {
         };
         s.field(
             &format!("db{db}"),
-            format!("keys={},expires={},avg_ttl={avg_ttl}", f.keys, f.expires),
+            format!(
+                "keys={},expires={},avg_ttl={avg_ttl},subexpiry={}",
+                f.keys, f.expires, f.subexpiry
+            ),
         );
     }
 }

@@ -168,10 +168,12 @@ pub struct CompactMap<const PAIRS: bool> {
     free: Vec<u32>,
     /// Slot numbers by key hash (indexed layout only).
     index: HashTable<u32>,
+    /// Number of elements (slot numbers are u32, so it fits; beside `indexed` it keeps the map
+    /// 8 bytes smaller, room a hash's field-TTL pointer uses without a larger allocation).
+    len: u32,
     indexed: bool,
     /// Logical position of `slots[0]` (raised by `compact`).
     base: u64,
-    len: usize,
     /// Running total of the elements' allocation sizes.
     elem_bytes: usize,
 }
@@ -185,7 +187,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -226,7 +228,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 
     fn rebuild_index(&mut self) {
-        self.index = HashTable::with_capacity(self.len);
+        self.index = HashTable::with_capacity(self.len as usize);
         let slots = &self.slots;
         for (id, slot) in slots.iter().enumerate() {
             if let Some(elem) = slot {
@@ -326,6 +328,15 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         self.slots.insert(at, Some(elem));
     }
 
+    /// Moves the element at position `from` of a packed map to position `to` (counted after
+    /// its removal); the elements between shift by one. For owners that keep their own order
+    /// (a listpackex hash's fields by deadline).
+    pub fn move_packed(&mut self, from: usize, to: usize) {
+        debug_assert!(!self.indexed, "positions move only in a packed map");
+        let elem = self.slots.remove(from);
+        self.slots.insert(to.min(self.slots.len()), elem);
+    }
+
     /// Removes `key`; true if it was present.
     pub fn remove(&mut self, key: &[u8]) -> bool {
         match self.find(key) {
@@ -359,7 +370,9 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         if self.len == 0 {
             self.slots.clear();
             self.free.clear();
-        } else if self.slots.len() >= COMPACT_SLOTS_MIN && self.len * 4 < self.slots.len() {
+        } else if self.slots.len() >= COMPACT_SLOTS_MIN
+            && (self.len as usize) * 4 < self.slots.len()
+        {
             self.compact();
         }
     }
@@ -386,7 +399,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
             .position(Option::is_some)
             .unwrap_or(self.slots.len());
         self.slots.drain(..first_live);
-        self.slots.shrink_to(self.len * 2);
+        self.slots.shrink_to(self.len as usize * 2);
         self.base += first_live as u64;
         self.free = (0..self.slots.len())
             .filter(|&i| self.slots[i].is_none())
@@ -436,10 +449,10 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
                 .filter(|&i| self.slots[i].is_some())
                 .map(|i| i as Slot)
         };
-        if count >= self.len {
+        if count >= self.len as usize {
             return live().collect();
         }
-        if count * 3 > self.len {
+        if count * 3 > self.len as usize {
             // Many of them: a partial shuffle of every live slot.
             let mut all: Vec<Slot> = live().collect();
             for i in 0..count {

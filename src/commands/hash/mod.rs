@@ -5,8 +5,11 @@
 //! one; this file maps outcomes to replies, notifications and AOF effects. Random picks
 //! (HRANDFIELD) and HSCAN use the positions of the hash's `CompactMap`.
 
+pub mod expire;
+
 use crate::command;
-use crate::commands::collection::{self, read_in};
+use crate::commands::collection;
+use crate::commands::hash::expire::expire_due_fields;
 use crate::commands::string::long_double::LongDouble;
 use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
@@ -48,12 +51,19 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The listpack limits in force (they decide the encoding OBJECT ENCODING reports).
-fn limits(ctx: &Ctx<'_>) -> HashLimits {
+pub(super) fn limits(ctx: &Ctx<'_>) -> HashLimits {
     let hot = &ctx.state.config.hot;
     HashLimits {
         entries: hot.hash_max_listpack_entries.load(Ordering::Relaxed) as usize,
         value_bytes: hot.hash_max_listpack_value.load(Ordering::Relaxed) as usize,
     }
+}
+
+/// The hash at `key` for reading, after lazy field expiry (see `expire`).
+fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c HashValue>, CommandError> {
+    let db = ctx.db();
+    expire_due_fields(ctx, db, key);
+    collection::read_in::<HashValue>(ctx, key)
 }
 
 fn bulk(bytes: &[u8]) -> Reply {
@@ -69,6 +79,7 @@ fn change<R>(
     f: impl FnOnce(&mut HashValue) -> Result<(R, bool), CommandError>,
 ) -> Result<R, CommandError> {
     let db = ctx.db();
+    expire_due_fields(ctx, db, key);
     let written = collection::write::<HashValue, _>(ctx, db, key, true, f)?
         .expect("write creates a missing key");
     let (result, changed) = written.result;
@@ -125,12 +136,12 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(h.and_then(|h| h.get(&argv[2])).map_or(Reply::Nil, bulk))
 }
 
 fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         argv[2..]
             .iter()
@@ -142,6 +153,7 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let db = ctx.db();
     let key = &argv[1];
+    expire_due_fields(ctx, db, key);
     let Some(written) = collection::write::<HashValue, _>(ctx, db, key, false, |h| {
         Ok(argv[2..].iter().filter(|f| h.remove(f)).count())
     })?
@@ -159,23 +171,23 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Int(h.is_some_and(|h| h.contains(&argv[2])) as i64))
 }
 
 fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Int(h.map_or(0, HashValue::len) as i64))
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     let len = h.and_then(|h| h.get(&argv[2])).map_or(0, <[u8]>::len);
     Ok(Reply::Int(len as i64))
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(f, _)| bulk(f)))
@@ -184,7 +196,7 @@ fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Array(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(_, v)| bulk(v)))
@@ -193,7 +205,7 @@ fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let h = read_in::<HashValue>(ctx, &argv[1])?;
+    let h = read_hash(ctx, &argv[1])?;
     Ok(Reply::Map(
         h.into_iter()
             .flat_map(|h| h.iter().map(|(f, v)| (bulk(f), bulk(v))))
@@ -212,7 +224,8 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             None => 0,
         };
         let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
-        h.set(field, next.to_string().as_bytes(), limits);
+        // A value changed in place keeps its deadline (redis.io, HEXPIRE).
+        h.set_keep_ttl(field, next.to_string().as_bytes(), limits);
         Ok((next, true))
     })?;
     Ok(Reply::Int(next))
@@ -225,7 +238,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let limits = limits(ctx);
     let field = &argv[2];
-    let text = change(ctx, &argv[1], "hincrbyfloat", |h| {
+    let (text, deadline) = change(ctx, &argv[1], "hincrbyfloat", |h| {
         let current = match h.get(field) {
             Some(text) => LongDouble::parse(text)
                 .ok_or_else(|| CommandError::err("hash value is not a float"))?,
@@ -236,23 +249,35 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             return Err(CommandError::err("increment would produce NaN or Infinity"));
         }
         let text = sum.to_human();
-        h.set(field, text.as_bytes(), limits);
-        Ok((text, true))
+        // A value changed in place keeps its deadline (redis.io, HEXPIRE).
+        h.set_keep_ttl(field, text.as_bytes(), limits);
+        Ok(((text, h.ttl_of(field)), true))
     })?;
-    // The AOF records the result, so replay does not depend on float arithmetic.
+    // The AOF records the result, so replay does not depend on float arithmetic; the HSET
+    // would drop the field's deadline, so the deadline follows it.
     ctx.propagate(vec![
         Bytes::from_static(b"HSET"),
         argv[1].clone(),
         field.clone(),
         Bytes::from(text.clone()),
     ]);
+    if let Some(at) = deadline {
+        ctx.propagate(vec![
+            Bytes::from_static(b"HPEXPIREAT"),
+            argv[1].clone(),
+            Bytes::from(at.to_string()),
+            Bytes::from_static(b"FIELDS"),
+            Bytes::from_static(b"1"),
+            field.clone(),
+        ]);
+    }
     Ok(Reply::Bulk(Bytes::from(text)))
 }
 
 /// HRANDFIELD key [count [WITHVALUES]].
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(count_arg) = argv.get(2) else {
-        let h = read_in::<HashValue>(ctx, &argv[1])?;
+        let h = read_hash(ctx, &argv[1])?;
         let slot = h.and_then(|h| h.map().random_slot(&mut collection::random_below));
         return Ok(match (h, slot) {
             (Some(h), Some(slot)) => bulk(h.at(slot).expect("random slot is live").0),
@@ -271,7 +296,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         Some(_) => return Err(CommandError::Syntax),
     };
     let protocol = ctx.client.protocol;
-    let Some(h) = read_in::<HashValue>(ctx, &argv[1])? else {
+    let Some(h) = read_hash(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
     let map = h.map();
@@ -293,19 +318,35 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }))
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count]. A `listpack` hash is returned whole with
-/// cursor 0, as Redis does; a `hashtable` one is walked by slot position (see `CompactMap`).
+/// HSCAN key cursor [MATCH pattern] [COUNT count] [NOVALUES]. A `listpack` hash is returned
+/// whole with cursor 0, as Redis does; a `hashtable` one is walked by slot position (see
+/// `CompactMap`). NOVALUES (Redis 7.4) returns the fields only.
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let cursor = crate::commands::generic::parse_scan_cursor(&argv[2])?;
-    let Some(h) = read_in::<HashValue>(ctx, &argv[1])? else {
+    // NOVALUES is a flag among the MATCH/COUNT pairs: take it out where an option may start.
+    let mut options: Vec<Bytes> = argv[..3].to_vec();
+    let mut no_values = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if is(&argv[i], "novalues") {
+            no_values = true;
+            i += 1;
+        } else {
+            options.extend(argv[i..(i + 2).min(argv.len())].iter().cloned());
+            i += 2;
+        }
+    }
+    let Some(h) = read_hash(ctx, &argv[1])? else {
         return Ok(collection::scan_reply(0, Vec::new()));
     };
-    let opts = collection::parse_scan_options(argv, 3)?;
+    let opts = collection::parse_scan_options(&options, 3)?;
     let mut items = Vec::new();
     let mut push = |f: &[u8], v: &[u8]| {
         if opts.wants(f) {
             items.push(bulk(f));
-            items.push(bulk(v));
+            if !no_values {
+                items.push(bulk(v));
+            }
         }
     };
     let next = if h.map().is_indexed() {
