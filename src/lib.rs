@@ -11,6 +11,7 @@ pub mod aof;
 pub mod blocking;
 pub mod clients;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod error;

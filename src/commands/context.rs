@@ -40,6 +40,9 @@ pub struct ClientState {
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
+    /// Its commands are applied as sent, never refused for cluster slots (Redis's
+    /// `mustObeyClient`: AOF loading, a primary's replication stream).
+    pub must_obey: bool,
 }
 
 /// A transaction being queued.
@@ -88,6 +91,7 @@ impl ClientState {
             aof_wait: 0,
             blocking: Default::default(),
             query_batch: (0, 0),
+            must_obey: false,
         }
     }
 }

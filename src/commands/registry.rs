@@ -13,6 +13,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::expire::COMMANDS,
         super::object::COMMANDS,
         super::server::COMMANDS,
+        super::cluster::COMMANDS,
         super::lolwut::COMMANDS,
         super::connection::COMMANDS,
         super::client_cmd::COMMANDS,

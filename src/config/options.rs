@@ -555,7 +555,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         "5000",
         Mutable,
     ),
-    // Cluster: not implemented; `refusal` stops start-up for cluster-enabled yes
+    // Cluster: an emulated cluster of one node owning every slot (cluster/, docs/scale-out.md)
     opt("cluster-enabled", Bool, "no", Immutable),
     opt("cluster-config-file", Str, "nodes.conf", Immutable),
     opt(
@@ -955,11 +955,6 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
         "ferrocache has no replication: this node would accept writes as a primary instead of replicating",
     ),
     (
-        "cluster-enabled",
-        "`yes`",
-        "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
-    ),
-    (
         "min-replicas-to-write",
         "a value above 0",
         "ferrocache has no replication: with no replica a write could never be accepted",
@@ -971,7 +966,6 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
 pub fn refusal(name: &str, value: &str) -> Option<String> {
     let refused = match name {
         "replicaof" => !value.is_empty(),
-        "cluster-enabled" => value == "yes",
         "min-replicas-to-write" => value != "0",
         _ => false,
     };

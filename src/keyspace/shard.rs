@@ -58,6 +58,8 @@ pub struct Shard {
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
+    /// Keys per hash slot (database 0 in cluster mode, see slot_index); None otherwise.
+    slot_counts: Option<std::sync::Arc<super::slot_index::SlotCounts>>,
 }
 
 /// The entry at slot `pos` of a slab, if any.
@@ -88,7 +90,18 @@ impl Shard {
             prefix_stats: Default::default(),
             evict_tier: Default::default(),
             snapshot: None,
+            slot_counts: None,
         }
+    }
+
+    /// Counts this shard's keys per hash slot in `counts` from now on (cluster mode, database 0).
+    pub fn index_slots(&mut self, counts: std::sync::Arc<super::slot_index::SlotCounts>) {
+        for pos in 0..self.slot_count() {
+            if let Some(entry) = self.entry_at(pos) {
+                counts.added(entry.key());
+            }
+        }
+        self.slot_counts = Some(counts);
     }
 
     pub fn len(&self) -> usize {
@@ -380,6 +393,10 @@ impl Shard {
             hasher.hash_one(e.key())
         });
         self.keys += 1;
+        if let Some(counts) = &self.slot_counts {
+            // A replaced entry was counted out by `remove` above.
+            counts.added(self.slot(id).as_ref().expect("just stored").key());
+        }
         super::evict_tiers::note_insert(self, id);
         old
     }
@@ -411,6 +428,9 @@ impl Shard {
         self.free.push(id);
         self.evict_tier.note_remove(entry.key());
         self.keys -= 1;
+        if let Some(counts) = &self.slot_counts {
+            counts.removed(entry.key());
+        }
         self.used_bytes -= entry.memory_bytes();
         if entry.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
@@ -570,6 +590,13 @@ impl Shard {
     pub fn clear(&mut self, now_ms: u64) {
         self.touch_watched_emptied(|_| KeyState::Absent, now_ms);
         self.before_contents_change();
+        if let Some(counts) = &self.slot_counts {
+            for pos in 0..self.slot_count() {
+                if let Some(entry) = entry_in(&self.slots, pos) {
+                    counts.removed(entry.key());
+                }
+            }
+        }
         self.reset_storage();
     }
 
