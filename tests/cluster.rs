@@ -67,7 +67,7 @@ fn normalize(reply: &[u8], id: &str, port: u16) -> String {
 }
 
 /// Cluster-mode script: one command per line, `@resp3` switches both connections, `#` comments.
-const SCRIPT: &str = r#"
+const SCRIPT: &str = r##"
 # Slot function: hash tags, empty tags, nested braces, binary keys
 CLUSTER KEYSLOT foo
 CLUSTER KEYSLOT {user1000}.following
@@ -150,6 +150,19 @@ EVAL "return redis.pcall('mget','a','b')" 0
 EVAL "return redis.call('get','b')" 1 a
 EVAL "redis.call('set','a','1'); return redis.call('set','b','2')" 0
 FCALL nofunc 2 a b
+EVAL "#!lua flags=no-cluster\nreturn 1" 0
+EVAL "#!lua flags=allow-cross-slot-keys\nreturn redis.call('mget','a','b')" 0
+FUNCTION LOAD "#!lua name=lib\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'no-cluster'}}"
+FCALL f 0
+FCALL_RO f 0
+FUNCTION FLUSH
+# Shard channels hash to slots like keys
+SPUBLISH a b
+SSUBSCRIBE a b
+SSUBSCRIBE {a}1
+SUNSUBSCRIBE a b
+SUNSUBSCRIBE {a}1
+SUNSUBSCRIBE
 # Transactions: checked when queued, and across queued commands at EXEC
 MULTI
 SET a 1
@@ -233,7 +246,7 @@ MSET a 1 b 2
 EVAL "return redis.pcall('mget','a','b')" 0
 SELECT 1
 INFO cluster
-"#;
+"##;
 
 /// Runs SCRIPT on fresh connections to both servers; returns the differences.
 fn run_script(ours: &Server, redis: &Server) -> Vec<String> {

@@ -14,7 +14,7 @@
 
 pub mod slot;
 
-use crate::commands::{ClientState, CommandSpec, KeySpec};
+use crate::commands::{flags, ClientState, CommandSpec, KeySpec};
 use crate::state::ServerState;
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -25,6 +25,9 @@ pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same sl
 /// The error `redis.call` raises in a script for a command whose keys are in different slots.
 pub const SCRIPT_CROSSSLOT: &str =
     "ERR Script attempted to access a non local key in a cluster node";
+
+/// The error of EVAL / FCALL of a script or function flagged `no-cluster`, in cluster mode.
+pub const NO_CLUSTER_SCRIPT: &str = "Can not run script on cluster, 'no-cluster' flag is set.";
 
 /// The cluster state of this node.
 pub struct Cluster {
@@ -229,10 +232,13 @@ fn fold_slots(
     argv: &[Bytes],
     first: &mut Option<(Bytes, u16)>,
 ) -> Result<(), ()> {
-    if let KeySpec::None = spec.keys {
-        return Ok(());
-    }
-    for (_, i) in spec.keys.key_indexes(argv) {
+    let indexes = match spec.keys {
+        // Shard channels (SSUBSCRIBE, SPUBLISH ...) hash to slots like keys.
+        KeySpec::None if spec.has(flags::PUBSUB) => channel_indexes(spec, argv),
+        KeySpec::None => return Ok(()),
+        _ => spec.keys.key_indexes(argv),
+    };
+    for (_, i) in indexes {
         let key = &argv[i];
         match first {
             None => *first = Some((key.clone(), slot::key_slot(key))),
@@ -244,6 +250,29 @@ fn fold_slots(
         }
     }
     Ok(())
+}
+
+/// The arguments that are shard channels, from the command's `not_key` key specs.
+fn channel_indexes(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
+    use crate::commands::key_specs::{declared, Begin, Find};
+    let mut out = Vec::new();
+    for decl in declared(spec.name).unwrap_or_default() {
+        if let (Begin::Index(first), Find::Range { lastkey, step, .. }) = (decl.begin, decl.find) {
+            let argc = argv.len() as i64;
+            let first = i64::from(first);
+            let last = if lastkey < 0 {
+                argc + i64::from(lastkey)
+            } else {
+                first + i64::from(lastkey)
+            };
+            let mut i = first;
+            while i <= last.min(argc - 1) {
+                out.push((None, i as usize));
+                i += i64::from(step.max(1));
+            }
+        }
+    }
+    out
 }
 
 /// Whether a command's keys are in different slots, in cluster mode (dispatch refuses it with
