@@ -287,10 +287,16 @@ pub fn crosses_slots(
     if !state.cluster.enabled || client.must_obey {
         return false;
     }
+    spans_slots(spec, argv)
+}
+
+/// Whether one command's keys (or shard channels) are in more than one slot.
+fn spans_slots(spec: &CommandSpec, argv: &[Bytes]) -> bool {
     if let KeySpec::Range {
         first: 1, last: 1, ..
     } = spec.keys
     {
+        // One key: nothing to compare (the common case costs no hashing).
         return false;
     }
     fold_slots(spec, argv, &mut None).is_err()
@@ -321,7 +327,5 @@ pub fn script_refusal(
     if !state.cluster.enabled {
         return None;
     }
-    fold_slots(spec, argv, &mut None)
-        .is_err()
-        .then_some(SCRIPT_CROSSSLOT)
+    spans_slots(spec, argv).then_some(SCRIPT_CROSSSLOT)
 }
