@@ -200,8 +200,10 @@ pub fn announced_port(state: &ServerState) -> u16 {
 /// else `cluster-port`, else the client port + 10000, as Redis computes it.
 pub fn bus_port(state: &ServerState) -> u16 {
     match state.config.get_i64("cluster-announce-bus-port") {
+        // Redis refuses a client port above 55535 without cluster-port; here nothing listens
+        // on the bus, so such a port shows bus port 0.
         0 => match state.config.get_i64("cluster-port") {
-            0 => announced_port(state).wrapping_add(10000),
+            0 => announced_port(state).checked_add(10000).unwrap_or(0),
             port => port as u16,
         },
         port => port as u16,

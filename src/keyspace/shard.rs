@@ -96,12 +96,8 @@ impl Shard {
 
     /// Counts this shard's keys per hash slot in `counts` from now on (cluster mode, database 0).
     pub fn index_slots(&mut self, counts: std::sync::Arc<super::slot_index::SlotCounts>) {
-        for pos in 0..self.slot_count() {
-            if let Some(entry) = self.entry_at(pos) {
-                counts.added(entry.key());
-            }
-        }
         self.slot_counts = Some(counts);
+        self.count_slots(true);
     }
 
     pub fn len(&self) -> usize {
@@ -590,13 +586,7 @@ impl Shard {
     pub fn clear(&mut self, now_ms: u64) {
         self.touch_watched_emptied(|_| KeyState::Absent, now_ms);
         self.before_contents_change();
-        if let Some(counts) = &self.slot_counts {
-            for pos in 0..self.slot_count() {
-                if let Some(entry) = entry_in(&self.slots, pos) {
-                    counts.removed(entry.key());
-                }
-            }
-        }
+        self.count_slots(false);
         self.reset_storage();
     }
 
@@ -724,6 +714,13 @@ impl Shard {
     pub fn swap_contents(&mut self, other: &mut Shard) {
         self.before_contents_change();
         other.before_contents_change();
+        // Slot counters stay with their shard (database 0 in cluster mode): the keys that
+        // leave are counted out, the keys that arrive counted in.
+        let recount = self.slot_counts.is_some() || other.slot_counts.is_some();
+        if recount {
+            self.count_slots(false);
+            other.count_slots(false);
+        }
         std::mem::swap(&mut self.index, &mut other.index);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.stamps, &mut other.stamps);
@@ -739,6 +736,26 @@ impl Shard {
             &mut self.pass_deadline_min_ms,
             &mut other.pass_deadline_min_ms,
         );
+        if recount {
+            self.count_slots(true);
+            other.count_slots(true);
+        }
+    }
+
+    /// Adds (or takes away) every key of this shard to (from) its slot counters, if it has any.
+    fn count_slots(&self, add: bool) {
+        let Some(counts) = &self.slot_counts else {
+            return;
+        };
+        for pos in 0..self.slot_count() {
+            if let Some(entry) = entry_in(&self.slots, pos) {
+                if add {
+                    counts.added(entry.key());
+                } else {
+                    counts.removed(entry.key());
+                }
+            }
+        }
     }
 }
 

@@ -71,6 +71,17 @@ mod tests {
         };
         ks.lock(id).remove(h, b"a", 0);
         assert_eq!(index.count(slot), 1);
+        // A swap with an unindexed shard (SWAPDB's way) moves the counts out and back.
+        let mut carrier = crate::keyspace::Shard::new(Default::default());
+        let h = ks.hash(b"{a}x");
+        let id = ShardId {
+            db: 0,
+            shard: ks.shard_of(h),
+        };
+        ks.lock(id).swap_contents(&mut carrier);
+        assert_eq!(index.count(slot), 0);
+        ks.lock(id).swap_contents(&mut carrier);
+        assert_eq!(index.count(slot), 1);
         for id in ks.all_shards().collect::<Vec<_>>() {
             ks.lock(id).clear(0);
         }
