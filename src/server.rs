@@ -27,8 +27,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
-    listener::start(&state)?;
     crate::cluster::load_at_startup(&state).map_err(ServerError::Config)?;
+    listener::start(&state)?;
+    crate::cluster::save_config(&state).map_err(ServerError::Config)?;
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));

@@ -94,9 +94,10 @@ impl Cluster {
     }
 }
 
-/// Reads this node's id from `cluster-config-file` (relative to `dir`), or writes the file
-/// with a new id when there is none. An unreadable or unwritable file stops start-up, as in
-/// Redis.
+/// Reads this node's id from `cluster-config-file` (relative to `dir`) before clients are
+/// accepted; a new id is kept when there is no file. An unreadable file, or one without this
+/// node's line, stops start-up, as in Redis. `save_config` writes the file once the listeners
+/// know their port.
 pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
     if !state.cluster.enabled {
         return Ok(());
@@ -128,12 +129,15 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
             ))
         }
     }
-    save_config(state)
+    Ok(())
 }
 
 /// Writes cluster-config-file (CLUSTER SAVECONFIG, start-up): this node's line in Redis's
-/// nodes.conf format, then the epochs.
+/// nodes.conf format, then the epochs. Nothing without cluster mode.
 pub fn save_config(state: &ServerState) -> Result<(), String> {
+    if !state.cluster.enabled {
+        return Ok(());
+    }
     let path = config_path(state);
     let (ip, port, bus) = (
         announced_ip(state, None),
