@@ -114,6 +114,8 @@ pub struct ClientDetails {
     pub user: String,
     /// Connected through the unix socket (CLIENT LIST flag `U`).
     pub unix: bool,
+    /// READONLY in cluster mode (CLIENT LIST flag `r`).
+    pub readonly: bool,
 }
 
 impl ClientDetails {
@@ -141,6 +143,9 @@ impl ClientDetails {
         }
         if self.unix {
             flags.push('U');
+        }
+        if self.readonly {
+            flags.push('r');
         }
         if self.no_evict {
             flags.push('e');

@@ -492,6 +492,33 @@ fn announced_address_is_used_in_topology_replies() {
     assert!(c
         .cmd_str(&["CLUSTER", "NODES"])
         .contains(" 127.0.0.1:7000@17001,cache-1 myself,master "));
+    // MYSHARDID (Redis 7.2): one shard, named the same way across calls.
+    let shard = c.cmd_str(&["CLUSTER", "MYSHARDID"]);
+    assert!(shard.starts_with("$40\r\n"), "{shard}");
+    assert_eq!(c.cmd_str(&["CLUSTER", "MYSHARDID"]), shard);
+}
+
+/// READONLY shows as flag `r` in CLIENT LIST until READWRITE or RESET, as in Redis.
+#[test]
+fn readonly_flag_in_client_list() {
+    let server = start_ours(&[]);
+    let mut c = server.raw();
+    let flags = |c: &mut RawClient| {
+        let info = c.cmd_str(&["CLIENT", "INFO"]);
+        info.split(' ')
+            .find_map(|f| f.strip_prefix("flags="))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(c.cmd_str(&["READONLY"]), "+OK\r\n");
+    assert_eq!(flags(&mut c), "r");
+    assert_eq!(c.cmd_str(&["READWRITE"]), "+OK\r\n");
+    assert_eq!(flags(&mut c), "N");
+    assert_eq!(c.cmd_str(&["READONLY"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["RESET"]), "+RESET\r\n");
+    assert_eq!(flags(&mut c), "N");
+    assert_eq!(c.cmd_str(&["ASKING"]), "+OK\r\n");
+    assert_eq!(flags(&mut c), "N");
 }
 
 /// redis-cli in cluster mode (-c): it reads the slot map and sends each key to its node,

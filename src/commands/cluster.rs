@@ -45,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "cluster",
         "3.0.0",
         "Enables read queries for a connection to a cluster replica node",
-        ok_in_cluster_mode
+        readonly
     ),
     command!(
         "readwrite",
@@ -56,7 +56,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "cluster",
         "3.0.0",
         "Disables read queries for a connection to a cluster replica node",
-        ok_in_cluster_mode
+        readwrite
     ),
 ];
 
@@ -133,10 +133,23 @@ fn enabled(ctx: &Ctx<'_>) -> Result<(), CommandError> {
     }
 }
 
-/// ASKING, READONLY, READWRITE: accepted in cluster mode. With one primary owning every slot
-/// there is no migration to follow and no replica to read from, so they change nothing.
+/// ASKING: accepted in cluster mode. With one primary owning every slot there is no migration
+/// to follow, so it changes nothing (neither do READONLY and READWRITE, but for CLIENT LIST).
 fn ok_in_cluster_mode(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
+    Ok(Reply::Ok)
+}
+
+/// READONLY: reads on a replica would be allowed; shown as flag `r` in CLIENT LIST.
+fn readonly(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    enabled(ctx)?;
+    ctx.client.info.details.lock().readonly = true;
+    Ok(Reply::Ok)
+}
+
+fn readwrite(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    enabled(ctx)?;
+    ctx.client.info.details.lock().readonly = false;
     Ok(Reply::Ok)
 }
 

@@ -149,6 +149,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     details.name.clear();
     details.no_evict = false;
     details.no_touch = false;
+    details.readonly = false;
     details.multi = -1;
     Ok(Reply::status("RESET"))
 }

@@ -541,7 +541,7 @@ pub static NOTES: &[Note] = &[
         commands: &["asking", "readonly", "readwrite"],
         options: "",
         status: Full,
-        differences: "`+OK` in cluster mode (there is no slot migration or replica read to enable); `ERR This instance has cluster support disabled` without it.",
+        differences: "`+OK` in cluster mode (there is no slot migration or replica read to enable); READONLY shows as flag `r` in CLIENT LIST until READWRITE or RESET, as in Redis. `ERR This instance has cluster support disabled` without cluster mode.",
     },
     // Server
     Note {
