@@ -15,7 +15,6 @@ use crate::acl::rules::UserRules;
 use crate::aof::manifest::Manifest;
 use crate::aof::reader::{Reader as AofReader, Step};
 use crate::clock::Clock;
-use crate::commands::{dispatch, flags, ClientState};
 use crate::config::Config;
 use crate::config::Mutability;
 use crate::keyspace::Keyspace;
@@ -23,6 +22,7 @@ use crate::protocol::request::{split_args, Limits, Request, RequestDecoder, INLI
 use crate::protocol::Reply;
 use crate::rdb;
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 
 /// A property an input broke.
@@ -253,7 +253,11 @@ fn with_server<R>(f: impl FnOnce(&ServerState, &mut ClientState) -> R) -> R {
             config
                 .load_text("databases 2\nproto-max-bulk-len 1mb\nsave \"\"\nappendonly no\n")
                 .expect("fuzz server config");
-            let state = ServerState::new(config, Clock::manual(1_790_000_000_000));
+            let state = ServerState::new(
+                config,
+                Clock::manual(1_790_000_000_000),
+                crate::commands::TABLES,
+            );
             let addr = "127.0.0.1:1".parse().expect("literal address");
             let info = state.clients.register(addr, addr, -1, 1_790_000_000_000);
             let client = ClientState::new(info);
@@ -454,7 +458,12 @@ pub fn aof(data: &[u8]) -> Result<(), Broken> {
                 ));
             }
             if all_replayable {
-                let _ = crate::aof::load::replay_bytes(state, "fuzz.aof", file);
+                let _ = crate::aof::load::replay_bytes(
+                    state,
+                    "fuzz.aof",
+                    file,
+                    crate::engine::dispatch::execute,
+                );
             }
             Ok(())
         })

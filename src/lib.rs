@@ -8,12 +8,13 @@
 pub mod acl;
 pub mod alloc_counter;
 pub mod aof;
-pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod cluster;
 pub mod commands;
+pub mod compat;
 pub mod config;
+pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
@@ -31,3 +32,6 @@ pub mod scripting;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod strconv;
+#[cfg(test)]
+pub mod testing;

@@ -62,9 +62,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err((i, reason)) =
-        ferrocache::commands::registry::Registry::check_renames(&config.renamed_commands)
-    {
+    if let Err((i, reason)) = ferrocache::engine::registry::Registry::check_renames(
+        ferrocache::commands::TABLES,
+        &config.renamed_commands,
+    ) {
         let (line_no, line) = &config.renamed_at[i];
         eprintln!("{}", ferrocache::config::fatal(*line_no, line, reason));
         std::process::exit(1);
@@ -79,7 +80,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let state = Arc::new(ServerState::new(config, Clock::System));
+    let state = Arc::new(ServerState::new(
+        config,
+        Clock::System,
+        ferrocache::commands::TABLES,
+    ));
     let code = match runtime.block_on(ferrocache::server::run(state)) {
         Ok(code) => code,
         Err(e) => {

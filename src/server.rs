@@ -20,10 +20,12 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     // Like redis-server, the data is loaded before clients are accepted.
     {
         let state = state.clone();
-        tokio::task::spawn_blocking(move || crate::aof::load::open_at_startup(&state))
-            .await
-            .map_err(|e| ServerError::Config(e.to_string()))?
-            .map_err(ServerError::Config)?;
+        tokio::task::spawn_blocking(move || {
+            crate::aof::load::open_at_startup(&state, crate::engine::dispatch::execute)
+        })
+        .await
+        .map_err(|e| ServerError::Config(e.to_string()))?
+        .map_err(ServerError::Config)?;
     }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
@@ -34,7 +36,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
-    if let Some(port) = crate::observability::prometheus::start(&state).await? {
+    if let Some(port) = crate::net::metrics::start(&state).await? {
         tracing::info!(
             "Metrics endpoint on http://{}:{port}/metrics",
             state.config.get("metrics-bind")
@@ -48,7 +50,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         };
         tracing::info!("memcached protocol on port {port}{tls}");
     }
-    crate::commands::info::note_startup_memory();
+    crate::commands::server::info::note_startup_memory();
     let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {
         tracing::info!(

@@ -3,8 +3,8 @@
 
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
-use crate::commands::registry::Registry;
 use crate::config::Config;
+use crate::engine::registry::{Registry, Table};
 use crate::keyspace::Keyspace;
 use crate::stats::ServerStats;
 use std::sync::atomic::AtomicU64;
@@ -37,7 +37,7 @@ pub struct ServerState {
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
-    pub blocking: crate::blocking::Blocking,
+    pub blocking: crate::engine::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.
@@ -55,13 +55,15 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    pub fn new(config: Config, clock: Clock) -> ServerState {
+    /// `commands`: the command families' tables (`commands::TABLES`), handed in so the state
+    /// (which every module sees) does not depend on the command families.
+    pub fn new(config: Config, clock: Clock, commands: &[Table]) -> ServerState {
         let databases = config.get_i64("databases").max(1) as usize;
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
         let shards = (workers * 4).max(16);
-        let registry = Registry::new(&config.renamed_commands);
+        let registry = Registry::new(commands, &config.renamed_commands);
         let now_ms = clock.now_ms();
         let acl = crate::acl::Acl::new(&config, &registry);
         let cluster = crate::cluster::Cluster::new(config.get_bool("cluster-enabled"), now_ms);

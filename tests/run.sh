@@ -37,19 +37,21 @@ as_root() {
 }
 
 install_redis_server() {
-    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
+        && command -v redis-sentinel >/dev/null 2>&1; then
         return 0
     fi
-    say "installing redis-server and redis-tools"
+    say "installing redis-server, redis-sentinel and redis-tools"
     export DEBIAN_FRONTEND=noninteractive
     # `apt-get update` only when the package lists are missing or stale.
-    if ! as_root apt-get install -y -q redis-server redis-tools >/dev/null 2>&1; then
+    if ! as_root apt-get install -y -q redis-server redis-sentinel redis-tools >/dev/null 2>&1; then
         quiet as_root apt-get update -q
-        quiet as_root apt-get install -y -q redis-server redis-tools
+        quiet as_root apt-get install -y -q redis-server redis-sentinel redis-tools
     fi
-    # Debian's package starts a system redis on 6379; the tests never use it, but stop it so it
-    # does not hold the default port. Harmless when there is no init system.
+    # Debian's packages start a system redis on 6379 and a sentinel on 26379; the tests never use
+    # them, but stop them so they do not hold the default ports. Harmless without an init system.
     as_root service redis-server stop >/dev/null 2>&1 || true
+    as_root service redis-sentinel stop >/dev/null 2>&1 || true
 }
 
 install_openssl() {

@@ -3,7 +3,7 @@
 //! with the access the command needs, then the Pub/Sub channels against the channel patterns.
 
 use super::rules::UserRules;
-use crate::commands::registry::Found;
+use crate::engine::registry::Found;
 use crate::keyspace::glob::glob_match;
 use bytes::Bytes;
 
@@ -81,8 +81,8 @@ fn command_allowed(rules: &UserRules, found: &Found, argv: &[Bytes]) -> bool {
 
 fn check_keys(rules: &UserRules, found: &Found, argv: &[Bytes]) -> Result<(), Denied> {
     // Commands with declared key specs: each key's access from the spec that finds it.
-    let by_specs = crate::commands::key_specs::declared(found.full_name)
-        .and_then(|specs| crate::commands::key_specs::keys_by_specs(specs, argv));
+    let by_specs = crate::engine::key_specs::declared(found.full_name)
+        .and_then(|specs| crate::engine::key_specs::keys_by_specs(specs, argv));
     for (nth, (_, i)) in found.spec.keys.key_indexes(argv).into_iter().enumerate() {
         let declared = by_specs
             .as_ref()
@@ -126,7 +126,7 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }
-    access_of(crate::commands::docs::key_flags_of_call(
+    access_of(crate::commands::server::command::key_flags_of_call(
         found.spec, argv, nth,
     ))
 }

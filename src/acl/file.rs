@@ -221,7 +221,7 @@ pub fn valid_username(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     // Found by the acl fuzz target: a key pattern holding a quote (accepted by SETUSER, as in
     // Redis) was saved raw, and the saved file then failed to load ("unbalanced quotes").

@@ -13,8 +13,8 @@ pub mod file;
 pub mod log;
 pub mod rules;
 
-use crate::commands::registry::{Found, Registry};
-use crate::commands::ClientState;
+use crate::engine::registry::{Found, Registry};
+use crate::engine::ClientState;
 use crate::state::ServerState;
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -374,7 +374,7 @@ pub fn refusal(
 
 /// EXEC's second check (rules may have changed since queuing), with Redis's EXEC wording.
 pub fn exec_refusal(
-    ctx: &mut crate::commands::Ctx<'_>,
+    ctx: &mut crate::engine::Ctx<'_>,
     found: &Found,
     argv: &[Bytes],
 ) -> Option<crate::protocol::Reply> {
@@ -393,7 +393,7 @@ pub fn exec_refusal(
 
 /// A script's `redis.call` check: the error text for the script, as Redis 7.2.
 pub fn script_refusal(
-    ctx: &mut crate::commands::Ctx<'_>,
+    ctx: &mut crate::engine::Ctx<'_>,
     found: &Found,
     argv: &[Bytes],
 ) -> Option<String> {
@@ -453,7 +453,7 @@ fn log_refusal(
 }
 
 /// A failed AUTH or HELLO AUTH: logged under the name that was tried, as Redis does.
-pub fn log_auth_failure(ctx: &mut crate::commands::Ctx<'_>, username: &[u8]) {
+pub fn log_auth_failure(ctx: &mut crate::engine::Ctx<'_>, username: &[u8]) {
     let context = if ctx.client.multi.is_some() {
         Context::Multi
     } else {
@@ -487,16 +487,16 @@ fn add_log_entry(
         username,
     };
     state.acl.log.add(refusal, now_ms, max_len, || {
-        let ctx = crate::commands::Ctx {
+        let ctx = crate::engine::Ctx {
             state,
             client,
             now_ms,
-            locks: crate::commands::context::Locks::none(),
+            locks: crate::engine::context::Locks::none(),
             changed: 0,
             effects: Default::default(),
         };
         let info = ctx.client.info.clone();
         let own_cmd = ctx.client.last_cmd;
-        crate::commands::client_cmd::client_line(&ctx, &info, own_cmd, &[])
+        crate::commands::connection::client::client_line(&ctx, &info, own_cmd, &[])
     });
 }

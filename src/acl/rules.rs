@@ -8,7 +8,7 @@
 //! A selector, `(~k:* +get)`, is a further `UserRules` of which only the permission fields are
 //! used; a call runs if the user's own permissions or any selector allow it.
 
-use crate::commands::registry::{Found, Registry};
+use crate::engine::registry::{Found, Registry};
 use sha2::{Digest, Sha256};
 
 /// Room for every command and subcommand id (the registry holds a few hundred).
@@ -285,17 +285,17 @@ impl UserRules {
     ) -> Result<(), RuleError> {
         let name = std::str::from_utf8(name).map_err(|_| UNKNOWN_COMMAND)?;
         let name = name.to_ascii_lowercase();
-        if !crate::commands::docs::CATEGORIES.contains(&name.as_str()) {
+        if !crate::commands::server::command::CATEGORIES.contains(&name.as_str()) {
             return Err(UNKNOWN_COMMAND);
         }
         for (_, found) in env.registry.all() {
-            if crate::commands::docs::categories(found.spec).contains(&name.as_str()) {
+            if crate::commands::server::command::categories(found.spec).contains(&name.as_str()) {
                 self.change_command(found, allow, env);
             }
         }
         for found in env.registry.all_entries() {
             if found.full_name.contains('|')
-                && crate::commands::docs::categories(found.spec).contains(&name.as_str())
+                && crate::commands::server::command::categories(found.spec).contains(&name.as_str())
             {
                 self.set_bit(found.id, allow);
             }
@@ -591,7 +591,7 @@ mod tests {
 
     #[test]
     fn command_rules_keep_their_order_and_replace_earlier_ones() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::new(false);
         apply_all(
             &mut rules,
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn subcommand_bits_follow_their_parent() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let config = registry.get(b"config").unwrap();
         let get = registry.get_sub(config.spec, b"get").unwrap();
         let set = registry.get_sub(config.spec, b"set").unwrap();
@@ -627,7 +627,7 @@ mod tests {
 
     #[test]
     fn superuser_is_unrestricted_until_a_command_is_removed() {
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::superuser();
         assert!(rules.is_unrestricted(&registry));
         apply_all(&mut rules, &registry, &["-flushall"]);
@@ -648,7 +648,7 @@ mod tests {
             ]
         );
         assert_eq!(merge_selector_args(&["(~x", "+get"]), Err(0));
-        let registry = Registry::new(&[]);
+        let registry = Registry::new(crate::commands::TABLES, &[]);
         let mut rules = UserRules::new(false);
         apply_all(&mut rules, &registry, &["(~x +get)"]);
         assert_eq!(

@@ -8,7 +8,7 @@
 //! are several records is logged wrapped in MULTI/EXEC, so a replay applies all or nothing.
 //! Lazily expired keys found by a command are logged as DEL before its own effects.
 
-use super::super::commands::{flags, CommandResult, CommandSpec, Ctx};
+use crate::engine::{flags, CommandResult, CommandSpec, Ctx};
 use bytes::Bytes;
 
 /// Effects collected while a top-level command runs (dispatch appends them to the log before

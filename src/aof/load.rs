@@ -4,7 +4,7 @@
 use super::layout::{sync_dir, Layout};
 use super::manifest::{AofFile, FileKind, Manifest};
 use super::reader::{Reader, Step, WINDOW_BYTES};
-use crate::commands::{dispatch, ClientState};
+use crate::engine::ClientState;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use bytes::Bytes;
@@ -35,8 +35,12 @@ pub fn create_aof_dir(state: &ServerState) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Runs one command as a client would (the server passes `engine::dispatch::execute`): the AOF
+/// replays its records through the same rules as live commands, without depending on dispatch.
+pub type Execute = fn(&ServerState, &mut ClientState, &[Bytes]) -> Reply;
+
 /// Loads the AOF and starts logging when `appendonly yes`. The error is the fatal message.
-pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
+pub fn open_at_startup(state: &Arc<ServerState>, execute: Execute) -> Result<(), String> {
     state
         .aof
         .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
@@ -59,7 +63,7 @@ pub fn open_at_startup(state: &Arc<ServerState>) -> Result<(), String> {
                 }),
                 manifest,
             };
-            load_files(state, &layout)?;
+            load_files(state, &layout, execute)?;
             layout
         }
         None => {
@@ -128,7 +132,7 @@ fn fresh_layout(dir: PathBuf, prefix: String) -> std::io::Result<Layout> {
     Ok(layout)
 }
 
-fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
+fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<(), String> {
     let files: Vec<&AofFile> = layout.manifest.load_order().collect();
     for f in &files {
         if !layout.path(&f.name).exists() {
@@ -136,7 +140,7 @@ fn load_files(state: &ServerState, layout: &Layout) -> Result<(), String> {
         }
     }
     let started = Instant::now();
-    let mut loader = Loader::new(state);
+    let mut loader = Loader::new(state, execute);
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = layout.path(&f.name);
@@ -254,8 +258,13 @@ fn starts_with_rdb_magic(file: &mut std::fs::File) -> std::io::Result<bool> {
 
 /// Replays one file's bytes into `state` as start-up does, without touching any file: the
 /// offset where a torn file stops being valid, or the fatal message. For the fuzz targets.
-pub fn replay_bytes(state: &ServerState, name: &str, data: &[u8]) -> Result<Option<usize>, String> {
-    let mut loader = Loader::new(state);
+pub fn replay_bytes(
+    state: &ServerState,
+    name: &str,
+    data: &[u8],
+    execute: Execute,
+) -> Result<Option<usize>, String> {
+    let mut loader = Loader::new(state, execute);
     let replayed = loader.replay(name, Reader::from_bytes(data));
     loader.finish();
     replayed
@@ -265,19 +274,21 @@ pub fn replay_bytes(state: &ServerState, name: &str, data: &[u8]) -> Result<Opti
 /// did when they were logged). Logging is off while it runs.
 struct Loader<'a> {
     state: &'a ServerState,
+    execute: Execute,
     client: ClientState,
     commands: u64,
     last_report: Instant,
 }
 
 impl<'a> Loader<'a> {
-    fn new(state: &'a ServerState) -> Loader<'a> {
+    fn new(state: &'a ServerState, execute: Execute) -> Loader<'a> {
         let addr = "127.0.0.1:0".parse().expect("literal address");
         let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
         let mut client = ClientState::new(info);
         client.must_obey = true;
         Loader {
             state,
+            execute,
             client,
             commands: 0,
             last_report: Instant::now(),
@@ -350,7 +361,7 @@ impl<'a> Loader<'a> {
                 String::from_utf8_lossy(&argv[0])
             ));
         }
-        let reply = dispatch::execute(self.state, &mut self.client, argv);
+        let reply = (self.execute)(self.state, &mut self.client, argv);
         if let Reply::Error(text) = &reply {
             tracing::debug!(
                 "AOF {name} offset {offset}: command replied {}",

@@ -14,7 +14,7 @@
 
 pub mod slot;
 
-use crate::commands::{flags, ClientState, CommandSpec, KeySpec};
+use crate::engine::{flags, ClientState, CommandSpec, KeySpec};
 use crate::state::ServerState;
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -260,7 +260,7 @@ fn fold_slots(
 
 /// The arguments that are shard channels, from the command's `not_key` key specs.
 fn channel_indexes(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    use crate::commands::key_specs::{declared, Begin, Find};
+    use crate::engine::key_specs::{declared, Begin, Find};
     let mut out = Vec::new();
     for decl in declared(spec.name).unwrap_or_default() {
         if let (Begin::Index(first), Find::Range { lastkey, step, .. }) = (decl.begin, decl.find) {

@@ -8,14 +8,22 @@
 //! error. Without it every subcommand answers as a standalone redis-server does:
 //! `ERR This instance has cluster support disabled`.
 
-use super::args::parse_i64;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::cluster::{self, slot};
 use crate::command;
+use crate::engine::args::parse_i64;
+use crate::engine::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use bytes::Bytes;
+
+/// A command row with Redis's documented complexity `O(1)`.
+const fn o1(spec: CommandSpec) -> CommandSpec {
+    CommandSpec {
+        complexity: "O(1)",
+        ..spec
+    }
+}
 
 pub static COMMANDS: &[CommandSpec] = &[
     super::server::container(
@@ -25,7 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for Redis Cluster commands.",
         CLUSTER_SUBCOMMANDS,
     ),
-    command!(
+    o1(command!(
         "asking",
         1,
         FAST,
@@ -35,8 +43,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Sent by cluster clients after an -ASK redirect",
         ok_in_cluster_mode
-    ),
-    command!(
+    )),
+    o1(command!(
         "readonly",
         1,
         LOADING | STALE | FAST,
@@ -46,8 +54,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Enables read queries for a connection to a cluster replica node",
         readonly
-    ),
-    command!(
+    )),
+    o1(command!(
         "readwrite",
         1,
         LOADING | STALE | FAST,
@@ -57,7 +65,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Disables read queries for a connection to a cluster replica node",
         readwrite
-    ),
+    )),
 ];
 
 macro_rules! cluster_sub {

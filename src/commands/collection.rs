@@ -2,7 +2,7 @@
 //! with WRONGTYPE, and change in place with creation of a missing key and deletion of an
 //! emptied one. Replies, notifications and WATCH stay with each command.
 
-use super::context::Ctx;
+use crate::engine::context::Ctx;
 use crate::error::CommandError;
 use crate::keyspace::types::Aggregate;
 use crate::keyspace::Shard;
@@ -99,7 +99,7 @@ pub fn parse_scan_options(
     argv: &[bytes::Bytes],
     from: usize,
 ) -> Result<ScanOptions<'_>, CommandError> {
-    use super::args::{is, parse_i64};
+    use crate::engine::args::{is, parse_i64};
     let mut opts = ScanOptions {
         count: 10,
         pattern: None,
@@ -140,7 +140,7 @@ pub const RANDOM_REPEATS_MAX: u64 = 1 << 24;
 
 /// A random-pick count (SRANDMEMBER, HRANDFIELD): Redis's range check, and our cap on repeats.
 pub fn parse_random_count(arg: &[u8]) -> Result<i64, CommandError> {
-    let count = super::args::parse_i64(arg)?;
+    let count = crate::engine::args::parse_i64(arg)?;
     if count == i64::MIN {
         return Err(CommandError::err(format!(
             "value is out of range, value must between {} and {}",

@@ -5,16 +5,18 @@
 //! one; this file maps outcomes to replies, notifications and AOF effects. Random picks
 //! (HRANDFIELD) and HSCAN use the positions of the hash's `CompactMap`.
 
-use super::args::{is, parse_i64};
-use super::collection::{self, read_in};
-use super::string::long_double::LongDouble;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
+use crate::commands::string::long_double::LongDouble;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::hash::HashLimits;
 use crate::keyspace::types::HashValue;
 use crate::protocol::{Protocol, Reply};
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -205,7 +207,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let field = &argv[2];
     let next = change(ctx, &argv[1], "hincrby", |h| {
         let current = match h.get(field) {
-            Some(text) => crate::protocol::request::parse_i64_strict(text)
+            Some(text) => crate::strconv::parse_i64_strict(text)
                 .ok_or_else(|| CommandError::err("hash value is not an integer"))?,
             None => 0,
         };
@@ -294,7 +296,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. A `listpack` hash is returned whole with
 /// cursor 0, as Redis does; a `hashtable` one is walked by slot position (see `CompactMap`).
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let cursor = super::generic::parse_scan_cursor(&argv[2])?;
+    let cursor = crate::commands::generic::parse_scan_cursor(&argv[2])?;
     let Some(h) = read_in::<HashValue>(ctx, &argv[1])? else {
         return Ok(collection::scan_reply(0, Vec::new()));
     };
@@ -317,7 +319,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn hset_hget_hdel_and_key_deletion() {

@@ -5,14 +5,16 @@
 //! partial transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
 //! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
 
-use super::context::MultiState;
-use super::{dispatch, flags::*, ClientState, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::context::MultiState;
 use crate::error::CommandError;
 use crate::keyspace::watch::KeyState;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
-use crate::state::ServerState;
+use crate::{
+    engine::dispatch, engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx,
+    engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -191,25 +193,6 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
                 .gate
                 .change_watch(ctx.state, *db, key, &flag, false),
         }
-    }
-    flag.clear();
-}
-
-/// Drops a client's transaction and watches outside any command (disconnect, RESET).
-pub fn reset_client(state: &ServerState, client: &mut ClientState) {
-    crate::pubsub::forget_client(state, &mut client.pubsub);
-    discard_refused(state, client);
-}
-
-/// Drops the transaction and the watches of a client whose EXEC was refused before it ran
-/// (Redis's `discardTransaction`).
-pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
-    client.multi = None;
-    client.info.details.lock().multi = -1;
-    let flag = client.watch.flag.clone();
-    for (db, key) in std::mem::take(&mut client.watch.keys) {
-        // Never waits for a shard a script holds (the removal is left to it then).
-        state.gate.change_watch(state, db, &key, &flag, false);
     }
     flag.clear();
 }

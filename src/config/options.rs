@@ -906,7 +906,7 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("keyspace-stats-separator", Str, "", Mutable),
     // Beyond Redis: eviction tiers, keys evicted before any other (keyspace/evict_tiers.rs).
     opt("maxmemory-evict-first", Str, "", Mutable),
-    // Beyond Redis: the Prometheus endpoint (observability/prometheus.rs); port 0 = off.
+    // Beyond Redis: the Prometheus endpoint (net/metrics.rs); port 0 = off.
     opt("metrics-port", Int { min: 0, max: 65535 }, "0", Immutable),
     opt("metrics-bind", Str, "127.0.0.1", Immutable),
     // Beyond Redis: the memcached text protocol (memcache/, net/memcache.rs); port 0 = off.

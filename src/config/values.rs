@@ -49,7 +49,7 @@ pub fn normalize(spec: &OptionSpec, args: &[String], current: &str) -> Result<St
             _ => Err("argument must be 'yes' or 'no'".into()),
         },
         Kind::Int { min, max } => {
-            let n = crate::protocol::request::parse_i64_strict(single()?.as_bytes())
+            let n = crate::strconv::parse_i64_strict(single()?.as_bytes())
                 .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
             if n < min || n > max {
                 return Err(format!(
@@ -86,7 +86,7 @@ pub fn normalize(spec: &OptionSpec, args: &[String], current: &str) -> Result<St
         Kind::MemoryOrPercent => {
             let text = single()?;
             if let Some(pct) = text.strip_suffix('%') {
-                let n = crate::protocol::request::parse_i64_strict(pct.as_bytes())
+                let n = crate::strconv::parse_i64_strict(pct.as_bytes())
                     .filter(|n| *n >= 0)
                     .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
                 if n > 100 {

@@ -150,7 +150,7 @@ pub fn grow_string(buf: &mut Vec<u8>, len: usize) {
 /// Redis's string encodings: `int` for a canonical integer of at most 20 characters, `embstr`
 /// up to 44 bytes, `raw` beyond.
 fn string_encoding(bytes: &[u8]) -> &'static str {
-    if bytes.len() <= 20 && crate::protocol::request::parse_i64_strict(bytes).is_some() {
+    if bytes.len() <= 20 && crate::strconv::parse_i64_strict(bytes).is_some() {
         "int"
     } else if bytes.len() <= 44 {
         "embstr"

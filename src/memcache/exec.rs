@@ -4,8 +4,8 @@
 
 use super::parse::{MetaCmd, Request, StoreOp, RELATIVE_EXPIRY_MAX};
 use super::{count, next_cas, COUNTERS};
-use crate::commands::context::{Ctx, Locks};
-use crate::commands::ClientState;
+use crate::engine::context::{Ctx, Locks};
+use crate::engine::ClientState;
 use crate::keyspace::entry::ItemMeta;
 use crate::keyspace::{Entry, ShardId, ValueRef};
 use crate::pubsub::notify;
@@ -253,7 +253,7 @@ fn write_refusal(state: &ServerState) -> Option<&'static [u8]> {
         return Some(b"SERVER_ERROR MISCONF writes are refused while persistence fails\r\n");
     }
     if state.config.hot.maxmemory.load(Ordering::Relaxed) > 0 {
-        use crate::commands::memory_limit::{make_room, Pressure};
+        use crate::engine::maxmemory::{make_room, Pressure};
         if make_room(state, state.clock.now_us(), 0) == Pressure::OutOfMemory {
             return Some(b"SERVER_ERROR out of memory storing object\r\n");
         }

@@ -650,7 +650,11 @@ mod tests {
     /// no password; every loopback form is local, as in Redis.
     #[test]
     fn protected_mode_refuses_non_loopback_peers_without_a_password() {
-        let state = ServerState::new(Config::default(), Clock::manual(1_000));
+        let state = ServerState::new(
+            Config::default(),
+            Clock::manual(1_000),
+            crate::commands::TABLES,
+        );
         for local in [
             "127.0.0.1:5000",
             "127.0.0.2:5000",

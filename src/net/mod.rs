@@ -1,7 +1,8 @@
-//! Networking: the listeners (TCP, TLS, unix socket), the TLS context and the per-connection
-//! task.
+//! Networking: the listeners (TCP, TLS, unix socket), the TLS context, the per-connection
+//! task, the memcached front end's connections and the metrics endpoint.
 
 pub mod client;
 pub mod listener;
 pub mod memcache;
+pub mod metrics;
 pub mod tls;

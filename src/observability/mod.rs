@@ -7,12 +7,11 @@
 
 pub mod histogram;
 pub mod latency;
-pub mod prometheus;
 pub mod slowlog;
 
-use crate::commands::registry::Found;
-use crate::commands::{flags, ClientState};
+use crate::engine::registry::Found;
 use crate::state::ServerState;
+use crate::{engine::flags, engine::ClientState};
 use bytes::Bytes;
 use smallvec::SmallVec;
 use std::sync::atomic::Ordering;

@@ -14,11 +14,11 @@ pub mod notify;
 pub mod tracking;
 
 use crate::clients::ClientInfo;
-use crate::commands::{flags, ClientState, CommandSpec, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::glob::glob_match;
 use crate::protocol::{Protocol, Reply};
 use crate::state::ServerState;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::Ctx};
 use bytes::{Bytes, BytesMut};
 use hashbrown::{HashMap, HashSet};
 use parking_lot::{Mutex, RwLock};
@@ -688,7 +688,7 @@ pub fn after_command(
     if let Some(mode) = client.pubsub.tracking.as_mut() {
         // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
         // keeps the flag across its `clientCommand`).
-        mode.caching &= crate::commands::client_cmd::is_client_subcommand(spec);
+        mode.caching &= crate::commands::connection::client::is_client_subcommand(spec);
         if state.pubsub.tracking.take_own_write_invalidated(client.id) {
             client.pubsub.hold_pushes = true;
         }

@@ -115,7 +115,7 @@ pub fn put_len(out: &mut Vec<u8>, len: u64) {
 /// `rdbSaveRawString` choices).
 pub fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
     if s.len() <= 11 {
-        if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+        if let Some(n) = crate::strconv::parse_i64_strict(s) {
             if put_int(out, n) {
                 return;
             }

@@ -100,7 +100,7 @@ impl Listpack {
     /// `lpAppend` does).
     fn string(&mut self, s: &[u8]) {
         if s.len() <= 20 {
-            if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+            if let Some(n) = crate::strconv::parse_i64_strict(s) {
                 return self.int(n);
             }
         }
@@ -207,7 +207,7 @@ fn read_id<'a, S: ByteSource<'a>>(r: &mut Reader<'a, S>) -> Decoded<StreamId> {
 }
 
 fn lp_int(item: &[u8]) -> Option<i64> {
-    crate::protocol::request::parse_i64_strict(item)
+    crate::strconv::parse_i64_strict(item)
 }
 
 use crate::keyspace::types::stream::OwnedEntries as Entries;

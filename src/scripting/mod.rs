@@ -18,9 +18,9 @@ pub mod libs;
 mod run;
 pub mod sandbox;
 
-use crate::commands::args::parse_i64;
-use crate::commands::{CommandResult, Ctx};
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::Function;
@@ -79,7 +79,7 @@ struct Cached {
     /// Scripts with a `#!lua flags=no-writes` shebang run read-only.
     no_writes: bool,
     /// What the shebang says about maxmemory (see `memory_limit::ScriptOomFlags`).
-    oom: crate::commands::memory_limit::ScriptOomFlags,
+    oom: crate::engine::maxmemory::ScriptOomFlags,
     /// `#!lua flags=no-cluster`: refused in cluster mode.
     no_cluster: bool,
 }
@@ -140,7 +140,7 @@ impl Scripting {
                         function,
                         origin: Origin::Loaded,
                         no_writes,
-                        oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
+                        oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
                         no_cluster: shebang_has_flag(body, b"no-cluster"),
                     },
                 );
@@ -151,7 +151,7 @@ impl Scripting {
     }
 
     /// The maxmemory flags of a cached script (none for an unknown SHA1: EVALSHA fails then).
-    pub fn oom_flags(&self, sha: &[u8]) -> crate::commands::memory_limit::ScriptOomFlags {
+    pub fn oom_flags(&self, sha: &[u8]) -> crate::engine::maxmemory::ScriptOomFlags {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         // A running script holds the VM: the caller waits for it (or BUSY) anyway.
         self.vm
@@ -274,7 +274,7 @@ impl Vm {
                 function: function.clone(),
                 origin: Origin::Eval(self.tick),
                 no_writes,
-                oom: crate::commands::memory_limit::ScriptOomFlags::of(body),
+                oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
                 no_cluster: shebang_has_flag(body, b"no-cluster"),
             },
         );

@@ -2,12 +2,12 @@
 //! in argument order as Redis reports them) and the integer arithmetic with Redis's overflow
 //! rules (WRAP, SAT, FAIL).
 
-use super::{bit_at, max_bulk_len, parse_bit_offset, read_str, write_bits};
-use crate::commands::args::{is, parse_i64};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::bitmap::{bit_at, max_bulk_len, parse_bit_offset, read_str, write_bits};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 const TYPE_ERR: &str =

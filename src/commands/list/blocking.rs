@@ -1,11 +1,13 @@
 //! BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP: the list pops and moves, waiting through
-//! `crate::blocking` when every key is missing. Each is logged to the AOF as its non-blocking
+//! `crate::engine::blocking` when every key is missing. Each is logged to the AOF as its non-blocking
 //! form (LPOP, LMOVE ...), as Redis rewrites them.
 
-use super::{move_element, mpop, parse_end, parse_mpop, pop_command, pop_elements, End};
-use crate::blocking::{block_on, may_block, parse_timeout, BlockRequest};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::list::{
+    move_element, mpop, parse_end, parse_mpop, pop_command, pop_elements, End,
+};
+use crate::engine::blocking::{block_on, may_block, parse_timeout, BlockRequest};
 use crate::protocol::Reply;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 pub fn blpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

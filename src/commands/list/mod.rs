@@ -1,7 +1,7 @@
 //! List commands: Redis's `list` group. Pushes, pops (one element, COUNT, several keys), index
 //! and range access, in-place edits (LSET LINSERT LREM LTRIM), LPOS, and moves between lists.
 //! The blocking variants (BLPOP ...) are in `blocking.rs`; they share the pop and move
-//! operations here and wait through `crate::blocking`.
+//! operations here and wait through `crate::engine::blocking`.
 //!
 //! Each command parses its arguments in Redis's order (so the same error wins), runs one
 //! typed operation through `collection::write`/`read_in`, then records WATCH/dirty
@@ -9,16 +9,18 @@
 
 mod blocking;
 
-use super::args::{is, parse_i64};
-use super::collection::{self, read_in};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::list::End;
 use crate::keyspace::types::{Aggregate, ListValue};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use crate::state::ServerState;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 const fn cx(spec: CommandSpec, complexity: &'static str) -> CommandSpec {
@@ -274,7 +276,7 @@ fn rpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CommandResult {
     if argv.len() > 3 {
-        return Err(CommandError::Arity(super::args::lower(&argv[0])));
+        return Err(CommandError::Arity(crate::engine::args::lower(&argv[0])));
     }
     let count = match argv.get(2) {
         Some(arg) => Some(

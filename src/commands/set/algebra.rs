@@ -5,8 +5,10 @@
 //! set), as Redis does. Results are built as a `SetValue` with Redis's encoding rules, so an
 //! all-integer result is an intset answered in ascending order, like Redis's.
 
-use super::{add_members, bulk, collection, limits, read_in, remove_members, SetValue};
-use super::{CommandResult, Ctx};
+use crate::commands::set::{
+    add_members, bulk, collection, limits, read_in, remove_members, SetValue,
+};
+use crate::commands::set::{CommandResult, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
@@ -153,7 +155,7 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], result: SetValue, event: &'static str) -
 /// SINTERCARD numkeys key [key ...] [LIMIT limit].
 pub fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let numkeys_error = || CommandError::err("numkeys should be greater than 0");
-    let numkeys = super::super::args::parse_i64(&argv[1]).map_err(|_| numkeys_error())?;
+    let numkeys = crate::engine::args::parse_i64(&argv[1]).map_err(|_| numkeys_error())?;
     let numkeys = usize::try_from(numkeys)
         .ok()
         .filter(|&n| n > 0)
@@ -166,9 +168,9 @@ pub fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let mut limit = 0;
     let mut i = 2 + numkeys;
     while i < argv.len() {
-        if super::super::args::is(&argv[i], "limit") && i + 1 < argv.len() {
+        if crate::engine::args::is(&argv[i], "limit") && i + 1 < argv.len() {
             let negative = || CommandError::err("LIMIT can't be negative");
-            let n = super::super::args::parse_i64(&argv[i + 1]).map_err(|_| negative())?;
+            let n = crate::engine::args::parse_i64(&argv[i + 1]).map_err(|_| negative())?;
             limit = usize::try_from(n).map_err(|_| negative())?;
             i += 2;
         } else {
@@ -200,7 +202,7 @@ pub fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn algebra_on_intsets_is_ordered() {

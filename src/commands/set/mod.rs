@@ -9,14 +9,16 @@
 mod algebra;
 mod random;
 
-use super::collection::{self, read_in};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
 use crate::error::CommandError;
 use crate::keyspace::types::set::SetLimits;
 use crate::keyspace::types::SetValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -35,7 +37,7 @@ const TWO_KEYS: KeySpec = KeySpec::Range {
 
 /// Keys of SINTERCARD: `numkeys` at 1, keys after it.
 fn keys_numkeys_at_1(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    super::keys_after_numkeys(argv, 1)
+    crate::engine::keys_after_numkeys(argv, 1)
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -164,7 +166,7 @@ fn scard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]. An `intset` or `listpack` set is returned
 /// whole with cursor 0, as Redis does; a `hashtable` one is walked by slot position.
 fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let cursor = super::generic::parse_scan_cursor(&argv[2])?;
+    let cursor = crate::commands::generic::parse_scan_cursor(&argv[2])?;
     let Some(s) = read_in::<SetValue>(ctx, &argv[1])? else {
         return Ok(collection::scan_reply(0, Vec::new()));
     };
@@ -186,7 +188,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn sadd_srem_and_key_deletion() {

@@ -5,7 +5,7 @@
 //! as the SREM of what it popped (in batches of `SREM_BATCH` members), or as DEL when it took the
 //! whole set, so replay does not depend on the random choice.
 
-use super::{bulk, collection, read_in, CommandResult, Ctx, SetValue};
+use crate::commands::set::{bulk, collection, read_in, CommandResult, Ctx, SetValue};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
@@ -20,7 +20,7 @@ pub fn spop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         2 => spop_one(ctx, &argv[1]),
         3 => {
             let positive = || CommandError::err("value is out of range, must be positive");
-            let count = super::super::args::parse_i64(&argv[2]).map_err(|_| positive())?;
+            let count = crate::engine::args::parse_i64(&argv[2]).map_err(|_| positive())?;
             let count = usize::try_from(count).map_err(|_| positive())?;
             spop_count(ctx, &argv[1], count)
         }
@@ -140,8 +140,8 @@ pub fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
     use crate::protocol::Reply;
+    use crate::testing::TestServer;
 
     fn members(reply: Reply) -> Vec<Vec<u8>> {
         match reply {

@@ -4,15 +4,15 @@
 //! claimed (or dropped) entry with its absolute delivery time and count, so a replay sets the
 //! same pending entries list.
 
-use super::{entry_reply, parse_interval_id, parse_strict_id, raw_error};
-use crate::commands::args::{is, parse_i64};
 use crate::commands::collection::{self, read_in};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::stream::{entry_reply, parse_interval_id, parse_strict_id, raw_error};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::stream::{Consumer, Group, PendingEntry, StreamId, DEL_NOT_FOUND};
 use crate::keyspace::types::StreamValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 static XGROUP_HELP: &[&str] = &[
@@ -36,7 +36,7 @@ static XGROUP_HELP: &[&str] = &[
 ];
 
 pub(super) fn xgroup_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(crate::commands::help_reply(XGROUP_HELP))
+    Ok(crate::engine::help_reply(XGROUP_HELP))
 }
 
 fn subcommand_syntax(sub: &[u8]) -> CommandError {
@@ -160,7 +160,7 @@ pub(super) fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let id = if dollar {
         None
     } else {
-        Some(super::parse_id(&argv[4], 0)?)
+        Some(crate::commands::stream::parse_id(&argv[4], 0)?)
     };
     let mut entries_read = None;
     if argv.len() == 7 {
@@ -282,14 +282,17 @@ pub(super) fn xack(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// XACKDEL (Redis 8.2): XACK, then XDELEX's delete of each acknowledged ID.
 pub(super) fn xackdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let key = &argv[1];
-    let (policy, ids) = super::parse_ref_ids(argv, 3)?;
+    let (policy, ids) = crate::commands::stream::parse_ref_ids(argv, 3)?;
     let has_group = match read_in::<StreamValue>(ctx, key)? {
         None => false,
         Some(s) => s.groups.contains_key(&argv[2][..]),
     };
     if !has_group {
         ctx.propagate_nothing();
-        return Ok(super::codes_reply(&vec![DEL_NOT_FOUND; ids.len()]));
+        return Ok(crate::commands::stream::codes_reply(&vec![
+            DEL_NOT_FOUND;
+            ids.len()
+        ]));
     }
     let db = ctx.db();
     let w = collection::write::<StreamValue, _>(ctx, db, key, false, |s| {
@@ -311,7 +314,7 @@ pub(super) fn xackdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     } else {
         ctx.propagate_nothing();
     }
-    Ok(super::codes_reply(&codes))
+    Ok(crate::commands::stream::codes_reply(&codes))
 }
 
 pub(super) fn xpending(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

@@ -1,13 +1,13 @@
 //! XINFO STREAM [FULL [COUNT n]], GROUPS, CONSUMERS and HELP (Redis 7.2's fields).
 
-use super::{entry_reply, raw_error};
-use crate::commands::args::{is, parse_i64};
 use crate::commands::collection::read_in;
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::stream::{entry_reply, raw_error};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::stream::{Group, StreamId};
 use crate::keyspace::types::StreamValue;
 use crate::protocol::Reply;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 static XINFO_HELP: &[&str] = &[
@@ -23,7 +23,7 @@ static XINFO_HELP: &[&str] = &[
 ];
 
 pub(super) fn xinfo_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(crate::commands::help_reply(XINFO_HELP))
+    Ok(crate::engine::help_reply(XINFO_HELP))
 }
 
 fn field(name: &'static str) -> Reply {
@@ -104,7 +104,10 @@ pub(super) fn xinfo_stream(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return Ok(Reply::Map(m));
     }
     let entries = s.range(StreamId::ZERO, StreamId::MAX, count as usize, false);
-    m.push((field("entries"), super::entries_reply(&entries)));
+    m.push((
+        field("entries"),
+        crate::commands::stream::entries_reply(&entries),
+    ));
     let groups = s
         .groups
         .iter()

@@ -11,10 +11,9 @@ mod group;
 mod info;
 mod read;
 
-use super::args::{is, parse_i64};
-use super::collection::{self, read_in};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::stream::{
     Fields, NodeLimits, RefPolicy, StreamId, Trim, DEL_DELETED, DEL_NOT_FOUND,
@@ -22,6 +21,9 @@ use crate::keyspace::types::stream::{
 use crate::keyspace::types::StreamValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -213,7 +215,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for consumer groups commands.",
         since: "5.0.0",
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands: XGROUP_SUBCOMMANDS,
     },
     CommandSpec {
@@ -226,7 +228,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for stream introspection commands.",
         since: "5.0.0",
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands: XINFO_SUBCOMMANDS,
     },
 ];
@@ -278,7 +280,7 @@ fn string2ull(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
-    if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+    if let Some(n) = crate::strconv::parse_i64_strict(s) {
         return (n >= 0).then_some(n as u64);
     }
     strtoull(s)

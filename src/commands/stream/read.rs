@@ -1,4 +1,4 @@
-//! XREAD and XREADGROUP (Redis's `xreadCommand`), blocking on `crate::blocking`.
+//! XREAD and XREADGROUP (Redis's `xreadCommand`), blocking on `crate::engine::blocking`.
 //!
 //! A read that finds nothing and has BLOCK waits on its keys. Its request is re-run when one
 //! of them changes in any way (as Redis 7.2 re-executes a blocked stream read), with `$`
@@ -6,17 +6,17 @@
 //! that are served; a group destroyed or a key deleted meanwhile answers the same error a
 //! fresh call would (-NOGROUP).
 
-use super::group::setid_effect;
-use super::{entry_reply, parse_strict_id, raw_error};
-use crate::blocking::{block_on, BlockRequest};
-use crate::commands::args::{is, parse_i64};
 use crate::commands::collection::{self, read_in};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::stream::group::setid_effect;
+use crate::commands::stream::{entry_reply, parse_strict_id, raw_error};
+use crate::engine::args::{is, parse_i64};
+use crate::engine::blocking::{block_on, BlockRequest};
 use crate::error::CommandError;
 use crate::keyspace::types::stream::{Consumer, PendingEntry, StreamId};
 use crate::keyspace::types::StreamValue;
 use crate::protocol::{Protocol, Reply};
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 /// Keys of XREAD/XREADGROUP: the first half of the arguments after STREAMS (Redis's
@@ -88,7 +88,7 @@ fn read_command(ctx: &mut Ctx<'_>, argv: &[Bytes], group_read: bool) -> CommandR
         let o = &argv[i];
         if is(o, "block") && more > 0 {
             if ctx.client.blocking.nested && ctx.state.scripting.busy.is_running() {
-                return Err(super::raw_error(&[
+                return Err(crate::commands::stream::raw_error(&[
                     b"ERR ",
                     &argv[0],
                     b" command is not allowed with BLOCK option from scripts",
@@ -260,7 +260,7 @@ fn read_plain(
         return Ok(None);
     };
     let entries = s.range(start, StreamId::MAX, count, false);
-    Ok(Some(super::entries_reply(&entries)))
+    Ok(Some(crate::commands::stream::entries_reply(&entries)))
 }
 
 /// XREADGROUP on one key (the group is known to exist).

@@ -1,14 +1,14 @@
 //! Counters on string values: INCR DECR INCRBY DECRBY (64-bit integers with overflow checks) and
 //! INCRBYFLOAT (extended precision, formatted as Redis does). The key's deadline is kept.
 
-use super::long_double::LongDouble;
-use super::{as_str, as_str_mut, owned_str};
-use crate::commands::args::parse_i64;
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::string::long_double::LongDouble;
+use crate::commands::string::{as_str, as_str_mut, owned_str};
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

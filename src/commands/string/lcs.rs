@@ -1,11 +1,11 @@
 //! LCS: the longest common subsequence of two strings, by Redis's dynamic-programming table and
 //! the same backtracking walk, so IDX ranges come out in Redis's order (from the ends backwards).
 
-use super::as_str;
-use crate::commands::args::{is, parse_i64};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::string::as_str;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 

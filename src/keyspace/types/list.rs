@@ -560,7 +560,7 @@ fn node_exceeds_limit(fill: i64, bytes: usize, count: usize) -> bool {
 /// with a 1, 2 or 5 byte header; plus the back-length.
 fn lp_entry_bytes(element: &[u8]) -> usize {
     if element.len() <= 20 {
-        if let Some(v) = crate::protocol::request::parse_i64_strict(element) {
+        if let Some(v) = crate::strconv::parse_i64_strict(element) {
             let encoded = match v {
                 0..=127 => 1,
                 -4096..=4095 => 2,

@@ -9,7 +9,7 @@
 //! - `hashtable`: indexed. Conversions are one way (intset → listpack → hashtable), as in Redis.
 
 use super::compact_map::{MemberMap, Slot};
-use crate::protocol::request::parse_i64_strict;
+use crate::strconv::parse_i64_strict;
 
 /// Redis caps the intset size setting at 2^30 entries (`intsetMaxEntries`).
 const INTSET_ENTRIES_CAP: usize = 1 << 30;

@@ -144,7 +144,7 @@ fn lp_int_size(n: i64) -> u32 {
 /// form, as `lpAppend` does).
 fn lp_str_size(s: &[u8]) -> u32 {
     if s.len() <= 20 {
-        if let Some(n) = crate::protocol::request::parse_i64_strict(s) {
+        if let Some(n) = crate::strconv::parse_i64_strict(s) {
             return lp_int_size(n);
         }
     }

@@ -1,0 +1,480 @@
+//! Blocking commands (BLPOP, BRPOP, BLMOVE, BLMPOP, BZPOPMIN ...): the registry of clients
+//! waiting on keys, and the serving of them after a write, in Redis's order (blocked.c).
+//!
+//! 1. A blocking command runs like any other. When a key can serve it, it replies. When none
+//!    can, it returns `block_on(ctx, request)`: at top level that records a "wait on these
+//!    keys" request in its client state; inside MULTI/EXEC or a script it answers the timeout
+//!    reply at once (Redis never blocks there). Dispatch does not count a call that blocked.
+//! 2. The connection task (`net::client`) sees the request, parks its whole `ClientState` in a
+//!    `Waiter` queued FIFO under each (db, key), and awaits: a wake-up, its deadline (server
+//!    clock), its socket closing or CLIENT KILL. No lock is held while it waits.
+//! 3. Every write goes through `Ctx::key_changed`, which calls `Blocking::signal`: a key with
+//!    waiters becomes ready (one relaxed atomic load when nobody waits). After a command,
+//!    transaction or script completes, the connection that ran it calls `serve_ready`. For each
+//!    ready key, the waiters on it are tried in arrival order while the key holds the type they
+//!    wait for: the waiter's own command is run again, with its own `ClientState`, through
+//!    `dispatch::execute` (so stats, notifications and AOF effects are its own). If it replies,
+//!    the waiter leaves every queue and its task is woken with the reply; if it would block
+//!    again, it keeps its place. A served BLMOVE's push makes its destination ready in turn.
+//! 4. A deadline, a disconnect or CLIENT UNBLOCK removes the waiter (`settle`, `unblock`).
+//!
+//! Plugging in a new blocking command (BZPOPMIN as an example):
+//! - flag it `BLOCKING` in its family's table; parse the timeout with `parse_timeout`;
+//! - try to serve (pop from the first non-empty key); if served, `ctx.propagate` the
+//!   non-blocking equivalent (ZPOPMIN) for the AOF and reply;
+//! - otherwise `return block_on(ctx, BlockRequest { keys, wants: "zset", deadline_ms,
+//!   timeout_reply: Reply::NilArray })`.
+//!
+//!   Writes to zsets already call `ctx.key_changed`, which is all the wake-up needs.
+//! - a command whose re-run must differ from its request (XREAD's `$`) gives the request to
+//!   re-run in `rerun`; one that must also answer when its key goes away or changes type
+//!   (XREADGROUP's -NOGROUP) sets `on_any_change`, and is then tried on every change.
+//!
+//! Lock order: shard locks, then the registry mutex, then a waiter's slot mutex. Nothing here
+//! takes a shard lock while holding the registry or a slot.
+
+use crate::error::CommandError;
+use crate::keyspace::ShardId;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use crate::{engine::dispatch, engine::ClientState, engine::CommandResult, engine::Ctx};
+use bytes::Bytes;
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What a blocking command waits for.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    /// Keys in the client's database, in the command's order.
+    pub keys: Vec<Bytes>,
+    /// The type name (`list`, `zset`) a ready key must hold for the command to be re-run.
+    pub wants: &'static str,
+    /// Absolute unix ms on the server clock; `None` waits forever.
+    pub deadline_ms: Option<u64>,
+    /// The reply on timeout or CLIENT UNBLOCK ... TIMEOUT (null array for BLPOP, null bulk
+    /// for BLMOVE).
+    pub timeout_reply: Reply,
+    /// The request to re-run instead of the original one (XREAD's `$` replaced by the ID it
+    /// stood for when the command first ran); `None` re-runs the request as sent.
+    pub rerun: Option<Vec<Bytes>>,
+    /// Re-run on any change of a key, whatever it then holds (XREADGROUP: a deleted key or
+    /// destroyed group answers an error, as Redis 7.2's re-execution does).
+    pub on_any_change: bool,
+}
+
+/// A client's blocking state, part of `ClientState`.
+#[derive(Debug, Default)]
+pub struct ClientBlocking {
+    /// Running inside EXEC or a script: blocking commands answer at once.
+    pub nested: bool,
+    /// Set by `block_on`; the connection task takes it and waits.
+    pub request: Option<BlockRequest>,
+    /// The blocked command runs again to be served: MONITOR showed it when it arrived.
+    pub retrying: bool,
+}
+
+/// Ends a blocking command that found nothing to serve: records the wait at top level, or
+/// answers the timeout reply inside MULTI/EXEC or a script.
+pub fn block_on(ctx: &mut Ctx<'_>, request: BlockRequest) -> CommandResult {
+    if !may_block(ctx) {
+        return Ok(request.timeout_reply);
+    }
+    ctx.client.blocking.request = Some(request);
+    // Never sent: the connection waits and replies with what serves it.
+    Ok(Reply::NilArray)
+}
+
+/// False inside MULTI/EXEC and scripts, where a blocking command answers at once (for a reply
+/// that differs from its timeout reply, as BLMOVE's null bulk).
+pub fn may_block(ctx: &Ctx<'_>) -> bool {
+    !ctx.client.blocking.nested && ctx.client.multi.is_none()
+}
+
+/// Parses a blocking timeout in seconds (fractions allowed, 0 = forever) into an absolute
+/// deadline, with Redis's `getTimeoutFromObjectOrReply` errors and rounding (up to the ms).
+pub fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CommandError> {
+    let secs = crate::engine::args::parse_f64_opt(arg)
+        .ok_or_else(|| CommandError::err("timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms > i64::MAX as f64 {
+        return Err(CommandError::err("timeout is out of range"));
+    }
+    if ms < 0.0 {
+        return Err(CommandError::err("timeout is negative"));
+    }
+    let ms = ms as i64;
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - now_ms as i64 {
+        return Err(CommandError::err("timeout is out of range"));
+    }
+    Ok(Some(now_ms + ms as u64))
+}
+
+/// One parked client.
+pub struct Waiter {
+    pub client_id: u64,
+    db: usize,
+    request: BlockRequest,
+    argv: Vec<Bytes>,
+    slot: Mutex<Slot>,
+    wake: Notify,
+}
+
+struct Slot {
+    phase: Phase,
+    /// The parked client's state while it waits; taken by whoever runs its command.
+    client: Option<ClientState>,
+}
+
+enum Phase {
+    Waiting,
+    /// Another connection is running the waiter's command right now.
+    Serving,
+    /// Served, unblocked or timed out: the reply the waiter's connection sends.
+    Done(Reply),
+}
+
+impl Waiter {
+    pub fn deadline_ms(&self) -> Option<u64> {
+        self.request.deadline_ms
+    }
+
+    /// Resolves when the waiter may have been served (a stored permit: no lost wake-up).
+    pub async fn woken(&self) {
+        self.wake.notified().await
+    }
+
+    fn claim(&self) -> Option<ClientState> {
+        let mut slot = self.slot.lock();
+        if !matches!(slot.phase, Phase::Waiting) {
+            return None;
+        }
+        slot.phase = Phase::Serving;
+        slot.client.take()
+    }
+
+    fn put_back(&self, client: ClientState) {
+        let mut slot = self.slot.lock();
+        slot.client = Some(client);
+        slot.phase = Phase::Waiting;
+        drop(slot);
+        // A deadline or disconnect noticed while serving is re-checked by the waiter.
+        self.wake.notify_one();
+    }
+
+    fn finish(&self, client: ClientState, reply: Reply) {
+        let mut slot = self.slot.lock();
+        slot.client = Some(client);
+        slot.phase = Phase::Done(reply);
+        drop(slot);
+        self.wake.notify_one();
+    }
+}
+
+/// How a waiter's wait ended.
+pub enum Settled {
+    /// Still waiting (or being served right now): keep awaiting.
+    Pending,
+    /// The client state back, and the reply to send.
+    Done(Box<ClientState>, Reply),
+}
+
+/// Why the waiting connection stopped waiting on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Only a wake-up: keep waiting unless served.
+    None,
+    TimedOut,
+    Disconnected,
+}
+
+type KeyQueues = HashMap<Box<[u8]>, VecDeque<Arc<Waiter>>>;
+
+#[derive(Default)]
+struct Registry {
+    /// Per database: key -> waiters in arrival order.
+    by_key: HashMap<usize, KeyQueues>,
+    by_client: HashMap<u64, Arc<Waiter>>,
+    /// Keys with waiters written since the last `serve_ready`, in signal order.
+    ready: VecDeque<(usize, Box<[u8]>)>,
+}
+
+/// The blocked-client registry of the server (`ServerState::blocking`).
+#[derive(Default)]
+pub struct Blocking {
+    registry: Mutex<Registry>,
+    /// Parked clients: the write path's fast check.
+    waiting: AtomicUsize,
+    has_ready: AtomicBool,
+}
+
+impl Blocking {
+    /// Clients blocked now (INFO `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Distinct keys clients block on (INFO `total_blocking_keys`) and blocked clients with a
+    /// deadline (`clients_in_timeout_table`).
+    pub fn counts(&self) -> (usize, usize) {
+        let reg = self.registry.lock();
+        let keys = reg.by_key.values().map(|m| m.len()).sum();
+        let timed = reg
+            .by_client
+            .values()
+            .filter(|w| w.request.deadline_ms.is_some())
+            .count();
+        (keys, timed)
+    }
+
+    /// Called for every key a command changes: a key some client waits on becomes ready.
+    pub fn signal(&self, db: usize, key: &[u8]) {
+        if self.waiting.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut reg = self.registry.lock();
+        let watched = reg.by_key.get(&db).is_some_and(|m| m.contains_key(key));
+        if watched && !reg.ready.iter().any(|(d, k)| *d == db && **k == *key) {
+            reg.ready.push_back((db, key.into()));
+            self.has_ready.store(true, Ordering::Release);
+        }
+    }
+
+    /// True when `serve_ready` has work (checked after every command).
+    pub fn has_ready(&self) -> bool {
+        self.has_ready.load(Ordering::Acquire)
+    }
+
+    /// Parks `client` until one of the request's keys serves it. Registers the waiter first,
+    /// then checks the keys once more, so a push between the command and the registration is
+    /// not missed.
+    pub fn park(
+        &self,
+        state: &ServerState,
+        client: ClientState,
+        mut request: BlockRequest,
+        argv: Vec<Bytes>,
+    ) -> Arc<Waiter> {
+        let argv = request.rerun.take().unwrap_or(argv);
+        let db = client.db;
+        {
+            let mut details = client.info.details.lock();
+            details.blocked = true;
+            details.argv_mem = dispatch::argv_mem(&argv);
+            details.argc = argv.len();
+        }
+        let waiter = Arc::new(Waiter {
+            client_id: client.id,
+            db,
+            request,
+            argv,
+            slot: Mutex::new(Slot {
+                phase: Phase::Waiting,
+                client: Some(client),
+            }),
+            wake: Notify::new(),
+        });
+        {
+            let mut reg = self.registry.lock();
+            let queues = reg.by_key.entry(db).or_default();
+            for key in &waiter.request.keys {
+                let queue = queues.entry(key.as_ref().into()).or_default();
+                // A key named twice (BLPOP k k 0) queues the client once.
+                if !queue.iter().any(|w| Arc::ptr_eq(w, &waiter)) {
+                    queue.push_back(waiter.clone());
+                }
+            }
+            reg.by_client.insert(waiter.client_id, waiter.clone());
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+        }
+        for key in &waiter.request.keys {
+            if key_holds(state, db, key, waiter.request.wants) {
+                self.signal(db, key);
+            }
+        }
+        waiter
+    }
+
+    /// Serves the waiters of every ready key (see the module comment). Runs on the connection
+    /// that made the keys ready, after its command, holding no lock.
+    pub fn serve_ready(&self, state: &ServerState) {
+        while let Some((db, key)) = self.next_ready() {
+            for waiter in self.waiters_on(db, &key) {
+                if !waiter.request.on_any_change
+                    && !key_holds(state, db, &key, waiter.request.wants)
+                {
+                    continue;
+                }
+                let Some(mut client) = waiter.claim() else {
+                    continue;
+                };
+                client.blocking.retrying = true;
+                let reply = dispatch::execute(state, &mut client, &waiter.argv);
+                client.blocking.retrying = false;
+                if client.blocking.request.take().is_some() {
+                    waiter.put_back(client);
+                    continue;
+                }
+                self.remove(&waiter);
+                waiter.finish(client, reply);
+            }
+        }
+    }
+
+    /// Ends a wait from the waiter's side: served, or (on a deadline or disconnect) removed
+    /// with the timeout reply. A waiter being served right now stays pending until served.
+    pub fn settle(&self, state: &ServerState, waiter: &Arc<Waiter>, ending: Ending) -> Settled {
+        let mut reg = self.registry.lock();
+        let mut slot = waiter.slot.lock();
+        match std::mem::replace(&mut slot.phase, Phase::Waiting) {
+            Phase::Done(reply) => {
+                let client = slot
+                    .client
+                    .take()
+                    .expect("a finished waiter holds its client");
+                client.info.details.lock().end_block();
+                Settled::Done(Box::new(client), reply)
+            }
+            Phase::Waiting if ending != Ending::None => {
+                let client = slot
+                    .client
+                    .take()
+                    .expect("a waiting waiter holds its client");
+                // A tombstone, so no server claims it once the slot is released.
+                slot.phase = Phase::Done(Reply::Nil);
+                drop(slot);
+                self.remove_locked(&mut reg, waiter);
+                client.info.details.lock().end_block();
+                let reply = waiter.request.timeout_reply.clone();
+                count_unserved(state, &waiter.argv, &reply);
+                Settled::Done(Box::new(client), reply)
+            }
+            other => {
+                slot.phase = other;
+                Settled::Pending
+            }
+        }
+    }
+
+    /// CLIENT UNBLOCK: ends client `id`'s wait with its timeout reply, or with Redis's
+    /// UNBLOCKED error. False if it is not blocked.
+    pub fn unblock(&self, state: &ServerState, id: u64, with_error: bool) -> bool {
+        let mut reg = self.registry.lock();
+        let Some(waiter) = reg.by_client.get(&id).cloned() else {
+            return false;
+        };
+        let reply = if with_error {
+            Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            waiter.request.timeout_reply.clone()
+        };
+        {
+            let mut slot = waiter.slot.lock();
+            if !matches!(slot.phase, Phase::Waiting) {
+                return false;
+            }
+            count_unserved(state, &waiter.argv, &reply);
+            slot.phase = Phase::Done(reply);
+        }
+        self.remove_locked(&mut reg, &waiter);
+        drop(reg);
+        waiter.wake.notify_one();
+        true
+    }
+
+    fn next_ready(&self) -> Option<(usize, Box<[u8]>)> {
+        let mut reg = self.registry.lock();
+        let next = reg.ready.pop_front();
+        if reg.ready.is_empty() {
+            self.has_ready.store(false, Ordering::Release);
+        }
+        next
+    }
+
+    fn waiters_on(&self, db: usize, key: &[u8]) -> Vec<Arc<Waiter>> {
+        let reg = self.registry.lock();
+        reg.by_key
+            .get(&db)
+            .and_then(|m| m.get(key))
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn remove(&self, waiter: &Arc<Waiter>) {
+        let mut reg = self.registry.lock();
+        self.remove_locked(&mut reg, waiter);
+    }
+
+    fn remove_locked(&self, reg: &mut Registry, waiter: &Arc<Waiter>) {
+        if reg.by_client.remove(&waiter.client_id).is_none() {
+            return;
+        }
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let Some(queues) = reg.by_key.get_mut(&waiter.db) else {
+            return;
+        };
+        for key in &waiter.request.keys {
+            if let Some(queue) = queues.get_mut(key.as_ref()) {
+                queue.retain(|w| !Arc::ptr_eq(w, waiter));
+                if queue.is_empty() {
+                    queues.remove(key.as_ref());
+                }
+            }
+        }
+        if queues.is_empty() {
+            reg.by_key.remove(&waiter.db);
+        }
+    }
+}
+
+/// Counts a blocked call that ended without being served (timeout, CLIENT UNBLOCK), as Redis's
+/// `updateStatsOnUnblock`: dispatch skipped it when it blocked.
+fn count_unserved(state: &ServerState, argv: &[Bytes], reply: &Reply) {
+    let Ok(found) = dispatch::resolve(state, argv) else {
+        return;
+    };
+    found.stats.calls.fetch_add(1, Ordering::Relaxed);
+    crate::stats::ServerStats::add(&state.stats.commands_processed, 1);
+    if let Reply::Error(text) = reply {
+        found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        state.stats.record_error(text);
+    }
+}
+
+/// True if `key` in `db` is live and holds a value of type `wants`. Takes the key's shard lock
+/// briefly; never counts a hit, expires or touches the key.
+fn key_holds(state: &ServerState, db: usize, key: &[u8], wants: &str) -> bool {
+    let ks = &state.keyspace;
+    let hash = ks.hash(key);
+    let id = ShardId {
+        db,
+        shard: ks.shard_of(hash),
+    };
+    let now = state.clock.now_ms();
+    ks.lock(id).type_of_live(hash, key, now) == Some(wants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout(b"0", 1000).unwrap(), None);
+        assert_eq!(parse_timeout(b"0.0001", 1000).unwrap(), Some(1001));
+        assert_eq!(parse_timeout(b"1.5", 1000).unwrap(), Some(2500));
+        // ceil(-0.1 ms) is 0: Redis blocks forever, as here.
+        assert_eq!(parse_timeout(b"-0.0001", 1000).unwrap(), None);
+        assert!(parse_timeout(b"-1", 1000).is_err());
+        assert!(parse_timeout(b"abc", 1000).is_err());
+        assert!(parse_timeout(b"inf", 1000).is_err());
+        assert!(parse_timeout(b"nan", 1000).is_err());
+        assert!(parse_timeout(b"9223372036854775", 1000).is_err());
+    }
+}

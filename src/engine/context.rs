@@ -1,0 +1,389 @@
+//! What a running command sees: the shared server state, its client's state, the command's
+//! clock instant, and the shard locks dispatch took for it.
+
+use crate::error::CommandError;
+use crate::keyspace::{HeldShards, Shard, ShardId};
+use crate::protocol::Protocol;
+use crate::state::ServerState;
+use std::sync::Arc;
+
+/// Per-connection state that commands read and change (SELECT, HELLO, CLIENT SETNAME ...).
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub db: usize,
+    pub protocol: Protocol,
+    pub authenticated: bool,
+    /// The ACL user this connection runs as.
+    pub user: Arc<crate::acl::User>,
+    pub info: Arc<crate::clients::ClientInfo>,
+    /// Set by QUIT: close after the reply is written.
+    pub close_after_reply: bool,
+    /// CLIENT REPLY state.
+    pub reply_mode: ReplyMode,
+    /// CLIENT NO-EVICT / NO-TOUCH switches.
+    pub no_evict: bool,
+    pub no_touch: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<MultiState>,
+    /// Keys this client WATCHes and the flag their shards set when one changes.
+    pub watch: WatchState,
+    /// Subscriptions, MONITOR mode, the queue other connections push to, pending keyspace events.
+    pub pubsub: crate::pubsub::ClientPubSub,
+    /// The last command run, as published in `info.details` (compared by address so the
+    /// shared copy is only written when it changes).
+    pub last_cmd: &'static str,
+    /// AOF log position the replies of the current batch must wait for (0: none).
+    pub aof_wait: u64,
+    /// Blocking commands: the wait a command asked for, and whether it runs nested.
+    pub blocking: crate::engine::blocking::ClientBlocking,
+    /// The query buffer of the batch being run, as read: length and capacity (the running
+    /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
+    pub query_batch: (usize, usize),
+    /// Its commands are applied as sent, never refused for cluster slots (Redis's
+    /// `mustObeyClient`: AOF loading, a primary's replication stream).
+    pub must_obey: bool,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<(crate::engine::registry::Found, Vec<bytes::Bytes>)>,
+    /// A command was refused while queuing: EXEC must answer EXECABORT.
+    pub aborted: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct WatchState {
+    pub flag: Arc<crate::keyspace::watch::WatchFlag>,
+    /// (db, key) pairs being watched.
+    pub keys: Vec<(usize, Box<[u8]>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the current command's reply (SKIP was given by the previous command).
+    Skipping,
+}
+
+impl ClientState {
+    pub fn new(info: Arc<crate::clients::ClientInfo>) -> ClientState {
+        let pubsub = crate::pubsub::ClientPubSub::new(info.clone());
+        ClientState {
+            id: info.id,
+            db: 0,
+            protocol: Protocol::Resp2,
+            authenticated: true,
+            user: crate::acl::internal_user(),
+            info,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+            multi: None,
+            watch: WatchState::default(),
+            pubsub,
+            last_cmd: "",
+            aof_wait: 0,
+            blocking: Default::default(),
+            query_batch: (0, 0),
+            must_obey: false,
+        }
+    }
+}
+
+/// The shard locks held for one command (or one whole transaction), sorted by `ShardId`.
+pub struct Locks<'a> {
+    held: HeldShards<'a>,
+    /// An exclusive command (script, EXEC ...) locks each shard when it first touches it and
+    /// keeps it to the end; no other command runs meanwhile (see gate.rs).
+    lazy: Option<&'a crate::keyspace::Keyspace>,
+}
+
+impl<'a> Locks<'a> {
+    pub fn new(held: HeldShards<'a>) -> Locks<'a> {
+        Locks { held, lazy: None }
+    }
+
+    pub fn none() -> Locks<'a> {
+        Locks {
+            held: HeldShards::new(),
+            lazy: None,
+        }
+    }
+
+    /// Every shard, each locked on first use (only inside the gate's exclusive section).
+    pub fn on_first_use(keyspace: &'a crate::keyspace::Keyspace) -> Locks<'a> {
+        Locks {
+            held: HeldShards::new(),
+            lazy: Some(keyspace),
+        }
+    }
+
+    fn get(&mut self, id: ShardId) -> Option<&mut Shard> {
+        let found = if self.held.len() == 1 {
+            if self.held[0].0 == id {
+                Ok(0)
+            } else {
+                Err(usize::from(self.held[0].0 < id))
+            }
+        } else {
+            self.held.binary_search_by(|(held, _)| held.cmp(&id))
+        };
+        let i = match found {
+            Ok(i) => i,
+            Err(at) => {
+                let keyspace = self.lazy?;
+                self.held.insert(at, (id, keyspace.lock(id)));
+                at
+            }
+        };
+        Some(&mut *self.held[i].1)
+    }
+
+    /// A held shard, or `None` when this command does not hold it.
+    pub fn shard_mut(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
+    }
+
+    /// Keys expired in the held shards since their last drain, as (db, key).
+    pub fn take_expired(&mut self) -> Vec<(usize, Box<[u8]>)> {
+        let mut out = Vec::new();
+        for (id, shard) in self.held.iter_mut() {
+            out.extend(shard.take_expired().into_iter().map(|key| (id.db, key)));
+        }
+        out
+    }
+
+    pub fn holds(&self, id: ShardId) -> bool {
+        self.lazy.is_some()
+            || self
+                .held
+                .binary_search_by(|(held, _)| held.cmp(&id))
+                .is_ok()
+    }
+
+    /// True when the command holds no shard (an exclusive command counts as holding all).
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.lazy.is_none()
+    }
+}
+
+impl crate::gate::HeldShard for Locks<'_> {
+    fn held_shard(&mut self, id: ShardId) -> Option<&mut Shard> {
+        self.get(id)
+    }
+}
+
+pub struct Ctx<'a> {
+    pub state: &'a ServerState,
+    pub client: &'a mut ClientState,
+    /// The command's clock instant, read once at dispatch (unix ms).
+    pub now_ms: u64,
+    pub locks: Locks<'a>,
+    /// Keys this command changed, as (db, key); dispatch feeds them to WATCH, notifications and
+    /// the `dirty` counter.
+    pub changed: u64,
+    /// What this command propagates to the AOF (see `propagate` and aof/effects.rs).
+    pub effects: crate::aof::Effects,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// The locked shard holding `key` in database `db`, and the key's hash.
+    pub fn shard_in(&mut self, db: usize, key: &[u8]) -> (&mut Shard, u64) {
+        let ks = &self.state.keyspace;
+        let hash = ks.hash(key);
+        let id = ShardId {
+            db,
+            shard: ks.shard_of(hash),
+        };
+        let shard = self
+            .locks
+            .get(id)
+            .unwrap_or_else(|| panic!("shard {id:?} not locked for this command"));
+        (shard, hash)
+    }
+
+    /// The locked shard holding `key` in the client's database, and the key's hash.
+    pub fn shard(&mut self, key: &[u8]) -> (&mut Shard, u64) {
+        let db = self.client.db;
+        self.shard_in(db, key)
+    }
+
+    /// Runs `f` on every shard of database `db`, one at a time: held shards directly, the others
+    /// locked briefly (only when no other lock is held, so no lock-order inversion is possible).
+    pub fn for_each_shard(&mut self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
+        let n = self.state.keyspace.shards_per_db();
+        for shard in 0..n {
+            let id = ShardId { db, shard };
+            self.with_shard(id, |s| f(shard, s));
+        }
+    }
+
+    /// Runs `f` on one shard, held or locked briefly.
+    pub fn with_shard<R>(&mut self, id: ShardId, f: impl FnOnce(&mut Shard) -> R) -> R {
+        if let Some(shard) = self.locks.get(id) {
+            return f(shard);
+        }
+        assert!(
+            self.locks.is_empty(),
+            "a command holding locks may only visit held shards"
+        );
+        let mut guard = self.state.keyspace.lock(id);
+        let result = f(&mut guard);
+        let expired = guard.take_expired();
+        if self.logging() && !expired.is_empty() {
+            // Logged before the lock is released, so a later write to the key is logged after.
+            let ks = &self.state.keyspace;
+            let now = self.now_ms;
+            let gone: Vec<Box<[u8]>> = expired
+                .iter()
+                .filter(|key| guard.type_of_live(ks.hash(key), key, now).is_none())
+                .cloned()
+                .collect();
+            self.state.aof.log_deletions(id.db, &gone);
+        }
+        drop(guard);
+        self.note_expired(id.db, expired);
+        result
+    }
+
+    /// Records `expired` events for keys a lookup removed (published after the command).
+    pub fn note_expired(&mut self, db: usize, keys: Vec<Box<[u8]>>) {
+        for key in keys {
+            self.state
+                .pubsub
+                .tracking
+                .invalidate(self.state, &key, None);
+            self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
+        }
+    }
+
+    /// Collects the keys lazily expired in the shards this command holds, before it releases
+    /// them, and records their `expired` events ahead of the command's own (the lookup that
+    /// removed them came first).
+    pub fn drain_expired(&mut self) {
+        if !crate::keyspace::expiry::expired_keys_recorded() {
+            return;
+        }
+        let own = std::mem::take(&mut self.client.pubsub.events);
+        let expired: Vec<(usize, Box<[u8]>)> = self.locks.take_expired();
+        if self.logging() && !expired.is_empty() {
+            // The lookups that removed them came before the command's own effects. A key that
+            // is live again was re-created by a write already logged: no DEL for it.
+            let now = self.now_ms;
+            let gone: Vec<&(usize, Box<[u8]>)> = expired
+                .iter()
+                .filter(|(db, key)| {
+                    let (shard, hash) = self.shard_in(*db, key);
+                    shard.type_of_live(hash, key, now).is_none()
+                })
+                .collect();
+            let dels = gone.into_iter().map(|(db, key)| {
+                (
+                    *db,
+                    vec![
+                        bytes::Bytes::from_static(b"DEL"),
+                        bytes::Bytes::copy_from_slice(key),
+                    ],
+                )
+            });
+            let own_records = std::mem::take(&mut self.effects.records);
+            self.effects.records.extend(dels);
+            self.effects.records.extend(own_records);
+        }
+        for (db, key) in expired {
+            self.state
+                .pubsub
+                .tracking
+                .invalidate(self.state, &key, None);
+            self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
+        }
+        self.client.pubsub.events.extend(own);
+    }
+
+    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): marks
+    /// the clients WATCHing it.
+    pub fn key_changed(&mut self, db: usize, key: &[u8]) {
+        self.changed += 1;
+        self.state.blocking.signal(db, key);
+        let origin = self.client.id;
+        self.state
+            .pubsub
+            .tracking
+            .invalidate(self.state, key, Some(origin));
+        let (shard, hash) = self.shard_in(db, key);
+        shard.touch_watched(hash, key);
+        // Watches taken while a script held every shard are not in the shard yet.
+        self.state.gate.touch_deferred(db, key);
+    }
+
+    /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
+    /// after the command has released its shard locks. `class` is a `pubsub::notify` constant.
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        crate::pubsub::notify::record(self.state, &mut self.client.pubsub, class, event, db, key);
+    }
+
+    /// True while effects are logged: commands build `propagate` arguments only then.
+    pub fn logging(&self) -> bool {
+        self.state.aof.is_on()
+    }
+
+    /// Says what this command logs to the AOF instead of its request (may be called several
+    /// times; each call adds one record in the client's current database). A write command
+    /// that calls it is logged only as what it propagated; see aof/effects.rs.
+    pub fn propagate(&mut self, argv: Vec<bytes::Bytes>) {
+        let db = self.client.db;
+        self.propagate_in(db, argv);
+    }
+
+    /// `propagate` for a record in another database (MOVE-like commands).
+    pub fn propagate_in(&mut self, db: usize, argv: Vec<bytes::Bytes>) {
+        self.effects.declared = true;
+        if self.logging() {
+            self.effects.records.push((db, argv));
+        }
+    }
+
+    /// Logs nothing for this command even if it changed something.
+    pub fn propagate_nothing(&mut self) {
+        self.effects.declared = true;
+    }
+
+    /// Parses a database index argument, with Redis's error texts.
+    pub fn parse_db_index(&self, arg: &[u8]) -> Result<usize, CommandError> {
+        let n = crate::engine::args::parse_i64(arg)
+            .map_err(|_| CommandError::err("value is not an integer or out of range"))?;
+        if n < 0 || n as usize >= self.state.keyspace.databases() {
+            return Err(CommandError::DbIndex);
+        }
+        Ok(n as usize)
+    }
+}
+
+/// Drops a client's transaction and watches outside any command (disconnect, RESET).
+pub fn reset_client(state: &ServerState, client: &mut ClientState) {
+    crate::pubsub::forget_client(state, &mut client.pubsub);
+    discard_refused(state, client);
+}
+
+/// Drops the transaction and the watches of a client whose EXEC was refused before it ran
+/// (Redis's `discardTransaction`).
+pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
+    client.multi = None;
+    client.info.details.lock().multi = -1;
+    let flag = client.watch.flag.clone();
+    for (db, key) in std::mem::take(&mut client.watch.keys) {
+        // Never waits for a shard a script holds (the removal is left to it then).
+        state.gate.change_watch(state, db, &key, &flag, false);
+    }
+    flag.clear();
+}

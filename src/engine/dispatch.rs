@@ -1,0 +1,616 @@
+//! Dispatch: argv -> command lookup, arity and auth checks, shard locking by key spec, run,
+//! counters. The one place that applies the generic rules of Redis's `processCommand`.
+
+use crate::engine::context::{Ctx, Locks};
+use crate::engine::registry::Found;
+use crate::error::CommandError;
+use crate::gate::{Pass, Wait};
+use crate::keyspace::ShardId;
+use crate::protocol::Reply;
+use crate::state::ServerState;
+use crate::stats::ServerStats;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::KeySpec};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Runs one request and returns its reply, for callers that are not connection tasks (AOF
+/// loading, internal clients, blocked clients served inside a section). A wait is short here:
+/// such callers never meet a script (see `try_execute`).
+pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    debug_assert!(
+        crate::keyspace::lock_rules::may_wait_for_shard(),
+        "a connection task must use execute_async"
+    );
+    loop {
+        match try_execute(state, client, argv) {
+            Ok(reply) => return reply,
+            Err(Wait::Turn) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            Err(Wait::Drain | Wait::Contended) => std::thread::yield_now(),
+        }
+    }
+}
+
+/// Runs one request on a connection task: waits for its turn asynchronously (a script or
+/// transaction running, a shard held by a running command), never blocking the worker.
+pub async fn execute_async(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    let mut tries = 0u32;
+    loop {
+        match crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv)) {
+            Ok(reply) => return reply,
+            Err(Wait::Turn) => state.gate.wait_turn(&state.scripting.busy).await,
+            Err(Wait::Drain | Wait::Contended) => {
+                // Held by running commands for microseconds; yield first, then nap.
+                tries += 1;
+                if tries < 64 {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one request, or says what it must wait for before it can run (nothing has been done
+/// then: dispatching it again later is the same as dispatching it once). Inside MULTI, commands
+/// are checked and queued.
+pub fn try_execute(
+    state: &ServerState,
+    client: &mut ClientState,
+    argv: &[Bytes],
+) -> Result<Reply, Wait> {
+    let resolved = resolve(state, argv);
+    let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
+    let exclusive =
+        matches!(&resolved, Ok(found) if found.spec.has(flags::ALL_SHARDS) && !queues(found.spec));
+    let mut pass = state
+        .gate
+        .admit(state, client.id, exclusive, &state.scripting.busy)?;
+    if let Ok(found) = &resolved {
+        note_last_command(client, found);
+    }
+    let reply = match resolved {
+        Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
+            queue(state, client, found, argv, &pass)
+        }
+        Ok(found) => run_checked(state, client, found, argv, &mut pass)?,
+        Err(err) => {
+            if let Some(multi) = client.multi.as_mut() {
+                multi.aborted = true;
+            }
+            Reply::from(err)
+        }
+    };
+    if let Reply::Error(text) = &reply {
+        state.stats.record_error(text);
+    }
+    Ok(reply)
+}
+
+/// Finds the command (or subcommand) and checks its arity.
+pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
+    let name = &argv[0];
+    let Some(found) = state.registry.get(name) else {
+        return Err(unknown_command(argv));
+    };
+    if found.spec.subcommands.is_empty() {
+        if !found.spec.arity_ok(argv.len()) {
+            return Err(CommandError::Arity(found.spec.name.to_string()));
+        }
+        return Ok(found);
+    }
+    if argv.len() < 2 {
+        // A container that also runs bare (COMMAND) has arity -1.
+        if found.spec.arity_ok(argv.len()) {
+            return Ok(found);
+        }
+        return Err(CommandError::Arity(found.spec.name.to_string()));
+    }
+    let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
+        let mut text = b"ERR unknown subcommand '".to_vec();
+        text.extend_from_slice(c_str(&argv[1], 128));
+        text.extend_from_slice(
+            format!("'. Try {} HELP.", found.spec.name.to_ascii_uppercase()).as_bytes(),
+        );
+        return Err(CommandError::Raw(one_line(text)));
+    };
+    if !sub.spec.arity_ok(argv.len()) {
+        return Err(CommandError::Arity(sub.full_name.to_string()));
+    }
+    Ok(sub)
+}
+
+/// Publishes the client's last command for CLIENT LIST, as Redis sets `lastcmd` before queuing
+/// or running; the shared copy is only written when the command changes.
+fn note_last_command(client: &mut ClientState, found: &Found) {
+    if !std::ptr::eq(client.last_cmd, found.full_name) {
+        client.last_cmd = found.full_name;
+        client.info.details.lock().last_cmd = found.full_name.to_string();
+    }
+}
+
+/// Commands that act on the transaction itself instead of being queued.
+fn controls_transaction(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Queues a command inside MULTI after the checks Redis makes before queuing.
+fn queue(
+    state: &ServerState,
+    client: &mut ClientState,
+    found: Found,
+    argv: &[Bytes],
+    pass: &Pass<'_>,
+) -> Reply {
+    let refusal = if needs_auth(state, client, found.spec) {
+        Some(Reply::error("NOAUTH Authentication required."))
+    } else if !client.user.is_unrestricted() && !found.spec.has(flags::NO_AUTH) {
+        crate::acl::refusal(state, client, &found, argv)
+    } else {
+        None
+    };
+    let refusal = if refusal.is_some() {
+        refusal
+    } else if crate::cluster::crosses_slots(state, client, found.spec, argv) {
+        Some(Reply::error(crate::cluster::CROSSSLOT))
+    } else if found.spec.has(flags::NO_MULTI) {
+        Some(Reply::error("ERR Command not allowed inside a transaction"))
+    } else if !pass.is_busy() && out_of_memory(state, argv) {
+        // Queuing may take unbounded memory: Redis refuses every command while it cannot evict.
+        Some(Reply::from(CommandError::Oom))
+    } else if let Some(reply) = crate::rdb::refuse_write(
+        state,
+        found.spec.has(flags::WRITE) || found.spec.name == "ping",
+    ) {
+        Some(reply)
+    } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
+        // Redis's processCommand refuses before queuing, which flags the transaction.
+        Some(Reply::error(state.scripting.busy.busy_text()))
+    } else {
+        None
+    };
+    let multi = client
+        .multi
+        .as_mut()
+        .expect("queue is only called inside MULTI");
+    if let Some(reply) = refusal {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        multi.aborted = true;
+        return reply;
+    }
+    multi.queued.push((found, argv.to_vec()));
+    let mut details = client.info.details.lock();
+    details.multi = multi.queued.len() as i64;
+    details.multi_mem = multi_mem(multi);
+    Reply::status("QUEUED")
+}
+
+/// CLIENT LIST `multi-mem=` of a transaction: the queued arguments' bytes plus a pointer per
+/// argument, as Redis's `mstate.argv_len_sums`.
+pub fn multi_mem(multi: &crate::engine::context::MultiState) -> usize {
+    multi
+        .queued
+        .iter()
+        .map(|(_, argv)| argv_mem(argv) + argv.len() * std::mem::size_of::<usize>())
+        .sum()
+}
+
+/// The bytes of a command's arguments (Redis's `argv_len_sum`, CLIENT LIST `argv-mem=`).
+pub fn argv_mem(argv: &[Bytes]) -> usize {
+    argv.iter().map(|a| a.len()).sum()
+}
+
+/// Runs a command inside another one that already holds every shard lock (EXEC, scripts).
+/// Counts it like a top-level call.
+pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
+    let started = Instant::now();
+    // Blocking commands answer at once inside EXEC and scripts.
+    let nested = std::mem::replace(&mut ctx.client.blocking.nested, true);
+    let result = match write_refusal(ctx.state, found.spec.has(flags::WRITE)) {
+        Some(err) => Err(err),
+        None => {
+            let no_touch = found.spec.spares_stamps(ctx.client.no_touch);
+            crate::keyspace::access::with_no_touch(no_touch, || {
+                crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
+                    (found.spec.run)(ctx, argv)
+                })
+            })
+        }
+    };
+    ctx.client.blocking.nested = nested;
+    crate::pubsub::after_nested(ctx, found.spec, argv);
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    found.stats.calls.fetch_add(1, Ordering::Relaxed);
+    found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    ServerStats::add(&ctx.state.stats.commands_processed, 1);
+    crate::observability::after_command(
+        ctx.state,
+        ctx.client,
+        found,
+        argv,
+        elapsed_us,
+        crate::observability::Caller::Nested,
+    );
+    match result {
+        Ok(reply) => reply,
+        Err(err) => {
+            found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+            let reply = Reply::from(err);
+            if let Reply::Error(text) = &reply {
+                ctx.state.stats.record_error(text);
+            }
+            reply
+        }
+    }
+}
+
+fn run_checked(
+    state: &ServerState,
+    client: &mut ClientState,
+    found: Found,
+    argv: &[Bytes],
+    pass: &mut Pass<'_>,
+) -> Result<Reply, Wait> {
+    let spec = found.spec;
+    if needs_auth(state, client, spec) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Ok(Reply::error("NOAUTH Authentication required."));
+    }
+    // One atomic load for a user allowed everything (the default user as shipped).
+    if !client.user.is_unrestricted() && !spec.has(flags::NO_AUTH) {
+        if let Some(reply) = crate::acl::refusal(state, client, &found, argv) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return Ok(reply);
+        }
+    }
+    if let Some(reply) = cross_slot_refusal(state, client, spec, argv) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Ok(reply);
+    }
+    // One clock read gives the command's instant and the start of its duration.
+    let started_us = state.clock.now_us();
+    // Eviction locks shards one at a time, so it runs before this command locks its own. Redis
+    // does not evict while a script is busy either.
+    if !pass.is_busy() {
+        if let Some(reply) = refuse_on_oom(state, client, spec, argv, started_us) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            return Ok(reply);
+        }
+    }
+    if let Some(reply) = crate::pubsub::refusal(client, spec, found.full_name) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Ok(reply);
+    }
+    let writes = spec.has(flags::WRITE)
+        || spec.name == "ping"
+        || (spec.name == "exec" && queued_writes(client));
+    if let Some(err) = write_refusal(state, writes) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        if spec.name == "exec" {
+            // Redis discards the transaction it refuses.
+            client.multi = None;
+            client.info.details.lock().multi = -1;
+        }
+        return Ok(Reply::from(err));
+    }
+    // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
+    if let Some(reply) =
+        crate::rdb::refuse_write(state, spec.has(flags::WRITE) || spec.name == "ping")
+    {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Ok(reply);
+    }
+    // Another client's script is past busy-reply-threshold: only allow-busy commands run, and
+    // they hold no shard (the script has them all).
+    let locks = if pass.is_busy() {
+        if !spec.has(flags::ALLOW_BUSY) {
+            found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            if spec.name == "exec" {
+                // Redis's execCommandAbort: the transaction is discarded.
+                crate::engine::context::discard_refused(state, client);
+                return Ok(Reply::error(format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    state.scripting.busy.busy_text()
+                )));
+            }
+            return Ok(Reply::error(state.scripting.busy.busy_text()));
+        }
+        Locks::none()
+    } else if spec.has(flags::ALL_SHARDS) {
+        // An exclusive command runs alone (see gate.rs): it locks each shard on first use.
+        Locks::on_first_use(&state.keyspace)
+    } else {
+        let ids = shards_for(state, client, spec, argv);
+        Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?)
+    };
+    let mut ctx = Ctx {
+        state,
+        client,
+        now_ms: started_us / 1000,
+        locks,
+        changed: 0,
+        effects: Default::default(),
+    };
+    crate::pubsub::before_command(state, ctx.client, spec, argv);
+    let no_touch = spec.spares_stamps(ctx.client.no_touch);
+    let result = crate::keyspace::access::with_no_touch(no_touch, || {
+        crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+    });
+    ctx.drain_expired();
+    if !ctx.effects.is_empty() {
+        // Appended while the command's shard locks are held: the log orders writes per key.
+        let pos = state.aof.append(&ctx.effects.records);
+        ctx.client.aof_wait = ctx.client.aof_wait.max(pos);
+    }
+    let changed = ctx.changed;
+    // The exclusive section ends while its shard locks are still held (watch changes left
+    // meanwhile are applied to them).
+    pass.finish(&mut ctx.locks);
+    drop(ctx);
+    let result = crate::pubsub::after_command(state, client, spec, argv, result);
+    if client.blocking.request.is_some() {
+        // Counted once, when the wait ends (served, timed out or unblocked).
+        return Ok(result.unwrap_or_else(Reply::from));
+    }
+    let elapsed_us = state.clock.now_us().saturating_sub(started_us);
+    found.stats.calls.fetch_add(1, Ordering::Relaxed);
+    found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    ServerStats::add(&state.stats.commands_processed, 1);
+    if changed > 0 {
+        ServerStats::add(&state.stats.dirty, changed);
+    }
+    crate::observability::after_command(
+        state,
+        client,
+        found,
+        argv,
+        elapsed_us,
+        crate::observability::Caller::Client,
+    );
+    Ok(match result {
+        Ok(reply) => reply,
+        Err(err) => {
+            found.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+            Reply::from(err)
+        }
+    })
+}
+
+/// Cluster mode: -CROSSSLOT for a command whose keys are in different slots, or an EXEC whose
+/// queued commands' keys are (the transaction is discarded), as Redis's `processCommand`.
+fn cross_slot_refusal(
+    state: &ServerState,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Option<Reply> {
+    if !state.cluster.enabled() {
+        return None;
+    }
+    if spec.name == "exec" {
+        if !crate::cluster::transaction_crosses_slots(state, client) {
+            return None;
+        }
+        crate::engine::context::discard_refused(state, client);
+    } else if !crate::cluster::crosses_slots(state, client, spec, argv) {
+        return None;
+    }
+    Some(Reply::error(crate::cluster::CROSSSLOT))
+}
+
+/// Takes the shard locks `ids` (sorted, unique) if all are free now, else none: a command never
+/// waits for a shard on a worker thread (the holder may be running on this very thread's
+/// queue); it is dispatched again instead.
+fn try_lock_all<'a>(
+    state: &'a ServerState,
+    ids: &[ShardId],
+) -> Option<crate::keyspace::HeldShards<'a>> {
+    let mut held = crate::keyspace::HeldShards::new();
+    for &id in ids {
+        held.push((id, state.keyspace.try_lock(id)?));
+    }
+    Some(held)
+}
+
+/// Redis's maxmemory step of `processCommand`: evicts before every command while over the limit,
+/// then refuses with -OOM, if eviction could not help, a DENYOOM command (EXEC of a transaction
+/// holding one, a script whose shebang does not allow OOM) and, inside MULTI, any command but
+/// EXEC, DISCARD, QUIT and RESET.
+fn refuse_on_oom(
+    state: &ServerState,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+    now_us: u64,
+) -> Option<Reply> {
+    use crate::engine::maxmemory::{self, Pressure};
+    if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        maxmemory::set_script_oom(false);
+        return None;
+    }
+    let denies = denies_oom(state, client, spec, argv);
+    let incoming = if denies {
+        argv.iter().map(|a| a.len() as u64 + 16).sum()
+    } else {
+        0
+    };
+    let oom = maxmemory::make_room(state, now_us, incoming) == Pressure::OutOfMemory;
+    if matches!(spec.name, "eval" | "evalsha" | "exec" | "fcall") {
+        maxmemory::set_script_oom(oom);
+    }
+    let in_multi = client.multi.is_some();
+    if !oom || !(denies || in_multi && !matches!(spec.name, "exec" | "discard" | "quit" | "reset"))
+    {
+        return None;
+    }
+    if spec.name == "exec" {
+        crate::engine::context::discard_refused(state, client);
+        return Some(Reply::error(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+        ));
+    }
+    if let Some(multi) = client.multi.as_mut() {
+        multi.aborted = true;
+    }
+    Some(Reply::from(CommandError::Oom))
+}
+
+/// Whether a command is refused when memory cannot be freed (Redis's `is_denyoom_command`).
+fn denies_oom(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> bool {
+    if spec.has(flags::DENYOOM) {
+        return true;
+    }
+    match spec.name {
+        "exec" => client.multi.as_ref().is_some_and(|m| {
+            m.queued.iter().any(|(f, argv)| {
+                f.spec.has(flags::DENYOOM) || script_denies_oom(state, f.spec.name, argv)
+            })
+        }),
+        name => script_denies_oom(state, name, argv),
+    }
+}
+
+/// EVAL / EVALSHA of a script whose shebang makes it DENYOOM.
+fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
+    match (name, argv.get(1)) {
+        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body).denies_oom,
+        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
+        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).denies_oom,
+        _ => false,
+    }
+}
+
+/// The OOM check of a command queued inside MULTI (which is refused while memory cannot be
+/// freed, whatever the command).
+fn out_of_memory(state: &ServerState, argv: &[Bytes]) -> bool {
+    use crate::engine::maxmemory::{self, Pressure};
+    if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let incoming = argv.iter().map(|a| a.len() as u64 + 16).sum();
+    maxmemory::make_room(state, state.clock.now_us(), incoming) == Pressure::OutOfMemory
+}
+
+/// Redis's `authRequired`: not authenticated while the default user needs a password.
+fn needs_auth(state: &ServerState, client: &ClientState, spec: &CommandSpec) -> bool {
+    !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth()
+}
+
+/// Redis's MISCONF refusal while the AOF cannot be written: write commands (and PING, as
+/// Redis's `processCommand` does) are refused, reads are served.
+fn write_refusal(state: &ServerState, writes: bool) -> Option<CommandError> {
+    if !writes {
+        return None;
+    }
+    state.aof.write_error().map(CommandError::Other)
+}
+
+fn queued_writes(client: &ClientState) -> bool {
+    client
+        .multi
+        .as_ref()
+        .is_some_and(|m| m.queued.iter().any(|(f, _)| f.spec.has(flags::WRITE)))
+}
+
+pub type ShardIds = smallvec::SmallVec<[ShardId; 4]>;
+
+/// The shards a command must hold, sorted and unique.
+pub fn shards_for(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> ShardIds {
+    if spec.has(flags::ALL_SHARDS) {
+        return state.keyspace.all_shards().collect();
+    }
+    let ks = &state.keyspace;
+    if let KeySpec::Range {
+        first: 1, last: 1, ..
+    } = spec.keys
+    {
+        // The common single-key case, without building the index list.
+        let mut ids = ShardIds::new();
+        if let Some(key) = argv.get(1) {
+            ids.push(ShardId {
+                db: client.db,
+                shard: ks.shard_of(ks.hash(key)),
+            });
+        }
+        return ids;
+    }
+    let mut ids: ShardIds = spec
+        .keys
+        .key_indexes(argv)
+        .into_iter()
+        // A key spec may name a database the command will reject (MOVE k 99): lock nothing there.
+        .filter(|&(db, _)| db.is_none_or(|db| db < ks.databases()))
+        .map(|(db, i)| ShardId {
+            db: db.unwrap_or(client.db),
+            shard: ks.shard_of(ks.hash(&argv[i])),
+        })
+        .collect();
+    if ids.len() > 1 {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    ids
+}
+
+/// Redis's text for an unknown command, including up to 128 bytes of its arguments.
+/// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
+/// CR/LF become spaces so the error stays one line.
+fn unknown_command(argv: &[Bytes]) -> CommandError {
+    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+        let end = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(bytes.len())
+            .min(max);
+        &bytes[..end]
+    }
+    let mut args = Vec::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(c_str(arg, room));
+        args.extend_from_slice(b"' ");
+    }
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(&argv[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    CommandError::Raw(one_line(text))
+}
+
+/// Client bytes as C's `%.*s` prints them: up to the first NUL, at most `max` bytes.
+fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(max);
+    &bytes[..end]
+}
+
+/// Error texts quoting client input stay on one line, as Redis's `rejectCommand` makes them.
+fn one_line(mut text: Vec<u8>) -> Vec<u8> {
+    for b in text.iter_mut() {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    text
+}

@@ -1,0 +1,163 @@
+//! The command table: the families' `COMMANDS` (handed in by the caller, see `commands::TABLES`), looked up by lower-case name, with a counter
+//! slot per command and subcommand for INFO commandstats.
+
+use crate::engine::CommandSpec;
+use hashbrown::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One family's `COMMANDS`.
+pub type Table = &'static [CommandSpec];
+
+fn specs(tables: &[Table]) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+    tables.iter().flat_map(|t| t.iter())
+}
+
+/// Call counters of one command (or subcommand).
+#[derive(Default, Debug)]
+pub struct CallStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected_calls: AtomicU64,
+    pub failed_calls: AtomicU64,
+    /// Durations of the calls (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: crate::observability::histogram::LatencyHistogram,
+}
+
+impl CallStats {
+    pub fn reset(&self) {
+        self.latency.reset();
+        for c in [
+            &self.calls,
+            &self.usec,
+            &self.rejected_calls,
+            &self.failed_calls,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A command found in the table: its spec and its counters.
+#[derive(Clone, Copy)]
+pub struct Found {
+    pub spec: &'static CommandSpec,
+    pub stats: &'static CallStats,
+    /// `get`, or `config|get` for a subcommand.
+    pub full_name: &'static str,
+    /// Index of this command or subcommand in ACL permission bitmaps.
+    pub id: u16,
+}
+
+impl std::fmt::Debug for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.full_name)
+    }
+}
+
+pub struct Registry {
+    by_name: HashMap<String, Found>,
+    subcommands: HashMap<String, Found>,
+}
+
+impl Registry {
+    /// Builds the table, applying `rename-command old new` (an empty new name removes it).
+    /// Checks `rename-command` directives in order as redis-server does when it reads them:
+    /// `Err((index, reason))` for the first that names no command or renames onto a command
+    /// that exists.
+    pub fn check_renames(
+        tables: &[Table],
+        renames: &[(String, String)],
+    ) -> Result<(), (usize, &'static str)> {
+        let mut names: std::collections::HashSet<String> =
+            specs(tables).map(|spec| spec.name.to_string()).collect();
+        for (i, (old, new)) in renames.iter().enumerate() {
+            if !names.remove(old) {
+                return Err((i, "No such command in rename-command"));
+            }
+            if !new.is_empty() && !names.insert(new.to_ascii_lowercase()) {
+                return Err((i, "Target command name already exists"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn new(tables: &[Table], renames: &[(String, String)]) -> Registry {
+        // Counters live for the whole process; the table is built once per server.
+        let mut next_id = 0u16;
+        let mut found = |spec: &'static CommandSpec, full_name: String| {
+            let id = next_id;
+            next_id += 1;
+            assert!((id as usize) < crate::acl::rules::COMMAND_ID_MAX);
+            Found {
+                spec,
+                stats: Box::leak(Box::default()),
+                full_name: Box::leak(full_name.into_boxed_str()),
+                id,
+            }
+        };
+        let mut by_name = HashMap::new();
+        let mut subcommands = HashMap::new();
+        for spec in specs(tables) {
+            by_name.insert(spec.name.to_string(), found(spec, spec.name.to_string()));
+            for sub in spec.subcommands {
+                let full = format!("{}|{}", spec.name, sub.name);
+                subcommands.insert(full.clone(), found(sub, full));
+            }
+        }
+        for (old, new) in renames {
+            if let Some(entry) = by_name.remove(old) {
+                if !new.is_empty() {
+                    by_name.insert(new.to_ascii_lowercase(), entry);
+                }
+            }
+        }
+        Registry {
+            by_name,
+            subcommands,
+        }
+    }
+
+    /// Looks a command up by its (any-case) name.
+    pub fn get(&self, name: &[u8]) -> Option<Found> {
+        let mut buf = [0u8; 64];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (dst, src) in buf.iter_mut().zip(name) {
+            *dst = src.to_ascii_lowercase();
+        }
+        let lowered = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        self.by_name.get(lowered).copied()
+    }
+
+    /// Looks up `parent|sub` (sub in any case).
+    pub fn get_sub(&self, parent: &CommandSpec, sub: &[u8]) -> Option<Found> {
+        let name = format!(
+            "{}|{}",
+            parent.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        );
+        self.subcommands.get(&name).copied()
+    }
+
+    /// All top-level commands with the name they are reachable under.
+    pub fn all(&self) -> impl Iterator<Item = (&str, Found)> {
+        self.by_name.iter().map(|(n, f)| (n.as_str(), *f))
+    }
+
+    /// Every command and subcommand entry (for INFO commandstats and CONFIG RESETSTAT).
+    pub fn all_entries(&self) -> impl Iterator<Item = Found> + '_ {
+        self.by_name
+            .values()
+            .chain(self.subcommands.values())
+            .copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}

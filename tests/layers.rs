@@ -1,0 +1,263 @@
+//! The layer rule of docs/ARCHITECTURE.md, checked on the source: data flows one way,
+//! net -> engine (dispatch) -> command families -> keyspace, and the subsystems (acl, aof, rdb,
+//! pubsub, observability, config, replication) never import command families or dispatch.
+//! A `crate::` path in non-test code that crosses the rule fails this test; so does an entry of
+//! `KNOWN` that no longer occurs (the list only shrinks).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// (importer prefix, forbidden imported prefixes, why).
+const RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "keyspace",
+        &[
+            "protocol",
+            "engine",
+            "commands",
+            "net",
+            "state",
+            "acl",
+            "aof",
+            "rdb",
+            "pubsub",
+            "observability",
+            "scripting",
+            "memcache",
+            "replication",
+            "server",
+            "config",
+        ],
+        "the keyspace knows nothing of sockets, RESP, commands or persistence",
+    ),
+    (
+        "protocol",
+        &["engine", "commands", "net", "state", "keyspace", "server"],
+        "the protocol codec knows nothing of commands",
+    ),
+    (
+        "engine",
+        &["commands", "net", "memcache", "server"],
+        "the engine calls command families only through their specs' function pointers",
+    ),
+    (
+        "commands",
+        &["net", "memcache", "server"],
+        "command families never touch sockets",
+    ),
+    (
+        "acl",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "aof",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "rdb",
+        &["commands", "engine", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "pubsub",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "observability",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "config",
+        &["commands", "engine", "net", "server", "keyspace"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "replication",
+        &["commands", "server"],
+        "subsystems never import command families",
+    ),
+    (
+        "cluster",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
+        "state",
+        &["commands", "net::client", "server"],
+        "the shared state does not depend on command families",
+    ),
+];
+
+/// Crossings that exist today, each with the reason it is still there. Remove an entry when
+/// its crossing is gone (the test says so).
+const KNOWN: &[(&str, &str, &str)] = &[
+    (
+        "acl::mod",
+        "commands::connection::client",
+        "ACL LOG's client-info reuses CLIENT LIST's line formatter",
+    ),
+    (
+        "acl::rules",
+        "commands::server::command",
+        "ACL categories are derived by COMMAND's metadata functions",
+    ),
+    (
+        "acl::check",
+        "commands::server::command",
+        "key access flags of a call come from COMMAND GETKEYSANDFLAGS's tables",
+    ),
+    (
+        "pubsub::mod",
+        "commands::connection::client",
+        "CLIENT CACHING's flag survives CLIENT subcommands, recognised by table address",
+    ),
+    (
+        "config::mod",
+        "keyspace",
+        "config applies eviction, LFU, expiry-stats and prefix-stats tunables to the keyspace's \
+         process-wide statics, and matches CONFIG GET patterns with the keyspace's glob",
+    ),
+    (
+        "commands::server::config",
+        "net::listener",
+        "CONFIG SET port/bind/tls-port rebinds the listeners synchronously",
+    ),
+];
+
+fn module_of(path: &Path, src: &Path) -> String {
+    let rel = path.strip_prefix(src).unwrap().with_extension("");
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.join("::")
+}
+
+/// The `crate::` paths of a file's non-test code, expanded one level of `crate::{a, b::c}`.
+fn imports(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut lines = text.lines().peekable();
+    let mut code = String::new();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("#[cfg(test)]")
+            && lines
+                .peek()
+                .is_some_and(|next| next.trim_start().starts_with("mod "))
+        {
+            break;
+        }
+        if trimmed.starts_with("//") {
+            continue;
+        }
+        code.push_str(line);
+        code.push('\n');
+    }
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let item = item.trim();
+                if !item.is_empty() {
+                    out.insert(path_prefix(item));
+                }
+            }
+        } else {
+            out.insert(path_prefix(rest));
+        }
+    }
+    out
+}
+
+fn path_prefix(text: &str) -> String {
+    let end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .unwrap_or(text.len());
+    text[..end].trim_end_matches(':').to_string()
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix || path.starts_with(&format!("{prefix}::"))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn imports_follow_the_layer_rule() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut crossings = Vec::new();
+    let mut known_seen = BTreeSet::new();
+    for file in &files {
+        let module = module_of(file, &src);
+        let text = std::fs::read_to_string(file).unwrap();
+        for import in imports(&text) {
+            for (importer, forbidden, why) in RULES {
+                if !under(&module, importer) {
+                    continue;
+                }
+                for bad in *forbidden {
+                    if !under(&import, bad) {
+                        continue;
+                    }
+                    let known = KNOWN
+                        .iter()
+                        .position(|(from, to, _)| under(&module, from) && under(&import, to));
+                    match known {
+                        Some(i) => {
+                            known_seen.insert(i);
+                        }
+                        None => crossings.push(format!(
+                            "{} imports crate::{import} ({why})",
+                            file.strip_prefix(&src).unwrap().display()
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    let gone: Vec<_> = KNOWN
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !known_seen.contains(i))
+        .map(|(_, (from, to, _))| format!("{from} -> {to}"))
+        .collect();
+    assert!(
+        crossings.is_empty(),
+        "imports across the layer rule:\n{}",
+        crossings.join("\n")
+    );
+    assert!(
+        gone.is_empty(),
+        "known crossings that no longer occur (remove them from KNOWN): {gone:?}"
+    );
+}
+
+#[test]
+fn the_parser_sees_grouped_and_plain_paths() {
+    let found = imports(
+        "use crate::{engine::dispatch, keyspace::Shard};\nfn f() { crate::net::x(); }\n// crate::server\n#[cfg(test)]\nmod tests { use crate::commands; }\n",
+    );
+    let want: BTreeSet<String> = ["engine::dispatch", "keyspace::Shard", "net::x"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(found, want);
+}
