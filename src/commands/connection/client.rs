@@ -36,9 +36,15 @@ const BASE: u32 = NOSCRIPT | LOADING | STALE;
 
 /// True for CLIENT's subcommands (CLIENT CACHING's flag survives them, as in Redis).
 pub fn is_client_subcommand(spec: &CommandSpec) -> bool {
+    // By address when the table was not duplicated, else by name within the group: the
+    // address of a promoted constant slice is not guaranteed unique (a build where CLIENT's
+    // table and this one were two copies lost the flag after CLIENT CACHING yes).
     SUBCOMMANDS
         .as_ptr_range()
         .contains(&(spec as *const CommandSpec))
+        || (spec.group == "connection"
+            && spec.subcommands.is_empty()
+            && SUBCOMMANDS.iter().any(|s| s.name == spec.name))
 }
 
 static SUBCOMMANDS: &[CommandSpec] = &[
