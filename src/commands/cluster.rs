@@ -26,7 +26,7 @@ const fn o1(spec: CommandSpec) -> CommandSpec {
 }
 
 pub static COMMANDS: &[CommandSpec] = &[
-    super::server::container(
+    crate::commands::server::container(
         "cluster",
         "cluster",
         "3.0.0",
@@ -499,7 +499,7 @@ fn saveconfig(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 fn help(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
-    super::server::help_result(&[
+    crate::commands::server::help_result(&[
         "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "ADDSLOTS <slot> [<slot> ...]",
         "    Assign slots to current node.",
