@@ -116,6 +116,8 @@ pub struct ClientDetails {
     pub unix: bool,
     /// The primary's link on a replica (CLIENT LIST flag `M`, type `master`).
     pub master: bool,
+    /// READONLY in cluster mode (CLIENT LIST flag `r`).
+    pub readonly: bool,
 }
 
 impl ClientDetails {
@@ -146,6 +148,9 @@ impl ClientDetails {
         }
         if self.unix {
             flags.push('U');
+        }
+        if self.readonly {
+            flags.push('r');
         }
         if self.no_evict {
             flags.push('e');

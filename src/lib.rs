@@ -10,6 +10,7 @@ pub mod alloc_counter;
 pub mod aof;
 pub mod clients;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod compat;
 pub mod config;

@@ -50,6 +50,8 @@ pub struct ServerState {
     pub acl: crate::acl::Acl,
     /// Role, replication ids and offset (replication/).
     pub replication: crate::replication::Replication,
+    /// Emulated cluster mode: on or off, the node id (cluster/).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl ServerState {
@@ -64,8 +66,13 @@ impl ServerState {
         let registry = Registry::new(commands, &config.renamed_commands);
         let now_ms = clock.now_ms();
         let acl = crate::acl::Acl::new(&config, &registry);
+        let cluster = crate::cluster::Cluster::new(config.get_bool("cluster-enabled"), now_ms);
+        let keyspace = Keyspace::new(databases, shards);
+        if cluster.enabled() {
+            keyspace.index_slots();
+        }
         ServerState {
-            keyspace: Keyspace::new(databases, shards),
+            keyspace,
             config,
             stats: ServerStats::default(),
             clients: ClientRegistry::default(),
@@ -91,6 +98,7 @@ impl ServerState {
             blocking: Default::default(),
             acl,
             replication: crate::replication::Replication::new(now_ms),
+            cluster,
         }
     }
 

@@ -367,10 +367,6 @@ fn options_that_cannot_be_honoured_stop_start_up() {
             ">>> 'replicaof \"127.0.0.1\" \"x\"'\nInvalid master port",
         ),
         (
-            &["--cluster-enabled", "yes"][..],
-            "'cluster-enabled yes' is not supported: ferrocache has no cluster mode",
-        ),
-        (
             &["--min-replicas-to-write", "1"][..],
             "'min-replicas-to-write 1' is not supported",
         ),

@@ -81,6 +81,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "subsystems never import command families",
     ),
     (
+        "cluster",
+        &["commands", "engine::dispatch", "net", "server"],
+        "subsystems never import command families or dispatch",
+    ),
+    (
         "state",
         &["commands", "net::client", "server"],
         "the shared state does not depend on command families",

@@ -152,8 +152,23 @@ install_ruby() {
     fi
 }
 
+# twemproxy (Debian's nutcracker) shards keys over several ferrocache nodes in
+# tests/python/test_twemproxy.py, the recipe of docs/scale-out.md.
+install_nutcracker() {
+    if command -v nutcracker >/dev/null 2>&1 || [ -x /usr/sbin/nutcracker ]; then
+        return 0
+    fi
+    say "installing nutcracker (twemproxy)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! as_root apt-get install -y -q nutcracker >/dev/null 2>&1; then
+        quiet as_root apt-get update -q
+        quiet as_root apt-get install -y -q nutcracker
+    fi
+}
+
 install_redis_server
 install_openssl
+install_nutcracker
 install_memcached_and_nginx
 install_python_packages
 install_iproute2

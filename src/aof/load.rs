@@ -284,10 +284,12 @@ impl<'a> Loader<'a> {
     fn new(state: &'a ServerState, execute: Execute) -> Loader<'a> {
         let addr = "127.0.0.1:0".parse().expect("literal address");
         let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
+        let mut client = ClientState::new(info);
+        client.must_obey = true;
         Loader {
             state,
             execute,
-            client: ClientState::new(info),
+            client,
             commands: 0,
             last_report: Instant::now(),
         }

@@ -5,6 +5,7 @@
 
 pub mod arg_docs;
 pub mod bitmap;
+pub mod cluster;
 pub mod collection;
 pub mod connection;
 pub mod generic;
@@ -28,6 +29,7 @@ pub static TABLES: &[crate::engine::registry::Table] = &[
     generic::expire::COMMANDS,
     generic::object::COMMANDS,
     server::COMMANDS,
+    cluster::COMMANDS,
     server::lolwut::COMMANDS,
     server::replication::COMMANDS,
     connection::COMMANDS,

@@ -30,7 +30,7 @@ pub static NOTES: &[Note] = &[
         commands: &["select"],
         options: "index",
         status: Full,
-        differences: "Redis's texts for non-integers, values outside a C int, and indexes outside `databases`.",
+        differences: "Redis's texts for non-integers, values outside a C int, and indexes outside `databases`. In cluster mode only 0: `ERR SELECT is not allowed in cluster mode`.",
     },
     // Connection
     Note {
@@ -289,7 +289,7 @@ pub static NOTES: &[Note] = &[
         commands: &["sort", "sort_ro"],
         options: "[BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE dest]",
         status: Partial,
-        differences: "Lists, sets and sorted sets; BY/GET with `*` keys and `->field` hash fields, `#`; BY without `*` keeps the value's order (a set is sorted when STORE is given, and inside a script, as Redis does). STORE writes a list or deletes the destination when empty. As Redis 7, BY with a pattern and GET need read access to every key. Difference: equal ALPHA BY weights keep the value's order (Redis's sort is not stable there). Both hold every shard while they run, since BY/GET keys are found by reading the value.",
+        differences: "Lists, sets and sorted sets; BY/GET with `*` keys and `->field` hash fields, `#`; BY without `*` keeps the value's order (a set is sorted when STORE is given, and inside a script, as Redis does). STORE writes a list or deletes the destination when empty. As Redis 7, BY with a pattern and GET need read access to every key. Difference: equal ALPHA BY weights keep the value's order (Redis's sort is not stable there). Both hold every shard while they run, since BY/GET keys are found by reading the value. In cluster mode BY with a pattern and GET are refused with Redis's texts.",
     },
     // Keys and expiry
     Note {
@@ -338,7 +338,7 @@ pub static NOTES: &[Note] = &[
         commands: &["copy"],
         options: "[DB] [REPLACE]",
         status: Full,
-        differences: "Keeps the deadline.",
+        differences: "Keeps the deadline. In cluster mode another DB is refused with Redis's text.",
     },
     // Keys and expiry
     Note {
@@ -359,7 +359,7 @@ pub static NOTES: &[Note] = &[
         commands: &["move"],
         options: "",
         status: Full,
-        differences: "Keeps the deadline.",
+        differences: "Keeps the deadline. Refused in cluster mode, as in Redis.",
     },
     // Keys and expiry
     Note {
@@ -464,7 +464,7 @@ pub static NOTES: &[Note] = &[
         commands: &["swapdb"],
         options: "index1 index2",
         status: Full,
-        differences: "Atomic: every shard lock is held and shard contents change places pairwise; clients WATCHing a key present in either database are touched, with Redis 7's exceptions for expired keys (see WATCH).",
+        differences: "Atomic: every shard lock is held and shard contents change places pairwise; clients WATCHing a key present in either database are touched, with Redis 7's exceptions for expired keys (see WATCH). Refused in cluster mode, as in Redis.",
     },
     // Server
     Note {
@@ -538,10 +538,24 @@ pub static NOTES: &[Note] = &[
     },
     // Server
     Note {
-        commands: &["cluster|addslots", "cluster|addslotsrange", "cluster|bumpepoch", "cluster|count-failure-reports", "cluster|countkeysinslot", "cluster|delslots", "cluster|delslotsrange", "cluster|failover", "cluster|flushslots", "cluster|forget", "cluster|getkeysinslot", "cluster|help", "cluster|info", "cluster|keyslot", "cluster|links", "cluster|meet", "cluster|myid", "cluster|myshardid", "cluster|nodes", "cluster|replicas", "cluster|replicate", "cluster|reset", "cluster|saveconfig", "cluster|set-config-epoch", "cluster|setslot", "cluster|shards", "cluster|slaves", "cluster|slots"],
+        commands: &["cluster|countkeysinslot", "cluster|getkeysinslot", "cluster|help", "cluster|info", "cluster|keyslot", "cluster|links", "cluster|myid", "cluster|myshardid", "cluster|nodes", "cluster|replicas", "cluster|saveconfig", "cluster|shards", "cluster|slaves", "cluster|slots", "cluster|count-failure-reports"],
+        options: "",
+        status: Partial,
+        differences: "Emulated cluster mode (`cluster-enabled yes`, docs/scale-out.md): one primary owning all 16384 slots. SLOTS, SHARDS and NODES describe it (address: `cluster-announce-ip`, else the address the client connected to; port: `cluster-announce-port`, else `port`); KEYSLOT is CRC16 with hash tags; COUNTKEYSINSLOT reads a per-slot counter (O(1)); GETKEYSINSLOT walks database 0 (keys in another order than Redis); INFO answers `cluster_state:ok`; LINKS is empty; SAVECONFIG writes `cluster-config-file`, which keeps the node id. Replicas are listed once replication reports them. Without cluster mode every subcommand answers `ERR This instance has cluster support disabled`, as a standalone redis-server.",
+    },
+    // Cluster
+    Note {
+        commands: &["cluster|addslots", "cluster|addslotsrange", "cluster|bumpepoch", "cluster|delslots", "cluster|delslotsrange", "cluster|failover", "cluster|flushslots", "cluster|forget", "cluster|meet", "cluster|replicate", "cluster|reset", "cluster|set-config-epoch", "cluster|setslot"],
         options: "",
         status: Missing,
-        differences: "No cluster mode: every subcommand answers `ERR This instance has cluster support disabled` (with the subcommand arities of Redis), as a standalone redis-server does.",
+        differences: "The emulated cluster's topology is fixed: ADDSLOTS and ADDSLOTSRANGE answer Redis's `Slot <n> is already busy` (after its argument checks), the others are refused with an error naming the subcommand. Without cluster mode: `ERR This instance has cluster support disabled`.",
+    },
+    // Cluster
+    Note {
+        commands: &["asking", "readonly", "readwrite"],
+        options: "",
+        status: Full,
+        differences: "`+OK` in cluster mode (there is no slot migration or replica read to enable); READONLY shows as flag `r` in CLIENT LIST until READWRITE or RESET, as in Redis. `ERR This instance has cluster support disabled` without cluster mode.",
     },
     // Server
     Note {
@@ -604,7 +618,7 @@ pub static NOTES: &[Note] = &[
         commands: &["eval"],
         options: "script numkeys [key ...] [arg ...]",
         status: Partial,
-        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs alone, locking each shard when it first touches it). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. Library tables are read-only proxies (see The Lua environment below).",
+        differences: "Redis 7.2's argument checks, conversions and error texts (`ERR user_script:1: ... script: <sha>, on @user_script:1.`). A script may touch keys it did not declare (it runs alone, locking each shard when it first touches it). `#!lua flags=...` shebangs are parsed; `no-writes` makes the script read-only, `allow-oom` lets its writes run over maxmemory (and a shebang without either makes the script DENYOOM, as in Redis), the other flags are accepted without effect (but `no-cluster`, which refuses the script in cluster mode with Redis's text). In cluster mode EVAL's declared keys must share a slot (-CROSSSLOT) and a `redis.call` whose keys do not fails with Redis's `Script attempted to access a non local key in a cluster node`; calls on different slots one by one are allowed, as in Redis 7.0. The EVAL cache keeps at most 500 scripts sent only by EVAL (least recently used evicted, like Redis 7.4); SCRIPT LOAD'ed scripts stay until SCRIPT FLUSH. Library tables are read-only proxies (see The Lua environment below).",
     },
     // Scripting
     Note {
@@ -667,7 +681,7 @@ pub static NOTES: &[Note] = &[
         commands: &["fcall", "fcall_ro"],
         options: "function numkeys [key ...] [arg ...]",
         status: Partial,
-        differences: "Keys and arguments passed to the callback, EVAL's conversions and error texts (`... script: <function>, on @user_function:<line>.`), `Function not found`, `Bad number of keys provided`, FCALL_RO of a function without `no-writes` refused; `no-writes` functions run read-only, `allow-oom` ones write over maxmemory, others are refused with OOM like DENYOOM commands. Runs alone like EVAL (keys not declared are reachable); `allow-stale`, `no-cluster`, `allow-cross-slot-keys` have no effect on a standalone server. Persisted in RDB files (the FUNCTION2 opcode, read from and written for redis-server) and in the AOF (FUNCTION LOAD/DELETE/FLUSH/RESTORE as commands, the libraries in a rewritten base). COMMAND INFO and COMMAND GETKEYS describe the keys as Redis (a `numkeys` key spec, `no_mandatory_keys`).",
+        differences: "Keys and arguments passed to the callback, EVAL's conversions and error texts (`... script: <function>, on @user_function:<line>.`), `Function not found`, `Bad number of keys provided`, FCALL_RO of a function without `no-writes` refused; `no-writes` functions run read-only, `allow-oom` ones write over maxmemory, others are refused with OOM like DENYOOM commands. Runs alone like EVAL (keys not declared are reachable); `allow-stale`, `no-cluster`, `allow-cross-slot-keys` have no effect on a standalone server; in cluster mode `no-cluster` refuses the function with Redis's text. Persisted in RDB files (the FUNCTION2 opcode, read from and written for redis-server) and in the AOF (FUNCTION LOAD/DELETE/FLUSH/RESTORE as commands, the libraries in a rewritten base). COMMAND INFO and COMMAND GETKEYS describe the keys as Redis (a `numkeys` key spec, `no_mandatory_keys`).",
     },
     // Observability (SLOWLOG, LATENCY)
     Note {
@@ -730,7 +744,7 @@ pub static NOTES: &[Note] = &[
         commands: &["publish", "spublish"],
         options: "",
         status: Partial,
-        differences: "Returns the number of receivers (pattern matches included for PUBLISH). Patterns use KEYS' glob matcher. Shard channels are a separate namespace (no cluster). For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports the channel as a `not_key` key spec, as Redis; COMMAND GETKEYS answers `The command has no key arguments`. A (P|S)(UN)SUBSCRIBE that reached the server before a PUBLISH applies first, as in Redis's single loop, for connections already subscribed to something (a connection's very first SUBSCRIBE is applied when its task reads it); see docs/pubsub.md, \"Ordering guarantees\".",
+        differences: "Returns the number of receivers (pattern matches included for PUBLISH). Patterns use KEYS' glob matcher. Shard channels are a separate namespace; in cluster mode the channels of one SSUBSCRIBE/SUNSUBSCRIBE must share a slot (-CROSSSLOT), as keys. For the shard forms (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) COMMAND INFO reports the channel as a `not_key` key spec, as Redis; COMMAND GETKEYS answers `The command has no key arguments`. A (P|S)(UN)SUBSCRIBE that reached the server before a PUBLISH applies first, as in Redis's single loop, for connections already subscribed to something (a connection's very first SUBSCRIBE is applied when its task reads it); see docs/pubsub.md, \"Ordering guarantees\".",
     },
     // Pub/Sub
     Note {

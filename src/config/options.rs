@@ -556,7 +556,7 @@ pub static OPTIONS: &[OptionSpec] = &[
         "5000",
         Mutable,
     ),
-    // Cluster: not implemented; `refusal` stops start-up for cluster-enabled yes
+    // Cluster: an emulated cluster of one node owning every slot (cluster/, docs/scale-out.md)
     opt("cluster-enabled", Bool, "no", Immutable),
     opt("cluster-config-file", Str, "nodes.conf", Immutable),
     opt(
@@ -949,24 +949,16 @@ pub(super) const DEPRECATED: &[&str] = &[
 /// server cannot honour: (option, the values refused in words, why). Start-up and CONFIG SET
 /// refuse them with a message naming the option (see `refusal`) rather than run as something
 /// else than asked.
-pub const REFUSED: &[(&str, &str, &str)] = &[
-    (
-        "cluster-enabled",
-        "`yes`",
-        "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
-    ),
-    (
-        "min-replicas-to-write",
-        "a value above 0",
-        "ferrocache has no replication: with no replica a write could never be accepted",
-    ),
-];
+pub const REFUSED: &[(&str, &str, &str)] = &[(
+    "min-replicas-to-write",
+    "a value above 0",
+    "ferrocache has no replication: with no replica a write could never be accepted",
+)];
 
 /// Why `value` (canonical form) of option `name` is refused, if it is: the message names the
 /// option, the value and the reason.
 pub fn refusal(name: &str, value: &str) -> Option<String> {
     let refused = match name {
-        "cluster-enabled" => value == "yes",
         "min-replicas-to-write" => value != "0",
         _ => false,
     };

@@ -7,7 +7,32 @@ use std::fmt::Write;
 /// Options accepted for redis.conf compatibility that change nothing here, matched by exact
 /// name or by a prefix ending in `-`, with the reason shown in the reference.
 const NO_EFFECT: &[(&str, &str)] = &[
-    ("cluster-", "no cluster mode"),
+    (
+        "cluster-node-timeout",
+        "no other node to time out (emulated one-node cluster, docs/scale-out.md)",
+    ),
+    ("cluster-replica-validity-factor", "no failover"),
+    ("cluster-migration-barrier", "no replica migration"),
+    ("cluster-allow-replica-migration", "no replica migration"),
+    (
+        "cluster-require-full-coverage",
+        "this node owns every slot: coverage is always full",
+    ),
+    ("cluster-replica-no-failover", "no failover"),
+    (
+        "cluster-allow-reads-when-down",
+        "the one-node cluster is never down",
+    ),
+    (
+        "cluster-allow-pubsubshard-when-down",
+        "the one-node cluster is never down",
+    ),
+    ("cluster-link-sendbuf-limit", "no cluster bus links"),
+    ("cluster-announce-human-nodename", "no cluster bus"),
+    (
+        "cluster-announce-tls-port",
+        "CLUSTER SLOTS/NODES announce the plaintext port",
+    ),
     ("tls-cluster", "no cluster bus"),
     (
         "tls-dh-params-file",
@@ -173,6 +198,32 @@ const NOTES: &[(&str, &str)] = &[
     (
         "repl-timeout",
         "the link is dropped after this long without data or PING from the primary",
+    ),
+    (
+        "cluster-enabled",
+        "emulated cluster: this node owns all 16384 slots (docs/scale-out.md)",
+    ),
+    (
+        "cluster-config-file",
+        "keeps the node id (nodes.conf format, relative to `dir`)",
+    ),
+    (
+        "cluster-port",
+        "shown as the bus port in CLUSTER NODES; no bus listens",
+    ),
+    (
+        "cluster-announce-ip",
+        "in CLUSTER SLOTS/SHARDS/NODES (default: the address the client reached)",
+    ),
+    (
+        "cluster-announce-port",
+        "in CLUSTER SLOTS/SHARDS/NODES (default: `port`)",
+    ),
+    ("cluster-announce-bus-port", "shown in CLUSTER NODES"),
+    ("cluster-announce-hostname", "in CLUSTER SLOTS/SHARDS/NODES"),
+    (
+        "cluster-preferred-endpoint-type",
+        "picks CLUSTER SLOTS's endpoint",
     ),
     (
         "port",

@@ -43,6 +43,9 @@ pub struct ClientState {
     /// The primary's client on a replica (replication/replica.rs): writes allowed on a
     /// read-only replica, keys past their deadline still live, no OOM refusal.
     pub master: bool,
+    /// Its commands are applied as sent, never refused for cluster slots (Redis's
+    /// `mustObeyClient`: AOF loading, a primary's replication stream).
+    pub must_obey: bool,
 }
 
 /// A transaction being queued.
@@ -92,6 +95,7 @@ impl ClientState {
             blocking: Default::default(),
             query_batch: (0, 0),
             master: false,
+            must_obey: false,
         }
     }
 }

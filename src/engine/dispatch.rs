@@ -155,6 +155,8 @@ fn queue(
     };
     let refusal = if refusal.is_some() {
         refusal
+    } else if crate::cluster::crosses_slots(state, client, found.spec, argv) {
+        Some(Reply::error(crate::cluster::CROSSSLOT))
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
     } else if !pass.is_busy() && out_of_memory(state, argv) {
@@ -266,6 +268,10 @@ fn run_checked(
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             return Ok(reply);
         }
+    }
+    if let Some(reply) = cross_slot_refusal(state, client, spec, argv) {
+        found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+        return Ok(reply);
     }
     // One clock read gives the command's instant and the start of its duration.
     let started_us = state.clock.now_us();
@@ -389,6 +395,28 @@ fn run_checked(
             Reply::from(err)
         }
     })
+}
+
+/// Cluster mode: -CROSSSLOT for a command whose keys are in different slots, or an EXEC whose
+/// queued commands' keys are (the transaction is discarded), as Redis's `processCommand`.
+fn cross_slot_refusal(
+    state: &ServerState,
+    client: &mut ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> Option<Reply> {
+    if !state.cluster.enabled() {
+        return None;
+    }
+    if spec.name == "exec" {
+        if !crate::cluster::transaction_crosses_slots(state, client) {
+            return None;
+        }
+        crate::engine::context::discard_refused(state, client);
+    } else if !crate::cluster::crosses_slots(state, client, spec, argv) {
+        return None;
+    }
+    Some(Reply::error(crate::cluster::CROSSSLOT))
 }
 
 /// Takes the shard locks `ids` (sorted, unique) if all are free now, else none: a command never

@@ -14,6 +14,7 @@ pub mod glob;
 pub mod lock_rules;
 pub mod prefix_stats;
 pub mod shard;
+pub mod slot_index;
 pub mod snapshot;
 pub mod types;
 pub mod value;
@@ -51,6 +52,8 @@ pub struct Keyspace {
     pub(crate) evict_pool: Mutex<evict::Pool>,
     /// Which point-in-time snapshots are running (see `snapshot`; their state is in the shards).
     pub(crate) snapshots: snapshot::Snapshots,
+    /// Keys per hash slot of database 0 (cluster mode only, see `index_slots`).
+    slot_counts: std::sync::OnceLock<std::sync::Arc<slot_index::SlotCounts>>,
 }
 
 impl Keyspace {
@@ -71,6 +74,7 @@ impl Keyspace {
             shard_bits: shards_per_db.trailing_zeros(),
             evict_pool: Mutex::new(evict::Pool::new()),
             snapshots: snapshot::Snapshots::default(),
+            slot_counts: Default::default(),
         }
     }
 
@@ -168,6 +172,21 @@ impl Keyspace {
         }
         total.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then_with(|| a.0.cmp(&b.0)));
         total
+    }
+
+    /// Starts counting database 0's keys per hash slot (cluster mode); returns the counters.
+    pub fn index_slots(&self) -> std::sync::Arc<slot_index::SlotCounts> {
+        let counts = self.slot_counts.get_or_init(Default::default).clone();
+        for shard in 0..self.shards_per_db() {
+            self.lock(ShardId { db: 0, shard })
+                .index_slots(counts.clone());
+        }
+        counts
+    }
+
+    /// The per-slot key counts, when cluster mode keeps them.
+    pub fn slot_counts(&self) -> Option<&slot_index::SlotCounts> {
+        self.slot_counts.get().map(|c| &**c)
     }
 
     /// Bytes accounted to keys and values across the keyspace.

@@ -69,6 +69,8 @@ pub struct Shard {
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
+    /// Keys per hash slot (database 0 in cluster mode, see slot_index); None otherwise.
+    slot_counts: Option<std::sync::Arc<super::slot_index::SlotCounts>>,
 }
 
 /// Hash fields removed by the active sweep because their deadline passed.
@@ -128,7 +130,14 @@ impl Shard {
             prefix_stats: Default::default(),
             evict_tier: Default::default(),
             snapshot: None,
+            slot_counts: None,
         }
+    }
+
+    /// Counts this shard's keys per hash slot in `counts` from now on (cluster mode, database 0).
+    pub fn index_slots(&mut self, counts: std::sync::Arc<super::slot_index::SlotCounts>) {
+        self.slot_counts = Some(counts);
+        self.count_slots(true);
     }
 
     pub fn len(&self) -> usize {
@@ -429,6 +438,10 @@ impl Shard {
             hasher.hash_one(e.key())
         });
         self.keys += 1;
+        if let Some(counts) = &self.slot_counts {
+            // A replaced entry was counted out by `remove` above.
+            counts.added(self.slot(id).as_ref().expect("just stored").key());
+        }
         super::evict_tiers::note_insert(self, id);
         old
     }
@@ -462,6 +475,9 @@ impl Shard {
         self.free.push(id);
         self.evict_tier.note_remove(entry.key());
         self.keys -= 1;
+        if let Some(counts) = &self.slot_counts {
+            counts.removed(entry.key());
+        }
         self.used_bytes -= entry.memory_bytes();
         if entry.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
@@ -634,6 +650,7 @@ impl Shard {
     pub fn clear(&mut self, now_ms: u64) {
         self.touch_watched_emptied(|_| KeyState::Absent, now_ms);
         self.before_contents_change();
+        self.count_slots(false);
         self.reset_storage();
     }
 
@@ -855,6 +872,13 @@ impl Shard {
     pub fn swap_contents(&mut self, other: &mut Shard) {
         self.before_contents_change();
         other.before_contents_change();
+        // Slot counters stay with their shard (database 0 in cluster mode): the keys that
+        // leave are counted out, the keys that arrive counted in.
+        let recount = self.slot_counts.is_some() || other.slot_counts.is_some();
+        if recount {
+            self.count_slots(false);
+            other.count_slots(false);
+        }
         std::mem::swap(&mut self.index, &mut other.index);
         std::mem::swap(&mut self.slots, &mut other.slots);
         std::mem::swap(&mut self.stamps, &mut other.stamps);
@@ -876,6 +900,26 @@ impl Shard {
             &mut self.pass_deadline_min_ms,
             &mut other.pass_deadline_min_ms,
         );
+        if recount {
+            self.count_slots(true);
+            other.count_slots(true);
+        }
+    }
+
+    /// Adds (or takes away) every key of this shard to (from) its slot counters, if it has any.
+    fn count_slots(&self, add: bool) {
+        let Some(counts) = &self.slot_counts else {
+            return;
+        };
+        for pos in 0..self.slot_count() {
+            if let Some(entry) = entry_in(&self.slots, pos) {
+                if add {
+                    counts.added(entry.key());
+                } else {
+                    counts.removed(entry.key());
+                }
+            }
+        }
     }
 }
 

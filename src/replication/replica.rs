@@ -560,6 +560,7 @@ async fn session(
     info.details.lock().master = true;
     let mut client = ClientState::new(info);
     client.master = true;
+    client.must_obey = true;
     let mut primary = PrimaryClient { state, client };
     apply_stream(state, generation, &mut conn, &mut primary.client)
         .await
@@ -772,6 +773,7 @@ fn load(state: &ServerState, generation: u64, temp: &std::path::Path) -> Result<
     let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
     let mut client = ClientState::new(info);
     client.master = true;
+    client.must_obey = true;
     let mut loader = PrimaryClient { state, client };
     let _pass = loop {
         match state

@@ -431,6 +431,9 @@ impl Functions {
                 "Number of keys can't be greater than number of args",
             ));
         }
+        if ctx.state.cluster.enabled() && f.flags & flag::NO_CLUSTER != 0 {
+            return Err(CommandError::err(crate::cluster::NO_CLUSTER_SCRIPT));
+        }
         let no_writes = f.flags & flag::NO_WRITES != 0;
         if read_only && !no_writes {
             return Err(CommandError::err(

@@ -80,6 +80,8 @@ struct Cached {
     no_writes: bool,
     /// What the shebang says about maxmemory (see `memory_limit::ScriptOomFlags`).
     oom: crate::engine::maxmemory::ScriptOomFlags,
+    /// `#!lua flags=no-cluster`: refused in cluster mode.
+    no_cluster: bool,
 }
 
 struct Vm {
@@ -139,6 +141,7 @@ impl Scripting {
                         origin: Origin::Loaded,
                         no_writes,
                         oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
+                        no_cluster: shebang_has_flag(body, b"no-cluster"),
                     },
                 );
                 self.cached.store(vm.scripts.len(), Ordering::Relaxed);
@@ -212,6 +215,9 @@ impl Scripting {
             }
         };
         let access = if no_writes { Access::ReadOnly } else { access };
+        if ctx.state.cluster.enabled() && vm.scripts.get(&sha).is_some_and(|c| c.no_cluster) {
+            return Err(CommandError::err(crate::cluster::NO_CLUSTER_SCRIPT));
+        }
         let allow_oom = vm.scripts.get(&sha).is_some_and(|c| c.oom.allow_oom);
         let threshold_ms = ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64;
         let _running = self.busy.start(threshold_ms);
@@ -269,6 +275,7 @@ impl Vm {
                 origin: Origin::Eval(self.tick),
                 no_writes,
                 oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
+                no_cluster: shebang_has_flag(body, b"no-cluster"),
             },
         );
         count.store(self.scripts.len(), Ordering::Relaxed);
@@ -332,6 +339,18 @@ fn compile(sandbox: &Sandbox, body: &[u8]) -> Result<(Function, bool), CommandEr
             ))
         })?;
     Ok((function, no_writes))
+}
+
+/// Whether a script's `#!lua` shebang line lists `flag` in its `flags=`.
+fn shebang_has_flag(body: &[u8], flag: &[u8]) -> bool {
+    let Some(rest) = body.strip_prefix(b"#!lua") else {
+        return false;
+    };
+    let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+    line.split(|&b| b == b' ')
+        .filter_map(|w| w.strip_prefix(b"flags="))
+        .flat_map(|f| f.split(|&b| b == b','))
+        .any(|f| f == flag)
 }
 
 /// Lowercase hex SHA1, as script names.

@@ -271,6 +271,9 @@ fn redis_call(
     if let Some(text) = crate::acl::script_refusal(state.ctx, &found, &argv) {
         return failed(&text);
     }
+    if let Some(text) = crate::cluster::script_refusal(state.ctx.state, found.spec, &argv) {
+        return failed(text);
+    }
     if found.spec.has(flags::DENYOOM)
         && !state.wrote
         && !state.allow_oom

@@ -119,6 +119,9 @@ fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             "value is out of range, value must between -2147483648 and 2147483647",
         ));
     }
+    if ctx.state.cluster.enabled() && n != 0 {
+        return Err(CommandError::err("SELECT is not allowed in cluster mode"));
+    }
     let db = usize::try_from(n)
         .ok()
         .filter(|&db| db < ctx.state.keyspace.databases())
@@ -151,6 +154,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     details.name.clear();
     details.no_evict = false;
     details.no_touch = false;
+    details.readonly = false;
     details.multi = -1;
     Ok(Reply::status("RESET"))
 }
@@ -219,7 +223,14 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ),
         (Reply::bulk_static("proto"), Reply::Int(proto_num)),
         (Reply::bulk_static("id"), Reply::Int(ctx.client.id as i64)),
-        (Reply::bulk_static("mode"), Reply::bulk_static("standalone")),
+        (
+            Reply::bulk_static("mode"),
+            Reply::bulk_static(if ctx.state.cluster.enabled() {
+                "cluster"
+            } else {
+                "standalone"
+            }),
+        ),
         (
             Reply::bulk_static("role"),
             Reply::bulk_static(if ctx.state.replication.is_replica() {

@@ -557,6 +557,9 @@ fn sameobject() -> CommandError {
 }
 
 fn move_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if ctx.state.cluster.enabled() {
+        return Err(CommandError::err("MOVE is not allowed in cluster mode"));
+    }
     let now = ctx.now_ms;
     let src_db = ctx.db();
     let key = &argv[1];
@@ -625,6 +628,11 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             .map_err(|e| e.unwrap_or(CommandError::Syntax))?
     };
     let dst_db = dst_db.unwrap_or(src_db);
+    if ctx.state.cluster.enabled() && dst_db != src_db {
+        return Err(CommandError::err(
+            "Copying to another database is not allowed in cluster mode",
+        ));
+    }
     let (src, dst) = (&argv[1], &argv[2]);
     if src_db == dst_db && src == dst {
         return Err(sameobject());

@@ -105,6 +105,8 @@ pub struct SortOptions {
 pub struct Caller {
     pub readonly: bool,
     pub full_key_access: bool,
+    /// Cluster mode: BY patterns and GET are refused (their keys may be in any slot).
+    pub cluster: bool,
 }
 
 /// Parses the options after the key (`args` = argv[2..]) in Redis's order of checks.
@@ -130,6 +132,10 @@ pub fn parse(args: &[Bytes], caller: &Caller) -> Result<SortOptions, CommandErro
             let pattern = &args[j + 1];
             if !pattern.contains(&b'*') {
                 o.dont_sort = true;
+            } else if caller.cluster {
+                return Err(CommandError::err(
+                    "BY option of SORT denied in Cluster mode.",
+                ));
             } else if !caller.full_key_access {
                 return Err(CommandError::err(
                     "BY option of SORT denied due to insufficient ACL permissions.",
@@ -138,6 +144,11 @@ pub fn parse(args: &[Bytes], caller: &Caller) -> Result<SortOptions, CommandErro
             o.by = Some(pattern.clone());
             j += 1;
         } else if is(a, "get") && left >= 1 {
+            if caller.cluster {
+                return Err(CommandError::err(
+                    "GET option of SORT denied in Cluster mode.",
+                ));
+            }
             if !caller.full_key_access {
                 return Err(CommandError::err(
                     "GET option of SORT denied due to insufficient ACL permissions.",
@@ -229,6 +240,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CommandResult {
     let caller = Caller {
         readonly,
         full_key_access: full_key_access(ctx, argv),
+        cluster: ctx.state.cluster.enabled(),
     };
     let mut o = parse(&argv[2..], &caller)?;
     let now = ctx.now_ms;
@@ -439,7 +451,7 @@ mod fuzz {
             readonly in any::<bool>(),
             full_key_access in any::<bool>(),
         ) {
-            let caller = Caller { readonly, full_key_access };
+            let caller = Caller { readonly, full_key_access, cluster: false };
             if let Ok(o) = parse(&args, &caller) {
                 prop_assert!(!(readonly && o.store.is_some()));
                 prop_assert!(full_key_access || o.gets.is_empty());
@@ -484,7 +496,7 @@ mod fuzz {
             }
             push("STORE");
             push("dst");
-            let caller = Caller { readonly: false, full_key_access: true };
+            let caller = Caller { readonly: false, full_key_access: true, cluster: false };
             let o = parse(&args, &caller).expect("rendered options parse");
             prop_assert_eq!(o.desc, desc);
             prop_assert_eq!(o.alpha, alpha);

@@ -201,7 +201,7 @@ fn render(ctx: &mut Ctx<'_>, sections: &[&str]) -> String {
             "commandstats" => commandstats(state, &mut s),
             "errorstats" => errorstats(state, &mut s),
             "latencystats" => latencystats(state, &mut s),
-            "cluster" => s.field("cluster_enabled", 0),
+            "cluster" => s.field("cluster_enabled", u8::from(state.cluster.enabled())),
             "keyspace" => keyspace_lines(&keyspace, &mut s),
             "prefixstats" => prefixstats(state, &mut s),
             _ => {}

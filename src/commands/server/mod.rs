@@ -1,5 +1,5 @@
 //! Server commands: DBSIZE FLUSHDB FLUSHALL SWAPDB TIME LASTSAVE SHUTDOWN, and the replies of a
-//! standalone Redis without modules, functions or cluster support (MODULE, FUNCTION, CLUSTER).
+//! standalone Redis without modules (MODULE). CLUSTER is in `cluster.rs`.
 //! MEMORY and DEBUG live in `debug.rs`, CLIENT in `client_cmd.rs`.
 //!
 //! FLUSHDB, FLUSHALL and SWAPDB run alone (ALL_SHARDS: the gate's exclusive section), so no
@@ -115,13 +115,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "A container for module commands.",
         MODULE_SUBCOMMANDS,
     ),
-    container(
-        "cluster",
-        "cluster",
-        "3.0.0",
-        "A container for Redis Cluster commands.",
-        CLUSTER_SUBCOMMANDS,
-    ),
 ];
 
 /// A command whose second argument names a subcommand; dispatch resolves those itself.
@@ -199,6 +192,9 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    if ctx.state.cluster.enabled() {
+        return Err(CommandError::err("SWAPDB is not allowed in cluster mode"));
+    }
     let parse = |arg: &[u8], what: &str| {
         crate::engine::args::parse_i64(arg)
             .ok()
@@ -409,77 +405,6 @@ fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         "HELP",
         "    Prints this help.",
     ])
-}
-
-// ---- CLUSTER: every subcommand answers that cluster support is disabled ----
-
-macro_rules! cluster_sub {
-    ($name:literal, $arity:expr) => {
-        cluster_sub!($name, $arity, STALE)
-    };
-    ($name:literal, $arity:expr, $flags:expr) => {
-        cluster_sub!($name, $arity, $flags, "3.0.0")
-    };
-    ($name:literal, $arity:expr, $flags:expr, $since:literal) => {
-        command!(
-            $name,
-            $arity,
-            $flags,
-            KeySpec::None,
-            &["slow"],
-            "cluster",
-            $since,
-            "A Redis Cluster command.",
-            cluster_disabled
-        )
-    };
-}
-
-static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
-    cluster_sub!("addslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!(
-        "addslotsrange",
-        -4,
-        ADMIN | STALE | NO_ASYNC_LOADING,
-        "7.0.0"
-    ),
-    cluster_sub!("bumpepoch", 2, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("count-failure-reports", 3, ADMIN | STALE),
-    cluster_sub!("countkeysinslot", 3),
-    cluster_sub!("delslots", -3, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!(
-        "delslotsrange",
-        -4,
-        ADMIN | STALE | NO_ASYNC_LOADING,
-        "7.0.0"
-    ),
-    cluster_sub!("failover", -2, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("flushslots", 2, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("forget", 3, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("getkeysinslot", 4),
-    cluster_sub!("help", 2, LOADING | STALE, "5.0.0"),
-    cluster_sub!("info", 2),
-    cluster_sub!("keyslot", 3),
-    cluster_sub!("links", 2, STALE, "7.0.0"),
-    cluster_sub!("meet", -4, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("myid", 2),
-    cluster_sub!("myshardid", 2, STALE, "7.2.0"),
-    cluster_sub!("nodes", 2),
-    cluster_sub!("replicas", 3, ADMIN | STALE, "5.0.0"),
-    cluster_sub!("replicate", 3, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("reset", -2, ADMIN | NOSCRIPT | STALE),
-    cluster_sub!("saveconfig", 2, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("set-config-epoch", 3, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("setslot", -4, ADMIN | STALE | NO_ASYNC_LOADING),
-    cluster_sub!("shards", 2, STALE, "7.0.0"),
-    cluster_sub!("slaves", 3, ADMIN | STALE),
-    cluster_sub!("slots", 2),
-];
-
-fn cluster_disabled(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Err(CommandError::err(
-        "This instance has cluster support disabled",
-    ))
 }
 
 static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
