@@ -174,7 +174,9 @@ fn range(find: Find, first: i64, argv: &[Bytes]) -> Option<(i64, i64, i64)> {
                 .and_then(|a| crate::commands::args::parse_i64(a).ok())
                 .filter(|&n| n >= 0)?;
             let start = first + firstkey as i64;
-            Some((start, start + count - 1, step as i64))
+            // Every `step`-th argument from the first key (MSETEX's keys are a pair apart).
+            let step = (step as i64).max(1);
+            Some((start, start + (count - 1) * step, step))
         }
     }
 }
@@ -232,6 +234,9 @@ static TABLE: &[(&str, &[Decl])] = &[
     ]),
     ("memory|usage", &[
         Decl { notes: None, flags: &["RO"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("msetex", &[
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 2 } },
     ]),
     ("move", &[
         Decl { notes: None, flags: &["RW", "access", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },

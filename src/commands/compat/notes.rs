@@ -140,9 +140,9 @@ pub static NOTES: &[Note] = &[
     // Strings
     Note {
         commands: &["set"],
-        options: "[NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]",
+        options: "[NX|XX|IFEQ|IFNE|IFDEQ|IFDNE] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]",
         status: Full,
-        differences: "Redis's option rules: a repeated option is accepted and the last value wins (only it is validated: `SET k v EX abc EX 10` is OK); conflicting ones are a syntax error; the expire argument is checked after the whole option list. Beyond Redis 7.2, IFEQ / IFNE (Redis 8.4's lock primitives): IFEQ writes only if the key exists and holds `v`; IFNE writes if the key is missing or holds anything else; otherwise nil. Combines with GET (replies with the old value either way), EX/PX/EXAT/PXAT/KEEPTTL; with NX, XX or each other it is a syntax error; a non-string key is WRONGTYPE. IFDEQ/IFDNE are not supported.",
+        differences: "Redis's option rules: a repeated option is accepted and the last value wins (only it is validated: `SET k v EX abc EX 10` is OK); conflicting ones are a syntax error; the expire argument is checked after the whole option list. Beyond Redis 7.2, IFEQ / IFNE (Redis 8.4's lock primitives): IFEQ writes only if the key exists and holds `v`; IFNE writes if the key is missing or holds anything else; otherwise nil. IFDEQ / IFDNE do the same with the value's XXH3 digest (see DIGEST); a digest argument that is not 16 hexadecimal digits is `ERR The digest must be exactly 16 hexadecimal characters`. Combines with GET (replies with the old value either way), EX/PX/EXAT/PXAT/KEEPTTL; with NX, XX or each other it is a syntax error; a non-string key is WRONGTYPE.",
     },
     // Strings
     Note {
@@ -164,6 +164,20 @@ pub static NOTES: &[Note] = &[
         options: "",
         status: Full,
         differences: "All shards of all keys locked at once, so the write is atomic; an even argument count is `wrong number of arguments`.",
+    },
+    // Strings
+    Note {
+        commands: &["msetex"],
+        options: "numkeys key value [key value ...] [NX|XX] [EX|PX|EXAT|PXAT|KEEPTTL]",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). Atomic (every key's shard locked at once). `:1` when set, `:0` when NX found a key or XX a missing one (nothing written). No expiration option clears the keys' deadlines as MSET; KEEPTTL keeps each key's. `numkeys` outside 1..2147483647 is `ERR invalid numkeys value`, fewer pairs than it the arity error; SET's option rules (repeats allowed, conflicts a syntax error, `invalid expire time in 'msetex' command`). Logged with an absolute PXAT.",
+    },
+    // Strings
+    Note {
+        commands: &["digest"],
+        options: "key",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). The XXH3 64-bit digest (seed 0) of the string value as 16 lowercase hexadecimal digits; nil for a missing key, WRONGTYPE for other types.",
     },
     // Strings
     Note {
@@ -210,9 +224,9 @@ pub static NOTES: &[Note] = &[
     // Lock primitives (beyond Redis 7.2)
     Note {
         commands: &["delex"],
-        options: "key [IFEQ v | IFNE v]",
-        status: Partial,
-        differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value (WRONGTYPE otherwise). The digest forms IFDEQ/IFDNE (XXH3 digests, with the DIGEST command) are not supported and answer an error.",
+        options: "key [IFEQ v | IFNE v | IFDEQ d | IFDNE d]",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value, IFDEQ/IFDNE its XXH3 digest as DIGEST prints it (16 hexadecimal digits, either case; other digest arguments are `ERR The digest must be exactly 16 hexadecimal characters`); WRONGTYPE for a non-string. `:1` deleted, `:0` missing or kept.",
     },
     // Bitmaps
     Note {
