@@ -331,7 +331,13 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return debug_object(ctx, &argv[2]);
     }
     if argc == 2 && is(sub, "change-repl-id") {
-        return Ok(Reply::Ok);
+        return super::debug_ops::change_repl_id(ctx);
+    }
+    if argc == 3 && is(sub, "protocol") {
+        return super::debug_ops::protocol(ctx, &argv[2]);
+    }
+    if argc == 2 && (is(sub, "stringmatch-len") || is(sub, "stringmatch-test")) {
+        return super::debug_ops::stringmatch_len();
     }
     if argc == 3 && is(sub, "quicklist-packed-threshold") {
         return match crate::config::parse_memory(&String::from_utf8_lossy(&argv[2])) {
@@ -484,6 +490,10 @@ const DEBUG_HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -493,6 +503,8 @@ const DEBUG_HELP: &[&str] = &[
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-LEN",
+    "    Run a fuzz tester against the stringmatchlen() function.",
     "HELP",
     "    Prints this help.",
 ];

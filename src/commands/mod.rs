@@ -15,6 +15,7 @@ pub mod config_cmd;
 pub mod connection;
 pub mod context;
 pub mod debug;
+mod debug_ops;
 pub mod dispatch;
 pub mod docs;
 pub mod dump;
