@@ -50,6 +50,8 @@ pub struct ServerState {
     pub acl: crate::acl::Acl,
     /// Role, replication ids and offset (replication/).
     pub replication: crate::replication::Replication,
+    /// CLIENT PAUSE: the pause in force and the queue of held requests.
+    pub pause: crate::pause::ClientPause,
 }
 
 impl ServerState {
@@ -89,6 +91,7 @@ impl ServerState {
             blocking: Default::default(),
             acl,
             replication: crate::replication::Replication::new(now_ms),
+            pause: Default::default(),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod aof_cmd;
 pub mod args;
 pub mod bitmap;
 pub mod client_cmd;
+pub mod client_pause;
 pub mod collection;
 pub mod compat;
 pub mod config_cmd;

@@ -246,6 +246,10 @@ impl Shard {
     fn live_slot(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
+            if super::expiry::deletions_paused(now_ms) {
+                // CLIENT PAUSE: missing for the reader, deleted after the pause.
+                return None;
+            }
             let entry = self.remove_slot(hash, id);
             self.note_expired(entry.key());
             return None;

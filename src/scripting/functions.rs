@@ -409,6 +409,7 @@ impl Functions {
         ScriptOomFlags {
             denies_oom: !allow_oom && f.flags & flag::NO_WRITES == 0,
             allow_oom,
+            no_writes: f.flags & flag::NO_WRITES != 0,
         }
     }
 

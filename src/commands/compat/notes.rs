@@ -106,8 +106,8 @@ pub static NOTES: &[Note] = &[
     Note {
         commands: &["client|pause", "client|unpause"],
         options: "timeout [WRITE|ALL]",
-        status: Partial,
-        differences: "Validated with Redis's texts and acknowledged, but clients are not suspended.",
+        status: Full,
+        differences: "Requests really wait, awaited in their connection tasks (no worker sleeps): ALL holds every command of normal clients (CLIENT UNPAUSE included, as Redis), WRITE holds write and may-replicate commands (EVAL/EVALSHA/FCALL unless the script declares `no-writes`, PUBLISH, SPUBLISH, PFCOUNT) and a MULTI's queued writes when queued; unknown commands and arity errors answer at once. The more restrictive mode and the later deadline of two pauses win. Held requests resume in arrival order after UNPAUSE or the timeout and count in INFO `blocked_clients`, as in 7.0.15. While paused, keys neither expire (a read finds an expired key missing and leaves it) nor get evicted. Differences: auth/ACL/OOM refusals of a held request come after the pause (Redis answers them at once); CLIENT LIST does not flag held clients `b`.",
     },
     // Connection
     Note {
