@@ -37,3 +37,98 @@ fn change_repl_id_makes_a_new_history() {
         "-1"
     );
 }
+
+#[test]
+fn reload_round_trips_the_dataset() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "RELOAD", "FOO"]),
+        "-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n"
+    );
+    // NOSAVE with no file: the dataset is emptied and the load fails, as in Redis.
+    assert_eq!(cmd(&mut c, &["SET", "gone", "1"]), "+OK\r\n");
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]),
+        "-ERR Error trying to load the RDB dump\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), ":0\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "s", "v", "EX", "1000"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["RPUSH", "l", "a", "b"]), ":2\r\n");
+    assert_eq!(cmd(&mut c, &["SELECT", "3"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["HSET", "h", "f", "v"]), ":1\r\n");
+    assert_eq!(
+        cmd(
+            &mut c,
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=lib\nredis.register_function('f', function() return 7 end)"
+            ]
+        ),
+        "$3\r\nlib\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["HGET", "h", "f"]), "$1\r\nv\r\n");
+    assert_eq!(cmd(&mut c, &["FCALL", "f", "0"]), ":7\r\n");
+    assert_eq!(cmd(&mut c, &["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(
+        cmd(&mut c, &["LRANGE", "l", "0", "-1"]),
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    let ttl = cmd(&mut c, &["TTL", "s"]);
+    assert!(ttl == ":1000\r\n" || ttl == ":999\r\n", "{ttl}");
+    // NOSAVE: the file of the last save replaces what changed since.
+    assert_eq!(cmd(&mut c, &["SET", "s", "changed"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "new", "1"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "s"]), "$1\r\nv\r\n");
+    assert_eq!(cmd(&mut c, &["EXISTS", "new"]), ":0\r\n");
+    // NOFLUSH MERGE: the file's keys are added to (and replace) what is there.
+    assert_eq!(cmd(&mut c, &["SET", "s", "changed"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "new", "1"]), "+OK\r\n");
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
+        "+OK\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["GET", "s"]), "$1\r\nv\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "new"]), "$1\r\n1\r\n");
+    assert_eq!(cmd(&mut c, &["FCALL", "f", "0"]), ":7\r\n");
+    // NOFLUSH alone meets the library (and keys) already there: the load fails.
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
+        "-ERR Error trying to load the RDB dump\r\n"
+    );
+}
+
+#[test]
+fn loadaof_replays_the_log() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    assert!(cmd(&mut c, &["DEBUG", "LOADAOF"]).starts_with("-ERR DEBUG LOADAOF needs"));
+    let server = Server::start(&[
+        "--enable-debug-command",
+        "yes",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["SET", "k", "v", "EX", "1000"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["INCRBY", "n", "5"]), ":5\r\n");
+    assert_eq!(cmd(&mut c, &["SELECT", "2"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SADD", "s", "a", "b"]), ":2\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SCARD", "s"]), ":2\r\n");
+    assert_eq!(cmd(&mut c, &["SELECT", "0"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "n"]), "$1\r\n5\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "k"]), "$1\r\nv\r\n");
+    // The replay was not logged again: a second reload gives the same dataset.
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "n"]), "$1\r\n5\r\n");
+    assert_eq!(cmd(&mut c, &["INCR", "n"]), ":6\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["GET", "n"]), "$1\r\n6\r\n");
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), ":2\r\n");
+}

@@ -28,7 +28,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "debug",
         -2,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_TOUCH,
+        // ALL_SHARDS: DEBUG runs alone, as in Redis (SLEEP stops every client, RELOAD
+        // replaces the dataset with nothing running beside it).
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_TOUCH | ALL_SHARDS,
         KeySpec::Custom(debug_keys),
         &["admin", "slow", "dangerous"],
         "server",
@@ -302,8 +304,8 @@ fn debug_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
     }
 }
 
-/// Longest DEBUG SLEEP honoured: the sleep blocks a runtime worker (and, inside EXEC, every
-/// shard), as Redis's blocks its whole event loop.
+/// Longest DEBUG SLEEP honoured: DEBUG runs in the exclusive section, so the sleep stops every
+/// other client, as Redis's blocks its whole event loop.
 const DEBUG_SLEEP_MAX: Duration = Duration::from_secs(60);
 
 fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -332,6 +334,12 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     if argc == 2 && is(sub, "change-repl-id") {
         return super::debug_ops::change_repl_id(ctx);
+    }
+    if argc == 2 && is(sub, "loadaof") {
+        return super::debug_ops::loadaof(ctx);
+    }
+    if is(sub, "reload") {
+        return super::debug_ops::reload(ctx, &argv[2..]);
     }
     if argc == 3 && is(sub, "protocol") {
         return super::debug_ops::protocol(ctx, &argv[2]);
@@ -486,6 +494,8 @@ const DEBUG_HELP: &[&str] = &[
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",
@@ -498,6 +508,19 @@ const DEBUG_HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",

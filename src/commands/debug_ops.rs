@@ -112,3 +112,93 @@ pub fn stringmatch_len() -> CommandResult {
         b"Apparently Redis did not crash: test passed",
     )))
 }
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the RDB (unless NOSAVE), empties the dataset
+/// and the Functions libraries (unless NOFLUSH) and loads the file back, as Redis 7.
+///
+/// DEBUG runs in the gate's exclusive section (the table flags it `ALL_SHARDS`), so no other
+/// command sees the dataset half loaded; this command touches no shard through `ctx`, so the
+/// save, the flush and the load each lock shards one at a time. NOFLUSH without MERGE fails on
+/// a key or library the file also holds, with the load's error reply (Redis stops the server on
+/// a key conflict); keys loaded before the conflict stay.
+pub fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CommandResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for option in options {
+        if is(option, "merge") {
+            merge = true;
+        } else if is(option, "noflush") {
+            flush = false;
+        } else if is(option, "nosave") {
+            save = false;
+        } else {
+            return Err(CommandError::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let state = ctx.state;
+    if save {
+        if crate::rdb::bgsave_running(state) {
+            return Err(CommandError::err("Background save already in progress"));
+        }
+        crate::rdb::save_foreground(state).map_err(|_| CommandError::other("ERR"))?;
+    }
+    let now = ctx.now_ms;
+    if flush {
+        empty_data(ctx);
+    }
+    let failed = || CommandError::err("Error trying to load the RDB dump");
+    let path = crate::rdb::dump_path(state);
+    let (file, len) = crate::rdb::open_for_load(&path).map_err(|_| failed())?;
+    let loaded = if merge {
+        crate::rdb::load_stream_merging(&state.keyspace, &state.config, file, len, now)
+    } else {
+        crate::rdb::load_stream(&state.keyspace, &state.config, file, len, now)
+    };
+    let stats = loaded.map_err(|e| {
+        tracing::warn!("DEBUG RELOAD: {}: {e}", path.display());
+        failed()
+    })?;
+    for code in &stats.functions {
+        if let Err(e) = state.scripting.functions.load(code, merge) {
+            tracing::warn!("DEBUG RELOAD: {e:?}");
+            return Err(failed());
+        }
+    }
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    Ok(Reply::Ok)
+}
+
+/// Redis's `emptyData`: every database and the Functions libraries, one shard lock at a time
+/// (the caller runs in the exclusive section and holds no shard).
+fn empty_data(ctx: &mut Ctx<'_>) {
+    let state = ctx.state;
+    let ks = &state.keyspace;
+    for db in 0..ks.databases() {
+        for shard in 0..ks.shards_per_db() {
+            ks.lock(crate::keyspace::ShardId { db, shard })
+                .clear(ctx.now_ms);
+        }
+    }
+    state.pubsub.tracking.flush(state);
+    let _ = state.scripting.functions.flush();
+}
+
+/// DEBUG LOADAOF: with `appendonly yes`, writes what is logged, empties the dataset and
+/// replays the AOF files (Redis 7's `loadAppendOnlyFiles`); a file that does not load answers
+/// an error (Redis exits then). Without the AOF Redis 7.0.15 exits; here it is an error reply.
+pub fn loadaof(ctx: &mut Ctx<'_>) -> CommandResult {
+    let state = ctx.state;
+    if !state.aof.is_on() {
+        return Err(CommandError::err(
+            "DEBUG LOADAOF needs the append-only file: appendonly is no",
+        ));
+    }
+    empty_data(ctx);
+    crate::aof::load::reload_for_debug(state).map_err(|e| {
+        tracing::warn!("DEBUG LOADAOF: {e}");
+        CommandError::err(format!("Error trying to load the AOF files: {e}"))
+    })?;
+    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+    Ok(Reply::Ok)
+}
