@@ -37,6 +37,8 @@ pub struct ClientState {
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
     pub blocking: crate::blocking::ClientBlocking,
+    /// MIGRATE between its steps (commands/migrate.rs).
+    pub migrate: Option<crate::commands::migrate::Stage>,
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
@@ -87,6 +89,7 @@ impl ClientState {
             last_cmd: "",
             aof_wait: 0,
             blocking: Default::default(),
+            migrate: None,
             query_batch: (0, 0),
         }
     }

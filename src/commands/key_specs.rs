@@ -60,6 +60,10 @@ pub fn keys_by_specs(
     specs: &'static [Decl],
     argv: &[Bytes],
 ) -> Option<Vec<(usize, &'static [&'static str])>> {
+    // An incomplete spec cannot be trusted: Redis asks the command's own key finder instead.
+    if specs.iter().any(|s| s.flags.contains(&"incomplete")) {
+        return None;
+    }
     let mut out = Vec::new();
     for spec in specs {
         if spec.flags.contains(&"not_key") {
@@ -237,6 +241,10 @@ static TABLE: &[(&str, &[Decl])] = &[
     ]),
     ("msetex", &[
         Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 2 } },
+    ]),
+    ("migrate", &[
+        Decl { notes: None, flags: &["RW", "access", "delete"], begin: Begin::Index(3), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["RW", "access", "delete", "incomplete"], begin: Begin::Keyword { keyword: "KEYS", startfrom: -2 }, find: Find::Range { lastkey: -1, step: 1, limit: 0 } },
     ]),
     ("move", &[
         Decl { notes: None, flags: &["RW", "access", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },

@@ -32,6 +32,7 @@ pub mod list;
 pub mod lock;
 pub mod lolwut;
 pub mod memory_limit;
+pub mod migrate;
 pub mod object;
 pub mod persistence_rdb;
 pub mod pubsub;

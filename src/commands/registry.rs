@@ -24,6 +24,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::lock::COMMANDS,
         super::persistence_rdb::COMMANDS,
         super::dump::COMMANDS,
+        super::migrate::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,
         super::function::COMMANDS,
