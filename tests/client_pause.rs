@@ -57,6 +57,13 @@ fn write_pause_holds_writes_until_unpause() {
     );
     send(&mut writer, &["SET", "k", "new"]);
     wait_blocked(&mut admin, 1);
+    // CLIENT LIST shows it blocked in its command, as redis-server.
+    let list = cmd(&mut admin, &["CLIENT", "LIST"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains(" flags=b ") && l.contains(" cmd=set ")),
+        "{list}"
+    );
     // Reads run; the held write has not.
     assert_eq!(cmd(&mut reader, &["GET", "k"]), "$3\r\nold\r\n");
     assert_eq!(cmd(&mut reader, &["EVAL_RO", "return 1", "0"]), ":1\r\n");

@@ -29,6 +29,10 @@ pub async fn wait_unpaused<'a>(
     }
     let found = dispatch::resolve(state, argv).ok()?;
     let spec = found.spec;
+    // NOAUTH is answered at once, as Redis checks authentication before the pause.
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth() {
+        return None;
+    }
     let writes = match spec.name {
         "exec" => client.multi.as_ref().is_some_and(|m| {
             m.queued
@@ -42,7 +46,20 @@ pub async fn wait_unpaused<'a>(
         // Not held by the pause in force: runs now, beside the held ones.
         Some(mode) if !holds(mode) => None,
         // Held, or the pause just ended and held requests still wait to run: queue.
-        _ => Some(state.pause.wait_turn(|| state.clock.now_ms(), holds).await),
+        _ => {
+            // CLIENT LIST shows a held client blocked (`b`) in its command, as Redis.
+            let info = client.info.clone();
+            {
+                let mut details = info.details.lock();
+                details.blocked = true;
+                details.last_cmd = found.full_name.to_string();
+                details.argv_mem = dispatch::argv_mem(argv);
+                details.argc = argv.len();
+            }
+            let turn = state.pause.wait_turn(|| state.clock.now_ms(), holds).await;
+            info.details.lock().end_block();
+            Some(turn)
+        }
     }
 }
 
