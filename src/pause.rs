@@ -104,6 +104,21 @@ impl ClientPause {
         }
     }
 
+    /// Two loads, no clock read: false when no pause was set since the last one ended and no
+    /// request is queued (the hot path of every request).
+    pub fn maybe_engaged(&self) -> bool {
+        self.until_ms.load(Ordering::Acquire) != 0 || self.queued.load(Ordering::Acquire) != 0
+    }
+
+    /// Forgets a pause whose deadline has passed, so `maybe_engaged` is false again.
+    pub fn clear_expired(&self, now_ms: u64) {
+        let mut current = self.current.lock();
+        if current.is_some_and(|(_, until)| until <= now_ms) {
+            *current = None;
+            self.until_ms.store(0, Ordering::Release);
+        }
+    }
+
     /// True when a request must look closer: a pause may be in force or requests are queued.
     pub fn engaged(&self, now_ms: u64) -> bool {
         self.until_ms.load(Ordering::Acquire) > now_ms || self.queued.load(Ordering::Acquire) > 0

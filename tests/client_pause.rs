@@ -194,7 +194,7 @@ fn all_pause_holds_every_command() {
     assert_eq!(cmd(&mut admin, &["SET", "k", "v"]), "+OK\r\n");
     // Long enough that the held requests are seen; the test then waits for its end.
     assert_eq!(
-        cmd(&mut admin, &["CLIENT", "PAUSE", "1500", "ALL"]),
+        cmd(&mut admin, &["CLIENT", "PAUSE", "4000", "ALL"]),
         "+OK\r\n"
     );
     let mut reader = server.raw();

@@ -23,8 +23,12 @@ pub async fn wait_unpaused<'a>(
     client: &ClientState,
     argv: &[Bytes],
 ) -> Option<Turn<'a>> {
+    if !state.pause.maybe_engaged() {
+        return None;
+    }
     let now = state.clock.now_ms();
     if !state.pause.engaged(now) {
+        state.pause.clear_expired(now);
         return None;
     }
     let found = dispatch::resolve(state, argv).ok()?;
