@@ -201,3 +201,85 @@ fn from_redis_server_and_between_ferrocaches() {
         "*2\r\n$1\r\nx\r\n$1\r\ny\r\n".len()
     );
 }
+
+/// Reads one RESP command (array of bulk strings) from a stream: its arguments.
+fn read_command(r: &mut std::io::BufReader<std::net::TcpStream>) -> Vec<Vec<u8>> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let n: usize = line.trim()[1..].parse().unwrap();
+    (0..n)
+        .map(|_| {
+            let mut len = String::new();
+            r.read_line(&mut len).unwrap();
+            let len: usize = len.trim()[1..].parse().unwrap();
+            let mut arg = vec![0; len + 2];
+            r.read_exact(&mut arg).unwrap();
+            arg.truncate(len);
+            arg
+        })
+        .collect()
+}
+
+/// The network step holds no lock: while the target has not answered, other clients write the
+/// key being migrated, and MIGRATE then keeps it (it no longer holds the value sent).
+#[test]
+fn a_key_written_during_the_transfer_is_kept() {
+    use std::io::Write;
+    let source = Server::start(&[]);
+    let mut s = source.raw();
+    assert_eq!(cmd(&mut s, &["SET", "k", "old"]), "+OK\r\n");
+    assert_eq!(cmd(&mut s, &["SET", "other", "x"]), "+OK\r\n");
+    // A target that answers SELECT, then waits for the test before answering the RESTOREs.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (restoring, got_restore) = std::sync::mpsc::channel();
+    let (answer, may_answer) = std::sync::mpsc::channel::<()>();
+    let target = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut w = stream.try_clone().unwrap();
+        let mut r = std::io::BufReader::new(stream);
+        assert_eq!(read_command(&mut r)[0], b"SELECT");
+        w.write_all(b"+OK\r\n").unwrap();
+        let keys: Vec<Vec<u8>> = (0..2)
+            .map(|_| {
+                let restore = read_command(&mut r);
+                assert_eq!(restore[0], b"RESTORE");
+                restore[1].clone()
+            })
+            .collect();
+        restoring.send(keys).unwrap();
+        may_answer.recv().unwrap();
+        w.write_all(b"+OK\r\n+OK\r\n").unwrap();
+    });
+    let migrating = std::thread::spawn({
+        let port_n = source.port;
+        move || {
+            let mut c = RawClient::connect(port_n);
+            cmd(
+                &mut c,
+                &[
+                    "MIGRATE",
+                    "127.0.0.1",
+                    &port,
+                    "",
+                    "0",
+                    "20000",
+                    "KEYS",
+                    "k",
+                    "other",
+                ],
+            )
+        }
+    });
+    let keys = got_restore.recv().unwrap();
+    assert_eq!(keys, vec![b"k".to_vec(), b"other".to_vec()]);
+    // MIGRATE is waiting on the network: the keys are not locked.
+    assert_eq!(cmd(&mut s, &["SET", "k", "new"]), "+OK\r\n");
+    answer.send(()).unwrap();
+    assert_eq!(migrating.join().unwrap(), "+OK\r\n");
+    target.join().unwrap();
+    // `other` held what was sent: deleted. `k` changed meanwhile: kept, with its new value.
+    assert_eq!(cmd(&mut s, &["EXISTS", "other"]), ":0\r\n");
+    assert_eq!(cmd(&mut s, &["GET", "k"]), "$3\r\nnew\r\n");
+}
