@@ -68,7 +68,10 @@ fn reload_round_trips_the_dataset() {
         ),
         "$3\r\nlib\r\n"
     );
+    let digest = cmd(&mut c, &["DEBUG", "DIGEST"]);
+    assert_ne!(digest, format!("+{}\r\n", "0".repeat(40)));
     assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "DIGEST"]), digest);
     assert_eq!(cmd(&mut c, &["HGET", "h", "f"]), "$1\r\nv\r\n");
     assert_eq!(cmd(&mut c, &["FCALL", "f", "0"]), ":7\r\n");
     assert_eq!(cmd(&mut c, &["SELECT", "0"]), "+OK\r\n");
@@ -94,6 +97,14 @@ fn reload_round_trips_the_dataset() {
     assert_eq!(cmd(&mut c, &["GET", "s"]), "$1\r\nv\r\n");
     assert_eq!(cmd(&mut c, &["GET", "new"]), "$1\r\n1\r\n");
     assert_eq!(cmd(&mut c, &["FCALL", "f", "0"]), ":7\r\n");
+    // Inside a transaction whose commands locked shards, RELOAD is refused (not a deadlock).
+    assert_eq!(cmd(&mut c, &["MULTI"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "t", "1"]), "+QUEUED\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), "+QUEUED\r\n");
+    assert_eq!(
+        cmd(&mut c, &["EXEC"]),
+        "*2\r\n+OK\r\n-ERR DEBUG RELOAD is not supported inside a transaction that touched keys\r\n"
+    );
     // NOFLUSH alone meets the library (and keys) already there: the load fails.
     assert_eq!(
         cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
@@ -119,7 +130,9 @@ fn loadaof_replays_the_log() {
     assert_eq!(cmd(&mut c, &["INCRBY", "n", "5"]), ":5\r\n");
     assert_eq!(cmd(&mut c, &["SELECT", "2"]), "+OK\r\n");
     assert_eq!(cmd(&mut c, &["SADD", "s", "a", "b"]), ":2\r\n");
+    let digest = cmd(&mut c, &["DEBUG", "DIGEST"]);
     assert_eq!(cmd(&mut c, &["DEBUG", "LOADAOF"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["DEBUG", "DIGEST"]), digest);
     assert_eq!(cmd(&mut c, &["SCARD", "s"]), ":2\r\n");
     assert_eq!(cmd(&mut c, &["SELECT", "0"]), "+OK\r\n");
     assert_eq!(cmd(&mut c, &["GET", "n"]), "$1\r\n5\r\n");

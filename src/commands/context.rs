@@ -170,6 +170,12 @@ impl<'a> Locks<'a> {
     pub fn is_empty(&self) -> bool {
         self.held.is_empty() && self.lazy.is_none()
     }
+
+    /// True when no shard is locked yet, even by an exclusive command (which may then lock
+    /// shards through the keyspace itself, one at a time).
+    pub fn none_locked_yet(&self) -> bool {
+        self.held.is_empty()
+    }
 }
 
 impl crate::gate::HeldShard for Locks<'_> {

@@ -335,6 +335,12 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if argc == 2 && is(sub, "change-repl-id") {
         return super::debug_ops::change_repl_id(ctx);
     }
+    if argc == 2 && is(sub, "digest") {
+        return super::debug_ops::dataset_digest(ctx);
+    }
+    if argc >= 2 && is(sub, "digest-value") {
+        return super::debug_ops::value_digests(ctx, &argv[2..]);
+    }
     if argc == 2 && is(sub, "loadaof") {
         return super::debug_ops::loadaof(ctx);
     }
@@ -491,6 +497,10 @@ const DEBUG_HELP: &[&str] = &[
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",

@@ -137,6 +137,12 @@ pub fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CommandResult {
         }
     }
     let state = ctx.state;
+    if !ctx.locks.none_locked_yet() {
+        // Inside EXEC after commands that locked shards: the load would wait for them.
+        return Err(CommandError::err(
+            "DEBUG RELOAD is not supported inside a transaction that touched keys",
+        ));
+    }
     if save {
         if crate::rdb::bgsave_running(state) {
             return Err(CommandError::err("Background save already in progress"));
@@ -189,6 +195,11 @@ fn empty_data(ctx: &mut Ctx<'_>) {
 /// an error (Redis exits then). Without the AOF Redis 7.0.15 exits; here it is an error reply.
 pub fn loadaof(ctx: &mut Ctx<'_>) -> CommandResult {
     let state = ctx.state;
+    if !ctx.locks.none_locked_yet() {
+        return Err(CommandError::err(
+            "DEBUG LOADAOF is not supported inside a transaction that touched keys",
+        ));
+    }
     if !state.aof.is_on() {
         return Err(CommandError::err(
             "DEBUG LOADAOF needs the append-only file: appendonly is no",
@@ -201,4 +212,144 @@ pub fn loadaof(ctx: &mut Ctx<'_>) -> CommandResult {
     })?;
     tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     Ok(Reply::Ok)
+}
+
+// ---- DEBUG DIGEST / DIGEST-VALUE ----
+//
+// Redis's dataset digest: SHA1 based, order-independent where the type is (keys, set members,
+// hash fields, sorted-set members), order-dependent where it is (lists, strings). Test suites
+// compare it before and after DEBUG RELOAD, a restart or a replica's sync.
+
+type Digest = [u8; 20];
+
+fn sha1(parts: &[&[u8]]) -> Digest {
+    let mut h = sha1_smol::Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.digest().bytes()
+}
+
+/// Redis's `xorDigest`: digest ^= SHA1(data).
+fn xor_digest(digest: &mut Digest, data: &[u8]) {
+    for (d, h) in digest.iter_mut().zip(sha1(&[data])) {
+        *d ^= h;
+    }
+}
+
+/// Redis's `mixDigest`: digest = SHA1(digest ^ SHA1(data)).
+fn mix_digest(digest: &mut Digest, data: &[u8]) {
+    xor_digest(digest, data);
+    *digest = sha1(&[&digest[..]]);
+}
+
+/// A score as Redis 7.0 prints it into the digest (`%.17g`).
+fn score_text(score: f64) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is large enough for any %.17g output and NUL-terminated by snprintf.
+    let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17g".as_ptr(), score) };
+    String::from_utf8_lossy(&buf[..(n.max(0) as usize).min(buf.len() - 1)]).into_owned()
+}
+
+/// Redis's `xorObjectDigest`: the value's type, contents and whether it has a deadline.
+fn object_digest(digest: &mut Digest, entry: &crate::keyspace::Entry) {
+    use crate::keyspace::ValueRef;
+    let value = entry.value();
+    let type_code: u32 = match value {
+        ValueRef::Str(_) => 0,
+        ValueRef::List(_) => 1,
+        ValueRef::Set(_) => 2,
+        ValueRef::ZSet(_) => 3,
+        ValueRef::Hash(_) => 4,
+        ValueRef::Stream(_) => 6,
+    };
+    mix_digest(digest, &type_code.to_be_bytes());
+    match value {
+        ValueRef::Str(s) => mix_digest(digest, s),
+        ValueRef::List(list) => list.iter().for_each(|e| mix_digest(digest, e)),
+        ValueRef::Set(set) => set.iter().for_each(|m| xor_digest(digest, m)),
+        ValueRef::ZSet(zset) => {
+            for (member, score) in zset.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, member);
+                mix_digest(&mut ele, score_text(score).as_bytes());
+                xor_digest(digest, &ele);
+            }
+        }
+        ValueRef::Hash(hash) => {
+            for (field, v) in hash.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, field);
+                mix_digest(&mut ele, v);
+                xor_digest(digest, &ele);
+            }
+        }
+        // Redis hashes its stream listpacks; here the DUMP payload stands for the stream.
+        ValueRef::Stream(_) => mix_digest(digest, &crate::rdb::write::dump_payload(value, false)),
+    }
+    if entry.expire_at_ms().is_some() {
+        xor_digest(digest, b"!!expire!!");
+    }
+}
+
+fn hex(digest: &Digest) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// DEBUG DIGEST: the digest of every database (40 zeros when empty).
+pub fn dataset_digest(ctx: &mut Ctx<'_>) -> CommandResult {
+    let now = ctx.now_ms;
+    let (databases, shards) = (
+        ctx.state.keyspace.databases(),
+        ctx.state.keyspace.shards_per_db(),
+    );
+    let mut total = [0u8; 20];
+    for db in 0..databases {
+        let mut keys = 0;
+        ctx.for_each_shard(db, |_, shard| keys += shard.len());
+        if keys == 0 {
+            continue;
+        }
+        mix_digest(&mut total, &(db as u32).to_be_bytes());
+        for shard in 0..shards {
+            ctx.with_shard(crate::keyspace::ShardId { db, shard }, |shard| {
+                for pos in 0..shard.slot_count() {
+                    let Some(entry) = shard.entry_at(pos) else {
+                        continue;
+                    };
+                    if entry.is_expired(now) {
+                        continue;
+                    }
+                    let mut digest = [0u8; 20];
+                    mix_digest(&mut digest, entry.key());
+                    object_digest(&mut digest, entry);
+                    xor_digest(&mut total, &digest);
+                }
+            });
+        }
+    }
+    Ok(Reply::Status(hex(&total).into()))
+}
+
+/// DEBUG DIGEST-VALUE key [key ...]: each value's digest (40 zeros for a missing key).
+pub fn value_digests(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> CommandResult {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let ks = &ctx.state.keyspace;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let hash = ks.hash(key);
+        let id = crate::keyspace::ShardId {
+            db,
+            shard: ks.shard_of(hash),
+        };
+        let mut digest = [0u8; 20];
+        ctx.with_shard(id, |shard| {
+            if let Some(entry) = shard.get_mut(hash, key, now) {
+                object_digest(&mut digest, entry);
+            }
+        });
+        out.push(Reply::Status(hex(&digest).into()));
+    }
+    Ok(Reply::Array(out))
 }
