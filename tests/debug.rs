@@ -145,3 +145,25 @@ fn loadaof_replays_the_log() {
     assert_eq!(cmd(&mut c, &["GET", "n"]), "$1\r\n6\r\n");
     assert_eq!(cmd(&mut c, &["DBSIZE"]), ":2\r\n");
 }
+
+#[test]
+fn populate_stops_at_maxmemory() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "POPULATE", "1000", "k", "16"]),
+        "+OK\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), ":1000\r\n");
+    assert_eq!(cmd(&mut c, &["STRLEN", "k:999"]), ":16\r\n");
+    let used: u64 = info_field(&mut c, "memory", "used_memory").parse().unwrap();
+    let limit = (used + 8 * 1024 * 1024).to_string();
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "SET", "maxmemory", &limit]),
+        "+OK\r\n"
+    );
+    // Ten million keys would take far more than 8 MB more: it stops with OOM.
+    assert!(cmd(&mut c, &["DEBUG", "POPULATE", "10000000", "big", "64"]).starts_with("-OOM"));
+    let keys: u64 = cmd(&mut c, &["DBSIZE"]).trim()[1..].parse().unwrap();
+    assert!(keys > 1000 && keys < 1_000_000, "{keys}");
+}

@@ -341,6 +341,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if argc >= 2 && is(sub, "digest-value") {
         return super::debug_ops::value_digests(ctx, &argv[2..]);
     }
+    if (3..=5).contains(&argc) && is(sub, "populate") {
+        return super::debug_ops::populate(ctx, argv);
+    }
     if argc == 2 && is(sub, "loadaof") {
         return super::debug_ops::loadaof(ctx);
     }
@@ -510,6 +513,11 @@ const DEBUG_HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",

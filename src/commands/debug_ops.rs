@@ -353,3 +353,72 @@ pub fn value_digests(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> CommandResult {
     }
     Ok(Reply::Array(out))
 }
+
+/// Redis's `getPositiveLongFromObjectOrReply`: an integer >= 0.
+fn positive(arg: &[u8]) -> Result<u64, CommandError> {
+    match super::args::parse_i64(arg) {
+        Ok(n) if n >= 0 => Ok(n as u64),
+        _ => Err(CommandError::err("value is out of range, must be positive")),
+    }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: string keys `<prefix>:<n>` (prefix `key`) holding
+/// `value:<n>` (cut or zero-padded to `size` bytes when given), skipping keys that exist; not
+/// logged, as Redis does not propagate them. With maxmemory set it stops once over the limit
+/// (Redis fills on), so a large count cannot take unbounded memory past it.
+pub fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+    let count = positive(&argv[2])?;
+    let prefix: &[u8] = argv.get(3).map_or(b"key", |p| &p[..]);
+    let size = match argv.get(4) {
+        Some(arg) => Some(positive(arg)?),
+        None => None,
+    };
+    let max_len = ctx
+        .state
+        .config
+        .hot
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(0) as u64;
+    if size.is_some_and(|s| s > max_len) {
+        return Err(CommandError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    let maxmemory = ctx
+        .state
+        .config
+        .hot
+        .maxmemory
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for n in 0..count {
+        // The allocator's figure: summing the shards would lock the ones this command holds.
+        if maxmemory > 0 && n % 1024 == 0 && super::info::allocator_stats().0 > maxmemory {
+            return Err(CommandError::Oom);
+        }
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.extend_from_slice(format!(":{n}").as_bytes());
+        let (shard, hash) = ctx.shard(&key);
+        if shard.contains(hash, &key, now) {
+            continue;
+        }
+        let text = format!("value:{n}");
+        let value = match size {
+            None => text.into_bytes(),
+            Some(size) => {
+                let mut v = vec![0u8; size as usize];
+                let k = text.len().min(v.len());
+                v[..k].copy_from_slice(&text.as_bytes()[..k]);
+                v
+            }
+        };
+        shard.insert_str(hash, &key, &value, None, now);
+        ctx.key_changed(db, &key);
+    }
+    ctx.propagate_nothing();
+    Ok(Reply::Ok)
+}
