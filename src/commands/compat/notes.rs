@@ -372,7 +372,7 @@ pub static NOTES: &[Note] = &[
     Note {
         commands: &["migrate"],
         options: "host port key|\"\" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS key ...]",
-        status: Full,
+        status: Partial,
         differences: "To redis-server or ferrocache: DUMP payloads RESTOREd by the target over a cached connection per `host:port` (closed after 10 s unused, at most 64), Redis's replies (`+NOKEY`, the `-IOERR ... connecting to the client` / `writing to target instance` / `reading to target instance` texts, `-ERR Target instance replied with error: ...`), a failed cached connection retried once. The network is used with no lock held: the payloads are read under the keys' locks, sent, and each restored key is then deleted (unless COPY) only if it still holds the value sent, logged as DEL. Differences: other clients run meanwhile (Redis blocks them; a key changed meanwhile stays here); inside MULTI/EXEC or a script it answers an error; a SELECT the target refuses sends no RESTORE (Redis's pipelined RESTOREs land in the target's current database); when keys are deleted the request is dispatched twice, so MONITOR and INFO commandstats show it twice.",
     },
     // Keys and expiry
