@@ -148,9 +148,11 @@ async fn active_expiry_task(state: Arc<ServerState>) {
         let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
         if !crate::commands::server::active_expire_enabled()
+            || crate::commands::server::cron_paused()
             || state.pause.freezes_keys(state.clock.now_ms())
         {
-            // Switched off by DEBUG SET-ACTIVE-EXPIRE 0, or CLIENT PAUSE holds keys still.
+            // Switched off by DEBUG SET-ACTIVE-EXPIRE 0 or PAUSE-CRON 1, or CLIENT PAUSE holds
+            // keys still.
             continue;
         }
         let state = state.clone();

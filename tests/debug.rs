@@ -167,3 +167,26 @@ fn populate_stops_at_maxmemory() {
     let keys: u64 = cmd(&mut c, &["DBSIZE"]).trim()[1..].parse().unwrap();
     assert!(keys > 1000 && keys < 1_000_000, "{keys}");
 }
+
+#[test]
+fn pause_cron_stops_active_expiry() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["DEBUG", "PAUSE-CRON", "1"]), "+OK\r\n");
+    assert_eq!(cmd(&mut c, &["SET", "k", "v", "PX", "5"]), "+OK\r\n");
+    for _ in 0..5 {
+        // Several cycles' worth (hz 10): the expired key is not reclaimed.
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        assert_eq!(cmd(&mut c, &["DBSIZE"]), ":1\r\n");
+    }
+    assert_eq!(cmd(&mut c, &["DEBUG", "PAUSE-CRON", "0"]), "+OK\r\n");
+    let mut reclaimed = false;
+    for _ in 0..1000 {
+        if cmd(&mut c, &["DBSIZE"]) == ":0\r\n" {
+            reclaimed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(reclaimed);
+}

@@ -319,6 +319,14 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         super::server::set_active_expire(atoi(&argv[2]) != 0);
         return Ok(Reply::Ok);
     }
+    if argc == 3 && is(sub, "set-skip-checksum-validation") {
+        crate::rdb::read::set_skip_dump_checksum(atoi(&argv[2]) != 0);
+        return Ok(Reply::Ok);
+    }
+    if argc == 3 && is(sub, "pause-cron") {
+        super::server::set_cron_paused(atoi(&argv[2]) != 0);
+        return Ok(Reply::Ok);
+    }
     if argc == 3 && is(sub, "sleep") {
         let seconds = strtod_prefix(&argv[2]);
         let pause = Duration::try_from_secs_f64(seconds)
@@ -518,6 +526,8 @@ const DEBUG_HELP: &[&str] = &[
     "    it is used instead of the 'key' prefix. These are not propagated to",
     "    replicas. Cluster slots are not respected so keys not belonging to the",
     "    current node can be created in cluster mode.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "PROTOCOL <type>",
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -542,6 +552,8 @@ const DEBUG_HELP: &[&str] = &[
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "STRINGMATCH-LEN",

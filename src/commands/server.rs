@@ -478,3 +478,14 @@ pub fn active_expire_enabled() -> bool {
 pub fn set_active_expire(on: bool) {
     ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
 }
+
+/// DEBUG PAUSE-CRON 1: the periodic work tests can observe (the active expiry cycle) stops.
+static CRON_PAUSED: AtomicBool = AtomicBool::new(false);
+
+pub fn cron_paused() -> bool {
+    CRON_PAUSED.load(Ordering::Relaxed)
+}
+
+pub fn set_cron_paused(on: bool) {
+    CRON_PAUSED.store(on, Ordering::Relaxed);
+}
