@@ -156,11 +156,13 @@ pub fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CommandResult {
     let failed = || CommandError::err("Error trying to load the RDB dump");
     let path = crate::rdb::dump_path(state);
     let (file, len) = crate::rdb::open_for_load(&path).map_err(|_| failed())?;
-    let loaded = if merge {
-        crate::rdb::load_stream_merging(&state.keyspace, &state.config, file, len, now)
-    } else {
-        crate::rdb::load_stream(&state.keyspace, &state.config, file, len, now)
-    };
+    let loaded = off_worker(|| {
+        if merge {
+            crate::rdb::load_stream_merging(&state.keyspace, &state.config, file, len, now)
+        } else {
+            crate::rdb::load_stream(&state.keyspace, &state.config, file, len, now)
+        }
+    });
     let stats = loaded.map_err(|e| {
         tracing::warn!("DEBUG RELOAD: {}: {e}", path.display());
         failed()
@@ -206,7 +208,9 @@ pub fn loadaof(ctx: &mut Ctx<'_>) -> CommandResult {
         ));
     }
     empty_data(ctx);
-    crate::aof::load::reload_for_debug(state).map_err(|e| {
+    // The wait for the writer and the replay block this thread: tell tokio first, so the
+    // worker's other connections move elsewhere (they wait for the exclusive section anyway).
+    off_worker(|| crate::aof::load::reload_for_debug(state)).map_err(|e| {
         tracing::warn!("DEBUG LOADAOF: {e}");
         CommandError::err(format!("Error trying to load the AOF files: {e}"))
     })?;
@@ -421,4 +425,14 @@ pub fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     ctx.propagate_nothing();
     Ok(Reply::Ok)
+}
+
+/// Runs blocking work (disk, a bounded wait) inside `block_in_place` on a multi-thread runtime.
+fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
