@@ -79,6 +79,17 @@ fn write_pause_holds_writes_until_unpause() {
         cmd(&mut reader, &["SET", "k"]),
         "-ERR wrong number of arguments for 'set' command\r\n"
     );
+    // A user not allowed to write is refused at once, not held.
+    assert_eq!(
+        cmd(
+            &mut admin,
+            &["ACL", "SETUSER", "reader", "on", "nopass", "~*", "+get"]
+        ),
+        "+OK\r\n"
+    );
+    let mut limited = server.raw();
+    assert_eq!(cmd(&mut limited, &["AUTH", "reader", "x"]), "+OK\r\n");
+    assert!(cmd(&mut limited, &["SET", "k", "v"]).starts_with("-NOPERM"));
     // PUBLISH and PFCOUNT are held too (may replicate), queued behind the SET.
     let mut publisher = server.raw();
     send(&mut publisher, &["PUBLISH", "ch", "m"]);

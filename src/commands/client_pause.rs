@@ -33,8 +33,15 @@ pub async fn wait_unpaused<'a>(
     }
     let found = dispatch::resolve(state, argv).ok()?;
     let spec = found.spec;
-    // NOAUTH is answered at once, as Redis checks authentication before the pause.
+    // NOAUTH is answered at once, as Redis checks authentication before the pause ...
     if !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth() {
+        return None;
+    }
+    // So is NOPERM (dispatch refuses it, and logs it, at once).
+    if !client.user.is_unrestricted()
+        && !spec.has(flags::NO_AUTH)
+        && client.user.check(&found, argv).is_err()
+    {
         return None;
     }
     let writes = match spec.name {
