@@ -32,7 +32,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
-    if let Some(port) = crate::observability::prometheus::start(&state).await? {
+    if let Some(port) = crate::net::metrics::start(&state).await? {
         tracing::info!(
             "Metrics endpoint on http://{}:{port}/metrics",
             state.config.get("metrics-bind")
@@ -46,7 +46,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         };
         tracing::info!("memcached protocol on port {port}{tls}");
     }
-    crate::commands::info::note_startup_memory();
+    crate::commands::server::info::note_startup_memory();
     let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {
         tracing::info!(

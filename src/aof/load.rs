@@ -4,9 +4,9 @@
 use super::layout::{sync_dir, Layout};
 use super::manifest::{AofFile, FileKind, Manifest};
 use super::reader::{Reader, Step, WINDOW_BYTES};
-use crate::commands::{dispatch, ClientState};
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::ClientState};
 use bytes::Bytes;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;

@@ -8,9 +8,9 @@
 //! answered at once. Only connection tasks wait (`dispatch::execute_async`); AOF loading and
 //! internal callers are never paused.
 
-use super::{dispatch, flags, ClientState};
 use crate::pause::{Mode, Turn};
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::Bytes;
 
 const PAUSED_BY_WRITE: u32 = flags::WRITE | flags::MAY_REPLICATE;
@@ -76,12 +76,12 @@ pub async fn wait_unpaused<'a>(
 
 /// Whether WRITE mode holds this command: its flags, except a script whose shebang (or
 /// function flags) declares `no-writes`, which Redis 7 lets run during a write pause.
-fn paused_by_write(state: &ServerState, spec: &super::CommandSpec, argv: &[Bytes]) -> bool {
+fn paused_by_write(state: &ServerState, spec: &crate::engine::CommandSpec, argv: &[Bytes]) -> bool {
     if !spec.has(PAUSED_BY_WRITE) {
         return false;
     }
     let script = match (spec.name, argv.get(1)) {
-        ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body),
+        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body),
         ("evalsha", Some(sha)) => state.scripting.oom_flags(sha),
         ("fcall", Some(name)) => state.scripting.functions.oom_flags(name),
         _ => return true,

@@ -5,15 +5,17 @@
 //! from a loopback address, with Redis's text. Allocator numbers come from jemalloc (the global
 //! allocator of the binary); dataset numbers from the keyspace's own byte accounting.
 
-use super::args::{is, parse_i64};
-use super::info::{allocator_stats, peak_memory, rss_bytes, used_memory};
-use super::server::{container, help_result};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::server::info::{allocator_stats, peak_memory, rss_bytes, used_memory};
+use crate::commands::server::{container, help_result};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::entry::ENTRY_OVERHEAD_BYTES;
 use crate::keyspace::{Entry, ShardId, Value};
 use crate::protocol::Reply;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -188,7 +190,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         field("total.allocated", int(total)),
         field(
             "startup.allocated",
-            int(crate::commands::info::startup_memory()),
+            int(crate::commands::server::info::startup_memory()),
         ),
         field("replication.backlog", int(0)),
         field("clients.slaves", int(0)),
@@ -316,7 +318,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return help_result(DEBUG_HELP);
     }
     if argc == 3 && is(sub, "set-active-expire") {
-        super::server::set_active_expire(atoi(&argv[2]) != 0);
+        crate::commands::server::set_active_expire(atoi(&argv[2]) != 0);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "set-skip-checksum-validation") {
@@ -324,7 +326,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "pause-cron") {
-        super::server::set_cron_paused(atoi(&argv[2]) != 0);
+        crate::commands::server::set_cron_paused(atoi(&argv[2]) != 0);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "sleep") {
@@ -341,28 +343,28 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return debug_object(ctx, &argv[2]);
     }
     if argc == 2 && is(sub, "change-repl-id") {
-        return super::debug_ops::change_repl_id(ctx);
+        return crate::commands::debug_ops::change_repl_id(ctx);
     }
     if argc == 2 && is(sub, "digest") {
-        return super::debug_ops::dataset_digest(ctx);
+        return crate::commands::debug_ops::dataset_digest(ctx);
     }
     if argc >= 2 && is(sub, "digest-value") {
-        return super::debug_ops::value_digests(ctx, &argv[2..]);
+        return crate::commands::debug_ops::value_digests(ctx, &argv[2..]);
     }
     if (3..=5).contains(&argc) && is(sub, "populate") {
-        return super::debug_ops::populate(ctx, argv);
+        return crate::commands::debug_ops::populate(ctx, argv);
     }
     if argc == 2 && is(sub, "loadaof") {
-        return super::debug_ops::loadaof(ctx);
+        return crate::commands::debug_ops::loadaof(ctx);
     }
     if is(sub, "reload") {
-        return super::debug_ops::reload(ctx, &argv[2..]);
+        return crate::commands::debug_ops::reload(ctx, &argv[2..]);
     }
     if argc == 3 && is(sub, "protocol") {
-        return super::debug_ops::protocol(ctx, &argv[2]);
+        return crate::commands::debug_ops::protocol(ctx, &argv[2]);
     }
     if argc == 2 && (is(sub, "stringmatch-len") || is(sub, "stringmatch-test")) {
-        return super::debug_ops::stringmatch_len();
+        return crate::commands::debug_ops::stringmatch_len();
     }
     if argc == 3 && is(sub, "quicklist-packed-threshold") {
         return match crate::config::parse_memory(&String::from_utf8_lossy(&argv[2])) {
@@ -479,9 +481,7 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
 fn serialized_len(value: &Value) -> usize {
     match value {
         Value::Str(bytes) => {
-            if let Some(n) =
-                crate::protocol::request::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11)
-            {
+            if let Some(n) = crate::strconv::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11) {
                 if i8::try_from(n).is_ok() {
                     return 2;
                 } else if i16::try_from(n).is_ok() {

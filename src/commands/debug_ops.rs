@@ -2,10 +2,10 @@
 //! and the key-level ones): PROTOCOL (one reply of each RESP type, for client test suites),
 //! CHANGE-REPL-ID, STRINGMATCH-LEN (the glob matcher's fuzz test).
 
-use super::args::is;
-use super::{CommandResult, Ctx};
+use crate::engine::args::is;
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 /// DEBUG PROTOCOL <type>: the replies of Redis 7's `debugCommand`, byte for byte in RESP2 and
@@ -360,7 +360,7 @@ pub fn value_digests(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> CommandResult {
 
 /// Redis's `getPositiveLongFromObjectOrReply`: an integer >= 0.
 fn positive(arg: &[u8]) -> Result<u64, CommandError> {
-    match super::args::parse_i64(arg) {
+    match crate::engine::args::parse_i64(arg) {
         Ok(n) if n >= 0 => Ok(n as u64),
         _ => Err(CommandError::err("value is out of range, must be positive")),
     }
@@ -400,7 +400,10 @@ pub fn populate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let mut key = Vec::with_capacity(prefix.len() + 21);
     for n in 0..count {
         // The allocator's figure: summing the shards would lock the ones this command holds.
-        if maxmemory > 0 && n % 1024 == 0 && super::info::allocator_stats().0 > maxmemory {
+        if maxmemory > 0
+            && n % 1024 == 0
+            && crate::commands::server::info::allocator_stats().0 > maxmemory
+        {
             return Err(CommandError::Oom);
         }
         key.clear();

@@ -6,11 +6,14 @@
 //! (a begin-search index and a find-keys range) or declared in `key_specs` as Redis's; tips are
 //! Redis's `command_tips`, from the `TIPS` table.
 
-use super::key_specs::{self, Begin, Find};
-use super::registry::Found;
-use super::{flags, flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
+use crate::engine::key_specs::{self, Begin, Find};
+use crate::engine::registry::Found;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{
+    engine::flags, engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx,
+    engine::KeySpec,
+};
 use bytes::Bytes;
 
 const COMMAND_FLAGS: u32 = LOADING | STALE;
@@ -23,7 +26,7 @@ const fn sub(
     since: &'static str,
     summary: &'static str,
     complexity: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     CommandSpec::subcommand(
         name,
@@ -804,7 +807,7 @@ fn per_key_flags(
     match spec.name {
         "sort" if nth > 0 => Some(&["OW", "update"]),
         "sort" | "sort_ro" => Some(&["RO", "access"]),
-        "bitfield" => Some(if super::bitmap::field::only_reads(argv) {
+        "bitfield" => Some(if crate::commands::bitmap::field::only_reads(argv) {
             &["RO", "access"]
         } else {
             &["RW", "access", "update"]
@@ -838,7 +841,7 @@ const HELP: &[&str] = &[
 ];
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(super::help_reply(HELP))
+    Ok(crate::engine::help_reply(HELP))
 }
 
 #[cfg(test)]

@@ -3,14 +3,16 @@
 //! this file finds and checks the values, changes them in place (`Shard::modify_str`) and maps
 //! outcomes to replies, events and AOF effects.
 
-use super::args::is;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::is;
 use crate::error::CommandError;
 use crate::keyspace::types::hyperloglog::{self as hll, Corrupt};
 use crate::keyspace::{Entry, ValueRef};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 const fn cx(spec: CommandSpec, complexity: &'static str) -> CommandSpec {

@@ -7,14 +7,16 @@
 //! that expired and was taken by another client meanwhile, so the release compares the token
 //! and deletes in one step under the key's shard lock.
 
-use super::args::is;
-use super::string::as_str;
-use super::string::digest::{digest_of, parse_digest};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::string::as_str;
+use crate::commands::string::digest::{digest_of, parse_digest};
+use crate::engine::args::is;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

@@ -28,13 +28,15 @@
 //! clients run between the steps (Redis blocks them); a refused SELECT sends no RESTORE (Redis
 //! pipelines them, so its RESTOREs land in the target's current database).
 
-use super::args::{is, parse_i64};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use crate::state::ServerState;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -267,7 +269,7 @@ fn delete_unchanged(ctx: &mut Ctx<'_>, outcome: Outcome, compress: bool) -> Repl
 /// Steps 2 and 3, run by the connection task once dispatch returned with a pending MIGRATE.
 pub async fn complete(
     state: &ServerState,
-    client: &mut super::ClientState,
+    client: &mut crate::engine::ClientState,
     argv: &[Bytes],
 ) -> Option<Reply> {
     let Some(Stage::Pending(job)) = client.migrate.take() else {
@@ -278,7 +280,7 @@ pub async fn complete(
         return Some(outcome.reply);
     }
     client.migrate = Some(Stage::Done(outcome));
-    let reply = super::dispatch::execute_async(state, client, argv).await;
+    let reply = crate::engine::dispatch::execute_async(state, client, argv).await;
     client.migrate = None;
     Some(reply)
 }

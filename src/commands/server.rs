@@ -5,14 +5,16 @@
 //! FLUSHDB, FLUSHALL and SWAPDB run alone (ALL_SHARDS: the gate's exclusive section), so no
 //! other command sees a half-flushed database or a swap in progress.
 
-use super::args::is;
-use super::context::ReplyMode;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::is;
+use crate::engine::context::ReplyMode;
 use crate::error::CommandError;
 use crate::keyspace::watch::KeyState;
 use crate::keyspace::{KeyHasher, Shard, ShardId};
 use crate::protocol::Reply;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -128,14 +130,14 @@ pub(crate) const fn container(
         summary,
         since,
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands,
     }
 }
 
 /// Help text as Redis's `addReplyHelp` sends it, as a command result.
 pub(crate) fn help_result(lines: &[&'static str]) -> CommandResult {
-    Ok(super::help_reply(lines))
+    Ok(crate::engine::help_reply(lines))
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
@@ -186,7 +188,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let parse = |arg: &[u8], what: &str| {
-        super::args::parse_i64(arg)
+        crate::engine::args::parse_i64(arg)
             .ok()
             .and_then(|n| i32::try_from(n).ok())
             .ok_or_else(|| CommandError::err(format!("invalid {what} DB index")))

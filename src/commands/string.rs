@@ -12,14 +12,16 @@ mod lcs;
 pub(crate) mod long_double;
 mod msetex;
 
-use super::args::{is, parse_i64};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::value::grow_string;
 use crate::keyspace::{Entry, Value, ValueRef};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 

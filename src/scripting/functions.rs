@@ -14,11 +14,11 @@
 use super::busy::{self, BusyState};
 use super::run::{self, Access};
 use super::sandbox::{Mode, Sandbox};
-use crate::commands::args::parse_i64;
-use crate::commands::memory_limit::ScriptOomFlags;
-use crate::commands::{CommandResult, Ctx};
+use crate::engine::args::parse_i64;
+use crate::engine::maxmemory::ScriptOomFlags;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::{Function, Table, Value, Variadic};

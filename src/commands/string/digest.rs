@@ -7,10 +7,10 @@
 //! value. A digest argument must be 16 hexadecimal digits in either case; anything else is
 //! refused with [`BAD_DIGEST`] rather than silently never matching.
 
-use super::as_str;
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::string::as_str;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 /// The error for a digest argument that is not 16 hexadecimal digits.

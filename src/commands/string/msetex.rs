@@ -16,12 +16,12 @@
 //! Logged as `MSETEX numkeys pairs...` plus `PXAT <deadline>` or `KEEPTTL`, without the
 //! condition (it held when the command ran).
 
-use super::{ExpireKind, Expiry};
-use crate::commands::args::{is, parse_i64};
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::string::{ExpireKind, Expiry};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 /// MSETEX's condition over the whole group of keys.
