@@ -24,6 +24,7 @@ pub mod keyspace;
 pub mod memcache;
 pub mod net;
 pub mod observability;
+pub mod pause;
 pub mod protocol;
 pub mod pubsub;
 pub mod rdb;

@@ -161,7 +161,13 @@ async fn active_expiry_task(state: Arc<ServerState>) {
     loop {
         let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
-        if !crate::commands::server::active_expire_enabled() || expiry::replica_keeps_expired() {
+        if !crate::commands::server::active_expire_enabled()
+            || expiry::replica_keeps_expired()
+            || crate::commands::server::cron_paused()
+            || state.pause.freezes_keys(state.clock.now_ms())
+        {
+            // Switched off by DEBUG SET-ACTIVE-EXPIRE 0 or PAUSE-CRON 1, on a replica (the
+            // primary's DELs expire keys), or CLIENT PAUSE holds keys still.
             continue;
         }
         let state = state.clone();

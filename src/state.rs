@@ -52,6 +52,8 @@ pub struct ServerState {
     pub replication: crate::replication::Replication,
     /// Emulated cluster mode: on or off, the node id (cluster/).
     pub cluster: crate::cluster::Cluster,
+    /// CLIENT PAUSE: the pause in force and the queue of held requests.
+    pub pause: crate::pause::ClientPause,
 }
 
 impl ServerState {
@@ -99,6 +101,7 @@ impl ServerState {
             acl,
             replication: crate::replication::Replication::new(now_ms),
             cluster,
+            pause: Default::default(),
         }
     }
 

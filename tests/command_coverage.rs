@@ -20,7 +20,6 @@ const ELSEWHERE: &[(&str, &str, &str)] = &[
         "every section holds per-process figures; field names are compared there",
     ),
     ("delifeq", "tests/lock.rs", "beyond Redis 7.0 (Valkey 9)"),
-    ("delex", "tests/lock.rs", "beyond Redis 7.0 (Redis 8.4)"),
     (
         "monitor",
         "tests/pubsub.rs",

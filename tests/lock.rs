@@ -1,5 +1,5 @@
-//! Lock primitives over TCP against the real binary: DELIFEQ, DELEX and SET IFEQ / IFNE replies,
-//! and mutual exclusion of the `SET NX PX` + `DELIFEQ` lock under concurrent clients.
+//! Lock primitives over TCP against the real binary: DELIFEQ, DELEX and SET IFEQ / IFNE / IFDEQ /
+//! IFDNE replies, DIGEST, MSETEX (atomic, logged to the AOF), and mutual exclusion of the `SET NX PX` + `DELIFEQ` lock under concurrent clients.
 
 mod common;
 use common::{RawClient, Server};
@@ -73,8 +73,10 @@ fn delex_conditions() {
         cmd(&mut c, &["DELEX", "k", "IFEQ", "v", "IFNE", "w"]),
         "-ERR syntax error\r\n"
     );
-    assert!(cmd(&mut c, &["DELEX", "k", "IFDEQ", "0123456789abcdef"])
-        .starts_with("-ERR IFDEQ and IFDNE are not supported"));
+    assert_eq!(
+        cmd(&mut c, &["DELEX", "k", "IFDEQ", "0123456789abcdef"]),
+        ":0\r\n"
+    );
     assert_eq!(
         cmd(&mut c, &["DELEX"]),
         "-ERR wrong number of arguments for 'delex' command\r\n"
@@ -257,4 +259,85 @@ fn set_nx_px_and_delifeq_give_mutual_exclusion() {
 #[test]
 fn set_nx_px_and_script_release_give_mutual_exclusion() {
     mutual_exclusion(Release::Script);
+}
+
+/// A compare-and-set loop on digests (redis.io's optimistic-locking pattern): read the value,
+/// write with IFDEQ of its digest; several clients incrementing a counter this way lose no update.
+#[test]
+fn digest_compare_and_set_loses_no_update() {
+    let server = Server::start(&[]);
+    let mut c = server.raw();
+    assert_eq!(cmd(&mut c, &["SET", "n", "0"]), "+OK\r\n");
+    let port = server.port;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = RawClient::connect(port);
+                let mut done = 0;
+                let mut attempts = 0;
+                while done < 50 && attempts < 100_000 {
+                    attempts += 1;
+                    let value = cmd(&mut c, &["GET", "n"]);
+                    let n: i64 = value.lines().nth(1).unwrap().parse().unwrap();
+                    // The digest of the value read, computed here (XXH3-64, as DIGEST).
+                    let digest = format!(
+                        "{:016x}",
+                        xxhash_rust::xxh3::xxh3_64(n.to_string().as_bytes())
+                    );
+                    let next = (n + 1).to_string();
+                    if cmd(&mut c, &["SET", "n", &next, "IFDEQ", &digest]) == "+OK\r\n" {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    let total: i64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(total, 200);
+    let digest = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b"200"));
+    assert_eq!(
+        cmd(&mut c, &["DIGEST", "n"]),
+        format!("$16\r\n{digest}\r\n")
+    );
+    assert_eq!(cmd(&mut c, &["GET", "n"]), "$3\r\n200\r\n");
+}
+
+#[test]
+fn msetex_is_logged_with_absolute_deadlines() {
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let mut server = Server::start(&args);
+    let mut c = server.raw();
+    assert_eq!(
+        cmd(&mut c, &["MSETEX", "2", "a", "1", "b", "2", "EX", "1000"]),
+        ":1\r\n"
+    );
+    assert_eq!(cmd(&mut c, &["SET", "c", "x", "PX", "500000"]), "+OK\r\n");
+    assert_eq!(
+        cmd(&mut c, &["MSETEX", "2", "c", "3", "d", "4", "KEEPTTL"]),
+        ":1\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, &["MSETEX", "2", "a", "9", "e", "9", "NX"]),
+        ":0\r\n"
+    );
+    let before: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| cmd(&mut c, &["PEXPIRETIME", k]))
+        .collect();
+    server.kill9();
+    let dir = server.dir.clone();
+    std::mem::forget(server);
+    let server = Server::start_in(dir, &args);
+    let mut c = server.raw();
+    assert_eq!(
+        cmd(&mut c, &["MGET", "a", "b", "c", "d", "e"]),
+        "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$-1\r\n"
+    );
+    let after: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| cmd(&mut c, &["PEXPIRETIME", k]))
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(after[3], ":-1\r\n");
 }

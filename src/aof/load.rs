@@ -375,3 +375,26 @@ impl<'a> Loader<'a> {
         self.state.clients.unregister(self.client.id);
     }
 }
+
+/// DEBUG LOADAOF: waits until everything logged so far is written, then replays the AOF files
+/// into the (emptied by the caller) dataset with logging off, so the replay is not logged again.
+/// The caller runs alone (the gate's exclusive section): nothing else logs meanwhile.
+pub fn reload_for_debug(state: &ServerState, execute: Execute) -> Result<(), String> {
+    let aof = &state.aof;
+    let end = aof.pipe.lock().end;
+    let started = Instant::now();
+    while *aof.acked.borrow() < end {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            return Err("the AOF writer did not write the log in time".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let layout = aof.layout.lock();
+    let Some(layout) = layout.as_ref() else {
+        return Err("no append-only file is open".into());
+    };
+    aof.on.store(false, Ordering::Relaxed);
+    let loaded = load_files(state, layout, execute);
+    aof.on.store(true, Ordering::Relaxed);
+    loaded
+}

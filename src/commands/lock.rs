@@ -1,5 +1,6 @@
 //! Native lock primitives beyond Redis 7.2: DELIFEQ (Valkey 9) and DELEX (Redis 8.4 / Valkey
-//! 9.2), so a lock holder can release its lock atomically without Lua. SET's IFEQ / IFNE
+//! 9.2), so a lock holder can release its lock atomically without Lua. DELEX's IFDEQ / IFDNE
+//! compare the value's XXH3 digest (`string/digest.rs`). SET's IFEQ / IFNE / IFDEQ / IFDNE
 //! conditions (Redis 8.4) are parsed with SET's other options in `string.rs`.
 //!
 //! A lock is `SET lock <token> NX PX <ms>`; releasing it with a plain DEL could delete a lock
@@ -8,6 +9,7 @@
 
 use crate::command;
 use crate::commands::string::as_str;
+use crate::commands::string::digest::{digest_of, parse_digest};
 use crate::engine::args::is;
 use crate::error::CommandError;
 use crate::protocol::Reply;
@@ -33,7 +35,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         )
     },
     CommandSpec {
-        complexity: "O(1) for IFEQ/IFNE",
+        complexity:
+            "O(1) for IFEQ/IFNE, O(N) for IFDEQ/IFDNE where N is the length of the string value.",
         ..command!(
             "delex",
             -2,
@@ -42,7 +45,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             &["string", "fast"],
             "string",
             "8.4.0",
-            "Conditionally removes the specified key based on value comparison.",
+            "Conditionally removes the specified key based on value or digest comparison.",
             delex
         )
     },
@@ -57,6 +60,10 @@ enum DeleteIf<'a> {
     Equal(&'a [u8]),
     /// IFNE: the value is any other string.
     NotEqual(&'a [u8]),
+    /// IFDEQ: the value's digest is this one.
+    DigestEqual(u64),
+    /// IFDNE: the value's digest is another one.
+    DigestNotEqual(u64),
 }
 
 fn delifeq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -68,12 +75,8 @@ fn delex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         2 => DeleteIf::Always,
         4 if is(&argv[2], "ifeq") => DeleteIf::Equal(&argv[3]),
         4 if is(&argv[2], "ifne") => DeleteIf::NotEqual(&argv[3]),
-        // The digest forms need XXH3, which ferrocache does not carry.
-        4 if is(&argv[2], "ifdeq") || is(&argv[2], "ifdne") => {
-            return Err(CommandError::err(
-                "IFDEQ and IFDNE are not supported, use IFEQ or IFNE",
-            ));
-        }
+        4 if is(&argv[2], "ifdeq") => DeleteIf::DigestEqual(parse_digest(&argv[3])?),
+        4 if is(&argv[2], "ifdne") => DeleteIf::DigestNotEqual(parse_digest(&argv[3])?),
         _ => return Err(CommandError::Syntax),
     };
     delete_if(ctx, &argv[1], condition)
@@ -91,6 +94,8 @@ fn delete_if(ctx: &mut Ctx<'_>, key: &[u8], condition: DeleteIf<'_>) -> CommandR
         DeleteIf::Always => true,
         DeleteIf::Equal(expected) => as_str(entry.value())? == expected,
         DeleteIf::NotEqual(expected) => as_str(entry.value())? != expected,
+        DeleteIf::DigestEqual(d) => digest_of(as_str(entry.value())?) == d,
+        DeleteIf::DigestNotEqual(d) => digest_of(as_str(entry.value())?) != d,
     };
     if !delete {
         return Ok(Reply::Int(0));

@@ -42,6 +42,7 @@ pub static TABLES: &[crate::engine::registry::Table] = &[
     lock::COMMANDS,
     server::rdb::COMMANDS,
     generic::dump::COMMANDS,
+    generic::migrate::COMMANDS,
     transactions::COMMANDS,
     scripting::COMMANDS,
     scripting::function::COMMANDS,

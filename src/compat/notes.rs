@@ -106,8 +106,8 @@ pub static NOTES: &[Note] = &[
     Note {
         commands: &["client|pause", "client|unpause"],
         options: "timeout [WRITE|ALL]",
-        status: Partial,
-        differences: "Validated with Redis's texts and acknowledged, but clients are not suspended.",
+        status: Full,
+        differences: "Requests really wait, awaited in their connection tasks (no worker sleeps): ALL holds every command of normal clients (CLIENT UNPAUSE included, as Redis), WRITE holds write and may-replicate commands (EVAL/EVALSHA/FCALL unless the script declares `no-writes`, PUBLISH, SPUBLISH, PFCOUNT) and a MULTI's queued writes when queued; unknown commands and arity errors answer at once. The more restrictive mode and the later deadline of two pauses win. Held requests resume in arrival order after UNPAUSE or the timeout and count in INFO `blocked_clients`, as in 7.0.15. While paused, keys neither expire (a read finds an expired key missing and leaves it) nor get evicted. CLIENT LIST shows a held client with flag `b` and its command. NOAUTH and NOPERM are answered at once, as Redis checks them first. Differences: an OOM refusal of a held request comes after the pause (Redis answers it at once); requests on `memcached-port` are not paused.",
     },
     // Connection
     Note {
@@ -140,9 +140,9 @@ pub static NOTES: &[Note] = &[
     // Strings
     Note {
         commands: &["set"],
-        options: "[NX|XX] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]",
+        options: "[NX|XX|IFEQ|IFNE|IFDEQ|IFDNE] [GET] [EX|PX|EXAT|PXAT|KEEPTTL]",
         status: Full,
-        differences: "Redis's option rules: a repeated option is accepted and the last value wins (only it is validated: `SET k v EX abc EX 10` is OK); conflicting ones are a syntax error; the expire argument is checked after the whole option list. Beyond Redis 7.2, IFEQ / IFNE (Redis 8.4's lock primitives): IFEQ writes only if the key exists and holds `v`; IFNE writes if the key is missing or holds anything else; otherwise nil. Combines with GET (replies with the old value either way), EX/PX/EXAT/PXAT/KEEPTTL; with NX, XX or each other it is a syntax error; a non-string key is WRONGTYPE. IFDEQ/IFDNE are not supported.",
+        differences: "Redis's option rules: a repeated option is accepted and the last value wins (only it is validated: `SET k v EX abc EX 10` is OK); conflicting ones are a syntax error; the expire argument is checked after the whole option list. Beyond Redis 7.2, IFEQ / IFNE (Redis 8.4's lock primitives): IFEQ writes only if the key exists and holds `v`; IFNE writes if the key is missing or holds anything else; otherwise nil. IFDEQ / IFDNE do the same with the value's XXH3 digest (see DIGEST); a digest argument that is not 16 hexadecimal digits is `ERR The digest must be exactly 16 hexadecimal characters`. Combines with GET (replies with the old value either way), EX/PX/EXAT/PXAT/KEEPTTL; with NX, XX or each other it is a syntax error; a non-string key is WRONGTYPE.",
     },
     // Strings
     Note {
@@ -164,6 +164,20 @@ pub static NOTES: &[Note] = &[
         options: "",
         status: Full,
         differences: "All shards of all keys locked at once, so the write is atomic; an even argument count is `wrong number of arguments`.",
+    },
+    // Strings
+    Note {
+        commands: &["msetex"],
+        options: "numkeys key value [key value ...] [NX|XX] [EX|PX|EXAT|PXAT|KEEPTTL]",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). Atomic (every key's shard locked at once). `:1` when set, `:0` when NX found a key or XX a missing one (nothing written). No expiration option clears the keys' deadlines as MSET; KEEPTTL keeps each key's. `numkeys` outside 1..2147483647 is `ERR invalid numkeys value`, fewer pairs than it the arity error; SET's option rules (repeats allowed, conflicts a syntax error, `invalid expire time in 'msetex' command`). Logged with an absolute PXAT.",
+    },
+    // Strings
+    Note {
+        commands: &["digest"],
+        options: "key",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). The XXH3 64-bit digest (seed 0) of the string value as 16 lowercase hexadecimal digits; nil for a missing key, WRONGTYPE for other types.",
     },
     // Strings
     Note {
@@ -210,9 +224,9 @@ pub static NOTES: &[Note] = &[
     // Lock primitives (beyond Redis 7.2)
     Note {
         commands: &["delex"],
-        options: "key [IFEQ v | IFNE v]",
-        status: Partial,
-        differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value (WRONGTYPE otherwise). The digest forms IFDEQ/IFDNE (XXH3 digests, with the DIGEST command) are not supported and answer an error.",
+        options: "key [IFEQ v | IFNE v | IFDEQ d | IFDNE d]",
+        status: Full,
+        differences: "Beyond Redis 7.2 (Redis 8.4). Without a condition, deletes the key like DEL (any type). IFEQ/IFNE compare the string value, IFDEQ/IFDNE its XXH3 digest as DIGEST prints it (16 hexadecimal digits, either case; other digest arguments are `ERR The digest must be exactly 16 hexadecimal characters`); WRONGTYPE for a non-string. `:1` deleted, `:0` missing or kept.",
     },
     // Bitmaps
     Note {
@@ -353,6 +367,13 @@ pub static NOTES: &[Note] = &[
         options: "numlocal numreplicas timeout",
         status: Partial,
         differences: "No replicas: the replica count is 0 (waited for until the timeout, as WAIT). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+    },
+    // Keys and expiry
+    Note {
+        commands: &["migrate"],
+        options: "host port key|\"\" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS key ...]",
+        status: Partial,
+        differences: "To redis-server or ferrocache: DUMP payloads RESTOREd by the target over a cached connection per `host:port` (closed after 10 s unused, at most 64), Redis's replies (`+NOKEY`, the `-IOERR ... connecting to the client` / `writing to target instance` / `reading to target instance` texts, `-ERR Target instance replied with error: ...`), a failed cached connection retried once. The network is used with no lock held: the payloads are read under the keys' locks, sent, and each restored key is then deleted (unless COPY) only if it still holds the value sent, logged as DEL. Differences: other clients run meanwhile (Redis blocks them; a key changed meanwhile stays here); inside MULTI/EXEC or a script it answers an error; a SELECT the target refuses sends no RESTORE (Redis's pipelined RESTOREs land in the target's current database); when keys are deleted the request is dispatched twice, so MONITOR and INFO commandstats show it twice.",
     },
     // Keys and expiry
     Note {
@@ -562,7 +583,7 @@ pub static NOTES: &[Note] = &[
         commands: &["debug"],
         options: "subcommand",
         status: Partial,
-        differences: "Refused with Redis's text unless `enable-debug-command` is `yes` (or `local` from a loopback address). Supported: HELP, OBJECT (Redis's one-line format; address, lru and serializedlength are ours), SET-ACTIVE-EXPIRE, SLEEP (blocks that connection's worker thread, at most 60 s; Redis blocks the whole server), CHANGE-REPL-ID, QUICKLIST-PACKED-THRESHOLD (validated), ERROR, LOG. Others answer Redis's unknown-subcommand text.",
+        differences: "Refused with Redis's text unless `enable-debug-command` is `yes` (or `local` from a loopback address). DEBUG runs alone (nothing else runs beside it, as in Redis). Supported: HELP, OBJECT (Redis's one-line format; address, lru and serializedlength are ours), SET-ACTIVE-EXPIRE, SLEEP (stops every client, at most 60 s), PROTOCOL (every RESP type, RESP2 and RESP3, as redis-server 7.0.15), RELOAD [MERGE] [NOFLUSH] [NOSAVE] (save, empty the data and the Functions, load back; NOFLUSH without MERGE fails with the load's error on a key the file also holds, where Redis stops the server), LOADAOF (with `appendonly yes`: write the log, empty, replay; without the AOF an error, where Redis 7.0.15 exits), CHANGE-REPL-ID (a new replication ID, the previous one cleared, seen in INFO replication), STRINGMATCH-LEN (and 7.0's STRINGMATCH-TEST name: a bounded fuzz of the glob matcher), POPULATE (Redis's keys and values, not logged; stops with the OOM error once over `maxmemory`, where Redis fills on), DIGEST and DIGEST-VALUE (Redis's SHA1 digests, identical to redis-server 7.0.15's except for streams, which are digested from their DUMP payload), SET-SKIP-CHECKSUM-VALIDATION (RESTORE payloads only: RDB files are still checked), PAUSE-CRON (stops the active expiry cycle), RELOAD and LOADAOF inside a transaction whose earlier commands locked keys answer an error, QUICKLIST-PACKED-THRESHOLD (validated; lists have no plain nodes), ERROR, LOG. The crash, allocator and encoding-internals subcommands (ASSERT, PANIC, SEGFAULT, OOM, CRASH-AND-RECOVER, RESTART, LEAK, MALLCTL, MALLCTL-STR, SDSLEN, LISTPACK, QUICKLIST, HTSTATS, HTSTATS-KEY, STRUCTSIZE, AOF-FLUSH-SLEEP, REPLICATE, CONFIG-REWRITE-FORCE-ALL, CLIENT-EVICTION, REPLYBUFFER, DROP-CLUSTER-PACKET-FILTER, CLUSTERLINK) answer Redis's `unknown subcommand or wrong number of arguments for '<name>'. Try DEBUG HELP.`",
     },
     // Configuration
     Note {

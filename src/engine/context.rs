@@ -37,6 +37,9 @@ pub struct ClientState {
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
     pub blocking: crate::engine::blocking::ClientBlocking,
+    /// MIGRATE between its steps (commands/generic/migrate.rs owns the type; the engine only
+    /// carries it from the command to the connection task's network step and back).
+    pub migrate: Option<Box<dyn std::any::Any + Send + Sync>>,
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
@@ -93,6 +96,7 @@ impl ClientState {
             last_cmd: "",
             aof_wait: 0,
             blocking: Default::default(),
+            migrate: None,
             query_batch: (0, 0),
             master: false,
             must_obey: false,
@@ -174,6 +178,12 @@ impl<'a> Locks<'a> {
     /// True when the command holds no shard (an exclusive command counts as holding all).
     pub fn is_empty(&self) -> bool {
         self.held.is_empty() && self.lazy.is_none()
+    }
+
+    /// True when no shard is locked yet, even by an exclusive command (which may then lock
+    /// shards through the keyspace itself, one at a time).
+    pub fn none_locked_yet(&self) -> bool {
+        self.held.is_empty()
     }
 }
 

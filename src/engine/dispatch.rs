@@ -34,6 +34,8 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
 /// Runs one request on a connection task: waits for its turn asynchronously (a script or
 /// transaction running, a shard held by a running command), never blocking the worker.
 pub async fn execute_async(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    // CLIENT PAUSE: a held request awaits its turn, kept until it has run (client_pause.rs).
+    let _turn = crate::engine::client_pause::wait_unpaused(state, client, argv).await;
     let mut tries = 0u32;
     loop {
         match crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv)) {

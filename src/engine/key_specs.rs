@@ -60,6 +60,10 @@ pub fn keys_by_specs(
     specs: &'static [Decl],
     argv: &[Bytes],
 ) -> Option<Vec<(usize, &'static [&'static str])>> {
+    // An incomplete spec cannot be trusted: Redis asks the command's own key finder instead.
+    if specs.iter().any(|s| s.flags.contains(&"incomplete")) {
+        return None;
+    }
     let mut out = Vec::new();
     for spec in specs {
         if spec.flags.contains(&"not_key") {
@@ -174,7 +178,9 @@ fn range(find: Find, first: i64, argv: &[Bytes]) -> Option<(i64, i64, i64)> {
                 .and_then(|a| crate::engine::args::parse_i64(a).ok())
                 .filter(|&n| n >= 0)?;
             let start = first + firstkey as i64;
-            Some((start, start + count - 1, step as i64))
+            // Every `step`-th argument from the first key (MSETEX's keys are a pair apart).
+            let step = (step as i64).max(1);
+            Some((start, start + (count - 1) * step, step))
         }
     }
 }
@@ -232,6 +238,13 @@ static TABLE: &[(&str, &[Decl])] = &[
     ]),
     ("memory|usage", &[
         Decl { notes: None, flags: &["RO"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("msetex", &[
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Keynum { keynumidx: 0, firstkey: 1, step: 2 } },
+    ]),
+    ("migrate", &[
+        Decl { notes: None, flags: &["RW", "access", "delete"], begin: Begin::Index(3), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["RW", "access", "delete", "incomplete"], begin: Begin::Keyword { keyword: "KEYS", startfrom: -2 }, find: Find::Range { lastkey: -1, step: 1, limit: 0 } },
     ]),
     ("move", &[
         Decl { notes: None, flags: &["RW", "access", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },

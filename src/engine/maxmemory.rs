@@ -81,6 +81,10 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     if used <= max {
         return Pressure::Fine;
     }
+    // No eviction while CLIENT PAUSE holds the dataset still (Redis's performEvictions).
+    if state.pause.freezes_keys(now_us / 1000) {
+        return Pressure::Fine;
+    }
     // From the hot config: by name, three lookups cost as much as the sampling itself.
     let hot = &state.config.hot;
     let tenacity = hot.maxmemory_eviction_tenacity.load(Ordering::Relaxed);
@@ -194,6 +198,8 @@ pub struct ScriptOomFlags {
     pub allow_oom: bool,
     /// Declared flags without `no-writes`: a write command for READONLY on a replica.
     pub writes: bool,
+    /// `no-writes`: also what CLIENT PAUSE WRITE lets through (client_pause.rs).
+    pub no_writes: bool,
 }
 
 impl ScriptOomFlags {
@@ -209,10 +215,12 @@ impl ScriptOomFlags {
                 .any(|f| f == flag)
         };
         let allow_oom = has(b"allow-oom");
+        let no_writes = has(b"no-writes");
         ScriptOomFlags {
-            denies_oom: !allow_oom && !has(b"no-writes"),
+            denies_oom: !allow_oom && !no_writes,
             allow_oom,
             writes: !has(b"no-writes"),
+            no_writes,
         }
     }
 }

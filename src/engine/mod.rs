@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod blocking;
+pub mod client_pause;
 pub mod context;
 pub mod dispatch;
 pub mod key_specs;

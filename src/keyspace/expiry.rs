@@ -10,11 +10,23 @@
 //! one core, as in Redis. See docs/expiry.md for measurements.
 
 use super::{Keyspace, ShardId};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Whether shards keep the names of expired keys for `expired` keyspace events. Set from the
 /// notify-keyspace-events option; off by default so expiry costs nothing extra.
+/// While a CLIENT PAUSE is in force (until this unix ms; 0: none), expired keys are not
+/// deleted: reads find them missing and leave them for after the pause (see `crate::pause`).
+static DELETIONS_PAUSED_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+pub fn pause_deletions_until(until_ms: u64) {
+    DELETIONS_PAUSED_UNTIL.store(until_ms, Ordering::Release);
+}
+
+pub fn deletions_paused(now_ms: u64) -> bool {
+    DELETIONS_PAUSED_UNTIL.load(Ordering::Acquire) > now_ms
+}
+
 static RECORD_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
 
 /// Whether shards keep the names of expired keys for the AOF (it logs their deletion).

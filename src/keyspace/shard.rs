@@ -295,6 +295,10 @@ impl Shard {
     fn live_slot(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
+            if super::expiry::deletions_paused(now_ms) {
+                // CLIENT PAUSE: missing for the reader, deleted after the pause.
+                return None;
+            }
             match super::expiry::past_deadline() {
                 super::expiry::PastDeadline::Expire => {}
                 super::expiry::PastDeadline::Hide => return None,

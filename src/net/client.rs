@@ -159,6 +159,15 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
                     let mut reply = dispatch::execute_async(state, &mut client, &argv).await;
+                    if client.migrate.is_some() {
+                        // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
+                        if let Some(done) =
+                            crate::commands::generic::migrate::complete(state, &mut client, &argv)
+                                .await
+                        {
+                            reply = done;
+                        }
+                    }
                     if let Some(request) = client.blocking.request.take() {
                         if client.aof_wait > 0 {
                             // The replies flushed before blocking include earlier writes.

@@ -41,6 +41,10 @@ pub enum Reply {
     Verbatim(Bytes),
     /// RESP3 push frame; an array in RESP2.
     Push(Vec<Reply>),
+    /// RESP3 big number (`(<digits>`); a bulk string in RESP2.
+    BigNumber(Bytes),
+    /// A reply preceded by a RESP3 attribute map (`|<n>` ...); the bare reply in RESP2.
+    Attributed(Vec<(Reply, Reply)>, Box<Reply>),
 }
 
 impl Reply {
@@ -146,6 +150,20 @@ impl Reply {
                 }
                 Protocol::Resp2 => bulk(out, text),
             },
+            Reply::BigNumber(digits) => match protocol {
+                Protocol::Resp3 => line(out, b'(', digits),
+                Protocol::Resp2 => bulk(out, digits),
+            },
+            Reply::Attributed(attributes, reply) => {
+                if protocol == Protocol::Resp3 {
+                    header(out, b'|', attributes.len());
+                    for (k, v) in attributes {
+                        k.encode(protocol, out);
+                        v.encode(protocol, out);
+                    }
+                }
+                reply.encode(protocol, out);
+            }
         }
     }
 }

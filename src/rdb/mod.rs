@@ -734,6 +734,21 @@ pub fn load_stream_through<R: std::io::Read + std::io::Seek>(
     Ok(loader.stats)
 }
 
+/// `load_stream` into a dataset that may hold some of the file's keys already: the file's
+/// version replaces them (DEBUG RELOAD NOFLUSH MERGE).
+pub fn load_stream_merging<R: std::io::Read + std::io::Seek>(
+    ks: &Keyspace,
+    config: &crate::config::Config,
+    file: R,
+    len: usize,
+    now_ms: u64,
+) -> Result<LoadStats, format::DecodeError> {
+    let mut loader = KeyLoader::new(ks, config, now_ms, len);
+    loader.merge = true;
+    read::parse_stream(file, len, source::WINDOW_BYTES, |event| loader.apply(event))?;
+    Ok(loader.stats)
+}
+
 /// Opens a file for `load_stream`: the file and its length.
 /// (The source reads whole windows itself, so no `BufReader` in between.)
 pub fn open_for_load(path: &Path) -> std::io::Result<(std::fs::File, usize)> {
@@ -781,6 +796,8 @@ struct KeyLoader<'k> {
     file_bytes: usize,
     db: usize,
     stats: LoadStats,
+    /// A key already in memory is replaced instead of failing the load (DEBUG RELOAD MERGE).
+    merge: bool,
 }
 
 impl<'k> KeyLoader<'k> {
@@ -798,6 +815,7 @@ impl<'k> KeyLoader<'k> {
             file_bytes,
             db: 0,
             stats: LoadStats::default(),
+            merge: false,
         }
     }
 
@@ -849,7 +867,7 @@ impl<'k> KeyLoader<'k> {
         if let Some(access) = loaded_access(record.idle_secs, record.freq, self.now_ms) {
             entry.set_access(access);
         }
-        if shard.insert_entry(hash, entry, self.now_ms).is_some() {
+        if shard.insert_entry(hash, entry, self.now_ms).is_some() && !self.merge {
             return Err(format!(
                 "duplicate key '{}'",
                 String::from_utf8_lossy(&record.key)

@@ -64,6 +64,12 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: ScriptResp) -> mlua::Result<
             wrapped(lua, "verbatim_string", Value::Table(inner))?
         }
         Reply::Verbatim(text) => Value::String(lua.create_string(text)?),
+        Reply::BigNumber(digits) if resp3 => {
+            wrapped(lua, "big_number", Value::String(lua.create_string(digits)?))?
+        }
+        Reply::BigNumber(digits) => Value::String(lua.create_string(digits)?),
+        // Scripts see the reply, not its attributes (as Redis's Lua client).
+        Reply::Attributed(_, reply) => reply_to_lua(lua, reply, resp)?,
     })
 }
 

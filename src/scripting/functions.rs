@@ -410,6 +410,7 @@ impl Functions {
             writes: f.flags & flag::NO_WRITES == 0,
             denies_oom: !allow_oom && f.flags & flag::NO_WRITES == 0,
             allow_oom,
+            no_writes: f.flags & flag::NO_WRITES != 0,
         }
     }
 

@@ -616,27 +616,33 @@ fn reply(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Ok)
 }
 
-/// CLIENT PAUSE timeout [WRITE|ALL]: validated and acknowledged; clients are not suspended.
-fn pause(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
+/// CLIENT PAUSE timeout [WRITE|ALL] (ms; ALL by default): see `crate::pause` and
+/// `client_pause.rs` for what waits and how.
+fn pause(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if argv.len() > 4 {
         return Err(CommandError::err(
             "unknown subcommand or wrong number of arguments for 'PAUSE'. Try CLIENT HELP.",
         ));
     }
-    if let Some(mode) = argv.get(3) {
-        if !is(mode, "write") && !is(mode, "all") {
-            return Err(CommandError::err("CLIENT PAUSE mode must be WRITE or ALL"));
-        }
-    }
+    let mode = match argv.get(3) {
+        None => crate::pause::Mode::All,
+        Some(mode) if is(mode, "all") => crate::pause::Mode::All,
+        Some(mode) if is(mode, "write") => crate::pause::Mode::Write,
+        Some(_) => return Err(CommandError::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
     let timeout = parse_i64(&argv[2])
         .map_err(|_| CommandError::err("timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(CommandError::err("timeout is negative"));
     }
+    let now = ctx.now_ms;
+    let until = now.saturating_add(timeout as u64).min(i64::MAX as u64);
+    ctx.state.pause.pause(mode, until, now);
     Ok(Reply::Ok)
 }
 
-fn unpause(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+fn unpause(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
+    ctx.state.pause.unpause();
     Ok(Reply::Ok)
 }
 

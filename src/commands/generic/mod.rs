@@ -9,6 +9,7 @@
 
 pub mod dump;
 pub mod expire;
+pub mod migrate;
 pub mod object;
 pub mod sort;
 

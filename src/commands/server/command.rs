@@ -274,6 +274,7 @@ static TIPS: &[(&str, &[&str])] = &[
     ("memory|purge", &["request_policy:all_shards", "response_policy:all_succeeded"]),
     ("memory|stats", &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
     ("mget", &["request_policy:multi_shard"]),
+    ("migrate", &["nondeterministic_output"]),
     ("module|list", &["nondeterministic_output_order"]),
     ("mset", &["request_policy:multi_shard", "response_policy:all_succeeded"]),
     ("msetnx", &["request_policy:multi_shard", "response_policy:agg_min"]),
@@ -733,11 +734,18 @@ fn keys_of<'a>(
     let keys: Vec<(&Bytes, &'static [&'static str])> = match declared {
         // Arguments that do not fit the specs (a bad `numkeys`) have no keys, as Redis's own
         // key finders of these commands answer.
-        Some(decls) => key_specs::keys_by_specs(decls, cmd)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(i, f)| (&cmd[i], f))
-            .collect(),
+        Some(decls) => match key_specs::keys_by_specs(decls, cmd) {
+            Some(keys) => keys.into_iter().map(|(i, f)| (&cmd[i], f)).collect(),
+            // Incomplete specs (MIGRATE's KEYS): the command's own key finder, with the first
+            // spec's flags, as Redis's getkeys_proc.
+            None if decls.iter().any(|d| d.flags.contains(&"incomplete")) => spec
+                .keys
+                .key_indexes(cmd)
+                .into_iter()
+                .map(|(_, i)| (&cmd[i], decls[0].flags))
+                .collect(),
+            None => Vec::new(),
+        },
         None => {
             let flags = key_flags(spec).0;
             spec.keys

@@ -30,7 +30,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "debug",
         -2,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_TOUCH,
+        // ALL_SHARDS: DEBUG runs alone, as in Redis (SLEEP stops every client, RELOAD
+        // replaces the dataset with nothing running beside it).
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_TOUCH | ALL_SHARDS,
         KeySpec::Custom(debug_keys),
         &["admin", "slow", "dangerous"],
         "server",
@@ -304,8 +306,8 @@ fn debug_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
     }
 }
 
-/// Longest DEBUG SLEEP honoured: the sleep blocks a runtime worker (and, inside EXEC, every
-/// shard), as Redis's blocks its whole event loop.
+/// Longest DEBUG SLEEP honoured: DEBUG runs in the exclusive section, so the sleep stops every
+/// other client, as Redis's blocks its whole event loop.
 const DEBUG_SLEEP_MAX: Duration = Duration::from_secs(60);
 
 fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -317,6 +319,14 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     if argc == 3 && is(sub, "set-active-expire") {
         crate::commands::server::set_active_expire(atoi(&argv[2]) != 0);
+        return Ok(Reply::Ok);
+    }
+    if argc == 3 && is(sub, "set-skip-checksum-validation") {
+        crate::rdb::read::set_skip_dump_checksum(atoi(&argv[2]) != 0);
+        return Ok(Reply::Ok);
+    }
+    if argc == 3 && is(sub, "pause-cron") {
+        crate::commands::server::set_cron_paused(atoi(&argv[2]) != 0);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "sleep") {
@@ -333,7 +343,28 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return debug_object(ctx, &argv[2]);
     }
     if argc == 2 && is(sub, "change-repl-id") {
-        return Ok(Reply::Ok);
+        return crate::commands::server::debug_ops::change_repl_id(ctx);
+    }
+    if argc == 2 && is(sub, "digest") {
+        return crate::commands::server::debug_ops::dataset_digest(ctx);
+    }
+    if argc >= 2 && is(sub, "digest-value") {
+        return crate::commands::server::debug_ops::value_digests(ctx, &argv[2..]);
+    }
+    if (3..=5).contains(&argc) && is(sub, "populate") {
+        return crate::commands::server::debug_ops::populate(ctx, argv);
+    }
+    if argc == 2 && is(sub, "loadaof") {
+        return crate::commands::server::debug_ops::loadaof(ctx);
+    }
+    if is(sub, "reload") {
+        return crate::commands::server::debug_ops::reload(ctx, &argv[2..]);
+    }
+    if argc == 3 && is(sub, "protocol") {
+        return crate::commands::server::debug_ops::protocol(ctx, &argv[2]);
+    }
+    if argc == 2 && (is(sub, "stringmatch-len") || is(sub, "stringmatch-test")) {
+        return crate::commands::server::debug_ops::stringmatch_len();
     }
     if argc == 3 && is(sub, "quicklist-packed-threshold") {
         return match crate::config::parse_memory(&String::from_utf8_lossy(&argv[2])) {
@@ -477,22 +508,56 @@ const DEBUG_HELP: &[&str] = &[
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named key:<num>. If <prefix> is specified then",
+    "    it is used instead of the 'key' prefix. These are not propagated to",
+    "    replicas. Cluster slots are not respected so keys not belonging to the",
+    "    current node can be created in cluster mode.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
+    "PROTOCOL <type>",
+    "    Reply with a test value of the specified type. <type> can be: string,",
+    "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+    "    true, false.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "STRINGMATCH-LEN",
+    "    Run a fuzz tester against the stringmatchlen() function.",
     "HELP",
     "    Prints this help.",
 ];

@@ -275,7 +275,10 @@ fn clients(state: &ServerState, s: &mut Section) {
     s.field("client_recent_max_input_buffer", max_in);
     s.field("client_recent_max_output_buffer", max_out);
     let (blocking_keys, timed_waits) = state.blocking.counts();
-    s.field("blocked_clients", state.blocking.blocked_clients());
+    s.field(
+        "blocked_clients",
+        state.blocking.blocked_clients() + state.pause.queued(),
+    );
     s.field("tracking_clients", state.pubsub.tracking.figures().clients);
     s.field("pubsub_clients", 0);
     s.field("watching_clients", 0);

@@ -10,6 +10,7 @@ pub mod aof;
 pub mod command;
 pub mod config;
 pub mod debug;
+mod debug_ops;
 pub mod info;
 pub mod latency;
 pub mod lolwut;
@@ -416,4 +417,15 @@ pub fn active_expire_enabled() -> bool {
 
 pub fn set_active_expire(on: bool) {
     ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
+}
+
+/// DEBUG PAUSE-CRON 1: the periodic work tests can observe (the active expiry cycle) stops.
+static CRON_PAUSED: AtomicBool = AtomicBool::new(false);
+
+pub fn cron_paused() -> bool {
+    CRON_PAUSED.load(Ordering::Relaxed)
+}
+
+pub fn set_cron_paused(on: bool) {
+    CRON_PAUSED.store(on, Ordering::Relaxed);
 }

@@ -1,13 +1,16 @@
 //! String commands: Redis's `string` group (GET SET and their variants, counters, ranges, LCS).
 //!
 //! Each command parses its options into a typed form, runs one shard operation and maps the
-//! outcome to a reply. SET's option grammar also carries the IFEQ / IFNE conditions of the lock
-//! primitives (see `lock.rs`), since they are SET options. Counters live in `string/counter.rs`,
+//! outcome to a reply. SET's option grammar also carries the IFEQ / IFNE / IFDEQ / IFDNE conditions
+//! of Redis 8.4 (see `lock.rs`), since they are SET options; digests are in `string/digest.rs`,
+//! MSETEX in `string/msetex.rs`. Counters live in `string/counter.rs`,
 //! INCRBYFLOAT's extended-precision arithmetic in `string/long_double.rs`, LCS in `string/lcs.rs`.
 
 mod counter;
+pub(crate) mod digest;
 mod lcs;
 pub(crate) mod long_double;
+mod msetex;
 
 use crate::command;
 use crate::engine::args::{is, parse_i64};
@@ -32,6 +35,7 @@ const MSET_KEYS: KeySpec = KeySpec::Range {
     last: -1,
     step: 2,
 };
+const MSETEX_KEYS: KeySpec = KeySpec::Custom(msetex::keys);
 const LCS_KEYS: KeySpec = KeySpec::Range {
     first: 1,
     last: 2,
@@ -50,6 +54,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cx(command!("mget", -2, READONLY | FAST, KeySpec::all_from_first(), &["string", "fast"], "string", "1.0.0", "Atomically returns the string values of one or more keys.", mget), "O(N) where N is the number of keys to retrieve."),
     cx(command!("mset", -3, WRITE | DENYOOM, MSET_KEYS, &["string", "slow"], "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", mset), "O(N) where N is the number of keys to set."),
     cx(command!("msetnx", -3, WRITE | DENYOOM, MSET_KEYS, &["string", "slow"], "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx), "O(N) where N is the number of keys to set."),
+    cx(command!("msetex", -4, WRITE | DENYOOM, MSETEX_KEYS, &["string", "slow"], "string", "8.4.0", "Atomically sets multiple string keys with a shared expiration in a single operation. Supports flexible argument parsing where condition and expiration flags can appear in any order.", msetex::msetex), "O(N) where N is the number of keys to set."),
+    cx(command!("digest", 2, READONLY | FAST, KeySpec::one(), &["string", "fast"], "string", "8.4.0", "Returns the XXH3 hash of a string value.", digest::digest), "O(N) where N is the length of the string value."),
     cx(command!("append", 3, WRITE | DENYOOM | FAST, KeySpec::one(), &["string", "fast"], "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append), "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
     cx(command!("strlen", 2, READONLY | FAST, KeySpec::one(), &["string", "fast"], "string", "2.2.0", "Returns the length of a string value.", strlen), "O(1)"),
     cx(command!("incr", 2, WRITE | DENYOOM | FAST, KeySpec::one(), &["string", "fast"], "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", counter::incr), "O(1)"),
@@ -75,6 +81,10 @@ pub enum Condition<'a> {
     IfEqual(&'a [u8]),
     /// IFNE: the key is missing or holds anything else.
     IfNotEqual(&'a [u8]),
+    /// IFDEQ: the key exists and its value's digest is this one.
+    IfDigestEqual(u64),
+    /// IFDNE: the key is missing or its value's digest is another one.
+    IfDigestNotEqual(u64),
 }
 
 /// What happens to the key's deadline.
@@ -280,6 +290,22 @@ fn parse_extended(
         {
             opts.condition = Condition::IfNotEqual(next.unwrap_or_default());
             i += 1;
+        } else if is_set
+            && is(arg, "ifdeq")
+            && next.is_some()
+            && matches!(cond, Condition::Always | Condition::IfDigestEqual(_))
+        {
+            opts.condition =
+                Condition::IfDigestEqual(digest::parse_digest(next.unwrap_or_default())?);
+            i += 1;
+        } else if is_set
+            && is(arg, "ifdne")
+            && next.is_some()
+            && matches!(cond, Condition::Always | Condition::IfDigestNotEqual(_))
+        {
+            opts.condition =
+                Condition::IfDigestNotEqual(digest::parse_digest(next.unwrap_or_default())?);
+            i += 1;
         } else if is_set && is(arg, "get") {
             opts.reply = ReplyWith::OldValue;
         } else if is_set && is(arg, "keepttl") && !opts.persist && opts.expire.is_none() {
@@ -309,6 +335,8 @@ fn condition_holds(condition: Condition<'_>, current: Option<&[u8]>) -> bool {
         Condition::IfPresent => current.is_some(),
         Condition::IfEqual(v) => current == Some(v),
         Condition::IfNotEqual(v) => current != Some(v),
+        Condition::IfDigestEqual(d) => current.is_some_and(|c| digest::digest_of(c) == d),
+        Condition::IfDigestNotEqual(d) => current.is_none_or(|c| digest::digest_of(c) != d),
     }
 }
 
@@ -337,7 +365,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             let needs_value = opts.reply == ReplyWith::OldValue
                 || matches!(
                     opts.condition,
-                    Condition::IfEqual(_) | Condition::IfNotEqual(_)
+                    Condition::IfEqual(_)
+                        | Condition::IfNotEqual(_)
+                        | Condition::IfDigestEqual(_)
+                        | Condition::IfDigestNotEqual(_)
                 );
             let current = if needs_value {
                 Some(as_str(entry.value())?)
