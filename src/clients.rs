@@ -114,6 +114,8 @@ pub struct ClientDetails {
     pub user: String,
     /// Connected through the unix socket (CLIENT LIST flag `U`).
     pub unix: bool,
+    /// A replica of this node (CLIENT LIST flag `S`, CLIENT KILL TYPE replica).
+    pub replica: bool,
 }
 
 impl ClientDetails {
@@ -127,6 +129,9 @@ impl ClientDetails {
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();
+        if self.replica {
+            flags.push('S');
+        }
         if self.monitor {
             flags.push('O');
         }

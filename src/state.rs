@@ -62,6 +62,9 @@ impl ServerState {
         let registry = Registry::new(&config.renamed_commands);
         let now_ms = clock.now_ms();
         let acl = crate::acl::Acl::new(&config, &registry);
+        let replication = crate::replication::Replication::new(now_ms);
+        let aof = std::sync::Arc::new(crate::aof::Aof::default());
+        aof.attach_feed(replication.feed.clone());
         ServerState {
             keyspace: Keyspace::new(databases, shards),
             config,
@@ -83,12 +86,12 @@ impl ServerState {
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
-            aof: Default::default(),
+            aof,
             self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking: Default::default(),
             acl,
-            replication: crate::replication::Replication::new(now_ms),
+            replication,
         }
     }
 

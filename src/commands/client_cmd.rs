@@ -300,7 +300,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let kind = client_type(&argv[3])?;
         ctx.state
             .clients
-            .matching(|c| !c.is_killed() && kind == ClientType::Normal)
+            .matching(|c| !c.is_killed() && kind == type_of(c))
     } else if argv.len() > 3 && is(&argv[2], "id") {
         let mut found = Vec::new();
         for arg in &argv[3..] {
@@ -336,6 +336,16 @@ enum ClientType {
     Replica,
     Master,
     PubSub,
+}
+
+/// Redis's `getClientType` for the classes tracked here (replicas; pub/sub is counted as
+/// normal, as before).
+fn type_of(client: &ClientInfo) -> ClientType {
+    if client.details.lock().replica {
+        ClientType::Replica
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn client_type(arg: &[u8]) -> Result<ClientType, CommandError> {
@@ -494,7 +504,7 @@ fn kill(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 .laddr
                 .as_ref()
                 .is_none_or(|a| *a == c.local_addr.to_string())
-            && filter.kind.is_none_or(|k| k == ClientType::Normal)
+            && filter.kind.is_none_or(|k| k == type_of(c))
             && filter.id.is_none_or(|id| id == c.id)
             && filter
                 .user

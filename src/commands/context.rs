@@ -40,6 +40,8 @@ pub struct ClientState {
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
+    /// What a replica said in REPLCONF, and the stream PSYNC/SYNC hands the connection to.
+    pub repl: crate::replication::primary::ReplConf,
 }
 
 /// A transaction being queued.
@@ -88,6 +90,7 @@ impl ClientState {
             aof_wait: 0,
             blocking: Default::default(),
             query_batch: (0, 0),
+            repl: Default::default(),
         }
     }
 }
@@ -330,7 +333,7 @@ impl<'a> Ctx<'a> {
 
     /// True while effects are logged: commands build `propagate` arguments only then.
     pub fn logging(&self) -> bool {
-        self.state.aof.is_on()
+        self.state.aof.recording()
     }
 
     /// Says what this command logs to the AOF instead of its request (may be called several

@@ -165,6 +165,13 @@ fn queue(
         found.spec.has(flags::WRITE) || found.spec.name == "ping",
     ) {
         Some(reply)
+    } else if let Some(err) = found
+        .spec
+        .has(flags::WRITE)
+        .then(|| crate::replication::primary::write_refusal(state))
+        .flatten()
+    {
+        Some(Reply::from(err))
     } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
         // Redis's processCommand refuses before queuing, which flags the transaction.
         Some(Reply::error(state.scripting.busy.busy_text()))
@@ -282,7 +289,12 @@ fn run_checked(
     let writes = spec.has(flags::WRITE)
         || spec.name == "ping"
         || (spec.name == "exec" && queued_writes(client));
-    if let Some(err) = write_refusal(state, writes) {
+    let refusal = write_refusal(state, writes).or_else(|| {
+        (writes && spec.name != "ping")
+            .then(|| crate::replication::primary::write_refusal(state))
+            .flatten()
+    });
+    if let Some(err) = refusal {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         if spec.name == "exec" {
             // Redis discards the transaction it refuses.

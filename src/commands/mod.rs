@@ -34,6 +34,7 @@ pub mod object;
 pub mod persistence_rdb;
 pub mod pubsub;
 pub mod registry;
+pub mod repl_primary;
 pub mod scripting;
 pub mod server;
 pub mod set;

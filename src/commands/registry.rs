@@ -23,6 +23,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::docs::COMMANDS,
         super::lock::COMMANDS,
         super::persistence_rdb::COMMANDS,
+        super::repl_primary::COMMANDS,
         super::dump::COMMANDS,
         super::transactions::COMMANDS,
         super::scripting::COMMANDS,

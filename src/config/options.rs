@@ -959,11 +959,6 @@ pub const REFUSED: &[(&str, &str, &str)] = &[
         "`yes`",
         "ferrocache has no cluster mode: this node would serve every slot as a standalone server",
     ),
-    (
-        "min-replicas-to-write",
-        "a value above 0",
-        "ferrocache has no replication: with no replica a write could never be accepted",
-    ),
 ];
 
 /// Why `value` (canonical form) of option `name` is refused, if it is: the message names the
@@ -972,7 +967,6 @@ pub fn refusal(name: &str, value: &str) -> Option<String> {
     let refused = match name {
         "replicaof" => !value.is_empty(),
         "cluster-enabled" => value == "yes",
-        "min-replicas-to-write" => value != "0",
         _ => false,
     };
     if !refused {

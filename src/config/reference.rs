@@ -18,13 +18,23 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "tls-client-",
         "checked when set (a bad file is refused); no outgoing link uses it yet",
     ),
-    ("repl-", "no replication"),
-    ("replica-", "no replication"),
-    ("min-replicas-", "no replication"),
-    ("masterauth", "no replication"),
-    ("masteruser", "no replication"),
-    ("replicaof", "no replication"),
-    ("propagation-error-behavior", "no replication"),
+    (
+        "repl-diskless-load",
+        "no replica side (this node is only a primary)",
+    ),
+    (
+        "repl-diskless-sync-max-replicas",
+        "each replica's full sync takes its own snapshot at once",
+    ),
+    (
+        "repl-disable-tcp-nodelay",
+        "replica links keep the socket options of every client",
+    ),
+    ("replica-", "no replica side (this node is only a primary)"),
+    ("masterauth", "no replica side"),
+    ("masteruser", "no replica side"),
+    ("replicaof", "no replica side"),
+    ("propagation-error-behavior", "no replica side"),
     ("activedefrag", "no active defragmenter"),
     ("active-defrag-", "no active defragmenter"),
     (
@@ -92,7 +102,10 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "sanitize-dump-payload",
         "RESTORE payloads are always checked in full",
     ),
-    ("shutdown-timeout", "no replicas to wait for"),
+    (
+        "shutdown-timeout",
+        "shutdown does not wait for replicas to catch up",
+    ),
     ("ignore-warnings", "no startup warnings to silence"),
     (
         "aof-disable-auto-gc",
@@ -106,7 +119,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "rdb-save-incremental-fsync",
         "the dump is fsynced once, at the end",
     ),
-    ("rdb-del-sync-files", "no replication"),
+    ("rdb-del-sync-files", "no replica side"),
     (
         "no-appendfsync-on-rewrite",
         "fsync never waits on a rewrite here",

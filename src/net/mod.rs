@@ -4,4 +4,5 @@
 pub mod client;
 pub mod listener;
 pub mod memcache;
+pub mod replica;
 pub mod tls;

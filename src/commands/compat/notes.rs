@@ -7,7 +7,7 @@ use super::Note;
 use super::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
-pub const NOT_YET_FEATURES: &[&str] = &["replication"];
+pub const NOT_YET_FEATURES: &[&str] = &["the replica side of replication (REPLICAOF)"];
 
 /// One row per note, in the order the tables show them (each in its command's group).
 pub static NOTES: &[Note] = &[
@@ -345,14 +345,38 @@ pub static NOTES: &[Note] = &[
         commands: &["wait"],
         options: "numreplicas timeout",
         status: Full,
-        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread.",
+        differences: "Counts the replicas whose REPLCONF ACK reached the replication offset at the time of the call (Redis: the offset of this client's last write, so a client that wrote nothing may wait here for other clients' writes too); when too few have, `REPLCONF GETACK *` goes to every replica and the connection parks (no thread) until enough acknowledge or the timeout (ms, 0 = forever) passes, then answers the count. Inside MULTI it answers the count at once.",
     },
     // Keys and expiry
     Note {
         commands: &["waitaof"],
         options: "numlocal numreplicas timeout",
         status: Partial,
-        differences: "No replicas: the replica count is 0 (waited for until the timeout, as WAIT). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+        differences: "Replicas' AOF fsync offsets (REPLCONF FACK, Redis 7.2 replicas) are not tracked: the replica count is 0 (waited for until the timeout, as WAIT with none). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+    },
+    Note {
+        commands: &["psync"],
+        options: "replicationid offset",
+        status: Full,
+        differences: "+CONTINUE from the backlog for this node's replid (or replid2 up to second_repl_offset), else +FULLRESYNC and an RDB from a copy-on-write snapshot written by a thread (no fork): disk-based `$<len>` through a temp file in `dir` (not dump.rdb, which is left alone), or diskless `$EOF:<mark>` with `capa eof` and `repl-diskless-sync yes`. Each replica gets its own snapshot (`repl-diskless-sync-max-replicas` has no effect). Refused with NOMASTERLINK on a replica (no chained replication).",
+    },
+    Note {
+        commands: &["sync"],
+        options: "",
+        status: Full,
+        differences: "A full sync without the +FULLRESYNC line, as PSYNC's (redis-cli --rdb, --replica).",
+    },
+    Note {
+        commands: &["replconf"],
+        options: "option value [option value ...]",
+        status: Full,
+        differences: "listening-port, ip-address, capa eof/psync2, ACK (read by the replica link; no reply), GETACK (no reply), rdb-only and rdb-filter-only accepted (the whole dataset is sent).",
+    },
+    Note {
+        commands: &["role"],
+        options: "",
+        status: Full,
+        differences: "The primary form (offset, online replicas with their acknowledged offsets).",
     },
     // Keys and expiry
     Note {
@@ -548,7 +572,7 @@ pub static NOTES: &[Note] = &[
         commands: &["config|set"],
         options: "name value [name value ...]",
         status: Full,
-        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`min-replicas-to-write` above 0) fail naming the option. Every option CONFIG GET * prints can be set back to its printed value, except the ones Redis also refuses as immutable or protected and ferrocache's `metrics-bind`/`metrics-port` and `memcached-*` options (immutable; tests/config.rs checks this against redis-server). A multi-word option given on the command line as one quoted argument (`--client-output-buffer-limit \"normal 0 0 0 pubsub ...\"`, `--oom-score-adj-values \"0 200 800\"`) is split as Redis splits it.",
+        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`replicaof`, `cluster-enabled yes`) fail naming the option. Every option CONFIG GET * prints can be set back to its printed value, except the ones Redis also refuses as immutable or protected and ferrocache's `metrics-bind`/`metrics-port` and `memcached-*` options (immutable; tests/config.rs checks this against redis-server). A multi-word option given on the command line as one quoted argument (`--client-output-buffer-limit \"normal 0 0 0 pubsub ...\"`, `--oom-score-adj-values \"0 200 800\"`) is split as Redis splits it.",
     },
     // Configuration
     Note {
