@@ -507,3 +507,36 @@ fn redis_cli_rdb_and_replica_modes() {
     let _ = reader.join();
     assert!(seen, "{}", printed.lock().unwrap());
 }
+
+#[test]
+fn a_replica_over_its_output_buffer_limit_is_disconnected() {
+    let primary = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--client-output-buffer-limit",
+        "replica 65536 0 0",
+    ]);
+    let mut p = connect(primary.port);
+    let replica = redis_replica(primary.port);
+    let mut r = connect(replica.port);
+    wait_in_sync(&mut p, &mut r);
+    // One write bigger than the hard limit: the link is closed, as Redis does.
+    redis::cmd("SET")
+        .arg("big")
+        .arg(vec![b'x'; 200_000])
+        .query::<()>(&mut p)
+        .unwrap();
+    assert!(
+        eventually(|| primary.log_text().contains(
+            "closed for overcoming of output buffer limits (hard limit of the replica class)"
+        )),
+        "{}",
+        primary.log_text()
+    );
+    let disconnections: u64 =
+        info_field(&mut p, "stats", "client_output_buffer_limit_disconnections")
+            .unwrap()
+            .parse()
+            .unwrap();
+    assert!(disconnections >= 1);
+}
