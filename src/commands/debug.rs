@@ -331,6 +331,13 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return debug_object(ctx, &argv[2]);
     }
     if argc == 2 && is(sub, "change-repl-id") {
+        // Redis: a new replid and no replid2, so no replica continues partially.
+        let repl = &ctx.state.replication;
+        let mut ids = repl.ids();
+        ids.replid = crate::replication::new_replid(ctx.now_ms ^ ctx.client.id);
+        ids.replid2 = "0".repeat(40);
+        ids.second_replid_offset = -1;
+        repl.set_ids(ids);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "quicklist-packed-threshold") {

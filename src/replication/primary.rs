@@ -361,6 +361,12 @@ pub fn psync(state: &ServerState, client_id: u64, replid: &[u8], offset: &[u8]) 
 pub fn ensure_backlog(state: &ServerState) {
     let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
     let feed = &state.replication.feed;
+    // A replica is arriving: the TTL of a backlog left alone starts again when it goes.
+    state
+        .replication
+        .primary
+        .alone_since_ms
+        .store(0, Ordering::Relaxed);
     if !feed.is_active() {
         feed.activate(size);
         state.aof.update_expired_keys_logged();
@@ -623,5 +629,93 @@ async fn cron(state: Arc<ServerState>) {
                 "Replication backlog freed after {ttl_secs} seconds without connected replicas."
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Config;
+    use bytes::Bytes;
+
+    fn write(state: &ServerState, key: &str) {
+        state.aof.append(&[(
+            0,
+            vec![
+                Bytes::from_static(b"SET"),
+                Bytes::copy_from_slice(key.as_bytes()),
+                Bytes::from_static(b"v"),
+            ],
+        )]);
+    }
+
+    fn is_continue(h: &Handoff) -> bool {
+        matches!(h, Handoff::Continue { .. })
+    }
+
+    #[test]
+    fn psync_continues_our_history_and_replid2_up_to_the_switch() {
+        let state = ServerState::new(Config::default(), Clock::manual(1_000));
+        let repl = &state.replication;
+        // No backlog yet: the first replica gets a full sync, which creates it.
+        let ids = repl.ids();
+        assert!(!is_continue(&psync(&state, 1, ids.replid.as_bytes(), b"1")));
+        ensure_backlog(&state);
+        write(&state, "a");
+        let after_a = repl.offset();
+        assert!(after_a > 0);
+        let h = psync(&state, 2, ids.replid.as_bytes(), b"1");
+        assert!(is_continue(&h), "the whole history is in the backlog");
+        let h = psync(
+            &state,
+            3,
+            ids.replid.as_bytes(),
+            (after_a + 1).to_string().as_bytes(),
+        );
+        assert!(is_continue(&h), "nothing to send yet is fine");
+        let h = psync(
+            &state,
+            4,
+            ids.replid.as_bytes(),
+            (after_a + 2).to_string().as_bytes(),
+        );
+        assert!(!is_continue(&h), "an offset beyond ours");
+        assert!(!is_continue(&psync(&state, 5, b"?", b"-1")));
+        assert!(!is_continue(&psync(&state, 6, b"0123", b"1")));
+        // A new history (a promotion): the old id still continues up to where they split.
+        repl.shift_replid(7);
+        write(&state, "b");
+        let new = repl.ids();
+        assert_eq!(new.replid2, ids.replid);
+        assert_eq!(new.second_replid_offset, after_a as i64 + 1);
+        let at_switch = (after_a + 1).to_string();
+        assert!(is_continue(&psync(
+            &state,
+            7,
+            ids.replid.as_bytes(),
+            at_switch.as_bytes()
+        )));
+        let past = (repl.offset() + 1).to_string();
+        assert!(!is_continue(&psync(
+            &state,
+            8,
+            ids.replid.as_bytes(),
+            past.as_bytes()
+        )));
+        assert!(is_continue(&psync(
+            &state,
+            9,
+            new.replid.as_bytes(),
+            past.as_bytes()
+        )));
+        assert_eq!(
+            state
+                .replication
+                .primary
+                .sync_partial_ok
+                .load(Ordering::Relaxed),
+            4
+        );
     }
 }
