@@ -409,6 +409,16 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         "-NOREPLICAS Not enough good replicas to write.\r\n"
     );
     assert_eq!(c.cmd_str(&["GET", "k"]), "$-1\r\n");
+    // Writes inside a script are checked one by one, as in Redis (reads still run).
+    let reply = c.cmd_str(&["EVAL", "return redis.call('set', 'k', 'v')", "0"]);
+    assert!(
+        reply.starts_with("-NOREPLICAS Not enough good replicas to write. script: "),
+        "{reply}"
+    );
+    assert_eq!(
+        c.cmd_str(&["EVAL", "return redis.call('get', 'k')", "0"]),
+        "$-1\r\n"
+    );
 }
 
 /// Options started with non-default values, so the round trip covers their printed forms.
