@@ -277,7 +277,6 @@ impl<S: Connection> LinkIo<'_, S> {
         let state = self.state;
         let feed = state.replication.feed.clone();
         let id = self.link.client_id;
-        let mut changes = feed.subscribe();
         let mut out = Vec::with_capacity(READ_CHUNK_BYTES);
         let over_soft_since = AtomicU64::new(0);
         let mut limits = primary::replica_buffer_limits(state);
@@ -312,10 +311,10 @@ impl<S: Connection> LinkIo<'_, S> {
             }
             let info = self.link.info.clone();
             tokio::select! {
-                changed = changes.changed() => {
-                    if changed.is_err() {
-                        return Err("stream closed".into());
-                    }
+                _ = feed.wait_for(next) => {
+                    // One turn of the scheduler lets more writes pile up: fewer, larger
+                    // writes to the socket under load (Redis writes once per event loop).
+                    tokio::task::yield_now().await;
                 }
                 r = self.stream.read_buf(self.input) => {
                     match r {

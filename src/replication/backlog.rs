@@ -17,7 +17,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// The most a replica copies out of the buffer per read.
 pub const READ_CHUNK_BYTES: usize = 256 * 1024;
@@ -29,8 +29,8 @@ pub struct Feed {
     /// stream).
     offset: AtomicU64,
     inner: Mutex<Inner>,
-    /// The stream's end after each append: replicas await it.
-    end_tx: watch::Sender<u64>,
+    /// Wakes replicas waiting for bytes (only when one waits: see `Inner::sleepers`).
+    wake: Notify,
 }
 
 struct Inner {
@@ -44,6 +44,9 @@ struct Inner {
     readers: Vec<(u64, u64)>,
     /// Bytes fed since the backlog was created (bounds INFO's histlen).
     fed: u64,
+    /// Replicas that found nothing to send and wait for `wake`: an append wakes them, and
+    /// appends while none waits cost no wake-up.
+    sleepers: usize,
 }
 
 impl Default for Feed {
@@ -57,8 +60,9 @@ impl Default for Feed {
                 db: None,
                 readers: Vec::new(),
                 fed: 0,
+                sleepers: 0,
             }),
-            end_tx: watch::channel(0).0,
+            wake: Notify::new(),
         }
     }
 }
@@ -183,8 +187,7 @@ impl Feed {
             reader.1 = offset + 1;
         }
         self.offset.store(offset, Ordering::Release);
-        drop(inner);
-        self.end_tx.send_replace(offset);
+        self.wake_sleepers(&mut inner);
     }
 
     /// Advances the offset with no bytes kept (the replica side, when it keeps no backlog).
@@ -198,7 +201,30 @@ impl Feed {
         inner.fed += bytes.len() as u64;
         let end = self.offset.fetch_add(bytes.len() as u64, Ordering::AcqRel) + bytes.len() as u64;
         trim(inner, end);
-        self.end_tx.send_replace(end);
+        self.wake_sleepers(inner);
+    }
+
+    fn wake_sleepers(&self, inner: &mut Inner) {
+        if inner.sleepers > 0 {
+            inner.sleepers = 0;
+            self.wake.notify_waiters();
+        }
+    }
+
+    /// Resolves once the stream has bytes from `next` on (at once if it has). Registered under
+    /// the buffer's lock, so an append after the check always wakes it.
+    pub async fn wait_for(&self, next: u64) {
+        let notified = self.wake.notified();
+        let mut notified = std::pin::pin!(notified);
+        {
+            let mut inner = self.inner.lock();
+            if self.offset() + 1 > next {
+                return;
+            }
+            notified.as_mut().enable();
+            inner.sleepers += 1;
+        }
+        notified.await;
     }
 
     /// The next SELECT is written again (a snapshot's instant: a replica that starts from it
@@ -260,10 +286,6 @@ impl Feed {
         let end = self.offset();
         let first = end + 1 - inner.data.len() as u64;
         self.is_active() && next >= first && next <= end + 1
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.end_tx.subscribe()
     }
 
     pub fn info(&self) -> BacklogInfo {
