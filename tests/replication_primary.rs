@@ -279,6 +279,19 @@ fn redis_replica_follows_a_diskless_full_sync_the_stream_and_a_partial_resync() 
         dbsize(&mut r),
         "expired key deleted on both"
     );
+    // A key nobody reads again: the primary's active expiry removes it and the replica, which
+    // never expires keys itself, drops it on the DEL that follows.
+    redis::cmd("SET")
+        .arg("live:unread")
+        .arg("v")
+        .arg("PX")
+        .arg(1000)
+        .query::<()>(&mut p)
+        .unwrap();
+    let before = dbsize(&mut p);
+    assert!(eventually(
+        || dbsize(&mut p) == before - 1 && dbsize(&mut r) == before - 1
+    ));
     redis::cmd("FLUSHALL").query::<()>(&mut p).unwrap();
     fill(&mut p, "after-flush");
     wait_in_sync(&mut p, &mut r);
