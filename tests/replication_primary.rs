@@ -307,6 +307,10 @@ fn redis_replica_follows_a_diskless_full_sync_the_stream_and_a_partial_resync() 
     assert_eq!(acked, 1);
     let acked: i64 = redis::cmd("WAIT").arg(2).arg(200).query(&mut p).unwrap();
     assert_eq!(acked, 1, "the count at the timeout");
+    // A client that wrote nothing has nothing to wait for.
+    let mut idle = connect(primary.port);
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(0).query(&mut idle).unwrap();
+    assert_eq!(acked, 1);
     let role: Value = redis::cmd("ROLE").query(&mut p).unwrap();
     let Value::Array(role) = role else {
         panic!("{role:?}")

@@ -351,6 +351,10 @@ fn run_checked(
         // Appended while the command's shard locks are held: the log orders writes per key.
         let pos = state.aof.append(&ctx.effects.records);
         ctx.client.aof_wait = ctx.client.aof_wait.max(pos);
+        if state.replication.feed.is_active() {
+            // WAIT's target: the stream up to this client's last write.
+            ctx.client.repl.woff = state.replication.offset();
+        }
     }
     let changed = ctx.changed;
     // The exclusive section ends while its shard locks are still held (watch changes left

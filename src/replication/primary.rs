@@ -37,6 +37,8 @@ pub struct ReplConf {
     pub capa_psync2: bool,
     /// Set by PSYNC/SYNC: the connection becomes a replica link after this command.
     pub handoff: Option<Handoff>,
+    /// The stream offset after this client's last write (Redis's `woff`, WAIT's target).
+    pub woff: u64,
 }
 
 /// How a replica link starts.
@@ -218,7 +220,7 @@ pub fn write_refusal(state: &ServerState) -> Option<crate::error::CommandError> 
 }
 
 /// WAIT numreplicas timeout: answers at once when enough replicas acknowledged the stream up
-/// to now (or none is asked for), else blocks until they do or the timeout passes (the count
+/// to this client's last write (or none is asked for), else blocks until they do or the timeout passes (the count
 /// then is the reply), asking every replica for an ACK.
 pub fn wait(
     ctx: &mut crate::commands::Ctx<'_>,
@@ -227,7 +229,7 @@ pub fn wait(
 ) -> crate::commands::CommandResult {
     let state = ctx.state;
     let primary = &state.replication.primary;
-    let target = state.replication.offset();
+    let target = ctx.client.repl.woff;
     let count = primary.acked(target);
     if numreplicas <= 0 || count as i64 >= numreplicas || !crate::blocking::may_block(ctx) {
         return Ok(Reply::Int(count as i64));

@@ -345,7 +345,7 @@ pub static NOTES: &[Note] = &[
         commands: &["wait"],
         options: "numreplicas timeout",
         status: Full,
-        differences: "Counts the replicas whose REPLCONF ACK reached the replication offset at the time of the call (Redis: the offset of this client's last write, so a client that wrote nothing may wait here for other clients' writes too); when too few have, `REPLCONF GETACK *` goes to every replica and the connection parks (no thread) until enough acknowledge or the timeout (ms, 0 = forever) passes, then answers the count. Inside MULTI it answers the count at once.",
+        differences: "Counts the replicas whose REPLCONF ACK reached the replication offset after this client's last write, as Redis; when too few have, `REPLCONF GETACK *` goes to every replica and the connection parks (no thread) until enough acknowledge or the timeout (ms, 0 = forever) passes, then answers the count. Inside MULTI it answers the count at once.",
     },
     // Keys and expiry
     Note {
