@@ -33,11 +33,11 @@
 //! Lock order: shard locks, then the registry mutex, then a waiter's slot mutex. Nothing here
 //! takes a shard lock while holding the registry or a slot.
 
-use crate::commands::{dispatch, ClientState, CommandResult, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::{engine::dispatch, engine::ClientState, engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
@@ -97,7 +97,7 @@ pub fn may_block(ctx: &Ctx<'_>) -> bool {
 /// Parses a blocking timeout in seconds (fractions allowed, 0 = forever) into an absolute
 /// deadline, with Redis's `getTimeoutFromObjectOrReply` errors and rounding (up to the ms).
 pub fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CommandError> {
-    let secs = crate::commands::args::parse_f64_opt(arg)
+    let secs = crate::engine::args::parse_f64_opt(arg)
         .ok_or_else(|| CommandError::err("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     if ms > i64::MAX as f64 {

@@ -3,8 +3,8 @@
 
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
-use crate::commands::registry::Registry;
 use crate::config::Config;
+use crate::engine::registry::Registry;
 use crate::keyspace::Keyspace;
 use crate::stats::ServerStats;
 use std::sync::atomic::AtomicU64;
@@ -37,7 +37,7 @@ pub struct ServerState {
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
-    pub blocking: crate::blocking::Blocking,
+    pub blocking: crate::engine::blocking::Blocking,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.

@@ -5,15 +5,17 @@
 //! from a loopback address, with Redis's text. Allocator numbers come from jemalloc (the global
 //! allocator of the binary); dataset numbers from the keyspace's own byte accounting.
 
-use super::args::{is, parse_i64};
-use super::info::{allocator_stats, peak_memory, rss_bytes, used_memory};
-use super::server::{container, help_result};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::server::info::{allocator_stats, peak_memory, rss_bytes, used_memory};
+use crate::commands::server::{container, help_result};
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::entry::ENTRY_OVERHEAD_BYTES;
 use crate::keyspace::{Entry, ShardId, Value};
 use crate::protocol::Reply;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -186,7 +188,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         field("total.allocated", int(total)),
         field(
             "startup.allocated",
-            int(crate::commands::info::startup_memory()),
+            int(crate::commands::server::info::startup_memory()),
         ),
         field("replication.backlog", int(0)),
         field("clients.slaves", int(0)),
@@ -314,7 +316,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return help_result(DEBUG_HELP);
     }
     if argc == 3 && is(sub, "set-active-expire") {
-        super::server::set_active_expire(atoi(&argv[2]) != 0);
+        crate::commands::server::set_active_expire(atoi(&argv[2]) != 0);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "sleep") {
@@ -455,9 +457,7 @@ fn object_line(entry: &Entry, now_ms: u64) -> String {
 fn serialized_len(value: &Value) -> usize {
     match value {
         Value::Str(bytes) => {
-            if let Some(n) =
-                crate::protocol::request::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11)
-            {
+            if let Some(n) = crate::strconv::parse_i64_strict(bytes).filter(|_| bytes.len() <= 11) {
                 if i8::try_from(n).is_ok() {
                     return 2;
                 } else if i16::try_from(n).is_ok() {

@@ -1,15 +1,15 @@
 //! Dispatch: argv -> command lookup, arity and auth checks, shard locking by key spec, run,
 //! counters. The one place that applies the generic rules of Redis's `processCommand`.
 
-use super::context::{Ctx, Locks};
-use super::registry::Found;
-use super::{flags, ClientState, CommandSpec, KeySpec};
+use crate::engine::context::{Ctx, Locks};
+use crate::engine::registry::Found;
 use crate::error::CommandError;
 use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::KeySpec};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -196,7 +196,7 @@ fn queue(
 
 /// CLIENT LIST `multi-mem=` of a transaction: the queued arguments' bytes plus a pointer per
 /// argument, as Redis's `mstate.argv_len_sums`.
-pub fn multi_mem(multi: &super::context::MultiState) -> usize {
+pub fn multi_mem(multi: &crate::engine::context::MultiState) -> usize {
     multi
         .queued
         .iter()
@@ -317,7 +317,7 @@ fn run_checked(
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             if spec.name == "exec" {
                 // Redis's execCommandAbort: the transaction is discarded.
-                super::transactions::discard_refused(state, client);
+                crate::engine::context::discard_refused(state, client);
                 return Ok(Reply::error(format!(
                     "EXECABORT Transaction discarded because of: {}",
                     state.scripting.busy.busy_text()
@@ -415,7 +415,7 @@ fn refuse_on_oom(
     argv: &[Bytes],
     now_us: u64,
 ) -> Option<Reply> {
-    use super::memory_limit::{self, Pressure};
+    use crate::engine::maxmemory::{self, Pressure};
     if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
         memory_limit::set_script_oom(false);
         return None;
@@ -436,7 +436,7 @@ fn refuse_on_oom(
         return None;
     }
     if spec.name == "exec" {
-        super::transactions::discard_refused(state, client);
+        crate::engine::context::discard_refused(state, client);
         return Some(Reply::error(
             "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
         ));
@@ -470,7 +470,7 @@ fn denies_oom(
 /// EVAL / EVALSHA of a script whose shebang makes it DENYOOM.
 fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
     match (name, argv.get(1)) {
-        ("eval", Some(body)) => super::memory_limit::ScriptOomFlags::of(body).denies_oom,
+        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body).denies_oom,
         ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
         ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).denies_oom,
         _ => false,
@@ -480,7 +480,7 @@ fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
 /// The OOM check of a command queued inside MULTI (which is refused while memory cannot be
 /// freed, whatever the command).
 fn out_of_memory(state: &ServerState, argv: &[Bytes]) -> bool {
-    use super::memory_limit::{self, Pressure};
+    use crate::engine::maxmemory::{self, Pressure};
     if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
         return false;
     }

@@ -7,14 +7,16 @@
 //! (`shard + shards_per_db * slot`): slots never move while their entry lives, so a key present
 //! for the whole iteration is returned even if its shard grows meanwhile.
 
-use super::args::{is, parse_i64};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::glob::glob_match;
 use crate::keyspace::{Entry, Shard, ShardId};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -62,9 +64,9 @@ fn wait_for_nothing(
     if satisfied {
         return Ok(reply);
     }
-    crate::blocking::block_on(
+    crate::engine::blocking::block_on(
         ctx,
-        crate::blocking::BlockRequest {
+        crate::engine::blocking::BlockRequest {
             keys: Vec::new(),
             wants: "",
             deadline_ms,

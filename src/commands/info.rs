@@ -6,12 +6,14 @@
 //! Keyspace figures come from one pass over the shards, each locked only long enough to read
 //! its counters.
 
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::config::REDIS_VERSION;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -574,7 +576,7 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     );
     s.field("evicted_clients", 0);
     let (exceeded_total_ms, exceeded_now_ms) =
-        super::memory_limit::exceeded_time_ms(state.clock.now_us());
+        crate::engine::maxmemory::exceeded_time_ms(state.clock.now_us());
     s.field("total_eviction_exceeded_time", exceeded_total_ms);
     s.field("current_eviction_exceeded_time", exceeded_now_ms);
     s.field("keyspace_hits", ks.hits);

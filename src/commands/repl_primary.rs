@@ -2,13 +2,15 @@
 //! only decide how the link starts (`replication::primary::psync`) and leave the hand-off in
 //! the client state: the connection task then turns into a replica link (`net::replica`).
 
-use super::args::{is, parse_i64};
-use super::context::ReplyMode;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::args::{is, parse_i64};
+use crate::engine::context::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::replication::primary::{self, Handoff};
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

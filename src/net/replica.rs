@@ -5,7 +5,7 @@
 //! `client-output-buffer-limit replica` (hard at once, soft after its seconds), as in Redis.
 
 use super::listener::Connection;
-use crate::commands::ClientState;
+use crate::engine::ClientState;
 use crate::protocol::{Limits, Request, RequestDecoder};
 use crate::replication::backlog::READ_CHUNK_BYTES;
 use crate::replication::primary::{self, Handoff, Link, ONLINE, SEND_BULK, WAIT_BGSAVE};

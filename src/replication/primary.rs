@@ -223,15 +223,15 @@ pub fn write_refusal(state: &ServerState) -> Option<crate::error::CommandError> 
 /// to this client's last write (or none is asked for), else blocks until they do or the timeout passes (the count
 /// then is the reply), asking every replica for an ACK.
 pub fn wait(
-    ctx: &mut crate::commands::Ctx<'_>,
+    ctx: &mut crate::engine::Ctx<'_>,
     numreplicas: i64,
     deadline_ms: Option<u64>,
-) -> crate::commands::CommandResult {
+) -> crate::engine::CommandResult {
     let state = ctx.state;
     let primary = &state.replication.primary;
     let target = ctx.client.repl.woff;
     let count = primary.acked(target);
-    if numreplicas <= 0 || count as i64 >= numreplicas || !crate::blocking::may_block(ctx) {
+    if numreplicas <= 0 || count as i64 >= numreplicas || !crate::engine::blocking::may_block(ctx) {
         return Ok(Reply::Int(count as i64));
     }
     let Some(server) = state.self_arc() else {
@@ -261,9 +261,9 @@ pub fn wait(
             }
         });
     }
-    crate::blocking::block_on(
+    crate::engine::blocking::block_on(
         ctx,
-        crate::blocking::BlockRequest {
+        crate::engine::blocking::BlockRequest {
             keys: Vec::new(),
             wants: "",
             deadline_ms: None,

@@ -4,9 +4,9 @@
 use super::busy::BusyState;
 use super::convert::{error_table, lua_to_arg, lua_to_reply, reply_to_lua, ScriptResp};
 use super::sandbox::Sandbox;
-use crate::commands::{dispatch, flags, Ctx};
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
+use crate::{engine::dispatch, engine::flags, engine::Ctx};
 use bytes::Bytes;
 use mlua::{Function, Lua, Value, Variadic};
 use std::cell::RefCell;
@@ -269,7 +269,7 @@ fn redis_call(
     if found.spec.has(flags::DENYOOM)
         && !state.wrote
         && !state.allow_oom
-        && crate::commands::memory_limit::script_oom()
+        && crate::engine::maxmemory::script_oom()
     {
         return failed("OOM command not allowed when used memory > 'maxmemory'.");
     }
