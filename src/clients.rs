@@ -118,6 +118,8 @@ pub struct ClientDetails {
     pub master: bool,
     /// READONLY in cluster mode (CLIENT LIST flag `r`).
     pub readonly: bool,
+    /// A replica of this node (CLIENT LIST flag `S`, CLIENT KILL TYPE replica).
+    pub replica: bool,
 }
 
 impl ClientDetails {
@@ -131,6 +133,9 @@ impl ClientDetails {
     /// The `flags=` letters of CLIENT LIST, in Redis's order, for the state tracked here.
     pub fn flag_letters(&self) -> String {
         let mut flags = String::new();
+        if self.replica {
+            flags.push('S');
+        }
         if self.monitor {
             flags.push('O');
         }

@@ -73,6 +73,9 @@ impl ServerState {
         if cluster.enabled() {
             keyspace.index_slots();
         }
+        let replication = crate::replication::Replication::new(now_ms);
+        let aof = std::sync::Arc::new(crate::aof::Aof::default());
+        aof.attach_feed(replication.feed.clone());
         ServerState {
             keyspace,
             config,
@@ -94,12 +97,12 @@ impl ServerState {
             scripting: crate::scripting::Scripting::default(),
             pubsub: crate::pubsub::PubSub::default(),
             observability: Default::default(),
-            aof: Default::default(),
+            aof,
             self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking: Default::default(),
             acl,
-            replication: crate::replication::Replication::new(now_ms),
+            replication,
             cluster,
             pause: Default::default(),
         }

@@ -355,8 +355,8 @@ fn help_lists_the_other_entry_points() {
     }
 }
 
-/// An option this server cannot honour (cluster mode, a write quorum of replicas) or a bad
-/// `replicaof` stops start-up with a message naming it, instead of running as a plain primary;
+/// An option this server cannot honour (a replica's link over TLS) or a bad `replicaof` stops
+/// start-up with a message naming it, instead of running as something else than asked;
 /// CONFIG SET refuses it too. rename-command of an unknown command stops start-up with
 /// redis-server's own text.
 #[test]
@@ -365,10 +365,6 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         (
             &["--replicaof", "127.0.0.1", "x"][..],
             ">>> 'replicaof \"127.0.0.1\" \"x\"'\nInvalid master port",
-        ),
-        (
-            &["--min-replicas-to-write", "1"][..],
-            "'min-replicas-to-write 1' is not supported",
         ),
         (
             &["--rename-command", "nosuchcmd", "x"][..],
@@ -413,13 +409,26 @@ fn options_that_cannot_be_honoured_stop_start_up() {
         "0",
     ]);
     let mut c = server.raw();
+    // A write quorum of replicas works (tests/replication_primary.rs): with none connected,
+    // writes get Redis's NOREPLICAS error and reads are served.
     assert_eq!(
         c.cmd_str(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
-        "-ERR CONFIG SET failed (possibly related to argument 'min-replicas-to-write') - 'min-replicas-to-write 2' is not supported: ferrocache has no replication: with no replica a write could never be accepted\r\n"
+        "+OK\r\n"
     );
     assert_eq!(
-        c.cmd_str(&["CONFIG", "GET", "min-replicas-to-write"]),
-        "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
+        c.cmd_str(&["SET", "k", "v"]),
+        "-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(c.cmd_str(&["GET", "k"]), "$-1\r\n");
+    // Writes inside a script are checked one by one, as in Redis (reads still run).
+    let reply = c.cmd_str(&["EVAL", "return redis.call('set', 'k', 'v')", "0"]);
+    assert!(
+        reply.starts_with("-NOREPLICAS Not enough good replicas to write. script: "),
+        "{reply}"
+    );
+    assert_eq!(
+        c.cmd_str(&["EVAL", "return redis.call('get', 'k')", "0"]),
+        "$-1\r\n"
     );
     assert_eq!(
         c.cmd_str(&["REPLICAOF", "127.0.0.1", "6380"]),

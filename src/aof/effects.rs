@@ -34,7 +34,7 @@ pub fn run_logged(
     argv: &[Bytes],
     run: impl FnOnce(&mut Ctx<'_>) -> CommandResult,
 ) -> CommandResult {
-    if !ctx.state.aof.is_on() {
+    if !ctx.state.aof.recording() {
         return run(ctx);
     }
     let changed_before = ctx.changed;

@@ -107,6 +107,8 @@ pub struct Aof {
     /// The files on disk; shared by the writer (rotation) and the rewrite (install).
     pub(crate) layout: Mutex<Option<layout::Layout>>,
     writer: Mutex<Option<writer::Handle>>,
+    /// The replication stream: effects are fed to it too while it has a backlog.
+    feed: std::sync::OnceLock<Arc<crate::replication::backlog::Feed>>,
 }
 
 impl Default for Aof {
@@ -125,6 +127,7 @@ impl Default for Aof {
             },
             layout: Mutex::new(None),
             writer: Mutex::new(None),
+            feed: std::sync::OnceLock::new(),
         }
     }
 }
@@ -134,6 +137,23 @@ impl Aof {
     #[inline]
     pub fn is_on(&self) -> bool {
         self.on.load(Ordering::Relaxed)
+    }
+
+    /// True while commands' effects are recorded: for the AOF, or for the replication stream
+    /// (a backlog exists, even with `appendonly no`).
+    #[inline]
+    pub fn recording(&self) -> bool {
+        self.is_on() || self.feed.get().is_some_and(|f| f.is_active())
+    }
+
+    /// Connects the replication stream (done once when the server state is built).
+    pub fn attach_feed(&self, feed: Arc<crate::replication::backlog::Feed>) {
+        let _ = self.feed.set(feed);
+    }
+
+    /// Keys removed by expiry are kept for logging while either consumer records effects.
+    pub fn update_expired_keys_logged(&self) {
+        crate::keyspace::expiry::set_expired_keys_logged(self.recording());
     }
 
     pub fn policy(&self) -> Fsync {
@@ -171,7 +191,14 @@ impl Aof {
     /// Appends one unit of records (a command's effects) and returns the log position after
     /// it. Several records are wrapped in MULTI/EXEC so a replay applies all or none of them.
     /// Callers hold the shard locks of the keys involved, which orders the log per key.
+    /// Returns 0 when the AOF is off (the records went to the replication stream only).
     pub fn append(&self, records: &[(usize, Vec<Bytes>)]) -> u64 {
+        if let Some(feed) = self.feed.get() {
+            feed.append(records, records.len() > 1);
+        }
+        if !self.is_on() {
+            return 0;
+        }
         let mut pipe = self.pipe.lock();
         let before = pipe.buf.len();
         let wrap = records.len() > 1;
@@ -195,7 +222,7 @@ impl Aof {
 
     /// Logs the deletion of keys that expired or were evicted, under their shard's lock.
     pub fn log_deletions(&self, db: usize, keys: &[Box<[u8]>]) {
-        if keys.is_empty() || !self.is_on() {
+        if keys.is_empty() || !self.recording() {
             return;
         }
         let records: Vec<(usize, Vec<Bytes>)> = keys
@@ -212,7 +239,7 @@ impl Aof {
 
     /// Logs hash fields the active sweep expired, as one HDEL per hash.
     pub fn log_field_deletions(&self, db: usize, gone: &[crate::keyspace::shard::ExpiredFields]) {
-        if gone.is_empty() || !self.is_on() {
+        if gone.is_empty() || !self.recording() {
             return;
         }
         let records: Vec<(usize, Vec<Bytes>)> = gone
@@ -226,7 +253,14 @@ impl Aof {
         self.append_records(&records);
     }
 
+    /// Deletions made outside a command: to the replication stream and, when on, the log.
     fn append_records(&self, records: &[(usize, Vec<Bytes>)]) {
+        if let Some(feed) = self.feed.get() {
+            feed.append(records, false);
+        }
+        if !self.is_on() {
+            return;
+        }
         let mut pipe = self.pipe.lock();
         let before = pipe.buf.len();
         for (db, argv) in records {
@@ -267,7 +301,7 @@ impl Aof {
     pub fn stop(&self) {
         let handle = self.writer.lock().take();
         self.on.store(false, Ordering::Relaxed);
-        crate::keyspace::expiry::set_expired_keys_logged(false);
+        self.update_expired_keys_logged();
         if let Some(handle) = handle {
             handle.stop(self);
         }

@@ -41,6 +41,7 @@ pub static TABLES: &[crate::engine::registry::Table] = &[
     server::command::COMMANDS,
     lock::COMMANDS,
     server::rdb::COMMANDS,
+    server::repl_primary::COMMANDS,
     generic::dump::COMMANDS,
     generic::migrate::COMMANDS,
     transactions::COMMANDS,

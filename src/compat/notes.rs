@@ -7,7 +7,8 @@ use crate::compat::Note;
 use crate::compat::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
-pub const NOT_YET_FEATURES: &[&str] = &["serving replicas (the primary side of replication)"];
+pub const NOT_YET_FEATURES: &[&str] =
+    &["chained replication (a replica serving replicas of its own)"];
 
 /// One row per note, in the order the tables show them (each in its command's group).
 pub static NOTES: &[Note] = &[
@@ -359,14 +360,38 @@ pub static NOTES: &[Note] = &[
         commands: &["wait"],
         options: "numreplicas timeout",
         status: Full,
-        differences: "A primary without replicas, as redis-server with none: 0 at once when 0 (or fewer) replicas are asked for or inside MULTI, otherwise 0 once the timeout (ms, 0 = forever) passes or CLIENT UNBLOCK ends the wait; the wait parks the connection, no thread. On a replica, Redis's `WAIT cannot be used with replica instances` error.",
+        differences: "Counts the replicas whose REPLCONF ACK reached the replication offset after this client's last write, as Redis; when too few have, `REPLCONF GETACK *` goes to every replica and the connection parks (no thread) until enough acknowledge or the timeout (ms, 0 = forever) passes, then answers the count. Inside MULTI it answers the count at once. On a replica, Redis's `WAIT cannot be used with replica instances` error.",
     },
     // Keys and expiry
     Note {
         commands: &["waitaof"],
         options: "numlocal numreplicas timeout",
         status: Partial,
-        differences: "No replicas: the replica count is 0 (waited for until the timeout, as WAIT). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+        differences: "Replicas' AOF fsync offsets (REPLCONF FACK, Redis 7.2 replicas) are not tracked: the replica count is 0 (waited for until the timeout, as WAIT with none). With `appendonly no`, numlocal 1 is Redis's error and the local count is 0. With `appendonly yes` the local fsync is answered only under `appendfsync always` (a reply goes out after its fsync, so the local count is 1 at once); under `everysec` / `no` numlocal 1 is refused with `ERR WAITAOF numlocal 1 needs appendfsync always on this server` and numlocal 0 reports a local count of 0 (no fsync position is tracked).",
+    },
+    Note {
+        commands: &["psync"],
+        options: "replicationid offset",
+        status: Full,
+        differences: "+CONTINUE from the backlog for this node's replid (or replid2 up to second_repl_offset), else +FULLRESYNC and an RDB from a copy-on-write snapshot written by a thread (no fork): disk-based `$<len>` through a temp file in `dir` (not dump.rdb, which is left alone), or diskless `$EOF:<mark>` with `capa eof` and `repl-diskless-sync yes`. Each replica gets its own snapshot (`repl-diskless-sync-max-replicas` has no effect). Refused with NOMASTERLINK on a replica (no chained replication).",
+    },
+    Note {
+        commands: &["sync"],
+        options: "",
+        status: Full,
+        differences: "A full sync without the +FULLRESYNC line, as PSYNC's (redis-cli --rdb, --replica).",
+    },
+    Note {
+        commands: &["replconf"],
+        options: "option value [option value ...]",
+        status: Full,
+        differences: "listening-port, ip-address, capa eof/psync2, ACK (read by the replica link; no reply), GETACK (no reply), rdb-only and rdb-filter-only accepted (the whole dataset is sent).",
+    },
+    Note {
+        commands: &["role"],
+        options: "",
+        status: Full,
+        differences: "The primary form (offset, online replicas with their acknowledged offsets) and the replica form, as Redis's.",
     },
     // Keys and expiry
     Note {
@@ -422,7 +447,7 @@ pub static NOTES: &[Note] = &[
         commands: &["info"],
         options: "[section ...]",
         status: Partial,
-        differences: "Every Redis 7.2 section and field name, `default`/`all`/`everything`, several sections per call, unknown sections give an empty reply; verbatim string in RESP3. Figures without a ferrocache equivalent (replication, forks, defrag, Lua memory, eventloop timings) show an idle standalone server's values. `used_memory` is jemalloc's allocated bytes; `used_memory_peak` is the highest value INFO has seen; `avg_ttl` is estimated from up to 16 volatile keys per shard; `latencystats` percentiles come from per-command power-of-two histograms of whole-microsecond durations, interpolated inside a bucket (Redis: HdrHistogram of nanoseconds); a `prefixstats` section (beyond Redis, not in the default set) gives hits and misses per key prefix; `used_cpu_*_main_thread` repeat the process totals. Redis 7.4's `expired_subkeys` (stats) and `subexpiry` (keyspace lines) for hash field expiry.",
+        differences: "Every Redis 7.2 section and field name, `default`/`all`/`everything`, several sections per call, unknown sections give an empty reply; verbatim string in RESP3. INFO replication shows this primary's replicas and backlog; `mem_replication_backlog` and `mem_total_replication_buffers` are the bytes of the shared replication buffer. Figures without a ferrocache equivalent (forks, defrag, Lua memory, eventloop timings, the replication byte rates) show an idle standalone server's values. `used_memory` is jemalloc's allocated bytes; `used_memory_peak` is the highest value INFO has seen; `avg_ttl` is estimated from up to 16 volatile keys per shard; `latencystats` percentiles come from per-command power-of-two histograms of whole-microsecond durations, interpolated inside a bucket (Redis: HdrHistogram of nanoseconds); a `prefixstats` section (beyond Redis, not in the default set) gives hits and misses per key prefix; `used_cpu_*_main_thread` repeat the process totals. Redis 7.4's `expired_subkeys` (stats) and `subexpiry` (keyspace lines) for hash field expiry. On a replica, INFO replication has the replica fields of redis-server's, in its order.",
     },
     // Server
     Note {
@@ -510,13 +535,6 @@ pub static NOTES: &[Note] = &[
     },
     // Server
     Note {
-        commands: &["role"],
-        options: "",
-        status: Partial,
-        differences: "The replica form as Redis's. The master form lists no replicas: serving replicas is not implemented yet.",
-    },
-    // Server
-    Note {
         commands: &["shutdown"],
         options: "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
         status: Partial,
@@ -597,7 +615,7 @@ pub static NOTES: &[Note] = &[
         commands: &["config|set"],
         options: "name value [name value ...]",
         status: Full,
-        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`min-replicas-to-write` above 0) fail naming the option. Every option CONFIG GET * prints can be set back to its printed value, except the ones Redis also refuses as immutable or protected and ferrocache's `metrics-bind`/`metrics-port` and `memcached-*` options (immutable; tests/config.rs checks this against redis-server). A multi-word option given on the command line as one quoted argument (`--client-output-buffer-limit \"normal 0 0 0 pubsub ...\"`, `--oom-score-adj-values \"0 200 800\"`) is split as Redis splits it.",
+        differences: "All pairs validated before any is applied; Redis's texts for unknown, immutable, protected (`dir`, `dbfilename` unless `enable-protected-configs`), duplicate and invalid values. `port`, `bind`, `tls-port`, `socket-mark-id` rebind the listeners at once; `tls-*` load a new TLS context. When that fails, every value of the call is restored and the reply is Redis's (`Unable to listen on this port. Check server logs.`, `Failed to bind to specified addresses.`, `Unable to update TLS configuration. Check server logs.`). Values refused because they cannot be honoured (`replicaof`, `cluster-enabled yes`) fail naming the option. Every option CONFIG GET * prints can be set back to its printed value, except the ones Redis also refuses as immutable or protected and ferrocache's `metrics-bind`/`metrics-port` and `memcached-*` options (immutable; tests/config.rs checks this against redis-server). A multi-word option given on the command line as one quoted argument (`--client-output-buffer-limit \"normal 0 0 0 pubsub ...\"`, `--oom-score-adj-values \"0 200 800\"`) is split as Redis splits it.",
     },
     // Configuration
     Note {

@@ -949,22 +949,12 @@ pub(super) const DEPRECATED: &[&str] = &[
 /// server cannot honour: (option, the values refused in words, why). Start-up and CONFIG SET
 /// refuse them with a message naming the option (see `refusal`) rather than run as something
 /// else than asked.
-pub const REFUSED: &[(&str, &str, &str)] = &[(
-    "min-replicas-to-write",
-    "a value above 0",
-    "ferrocache has no replication: with no replica a write could never be accepted",
-)];
+/// None today: replication and cluster mode work; the table stays for options that cannot.
+pub const REFUSED: &[(&str, &str, &str)] = &[];
 
 /// Why `value` (canonical form) of option `name` is refused, if it is: the message names the
 /// option, the value and the reason.
 pub fn refusal(name: &str, value: &str) -> Option<String> {
-    let refused = match name {
-        "min-replicas-to-write" => value != "0",
-        _ => false,
-    };
-    if !refused {
-        return None;
-    }
     let (_, _, why) = REFUSED.iter().find(|(n, _, _)| *n == name)?;
     Some(format!("'{name} {value}' is not supported: {why}"))
 }

@@ -42,13 +42,6 @@ const NO_EFFECT: &[(&str, &str)] = &[
         "tls-client-",
         "checked when set (a bad file is refused); no outgoing link uses it yet",
     ),
-    // Replication: the replica side works; serving replicas (the primary side) does not yet.
-    ("repl-diskless-sync", "no replicas are served"),
-    ("repl-diskless-sync-delay", "no replicas are served"),
-    ("repl-diskless-sync-max-replicas", "no replicas are served"),
-    ("repl-ping-replica-period", "no replicas are served"),
-    ("repl-backlog-", "no replicas are served"),
-    ("min-replicas-", "no replicas are served"),
     (
         "repl-diskless-load",
         "a replica always receives the RDB of a full resync to disk, then loads it (`disabled`)",
@@ -64,6 +57,14 @@ const NO_EFFECT: &[(&str, &str)] = &[
     (
         "propagation-error-behavior",
         "an error in the primary's stream is logged and ignored (`ignore`)",
+    ),
+    (
+        "repl-diskless-sync-max-replicas",
+        "each replica's full sync takes its own snapshot at once",
+    ),
+    (
+        "repl-disable-tcp-nodelay",
+        "replica links keep the socket options of every client",
     ),
     ("activedefrag", "no active defragmenter"),
     ("active-defrag-", "no active defragmenter"),
@@ -134,7 +135,7 @@ const NO_EFFECT: &[(&str, &str)] = &[
     ),
     (
         "shutdown-timeout",
-        "no replicas are served, none to wait for",
+        "shutdown does not wait for replicas to catch up",
     ),
     ("ignore-warnings", "no startup warnings to silence"),
     (

@@ -362,6 +362,27 @@ impl Blocking {
         }
     }
 
+    /// Ends client `id`'s wait with `reply`: a wait on something else than keys (WAIT's
+    /// replica acknowledgements). False if it is not blocked.
+    pub fn complete(&self, state: &ServerState, id: u64, reply: Reply) -> bool {
+        let mut reg = self.registry.lock();
+        let Some(waiter) = reg.by_client.get(&id).cloned() else {
+            return false;
+        };
+        {
+            let mut slot = waiter.slot.lock();
+            if !matches!(slot.phase, Phase::Waiting) {
+                return false;
+            }
+            count_unserved(state, &waiter.argv, &reply);
+            slot.phase = Phase::Done(reply);
+        }
+        self.remove_locked(&mut reg, &waiter);
+        drop(reg);
+        waiter.wake.notify_one();
+        true
+    }
+
     /// CLIENT UNBLOCK: ends client `id`'s wait with its timeout reply, or with Redis's
     /// UNBLOCKED error. False if it is not blocked.
     pub fn unblock(&self, state: &ServerState, id: u64, with_error: bool) -> bool {

@@ -49,6 +49,8 @@ pub struct ClientState {
     /// Its commands are applied as sent, never refused for cluster slots (Redis's
     /// `mustObeyClient`: AOF loading, a primary's replication stream).
     pub must_obey: bool,
+    /// What a replica said in REPLCONF, and the stream PSYNC/SYNC hands the connection to.
+    pub repl: crate::replication::primary::ReplConf,
 }
 
 /// A transaction being queued.
@@ -100,6 +102,7 @@ impl ClientState {
             query_batch: (0, 0),
             master: false,
             must_obey: false,
+            repl: Default::default(),
         }
     }
 }
@@ -348,7 +351,7 @@ impl<'a> Ctx<'a> {
 
     /// True while effects are logged: commands build `propagate` arguments only then.
     pub fn logging(&self) -> bool {
-        self.state.aof.is_on()
+        self.state.aof.recording()
     }
 
     /// Says what this command logs to the AOF instead of its request (may be called several

@@ -171,6 +171,13 @@ fn queue(
         Some(reply)
     } else if let Some(text) = replica_refusal(state, client, found.spec, argv) {
         Some(Reply::error(text))
+    } else if let Some(err) = found
+        .spec
+        .has(flags::WRITE)
+        .then(|| crate::replication::primary::write_refusal(state))
+        .flatten()
+    {
+        Some(Reply::from(err))
     } else if pass.is_busy() && !found.spec.has(flags::ALLOW_BUSY) {
         // Redis's processCommand refuses before queuing, which flags the transaction.
         Some(Reply::error(state.scripting.busy.busy_text()))
@@ -292,7 +299,12 @@ fn run_checked(
     let writes = spec.has(flags::WRITE)
         || spec.name == "ping"
         || (spec.name == "exec" && queued_writes(client));
-    if let Some(err) = write_refusal(state, writes) {
+    let refusal = write_refusal(state, writes).or_else(|| {
+        (writes && spec.name != "ping")
+            .then(|| crate::replication::primary::write_refusal(state))
+            .flatten()
+    });
+    if let Some(err) = refusal {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         if spec.name == "exec" {
             // Redis discards the transaction it refuses.
@@ -364,6 +376,10 @@ fn run_checked(
         // Appended while the command's shard locks are held: the log orders writes per key.
         let pos = state.aof.append(&ctx.effects.records);
         ctx.client.aof_wait = ctx.client.aof_wait.max(pos);
+        if state.replication.feed.is_active() {
+            // WAIT's target: the stream up to this client's last write.
+            ctx.client.repl.woff = state.replication.offset();
+        }
     }
     let changed = ctx.changed;
     // The exclusive section ends while its shard locks are still held (watch changes left

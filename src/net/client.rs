@@ -168,6 +168,28 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                             reply = done;
                         }
                     }
+                    if let Some(handoff) = client.repl.handoff.take() {
+                        // PSYNC / SYNC: earlier replies go out, then the connection is a
+                        // replica link until it ends (net/replica.rs).
+                        if client.aof_wait > 0 {
+                            state
+                                .aof
+                                .wait_acked(std::mem::take(&mut client.aof_wait))
+                                .await;
+                        }
+                        if output.is_empty() || write_flush(&mut stream, &output).await.is_ok() {
+                            output.clear();
+                            super::replica::serve(
+                                state,
+                                &mut stream,
+                                &mut input,
+                                &mut client,
+                                handoff,
+                            )
+                            .await;
+                        }
+                        break 'conn;
+                    }
                     if let Some(request) = client.blocking.request.take() {
                         if client.aof_wait > 0 {
                             // The replies flushed before blocking include earlier writes.

@@ -5,4 +5,5 @@ pub mod client;
 pub mod listener;
 pub mod memcache;
 pub mod metrics;
+pub mod replica;
 pub mod tls;

@@ -51,7 +51,7 @@ pub struct RdbState {
     keys_loaded: AtomicU64,
     keys_expired_on_load: AtomicU64,
     /// Bumped by FLUSHALL: a snapshot taken before it must not be installed.
-    flush_epoch: AtomicU64,
+    pub(crate) flush_epoch: AtomicU64,
     /// The server, for starting background saves from a command (set by `cron_task`).
     server: OnceLock<Weak<ServerState>>,
 }
@@ -288,8 +288,20 @@ impl Snapshot<'_> {
 /// no snapshot slot is free are the entries copied under those locks instead (clients then
 /// wait for the copy, not for the disk; see docs/persistence-rdb.md).
 pub fn snapshot<'a>(ks: &'a Keyspace, now_ms: u64, flush_epoch: &AtomicU64) -> Snapshot<'a> {
+    snapshot_with(ks, now_ms, flush_epoch, || {})
+}
+
+/// `snapshot`, calling `at_instant` while every shard is held (a full sync reads the
+/// replication offset there: the stream after it holds exactly the writes the snapshot lacks).
+pub fn snapshot_with<'a>(
+    ks: &'a Keyspace,
+    now_ms: u64,
+    flush_epoch: &AtomicU64,
+    at_instant: impl FnOnce(),
+) -> Snapshot<'a> {
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let mut held = ks.lock_sorted(&ids);
+    at_instant();
     // FLUSHALL bumps the epoch while it holds every shard, so this read is of the instant.
     let epoch = flush_epoch.load(Ordering::Acquire);
     let mut counts = vec![(0u64, 0u64); ks.databases()];
@@ -374,16 +386,36 @@ pub fn write_file(
 
 fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::Result<u64> {
     let file = std::fs::File::create(temp)?;
+    let (sink, len) = write_to(
+        state,
+        snap,
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        &[],
+    )?;
+    let file = sink.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(len)
+}
+
+/// Writes a whole RDB file of `snap` to `sink` (a file, or a replica's socket for a diskless
+/// full sync), with `extra_aux` after Redis's AUX fields. Returns the sink and the length.
+pub fn write_to<W: std::io::Write>(
+    state: &ServerState,
+    snap: Snapshot<'_>,
+    sink: W,
+    extra_aux: &[(&str, String)],
+) -> std::io::Result<(W, u64)> {
     let now_secs = state.clock.now_ms() / 1000;
-    let aux = [
+    let mut aux = vec![
         ("redis-ver", crate::config::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
         ("ctime", now_secs.to_string()),
         ("used-mem", snap.used_bytes.to_string()),
-        ("aof-base", "0".to_string()),
     ];
+    aux.extend(extra_aux.iter().cloned());
+    aux.push(("aof-base", "0".to_string()));
     let mut w = write::FileWriter::begin(
-        std::io::BufWriter::with_capacity(1 << 20, file),
+        sink,
         state.config.get_bool("rdbcompression"),
         state.config.get_bool("rdbchecksum"),
         &aux,
@@ -392,10 +424,7 @@ fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::
         w.function(&code)?;
     }
     write_body(&mut w, snap, &state.config.hot.rdb_key_save_delay)?;
-    let (sink, len) = w.finish()?;
-    let file = sink.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    Ok(len)
+    w.finish()
 }
 
 /// Writes every key of a snapshot, database by database, sleeping `delay` (rdb-key-save-delay,

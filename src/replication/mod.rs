@@ -2,10 +2,12 @@
 //! stream, the backlog and PSYNC for connected replicas) and the replica side (the link to a
 //! primary started by REPLICAOF). Both sides read and change the role only through this state.
 
+pub mod backlog;
+pub mod primary;
 pub mod replica;
 
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What this node is: a primary, or a replica of `host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,10 +30,13 @@ pub struct Ids {
 pub struct Replication {
     role: Mutex<Role>,
     ids: Mutex<Ids>,
-    /// master_repl_offset: bytes of the write stream this node has produced or applied.
-    offset: AtomicU64,
     /// The replica side's link to its primary (replica.rs).
     pub link: replica::Link,
+    /// The write stream and its backlog; holds master_repl_offset (bytes of the stream this
+    /// node has produced or applied).
+    pub feed: Arc<backlog::Feed>,
+    /// Connected replicas, full syncs, WAIT (the primary side).
+    pub primary: primary::Primary,
 }
 
 impl Replication {
@@ -43,8 +48,9 @@ impl Replication {
                 replid2: "0".repeat(40),
                 second_replid_offset: -1,
             }),
-            offset: AtomicU64::new(0),
             link: replica::Link::default(),
+            feed: Arc::default(),
+            primary: primary::Primary::default(),
         }
     }
 
@@ -78,15 +84,19 @@ impl Replication {
     }
 
     pub fn offset(&self) -> u64 {
-        self.offset.load(Ordering::Acquire)
+        self.feed.offset()
     }
 
+    /// Sets master_repl_offset (after a full sync from a primary): the backlog, if any,
+    /// restarts empty at that offset.
     pub fn set_offset(&self, offset: u64) {
-        self.offset.store(offset, Ordering::Release)
+        self.feed.reset_offset(offset)
     }
 
+    /// Advances master_repl_offset by bytes applied without keeping them (a replica side that
+    /// wants them kept for its own replicas calls `feed.append_raw` instead).
     pub fn add_offset(&self, bytes: u64) -> u64 {
-        self.offset.fetch_add(bytes, Ordering::AcqRel) + bytes
+        self.feed.add_offset(bytes)
     }
 }
 

@@ -281,6 +281,12 @@ fn redis_call(
     {
         return failed("OOM command not allowed when used memory > 'maxmemory'.");
     }
+    if writes {
+        // Redis checks min-replicas-to-write for every write a script makes.
+        if let Some(err) = crate::replication::primary::write_refusal(state.ctx.state) {
+            return failed(&err.to_string());
+        }
+    }
     state.wrote |= writes;
     let resp = state.resp;
     state.ctx.client.protocol = match resp {

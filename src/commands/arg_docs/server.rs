@@ -107,6 +107,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("monitor", ""),
     Doc::new("psync", "replicationid offset:int"),
     Doc::new("replconf", "")
+        .complexity("O(1)")
         .syscmd(),
     Doc::new("replicaof", "args:oneof(host-port:block(host port:int) no-one:block(NO ONE))")
         .complexity("O(1)"),

@@ -324,16 +324,6 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     Ok(Reply::Verbatim(text.into()))
 }
 
-/// A client's class for CLIENT LIST TYPE / KILL TYPE: `master` for the primary's link on a
-/// replica, `normal` for the others (pub/sub connections are `normal` here).
-fn type_of(c: &ClientInfo) -> ClientType {
-    if c.details.lock().master {
-        ClientType::Master
-    } else {
-        ClientType::Normal
-    }
-}
-
 /// Client classes of CLIENT LIST TYPE / KILL TYPE.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClientType {
@@ -341,6 +331,20 @@ enum ClientType {
     Replica,
     Master,
     PubSub,
+}
+
+/// Redis's `getClientType` for the classes tracked here: `master` for the primary's link on a
+/// replica, `replica` for a replica of this node, `normal` for the others (pub/sub connections
+/// are counted as normal here).
+fn type_of(client: &ClientInfo) -> ClientType {
+    let details = client.details.lock();
+    if details.master {
+        ClientType::Master
+    } else if details.replica {
+        ClientType::Replica
+    } else {
+        ClientType::Normal
+    }
 }
 
 fn client_type(arg: &[u8]) -> Result<ClientType, CommandError> {

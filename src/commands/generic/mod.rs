@@ -1,6 +1,6 @@
 //! Generic key commands (Redis's `generic` group; expiry is in `expire.rs`, OBJECT in
 //! `object.rs`): DEL UNLINK EXISTS TOUCH TYPE KEYS SCAN RANDOMKEY RENAME RENAMENX COPY MOVE,
-//! and WAIT / WAITAOF (a primary without replicas: they block on no key until their timeout).
+//! and WAIT / WAITAOF (WAIT counts replica acknowledgements, replication/primary.rs).
 //!
 //! Commands that iterate the keyspace (KEYS, SCAN, RANDOMKEY) declare no keys and visit one
 //! shard at a time, so they never hold more than one shard lock. SCAN cursors name a slab slot
@@ -83,15 +83,20 @@ fn wait_for_nothing(
     )
 }
 
-/// WAIT numreplicas timeout: there are no replicas, so the answer is always 0, at once when
-/// 0 replicas are asked for, after the timeout otherwise.
+/// WAIT numreplicas timeout: the count of replicas that acknowledged the stream up to this
+/// client's writes (replication/primary.rs).
 fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if ctx.state.replication.is_replica() {
         return Err(CommandError::err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
     let numreplicas = parse_i64(&argv[1])?;
     let deadline_ms = wait_deadline(ctx, &argv[2])?;
-    wait_for_nothing(ctx, numreplicas <= 0, deadline_ms, Reply::Int(0))
+    if ctx.state.replication.is_replica() {
+        return Err(CommandError::err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
+    crate::replication::primary::wait(ctx, numreplicas, deadline_ms)
 }
 
 /// WAITAOF numlocal numreplicas timeout (Redis 7.2): `[local fsyncs, replica fsyncs]`.

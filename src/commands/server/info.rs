@@ -450,10 +450,11 @@ fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("rss_overhead_bytes", rss as i64 - resident as i64);
     s.field("mem_fragmentation_ratio", ratio(rss, used));
     s.field("mem_fragmentation_bytes", rss as i64 - used as i64);
+    let repl_bytes = state.replication.feed.held_bytes();
+    s.field("mem_not_counted_for_evict", 0);
+    s.field("mem_replication_backlog", repl_bytes);
+    s.field("mem_total_replication_buffers", repl_bytes);
     for name in [
-        "mem_not_counted_for_evict",
-        "mem_replication_backlog",
-        "mem_total_replication_buffers",
         "mem_clients_slaves",
         "mem_clients_normal",
         "mem_cluster_links",
@@ -565,8 +566,13 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("instantaneous_input_repl_kbps", "0.00");
     s.field("instantaneous_output_repl_kbps", "0.00");
     s.field("rejected_connections", get(&st.rejected_connections));
-    for name in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
-        s.field(name, 0);
+    let primary = &state.replication.primary;
+    for (name, n) in [
+        ("sync_full", &primary.sync_full),
+        ("sync_partial_ok", &primary.sync_partial_ok),
+        ("sync_partial_err", &primary.sync_partial_err),
+    ] {
+        s.field(name, n.load(std::sync::atomic::Ordering::Relaxed));
     }
     s.field("expired_keys", ks.expired);
     // Redis 7.4: hash fields removed by their deadline.
@@ -646,20 +652,25 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
 }
 
 fn replication(state: &ServerState, s: &mut Section) {
+    // role and, on a replica, the link's fields; then the connected replicas (a replica may
+    // have its own, as in Redis's chained replication, though this one serves none yet).
     for (name, value) in crate::replication::replica::info_fields(state) {
         s.field(name, value);
     }
-    s.field("connected_slaves", 0);
+    for (name, value) in crate::replication::primary::info_fields(state) {
+        s.field(&name, value);
+    }
     s.field("master_failover_state", "no-failover");
     let ids = state.replication.ids();
     s.field("master_replid", ids.replid);
     s.field("master_replid2", ids.replid2);
     s.field("master_repl_offset", state.replication.offset());
     s.field("second_repl_offset", ids.second_replid_offset);
-    s.field("repl_backlog_active", 0);
+    let backlog = state.replication.feed.info();
+    s.field("repl_backlog_active", u8::from(backlog.active));
     s.field("repl_backlog_size", state.config.get("repl-backlog-size"));
-    s.field("repl_backlog_first_byte_offset", 0);
-    s.field("repl_backlog_histlen", 0);
+    s.field("repl_backlog_first_byte_offset", backlog.first_byte_offset);
+    s.field("repl_backlog_histlen", backlog.histlen);
 }
 
 /// Process (and reaped children's) CPU seconds from /proc/self/stat: (user, sys, cuser, csys).

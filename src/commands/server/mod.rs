@@ -15,6 +15,7 @@ pub mod info;
 pub mod latency;
 pub mod lolwut;
 pub mod rdb;
+pub mod repl_primary;
 pub mod replication;
 pub mod slowlog;
 

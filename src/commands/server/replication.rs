@@ -85,11 +85,6 @@ fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
             Reply::bulk_static(link),
             Reply::Int(offset),
         ]),
-        None => Reply::Array(vec![
-            Reply::bulk_static("master"),
-            Reply::Int(state.replication.offset() as i64),
-            // Connected replicas: the primary side's list.
-            Reply::Array(Vec::new()),
-        ]),
+        None => crate::replication::primary::role_reply(state),
     })
 }
