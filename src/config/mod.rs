@@ -30,6 +30,11 @@ fn is_program_name(arg: &str) -> bool {
     matches!(name, "redis-server" | "ferrocache")
 }
 
+/// Why `ferrocache --sentinel` does not start: the data nodes are ferrocache, the monitors are
+/// redis-sentinel (see docs/operations.md, Sentinel).
+pub const SENTINEL_MODE_REFUSED: &str = "ferrocache does not run in Sentinel mode (--sentinel): \
+run redis-sentinel to monitor ferrocache primaries and replicas";
+
 /// The Redis version we report (INFO redis_version, HELLO version, LOLWUT, config errors, the
 /// RDB `redis-ver` field): 7.4.2, the 7.4 release whose hash field expiration we implement
 /// (the rest of the command set is Redis 7.2's, see docs/compatibility.md). Clients gate
@@ -136,6 +141,14 @@ impl Config {
     pub fn from_args(args: &[String]) -> Result<Config, ServerError> {
         // `redis-server /etc/redis.conf` and `ferrocache --port 1` as container commands: a
         // leading program name is not a config file.
+        // A server started as a Sentinel (`--sentinel`, or a binary named redis-sentinel) would
+        // otherwise come up as a data node nobody asked for: refuse, pointing at redis-sentinel.
+        let invoked_as_sentinel = args.first().is_some_and(|first| {
+            std::path::Path::new(first).file_name() == Some("redis-sentinel".as_ref())
+        });
+        if invoked_as_sentinel || args.iter().any(|arg| arg == "--sentinel") {
+            return Err(ServerError::Config(SENTINEL_MODE_REFUSED.to_string()));
+        }
         let args = match args.first() {
             Some(first) if is_program_name(first) => &args[1..],
             _ => args,
@@ -563,6 +576,18 @@ mod tests {
         assert_eq!(c.get("save"), "900 1 300 10");
         assert!(c.config_file.as_deref().is_some_and(|f| f.starts_with('/')));
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn sentinel_mode_is_refused() {
+        for argv in [
+            &["--sentinel"][..],
+            &["ferrocache", "/etc/sentinel.conf", "--sentinel"],
+            &["/usr/bin/redis-sentinel", "/etc/sentinel.conf"],
+        ] {
+            let err = Config::from_args(&args(argv)).err().unwrap().to_string();
+            assert!(err.contains(SENTINEL_MODE_REFUSED), "{argv:?}: {err}");
+        }
     }
 
     #[test]
