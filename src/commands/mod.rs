@@ -21,6 +21,7 @@ pub mod dump;
 pub mod expire;
 pub mod function;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod info;

@@ -39,6 +39,7 @@ pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
         super::bitmap::COMMANDS,
         super::sort::COMMANDS,
         super::hyperloglog::COMMANDS,
+        super::geo::COMMANDS,
     ]
     .into_iter()
     .flatten()
