@@ -563,12 +563,20 @@ fn search(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CommandResult {
         Ok(n) if n > 0 => n.min(found.len()),
         _ => found.len(),
     };
-    // A stable sort, as glibc's qsort (a merge sort) is for Redis: equal distances keep the
-    // order they were found in.
-    match sort {
-        Sort::Asc => found.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(Equal)),
-        Sort::Desc => found.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(Equal)),
-        Sort::None => {}
+    // All of them: a stable sort, as glibc's qsort (a merge sort) is for Redis, so equal
+    // distances keep the order they were found in. The first COUNT only: Redis's partial
+    // quicksort, whose order of equal distances we reproduce.
+    let by_distance = |a: &Found, b: &Found| a.dist.partial_cmp(&b.dist).unwrap_or(Equal);
+    let order = |a: &Found, b: &Found| match sort {
+        Sort::Desc => by_distance(b, a),
+        _ => by_distance(a, b),
+    };
+    if sort != Sort::None {
+        if returned == found.len() {
+            found.sort_by(order);
+        } else {
+            geohash::partial_sort(&mut found, returned, &order);
+        }
     }
     found.truncate(returned);
     for f in &mut found {

@@ -487,9 +487,149 @@ fn move_y(cell: Cell, d: i8) -> Cell {
     }
 }
 
-/// A distance as Redis prints it: `%.4f`.
+/// A distance as Redis prints it: four decimals, from the value times 10^4 rounded to an
+/// integer (half to even, as `llrint`), which is not always what an exact `%.4f` would print.
 pub fn format_distance(value: f64) -> String {
-    format!("{value:.4}")
+    if value == 0.0 {
+        return "0.0000".to_string();
+    }
+    let scaled = (value * 10000.0).round_ties_even() as i64;
+    let sign = if scaled < 0 { "-" } else { "" };
+    let n = scaled.unsigned_abs();
+    format!("{sign}{}.{:04}", n / 10000, n % 10000)
+}
+
+/// Sorts enough of `items` that `items[..k]` holds the first `k` in order, exactly as Redis's
+/// `pqsort` (Bentley and McIlroy's quicksort that skips partitions outside the wanted range)
+/// leaves them, including the order of equal elements, which a partial sort of another kind
+/// would not reproduce.
+pub fn partial_sort<T>(items: &mut [T], k: usize, cmp: &impl Fn(&T, &T) -> std::cmp::Ordering) {
+    if k == 0 || items.is_empty() {
+        return;
+    }
+    pqsort(items, 0, items.len(), cmp, 0, k - 1);
+}
+
+fn med3<T>(
+    v: &[T],
+    a: usize,
+    b: usize,
+    c: usize,
+    cmp: &impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> usize {
+    use std::cmp::Ordering::{Greater, Less};
+    if cmp(&v[a], &v[b]) == Less {
+        if cmp(&v[b], &v[c]) == Less {
+            b
+        } else if cmp(&v[a], &v[c]) == Less {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) == Greater {
+        b
+    } else if cmp(&v[a], &v[c]) == Less {
+        a
+    } else {
+        c
+    }
+}
+
+/// Swaps `v[a..a + n]` with `v[b..b + n]` element by element.
+fn vecswap<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
+}
+
+/// `pqsort` on `v[lo..lo + n]`, wanting ranks `lrange..=rrange` of the whole slice.
+fn pqsort<T>(
+    v: &mut [T],
+    mut lo: usize,
+    mut n: usize,
+    cmp: &impl Fn(&T, &T) -> std::cmp::Ordering,
+    lrange: usize,
+    rrange: usize,
+) {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    loop {
+        if n < 7 {
+            for pm in lo + 1..lo + n {
+                let mut pl = pm;
+                while pl > lo && cmp(&v[pl - 1], &v[pl]) == Greater {
+                    v.swap(pl, pl - 1);
+                    pl -= 1;
+                }
+            }
+            return;
+        }
+        let mut pm = lo + n / 2;
+        if n > 7 {
+            let mut pl = lo;
+            let mut pn = lo + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = med3(v, pm - d, pm, pm + d, cmp);
+                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = med3(v, pl, pm, pn, cmp);
+        }
+        v.swap(lo, pm);
+        let (mut pa, mut pb) = (lo + 1, lo + 1);
+        // `pc`/`pd` may step to just below `pb` (one below `lo + 1` at the least): keep them
+        // as signed positions.
+        let (mut pc, mut pd) = ((lo + n - 1) as isize, (lo + n - 1) as isize);
+        loop {
+            while pb as isize <= pc {
+                let c = cmp(&v[pb], &v[lo]);
+                if c == Greater {
+                    break;
+                }
+                if c == Equal {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb as isize <= pc {
+                let c = cmp(&v[pc as usize], &v[lo]);
+                if c == Less {
+                    break;
+                }
+                if c == Equal {
+                    v.swap(pc as usize, pd as usize);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb as isize > pc {
+                break;
+            }
+            v.swap(pb, pc as usize);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = lo + n;
+        let r = (pa - lo).min(pb - pa);
+        vecswap(v, lo, pb - r, r);
+        let r = ((pd - pc) as usize).min(pn - pd as usize - 1);
+        vecswap(v, pb, pn - r, r);
+        let wanted = |start: usize, len: usize| !(rrange < start || lrange >= start + len);
+        let left = pb - pa;
+        if left > 1 && wanted(lo, left) {
+            pqsort(v, lo, left, cmp, lrange, rrange);
+        }
+        let right = (pd - pc) as usize;
+        if right > 1 {
+            lo = pn - right;
+            n = right;
+            if wanted(lo, n) {
+                continue;
+            }
+        }
+        return;
+    }
 }
 
 #[cfg(test)]
@@ -534,5 +674,33 @@ mod tests {
     #[test]
     fn distance_text() {
         assert_eq!(format_distance(0.0), "0.0000");
+        // 11047714.38474999927 times 10^4 rounds to ...847.5 as a double, then to even.
+        assert_eq!(format_distance(11_047_714.384_75), "11047714.3848");
+        assert_eq!(format_distance(0.5), "0.5000");
+        assert_eq!(format_distance(12.25), "12.2500");
+    }
+
+    #[test]
+    fn partial_sort_orders_the_prefix() {
+        let mut r = 12345u64;
+        for len in [0usize, 1, 5, 7, 8, 39, 41, 100, 300] {
+            for k in [1usize, 3, 10, 50, 300] {
+                let mut v: Vec<(u64, usize)> = (0..len)
+                    .map(|i| {
+                        r = r
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        ((r >> 60) % 5, i)
+                    })
+                    .collect();
+                let mut sorted = v.clone();
+                sorted.sort_by_key(|x| x.0);
+                partial_sort(&mut v, k, &|a, b| a.0.cmp(&b.0));
+                let k = k.min(len);
+                let keys: Vec<u64> = v[..k].iter().map(|x| x.0).collect();
+                let want: Vec<u64> = sorted[..k].iter().map(|x| x.0).collect();
+                assert_eq!(keys, want, "len {len} k {k}");
+            }
+        }
     }
 }
