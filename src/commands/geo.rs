@@ -687,4 +687,159 @@ mod tests {
             "-ERR invalid longitude,latitude pair 200.000000,10.000000\r\n"
         );
     }
+
+    use super::{parse_options, Form, MemberLookup};
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    /// A source key with one member, `m`, or no key at all.
+    struct Fake(bool);
+
+    impl MemberLookup for Fake {
+        fn position(&self, member: &[u8]) -> Option<Option<(f64, f64)>> {
+            self.0.then(|| (member == b"m").then_some((1.0, 1.0)))
+        }
+    }
+
+    const WORDS: &[&str] = &[
+        "FROMMEMBER",
+        "frommember",
+        "FROMLONLAT",
+        "BYRADIUS",
+        "byradius",
+        "BYBOX",
+        "ASC",
+        "DESC",
+        "COUNT",
+        "ANY",
+        "WITHCOORD",
+        "WITHDIST",
+        "WITHHASH",
+        "STOREDIST",
+        "STORE",
+        "m",
+        "x",
+        "1",
+        "-1",
+        "0",
+        "200",
+        "1e400",
+        "inf",
+        "abc",
+        "km",
+        "M",
+        "yd",
+        "",
+    ];
+
+    /// The grammar of GEOSEARCH's options as redis.io documents it and Redis checks it, written
+    /// as a reference independent of the parser's code: the first error, or Ok.
+    fn reference(tokens: &[&str], key: bool) -> Result<(), String> {
+        let float = |t: &str| match t {
+            "1" | "-1" | "0" | "200" | "inf" => Ok(t.parse::<f64>().unwrap()),
+            _ => Err(()),
+        };
+        let unit = |t: &str| match t.to_ascii_lowercase().as_str() {
+            "m" | "km" => Ok(()),
+            _ => Err("ERR unsupported unit provided. please use M, KM, FT, MI".to_string()),
+        };
+        let (mut member, mut lonlat, mut radius, mut rect) = (false, false, false, false);
+        let (mut any, mut count) = (false, false);
+        let mut i = 0;
+        while i < tokens.len() {
+            let word = tokens[i].to_ascii_uppercase();
+            let left = tokens.len() - i - 1;
+            match word.as_str() {
+                "WITHCOORD" | "WITHDIST" | "WITHHASH" | "ASC" | "DESC" => {}
+                "ANY" => any = true,
+                "COUNT" if left >= 1 => {
+                    let n: i64 = tokens[i + 1]
+                        .parse()
+                        .map_err(|_| "ERR value is not an integer or out of range".to_string())?;
+                    if n <= 0 {
+                        return Err("ERR COUNT must be > 0".into());
+                    }
+                    count = true;
+                    i += 1;
+                }
+                "FROMMEMBER" if left >= 1 && !lonlat => {
+                    if key && tokens[i + 1] != "m" {
+                        return Err("ERR could not decode requested zset member".into());
+                    }
+                    member = true;
+                    i += 1;
+                }
+                "FROMLONLAT" if left >= 2 && !member => {
+                    let not_float = || "ERR value is not a valid float".to_string();
+                    let lon = float(tokens[i + 1]).map_err(|_| not_float())?;
+                    let lat = float(tokens[i + 2]).map_err(|_| not_float())?;
+                    if lon.abs() > 180.0 || lat.abs() > 85.05112878 {
+                        return Err(format!(
+                            "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+                        ));
+                    }
+                    lonlat = true;
+                    i += 2;
+                }
+                "BYRADIUS" if left >= 2 && !rect => {
+                    let r =
+                        float(tokens[i + 1]).map_err(|_| "ERR need numeric radius".to_string())?;
+                    if r < 0.0 {
+                        return Err("ERR radius cannot be negative".into());
+                    }
+                    unit(tokens[i + 2])?;
+                    radius = true;
+                    i += 2;
+                }
+                "BYBOX" if left >= 3 && !radius => {
+                    let w =
+                        float(tokens[i + 1]).map_err(|_| "ERR need numeric width".to_string())?;
+                    let h =
+                        float(tokens[i + 2]).map_err(|_| "ERR need numeric height".to_string())?;
+                    if w < 0.0 || h < 0.0 {
+                        return Err("ERR height or width cannot be negative".into());
+                    }
+                    unit(tokens[i + 3])?;
+                    rect = true;
+                    i += 3;
+                }
+                _ => return Err("ERR syntax error".into()),
+            }
+            i += 1;
+        }
+        if !(member || lonlat) {
+            return Err(
+                "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for GEOSEARCH".into(),
+            );
+        }
+        if !(radius || rect) {
+            return Err(
+                "ERR exactly one of BYRADIUS and BYBOX can be specified for GEOSEARCH".into(),
+            );
+        }
+        if any && !count {
+            return Err("ERR the ANY argument requires COUNT argument".into());
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Any sequence of GEOSEARCH words: no panic, and the parser accepts exactly what the
+        /// grammar accepts, with the grammar's first error.
+        #[test]
+        fn geosearch_options_follow_the_grammar(
+            picks in proptest::collection::vec(0..WORDS.len(), 0..12),
+            key in any::<bool>(),
+        ) {
+            let tokens: Vec<&str> = picks.iter().map(|&i| WORDS[i]).collect();
+            let mut argv = vec![Bytes::from_static(b"GEOSEARCH"), Bytes::from_static(b"k")];
+            argv.extend(tokens.iter().map(|t| Bytes::copy_from_slice(t.as_bytes())));
+            let got = parse_options(&argv, Form::Search, &Fake(key))
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            prop_assert_eq!(got, reference(&tokens, key), "{:?}", tokens);
+        }
+    }
 }
