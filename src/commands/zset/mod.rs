@@ -417,6 +417,9 @@ fn add_generic(
             ScoreMode::Set => "zadd",
         };
         ctx.notify(notify::ZSET, event, db, key);
+        // Redis replies first and raises the event after, so the caller's own event frame
+        // follows the reply.
+        ctx.client.pubsub.hold_pushes = true;
     }
     result?;
     Ok(match (opts.mode, opts.counted) {
