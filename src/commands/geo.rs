@@ -493,15 +493,12 @@ fn members_inside(z: &ZSetValue, search: &Search, limit: usize) -> Vec<Found> {
             break;
         }
         let (min, max) = cell.score_range();
-        let start = z.rank_from_score(ScoreBound {
+        let from = ScoreBound {
             value: min as f64,
             exclusive: false,
-        });
-        let end = z.rank_past_score(ScoreBound {
-            value: max as f64,
-            exclusive: true,
-        });
-        for (member, score) in z.range(start, end) {
+        };
+        let end = max as f64;
+        for (member, score) in z.iter_from_score(from).take_while(|&(_, s)| s < end) {
             let (longitude, latitude) = geohash::decode_score(score);
             if let Some(dist) = search.distance_if_inside(longitude, latitude) {
                 found.push(Found {

@@ -632,6 +632,32 @@ impl ZSetValue {
         }
     }
 
+    /// Members and scores in ascending order from the first score inside `min` to the end of
+    /// the set, found without computing a rank (the caller stops where its range ends):
+    /// GEOSEARCH reads up to nine short score ranges of a large set per query.
+    pub fn iter_from_score(&self, min: ScoreBound) -> RankIter<'_> {
+        let below = |s: f64| {
+            if min.exclusive {
+                s <= min.value
+            } else {
+                s < min.value
+            }
+        };
+        let b = self
+            .blocks
+            .partition_point(|blk| below(*blk.scores.last().expect("blocks are never empty")));
+        let offset = self
+            .blocks
+            .get(b)
+            .map_or(0, |blk| blk.scores.partition_point(|&s| below(s)));
+        RankIter {
+            set: self,
+            block: b,
+            offset,
+            left: usize::MAX,
+        }
+    }
+
     /// Every member and score in ascending order.
     pub fn iter(&self) -> RankIter<'_> {
         self.range(0, self.len())
@@ -751,7 +777,8 @@ impl<'a> Iterator for RankIter<'a> {
         if self.left == 0 {
             return None;
         }
-        let blk = &self.set.blocks[self.block];
+        // `left` is unbounded for `iter_from_score`: the end of the blocks ends it.
+        let blk = self.set.blocks.get(self.block)?;
         let item = (
             self.set.member(blk.ids[self.offset]),
             blk.scores[self.offset],
@@ -766,6 +793,10 @@ impl<'a> Iterator for RankIter<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.left == usize::MAX {
+            // `iter_from_score`: up to the end of the set.
+            return (0, Some(self.set.len()));
+        }
         (self.left, Some(self.left))
     }
 }
