@@ -498,21 +498,22 @@ fn members_inside(z: &ZSetValue, search: &Search, limit: usize) -> Vec<Found> {
             exclusive: false,
         };
         let end = max as f64;
-        for (member, score) in z.iter_from_score(from).take_while(|&(_, s)| s < end) {
+        z.visit_from_score(from, |score, member| {
+            if score >= end {
+                return false;
+            }
             let (longitude, latitude) = geohash::decode_score(score);
             if let Some(dist) = search.distance_if_inside(longitude, latitude) {
                 found.push(Found {
-                    member: Bytes::copy_from_slice(member),
+                    member: Bytes::copy_from_slice(member.bytes()),
                     score,
                     longitude,
                     latitude,
                     dist,
                 });
             }
-            if limit > 0 && found.len() >= limit {
-                break;
-            }
-        }
+            !(limit > 0 && found.len() >= limit)
+        });
     }
     found
 }

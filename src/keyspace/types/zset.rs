@@ -658,6 +658,23 @@ impl ZSetValue {
         }
     }
 
+    /// Visits members in ascending order from the first score inside `min` while `f` returns
+    /// true. `f` gets each score and a handle that reads the member only when asked, so a caller
+    /// that filters on the score (GEOSEARCH decodes a position from it) touches only the
+    /// members it keeps: the scores are contiguous in the blocks, the members are not.
+    pub fn visit_from_score(&self, min: ScoreBound, mut f: impl FnMut(f64, MemberRef<'_>) -> bool) {
+        let start = self.iter_from_score(min);
+        let (first_block, mut offset) = (start.block, start.offset);
+        for blk in self.blocks.iter().skip(first_block) {
+            for (&score, &id) in blk.scores[offset..].iter().zip(&blk.ids[offset..]) {
+                if !f(score, MemberRef { set: self, id }) {
+                    return;
+                }
+            }
+            offset = 0;
+        }
+    }
+
     /// Every member and score in ascending order.
     pub fn iter(&self) -> RankIter<'_> {
         self.range(0, self.len())
@@ -738,6 +755,19 @@ impl ZSetValue {
     pub fn at_slot(&self, slot: usize) -> Option<(&[u8], f64)> {
         let s = self.slots.get(slot)?;
         s.member.as_ref().map(|m| (m.bytes(), s.score))
+    }
+}
+
+/// A member found by `visit_from_score`, read on demand.
+#[derive(Clone, Copy)]
+pub struct MemberRef<'a> {
+    set: &'a ZSetValue,
+    id: u32,
+}
+
+impl<'a> MemberRef<'a> {
+    pub fn bytes(&self) -> &'a [u8] {
+        self.set.member(self.id)
     }
 }
 
