@@ -7,16 +7,18 @@
 //! the same order of checks and errors, the same cells read in the same order, and the same
 //! sorting, so replies are byte for byte Redis's.
 
-use super::args::{is, parse_double, parse_i64};
-use super::collection::read_in;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::read_in;
+use crate::engine::args::{is, parse_double, parse_i64};
 use crate::error::CommandError;
 use crate::keyspace::types::geohash::{self, Search, Shape};
 use crate::keyspace::types::zset::ScoreBound;
 use crate::keyspace::types::ZSetValue;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::cmp::Ordering::Equal;
 
@@ -136,7 +138,7 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let score = geohash::score_of(lon, lat).expect("checked inside the limits");
         pairs.push((score, &triple[2][..]));
     }
-    super::zset::add_plain(ctx, &argv[1], &pairs, nx, xx, ch)
+    crate::commands::sorted_set::add_plain(ctx, &argv[1], &pairs, nx, xx, ch)
 }
 
 fn geodist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -607,7 +609,7 @@ fn search(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CommandResult {
                 .collect(),
         ));
     };
-    let limits = super::zset::limits(ctx);
+    let limits = crate::commands::sorted_set::limits(ctx);
     let member_max = found.iter().map(|f| f.member.len()).max().unwrap_or(0);
     let mut result = ZSetValue::with_hint(found.len(), member_max, limits);
     for f in &found {
@@ -619,12 +621,14 @@ fn search(ctx: &mut Ctx<'_>, argv: &[Bytes], form: Form) -> CommandResult {
     } else {
         "georadiusstore"
     };
-    Ok(super::zset::store(ctx, &argv[at], result, event))
+    Ok(crate::commands::sorted_set::store(
+        ctx, &argv[at], result, event,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn add_search_and_store() {

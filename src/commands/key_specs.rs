@@ -171,7 +171,7 @@ fn range(find: Find, first: i64, argv: &[Bytes]) -> Option<(i64, i64, i64)> {
         } => {
             let count = argv
                 .get(usize::try_from(first + keynumidx as i64).ok()?)
-                .and_then(|a| crate::commands::args::parse_i64(a).ok())
+                .and_then(|a| crate::engine::args::parse_i64(a).ok())
                 .filter(|&n| n >= 0)?;
             let start = first + firstkey as i64;
             Some((start, start + count - 1, step as i64))

@@ -3,8 +3,8 @@
 //! 7.2 command the registry lacks as ✘. After adding a command or changing what it does, edit
 //! its row and run `UPDATE_DOCS=1 cargo test --lib commands::compat` (docs/testing.md).
 
-use super::Note;
-use super::Status::{Full, Missing, Partial};
+use crate::compat::Note;
+use crate::compat::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
 pub const NOT_YET_FEATURES: &[&str] = &["replication"];
@@ -814,7 +814,7 @@ pub static NOTES: &[Note] = &[
         commands: &["bzpopmin", "bzpopmax", "bzmpop"],
         options: "",
         status: Partial,
-        differences: "On `crate::blocking`: served at once when a key holds a sorted set, otherwise parked (FIFO per key, woken by ZADD and every other write to the key, timeouts with fractional seconds, a null array on timeout and at once inside MULTI/EXEC). Logged as ZPOPMIN/ZPOPMAX. NOSCRIPT, as Redis 7.0.15 reports. Difference: served after the writer's locks are released, as BLPOP (Lists).",
+        differences: "On `crate::engine::blocking`: served at once when a key holds a sorted set, otherwise parked (FIFO per key, woken by ZADD and every other write to the key, timeouts with fractional seconds, a null array on timeout and at once inside MULTI/EXEC). Logged as ZPOPMIN/ZPOPMAX. NOSCRIPT, as Redis 7.0.15 reports. Difference: served after the writer's locks are released, as BLPOP (Lists).",
     },
     // Sorted sets
     Note {
@@ -870,7 +870,7 @@ pub static NOTES: &[Note] = &[
         commands: &["xread", "xreadgroup"],
         options: "COUNT BLOCK GROUP NOACK STREAMS `$` `>`",
         status: Full,
-        differences: "BLOCK on `crate::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP creates its consumer and sets its seen-time on every attempt, served or not (Redis 7.2; 7.0 only when served), and is logged as forced XCLAIMs plus XGROUP SETID.",
+        differences: "BLOCK on `crate::engine::blocking`: a blocked read is re-run on every write to its keys with `$` fixed to the ID it stood for (Redis 7.2's re-execution), so a deleted key or destroyed group answers -NOGROUP; a null array at once inside MULTI/EXEC; refused in scripts. XREADGROUP creates its consumer and sets its seen-time on every attempt, served or not (Redis 7.2; 7.0 only when served), and is logged as forced XCLAIMs plus XGROUP SETID.",
     },
     // Streams
     Note {

@@ -10,16 +10,18 @@ mod algebra;
 mod pop;
 mod range;
 
-use super::args::{is, parse_double};
-use super::collection::{self, read_in};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::commands::collection::{self, read_in};
+use crate::engine::args::{is, parse_double};
 use crate::error::CommandError;
 use crate::keyspace::types::zset::{Inserted, ListpackLimits};
 use crate::keyspace::types::ZSetValue;
 use crate::keyspace::{Value, ValueRef};
 use crate::protocol::{Protocol, Reply};
 use crate::pubsub::notify;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -37,19 +39,19 @@ const TWO_KEYS: KeySpec = KeySpec::Range {
 
 /// Keys of ZUNION/ZINTER/ZDIFF/ZINTERCARD/ZMPOP: `numkeys` at 1, keys after it.
 fn keys_numkeys_at_1(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    super::keys_after_numkeys(argv, 1)
+    crate::engine::keys_after_numkeys(argv, 1)
 }
 
 /// Keys of the STORE variants: the destination at 1, `numkeys` at 2, keys after it.
 fn keys_store_numkeys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
     let mut keys = vec![(None, 1)];
-    keys.extend(super::keys_after_numkeys(argv, 2));
+    keys.extend(crate::engine::keys_after_numkeys(argv, 2));
     keys
 }
 
 /// Keys of BZMPOP: timeout at 1, `numkeys` at 2, keys after it.
 fn keys_numkeys_at_2(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    super::keys_after_numkeys(argv, 2)
+    crate::engine::keys_after_numkeys(argv, 2)
 }
 
 /// Keys of BZPOPMIN/BZPOPMAX: every argument but the first and the last (the timeout).
@@ -487,7 +489,7 @@ fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// ZRANK / ZREVRANK key member [WITHSCORE] (WITHSCORE is Redis 7.2).
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], order: RankOrder) -> CommandResult {
     if argv.len() > 4 {
-        return Err(CommandError::Arity(super::args::lower(&argv[0])));
+        return Err(CommandError::Arity(crate::engine::args::lower(&argv[0])));
     }
     let with_score = match argv.get(3) {
         None => false,
@@ -518,7 +520,7 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], order: RankOrder) -> CommandR
 /// member present for a whole iteration is returned at least once. A set small enough for
 /// Redis's listpack encoding is returned whole with cursor 0, as Redis does.
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let cursor = super::generic::parse_scan_cursor(&argv[2])?;
+    let cursor = crate::commands::generic::parse_scan_cursor(&argv[2])?;
     let mut count = 10usize;
     let mut pattern = None;
     let mut i = 3;
@@ -527,7 +529,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             return Err(CommandError::Syntax);
         };
         if is(&argv[i], "count") {
-            let n = super::args::parse_i64(value)?;
+            let n = crate::engine::args::parse_i64(value)?;
             if n < 1 {
                 return Err(CommandError::Syntax);
             }
@@ -581,7 +583,7 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testing::TestServer;
+    use crate::testing::TestServer;
 
     #[test]
     fn zadd_options_and_replies() {
