@@ -632,6 +632,49 @@ impl ZSetValue {
         }
     }
 
+    /// Members and scores in ascending order from the first score inside `min` to the end of
+    /// the set, found without computing a rank (the caller stops where its range ends):
+    /// GEOSEARCH reads up to nine short score ranges of a large set per query.
+    pub fn iter_from_score(&self, min: ScoreBound) -> RankIter<'_> {
+        let below = |s: f64| {
+            if min.exclusive {
+                s <= min.value
+            } else {
+                s < min.value
+            }
+        };
+        let b = self
+            .blocks
+            .partition_point(|blk| below(*blk.scores.last().expect("blocks are never empty")));
+        let offset = self
+            .blocks
+            .get(b)
+            .map_or(0, |blk| blk.scores.partition_point(|&s| below(s)));
+        RankIter {
+            set: self,
+            block: b,
+            offset,
+            left: usize::MAX,
+        }
+    }
+
+    /// Visits members in ascending order from the first score inside `min` while `f` returns
+    /// true. `f` gets each score and a handle that reads the member only when asked, so a caller
+    /// that filters on the score (GEOSEARCH decodes a position from it) touches only the
+    /// members it keeps: the scores are contiguous in the blocks, the members are not.
+    pub fn visit_from_score(&self, min: ScoreBound, mut f: impl FnMut(f64, MemberRef<'_>) -> bool) {
+        let start = self.iter_from_score(min);
+        let (first_block, mut offset) = (start.block, start.offset);
+        for blk in self.blocks.iter().skip(first_block) {
+            for (&score, &id) in blk.scores[offset..].iter().zip(&blk.ids[offset..]) {
+                if !f(score, MemberRef { set: self, id }) {
+                    return;
+                }
+            }
+            offset = 0;
+        }
+    }
+
     /// Every member and score in ascending order.
     pub fn iter(&self) -> RankIter<'_> {
         self.range(0, self.len())
@@ -715,6 +758,19 @@ impl ZSetValue {
     }
 }
 
+/// A member found by `visit_from_score`, read on demand.
+#[derive(Clone, Copy)]
+pub struct MemberRef<'a> {
+    set: &'a ZSetValue,
+    id: u32,
+}
+
+impl<'a> MemberRef<'a> {
+    pub fn bytes(&self) -> &'a [u8] {
+        self.set.member(self.id)
+    }
+}
+
 /// Which end ZPOPMIN / ZPOPMAX take from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PopEnd {
@@ -751,7 +807,8 @@ impl<'a> Iterator for RankIter<'a> {
         if self.left == 0 {
             return None;
         }
-        let blk = &self.set.blocks[self.block];
+        // `left` is unbounded for `iter_from_score`: the end of the blocks ends it.
+        let blk = self.set.blocks.get(self.block)?;
         let item = (
             self.set.member(blk.ids[self.offset]),
             blk.scores[self.offset],
@@ -766,6 +823,10 @@ impl<'a> Iterator for RankIter<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.left == usize::MAX {
+            // `iter_from_score`: up to the end of the set.
+            return (0, Some(self.set.len()));
+        }
         (self.left, Some(self.left))
     }
 }
