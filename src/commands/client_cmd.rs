@@ -397,10 +397,8 @@ pub fn client_line(
         details.argc = own_argv.len();
         details.output_buf = 0;
         own_cmd.to_string()
-    } else if details.last_cmd.is_empty() {
-        String::from("NULL")
     } else {
-        details.last_cmd.clone()
+        client.last_cmd.get().unwrap_or("NULL").to_string()
     };
     if details.multi <= 0 {
         details.multi_mem = 0;

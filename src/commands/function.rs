@@ -59,7 +59,12 @@ const FCALL_RO_FLAGS: u32 =
     NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | ALL_SHARDS;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    fcall_spec("fcall", FCALL_FLAGS, "Invokes a function.", fcall),
+    fcall_spec(
+        "fcall",
+        FCALL_FLAGS | SCRIPT_FUNCTION,
+        "Invokes a function.",
+        fcall,
+    ),
     fcall_spec(
         "fcall_ro",
         FCALL_RO_FLAGS,

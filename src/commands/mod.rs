@@ -105,6 +105,37 @@ pub mod flags {
     /// (TOUCH, Redis 7.2; not reported by COMMAND INFO).
     pub const TOUCHES: u32 = 1 << 21;
 
+    // What dispatch and the subsystems treat specially, declared here rather than recognised
+    // by name (none is reported by COMMAND INFO).
+    /// Acts on the transaction itself: run at once inside MULTI, never queued (MULTI, EXEC,
+    /// DISCARD, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: u32 = 1 << 22;
+    /// Ends a transaction, so it is not refused for memory inside MULTI (EXEC, DISCARD, QUIT,
+    /// RESET; Redis's `processCommand` names the same four).
+    pub const ENDS_TRANSACTION: u32 = 1 << 23;
+    /// Runs the commands queued since MULTI (EXEC): writes, MISCONF and OOM refusals look at
+    /// them, and a refusal discards the transaction.
+    pub const RUNS_QUEUED: u32 = 1 << 24;
+    /// Refused like a write while writes fail (MISCONF), though it writes nothing (PING, as
+    /// Redis's `processCommand`).
+    pub const REFUSED_LIKE_WRITE: u32 = 1 << 25;
+    /// Runs a script that may write, given as its body in the first argument (EVAL), by SHA1
+    /// (EVALSHA) or as a function name (FCALL): its shebang or library flags say whether it is
+    /// refused for memory.
+    pub const SCRIPT_BODY: u32 = 1 << 26;
+    pub const SCRIPT_SHA: u32 = 1 << 27;
+    pub const SCRIPT_FUNCTION: u32 = 1 << 28;
+    /// Changes what the connection listens to besides the Pub/Sub commands (RESET, MONITOR):
+    /// the subscription counts are published after it.
+    pub const CHANGES_LISTENING: u32 = 1 << 29;
+    /// Answers `pong` as a Pub/Sub message to a RESP2 subscriber (PING).
+    pub const PONG_WHILE_SUBSCRIBED: u32 = 1 << 30;
+    /// Runs on a RESP2 connection in subscribed mode ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING,
+    /// QUIT, RESET); any other command is refused there.
+    pub const ALLOWED_WHILE_SUBSCRIBED: u32 = 1 << 31;
+    /// Any of the script flags.
+    pub const RUNS_SCRIPT: u32 = SCRIPT_BODY | SCRIPT_SHA | SCRIPT_FUNCTION;
+
     /// Flag names in the order Redis prints them.
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),

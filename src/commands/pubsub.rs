@@ -13,7 +13,7 @@ use crate::protocol::Reply;
 use crate::pubsub::ChannelKind;
 use bytes::Bytes;
 
-const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
+const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | ALLOWED_WHILE_SUBSCRIBED;
 const INFO_FLAGS: u32 = PUBSUB | LOADING | STALE;
 
 const fn sub(
@@ -190,7 +190,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "monitor",
         1,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | CHANGES_LISTENING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",

@@ -85,14 +85,14 @@ const fn sub(
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "eval",
-        EVAL_FLAGS,
+        EVAL_FLAGS | SCRIPT_BODY,
         "2.6.0",
         "Executes a server-side Lua script.",
         eval,
     ),
     spec(
         "evalsha",
-        EVAL_FLAGS,
+        EVAL_FLAGS | SCRIPT_SHA,
         "2.6.0",
         "Executes a server-side Lua script by SHA1 digest.",
         evalsha,

@@ -58,6 +58,12 @@ pub struct Shard {
     /// Running snapshots' views of this shard (snapshot.rs). Every write to a slot passes
     /// `before_slot_write` first; None (one branch) when no snapshot runs.
     snapshot: Option<Box<ShardViews>>,
+    /// The slot the last successful `find_slot` returned, beside the top half of its key's
+    /// hash: a command looks its key up several times (the read, the write, WATCH), and each
+    /// later probe costs one comparison with an entry already in the cache. Never trusted
+    /// blindly: the slot's entry must hold the very key (keys are unique in a shard and every
+    /// live entry is indexed), so no change of the table needs to reset it.
+    found_memo: std::sync::atomic::AtomicU64,
 }
 
 /// The entry at slot `pos` of a slab, if any.
@@ -88,6 +94,7 @@ impl Shard {
             prefix_stats: Default::default(),
             evict_tier: Default::default(),
             snapshot: None,
+            found_memo: Default::default(),
         }
     }
 
@@ -230,15 +237,24 @@ impl Shard {
     }
 
     fn find_slot(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let memo = self.found_memo.load(Relaxed);
+        if memo >> 32 == hash >> 32 {
+            let id = memo as u32;
+            if entry_in(&self.slots, id as usize).is_some_and(|e| e.key() == key) {
+                return Some(id);
+            }
+        }
         let slots = &self.slots;
-        self.index
-            .find(hash, |&id| {
-                let id = id as usize;
-                slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
-                    .as_ref()
-                    .is_some_and(|e| e.key() == key)
-            })
-            .copied()
+        let id = *self.index.find(hash, |&id| {
+            let id = id as usize;
+            slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+                .as_ref()
+                .is_some_and(|e| e.key() == key)
+        })?;
+        self.found_memo
+            .store(((hash >> 32) << 32) | u64::from(id), Relaxed);
+        Some(id)
     }
 
     /// The slot of a live key: deletes the key first if its deadline has passed (lazy expiry,
@@ -338,9 +354,11 @@ impl Shard {
 
     /// Inserts a prepared entry, replacing any live entry under the same key.
     pub fn insert_entry(&mut self, hash: u64, mut entry: Entry, now_ms: u64) -> Option<Entry> {
-        let old = self.remove(hash, entry.key(), now_ms);
+        if let Some(id) = self.find_slot(hash, entry.key()) {
+            return self.replace_at(id, entry, now_ms);
+        }
         if entry.access() == 0 {
-            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+            entry.set_access(access::fresh(None, now_ms));
         }
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
@@ -380,6 +398,44 @@ impl Shard {
             hasher.hash_one(e.key())
         });
         self.keys += 1;
+        super::evict_tiers::note_insert(self, id);
+        None
+    }
+
+    /// `insert_entry` over a key already indexed at slot `id`: the new entry takes the old
+    /// one's slot, so the index is neither probed again nor changed. Everything else is what
+    /// removing the old entry and inserting the new one does (watchers, tiers, counts, an
+    /// expired old entry counted as expired and not returned).
+    fn replace_at(&mut self, id: u32, mut entry: Entry, now_ms: u64) -> Option<Entry> {
+        self.before_slot_write(id);
+        let old = self
+            .slot_mut(id)
+            .take()
+            .expect("indexed slot holds an entry");
+        if !self.watchers.is_empty() {
+            self.watchers.touch(old.key(), false);
+        }
+        self.evict_tier.note_remove(old.key());
+        self.used_bytes -= old.memory_bytes();
+        if old.expire_at_ms().is_some() {
+            self.volatile_keys -= 1;
+        }
+        let old = if old.is_expired(now_ms) {
+            self.note_expired(old.key());
+            None
+        } else {
+            Some(old)
+        };
+        if entry.access() == 0 {
+            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+        }
+        self.used_bytes += entry.memory_bytes();
+        if let Some(deadline) = entry.expire_at_ms() {
+            self.volatile_keys += 1;
+            self.note_deadline(deadline);
+        }
+        self.set_stamp(id, entry.access());
+        *self.slot_mut(id) = Some(entry);
         super::evict_tiers::note_insert(self, id);
         old
     }
@@ -691,6 +747,36 @@ impl Shard {
             self.sweep_pos = stop;
         }
         removed
+    }
+
+    /// One stage of prefetching a key's lookup ahead of the command that will do it (see
+    /// `Keyspace::prefetch_keys`). Stage 0 reads the index's control bytes and starts loading
+    /// the candidate bucket, stage 1 reads the bucket and starts loading the slab slot, stage 2
+    /// reads the slot and starts loading the entry. Run over a whole batch of keys one stage
+    /// at a time, the cache misses of different keys overlap instead of following each other.
+    /// Only hints: nothing is changed, and a wrong candidate costs one wasted load.
+    pub(super) fn prefetch_stage(&self, hash: u64, stage: u8) {
+        let Some(id) = self.index.iter_hash(hash).next() else {
+            return;
+        };
+        match stage {
+            0 => super::entry::prefetch(std::ptr::from_ref(id)),
+            1 => {
+                let id = *id as usize;
+                if let Some(slot) = self
+                    .slots
+                    .get(id / CHUNK_SLOTS)
+                    .and_then(|chunk| chunk.get(id % CHUNK_SLOTS))
+                {
+                    super::entry::prefetch(slot);
+                }
+            }
+            _ => {
+                if let Some(entry) = entry_in(&self.slots, *id as usize) {
+                    entry.prefetch_two_lines();
+                }
+            }
+        }
     }
 
     /// Swaps the whole contents of two shards (SWAPDB); statistics stay with their shard.

@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod listener;
+pub mod lookahead;
 pub mod memcache;
 pub mod tls;
