@@ -963,4 +963,46 @@ mod tests {
         assert_stamps_mirror_entries(&s);
         assert_eq!(s.stamp_at(0), 0);
     }
+    #[test]
+    fn overwrite_reuses_the_slot_and_keeps_the_counts() {
+        let (mut s, h) = shard();
+        let hash = h.hash_one(&b"k"[..]);
+        s.insert_str(hash, b"k", b"v", Some(100), 0);
+        let pos = (0..s.slot_count())
+            .find(|&p| s.entry_at(p).is_some())
+            .unwrap();
+        // A live key: the old entry comes back, the slot and the counts stay.
+        let old = s.insert_str(hash, b"k", b"longer value", None, 50).unwrap();
+        assert_eq!(old.value(), ValueRef::Str(b"v"));
+        assert_eq!(s.entry_at(pos).unwrap().key(), b"k");
+        assert_eq!((s.len(), s.volatile_len()), (1, 0));
+        let only = Entry::new_str(b"k", b"longer value", None).memory_bytes();
+        assert_eq!(s.used_bytes(), only + s.index.capacity() * 5);
+        // An expired key replaced: not returned, counted as expired.
+        s.insert_str(hash, b"k", b"v", Some(100), 60);
+        assert!(s.insert_str(hash, b"k", b"w", Some(300), 200).is_none());
+        assert_eq!(s.stats.expired, 1);
+        assert_eq!((s.len(), s.volatile_len()), (1, 1));
+        assert_stamps_mirror_entries(&s);
+    }
+
+    #[test]
+    fn a_remembered_slot_is_checked_against_the_key() {
+        let (mut s, h) = shard();
+        let (a, b) = (&b"a"[..], &b"b"[..]);
+        s.insert_str(h.hash_one(a), a, b"1", None, 0);
+        assert!(s.get_mut(h.hash_one(a), a, 0).is_some());
+        // "a" goes and "b" takes its slot: a lookup of "a" must not find "b" there.
+        s.remove(h.hash_one(a), a, 0);
+        s.insert_str(h.hash_one(b), b, b"2", None, 0);
+        s.insert_str(h.hash_one(&b"c"[..]), b"c", b"3", None, 0);
+        assert!(s.get_mut(h.hash_one(a), a, 0).is_none());
+        assert_eq!(
+            s.get_mut(h.hash_one(b), b, 0).unwrap().value(),
+            ValueRef::Str(b"2")
+        );
+        // A forged hash with the remembered top half still needs the very key.
+        let forged = (h.hash_one(b) & !0xffff_ffff) | 1;
+        assert!(s.get_mut(forged, a, 0).is_none());
+    }
 }
