@@ -6,16 +6,18 @@
 //! mirrors what CLIENT LIST shows into its `ClientDetails`. The calling client's own line is
 //! built from its live `ClientState`, which is more precise (current command, MULTI state).
 
-use super::args::{is, parse_i64};
-use super::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
-use super::context::ReplyMode;
-use super::server::{container, help_result};
-use super::tracking::{caching, getredir, tracking, trackinginfo};
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::clients::ClientInfo;
 use crate::command;
+use crate::commands::connection::tracking::{caching, getredir, tracking, trackinginfo};
+use crate::commands::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
+use crate::commands::server::{container, help_result};
+use crate::engine::args::{is, parse_i64};
+use crate::engine::context::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -386,14 +388,14 @@ pub fn client_line(
             .client
             .multi
             .as_ref()
-            .map_or(0, crate::commands::dispatch::multi_mem);
+            .map_or(0, crate::engine::dispatch::multi_mem);
         details.no_evict = ctx.client.no_evict;
         details.no_touch = ctx.client.no_touch;
         (details.query_buf, details.query_buf_free) = (
             ctx.client.query_batch.0,
             ctx.client.query_batch.1 - ctx.client.query_batch.0,
         );
-        details.argv_mem = crate::commands::dispatch::argv_mem(own_argv);
+        details.argv_mem = crate::engine::dispatch::argv_mem(own_argv);
         details.argc = own_argv.len();
         details.output_buf = 0;
         own_cmd.to_string()

@@ -5,13 +5,15 @@
 //! state lives in `ClientState`; dispatch refuses commands without the NO_AUTH flag until it is
 //! set, while the default user needs a password.
 
-use super::args::{is, parse_i64};
-use super::context::ReplyMode;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
 use crate::config::REDIS_VERSION;
+use crate::engine::args::{is, parse_i64};
+use crate::engine::context::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[
@@ -152,7 +154,7 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 /// RESET: back to a fresh connection's state, as Redis's `clearClientConnectionState`. The
 /// library name and version stay: they still describe the client behind the connection.
 fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    super::transactions::reset_client(ctx.state, ctx.client);
+    crate::engine::context::reset_client(ctx.state, ctx.client);
     set_db(ctx, 0);
     set_protocol(ctx, Protocol::Resp2);
     set_default_user(ctx);

@@ -36,7 +36,7 @@ pub struct ClientState {
     /// AOF log position the replies of the current batch must wait for (0: none).
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
-    pub blocking: crate::blocking::ClientBlocking,
+    pub blocking: crate::engine::blocking::ClientBlocking,
     /// The query buffer of the batch being run, as read: length and capacity (the running
     /// client's own CLIENT INFO `qbuf=` / `qbuf-free=`: Redis trims it after the batch).
     pub query_batch: (usize, usize),
@@ -45,7 +45,7 @@ pub struct ClientState {
 /// A transaction being queued.
 #[derive(Debug, Default)]
 pub struct MultiState {
-    pub queued: Vec<(crate::commands::registry::Found, Vec<bytes::Bytes>)>,
+    pub queued: Vec<(crate::engine::registry::Found, Vec<bytes::Bytes>)>,
     /// A command was refused while queuing: EXEC must answer EXECABORT.
     pub aborted: bool,
 }
@@ -376,7 +376,7 @@ impl<'a> Ctx<'a> {
 
     /// Parses a database index argument, with Redis's error texts.
     pub fn parse_db_index(&self, arg: &[u8]) -> Result<usize, CommandError> {
-        let n = crate::commands::args::parse_i64(arg)
+        let n = crate::engine::args::parse_i64(arg)
             .map_err(|_| CommandError::err("value is not an integer or out of range"))?;
         if n < 0 || n as usize >= self.state.keyspace.databases() {
             return Err(CommandError::DbIndex);

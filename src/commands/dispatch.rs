@@ -1,15 +1,15 @@
 //! Dispatch: argv -> command lookup, arity and auth checks, shard locking by key spec, run,
 //! counters. The one place that applies the generic rules of Redis's `processCommand`.
 
-use super::context::{Ctx, Locks};
-use super::registry::Found;
-use super::{flags, ClientState, CommandSpec, KeySpec};
+use crate::engine::context::{Ctx, Locks};
+use crate::engine::registry::Found;
 use crate::error::CommandError;
 use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::KeySpec};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -184,7 +184,7 @@ fn queue(
 
 /// CLIENT LIST `multi-mem=` of a transaction: the queued arguments' bytes plus a pointer per
 /// argument, as Redis's `mstate.argv_len_sums`.
-pub fn multi_mem(multi: &super::context::MultiState) -> usize {
+pub fn multi_mem(multi: &crate::engine::context::MultiState) -> usize {
     multi
         .queued
         .iter()
@@ -299,7 +299,7 @@ fn run_checked(
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             if spec.has(flags::RUNS_QUEUED) {
                 // Redis's execCommandAbort: the transaction is discarded.
-                super::transactions::discard_refused(state, client);
+                crate::engine::context::discard_refused(state, client);
                 return Ok(Reply::error(format!(
                     "EXECABORT Transaction discarded because of: {}",
                     state.scripting.busy.busy_text()
@@ -397,7 +397,7 @@ fn refuse_on_oom(
     argv: &[Bytes],
     now_us: u64,
 ) -> Option<Reply> {
-    use super::memory_limit::{self, Pressure};
+    use crate::engine::maxmemory::{self, Pressure};
     if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
         memory_limit::set_script_oom(false);
         return None;
@@ -417,7 +417,7 @@ fn refuse_on_oom(
         return None;
     }
     if spec.has(flags::RUNS_QUEUED) {
-        super::transactions::discard_refused(state, client);
+        crate::engine::context::discard_refused(state, client);
         return Some(Reply::error(
             "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
         ));
@@ -454,7 +454,7 @@ fn script_denies_oom(state: &ServerState, spec: &CommandSpec, argv: &[Bytes]) ->
         return false;
     };
     if spec.has(flags::SCRIPT_BODY) {
-        super::memory_limit::ScriptOomFlags::of(arg).denies_oom
+        crate::engine::maxmemory::ScriptOomFlags::of(arg).denies_oom
     } else if spec.has(flags::SCRIPT_SHA) {
         state.scripting.oom_flags(arg).denies_oom
     } else if spec.has(flags::SCRIPT_FUNCTION) {
@@ -467,7 +467,7 @@ fn script_denies_oom(state: &ServerState, spec: &CommandSpec, argv: &[Bytes]) ->
 /// The OOM check of a command queued inside MULTI (which is refused while memory cannot be
 /// freed, whatever the command).
 fn out_of_memory(state: &ServerState, argv: &[Bytes]) -> bool {
-    use super::memory_limit::{self, Pressure};
+    use crate::engine::maxmemory::{self, Pressure};
     if state.config.hot.maxmemory.load(Ordering::Relaxed) == 0 {
         return false;
     }

@@ -4,11 +4,13 @@
 //! The commands that change the libraries hold every shard too (ALL_SHARDS), so they are
 //! ordered with snapshots and AOF rewrites like any write.
 
-use super::help_reply;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
+use crate::engine::help_reply;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::scripting::functions::RestorePolicy;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 fn is(arg: &[u8], word: &str) -> bool {
@@ -19,9 +21,9 @@ const fn fcall_spec(
     name: &'static str,
     flags: u32,
     summary: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
-    super::scripting::call_spec(
+    crate::commands::scripting::call_spec(
         name,
         flags,
         "7.0.0",
@@ -39,7 +41,7 @@ const fn sub(
     acl: &'static [&'static str],
     summary: &'static str,
     complexity: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     CommandSpec::subcommand(
         name,
@@ -81,7 +83,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for function commands.",
         since: "7.0.0",
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands: &[
             sub(
                 "delete",
@@ -170,7 +172,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// FCALL's keys: `numkeys` arguments after it.
 fn numkeys_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    super::keys_after_numkeys(argv, 2)
+    crate::engine::keys_after_numkeys(argv, 2)
 }
 
 fn fcall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
@@ -219,7 +221,7 @@ fn flush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         _ => {
             return Err(CommandError::err(format!(
                 "unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
-                super::connection::c_string_lossy(&argv[1])
+                crate::commands::connection::c_string_lossy(&argv[1])
             )))
         }
     }
@@ -245,7 +247,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         } else {
             return Err(CommandError::err(format!(
                 "Unknown argument {}",
-                super::connection::c_string_lossy(arg)
+                crate::commands::connection::c_string_lossy(arg)
             )));
         }
         i += 1;

@@ -306,7 +306,7 @@ impl CommandSpec {
 #[macro_export]
 macro_rules! command {
     ($name:literal, $arity:expr, $flags:expr, $keys:expr, $acl:expr, $group:literal, $since:literal, $summary:literal, $run:expr) => {
-        $crate::commands::CommandSpec {
+        $crate::engine::CommandSpec {
             name: $name,
             arity: $arity,
             flags: $flags,

@@ -5,12 +5,14 @@
 //! command returns the last one and leaves the others in `frames_before_reply`, which the
 //! connection writes just before it. Frames are push frames (`>` in RESP3, arrays in RESP2).
 
-use super::context::ReplyMode;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::context::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::ChannelKind;
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | ALLOWED_WHILE_SUBSCRIBED;
@@ -22,7 +24,7 @@ const fn sub(
     flags: u32,
     acl: &'static [&'static str],
     summary: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     CommandSpec::subcommand(name, arity, flags, "pubsub", acl, "2.8.0", summary, "", run)
 }
@@ -126,7 +128,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for Pub/Sub commands.",
         since: "2.8.0",
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands: &[
             sub(
                 "channels",
@@ -408,7 +410,7 @@ fn numpat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 }
 
 fn help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    Ok(super::help_reply(HELP))
+    Ok(crate::engine::help_reply(HELP))
 }
 
 /// MONITOR: from now on, every command the server runs is pushed to this connection.

@@ -1,44 +1,44 @@
 //! The command table: every family's `COMMANDS`, looked up by lower-case name, with a counter
 //! slot per command and subcommand for INFO commandstats.
 
-use super::CommandSpec;
+use crate::engine::CommandSpec;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Every family's table, in COMMAND LIST order.
 pub(crate) fn families() -> impl Iterator<Item = &'static CommandSpec> {
     [
-        super::string::COMMANDS,
-        super::generic::COMMANDS,
-        super::expire::COMMANDS,
-        super::object::COMMANDS,
-        super::server::COMMANDS,
-        super::lolwut::COMMANDS,
-        super::connection::COMMANDS,
-        super::client_cmd::COMMANDS,
-        super::debug::COMMANDS,
-        super::config_cmd::COMMANDS,
-        super::aof_cmd::COMMANDS,
-        super::info::COMMANDS,
-        super::docs::COMMANDS,
-        super::lock::COMMANDS,
-        super::persistence_rdb::COMMANDS,
-        super::dump::COMMANDS,
-        super::transactions::COMMANDS,
-        super::scripting::COMMANDS,
-        super::function::COMMANDS,
-        super::slowlog::COMMANDS,
-        super::latency::COMMANDS,
-        super::pubsub::COMMANDS,
-        super::list::COMMANDS,
-        super::zset::COMMANDS,
-        super::hash::COMMANDS,
-        super::set::COMMANDS,
-        super::stream::COMMANDS,
-        super::acl::COMMANDS,
-        super::bitmap::COMMANDS,
-        super::sort::COMMANDS,
-        super::hyperloglog::COMMANDS,
+        crate::commands::string::COMMANDS,
+        crate::commands::generic::COMMANDS,
+        crate::commands::generic::expire::COMMANDS,
+        crate::commands::generic::object::COMMANDS,
+        crate::commands::server::COMMANDS,
+        crate::commands::server::lolwut::COMMANDS,
+        crate::commands::connection::COMMANDS,
+        crate::commands::connection::client::COMMANDS,
+        crate::commands::server::debug::COMMANDS,
+        crate::commands::server::config::COMMANDS,
+        crate::commands::server::aof::COMMANDS,
+        crate::commands::server::info::COMMANDS,
+        crate::commands::server::command::COMMANDS,
+        crate::commands::lock::COMMANDS,
+        crate::commands::server::rdb::COMMANDS,
+        crate::commands::generic::dump::COMMANDS,
+        crate::commands::transactions::COMMANDS,
+        crate::commands::scripting::COMMANDS,
+        crate::commands::scripting::function::COMMANDS,
+        crate::commands::server::slowlog::COMMANDS,
+        crate::commands::server::latency::COMMANDS,
+        crate::commands::pubsub::COMMANDS,
+        crate::commands::list::COMMANDS,
+        crate::commands::sorted_set::COMMANDS,
+        crate::commands::hash::COMMANDS,
+        crate::commands::set::COMMANDS,
+        crate::commands::stream::COMMANDS,
+        crate::commands::server::acl::COMMANDS,
+        crate::commands::bitmap::COMMANDS,
+        crate::commands::generic::sort::COMMANDS,
+        crate::commands::hyperloglog::COMMANDS,
     ]
     .into_iter()
     .flatten()

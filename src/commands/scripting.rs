@@ -5,11 +5,13 @@
 //! key names inside the script). The VM, the cache
 //! and the run live in `crate::scripting`.
 
-use super::help_reply;
-use super::{flags::*, CommandResult, CommandSpec, Ctx, KeySpec};
+use crate::engine::help_reply;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::scripting::{Access, Source};
+use crate::{
+    engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 const EVAL_FLAGS: u32 =
@@ -22,7 +24,7 @@ const fn spec(
     flags: u32,
     since: &'static str,
     summary: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     call_spec(
         name,
@@ -43,8 +45,8 @@ pub(super) const fn call_spec(
     since: &'static str,
     summary: &'static str,
     complexity: &'static str,
-    keys: super::KeyFinder,
-    run: super::CommandFn,
+    keys: crate::engine::KeyFinder,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     CommandSpec {
         name,
@@ -67,7 +69,7 @@ const fn sub(
     flags: u32,
     since: &'static str,
     summary: &'static str,
-    run: super::CommandFn,
+    run: crate::engine::CommandFn,
 ) -> CommandSpec {
     CommandSpec::subcommand(
         name,
@@ -121,7 +123,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary: "A container for Lua scripts management commands.",
         since: "2.6.0",
         complexity: "Depends on subcommand.",
-        run: super::subcommands_only,
+        run: crate::engine::subcommands_only,
         subcommands: &[
             sub(
                 "debug",
@@ -178,7 +180,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// KEYS of an EVAL-like command: `numkeys` arguments after it (for COMMAND GETKEYS; dispatch
 /// locks every shard for scripts anyway).
 fn numkeys_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
-    let Some(n) = argv.get(2).and_then(|a| super::args::parse_i64(a).ok()) else {
+    let Some(n) = argv
+        .get(2)
+        .and_then(|a| crate::engine::args::parse_i64(a).ok())
+    else {
         return Vec::new();
     };
     let available = argv.len().saturating_sub(3);

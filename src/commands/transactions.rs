@@ -5,14 +5,17 @@
 //! partial transaction, whatever keys the queued commands touch. WATCH registers the client's flag in
 //! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
 
-use super::context::MultiState;
-use super::{dispatch, flags::*, ClientState, CommandResult, CommandSpec, Ctx, KeySpec};
 use crate::command;
+use crate::engine::context::MultiState;
 use crate::error::CommandError;
 use crate::keyspace::watch::KeyState;
 use crate::keyspace::ShardId;
 use crate::protocol::Reply;
 use crate::state::ServerState;
+use crate::{
+    engine::dispatch, engine::flags::*, engine::ClientState, engine::CommandResult,
+    engine::CommandSpec, engine::Ctx, engine::KeySpec,
+};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandSpec] = &[

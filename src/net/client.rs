@@ -1,11 +1,11 @@
 //! One connection: read -> decode every complete request -> execute -> encode -> one write per
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
-use crate::commands::context::ReplyMode;
-use crate::commands::{dispatch, flags, ClientState};
+use crate::engine::context::ReplyMode;
 use crate::protocol::{Limits, Reply, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
+use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::pin::Pin;
@@ -220,7 +220,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                         reply.encode(client.protocol, &mut output)
                     }
                     if !client.pubsub.is_subscribed() {
-                        if let Some(limit) = crate::commands::memory_limit::output_limit_reached(
+                        if let Some(limit) = crate::engine::maxmemory::output_limit_reached(
                             state,
                             output.len(),
                             &over_soft_since_ms,
@@ -238,7 +238,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                         }
                     }
                     if output.len() >= OUTPUT_FLUSH_BYTES
-                        && crate::commands::memory_limit::replies_unlimited(state)
+                        && crate::engine::maxmemory::replies_unlimited(state)
                     {
                         // Write before the next request: a pipelined flood of big replies
                         // is not held in one buffer that doubles as it grows.
@@ -358,7 +358,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     }
     let _ = stream.shutdown().await;
     // Never waits for a script: watches are left for the exclusive holder if need be.
-    crate::commands::transactions::reset_client(state, &mut client);
+    crate::engine::context::reset_client(state, &mut client);
     state.clients.unregister(client.id);
 }
 
@@ -403,17 +403,17 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
     }
 }
 
-/// Parks the client (see `crate::blocking`) until its command is served, its deadline passes,
+/// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
 /// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
 /// awaiting.
 async fn wait_blocked<S: super::listener::Connection>(
     state: &ServerState,
     client: &mut ClientState,
-    request: crate::blocking::BlockRequest,
+    request: crate::engine::blocking::BlockRequest,
     argv: Vec<bytes::Bytes>,
     io: &mut BlockedIo<'_, S>,
 ) -> Option<crate::protocol::Reply> {
-    use crate::blocking::{Ending, Settled};
+    use crate::engine::blocking::{Ending, Settled};
     let info = client.info.clone();
     // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
     info.input_idle_at.store(

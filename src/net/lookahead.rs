@@ -9,9 +9,9 @@
 //! (or a protocol error, or an incomplete request) ends the look-ahead, and everything decoded
 //! is handed out in order, exactly as it would have been decoded one at a time.
 
-use crate::commands::{flags, KeySpec};
 use crate::protocol::{Limits, ProtocolError, Request, RequestDecoder};
 use crate::state::ServerState;
+use crate::{engine::flags, engine::KeySpec};
 use bytes::BytesMut;
 use std::collections::VecDeque;
 

@@ -13,7 +13,7 @@
 //! connection loop is generic over the stream, so plaintext runs on the bare `TcpStream`.
 
 use super::listener;
-use crate::commands::ClientState;
+use crate::engine::ClientState;
 use crate::error::ServerError;
 use crate::memcache::exec::{self, Flow, Session};
 use crate::memcache::parse::{Parser, Request, Step};

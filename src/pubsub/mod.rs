@@ -14,11 +14,11 @@ pub mod notify;
 pub mod tracking;
 
 use crate::clients::ClientInfo;
-use crate::commands::{flags, ClientState, CommandSpec, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::glob::glob_match;
 use crate::protocol::{Protocol, Reply};
 use crate::state::ServerState;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::Ctx};
 use bytes::{Bytes, BytesMut};
 use hashbrown::{HashMap, HashSet};
 use parking_lot::{Mutex, RwLock};
@@ -683,12 +683,12 @@ pub fn after_command(
     if let Some(mode) = client.pubsub.tracking.as_mut() {
         // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
         // keeps the flag across its `clientCommand`).
-        mode.caching &= crate::commands::client_cmd::is_client_subcommand(spec);
+        mode.caching &= crate::commands::connection::client::is_client_subcommand(spec);
         if state.pubsub.tracking.take_own_write_invalidated(client.id) {
             client.pubsub.hold_pushes = true;
         }
     }
-    if spec.group == "pubsub" || spec.has(crate::commands::flags::CHANGES_LISTENING) {
+    if spec.group == "pubsub" || spec.has(crate::engine::flags::CHANGES_LISTENING) {
         publish_subscription_counts(client);
         state.pubsub.note_subscribed(&client.pubsub);
     }
@@ -705,7 +705,7 @@ pub fn after_command(
         // A monitor sees its own command after the reply: Redis feeds monitors after the call.
         client.pubsub.hold_pushes = true;
     }
-    if spec.has(crate::commands::flags::PONG_WHILE_SUBSCRIBED)
+    if spec.has(crate::engine::flags::PONG_WHILE_SUBSCRIBED)
         && client.protocol == Protocol::Resp2
         && client.pubsub.is_subscribed()
     {

@@ -1,13 +1,13 @@
 //! Counters on string values: INCR DECR INCRBY DECRBY (64-bit integers with overflow checks) and
 //! INCRBYFLOAT (extended precision, formatted as Redis does). The key's deadline is kept.
 
-use super::long_double::LongDouble;
-use super::{as_str, as_str_mut};
-use crate::commands::args::parse_i64;
-use crate::commands::{CommandResult, Ctx};
+use crate::commands::string::long_double::LongDouble;
+use crate::commands::string::{as_str, as_str_mut};
+use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
+use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 
 pub fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
