@@ -292,6 +292,9 @@ static TABLE: &[(&str, &[Decl])] = &[
     ("restore", &[
         Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
+    ("restore-asking", &[
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
     ("rpoplpush", &[
         Decl { notes: None, flags: &["RW", "access", "delete"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
         Decl { notes: None, flags: &["RW", "insert"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },

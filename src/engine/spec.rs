@@ -96,6 +96,9 @@ pub mod flags {
     pub const ALLOWED_WHILE_SUBSCRIBED: super::Flags = 1 << 32;
     /// MONITOR shows it before the commands it runs, not after (EVAL*, EVALSHA*, FCALL*).
     pub const SHOWN_BEFORE_RUNNING: super::Flags = 1 << 33;
+    /// Served for a key in a slot being imported after ASKING (RESTORE-ASKING; reported by
+    /// COMMAND INFO as `asking`).
+    pub const ASKING: super::Flags = 1 << 34;
     /// Any of the script flags.
     pub const RUNS_SCRIPT: super::Flags = SCRIPT_BODY | SCRIPT_SHA | SCRIPT_FUNCTION;
 
@@ -112,6 +115,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
