@@ -107,20 +107,18 @@ impl SetValue {
         self.map.make_indexed(expected);
     }
 
-    /// Binary search of an intset's ascending members: Ok(slot) if present, Err(insert at).
+    /// Walk of an intset's ascending members (packed: positions are found by walking anyway):
+    /// Ok(slot) if present, Err(insert at).
     fn intset_search(&self, value: i64) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.map.slot_count());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (member, _) = self.map.at(mid as Slot).expect("packed slots are full");
+        for (i, member) in self.map.keys().enumerate() {
             let at = parse_i64_strict(member).expect("intset members are integers");
             match at.cmp(&value) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Greater => return Err(i),
+                std::cmp::Ordering::Equal => return Ok(i),
             }
         }
-        Err(lo)
+        Err(self.len())
     }
 
     fn find(&self, member: &[u8]) -> Option<Slot> {

@@ -34,6 +34,12 @@ use std::ptr::NonNull;
 /// Entries per order block. A rank costs one byte-sum per block before it; an insert moves at
 /// most this many scores and slot numbers.
 const BLOCK_MAX: usize = 128;
+/// Up to this many members a lookup walks the slab and no index exists (small sets, like
+/// Redis's listpack, trade a short scan for the index's bytes).
+const INDEX_FROM: usize = 32;
+/// Below this many entries the slab and the order blocks grow by a quarter, not by doubling,
+/// so a small set's vectors stay close to their length.
+const EXACT_GROWTH_BELOW: usize = 64;
 /// A block this short merges with its neighbour when both fit one block.
 const BLOCK_MERGE_BELOW: usize = BLOCK_MAX / 4;
 /// Bytes one index bucket costs: a 4-byte slot number and a control byte, at hashbrown's
@@ -207,6 +213,8 @@ pub struct ZSetValue {
     block_bytes: usize,
     /// Redis's encoding name: "skiplist" once the set outgrew the listpack limits (one way).
     skiplist: bool,
+    /// True once `index` holds every member (past `INDEX_FROM` members; until the set empties).
+    indexed: bool,
 }
 
 impl ZSetValue {
@@ -265,6 +273,13 @@ impl ZSetValue {
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
+        if !self.indexed {
+            return self
+                .slots
+                .iter()
+                .position(|s| s.member.as_ref().is_some_and(|m| m.bytes() == member))
+                .map(|p| p as u32);
+        }
         let hash = self.hasher.hash_one(member);
         self.index
             .find(hash, |&id| self.member(id) == member)
@@ -358,19 +373,41 @@ impl ZSetValue {
                 id
             }
             None => {
+                reserve_small(&mut self.slots);
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }
         };
-        let hash = self.hasher.hash_one(member);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            let m = slots[other as usize].member.as_ref().expect("indexed slot");
-            hasher.hash_one(m.bytes())
-        });
+        if self.indexed {
+            let hash = self.hasher.hash_one(member);
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index.insert_unique(hash, id, |&other| {
+                let m = slots[other as usize].member.as_ref().expect("indexed slot");
+                hasher.hash_one(m.bytes())
+            });
+        } else if self.len() > INDEX_FROM {
+            self.build_index();
+        }
         let (b, i) = self.position(score, member);
         self.order_insert(b, i, score, id);
         Inserted::Added
+    }
+
+    /// Indexes every member (the set grew past `INDEX_FROM`).
+    fn build_index(&mut self) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let hash_of = |id: u32| {
+            let m = slots[id as usize].member.as_ref().expect("indexed slot");
+            hasher.hash_one(m.bytes())
+        };
+        let mut index = HashTable::with_capacity(self.len());
+        for (id, slot) in slots.iter().enumerate() {
+            if slot.member.is_some() {
+                index.insert_unique(hash_of(id as u32), id as u32, |&other| hash_of(other));
+            }
+        }
+        self.index = index;
+        self.indexed = true;
     }
 
     /// Moves `id` from `old` to `new` score in the order.
@@ -413,6 +450,7 @@ impl ZSetValue {
 
     fn order_insert(&mut self, b: usize, i: usize, score: f64, id: u32) {
         if self.blocks.is_empty() {
+            self.blocks.reserve_exact(1);
             let mut blk = Block::default();
             blk.scores.push(score);
             blk.ids.push(id);
@@ -426,10 +464,7 @@ impl ZSetValue {
             if b + 1 == self.blocks.len() && i == BLOCK_MAX {
                 // Appending past the end (ascending inserts): start a new block rather than
                 // splitting, so such sets stay full-packed.
-                let blk = Block {
-                    scores: Vec::with_capacity(BLOCK_MAX),
-                    ids: Vec::with_capacity(BLOCK_MAX),
-                };
+                let blk = Block::default();
                 self.block_bytes += blk.heap_bytes();
                 self.blocks.push(blk);
                 self.lens.push(0);
@@ -445,6 +480,8 @@ impl ZSetValue {
         }
         let blk = &mut self.blocks[b];
         let before = blk.heap_bytes();
+        reserve_small(&mut blk.scores);
+        reserve_small(&mut blk.ids);
         blk.scores.insert(i, score);
         blk.ids.insert(i, id);
         self.block_bytes = self.block_bytes + blk.heap_bytes() - before;
@@ -506,9 +543,11 @@ impl ZSetValue {
         let slot = &mut self.slots[id as usize];
         let member = slot.member.take().expect("released slot holds a member");
         let score = slot.score;
-        let hash = self.hasher.hash_one(member.bytes());
-        if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
-            found.remove();
+        if self.indexed {
+            let hash = self.hasher.hash_one(member.bytes());
+            if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
+                found.remove();
+            }
         }
         self.member_bytes -= member.alloc_bytes();
         self.free.push(id);
@@ -825,6 +864,14 @@ impl std::fmt::Debug for ZSetValue {
                     .map(|(m, s)| (String::from_utf8_lossy(m).into_owned(), s)),
             )
             .finish()
+    }
+}
+
+/// Room for one more element: a quarter more while the vector is small (its bytes then stay
+/// within a size class or two of its length), the usual doubling after.
+fn reserve_small<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() && v.len() < EXACT_GROWTH_BELOW {
+        v.reserve_exact((v.len() / 4).max(1));
     }
 }
 
