@@ -187,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn small_collections_box_into_32_bytes() {
+        // The box behind an entry's value pointer is part of every small hash, set and sorted
+        // set: keep it in jemalloc's 32-byte class.
+        assert!(std::mem::size_of::<HashValue>() <= 32);
+        assert!(std::mem::size_of::<SetValue>() <= 32);
+        assert!(std::mem::size_of::<ZSetValue>() <= 32);
+    }
+
+    #[test]
     fn string_encodings() {
         assert_eq!(Value::string(b"12345").encoding_name(), "int");
         assert_eq!(Value::string(b"012").encoding_name(), "embstr");

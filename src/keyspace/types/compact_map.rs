@@ -165,10 +165,14 @@ impl<const PAIRS: bool> Clone for Elem<PAIRS> {
 #[derive(Clone, Default)]
 pub struct CompactMap<const PAIRS: bool> {
     /// The packed layout: every element back to back, `[key_len][value_len if PAIRS][key]
-    /// [value]`, with no slack beyond the allocator's size class. Empty once indexed.
-    packed: Vec<u8>,
+    /// [value]`, exactly as long as its contents (a boxed slice: no capacity field, no slack
+    /// beyond the allocator's size class). Empty once indexed.
+    packed: Box<[u8]>,
     /// Elements in `packed` (the packed layout's count).
-    packed_len: usize,
+    packed_len: u32,
+    /// One byte for the owner (a set keeps its encoding here), in what would otherwise be
+    /// padding: the map and that byte fit 32 bytes, jemalloc's class above 16.
+    pub(super) owner_byte: u8,
     /// The indexed layout, once switched to.
     table: Option<Box<Table<PAIRS>>>,
 }
@@ -213,6 +217,15 @@ fn packed_bytes<const PAIRS: bool>(key: &[u8], value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Replaces `range` of a boxed buffer with `with`, reallocating to the exact new length (within
+/// a size class jemalloc resizes in place).
+pub(super) fn splice_boxed(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, with: &[u8]) {
+    let mut v = std::mem::take(buf).into_vec();
+    v.reserve_exact(with.len().saturating_sub(range.len()));
+    v.splice(range, with.iter().copied());
+    *buf = v.into_boxed_slice();
+}
+
 /// Elements of a packed buffer, in order.
 struct PackedIter<'a, const PAIRS: bool> {
     buf: &'a [u8],
@@ -240,7 +253,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     pub fn len(&self) -> usize {
         match &self.table {
             Some(table) => table.len,
-            None => self.packed_len,
+            None => self.packed_len as usize,
         }
     }
 
@@ -258,7 +271,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     pub fn heap_bytes(&self) -> usize {
         match &self.table {
             Some(table) => alloc_size(std::mem::size_of::<Table<PAIRS>>()) + table.heap_bytes(),
-            None => alloc_size(self.packed.capacity()),
+            None => alloc_size(self.packed.len()),
         }
     }
 
@@ -269,15 +282,15 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
             return;
         }
         let mut table = Table::default();
-        table.slots.reserve(expected.max(self.packed_len));
+        table.slots.reserve(expected.max(self.packed_len as usize));
         for (key, value) in self.packed_iter() {
             let elem = Elem::new(key, value);
             table.elem_bytes += elem.alloc_bytes();
             table.slots.push(Some(elem));
         }
-        table.len = self.packed_len;
+        table.len = self.packed_len as usize;
         table.rebuild_index();
-        self.packed = Vec::new();
+        self.packed = Box::default();
         self.packed_len = 0;
         self.table = Some(Box::new(table));
     }
@@ -304,18 +317,9 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         Some(at..packed_elem::<PAIRS>(&self.packed, at).2)
     }
 
-    /// Replaces `range` of the packed buffer with `with`, keeping the capacity at the
-    /// allocator's size class of the length (no other slack: small values stay small).
+    /// Replaces `range` of the packed buffer with `with`.
     fn packed_splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
-        let new_len = self.packed.len() - range.len() + with.len();
-        if new_len > self.packed.capacity() {
-            self.packed
-                .reserve_exact(alloc_size(new_len) - self.packed.len());
-        }
-        self.packed.splice(range, with.iter().copied());
-        if alloc_size(self.packed.capacity()) > alloc_size(new_len) * 2 {
-            self.packed.shrink_to(alloc_size(new_len));
-        }
+        splice_boxed(&mut self.packed, range, with);
     }
 
     /// The slot holding `key`.
@@ -353,7 +357,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     pub fn slot_count(&self) -> usize {
         match &self.table {
             Some(table) => table.slots.len(),
-            None => self.packed_len,
+            None => self.packed_len as usize,
         }
     }
 
@@ -424,9 +428,6 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
                 if let Some(range) = self.packed_range(id) {
                     self.packed_splice(range, &[]);
                     self.packed_len -= 1;
-                    if self.packed_len == 0 {
-                        self.packed = Vec::new();
-                    }
                 }
             }
         }
@@ -453,7 +454,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         match &self.table {
             Some(table) => table.random_slot(below),
             None if self.packed_len == 0 => None,
-            None => Some(below(self.packed_len) as Slot),
+            None => Some(below(self.packed_len as usize) as Slot),
         }
     }
 
@@ -466,7 +467,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         match &self.table {
             Some(table) => table.random_distinct(count, below),
             None => {
-                let mut all: Vec<Slot> = (0..self.packed_len as Slot).collect();
+                let mut all: Vec<Slot> = (0..self.packed_len).collect();
                 if count >= all.len() {
                     return all;
                 }
@@ -931,7 +932,7 @@ mod tests {
                 m.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
             assert_eq!(items, model, "step {step}");
             assert_eq!(m.len(), model.len());
-            assert!(m.heap_bytes() <= alloc_size(m.packed.len()) * 2);
+            assert_eq!(m.heap_bytes(), alloc_size(m.packed.len()));
         }
         let len = m.len();
         m.make_indexed(0);

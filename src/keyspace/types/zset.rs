@@ -705,7 +705,7 @@ const SMALL_MEMBER_MAX: usize = 64;
 /// `Big`. The layout is independent of the encoding Redis would report (`skiplist`).
 #[derive(Clone, Default)]
 pub struct ZSetValue {
-    small: Vec<u8>,
+    small: Box<[u8]>,
     small_len: u32,
     /// Redis's encoding name: "skiplist" once the set outgrew the listpack limits (one way).
     skiplist: bool,
@@ -799,7 +799,7 @@ impl ZSetValue {
     pub fn heap_bytes(&self) -> usize {
         match &self.big {
             Some(big) => alloc_size(std::mem::size_of::<Big>()) + big.heap_bytes(),
-            None => alloc_size(self.small.capacity()),
+            None => alloc_size(self.small.len()),
         }
     }
 
@@ -845,20 +845,9 @@ impl ZSetValue {
             .map(|(rank, (range, _, score))| (rank, range, score))
     }
 
-    /// Replaces `range` of the packed buffer with `with`, keeping the capacity at the
-    /// allocator's size class of the length.
+    /// Replaces `range` of the packed buffer with `with`.
     fn small_splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
-        let new_len = self.small.len() - range.len() + with.len();
-        if new_len > self.small.capacity() {
-            self.small
-                .reserve_exact(alloc_size(new_len) - self.small.len());
-        }
-        self.small.splice(range, with.iter().copied());
-        if new_len == 0 {
-            self.small = Vec::new();
-        } else if alloc_size(self.small.capacity()) > alloc_size(new_len) * 2 {
-            self.small.shrink_to(alloc_size(new_len));
-        }
+        super::compact_map::splice_boxed(&mut self.small, range, with);
     }
 
     /// Inserts an absent member at its place in the packed order.
@@ -882,7 +871,7 @@ impl ZSetValue {
         for (_, member, score) in self.small_iter() {
             big.insert(member, score);
         }
-        self.small = Vec::new();
+        self.small = Box::default();
         self.small_len = 0;
         self.big = Some(Box::new(big));
     }
