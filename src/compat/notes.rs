@@ -828,7 +828,7 @@ pub static NOTES: &[Note] = &[
         commands: &["zscan"],
         options: "[MATCH] [COUNT]",
         status: Full,
-        differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis (so is a `skiplist`-encoded set still stored packed: at most 32 members of at most 64 bytes, e.g. with zset-max-listpack-entries below 32, where Redis's dict cursor would take several calls); larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
+        differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis; larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
     },
     // Streams
     Note {

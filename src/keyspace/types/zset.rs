@@ -1,11 +1,10 @@
 //! A sorted set: member -> score, ordered by (score, member).
 //!
-//! Two layouts (see `ZSetValue`): a small set (up to 32 members of up to 64 bytes) is one packed
+//! Two layouts (see `ZSetValue`): a set Redis would encode as a listpack is one packed
 //! byte buffer sorted by (score, member), walked for every operation as Redis walks a listpack:
-//! ten members `job:1`..`job:10` with scores 1..10 take one 80-byte buffer. A larger set is a
-//! `Big`, built once the packed layout would outgrow those bounds and dropped when it empties.
-//! Which layout holds the set is independent of the encoding OBJECT ENCODING reports, which
-//! follows Redis's thresholds.
+//! ten members `job:1`..`job:10` with scores 1..10 take one 80-byte buffer. It becomes a `Big`
+//! when Redis would convert to a skiplist (zset-max-listpack-entries/-value), and a `Big` that
+//! empties is dropped.
 //!
 //! `Big` has three parts, sized for memory per member (a figure we compete on) and for rank queries on
 //! large sets:
@@ -205,7 +204,7 @@ pub struct ListpackLimits {
     pub value_bytes_max: usize,
 }
 
-/// The indexed layout of a sorted set (past `SMALL_MAX` members).
+/// The indexed layout of a sorted set (Redis's `skiplist` encoding).
 #[derive(Clone, Default)]
 struct Big {
     slots: Vec<Slot>,
@@ -691,18 +690,14 @@ impl Big {
     }
 }
 
-/// Members up to which a sorted set stays in its packed layout (like Redis's listpack).
-const SMALL_MAX: usize = 32;
-/// Longest member the packed layout takes.
-const SMALL_MEMBER_MAX: usize = 64;
-
 /// A sorted set: member -> score, ordered by (score, member).
 ///
-/// Small sets (at most `SMALL_MAX` members of at most `SMALL_MEMBER_MAX` bytes) are one byte
+/// A set Redis would encode as a listpack (zset-max-listpack-entries/-value) is one byte
 /// buffer of entries sorted by (score, member), each `[score][member_len varint][member]`, the
 /// score a varint (an even number: a zigzag-coded integer shifted left once, for an integral
-/// score of magnitude at most 2^53) or the byte 1 then the 8 bytes of the f64. Larger sets use
-/// `Big`. The layout is independent of the encoding Redis would report (`skiplist`).
+/// score of magnitude at most 2^53) or the byte 1 then the 8 bytes of the f64. It moves to
+/// `Big` when Redis converts to a skiplist; a STORE result that `settle_encoding` finds small
+/// enough stays `Big` while reporting `listpack`, and an emptied `Big` is dropped.
 #[derive(Clone, Default)]
 pub struct ZSetValue {
     small: Box<[u8]>,
@@ -815,8 +810,10 @@ impl ZSetValue {
     /// An empty set whose encoding follows Redis's creation rule: skiplist from the start when
     /// the expected size or member length already exceeds the listpack limits.
     pub fn with_hint(len_hint: usize, member_len_hint: usize, limits: ListpackLimits) -> Self {
+        let skiplist = len_hint > limits.entries_max || member_len_hint > limits.value_bytes_max;
         ZSetValue {
-            skiplist: len_hint > limits.entries_max || member_len_hint > limits.value_bytes_max,
+            skiplist,
+            big: skiplist.then(Box::default),
             ..ZSetValue::default()
         }
     }
@@ -828,6 +825,9 @@ impl ZSetValue {
             || self
                 .iter()
                 .any(|(member, _)| member.len() > limits.value_bytes_max);
+        if self.skiplist && self.big.is_none() {
+            self.grow_big();
+        }
     }
 
     fn small_iter(&self) -> SmallIter<'_> {
@@ -911,10 +911,7 @@ impl ZSetValue {
         }
         // A listpack stores scores as text, where Redis writes -0 as the integer 0.
         let score = if self.skiplist { score } else { score + 0.0 };
-        if self.big.is_none()
-            && existing.is_none()
-            && (self.len() + 1 > SMALL_MAX || member.len() > SMALL_MEMBER_MAX)
-        {
+        if self.big.is_none() && self.skiplist {
             self.grow_big();
         }
         if let Some(big) = &mut self.big {
