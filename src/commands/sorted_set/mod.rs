@@ -553,7 +553,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             items.push(Reply::Bulk(Bytes::from(text)));
         }
     };
-    if z.encoding_name() == "listpack" {
+    if z.encoding_name() == "listpack" || z.is_packed() {
         z.iter().for_each(|(member, score)| push(member, score));
         return Ok(scan_reply(0, items));
     }
