@@ -24,7 +24,7 @@ cargo build --release --quiet
 out=$(mktemp -d)
 cpus=0; [ "$WORKERS" = 2 ] && cpus=0-1
 
-start_fc() { taskset -c "$cpus" ./target/release/ferrocache --port "$FC_PORT" --bind 127.0.0.1 >"$out/fc.log" 2>&1 & echo $!; }
+start_fc() { taskset -c "$cpus" ./target/release/ferrocache --port "$FC_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$out/fc.log" 2>&1 & echo $!; }
 start_rs() { taskset -c 0 redis-server --port "$RS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$out/rs.log" 2>&1 & echo $!; }
 wait_up() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }

@@ -60,6 +60,8 @@ pub struct ClientInfo {
     pub fd: i64,
     pub created_ms: u64,
     pub last_interaction_ms: AtomicU64,
+    /// The last command run (CLIENT LIST `cmd=`), written by every dispatch without a lock.
+    pub last_cmd: LastCommand,
     pub details: Mutex<ClientDetails>,
     /// Set by CLIENT KILL; the connection task notices and closes.
     pub killed: AtomicBool,
@@ -79,13 +81,33 @@ pub struct ClientInfo {
     pub settling: AtomicBool,
 }
 
+/// A client's last command name: one pointer store per command, no lock and no copy. It
+/// points to a name the command table keeps for the whole process (`Found::name_slot`).
+#[derive(Debug, Default)]
+pub struct LastCommand(std::sync::atomic::AtomicPtr<&'static str>);
+
+impl LastCommand {
+    pub fn set(&self, name: &'static &'static str) {
+        let name = std::ptr::from_ref(name).cast_mut();
+        if self.0.load(Ordering::Relaxed) != name {
+            self.0.store(name, Ordering::Relaxed);
+        }
+    }
+
+    /// The name last set, if any.
+    pub fn get(&self) -> Option<&'static str> {
+        let name = self.0.load(Ordering::Relaxed);
+        // SAFETY: the pointer is null or came from a `&'static &'static str` in `set`.
+        (!name.is_null()).then(|| unsafe { *name })
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct ClientDetails {
     pub name: Vec<u8>,
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
     pub db: usize,
-    pub last_cmd: String,
     pub resp: u8,
     /// Query buffer bytes not parsed into arguments yet, and the buffer's free capacity
     /// (CLIENT LIST `qbuf=`, `qbuf-free=`), published after each batch.
@@ -234,6 +256,7 @@ impl ClientRegistry {
             fd,
             created_ms: now_ms,
             last_interaction_ms: AtomicU64::new(now_ms),
+            last_cmd: LastCommand::default(),
             details: Mutex::new(ClientDetails {
                 resp: 2,
                 user: "default".into(),

@@ -41,7 +41,7 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     (
         "set",
         "arguments",
-        "IFEQ and IFNE (Redis 8.4), which ferrocache accepts; not the digest forms, which it does not",
+        "IFEQ, IFNE, IFDEQ and IFDNE (Redis 8.4), which ferrocache accepts",
     ),
     (
         "set",
@@ -49,6 +49,12 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "Redis 8.4's entry, naming only the IFEQ and IFNE it accepts",
     ),
     ("hscan", "complexity", SCAN_TEXT),
+    (
+        "hscan",
+        "arguments",
+        "NOVALUES, which ferrocache accepts as Redis 7.4 does",
+    ),
+    ("hscan", "history", "Redis 7.4's entry for NOVALUES"),
     ("sscan", "complexity", SCAN_TEXT),
     ("zscan", "complexity", SCAN_TEXT),
     (

@@ -310,3 +310,69 @@ fn memory_subcommands_answer_as_redis_does() {
         "MEMORY STATS fields: ours, then redis-server's"
     );
 }
+
+/// Small aggregates (10 short members, within Redis's listpack/intset limits): MEMORY USAGE of
+/// one key counts what the allocator really holds for it. Per key the allocator grows by
+/// MEMORY USAGE plus the keyspace's share outside any key (slab slot, access stamp, hash index
+/// buckets: under 32 bytes here), never by less.
+#[test]
+fn memory_usage_of_small_collections_matches_the_allocator() {
+    const N: usize = 20_000;
+    let members: Vec<String> = (1..=10).map(|i| format!("job:{i}")).collect();
+    let numbers: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
+    for kind in ["zset", "hash", "intset", "set", "list"] {
+        // A fresh server each: memory a FLUSHALL frees may still be on its way back.
+        let server = Server::start(&[]);
+        let mut c = server.raw();
+        // The first pipelined batch grows connection buffers and thread caches once: load it
+        // before the measurement starts.
+        let mut before = 0;
+        for chunk in (0..N + PIPELINE).collect::<Vec<_>>().chunks(PIPELINE) {
+            if chunk[0] == PIPELINE {
+                before = field(&info_memory(&mut c), "allocator_allocated");
+            }
+            for &n in chunk {
+                let key = format!("{kind}:{n:08}");
+                let mut args: Vec<&[u8]> = Vec::new();
+                match kind {
+                    "zset" => {
+                        args.extend([&b"ZADD"[..], key.as_bytes()]);
+                        for (m, s) in members.iter().zip(&numbers) {
+                            args.extend([s.as_bytes(), m.as_bytes()]);
+                        }
+                    }
+                    "hash" => {
+                        args.extend([&b"HSET"[..], key.as_bytes()]);
+                        for (m, s) in members.iter().zip(&numbers) {
+                            args.extend([m.as_bytes(), s.as_bytes()]);
+                        }
+                    }
+                    "intset" => {
+                        args.extend([&b"SADD"[..], key.as_bytes()]);
+                        args.extend(numbers.iter().map(|s| s.as_bytes()));
+                    }
+                    "set" => {
+                        args.extend([&b"SADD"[..], key.as_bytes()]);
+                        args.extend(members.iter().map(|s| s.as_bytes()));
+                    }
+                    _ => {
+                        args.extend([&b"RPUSH"[..], key.as_bytes()]);
+                        args.extend(members.iter().map(|s| s.as_bytes()));
+                    }
+                }
+                c.send(&args);
+            }
+            for _ in chunk {
+                assert_eq!(c.read_reply().expect("reply"), b":10\r\n");
+            }
+        }
+        let grown = field(&info_memory(&mut c), "allocator_allocated") - before;
+        let key = format!("{kind}:{:08}", N / 2);
+        let usage = integer(&c.cmd(&["MEMORY", "USAGE", &key]));
+        let per_key = grown as f64 / N as f64;
+        assert!(
+            per_key >= usage as f64 - 1.0 && per_key <= usage as f64 + 32.0,
+            "{kind}: MEMORY USAGE {usage} against {per_key:.1} allocated per key"
+        );
+    }
+}

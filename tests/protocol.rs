@@ -489,3 +489,58 @@ fn hostile_inline_bytes_never_stall_other_clients() {
         }
     }
 }
+
+/// A pipelined batch of key commands is decoded ahead of running it (net/lookahead.rs): the
+/// replies, their order, a protocol error ending the batch, and requests decoded only once an
+/// earlier one changed the limits (AUTH) must be exactly what redis-server answers when it
+/// decodes one request at a time.
+#[test]
+fn pipelined_key_commands_decoded_ahead_answer_like_redis() {
+    let mut batch = Vec::new();
+    for i in 0..40u32 {
+        let key = format!("k{}", i % 7);
+        let key = key.as_bytes();
+        batch.extend(match i % 5 {
+            0 => cmd(&[b"SET", key, b"v"]),
+            1 => cmd(&[b"GET", key]),
+            2 => cmd(&[b"INCR", b"n"]),
+            3 => cmd(&[b"MSET", key, b"1", b"other", b"2"]),
+            _ => cmd(&[b"DEL", key, b"missing"]),
+        });
+        if i == 17 {
+            batch.extend(cmd(&[b"GET", b"a", b"b"])); // arity error in the middle
+            batch.extend(b"\r\n"); // an empty inline line
+        }
+    }
+    let mut then_garbage = batch.clone();
+    then_garbage.extend(b"*2\r\n$3\r\nGET\r\n$x\r\n");
+    then_garbage.extend(cmd(&[b"GET", b"k1"]));
+    run_against_both(
+        &[],
+        &[
+            case("pipelined key commands", batch, End::Quit),
+            case(
+                "pipelined key commands, then a protocol error",
+                then_garbage,
+                End::ServerCloses,
+            ),
+        ],
+    );
+    // Unauthenticated, a 16 KiB key is refused by the pre-auth limit only before AUTH: the
+    // requests after AUTH must be decoded after it ran.
+    let big_key = vec![b'k'; 20 * 1024];
+    let mut auth = Vec::new();
+    auth.extend(cmd(&[b"GET", b"a"]));
+    auth.extend(cmd(&[b"GET", b"b"]));
+    auth.extend(cmd(&[b"AUTH", b"pw"]));
+    auth.extend(cmd(&[b"SET", &big_key, b"v"]));
+    auth.extend(cmd(&[b"STRLEN", &big_key]));
+    run_against_both(
+        &["--requirepass", "pw"],
+        &[case(
+            "pipelined GETs, AUTH, then a 20 KiB key",
+            auth,
+            End::Quit,
+        )],
+    );
+}

@@ -90,7 +90,7 @@ macro_rules! cluster_sub {
     };
 }
 
-const CHANGES: u32 = ADMIN | STALE | NO_ASYNC_LOADING;
+const CHANGES: crate::engine::Flags = ADMIN | STALE | NO_ASYNC_LOADING;
 
 static CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
     cluster_sub!("addslots", -3, CHANGES, addslots),

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod collection;
 pub mod connection;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod list;
@@ -52,6 +53,7 @@ pub static TABLES: &[crate::engine::registry::Table] = &[
     pubsub::COMMANDS,
     list::COMMANDS,
     sorted_set::COMMANDS,
+    geo::COMMANDS,
     hash::COMMANDS,
     hash::expire::COMMANDS,
     set::COMMANDS,

@@ -15,13 +15,14 @@ use crate::{
 };
 use bytes::Bytes;
 
-const SUB_FLAGS: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
-const INFO_FLAGS: u32 = PUBSUB | LOADING | STALE;
+const SUB_FLAGS: crate::engine::Flags =
+    PUBSUB | NOSCRIPT | LOADING | STALE | ALLOWED_WHILE_SUBSCRIBED;
+const INFO_FLAGS: crate::engine::Flags = PUBSUB | LOADING | STALE;
 
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     acl: &'static [&'static str],
     summary: &'static str,
     run: crate::engine::CommandFn,
@@ -192,7 +193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "monitor",
         1,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | CHANGES_LISTENING,
         KeySpec::None,
         &["admin", "slow", "dangerous"],
         "server",

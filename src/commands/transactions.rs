@@ -21,7 +21,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED,
         KeySpec::None,
         &["transaction", "fast"],
         "transactions",
@@ -32,7 +32,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | ALL_SHARDS,
+        NOSCRIPT
+            | LOADING
+            | STALE
+            | SKIP_SLOWLOG
+            | ALL_SHARDS
+            | NOT_QUEUED
+            | ENDS_TRANSACTION
+            | RUNS_QUEUED,
         KeySpec::None,
         &["transaction", "slow"],
         "transactions",
@@ -43,7 +50,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "discard",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED | ENDS_TRANSACTION,
         KeySpec::None,
         &["transaction", "fast"],
         "transactions",
@@ -54,7 +61,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOT_QUEUED,
         KeySpec::all_from_first(),
         &["transaction", "fast"],
         "transactions",

@@ -897,6 +897,34 @@ pub static NOTES: &[Note] = &[
         status: Full,
         differences: "A set small enough for a listpack is returned whole with cursor 0 in score order, as Redis; larger sets use a slot-number cursor (every member present for the whole iteration is returned). TYPE is a syntax error, as Redis.",
     },
+    // Geo
+    Note {
+        commands: &["geoadd"],
+        options: "[NX|XX] [CH] longitude latitude member ...",
+        status: Full,
+        differences: "Positions stored as Redis's 52-bit geohash scores (a GEOADD is a ZADD of them: same replies, `zadd` events); Redis's texts for positions outside the Web Mercator limits (`invalid longitude,latitude pair %f,%f`).",
+    },
+    // Geo
+    Note {
+        commands: &["geodist", "geohash", "geopos"],
+        options: "[M|KM|FT|MI]",
+        status: Full,
+        differences: "Distances and coordinates printed as Redis prints them (four decimals from the value times 10^4 rounded half to even; coordinates as `%.17Lf` without trailing zeros, RESP3 doubles); any zset member decodes, whatever its score.",
+    },
+    // Geo
+    Note {
+        commands: &["geosearch", "geosearchstore"],
+        options: "FROMMEMBER|FROMLONLAT BYRADIUS|BYBOX [ASC|DESC] [COUNT [ANY]] [WITHCOORD] [WITHDIST] [WITHHASH] [STOREDIST]",
+        status: Full,
+        differences: "Redis's search: the same cells read in the same order, so the same members; the same order of equal distances (whole sorts stable, COUNT's partial sort as Redis's quicksort); Redis's option grammar and error order.",
+    },
+    // Geo
+    Note {
+        commands: &["georadius", "georadiusbymember", "georadius_ro", "georadiusbymember_ro"],
+        options: "[WITHCOORD] [WITHDIST] [WITHHASH] [COUNT [ANY]] [ASC|DESC] [STORE|STOREDIST key]",
+        status: Full,
+        differences: "As GEOSEARCH (deprecated forms); STORE and STOREDIST write a sorted set (event `georadiusstore`), the last one given wins.",
+    },
     // Streams
     Note {
         commands: &["xadd", "xtrim"],

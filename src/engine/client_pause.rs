@@ -13,7 +13,7 @@ use crate::state::ServerState;
 use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::Bytes;
 
-const PAUSED_BY_WRITE: u32 = flags::WRITE | flags::MAY_REPLICATE;
+const PAUSED_BY_WRITE: crate::engine::Flags = flags::WRITE | flags::MAY_REPLICATE;
 
 /// Waits while the pause in force holds this request, or while earlier held requests have not
 /// run yet. The turn returned is kept until the request has been dispatched, so held requests
@@ -44,13 +44,14 @@ pub async fn wait_unpaused<'a>(
     {
         return None;
     }
-    let writes = match spec.name {
-        "exec" => client.multi.as_ref().is_some_and(|m| {
+    let writes = if spec.has(flags::RUNS_QUEUED) {
+        client.multi.as_ref().is_some_and(|m| {
             m.queued
                 .iter()
                 .any(|(f, argv)| paused_by_write(state, f.spec, argv))
-        }),
-        _ => paused_by_write(state, spec, argv),
+        })
+    } else {
+        paused_by_write(state, spec, argv)
     };
     let holds = move |mode: Mode| mode == Mode::All || writes;
     match state.pause.mode(now) {
@@ -60,10 +61,10 @@ pub async fn wait_unpaused<'a>(
         _ => {
             // CLIENT LIST shows a held client blocked (`b`) in its command, as Redis.
             let info = client.info.clone();
+            info.last_cmd.set(found.name_slot);
             {
                 let mut details = info.details.lock();
                 details.blocked = true;
-                details.last_cmd = found.full_name.to_string();
                 details.argv_mem = dispatch::argv_mem(argv);
                 details.argc = argv.len();
             }
@@ -80,11 +81,8 @@ fn paused_by_write(state: &ServerState, spec: &crate::engine::CommandSpec, argv:
     if !spec.has(PAUSED_BY_WRITE) {
         return false;
     }
-    let script = match (spec.name, argv.get(1)) {
-        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body),
-        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha),
-        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name),
-        _ => return true,
-    };
-    !script.no_writes
+    match crate::engine::maxmemory::script_flags_of_call(state, spec, argv) {
+        Some(script) => !script.no_writes,
+        None => true,
+    }
 }

@@ -113,25 +113,45 @@ pub struct Locks<'a> {
     /// An exclusive command (script, EXEC ...) locks each shard when it first touches it and
     /// keeps it to the end; no other command runs meanwhile (see gate.rs).
     lazy: Option<&'a crate::keyspace::Keyspace>,
+    /// The hash dispatch computed to choose a key's shard, with the key's address and length
+    /// in the request: the command's own lookups of that very argument reuse it instead of
+    /// hashing the key again (the request outlives the command, so the address names it).
+    known_hash: Option<(usize, usize, u64)>,
 }
 
 impl<'a> Locks<'a> {
     pub fn new(held: HeldShards<'a>) -> Locks<'a> {
-        Locks { held, lazy: None }
+        Locks {
+            held,
+            lazy: None,
+            known_hash: None,
+        }
     }
 
     pub fn none() -> Locks<'a> {
-        Locks {
-            held: HeldShards::new(),
-            lazy: None,
+        Locks::new(HeldShards::new())
+    }
+
+    /// Remembers the hash of `key`, an argument of the running request (see `known_hash`).
+    pub fn with_key_hash(mut self, key: &[u8], hash: u64) -> Locks<'a> {
+        self.known_hash = Some((key.as_ptr() as usize, key.len(), hash));
+        self
+    }
+
+    /// The hash of `key` if it is the argument dispatch hashed.
+    #[inline]
+    fn known_hash(&self, key: &[u8]) -> Option<u64> {
+        match self.known_hash {
+            Some((at, len, hash)) if at == key.as_ptr() as usize && len == key.len() => Some(hash),
+            _ => None,
         }
     }
 
     /// Every shard, each locked on first use (only inside the gate's exclusive section).
     pub fn on_first_use(keyspace: &'a crate::keyspace::Keyspace) -> Locks<'a> {
         Locks {
-            held: HeldShards::new(),
             lazy: Some(keyspace),
+            ..Locks::none()
         }
     }
 
@@ -217,7 +237,7 @@ impl<'a> Ctx<'a> {
     /// The locked shard holding `key` in database `db`, and the key's hash.
     pub fn shard_in(&mut self, db: usize, key: &[u8]) -> (&mut Shard, u64) {
         let ks = &self.state.keyspace;
-        let hash = ks.hash(key);
+        let hash = self.locks.known_hash(key).unwrap_or_else(|| ks.hash(key));
         let id = ShardId {
             db,
             shard: ks.shard_of(hash),

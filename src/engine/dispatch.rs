@@ -124,20 +124,15 @@ pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandErro
 }
 
 /// Publishes the client's last command for CLIENT LIST, as Redis sets `lastcmd` before queuing
-/// or running; the shared copy is only written when the command changes.
+/// or running (a pointer store, only when the command changes).
 fn note_last_command(client: &mut ClientState, found: &Found) {
-    if !std::ptr::eq(client.last_cmd, found.full_name) {
-        client.last_cmd = found.full_name;
-        client.info.details.lock().last_cmd = found.full_name.to_string();
-    }
+    client.last_cmd = found.full_name;
+    client.info.last_cmd.set(found.name_slot);
 }
 
 /// Commands that act on the transaction itself instead of being queued.
 fn controls_transaction(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
+    spec.has(flags::NOT_QUEUED)
 }
 
 /// Queues a command inside MULTI after the checks Redis makes before queuing.
@@ -166,7 +161,7 @@ fn queue(
         Some(Reply::from(CommandError::Oom))
     } else if let Some(reply) = crate::rdb::refuse_write(
         state,
-        found.spec.has(flags::WRITE) || found.spec.name == "ping",
+        found.spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE),
     ) {
         Some(reply)
     } else if let Some(text) = replica_refusal(state, client, found.spec, argv) {
@@ -296,17 +291,16 @@ fn run_checked(
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
     }
-    let writes = spec.has(flags::WRITE)
-        || spec.name == "ping"
-        || (spec.name == "exec" && queued_writes(client));
+    let writes = spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE)
+        || (spec.has(flags::RUNS_QUEUED) && queued_writes(client));
     let refusal = write_refusal(state, writes).or_else(|| {
-        (writes && spec.name != "ping")
+        (writes && !spec.has(flags::REFUSED_LIKE_WRITE))
             .then(|| crate::replication::primary::write_refusal(state))
             .flatten()
     });
     if let Some(err) = refusal {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        if spec.name == "exec" {
+        if spec.has(flags::RUNS_QUEUED) {
             // Redis discards the transaction it refuses.
             client.multi = None;
             client.info.details.lock().multi = -1;
@@ -315,7 +309,7 @@ fn run_checked(
     }
     // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
     if let Some(reply) =
-        crate::rdb::refuse_write(state, spec.has(flags::WRITE) || spec.name == "ping")
+        crate::rdb::refuse_write(state, spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE))
     {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
@@ -324,7 +318,7 @@ fn run_checked(
     // flagged `stale` (replica-serve-stale-data no).
     if let Some(text) = replica_refusal(state, client, spec, argv) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-        if spec.name == "exec" {
+        if spec.has(flags::RUNS_QUEUED) {
             crate::engine::context::discard_refused(state, client);
             return Ok(Reply::error(format!(
                 "EXECABORT Transaction discarded because of: {text}"
@@ -337,7 +331,7 @@ fn run_checked(
     let locks = if pass.is_busy() {
         if !spec.has(flags::ALLOW_BUSY) {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            if spec.name == "exec" {
+            if spec.has(flags::RUNS_QUEUED) {
                 // Redis's execCommandAbort: the transaction is discarded.
                 crate::engine::context::discard_refused(state, client);
                 return Ok(Reply::error(format!(
@@ -352,8 +346,12 @@ fn run_checked(
         // An exclusive command runs alone (see gate.rs): it locks each shard on first use.
         Locks::on_first_use(&state.keyspace)
     } else {
-        let ids = shards_for(state, client, spec, argv);
-        Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?)
+        let (ids, first_hash) = shards_and_first_hash(state, client, spec, argv);
+        let locks = Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?);
+        match first_hash {
+            Some(hash) => locks.with_key_hash(&argv[1], hash),
+            None => locks,
+        }
     };
     let mut ctx = Ctx {
         state,
@@ -426,7 +424,7 @@ fn cross_slot_refusal(
     if !state.cluster.enabled() {
         return None;
     }
-    if spec.name == "exec" {
+    if spec.has(flags::RUNS_QUEUED) {
         if !crate::cluster::transaction_crosses_slots(state, client) {
             return None;
         }
@@ -474,15 +472,14 @@ fn refuse_on_oom(
         0
     };
     let oom = maxmemory::make_room(state, now_us, incoming) == Pressure::OutOfMemory;
-    if matches!(spec.name, "eval" | "evalsha" | "exec" | "fcall") {
+    if spec.has(flags::RUNS_SCRIPT | flags::RUNS_QUEUED) {
         maxmemory::set_script_oom(oom);
     }
     let in_multi = client.multi.is_some();
-    if !oom || !(denies || in_multi && !matches!(spec.name, "exec" | "discard" | "quit" | "reset"))
-    {
+    if !oom || !(denies || in_multi && !spec.has(flags::ENDS_TRANSACTION)) {
         return None;
     }
-    if spec.name == "exec" {
+    if spec.has(flags::RUNS_QUEUED) {
         crate::engine::context::discard_refused(state, client);
         return Some(Reply::error(
             "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
@@ -504,23 +501,29 @@ fn denies_oom(
     if spec.has(flags::DENYOOM) {
         return true;
     }
-    match spec.name {
-        "exec" => client.multi.as_ref().is_some_and(|m| {
+    if spec.has(flags::RUNS_QUEUED) {
+        return client.multi.as_ref().is_some_and(|m| {
             m.queued.iter().any(|(f, argv)| {
-                f.spec.has(flags::DENYOOM) || script_denies_oom(state, f.spec.name, argv)
+                f.spec.has(flags::DENYOOM) || script_denies_oom(state, f.spec, argv)
             })
-        }),
-        name => script_denies_oom(state, name, argv),
+        });
     }
+    script_denies_oom(state, spec, argv)
 }
 
-/// EVAL / EVALSHA of a script whose shebang makes it DENYOOM.
-fn script_denies_oom(state: &ServerState, name: &str, argv: &[Bytes]) -> bool {
-    match (name, argv.get(1)) {
-        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body).denies_oom,
-        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).denies_oom,
-        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).denies_oom,
-        _ => false,
+/// EVAL / EVALSHA / FCALL of a script whose shebang (or library) makes it DENYOOM.
+fn script_denies_oom(state: &ServerState, spec: &CommandSpec, argv: &[Bytes]) -> bool {
+    let Some(arg) = argv.get(1) else {
+        return false;
+    };
+    if spec.has(flags::SCRIPT_BODY) {
+        crate::engine::maxmemory::ScriptOomFlags::of(arg).denies_oom
+    } else if spec.has(flags::SCRIPT_SHA) {
+        state.scripting.oom_flags(arg).denies_oom
+    } else if spec.has(flags::SCRIPT_FUNCTION) {
+        state.scripting.functions.oom_flags(arg).denies_oom
+    } else {
+        false
     }
 }
 
@@ -561,18 +564,15 @@ fn replica_refusal(
         return None;
     }
     let queued = |f: &dyn Fn(&CommandSpec) -> bool| {
-        spec.name == "exec"
+        spec.has(flags::RUNS_QUEUED)
             && client
                 .multi
                 .as_ref()
                 .is_some_and(|m| m.queued.iter().any(|(q, _)| f(q.spec)))
     };
     // A script or function that declares flags without `no-writes` writes (Redis 7).
-    let script_writes = || match (spec.name, argv.get(1)) {
-        ("eval", Some(body)) => crate::engine::maxmemory::ScriptOomFlags::of(body).writes,
-        ("evalsha", Some(sha)) => state.scripting.oom_flags(sha).writes,
-        ("fcall", Some(name)) => state.scripting.functions.oom_flags(name).writes,
-        _ => false,
+    let script_writes = || {
+        crate::engine::maxmemory::script_flags_of_call(state, spec, argv).is_some_and(|f| f.writes)
     };
     let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE)) || script_writes();
     let denies_stale = !spec.has(flags::STALE) || queued(&|q| !q.has(flags::STALE));
@@ -595,8 +595,19 @@ pub fn shards_for(
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> ShardIds {
+    shards_and_first_hash(state, client, spec, argv).0
+}
+
+/// `shards_for`, and the hash of `argv[1]` when it is the command's only key (the command's
+/// lookups of it reuse the hash: see `Locks::with_key_hash`).
+fn shards_and_first_hash(
+    state: &ServerState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) -> (ShardIds, Option<u64>) {
     if spec.has(flags::ALL_SHARDS) {
-        return state.keyspace.all_shards().collect();
+        return (state.keyspace.all_shards().collect(), None);
     }
     let ks = &state.keyspace;
     if let KeySpec::Range {
@@ -605,30 +616,48 @@ pub fn shards_for(
     {
         // The common single-key case, without building the index list.
         let mut ids = ShardIds::new();
+        let mut first_hash = None;
         if let Some(key) = argv.get(1) {
+            let hash = ks.hash(key);
+            first_hash = Some(hash);
             ids.push(ShardId {
                 db: client.db,
-                shard: ks.shard_of(ks.hash(key)),
+                shard: ks.shard_of(hash),
             });
         }
-        return ids;
+        return (ids, first_hash);
     }
-    let mut ids: ShardIds = spec
-        .keys
-        .key_indexes(argv)
-        .into_iter()
-        // A key spec may name a database the command will reject (MOVE k 99): lock nothing there.
-        .filter(|&(db, _)| db.is_none_or(|db| db < ks.databases()))
-        .map(|(db, i)| ShardId {
-            db: db.unwrap_or(client.db),
-            shard: ks.shard_of(ks.hash(&argv[i])),
-        })
-        .collect();
+    let mut ids: ShardIds = if let KeySpec::Range { first, last, step } = spec.keys {
+        // Fixed positions (MSET, DEL, EXISTS ...): walked in place, no index list built.
+        let n = argv.len() as i32;
+        let last = if last < 0 { n + last } else { last.min(n - 1) };
+        let mut ids = ShardIds::new();
+        let mut i = first;
+        while i <= last && i < n && step > 0 {
+            ids.push(ShardId {
+                db: client.db,
+                shard: ks.shard_of(ks.hash(&argv[i as usize])),
+            });
+            i += step;
+        }
+        ids
+    } else {
+        spec.keys
+            .key_indexes(argv)
+            .into_iter()
+            // A key spec may name a database the command will reject (MOVE k 99): lock nothing there.
+            .filter(|&(db, _)| db.is_none_or(|db| db < ks.databases()))
+            .map(|(db, i)| ShardId {
+                db: db.unwrap_or(client.db),
+                shard: ks.shard_of(ks.hash(&argv[i])),
+            })
+            .collect()
+    };
     if ids.len() > 1 {
         ids.sort_unstable();
         ids.dedup();
     }
-    ids
+    (ids, None)
 }
 
 /// Redis's text for an unknown command, including up to 128 bytes of its arguments.

@@ -226,6 +226,20 @@ static TABLE: &[(&str, &[Decl])] = &[
     ("expiretime", &[
         Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
+    ("georadius", &[
+        Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Keyword { keyword: "STORE", startfrom: 6 }, find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Keyword { keyword: "STOREDIST", startfrom: 6 }, find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("georadiusbymember", &[
+        Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Keyword { keyword: "STORE", startfrom: 5 }, find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Keyword { keyword: "STOREDIST", startfrom: 5 }, find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("geosearchstore", &[
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+        Decl { notes: None, flags: &["RO", "access"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
     ("getex", &[
         Decl { notes: Some("RW and UPDATE because it changes the TTL"), flags: &["RW", "access", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
@@ -276,6 +290,9 @@ static TABLE: &[(&str, &[Decl])] = &[
         Decl { notes: None, flags: &["OW", "insert"], begin: Begin::Index(2), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
     ("restore", &[
+        Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
+    ]),
+    ("restore-asking", &[
         Decl { notes: None, flags: &["OW", "update"], begin: Begin::Index(1), find: Find::Range { lastkey: 0, step: 1, limit: 0 } },
     ]),
     ("rpoplpush", &[

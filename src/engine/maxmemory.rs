@@ -202,6 +202,26 @@ pub struct ScriptOomFlags {
     pub no_writes: bool,
 }
 
+/// The shebang flags of the script a call runs (EVAL's body, EVALSHA's cached script, FCALL's
+/// function), from the command's declared SCRIPT_* flag; None for other commands.
+pub fn script_flags_of_call(
+    state: &crate::state::ServerState,
+    spec: &crate::engine::CommandSpec,
+    argv: &[bytes::Bytes],
+) -> Option<ScriptOomFlags> {
+    use crate::engine::flags;
+    let arg = argv.get(1)?;
+    if spec.has(flags::SCRIPT_BODY) {
+        Some(ScriptOomFlags::of(arg))
+    } else if spec.has(flags::SCRIPT_SHA) {
+        Some(state.scripting.oom_flags(arg))
+    } else if spec.has(flags::SCRIPT_FUNCTION) {
+        Some(state.scripting.functions.oom_flags(arg))
+    } else {
+        None
+    }
+}
+
 impl ScriptOomFlags {
     pub fn of(body: &[u8]) -> ScriptOomFlags {
         let Some(rest) = body.strip_prefix(b"#!lua") else {

@@ -44,6 +44,9 @@ pub struct Found {
     pub stats: &'static CallStats,
     /// `get`, or `config|get` for a subcommand.
     pub full_name: &'static str,
+    /// `full_name` at an address kept for the whole process: what a client's last command
+    /// points to (`clients::LastCommand`).
+    pub name_slot: &'static &'static str,
     /// Index of this command or subcommand in ACL permission bitmaps.
     pub id: u16,
 }
@@ -88,10 +91,12 @@ impl Registry {
             let id = next_id;
             next_id += 1;
             assert!((id as usize) < crate::acl::rules::COMMAND_ID_MAX);
+            let full_name: &'static str = Box::leak(full_name.into_boxed_str());
             Found {
                 spec,
                 stats: Box::leak(Box::default()),
-                full_name: Box::leak(full_name.into_boxed_str()),
+                full_name,
+                name_slot: Box::leak(Box::new(full_name)),
                 id,
             }
         };

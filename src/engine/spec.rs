@@ -23,47 +23,87 @@ pub fn subcommands_only(_ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ))
 }
 
+/// A command's flags: Redis's (the ones COMMAND INFO reports) and what dispatch and the
+/// subsystems treat specially.
+pub type Flags = u64;
+
 /// Command flags, as in Redis's command table (COMMAND INFO reports their names).
 pub mod flags {
-    pub const WRITE: u32 = 1 << 0;
-    pub const READONLY: u32 = 1 << 1;
-    pub const DENYOOM: u32 = 1 << 2;
-    pub const ADMIN: u32 = 1 << 3;
-    pub const PUBSUB: u32 = 1 << 4;
-    pub const NOSCRIPT: u32 = 1 << 5;
-    pub const BLOCKING: u32 = 1 << 6;
-    pub const LOADING: u32 = 1 << 7;
-    pub const STALE: u32 = 1 << 8;
-    pub const SKIP_MONITOR: u32 = 1 << 9;
-    pub const SKIP_SLOWLOG: u32 = 1 << 10;
-    pub const FAST: u32 = 1 << 11;
-    pub const NO_AUTH: u32 = 1 << 12;
-    pub const MAY_REPLICATE: u32 = 1 << 13;
-    pub const NO_MULTI: u32 = 1 << 14;
-    pub const ALLOW_BUSY: u32 = 1 << 15;
+    pub const WRITE: super::Flags = 1 << 0;
+    pub const READONLY: super::Flags = 1 << 1;
+    pub const DENYOOM: super::Flags = 1 << 2;
+    pub const ADMIN: super::Flags = 1 << 3;
+    pub const PUBSUB: super::Flags = 1 << 4;
+    pub const NOSCRIPT: super::Flags = 1 << 5;
+    pub const BLOCKING: super::Flags = 1 << 6;
+    pub const LOADING: super::Flags = 1 << 7;
+    pub const STALE: super::Flags = 1 << 8;
+    pub const SKIP_MONITOR: super::Flags = 1 << 9;
+    pub const SKIP_SLOWLOG: super::Flags = 1 << 10;
+    pub const FAST: super::Flags = 1 << 11;
+    pub const NO_AUTH: super::Flags = 1 << 12;
+    pub const MAY_REPLICATE: super::Flags = 1 << 13;
+    pub const NO_MULTI: super::Flags = 1 << 14;
+    pub const ALLOW_BUSY: super::Flags = 1 << 15;
     /// Runs alone, in the gate's exclusive section, locking each shard on first use (scripts,
     /// EXEC, FLUSHALL, SWAPDB; see gate.rs).
-    pub const ALL_SHARDS: u32 = 1 << 16;
+    pub const ALL_SHARDS: super::Flags = 1 << 16;
     /// GETKEYS of a call without keys answers an empty list, not an error (EVAL with 0 keys).
-    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: super::Flags = 1 << 17;
     /// Refused while a replica loads a dataset asynchronously (reported only: ferrocache has no
     /// replication).
-    pub const NO_ASYNC_LOADING: u32 = 1 << 18;
+    pub const NO_ASYNC_LOADING: super::Flags = 1 << 18;
     /// Routes Pub/Sub messages (PUBLISH, SPUBLISH): the connection lets the receivers finish
     /// the input they already have first (not reported by COMMAND INFO).
-    pub const ROUTES_MESSAGES: u32 = 1 << 19;
+    pub const ROUTES_MESSAGES: super::Flags = 1 << 19;
     /// Its lookups leave the keys' LRU/LFU stamps alone, as Redis's `LOOKUP_NOTOUCH` (TYPE,
     /// EXISTS, TTL, OBJECT, MEMORY USAGE, DEBUG; not reported by COMMAND INFO).
-    pub const NO_TOUCH: u32 = 1 << 20;
+    pub const NO_TOUCH: super::Flags = 1 << 20;
     /// Stamps the keys it looks up even for a CLIENT NO-TOUCH client: stamping is its purpose
     /// (TOUCH, Redis 7.2; not reported by COMMAND INFO).
-    pub const TOUCHES: u32 = 1 << 21;
+    pub const TOUCHES: super::Flags = 1 << 21;
     /// A CLIENT subcommand: CLIENT CACHING's yes/no survives it and applies to the next other
     /// command (Redis's `c->cmd->proc != clientCommand`; not reported by COMMAND INFO).
-    pub const KEEPS_CACHING: u32 = 1 << 22;
+    pub const KEEPS_CACHING: super::Flags = 1 << 22;
+
+    // What dispatch and the subsystems treat specially, declared here rather than recognised
+    // by name (none is reported by COMMAND INFO).
+    /// Acts on the transaction itself: run at once inside MULTI, never queued (MULTI, EXEC,
+    /// DISCARD, WATCH, QUIT, RESET).
+    pub const NOT_QUEUED: super::Flags = 1 << 23;
+    /// Ends a transaction, so it is not refused for memory inside MULTI (EXEC, DISCARD, QUIT,
+    /// RESET; Redis's `processCommand` names the same four).
+    pub const ENDS_TRANSACTION: super::Flags = 1 << 24;
+    /// Runs the commands queued since MULTI (EXEC): writes, MISCONF and OOM refusals look at
+    /// them, and a refusal discards the transaction.
+    pub const RUNS_QUEUED: super::Flags = 1 << 25;
+    /// Refused like a write while writes fail (MISCONF), though it writes nothing (PING, as
+    /// Redis's `processCommand`).
+    pub const REFUSED_LIKE_WRITE: super::Flags = 1 << 26;
+    /// Runs a script that may write, given as its body in the first argument (EVAL), by SHA1
+    /// (EVALSHA) or as a function name (FCALL): its shebang or library flags say whether it is
+    /// refused for memory.
+    pub const SCRIPT_BODY: super::Flags = 1 << 27;
+    pub const SCRIPT_SHA: super::Flags = 1 << 28;
+    pub const SCRIPT_FUNCTION: super::Flags = 1 << 29;
+    /// Changes what the connection listens to besides the Pub/Sub commands (RESET, MONITOR):
+    /// the subscription counts are published after it.
+    pub const CHANGES_LISTENING: super::Flags = 1 << 30;
+    /// Answers `pong` as a Pub/Sub message to a RESP2 subscriber (PING).
+    pub const PONG_WHILE_SUBSCRIBED: super::Flags = 1 << 31;
+    /// Runs on a RESP2 connection in subscribed mode ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PING,
+    /// QUIT, RESET); any other command is refused there.
+    pub const ALLOWED_WHILE_SUBSCRIBED: super::Flags = 1 << 32;
+    /// MONITOR shows it before the commands it runs, not after (EVAL*, EVALSHA*, FCALL*).
+    pub const SHOWN_BEFORE_RUNNING: super::Flags = 1 << 33;
+    /// Served for a key in a slot being imported after ASKING (RESTORE-ASKING; reported by
+    /// COMMAND INFO as `asking`).
+    pub const ASKING: super::Flags = 1 << 34;
+    /// Any of the script flags.
+    pub const RUNS_SCRIPT: super::Flags = SCRIPT_BODY | SCRIPT_SHA | SCRIPT_FUNCTION;
 
     /// Flag names in the order Redis prints them.
-    pub const NAMES: &[(u32, &str)] = &[
+    pub const NAMES: &[(super::Flags, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
@@ -75,6 +115,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (MAY_REPLICATE, "may_replicate"),
@@ -165,7 +206,7 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// Redis arity: positive = exact argc, negative = at least -arity.
     pub arity: i32,
-    pub flags: u32,
+    pub flags: Flags,
     pub keys: KeySpec,
     /// ACL categories without the `@`, e.g. `["string", "fast"]`; `keyspace`/`read`/`write`
     /// are derived from flags when COMMAND INFO renders them.
@@ -185,7 +226,7 @@ impl CommandSpec {
     pub const fn subcommand(
         name: &'static str,
         arity: i32,
-        flags: u32,
+        flags: Flags,
         group: &'static str,
         acl: &'static [&'static str],
         since: &'static str,
@@ -208,7 +249,7 @@ impl CommandSpec {
         }
     }
 
-    pub fn has(&self, flag: u32) -> bool {
+    pub fn has(&self, flag: Flags) -> bool {
         self.flags & flag != 0
     }
 

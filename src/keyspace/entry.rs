@@ -261,6 +261,13 @@ impl Entry {
         prefetch(self.ptr.as_ptr());
     }
 
+    /// `prefetch`, and the next cache line too: for a lookup about to read the value (a
+    /// 13-byte key and a 100-byte value fill a 128-byte allocation, two lines).
+    pub fn prefetch_two_lines(&self) {
+        prefetch(self.ptr.as_ptr());
+        prefetch(self.ptr.as_ptr().wrapping_add(64));
+    }
+
     pub fn key(&self) -> &[u8] {
         let h = self.header();
         self.part(h.key_at, h.key_len)

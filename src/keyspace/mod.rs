@@ -128,6 +128,39 @@ impl Keyspace {
         ids.iter().map(|&id| (id, self.lock(id))).collect()
     }
 
+    /// Starts loading into the cache what looking up the keys of these hashes in database `db`
+    /// will read, for a batch of requests about to run one after the other (pipelining): the
+    /// lookups' cache misses then overlap (see `Shard::prefetch_stage`). Only shards free right
+    /// now are visited; the caller is inside a shared gate section, and every lock is taken
+    /// with `try_lock` and held for the few loads this takes.
+    pub fn prefetch_keys(&self, db: usize, hashes: &[u64]) {
+        let Some(db) = self.dbs.get(db) else {
+            return;
+        };
+        let mut held: smallvec::SmallVec<[(usize, MutexGuard<'_, Shard>); 16]> =
+            smallvec::SmallVec::new();
+        let mut keys: smallvec::SmallVec<[(usize, u64); 16]> = smallvec::SmallVec::new();
+        for &hash in hashes {
+            let shard = self.shard_of(hash);
+            let at = match held.iter().position(|(s, _)| *s == shard) {
+                Some(at) => at,
+                None => match db.shards[shard].try_lock() {
+                    Some(guard) => {
+                        held.push((shard, guard));
+                        held.len() - 1
+                    }
+                    None => continue,
+                },
+            };
+            keys.push((at, hash));
+        }
+        for stage in 0..3 {
+            for &(at, hash) in &keys {
+                held[at].1.prefetch_stage(hash, stage);
+            }
+        }
+    }
+
     /// Keys in a database, summed shard by shard (each shard locked briefly, one at a time).
     pub fn db_len(&self, db: usize) -> usize {
         (0..self.shards_per_db())

@@ -71,6 +71,12 @@ pub struct Shard {
     snapshot: Option<Box<ShardViews>>,
     /// Keys per hash slot (database 0 in cluster mode, see slot_index); None otherwise.
     slot_counts: Option<std::sync::Arc<super::slot_index::SlotCounts>>,
+    /// The slot the last successful `find_slot` returned, beside the top half of its key's
+    /// hash: a command looks its key up several times (the read, the write, WATCH), and each
+    /// later probe costs one comparison with an entry already in the cache. Never trusted
+    /// blindly: the slot's entry must hold the very key (keys are unique in a shard and every
+    /// live entry is indexed), so no change of the table needs to reset it.
+    found_memo: std::sync::atomic::AtomicU64,
 }
 
 /// Hash fields removed by the active sweep because their deadline passed.
@@ -131,6 +137,7 @@ impl Shard {
             evict_tier: Default::default(),
             snapshot: None,
             slot_counts: None,
+            found_memo: Default::default(),
         }
     }
 
@@ -279,15 +286,24 @@ impl Shard {
     }
 
     fn find_slot(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let memo = self.found_memo.load(Relaxed);
+        if memo >> 32 == hash >> 32 {
+            let id = memo as u32;
+            if entry_in(&self.slots, id as usize).is_some_and(|e| e.key() == key) {
+                return Some(id);
+            }
+        }
         let slots = &self.slots;
-        self.index
-            .find(hash, |&id| {
-                let id = id as usize;
-                slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
-                    .as_ref()
-                    .is_some_and(|e| e.key() == key)
-            })
-            .copied()
+        let id = *self.index.find(hash, |&id| {
+            let id = id as usize;
+            slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
+                .as_ref()
+                .is_some_and(|e| e.key() == key)
+        })?;
+        self.found_memo
+            .store(((hash >> 32) << 32) | u64::from(id), Relaxed);
+        Some(id)
     }
 
     /// The slot of a live key: deletes the key first if its deadline has passed (lazy expiry,
@@ -396,9 +412,11 @@ impl Shard {
 
     /// Inserts a prepared entry, replacing any live entry under the same key.
     pub fn insert_entry(&mut self, hash: u64, mut entry: Entry, now_ms: u64) -> Option<Entry> {
-        let old = self.remove(hash, entry.key(), now_ms);
+        if let Some(id) = self.find_slot(hash, entry.key()) {
+            return self.replace_at(id, entry, now_ms);
+        }
         if entry.access() == 0 {
-            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+            entry.set_access(access::fresh(None, now_ms));
         }
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
@@ -446,6 +464,44 @@ impl Shard {
             // A replaced entry was counted out by `remove` above.
             counts.added(self.slot(id).as_ref().expect("just stored").key());
         }
+        super::evict_tiers::note_insert(self, id);
+        None
+    }
+
+    /// `insert_entry` over a key already indexed at slot `id`: the new entry takes the old
+    /// one's slot, so the index is neither probed again nor changed. Everything else is what
+    /// removing the old entry and inserting the new one does (watchers, tiers, counts, an
+    /// expired old entry counted as expired and not returned).
+    fn replace_at(&mut self, id: u32, mut entry: Entry, now_ms: u64) -> Option<Entry> {
+        self.before_slot_write(id);
+        let old = self
+            .slot_mut(id)
+            .take()
+            .expect("indexed slot holds an entry");
+        if !self.watchers.is_empty() {
+            self.watchers.touch(old.key(), false);
+        }
+        self.evict_tier.note_remove(old.key());
+        self.used_bytes -= old.memory_bytes();
+        if old.expire_at_ms().is_some() {
+            self.volatile_keys -= 1;
+        }
+        let old = if old.is_expired(now_ms) {
+            self.note_expired(old.key());
+            None
+        } else {
+            Some(old)
+        };
+        if entry.access() == 0 {
+            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+        }
+        self.used_bytes += entry.memory_bytes();
+        if let Some(deadline) = entry.expire_at_ms() {
+            self.volatile_keys += 1;
+            self.note_deadline(deadline);
+        }
+        self.set_stamp(id, entry.access());
+        *self.slot_mut(id) = Some(entry);
         super::evict_tiers::note_insert(self, id);
         old
     }
@@ -872,6 +928,36 @@ impl Shard {
         removed
     }
 
+    /// One stage of prefetching a key's lookup ahead of the command that will do it (see
+    /// `Keyspace::prefetch_keys`). Stage 0 reads the index's control bytes and starts loading
+    /// the candidate bucket, stage 1 reads the bucket and starts loading the slab slot, stage 2
+    /// reads the slot and starts loading the entry. Run over a whole batch of keys one stage
+    /// at a time, the cache misses of different keys overlap instead of following each other.
+    /// Only hints: nothing is changed, and a wrong candidate costs one wasted load.
+    pub(super) fn prefetch_stage(&self, hash: u64, stage: u8) {
+        let Some(id) = self.index.iter_hash(hash).next() else {
+            return;
+        };
+        match stage {
+            0 => super::entry::prefetch(std::ptr::from_ref(id)),
+            1 => {
+                let id = *id as usize;
+                if let Some(slot) = self
+                    .slots
+                    .get(id / CHUNK_SLOTS)
+                    .and_then(|chunk| chunk.get(id % CHUNK_SLOTS))
+                {
+                    super::entry::prefetch(slot);
+                }
+            }
+            _ => {
+                if let Some(entry) = entry_in(&self.slots, *id as usize) {
+                    entry.prefetch_two_lines();
+                }
+            }
+        }
+    }
+
     /// Swaps the whole contents of two shards (SWAPDB); statistics stay with their shard.
     pub fn swap_contents(&mut self, other: &mut Shard) {
         self.before_contents_change();
@@ -1088,5 +1174,47 @@ mod tests {
         s.clear(now);
         assert_stamps_mirror_entries(&s);
         assert_eq!(s.stamp_at(0), 0);
+    }
+    #[test]
+    fn overwrite_reuses_the_slot_and_keeps_the_counts() {
+        let (mut s, h) = shard();
+        let hash = h.hash_one(&b"k"[..]);
+        s.insert_str(hash, b"k", b"v", Some(100), 0);
+        let pos = (0..s.slot_count())
+            .find(|&p| s.entry_at(p).is_some())
+            .unwrap();
+        // A live key: the old entry comes back, the slot and the counts stay.
+        let old = s.insert_str(hash, b"k", b"longer value", None, 50).unwrap();
+        assert_eq!(old.value(), ValueRef::Str(b"v"));
+        assert_eq!(s.entry_at(pos).unwrap().key(), b"k");
+        assert_eq!((s.len(), s.volatile_len()), (1, 0));
+        let only = Entry::new_str(b"k", b"longer value", None).memory_bytes();
+        assert_eq!(s.used_bytes(), only + s.index.capacity() * 5);
+        // An expired key replaced: not returned, counted as expired.
+        s.insert_str(hash, b"k", b"v", Some(100), 60);
+        assert!(s.insert_str(hash, b"k", b"w", Some(300), 200).is_none());
+        assert_eq!(s.stats.expired, 1);
+        assert_eq!((s.len(), s.volatile_len()), (1, 1));
+        assert_stamps_mirror_entries(&s);
+    }
+
+    #[test]
+    fn a_remembered_slot_is_checked_against_the_key() {
+        let (mut s, h) = shard();
+        let (a, b) = (&b"a"[..], &b"b"[..]);
+        s.insert_str(h.hash_one(a), a, b"1", None, 0);
+        assert!(s.get_mut(h.hash_one(a), a, 0).is_some());
+        // "a" goes and "b" takes its slot: a lookup of "a" must not find "b" there.
+        s.remove(h.hash_one(a), a, 0);
+        s.insert_str(h.hash_one(b), b, b"2", None, 0);
+        s.insert_str(h.hash_one(&b"c"[..]), b"c", b"3", None, 0);
+        assert!(s.get_mut(h.hash_one(a), a, 0).is_none());
+        assert_eq!(
+            s.get_mut(h.hash_one(b), b, 0).unwrap().value(),
+            ValueRef::Str(b"2")
+        );
+        // A forged hash with the remembered top half still needs the very key.
+        let forged = (h.hash_one(b) & !0xffff_ffff) | 1;
+        assert!(s.get_mut(forged, a, 0).is_none());
     }
 }

@@ -159,21 +159,15 @@ fn string_encoding(bytes: &[u8]) -> &'static str {
     }
 }
 
-/// An estimate of what the allocator hands out for a request of `len` bytes (jemalloc's small
-/// size classes: 8, 16, 32, 48, 64, 80, ... spaced by a quarter of the power of two).
+/// What the allocator hands out for a request of `len` bytes: jemalloc's size classes (8, then
+/// multiples of 16 up to 128, then four classes per doubling), as `alloc_counter` counts them.
 pub fn alloc_size(len: usize) -> usize {
     if len == 0 {
         return 0;
     }
-    if len <= 8 {
-        return 8;
-    }
-    if len <= 16 {
-        return 16;
-    }
-    let pow = usize::BITS - (len - 1).leading_zeros(); // 2^pow >= len
-    let spacing = 1usize << (pow - 3).max(3);
-    len.div_ceil(spacing) * spacing
+    crate::alloc_counter::usable_size(
+        &std::alloc::Layout::from_size_align(len, 1).expect("a size below isize::MAX"),
+    )
 }
 
 #[cfg(test)]
@@ -186,6 +180,20 @@ mod tests {
         assert_eq!(alloc_size(100), 112);
         assert_eq!(alloc_size(113), 128);
         assert_eq!(alloc_size(129), 160);
+        // No 24- or 40-byte classes: 16-byte spacing up to 128.
+        assert_eq!(alloc_size(17), 32);
+        assert_eq!(alloc_size(40), 48);
+        assert_eq!(alloc_size(257), 320);
+    }
+
+    #[test]
+    fn small_collections_box_into_32_bytes() {
+        // The box behind an entry's value pointer is part of every small hash, set and sorted
+        // set: keep it in jemalloc's 32-byte class (a hash's map too; the hash adds its
+        // field-TTL pointer, 40 bytes in the 48-byte class: see hash.rs's `sizes`).
+        assert!(std::mem::size_of::<HashValue>() <= 40);
+        assert!(std::mem::size_of::<SetValue>() <= 32);
+        assert!(std::mem::size_of::<ZSetValue>() <= 32);
     }
 
     #[test]

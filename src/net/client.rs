@@ -74,6 +74,8 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     client.authenticated = !state.acl.default_needs_auth();
     let mut shutdown = state.shutdown.subscribe();
     let mut decoder = RequestDecoder::new();
+    // Requests of the batch decoded ahead, their keys prefetched (see lookahead.rs).
+    let mut lookahead = super::lookahead::Lookahead::default();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut reported_buffers = (0usize, 0usize, 0usize, 0usize, 0usize);
@@ -151,7 +153,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 bulk_bytes_max: state.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: client.authenticated || !state.acl.default_needs_auth(),
             };
-            match decoder.decode(&mut input, limits) {
+            match lookahead.next(state, client.db, &mut decoder, &mut input, limits) {
                 Ok(Some(Request::Command(argv))) => {
                     if state.pubsub.has_subscriptions() && client.multi.is_none() {
                         settle_before_publish(state, &client, &argv).await;

@@ -198,7 +198,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream:
     let info = state
         .clients
         .register(ends.addr, ends.local, ends.fd, state.clock.now_ms());
-    info.details.lock().last_cmd = "memcached".into();
+    info.last_cmd.set(&"memcached");
     let mut client = ClientState::new(info.clone());
     client.user = state.acl.default_user();
     let mut session = Session {

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod listener;
+pub mod lookahead;
 pub mod memcache;
 pub mod metrics;
 pub mod replica;

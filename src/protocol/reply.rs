@@ -35,6 +35,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
+    /// A double printed as Redis's "human" long double (`%.17Lf` without trailing zeros, as
+    /// GEOPOS prints coordinates): a RESP3 double, a bulk string in RESP2.
+    HumanDouble(f64),
     /// RESP3 boolean; `:1` / `:0` in RESP2.
     Bool(bool),
     /// RESP3 verbatim string (`=<len>\r\ntxt:...`); a bulk string in RESP2.
@@ -137,6 +140,13 @@ impl Reply {
                     Protocol::Resp2 => bulk(out, text.as_bytes()),
                 }
             }
+            Reply::HumanDouble(d) => {
+                let text = format_human_double(*d);
+                match protocol {
+                    Protocol::Resp3 => line(out, b',', text.as_bytes()),
+                    Protocol::Resp2 => bulk(out, text.as_bytes()),
+                }
+            }
             Reply::Bool(b) => match protocol {
                 Protocol::Resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
                 Protocol::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),
@@ -232,6 +242,26 @@ fn itoa_buf(n: i64) -> IntText {
         bytes[pos] = b'-';
     }
     IntText { bytes, start: pos }
+}
+
+/// Formats a double as Redis's `LD_STR_HUMAN` long double text: `%.17Lf` (exact, since a
+/// double widens to a long double without loss), then trailing zeros and a trailing point
+/// removed; `inf` / `-inf`.
+pub fn format_human_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    if d.is_nan() {
+        return "nan".to_string();
+    }
+    let mut text = format!("{d:.17}");
+    while text.ends_with('0') {
+        text.pop();
+    }
+    if text.ends_with('.') {
+        text.pop();
+    }
+    text
 }
 
 /// Formats a double as Redis 7.2 does in replies: the shortest text that reads back to the same

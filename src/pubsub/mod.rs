@@ -180,6 +180,12 @@ impl Outbox {
     /// Moves every queued frame to `out`; returns their size, to pass to `written` once `out`
     /// has reached the socket.
     pub fn drain_into(&self, out: &mut BytesMut) -> usize {
+        // Every frame is counted in `pending_bytes` before it is queued (`push`): nothing
+        // counted, nothing queued, and no lock taken (the connection asks before and after
+        // every command).
+        if self.pending_bytes.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
         let mut queue = self.queue.lock();
         let mut n = 0;
         for frame in queue.drain(..) {
@@ -599,20 +605,9 @@ pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
 /// client is a replica to Redis and may not touch the keyspace.
 pub fn refusal(client: &ClientState, spec: &CommandSpec, full_name: &str) -> Option<Reply> {
     let ps = &client.pubsub;
-    if client.protocol == Protocol::Resp2
+    if !spec.has(flags::ALLOWED_WHILE_SUBSCRIBED)
+        && client.protocol == Protocol::Resp2
         && ps.is_subscribed()
-        && !matches!(
-            spec.name,
-            "ping"
-                | "subscribe"
-                | "ssubscribe"
-                | "unsubscribe"
-                | "sunsubscribe"
-                | "psubscribe"
-                | "punsubscribe"
-                | "quit"
-                | "reset"
-        )
     {
         return Some(Reply::error(format!(
             "ERR Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
@@ -637,7 +632,7 @@ fn monitored(spec: &CommandSpec) -> bool {
 
 /// Scripts are shown before the commands they run; everything else once it has run.
 fn shown_before_running(spec: &CommandSpec) -> bool {
-    spec.name.starts_with("eval") || spec.name.starts_with("fcall")
+    spec.has(flags::SHOWN_BEFORE_RUNNING)
 }
 
 /// Dispatch's hook before a top-level command runs.
@@ -693,7 +688,7 @@ pub fn after_command(
             client.pubsub.hold_pushes = true;
         }
     }
-    if spec.group == "pubsub" || spec.name == "reset" || spec.name == "monitor" {
+    if spec.group == "pubsub" || spec.has(crate::engine::flags::CHANGES_LISTENING) {
         publish_subscription_counts(client);
         state.pubsub.note_subscribed(&client.pubsub);
     }
@@ -710,7 +705,10 @@ pub fn after_command(
         // A monitor sees its own command after the reply: Redis feeds monitors after the call.
         client.pubsub.hold_pushes = true;
     }
-    if spec.name == "ping" && client.protocol == Protocol::Resp2 && client.pubsub.is_subscribed() {
+    if spec.has(crate::engine::flags::PONG_WHILE_SUBSCRIBED)
+        && client.protocol == Protocol::Resp2
+        && client.pubsub.is_subscribed()
+    {
         let payload = match result {
             Ok(Reply::Bulk(text)) => text,
             Ok(_) => Bytes::new(),

@@ -55,6 +55,10 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: ScriptResp) -> mlua::Result<
         }
         Reply::Double(d) if resp3 => wrapped(lua, "double", Value::Number(*d))?,
         Reply::Double(d) => Value::String(lua.create_string(format_double(*d))?),
+        Reply::HumanDouble(d) if resp3 => wrapped(lua, "double", Value::Number(*d))?,
+        Reply::HumanDouble(d) => {
+            Value::String(lua.create_string(crate::protocol::reply::format_human_double(*d))?)
+        }
         Reply::Bool(b) if resp3 => Value::Boolean(*b),
         Reply::Bool(b) => Value::Number(if *b { 1.0 } else { 0.0 }),
         Reply::Verbatim(text) if resp3 => {

@@ -29,7 +29,8 @@ pub static DOCS: &[Doc] = &[
     Doc::new("hpexpiretime", "key:key FIELDS:fields:block(numfields:int *field)"),
     Doc::new("hpttl", "key:key FIELDS:fields:block(numfields:int *field)"),
     Doc::new("hrandfield", "key:key ?options:block(count:int ?WITHVALUES)"),
-    Doc::new("hscan", "key:key cursor:int ?MATCH:pattern:pat ?COUNT:count:int"),
+    Doc::new("hscan", "key:key cursor:int ?MATCH:pattern:pat ?COUNT:count:int ?NOVALUES@7.4.0")
+        .history(&[("7.4.0", "Added the `NOVALUES` option.")]),
     Doc::new("hset", "key:key *field_value:block(field value)")
         .history(&[("4.0.0", "Accepts multiple `field` and `value` arguments.")]),
     Doc::new("hsetex", "key:key ?condition:oneof(FNX FXX) ?expiration:oneof(EX:seconds:int PX:milliseconds:int EXAT:unix-time-seconds:time PXAT:unix-time-milliseconds:time KEEPTTL) FIELDS:fields:block(numfields:int *data:block(field value))"),

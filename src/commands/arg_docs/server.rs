@@ -112,6 +112,7 @@ pub static DOCS: &[Doc] = &[
     Doc::new("replicaof", "args:oneof(host-port:block(host port:int) no-one:block(NO ONE))")
         .complexity("O(1)"),
     Doc::new("restore-asking", "key:key ttl:int serialized-value ?REPLACE@3.0.0 ?ABSTTL@5.0.0 ?IDLETIME:seconds:int@5.0.0 ?FREQ:frequency:int@5.0.0")
+        .complexity("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
         .history(&[("3.0.0", "Added the `REPLACE` modifier."), ("5.0.0", "Added the `ABSTTL` modifier."), ("5.0.0", "Added the `IDLETIME` and `FREQ` options.")])
         .syscmd(),
     Doc::new("role", "")

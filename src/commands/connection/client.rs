@@ -33,7 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[container(
 const CONN: &[&str] = &["connection", "slow"];
 const CONN_ADMIN: &[&str] = &["admin", "connection", "slow", "dangerous"];
 /// Every subcommand keeps a pending CLIENT CACHING answer for the next other command.
-const BASE: u32 = NOSCRIPT | LOADING | STALE | KEEPS_CACHING;
+const BASE: crate::engine::Flags = NOSCRIPT | LOADING | STALE | KEEPS_CACHING;
 
 static SUBCOMMANDS: &[CommandSpec] = &[
     command!(
@@ -406,10 +406,8 @@ pub fn client_line(
         details.argc = own_argv.len();
         details.output_buf = 0;
         own_cmd.to_string()
-    } else if details.last_cmd.is_empty() {
-        String::from("NULL")
     } else {
-        details.last_cmd.clone()
+        client.last_cmd.get().unwrap_or("NULL").to_string()
     };
     if details.multi <= 0 {
         details.multi_mem = 0;

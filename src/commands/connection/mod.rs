@@ -23,7 +23,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "ping",
         -1,
-        FAST,
+        FAST | REFUSED_LIKE_WRITE | PONG_WHILE_SUBSCRIBED | ALLOWED_WHILE_SUBSCRIBED,
         KeySpec::None,
         &["connection", "fast"],
         "connection",
@@ -56,7 +56,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "quit",
         -1,
-        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+        ALLOW_BUSY
+            | NOSCRIPT
+            | LOADING
+            | STALE
+            | FAST
+            | NO_AUTH
+            | NOT_QUEUED
+            | ENDS_TRANSACTION
+            | ALLOWED_WHILE_SUBSCRIBED,
         KeySpec::None,
         &["connection", "fast"],
         "connection",
@@ -67,7 +75,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        NOSCRIPT
+            | LOADING
+            | STALE
+            | FAST
+            | NO_AUTH
+            | ALLOW_BUSY
+            | NOT_QUEUED
+            | ENDS_TRANSACTION
+            | CHANGES_LISTENING
+            | ALLOWED_WHILE_SUBSCRIBED,
         KeySpec::None,
         &["connection", "fast"],
         "connection",

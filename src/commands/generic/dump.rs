@@ -39,6 +39,17 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Creates a key from the serialized representation of a value.",
         restore
     ),
+    command!(
+        "restore-asking",
+        -4,
+        WRITE | DENYOOM | ASKING,
+        KeySpec::one(),
+        &["keyspace", "write", "slow", "dangerous"],
+        "server",
+        "3.0.0",
+        "An internal command for migrating keys in a cluster.",
+        restore
+    ),
 ];
 
 fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

@@ -19,7 +19,7 @@ fn is(arg: &[u8], word: &str) -> bool {
 
 const fn fcall_spec(
     name: &'static str,
-    flags: u32,
+    flags: crate::engine::Flags,
     summary: &'static str,
     run: crate::engine::CommandFn,
 ) -> CommandSpec {
@@ -37,7 +37,7 @@ const fn fcall_spec(
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     acl: &'static [&'static str],
     summary: &'static str,
     complexity: &'static str,
@@ -56,12 +56,23 @@ const fn sub(
     )
 }
 
-const FCALL_FLAGS: u32 = NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | ALL_SHARDS;
-const FCALL_RO_FLAGS: u32 =
-    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | ALL_SHARDS;
+const FCALL_FLAGS: crate::engine::Flags =
+    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | ALL_SHARDS | SHOWN_BEFORE_RUNNING;
+const FCALL_RO_FLAGS: crate::engine::Flags = NOSCRIPT
+    | SKIP_MONITOR
+    | NO_MANDATORY_KEYS
+    | STALE
+    | READONLY
+    | ALL_SHARDS
+    | SHOWN_BEFORE_RUNNING;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    fcall_spec("fcall", FCALL_FLAGS, "Invokes a function.", fcall),
+    fcall_spec(
+        "fcall",
+        FCALL_FLAGS | SCRIPT_FUNCTION,
+        "Invokes a function.",
+        fcall,
+    ),
     fcall_spec(
         "fcall_ro",
         FCALL_RO_FLAGS,

@@ -16,14 +16,24 @@ use crate::{
 };
 use bytes::Bytes;
 
-const EVAL_FLAGS: u32 =
-    NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | ALL_SHARDS;
-const EVAL_RO_FLAGS: u32 =
-    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | ALL_SHARDS;
+const EVAL_FLAGS: crate::engine::Flags = NOSCRIPT
+    | SKIP_MONITOR
+    | MAY_REPLICATE
+    | NO_MANDATORY_KEYS
+    | STALE
+    | ALL_SHARDS
+    | SHOWN_BEFORE_RUNNING;
+const EVAL_RO_FLAGS: crate::engine::Flags = NOSCRIPT
+    | SKIP_MONITOR
+    | NO_MANDATORY_KEYS
+    | STALE
+    | READONLY
+    | ALL_SHARDS
+    | SHOWN_BEFORE_RUNNING;
 
 const fn spec(
     name: &'static str,
-    flags: u32,
+    flags: crate::engine::Flags,
     since: &'static str,
     summary: &'static str,
     run: crate::engine::CommandFn,
@@ -43,7 +53,7 @@ const fn spec(
 /// (EVAL and its forms here, FCALL and FCALL_RO in `function`).
 pub(super) const fn call_spec(
     name: &'static str,
-    flags: u32,
+    flags: crate::engine::Flags,
     since: &'static str,
     summary: &'static str,
     complexity: &'static str,
@@ -68,7 +78,7 @@ pub(super) const fn call_spec(
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     since: &'static str,
     summary: &'static str,
     run: crate::engine::CommandFn,
@@ -89,14 +99,14 @@ const fn sub(
 pub static COMMANDS: &[CommandSpec] = &[
     spec(
         "eval",
-        EVAL_FLAGS,
+        EVAL_FLAGS | SCRIPT_BODY,
         "2.6.0",
         "Executes a server-side Lua script.",
         eval,
     ),
     spec(
         "evalsha",
-        EVAL_FLAGS,
+        EVAL_FLAGS | SCRIPT_SHA,
         "2.6.0",
         "Executes a server-side Lua script by SHA1 digest.",
         evalsha,

@@ -11,13 +11,13 @@ use crate::{
 };
 use bytes::Bytes;
 
-const ACL_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
-const INFO_FLAGS: u32 = NOSCRIPT | LOADING | STALE;
+const ACL_FLAGS: crate::engine::Flags = ADMIN | NOSCRIPT | LOADING | STALE;
+const INFO_FLAGS: crate::engine::Flags = NOSCRIPT | LOADING | STALE;
 
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     summary: &'static str,
     run: crate::engine::CommandFn,
 ) -> CommandSpec {

@@ -16,7 +16,7 @@ use crate::{
 };
 use bytes::Bytes;
 
-const COMMAND_FLAGS: u32 = LOADING | STALE;
+const COMMAND_FLAGS: crate::engine::Flags = LOADING | STALE;
 const LOOKUP_N: &str = "O(N) where N is the number of commands to look up";
 const ALL_N: &str = "O(N) where N is the total number of Redis commands";
 

@@ -10,13 +10,13 @@ use crate::{
 use bytes::Bytes;
 use std::collections::HashMap;
 
-const CONFIG_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+const CONFIG_FLAGS: crate::engine::Flags = ADMIN | NOSCRIPT | LOADING | STALE;
 const O_N: &str = "O(N) when N is the number of configuration parameters provided";
 
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     since: &'static str,
     summary: &'static str,
     complexity: &'static str,

@@ -12,12 +12,12 @@ use crate::{
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-const LATENCY_FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+const LATENCY_FLAGS: crate::engine::Flags = ADMIN | NOSCRIPT | LOADING | STALE;
 
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     summary: &'static str,
     run: crate::engine::CommandFn,
 ) -> CommandSpec {

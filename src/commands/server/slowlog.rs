@@ -9,12 +9,12 @@ use crate::{
 };
 use bytes::Bytes;
 
-const SLOWLOG_FLAGS: u32 = ADMIN | LOADING | STALE;
+const SLOWLOG_FLAGS: crate::engine::Flags = ADMIN | LOADING | STALE;
 
 const fn sub(
     name: &'static str,
     arity: i32,
-    flags: u32,
+    flags: crate::engine::Flags,
     since: &'static str,
     summary: &'static str,
     complexity: &'static str,

@@ -103,7 +103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// The listpack limits in force (they decide the encoding name OBJECT ENCODING reports).
-fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
+pub(crate) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
     let hot = &ctx.state.config.hot;
     ListpackLimits {
         entries_max: hot.zset_max_listpack_entries.load(Ordering::Relaxed) as usize,
@@ -164,7 +164,12 @@ fn removed_events(
 
 /// Writes a STORE command's result to `dst` (replacing whatever it held, deadline included)
 /// and replies with its size; an empty result deletes `dst` instead.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], mut result: ZSetValue, event: &'static str) -> Reply {
+pub(crate) fn store(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    mut result: ZSetValue,
+    event: &'static str,
+) -> Reply {
     let db = ctx.db();
     let now = ctx.now_ms;
     let len = result.len();
@@ -371,6 +376,29 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     add_generic(ctx, &argv[1], &[(increment, &argv[3][..])], opts)
 }
 
+/// ZADD with only NX / XX / CH, for GEOADD (which Redis runs as a ZADD of the encoded
+/// positions): the same changes, events and reply.
+pub(crate) fn add_plain(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    pairs: &[(f64, &[u8])],
+    nx: bool,
+    xx: bool,
+    ch: bool,
+) -> CommandResult {
+    let opts = AddOptions {
+        presence: match (nx, xx) {
+            (true, _) => Presence::Absent,
+            (_, true) => Presence::Present,
+            _ => Presence::Any,
+        },
+        direction: Direction::Any,
+        mode: ScoreMode::Set,
+        counted: if ch { Counted::Changed } else { Counted::Added },
+    };
+    add_generic(ctx, key, pairs, opts)
+}
+
 fn add_generic(
     ctx: &mut Ctx<'_>,
     key: &[u8],
@@ -391,6 +419,9 @@ fn add_generic(
             ScoreMode::Set => "zadd",
         };
         ctx.notify(notify::ZSET, event, db, key);
+        // Redis replies first and raises the event after, so the caller's own event frame
+        // follows the reply.
+        ctx.client.pubsub.hold_pushes = true;
     }
     result?;
     Ok(match (opts.mode, opts.counted) {
@@ -522,7 +553,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             items.push(Reply::Bulk(Bytes::from(text)));
         }
     };
-    if z.encoding_name() == "listpack" {
+    if z.encoding_name() == "listpack" || z.is_packed() {
         z.iter().for_each(|(member, score)| push(member, score));
         return Ok(scan_reply(0, items));
     }

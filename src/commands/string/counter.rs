@@ -2,10 +2,9 @@
 //! INCRBYFLOAT (extended precision, formatted as Redis does). The key's deadline is kept.
 
 use crate::commands::string::long_double::LongDouble;
-use crate::commands::string::{as_str, as_str_mut, owned_str};
+use crate::commands::string::{as_str, as_str_mut};
 use crate::engine::args::parse_i64;
 use crate::error::CommandError;
-use crate::keyspace::Value;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
 use crate::{engine::CommandResult, engine::Ctx};
@@ -32,9 +31,8 @@ pub fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     add_integer(ctx, &argv[1], negated)
 }
 
-/// Decimal text of an integer, without a heap round trip through `String`.
-fn int_value(n: i64) -> Value {
-    let mut buf = [0u8; 20];
+/// Decimal text of an integer, written into `buf` (no heap round trip through `String`).
+fn int_text(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut pos = buf.len();
     let mut v = n.unsigned_abs();
     loop {
@@ -46,27 +44,31 @@ fn int_value(n: i64) -> Value {
         }
     }
     if n < 0 {
-        let mut out = Vec::with_capacity(buf.len() - pos + 1);
-        out.push(b'-');
-        out.extend_from_slice(&buf[pos..]);
-        return Value::Str(out.into_boxed_slice());
+        // i64::MIN has 19 digits: there is always room for the sign.
+        pos -= 1;
+        buf[pos] = b'-';
     }
-    Value::string(&buf[pos..])
+    &buf[pos..]
 }
 
+/// Reads the counter in place and stores the new text with one allocation (the entry rebuilt
+/// once, its deadline and access bits kept), instead of copying the old value out and back.
 fn add_integer(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CommandResult {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
-    let updated = shard.update_value(hash, key, now, |value| -> Result<i64, CommandError> {
-        let current = parse_i64(owned_str(value)?)?;
-        let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
-        *value = int_value(next);
-        Ok(next)
-    });
-    let next = match updated {
-        Some(result) => result?,
+    let current = match shard.get_mut(hash, key, now) {
+        Some(entry) => Some(parse_i64(as_str(entry.value())?)?),
+        None => None,
+    };
+    let mut buf = [0u8; 20];
+    let next = match current {
+        Some(current) => {
+            let next = current.checked_add(by).ok_or(CommandError::Overflow)?;
+            shard.replace_str(hash, key, int_text(next, &mut buf), now);
+            next
+        }
         None => {
-            shard.insert(hash, key, int_value(by), None, now);
+            shard.insert_str(hash, key, int_text(by, &mut buf), None, now);
             ctx.notify(notify::NEW, "new", ctx.client.db, key);
             by
         }
@@ -125,7 +127,8 @@ mod tests {
     #[test]
     fn integer_text() {
         for n in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
-            assert_eq!(int_value(n), Value::string(n.to_string().as_bytes()));
+            let mut buf = [0u8; 20];
+            assert_eq!(int_text(n, &mut buf), n.to_string().as_bytes());
         }
     }
 }

@@ -1,18 +1,19 @@
 //! `CompactMap`: the storage of hashes and sets (and of any byte-keyed member map, such as a
 //! sorted set's member → score): byte-string keys, with a byte-string value when `PAIRS`.
 //!
-//! Each element is one allocation `[key_len varint][value_len varint, if PAIRS][key][value]`
-//! behind an 8-byte thin pointer, kept in a slab of slots; a `hashbrown::HashTable<u32>` of slot
-//! numbers indexes it by key. A field of 12 bytes with a 12-byte value costs one 32-byte
-//! allocation, its 8-byte slot and about 5.7 bytes of index: ~46 bytes where Redis's dictEntry,
-//! two sds strings and the bucket pointer spend ~72.
-//!
 //! Two layouts, switched one way (like Redis's listpack → hashtable conversion):
-//! - **packed**: slots in insertion order (or any order the owner keeps, such as an intset's
-//!   ascending order through `insert_at`), no holes, no index; lookups are linear. For small
-//!   values only, as Redis's listpack and intset are.
-//! - **indexed**: slots never move while the element exists; removal leaves a hole that a later
-//!   insertion reuses; the index finds keys in O(1).
+//! - **packed** (small values, as Redis's listpack and intset are): one byte buffer holding the
+//!   elements back to back, each `[key_len varint][value_len varint, if PAIRS][key][value]`, in
+//!   insertion order (or any order the owner keeps, such as an intset's ascending order through
+//!   `insert_packed_at`). Its capacity is the allocator's size class of its length, nothing
+//!   more: a hash of ten `f1 v1` pairs is one 64-byte buffer where Redis's listpack takes 80.
+//!   Lookups walk it; a slot number is an element's ordinal; SCAN returns everything at once.
+//! - **indexed** (`Table`, boxed): each element is one allocation with the same layout behind
+//!   an 8-byte thin pointer, kept in a slab of slots; a `hashbrown::HashTable<u32>` of slot
+//!   numbers indexes it by key. A field of 12 bytes with a 12-byte value costs one 32-byte
+//!   allocation, its 8-byte slot and about 5.7 bytes of index: ~46 bytes where Redis's
+//!   dictEntry, two sds strings and the bucket pointer spend ~72. Slots never move while the
+//!   element exists; removal leaves a hole that a later insertion reuses.
 //!
 //! Positions are what make SCAN cursors and random picks work, as in the keyspace's own slab
 //! (see `shard.rs`). A cursor is a *logical* position: `base` + slot number. When removals leave
@@ -163,23 +164,86 @@ impl<const PAIRS: bool> Clone for Elem<PAIRS> {
 /// A compact byte-keyed map with stable positions; see the module documentation.
 #[derive(Clone, Default)]
 pub struct CompactMap<const PAIRS: bool> {
-    slots: Vec<Option<Elem<PAIRS>>>,
-    /// Holes in `slots` (indexed layout only).
-    free: Vec<u32>,
-    /// Slot numbers by key hash (indexed layout only).
-    index: HashTable<u32>,
-    /// Number of elements (slot numbers are u32, so it fits; beside `indexed` it keeps the map
-    /// 8 bytes smaller, room a hash's field-TTL pointer uses without a larger allocation).
-    len: u32,
-    indexed: bool,
-    /// Logical position of `slots[0]` (raised by `compact`).
-    base: u64,
-    /// Running total of the elements' allocation sizes.
-    elem_bytes: usize,
+    /// The packed layout: every element back to back, `[key_len][value_len if PAIRS][key]
+    /// [value]`, exactly as long as its contents (a boxed slice: no capacity field, no slack
+    /// beyond the allocator's size class). Empty once indexed.
+    packed: Box<[u8]>,
+    /// Elements in `packed` (the packed layout's count).
+    packed_len: u32,
+    /// One byte for the owner (a set keeps its encoding here), in what would otherwise be
+    /// padding: the map and that byte fit 32 bytes, jemalloc's class above 16.
+    pub(super) owner_byte: u8,
+    /// The indexed layout, once switched to.
+    table: Option<Box<Table<PAIRS>>>,
 }
 
-/// A slot number: a position in the current slab, valid until the next change.
+/// A slot number: a position in the current layout, valid until the next change. In the packed
+/// layout it is the element's ordinal.
 pub type Slot = u32;
+
+/// Reads a varint at `at` of `buf`: (value, offset after it).
+fn get_varint(buf: &[u8], mut at: usize) -> (usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = buf[at];
+        n |= usize::from(byte & 0x7f) << shift;
+        at += 1;
+        if byte & 0x80 == 0 {
+            return (n, at);
+        }
+        shift += 7;
+    }
+}
+
+/// The packed element starting at `at`: (key, value, offset of the next element).
+fn packed_elem<const PAIRS: bool>(buf: &[u8], at: usize) -> (&[u8], &[u8], usize) {
+    let (key_len, at) = get_varint(buf, at);
+    let (value_len, at) = if PAIRS { get_varint(buf, at) } else { (0, at) };
+    let end = at + key_len + value_len;
+    (&buf[at..at + key_len], &buf[at + key_len..end], end)
+}
+
+/// The packed encoding of one element.
+fn packed_bytes<const PAIRS: bool>(key: &[u8], value: &[u8]) -> Vec<u8> {
+    debug_assert!(PAIRS || value.is_empty(), "a member map holds no values");
+    let mut out = Vec::with_capacity(key.len() + value.len() + 4);
+    put_varint(&mut out, key.len());
+    if PAIRS {
+        put_varint(&mut out, value.len());
+    }
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+/// Replaces `range` of a boxed buffer with `with`, reallocating to the exact new length (within
+/// a size class jemalloc resizes in place).
+pub(super) fn splice_boxed(buf: &mut Box<[u8]>, range: std::ops::Range<usize>, with: &[u8]) {
+    let mut v = std::mem::take(buf).into_vec();
+    v.reserve_exact(with.len().saturating_sub(range.len()));
+    v.splice(range, with.iter().copied());
+    *buf = v.into_boxed_slice();
+}
+
+/// Elements of a packed buffer, in order.
+struct PackedIter<'a, const PAIRS: bool> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a, const PAIRS: bool> Iterator for PackedIter<'a, PAIRS> {
+    type Item = (&'a [u8], &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.buf.len() {
+            return None;
+        }
+        let (key, value, next) = packed_elem::<PAIRS>(self.buf, self.at);
+        self.at = next;
+        Some((key, value))
+    }
+}
 
 impl<const PAIRS: bool> CompactMap<PAIRS> {
     pub fn new() -> Self {
@@ -187,73 +251,85 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 
     pub fn len(&self) -> usize {
-        self.len as usize
+        match &self.table {
+            Some(table) => table.len,
+            None => self.packed_len as usize,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// True once the map has switched to the indexed layout (it never switches back).
     pub fn is_indexed(&self) -> bool {
-        self.indexed
+        self.table.is_some()
     }
 
-    /// Heap bytes owned by the map: elements, slab, free list and index (O(1)).
+    /// Heap bytes owned by the map: the packed buffer, or the table's box, elements, slab,
+    /// free list and index (O(1)).
     pub fn heap_bytes(&self) -> usize {
-        let slots = alloc_size(self.slots.capacity() * std::mem::size_of::<Option<Elem<PAIRS>>>());
-        let free = alloc_size(self.free.capacity() * 4);
-        let index = match self.index.capacity() {
-            0 => 0,
-            cap => {
-                // hashbrown keeps 7/8 of its power-of-two buckets usable: 4 bytes + 1 control
-                // byte per bucket, plus a group of trailing control bytes.
-                let buckets = (cap * 8 / 7).next_power_of_two();
-                alloc_size(buckets * 5 + 16)
-            }
-        };
-        self.elem_bytes + slots + free + index
+        match &self.table {
+            Some(table) => alloc_size(std::mem::size_of::<Table<PAIRS>>()) + table.heap_bytes(),
+            None => alloc_size(self.packed.len()),
+        }
     }
 
     /// Switches to the indexed layout (Redis's conversion to a hashtable), reserving room for
     /// `expected` elements.
     pub fn make_indexed(&mut self, expected: usize) {
-        if self.indexed {
+        if self.table.is_some() {
             return;
         }
-        self.indexed = true;
-        self.slots
-            .reserve(expected.saturating_sub(self.slots.len()));
-        self.rebuild_index();
+        let mut table = Table::default();
+        table.slots.reserve(expected.max(self.packed_len as usize));
+        for (key, value) in self.packed_iter() {
+            let elem = Elem::new(key, value);
+            table.elem_bytes += elem.alloc_bytes();
+            table.slots.push(Some(elem));
+        }
+        table.len = self.packed_len as usize;
+        table.rebuild_index();
+        self.packed = Box::default();
+        self.packed_len = 0;
+        self.table = Some(Box::new(table));
     }
 
-    fn rebuild_index(&mut self) {
-        self.index = HashTable::with_capacity(self.len as usize);
-        let slots = &self.slots;
-        for (id, slot) in slots.iter().enumerate() {
-            if let Some(elem) = slot {
-                self.index
-                    .insert_unique(hash_of(elem.key()), id as u32, |&other| {
-                        hash_of(slots[other as usize].as_ref().expect("indexed").key())
-                    });
-            }
+    fn packed_iter(&self) -> PackedIter<'_, PAIRS> {
+        PackedIter {
+            buf: &self.packed,
+            at: 0,
         }
+    }
+
+    /// Byte range of the packed element with ordinal `id`.
+    fn packed_range(&self, id: Slot) -> Option<std::ops::Range<usize>> {
+        let mut at = 0;
+        for _ in 0..id {
+            if at >= self.packed.len() {
+                return None;
+            }
+            at = packed_elem::<PAIRS>(&self.packed, at).2;
+        }
+        if at >= self.packed.len() {
+            return None;
+        }
+        Some(at..packed_elem::<PAIRS>(&self.packed, at).2)
+    }
+
+    /// Replaces `range` of the packed buffer with `with`.
+    fn packed_splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        splice_boxed(&mut self.packed, range, with);
     }
 
     /// The slot holding `key`.
     pub fn find(&self, key: &[u8]) -> Option<Slot> {
-        if self.indexed {
-            let slots = &self.slots;
-            self.index
-                .find(hash_of(key), |&id| {
-                    slots[id as usize].as_ref().is_some_and(|e| e.key() == key)
-                })
-                .copied()
-        } else {
-            self.slots
-                .iter()
-                .position(|e| e.as_ref().is_some_and(|e| e.key() == key))
-                .map(|p| p as Slot)
+        match &self.table {
+            Some(table) => table.find(key),
+            None => self
+                .packed_iter()
+                .position(|(k, _)| k == key)
+                .map(|p| p as Slot),
         }
     }
 
@@ -263,78 +339,90 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// The value stored under `key` (empty for a member map).
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.find(key).and_then(|id| self.at(id)).map(|(_, v)| v)
+        match &self.table {
+            Some(table) => table.find(key).and_then(|id| table.at(id)).map(|(_, v)| v),
+            None => self.packed_iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+        }
     }
 
     /// The element in slot `id`, if any.
     pub fn at(&self, id: Slot) -> Option<(&[u8], &[u8])> {
-        self.slots.get(id as usize)?.as_ref().map(Elem::parts)
+        match &self.table {
+            Some(table) => table.at(id),
+            None => self.packed_iter().nth(id as usize),
+        }
     }
 
     /// Number of slots (holes included): slot numbers are `0..slot_count()`.
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
+        match &self.table {
+            Some(table) => table.slots.len(),
+            None => self.packed_len as usize,
+        }
     }
 
     /// Inserts or replaces; true when `key` is new. A replaced element keeps its position.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> bool {
-        if let Some(id) = self.find(key) {
-            self.replace_at(id, key, value);
-            return false;
+        if let Some(table) = &mut self.table {
+            if let Some(id) = table.find(key) {
+                table.replace_at(id, key, value);
+                return false;
+            }
+            table.insert_new(key, value);
+            return true;
         }
-        self.insert_new(key, value);
-        true
-    }
-
-    fn replace_at(&mut self, id: Slot, key: &[u8], value: &[u8]) {
-        let elem = Elem::new(key, value);
-        self.elem_bytes += elem.alloc_bytes();
-        if let Some(old) = self.slots[id as usize].replace(elem) {
-            self.elem_bytes -= old.alloc_bytes();
+        match self.find(key) {
+            Some(id) => {
+                let range = self.packed_range(id).expect("found element");
+                self.packed_splice(range, &packed_bytes::<PAIRS>(key, value));
+                false
+            }
+            None => {
+                self.insert_new(key, value);
+                true
+            }
         }
     }
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: &[u8], value: &[u8]) {
-        let elem = Elem::new(key, value);
-        self.elem_bytes += elem.alloc_bytes();
-        self.len += 1;
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = Some(elem);
-                id
-            }
+        match &mut self.table {
+            Some(table) => table.insert_new(key, value),
             None => {
-                assert!(self.slots.len() < u32::MAX as usize, "map of 2^32 slots");
-                self.slots.push(Some(elem));
-                (self.slots.len() - 1) as Slot
+                let end = self.packed.len();
+                self.packed_splice(end..end, &packed_bytes::<PAIRS>(key, value));
+                self.packed_len += 1;
             }
-        };
-        if self.indexed {
-            let slots = &self.slots;
-            self.index.insert_unique(hash_of(key), id, |&other| {
-                hash_of(slots[other as usize].as_ref().expect("indexed").key())
-            });
         }
     }
 
     /// Inserts a key known to be absent at position `at` of a packed map (later elements shift),
     /// for owners that keep their own order (an intset's ascending integers).
     pub fn insert_packed_at(&mut self, at: usize, key: &[u8]) {
-        debug_assert!(!self.indexed, "positions move only in a packed map");
-        let elem = Elem::new(key, &[]);
-        self.elem_bytes += elem.alloc_bytes();
-        self.len += 1;
-        self.slots.insert(at, Some(elem));
+        debug_assert!(self.table.is_none(), "positions move only in a packed map");
+        let offset = match self.packed_range(at as Slot) {
+            Some(range) => range.start,
+            None => self.packed.len(),
+        };
+        self.packed_splice(offset..offset, &packed_bytes::<PAIRS>(key, &[]));
+        self.packed_len += 1;
     }
 
     /// Moves the element at position `from` of a packed map to position `to` (counted after
     /// its removal); the elements between shift by one. For owners that keep their own order
     /// (a listpackex hash's fields by deadline).
     pub fn move_packed(&mut self, from: usize, to: usize) {
-        debug_assert!(!self.indexed, "positions move only in a packed map");
-        let elem = self.slots.remove(from);
-        self.slots.insert(to.min(self.slots.len()), elem);
+        debug_assert!(self.table.is_none(), "positions move only in a packed map");
+        let Some(range) = self.packed_range(from as Slot) else {
+            return;
+        };
+        let elem = self.packed[range.clone()].to_vec();
+        self.packed_splice(range, &[]);
+        let offset = match self.packed_range(to as Slot) {
+            Some(range) => range.start,
+            None => self.packed.len(),
+        };
+        self.packed_splice(offset..offset, &elem);
     }
 
     /// Removes `key`; true if it was present.
@@ -351,15 +439,175 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// Removes the element in slot `id` (a packed map closes the gap; an indexed one leaves a
     /// hole and may compact). Slot numbers taken before are invalid afterwards.
     pub fn remove_at(&mut self, id: Slot) {
+        match &mut self.table {
+            Some(table) => table.remove_at(id),
+            None => {
+                if let Some(range) = self.packed_range(id) {
+                    self.packed_splice(range, &[]);
+                    self.packed_len -= 1;
+                }
+            }
+        }
+    }
+
+    /// Elements in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let table = self.table.as_deref();
+        let packed = table.is_none().then(|| self.packed_iter());
+        packed.into_iter().flatten().chain(
+            table
+                .into_iter()
+                .flat_map(|t| t.slots.iter().flatten().map(Elem::parts)),
+        )
+    }
+
+    /// Keys in slot order.
+    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// A uniformly random live slot; `below(n)` returns a random number in `0..n`.
+    pub fn random_slot(&self, below: &mut impl FnMut(usize) -> usize) -> Option<Slot> {
+        match &self.table {
+            Some(table) => table.random_slot(below),
+            None if self.packed_len == 0 => None,
+            None => Some(below(self.packed_len as usize) as Slot),
+        }
+    }
+
+    /// `count` distinct random slots (all of them, in slot order, when `count >= len`).
+    pub fn random_distinct(
+        &self,
+        count: usize,
+        below: &mut impl FnMut(usize) -> usize,
+    ) -> Vec<Slot> {
+        match &self.table {
+            Some(table) => table.random_distinct(count, below),
+            None => {
+                let mut all: Vec<Slot> = (0..self.packed_len).collect();
+                if count >= all.len() {
+                    return all;
+                }
+                for i in 0..count {
+                    let j = i + below(all.len() - i);
+                    all.swap(i, j);
+                }
+                all.truncate(count);
+                all
+            }
+        }
+    }
+
+    /// One SCAN step from logical position `cursor`: calls `f` for each element met, visiting
+    /// until `count` elements were seen or `count * 10` slots were visited. Returns the next
+    /// cursor, 0 when the end was reached. A packed map returns every element in one step with
+    /// cursor 0, as Redis's listpack and intset do.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+        match &self.table {
+            Some(table) => table.scan(cursor, count, f),
+            None => {
+                for (k, v) in self.packed_iter() {
+                    f(k, v);
+                }
+                0
+            }
+        }
+    }
+}
+
+/// The indexed layout: a slab of elements and a hash index of slot numbers.
+#[derive(Clone, Default)]
+struct Table<const PAIRS: bool> {
+    slots: Vec<Option<Elem<PAIRS>>>,
+    /// Holes in `slots`.
+    free: Vec<u32>,
+    /// Slot numbers by key hash.
+    index: HashTable<u32>,
+    /// Logical position of `slots[0]` (raised by `compact`).
+    base: u64,
+    len: usize,
+    /// Running total of the elements' allocation sizes.
+    elem_bytes: usize,
+}
+
+impl<const PAIRS: bool> Table<PAIRS> {
+    /// Heap bytes owned by the table: elements, slab, free list and index (O(1)).
+    fn heap_bytes(&self) -> usize {
+        let slots = alloc_size(self.slots.capacity() * std::mem::size_of::<Option<Elem<PAIRS>>>());
+        let free = alloc_size(self.free.capacity() * 4);
+        let index = match self.index.capacity() {
+            0 => 0,
+            cap => {
+                // hashbrown keeps 7/8 of its power-of-two buckets usable: 4 bytes + 1 control
+                // byte per bucket, plus a group of trailing control bytes.
+                let buckets = (cap * 8 / 7).next_power_of_two();
+                alloc_size(buckets * 5 + 16)
+            }
+        };
+        self.elem_bytes + slots + free + index
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = HashTable::with_capacity(self.len);
+        let slots = &self.slots;
+        for (id, slot) in slots.iter().enumerate() {
+            if let Some(elem) = slot {
+                self.index
+                    .insert_unique(hash_of(elem.key()), id as u32, |&other| {
+                        hash_of(slots[other as usize].as_ref().expect("indexed").key())
+                    });
+            }
+        }
+    }
+
+    fn find(&self, key: &[u8]) -> Option<Slot> {
+        let slots = &self.slots;
+        self.index
+            .find(hash_of(key), |&id| {
+                slots[id as usize].as_ref().is_some_and(|e| e.key() == key)
+            })
+            .copied()
+    }
+
+    fn at(&self, id: Slot) -> Option<(&[u8], &[u8])> {
+        self.slots.get(id as usize)?.as_ref().map(Elem::parts)
+    }
+
+    fn replace_at(&mut self, id: Slot, key: &[u8], value: &[u8]) {
+        let elem = Elem::new(key, value);
+        self.elem_bytes += elem.alloc_bytes();
+        if let Some(old) = self.slots[id as usize].replace(elem) {
+            self.elem_bytes -= old.alloc_bytes();
+        }
+    }
+
+    fn insert_new(&mut self, key: &[u8], value: &[u8]) {
+        let elem = Elem::new(key, value);
+        self.elem_bytes += elem.alloc_bytes();
+        self.len += 1;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(elem);
+                id
+            }
+            None => {
+                assert!(self.slots.len() < u32::MAX as usize, "map of 2^32 slots");
+                self.slots.push(Some(elem));
+                (self.slots.len() - 1) as Slot
+            }
+        };
+        let slots = &self.slots;
+        self.index.insert_unique(hash_of(key), id, |&other| {
+            hash_of(slots[other as usize].as_ref().expect("indexed").key())
+        });
+    }
+
+    fn remove_at(&mut self, id: Slot) {
         let Some(elem) = self.slots.get_mut(id as usize).and_then(Option::take) else {
             return;
         };
         self.elem_bytes -= elem.alloc_bytes();
         self.len -= 1;
-        if !self.indexed {
-            self.slots.remove(id as usize);
-            return;
-        }
         if let Ok(found) = self
             .index
             .find_entry(hash_of(elem.key()), |&other| other == id)
@@ -370,9 +618,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         if self.len == 0 {
             self.slots.clear();
             self.free.clear();
-        } else if self.slots.len() >= COMPACT_SLOTS_MIN
-            && (self.len as usize) * 4 < self.slots.len()
-        {
+        } else if self.slots.len() >= COMPACT_SLOTS_MIN && self.len * 4 < self.slots.len() {
             self.compact();
         }
     }
@@ -399,7 +645,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
             .position(Option::is_some)
             .unwrap_or(self.slots.len());
         self.slots.drain(..first_live);
-        self.slots.shrink_to(self.len as usize * 2);
+        self.slots.shrink_to(self.len * 2);
         self.base += first_live as u64;
         self.free = (0..self.slots.len())
             .filter(|&i| self.slots[i].is_none())
@@ -409,18 +655,8 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         self.rebuild_index();
     }
 
-    /// Elements in slot order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.slots.iter().flatten().map(Elem::parts)
-    }
-
-    /// Keys in slot order.
-    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.slots.iter().flatten().map(Elem::key)
-    }
-
     /// A uniformly random live slot; `below(n)` returns a random number in `0..n`.
-    pub fn random_slot(&self, below: &mut impl FnMut(usize) -> usize) -> Option<Slot> {
+    fn random_slot(&self, below: &mut impl FnMut(usize) -> usize) -> Option<Slot> {
         let n = self.slots.len();
         if self.len == 0 {
             return None;
@@ -439,20 +675,16 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 
     /// `count` distinct random slots (all of them, in slot order, when `count >= len`).
-    pub fn random_distinct(
-        &self,
-        count: usize,
-        below: &mut impl FnMut(usize) -> usize,
-    ) -> Vec<Slot> {
+    fn random_distinct(&self, count: usize, below: &mut impl FnMut(usize) -> usize) -> Vec<Slot> {
         let live = || {
             (0..self.slots.len())
                 .filter(|&i| self.slots[i].is_some())
                 .map(|i| i as Slot)
         };
-        if count >= self.len as usize {
+        if count >= self.len {
             return live().collect();
         }
-        if count * 3 > self.len as usize {
+        if count * 3 > self.len {
             // Many of them: a partial shuffle of every live slot.
             let mut all: Vec<Slot> = live().collect();
             for i in 0..count {
@@ -476,7 +708,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// One SCAN step from logical position `cursor`: calls `f` for each element met, visiting
     /// until `count` elements were seen or `count * 10` slots were visited. Returns the next
     /// cursor, 0 when the end was reached.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
+    fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
         let start = usize::try_from(cursor.saturating_sub(self.base)).unwrap_or(usize::MAX);
         let visits_max = count.saturating_mul(SCAN_SLOTS_PER_COUNT);
         let (mut pos, mut seen) = (start, 0);
@@ -499,7 +731,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 impl<const PAIRS: bool> PartialEq for CompactMap<PAIRS> {
     /// Equal when they hold the same keys with the same values (layout and order aside).
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
     }
 }
 
@@ -577,7 +809,7 @@ mod tests {
         m.insert(&[b'x'; 100], b"");
         assert!(m.heap_bytes() >= empty + 101);
         m.remove(&[b'x'; 100]);
-        assert_eq!(m.elem_bytes, 0);
+        assert_eq!(m.heap_bytes(), 0);
     }
 
     /// Redis's SCAN guarantee: elements present during the whole scan come back at least once,
@@ -666,6 +898,64 @@ mod tests {
             assert_eq!(picks.len(), count.min(100));
             let unique: hashbrown::HashSet<_> = picks.iter().collect();
             assert_eq!(unique.len(), picks.len());
+        }
+    }
+
+    #[test]
+    fn packed_costs_one_buffer_in_its_size_class() {
+        let mut m = PairMap::new();
+        for i in 1..=10 {
+            m.insert(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+        }
+        // 9 elements of 1+1+2+2 bytes and one of 1+1+3+3: 62 bytes in the 64-byte class.
+        assert_eq!(m.heap_bytes(), 64);
+        for i in 1..=10 {
+            m.remove(format!("f{i}").as_bytes());
+        }
+        assert_eq!(m.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn packed_matches_a_model_under_mixed_edits() {
+        let mut m = PairMap::new();
+        let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut below = rng(11);
+        for step in 0..4000 {
+            let k = key(below(40));
+            let v = vec![b'v'; below(200)];
+            match below(3) {
+                0 | 1 => {
+                    let new = m.insert(&k, &v);
+                    match model.iter_mut().find(|(mk, _)| *mk == k) {
+                        Some(e) => {
+                            assert!(!new);
+                            e.1 = v;
+                        }
+                        None => {
+                            assert!(new);
+                            model.push((k, v));
+                        }
+                    }
+                }
+                _ => {
+                    let was = model.iter().position(|(mk, _)| *mk == k);
+                    assert_eq!(m.remove(&k), was.is_some());
+                    if let Some(p) = was {
+                        model.remove(p);
+                    }
+                }
+            }
+            let items: Vec<(Vec<u8>, Vec<u8>)> =
+                m.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            assert_eq!(items, model, "step {step}");
+            assert_eq!(m.len(), model.len());
+            assert_eq!(m.heap_bytes(), alloc_size(m.packed.len()));
+        }
+        let len = m.len();
+        m.make_indexed(0);
+        assert_eq!(m.len(), len);
+        for (k, v) in &model {
+            assert_eq!(m.get(k), Some(&v[..]));
         }
     }
 

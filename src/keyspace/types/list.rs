@@ -16,7 +16,9 @@ use std::collections::VecDeque;
 
 /// Bytes per node before a new node is started (Redis's default node size).
 const NODE_BYTES_MAX: usize = 8 * 1024;
-/// Smallest buffer allocated for a node.
+/// Up to this size a node's buffer grows to the next size class only.
+const SMALL_NODE_BYTES: usize = 256;
+/// Smallest buffer allocated for a node past `SMALL_NODE_BYTES`.
 const NODE_BYTES_MIN: usize = 32;
 /// Redis's largest node under an entry-count `list-max-listpack-size` (SIZE_SAFETY_LIMIT).
 const SAFETY_BYTES_MAX: usize = 8192;
@@ -106,14 +108,16 @@ impl ListValue {
             .back()
             .is_some_and(|n| n.live_bytes() + size <= NODE_BYTES_MAX);
         if !fits {
+            if self.nodes.is_empty() {
+                // Most lists are one node: no room for three more.
+                self.nodes.reserve_exact(1);
+            }
             self.nodes.push_back(Node::default());
         }
         let node = self.nodes.back_mut().expect("a node was ensured");
         let before = node.buf.capacity();
         if node.buf.capacity() - node.buf.len() < size {
-            let wanted = (node.buf.len() + size)
-                .next_power_of_two()
-                .clamp(NODE_BYTES_MIN, NODE_BYTES_MAX.max(node.buf.len() + size));
+            let wanted = node_capacity(node.buf.len() + size);
             node.buf.reserve_exact(wanted - node.buf.len());
         }
         write_entry(&mut node.buf, element);
@@ -129,6 +133,9 @@ impl ListValue {
             .front()
             .is_some_and(|n| n.live_bytes() + size <= NODE_BYTES_MAX);
         if !fits {
+            if self.nodes.is_empty() {
+                self.nodes.reserve_exact(1);
+            }
             self.nodes.push_front(Node::default());
         }
         let node = self.nodes.front_mut().expect("a node was ensured");
@@ -393,6 +400,17 @@ impl ListValue {
     }
 }
 
+/// The buffer size for a node that must hold `need` bytes: the allocator's size class while
+/// small (a short list costs what it holds), doubling after so growth stays amortised.
+fn node_capacity(need: usize) -> usize {
+    if need <= SMALL_NODE_BYTES {
+        crate::keyspace::value::alloc_size(need)
+    } else {
+        need.next_power_of_two()
+            .clamp(NODE_BYTES_MIN, NODE_BYTES_MAX.max(need))
+    }
+}
+
 impl Node {
     fn live_bytes(&self) -> usize {
         self.buf.len() - self.start
@@ -418,9 +436,7 @@ impl Node {
     /// Moves the elements to the end of a larger buffer so `size` bytes fit before them.
     fn make_front_room(&mut self, size: usize) {
         let live = self.live_bytes();
-        let capacity = (live + size)
-            .next_power_of_two()
-            .clamp(NODE_BYTES_MIN, NODE_BYTES_MAX.max(live + size));
+        let capacity = node_capacity(live + size);
         let mut buf = vec![0u8; capacity];
         buf[capacity - live..].copy_from_slice(&self.buf[self.start..]);
         self.buf = buf;

@@ -3,6 +3,7 @@
 //! heap byte count so that accounting stays O(1) per change.
 
 pub mod compact_map;
+pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
 pub mod list;

@@ -31,9 +31,8 @@ impl SetLimits {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Encoding {
-    #[default]
     IntSet,
     Listpack,
     Hashtable,
@@ -42,8 +41,9 @@ enum Encoding {
 /// A set of byte strings.
 #[derive(Clone, Debug, Default)]
 pub struct SetValue {
+    /// The members; the map's owner byte holds the encoding (0 intset, 1 listpack,
+    /// 2 hashtable), keeping the value in 32 bytes.
     map: MemberMap,
-    encoding: Encoding,
 }
 
 impl PartialEq for SetValue {
@@ -53,6 +53,22 @@ impl PartialEq for SetValue {
 }
 
 impl SetValue {
+    fn encoding(&self) -> Encoding {
+        match self.map.owner_byte {
+            0 => Encoding::IntSet,
+            1 => Encoding::Listpack,
+            _ => Encoding::Hashtable,
+        }
+    }
+
+    fn set_encoding(&mut self, encoding: Encoding) {
+        self.map.owner_byte = match encoding {
+            Encoding::IntSet => 0,
+            Encoding::Listpack => 1,
+            Encoding::Hashtable => 2,
+        };
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -68,7 +84,7 @@ impl SetValue {
 
     /// The name OBJECT ENCODING reports.
     pub fn encoding_name(&self) -> &'static str {
-        match self.encoding {
+        match self.encoding() {
             Encoding::IntSet => "intset",
             Encoding::Listpack => "listpack",
             Encoding::Hashtable => "hashtable",
@@ -79,7 +95,7 @@ impl SetValue {
     /// `first` (Redis's `setTypeCreate`). For a set just created empty.
     pub fn start(&mut self, first: &[u8], size_hint: usize, limits: SetLimits) {
         debug_assert!(self.is_empty());
-        self.encoding = if parse_i64_strict(first).is_some() && size_hint <= limits.intset_max() {
+        let encoding = if parse_i64_strict(first).is_some() && size_hint <= limits.intset_max() {
             Encoding::IntSet
         } else if size_hint <= limits.listpack_entries {
             Encoding::Listpack
@@ -87,12 +103,13 @@ impl SetValue {
             self.map.make_indexed(size_hint);
             Encoding::Hashtable
         };
+        self.set_encoding(encoding);
     }
 
     /// Converts to `hashtable` before adding `size_hint` members that cannot fit the current
     /// encoding (Redis's `setTypeMaybeConvert`).
     pub fn prepare(&mut self, size_hint: usize, limits: SetLimits) {
-        let too_many = match self.encoding {
+        let too_many = match self.encoding() {
             Encoding::IntSet => size_hint > limits.intset_max(),
             Encoding::Listpack => size_hint > limits.listpack_entries,
             Encoding::Hashtable => false,
@@ -103,28 +120,26 @@ impl SetValue {
     }
 
     fn convert_to_hashtable(&mut self, expected: usize) {
-        self.encoding = Encoding::Hashtable;
+        self.set_encoding(Encoding::Hashtable);
         self.map.make_indexed(expected);
     }
 
-    /// Binary search of an intset's ascending members: Ok(slot) if present, Err(insert at).
+    /// Walk of an intset's ascending members (packed: positions are found by walking anyway):
+    /// Ok(slot) if present, Err(insert at).
     fn intset_search(&self, value: i64) -> Result<usize, usize> {
-        let (mut lo, mut hi) = (0, self.map.slot_count());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let (member, _) = self.map.at(mid as Slot).expect("packed slots are full");
+        for (i, member) in self.map.keys().enumerate() {
             let at = parse_i64_strict(member).expect("intset members are integers");
             match at.cmp(&value) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Ok(mid),
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Greater => return Err(i),
+                std::cmp::Ordering::Equal => return Ok(i),
             }
         }
-        Err(lo)
+        Err(self.len())
     }
 
     fn find(&self, member: &[u8]) -> Option<Slot> {
-        match self.encoding {
+        match self.encoding() {
             Encoding::IntSet => {
                 let value = parse_i64_strict(member)?;
                 self.intset_search(value).ok().map(|s| s as Slot)
@@ -139,7 +154,7 @@ impl SetValue {
 
     /// Adds a member; true when it is new. Converts encodings as Redis's `setTypeAddAux` does.
     pub fn add(&mut self, member: &[u8], limits: SetLimits) -> bool {
-        match self.encoding {
+        match self.encoding() {
             Encoding::IntSet => match parse_i64_strict(member) {
                 Some(value) => match self.intset_search(value) {
                     Ok(_) => false,
@@ -156,7 +171,7 @@ impl SetValue {
                         && member.len() <= limits.listpack_value
                         && self.longest_integer() <= limits.listpack_value
                     {
-                        self.encoding = Encoding::Listpack;
+                        self.set_encoding(Encoding::Listpack);
                     } else {
                         self.convert_to_hashtable(self.len() + 1);
                     }

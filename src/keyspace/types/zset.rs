@@ -1,6 +1,12 @@
 //! A sorted set: member -> score, ordered by (score, member).
 //!
-//! Three parts, sized for memory per member (a figure we compete on) and for rank queries on
+//! Two layouts (see `ZSetValue`): a set Redis would encode as a listpack is one packed
+//! byte buffer sorted by (score, member), walked for every operation as Redis walks a listpack:
+//! ten members `job:1`..`job:10` with scores 1..10 take one 80-byte buffer. It becomes a `Big`
+//! when Redis would convert to a skiplist (zset-max-listpack-entries/-value), and a `Big` that
+//! empties is dropped.
+//!
+//! `Big` has three parts, sized for memory per member (a figure we compete on) and for rank queries on
 //! large sets:
 //!
 //! - `slots`: a slab of (member, score) nodes. A member lives in one allocation behind a thin
@@ -34,6 +40,12 @@ use std::ptr::NonNull;
 /// Entries per order block. A rank costs one byte-sum per block before it; an insert moves at
 /// most this many scores and slot numbers.
 const BLOCK_MAX: usize = 128;
+/// Up to this many members a lookup walks the slab and no index exists (small sets, like
+/// Redis's listpack, trade a short scan for the index's bytes).
+const INDEX_FROM: usize = 32;
+/// Below this many entries the slab and the order blocks grow by a quarter, not by doubling,
+/// so a small set's vectors stay close to their length.
+const EXACT_GROWTH_BELOW: usize = 64;
 /// A block this short merges with its neighbour when both fit one block.
 const BLOCK_MERGE_BELOW: usize = BLOCK_MAX / 4;
 /// Bytes one index bucket costs: a 4-byte slot number and a control byte, at hashbrown's
@@ -192,9 +204,9 @@ pub struct ListpackLimits {
     pub value_bytes_max: usize,
 }
 
-/// A sorted set: member -> score, ordered by (score, member).
+/// The indexed layout of a sorted set (Redis's `skiplist` encoding).
 #[derive(Clone, Default)]
-pub struct ZSetValue {
+struct Big {
     slots: Vec<Slot>,
     free: Vec<u32>,
     index: HashTable<u32>,
@@ -205,21 +217,21 @@ pub struct ZSetValue {
     /// Bytes of the members' allocations plus the blocks' vectors (running counts).
     member_bytes: usize,
     block_bytes: usize,
-    /// Redis's encoding name: "skiplist" once the set outgrew the listpack limits (one way).
-    skiplist: bool,
+    /// True once `index` holds every member (past `INDEX_FROM` members; until the set empties).
+    indexed: bool,
 }
 
-impl ZSetValue {
-    pub fn len(&self) -> usize {
+impl Big {
+    fn len(&self) -> usize {
         self.slots.len() - self.free.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Heap bytes owned by the value (kept as running counts and capacities: O(1)).
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         alloc_size(self.slots.capacity() * std::mem::size_of::<Slot>())
             + alloc_size(self.free.capacity() * 4)
             + self.index.capacity() * INDEX_BUCKET_BYTES
@@ -227,33 +239,6 @@ impl ZSetValue {
             + alloc_size(self.lens.capacity())
             + self.member_bytes
             + self.block_bytes
-    }
-
-    /// The name OBJECT ENCODING reports.
-    pub fn encoding_name(&self) -> &'static str {
-        if self.skiplist {
-            "skiplist"
-        } else {
-            "listpack"
-        }
-    }
-
-    /// An empty set whose encoding follows Redis's creation rule: skiplist from the start when
-    /// the expected size or member length already exceeds the listpack limits.
-    pub fn with_hint(len_hint: usize, member_len_hint: usize, limits: ListpackLimits) -> Self {
-        ZSetValue {
-            skiplist: len_hint > limits.entries_max || member_len_hint > limits.value_bytes_max,
-            ..ZSetValue::default()
-        }
-    }
-
-    /// Redis's `zsetConvertToListpackIfNeeded` for a freshly built result (the STORE
-    /// commands): listpack when it fits the limits, skiplist otherwise.
-    pub fn settle_encoding(&mut self, limits: ListpackLimits) {
-        self.skiplist = self.len() > limits.entries_max
-            || self
-                .iter()
-                .any(|(member, _)| member.len() > limits.value_bytes_max);
     }
 
     fn member(&self, id: u32) -> &[u8] {
@@ -265,17 +250,20 @@ impl ZSetValue {
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
+        if !self.indexed {
+            return self
+                .slots
+                .iter()
+                .position(|s| s.member.as_ref().is_some_and(|m| m.bytes() == member))
+                .map(|p| p as u32);
+        }
         let hash = self.hasher.hash_one(member);
         self.index
             .find(hash, |&id| self.member(id) == member)
             .copied()
     }
 
-    pub fn contains(&self, member: &[u8]) -> bool {
-        self.find(member).is_some()
-    }
-
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
+    fn score(&self, member: &[u8]) -> Option<f64> {
         self.find(member).map(|id| self.slots[id as usize].score)
     }
 
@@ -328,16 +316,8 @@ impl ZSetValue {
     }
 
     /// Sets `member`'s score, adding it if missing.
-    pub fn insert(&mut self, member: &[u8], score: f64, limits: ListpackLimits) -> Inserted {
-        debug_assert!(!score.is_nan());
+    fn insert(&mut self, member: &[u8], score: f64) -> Inserted {
         let existing = self.find(member);
-        if existing.is_none()
-            && (self.len() + 1 > limits.entries_max || member.len() > limits.value_bytes_max)
-        {
-            self.skiplist = true;
-        }
-        // A listpack stores scores as text, where Redis writes -0 as the integer 0.
-        let score = if self.skiplist { score } else { score + 0.0 };
         if let Some(id) = existing {
             let old = self.slots[id as usize].score;
             if old == score {
@@ -358,19 +338,41 @@ impl ZSetValue {
                 id
             }
             None => {
+                reserve_small(&mut self.slots);
                 self.slots.push(slot);
                 (self.slots.len() - 1) as u32
             }
         };
-        let hash = self.hasher.hash_one(member);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&other| {
-            let m = slots[other as usize].member.as_ref().expect("indexed slot");
-            hasher.hash_one(m.bytes())
-        });
+        if self.indexed {
+            let hash = self.hasher.hash_one(member);
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index.insert_unique(hash, id, |&other| {
+                let m = slots[other as usize].member.as_ref().expect("indexed slot");
+                hasher.hash_one(m.bytes())
+            });
+        } else if self.len() > INDEX_FROM {
+            self.build_index();
+        }
         let (b, i) = self.position(score, member);
         self.order_insert(b, i, score, id);
         Inserted::Added
+    }
+
+    /// Indexes every member (the set grew past `INDEX_FROM`).
+    fn build_index(&mut self) {
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let hash_of = |id: u32| {
+            let m = slots[id as usize].member.as_ref().expect("indexed slot");
+            hasher.hash_one(m.bytes())
+        };
+        let mut index = HashTable::with_capacity(self.len());
+        for (id, slot) in slots.iter().enumerate() {
+            if slot.member.is_some() {
+                index.insert_unique(hash_of(id as u32), id as u32, |&other| hash_of(other));
+            }
+        }
+        self.index = index;
+        self.indexed = true;
     }
 
     /// Moves `id` from `old` to `new` score in the order.
@@ -413,6 +415,7 @@ impl ZSetValue {
 
     fn order_insert(&mut self, b: usize, i: usize, score: f64, id: u32) {
         if self.blocks.is_empty() {
+            self.blocks.reserve_exact(1);
             let mut blk = Block::default();
             blk.scores.push(score);
             blk.ids.push(id);
@@ -426,10 +429,7 @@ impl ZSetValue {
             if b + 1 == self.blocks.len() && i == BLOCK_MAX {
                 // Appending past the end (ascending inserts): start a new block rather than
                 // splitting, so such sets stay full-packed.
-                let blk = Block {
-                    scores: Vec::with_capacity(BLOCK_MAX),
-                    ids: Vec::with_capacity(BLOCK_MAX),
-                };
+                let blk = Block::default();
                 self.block_bytes += blk.heap_bytes();
                 self.blocks.push(blk);
                 self.lens.push(0);
@@ -445,6 +445,8 @@ impl ZSetValue {
         }
         let blk = &mut self.blocks[b];
         let before = blk.heap_bytes();
+        reserve_small(&mut blk.scores);
+        reserve_small(&mut blk.ids);
         blk.scores.insert(i, score);
         blk.ids.insert(i, id);
         self.block_bytes = self.block_bytes + blk.heap_bytes() - before;
@@ -506,9 +508,11 @@ impl ZSetValue {
         let slot = &mut self.slots[id as usize];
         let member = slot.member.take().expect("released slot holds a member");
         let score = slot.score;
-        let hash = self.hasher.hash_one(member.bytes());
-        if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
-            found.remove();
+        if self.indexed {
+            let hash = self.hasher.hash_one(member.bytes());
+            if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
+                found.remove();
+            }
         }
         self.member_bytes -= member.alloc_bytes();
         self.free.push(id);
@@ -521,15 +525,11 @@ impl ZSetValue {
     /// Gives memory back once the set is empty (the key is about to be deleted, or a STORE
     /// reuses the value).
     fn reset(&mut self) {
-        let skiplist = self.skiplist;
-        *self = ZSetValue {
-            skiplist,
-            ..ZSetValue::default()
-        };
+        *self = Big::default();
     }
 
     /// Removes `member`; returns its score if it was there.
-    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let id = self.find(member)?;
         let score = self.slots[id as usize].score;
         let (b, i) = self.position(score, member);
@@ -539,7 +539,7 @@ impl ZSetValue {
     }
 
     /// 0-based rank of `member` in ascending order, with its score.
-    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+    fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         let id = self.find(member)?;
         let score = self.slots[id as usize].score;
         let (b, i) = self.position(score, member);
@@ -547,7 +547,7 @@ impl ZSetValue {
     }
 
     /// Rank of the first member whose score is inside `min` (everything before is below it).
-    pub fn rank_from_score(&self, min: ScoreBound) -> usize {
+    fn rank_from_score(&self, min: ScoreBound) -> usize {
         let below = |s: f64| {
             if min.exclusive {
                 s <= min.value
@@ -559,7 +559,7 @@ impl ZSetValue {
     }
 
     /// Rank just past the last member whose score is inside `max`.
-    pub fn rank_past_score(&self, max: ScoreBound) -> usize {
+    fn rank_past_score(&self, max: ScoreBound) -> usize {
         let inside = |s: f64| {
             if max.exclusive {
                 s < max.value
@@ -572,7 +572,7 @@ impl ZSetValue {
 
     /// Rank of the first member not below `min` lexicographically (members compared as bytes;
     /// meaningful when all scores are equal, as Redis documents).
-    pub fn rank_from_lex(&self, min: LexBound<'_>) -> usize {
+    fn rank_from_lex(&self, min: LexBound<'_>) -> usize {
         self.rank_where(|_, m| match min {
             LexBound::Min => false,
             LexBound::Max => true,
@@ -582,7 +582,7 @@ impl ZSetValue {
     }
 
     /// Rank just past the last member not above `max`.
-    pub fn rank_past_lex(&self, max: LexBound<'_>) -> usize {
+    fn rank_past_lex(&self, max: LexBound<'_>) -> usize {
         self.rank_where(|_, m| match max {
             LexBound::Min => false,
             LexBound::Max => true,
@@ -604,10 +604,10 @@ impl ZSetValue {
     }
 
     /// Members and scores with ranks `start..end` in ascending order.
-    pub fn range(&self, start: usize, end: usize) -> RankIter<'_> {
+    fn range(&self, start: usize, end: usize) -> BigRankIter<'_> {
         let end = end.min(self.len());
         let (block, offset) = self.locate(start);
-        RankIter {
+        BigRankIter {
             set: self,
             block,
             offset,
@@ -616,7 +616,7 @@ impl ZSetValue {
     }
 
     /// Members and scores with ranks `start..end`, from `end - 1` down to `start`.
-    pub fn range_rev(&self, start: usize, end: usize) -> RevRankIter<'_> {
+    fn range_rev(&self, start: usize, end: usize) -> BigRevRankIter<'_> {
         let end = end.min(self.len());
         let left = end.saturating_sub(start);
         let (block, offset) = if left == 0 {
@@ -624,7 +624,7 @@ impl ZSetValue {
         } else {
             self.locate(end - 1)
         };
-        RevRankIter {
+        BigRevRankIter {
             set: self,
             block,
             offset,
@@ -632,18 +632,38 @@ impl ZSetValue {
         }
     }
 
-    /// Every member and score in ascending order.
-    pub fn iter(&self) -> RankIter<'_> {
-        self.range(0, self.len())
+    /// Visits members in ascending order from the first score inside `min` while `f` returns
+    /// true, found without computing a rank (the caller stops where its range ends: GEOSEARCH
+    /// reads up to nine short score ranges of a large set per query). `f` gets each score and a
+    /// handle that reads the member only when asked, so a caller that filters on the score
+    /// (GEOSEARCH decodes a position from it) touches only the members it keeps: the scores are
+    /// contiguous in the blocks, the members are not.
+    fn visit_from_score(&self, min: ScoreBound, mut f: impl FnMut(f64, MemberRef<'_>) -> bool) {
+        let below = |s: f64| below_bound(min, s);
+        let first_block = self
+            .blocks
+            .partition_point(|blk| below(*blk.scores.last().expect("blocks are never empty")));
+        let mut offset = self
+            .blocks
+            .get(first_block)
+            .map_or(0, |blk| blk.scores.partition_point(|&s| below(s)));
+        for blk in self.blocks.iter().skip(first_block) {
+            for (&score, &id) in blk.scores[offset..].iter().zip(&blk.ids[offset..]) {
+                if !f(score, MemberRef(MemberInner::Big { set: self, id })) {
+                    return;
+                }
+            }
+            offset = 0;
+        }
     }
 
     /// The member and score at `rank` (< len).
-    pub fn at_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
+    fn at_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
         self.range(rank, rank + 1).next()
     }
 
     /// Removes ranks `start..end`; returns the removed members and scores in ascending order.
-    pub fn remove_range(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
+    fn remove_range(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
         let end = end.min(self.len());
         let mut out = Vec::with_capacity(end.saturating_sub(start));
         let mut left = end.saturating_sub(start);
@@ -661,6 +681,431 @@ impl ZSetValue {
             for id in ids {
                 out.push(self.release(id));
             }
+        }
+        out
+    }
+
+    /// The slab slot of a uniformly random member: a random slot, retried when free; a sparse
+    /// slab falls back to a random rank.
+    fn random_slot(&self) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        let random_below =
+            |bound: usize| (crate::keyspace::access::random_u64() % bound as u64) as usize;
+        for _ in 0..16 {
+            let at = random_below(self.slots.len());
+            if self.slots[at].member.is_some() {
+                return Some(at);
+            }
+        }
+        let (b, i) = self.locate(random_below(self.len()));
+        Some(self.blocks[b].ids[i] as usize)
+    }
+
+    /// Slab slot count: the end of ZSCAN's cursor space.
+    fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The member and score in slab slot `slot`, if that slot holds one (ZSCAN).
+    fn at_slot(&self, slot: usize) -> Option<(&[u8], f64)> {
+        let s = self.slots.get(slot)?;
+        s.member.as_ref().map(|m| (m.bytes(), s.score))
+    }
+}
+
+/// A sorted set: member -> score, ordered by (score, member).
+///
+/// A set Redis would encode as a listpack (zset-max-listpack-entries/-value) is one byte
+/// buffer of entries sorted by (score, member), each `[score][member_len varint][member]`, the
+/// score a varint (an even number: a zigzag-coded integer shifted left once, for an integral
+/// score of magnitude at most 2^53) or the byte 1 then the 8 bytes of the f64. It moves to
+/// `Big` when Redis converts to a skiplist; a STORE result that `settle_encoding` finds small
+/// enough stays `Big` while reporting `listpack`, and an emptied `Big` is dropped.
+#[derive(Clone, Default)]
+pub struct ZSetValue {
+    small: Box<[u8]>,
+    small_len: u32,
+    /// Redis's encoding name: "skiplist" once the set outgrew the listpack limits (one way).
+    skiplist: bool,
+    big: Option<Box<Big>>,
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        buf.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    buf.push(n as u8);
+}
+
+fn get_varint(buf: &[u8], mut at: usize) -> (u64, usize) {
+    let mut n = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = buf[at];
+        n |= u64::from(byte & 0x7f) << shift;
+        at += 1;
+        if byte & 0x80 == 0 {
+            return (n, at);
+        }
+        shift += 7;
+    }
+}
+
+/// The packed encoding of one entry.
+fn small_entry(member: &[u8], score: f64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(member.len() + 12);
+    let integral = score.fract() == 0.0
+        && score.abs() <= (1u64 << 53) as f64
+        && !(score == 0.0 && score.is_sign_negative());
+    if integral {
+        let i = score as i64;
+        put_varint(&mut out, (((i << 1) ^ (i >> 63)) as u64) << 1);
+    } else {
+        out.push(1);
+        out.extend_from_slice(&score.to_le_bytes());
+    }
+    put_varint(&mut out, member.len() as u64);
+    out.extend_from_slice(member);
+    out
+}
+
+/// Entries of a packed set in order: (byte range, member, score).
+struct SmallIter<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for SmallIter<'a> {
+    type Item = (std::ops::Range<usize>, &'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.buf.len() {
+            return None;
+        }
+        let start = self.at;
+        let (v, mut at) = get_varint(self.buf, start);
+        let score = if v & 1 == 0 {
+            let zz = v >> 1;
+            ((zz >> 1) as i64 ^ -((zz & 1) as i64)) as f64
+        } else {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&self.buf[at..at + 8]);
+            at += 8;
+            f64::from_le_bytes(bytes)
+        };
+        let (len, at) = get_varint(self.buf, at);
+        let end = at + len as usize;
+        self.at = end;
+        Some((start..end, &self.buf[at..end], score))
+    }
+}
+
+impl ZSetValue {
+    pub fn len(&self) -> usize {
+        match &self.big {
+            Some(big) => big.len(),
+            None => self.small_len as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes owned by the value (kept as running counts and capacities: O(1)).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.big {
+            Some(big) => alloc_size(std::mem::size_of::<Big>()) + big.heap_bytes(),
+            None => alloc_size(self.small.len()),
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding_name(&self) -> &'static str {
+        if self.skiplist {
+            "skiplist"
+        } else {
+            "listpack"
+        }
+    }
+
+    /// An empty set whose encoding follows Redis's creation rule: skiplist from the start when
+    /// the expected size or member length already exceeds the listpack limits.
+    pub fn with_hint(len_hint: usize, member_len_hint: usize, limits: ListpackLimits) -> Self {
+        let skiplist = len_hint > limits.entries_max || member_len_hint > limits.value_bytes_max;
+        ZSetValue {
+            skiplist,
+            big: skiplist.then(Box::default),
+            ..ZSetValue::default()
+        }
+    }
+
+    /// Redis's `zsetConvertToListpackIfNeeded` for a freshly built result (the STORE
+    /// commands): listpack when it fits the limits, skiplist otherwise.
+    pub fn settle_encoding(&mut self, limits: ListpackLimits) {
+        self.skiplist = self.len() > limits.entries_max
+            || self
+                .iter()
+                .any(|(member, _)| member.len() > limits.value_bytes_max);
+        if self.skiplist && self.big.is_none() {
+            self.grow_big();
+        }
+    }
+
+    fn small_iter(&self) -> SmallIter<'_> {
+        SmallIter {
+            buf: &self.small,
+            at: 0,
+        }
+    }
+
+    /// (rank, byte range, score) of `member` in the packed layout.
+    fn small_find(&self, member: &[u8]) -> Option<(usize, std::ops::Range<usize>, f64)> {
+        self.small_iter()
+            .enumerate()
+            .find(|(_, (_, m, _))| *m == member)
+            .map(|(rank, (range, _, score))| (rank, range, score))
+    }
+
+    /// Replaces `range` of the packed buffer with `with`.
+    fn small_splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        super::compact_map::splice_boxed(&mut self.small, range, with);
+    }
+
+    /// Inserts an absent member at its place in the packed order.
+    fn small_insert(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .small_iter()
+            .find(
+                |(_, m, s)| match s.partial_cmp(&score).expect("scores are never NaN") {
+                    Ordering::Equal => *m > member,
+                    other => other == Ordering::Greater,
+                },
+            )
+            .map_or(self.small.len(), |(range, _, _)| range.start);
+        self.small_splice(at..at, &small_entry(member, score));
+        self.small_len += 1;
+    }
+
+    /// Moves the packed entries into the indexed layout.
+    fn grow_big(&mut self) {
+        let mut big = Big::default();
+        for (_, member, score) in self.small_iter() {
+            big.insert(member, score);
+        }
+        self.small = Box::default();
+        self.small_len = 0;
+        self.big = Some(Box::new(big));
+    }
+
+    /// Back to the packed layout once the indexed one is empty.
+    fn drop_empty_big(&mut self) {
+        if self.big.as_ref().is_some_and(|big| big.is_empty()) {
+            self.big = None;
+        }
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.score(member).is_some()
+    }
+
+    /// True while the set is in its packed layout, whose ZSCAN returns everything at once
+    /// (slot numbers there are ranks, which move).
+    pub fn is_packed(&self) -> bool {
+        self.big.is_none()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.big {
+            Some(big) => big.score(member),
+            None => self.small_find(member).map(|(_, _, score)| score),
+        }
+    }
+
+    /// Sets `member`'s score, adding it if missing.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: ListpackLimits) -> Inserted {
+        debug_assert!(!score.is_nan());
+        let existing = self.score(member);
+        if existing.is_none()
+            && (self.len() + 1 > limits.entries_max || member.len() > limits.value_bytes_max)
+        {
+            self.skiplist = true;
+        }
+        // A listpack stores scores as text, where Redis writes -0 as the integer 0.
+        let score = if self.skiplist { score } else { score + 0.0 };
+        if self.big.is_none() && self.skiplist {
+            self.grow_big();
+        }
+        if let Some(big) = &mut self.big {
+            return big.insert(member, score);
+        }
+        match self.small_find(member) {
+            Some((_, _, old)) if old == score => Inserted::Unchanged,
+            Some((_, range, _)) => {
+                self.small_splice(range, &[]);
+                self.small_len -= 1;
+                self.small_insert(member, score);
+                Inserted::Updated
+            }
+            None => {
+                self.small_insert(member, score);
+                Inserted::Added
+            }
+        }
+    }
+
+    /// Removes `member`; returns its score if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        if let Some(big) = &mut self.big {
+            let score = big.remove(member);
+            self.drop_empty_big();
+            return score;
+        }
+        let (_, range, score) = self.small_find(member)?;
+        self.small_splice(range, &[]);
+        self.small_len -= 1;
+        Some(score)
+    }
+
+    /// 0-based rank of `member` in ascending order, with its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match &self.big {
+            Some(big) => big.rank(member),
+            None => self
+                .small_find(member)
+                .map(|(rank, _, score)| (rank, score)),
+        }
+    }
+
+    /// The number of leading packed entries for which `pred(score, member)` holds.
+    fn small_rank_where(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        self.small_iter()
+            .take_while(|(_, m, s)| pred(*s, m))
+            .count()
+    }
+
+    /// Rank of the first member whose score is inside `min` (everything before is below it).
+    pub fn rank_from_score(&self, min: ScoreBound) -> usize {
+        match &self.big {
+            Some(big) => big.rank_from_score(min),
+            None => self.small_rank_where(|s, _| {
+                if min.exclusive {
+                    s <= min.value
+                } else {
+                    s < min.value
+                }
+            }),
+        }
+    }
+
+    /// Rank just past the last member whose score is inside `max`.
+    pub fn rank_past_score(&self, max: ScoreBound) -> usize {
+        match &self.big {
+            Some(big) => big.rank_past_score(max),
+            None => self.small_rank_where(|s, _| {
+                if max.exclusive {
+                    s < max.value
+                } else {
+                    s <= max.value
+                }
+            }),
+        }
+    }
+
+    /// Rank of the first member not below `min` lexicographically (members compared as bytes;
+    /// meaningful when all scores are equal, as Redis documents).
+    pub fn rank_from_lex(&self, min: LexBound<'_>) -> usize {
+        match &self.big {
+            Some(big) => big.rank_from_lex(min),
+            None => self.small_rank_where(|_, m| match min {
+                LexBound::Min => false,
+                LexBound::Max => true,
+                LexBound::Inclusive(x) => m < x,
+                LexBound::Exclusive(x) => m <= x,
+            }),
+        }
+    }
+
+    /// Rank just past the last member not above `max`.
+    pub fn rank_past_lex(&self, max: LexBound<'_>) -> usize {
+        match &self.big {
+            Some(big) => big.rank_past_lex(max),
+            None => self.small_rank_where(|_, m| match max {
+                LexBound::Min => false,
+                LexBound::Max => true,
+                LexBound::Inclusive(x) => m <= x,
+                LexBound::Exclusive(x) => m < x,
+            }),
+        }
+    }
+
+    /// Members and scores with ranks `start..end` in ascending order.
+    pub fn range(&self, start: usize, end: usize) -> RankIter<'_> {
+        match &self.big {
+            Some(big) => RankIter(RankInner::Big(big.range(start, end))),
+            None => RankIter(RankInner::Small(
+                self.small_iter()
+                    .take(end)
+                    .skip(start)
+                    .map(|(_, m, s)| (m, s))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            )),
+        }
+    }
+
+    /// Members and scores with ranks `start..end`, from `end - 1` down to `start`.
+    pub fn range_rev(&self, start: usize, end: usize) -> RevRankIter<'_> {
+        match &self.big {
+            Some(big) => RevRankIter(RevRankInner::Big(big.range_rev(start, end))),
+            None => RevRankIter(RevRankInner::Small(
+                self.small_iter()
+                    .take(end)
+                    .skip(start)
+                    .map(|(_, m, s)| (m, s))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev(),
+            )),
+        }
+    }
+
+    /// Every member and score in ascending order.
+    pub fn iter(&self) -> RankIter<'_> {
+        self.range(0, self.len())
+    }
+
+    /// The member and score at `rank` (< len).
+    pub fn at_rank(&self, rank: usize) -> Option<(&[u8], f64)> {
+        match &self.big {
+            Some(big) => big.at_rank(rank),
+            None => self.small_iter().nth(rank).map(|(_, m, s)| (m, s)),
+        }
+    }
+
+    /// Removes ranks `start..end`; returns the removed members and scores in ascending order.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
+        if let Some(big) = &mut self.big {
+            let out = big.remove_range(start, end);
+            self.drop_empty_big();
+            return out;
+        }
+        let mut out = Vec::new();
+        let (mut from, mut to) = (0, 0);
+        for (rank, (range, m, s)) in self.small_iter().enumerate().take(end).skip(start) {
+            if out.is_empty() {
+                from = range.start;
+            }
+            to = range.end;
+            out.push((m.to_vec(), s));
+            debug_assert!(rank < end);
+        }
+        if !out.is_empty() {
+            self.small_splice(from..to, &[]);
+            self.small_len -= out.len() as u32;
         }
         out
     }
@@ -685,33 +1130,131 @@ impl ZSetValue {
         self.random_slot().and_then(|slot| self.at_slot(slot))
     }
 
-    /// The slab slot of a uniformly random member: a random slot, retried when free; a sparse
-    /// slab falls back to a random rank.
+    /// The slot of a uniformly random member (a slab slot, or a packed entry's rank).
     pub fn random_slot(&self) -> Option<usize> {
-        if self.is_empty() {
-            return None;
-        }
-        let random_below =
-            |bound: usize| (crate::keyspace::access::random_u64() % bound as u64) as usize;
-        for _ in 0..16 {
-            let at = random_below(self.slots.len());
-            if self.slots[at].member.is_some() {
-                return Some(at);
+        match &self.big {
+            Some(big) => big.random_slot(),
+            None if self.small_len == 0 => None,
+            None => {
+                Some((crate::keyspace::access::random_u64() % u64::from(self.small_len)) as usize)
             }
         }
-        let (b, i) = self.locate(random_below(self.len()));
-        Some(self.blocks[b].ids[i] as usize)
     }
 
-    /// Slab slot count: the end of ZSCAN's cursor space.
+    /// Slot count: the end of ZSCAN's cursor space.
     pub fn slot_count(&self) -> usize {
-        self.slots.len()
+        match &self.big {
+            Some(big) => big.slot_count(),
+            None => self.small_len as usize,
+        }
     }
 
-    /// The member and score in slab slot `slot`, if that slot holds one (ZSCAN).
+    /// The member and score in slot `slot`, if that slot holds one (ZSCAN).
     pub fn at_slot(&self, slot: usize) -> Option<(&[u8], f64)> {
-        let s = self.slots.get(slot)?;
-        s.member.as_ref().map(|m| (m.bytes(), s.score))
+        match &self.big {
+            Some(big) => big.at_slot(slot),
+            None => self.at_rank(slot),
+        }
+    }
+}
+
+enum RankInner<'a> {
+    Big(BigRankIter<'a>),
+    Small(std::vec::IntoIter<(&'a [u8], f64)>),
+}
+
+/// Ascending iteration over a rank range.
+pub struct RankIter<'a>(RankInner<'a>);
+
+impl<'a> Iterator for RankIter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            RankInner::Big(it) => it.next(),
+            RankInner::Small(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            RankInner::Big(it) => it.size_hint(),
+            RankInner::Small(it) => it.size_hint(),
+        }
+    }
+}
+
+enum RevRankInner<'a> {
+    Big(BigRevRankIter<'a>),
+    Small(std::iter::Rev<std::vec::IntoIter<(&'a [u8], f64)>>),
+}
+
+/// Descending iteration over a rank range.
+pub struct RevRankIter<'a>(RevRankInner<'a>);
+
+impl<'a> Iterator for RevRankIter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            RevRankInner::Big(it) => it.next(),
+            RevRankInner::Small(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            RevRankInner::Big(it) => it.size_hint(),
+            RevRankInner::Small(it) => it.size_hint(),
+        }
+    }
+}
+
+/// A member found by `visit_from_score`, read on demand.
+#[derive(Clone, Copy)]
+pub struct MemberRef<'a>(MemberInner<'a>);
+
+#[derive(Clone, Copy)]
+enum MemberInner<'a> {
+    Big { set: &'a Big, id: u32 },
+    Packed(&'a [u8]),
+}
+
+impl<'a> MemberRef<'a> {
+    pub fn bytes(&self) -> &'a [u8] {
+        match self.0 {
+            MemberInner::Big { set, id } => set.member(id),
+            MemberInner::Packed(bytes) => bytes,
+        }
+    }
+}
+
+/// True when `score` is below the lower bound `min` (outside it).
+fn below_bound(min: ScoreBound, score: f64) -> bool {
+    if min.exclusive {
+        score <= min.value
+    } else {
+        score < min.value
+    }
+}
+
+impl ZSetValue {
+    /// Visits members in ascending order from the first score inside `min` while `f` returns
+    /// true (see `Big::visit_from_score`; a packed set is walked from its start).
+    pub fn visit_from_score(&self, min: ScoreBound, mut f: impl FnMut(f64, MemberRef<'_>) -> bool) {
+        match &self.big {
+            Some(big) => big.visit_from_score(min, f),
+            None => {
+                for (member, score) in self.iter() {
+                    if below_bound(min, score) {
+                        continue;
+                    }
+                    if !f(score, MemberRef(MemberInner::Packed(member))) {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -737,21 +1280,22 @@ fn partition(len: usize, below: impl Fn(usize) -> bool) -> usize {
 }
 
 /// Ascending iteration over a rank range.
-pub struct RankIter<'a> {
-    set: &'a ZSetValue,
+struct BigRankIter<'a> {
+    set: &'a Big,
     block: usize,
     offset: usize,
     left: usize,
 }
 
-impl<'a> Iterator for RankIter<'a> {
+impl<'a> Iterator for BigRankIter<'a> {
     type Item = (&'a [u8], f64);
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
-        let blk = &self.set.blocks[self.block];
+        // `left` is unbounded for `iter_from_score`: the end of the blocks ends it.
+        let blk = self.set.blocks.get(self.block)?;
         let item = (
             self.set.member(blk.ids[self.offset]),
             blk.scores[self.offset],
@@ -766,19 +1310,23 @@ impl<'a> Iterator for RankIter<'a> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.left == usize::MAX {
+            // `iter_from_score`: up to the end of the set.
+            return (0, Some(self.set.len()));
+        }
         (self.left, Some(self.left))
     }
 }
 
 /// Descending iteration over a rank range.
-pub struct RevRankIter<'a> {
-    set: &'a ZSetValue,
+struct BigRevRankIter<'a> {
+    set: &'a Big,
     block: usize,
     offset: usize,
     left: usize,
 }
 
-impl<'a> Iterator for RevRankIter<'a> {
+impl<'a> Iterator for BigRevRankIter<'a> {
     type Item = (&'a [u8], f64);
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -828,6 +1376,14 @@ impl std::fmt::Debug for ZSetValue {
     }
 }
 
+/// Room for one more element: a quarter more while the vector is small (its bytes then stay
+/// within a size class or two of its length), the usual doubling after.
+fn reserve_small<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() && v.len() < EXACT_GROWTH_BELOW {
+        v.reserve_exact((v.len() / 4).max(1));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,10 +1416,12 @@ mod tests {
         let mut expected = model.to_vec();
         expected.reverse();
         assert_eq!(rev, expected);
-        assert_eq!(z.lens.len(), z.blocks.len());
-        for (blk, &n) in z.blocks.iter().zip(&z.lens) {
-            assert!(blk.len() > 0 && blk.len() <= BLOCK_MAX);
-            assert_eq!(blk.len(), n as usize);
+        if let Some(big) = &z.big {
+            assert_eq!(big.lens.len(), big.blocks.len());
+            for (blk, &n) in big.blocks.iter().zip(&big.lens) {
+                assert!(blk.len() > 0 && blk.len() <= BLOCK_MAX);
+                assert_eq!(blk.len(), n as usize);
+            }
         }
     }
 
@@ -919,7 +1477,7 @@ mod tests {
                 }
             }
         }
-        assert!(z.blocks.len() > 1);
+        assert!(z.big.as_ref().unwrap().blocks.len() > 1);
         assert_eq!(z.encoding_name(), "skiplist");
         check_against_model(&z, &model);
         let lo = ScoreBound {
@@ -951,7 +1509,8 @@ mod tests {
         for i in 0..1000 {
             z.insert(format!("{i:05}").as_bytes(), i as f64, LIMITS);
         }
-        assert_eq!(z.blocks.len(), 1000usize.div_ceil(BLOCK_MAX));
+        let big = z.big.as_ref().unwrap();
+        assert_eq!(big.blocks.len(), 1000usize.div_ceil(BLOCK_MAX));
         assert_eq!(z.rank(b"00777"), Some((777, 777.0)));
     }
 
@@ -981,7 +1540,77 @@ mod tests {
             z.remove(format!("member-{i}").as_bytes());
         }
         assert!(z.is_empty());
-        assert_eq!(z.member_bytes, 0);
-        assert_eq!(z.block_bytes, 0);
+        assert!(z.big.is_none(), "an emptied set drops its indexed layout");
+        assert_eq!(z.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn packed_sets_match_a_model_and_cost_little() {
+        let mut z = ZSetValue::default();
+        for i in 1..=10 {
+            z.insert(format!("job:{i}").as_bytes(), i as f64, LIMITS);
+        }
+        // Ten entries of 1 (score) + 1 (length) + 5 or 6 bytes: 71 bytes, one 80-byte buffer.
+        assert_eq!(z.heap_bytes(), 80);
+        let mut z = ZSetValue::default();
+        let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
+        let cmp = |e: &(f64, Vec<u8>), s: f64, m: &[u8]| {
+            e.0.partial_cmp(&s).unwrap().then_with(|| e.1[..].cmp(m))
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let scores = [
+            0.0,
+            -0.0,
+            1.5,
+            -3.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9e15,
+            7.0,
+        ];
+        for _ in 0..5000 {
+            let member = format!("m{}", next(40)).into_bytes();
+            let score = scores[next(scores.len() as u64) as usize];
+            match next(4) {
+                0 => {
+                    assert_eq!(
+                        z.remove(&member),
+                        model.iter().find(|(_, m)| *m == member).map(|e| e.0)
+                    );
+                    model.retain(|(_, m)| *m != member);
+                }
+                1 if !model.is_empty() => {
+                    let n = next(3) as usize + 1;
+                    let popped = z.pop(n, PopEnd::Min);
+                    let expected: Vec<(Vec<u8>, f64)> = model
+                        .drain(..n.min(model.len()))
+                        .map(|(s, m)| (m, s))
+                        .collect();
+                    assert_eq!(popped, expected);
+                }
+                _ => {
+                    z.insert(&member, score, LIMITS);
+                    let score = score + 0.0;
+                    model.retain(|(_, m)| *m != member);
+                    let at = model.partition_point(|e| cmp(e, score, &member) == Ordering::Less);
+                    model.insert(at, (score, member));
+                }
+            }
+            assert!(z.is_packed());
+            check_against_model(&z, &model);
+            let lo = ScoreBound {
+                value: 1.5,
+                exclusive: false,
+            };
+            let expected = model.iter().filter(|(s, _)| *s < 1.5).count();
+            assert_eq!(z.rank_from_score(lo), expected);
+        }
     }
 }
