@@ -291,7 +291,7 @@ pub fn dump_payload_of(value: &[u8]) -> Vec<u8> {
 /// (the raw input is also offered as a whole payload). A value RESTORE accepts must DUMP to a
 /// payload that restores again and dumps the same.
 pub fn restore(data: &[u8]) -> Result<(), Broken> {
-    let _ = rdb::read::verify_dump_payload(data);
+    let _ = rdb::read::verify_dump_payload(data, false);
     let payload = dump_payload_of(data);
     with_server(|state, client| {
         bounded("RESTORE", data.len(), || {

@@ -58,7 +58,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         };
         tracing::info!("memcached protocol on port {port}{tls}");
     }
-    crate::commands::server::info::note_startup_memory();
+    crate::commands::server::info::note_startup_memory(&state);
     use tokio::signal::unix::{signal, SignalKind};
     // Installed before the ready lines, so a SIGTERM right after them saves and exits as a later
     // one does instead of taking the default action. Created once: a signal that arrives while
@@ -161,9 +161,9 @@ async fn active_expiry_task(state: Arc<ServerState>) {
     loop {
         let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
-        if !crate::commands::server::active_expire_enabled()
+        if state.debug.active_expire_off.load(Ordering::Relaxed)
             || expiry::replica_keeps_expired()
-            || crate::commands::server::cron_paused()
+            || state.debug.cron_paused.load(Ordering::Relaxed)
             || state.pause.freezes_keys(state.clock.now_ms())
         {
             // Switched off by DEBUG SET-ACTIVE-EXPIRE 0 or PAUSE-CRON 1, on a replica (the

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::engine::registry::{Registry, Table};
 use crate::keyspace::Keyspace;
 use crate::stats::ServerStats;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Instant;
 use tokio::sync::watch;
 
@@ -54,6 +54,17 @@ pub struct ServerState {
     pub cluster: crate::cluster::Cluster,
     /// CLIENT PAUSE: the pause in force and the queue of held requests.
     pub pause: crate::pause::ClientPause,
+    /// The maxmemory step: the over-limit clock and the background eviction thread.
+    pub evictor: crate::engine::maxmemory::Evictor,
+    pub debug: DebugSwitches,
+}
+
+/// What DEBUG switches for test suites: SET-ACTIVE-EXPIRE 0 and PAUSE-CRON 1 (both read by
+/// the active-expiry task).
+#[derive(Default)]
+pub struct DebugSwitches {
+    pub active_expire_off: AtomicBool,
+    pub cron_paused: AtomicBool,
 }
 
 impl ServerState {
@@ -105,6 +116,8 @@ impl ServerState {
             replication,
             cluster,
             pause: Default::default(),
+            evictor: Default::default(),
+            debug: Default::default(),
         }
     }
 

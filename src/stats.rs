@@ -7,11 +7,6 @@ use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Clients closed for passing `client-query-buffer-limit` / an output buffer limit (INFO
-/// stats `client_query_buffer_limit_disconnections` / `client_output_buffer_limit_disconnections`).
-pub static QUERY_BUFFER_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
-pub static OUTPUT_BUFFER_LIMIT_DISCONNECTIONS: AtomicU64 = AtomicU64::new(0);
-
 #[derive(Default)]
 pub struct ServerStats {
     pub connections_received: AtomicU64,
@@ -24,6 +19,14 @@ pub struct ServerStats {
     /// Redis's `server.dirty`: changes since the last save.
     pub dirty: AtomicU64,
     pub expired_by_cycle: AtomicU64,
+    /// Clients closed for passing `client-query-buffer-limit` / an output buffer limit (INFO
+    /// stats `client_query_buffer_limit_disconnections` / `client_output_buffer_limit_disconnections`).
+    pub query_buffer_limit_disconnections: AtomicU64,
+    pub output_buffer_limit_disconnections: AtomicU64,
+    /// Highest `used_memory` seen by INFO / MEMORY STATS (reset by CONFIG RESETSTAT), and
+    /// `used_memory` once start-up was over.
+    pub peak_memory: AtomicU64,
+    pub startup_memory: AtomicU64,
     /// name -> (calls, usec, rejected_calls, failed_calls)
     pub per_command: Mutex<HashMap<&'static str, CommandStat>>,
     /// error code (first word) -> count
@@ -65,8 +68,8 @@ impl ServerStats {
             &self.error_replies,
             &self.unexpected_error_replies,
             &self.expired_by_cycle,
-            &QUERY_BUFFER_LIMIT_DISCONNECTIONS,
-            &OUTPUT_BUFFER_LIMIT_DISCONNECTIONS,
+            &self.query_buffer_limit_disconnections,
+            &self.output_buffer_limit_disconnections,
         ] {
             c.store(0, Ordering::Relaxed);
         }

@@ -23,10 +23,16 @@ const BACKGROUND_CHECK: Duration = Duration::from_millis(100);
 /// Pause between two time-limited background steps (Redis runs one per event-loop turn).
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(100);
 
-/// Microsecond clock reading since when used memory has been over the limit (0: it is not),
-/// and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
-static OVER_SINCE_US: AtomicU64 = AtomicU64::new(0);
-static OVER_TOTAL_US: AtomicU64 = AtomicU64::new(0);
+/// The maxmemory step's own state, one per server: how long memory has been over the limit,
+/// and the background eviction thread.
+#[derive(Default)]
+pub struct Evictor {
+    /// Microsecond clock reading since when used memory has been over the limit (0: it is
+    /// not), and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
+    over_since_us: AtomicU64,
+    over_total_us: AtomicU64,
+    background: Arc<Background>,
+}
 
 /// Bytes in use: the counting allocator's figure, or the keyspace's accounting where that
 /// allocator is not installed (the library's own tests).
@@ -67,7 +73,7 @@ pub enum Pressure {
 pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     let max = state.config.hot.maxmemory.load(Ordering::Relaxed);
     if max == 0 {
-        note_over(false, now_us);
+        note_over(&state.evictor, false, now_us);
         return Pressure::Fine;
     }
     // A replica leaves eviction to its primary (whose DELs arrive in the stream), as Redis
@@ -77,7 +83,7 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     }
     // The command about to run may add about its argument bytes: room for them is made first.
     let used = used_memory(state) + incoming;
-    note_over(used > max, now_us);
+    note_over(&state.evictor, used > max, now_us);
     if used <= max {
         return Pressure::Fine;
     }
@@ -118,38 +124,44 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     }
 }
 
-fn note_over(over: bool, now_us: u64) {
-    let since = OVER_SINCE_US.load(Ordering::Relaxed);
+fn note_over(e: &Evictor, over: bool, now_us: u64) {
+    let since = e.over_since_us.load(Ordering::Relaxed);
     if over && since == 0 {
-        let _ =
-            OVER_SINCE_US.compare_exchange(0, now_us.max(1), Ordering::Relaxed, Ordering::Relaxed);
+        let _ = e.over_since_us.compare_exchange(
+            0,
+            now_us.max(1),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     } else if !over
         && since != 0
-        && OVER_SINCE_US
+        && e.over_since_us
             .compare_exchange(since, 0, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
-        OVER_TOTAL_US.fetch_add(now_us.saturating_sub(since), Ordering::Relaxed);
+        e.over_total_us
+            .fetch_add(now_us.saturating_sub(since), Ordering::Relaxed);
     }
 }
 
 /// INFO stats `total_eviction_exceeded_time` and `current_eviction_exceeded_time`, in ms.
-pub fn exceeded_time_ms(now_us: u64) -> (u64, u64) {
-    let since = OVER_SINCE_US.load(Ordering::Relaxed);
+pub fn exceeded_time_ms(state: &ServerState, now_us: u64) -> (u64, u64) {
+    let e = &state.evictor;
+    let since = e.over_since_us.load(Ordering::Relaxed);
     let current = if since == 0 {
         0
     } else {
         now_us.saturating_sub(since)
     };
     (
-        (OVER_TOTAL_US.load(Ordering::Relaxed) + current) / 1000,
+        (e.over_total_us.load(Ordering::Relaxed) + current) / 1000,
         current / 1000,
     )
 }
 
 /// CONFIG RESETSTAT.
-pub fn reset_stats() {
-    OVER_TOTAL_US.store(0, Ordering::Relaxed);
+pub fn reset_stats(state: &ServerState) {
+    state.evictor.over_total_us.store(0, Ordering::Relaxed);
 }
 
 /// `client-output-buffer-limit` of the normal class against the replies a connection holds
@@ -247,37 +259,34 @@ impl ScriptOomFlags {
 
 /// The background eviction thread: started on first need, woken when a command's time limit
 /// ran out or the configuration changed, and every BACKGROUND_CHECK otherwise.
+#[derive(Default)]
 struct Background {
     wake: Mutex<bool>,
     signal: Condvar,
     started: AtomicBool,
 }
 
-static BACKGROUND: Background = Background {
-    wake: Mutex::new(false),
-    signal: Condvar::new(),
-    started: AtomicBool::new(false),
-};
-
 /// Wakes (starting it if needed) the background eviction thread.
 pub fn wake_background(state: &ServerState) {
-    if !BACKGROUND.started.swap(true, Ordering::AcqRel) {
+    let background = &state.evictor.background;
+    if !background.started.swap(true, Ordering::AcqRel) {
         let Some(arc) = state.self_arc() else {
             // No server around this state (unit tests): nothing to run in the background.
-            BACKGROUND.started.store(false, Ordering::Release);
+            background.started.store(false, Ordering::Release);
             return;
         };
         let weak = Arc::downgrade(&arc);
+        let waker = background.clone();
         let spawned = std::thread::Builder::new()
             .name("evictor".into())
-            .spawn(move || background_loop(weak));
+            .spawn(move || background_loop(weak, waker));
         if spawned.is_err() {
-            BACKGROUND.started.store(false, Ordering::Release);
+            background.started.store(false, Ordering::Release);
             return;
         }
     }
-    *BACKGROUND.wake.lock() = true;
-    BACKGROUND.signal.notify_one();
+    *background.wake.lock() = true;
+    background.signal.notify_one();
 }
 
 /// The configuration changed: a lower maxmemory is reached without waiting for a command.
@@ -287,7 +296,8 @@ pub fn config_changed(state: &ServerState) {
     }
 }
 
-fn background_loop(state: Weak<ServerState>) {
+/// Holds the server only while it evicts, so the thread ends with the server.
+fn background_loop(state: Weak<ServerState>, background: Arc<Background>) {
     // This thread only frees what others allocated: a thread cache would park the freed
     // entries here for good (it is flushed as its own thread allocates, which this one hardly
     // does), resident and unusable by the threads that write.
@@ -295,9 +305,9 @@ fn background_loop(state: Weak<ServerState>) {
     let _ = unsafe { tikv_jemalloc_ctl::raw::write(b"thread.tcache.enabled\0", false) };
     loop {
         {
-            let mut woken = BACKGROUND.wake.lock();
+            let mut woken = background.wake.lock();
             if !*woken {
-                BACKGROUND.signal.wait_for(&mut woken, BACKGROUND_CHECK);
+                background.signal.wait_for(&mut woken, BACKGROUND_CHECK);
             }
             *woken = false;
         }

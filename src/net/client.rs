@@ -261,7 +261,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                                 client.id
                             );
                             crate::stats::ServerStats::add(
-                                &crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS,
+                                &state.stats.output_buffer_limit_disconnections,
                                 1,
                             );
                             close = true;
@@ -323,7 +323,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 "Closing client that reached max query buffer length: id={} addr={addr}",
                 client.id
             );
-            crate::stats::ServerStats::add(&crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS, 1);
+            crate::stats::ServerStats::add(&state.stats.query_buffer_limit_disconnections, 1);
             break;
         }
         // Published for CLIENT LIST before the replies go out, only when they change: the

@@ -19,13 +19,6 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::Notify;
 
-/// Live connection count, for maxclients.
-static CONNECTED: AtomicUsize = AtomicUsize::new(0);
-
-pub fn connected_clients() -> usize {
-    CONNECTED.load(Ordering::Relaxed)
-}
-
 /// Connections per transport since start, TLS handshakes that failed, and the TLS and unix
 /// clients connected now (the metrics endpoint reports them).
 #[derive(Debug, Default)]
@@ -37,15 +30,6 @@ pub struct TransportStats {
     pub connected_tls: AtomicU64,
     pub connected_unix: AtomicU64,
 }
-
-pub static TRANSPORT_STATS: TransportStats = TransportStats {
-    accepted_tcp: AtomicU64::new(0),
-    accepted_tls: AtomicU64::new(0),
-    accepted_unix: AtomicU64::new(0),
-    tls_handshake_failures: AtomicU64::new(0),
-    connected_tls: AtomicU64::new(0),
-    connected_unix: AtomicU64::new(0),
-};
 
 /// How long a TLS client may take to complete its handshake.
 pub(super) const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -124,6 +108,9 @@ pub struct Listeners {
     tls: Mutex<Vec<Arc<Slot>>>,
     unix: Mutex<Option<(Arc<Slot>, String)>>,
     pub tls_context: tls::TlsContext,
+    /// Live connections holding a client slot, for maxclients.
+    connected: AtomicUsize,
+    pub stats: TransportStats,
 }
 
 impl Listeners {
@@ -485,7 +472,10 @@ pub(super) fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) 
 
 /// Counts the connection and refuses it past maxclients (with Redis's error line); the guard
 /// gives the slot back when the connection ends.
-async fn admit<S: AsyncWrite + Unpin>(state: &ServerState, stream: &mut S) -> Option<Admitted> {
+async fn admit<'a, S: AsyncWrite + Unpin>(
+    state: &'a ServerState,
+    stream: &mut S,
+) -> Option<Admitted<'a>> {
     let admitted = reserve(state);
     if admitted.is_none() {
         let _ = stream
@@ -497,22 +487,23 @@ async fn admit<S: AsyncWrite + Unpin>(state: &ServerState, stream: &mut S) -> Op
 }
 
 /// Takes a client slot, or counts a rejected connection past maxclients.
-pub(super) fn reserve(state: &ServerState) -> Option<Admitted> {
+pub(super) fn reserve(state: &ServerState) -> Option<Admitted<'_>> {
     let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
-    if CONNECTED.fetch_add(1, Ordering::Relaxed) >= maxclients {
-        CONNECTED.fetch_sub(1, Ordering::Relaxed);
+    let connected = &state.listeners.connected;
+    if connected.fetch_add(1, Ordering::Relaxed) >= maxclients {
+        connected.fetch_sub(1, Ordering::Relaxed);
         crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
         return None;
     }
-    Some(Admitted)
+    Some(Admitted(connected))
 }
 
 /// A maxclients slot, given back when dropped.
-pub(super) struct Admitted;
+pub(super) struct Admitted<'a>(&'a AtomicUsize);
 
-impl Drop for Admitted {
+impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        CONNECTED.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -524,8 +515,8 @@ async fn serve_tcp(
 ) {
     crate::stats::ServerStats::add(&state.stats.connections_received, 1);
     let counter = match transport {
-        Transport::Tls => &TRANSPORT_STATS.accepted_tls,
-        _ => &TRANSPORT_STATS.accepted_tcp,
+        Transport::Tls => &state.listeners.stats.accepted_tls,
+        _ => &state.listeners.stats.accepted_tcp,
     };
     counter.fetch_add(1, Ordering::Relaxed);
     let denied = refused_by_protected_mode(&state, &addr);
@@ -571,14 +562,18 @@ async fn serve_tcp(
     let mut stream = match handshake {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            TRANSPORT_STATS
+            state
+                .listeners
+                .stats
                 .tls_handshake_failures
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!("Error accepting a client connection: {e} (addr={addr} laddr={local})");
             return;
         }
         Err(_) => {
-            TRANSPORT_STATS
+            state
+                .listeners
+                .stats
                 .tls_handshake_failures
                 .fetch_add(1, Ordering::Relaxed);
             tracing::debug!("TLS handshake timed out (addr={addr})");
@@ -591,11 +586,15 @@ async fn serve_tcp(
         let _ = stream.shutdown().await;
         return;
     }
-    TRANSPORT_STATS
+    state
+        .listeners
+        .stats
         .connected_tls
         .fetch_add(1, Ordering::Relaxed);
     client::run(&state, stream, ends).await;
-    TRANSPORT_STATS
+    state
+        .listeners
+        .stats
         .connected_tls
         .fetch_sub(1, Ordering::Relaxed);
 }
@@ -603,7 +602,9 @@ async fn serve_tcp(
 /// A unix-socket client: local, so protected mode never refuses it (as in Redis).
 async fn serve_unix(state: Arc<ServerState>, mut stream: UnixStream) {
     crate::stats::ServerStats::add(&state.stats.connections_received, 1);
-    TRANSPORT_STATS
+    state
+        .listeners
+        .stats
         .accepted_unix
         .fetch_add(1, Ordering::Relaxed);
     let path: Arc<str> = match &*state.listeners.unix.lock() {
@@ -623,11 +624,15 @@ async fn serve_unix(state: Arc<ServerState>, mut stream: UnixStream) {
     let Some(_admitted) = admit(&state, &mut stream).await else {
         return;
     };
-    TRANSPORT_STATS
+    state
+        .listeners
+        .stats
         .connected_unix
         .fetch_add(1, Ordering::Relaxed);
     client::run(&state, stream, ends).await;
-    TRANSPORT_STATS
+    state
+        .listeners
+        .stats
         .connected_unix
         .fetch_sub(1, Ordering::Relaxed);
 }

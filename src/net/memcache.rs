@@ -164,7 +164,7 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
     state: &ServerState,
     mut stream: S,
     ends: Ends,
-    slot: Option<listener::Admitted>,
+    slot: Option<listener::Admitted<'_>>,
 ) {
     let refusal = if listener::refused_by_protected_mode(state, &ends.addr) {
         Some(PROTECTED)

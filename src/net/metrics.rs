@@ -153,13 +153,13 @@ pub fn render(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> Strin
     }
     command_metrics(state, &mut out);
     prefix_metrics(state, &mut out);
-    transport_metrics(&mut out);
+    transport_metrics(state, &mut out);
     out
 }
 
 /// Connections per transport (plaintext TCP, TLS, unix socket) and failed TLS handshakes.
-fn transport_metrics(out: &mut String) {
-    let t = &crate::net::listener::TRANSPORT_STATS;
+fn transport_metrics(state: &ServerState, out: &mut String) {
+    let t = &state.listeners.stats;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     out.push_str("# TYPE ferrocache_connections_received_total counter\n");
     for (transport, n) in [

@@ -295,7 +295,7 @@ impl<S: Connection> LinkIo<'_, S> {
                 }
                 let held = pending + out.len() as u64;
                 if let Some(which) = limits.exceeded(held, &over_soft_since, now) {
-                    ServerStats::add(&crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS, 1);
+                    ServerStats::add(&state.stats.output_buffer_limit_disconnections, 1);
                     return Err(format!(
                         "closed for overcoming of output buffer limits ({which} limit of the replica class)"
                     ));
@@ -355,7 +355,7 @@ impl<S: Connection> LinkIo<'_, S> {
         tokio::select! {
             w = self.write(bytes) => w,
             which = watch => {
-                ServerStats::add(&crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS, 1);
+                ServerStats::add(&state.stats.output_buffer_limit_disconnections, 1);
                 Err(format!(
                     "closed for overcoming of output buffer limits ({which} limit of the replica class)"
                 ))

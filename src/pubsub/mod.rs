@@ -130,7 +130,14 @@ impl Outbox {
 
     /// Queues one frame. Returns false when the client is (now) over its limits and is being
     /// disconnected; the frame is dropped then.
-    pub fn push(&self, frame: Bytes, limits: BufferLimits, now_ms: u64) -> bool {
+    /// A close counts in `stats`' `output_buffer_limit_disconnections`.
+    pub fn push(
+        &self,
+        frame: Bytes,
+        limits: BufferLimits,
+        now_ms: u64,
+        stats: &crate::stats::ServerStats,
+    ) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
@@ -138,7 +145,9 @@ impl Outbox {
         let total = (self.pending_bytes.fetch_add(len, Ordering::Relaxed) + len) as u64;
         if let Some(reason) = self.over_limit(total, limits, now_ms) {
             self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-            self.close(reason);
+            if self.close(reason) {
+                crate::stats::ServerStats::add(&stats.output_buffer_limit_disconnections, 1);
+            }
             return false;
         }
         self.queue.lock().push_back(frame);
@@ -150,9 +159,10 @@ impl Outbox {
         limits.exceeded(total, &self.over_soft_since_ms, now_ms)
     }
 
-    fn close(&self, limit: &str) {
+    /// Closes the client for `limit`; false when it was already closed.
+    fn close(&self, limit: &str) -> bool {
         if self.closed.swap(true, Ordering::Relaxed) {
-            return;
+            return false;
         }
         let dropped: usize = {
             let mut queue = self.queue.lock();
@@ -167,9 +177,9 @@ impl Outbox {
             self.info.id,
             self.info.addr
         );
-        crate::stats::ServerStats::add(&crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS, 1);
         self.info.kill();
         self.ready.notify_one();
+        true
     }
 
     /// Waits until frames may be waiting.
@@ -433,7 +443,7 @@ impl PubSub {
                     ]
                 });
                 for outbox in subscribers.values() {
-                    outbox.push(frames.get(outbox.protocol()), limits, now_ms);
+                    outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
                     receivers += 1;
                 }
             }
@@ -455,7 +465,7 @@ impl PubSub {
                 ]
             });
             for outbox in subscribers.values() {
-                outbox.push(frames.get(outbox.protocol()), limits, now_ms);
+                outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
                 receivers += 1;
             }
         }
@@ -499,7 +509,7 @@ impl PubSub {
         let limits = BufferLimits::pubsub(state);
         let now_ms = state.clock.now_ms();
         for outbox in self.monitors.read().values() {
-            outbox.push(line.clone(), limits, now_ms);
+            outbox.push(line.clone(), limits, now_ms, &state.stats);
         }
     }
 }
@@ -751,6 +761,7 @@ mod tests {
 
     #[test]
     fn hard_limit_closes_and_bounds_the_queue() {
+        let stats = crate::stats::ServerStats::default();
         let outbox = Outbox::new(info(1));
         let limits = BufferLimits {
             hard_bytes: 1000,
@@ -758,17 +769,25 @@ mod tests {
             soft_secs: 0,
         };
         let frame = Bytes::from(vec![b'x'; 300]);
-        assert!(outbox.push(frame.clone(), limits, 1));
-        assert!(outbox.push(frame.clone(), limits, 1));
-        assert!(outbox.push(frame.clone(), limits, 1));
-        assert!(!outbox.push(frame.clone(), limits, 1));
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(!outbox.push(frame.clone(), limits, 1, &stats));
         assert!(outbox.info.is_killed());
         assert_eq!(outbox.pending_bytes(), 0);
-        assert!(!outbox.push(frame, limits, 1));
+        assert!(!outbox.push(frame, limits, 1, &stats));
+        // One close, counted once however many pushes it refuses.
+        assert_eq!(
+            stats
+                .output_buffer_limit_disconnections
+                .load(Ordering::Relaxed),
+            1
+        );
     }
 
     #[test]
     fn soft_limit_needs_to_last() {
+        let stats = crate::stats::ServerStats::default();
         let outbox = Outbox::new(info(1));
         let limits = BufferLimits {
             hard_bytes: 0,
@@ -776,14 +795,15 @@ mod tests {
             soft_secs: 2,
         };
         let frame = Bytes::from(vec![b'x'; 150]);
-        assert!(outbox.push(frame.clone(), limits, 1_000));
-        assert!(outbox.push(frame.clone(), limits, 2_500));
-        assert!(outbox.push(frame.clone(), limits, 3_000));
-        assert!(!outbox.push(frame, limits, 3_001));
+        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
+        assert!(outbox.push(frame.clone(), limits, 2_500, &stats));
+        assert!(outbox.push(frame.clone(), limits, 3_000, &stats));
+        assert!(!outbox.push(frame, limits, 3_001, &stats));
     }
 
     #[test]
     fn soft_timer_resets_below_the_limit() {
+        let stats = crate::stats::ServerStats::default();
         let outbox = Outbox::new(info(1));
         let limits = BufferLimits {
             hard_bytes: 0,
@@ -791,12 +811,12 @@ mod tests {
             soft_secs: 1,
         };
         let frame = Bytes::from(vec![b'x'; 150]);
-        assert!(outbox.push(frame.clone(), limits, 1_000));
+        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
         let mut out = BytesMut::new();
         let n = outbox.drain_into(&mut out);
         outbox.written(n);
-        assert!(outbox.push(Bytes::from_static(b"ab"), limits, 1_500));
-        assert!(outbox.push(frame, limits, 5_000));
+        assert!(outbox.push(Bytes::from_static(b"ab"), limits, 1_500, &stats));
+        assert!(outbox.push(frame, limits, 5_000, &stats));
         assert!(!outbox.info.is_killed());
     }
 }

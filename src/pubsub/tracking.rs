@@ -255,9 +255,12 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
                         Reply::bulk_static("tracking-redir-broken"),
                         Reply::Int(tracker.redirect as i64),
                     ]);
-                    tracker
-                        .outbox
-                        .push(encode(frame, Protocol::Resp3), limits, now_ms);
+                    tracker.outbox.push(
+                        encode(frame, Protocol::Resp3),
+                        limits,
+                        now_ms,
+                        &state.stats,
+                    );
                 }
                 return;
             }
@@ -276,7 +279,7 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
         // RESP2 without a redirect has no way to carry a message on the same connection.
         return;
     };
-    target.push(encode(frame, protocol), limits, now_ms);
+    target.push(encode(frame, protocol), limits, now_ms, &state.stats);
 }
 
 #[cfg(test)]

@@ -54,6 +54,9 @@ pub struct RdbState {
     pub(crate) flush_epoch: AtomicU64,
     /// The server, for starting background saves from a command (set by `cron_task`).
     server: OnceLock<Weak<ServerState>>,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE and FUNCTION RESTORE accept a payload
+    /// whose CRC-64 is wrong.
+    pub skip_dump_checksum: AtomicBool,
 }
 
 impl Default for RdbState {
@@ -72,6 +75,7 @@ impl Default for RdbState {
             keys_expired_on_load: AtomicU64::new(0),
             flush_epoch: AtomicU64::new(0),
             server: OnceLock::new(),
+            skip_dump_checksum: AtomicBool::new(false),
         }
     }
 }

@@ -749,16 +749,9 @@ pub fn verify_source<'a, S: ByteSource<'a>>(src: S) -> Decoded<FileSummary> {
 
 /// Checks a DUMP payload's footer (2-byte version, CRC-64 of everything before the CRC) and
 /// returns the value part. Nothing is decoded or allocated before this succeeds.
-/// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE accepts a payload whose CRC-64 is wrong (the
-/// version is still checked, and the decoder still checks every length).
-static SKIP_DUMP_CHECKSUM: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
-pub fn set_skip_dump_checksum(on: bool) {
-    SKIP_DUMP_CHECKSUM.store(on, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub fn verify_dump_payload(payload: &[u8]) -> Option<&[u8]> {
+/// With `skip_checksum` (DEBUG SET-SKIP-CHECKSUM-VALIDATION) a wrong CRC-64 is accepted; the
+/// version is still checked, and the decoder still checks every length.
+pub fn verify_dump_payload(payload: &[u8], skip_checksum: bool) -> Option<&[u8]> {
     if payload.len() < 10 {
         return None;
     }
@@ -767,8 +760,7 @@ pub fn verify_dump_payload(payload: &[u8]) -> Option<&[u8]> {
     if version > VERSION_READ_MAX {
         return None;
     }
-    let skip = SKIP_DUMP_CHECKSUM.load(std::sync::atomic::Ordering::Relaxed);
-    if !skip && crc64::update(0, body) != u64::from_le_bytes(crc.try_into().expect("8")) {
+    if !skip_checksum && crc64::update(0, body) != u64::from_le_bytes(crc.try_into().expect("8")) {
         return None;
     }
     Some(&body[..body.len() - 2])
@@ -865,7 +857,7 @@ mod tests {
         let mut body = vec![kind::SET_LISTPACK, lp.len() as u8];
         body.extend_from_slice(&lp);
         let p = payload(&body, 11);
-        let value = read_dump_value(verify_dump_payload(&p).unwrap()).unwrap();
+        let value = read_dump_value(verify_dump_payload(&p, false).unwrap()).unwrap();
         assert_eq!(value, RdbValue::Set(vec![b"a".to_vec(), b"7".to_vec()]));
     }
 
@@ -914,10 +906,10 @@ mod tests {
                 }
             }
             let p = payload(&body, 10);
-            if let Some(value) = verify_dump_payload(&p) {
+            if let Some(value) = verify_dump_payload(&p, false) {
                 let _ = read_dump_value(value);
             }
-            let _ = verify_dump_payload(&body);
+            let _ = verify_dump_payload(&body, false);
         }
     }
 
@@ -926,12 +918,15 @@ mod tests {
         let mut payload = vec![kind::STRING, 1, b'x', 10, 0];
         let crc = crc64::update(0, &payload);
         payload.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(verify_dump_payload(&payload), Some(&[0u8, 1, b'x'][..]));
         assert_eq!(
-            read_dump_value(verify_dump_payload(&payload).unwrap()).unwrap(),
+            verify_dump_payload(&payload, false),
+            Some(&[0u8, 1, b'x'][..])
+        );
+        assert_eq!(
+            read_dump_value(verify_dump_payload(&payload, false).unwrap()).unwrap(),
             RdbValue::Str(b"x".to_vec())
         );
         payload[2] = b'y';
-        assert_eq!(verify_dump_payload(&payload), None);
+        assert_eq!(verify_dump_payload(&payload, false), None);
     }
 }

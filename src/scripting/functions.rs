@@ -237,8 +237,14 @@ impl Functions {
     }
 
     /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE].
-    pub fn restore(&self, payload: &[u8], policy: RestorePolicy) -> Result<(), CommandError> {
-        let Some(body) = crate::rdb::read::verify_dump_payload(payload) else {
+    /// `skip_checksum`: DEBUG SET-SKIP-CHECKSUM-VALIDATION is on.
+    pub fn restore(
+        &self,
+        payload: &[u8],
+        policy: RestorePolicy,
+        skip_checksum: bool,
+    ) -> Result<(), CommandError> {
+        let Some(body) = crate::rdb::read::verify_dump_payload(payload, skip_checksum) else {
             return Err(CommandError::err(
                 "DUMP payload version or checksum are wrong",
             ));

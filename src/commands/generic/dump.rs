@@ -125,7 +125,13 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if ttl < 0 {
         return Err(CommandError::err("Invalid TTL value, must be >= 0"));
     }
-    let Some(body) = rdb::read::verify_dump_payload(&argv[3]) else {
+    let Some(body) = rdb::read::verify_dump_payload(
+        &argv[3],
+        ctx.state
+            .rdb
+            .skip_dump_checksum
+            .load(std::sync::atomic::Ordering::Relaxed),
+    ) else {
         return Err(CommandError::err(
             "DUMP payload version or checksum are wrong",
         ));

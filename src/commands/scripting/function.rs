@@ -280,7 +280,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             ))
         }
     };
-    ctx.state.scripting.functions.restore(&argv[2], policy)?;
+    let skip_checksum = ctx
+        .state
+        .rdb
+        .skip_dump_checksum
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.state
+        .scripting
+        .functions
+        .restore(&argv[2], policy, skip_checksum)?;
     ctx.changed += 1;
     Ok(Reply::Ok)
 }

@@ -215,8 +215,11 @@ fn resetstat(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     for entry in state.registry.all_entries() {
         entry.stats.reset();
     }
-    crate::commands::server::info::reset_peak_memory();
-    crate::engine::maxmemory::reset_stats();
+    state
+        .stats
+        .peak_memory
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    crate::engine::maxmemory::reset_stats(state);
     Ok(Reply::Ok)
 }
 

@@ -152,7 +152,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let (allocated, active, resident) = allocator_stats();
     let dataset = ks.used_bytes() as u64;
     let total = used_memory(allocated, dataset).max(dataset);
-    let peak = peak_memory(total);
+    let peak = peak_memory(ctx.state, total);
     let rss = rss_bytes();
     let overhead = total - dataset;
     let mut keys = 0u64;
@@ -190,7 +190,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         field("total.allocated", int(total)),
         field(
             "startup.allocated",
-            int(crate::commands::server::info::startup_memory()),
+            int(crate::commands::server::info::startup_memory(ctx.state)),
         ),
         field("replication.backlog", int(0)),
         field("clients.slaves", int(0)),
@@ -318,15 +318,24 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         return help_result(DEBUG_HELP);
     }
     if argc == 3 && is(sub, "set-active-expire") {
-        crate::commands::server::set_active_expire(atoi(&argv[2]) != 0);
+        ctx.state
+            .debug
+            .active_expire_off
+            .store(atoi(&argv[2]) == 0, std::sync::atomic::Ordering::Relaxed);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "set-skip-checksum-validation") {
-        crate::rdb::read::set_skip_dump_checksum(atoi(&argv[2]) != 0);
+        ctx.state
+            .rdb
+            .skip_dump_checksum
+            .store(atoi(&argv[2]) != 0, std::sync::atomic::Ordering::Relaxed);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "pause-cron") {
-        crate::commands::server::set_cron_paused(atoi(&argv[2]) != 0);
+        ctx.state
+            .debug
+            .cron_paused
+            .store(atoi(&argv[2]) != 0, std::sync::atomic::Ordering::Relaxed);
         return Ok(Reply::Ok);
     }
     if argc == 3 && is(sub, "sleep") {

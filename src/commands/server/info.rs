@@ -51,13 +51,6 @@ const SECTIONS: &[&str] = &[
 ];
 const DEFAULT_EXCLUDES: &[&str] = &["commandstats", "latencystats", "prefixstats"];
 
-/// Highest `used_memory` seen by INFO since start (or CONFIG RESETSTAT).
-static PEAK_MEMORY: AtomicU64 = AtomicU64::new(0);
-
-pub fn reset_peak_memory() {
-    PEAK_MEMORY.store(0, Ordering::Relaxed);
-}
-
 /// The sections `INFO args...` asks for, in print order.
 fn wanted_sections(args: &[Bytes]) -> Vec<&'static str> {
     let asked: Vec<String> = args
@@ -303,18 +296,15 @@ pub fn bytes_to_human(n: u64) -> String {
     unreachable!("the loop returns at P")
 }
 
-/// Used memory when the server became ready (INFO used_memory_startup, MEMORY STATS
-/// startup.allocated).
-static STARTUP_MEMORY: AtomicU64 = AtomicU64::new(0);
-
-/// Records the memory in use once start-up (loading included) is over.
-pub fn note_startup_memory() {
+/// Records the memory in use once start-up (loading included) is over (INFO
+/// used_memory_startup, MEMORY STATS startup.allocated).
+pub fn note_startup_memory(state: &ServerState) {
     let used = used_memory(allocator_stats().0, 0);
-    STARTUP_MEMORY.store(used, Ordering::Relaxed);
+    state.stats.startup_memory.store(used, Ordering::Relaxed);
 }
 
-pub fn startup_memory() -> u64 {
-    STARTUP_MEMORY.load(Ordering::Relaxed)
+pub fn startup_memory(state: &ServerState) -> u64 {
+    state.stats.startup_memory.load(Ordering::Relaxed)
 }
 
 /// INFO used_memory (and MEMORY STATS total.allocated): the bytes the program holds, as Redis
@@ -324,10 +314,14 @@ pub fn used_memory(allocated: u64, dataset: u64) -> u64 {
     crate::alloc_counter::held_bytes().unwrap_or(if allocated > 0 { allocated } else { dataset })
 }
 
-/// The highest `used` seen so far, `used` included (INFO used_memory_peak, MEMORY STATS
-/// peak.allocated).
-pub fn peak_memory(used: u64) -> u64 {
-    PEAK_MEMORY.fetch_max(used, Ordering::Relaxed).max(used)
+/// The highest `used` seen so far by INFO / MEMORY STATS since start or CONFIG RESETSTAT,
+/// `used` included (INFO used_memory_peak, MEMORY STATS peak.allocated).
+pub fn peak_memory(state: &ServerState, used: u64) -> u64 {
+    state
+        .stats
+        .peak_memory
+        .fetch_max(used, Ordering::Relaxed)
+        .max(used)
 }
 
 /// jemalloc's allocated, active and resident byte counts (refreshed first).
@@ -377,7 +371,7 @@ fn ratio(a: u64, b: u64) -> String {
 fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     let (allocated, active, resident) = allocator_stats();
     let used = used_memory(allocated, ks.dataset_bytes);
-    let peak = peak_memory(used);
+    let peak = peak_memory(state, used);
     let rss = rss_bytes();
     let dataset = ks.dataset_bytes.min(used);
     let overhead = used - dataset;
@@ -401,7 +395,7 @@ fn memory(state: &ServerState, ks: &Keyspace, s: &mut Section) {
         ),
     );
     s.field("used_memory_overhead", overhead);
-    s.field("used_memory_startup", startup_memory());
+    s.field("used_memory_startup", startup_memory(state));
     s.field("used_memory_dataset", dataset);
     s.field(
         "used_memory_dataset_perc",
@@ -588,7 +582,7 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     );
     s.field("evicted_clients", 0);
     let (exceeded_total_ms, exceeded_now_ms) =
-        crate::engine::maxmemory::exceeded_time_ms(state.clock.now_us());
+        crate::engine::maxmemory::exceeded_time_ms(state, state.clock.now_us());
     s.field("total_eviction_exceeded_time", exceeded_total_ms);
     s.field("current_eviction_exceeded_time", exceeded_now_ms);
     s.field("keyspace_hits", ks.hits);
@@ -627,11 +621,12 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     s.field("io_threaded_writes_processed", 0);
     s.field(
         "client_query_buffer_limit_disconnections",
-        crate::stats::QUERY_BUFFER_LIMIT_DISCONNECTIONS.load(Ordering::Relaxed),
+        st.query_buffer_limit_disconnections.load(Ordering::Relaxed),
     );
     s.field(
         "client_output_buffer_limit_disconnections",
-        crate::stats::OUTPUT_BUFFER_LIMIT_DISCONNECTIONS.load(Ordering::Relaxed),
+        st.output_buffer_limit_disconnections
+            .load(Ordering::Relaxed),
     );
     s.field("reply_buffer_shrinks", 0);
     s.field("reply_buffer_expands", 0);

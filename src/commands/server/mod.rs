@@ -30,7 +30,7 @@ use crate::{
     engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
 };
 use bytes::Bytes;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[
     command!(
@@ -407,26 +407,4 @@ fn module_help(_ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         "HELP",
         "    Prints this help.",
     ])
-}
-
-static ACTIVE_EXPIRE: AtomicBool = AtomicBool::new(true);
-
-/// DEBUG SET-ACTIVE-EXPIRE switch, read by the active-expiry task.
-pub fn active_expire_enabled() -> bool {
-    ACTIVE_EXPIRE.load(Ordering::Relaxed)
-}
-
-pub fn set_active_expire(on: bool) {
-    ACTIVE_EXPIRE.store(on, Ordering::Relaxed);
-}
-
-/// DEBUG PAUSE-CRON 1: the periodic work tests can observe (the active expiry cycle) stops.
-static CRON_PAUSED: AtomicBool = AtomicBool::new(false);
-
-pub fn cron_paused() -> bool {
-    CRON_PAUSED.load(Ordering::Relaxed)
-}
-
-pub fn set_cron_paused(on: bool) {
-    CRON_PAUSED.store(on, Ordering::Relaxed);
 }
