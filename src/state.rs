@@ -57,6 +57,8 @@ pub struct ServerState {
     /// The maxmemory step: the over-limit clock and the background eviction thread.
     pub evictor: crate::engine::maxmemory::Evictor,
     pub debug: DebugSwitches,
+    /// The memcached protocol's CAS uniques and counters.
+    pub memcache: crate::memcache::Memcache,
 }
 
 /// What DEBUG switches for test suites: SET-ACTIVE-EXPIRE 0 and PAUSE-CRON 1 (both read by
@@ -118,6 +120,7 @@ impl ServerState {
             pause: Default::default(),
             evictor: Default::default(),
             debug: Default::default(),
+            memcache: Default::default(),
         }
     }
 

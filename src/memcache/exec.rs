@@ -2,8 +2,8 @@
 //! (a multi-key `get` is not atomic, as in memcached), in a `Ctx` so that a write has every
 //! side effect a RESP write has; see the module comment of `crate::memcache`.
 
+use super::count;
 use super::parse::{MetaCmd, Request, StoreOp, RELATIVE_EXPIRY_MAX};
-use super::{count, next_cas, COUNTERS};
 use crate::engine::context::{Ctx, Locks};
 use crate::engine::ClientState;
 use crate::keyspace::entry::ItemMeta;
@@ -112,11 +112,11 @@ pub fn execute(
             let reply: &[u8] = match write_refusal(state) {
                 Some(err) => err,
                 None if delete(state, session, &key) => {
-                    count(&COUNTERS.delete_hits, 1);
+                    count(&state.memcache.counters.delete_hits, 1);
                     b"DELETED\r\n"
                 }
                 None => {
-                    count(&COUNTERS.delete_misses, 1);
+                    count(&state.memcache.counters.delete_misses, 1);
                     b"NOT_FOUND\r\n"
                 }
             };
@@ -148,15 +148,15 @@ pub fn execute(
             exptime,
             noreply,
         } => {
-            count(&COUNTERS.cmd_touch, 1);
+            count(&state.memcache.counters.cmd_touch, 1);
             let reply: &[u8] = match write_refusal(state) {
                 Some(err) => err,
                 None if touch(state, session, &key, exptime) => {
-                    count(&COUNTERS.touch_hits, 1);
+                    count(&state.memcache.counters.touch_hits, 1);
                     b"TOUCHED\r\n"
                 }
                 None => {
-                    count(&COUNTERS.touch_misses, 1);
+                    count(&state.memcache.counters.touch_misses, 1);
                     b"NOT_FOUND\r\n"
                 }
             };
@@ -165,7 +165,7 @@ pub fn execute(
             }
         }
         Request::FlushAll { delay, noreply } => {
-            count(&COUNTERS.cmd_flush, 1);
+            count(&state.memcache.counters.cmd_flush, 1);
             flush_all(state, session, delay);
             if !noreply {
                 out.extend_from_slice(b"OK\r\n");
@@ -297,7 +297,7 @@ fn cas_of(ctx: &mut Ctx<'_>, db: usize, key: &[u8], item: &mut Item) -> u64 {
     }
     let meta = ItemMeta {
         flags: 0,
-        cas: next_cas(),
+        cas: ctx.state.memcache.next_cas(),
     };
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard_in(db, key);
@@ -339,9 +339,9 @@ pub fn get_values(
     out: &mut BytesMut,
 ) {
     for key in keys {
-        count(&COUNTERS.cmd_get, 1);
+        count(&state.memcache.counters.cmd_get, 1);
         if touch.is_some() {
-            count(&COUNTERS.cmd_touch, 1);
+            count(&state.memcache.counters.cmd_touch, 1);
         }
         let found = on_key(state, session, key, |ctx, db| {
             let mut item = read_item(ctx, db, key, true)?;
@@ -352,15 +352,15 @@ pub fn get_values(
             Some((item, cas))
         });
         let Some((item, cas)) = found else {
-            count(&COUNTERS.get_misses, 1);
+            count(&state.memcache.counters.get_misses, 1);
             if touch.is_some() {
-                count(&COUNTERS.touch_misses, 1);
+                count(&state.memcache.counters.touch_misses, 1);
             }
             continue;
         };
-        count(&COUNTERS.get_hits, 1);
+        count(&state.memcache.counters.get_hits, 1);
         if touch.is_some() {
-            count(&COUNTERS.touch_hits, 1);
+            count(&state.memcache.counters.touch_hits, 1);
         }
         let flags = item.meta.map_or(0, |m| m.flags);
         out.extend_from_slice(b"VALUE ");
@@ -469,7 +469,7 @@ fn put(
     let (shard, hash) = ctx.shard_in(db, key);
     let created = shard.insert_entry(hash, entry, now).is_none();
     ctx.key_changed(db, key);
-    count(&COUNTERS.total_items, 1);
+    count(&ctx.state.memcache.counters.total_items, 1);
     if ctx.logging() {
         let mut argv = vec![
             Bytes::from_static(b"SET"),
@@ -515,7 +515,7 @@ fn store(
     cas: u64,
     data: &[u8],
 ) -> &'static [u8] {
-    count(&COUNTERS.cmd_set, 1);
+    count(&state.memcache.counters.cmd_set, 1);
     if let Some(err) = write_refusal(state) {
         return err;
     }
@@ -572,18 +572,18 @@ fn store_in(
     };
     if let Some(expected) = compare {
         let Some(item) = &existing else {
-            count(&COUNTERS.cas_misses, 1);
+            count(&ctx.state.memcache.counters.cas_misses, 1);
             return (Stored::NotFound, 0);
         };
         if item.meta.map(|m| m.cas) != Some(expected) {
-            count(&COUNTERS.cas_badval, 1);
+            count(&ctx.state.memcache.counters.cas_badval, 1);
             return (Stored::Exists, 0);
         }
-        count(&COUNTERS.cas_hits, 1);
+        count(&ctx.state.memcache.counters.cas_hits, 1);
     }
     let at = deadline(exptime, ctx.now_ms);
     let fresh_cas = if want_cas || flags != 0 {
-        next_cas()
+        ctx.state.memcache.next_cas()
     } else {
         0
     };
@@ -615,7 +615,11 @@ fn store_in(
             // The item keeps its flags and TTL; it gets a new CAS unique if it had one.
             let old_flags = item.meta.map_or(0, |m| m.flags);
             let keep = item.meta.is_some() || want_cas;
-            let cas = if keep { next_cas() } else { 0 };
+            let cas = if keep {
+                ctx.state.memcache.next_cas()
+            } else {
+                0
+            };
             let meta = keep.then_some(ItemMeta {
                 flags: old_flags,
                 cas,
@@ -650,9 +654,15 @@ fn arith(
         arith_in(ctx, db, key, incr, delta, autovivify)
     });
     let (hits, misses) = if incr {
-        (&COUNTERS.incr_hits, &COUNTERS.incr_misses)
+        (
+            &state.memcache.counters.incr_hits,
+            &state.memcache.counters.incr_misses,
+        )
     } else {
-        (&COUNTERS.decr_hits, &COUNTERS.decr_misses)
+        (
+            &state.memcache.counters.decr_hits,
+            &state.memcache.counters.decr_misses,
+        )
     };
     match result {
         Ok(Some(_)) => count(hits, 1),
@@ -719,7 +729,7 @@ fn arith_in(
     if value.len() < text.len() {
         value.resize(text.len(), b' ');
     }
-    let cas = item.meta.map_or(0, |_| next_cas());
+    let cas = item.meta.map_or(0, |_| ctx.state.memcache.next_cas());
     let meta = item.meta.map(|m| ItemMeta {
         flags: m.flags,
         cas,
@@ -800,7 +810,7 @@ fn stats(state: &ServerState, session: &Session, args: &[Bytes], out: &mut Bytes
     match args.first().map(|a| &a[..]) {
         None => {}
         Some(b"reset") => {
-            let c = &*COUNTERS;
+            let c = &state.memcache.counters;
             for counter in [
                 &c.total_connections,
                 &c.cmd_get,
@@ -838,7 +848,7 @@ fn stats(state: &ServerState, session: &Session, args: &[Bytes], out: &mut Bytes
             return;
         }
     }
-    let c = &*COUNTERS;
+    let c = &state.memcache.counters;
     let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let now_ms = state.clock.now_ms();
     stat(out, "pid", std::process::id());
@@ -963,7 +973,7 @@ fn meta(
                 }
             }
             let want_cas = flag(flags, b'c').is_some();
-            count(&COUNTERS.cmd_get, 1);
+            count(&state.memcache.counters.cmd_get, 1);
             let now_ms = state.clock.now_ms();
             let found = on_key(state, session, key, |ctx, db| {
                 let mut item = read_item(ctx, db, key, true)?;
@@ -980,7 +990,7 @@ fn meta(
                 Some((item, cas))
             });
             let Some((item, cas)) = found else {
-                count(&COUNTERS.get_misses, 1);
+                count(&state.memcache.counters.get_misses, 1);
                 if !quiet {
                     out.extend_from_slice(b"EN");
                     meta_flags_out(out, flags, key, None, now_ms);
@@ -988,7 +998,7 @@ fn meta(
                 }
                 return;
             };
-            count(&COUNTERS.get_hits, 1);
+            count(&state.memcache.counters.get_hits, 1);
             let mc_flags = item.meta.map_or(0, |m| m.flags);
             let with_value = flag(flags, b'v').is_some();
             if with_value {
@@ -1021,7 +1031,7 @@ fn meta(
                     return out.extend_from_slice(b"CLIENT_ERROR invalid mode for ms M token\r\n")
                 }
             };
-            count(&COUNTERS.cmd_set, 1);
+            count(&state.memcache.counters.cmd_set, 1);
             if let Some(err) = write_refusal(state) {
                 return out.extend_from_slice(err);
             }

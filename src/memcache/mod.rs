@@ -27,12 +27,19 @@ pub mod parse;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The last CAS unique handed out (memcached's `get_cas_id`).
-static CAS: AtomicU64 = AtomicU64::new(0);
+/// The memcached protocol's server-wide state: CAS uniques and `stats` counters.
+#[derive(Default)]
+pub struct Memcache {
+    /// The last CAS unique handed out (memcached's `get_cas_id`).
+    cas: AtomicU64,
+    pub counters: Counters,
+}
 
-/// A fresh CAS unique.
-pub fn next_cas() -> u64 {
-    CAS.fetch_add(1, Ordering::Relaxed) + 1
+impl Memcache {
+    /// A fresh CAS unique.
+    pub fn next_cas(&self) -> u64 {
+        self.cas.fetch_add(1, Ordering::Relaxed) + 1
+    }
 }
 
 /// The counters memcached's `stats` reports (beyond what INFO already counts).
@@ -61,8 +68,6 @@ pub struct Counters {
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
 }
-
-pub static COUNTERS: std::sync::LazyLock<Counters> = std::sync::LazyLock::new(Counters::default);
 
 pub fn count(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);

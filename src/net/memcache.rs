@@ -15,9 +15,9 @@
 use super::listener;
 use crate::engine::ClientState;
 use crate::error::ServerError;
+use crate::memcache::count;
 use crate::memcache::exec::{self, Flow, Session};
 use crate::memcache::parse::{Parser, Request, Step};
-use crate::memcache::{count, COUNTERS};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use bytes::BytesMut;
@@ -185,10 +185,14 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         let _ = stream.shutdown().await;
         return;
     };
-    count(&COUNTERS.curr_connections, 1);
-    count(&COUNTERS.total_connections, 1);
+    count(&state.memcache.counters.curr_connections, 1);
+    count(&state.memcache.counters.total_connections, 1);
     super::client::marked(run(state, stream, ends)).await;
-    COUNTERS.curr_connections.fetch_sub(1, Ordering::Relaxed);
+    state
+        .memcache
+        .counters
+        .curr_connections
+        .fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Requests run in the gate's shared sections, so a busy script makes them wait without
@@ -236,7 +240,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream:
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 ServerStats::add(&state.stats.net_input_bytes, n as u64);
-                count(&COUNTERS.bytes_read, n as u64);
+                count(&state.memcache.counters.bytes_read, n as u64);
             }
         }
         if info.is_killed() || refused_for_auth(state) {
@@ -332,7 +336,7 @@ async fn flush<S: AsyncWrite + Unpin>(
     };
     if written {
         ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
-        count(&COUNTERS.bytes_written, output.len() as u64);
+        count(&state.memcache.counters.bytes_written, output.len() as u64);
         output.clear();
     }
     written
