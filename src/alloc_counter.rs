@@ -17,7 +17,7 @@ use tikv_jemallocator::Jemalloc;
 /// How far a thread's balance may drift before it is added to the shared count.
 const FLUSH_BYTES: i64 = 8 << 10;
 
-/// Bytes held, as flushed by every thread so far.
+/// Bytes held, as flushed by every thread so far (process-wide: the global allocator is).
 static HELD: AtomicI64 = AtomicI64::new(0);
 
 thread_local! {

@@ -178,6 +178,7 @@ impl Drop for ExclusiveGuard<'_> {
 
 fn stripe() -> usize {
     use std::cell::Cell;
+    // Threads are process-wide, so is the counter that spreads them over the stripes.
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };

@@ -19,6 +19,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzz_api;
 pub mod gate;
+pub mod glob;
 pub mod healthcheck;
 pub mod keyspace;
 pub mod memcache;

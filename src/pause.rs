@@ -18,6 +18,7 @@
 //! (`keyspace::expiry::pause_deletions_until`), so the dataset and the write stream stay still,
 //! as Redis documents.
 
+use crate::keyspace::expiry::ExpirySwitches;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
@@ -70,7 +71,8 @@ impl Drop for Queued<'_> {
 
 impl ClientPause {
     /// CLIENT PAUSE: the more restrictive mode and the later deadline win.
-    pub fn pause(&self, mode: Mode, until_ms: u64, now_ms: u64) {
+    /// `keys`: the keyspace's switches, which hold expired keys still while the pause lasts.
+    pub fn pause(&self, keys: &ExpirySwitches, mode: Mode, until_ms: u64, now_ms: u64) {
         let mut current = self.current.lock();
         let merged = match *current {
             Some((old_mode, old_until)) if old_until > now_ms => {
@@ -80,16 +82,16 @@ impl ClientPause {
         };
         *current = Some(merged);
         self.until_ms.store(merged.1, Ordering::Release);
-        crate::keyspace::expiry::pause_deletions_until(merged.1);
+        keys.pause_deletions_until(merged.1);
         drop(current);
         self.changed.notify_waiters();
     }
 
     /// CLIENT UNPAUSE.
-    pub fn unpause(&self) {
+    pub fn unpause(&self, keys: &ExpirySwitches) {
         *self.current.lock() = None;
         self.until_ms.store(0, Ordering::Release);
-        crate::keyspace::expiry::pause_deletions_until(0);
+        keys.pause_deletions_until(0);
         self.changed.notify_waiters();
     }
 

@@ -162,7 +162,7 @@ async fn active_expiry_task(state: Arc<ServerState>) {
         let hz = state.config.hot.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_micros(1_000_000 / hz)).await;
         if state.debug.active_expire_off.load(Ordering::Relaxed)
-            || expiry::replica_keeps_expired()
+            || state.keyspace.tunables.expiry.replica_keeps_expired()
             || state.debug.cron_paused.load(Ordering::Relaxed)
             || state.pause.freezes_keys(state.clock.now_ms())
         {

@@ -89,7 +89,8 @@ impl ServerState {
         let replication = crate::replication::Replication::new(now_ms);
         let aof = std::sync::Arc::new(crate::aof::Aof::default());
         aof.attach_feed(replication.feed.clone());
-        ServerState {
+        aof.attach_keyspace(keyspace.tunables.clone());
+        let state = ServerState {
             keyspace,
             config,
             stats: ServerStats::default(),
@@ -121,7 +122,32 @@ impl ServerState {
             evictor: Default::default(),
             debug: Default::default(),
             memcache: Default::default(),
-        }
+        };
+        state.sync_keyspace_tunables();
+        state
+    }
+
+    /// Copies what the keyspace reads from the configuration into its tunables: the LFU
+    /// parameters, the eviction tier, per-prefix stats, and whether expired keys are kept for
+    /// `expired` events. Called when the state is built and after every CONFIG SET.
+    pub fn sync_keyspace_tunables(&self) {
+        let t = &self.keyspace.tunables;
+        let config = &self.config;
+        let num = |name: &str| config.get_i64(name).clamp(0, u32::MAX as i64) as u32;
+        t.lfu.set(num("lfu-log-factor"), num("lfu-decay-time"));
+        t.tiers.configure(&config.get("maxmemory-evict-first"));
+        t.prefixes.configure(
+            &config.get("keyspace-stats-prefixes"),
+            &config.get("keyspace-stats-separator"),
+        );
+        use crate::pubsub::notify::{EXPIRED, KEYEVENT, KEYSPACE};
+        let notify = config
+            .hot
+            .notify_keyspace_events
+            .load(std::sync::atomic::Ordering::Relaxed);
+        t.expiry.set_expired_keys_recorded(
+            notify & EXPIRED != 0 && notify & (KEYSPACE | KEYEVENT) != 0,
+        );
     }
 
     /// Records the `Arc` this state lives in (done once by `server::run`).

@@ -111,12 +111,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "key access flags of a call come from COMMAND GETKEYSANDFLAGS's tables",
     ),
     (
-        "config::mod",
-        "keyspace",
-        "config applies eviction, LFU, expiry-stats and prefix-stats tunables to the keyspace's \
-         process-wide statics, and matches CONFIG GET patterns with the keyspace's glob",
-    ),
-    (
         "commands::server::config",
         "net::listener",
         "CONFIG SET port/bind/tls-port rebinds the listeners synchronously",

@@ -4,7 +4,7 @@
 
 use super::rules::UserRules;
 use crate::engine::registry::Found;
-use crate::keyspace::glob::glob_match;
+use crate::glob::glob_match;
 use bytes::Bytes;
 
 /// Why a call was refused; the index is the offending argument.

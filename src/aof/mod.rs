@@ -109,6 +109,7 @@ pub struct Aof {
     writer: Mutex<Option<writer::Handle>>,
     /// The replication stream: effects are fed to it too while it has a backlog.
     feed: std::sync::OnceLock<Arc<crate::replication::backlog::Feed>>,
+    keyspace: std::sync::OnceLock<Arc<crate::keyspace::Tunables>>,
 }
 
 impl Default for Aof {
@@ -128,6 +129,7 @@ impl Default for Aof {
             layout: Mutex::new(None),
             writer: Mutex::new(None),
             feed: std::sync::OnceLock::new(),
+            keyspace: std::sync::OnceLock::new(),
         }
     }
 }
@@ -146,6 +148,18 @@ impl Aof {
         self.is_on() || self.feed.get().is_some_and(|f| f.is_active())
     }
 
+    /// The keyspace whose expired keys this log records (done once when the server state is
+    /// built).
+    pub fn attach_keyspace(&self, tunables: Arc<crate::keyspace::Tunables>) {
+        let _ = self.keyspace.set(tunables);
+    }
+
+    fn set_expired_keys_logged(&self, on: bool) {
+        if let Some(t) = self.keyspace.get() {
+            t.expiry.set_expired_keys_logged(on);
+        }
+    }
+
     /// Connects the replication stream (done once when the server state is built).
     pub fn attach_feed(&self, feed: Arc<crate::replication::backlog::Feed>) {
         let _ = self.feed.set(feed);
@@ -153,7 +167,7 @@ impl Aof {
 
     /// Keys removed by expiry are kept for logging while either consumer records effects.
     pub fn update_expired_keys_logged(&self) {
-        crate::keyspace::expiry::set_expired_keys_logged(self.recording());
+        self.set_expired_keys_logged(self.recording());
     }
 
     pub fn policy(&self) -> Fsync {
@@ -325,7 +339,7 @@ impl Aof {
         }
         let handle = writer::spawn(self.clone(), file, file_len);
         *self.writer.lock() = Some(handle);
-        crate::keyspace::expiry::set_expired_keys_logged(true);
+        self.set_expired_keys_logged(true);
         self.on.store(true, Ordering::Relaxed);
     }
 }

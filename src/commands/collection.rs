@@ -90,7 +90,7 @@ impl ScanOptions<'_> {
     /// True when `item` matches the MATCH pattern (or there is none).
     pub fn wants(&self, item: &[u8]) -> bool {
         self.pattern
-            .is_none_or(|p| crate::keyspace::glob::glob_match(p, item, false))
+            .is_none_or(|p| crate::glob::glob_match(p, item, false))
     }
 }
 

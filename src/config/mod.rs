@@ -45,8 +45,8 @@ pub const REDIS_VERSION: &str = "7.4.2";
 #[derive(Debug, Default)]
 pub struct HotConfig {
     pub maxmemory: AtomicU64,
-    /// maxmemory-policy as `evict::Policy::code`, -samples and -eviction-tenacity: read by
-    /// every command that has to evict.
+    /// maxmemory-policy (its position in `POLICIES`, see `maxmemory_policy_name`), -samples and
+    /// -eviction-tenacity: read by every command that has to evict.
     pub maxmemory_policy: AtomicU8,
     pub maxmemory_samples: AtomicU64,
     pub maxmemory_eviction_tenacity: AtomicI64,
@@ -117,6 +117,14 @@ impl Default for Config {
         config.refresh_hot();
         config
     }
+}
+
+/// The maxmemory-policy whose code `HotConfig::maxmemory_policy` holds.
+pub fn maxmemory_policy_name(code: u8) -> &'static str {
+    POLICIES
+        .get(usize::from(code))
+        .copied()
+        .unwrap_or("noeviction")
 }
 
 /// A configuration error in redis-server's format.
@@ -398,7 +406,7 @@ impl Config {
             .iter()
             .filter(|o| !options::HIDDEN.contains(&o.name))
             .flat_map(|o| std::iter::once((o.name, o)).chain(o.alias.map(|a| (a, o))))
-            .filter(|(name, _)| crate::keyspace::glob::glob_match(pattern, name.as_bytes(), true))
+            .filter(|(name, _)| crate::glob::glob_match(pattern, name.as_bytes(), true))
             .map(|(name, spec)| (name.to_string(), value_of(spec)))
             .collect()
     }
@@ -422,11 +430,9 @@ impl Config {
                 .unwrap_or(0),
             Ordering::Relaxed,
         );
+        let policy = v.get("maxmemory-policy").map_or("", String::as_str);
         hot.maxmemory_policy.store(
-            crate::keyspace::evict::Policy::parse(
-                v.get("maxmemory-policy").map_or("", String::as_str),
-            )
-            .code(),
+            POLICIES.iter().position(|p| *p == policy).unwrap_or(0) as u8,
             Ordering::Relaxed,
         );
         hot.maxmemory_samples.store(
@@ -435,10 +441,6 @@ impl Config {
         );
         hot.maxmemory_eviction_tenacity
             .store(num("maxmemory-eviction-tenacity"), Ordering::Relaxed);
-        crate::keyspace::access::set_lfu_params(
-            num("lfu-log-factor").clamp(0, u32::MAX as i64) as u32,
-            num("lfu-decay-time").clamp(0, u32::MAX as i64) as u32,
-        );
         hot.proto_max_bulk_len
             .store(num("proto-max-bulk-len"), Ordering::Relaxed);
         hot.rdb_key_save_delay
@@ -476,22 +478,11 @@ impl Config {
         ] {
             slot.store(num(name).max(0) as u64, Ordering::Relaxed);
         }
-        crate::keyspace::evict_tiers::configure(
-            v.get("maxmemory-evict-first").map_or("", String::as_str),
-        );
-        crate::keyspace::prefix_stats::configure(
-            v.get("keyspace-stats-prefixes").map_or("", String::as_str),
-            v.get("keyspace-stats-separator").map_or("", String::as_str),
-        );
         let notify = v
             .get("notify-keyspace-events")
             .and_then(|s| notify_flags(s))
             .unwrap_or(0);
         hot.notify_keyspace_events.store(notify, Ordering::Relaxed);
-        use crate::pubsub::notify::{EXPIRED, KEYEVENT, KEYSPACE};
-        crate::keyspace::expiry::set_expired_keys_recorded(
-            notify & EXPIRED != 0 && notify & (KEYSPACE | KEYEVENT) != 0,
-        );
         let cobl = v
             .get("client-output-buffer-limit")
             .cloned()

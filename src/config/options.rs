@@ -107,7 +107,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 pub const HIDDEN: &[&str] = &["rdb-key-save-delay", "key-load-delay"];
 const LONG_MAX: i64 = i64::MAX;
 
-const POLICIES: &[&str] = &[
+pub const POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
     "volatile-random",

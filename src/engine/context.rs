@@ -308,7 +308,7 @@ impl<'a> Ctx<'a> {
     /// them, and records their `expired` events ahead of the command's own (the lookup that
     /// removed them came first).
     pub fn drain_expired(&mut self) {
-        if !crate::keyspace::expiry::expired_keys_recorded() {
+        if !self.state.keyspace.tunables.expiry.expired_keys_recorded() {
             return;
         }
         let own = std::mem::take(&mut self.client.pubsub.events);

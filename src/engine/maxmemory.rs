@@ -96,7 +96,9 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
     let tenacity = hot.maxmemory_eviction_tenacity.load(Ordering::Relaxed);
     let deadline = time_limit_us(tenacity).map(|us| Instant::now() + Duration::from_micros(us));
     let request = Request {
-        policy: Policy::from_code(hot.maxmemory_policy.load(Ordering::Relaxed)),
+        policy: Policy::parse(crate::config::maxmemory_policy_name(
+            hot.maxmemory_policy.load(Ordering::Relaxed),
+        )),
         samples: hot.maxmemory_samples.load(Ordering::Relaxed) as usize,
         to_free: (used - max) as usize,
         slack: batch_slack(max),

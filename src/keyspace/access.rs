@@ -3,8 +3,8 @@
 //! bits, Redis's `LFULogIncr` / `LFUDecrAndReturn`). Both are kept whatever the policy, so
 //! switching policy at runtime needs no warm-up of the other half.
 //!
-//! The LFU tunables are process-wide atomics mirrored from the config, so a shard lookup can
-//! stamp an entry without reaching the config.
+//! The LFU tunables are atomics of the keyspace's `Tunables`, mirrored from the config, so a
+//! shard lookup can stamp an entry without reaching the config.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,8 +14,29 @@ pub const LRU_CLOCK_MASK: u32 = (1 << 24) - 1;
 /// Redis's LFU_INIT_VAL: new keys start here so they are not evicted before a second access.
 pub const LFU_INIT_VAL: u32 = 5;
 
-static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
-static LFU_DECAY_MINUTES: AtomicU32 = AtomicU32::new(1);
+/// lfu-log-factor and lfu-decay-time (Redis's defaults until the config says otherwise).
+#[derive(Debug)]
+pub struct LfuParams {
+    log_factor: AtomicU32,
+    decay_minutes: AtomicU32,
+}
+
+impl Default for LfuParams {
+    fn default() -> Self {
+        LfuParams {
+            log_factor: AtomicU32::new(10),
+            decay_minutes: AtomicU32::new(1),
+        }
+    }
+}
+
+impl LfuParams {
+    /// Mirrors lfu-log-factor and lfu-decay-time (called whenever the config changes).
+    pub fn set(&self, log_factor: u32, decay_minutes: u32) {
+        self.log_factor.store(log_factor, Ordering::Relaxed);
+        self.decay_minutes.store(decay_minutes, Ordering::Relaxed);
+    }
+}
 
 thread_local! {
     /// Set while a command must not alter access bits (CLIENT NO-TOUCH, OBJECT).
@@ -42,12 +63,6 @@ pub fn random_u64() -> u64 {
         r.set(x);
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     })
-}
-
-/// Mirrors lfu-log-factor and lfu-decay-time (called whenever the config changes).
-pub fn set_lfu_params(log_factor: u32, decay_minutes: u32) {
-    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
-    LFU_DECAY_MINUTES.store(decay_minutes, Ordering::Relaxed);
 }
 
 /// Whether lookups on this thread currently stamp entries.
@@ -78,9 +93,9 @@ pub fn idle_secs(access: u32, now_ms: u64) -> u32 {
 
 /// The LFU counter after decay: one step per lfu-decay-time minutes since the last access
 /// (Redis's `LFUDecrAndReturn`, using the last-access clock as the decrement time).
-pub fn lfu_decayed(access: u32, now_ms: u64) -> u32 {
+pub fn lfu_decayed(lfu: &LfuParams, access: u32, now_ms: u64) -> u32 {
     let counter = access >> 24;
-    let decay = LFU_DECAY_MINUTES.load(Ordering::Relaxed);
+    let decay = lfu.decay_minutes.load(Ordering::Relaxed);
     if decay == 0 || access & LRU_CLOCK_MASK == 0 {
         return counter;
     }
@@ -89,12 +104,12 @@ pub fn lfu_decayed(access: u32, now_ms: u64) -> u32 {
 }
 
 /// Redis's `LFULogIncr`: the higher the counter, the less likely an access raises it.
-fn lfu_log_incr(counter: u32) -> u32 {
+fn lfu_log_incr(lfu: &LfuParams, counter: u32) -> u32 {
     if counter >= 255 {
         return 255;
     }
     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
-    let p = 1.0 / (base * f64::from(LFU_LOG_FACTOR.load(Ordering::Relaxed)) + 1.0);
+    let p = 1.0 / (base * f64::from(lfu.log_factor.load(Ordering::Relaxed)) + 1.0);
     let r = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
     if r < p {
         counter + 1
@@ -104,14 +119,14 @@ fn lfu_log_incr(counter: u32) -> u32 {
 }
 
 /// The access bits after one access at `now_ms`: decay, log-increment, restamp the clock.
-pub fn touched(access: u32, now_ms: u64) -> u32 {
-    let counter = lfu_log_incr(lfu_decayed(access, now_ms));
+pub fn touched(lfu: &LfuParams, access: u32, now_ms: u64) -> u32 {
+    let counter = lfu_log_incr(lfu, lfu_decayed(lfu, access, now_ms));
     (counter << 24) | clock_secs(now_ms).max(1)
 }
 
 /// The access bits of a newly created key (`previous` is the access of a key it replaces).
-pub fn fresh(previous: Option<u32>, now_ms: u64) -> u32 {
-    let counter = previous.map_or(LFU_INIT_VAL, |a| lfu_decayed(a, now_ms));
+pub fn fresh(lfu: &LfuParams, previous: Option<u32>, now_ms: u64) -> u32 {
+    let counter = previous.map_or(LFU_INIT_VAL, |a| lfu_decayed(lfu, a, now_ms));
     (counter << 24) | clock_secs(now_ms).max(1)
 }
 
@@ -122,15 +137,18 @@ mod tests {
     #[test]
     fn counter_grows_logarithmically_and_decays() {
         let now = 10_000_000;
-        let mut a = fresh(None, now);
+        let mut a = fresh(&LfuParams::default(), None, now);
         assert_eq!(a >> 24, LFU_INIT_VAL);
         for _ in 0..1000 {
-            a = touched(a, now);
+            a = touched(&LfuParams::default(), a, now);
         }
         let c = a >> 24;
         assert!(c > LFU_INIT_VAL && c < 255, "counter {c}");
         // Ten idle minutes with lfu-decay-time 1 take ten steps off.
-        assert_eq!(lfu_decayed(a, now + 600_000), c.saturating_sub(10));
+        assert_eq!(
+            lfu_decayed(&LfuParams::default(), a, now + 600_000),
+            c.saturating_sub(10)
+        );
         assert_eq!(idle_secs(a, now + 7_000), 7);
     }
 

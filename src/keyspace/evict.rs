@@ -68,27 +68,27 @@ impl Policy {
     }
 
     /// The entry's eviction score, or None if the policy may not evict it.
-    fn score(self, entry: &Entry, now_ms: u64) -> Option<u64> {
+    fn score(self, lfu: &access::LfuParams, entry: &Entry, now_ms: u64) -> Option<u64> {
         if self == Policy::NoEviction {
             return None;
         }
         if !self.volatile_only() {
-            return Some(self.stamp_score(entry.access(), now_ms));
+            return Some(self.stamp_score(lfu, entry.access(), now_ms));
         }
         let deadline = entry.expire_at_ms()?;
         Some(match self {
             Policy::VolatileTtl => u64::MAX - deadline,
-            _ => self.stamp_score(entry.access(), now_ms),
+            _ => self.stamp_score(lfu, entry.access(), now_ms),
         })
     }
 
     /// The score of a key with access word `stamp` under an LRU, LFU or random policy (whether
     /// a volatile policy may evict the key at all is for `score` to say).
-    fn stamp_score(self, stamp: u32, now_ms: u64) -> u64 {
+    fn stamp_score(self, lfu: &access::LfuParams, stamp: u32, now_ms: u64) -> u64 {
         match self {
             Policy::AllKeysLru | Policy::VolatileLru => u64::from(access::idle_secs(stamp, now_ms)),
             Policy::AllKeysLfu | Policy::VolatileLfu => {
-                255 - u64::from(access::lfu_decayed(stamp, now_ms).min(255))
+                255 - u64::from(access::lfu_decayed(lfu, stamp, now_ms).min(255))
             }
             _ => access::random_u64(),
         }
@@ -258,7 +258,7 @@ fn sample_shard(
                 continue;
             };
             seen += 1;
-            if let Some(score) = policy.score(entry, now_ms) {
+            if let Some(score) = policy.score(&shard.tunables.lfu, entry, now_ms) {
                 into.offer(score, id, pos, entry.access());
             }
         } else {
@@ -268,7 +268,12 @@ fn sample_shard(
                 continue;
             }
             seen += 1;
-            into.offer(policy.stamp_score(stamp, now_ms), id, pos, stamp);
+            into.offer(
+                policy.stamp_score(&shard.tunables.lfu, stamp, now_ms),
+                id,
+                pos,
+                stamp,
+            );
         }
     }
 }
@@ -280,7 +285,7 @@ fn offer_all(shard: &Shard, id: ShardId, policy: Policy, now_ms: u64, into: &mut
     }
     for pos in 0..shard.slot_count() {
         if let Some(entry) = shard.entry_at(pos) {
-            if let Some(score) = policy.score(entry, now_ms) {
+            if let Some(score) = policy.score(&shard.tunables.lfu, entry, now_ms) {
                 into.offer(score, id, pos, entry.access());
             }
         }
@@ -342,7 +347,7 @@ fn sample_tier_slots(
             return;
         };
         let entry = shard.entry_at(pos).expect("random_slot checked it");
-        if let Some(score) = policy.score(entry, now_ms) {
+        if let Some(score) = policy.score(&shard.tunables.lfu, entry, now_ms) {
             into.offer(score, id, pos, entry.access());
         }
     }
@@ -367,7 +372,7 @@ fn fill_tier(
         .copied()
         .filter(|&db| db < ks.databases())
         .collect();
-    let inserts = evict_tiers::inserts();
+    let inserts = ks.tunables.tiers.inserts();
     let prefixes = !rules.prefixes.is_empty() && *prefix_empty_at != Some(inserts);
     if dbs.is_empty() && !prefixes {
         return false;
@@ -395,7 +400,7 @@ fn fill_tier(
                 continue;
             }
             sample_shard(&shard, id, policy, samples, now_ms, into);
-        } else if shard.evict_tier.live() > 0 {
+        } else if shard.evict_tier.live(&shard.tunables.tiers) > 0 {
             sample_tier_slots(&mut shard, id, rules, policy, samples, now_ms, into);
         } else {
             continue;
@@ -446,13 +451,13 @@ fn walk_prefix_tier(
             continue;
         }
         let mut shard = ks.lock(id);
-        if shard.evict_tier.live() == 0 {
+        if shard.evict_tier.live(&shard.tunables.tiers) == 0 {
             continue;
         }
-        live += shard.evict_tier.live();
+        live += shard.evict_tier.live(&shard.tunables.tiers);
         for pos in evict_tiers::all_slots(&mut shard, rules) {
             let entry = shard.entry_at(pos).expect("all_slots checked it");
-            if let Some(score) = policy.score(entry, now_ms) {
+            if let Some(score) = policy.score(&shard.tunables.lfu, entry, now_ms) {
                 into.offer(score, id, pos, entry.access());
             }
         }
@@ -621,7 +626,7 @@ impl Remover<'_> {
         let rules = self.rules;
         let still_there = shard.entry_at(victim.pos).is_some_and(|e| {
             e.access() == victim.stamp
-                && policy.score(e, now_ms).is_some()
+                && policy.score(&shard.tunables.lfu, e, now_ms).is_some()
                 && (!from_tier || rules.is_some_and(|r| r.contains(db, e.key())))
         });
         if !still_there {
@@ -635,7 +640,7 @@ impl Remover<'_> {
         let freed = before.saturating_sub(shard.used_bytes()).max(1);
         (self.log)(db, entry.key());
         if rules.is_some_and(|r| r.contains(db, entry.key())) {
-            evict_tiers::note_evicted();
+            self.ks.tunables.tiers.note_evicted();
         }
         outcome.evicted.push(Evicted {
             db,
@@ -711,7 +716,7 @@ pub fn evict_logged(
         *pool = Pool::new();
         pool.policy = Some(policy);
     }
-    let tier = evict_tiers::current();
+    let tier = ks.tunables.tiers.current();
     if let Some((rules, generation)) = &tier {
         if pool.tier_generation != *generation {
             pool.tier = Candidates::default();
@@ -885,12 +890,12 @@ mod tests {
         for i in 0..100 {
             put(0, &format!("session:{i}"));
         }
-        evict_tiers::configure("db1 tiercache:");
+        ks.tunables.tiers.configure("db1 tiercache:");
         for i in 0..40 {
             put(0, &format!("tiercache:{i}"));
             put(1, &format!("c{i}"));
         }
-        let before = evict_tiers::evicted();
+        let before = ks.tunables.tiers.evicted();
         for n in 0..80 {
             let (_, gone) = evict(&ks, Policy::AllKeysRandom, 5, 1, 1000);
             let victim = &gone[0];
@@ -899,9 +904,8 @@ mod tests {
                 "eviction {n} took a key outside the tier"
             );
         }
-        assert!(evict_tiers::evicted() - before >= 80);
+        assert!(ks.tunables.tiers.evicted() - before >= 80);
         let (_, gone) = evict(&ks, Policy::AllKeysRandom, 5, 1, 1000);
         assert!(gone[0].key.starts_with(b"session:"));
-        evict_tiers::configure("");
     }
 }

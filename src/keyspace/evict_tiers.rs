@@ -68,52 +68,72 @@ impl Rules {
     }
 }
 
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-static RULES: RwLock<Option<Arc<Rules>>> = RwLock::new(None);
-/// True while some prefix is configured: the only thing inserts look at otherwise.
-static PREFIXES_ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Prefix-tier keys stored so far (only ever grows; see `inserts`).
-static INSERTS: AtomicU64 = AtomicU64::new(0);
-/// Keys evicted from the tier (INFO `evicted_keys_tier_first`).
-static EVICTED: AtomicU64 = AtomicU64::new(0);
+/// The tier in force (maxmemory-evict-first) and its counters: one per keyspace, shared by
+/// its shards.
+#[derive(Debug)]
+pub struct TierConfig {
+    generation: AtomicU64,
+    rules: RwLock<Option<Arc<Rules>>>,
+    /// True while some prefix is configured: the only thing inserts look at otherwise.
+    prefixes_active: AtomicBool,
+    /// Prefix-tier keys stored so far (only ever grows; see `inserts`).
+    inserts: AtomicU64,
+    /// Keys evicted from the tier (INFO `evicted_keys_tier_first`).
+    evicted: AtomicU64,
+}
 
-/// Sets the rules from the option's value (called whenever the configuration changes).
-pub fn configure(value: &str) {
-    let rules = Rules::parse(value);
-    let mut current = RULES.write();
-    if current.as_deref().unwrap_or(&Rules::default()) == &rules {
-        return;
+impl Default for TierConfig {
+    fn default() -> Self {
+        TierConfig {
+            generation: AtomicU64::new(1),
+            rules: RwLock::new(None),
+            prefixes_active: AtomicBool::new(false),
+            inserts: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
+        }
     }
-    PREFIXES_ACTIVE.store(!rules.prefixes.is_empty(), Ordering::Release);
-    *current = (!rules.is_empty()).then(|| Arc::new(rules));
-    // Every shard's list is stale from here on: eviction rebuilds them.
-    GENERATION.fetch_add(1, Ordering::AcqRel);
 }
 
-/// The rules in force and their generation, or None when no tier is configured.
-pub fn current() -> Option<(Arc<Rules>, u64)> {
-    let rules = RULES.read();
-    let generation = GENERATION.load(Ordering::Acquire);
-    rules.clone().map(|r| (r, generation))
-}
+impl TierConfig {
+    /// Sets the rules from the option's value (called whenever the configuration changes).
+    pub fn configure(&self, value: &str) {
+        let rules = Rules::parse(value);
+        let mut current = self.rules.write();
+        if current.as_deref().unwrap_or(&Rules::default()) == &rules {
+            return;
+        }
+        self.prefixes_active
+            .store(!rules.prefixes.is_empty(), Ordering::Release);
+        *current = (!rules.is_empty()).then(|| Arc::new(rules));
+        // Every shard's list is stale from here on: eviction rebuilds them.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
 
-/// How many prefix-tier keys have been stored: if it has not changed since a walk found the
-/// tier empty, the tier is still empty.
-pub fn inserts() -> u64 {
-    INSERTS.load(Ordering::Acquire)
-}
+    /// The rules in force and their generation, or None when no tier is configured.
+    pub fn current(&self) -> Option<(Arc<Rules>, u64)> {
+        let rules = self.rules.read();
+        let generation = self.generation.load(Ordering::Acquire);
+        rules.clone().map(|r| (r, generation))
+    }
 
-pub fn note_evicted() {
-    EVICTED.fetch_add(1, Ordering::Relaxed);
-}
+    /// How many prefix-tier keys have been stored: if it has not changed since a walk found
+    /// the tier empty, the tier is still empty.
+    pub fn inserts(&self) -> u64 {
+        self.inserts.load(Ordering::Acquire)
+    }
 
-pub fn evicted() -> u64 {
-    EVICTED.load(Ordering::Relaxed)
-}
+    pub fn note_evicted(&self) {
+        self.evicted.fetch_add(1, Ordering::Relaxed);
+    }
 
-/// CONFIG RESETSTAT.
-pub fn reset_stats() {
-    EVICTED.store(0, Ordering::Relaxed);
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        self.evicted.store(0, Ordering::Relaxed);
+    }
 }
 
 /// One shard's prefix-tier keys: slot numbers (possibly stale or repeated, see the module
@@ -127,24 +147,28 @@ pub struct TierSlots {
 }
 
 impl TierSlots {
-    fn is_current(&self) -> bool {
-        self.generation != 0 && self.generation == GENERATION.load(Ordering::Acquire)
+    fn is_current(&self, config: &TierConfig) -> bool {
+        self.generation != 0 && self.generation == config.generation.load(Ordering::Acquire)
     }
 
     /// A key was removed from the shard.
     #[inline]
-    pub fn note_remove(&mut self, key: &[u8]) {
-        if PREFIXES_ACTIVE.load(Ordering::Relaxed) {
-            self.remove_slow(key);
+    pub fn note_remove(&mut self, config: &TierConfig, key: &[u8]) {
+        if config.prefixes_active.load(Ordering::Relaxed) {
+            self.remove_slow(config, key);
         }
     }
 
     #[cold]
-    fn remove_slow(&mut self, key: &[u8]) {
-        if !self.is_current() {
+    fn remove_slow(&mut self, config: &TierConfig, key: &[u8]) {
+        if !self.is_current(config) {
             return;
         }
-        let matched = RULES.read().as_ref().is_some_and(|r| r.prefix_match(key));
+        let matched = config
+            .rules
+            .read()
+            .as_ref()
+            .is_some_and(|r| r.prefix_match(key));
         if matched {
             self.live = self.live.saturating_sub(1);
         }
@@ -156,8 +180,8 @@ impl TierSlots {
         self.live = 0;
     }
 
-    pub fn live(&self) -> usize {
-        if self.is_current() {
+    pub fn live(&self, config: &TierConfig) -> usize {
+        if self.is_current(config) {
             self.live
         } else {
             0
@@ -168,18 +192,20 @@ impl TierSlots {
 /// A key was stored at slot `id` of `shard` (called by `Shard::insert_entry`).
 #[inline]
 pub fn note_insert(shard: &mut Shard, id: u32) {
-    if PREFIXES_ACTIVE.load(Ordering::Relaxed) {
+    if shard.tunables.tiers.prefixes_active.load(Ordering::Relaxed) {
         insert_slow(shard, id);
     }
 }
 
 #[cold]
 fn insert_slow(shard: &mut Shard, id: u32) {
-    if !shard.evict_tier.is_current() {
+    let tunables = shard.tunables.clone();
+    let config = &tunables.tiers;
+    if !shard.evict_tier.is_current(config) {
         return;
     }
     let matched = {
-        let rules = RULES.read();
+        let rules = config.rules.read();
         let key = shard.entry_at(id as usize).map(Entry::key);
         matches!((rules.as_ref(), key), (Some(r), Some(k)) if r.prefix_match(k))
     };
@@ -189,9 +215,9 @@ fn insert_slow(shard: &mut Shard, id: u32) {
     let tier = &mut shard.evict_tier;
     tier.slots.push(id);
     tier.live += 1;
-    INSERTS.fetch_add(1, Ordering::Release);
+    config.inserts.fetch_add(1, Ordering::Release);
     if tier.slots.len() > 2 * tier.live + 64 {
-        if let Some(rules) = RULES.read().clone() {
+        if let Some(rules) = config.rules.read().clone() {
             compact(shard, &rules);
         }
     }
@@ -212,7 +238,7 @@ pub fn refresh(shard: &mut Shard, rules: &Rules, generation: u64) {
         .collect();
     let live = slots.len();
     if live > 0 {
-        INSERTS.fetch_add(1, Ordering::Release);
+        shard.tunables.tiers.inserts.fetch_add(1, Ordering::Release);
     }
     shard.evict_tier = TierSlots {
         generation,

@@ -13,64 +13,79 @@ use super::{Keyspace, ShardId};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Whether shards keep the names of expired keys for `expired` keyspace events. Set from the
-/// notify-keyspace-events option; off by default so expiry costs nothing extra.
-/// While a CLIENT PAUSE is in force (until this unix ms; 0: none), expired keys are not
-/// deleted: reads find them missing and leave them for after the pause (see `crate::pause`).
-static DELETIONS_PAUSED_UNTIL: AtomicU64 = AtomicU64::new(0);
-
-pub fn pause_deletions_until(until_ms: u64) {
-    DELETIONS_PAUSED_UNTIL.store(until_ms, Ordering::Release);
-}
-
-pub fn deletions_paused(now_ms: u64) -> bool {
-    DELETIONS_PAUSED_UNTIL.load(Ordering::Acquire) > now_ms
-}
-
-static RECORD_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
-
-/// Whether shards keep the names of expired keys for the AOF (it logs their deletion).
-static LOG_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
-
-pub fn set_expired_keys_recorded(on: bool) {
-    RECORD_EXPIRED_KEYS.store(on, Ordering::Relaxed);
-}
-
-pub fn set_expired_keys_logged(on: bool) {
-    LOG_EXPIRED_KEYS.store(on, Ordering::Relaxed);
-}
-
-/// Set while a client has CLIENT TRACKING on: expired keys are invalidated, so they are
-/// recorded even when no keyspace notification wants them.
-static TRACKING_NEEDS_EXPIRED_KEYS: AtomicBool = AtomicBool::new(false);
-
-pub fn set_tracking_needs_expired_keys(on: bool) {
-    TRACKING_NEEDS_EXPIRED_KEYS.store(on, Ordering::Relaxed);
-}
-
-pub fn expired_keys_recorded() -> bool {
-    RECORD_EXPIRED_KEYS.load(Ordering::Relaxed)
-        || LOG_EXPIRED_KEYS.load(Ordering::Relaxed)
-        || TRACKING_NEEDS_EXPIRED_KEYS.load(Ordering::Relaxed)
-}
-
-/// Set while this node is a replica: keys do not expire by themselves (the primary sends a DEL
-/// when one of its keys expires). Lookups by ordinary clients see a key past its deadline as
-/// missing without deleting it; the primary's own commands see it as live (Redis's
-/// `expireIfNeeded` on a replica). The active cycle does not run.
-static REPLICA_KEEPS_EXPIRED: AtomicBool = AtomicBool::new(false);
-
 thread_local! {
     /// Set while a command of the replication link (the primary's stream) runs on this thread.
     static PRIMARY_VIEW: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-pub fn set_replica_keeps_expired(on: bool) {
-    REPLICA_KEEPS_EXPIRED.store(on, Ordering::Relaxed);
+/// How expired keys are treated: set by the keyspace's owners (the config, the AOF, client
+/// tracking, replication, CLIENT PAUSE) and read by every shard of one keyspace.
+#[derive(Debug, Default)]
+pub struct ExpirySwitches {
+    /// While a CLIENT PAUSE is in force (until this unix ms; 0: none), expired keys are not
+    /// deleted: reads find them missing and leave them for after the pause (see `crate::pause`).
+    deletions_paused_until: AtomicU64,
+    /// Shards keep the names of expired keys for `expired` keyspace events (from the
+    /// notify-keyspace-events option; off by default so expiry costs nothing extra).
+    record_expired_keys: AtomicBool,
+    /// ... for the AOF and the replication stream (they log their deletion).
+    log_expired_keys: AtomicBool,
+    /// ... while a client has CLIENT TRACKING on: expired keys are invalidated.
+    tracking_needs_expired_keys: AtomicBool,
+    /// Set while this node is a replica: keys do not expire by themselves (the primary sends a
+    /// DEL when one of its keys expires). Lookups by ordinary clients see a key past its
+    /// deadline as missing without deleting it; the primary's own commands see it as live
+    /// (Redis's `expireIfNeeded` on a replica). The active cycle does not run.
+    replica_keeps_expired: AtomicBool,
 }
 
-pub fn replica_keeps_expired() -> bool {
-    REPLICA_KEEPS_EXPIRED.load(Ordering::Relaxed)
+impl ExpirySwitches {
+    pub fn pause_deletions_until(&self, until_ms: u64) {
+        self.deletions_paused_until
+            .store(until_ms, Ordering::Release);
+    }
+
+    pub fn deletions_paused(&self, now_ms: u64) -> bool {
+        self.deletions_paused_until.load(Ordering::Acquire) > now_ms
+    }
+
+    pub fn set_expired_keys_recorded(&self, on: bool) {
+        self.record_expired_keys.store(on, Ordering::Relaxed);
+    }
+
+    pub fn set_expired_keys_logged(&self, on: bool) {
+        self.log_expired_keys.store(on, Ordering::Relaxed);
+    }
+
+    pub fn set_tracking_needs_expired_keys(&self, on: bool) {
+        self.tracking_needs_expired_keys
+            .store(on, Ordering::Relaxed);
+    }
+
+    pub fn expired_keys_recorded(&self) -> bool {
+        self.record_expired_keys.load(Ordering::Relaxed)
+            || self.log_expired_keys.load(Ordering::Relaxed)
+            || self.tracking_needs_expired_keys.load(Ordering::Relaxed)
+    }
+
+    pub fn set_replica_keeps_expired(&self, on: bool) {
+        self.replica_keeps_expired.store(on, Ordering::Relaxed);
+    }
+
+    pub fn replica_keeps_expired(&self) -> bool {
+        self.replica_keeps_expired.load(Ordering::Relaxed)
+    }
+
+    /// What a lookup on this thread does with a key past its deadline.
+    pub fn past_deadline(&self) -> PastDeadline {
+        if !self.replica_keeps_expired() {
+            PastDeadline::Expire
+        } else if PRIMARY_VIEW.with(|c| c.get()) {
+            PastDeadline::Keep
+        } else {
+            PastDeadline::Hide
+        }
+    }
 }
 
 /// Runs `f` as the primary's stream sees keys on a replica (past deadlines are not expired).
@@ -93,16 +108,6 @@ pub enum PastDeadline {
     Hide,
     /// Report it live (the primary's stream on a replica).
     Keep,
-}
-
-pub fn past_deadline() -> PastDeadline {
-    if !replica_keeps_expired() {
-        PastDeadline::Expire
-    } else if PRIMARY_VIEW.with(|c| c.get()) {
-        PastDeadline::Keep
-    } else {
-        PastDeadline::Hide
-    }
 }
 
 /// Sees the keys a sweep step removed, `(db, keys)`, while their shard is held.

@@ -10,7 +10,6 @@ pub mod entry;
 pub mod evict;
 pub mod evict_tiers;
 pub mod expiry;
-pub mod glob;
 pub mod lock_rules;
 pub mod prefix_stats;
 pub mod shard;
@@ -44,8 +43,20 @@ pub struct Db {
     shards: Box<[Mutex<Shard>]>,
 }
 
+/// What the keyspace's owners set (from the config, the AOF, tracking, replication, CLIENT
+/// PAUSE) and every shard of one keyspace reads: one per keyspace, so two servers in one
+/// process (the library's tests) never share a switch.
+#[derive(Debug, Default)]
+pub struct Tunables {
+    pub lfu: access::LfuParams,
+    pub expiry: expiry::ExpirySwitches,
+    pub tiers: evict_tiers::TierConfig,
+    pub prefixes: prefix_stats::PrefixConfig,
+}
+
 pub struct Keyspace {
     dbs: Box<[Db]>,
+    pub tunables: std::sync::Arc<Tunables>,
     hasher: KeyHasher,
     shard_bits: u32,
     /// Eviction candidates kept between evictions (see `evict`).
@@ -61,15 +72,17 @@ impl Keyspace {
     pub fn new(databases: usize, shards_per_db: usize) -> Keyspace {
         let shards_per_db = shards_per_db.max(1).next_power_of_two();
         let hasher = KeyHasher::default();
+        let tunables = std::sync::Arc::new(Tunables::default());
         let dbs = (0..databases)
             .map(|_| Db {
                 shards: (0..shards_per_db)
-                    .map(|_| Mutex::new(Shard::new(hasher.clone())))
+                    .map(|_| Mutex::new(Shard::new(hasher.clone(), tunables.clone())))
                     .collect(),
             })
             .collect();
         Keyspace {
             dbs,
+            tunables,
             hasher,
             shard_bits: shards_per_db.trailing_zeros(),
             evict_pool: Mutex::new(evict::Pool::new()),
@@ -194,14 +207,16 @@ impl Keyspace {
             shard.stats = ShardStats::default();
             shard.prefix_stats.reset();
         }
-        evict_tiers::reset_stats();
+        self.tunables.tiers.reset_stats();
     }
 
     /// Hits and misses per key-prefix group, summed over every shard, busiest group first.
     pub fn prefix_stats(&self) -> Vec<(Box<[u8]>, u64, u64)> {
         let mut total = Vec::new();
         for id in self.all_shards() {
-            self.lock(id).prefix_stats.merge_into(&mut total);
+            self.lock(id)
+                .prefix_stats
+                .merge_into(&self.tunables.prefixes, &mut total);
         }
         total.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then_with(|| a.0.cmp(&b.0)));
         total

@@ -43,32 +43,38 @@ impl Rules {
     }
 }
 
-/// The rules in force, and a generation shards compare against their cached copy.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-static RULES: RwLock<Option<Arc<Rules>>> = RwLock::new(None);
+/// The rules in force, and a generation shards compare against their cached copy: one per
+/// keyspace, shared by its shards.
+#[derive(Debug, Default)]
+pub struct PrefixConfig {
+    generation: AtomicU64,
+    rules: RwLock<Option<Arc<Rules>>>,
+}
 
-/// Sets the rules from the two options' values (called when the configuration changes).
-pub fn configure(prefixes: &str, separator: &str) {
-    let rules = Rules {
-        prefixes: prefixes
-            .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.as_bytes().into())
-            .collect(),
-        separator: separator.bytes().next(),
-    };
-    let changed = {
-        let mut current = RULES.write();
-        let same = current
-            .as_ref()
-            .is_some_and(|c| c.prefixes == rules.prefixes && c.separator == rules.separator);
-        if !same {
-            *current = Some(Arc::new(rules));
+impl PrefixConfig {
+    /// Sets the rules from the two options' values (called when the configuration changes).
+    pub fn configure(&self, prefixes: &str, separator: &str) {
+        let rules = Rules {
+            prefixes: prefixes
+                .split(' ')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.as_bytes().into())
+                .collect(),
+            separator: separator.bytes().next(),
+        };
+        let changed = {
+            let mut current = self.rules.write();
+            let same = current
+                .as_ref()
+                .is_some_and(|c| c.prefixes == rules.prefixes && c.separator == rules.separator);
+            if !same {
+                *current = Some(Arc::new(rules));
+            }
+            !same
+        };
+        if changed {
+            self.generation.fetch_add(1, Ordering::Release);
         }
-        !same
-    };
-    if changed {
-        GENERATION.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -83,10 +89,10 @@ pub struct PrefixStats {
 impl PrefixStats {
     /// Counts a read of `key` as a hit or a miss.
     #[inline]
-    pub fn record(&mut self, key: &[u8], hit: bool) {
-        let generation = GENERATION.load(Ordering::Acquire);
+    pub fn record(&mut self, config: &PrefixConfig, key: &[u8], hit: bool) {
+        let generation = config.generation.load(Ordering::Acquire);
         if generation != self.generation {
-            self.refresh(generation);
+            self.refresh(config, generation);
         }
         if self.rules.is_some() {
             self.count(key, hit);
@@ -94,9 +100,9 @@ impl PrefixStats {
     }
 
     #[cold]
-    fn refresh(&mut self, generation: u64) {
+    fn refresh(&mut self, config: &PrefixConfig, generation: u64) {
         self.generation = generation;
-        self.rules = RULES.read().clone().filter(|r| !r.is_empty());
+        self.rules = config.rules.read().clone().filter(|r| !r.is_empty());
         self.counts.clear();
     }
 
@@ -128,8 +134,8 @@ impl PrefixStats {
 
     /// Adds this shard's counts into `into` (group -> (hits, misses)). Counts made under
     /// earlier rules (a shard not read since they changed) are left out.
-    pub fn merge_into(&self, into: &mut Vec<(Box<[u8]>, u64, u64)>) {
-        if self.generation == GENERATION.load(Ordering::Acquire) {
+    pub fn merge_into(&self, config: &PrefixConfig, into: &mut Vec<(Box<[u8]>, u64, u64)>) {
+        if self.generation == config.generation.load(Ordering::Acquire) {
             merge(&self.counts, into);
         }
     }

@@ -39,6 +39,8 @@ pub struct Shard {
     stamps: Vec<Vec<u32>>,
     free: Vec<u32>,
     hasher: KeyHasher,
+    /// The keyspace's switches and tunables (LFU, expiry, eviction tier, prefix stats).
+    pub(crate) tunables: std::sync::Arc<super::Tunables>,
     keys: usize,
     volatile_keys: usize,
     used_bytes: usize,
@@ -113,13 +115,14 @@ fn entry_in(slots: &[Vec<Option<Entry>>], pos: usize) -> Option<&Entry> {
 }
 
 impl Shard {
-    pub fn new(hasher: KeyHasher) -> Shard {
+    pub fn new(hasher: KeyHasher, tunables: std::sync::Arc<super::Tunables>) -> Shard {
         Shard {
             index: HashTable::new(),
             slots: Vec::new(),
             stamps: Vec::new(),
             free: Vec::new(),
             hasher,
+            tunables,
             keys: 0,
             volatile_keys: 0,
             used_bytes: 0,
@@ -222,7 +225,7 @@ impl Shard {
         let entry = self.slots[chunk][at].as_mut()?;
         if access::touching() {
             let before = entry.access();
-            let stamp = access::touched(before, now_ms);
+            let stamp = access::touched(&self.tunables.lfu, before, now_ms);
             // A key read again within the same second usually keeps its stamp: no store then,
             // so reads of hot keys dirty neither the entry nor the stamp array.
             if stamp != before {
@@ -311,11 +314,11 @@ impl Shard {
     fn live_slot(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<u32> {
         let id = self.find_slot(hash, key)?;
         if self.slot(id).as_ref().is_some_and(|e| e.is_expired(now_ms)) {
-            if super::expiry::deletions_paused(now_ms) {
+            if self.tunables.expiry.deletions_paused(now_ms) {
                 // CLIENT PAUSE: missing for the reader, deleted after the pause.
                 return None;
             }
-            match super::expiry::past_deadline() {
+            match self.tunables.expiry.past_deadline() {
                 super::expiry::PastDeadline::Expire => {}
                 super::expiry::PastDeadline::Hide => return None,
                 super::expiry::PastDeadline::Keep => return Some(id),
@@ -339,7 +342,8 @@ impl Shard {
     /// Looks a key up for reading: expires it if due, and counts a keyspace hit or miss.
     pub fn get_read(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
         let found = self.live_slot(hash, key, now_ms);
-        self.prefix_stats.record(key, found.is_some());
+        self.prefix_stats
+            .record(&self.tunables.prefixes, key, found.is_some());
         match found {
             Some(id) => {
                 self.stats.hits += 1;
@@ -416,7 +420,7 @@ impl Shard {
             return self.replace_at(id, entry, now_ms);
         }
         if entry.access() == 0 {
-            entry.set_access(access::fresh(None, now_ms));
+            entry.set_access(access::fresh(&self.tunables.lfu, None, now_ms));
         }
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
@@ -481,7 +485,7 @@ impl Shard {
         if !self.watchers.is_empty() {
             self.watchers.touch(old.key(), false);
         }
-        self.evict_tier.note_remove(old.key());
+        self.evict_tier.note_remove(&self.tunables.tiers, old.key());
         self.used_bytes -= old.memory_bytes();
         if old.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
@@ -493,7 +497,11 @@ impl Shard {
             Some(old)
         };
         if entry.access() == 0 {
-            entry.set_access(access::fresh(old.as_ref().map(Entry::access), now_ms));
+            entry.set_access(access::fresh(
+                &self.tunables.lfu,
+                old.as_ref().map(Entry::access),
+                now_ms,
+            ));
         }
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
@@ -511,7 +519,7 @@ impl Shard {
         let id = self.find_slot(hash, key)?;
         let entry = self.remove_slot(hash, id);
         if entry.is_expired(now_ms)
-            && super::expiry::past_deadline() != super::expiry::PastDeadline::Keep
+            && self.tunables.expiry.past_deadline() != super::expiry::PastDeadline::Keep
         {
             self.note_expired(entry.key());
             return None;
@@ -533,7 +541,8 @@ impl Shard {
             self.watchers.touch(entry.key(), false);
         }
         self.free.push(id);
-        self.evict_tier.note_remove(entry.key());
+        self.evict_tier
+            .note_remove(&self.tunables.tiers, entry.key());
         self.keys -= 1;
         if let Some(counts) = &self.slot_counts {
             counts.removed(entry.key());
@@ -776,7 +785,7 @@ impl Shard {
     /// keeps its name for `take_expired`.
     fn note_expired(&mut self, key: &[u8]) {
         self.stats.expired += 1;
-        if super::expiry::expired_keys_recorded() {
+        if self.tunables.expiry.expired_keys_recorded() {
             self.expired_keys.push(key.into());
         }
     }
@@ -1020,7 +1029,7 @@ mod tests {
 
     fn shard() -> (Shard, KeyHasher) {
         let h = KeyHasher::default();
-        (Shard::new(h.clone()), h)
+        (Shard::new(h.clone(), Default::default()), h)
     }
 
     #[test]
@@ -1137,7 +1146,7 @@ mod tests {
         let (mut s, h) = shard();
         let key = |i: u32| format!("k{i}").into_bytes();
         let mut now = 1_000;
-        let mut other = Shard::new(h.clone());
+        let mut other = Shard::new(h.clone(), Default::default());
         for round in 0..6u32 {
             for i in 0..(CHUNK_SLOTS as u32 + 300) {
                 let k = key(i);

@@ -72,7 +72,7 @@ mod tests {
         ks.lock(id).remove(h, b"a", 0);
         assert_eq!(index.count(slot), 1);
         // A swap with an unindexed shard (SWAPDB's way) moves the counts out and back.
-        let mut carrier = crate::keyspace::Shard::new(Default::default());
+        let mut carrier = crate::keyspace::Shard::new(Default::default(), Default::default());
         let h = ks.hash(b"{a}x");
         let id = ShardId {
             db: 0,

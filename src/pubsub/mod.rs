@@ -15,7 +15,7 @@ pub mod tracking;
 
 use crate::clients::ClientInfo;
 use crate::error::CommandError;
-use crate::keyspace::glob::glob_match;
+use crate::glob::glob_match;
 use crate::protocol::{Protocol, Reply};
 use crate::state::ServerState;
 use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::Ctx};
@@ -591,7 +591,10 @@ fn is_subscriber(state: &ServerState, id: u64) -> bool {
 pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
     let id = client.outbox.id();
     if client.tracking.take().is_some() {
-        state.pubsub.tracking.disable(id);
+        state
+            .pubsub
+            .tracking
+            .disable(&state.keyspace.tunables.expiry, id);
     }
     for channel in client.channels.drain() {
         state.pubsub.unsubscribe(ChannelKind::Global, &channel, id);

@@ -9,6 +9,7 @@
 //! `__redis__:invalidate` channel. With no client tracking, a write pays one relaxed atomic load.
 
 use super::{BufferLimits, Outbox};
+use crate::keyspace::expiry::ExpirySwitches;
 use crate::protocol::{Protocol, Reply};
 use crate::state::ServerState;
 use bytes::{Bytes, BytesMut};
@@ -109,7 +110,8 @@ impl Tracking {
     }
 
     /// Turns tracking on (or updates it) for a client.
-    pub fn enable(&self, outbox: &Arc<Outbox>, mode: &TrackingMode) {
+    /// `expiry`: the keyspace's switches (expired keys are recorded while anyone tracks).
+    pub fn enable(&self, expiry: &ExpirySwitches, outbox: &Arc<Outbox>, mode: &TrackingMode) {
         let id = outbox.id();
         let tracker = Arc::new(Tracker {
             outbox: outbox.clone(),
@@ -121,7 +123,7 @@ impl Tracking {
         if self.trackers.write().insert(id, tracker).is_none()
             && self.active.fetch_add(1, Ordering::Relaxed) == 0
         {
-            crate::keyspace::expiry::set_tracking_needs_expired_keys(true);
+            expiry.set_tracking_needs_expired_keys(true);
         }
         let mut prefixes = self.prefixes.write();
         prefixes.retain(|(_, owner)| *owner != id);
@@ -129,10 +131,10 @@ impl Tracking {
     }
 
     /// Turns tracking off for a client; its ids left in the key table are dropped lazily.
-    pub fn disable(&self, id: u64) {
+    pub fn disable(&self, expiry: &ExpirySwitches, id: u64) {
         if self.trackers.write().remove(&id).is_some() {
             if self.active.fetch_sub(1, Ordering::Relaxed) == 1 {
-                crate::keyspace::expiry::set_tracking_needs_expired_keys(false);
+                expiry.set_tracking_needs_expired_keys(false);
             }
             self.prefixes.write().retain(|(_, owner)| *owner != id);
         }

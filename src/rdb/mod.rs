@@ -931,15 +931,14 @@ pub fn loaded_access(idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> O
     if idle_secs.is_none() && freq.is_none() {
         return None;
     }
-    let fresh = access::fresh(None, now_ms);
-    let counter = freq.map_or(fresh >> 24, u32::from);
+    let counter = freq.map_or(access::LFU_INIT_VAL, u32::from);
     let clock = match idle_secs {
         Some(idle) => {
             let now = access::clock_secs(now_ms);
             let idle = (idle.min(u64::from(access::LRU_CLOCK_MASK))) as u32;
             now.wrapping_sub(idle) & access::LRU_CLOCK_MASK
         }
-        None => fresh & access::LRU_CLOCK_MASK,
+        None => access::clock_secs(now_ms),
     };
     Some(counter << 24 | clock.max(1))
 }

@@ -191,7 +191,11 @@ pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bo
         host: host.to_string(),
         port,
     });
-    crate::keyspace::expiry::set_replica_keeps_expired(true);
+    state
+        .keyspace
+        .tunables
+        .expiry
+        .set_replica_keeps_expired(true);
     set_config(state, &[host.to_string(), port.to_string()]);
     // A blocked pop served by the primary's writes would change this replica's data.
     state.blocking.unblock_all(
@@ -223,7 +227,11 @@ pub fn promote(state: &ServerState) {
     }
     repl.shift_replid(state.clock.now_ms());
     repl.set_role(Role::Primary);
-    crate::keyspace::expiry::set_replica_keeps_expired(false);
+    state
+        .keyspace
+        .tunables
+        .expiry
+        .set_replica_keeps_expired(false);
     set_config(state, &["no".into(), "one".into()]);
     tracing::info!("MASTER MODE enabled");
 }

@@ -313,9 +313,7 @@ impl Functions {
         let vm = self.vm(&mut guard)?;
         let mut out = Vec::new();
         for lib in vm.libraries.values() {
-            if pattern
-                .is_some_and(|p| !crate::keyspace::glob::glob_match(p, lib.name.as_bytes(), false))
-            {
+            if pattern.is_some_and(|p| !crate::glob::glob_match(p, lib.name.as_bytes(), false)) {
                 continue;
             }
             let functions = lib

@@ -94,7 +94,10 @@ pub fn tracking(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if is(&argv[2], "off") {
         if ctx.client.pubsub.tracking.take().is_some() {
             let id = ctx.client.id;
-            ctx.state.pubsub.tracking.disable(id);
+            ctx.state
+                .pubsub
+                .tracking
+                .disable(&ctx.state.keyspace.tunables.expiry, id);
         }
         return Ok(Reply::Ok);
     }
@@ -147,10 +150,11 @@ pub fn tracking(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         prefixes,
         caching: false,
     };
-    ctx.state
-        .pubsub
-        .tracking
-        .enable(&ctx.client.pubsub.outbox, &mode);
+    ctx.state.pubsub.tracking.enable(
+        &ctx.state.keyspace.tunables.expiry,
+        &ctx.client.pubsub.outbox,
+        &mode,
+    );
     ctx.client.pubsub.tracking = Some(mode);
     Ok(Reply::Ok)
 }

@@ -151,8 +151,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let (shard, hash) = ctx.shard(key);
     let deleted = opts.replace && shard.remove(hash, key, now_ms).is_some();
     // A replica keeps what its primary sends, past deadline or not (Redis's checkAlreadyExpired).
-    if deadline.is_some_and(|at| at <= now_ms) && !crate::keyspace::expiry::replica_keeps_expired()
-    {
+    if deadline.is_some_and(|at| at <= now_ms) && !shard.tunables.expiry.replica_keeps_expired() {
         // Already expired: nothing is created; a replaced key is gone (Redis logs a DEL).
         if deleted {
             ctx.key_changed(db, key);

@@ -253,6 +253,8 @@ fn expire_generic(
     let when = absolute_ms(&argv[2], unit, base, now, cmd)?;
     let db = ctx.db();
     let key = &argv[1];
+    // A replica sets a past deadline instead of deleting (Redis's checkAlreadyExpired).
+    let keeps = ctx.state.keyspace.tunables.expiry.replica_keeps_expired();
     let (shard, hash) = ctx.shard(key);
     let Some(entry) = shard.get_mut(hash, key, now) else {
         return Ok(Reply::Int(0));
@@ -263,8 +265,6 @@ fn expire_generic(
     if !conditions.allow(current, when) {
         return Ok(Reply::Int(0));
     }
-    // A replica sets a past deadline instead of deleting (Redis's checkAlreadyExpired).
-    let keeps = crate::keyspace::expiry::replica_keeps_expired();
     let event = match u64::try_from(when).ok().filter(|&w| w > now || keeps) {
         None => {
             shard.remove(hash, key, now);

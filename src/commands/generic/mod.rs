@@ -16,7 +16,7 @@ pub mod sort;
 use crate::command;
 use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
-use crate::keyspace::glob::glob_match;
+use crate::glob::glob_match;
 use crate::keyspace::{Entry, Shard, ShardId};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
@@ -308,7 +308,7 @@ fn scan_shard(
             state.sampled += 1;
             if entry.is_expired(now_ms) {
                 // A replica keeps keys past their deadline until the primary deletes them.
-                if crate::keyspace::expiry::past_deadline()
+                if shard.tunables.expiry.past_deadline()
                     == crate::keyspace::expiry::PastDeadline::Expire
                 {
                     expired.push(pos);

@@ -190,6 +190,7 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             return Err(CommandError::err(LFU_NOT_SELECTED));
         }
         Ok(Reply::Int(i64::from(crate::keyspace::access::lfu_decayed(
+            &ctx.state.keyspace.tunables.lfu,
             e.access(),
             now_ms,
         ))))

@@ -652,7 +652,7 @@ fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 Filter::All => true,
                 Filter::Module => false,
                 Filter::AclCat(cat) => categories(spec).contains(&cat.as_str()),
-                Filter::Pattern(p) => crate::keyspace::glob::glob_match(p, full.as_bytes(), true),
+                Filter::Pattern(p) => crate::glob::glob_match(p, full.as_bytes(), true),
             };
             if keep {
                 names.push(Reply::bulk(full.into_bytes()));

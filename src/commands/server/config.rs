@@ -187,6 +187,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             .unwrap_or(0);
         return Err(failed(&matched[i], reason));
     }
+    ctx.state.sync_keyspace_tunables();
     crate::engine::maxmemory::config_changed(ctx.state);
     for (i, (spec, _)) in changes.iter().enumerate() {
         crate::aof::config_changed(ctx.state, spec.name)

@@ -104,9 +104,7 @@ pub fn stringmatch_len() -> CommandResult {
             subject.push(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
         }
         let nocase = next() & 1 == 1;
-        std::hint::black_box(crate::keyspace::glob::glob_match(
-            &pattern, &subject, nocase,
-        ));
+        std::hint::black_box(crate::glob::glob_match(&pattern, &subject, nocase));
     }
     Ok(Reply::Status(Bytes::from_static(
         b"Apparently Redis did not crash: test passed",

@@ -578,7 +578,7 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
     // Beyond Redis: keys evicted from the maxmemory-evict-first tier (part of evicted_keys).
     s.field(
         "evicted_keys_tier_first",
-        crate::keyspace::evict_tiers::evicted(),
+        state.keyspace.tunables.tiers.evicted(),
     );
     s.field("evicted_clients", 0);
     let (exceeded_total_ms, exceeded_now_ms) =

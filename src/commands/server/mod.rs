@@ -224,7 +224,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn swap_databases(ctx: &mut Ctx<'_>, a: usize, b: usize) {
     let now = ctx.now_ms;
     // A shard shaped like the others to carry one side's contents during the three-way swap.
-    let mut carrier = Shard::new(KeyHasher::default());
+    let mut carrier = Shard::new(KeyHasher::default(), ctx.state.keyspace.tunables.clone());
     for shard in 0..ctx.state.keyspace.shards_per_db() {
         let (ida, idb) = (ShardId { db: a, shard }, ShardId { db: b, shard });
         let watched_a = ctx.with_shard(ida, |s| s.watched_keys());

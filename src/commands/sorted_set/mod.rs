@@ -544,7 +544,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(z) = read_in::<ZSetValue>(ctx, &argv[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
-    let wanted = |m: &[u8]| pattern.is_none_or(|p| crate::keyspace::glob::glob_match(p, m, false));
+    let wanted = |m: &[u8]| pattern.is_none_or(|p| crate::glob::glob_match(p, m, false));
     let mut items = Vec::new();
     let mut push = |member: &[u8], score: f64| {
         if wanted(member) {

@@ -531,7 +531,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             let deadline = e.kind.deadline(e.arg, now, "getex")?;
             if e.kind.is_absolute()
                 && deadline <= now
-                && !crate::keyspace::expiry::replica_keeps_expired()
+                && !shard.tunables.expiry.replica_keeps_expired()
             {
                 shard.remove(hash, key, now);
                 effect = Some(crate::aof::effects::argv(&[b"DEL", key]));

@@ -41,7 +41,9 @@ const RANDOM_PROBES_MAX: usize = 64;
 /// A SCAN step visits at most this many slots per requested element.
 const SCAN_SLOTS_PER_COUNT: usize = 10;
 
-/// One process-wide seed for every map (random per process, so keys cannot be chosen to collide).
+/// One process-wide seed for every map (random per process, so keys cannot be chosen to
+/// collide): process-wide because a map's hashes must stay valid when the map moves between
+/// databases, servers' snapshots or RESTOREs, like Redis's one siphash seed.
 fn hash_of(key: &[u8]) -> u64 {
     static HASHER: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
     HASHER.get_or_init(Default::default).hash_one(key)

@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Live `FieldTtls` tables in the process (copies included): while zero, no hash has a field
 /// TTL and RDB files keep the version redis-server 7.0 reads (see rdb/format.rs).
+/// Process-wide because a value does not know its keyspace, and the copies a snapshot holds
+/// (which the file being written is made of) must count too; with two servers in one process
+/// it can only say "maybe", which picks the newer file version, never a wrong one.
 static FIELD_TTL_TABLES: AtomicUsize = AtomicUsize::new(0);
 
 /// True when some hash may carry a field TTL (conservative: counts tables, empty ones too).
