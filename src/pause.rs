@@ -31,10 +31,43 @@ pub enum Mode {
     All,
 }
 
+/// The pauses in force, one per purpose (Redis's `pause_purposes`): CLIENT PAUSE's, and
+/// FAILOVER's write pause (no deadline: it lasts until the failover ends or is aborted).
+/// CLIENT UNPAUSE ends only the first; what is held is what any of them holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slots {
+    /// CLIENT PAUSE: its mode and its deadline (unix ms).
+    client: Option<(Mode, u64)>,
+    /// FAILOVER is waiting for a replica or handing over: writes are held.
+    failover: bool,
+}
+
+/// FAILOVER's pause has no deadline; this one is far enough.
+const NO_DEADLINE: u64 = i64::MAX as u64;
+
+impl Slots {
+    /// The pauses in force at `now_ms` (mode, deadline).
+    fn in_force(&self, now_ms: u64) -> impl Iterator<Item = (Mode, u64)> {
+        let client = self.client.filter(|&(_, until)| until > now_ms);
+        let failover = self.failover.then_some((Mode::Write, NO_DEADLINE));
+        client.into_iter().chain(failover)
+    }
+
+    /// The latest deadline of any pause set (0: none).
+    fn until(&self) -> u64 {
+        let client = self.client.map_or(0, |(_, until)| until);
+        if self.failover {
+            NO_DEADLINE
+        } else {
+            client
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct ClientPause {
-    /// The pause in force: its mode and its deadline (unix ms). None when not paused.
-    current: Mutex<Option<(Mode, u64)>>,
+    /// The pauses set (see `Slots`).
+    current: Mutex<Slots>,
     /// The deadline of the pause in force (0 when none): the one-load check of the hot path.
     until_ms: AtomicU64,
     /// Woken on UNPAUSE and on every new pause.
@@ -71,37 +104,46 @@ impl Drop for Queued<'_> {
 impl ClientPause {
     /// CLIENT PAUSE: the more restrictive mode and the later deadline win.
     pub fn pause(&self, mode: Mode, until_ms: u64, now_ms: u64) {
+        self.update(|slots| {
+            slots.client = Some(match slots.client {
+                Some((old_mode, old_until)) if old_until > now_ms => {
+                    (old_mode.max(mode), old_until.max(until_ms))
+                }
+                _ => (mode, until_ms),
+            });
+        });
+    }
+
+    /// CLIENT UNPAUSE (FAILOVER's pause, if any, stays).
+    pub fn unpause(&self) {
+        self.update(|slots| slots.client = None);
+    }
+
+    /// FAILOVER's write pause, set when it starts and cleared when it ends or is aborted.
+    pub fn set_failover(&self, on: bool) {
+        self.update(|slots| slots.failover = on);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Slots)) {
         let mut current = self.current.lock();
-        let merged = match *current {
-            Some((old_mode, old_until)) if old_until > now_ms => {
-                (old_mode.max(mode), old_until.max(until_ms))
-            }
-            _ => (mode, until_ms),
-        };
-        *current = Some(merged);
-        self.until_ms.store(merged.1, Ordering::Release);
-        crate::keyspace::expiry::pause_deletions_until(merged.1);
+        change(&mut current);
+        let until = current.until();
+        self.until_ms.store(until, Ordering::Release);
+        crate::keyspace::expiry::pause_deletions_until(until);
         drop(current);
         self.changed.notify_waiters();
     }
 
-    /// CLIENT UNPAUSE.
-    pub fn unpause(&self) {
-        *self.current.lock() = None;
-        self.until_ms.store(0, Ordering::Release);
-        crate::keyspace::expiry::pause_deletions_until(0);
-        self.changed.notify_waiters();
-    }
-
-    /// The mode in force at `now_ms`, if any.
+    /// The most restrictive mode in force at `now_ms`, if any.
     pub fn mode(&self, now_ms: u64) -> Option<Mode> {
         if self.until_ms.load(Ordering::Acquire) <= now_ms {
             return None;
         }
-        match *self.current.lock() {
-            Some((mode, until)) if until > now_ms => Some(mode),
-            _ => None,
-        }
+        self.current
+            .lock()
+            .in_force(now_ms)
+            .map(|(mode, _)| mode)
+            .max()
     }
 
     /// Two loads, no clock read: false when no pause was set since the last one ended and no
@@ -113,9 +155,9 @@ impl ClientPause {
     /// Forgets a pause whose deadline has passed, so `maybe_engaged` is false again.
     pub fn clear_expired(&self, now_ms: u64) {
         let mut current = self.current.lock();
-        if current.is_some_and(|(_, until)| until <= now_ms) {
-            *current = None;
-            self.until_ms.store(0, Ordering::Release);
+        if current.client.is_some_and(|(_, until)| until <= now_ms) {
+            current.client = None;
+            self.until_ms.store(current.until(), Ordering::Release);
         }
     }
 
@@ -151,10 +193,15 @@ impl ClientPause {
             // Registered before the state is read: an UNPAUSE after the read wakes it.
             changed.as_mut().enable();
             let now = now_ms();
-            let until = match *self.current.lock() {
-                Some((mode, until)) if until > now && holds(mode) => until,
-                _ => break,
-            };
+            // Held until every pause that holds it has ended.
+            let until = self
+                .current
+                .lock()
+                .in_force(now)
+                .filter(|&(mode, _)| holds(mode))
+                .map(|(_, until)| until)
+                .max();
+            let Some(until) = until else { break };
             tokio::select! {
                 _ = changed => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(until - now)) => {}

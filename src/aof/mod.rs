@@ -143,7 +143,7 @@ impl Aof {
     /// (a backlog exists, even with `appendonly no`).
     #[inline]
     pub fn recording(&self) -> bool {
-        self.is_on() || self.feed.get().is_some_and(|f| f.is_active())
+        self.is_on() || self.feed.get().is_some_and(|f| f.records_effects())
     }
 
     /// Connects the replication stream (done once when the server state is built).
