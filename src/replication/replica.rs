@@ -1002,14 +1002,20 @@ async fn apply_command(
     let mut tries = 0u32;
     let reply = loop {
         let outcome = {
-            let _applying = state.replication.apply_lock.lock();
-            let outcome = crate::keyspace::lock_rules::as_async_task(|| {
-                dispatch::try_execute(state, client, argv)
-            });
-            if outcome.is_ok() && client.multi.is_none() {
-                applied(state, client, pending);
+            // Never waited for on a worker: a full sync may hold it while it waits for the gate
+            // (behind a long script).
+            match state.replication.apply_lock.try_lock() {
+                Some(_applying) => {
+                    let outcome = crate::keyspace::lock_rules::as_async_task(|| {
+                        dispatch::try_execute(state, client, argv)
+                    });
+                    if outcome.is_ok() && client.multi.is_none() {
+                        applied(state, client, pending);
+                    }
+                    outcome
+                }
+                None => Err(crate::gate::Wait::Contended),
             }
-            outcome
         };
         match outcome {
             Ok(reply) => break reply,
