@@ -123,7 +123,12 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         // Redis's syncCommand: the primary failing over to this replica asks it to take over,
         // naming the history they share; the PSYNC then continues it from this node's replid2.
         let state = ctx.state;
-        if argv[1] != state.replication.ids().replid.as_bytes() {
+        if !state.replication.is_replica() {
+            return Err(CommandError::err(
+                "PSYNC FAILOVER can't be sent to a master.",
+            ));
+        }
+        if !argv[1].eq_ignore_ascii_case(state.replication.ids().replid.as_bytes()) {
             return Err(CommandError::err(
                 "PSYNC FAILOVER replid must match my replid.",
             ));
