@@ -3,6 +3,8 @@
 //!
 //! `CLIENT PAUSE timeout [WRITE|ALL]` keeps the more restrictive mode and the later deadline of
 //! the current pause and the new one (Redis's `pauseClients`); CLIENT UNPAUSE ends it at once.
+//! FAILOVER holds writes with a pause of its own (no deadline), which CLIENT UNPAUSE leaves in
+//! force, as Redis keeps one pause per purpose.
 //! Which commands a mode holds is decided by dispatch (`engine::client_pause`) from the
 //! command table's flags; this module only keeps the state and the queue.
 //!

@@ -83,7 +83,12 @@ fn dump(c: &mut redis::Connection) -> Vec<String> {
             let kind: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
             let mut value: Vec<String> = match kind.as_str() {
                 "string" => vec![redis::cmd("GET").arg(&k).query(c).unwrap()],
-                "list" => redis::cmd("LRANGE").arg(&k).arg(0).arg(-1).query(c).unwrap(),
+                "list" => redis::cmd("LRANGE")
+                    .arg(&k)
+                    .arg(0)
+                    .arg(-1)
+                    .query(c)
+                    .unwrap(),
                 "hash" => redis::cmd("HGETALL").arg(&k).query(c).unwrap(),
                 "zset" => redis::cmd("ZRANGE")
                     .arg(&k)
@@ -194,10 +199,11 @@ fn ferrocache_fails_over_to_a_redis_replica() {
     assert_eq!(dump(&mut r), dump(&mut p));
     assert_eq!(info_field(&mut r, "stats", "sync_partial_ok"), "1");
     let log = replica.log_text();
-    assert!(log.contains("Failover request received for replid"), "{log}");
-    assert!(primary
-        .log_text()
-        .contains("is synced, failing over."));
+    assert!(
+        log.contains("Failover request received for replid"),
+        "{log}"
+    );
+    assert!(primary.log_text().contains("is synced, failing over."));
 }
 
 #[test]
@@ -215,7 +221,17 @@ fn redis_fails_over_to_a_ferrocache_replica() {
     let old_id = info_field(&mut p, "replication", "master_replid");
     let ours_port = ours.port.to_string();
     assert_eq!(
-        query(&mut p, &["FAILOVER", "TO", "127.0.0.1", &ours_port, "TIMEOUT", "20000"]),
+        query(
+            &mut p,
+            &[
+                "FAILOVER",
+                "TO",
+                "127.0.0.1",
+                &ours_port,
+                "TIMEOUT",
+                "20000"
+            ]
+        ),
         Value::Okay
     );
     // redis-server sent PSYNC <replid> <offset> FAILOVER: ferrocache took over and continued
@@ -263,7 +279,8 @@ fn waiting_for_a_stopped_replica_holds_writes_until_abort_timeout_or_force() {
         raw.cmd_str(&["FAILOVER", "TO", "127.0.0.1", "99999999"]),
         not_a_replica
     );
-    let force = "-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n";
+    let force =
+        "-ERR FAILOVER with force option requires both a timeout and target HOST and IP.\r\n";
     assert_eq!(raw.cmd_str(&["FAILOVER", "FORCE", "TIMEOUT", "100"]), force);
     assert_eq!(
         raw.cmd_str(&["FAILOVER", "TO", "127.0.0.1", &replica_port, "FORCE"]),
@@ -277,12 +294,18 @@ fn waiting_for_a_stopped_replica_holds_writes_until_abort_timeout_or_force() {
     // The replica stopped: it acknowledges nothing more, and the failover waits.
     signal(&replica, "-STOP");
     query(&mut p, &["SET", "unacked", "1"]);
-    assert_eq!(query(&mut p, &["FAILOVER", "TIMEOUT", "60000"]), Value::Okay);
+    assert_eq!(
+        query(&mut p, &["FAILOVER", "TIMEOUT", "60000"]),
+        Value::Okay
+    );
     assert_eq!(
         info_field(&mut p, "replication", "master_failover_state"),
         "waiting-for-sync"
     );
-    assert_eq!(raw.cmd_str(&["FAILOVER"]), "-ERR FAILOVER already in progress.\r\n");
+    assert_eq!(
+        raw.cmd_str(&["FAILOVER"]),
+        "-ERR FAILOVER already in progress.\r\n"
+    );
     assert_eq!(
         raw.cmd_str(&["REPLICAOF", "NO", "ONE"]),
         "-ERR REPLICAOF not allowed while failing over.\r\n"

@@ -72,7 +72,13 @@ fn fill(c: &mut redis::Connection, tag: &str) {
             "EX".into(),
             "1000".into(),
         ],
-        vec!["RPUSH".into(), k("list"), "a".into(), "b".into(), "1".into()],
+        vec![
+            "RPUSH".into(),
+            k("list"),
+            "a".into(),
+            "b".into(),
+            "1".into(),
+        ],
         vec![
             "HSET".into(),
             k("hash"),
@@ -109,7 +115,13 @@ fn fill(c: &mut redis::Connection, tag: &str) {
         vec!["EXPIRE".into(), k("hash"), "5000".into()],
         vec!["PEXPIRE".into(), k("zset"), "900000".into()],
         vec!["SELECT".into(), "5".into()],
-        vec!["SET".into(), k("in5"), "five".into(), "PX".into(), "800000".into()],
+        vec![
+            "SET".into(),
+            k("in5"),
+            "five".into(),
+            "PX".into(),
+            "800000".into(),
+        ],
         vec!["LPUSH".into(), k("list5"), "q".into()],
         vec!["SELECT".into(), "0".into()],
     ];
@@ -177,7 +189,12 @@ fn dataset(c: &mut redis::Connection, db: i64) -> Vec<String> {
                 let mut pairs: Vec<String> = v.chunks(2).map(|p| p.join("=")).collect();
                 pairs.sort();
                 v.clear();
-                Value::Array(pairs.into_iter().map(|p| Value::BulkString(p.into())).collect())
+                Value::Array(
+                    pairs
+                        .into_iter()
+                        .map(|p| Value::BulkString(p.into()))
+                        .collect(),
+                )
             }
             "set" => {
                 let mut v: Vec<String> = redis::cmd("SMEMBERS").arg(&key).query(c).unwrap();
@@ -241,7 +258,10 @@ fn redis_primary_ferrocache_middle_redis_subreplica() {
         info_field(&mut s, "replication", "master_replid"),
         info_field(&mut p, "replication", "master_replid")
     );
-    assert_eq!(info_field(&mut m, "replication", "repl_backlog_active"), "1");
+    assert_eq!(
+        info_field(&mut m, "replication", "repl_backlog_active"),
+        "1"
+    );
 
     live_writes(&mut p, "live");
     wait_caught_up(&mut p, &mut s);
@@ -252,7 +272,10 @@ fn redis_primary_ferrocache_middle_redis_subreplica() {
     assert_eq!(info_field(&mut m, "replication", "connected_slaves"), "1");
     let line = info_field(&mut m, "replication", "slave0");
     assert!(
-        line.starts_with(&format!("ip=127.0.0.1,port={},state=online,offset=", sub.port)),
+        line.starts_with(&format!(
+            "ip=127.0.0.1,port={},state=online,offset=",
+            sub.port
+        )),
         "{line}"
     );
     let Value::Array(role) = query(&mut m, &["ROLE"]) else {

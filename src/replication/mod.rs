@@ -1,6 +1,8 @@
 //! Replication: the node's role and replication ids, shared by the primary side (the write
 //! stream, the backlog and PSYNC for connected replicas) and the replica side (the link to a
 //! primary started by REPLICAOF). Both sides read and change the role only through this state.
+//! A replica runs both: its own replicas are served from its primary's stream (chained
+//! replication). FAILOVER (failover.rs) hands the primary role to a replica.
 
 pub mod backlog;
 pub mod failover;
@@ -45,7 +47,9 @@ pub struct Replication {
     /// Held by the replica side while a command of its primary's stream runs and its bytes
     /// are counted, and by a full sync while it takes its snapshot's instant: the snapshot of a
     /// replica then holds exactly the stream up to the offset it is stamped with. Taken before
-    /// the gate, never while a command holds the gate.
+    /// the gate and never by a command: the full sync and the load of a full resync (threads)
+    /// wait for it; the link task only tries it (a snapshot may hold it while it waits for the
+    /// gate behind a script), and never waits while holding it.
     pub apply_lock: Mutex<()>,
     /// The database the primary's stream has selected (the primary's client's), as of the
     /// offset: the `repl-stream-db` of a snapshot taken on a replica, since the stream proxied
