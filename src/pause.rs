@@ -216,3 +216,28 @@ impl ClientPause {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_pause_outlives_client_pause_and_unpause() {
+        let pause = ClientPause::default();
+        pause.pause(Mode::All, 2_000, 1_000);
+        pause.set_failover(true);
+        assert_eq!(pause.mode(1_500), Some(Mode::All));
+        // CLIENT PAUSE ALL ends: FAILOVER's write pause stays.
+        assert_eq!(pause.mode(2_500), Some(Mode::Write));
+        pause.clear_expired(2_500);
+        assert!(pause.freezes_keys(2_500));
+        // CLIENT UNPAUSE does not end it either.
+        pause.pause(Mode::All, 9_000, 3_000);
+        pause.unpause();
+        assert_eq!(pause.mode(3_000), Some(Mode::Write));
+        pause.set_failover(false);
+        assert_eq!(pause.mode(3_000), None);
+        assert!(!pause.freezes_keys(3_000));
+        assert!(!pause.maybe_engaged());
+    }
+}
