@@ -409,3 +409,74 @@ fn ferrocache_chain_survives_kill_9_of_the_middle_and_its_promotion() {
         .log_text()
         .contains("Successful partial resynchronization with master"));
 }
+
+/// A sub-replica whose full sync from the middle node happens while the primary's stream runs
+/// (counters in two databases): the middle's snapshot holds exactly the commands before the
+/// offset it names, so no INCR is lost or applied twice down the chain.
+#[test]
+fn a_sub_replica_syncing_under_writes_gets_each_write_once() {
+    let primary = Server::start_redis(&["--repl-diskless-sync-delay", "0"]).expect("redis-server");
+    let top_port = primary.port.to_string();
+    let middle = Server::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &top_port,
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut p = conn(primary.port);
+    let mut m = conn(middle.port);
+    query(&mut p, &["SET", "seed", "1"]);
+    wait_caught_up(&mut p, &mut m);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let port = primary.port;
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = conn(port);
+            // Bounded: at most 2000 batches, until the sub-replicas are linked.
+            for batch in 0..2000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let mut pipe = redis::pipe();
+                for i in 0..100 {
+                    pipe.cmd("SELECT")
+                        .arg(if i % 2 == 0 { 0 } else { 3 })
+                        .ignore();
+                    pipe.cmd("INCR").arg(format!("counter:{}", i % 7)).ignore();
+                    pipe.cmd("RPUSH").arg("log").arg(batch * 100 + i).ignore();
+                }
+                pipe.cmd("SELECT").arg(3).ignore();
+                let _: () = pipe.query(&mut c).unwrap();
+            }
+        })
+    };
+    // Sub-replicas start while the writes run: one ferrocache, one redis-server.
+    let middle_port = middle.port.to_string();
+    let ours = Server::start(&["--replicaof", "127.0.0.1", &middle_port]);
+    let theirs = redis_replica_of(middle.port);
+    let mut o = conn(ours.port);
+    let mut t = conn(theirs.port);
+    wait_for("both sub-replicas linked", || {
+        writer.is_finished()
+            || (info_field(&mut o, "replication", "master_link_status") == "up"
+                && info_field(&mut t, "replication", "master_link_status") == "up")
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    wait_caught_up(&mut p, &mut o);
+    wait_caught_up(&mut p, &mut t);
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "2");
+    for db in [0, 3] {
+        let want = dataset(&mut p, db);
+        assert!(!want.is_empty());
+        assert_eq!(dataset(&mut o, db), want, "ferrocache sub-replica, db {db}");
+        assert_eq!(
+            dataset(&mut t, db),
+            want,
+            "redis-server sub-replica, db {db}"
+        );
+    }
+}
