@@ -176,9 +176,11 @@ fn ferrocache_fails_over_to_a_ferrocache_replica_and_a_redis_replica_follows_thr
         primary.raw().cmd_str(&["SET", "k", "v"]),
         "-READONLY You can't write against a read only replica.\r\n"
     );
-    assert!(other
-        .log_text()
-        .contains("Successful partial resynchronization with master"));
+    wait_for("Successful partial resynchronization with master", || {
+        other
+            .log_text()
+            .contains("Successful partial resynchronization with master")
+    });
 }
 
 #[test]
@@ -203,7 +205,9 @@ fn ferrocache_fails_over_to_a_redis_replica() {
         log.contains("Failover request received for replid"),
         "{log}"
     );
-    assert!(primary.log_text().contains("is synced, failing over."));
+    wait_for("is synced, failing over.", || {
+        primary.log_text().contains("is synced, failing over.")
+    });
 }
 
 #[test]
@@ -241,9 +245,10 @@ fn redis_fails_over_to_a_ferrocache_replica() {
     assert_eq!(info_field(&mut f, "replication", "master_replid2"), old_id);
     assert_eq!(info_field(&mut f, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut f, "stats", "sync_full"), "0");
-    assert!(ours
-        .log_text()
-        .contains("MASTER MODE enabled (failover request from"));
+    wait_for("MASTER MODE enabled (failover request from", || {
+        ours.log_text()
+            .contains("MASTER MODE enabled (failover request from")
+    });
     // The other redis-server replica follows the old primary, now ferrocache's replica.
     wait_replica_of(&mut o, primary.port);
     query(&mut f, &["SET", "from-ferrocache", "1"]);
@@ -338,9 +343,14 @@ fn waiting_for_a_stopped_replica_holds_writes_until_abort_timeout_or_force() {
         raw.cmd_str(&["FAILOVER", "ABORT"]),
         "-ERR No failover in progress.\r\n"
     );
-    assert!(primary
-        .log_text()
-        .contains("FAILOVER to any replica aborted: Failover manually aborted"));
+    wait_for(
+        "FAILOVER to any replica aborted: Failover manually aborted",
+        || {
+            primary
+                .log_text()
+                .contains("FAILOVER to any replica aborted: Failover manually aborted")
+        },
+    );
 
     // TIMEOUT: the failover gives up by itself; this node stays the primary.
     assert_eq!(raw.cmd_str(&["FAILOVER", "TIMEOUT", "300"]), "+OK\r\n");
@@ -348,9 +358,11 @@ fn waiting_for_a_stopped_replica_holds_writes_until_abort_timeout_or_force() {
         info_field(&mut p, "replication", "master_failover_state") == "no-failover"
     });
     assert_eq!(info_field(&mut p, "replication", "role"), "master");
-    assert!(primary
-        .log_text()
-        .contains("aborted: Replica never caught up before timeout"));
+    wait_for("aborted: Replica never caught up before timeout", || {
+        primary
+            .log_text()
+            .contains("aborted: Replica never caught up before timeout")
+    });
     query(&mut p, &["SET", "writable", "again"]);
 
     // FORCE: past the timeout this node hands over anyway, and waits (failover in progress)

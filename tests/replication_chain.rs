@@ -297,9 +297,10 @@ fn redis_primary_ferrocache_middle_redis_subreplica() {
     wait_caught_up(&mut p, &mut s);
     same_data(&mut p, &mut s);
     assert_eq!(info_field(&mut m, "stats", "sync_full"), "1");
-    assert!(sub
-        .log_text()
-        .contains("Successful partial resynchronization with master"));
+    wait_for("Successful partial resynchronization with master", || {
+        sub.log_text()
+            .contains("Successful partial resynchronization with master")
+    });
 
     // A second sub-replica that syncs while the primary's stream is in db 5: the stream goes
     // on without a SELECT, so its snapshot names db 5 as repl-stream-db.
@@ -358,11 +359,9 @@ fn ferrocache_chain_survives_kill_9_of_the_middle_and_its_promotion() {
     live_writes(&mut p, "live");
     wait_caught_up(&mut p, &mut s);
     same_data(&mut p, &mut s);
-    assert!(
-        middle.log_text().contains("Synchronization with replica"),
-        "{}",
-        middle.log_text()
-    );
+    wait_for("the middle's log of its replica's sync", || {
+        middle.log_text().contains("Synchronization with replica")
+    });
 
     // The middle killed with SIGKILL: the sub-replica waits (NOMASTERLINK while the middle
     // syncs), then follows it again once restarted on its port.
@@ -405,9 +404,10 @@ fn ferrocache_chain_survives_kill_9_of_the_middle_and_its_promotion() {
         Value::BulkString(b"yes".to_vec())
     );
     same_data(&mut m, &mut s);
-    assert!(sub
-        .log_text()
-        .contains("Successful partial resynchronization with master"));
+    wait_for("Successful partial resynchronization with master", || {
+        sub.log_text()
+            .contains("Successful partial resynchronization with master")
+    });
 }
 
 /// A sub-replica whose full sync from the middle node happens while the primary's stream runs
@@ -479,4 +479,54 @@ fn a_sub_replica_syncing_under_writes_gets_each_write_once() {
             "redis-server sub-replica, db {db}"
         );
     }
+}
+
+/// A replica whose link is down refuses replicas of its own with Redis's text, byte for byte
+/// as a redis-server replica in the same state; PSYNC ... FAILOVER with another replid is
+/// refused, and with its own replid promotes it (then it serves the sync).
+#[test]
+fn a_replica_without_its_link_answers_as_redis() {
+    let nowhere = free_port().to_string();
+    let ours = Server::start(&["--replicaof", "127.0.0.1", &nowhere]);
+    let theirs =
+        Server::start_redis(&["--replicaof", "127.0.0.1", &nowhere]).expect("redis-server");
+    for server in [&ours, &theirs] {
+        let mut raw = server.raw();
+        for argv in [
+            &["PSYNC", "?", "-1"][..],
+            &["SYNC"],
+            &["PSYNC", "0123", "5"],
+        ] {
+            assert_eq!(
+                raw.cmd_str(argv),
+                "-NOMASTERLINK Can't SYNC while not connected with my master\r\n",
+                "{argv:?} on port {}",
+                server.port
+            );
+        }
+        assert_eq!(
+            raw.cmd_str(&["PSYNC", "0123", "5", "FAILOVER"]),
+            "-ERR PSYNC FAILOVER replid must match my replid.\r\n"
+        );
+    }
+    let mut c = conn(ours.port);
+    let replid = info_field(&mut c, "replication", "master_replid");
+    let mut raw = ours.raw();
+    raw.send(&[b"PSYNC", replid.as_bytes(), b"1", b"FAILOVER"]);
+    let mut first = Vec::new();
+    while !first.ends_with(b"\r\n") {
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut raw.stream, &mut byte).unwrap();
+        first.push(byte[0]);
+    }
+    // Promoted; never synced, it has no backlog: a full sync, under a new history (Redis's
+    // changeReplicationId when the backlog is created).
+    let line = String::from_utf8_lossy(&first);
+    assert_eq!(info_field(&mut c, "replication", "role"), "master");
+    let new_id = info_field(&mut c, "replication", "master_replid");
+    assert_ne!(new_id, replid);
+    assert!(
+        line.starts_with(&format!("+FULLRESYNC {new_id} ")),
+        "{line}"
+    );
 }

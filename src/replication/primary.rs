@@ -411,6 +411,15 @@ pub fn ensure_backlog(state: &ServerState) {
         .alone_since_ms
         .store(0, Ordering::Relaxed);
     if !feed.is_active() {
+        if !state.replication.is_replica() {
+            // Created from scratch: no past history is valid any more, so a new replication
+            // id and no replid2, as Redis does.
+            let mut ids = state.replication.ids();
+            ids.replid = super::new_replid(state.clock.now_ms() ^ 0x6261_636b);
+            ids.replid2 = "0".repeat(40);
+            ids.second_replid_offset = -1;
+            state.replication.set_ids(ids);
+        }
         feed.activate(size);
         state.aof.update_expired_keys_logged();
         tracing::info!(
@@ -721,10 +730,18 @@ mod tests {
             crate::commands::TABLES,
         );
         let repl = &state.replication;
-        // No backlog yet: the first replica gets a full sync, which creates it.
-        let ids = repl.ids();
-        assert!(!is_continue(&psync(&state, 1, ids.replid.as_bytes(), b"1")));
+        // No backlog yet: the first replica gets a full sync, which creates it (with a new
+        // replid: no past history is valid).
+        let before = repl.ids();
+        assert!(!is_continue(&psync(
+            &state,
+            1,
+            before.replid.as_bytes(),
+            b"1"
+        )));
         ensure_backlog(&state);
+        let ids = repl.ids();
+        assert_ne!(ids.replid, before.replid);
         write(&state, "a");
         let after_a = repl.offset();
         assert!(after_a > 0);

@@ -171,11 +171,12 @@ fn start(ctx: &mut Ctx<'_>, psync: Option<(&Bytes, &Bytes)>) -> CommandResult {
         ));
     }
     let state = ctx.state;
-    primary::ensure_backlog(state);
+    // Decided before a missing backlog is created: without one, nothing can continue.
     let handoff = match psync {
         Some((replid, offset)) => primary::psync(state, ctx.client.id, replid, offset),
         None => Handoff::Full { psync: false },
     };
+    primary::ensure_backlog(state);
     ctx.client.repl.handoff = Some(handoff);
     // Never sent: the connection writes the link's own first line.
     Ok(Reply::Ok)
