@@ -323,6 +323,22 @@ fn redis_primary_ferrocache_middle_redis_subreplica() {
     );
     same_data(&mut p, &mut s2);
     assert_eq!(info_field(&mut m, "replication", "connected_slaves"), "2");
+
+    // The middle node moved to another primary (another history): its full resync drops its
+    // replicas, which then resync in full from its new data.
+    let other = Server::start_redis(&["--repl-diskless-sync-delay", "0"]).expect("redis-server");
+    let mut q = conn(other.port);
+    fill(&mut q, "other");
+    let other_port = other.port.to_string();
+    query(&mut m, &["REPLICAOF", "127.0.0.1", &other_port]);
+    wait_caught_up(&mut q, &mut s);
+    wait_caught_up(&mut q, &mut s2);
+    let other_id = info_field(&mut q, "replication", "master_replid");
+    for sub in [&mut s, &mut s2] {
+        assert_eq!(info_field(sub, "replication", "master_replid"), other_id);
+        same_data(&mut q, sub);
+    }
+    assert_eq!(info_field(&mut m, "stats", "sync_full"), "4");
 }
 
 #[test]
