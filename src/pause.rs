@@ -3,6 +3,8 @@
 //!
 //! `CLIENT PAUSE timeout [WRITE|ALL]` keeps the more restrictive mode and the later deadline of
 //! the current pause and the new one (Redis's `pauseClients`); CLIENT UNPAUSE ends it at once.
+//! FAILOVER holds writes with a pause of its own (no deadline), which CLIENT UNPAUSE leaves in
+//! force, as Redis keeps one pause per purpose.
 //! Which commands a mode holds is decided by dispatch (`engine::client_pause`) from the
 //! command table's flags; this module only keeps the state and the queue.
 //!
@@ -15,10 +17,9 @@
 //!
 //! While a pause is in force, keys are neither expired nor evicted: the active cycle and
 //! eviction skip their work, and a read finds an expired key missing without deleting it
-//! (`keyspace::expiry::pause_deletions_until`), so the dataset and the write stream stay still,
+//! (`ExpirySwitches::pause_deletions_until` of the keyspace attached at start), so the dataset and the write stream stay still,
 //! as Redis documents.
 
-use crate::keyspace::expiry::ExpirySwitches;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
@@ -32,10 +33,43 @@ pub enum Mode {
     All,
 }
 
+/// The pauses in force, one per purpose (Redis's `pause_purposes`): CLIENT PAUSE's, and
+/// FAILOVER's write pause (no deadline: it lasts until the failover ends or is aborted).
+/// CLIENT UNPAUSE ends only the first; what is held is what any of them holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slots {
+    /// CLIENT PAUSE: its mode and its deadline (unix ms).
+    client: Option<(Mode, u64)>,
+    /// FAILOVER is waiting for a replica or handing over: writes are held.
+    failover: bool,
+}
+
+/// FAILOVER's pause has no deadline; this one is far enough.
+const NO_DEADLINE: u64 = i64::MAX as u64;
+
+impl Slots {
+    /// The pauses in force at `now_ms` (mode, deadline).
+    fn in_force(&self, now_ms: u64) -> impl Iterator<Item = (Mode, u64)> {
+        let client = self.client.filter(|&(_, until)| until > now_ms);
+        let failover = self.failover.then_some((Mode::Write, NO_DEADLINE));
+        client.into_iter().chain(failover)
+    }
+
+    /// The latest deadline of any pause set (0: none).
+    fn until(&self) -> u64 {
+        let client = self.client.map_or(0, |(_, until)| until);
+        if self.failover {
+            NO_DEADLINE
+        } else {
+            client
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct ClientPause {
-    /// The pause in force: its mode and its deadline (unix ms). None when not paused.
-    current: Mutex<Option<(Mode, u64)>>,
+    /// The pauses set (see `Slots`).
+    current: Mutex<Slots>,
     /// The deadline of the pause in force (0 when none): the one-load check of the hot path.
     until_ms: AtomicU64,
     /// Woken on UNPAUSE and on every new pause.
@@ -44,6 +78,8 @@ pub struct ClientPause {
     turn: tokio::sync::Mutex<()>,
     /// Requests in the queue (held or about to run): INFO's blocked_clients counts them.
     queued: AtomicUsize,
+    /// The keyspace whose expired keys a pause holds still (attached when the state is built).
+    keyspace: std::sync::OnceLock<std::sync::Arc<crate::keyspace::Tunables>>,
 }
 
 /// A place at the head of the queue, held while the request is dispatched.
@@ -70,40 +106,55 @@ impl Drop for Queued<'_> {
 }
 
 impl ClientPause {
+    /// The keyspace whose expired keys a pause holds still (done once when the state is built).
+    pub fn attach_keyspace(&self, tunables: std::sync::Arc<crate::keyspace::Tunables>) {
+        let _ = self.keyspace.set(tunables);
+    }
+
     /// CLIENT PAUSE: the more restrictive mode and the later deadline win.
-    /// `keys`: the keyspace's switches, which hold expired keys still while the pause lasts.
-    pub fn pause(&self, keys: &ExpirySwitches, mode: Mode, until_ms: u64, now_ms: u64) {
+    pub fn pause(&self, mode: Mode, until_ms: u64, now_ms: u64) {
+        self.update(|slots| {
+            slots.client = Some(match slots.client {
+                Some((old_mode, old_until)) if old_until > now_ms => {
+                    (old_mode.max(mode), old_until.max(until_ms))
+                }
+                _ => (mode, until_ms),
+            });
+        });
+    }
+
+    /// CLIENT UNPAUSE (FAILOVER's pause, if any, stays).
+    pub fn unpause(&self) {
+        self.update(|slots| slots.client = None);
+    }
+
+    /// FAILOVER's write pause, set when it starts and cleared when it ends or is aborted.
+    pub fn set_failover(&self, on: bool) {
+        self.update(|slots| slots.failover = on);
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Slots)) {
         let mut current = self.current.lock();
-        let merged = match *current {
-            Some((old_mode, old_until)) if old_until > now_ms => {
-                (old_mode.max(mode), old_until.max(until_ms))
-            }
-            _ => (mode, until_ms),
-        };
-        *current = Some(merged);
-        self.until_ms.store(merged.1, Ordering::Release);
-        keys.pause_deletions_until(merged.1);
+        change(&mut current);
+        let until = current.until();
+        self.until_ms.store(until, Ordering::Release);
+        if let Some(keys) = self.keyspace.get() {
+            keys.expiry.pause_deletions_until(until);
+        }
         drop(current);
         self.changed.notify_waiters();
     }
 
-    /// CLIENT UNPAUSE.
-    pub fn unpause(&self, keys: &ExpirySwitches) {
-        *self.current.lock() = None;
-        self.until_ms.store(0, Ordering::Release);
-        keys.pause_deletions_until(0);
-        self.changed.notify_waiters();
-    }
-
-    /// The mode in force at `now_ms`, if any.
+    /// The most restrictive mode in force at `now_ms`, if any.
     pub fn mode(&self, now_ms: u64) -> Option<Mode> {
         if self.until_ms.load(Ordering::Acquire) <= now_ms {
             return None;
         }
-        match *self.current.lock() {
-            Some((mode, until)) if until > now_ms => Some(mode),
-            _ => None,
-        }
+        self.current
+            .lock()
+            .in_force(now_ms)
+            .map(|(mode, _)| mode)
+            .max()
     }
 
     /// Two loads, no clock read: false when no pause was set since the last one ended and no
@@ -115,9 +166,9 @@ impl ClientPause {
     /// Forgets a pause whose deadline has passed, so `maybe_engaged` is false again.
     pub fn clear_expired(&self, now_ms: u64) {
         let mut current = self.current.lock();
-        if current.is_some_and(|(_, until)| until <= now_ms) {
-            *current = None;
-            self.until_ms.store(0, Ordering::Release);
+        if current.client.is_some_and(|(_, until)| until <= now_ms) {
+            current.client = None;
+            self.until_ms.store(current.until(), Ordering::Release);
         }
     }
 
@@ -153,10 +204,15 @@ impl ClientPause {
             // Registered before the state is read: an UNPAUSE after the read wakes it.
             changed.as_mut().enable();
             let now = now_ms();
-            let until = match *self.current.lock() {
-                Some((mode, until)) if until > now && holds(mode) => until,
-                _ => break,
-            };
+            // Held until every pause that holds it has ended.
+            let until = self
+                .current
+                .lock()
+                .in_force(now)
+                .filter(|&(mode, _)| holds(mode))
+                .map(|(_, until)| until)
+                .max();
+            let Some(until) = until else { break };
             tokio::select! {
                 _ = changed => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(until - now)) => {}
@@ -167,5 +223,30 @@ impl ClientPause {
             pause: self,
             _guard: guard,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_pause_outlives_client_pause_and_unpause() {
+        let pause = ClientPause::default();
+        pause.pause(Mode::All, 2_000, 1_000);
+        pause.set_failover(true);
+        assert_eq!(pause.mode(1_500), Some(Mode::All));
+        // CLIENT PAUSE ALL ends: FAILOVER's write pause stays.
+        assert_eq!(pause.mode(2_500), Some(Mode::Write));
+        pause.clear_expired(2_500);
+        assert!(pause.freezes_keys(2_500));
+        // CLIENT UNPAUSE does not end it either.
+        pause.pause(Mode::All, 9_000, 3_000);
+        pause.unpause();
+        assert_eq!(pause.mode(3_000), Some(Mode::Write));
+        pause.set_failover(false);
+        assert_eq!(pause.mode(3_000), None);
+        assert!(!pause.freezes_keys(3_000));
+        assert!(!pause.maybe_engaged());
     }
 }

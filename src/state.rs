@@ -90,6 +90,8 @@ impl ServerState {
         let aof = std::sync::Arc::new(crate::aof::Aof::default());
         aof.attach_feed(replication.feed.clone());
         aof.attach_keyspace(keyspace.tunables.clone());
+        let pause = crate::pause::ClientPause::default();
+        pause.attach_keyspace(keyspace.tunables.clone());
         let state = ServerState {
             keyspace,
             config,
@@ -118,7 +120,7 @@ impl ServerState {
             acl,
             replication,
             cluster,
-            pause: Default::default(),
+            pause,
             evictor: Default::default(),
             debug: Default::default(),
             memcache: Default::default(),

@@ -145,7 +145,7 @@ impl Aof {
     /// (a backlog exists, even with `appendonly no`).
     #[inline]
     pub fn recording(&self) -> bool {
-        self.is_on() || self.feed.get().is_some_and(|f| f.is_active())
+        self.is_on() || self.feed.get().is_some_and(|f| f.records_effects())
     }
 
     /// The keyspace whose expired keys this log records (done once when the server state is

@@ -236,7 +236,9 @@ pub fn render_summary() -> String {
         not_yet.push(format!("the {} commands", absent.join(", ")));
     }
     not_yet.extend(NOT_YET_FEATURES.iter().map(|f| f.to_string()));
-    let _ = writeln!(out, "- Not yet: {}.", not_yet.join("; "));
+    if !not_yet.is_empty() {
+        let _ = writeln!(out, "- Not yet: {}.", not_yet.join("; "));
+    }
     out
 }
 

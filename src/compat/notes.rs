@@ -7,8 +7,7 @@ use crate::compat::Note;
 use crate::compat::Status::{Full, Missing, Partial};
 
 /// What is not there yet beyond whole command groups (README's "Not yet" list).
-pub const NOT_YET_FEATURES: &[&str] =
-    &["chained replication (a replica serving replicas of its own)"];
+pub const NOT_YET_FEATURES: &[&str] = &[];
 
 /// One row per note, in the order the tables show them (each in its command's group).
 pub static NOTES: &[Note] = &[
@@ -373,7 +372,7 @@ pub static NOTES: &[Note] = &[
         commands: &["psync"],
         options: "replicationid offset",
         status: Full,
-        differences: "+CONTINUE from the backlog for this node's replid (or replid2 up to second_repl_offset), else +FULLRESYNC and an RDB from a copy-on-write snapshot written by a thread (no fork): disk-based `$<len>` through a temp file in `dir` (not dump.rdb, which is left alone), or diskless `$EOF:<mark>` with `capa eof` and `repl-diskless-sync yes`. Each replica gets its own snapshot (`repl-diskless-sync-max-replicas` has no effect). Refused with NOMASTERLINK on a replica (no chained replication).",
+        differences: "+CONTINUE from the backlog for this node's replid (or replid2 up to second_repl_offset), else +FULLRESYNC and an RDB from a copy-on-write snapshot written by a thread (no fork): disk-based `$<len>` through a temp file in `dir` (not dump.rdb, which is left alone), or diskless `$EOF:<mark>` with `capa eof` and `repl-diskless-sync yes`. Each replica gets its own snapshot (`repl-diskless-sync-max-replicas` has no effect). A replica serves replicas of its own while its link is up (chained replication, as Redis 7: its snapshot carries its primary's replid, its offset and `repl-stream-db`, then the primary's stream is proxied byte for byte from its backlog), and answers NOMASTERLINK while it is down or while a FAILOVER runs. `PSYNC <replid> <offset> FAILOVER` from the primary makes a replica promote itself first (Redis's texts when it is a primary or the replid differs).",
     },
     Note {
         commands: &["sync"],
@@ -386,6 +385,12 @@ pub static NOTES: &[Note] = &[
         options: "option value [option value ...]",
         status: Full,
         differences: "listening-port, ip-address, capa eof/psync2, ACK (read by the replica link; no reply), GETACK (no reply), rdb-only and rdb-filter-only accepted (the whole dataset is sent).",
+    },
+    Note {
+        commands: &["failover"],
+        options: "[TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]",
+        status: Full,
+        differences: "Redis 7's steps and texts: writes held (a pause of its own beside CLIENT PAUSE's; CLIENT UNPAUSE leaves it), the target (or the first replica) waited for until its ACK reaches master_repl_offset, then this node turns replica of it and sends `PSYNC <replid> <offset> FAILOVER`; TIMEOUT aborts (or, with FORCE, hands over anyway), ABORT at any step, `master_failover_state` in INFO. Works with redis-server on either side (tests/failover.rs). When no target is named, only an online replica is chosen.",
     },
     Note {
         commands: &["role"],
@@ -531,7 +536,7 @@ pub static NOTES: &[Note] = &[
         commands: &["replicaof", "slaveof"],
         options: "host port | NO ONE",
         status: Partial,
-        differences: "Replicates a Redis 7 primary (docs/operations.md, Replication): PSYNC with partial resync, full resync from a disk-based or diskless RDB, masterauth/masteruser. The RDB of a full resync is always received to disk and loaded from there (`repl-diskless-load disabled`); while it loads, commands wait their turn instead of getting -LOADING. The link is plaintext: with `tls-replication yes` REPLICAOF fails (and start-up with `replicaof` stops). NO ONE promotes, keeping the old replication id as replid2.",
+        differences: "Replicates a Redis 7 primary (docs/operations.md, Replication): PSYNC with partial resync, full resync from a disk-based or diskless RDB, masterauth/masteruser. The RDB of a full resync is always received to disk and loaded from there (`repl-diskless-load disabled`); while it loads, commands wait their turn instead of getting -LOADING. The link is plaintext: with `tls-replication yes` REPLICAOF fails (and start-up with `replicaof` stops). NO ONE promotes, keeping the old replication id as replid2; replicas of this node (chained) stay and continue partially. Refused while a FAILOVER runs, with Redis's text.",
     },
     // Server
     Note {

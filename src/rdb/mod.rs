@@ -725,6 +725,9 @@ pub struct LoadStats {
     pub empty_keys_skipped: u64,
     /// The Redis Functions libraries the file holds (their code), for the caller to load.
     pub functions: Vec<Vec<u8>>,
+    /// The `repl-stream-db` AUX field: the database a replication stream that follows the
+    /// file continues in (a full sync from a replica: its primary's stream goes on there).
+    pub repl_stream_db: Option<usize>,
 }
 
 /// Loads a whole file's bytes, already in memory, into the keyspace. Keys already expired at
@@ -867,7 +870,14 @@ impl<'k> KeyLoader<'k> {
                 reserve_db(ks, self.db, keys, self.file_bytes);
                 return Ok(());
             }
-            Event::Aux(..) => return Ok(()),
+            Event::Aux(key, value) => {
+                if key.as_ref() == b"repl-stream-db" {
+                    self.stats.repl_stream_db = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|v| v.parse().ok());
+                }
+                return Ok(());
+            }
             Event::Function(code) => {
                 self.stats.functions.push(code.into_owned());
                 return Ok(());

@@ -25,6 +25,11 @@ pub const READ_CHUNK_BYTES: usize = 256 * 1024;
 pub struct Feed {
     /// A backlog exists: commands record their effects for it.
     active: AtomicBool,
+    /// This node is a replica: the stream is its primary's, proxied as received
+    /// (`append_raw`); effects of commands run here (the primary's own, or a writable
+    /// replica's local writes) are not fed, as Redis's `replicationFeedSlaves` returns at once
+    /// on a node that is not a top-level primary.
+    proxy: AtomicBool,
     /// master_repl_offset (also advanced by the replica side when it applies its primary's
     /// stream).
     offset: AtomicU64,
@@ -53,6 +58,7 @@ impl Default for Feed {
     fn default() -> Self {
         Feed {
             active: AtomicBool::new(false),
+            proxy: AtomicBool::new(false),
             offset: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 data: VecDeque::new(),
@@ -85,6 +91,21 @@ impl Feed {
 
     pub fn offset(&self) -> u64 {
         self.offset.load(Ordering::Acquire)
+    }
+
+    /// True while commands' effects are appended (a backlog exists and this node is a
+    /// top-level primary).
+    #[inline]
+    pub fn records_effects(&self) -> bool {
+        self.is_active() && !self.proxy.load(Ordering::Relaxed)
+    }
+
+    /// Switches between a primary's stream (effects appended) and a replica's (its primary's
+    /// bytes proxied). Either way the next effect appended starts with a SELECT.
+    pub fn set_proxy(&self, on: bool) {
+        let mut inner = self.inner.lock();
+        self.proxy.store(on, Ordering::Release);
+        inner.db = None;
     }
 
     /// Creates the backlog (the first replica connects), empty, starting after the current
@@ -123,12 +144,12 @@ impl Feed {
     /// SELECT whenever the database changes. Called under the shard locks of the keys.
     pub fn append(&self, records: &[(usize, Vec<Bytes>)], wrap: bool) {
         // Checked before the lock: with the AOF on and no backlog, writers never meet here.
-        if records.is_empty() || !self.is_active() {
+        if records.is_empty() || !self.records_effects() {
             return;
         }
         let mut bytes = Vec::new();
         let mut inner = self.inner.lock();
-        if !self.is_active() {
+        if !self.records_effects() {
             return;
         }
         let mut db = inner.db;
@@ -159,7 +180,7 @@ impl Feed {
         let mut bytes = Vec::new();
         crate::aof::reader::encode_command(&mut bytes, argv);
         let mut inner = self.inner.lock();
-        if self.is_active() {
+        if self.records_effects() {
             self.push_locked(&mut inner, &bytes);
         }
     }

@@ -1,12 +1,16 @@
 //! Replication: the node's role and replication ids, shared by the primary side (the write
 //! stream, the backlog and PSYNC for connected replicas) and the replica side (the link to a
 //! primary started by REPLICAOF). Both sides read and change the role only through this state.
+//! A replica runs both: its own replicas are served from its primary's stream (chained
+//! replication). FAILOVER (failover.rs) hands the primary role to a replica.
 
 pub mod backlog;
+pub mod failover;
 pub mod primary;
 pub mod replica;
 
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What this node is: a primary, or a replica of `host:port`.
@@ -35,8 +39,22 @@ pub struct Replication {
     /// The write stream and its backlog; holds master_repl_offset (bytes of the stream this
     /// node has produced or applied).
     pub feed: Arc<backlog::Feed>,
-    /// Connected replicas, full syncs, WAIT (the primary side).
+    /// Connected replicas, full syncs, WAIT (the primary side; on a replica, its own
+    /// replicas: chained replication).
     pub primary: primary::Primary,
+    /// FAILOVER's state (failover.rs).
+    pub failover: failover::Failover,
+    /// Held by the replica side while a command of its primary's stream runs and its bytes
+    /// are counted, and by a full sync while it takes its snapshot's instant: the snapshot of a
+    /// replica then holds exactly the stream up to the offset it is stamped with. Taken before
+    /// the gate and never by a command: the full sync and the load of a full resync (threads)
+    /// wait for it; the link task only tries it (a snapshot may hold it while it waits for the
+    /// gate behind a script), and never waits while holding it.
+    pub apply_lock: Mutex<()>,
+    /// The database the primary's stream has selected (the primary's client's), as of the
+    /// offset: the `repl-stream-db` of a snapshot taken on a replica, since the stream proxied
+    /// to its own replicas goes on without a SELECT.
+    stream_db: AtomicUsize,
 }
 
 impl Replication {
@@ -51,6 +69,9 @@ impl Replication {
             link: replica::Link::default(),
             feed: Arc::default(),
             primary: primary::Primary::default(),
+            failover: failover::Failover::default(),
+            apply_lock: Mutex::new(()),
+            stream_db: AtomicUsize::new(0),
         }
     }
 
@@ -85,6 +106,14 @@ impl Replication {
 
     pub fn offset(&self) -> u64 {
         self.feed.offset()
+    }
+
+    pub fn stream_db(&self) -> usize {
+        self.stream_db.load(Ordering::Acquire)
+    }
+
+    pub fn set_stream_db(&self, db: usize) {
+        self.stream_db.store(db, Ordering::Release)
     }
 
     /// Sets master_repl_offset (after a full sync from a primary): the backlog, if any,

@@ -135,6 +135,32 @@ impl Primary {
         // if enough others remain; nothing to do otherwise.
     }
 
+    /// A promotion: the backlog's time to live without replicas counts from now (Redis's
+    /// `repl_no_slaves_since`), so it is not freed before the replicas come back.
+    pub fn restart_alone_clock(&self, now_ms: u64) {
+        let links = self.links.lock();
+        let since = if links.is_empty() { now_ms.max(1) } else { 0 };
+        self.alone_since_ms.store(since, Ordering::Relaxed);
+    }
+
+    /// Closes every replica link (Redis's `disconnectSlaves`): they reconnect and resync,
+    /// partially when they can.
+    pub fn disconnect_all(&self) {
+        for link in self.links() {
+            link.info.kill();
+        }
+    }
+
+    /// The replica announced as `host:port` (its address, or the ip-address it gave, and its
+    /// listening port), as Redis's `findReplica`.
+    pub fn find(&self, host: &str, port: u16) -> Option<Arc<Link>> {
+        self.links
+            .lock()
+            .iter()
+            .find(|l| l.ip.eq_ignore_ascii_case(host) && l.port == port)
+            .cloned()
+    }
+
     /// Replicas whose ACK reached `offset`.
     pub fn acked(&self, offset: u64) -> usize {
         self.links
@@ -157,8 +183,10 @@ impl Primary {
             .count()
     }
 
-    /// A replica's ACK arrived: WAITs it satisfies are answered.
+    /// A replica's ACK arrived: WAITs it satisfies are answered, and a FAILOVER waiting for a
+    /// replica to catch up looks again.
     pub fn acks_changed(&self, state: &ServerState) {
+        super::failover::update(state);
         let mut waits = self.waits.lock();
         if waits.is_empty() {
             return;
@@ -177,8 +205,12 @@ impl Primary {
         });
     }
 
-    /// Lays a keep-alive or ack request into the stream for every replica.
+    /// Lays an ack request into the stream for every replica; not while clients are paused
+    /// (it would move the offset a FAILOVER waits for), as Redis.
     fn request_acks(&self, state: &ServerState) {
+        if state.pause.freezes_keys(state.clock.now_ms()) {
+            return;
+        }
         state
             .replication
             .feed
@@ -359,6 +391,15 @@ pub fn psync(state: &ServerState, client_id: u64, replid: &[u8], offset: &[u8]) 
     Handoff::Full { psync: true }
 }
 
+/// Creates the backlog of a replica after it synchronized with its primary (Redis 7 keeps
+/// one on every replica, fed from its primary's stream: its own replicas resync from it, and
+/// so does anyone after a promotion).
+pub fn activate_replica_backlog(state: &ServerState) {
+    let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
+    state.replication.feed.activate(size);
+    state.aof.update_expired_keys_logged();
+}
+
 /// Creates the backlog if none exists (the first replica) and starts the cron.
 pub fn ensure_backlog(state: &ServerState) {
     let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
@@ -370,6 +411,15 @@ pub fn ensure_backlog(state: &ServerState) {
         .alone_since_ms
         .store(0, Ordering::Relaxed);
     if !feed.is_active() {
+        if !state.replication.is_replica() {
+            // Created from scratch: no past history is valid any more, so a new replication
+            // id and no replid2, as Redis does.
+            let mut ids = state.replication.ids();
+            ids.replid = super::new_replid(state.clock.now_ms() ^ 0x6261_636b);
+            ids.replid2 = "0".repeat(40);
+            ids.second_replid_offset = -1;
+            state.replication.set_ids(ids);
+        }
         feed.activate(size);
         state.aof.update_expired_keys_logged();
         tracing::info!(
@@ -437,7 +487,11 @@ fn full_sync_thread(
 ) {
     let feed: &Feed = &state.replication.feed;
     let mut start = None;
+    let mut stream_db = 0;
     let snap = {
+        // On a replica, the instant falls between two commands of its primary's stream (the
+        // offset counts exactly what the data holds).
+        let _applying = state.replication.apply_lock.lock();
         // The instant falls in a shared section: never inside a script or transaction.
         let _section = state.gate.shared_blocking();
         crate::rdb::snapshot_with(
@@ -448,6 +502,11 @@ fn full_sync_thread(
                 let offset = feed.offset();
                 feed.forget_db();
                 feed.add_reader(client_id, offset + 1);
+                // A primary's stream starts with a SELECT after this instant; a replica's
+                // goes on in the database its primary selected.
+                if state.replication.is_replica() {
+                    stream_db = state.replication.stream_db();
+                }
                 start = Some(SyncStart {
                     replid: state.replication.ids().replid,
                     offset,
@@ -457,11 +516,13 @@ fn full_sync_thread(
     };
     let start = start.expect("the instant ran");
     let aux = [
-        ("repl-stream-db", "0".to_string()),
+        ("repl-stream-db", stream_db.to_string()),
         ("repl-id", start.replid.clone()),
         ("repl-offset", start.offset.to_string()),
     ];
     if started.send(start).is_err() {
+        // The link ended before the instant was taken: nothing reads from here.
+        feed.remove_reader(client_id);
         return;
     }
     tracing::info!(
@@ -579,12 +640,15 @@ async fn cron(state: Arc<ServerState>) {
         let now = state.clock.now_ms();
         let primary = &state.replication.primary;
         let feed = &state.replication.feed;
-        if state.replication.is_replica() {
-            continue;
-        }
+        // A replica's own replicas get its primary's PINGs, proxied with the stream.
+        let top = !state.replication.is_replica();
         let period_ms = state.config.get_i64("repl-ping-replica-period").max(1) as u64 * 1000;
-        if primary.count() > 0 && now.saturating_sub(last_ping_ms) >= period_ms {
-            feed.append_command(&[b"PING"]);
+        if top && primary.count() > 0 && now.saturating_sub(last_ping_ms) >= period_ms {
+            // Not while a FAILOVER with a timeout holds writes (Redis's check): a PING would
+            // move the offset its replica must reach.
+            if !(super::failover::has_deadline(&state) && state.pause.freezes_keys(now)) {
+                feed.append_command(&[b"PING"]);
+            }
             last_ping_ms = now;
         }
         {
@@ -613,7 +677,8 @@ async fn cron(state: Arc<ServerState>) {
         }
         let ttl_secs = state.config.get_i64("repl-backlog-ttl");
         let alone = primary.alone_since_ms.load(Ordering::Relaxed);
-        if feed.is_active()
+        if top
+            && feed.is_active()
             && ttl_secs > 0
             && alone > 0
             && primary.count() == 0
@@ -631,6 +696,7 @@ async fn cron(state: Arc<ServerState>) {
                 "Replication backlog freed after {ttl_secs} seconds without connected replicas."
             );
         }
+        super::failover::update(&state);
     }
 }
 
@@ -664,10 +730,18 @@ mod tests {
             crate::commands::TABLES,
         );
         let repl = &state.replication;
-        // No backlog yet: the first replica gets a full sync, which creates it.
-        let ids = repl.ids();
-        assert!(!is_continue(&psync(&state, 1, ids.replid.as_bytes(), b"1")));
+        // No backlog yet: the first replica gets a full sync, which creates it (with a new
+        // replid: no past history is valid).
+        let before = repl.ids();
+        assert!(!is_continue(&psync(
+            &state,
+            1,
+            before.replid.as_bytes(),
+            b"1"
+        )));
         ensure_backlog(&state);
+        let ids = repl.ids();
+        assert_ne!(ids.replid, before.replid);
         write(&state, "a");
         let after_a = repl.offset();
         assert!(after_a > 0);

@@ -19,9 +19,15 @@
 //! aborts the task (a new generation), and a promotion shifts the replication id so the old
 //! history stays in `replid2`.
 //!
-//! For chained replicas, the primary side would feed its own replicas from `applied` (where the
-//! offset grows by each command applied, in order): the primary's stream proxied as it came,
-//! not re-propagated effects, as Redis does.
+//! Chained replication (Redis's PSYNC2): the bytes of each command applied (and of the PINGs,
+//! GETACKs and empty lines around them) go into this node's backlog exactly as received, so its
+//! own replicas get the primary's stream under the primary's replid and offsets and can later
+//! resync partially with any node of the chain. The backlog exists from the first sync on (as
+//! on a Redis 7 replica), so a promotion (REPLICAOF NO ONE, or PSYNC ... FAILOVER) continues
+//! the history under a new replid with the old one as replid2. A full resync from the primary
+//! disconnects this node's replicas (their history is gone) and restarts the backlog; a
+//! +CONTINUE under a new replid disconnects them too, so they learn it; a dropped link or a
+//! partial resync keeps them.
 
 use super::{Ids, Role};
 use crate::protocol::request::{Limits, Request, RequestDecoder};
@@ -191,6 +197,14 @@ pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bo
         host: host.to_string(),
         port,
     });
+    // Its replicas, if any, stay (they may continue partially once this node is linked), and
+    // now get the new primary's stream as proxied.
+    repl.feed.set_proxy(true);
+    state.aof.update_expired_keys_logged();
+    if was_primary {
+        // The new primary's stream starts with a SELECT (Redis's cached master of db -1).
+        repl.set_stream_db(0);
+    }
     state
         .keyspace
         .tunables
@@ -227,6 +241,12 @@ pub fn promote(state: &ServerState) {
     }
     repl.shift_replid(state.clock.now_ms());
     repl.set_role(Role::Primary);
+    // Effects of this node's own writes feed the stream from now on, starting with a SELECT.
+    repl.feed.set_proxy(false);
+    state.aof.update_expired_keys_logged();
+    repl.primary.restart_alone_clock(state.clock.now_ms());
+    // Its replicas learn the new replid when they reconnect, and continue from replid2.
+    repl.primary.disconnect_all();
     state
         .keyspace
         .tunables
@@ -340,12 +360,16 @@ pub fn refusal(state: &ServerState, writes: bool, denies_stale: bool) -> Option<
     None
 }
 
-/// The stream bytes of one command (or one whole transaction) applied: the offset grows. The
-/// primary side's feed of chained replicas belongs here.
-fn applied(state: &ServerState, bytes: u64) {
-    if bytes > 0 {
-        state.replication.add_offset(bytes);
+/// The stream bytes of one command (or one whole transaction) applied: the offset grows by
+/// them, and they go into the backlog as received, for this node's own replicas (Redis's
+/// `replicationFeedStreamFromMasterStream`). The primary's client's database is noted with
+/// them. Run under `apply_lock` when a command changed the data.
+fn applied(state: &ServerState, client: &ClientState, bytes: &mut BytesMut) {
+    if !bytes.is_empty() {
+        state.replication.feed.append_raw(bytes);
+        bytes.clear();
     }
+    state.replication.set_stream_db(client.db);
 }
 
 /// Room made in the read buffer before each read.
@@ -495,12 +519,29 @@ async fn session(
     } else {
         ("?".to_string(), "-1".to_string())
     };
-    conn.send(&[b"PSYNC", replid.as_bytes(), offset.as_bytes()])
-        .await
-        .map_err(early)?;
+    // A primary handing over (FAILOVER) asks the target to take over with the same PSYNC.
+    let failover = super::failover::psync_asks_failover(state);
+    let mut psync: Vec<&[u8]> = vec![b"PSYNC", replid.as_bytes(), offset.as_bytes()];
+    if failover {
+        psync.push(b"FAILOVER");
+    }
+    conn.send(&psync).await.map_err(early)?;
     let reply = conn.line().await.map_err(early)?;
     let mut words = reply.split(' ');
-    match words.next() {
+    let kind = words.next();
+    if failover && super::failover::psync_asks_failover(state) {
+        match kind {
+            // The target took over: the failover is done (Redis's clearFailoverState).
+            Some("+FULLRESYNC" | "+CONTINUE") => super::failover::clear(state),
+            // A transient refusal: the link tries again, still failing over.
+            _ if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") => {}
+            _ => {
+                super::failover::abort(state, "Failover target rejected psync request");
+                return Ok(());
+            }
+        }
+    }
+    match kind {
         Some("+FULLRESYNC") => {
             let (Some(id), Some(off)) = (words.next(), words.next()) else {
                 return Err(early(format!("bad FULLRESYNC reply: {reply}")));
@@ -515,18 +556,17 @@ async fn session(
             if !link.set_status(generation, LinkStatus::Sync, state.clock.now_ms()) {
                 return Ok(());
             }
-            full_sync(state, generation, &mut conn)
+            let from = Ids {
+                replid: id.to_string(),
+                replid2: "0".repeat(40),
+                second_replid_offset: -1,
+            };
+            full_sync(state, generation, &mut conn, from, off)
                 .await
                 .map_err(early)?;
             if !link.current(generation) {
                 return Ok(());
             }
-            state.replication.set_ids(Ids {
-                replid: id.to_string(),
-                replid2: "0".repeat(40),
-                second_replid_offset: -1,
-            });
-            state.replication.set_offset(off);
             link.inner.lock().read_offset = off;
         }
         Some("+CONTINUE") => {
@@ -535,10 +575,17 @@ async fn session(
                 let mut ids = state.replication.ids();
                 if ids.replid != new_id {
                     // The primary's history changed (a failover): ours continues under its id.
+                    tracing::warn!("Master replication ID changed to {new_id}");
                     ids.replid2 = std::mem::replace(&mut ids.replid, new_id.to_string());
                     ids.second_replid_offset = state.replication.offset() as i64 + 1;
                     state.replication.set_ids(ids);
+                    // This node's replicas learn it when they reconnect (after the change, so
+                    // a full sync starting meanwhile is of the new id).
+                    state.replication.primary.disconnect_all();
                 }
+            }
+            if !state.replication.feed.is_active() {
+                super::primary::activate_replica_backlog(state);
             }
             link.inner.lock().read_offset = state.replication.offset();
         }
@@ -569,6 +616,9 @@ async fn session(
     let mut client = ClientState::new(info);
     client.master = true;
     client.must_obey = true;
+    // The database the stream is in: the RDB's repl-stream-db after a full sync, the previous
+    // link's after a partial one.
+    client.db = state.replication.stream_db();
     let mut primary = PrimaryClient { state, client };
     apply_stream(state, generation, &mut conn, &mut primary.client)
         .await
@@ -639,6 +689,8 @@ async fn full_sync(
     state: &Arc<ServerState>,
     generation: u64,
     conn: &mut Conn,
+    from: Ids,
+    offset: u64,
 ) -> Result<(), String> {
     let header = conn.line().await?;
     let Some(spec) = header.strip_prefix('$') else {
@@ -691,7 +743,8 @@ async fn full_sync(
     }
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
     let loader = state.clone();
-    let mut loading = tokio::task::spawn_blocking(move || load(&loader, generation, &temp));
+    let mut loading =
+        tokio::task::spawn_blocking(move || load(&loader, generation, &temp, from, offset));
     // A newline a second while loading refreshes the primary's view of this replica (Redis
     // counts it as an ACK), so a long load does not time the link out.
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
@@ -775,14 +828,25 @@ async fn receive(
 
 /// Replaces the data set with the RDB received at `temp`, in the exclusive section (no command
 /// runs meanwhile; they wait their turn as behind a long script): FLUSHALL, FUNCTION FLUSH, the
-/// file renamed to `dbfilename` (after the flush, whose save would replace it), then loaded.
-fn load(state: &ServerState, generation: u64, temp: &std::path::Path) -> Result<(), String> {
+/// file renamed to `dbfilename` (after the flush, whose save would replace it), then loaded;
+/// then the primary's replid and offset (`from`, `offset`) become this node's, with a new
+/// backlog. This node's own replicas are disconnected first: they resync from the new data.
+fn load(
+    state: &ServerState,
+    generation: u64,
+    temp: &std::path::Path,
+    from: Ids,
+    offset: u64,
+) -> Result<(), String> {
     let addr = "127.0.0.1:0".parse().expect("literal address");
     let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
     let mut client = ClientState::new(info);
     client.master = true;
     client.must_obey = true;
     let mut loader = PrimaryClient { state, client };
+    // No snapshot of this node is taken for a replica of its own until the new data and its
+    // offset are in place.
+    let _applying = state.replication.apply_lock.lock();
     let _pass = loop {
         match state
             .gate
@@ -800,6 +864,10 @@ fn load(state: &ServerState, generation: u64, temp: &std::path::Path) -> Result<
         let _ = std::fs::remove_file(temp);
         return Ok(());
     }
+    // Redis's replicationAttachToNewMaster: this node's replicas must resync with it.
+    state.replication.primary.disconnect_all();
+    // Until the load completes, the history this node had is gone: a retry syncs in full.
+    state.replication.link.inner.lock().has_history = false;
     let flushes: [&[Bytes]; 2] = [
         &[Bytes::from_static(b"FLUSHALL")],
         &[
@@ -842,6 +910,12 @@ fn load(state: &ServerState, generation: u64, temp: &std::path::Path) -> Result<
         stats.keys_loaded,
         stats.keys_expired
     );
+    // The primary's history is now this node's; the backlog restarts empty at its offset.
+    let repl = &state.replication;
+    repl.set_ids(from);
+    super::primary::activate_replica_backlog(state);
+    repl.set_offset(offset);
+    repl.set_stream_db(stats.repl_stream_db.unwrap_or(0));
     Ok(())
 }
 
@@ -858,8 +932,11 @@ async fn apply_stream(
         authenticated: true,
     };
     let mut decoder = RequestDecoder::new();
-    // Bytes of a transaction being received, applied at its EXEC.
-    let mut pending: u64 = 0;
+    // The bytes of `conn.buf` as received, ahead of the decoder: what each request took from
+    // the buffer is taken from here too, to be counted and proxied as it came.
+    let mut raw = BytesMut::from(&conn.buf[..]);
+    // Bytes of requests decoded and not counted yet (a transaction's, until its EXEC).
+    let mut pending = BytesMut::new();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     ack.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first ACK at once: a diskless transfer puts this replica online on it.
@@ -868,43 +945,34 @@ async fn apply_stream(
     link.note_io(conn.buf.len() as u64, state.clock.now_ms(), true);
     loop {
         loop {
-            let before = conn.buf.len();
             let request = decoder
                 .decode(&mut conn.buf, limits)
                 .map_err(|e| format!("{} from MASTER", e.0))?;
+            let used = raw.len() - conn.buf.len();
+            pending.extend_from_slice(&raw.split_to(used));
             let Some(request) = request else { break };
-            let used = (before - conn.buf.len()) as u64;
             if !link.current(generation) {
                 return Ok(());
             }
-            let Request::Command(argv) = request else {
-                pending += used;
-                if client.multi.is_none() {
-                    applied(state, std::mem::take(&mut pending));
+            match request {
+                Request::Command(argv) if argv[0].eq_ignore_ascii_case(b"replconf") => {
+                    // The replication protocol's own requests, answered by the link (the ACK
+                    // is of the bytes before this one, as Redis's).
+                    if argv
+                        .get(1)
+                        .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
+                    {
+                        send_ack(state, conn).await?;
+                    }
                 }
-                continue;
-            };
-            if argv[0].eq_ignore_ascii_case(b"replconf") {
-                // The replication protocol's own requests, answered by the link.
-                if argv
-                    .get(1)
-                    .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"))
-                {
-                    send_ack(state, conn).await?;
+                Request::Command(argv) => {
+                    apply_command(state, client, &argv, &mut pending).await;
+                    continue;
                 }
-            } else {
-                let reply = dispatch::execute_async(state, client, &argv).await;
-                if let crate::protocol::Reply::Error(text) = &reply {
-                    tracing::warn!(
-                        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
-                        String::from_utf8_lossy(text),
-                        String::from_utf8_lossy(&argv[0])
-                    );
-                }
+                Request::Empty => {}
             }
-            pending += used;
             if client.multi.is_none() {
-                applied(state, std::mem::take(&mut pending));
+                applied(state, client, &mut pending);
             }
         }
         if client.info.is_killed() {
@@ -914,6 +982,7 @@ async fn apply_stream(
             _ = client.info.kill_notify.notified() => {}
             read = conn.fill() => {
                 let n = read?;
+                raw.extend_from_slice(&conn.buf[conn.buf.len() - n..]);
                 link.note_io(n as u64, state.clock.now_ms(), true);
             }
             _ = ack.tick() => {
@@ -924,6 +993,58 @@ async fn apply_stream(
                 send_ack(state, conn).await?;
             }
         }
+    }
+}
+
+/// Runs one command of the stream as the primary's client (waiting as `execute_async` does
+/// for a pause, the gate or a shard), and counts its bytes (`pending`) once it ran, outside a
+/// transaction, under `apply_lock`: a snapshot for this node's replicas is of the data before
+/// the command and its offset, or after both.
+async fn apply_command(
+    state: &ServerState,
+    client: &mut ClientState,
+    argv: &[Bytes],
+    pending: &mut BytesMut,
+) {
+    let _turn = crate::engine::client_pause::wait_unpaused(state, client, argv).await;
+    let mut tries = 0u32;
+    let reply = loop {
+        let outcome = {
+            // Never waited for on a worker: a full sync may hold it while it waits for the gate
+            // (behind a long script).
+            match state.replication.apply_lock.try_lock() {
+                Some(_applying) => {
+                    let outcome = crate::keyspace::lock_rules::as_async_task(|| {
+                        dispatch::try_execute(state, client, argv)
+                    });
+                    if outcome.is_ok() && client.multi.is_none() {
+                        applied(state, client, pending);
+                    }
+                    outcome
+                }
+                None => Err(crate::gate::Wait::Contended),
+            }
+        };
+        match outcome {
+            Ok(reply) => break reply,
+            Err(crate::gate::Wait::Turn) => state.gate.wait_turn(&state.scripting.busy).await,
+            Err(_) => {
+                // Held by running commands for microseconds; yield first, then nap.
+                tries += 1;
+                if tries < 64 {
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+    };
+    if let crate::protocol::Reply::Error(text) = &reply {
+        tracing::warn!(
+            "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+            String::from_utf8_lossy(text),
+            String::from_utf8_lossy(&argv[0])
+        );
     }
 }
 

@@ -56,6 +56,12 @@ impl Server {
         panic!("ferrocache did not start on a free port");
     }
 
+    /// Starts ferrocache on a given port in `dir` (a node restarted where it was); None if
+    /// the port is taken.
+    pub fn start_at(dir: PathBuf, port: u16, args: &[&str]) -> Option<Server> {
+        Server::try_start(&dir, args, &[], port)
+    }
+
     fn try_start(dir: &Path, args: &[&str], env: &[(&str, &str)], port: u16) -> Option<Server> {
         let dir = dir.to_path_buf();
         let log = dir.join("ferrocache.log");

@@ -60,7 +60,8 @@ pub static DOCS: &[Doc] = &[
     Doc::new("debug", "")
         .complexity("Depends on subcommand.")
         .syscmd(),
-    Doc::new("failover", "?TO:target:block(host port:int ?FORCE) ?ABORT ?TIMEOUT:milliseconds:int"),
+    Doc::new("failover", "?TO:target:block(host port:int ?FORCE) ?ABORT ?TIMEOUT:milliseconds:int")
+        .complexity("O(1)"),
     Doc::new("flushall", "?async:oneof(ASYNC@4.0.0 SYNC@6.2.0)")
         .complexity("O(N) where N is the total number of keys in all databases")
         .history(&[("4.0.0", "Added the `ASYNC` flushing mode modifier."), ("6.2.0", "Added the `SYNC` flushing mode modifier.")]),

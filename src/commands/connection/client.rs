@@ -639,15 +639,12 @@ fn pause(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let now = ctx.now_ms;
     let until = now.saturating_add(timeout as u64).min(i64::MAX as u64);
-    let state = ctx.state;
-    state
-        .pause
-        .pause(&state.keyspace.tunables.expiry, mode, until, now);
+    ctx.state.pause.pause(mode, until, now);
     Ok(Reply::Ok)
 }
 
 fn unpause(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    ctx.state.pause.unpause(&ctx.state.keyspace.tunables.expiry);
+    ctx.state.pause.unpause();
     Ok(Reply::Ok)
 }
 

@@ -648,14 +648,17 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
 
 fn replication(state: &ServerState, s: &mut Section) {
     // role and, on a replica, the link's fields; then the connected replicas (a replica may
-    // have its own, as in Redis's chained replication, though this one serves none yet).
+    // have its own: chained replication).
     for (name, value) in crate::replication::replica::info_fields(state) {
         s.field(name, value);
     }
     for (name, value) in crate::replication::primary::info_fields(state) {
         s.field(&name, value);
     }
-    s.field("master_failover_state", "no-failover");
+    s.field(
+        "master_failover_state",
+        state.replication.failover.phase().name(),
+    );
     let ids = state.replication.ids();
     s.field("master_replid", ids.replid);
     s.field("master_replid2", ids.replid2);

@@ -49,6 +49,11 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// Redis's `replicaofCommand`: `NO ONE` promotes, `host port` (port 0..65535) starts the link.
 fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let state = ctx.state;
+    if state.replication.failover.in_progress() {
+        return Err(CommandError::err(
+            "REPLICAOF not allowed while failing over.",
+        ));
+    }
     if argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one") {
         if state.replication.is_replica() {
             crate::replication::replica::promote(state);
