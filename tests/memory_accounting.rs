@@ -314,10 +314,12 @@ fn memory_subcommands_answer_as_redis_does() {
 /// Small aggregates (10 short members, within Redis's listpack/intset limits): MEMORY USAGE of
 /// one key counts what the allocator really holds for it. Per key the allocator grows by
 /// MEMORY USAGE plus the keyspace's share outside any key (slab slot, access stamp, hash index
-/// buckets: under 32 bytes here), never by less.
+/// buckets: under 32 bytes here), never by less. 100k keys: the allocator's statistics move by
+/// up to a couple of megabytes with its per-thread caches, which 20k keys did not absorb on a
+/// busy machine.
 #[test]
 fn memory_usage_of_small_collections_matches_the_allocator() {
-    const N: usize = 20_000;
+    const N: usize = 100_000;
     let members: Vec<String> = (1..=10).map(|i| format!("job:{i}")).collect();
     let numbers: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
     for kind in ["zset", "hash", "intset", "set", "list"] {
