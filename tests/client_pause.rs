@@ -1,8 +1,9 @@
 //! CLIENT PAUSE / UNPAUSE against the real binary with real connections: WRITE holds writes
 //! (and may-replicate commands) but not reads, held requests resume in the order they arrived,
-//! ALL holds every command (seen through the metrics endpoint, which is not a client), keys do
-//! not expire and are not evicted while paused. No timing assertion: held requests are observed through INFO's
-//! `blocked_clients` and released with CLIENT UNPAUSE; pauses are far longer than the tests.
+//! ALL holds every command (seen through the metrics endpoint, which is not a client), keys
+//! neither expire nor are evicted while paused. No timing assertion: held requests are observed
+//! through INFO's `blocked_clients` and released with CLIENT UNPAUSE; pauses are far longer
+//! than the tests.
 
 mod common;
 use common::{RawClient, Server};
