@@ -583,3 +583,226 @@ pub fn acl(data: &[u8]) -> Result<(), Broken> {
         })
     })
 }
+
+/// The commands `command_args` runs, picked by the input's first byte.
+const ARG_COMMANDS: [&[u8]; 4] = [b"BITFIELD", b"BITFIELD_RO", b"SORT", b"SORT_RO"];
+
+/// Keys of every type `command_args` finds in place: strings (bits, numbers and weights for
+/// BY), a list, a set, a sorted set, and hashes whose fields BY and GET name (`h_*->f`), plus a
+/// user whose key patterns are not `~*` (BY and GET refused, as Redis's ACL rule).
+const ARG_FIXTURE: &[&[&[u8]]] = &[
+    &[b"SET", b"s", b"\x00\xffbitmap\x80"],
+    &[b"SET", b"n", b"12345"],
+    &[b"RPUSH", b"l", b"3", b"1", b"2", b"10", b"-1.5"],
+    &[b"RPUSH", b"la", b"pear", b"apple", b"fig", b"a", b"c"],
+    &[b"SADD", b"st", b"5", b"4", b"x", b"1"],
+    &[b"ZADD", b"z", b"1", b"c", b"2", b"b", b"3", b"a"],
+    &[
+        b"MSET", b"w_1", b"3", b"w_2", b"1", b"w_3", b"2", b"w_a", b"nan", b"w_b", b"-inf",
+    ],
+    &[b"MSET", b"o_1", b"one", b"o_a", b"A", b"o_c", b"C"],
+    &[b"HSET", b"h_1", b"f", b"9", b"g", b"x"],
+    &[b"HSET", b"h_2", b"f", b"8"],
+    &[b"HSET", b"h_a", b"f", b"7", b"g", b"y"],
+    &[b"HSET", b"h_c", b"f", b"not a number"],
+    &[
+        b"ACL", b"SETUSER", b"fz", b"reset", b"on", b"nopass", b"+@all", b"~s", b"~l*", b"~st",
+        b"~z", b"~d*",
+    ],
+];
+
+/// Whether `reply` is a BITFIELD reply: an array of integers and nulls (OVERFLOW FAIL).
+fn bitfield_shape(reply: &Reply) -> bool {
+    match reply {
+        Reply::Array(items) => items
+            .iter()
+            .all(|r| matches!(r, Reply::Int(_) | Reply::Nil)),
+        _ => false,
+    }
+}
+
+/// Whether `reply` is a SORT reply: an array of strings and nulls, or a count with STORE.
+fn sort_shape(reply: &Reply, readonly: bool) -> bool {
+    match reply {
+        Reply::Array(items) => items
+            .iter()
+            .all(|r| matches!(r, Reply::Bulk(_) | Reply::Nil)),
+        Reply::Int(n) => !readonly && *n >= 0,
+        _ => false,
+    }
+}
+
+/// The end of the complete RESP2/RESP3 value at `at` in `buf` (None: malformed or cut short).
+fn resp_end(buf: &[u8], at: usize, depth: usize) -> Option<usize> {
+    if depth > 64 {
+        return None;
+    }
+    let line = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+    let header = std::str::from_utf8(buf.get(at + 1..line)?).ok()?;
+    let next = line + 2;
+    match *buf.get(at)? {
+        b'+' | b'-' | b'_' | b'#' | b',' => Some(next),
+        b':' | b'(' => header.parse::<i128>().ok().map(|_| next),
+        b'$' | b'=' | b'!' => match header.parse::<i64>().ok()? {
+            -1 => Some(next),
+            n if n >= 0 => {
+                let end = next + n as usize;
+                (buf.get(end..end + 2)? == b"\r\n").then_some(end + 2)
+            }
+            _ => None,
+        },
+        kind @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
+            let n = match header.parse::<i64>().ok()? {
+                -1 if kind == b'*' => return Some(next),
+                n if n >= 0 => n as usize,
+                _ => return None,
+            };
+            let n = if matches!(kind, b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            };
+            let mut end = next;
+            for _ in 0..n {
+                end = resp_end(buf, end, depth + 1)?;
+            }
+            // An attribute precedes the value it describes.
+            if kind == b'|' {
+                end = resp_end(buf, end, depth + 1)?;
+            }
+            Some(end)
+        }
+        _ => None,
+    }
+}
+
+/// The key SORT's options (after the key) store into, walked as SORT parses them: the last
+/// STORE wins, and the words after LIMIT, BY and GET are their values.
+fn sort_store_key<'a>(options: &[&'a [u8]]) -> Option<&'a [u8]> {
+    let mut store = None;
+    let mut j = 0;
+    while j < options.len() {
+        let left = options.len() - j - 1;
+        let word = options[j].to_ascii_lowercase();
+        match &word[..] {
+            b"asc" | b"desc" | b"alpha" => j += 1,
+            b"limit" if left >= 2 => j += 3,
+            b"store" if left >= 1 => {
+                store = Some(options[j + 1]);
+                j += 2;
+            }
+            b"by" | b"get" if left >= 1 => j += 2,
+            _ => return None,
+        }
+    }
+    store
+}
+
+/// Checks that a reply encodes to exactly one well-formed value in RESP2 and in RESP3, and
+/// that an error is one line starting with an upper-case code.
+fn well_formed(what: &str, reply: &Reply) -> Result<(), Broken> {
+    if let Reply::Error(text) = reply {
+        let code = text.split(|&b| b == b' ').next().unwrap_or_default();
+        if code.is_empty()
+            || !code
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
+            || text.iter().any(|&b| b == b'\r' || b == b'\n')
+        {
+            return Err(format!("{what}: malformed error {:?}", lossy(text)));
+        }
+    }
+    for protocol in [
+        crate::protocol::Protocol::Resp2,
+        crate::protocol::Protocol::Resp3,
+    ] {
+        let mut out = BytesMut::new();
+        reply.encode(protocol, &mut out);
+        if resp_end(&out, 0, 0) != Some(out.len()) {
+            return Err(format!(
+                "{what}: the {protocol:?} encoding is not one value: {:?}",
+                lossy(&out[..out.len().min(300)])
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// BITFIELD, BITFIELD_RO, SORT and SORT_RO argument parsing and execution, through dispatch
+/// on a server holding keys of every type (`ARG_FIXTURE`) with a 1 MB proto-max-bulk-len,
+/// which bounds bit offsets as in Redis (a BITFIELD write grows a string to at most 1 MB).
+/// Input: a mode byte (bits 0-1: the command; bit 2: run as a user without access to every
+/// key, so BY and GET are refused), a separator byte, then the arguments after the command
+/// name separated by it (the first is the key: `s`, `n`, `l`, `la`, `st`, `z`, `h_1` ...).
+///
+/// Properties: the reply is an error or the command's shape (BITFIELD: integers and nulls;
+/// SORT: strings and nulls, or the count STORE wrote), one well-formed value in RESP2 and
+/// RESP3; a read-only form that succeeds gives what the writing form gives with the same
+/// arguments; SORT ... STORE leaves a list of the length it answered; the peak allocation stays
+/// within the fixed allowance.
+pub fn command_args(data: &[u8]) -> Result<(), Broken> {
+    let [mode, sep, rest @ ..] = data else {
+        return Ok(());
+    };
+    let command = ARG_COMMANDS[usize::from(mode & 3)];
+    let restricted = mode & 4 != 0;
+    let mut argv: Vec<&[u8]> = vec![command];
+    if !rest.is_empty() {
+        argv.extend(rest.split(|b| b == sep));
+    }
+    with_server(|state, client| {
+        for line in ARG_FIXTURE {
+            if let Reply::Error(e) = run(state, client, line) {
+                return Err(format!(
+                    "fixture {:?} failed: {}",
+                    lossy(line[0]),
+                    lossy(&e)
+                ));
+            }
+        }
+        if restricted {
+            run(state, client, &[b"AUTH", b"fz", b"x"]);
+        }
+        let result = bounded("BITFIELD/SORT", data.len(), || {
+            let reply = run(state, client, &argv);
+            let what = format!("{} with {} arguments", lossy(command), argv.len() - 1);
+            well_formed(&what, &reply)?;
+            let readonly = mode & 1 != 0;
+            let is_sort = mode & 2 != 0;
+            let shaped = if is_sort {
+                sort_shape(&reply, readonly)
+            } else {
+                bitfield_shape(&reply)
+            };
+            if !shaped && !matches!(reply, Reply::Error(_)) {
+                return Err(format!("{what}: replied {reply:?}"));
+            }
+            if readonly && !matches!(reply, Reply::Error(_)) {
+                let writing = ARG_COMMANDS[usize::from(mode & 2)];
+                let mut again = argv.clone();
+                again[0] = writing;
+                let other = run(state, client, &again);
+                if other != reply {
+                    return Err(format!(
+                        "{what}: {} replied {reply:?} but {} replied {other:?}",
+                        lossy(command),
+                        lossy(writing)
+                    ));
+                }
+            }
+            if let (true, Reply::Int(n)) = (is_sort, &reply) {
+                if let Some(dest) = sort_store_key(&argv[2..]) {
+                    let len = run(state, client, &[b"LLEN", dest]);
+                    if len != Reply::Int(*n) {
+                        return Err(format!("{what}: STORE answered {n}, LLEN gives {len:?}"));
+                    }
+                }
+            }
+            Ok(())
+        });
+        if restricted {
+            run(state, client, &[b"AUTH", b"default", b"x"]);
+        }
+        result
+    })
+}

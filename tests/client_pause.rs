@@ -1,8 +1,9 @@
 //! CLIENT PAUSE / UNPAUSE against the real binary with real connections: WRITE holds writes
 //! (and may-replicate commands) but not reads, held requests resume in the order they arrived,
-//! ALL holds every command (seen through the metrics endpoint, which is not a client), keys do
-//! not expire while paused. No timing assertion: held requests are observed through INFO's
-//! `blocked_clients` and released with CLIENT UNPAUSE; pauses are far longer than the tests.
+//! ALL holds every command (seen through the metrics endpoint, which is not a client), keys
+//! neither expire nor are evicted while paused. No timing assertion: held requests are observed
+//! through INFO's `blocked_clients` and released with CLIENT UNPAUSE; pauses are far longer
+//! than the tests.
 
 mod common;
 use common::{RawClient, Server};
@@ -173,6 +174,49 @@ fn keys_do_not_expire_during_a_pause() {
     assert_eq!(cmd(&mut admin, &["CLIENT", "UNPAUSE"]), "+OK\r\n");
     assert_eq!(cmd(&mut admin, &["GET", "soon"]), "$-1\r\n");
     assert_eq!(cmd(&mut admin, &["DBSIZE"]), ":0\r\n");
+}
+
+/// No eviction during a pause either (Redis's performEvictions): a dataset over maxmemory is
+/// left whole, and commands are not refused with -OOM, until the pause ends; the first command
+/// after UNPAUSE evicts.
+#[test]
+fn keys_are_not_evicted_during_a_pause() {
+    let server = Server::start(&["--maxmemory-policy", "allkeys-random"]);
+    let mut admin = server.raw();
+    let value = "x".repeat(1000);
+    for i in 0..2000 {
+        assert_eq!(
+            cmd(&mut admin, &["SET", &format!("k{i}"), &value]),
+            "+OK\r\n"
+        );
+    }
+    assert_eq!(
+        cmd(&mut admin, &["CLIENT", "PAUSE", "1000000", "WRITE"]),
+        "+OK\r\n"
+    );
+    // 1 MB is far below what 2000 values of 1 KB hold.
+    assert_eq!(
+        cmd(&mut admin, &["CONFIG", "SET", "maxmemory", "1mb"]),
+        "+OK\r\n"
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            cmd(&mut admin, &["GET", "k0"]),
+            format!("$1000\r\n{value}\r\n")
+        );
+        assert_eq!(cmd(&mut admin, &["DBSIZE"]), ":2000\r\n");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = cmd(&mut admin, &["INFO", "stats"]);
+    assert!(info.contains("evicted_keys:0\r\n"), "{info}");
+    assert_eq!(cmd(&mut admin, &["CLIENT", "UNPAUSE"]), "+OK\r\n");
+    cmd(&mut admin, &["PING"]);
+    let left: u64 = cmd(&mut admin, &["DBSIZE"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(left < 2000, "nothing evicted after the pause: {left} keys");
 }
 
 fn free_port() -> u16 {

@@ -190,3 +190,73 @@ fn pause_cron_stops_active_expiry() {
     }
     assert!(reclaimed);
 }
+
+/// DEBUG HELP lists exactly what DEBUG runs: each subcommand it names, called with arguments
+/// of the shape its synopsis gives, is known (whatever it then answers), and Redis's
+/// subcommands ferrocache leaves out answer Redis's unknown-subcommand text.
+#[test]
+fn every_subcommand_debug_help_lists_is_known() {
+    let server = Server::start(&["--enable-debug-command", "yes"]);
+    let mut c = server.raw();
+    c.cmd(&["SET", "k", "v"]);
+    let help = cmd(&mut c, &["DEBUG", "HELP"]);
+    let lines: Vec<&str> = help
+        .split("\r\n")
+        .filter(|l| l.starts_with('+'))
+        .map(|l| &l[1..])
+        .collect();
+    assert!(lines[0].starts_with("DEBUG <subcommand>"), "{help}");
+    let mut names = Vec::new();
+    for line in lines.iter().skip(1).filter(|l| !l.starts_with(' ')) {
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap();
+        names.push(name.to_string());
+        // Mandatory arguments only: the words outside [...].
+        let mut depth = 0;
+        let mut args = vec!["DEBUG".to_string(), name.to_string()];
+        for w in words {
+            if w.starts_with('[') {
+                depth += w.matches('[').count();
+            }
+            if depth == 0 {
+                args.push(
+                    match w {
+                        "<0|1>" => "1",
+                        "<key>" => "k",
+                        "<type>" => "string",
+                        "<seconds>" | "<size>" | "<count>" => "0",
+                        _ => "x",
+                    }
+                    .to_string(),
+                );
+            }
+            depth -= w.matches(']').count().min(depth);
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let reply = cmd(&mut c, &argv);
+        assert!(
+            !reply.contains("unknown subcommand"),
+            "DEBUG HELP lists {line:?}, but {argv:?} answers {reply:?}"
+        );
+    }
+    for name in [
+        "CHANGE-REPL-ID",
+        "LOADAOF",
+        "PROTOCOL",
+        "QUICKLIST-PACKED-THRESHOLD",
+        "RELOAD",
+        "SET-ACTIVE-EXPIRE",
+        "SLEEP",
+        "STRINGMATCH-LEN",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+    for name in ["SEGFAULT", "PANIC", "RESTART", "LISTPACK", "HTSTATS"] {
+        assert_eq!(
+            cmd(&mut c, &["DEBUG", name]),
+            format!(
+                "-ERR unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP.\r\n"
+            )
+        );
+    }
+}

@@ -15,7 +15,8 @@
 //!                         command whose reply is silenced); any frame either server sends
 //!                         anyway is read, and compared, by the next command.
 //!   `@read`               read one more frame from both (a second push of one command).
-//! Each script starts on fresh connections after FLUSHALL, in RESP2.
+//! Each script starts on fresh connections after FLUSHALL, in RESP2, and ends with a PING whose
+//! reply is awaited (after any frame still queued), so every request ran before the next script.
 
 mod common;
 use common::{RawClient, Server};
@@ -125,6 +126,25 @@ fn run_script(
     commands
 }
 
+/// Waits until a server has run every request of a script before its connection is dropped:
+/// sends a PING carrying a marker (allowed in every connection mode) and reads frames until its
+/// reply comes back (or the script closed the connection). A script that leaves frames unread
+/// (event pushes its PINGs do not drain) would otherwise close a socket with unread data, which
+/// resets the connection, and a server may then never run the script's last requests (such as
+/// the CONFIG SET that puts notify-keyspace-events back for the next scripts).
+fn settle(c: &mut RawClient) {
+    const MARKER: &[u8] = b"end-of-script-9f1c";
+    c.send(&[b"PING", MARKER]);
+    for _ in 0..100_000 {
+        match c.read_reply() {
+            None => return,
+            Some(frame) if frame.windows(MARKER.len()).any(|w| w == MARKER) => return,
+            Some(_) => {}
+        }
+    }
+    panic!("no reply to the end-of-script PING");
+}
+
 #[test]
 fn scripts_match_redis_server() {
     let Some(redis_server) = Server::start_redis(&["--enable-debug-command", "yes"]) else {
@@ -154,6 +174,8 @@ fn scripts_match_redis_server() {
             assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
         }
         total += run_script(&name, &text, &mut ours, &mut redis, &mut mismatches);
+        settle(&mut ours);
+        settle(&mut redis);
     }
     if !mismatches.is_empty() {
         let mut report = format!(

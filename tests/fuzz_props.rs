@@ -203,3 +203,8 @@ fn the_allocation_count_sees_a_parse_allocating() {
     let (_, peak) = fuzz_api::alloc::peak_during(|| ());
     assert!(peak.unwrap() < 1 << 20);
 }
+
+#[test]
+fn bitfield_and_sort_arguments() {
+    check("command_args", fuzz_api::command_args, 3000);
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets (tests/fuzz/seeds/<target>/*.bin) from valid
 inputs: the differential scripts as client traffic, DUMP payloads, an RDB file and an AOF that a
-real redis-server wrote, redis.conf samples and ACL rules. Each file is one input in the layout
+real redis-server wrote, redis.conf samples, ACL rules and BITFIELD/SORT arguments. Each file is one input in the layout
 its target reads (see src/fuzz_api.rs). Run from the repository root; needs redis-server.
 
     python3 tests/fuzz/make_seeds.py
+    python3 tests/fuzz/make_seeds.py command_args    # only that target's seeds
 """
 
 import glob
@@ -202,7 +203,53 @@ def acl_seeds():
           b"user bob off resetchannels (~x +get) (+set ~y)\n")
 
 
+COMMAND_ARGS = [b"BITFIELD", b"BITFIELD_RO", b"SORT", b"SORT_RO"]
+FIXTURE_KEYS = [b"s", b"n", b"l", b"la", b"st", b"z", b"h_1", b"nosuch"]
+
+
+def command_args_seeds():
+    """BITFIELD/SORT lines of the differential scripts, on their own key and on a key of the
+    target's fixture (fuzz_api::ARG_FIXTURE), plus the fixture's BY/GET patterns."""
+    lines = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests/differential/*.redis"))):
+        for line in script_lines(path):
+            argv = words_of(line)
+            if argv and argv[0].upper() in COMMAND_ARGS and len(argv) >= 2:
+                lines.append(argv)
+    lines += [
+        [b"SORT", b"l", b"BY", b"w_*", b"GET", b"#", b"GET", b"o_*", b"GET", b"h_*->f"],
+        [b"SORT", b"st", b"BY", b"h_*->f", b"DESC", b"LIMIT", b"1", b"2", b"STORE", b"dst"],
+        [b"SORT_RO", b"la", b"ALPHA", b"BY", b"nosort", b"GET", b"h_*->g"],
+        [b"SORT", b"z", b"BY", b"w_*", b"ALPHA", b"LIMIT", b"-1", b"4294967296"],
+        [b"BITFIELD", b"s", b"OVERFLOW", b"FAIL", b"INCRBY", b"u2", b"#1", b"3", b"GET", b"i64", b"0"],
+        [b"BITFIELD", b"n", b"SET", b"u8", b"#1048575", b"255", b"OVERFLOW", b"SAT", b"INCRBY", b"i7", b"8388599", b"-100"],
+        [b"BITFIELD_RO", b"s", b"GET", b"u63", b"#0", b"GET", b"i1", b"8388607"],
+    ]
+    seen = set()
+    n = 0
+    for argv in lines:
+        cmd = COMMAND_ARGS.index(argv[0].upper())
+        # its own key and one of the fixture's, in turn
+        for key in [argv[1], FIXTURE_KEYS[len(seen) % len(FIXTURE_KEYS)]]:
+            args = [key] + argv[2:]
+            sep = next(b for b in b"\x00\n\x01 " if all(bytes([b]) not in a for a in args))
+            for restricted in (0, 4) if cmd >= 2 else (0,):
+                data = bytes([cmd | restricted, sep]) + bytes([sep]).join(args)
+                if data in seen or len(data) > SEED_BYTES_MAX:
+                    continue
+                seen.add(data)
+                write("command_args", "%s-%d" % (argv[0].decode().lower(), n), data)
+                n += 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["command_args"]:
+        # only this target's seeds (needs no redis-server)
+        for old in glob.glob(os.path.join(OUT, "command_args", "*.bin")):
+            if not os.path.basename(old).startswith("regress-"):
+                os.remove(old)
+        command_args_seeds()
+        sys.exit(0)
     # regress-*.bin are inputs that once failed (kept by hand); everything else is regenerated
     for old in glob.glob(os.path.join(OUT, "*", "*.bin")):
         if not os.path.basename(old).startswith("regress-"):
@@ -211,6 +258,7 @@ if __name__ == "__main__":
     server_seeds()
     config_seeds()
     acl_seeds()
+    command_args_seeds()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)

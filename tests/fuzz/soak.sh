@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided soak run of one fuzz target (or all of them) with libFuzzer:
 #
-#     bash tests/fuzz/soak.sh TARGET SECONDS     # request restore rdb aof config acl, or all
+#     bash tests/fuzz/soak.sh TARGET SECONDS     # request restore rdb aof config acl command_args, or all
 #
 # Builds fuzz/ with cargo-fuzz on the stable toolchain (no sanitizer: `--sanitizer none`; the
 # targets check their own properties and peak allocation, see src/fuzz_api.rs), seeds
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGETS=(request restore rdb aof config acl)
+TARGETS=(request restore rdb aof config acl command_args)
 target=${1:?usage: soak.sh TARGET|all SECONDS}
 seconds=${2:?usage: soak.sh TARGET|all SECONDS}
 

@@ -543,7 +543,12 @@ pub fn command_info(full_name: &str, spec: &'static CommandSpec) -> Reply {
         Reply::Set(cats),
         Reply::Set(statuses_bulk(tips(full_name))),
         Reply::Set(key_specs(full_name, spec)),
-        Reply::Set(subs),
+        // Redis answers an empty set when there are no subcommands, else an array.
+        if spec.subcommands.is_empty() {
+            Reply::Set(subs)
+        } else {
+            Reply::Array(subs)
+        },
     ])
 }
 
