@@ -46,10 +46,7 @@ const LATER: &[(&str, &str)] = &[
 ];
 
 /// Commands redis-server 7.0.15 has that ferrocache does not (docs/compatibility.md says so).
-const ABSENT: &[(&str, &str)] = &[(
-    "failover",
-    "not implemented: chained replication and FAILOVER are listed as missing in docs/compatibility.md",
-)];
+const ABSENT: &[(&str, &str)] = &[];
 
 /// Fields where ferrocache follows the Redis version it reports (7.4) rather than 7.0.15:
 /// (command, field, why).
