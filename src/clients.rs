@@ -5,6 +5,7 @@
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -305,4 +306,97 @@ impl ClientRegistry {
     pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.clients.lock().get(&id).cloned()
     }
+}
+
+/// Reply buffer size a connection keeps (net/client.rs READ_CHUNK_BYTES), reported as `rbs=`
+/// and, as the peak Redis starts from, `rbp=`.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// The fixed part of a client's memory in `tot-mem=` (Redis counts its `client` struct).
+const CLIENT_STRUCT_BYTES: usize = 1024;
+
+/// One queued command's record in `tot-mem=` (Redis's `multiCmd`).
+const QUEUED_COMMAND_BYTES: usize = 24;
+
+/// What the calling connection knows of itself ahead of its shared record (which is published
+/// after each batch): CLIENT LIST / CLIENT INFO and ACL LOG describe the caller from this.
+pub struct OwnView<'a> {
+    /// The command running, with its subcommand (`cmd=`).
+    pub cmd: &'a str,
+    /// Commands queued since MULTI and their arguments' bytes (`multi=`, `multi-mem=`).
+    pub multi: Option<(usize, usize)>,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    /// The batch being run: bytes parsed and the buffer's capacity (`qbuf=`, `qbuf-free=`).
+    pub query_batch: (usize, usize),
+    /// The running command's arguments: bytes and count (`argv-mem=`, `tot-mem=`).
+    pub argv_mem: usize,
+    pub argc: usize,
+}
+
+/// One CLIENT LIST line, fields and order as Redis 7.2's `catClientInfoString`. `own` is given
+/// when `client` is the caller: its `cmd=` is the command it runs and its query buffer the batch
+/// it runs, as Redis trims it only after.
+pub fn client_line(client: &ClientInfo, own: Option<&OwnView<'_>>, now_ms: u64) -> String {
+    let mut details = client.details.lock().clone();
+    let cmd = match own {
+        Some(own) => {
+            details.multi = own.multi.map_or(-1, |(queued, _)| queued as i64);
+            details.multi_mem = own.multi.map_or(0, |(_, mem)| mem);
+            details.no_evict = own.no_evict;
+            details.no_touch = own.no_touch;
+            (details.query_buf, details.query_buf_free) =
+                (own.query_batch.0, own.query_batch.1 - own.query_batch.0);
+            details.argv_mem = own.argv_mem;
+            details.argc = own.argc;
+            details.output_buf = 0;
+            own.cmd.to_string()
+        }
+        None => client.last_cmd.get().unwrap_or("NULL").to_string(),
+    };
+    if details.multi <= 0 {
+        details.multi_mem = 0;
+    }
+    let queued = details.multi.max(0) as usize;
+    let age_s = now_ms.saturating_sub(client.created_ms) / 1000;
+    let idle_s = now_ms.saturating_sub(client.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
+    // Redis's getClientMemoryUsage over our buffers: output pending, the query buffer's
+    // allocation, the client record with its reply buffer, the arguments held with a pointer
+    // each, the transaction's commands.
+    let tot_mem = details.output_buf
+        + details.query_buf
+        + details.query_buf_free
+        + CLIENT_STRUCT_BYTES
+        + READ_BUFFER_BYTES
+        + details.argv_mem
+        + details.argc * std::mem::size_of::<usize>()
+        + details.multi_mem
+        + queued * QUEUED_COMMAND_BYTES;
+    let events = if details.output_buf > 0 { "rw" } else { "r" };
+    let mut line = String::with_capacity(320);
+    let _ = write!(
+        line,
+        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={READ_BUFFER_BYTES} rbp={READ_BUFFER_BYTES} obl=0 oll=0 omem={} tot-mem={tot_mem} events={events} cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        client.id,
+        client.addr,
+        client.local_addr,
+        client.fd,
+        String::from_utf8_lossy(&details.name),
+        details.flag_letters(),
+        details.db,
+        details.sub,
+        details.psub,
+        details.ssub,
+        details.multi,
+        details.query_buf,
+        details.query_buf_free,
+        details.argv_mem,
+        details.multi_mem,
+        details.output_buf,
+        details.user,
+        details.resp,
+        String::from_utf8_lossy(&details.lib_name),
+        String::from_utf8_lossy(&details.lib_ver),
+    );
+    line
 }

@@ -510,7 +510,10 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
             }
             if !config.user_lines.is_empty() {
                 with_server(|state, _| {
-                    let _ = crate::acl::file::parse_config_lines(state, &config.user_lines);
+                    let _ = crate::acl::file::parse_config_lines(
+                        &crate::acl::rule_env(&state.registry, &state.config),
+                        &config.user_lines,
+                    );
                 });
             }
         }
@@ -529,8 +532,12 @@ pub fn config(data: &[u8]) -> Result<(), Broken> {
 /// A user must survive ACL SAVE then ACL LOAD: its saved line parses back to the same rules.
 fn rules_round_trip(name: &[u8], rules: &UserRules, state: &ServerState) -> Result<(), Broken> {
     let line = crate::acl::file::file_line(name, rules);
-    let loaded = crate::acl::file::parse_text(state, "fuzz.acl", &line)
-        .map_err(|e| format!("saved line {:?} does not load: {e}", lossy(&line)))?;
+    let loaded = crate::acl::file::parse_text(
+        &crate::acl::rule_env(&state.registry, &state.config),
+        "fuzz.acl",
+        &line,
+    )
+    .map_err(|e| format!("saved line {:?} does not load: {e}", lossy(&line)))?;
     match &loaded[..] {
         [(n, again)] if n == name && again.describe() == rules.describe() => Ok(()),
         other => Err(format!(
@@ -564,7 +571,7 @@ pub fn acl(data: &[u8]) -> Result<(), Broken> {
                 let Ok(words) = crate::acl::rules::merge_selector_args(&words) else {
                     return Ok(());
                 };
-                let env = crate::acl::rule_env(state);
+                let env = crate::acl::rule_env(&state.registry, &state.config);
                 let mut rules = UserRules::new(env.all_channels_by_default);
                 for word in &words {
                     if rules.apply(word, &env).is_err() {
@@ -573,7 +580,11 @@ pub fn acl(data: &[u8]) -> Result<(), Broken> {
                 }
                 rules_round_trip(b"fuzz", &rules, state)
             } else {
-                match crate::acl::file::parse_text(state, "fuzz.acl", text) {
+                match crate::acl::file::parse_text(
+                    &crate::acl::rule_env(&state.registry, &state.config),
+                    "fuzz.acl",
+                    text,
+                ) {
                     Ok(users) => users
                         .iter()
                         .try_for_each(|(name, rules)| rules_round_trip(name, rules, state)),

@@ -28,7 +28,8 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         .map_err(ServerError::Config)?;
     }
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
-    crate::acl::load_at_startup(&state).map_err(ServerError::Config)?;
+    crate::acl::load_at_startup(&state.acl, &state.config, &state.registry)
+        .map_err(ServerError::Config)?;
     crate::cluster::load_at_startup(&state).map_err(ServerError::Config)?;
     listener::start(&state)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.

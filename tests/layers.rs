@@ -94,28 +94,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
 
 /// Crossings that exist today, each with the reason it is still there. Remove an entry when
 /// its crossing is gone (the test says so).
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "acl::mod",
-        "commands::connection::client",
-        "ACL LOG's client-info reuses CLIENT LIST's line formatter",
-    ),
-    (
-        "acl::rules",
-        "commands::server::command",
-        "ACL categories are derived by COMMAND's metadata functions",
-    ),
-    (
-        "acl::check",
-        "commands::server::command",
-        "key access flags of a call come from COMMAND GETKEYSANDFLAGS's tables",
-    ),
-    (
-        "commands::server::config",
-        "net::listener",
-        "CONFIG SET port/bind/tls-port rebinds the listeners synchronously",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "commands::server::config",
+    "net::listener",
+    "CONFIG SET port/bind/tls-port rebinds the listeners synchronously",
+)];
 
 fn module_of(path: &Path, src: &Path) -> String {
     let rel = path.strip_prefix(src).unwrap().with_extension("");

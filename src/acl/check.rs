@@ -126,7 +126,7 @@ fn key_access(found: &Found, argv: &[Bytes], nth: usize) -> (bool, bool) {
         "move" | "lmpop" | "blmpop" | "zmpop" | "bzmpop" => return BOTH,
         _ => {}
     }
-    access_of(crate::commands::server::command::key_flags_of_call(
+    access_of(crate::engine::key_flags::key_flags_of_call(
         found.spec, argv, nth,
     ))
 }

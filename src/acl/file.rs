@@ -2,31 +2,29 @@
 //! ACL LIST prints them) and `user` lines of redis.conf. Both are parsed completely before
 //! anything changes, so a bad line leaves the previous users in place.
 
-use super::rules::UserRules;
+use super::rules::{RuleEnv, UserRules};
 use crate::protocol::request::split_args;
-use crate::state::ServerState;
 use bytes::Bytes;
 use std::io::Write;
 
 /// Parses an ACL file into (name, rules) pairs; errors in Redis's `file:line: reason. ` form,
 /// all of them, followed by Redis's warning.
-pub fn load(state: &ServerState, path: &str) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
+pub fn load(env: &RuleEnv<'_>, path: &str) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
     let text = std::fs::read(path).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{path}': {}",
             crate::config::strerror(&e)
         )
     })?;
-    parse_text(state, path, &text)
+    parse_text(env, path, &text)
 }
 
 /// Parses the text of an ACL file (`path` only names it in errors); `load` without the read.
 pub fn parse_text(
-    state: &ServerState,
+    env: &RuleEnv<'_>,
     path: &str,
     text: &[u8],
 ) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
-    let env = super::rule_env(state);
     let mut users: Vec<(Vec<u8>, UserRules)> = Vec::new();
     let mut errors = String::new();
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
@@ -70,7 +68,7 @@ pub fn parse_text(
         };
         let mut rules = UserRules::new(env.all_channels_by_default);
         for word in &words {
-            if let Err(e) = rules.apply(word, &env) {
+            if let Err(e) = rules.apply(word, env) {
                 errors.push_str(&format!(
                     "{path}:{line_no}: Error in applying operation '{}': {}. ",
                     String::from_utf8_lossy(word),
@@ -92,10 +90,9 @@ pub fn parse_text(
 
 /// redis.conf `user` lines (words after `user`), applied in order.
 pub fn parse_config_lines(
-    state: &ServerState,
+    env: &RuleEnv<'_>,
     lines: &[Vec<String>],
 ) -> Result<Vec<(Vec<u8>, UserRules)>, String> {
-    let env = super::rule_env(state);
     let mut users: Vec<(Vec<u8>, UserRules)> = Vec::new();
     for words in lines {
         let name = words[0].as_bytes().to_vec();
@@ -110,7 +107,7 @@ pub fn parse_config_lines(
         }
         let mut rules = if name == b"default" {
             let mut rules = UserRules::superuser();
-            let _ = rules.apply(b"reset", &env);
+            let _ = rules.apply(b"reset", env);
             rules
         } else {
             UserRules::new(env.all_channels_by_default)
@@ -122,7 +119,7 @@ pub fn parse_config_lines(
             )
         })?;
         for word in &merged {
-            rules.apply(word, &env).map_err(|e| {
+            rules.apply(word, env).map_err(|e| {
                 format!(
                     "Error loading ACL rule '{}' for the user named '{}': {}",
                     String::from_utf8_lossy(word),
@@ -138,9 +135,9 @@ pub fn parse_config_lines(
 
 /// ACL SAVE: every user as an ACL LIST line, written to a temporary file, synced and renamed
 /// over the old one.
-pub fn save(state: &ServerState, path: &str) -> std::io::Result<()> {
+pub fn save(acl: &super::Acl, path: &str) -> std::io::Result<()> {
     let mut text = Vec::new();
-    for user in state.acl.users() {
+    for user in acl.users() {
         text.extend_from_slice(&file_line(&user.name, &user.rules()));
         text.push(b'\n');
     }
@@ -198,10 +195,8 @@ fn put_file_word(out: &mut Vec<u8>, word: &[u8]) {
 }
 
 /// ACL LIST's lines: `user <name> <rules>`.
-pub fn list_lines(state: &ServerState) -> Vec<Bytes> {
-    state
-        .acl
-        .users()
+pub fn list_lines(acl: &super::Acl) -> Vec<Bytes> {
+    acl.users()
         .iter()
         .map(|user| {
             let mut line = b"user ".to_vec();
@@ -228,7 +223,7 @@ mod tests {
     #[test]
     fn saved_lines_with_quotes_load_back_to_the_same_rules() {
         let t = TestServer::new();
-        let env = crate::acl::rule_env(&t.state);
+        let env = crate::acl::rule_env(&t.state.registry, &t.state.config);
         let mut rules = UserRules::new(false);
         for rule in [
             &b"on"[..],
@@ -241,7 +236,7 @@ mod tests {
             rules.apply(rule, &env).unwrap();
         }
         let line = file_line(b"o'brien", &rules);
-        let loaded = parse_text(&t.state, "t.acl", &line).unwrap();
+        let loaded = parse_text(&env, "t.acl", &line).unwrap();
         assert_eq!(loaded.len(), 1);
         assert_eq!(loaded[0].0, b"o'brien");
         assert_eq!(
@@ -259,7 +254,7 @@ mod tests {
         );
         let line = file_line(b"u", &args);
         assert!(!line.contains(&b'\n'), "{}", String::from_utf8_lossy(&line));
-        let loaded = parse_text(&t.state, "t.acl", &line).unwrap();
+        let loaded = parse_text(&env, "t.acl", &line).unwrap();
         assert_eq!(loaded[0].1.describe(), args.describe());
         assert_eq!(loaded[0].1.first_args, args.first_args);
         // Words without quotes are written exactly as ACL LIST shows them.

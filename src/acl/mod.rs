@@ -13,14 +13,15 @@ pub mod file;
 pub mod log;
 pub mod rules;
 
+use crate::clients::ClientRegistry;
+use crate::config::Config;
 use crate::engine::registry::{Found, Registry};
 use crate::engine::ClientState;
-use crate::state::ServerState;
 use bytes::Bytes;
 use parking_lot::RwLock;
 use rules::{RuleEnv, RuleError, UserRules};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 pub use check::Denied;
@@ -116,11 +117,13 @@ pub struct Acl {
     pub log: log::AclLog,
     /// INFO stats `acl_access_denied_*`, indexed by `Reason as usize`.
     denied: [AtomicU64; 4],
+    /// `acllog-max-len`, kept in step by `config_changed`.
+    log_max_len: AtomicUsize,
 }
 
 impl Acl {
     /// The `default` user, with `requirepass` applied as Redis does at start-up.
-    pub fn new(config: &crate::config::Config, registry: &Registry) -> Acl {
+    pub fn new(config: &Config, registry: &Registry) -> Acl {
         let default_user = Arc::new(User::new(b"default", UserRules::superuser(), registry));
         let mut users = BTreeMap::new();
         users.insert(b"default".to_vec(), default_user.clone());
@@ -131,6 +134,7 @@ impl Acl {
             default_nopass: AtomicBool::new(true),
             log: log::AclLog::default(),
             denied: Default::default(),
+            log_max_len: AtomicUsize::new(log_max_len(config)),
         };
         acl.apply_requirepass(&config.get("requirepass"), registry);
         acl
@@ -262,21 +266,26 @@ impl Acl {
     }
 }
 
+/// `acllog-max-len` as a length.
+fn log_max_len(config: &Config) -> usize {
+    config.get_i64("acllog-max-len").max(0) as usize
+}
+
 /// The environment SETUSER rules are applied in.
-pub fn rule_env(state: &ServerState) -> RuleEnv<'_> {
+pub fn rule_env<'a>(registry: &'a Registry, config: &Config) -> RuleEnv<'a> {
     RuleEnv {
-        registry: &state.registry,
-        all_channels_by_default: state.config.get("acl-pubsub-default") == "allchannels",
+        registry,
+        all_channels_by_default: config.get("acl-pubsub-default") == "allchannels",
     }
 }
 
 /// Closes every connection authenticated as `user` (DELUSER, ACL LOAD).
-pub fn disconnect_clients_of(state: &ServerState, client: &mut ClientState, user: &Arc<User>) {
+pub fn disconnect_clients_of(clients: &ClientRegistry, client: &mut ClientState, user: &Arc<User>) {
     if Arc::ptr_eq(&client.user, user) {
         client.close_after_reply = true;
     }
     let name = user.name_lossy();
-    for info in state.clients.matching(|c| c.details.lock().user == name) {
+    for info in clients.matching(|c| c.details.lock().user == name) {
         if info.id != client.id {
             info.kill();
         }
@@ -285,13 +294,17 @@ pub fn disconnect_clients_of(state: &ServerState, client: &mut ClientState, user
 
 /// After ACL SETUSER: closes the user's connections subscribed to a channel or pattern the
 /// new rules refuse, as Redis 7 does.
-pub fn disconnect_refused_subscribers(state: &ServerState, client: &mut ClientState, user: &User) {
+pub fn disconnect_refused_subscribers(
+    clients: &ClientRegistry,
+    pubsub: &crate::pubsub::PubSub,
+    client: &mut ClientState,
+    user: &User,
+) {
     let rules = user.rules.read().clone();
     if rules.all_channels {
         return;
     }
-    let refused = state
-        .pubsub
+    let refused = pubsub
         .subscribers_refused(|name, is_pattern| check::channel_allowed(&rules, name, is_pattern));
     if refused.is_empty() {
         return;
@@ -302,7 +315,7 @@ pub fn disconnect_refused_subscribers(state: &ServerState, client: &mut ClientSt
             if client.user.name == user.name {
                 client.close_after_reply = true;
             }
-        } else if let Some(info) = state.clients.get(id) {
+        } else if let Some(info) = clients.get(id) {
             if info.details.lock().user == name {
                 info.kill();
             }
@@ -311,50 +324,52 @@ pub fn disconnect_refused_subscribers(state: &ServerState, client: &mut ClientSt
 }
 
 /// Called after CONFIG SET changed an option.
-pub fn config_changed(state: &ServerState, name: &str) {
+pub fn config_changed(acl: &Acl, config: &Config, registry: &Registry, name: &str) {
     match name {
-        "requirepass" => state
-            .acl
-            .apply_requirepass(&state.config.get("requirepass"), &state.registry),
-        "acllog-max-len" => state
-            .acl
-            .log
-            .trim(state.config.get_i64("acllog-max-len").max(0) as usize),
+        "requirepass" => acl.apply_requirepass(&config.get("requirepass"), registry),
+        "acllog-max-len" => {
+            let max_len = log_max_len(config);
+            acl.log_max_len.store(max_len, Ordering::Relaxed);
+            acl.log.trim(max_len);
+        }
         _ => {}
     }
 }
 
 /// Users from `aclfile` or redis.conf `user` lines, before clients are accepted.
-pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
-    let aclfile = state.config.get("aclfile");
-    let lines = &state.config.user_lines;
+pub fn load_at_startup(acl: &Acl, config: &Config, registry: &Registry) -> Result<(), String> {
+    let aclfile = config.get("aclfile");
+    let lines = &config.user_lines;
     if !aclfile.is_empty() && !lines.is_empty() {
         return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }
+    let env = rule_env(registry, config);
     if !aclfile.is_empty() {
-        let users = file::load(state, &aclfile)
+        let users = file::load(&env, &aclfile)
             .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
-        state.acl.replace_all(users, &state.registry);
+        acl.replace_all(users, registry);
         return Ok(());
     }
     if lines.is_empty() {
         return Ok(());
     }
-    let users = file::parse_config_lines(state, lines)?;
+    let users = file::parse_config_lines(&env, lines)?;
     // Users from redis.conf start from the table the requirepass left, as in Redis.
-    let requirepass = state.config.get("requirepass");
+    let requirepass = config.get("requirepass");
     let mentions_default = users.iter().any(|(n, _)| n == b"default");
-    state.acl.replace_all(users, &state.registry);
+    acl.replace_all(users, registry);
     if !mentions_default {
-        state.acl.apply_requirepass(&requirepass, &state.registry);
+        acl.apply_requirepass(&requirepass, registry);
     }
     Ok(())
 }
 
 /// Dispatch's check before a command runs or is queued: `None` when the client's user may
-/// run it; otherwise the refusal is logged and the NOPERM reply returned, worded as Redis 7.2.
+/// run it; otherwise the refusal is logged (at `now_ms`) and the NOPERM reply returned, worded
+/// as Redis 7.2.
 pub fn refusal(
-    state: &ServerState,
+    acl: &Acl,
+    now_ms: u64,
     client: &mut ClientState,
     found: &Found,
     argv: &[Bytes],
@@ -365,7 +380,7 @@ pub fn refusal(
     } else {
         Context::TopLevel
     };
-    log_refusal(state, client, found, argv, denied, context);
+    log_refusal(acl, now_ms, client, found, argv, denied, context);
     Some(crate::protocol::Reply::error(format!(
         "NOPERM {}",
         denied_message(&client.user, found, argv, denied, false)
@@ -374,15 +389,17 @@ pub fn refusal(
 
 /// EXEC's second check (rules may have changed since queuing), with Redis's EXEC wording.
 pub fn exec_refusal(
-    ctx: &mut crate::engine::Ctx<'_>,
+    acl: &Acl,
+    now_ms: u64,
+    client: &mut ClientState,
     found: &Found,
     argv: &[Bytes],
 ) -> Option<crate::protocol::Reply> {
-    if ctx.client.user.is_unrestricted() {
+    if client.user.is_unrestricted() {
         return None;
     }
-    let denied = ctx.client.user.check(found, argv).err()?;
-    log_refusal(ctx.state, ctx.client, found, argv, denied, Context::Multi);
+    let denied = client.user.check(found, argv).err()?;
+    log_refusal(acl, now_ms, client, found, argv, denied, Context::Multi);
     let reason = match denied {
         Denied::Command => "no permission to execute the command or subcommand",
         Denied::Key(_) => "no permission to touch the specified keys",
@@ -393,18 +410,20 @@ pub fn exec_refusal(
 
 /// A script's `redis.call` check: the error text for the script, as Redis 7.2.
 pub fn script_refusal(
-    ctx: &mut crate::engine::Ctx<'_>,
+    acl: &Acl,
+    now_ms: u64,
+    client: &mut ClientState,
     found: &Found,
     argv: &[Bytes],
 ) -> Option<String> {
-    if ctx.client.user.is_unrestricted() {
+    if client.user.is_unrestricted() {
         return None;
     }
-    let denied = ctx.client.user.check(found, argv).err()?;
-    log_refusal(ctx.state, ctx.client, found, argv, denied, Context::Lua);
+    let denied = client.user.check(found, argv).err()?;
+    log_refusal(acl, now_ms, client, found, argv, denied, Context::Lua);
     Some(format!(
         "ERR ACL failure in script: {}",
-        denied_message(&ctx.client.user, found, argv, denied, false)
+        denied_message(&client.user, found, argv, denied, false)
     ))
 }
 
@@ -435,8 +454,10 @@ pub fn denied_message(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn log_refusal(
-    state: &ServerState,
+    acl: &Acl,
+    now_ms: u64,
     client: &mut ClientState,
     found: &Found,
     argv: &[Bytes],
@@ -449,19 +470,20 @@ fn log_refusal(
         Denied::Channel(i) => (Reason::Channel, &argv[i]),
     };
     let user = client.user.clone();
-    add_log_entry(state, client, reason, context, object, &user.name);
+    add_log_entry(acl, now_ms, client, reason, context, object, &user.name);
 }
 
 /// A failed AUTH or HELLO AUTH: logged under the name that was tried, as Redis does.
-pub fn log_auth_failure(ctx: &mut crate::engine::Ctx<'_>, username: &[u8]) {
-    let context = if ctx.client.multi.is_some() {
+pub fn log_auth_failure(acl: &Acl, now_ms: u64, client: &mut ClientState, username: &[u8]) {
+    let context = if client.multi.is_some() {
         Context::Multi
     } else {
         Context::TopLevel
     };
     add_log_entry(
-        ctx.state,
-        ctx.client,
+        acl,
+        now_ms,
+        client,
         Reason::Auth,
         context,
         b"AUTH",
@@ -470,33 +492,24 @@ pub fn log_auth_failure(ctx: &mut crate::engine::Ctx<'_>, username: &[u8]) {
 }
 
 fn add_log_entry(
-    state: &ServerState,
-    client: &mut ClientState,
+    acl: &Acl,
+    now_ms: u64,
+    client: &ClientState,
     reason: Reason,
     context: Context,
     object: &[u8],
     username: &[u8],
 ) {
-    state.acl.denied[reason as usize].fetch_add(1, Ordering::Relaxed);
-    let max_len = state.config.get_i64("acllog-max-len").max(0) as usize;
-    let now_ms = state.clock.now_ms();
+    acl.denied[reason as usize].fetch_add(1, Ordering::Relaxed);
+    let max_len = acl.log_max_len.load(Ordering::Relaxed);
     let refusal = log::Refusal {
         reason,
         context,
         object,
         username,
     };
-    state.acl.log.add(refusal, now_ms, max_len, || {
-        let ctx = crate::engine::Ctx {
-            state,
-            client,
-            now_ms,
-            locks: crate::engine::context::Locks::none(),
-            changed: 0,
-            effects: Default::default(),
-        };
-        let info = ctx.client.info.clone();
-        let own_cmd = ctx.client.last_cmd;
-        crate::commands::connection::client::client_line(&ctx, &info, own_cmd, &[])
+    acl.log.add(refusal, now_ms, max_len, || {
+        let own = client.own_view(client.last_cmd, &[]);
+        crate::clients::client_line(&client.info, Some(&own), now_ms)
     });
 }

@@ -285,17 +285,17 @@ impl UserRules {
     ) -> Result<(), RuleError> {
         let name = std::str::from_utf8(name).map_err(|_| UNKNOWN_COMMAND)?;
         let name = name.to_ascii_lowercase();
-        if !crate::commands::server::command::CATEGORIES.contains(&name.as_str()) {
+        if !crate::engine::categories::CATEGORIES.contains(&name.as_str()) {
             return Err(UNKNOWN_COMMAND);
         }
         for (_, found) in env.registry.all() {
-            if crate::commands::server::command::categories(found.spec).contains(&name.as_str()) {
+            if crate::engine::categories::categories(found.spec).contains(&name.as_str()) {
                 self.change_command(found, allow, env);
             }
         }
         for found in env.registry.all_entries() {
             if found.full_name.contains('|')
-                && crate::commands::server::command::categories(found.spec).contains(&name.as_str())
+                && crate::engine::categories::categories(found.spec).contains(&name.as_str())
             {
                 self.set_bit(found.id, allow);
             }

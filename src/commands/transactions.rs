@@ -118,7 +118,13 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let mut replies = Vec::with_capacity(multi.queued.len());
     for (found, argv) in &multi.queued {
         // Rules may have changed since the command was queued.
-        let refused = crate::acl::exec_refusal(ctx, found, argv);
+        let refused = crate::acl::exec_refusal(
+            &ctx.state.acl,
+            ctx.state.clock.now_ms(),
+            ctx.client,
+            found,
+            argv,
+        );
         replies.push(refused.unwrap_or_else(|| dispatch::run_nested(ctx, *found, argv)));
     }
     Ok(Reply::Array(replies))

@@ -79,6 +79,22 @@ pub enum ReplyMode {
 }
 
 impl ClientState {
+    /// This client as CLIENT LIST describes the caller, running `cmd` with `argv`.
+    pub fn own_view<'a>(&self, cmd: &'a str, argv: &[bytes::Bytes]) -> crate::clients::OwnView<'a> {
+        crate::clients::OwnView {
+            cmd,
+            multi: self
+                .multi
+                .as_ref()
+                .map(|m| (m.queued.len(), crate::engine::dispatch::multi_mem(m))),
+            no_evict: self.no_evict,
+            no_touch: self.no_touch,
+            query_batch: self.query_batch,
+            argv_mem: crate::engine::dispatch::argv_mem(argv),
+            argc: argv.len(),
+        }
+    }
+
     pub fn new(info: Arc<crate::clients::ClientInfo>) -> ClientState {
         let pubsub = crate::pubsub::ClientPubSub::new(info.clone());
         ClientState {

@@ -146,7 +146,7 @@ fn queue(
     let refusal = if needs_auth(state, client, found.spec) {
         Some(Reply::error("NOAUTH Authentication required."))
     } else if !client.user.is_unrestricted() && !found.spec.has(flags::NO_AUTH) {
-        crate::acl::refusal(state, client, &found, argv)
+        crate::acl::refusal(&state.acl, state.clock.now_ms(), client, &found, argv)
     } else {
         None
     };
@@ -268,7 +268,9 @@ fn run_checked(
     }
     // One atomic load for a user allowed everything (the default user as shipped).
     if !client.user.is_unrestricted() && !spec.has(flags::NO_AUTH) {
-        if let Some(reply) = crate::acl::refusal(state, client, &found, argv) {
+        if let Some(reply) =
+            crate::acl::refusal(&state.acl, state.clock.now_ms(), client, &found, argv)
+        {
             found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             return Ok(reply);
         }

@@ -3,7 +3,7 @@
 //! (LMPOP, SINTERCARD, EVAL, FCALL ...), after a keyword (XREAD's `STREAMS`), shard channels
 //! (SPUBLISH), or whose one key's flags are not the default of their command flags (XDEL ...). COMMAND INFO prints them and COMMAND GETKEYSANDFLAGS flags each
 //! key by the spec that found it, as Redis's `getKeysUsingKeySpecs`. Every other command has one
-//! spec derived from its `KeySpec` range and `docs::key_flags`.
+//! spec derived from its `KeySpec` range and `key_flags`.
 //!
 //! The table is declarative data checked against redis-server's own (tests/command_table.rs).
 

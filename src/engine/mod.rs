@@ -5,9 +5,11 @@
 
 pub mod args;
 pub mod blocking;
+pub mod categories;
 pub mod client_pause;
 pub mod context;
 pub mod dispatch;
+pub mod key_flags;
 pub mod key_specs;
 pub mod maxmemory;
 pub mod registry;

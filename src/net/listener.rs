@@ -682,7 +682,7 @@ mod tests {
         state.acl.apply_requirepass("", &state.registry);
         assert!(refused(&state, "10.1.2.3:5000"));
         // A disabled default user that is still nopass keeps it on, as in Redis.
-        let env = crate::acl::rule_env(&state);
+        let env = crate::acl::rule_env(&state.registry, &state.config);
         let rules = [b"off".to_vec(), b"nopass".to_vec()];
         state
             .acl

@@ -268,7 +268,13 @@ fn redis_call(
             return failed(text);
         }
     }
-    if let Some(text) = crate::acl::script_refusal(state.ctx, &found, &argv) {
+    if let Some(text) = crate::acl::script_refusal(
+        &state.ctx.state.acl,
+        state.ctx.state.clock.now_ms(),
+        state.ctx.client,
+        &found,
+        &argv,
+    ) {
         return failed(&text);
     }
     if let Some(text) = crate::cluster::script_refusal(state.ctx.state, found.spec, &argv) {

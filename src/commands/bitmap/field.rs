@@ -63,25 +63,6 @@ pub fn parse_type(arg: &[u8]) -> Result<(bool, u32), CommandError> {
     Ok((signed, bits as u32))
 }
 
-/// Whether a BITFIELD call (`argv` from the command name) only reads, as Redis's
-/// `bitfieldGetKeys` decides it for key flags and ACL checks: GET and OVERFLOW only, anything
-/// else (including a syntax error) counts as a write.
-pub fn only_reads(argv: &[Bytes]) -> bool {
-    let mut i = 2;
-    while i < argv.len() {
-        let rest = argv.len() - i - 1;
-        let a = &argv[i];
-        if is(a, "get") && rest >= 2 {
-            i += 3;
-        } else if is(a, "overflow") && rest >= 1 {
-            i += 2;
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
 /// Parses the subcommands after the key (`args` = argv[2..]).
 pub fn parse(args: &[Bytes], max_bulk: u64) -> Result<Plan, CommandError> {
     let mut plan = Plan::default();

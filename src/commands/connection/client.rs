@@ -19,8 +19,6 @@ use crate::{
     engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
 };
 use bytes::Bytes;
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
 
 pub static COMMANDS: &[CommandSpec] = &[container(
     "client",
@@ -363,97 +361,15 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CommandError> {
     Ok(kind)
 }
 
-/// Reply buffer size a connection keeps (net/client.rs READ_CHUNK_BYTES), reported as `rbs=`
-/// and, as the peak Redis starts from, `rbp=`.
-const READ_BUFFER_BYTES: usize = 16 * 1024;
-
-/// The fixed part of a client's memory in `tot-mem=` (Redis counts its `client` struct).
-const CLIENT_STRUCT_BYTES: usize = 1024;
-
-/// One queued command's record in `tot-mem=` (Redis's `multiCmd`).
-const QUEUED_COMMAND_BYTES: usize = 24;
-
-/// One CLIENT LIST line, fields and order as Redis 7.2's `catClientInfoString`. `own_argv` is
-/// what the calling client is running: its `cmd=` (`own_cmd`, with the subcommand) and
-/// `argv-mem=`; the caller's query buffer is the batch it runs, as Redis trims it only after.
-pub fn client_line(
-    ctx: &Ctx<'_>,
-    client: &ClientInfo,
-    own_cmd: &str,
-    own_argv: &[Bytes],
-) -> String {
-    let now_ms = ctx.now_ms;
-    let mut details = client.details.lock().clone();
-    let own = client.id == ctx.client.id;
-    let cmd = if own {
-        details.multi = ctx
-            .client
-            .multi
-            .as_ref()
-            .map_or(-1, |m| m.queued.len() as i64);
-        details.multi_mem = ctx
-            .client
-            .multi
-            .as_ref()
-            .map_or(0, crate::engine::dispatch::multi_mem);
-        details.no_evict = ctx.client.no_evict;
-        details.no_touch = ctx.client.no_touch;
-        (details.query_buf, details.query_buf_free) = (
-            ctx.client.query_batch.0,
-            ctx.client.query_batch.1 - ctx.client.query_batch.0,
-        );
-        details.argv_mem = crate::engine::dispatch::argv_mem(own_argv);
-        details.argc = own_argv.len();
-        details.output_buf = 0;
-        own_cmd.to_string()
-    } else {
-        client.last_cmd.get().unwrap_or("NULL").to_string()
-    };
-    if details.multi <= 0 {
-        details.multi_mem = 0;
-    }
-    let queued = details.multi.max(0) as usize;
-    let age_s = now_ms.saturating_sub(client.created_ms) / 1000;
-    let idle_s = now_ms.saturating_sub(client.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
-    // Redis's getClientMemoryUsage over our buffers: output pending, the query buffer's
-    // allocation, the client record with its reply buffer, the arguments held with a pointer
-    // each, the transaction's commands.
-    let tot_mem = details.output_buf
-        + details.query_buf
-        + details.query_buf_free
-        + CLIENT_STRUCT_BYTES
-        + READ_BUFFER_BYTES
-        + details.argv_mem
-        + details.argc * std::mem::size_of::<usize>()
-        + details.multi_mem
-        + queued * QUEUED_COMMAND_BYTES;
-    let events = if details.output_buf > 0 { "rw" } else { "r" };
-    let mut line = String::with_capacity(320);
-    let _ = write!(
-        line,
-        "id={} addr={} laddr={} fd={} name={} age={age_s} idle={idle_s} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={READ_BUFFER_BYTES} rbp={READ_BUFFER_BYTES} obl=0 oll=0 omem={} tot-mem={tot_mem} events={events} cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
-        client.id,
-        client.addr,
-        client.local_addr,
-        client.fd,
-        String::from_utf8_lossy(&details.name),
-        details.flag_letters(),
-        details.db,
-        details.sub,
-        details.psub,
-        details.ssub,
-        details.multi,
-        details.query_buf,
-        details.query_buf_free,
-        details.argv_mem,
-        details.multi_mem,
-        details.output_buf,
-        details.user,
-        details.resp,
-        String::from_utf8_lossy(&details.lib_name),
-        String::from_utf8_lossy(&details.lib_ver),
-    );
-    line
+/// One CLIENT LIST line (`clients::client_line`); the calling client is described from its
+/// own state, running `own_cmd` with `own_argv`.
+fn client_line(ctx: &Ctx<'_>, client: &ClientInfo, own_cmd: &str, own_argv: &[Bytes]) -> String {
+    let own = ctx.client.own_view(own_cmd, own_argv);
+    crate::clients::client_line(
+        client,
+        (client.id == ctx.client.id).then_some(&own),
+        ctx.now_ms,
+    )
 }
 
 /// Filters of CLIENT KILL's new form; every given one must match.

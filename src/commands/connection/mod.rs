@@ -281,7 +281,7 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// as in Redis.
 fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
     let Some(found) = ctx.state.acl.authenticate(user, password) else {
-        crate::acl::log_auth_failure(ctx, user);
+        crate::acl::log_auth_failure(&ctx.state.acl, ctx.state.clock.now_ms(), ctx.client, user);
         return Err(CommandError::other(
             "WRONGPASS invalid username-password pair or user is disabled.",
         ));

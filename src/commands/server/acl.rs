@@ -139,7 +139,7 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             "Usernames can't contain spaces or null characters",
         ));
     }
-    let env = crate::acl::rule_env(ctx.state);
+    let env = crate::acl::rule_env(&ctx.state.registry, &ctx.state.config);
     let rules = crate::acl::rules::merge_selector_args(&argv[3..]).map_err(|start| {
         CommandError::err(format!(
             "Unmatched parenthesis in acl selector starting at '{}'.",
@@ -160,7 +160,12 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             CommandError::Raw(one_line(text))
         })?;
     if let Some(user) = ctx.state.acl.get(name) {
-        crate::acl::disconnect_refused_subscribers(ctx.state, ctx.client, &user);
+        crate::acl::disconnect_refused_subscribers(
+            &ctx.state.clients,
+            &ctx.state.pubsub,
+            ctx.client,
+            &user,
+        );
     }
     Ok(Reply::Ok)
 }
@@ -223,7 +228,7 @@ fn deluser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let mut removed = 0;
     for name in &argv[2..] {
         if let Some(user) = ctx.state.acl.remove_user(name) {
-            crate::acl::disconnect_clients_of(ctx.state, ctx.client, &user);
+            crate::acl::disconnect_clients_of(&ctx.state.clients, ctx.client, &user);
             removed += 1;
         }
     }
@@ -231,7 +236,7 @@ fn deluser(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn list(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    let lines = crate::acl::file::list_lines(ctx.state);
+    let lines = crate::acl::file::list_lines(&ctx.state.acl);
     Ok(Reply::Array(lines.into_iter().map(Reply::Bulk).collect()))
 }
 
@@ -248,7 +253,7 @@ fn whoami(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 /// CAT: every category, or the commands (and `parent|sub` subcommands) in one.
 fn cat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    use crate::commands::server::command::{categories, CATEGORIES};
+    use crate::engine::categories::{categories, CATEGORIES};
     match argv.len() {
         2 => Ok(Reply::Array(
             CATEGORIES.iter().map(|c| Reply::bulk_static(c)).collect(),
@@ -407,10 +412,14 @@ fn load(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     if path.is_empty() {
         return Err(CommandError::err(NO_ACLFILE));
     }
-    let users = crate::acl::file::load(ctx.state, &path).map_err(CommandError::err)?;
+    let users = crate::acl::file::load(
+        &crate::acl::rule_env(&ctx.state.registry, &ctx.state.config),
+        &path,
+    )
+    .map_err(CommandError::err)?;
     let gone = ctx.state.acl.replace_all(users, &ctx.state.registry);
     for user in &gone {
-        crate::acl::disconnect_clients_of(ctx.state, ctx.client, user);
+        crate::acl::disconnect_clients_of(&ctx.state.clients, ctx.client, user);
     }
     Ok(Reply::Ok)
 }
@@ -420,7 +429,7 @@ fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     if path.is_empty() {
         return Err(CommandError::err(NO_ACLFILE));
     }
-    crate::acl::file::save(ctx.state, &path).map_err(|e| {
+    crate::acl::file::save(&ctx.state.acl, &path).map_err(|e| {
         tracing::warn!("ACL SAVE to {path} failed: {e}");
         CommandError::err(
             "There was an error trying to save the ACLs. Please check the server logs for more information",

@@ -6,6 +6,8 @@
 //! (a begin-search index and a find-keys range) or declared in `key_specs` as Redis's; tips are
 //! Redis's `command_tips`, from the `TIPS` table.
 
+use crate::engine::categories::categories;
+use crate::engine::key_flags::{key_flags, per_key_flags, split_key_specs};
 use crate::engine::key_specs::{self, Begin, Find};
 use crate::engine::registry::Found;
 use crate::error::CommandError;
@@ -111,108 +113,6 @@ pub static COMMANDS: &[CommandSpec] = &[CommandSpec {
         ),
     ],
 }];
-
-/// ACL categories in the order Redis prints them.
-pub const CATEGORIES: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
-
-/// A command's ACL categories: declared ones plus those Redis implies from its flags.
-pub fn categories(spec: &CommandSpec) -> Vec<&'static str> {
-    let declared = |c: &str| spec.acl.contains(&c);
-    let fast = declared("fast") || spec.has(FAST);
-    CATEGORIES
-        .iter()
-        .copied()
-        .filter(|&c| {
-            declared(c)
-                || match c {
-                    "write" => spec.has(WRITE),
-                    "read" => spec.has(READONLY) && !declared("scripting"),
-                    "admin" | "dangerous" => spec.has(ADMIN),
-                    "pubsub" => spec.has(PUBSUB),
-                    "fast" => fast,
-                    "blocking" => spec.has(BLOCKING),
-                    "slow" => !fast,
-                    _ => false,
-                }
-        })
-        .collect()
-}
-
-/// Key-spec access flags (and notes) for commands whose flags cannot be read off the command
-/// flags; the others get RO+access (read-only) or RW+update (write).
-pub fn key_flags(spec: &CommandSpec) -> (&'static [&'static str], Option<&'static str>) {
-    match spec.name {
-        "set" => (
-            &["RW", "access", "update", "variable_flags"],
-            Some("RW and ACCESS due to the optional `GET` argument"),
-        ),
-        "del" | "unlink" => (&["RM", "delete"], None),
-        "exists" | "strlen" | "type" | "ttl" | "pttl" | "expiretime" | "pexpiretime" | "dbsize"
-        | "touch" => (&["RO"], None),
-        "mset" | "setex" | "psetex" => (&["OW", "update"], None),
-        "msetnx" | "setnx" => (&["OW", "insert"], None),
-        "getdel" => (&["RW", "access", "delete"], None),
-        "append" => (&["RW", "insert"], None),
-        "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "getex" | "getset" => {
-            (&["RW", "access", "update"], None)
-        }
-        "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "setrange" => {
-            (&["RW", "update"], None)
-        }
-        "setbit" => (&["RW", "access", "update"], None),
-        "pfadd" => (&["RW", "insert"], None),
-        "pfcount" => (
-            &["RW", "access"],
-            Some("RW because it may change the internal representation of the key, and propagate to replicas"),
-        ),
-        "pfdebug" => (&["RW", "access"], None),
-        "bitfield" => (
-            &["RW", "access", "update", "variable_flags"],
-            Some("This command allows both access and modification of the key"),
-        ),
-        "zcard" => (&["RO"], None),
-        "zincrby" => (&["RW", "access", "update"], None),
-        "zrem" | "zremrangebyrank" | "zremrangebyscore" | "zremrangebylex" => {
-            (&["RW", "delete"], None)
-        }
-        "zpopmin" | "zpopmax" | "bzpopmin" | "bzpopmax" => (&["RW", "access", "delete"], None),
-        "sadd" | "hsetnx" => (&["RW", "insert"], None),
-        "srem" | "hdel" => (&["RW", "delete"], None),
-        "spop" => (&["RW", "access", "delete"], None),
-        "hincrby" | "hincrbyfloat" | "hgetex" => (&["RW", "access", "update"], None),
-        "hgetdel" => (&["RW", "access", "delete"], None),
-        "sismember" | "scard" | "hexists" | "hlen" | "hstrlen" => (&["RO"], None),
-        "lpush" | "rpush" | "lpushx" | "rpushx" | "linsert" => (&["RW", "insert"], None),
-        "lpop" | "rpop" | "blpop" | "brpop" => (&["RW", "access", "delete"], None),
-        "lrem" | "ltrim" => (&["RW", "delete"], None),
-        "llen" => (&["RO"], None),
-        _ if spec.has(WRITE) => (&["RW", "update"], None),
-        _ if spec.has(READONLY) => (&["RO", "access"], None),
-        _ => (&["RO"], None),
-    }
-}
 
 /// COMMAND INFO's tips (Redis's `command_tips`) by full command name: how a client or proxy
 /// should treat the reply (nondeterministic output, how a cluster proxy would fan a command
@@ -326,19 +226,6 @@ fn statuses(words: &[&'static str]) -> Vec<Reply> {
 
 fn key_str(text: &'static str) -> Reply {
     Reply::bulk_static(text)
-}
-
-/// Commands whose keys Redis describes with several index/range key specs (a destination and
-/// its sources): (flags, begin index, lastkey) for each.
-fn split_key_specs(spec: &CommandSpec) -> Option<&'static [(&'static [&'static str], i32, i32)]> {
-    match spec.name {
-        "bitop" => Some(&[(&["OW", "update"], 2, 0), (&["RO", "access"], 3, -1)]),
-        "pfmerge" => Some(&[
-            (&["RW", "access", "insert"], 1, 0),
-            (&["RO", "access"], 2, -1),
-        ]),
-        _ => None,
-    }
 }
 
 /// SORT's key specs: the sorted key, then the keys BY/GET and STORE name, which Redis marks
@@ -797,39 +684,6 @@ fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             })
             .collect(),
     ))
-}
-
-/// The key-spec flags of the `nth` key of a call (`argv` from the command name): what COMMAND
-/// GETKEYSANDFLAGS reports and what ACL key checks read.
-pub fn key_flags_of_call(
-    spec: &CommandSpec,
-    argv: &[Bytes],
-    nth: usize,
-) -> &'static [&'static str] {
-    per_key_flags(spec, argv, nth).unwrap_or_else(|| key_flags(spec).0)
-}
-
-/// The flags of the `nth` key of a call (`argv` from the command name) when they differ
-/// between keys or with the arguments: a destination and its sources, SORT's STORE key,
-/// BITFIELD with only GET subcommands (Redis's `bitfieldGetKeys`).
-fn per_key_flags(
-    spec: &CommandSpec,
-    argv: &[Bytes],
-    nth: usize,
-) -> Option<&'static [&'static str]> {
-    if let Some(parts) = split_key_specs(spec) {
-        return Some(parts[nth.min(1)].0);
-    }
-    match spec.name {
-        "sort" if nth > 0 => Some(&["OW", "update"]),
-        "sort" | "sort_ro" => Some(&["RO", "access"]),
-        "bitfield" => Some(if crate::commands::bitmap::field::only_reads(argv) {
-            &["RO", "access"]
-        } else {
-            &["RW", "access", "update"]
-        }),
-        _ => None,
-    }
 }
 
 const HELP: &[&str] = &[

@@ -192,7 +192,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     for (i, (spec, _)) in changes.iter().enumerate() {
         crate::aof::config_changed(ctx.state, spec.name)
             .map_err(|reason| failed(&matched[i], &reason))?;
-        crate::acl::config_changed(ctx.state, spec.name);
+        crate::acl::config_changed(
+            &ctx.state.acl,
+            &ctx.state.config,
+            &ctx.state.registry,
+            spec.name,
+        );
     }
     Ok(Reply::Ok)
 }
