@@ -30,7 +30,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state.acl, &state.config, &state.registry)
         .map_err(ServerError::Config)?;
-    crate::cluster::load_at_startup(&state).map_err(ServerError::Config)?;
+    crate::cluster::load_at_startup(&state.cluster, &state.config).map_err(ServerError::Config)?;
     listener::start(&state)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.
     if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
@@ -40,7 +40,8 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         let port = port.parse().unwrap_or(0);
         crate::replication::replica::replicate(&state, host, port, true);
     }
-    crate::cluster::save_config(&state).map_err(ServerError::Config)?;
+    crate::cluster::save_config(&state.cluster, &state.config, state.listeners.tcp_port())
+        .map_err(ServerError::Config)?;
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));

@@ -14,8 +14,9 @@
 
 pub mod slot;
 
+use crate::clients::Peer;
+use crate::config::Config;
 use crate::engine::{flags, ClientState, CommandSpec, KeySpec};
-use crate::state::ServerState;
 use bytes::Bytes;
 use parking_lot::RwLock;
 
@@ -54,7 +55,7 @@ pub struct ReplicaNode {
 /// Hook for the primary side of replication: it returns the replicas it serves (with the node
 /// id each one announced). Until that side registers them, the list is empty and this node is
 /// shown as a primary without replicas.
-pub fn replicas(_state: &ServerState) -> Vec<ReplicaNode> {
+pub fn replicas(_replication: &crate::replication::Replication) -> Vec<ReplicaNode> {
     Vec::new()
 }
 
@@ -98,11 +99,11 @@ impl Cluster {
 /// accepted; a new id is kept when there is no file. An unreadable file, or one without this
 /// node's line, stops start-up, as in Redis. `save_config` writes the file once the listeners
 /// know their port.
-pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
-    if !state.cluster.enabled {
+pub fn load_at_startup(cluster: &Cluster, config: &Config) -> Result<(), String> {
+    if !cluster.enabled {
         return Ok(());
     }
-    let path = config_path(state);
+    let path = config_path(config);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let id = text.lines().find_map(|line| {
@@ -112,7 +113,7 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
                 (flags.split(',').any(|f| f == "myself") && is_node_id(id)).then_some(id)
             });
             match id {
-                Some(id) => *state.cluster.myid.write() = id.to_string(),
+                Some(id) => *cluster.myid.write() = id.to_string(),
                 None => {
                     return Err(format!(
                         "Unrecoverable error: corrupted cluster config file \"{}\": no `myself` node line.",
@@ -133,20 +134,21 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
 }
 
 /// Writes cluster-config-file (CLUSTER SAVECONFIG, start-up): this node's line in Redis's
-/// nodes.conf format, then the epochs. Nothing without cluster mode.
-pub fn save_config(state: &ServerState) -> Result<(), String> {
-    if !state.cluster.enabled {
+/// nodes.conf format, then the epochs. Nothing without cluster mode. `tcp_port`: the port the
+/// TCP listener is bound to.
+pub fn save_config(cluster: &Cluster, config: &Config, tcp_port: u16) -> Result<(), String> {
+    if !cluster.enabled {
         return Ok(());
     }
-    let path = config_path(state);
+    let path = config_path(config);
     let (ip, port, bus) = (
-        announced_ip(state, None),
-        announced_port(state),
-        bus_port(state),
+        announced_ip(config, None),
+        announced_port(config, tcp_port),
+        bus_port(config, tcp_port),
     );
     let text = format!(
         "{} {ip}:{port}@{bus} myself,master - 0 0 0 connected 0-16383\nvars currentEpoch 0 lastVoteEpoch 0\n",
-        state.cluster.myid()
+        cluster.myid()
     );
     let tmp = path.with_extension("tmp-ferrocache");
     std::fs::write(&tmp, text)
@@ -159,12 +161,12 @@ pub fn save_config(state: &ServerState) -> Result<(), String> {
         })
 }
 
-fn config_path(state: &ServerState) -> std::path::PathBuf {
-    let file = std::path::PathBuf::from(state.config.get("cluster-config-file"));
+fn config_path(config: &Config) -> std::path::PathBuf {
+    let file = std::path::PathBuf::from(config.get("cluster-config-file"));
     if file.is_absolute() {
         file
     } else {
-        std::path::Path::new(&state.config.get("dir")).join(file)
+        std::path::Path::new(&config.get("dir")).join(file)
     }
 }
 
@@ -173,15 +175,15 @@ fn is_node_id(id: &str) -> bool {
 }
 
 /// The address clients are told to use: `cluster-announce-ip` when set, else the local address
-/// of the connection asking (the address it reached this node by), else empty as Redis shows an
-/// address it does not know.
-pub fn announced_ip(state: &ServerState, client: Option<&ClientState>) -> String {
-    let ip = state.config.get("cluster-announce-ip");
+/// of the connection asking (`local_addr`: the address it reached this node by), else empty as
+/// Redis shows an address it does not know.
+pub fn announced_ip(config: &Config, local_addr: Option<&Peer>) -> String {
+    let ip = config.get("cluster-announce-ip");
     if !ip.is_empty() {
         return ip;
     }
-    match client.map(|c| &c.info.local_addr) {
-        Some(crate::clients::Peer::Tcp(addr)) => match addr.ip() {
+    match local_addr {
+        Some(Peer::Tcp(addr)) => match addr.ip() {
             std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => v4.to_string(),
                 None => v6.to_string(),
@@ -192,22 +194,24 @@ pub fn announced_ip(state: &ServerState, client: Option<&ClientState>) -> String
     }
 }
 
-/// `cluster-announce-port` when set, else the TCP port this node listens on.
-pub fn announced_port(state: &ServerState) -> u16 {
-    match state.config.get_i64("cluster-announce-port") {
-        0 => state.listeners.tcp_port(),
+/// `cluster-announce-port` when set, else the TCP port this node listens on (`tcp_port`).
+pub fn announced_port(config: &Config, tcp_port: u16) -> u16 {
+    match config.get_i64("cluster-announce-port") {
+        0 => tcp_port,
         port => port as u16,
     }
 }
 
 /// The cluster bus port shown in CLUSTER NODES (no bus listens here): `cluster-announce-bus-port`,
 /// else `cluster-port`, else the client port + 10000, as Redis computes it.
-pub fn bus_port(state: &ServerState) -> u16 {
-    match state.config.get_i64("cluster-announce-bus-port") {
+pub fn bus_port(config: &Config, tcp_port: u16) -> u16 {
+    match config.get_i64("cluster-announce-bus-port") {
         // Redis refuses a client port above 55535 without cluster-port; here nothing listens
         // on the bus, so such a port shows bus port 0.
-        0 => match state.config.get_i64("cluster-port") {
-            0 => announced_port(state).checked_add(10000).unwrap_or(0),
+        0 => match config.get_i64("cluster-port") {
+            0 => announced_port(config, tcp_port)
+                .checked_add(10000)
+                .unwrap_or(0),
             port => port as u16,
         },
         port => port as u16,
@@ -215,10 +219,10 @@ pub fn bus_port(state: &ServerState) -> u16 {
 }
 
 /// The endpoint of CLUSTER SLOTS / SHARDS, by `cluster-preferred-endpoint-type`.
-pub fn endpoint(state: &ServerState, ip: &str) -> String {
-    match state.config.get("cluster-preferred-endpoint-type").as_str() {
+pub fn endpoint(config: &Config, ip: &str) -> String {
+    match config.get("cluster-preferred-endpoint-type").as_str() {
         "hostname" => {
-            let host = state.config.get("cluster-announce-hostname");
+            let host = config.get("cluster-announce-hostname");
             if host.is_empty() {
                 "?".into()
             } else {
@@ -285,12 +289,12 @@ fn channel_indexes(spec: &CommandSpec, argv: &[Bytes]) -> Vec<(Option<usize>, us
 /// `CROSSSLOT`, before queuing it in a transaction or running it). Clients whose commands must
 /// be applied as sent (AOF loading, a primary's stream) are never refused.
 pub fn crosses_slots(
-    state: &ServerState,
+    cluster: &Cluster,
     client: &ClientState,
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> bool {
-    if !state.cluster.enabled || client.must_obey {
+    if !cluster.enabled || client.must_obey {
         return false;
     }
     spans_slots(spec, argv)
@@ -310,8 +314,8 @@ fn spans_slots(spec: &CommandSpec, argv: &[Bytes]) -> bool {
 
 /// Whether the commands queued in a transaction have keys in different slots (EXEC answers
 /// CROSSSLOT and discards the transaction).
-pub fn transaction_crosses_slots(state: &ServerState, client: &ClientState) -> bool {
-    if !state.cluster.enabled || client.must_obey {
+pub fn transaction_crosses_slots(cluster: &Cluster, client: &ClientState) -> bool {
+    if !cluster.enabled || client.must_obey {
         return false;
     }
     let Some(multi) = client.multi.as_ref() else {
@@ -326,11 +330,11 @@ pub fn transaction_crosses_slots(state: &ServerState, client: &ClientState) -> b
 
 /// The refusal of a script's `redis.call` whose keys are in different slots.
 pub fn script_refusal(
-    state: &ServerState,
+    cluster: &Cluster,
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> Option<&'static str> {
-    if !state.cluster.enabled {
+    if !cluster.enabled {
         return None;
     }
     spans_slots(spec, argv).then_some(SCRIPT_CROSSSLOT)

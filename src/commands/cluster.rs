@@ -212,7 +212,7 @@ fn known_node(state: &ServerState, id: &[u8]) -> Result<bool, CommandError> {
     if id == state.cluster.myid().as_bytes() {
         return Ok(true);
     }
-    if cluster::replicas(state)
+    if cluster::replicas(&state.replication)
         .iter()
         .any(|r| r.id.as_bytes() == id)
     {
@@ -299,7 +299,7 @@ fn myshardid(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 fn info(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
-    let nodes = 1 + cluster::replicas(ctx.state).len();
+    let nodes = 1 + cluster::replicas(&ctx.state.replication).len();
     let text = format!(
         "cluster_state:ok\r\n\
          cluster_slots_assigned:16384\r\n\
@@ -344,7 +344,7 @@ fn node_addr(state: &ServerState, ip: &str, port: u16, bus: u16) -> String {
 fn replica_lines(state: &ServerState, now_ms: u64) -> String {
     let myid = state.cluster.myid();
     let mut out = String::new();
-    for r in cluster::replicas(state) {
+    for r in cluster::replicas(&state.replication) {
         let link = if r.online {
             "connected"
         } else {
@@ -359,12 +359,12 @@ fn replica_lines(state: &ServerState, now_ms: u64) -> String {
 fn nodes(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
     let state = ctx.state;
-    let ip = cluster::announced_ip(state, Some(ctx.client));
+    let ip = cluster::announced_ip(&state.config, Some(&ctx.client.info.local_addr));
     let addr = node_addr(
         state,
         &ip,
-        cluster::announced_port(state),
-        cluster::bus_port(state),
+        cluster::announced_port(&state.config, state.listeners.tcp_port()),
+        cluster::bus_port(&state.config, state.listeners.tcp_port()),
     );
     let mut out = String::new();
     node_line(
@@ -404,20 +404,23 @@ fn slot_metadata(state: &ServerState) -> Reply {
 fn slots(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
     let state = ctx.state;
-    let ip = cluster::announced_ip(state, Some(ctx.client));
+    let ip = cluster::announced_ip(&state.config, Some(&ctx.client.info.local_addr));
     let mut range = vec![
         Reply::Int(0),
         Reply::Int(slot::SLOTS as i64 - 1),
         Reply::Array(vec![
-            Reply::bulk(cluster::endpoint(state, &ip)),
-            Reply::Int(i64::from(cluster::announced_port(state))),
+            Reply::bulk(cluster::endpoint(&state.config, &ip)),
+            Reply::Int(i64::from(cluster::announced_port(
+                &state.config,
+                state.listeners.tcp_port(),
+            ))),
             Reply::bulk(state.cluster.myid()),
             slot_metadata(state),
         ]),
     ];
-    for r in cluster::replicas(state) {
+    for r in cluster::replicas(&state.replication) {
         range.push(Reply::Array(vec![
-            Reply::bulk(cluster::endpoint(state, &r.ip)),
+            Reply::bulk(cluster::endpoint(&state.config, &r.ip)),
             Reply::Int(i64::from(r.port)),
             Reply::bulk(r.id),
             slot_metadata(state),
@@ -442,7 +445,7 @@ fn shard_node(
         (Reply::bulk_static("ip"), Reply::bulk_str(ip)),
         (
             Reply::bulk_static("endpoint"),
-            Reply::bulk(cluster::endpoint(state, ip)),
+            Reply::bulk(cluster::endpoint(&state.config, ip)),
         ),
     ];
     let host = state.config.get("cluster-announce-hostname");
@@ -466,17 +469,17 @@ fn shard_node(
 fn shards(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
     let state = ctx.state;
-    let ip = cluster::announced_ip(state, Some(ctx.client));
+    let ip = cluster::announced_ip(&state.config, Some(&ctx.client.info.local_addr));
     let mut nodes = vec![shard_node(
         state,
         state.cluster.myid(),
         &ip,
-        cluster::announced_port(state),
+        cluster::announced_port(&state.config, state.listeners.tcp_port()),
         "master",
         state.replication.offset(),
         true,
     )];
-    for r in cluster::replicas(state) {
+    for r in cluster::replicas(&state.replication) {
         nodes.push(shard_node(
             state, r.id, &r.ip, r.port, "replica", r.offset, r.online,
         ));
@@ -492,8 +495,12 @@ fn shards(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 fn saveconfig(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
-    cluster::save_config(ctx.state)
-        .map_err(|e| CommandError::err(format!("error saving the cluster node config: {e}")))?;
+    cluster::save_config(
+        &ctx.state.cluster,
+        &ctx.state.config,
+        ctx.state.listeners.tcp_port(),
+    )
+    .map_err(|e| CommandError::err(format!("error saving the cluster node config: {e}")))?;
     Ok(Reply::Ok)
 }
 

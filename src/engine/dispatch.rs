@@ -152,7 +152,7 @@ fn queue(
     };
     let refusal = if refusal.is_some() {
         refusal
-    } else if crate::cluster::crosses_slots(state, client, found.spec, argv) {
+    } else if crate::cluster::crosses_slots(&state.cluster, client, found.spec, argv) {
         Some(Reply::error(crate::cluster::CROSSSLOT))
     } else if found.spec.has(flags::NO_MULTI) {
         Some(Reply::error("ERR Command not allowed inside a transaction"))
@@ -427,11 +427,11 @@ fn cross_slot_refusal(
         return None;
     }
     if spec.has(flags::RUNS_QUEUED) {
-        if !crate::cluster::transaction_crosses_slots(state, client) {
+        if !crate::cluster::transaction_crosses_slots(&state.cluster, client) {
             return None;
         }
         crate::engine::context::discard_refused(state, client);
-    } else if !crate::cluster::crosses_slots(state, client, spec, argv) {
+    } else if !crate::cluster::crosses_slots(&state.cluster, client, spec, argv) {
         return None;
     }
     Some(Reply::error(crate::cluster::CROSSSLOT))

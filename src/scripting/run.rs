@@ -277,7 +277,8 @@ fn redis_call(
     ) {
         return failed(&text);
     }
-    if let Some(text) = crate::cluster::script_refusal(state.ctx.state, found.spec, &argv) {
+    if let Some(text) = crate::cluster::script_refusal(&state.ctx.state.cluster, found.spec, &argv)
+    {
         return failed(text);
     }
     if found.spec.has(flags::DENYOOM)
