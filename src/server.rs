@@ -27,7 +27,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         .map_err(|e| ServerError::Config(e.to_string()))?
         .map_err(ServerError::Config)?;
     }
-    crate::rdb::load_at_startup(&state).map_err(ServerError::Config)?;
+    crate::rdb::load_at_startup(&state.rdb_handle()).map_err(ServerError::Config)?;
     crate::acl::load_at_startup(&state.acl, &state.config, &state.registry)
         .map_err(ServerError::Config)?;
     crate::cluster::load_at_startup(&state.cluster, &state.config).map_err(ServerError::Config)?;
@@ -150,10 +150,12 @@ async fn signal_shutdown_saves(state: &Arc<ServerState>, signal: &str) -> bool {
         crate::rdb::ShutdownSave::Default
     };
     let saver = state.clone();
-    let saved = tokio::task::spawn_blocking(move || crate::rdb::save_on_shutdown(&saver, mode))
-        .await
-        .map(|r| r.is_ok())
-        .unwrap_or(false);
+    let saved = tokio::task::spawn_blocking(move || {
+        crate::rdb::save_on_shutdown(&saver.rdb_handle(), mode)
+    })
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
     saved || has("force")
 }
 

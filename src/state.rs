@@ -152,6 +152,20 @@ impl ServerState {
         );
     }
 
+    /// What the RDB's saves and loads use of the server.
+    pub fn rdb_handle(&self) -> crate::rdb::Handle<'_> {
+        crate::rdb::Handle {
+            keyspace: &self.keyspace,
+            config: &self.config,
+            clock: &self.clock,
+            rdb: &self.rdb,
+            dirty: &self.stats.dirty,
+            last_save_unix: &self.last_save_unix,
+            gate: &self.gate,
+            functions: &self.scripting.functions,
+        }
+    }
+
     /// Records the `Arc` this state lives in (done once by `server::run`).
     pub fn set_self_arc(self: &std::sync::Arc<Self>) {
         let _ = self.self_ref.set(std::sync::Arc::downgrade(self));
@@ -160,6 +174,12 @@ impl ServerState {
     /// The `Arc` this state lives in, when it was recorded.
     pub fn self_arc(&self) -> Option<std::sync::Arc<ServerState>> {
         self.self_ref.get().and_then(std::sync::Weak::upgrade)
+    }
+}
+
+impl crate::rdb::Host for ServerState {
+    fn rdb_handle(&self) -> crate::rdb::Handle<'_> {
+        ServerState::rdb_handle(self)
     }
 }
 

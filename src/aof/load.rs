@@ -162,12 +162,14 @@ fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<
                     f.name
                 )
             })?;
-            crate::rdb::load_functions(state, &loaded.functions).map_err(|e| {
-                format!(
-                    "Bad file format reading the append only file {}: {e}",
-                    f.name
-                )
-            })?;
+            crate::rdb::load_functions(&state.scripting.functions, &loaded.functions).map_err(
+                |e| {
+                    format!(
+                        "Bad file format reading the append only file {}: {e}",
+                        f.name
+                    )
+                },
+            )?;
             tracing::info!(
                 "Loading the RDB preamble of the AOF base {}: {} keys",
                 f.name,

@@ -160,7 +160,8 @@ fn queue(
         // Queuing may take unbounded memory: Redis refuses every command while it cannot evict.
         Some(Reply::from(CommandError::Oom))
     } else if let Some(reply) = crate::rdb::refuse_write(
-        state,
+        &state.rdb,
+        &state.config,
         found.spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE),
     ) {
         Some(reply)
@@ -310,9 +311,11 @@ fn run_checked(
         return Ok(Reply::from(err));
     }
     // After a failed background save, writes (and PING) get MISCONF (stop-writes-on-bgsave-error).
-    if let Some(reply) =
-        crate::rdb::refuse_write(state, spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE))
-    {
+    if let Some(reply) = crate::rdb::refuse_write(
+        &state.rdb,
+        &state.config,
+        spec.has(flags::WRITE | flags::REFUSED_LIKE_WRITE),
+    ) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
     }

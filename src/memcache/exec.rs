@@ -249,7 +249,9 @@ fn after(mut ctx: Ctx<'_>) {
 /// The refusal a write gets while the AOF cannot be written or the last background save
 /// failed (MISCONF), or memory cannot be freed below maxmemory.
 fn write_refusal(state: &ServerState) -> Option<&'static [u8]> {
-    if state.aof.write_error().is_some() || crate::rdb::refuse_write(state, true).is_some() {
+    if state.aof.write_error().is_some()
+        || crate::rdb::refuse_write(&state.rdb, &state.config, true).is_some()
+    {
         return Some(b"SERVER_ERROR MISCONF writes are refused while persistence fails\r\n");
     }
     if crate::replication::replica::refusal(state, true, false).is_some() {

@@ -17,8 +17,9 @@ pub mod stream;
 pub mod values;
 pub mod write;
 
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::keyspace::{Keyspace, ShardId, Value, ValueRef};
-use crate::state::ServerState;
 use parking_lot::Mutex;
 use read::Event;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,29 @@ const BGSAVE_RETRY_DELAY_MS: u64 = 5_000;
 const CRON_PERIOD_MS: u64 = 100;
 /// The longest BGSAVE waits for its snapshot instant before replying.
 const SNAPSHOT_START_WAIT: Duration = Duration::from_secs(30);
+
+/// What saving and loading use of the server, borrowed for one call
+/// (`ServerState::rdb_handle`).
+pub struct Handle<'a> {
+    pub keyspace: &'a Keyspace,
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub rdb: &'a RdbState,
+    /// The server's count of changes (`stats.dirty`), for save points.
+    pub dirty: &'a AtomicU64,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save_unix: &'a AtomicU64,
+    /// A snapshot's instant is taken in a shared section, never inside a script or transaction.
+    pub gate: &'a crate::gate::Gate,
+    /// The Redis Functions libraries, saved in and loaded from the file.
+    pub functions: &'a crate::scripting::functions::Functions,
+}
+
+/// Lends a background save thread the server's parts (the server implements it, so this
+/// module does not depend on the server's state).
+pub trait Host: Send + Sync {
+    fn rdb_handle(&self) -> Handle<'_>;
+}
 
 /// Save bookkeeping for INFO persistence, LASTSAVE, save points and MISCONF.
 pub struct RdbState {
@@ -53,7 +77,7 @@ pub struct RdbState {
     /// Bumped by FLUSHALL: a snapshot taken before it must not be installed.
     pub(crate) flush_epoch: AtomicU64,
     /// The server, for starting background saves from a command (set by `cron_task`).
-    server: OnceLock<Weak<ServerState>>,
+    server: OnceLock<Weak<dyn Host>>,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE and FUNCTION RESTORE accept a payload
     /// whose CRC-64 is wrong.
     pub skip_dump_checksum: AtomicBool,
@@ -81,9 +105,9 @@ impl Default for RdbState {
 }
 
 /// The INFO persistence fields this module owns, in Redis's order.
-pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
-    let rdb = &state.rdb;
-    let now_ms = state.clock.now_ms();
+pub fn info_fields(server: &Handle<'_>) -> Vec<(&'static str, String)> {
+    let rdb = &server.rdb;
+    let now_ms = server.clock.now_ms();
     let running = rdb.bgsave_in_progress.load(Ordering::Relaxed);
     let current = if running {
         (now_ms.saturating_sub(rdb.bgsave_started_unix_ms.load(Ordering::Relaxed)) / 1000) as i64
@@ -98,12 +122,12 @@ pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
     vec![
         (
             "rdb_changes_since_last_save",
-            changes_since_save(state).to_string(),
+            changes_since_save(server).to_string(),
         ),
         ("rdb_bgsave_in_progress", u8::from(running).to_string()),
         (
             "rdb_last_save_time",
-            state.last_save_unix.load(Ordering::Relaxed).to_string(),
+            server.last_save_unix.load(Ordering::Relaxed).to_string(),
         ),
         ("rdb_last_bgsave_status", status.to_string()),
         (
@@ -124,15 +148,14 @@ pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn changes_since_save(state: &ServerState) -> u64 {
-    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
-    dirty.saturating_sub(state.rdb.dirty_at_save.load(Ordering::Relaxed))
+fn changes_since_save(server: &Handle<'_>) -> u64 {
+    let dirty = crate::stats::ServerStats::get(server.dirty);
+    dirty.saturating_sub(server.rdb.dirty_at_save.load(Ordering::Relaxed))
 }
 
 /// `save` as (seconds, changes) pairs; empty when saving is off.
-pub fn save_points(state: &ServerState) -> Vec<(u64, u64)> {
-    let words: Vec<u64> = state
-        .config
+pub fn save_points(config: &Config) -> Vec<(u64, u64)> {
+    let words: Vec<u64> = config
         .get("save")
         .split_whitespace()
         .filter_map(|w| w.parse().ok())
@@ -142,11 +165,15 @@ pub fn save_points(state: &ServerState) -> Vec<(u64, u64)> {
 
 /// The MISCONF refusal Redis gives write commands (and PING) after a failed background save
 /// while `stop-writes-on-bgsave-error` is on and save points are configured.
-pub fn refuse_write(state: &ServerState, is_write_or_ping: bool) -> Option<crate::protocol::Reply> {
-    if !is_write_or_ping || state.rdb.last_bgsave_ok.load(Ordering::Relaxed) {
+pub fn refuse_write(
+    rdb: &RdbState,
+    config: &Config,
+    is_write_or_ping: bool,
+) -> Option<crate::protocol::Reply> {
+    if !is_write_or_ping || rdb.last_bgsave_ok.load(Ordering::Relaxed) {
         return None;
     }
-    if !state.config.get_bool("stop-writes-on-bgsave-error") || save_points(state).is_empty() {
+    if !config.get_bool("stop-writes-on-bgsave-error") || save_points(config).is_empty() {
         return None;
     }
     Some(crate::protocol::Reply::error(
@@ -159,8 +186,8 @@ pub fn refuse_write(state: &ServerState, is_write_or_ping: bool) -> Option<crate
 }
 
 /// `<dir>/<dbfilename>`.
-pub fn dump_path(state: &ServerState) -> PathBuf {
-    Path::new(&state.config.get("dir")).join(state.config.get("dbfilename"))
+pub fn dump_path(config: &Config) -> PathBuf {
+    Path::new(&config.get("dir")).join(config.get("dbfilename"))
 }
 
 /// One database at the snapshot instant, packed so that taking it costs one memcpy per key
@@ -367,14 +394,14 @@ enum SaveError {
 /// rename, fsync the directory. On error the temp file is removed and `path` is untouched.
 /// `still_wanted` is asked just before the rename; when it says no, nothing replaces `path`.
 pub fn write_file(
-    state: &ServerState,
+    server: &Handle<'_>,
     snap: Snapshot<'_>,
     path: &Path,
     still_wanted: impl Fn() -> bool,
 ) -> std::io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let temp = dir.join(format!("temp-{}.rdb", std::process::id()));
-    let result = write_temp(state, snap, &temp).and_then(|len| {
+    let result = write_temp(server, snap, &temp).and_then(|len| {
         if !still_wanted() {
             return Err(std::io::Error::from(std::io::ErrorKind::Interrupted));
         }
@@ -388,10 +415,10 @@ pub fn write_file(
     result
 }
 
-fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::Result<u64> {
+fn write_temp(server: &Handle<'_>, snap: Snapshot<'_>, temp: &Path) -> std::io::Result<u64> {
     let file = std::fs::File::create(temp)?;
     let (sink, len) = write_to(
-        state,
+        server,
         snap,
         std::io::BufWriter::with_capacity(1 << 20, file),
         &[],
@@ -404,12 +431,12 @@ fn write_temp(state: &ServerState, snap: Snapshot<'_>, temp: &Path) -> std::io::
 /// Writes a whole RDB file of `snap` to `sink` (a file, or a replica's socket for a diskless
 /// full sync), with `extra_aux` after Redis's AUX fields. Returns the sink and the length.
 pub fn write_to<W: std::io::Write>(
-    state: &ServerState,
+    server: &Handle<'_>,
     snap: Snapshot<'_>,
     sink: W,
     extra_aux: &[(&str, String)],
 ) -> std::io::Result<(W, u64)> {
-    let now_secs = state.clock.now_ms() / 1000;
+    let now_secs = server.clock.now_ms() / 1000;
     let mut aux = vec![
         ("redis-ver", crate::config::REDIS_VERSION.to_string()),
         ("redis-bits", "64".to_string()),
@@ -420,14 +447,14 @@ pub fn write_to<W: std::io::Write>(
     aux.push(("aof-base", "0".to_string()));
     let mut w = write::FileWriter::begin(
         sink,
-        state.config.get_bool("rdbcompression"),
-        state.config.get_bool("rdbchecksum"),
+        server.config.get_bool("rdbcompression"),
+        server.config.get_bool("rdbchecksum"),
         &aux,
     )?;
-    for code in state.scripting.functions.library_codes() {
+    for code in server.functions.library_codes() {
         w.function(&code)?;
     }
-    write_body(&mut w, snap, &state.config.hot.rdb_key_save_delay)?;
+    write_body(&mut w, snap, &server.config.hot.rdb_key_save_delay)?;
     w.finish()
 }
 
@@ -469,23 +496,23 @@ fn write_body<W: std::io::Write>(
 /// Takes a snapshot and writes it (the body of SAVE, BGSAVE and the shutdown save). Updates
 /// LASTSAVE and the change counter on success.
 fn save_with(
-    state: &ServerState,
+    server: &Handle<'_>,
     snap: Snapshot<'_>,
     dirty_at_snapshot: u64,
 ) -> Result<u64, SaveError> {
-    let path = dump_path(state);
+    let path = dump_path(server.config);
     let epoch = snap.flush_epoch;
-    let still_wanted = || state.rdb.flush_epoch.load(Ordering::Acquire) == epoch;
-    match write_file(state, snap, &path, still_wanted) {
+    let still_wanted = || server.rdb.flush_epoch.load(Ordering::Acquire) == epoch;
+    match write_file(server, snap, &path, still_wanted) {
         Ok(len) => {
-            let rdb = &state.rdb;
+            let rdb = &server.rdb;
             rdb.dirty_at_save
                 .store(dirty_at_snapshot, Ordering::Relaxed);
             rdb.saves.fetch_add(1, Ordering::Relaxed);
             rdb.last_bgsave_ok.store(true, Ordering::Relaxed);
-            state
+            server
                 .last_save_unix
-                .store(state.clock.now_ms() / 1000, Ordering::Relaxed);
+                .store(server.clock.now_ms() / 1000, Ordering::Relaxed);
             Ok(len)
         }
         Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(SaveError::Obsolete),
@@ -500,36 +527,36 @@ fn save_with(
 /// dataset is saved at once, so a restart does not bring flushed keys back; a background save
 /// in progress is made obsolete (its file is not installed). Called with every shard held, so
 /// it never takes shard locks; if a save holds the save lock, an empty save is scheduled.
-pub fn after_flushall(state: &ServerState) {
-    let epoch = state.rdb.flush_epoch.fetch_add(1, Ordering::AcqRel) + 1;
-    if save_points(state).is_empty() {
+pub fn after_flushall(server: &Handle<'_>) {
+    let epoch = server.rdb.flush_epoch.fetch_add(1, Ordering::AcqRel) + 1;
+    if save_points(server.config).is_empty() {
         return;
     }
-    let Some(_one_at_a_time) = state.rdb.save_lock.try_lock() else {
-        schedule_bgsave(state);
+    let Some(_one_at_a_time) = server.rdb.save_lock.try_lock() else {
+        schedule_bgsave(server.rdb);
         return;
     };
-    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
-    match save_with(state, Snapshot::empty(epoch), dirty) {
+    let dirty = crate::stats::ServerStats::get(server.dirty);
+    match save_with(server, Snapshot::empty(epoch), dirty) {
         Ok(_) => tracing::info!("DB saved on disk (FLUSHALL)"),
         Err(e) => tracing::warn!("Saving the flushed dataset failed: {e:?}"),
     }
 }
 
 /// SAVE: a synchronous save on the calling thread (waits for a background save to finish).
-pub fn save_foreground(state: &ServerState) -> Result<(), String> {
-    let _one_at_a_time = state.rdb.save_lock.lock();
+pub fn save_foreground(server: &Handle<'_>) -> Result<(), String> {
+    let _one_at_a_time = server.rdb.save_lock.lock();
     let started = Instant::now();
-    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    let dirty = crate::stats::ServerStats::get(server.dirty);
     // The instant is taken in a shared section: never inside a script or transaction.
-    let section = state.gate.shared_blocking();
+    let section = server.gate.shared_blocking();
     let snap = snapshot(
-        &state.keyspace,
-        state.clock.now_ms(),
-        &state.rdb.flush_epoch,
+        server.keyspace,
+        server.clock.now_ms(),
+        &server.rdb.flush_epoch,
     );
     drop(section);
-    match save_with(state, snap, dirty) {
+    match save_with(server, snap, dirty) {
         Ok(_) => {
             tracing::info!(
                 "DB saved on disk ({:.3} s)",
@@ -556,24 +583,24 @@ pub enum BgsaveRefusal {
 
 /// BGSAVE: starts a save on its own thread. Returns once the snapshot instant is taken, so
 /// writes acknowledged after the reply are not in the file, as with Redis's fork.
-pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
-    let server = state
+pub fn start_bgsave(server: &Handle<'_>) -> Result<(), BgsaveRefusal> {
+    let host = server
         .rdb
         .server
         .get()
         .and_then(Weak::upgrade)
         .ok_or(BgsaveRefusal::NotAvailable)?;
     // See below: the cover for the save thread's instant.
-    let section = state.gate.shared_blocking();
-    if state.rdb.bgsave_in_progress.swap(true, Ordering::AcqRel) {
+    let section = server.gate.shared_blocking();
+    if server.rdb.bgsave_in_progress.swap(true, Ordering::AcqRel) {
         return Err(BgsaveRefusal::AlreadyRunning);
     }
-    let now_ms = state.clock.now_ms();
-    state
+    let now_ms = server.clock.now_ms();
+    server
         .rdb
         .bgsave_started_unix_ms
         .store(now_ms, Ordering::Relaxed);
-    state
+    server
         .rdb
         .last_bgsave_try_unix_ms
         .store(now_ms, Ordering::Relaxed);
@@ -587,10 +614,13 @@ pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
     let cover = covered.clone();
     let spawned = std::thread::Builder::new()
         .name("rdb-bgsave".into())
-        .spawn(move || bgsave_thread(&server, instant_taken, &cover));
+        .spawn(move || bgsave_thread(&host.rdb_handle(), instant_taken, &cover));
     if spawned.is_err() {
-        state.rdb.bgsave_in_progress.store(false, Ordering::Release);
-        state.rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
+        server
+            .rdb
+            .bgsave_in_progress
+            .store(false, Ordering::Release);
+        server.rdb.last_bgsave_ok.store(false, Ordering::Relaxed);
         return Err(BgsaveRefusal::NotAvailable);
     }
     if wait_instant.recv_timeout(SNAPSHOT_START_WAIT).is_err() {
@@ -601,31 +631,31 @@ pub fn start_bgsave(state: &ServerState) -> Result<(), BgsaveRefusal> {
 }
 
 fn bgsave_thread(
-    state: &ServerState,
+    server: &Handle<'_>,
     instant_taken: std::sync::mpsc::SyncSender<()>,
     covered: &parking_lot::Mutex<bool>,
 ) {
-    let _one_at_a_time = state.rdb.save_lock.lock();
+    let _one_at_a_time = server.rdb.save_lock.lock();
     let started = Instant::now();
-    let dirty = crate::stats::ServerStats::get(&state.stats.dirty);
+    let dirty = crate::stats::ServerStats::get(server.dirty);
     let cover = covered.lock();
     let (cover, section) = if *cover {
         (Some(cover), None)
     } else {
         drop(cover);
-        (None, state.gate.shared_blocking())
+        (None, server.gate.shared_blocking())
     };
     let snap = snapshot(
-        &state.keyspace,
-        state.clock.now_ms(),
-        &state.rdb.flush_epoch,
+        server.keyspace,
+        server.clock.now_ms(),
+        &server.rdb.flush_epoch,
     );
     drop(section);
     drop(cover);
     let _ = instant_taken.send(());
     tracing::info!("Background saving started");
-    let result = save_with(state, snap, dirty);
-    let rdb = &state.rdb;
+    let result = save_with(server, snap, dirty);
+    let rdb = &server.rdb;
     rdb.last_bgsave_secs
         .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     match result {
@@ -644,49 +674,50 @@ fn bgsave_thread(
 }
 
 /// True while a background save runs.
-pub fn bgsave_running(state: &ServerState) -> bool {
-    state.rdb.bgsave_in_progress.load(Ordering::Acquire)
+pub fn bgsave_running(rdb: &RdbState) -> bool {
+    rdb.bgsave_in_progress.load(Ordering::Acquire)
 }
 
 /// Asks for a background save to start as soon as none is running (BGSAVE SCHEDULE).
-pub fn schedule_bgsave(state: &ServerState) {
-    state.rdb.bgsave_scheduled.store(true, Ordering::Relaxed);
+pub fn schedule_bgsave(rdb: &RdbState) {
+    rdb.bgsave_scheduled.store(true, Ordering::Relaxed);
 }
 
 /// serverCron's part for RDB: runs scheduled background saves and the save points
 /// ("save <seconds> <changes>": save when at least `changes` writes happened and `seconds`
 /// passed since the last successful save; after a failure, retry no sooner than 5 s).
-pub async fn cron_task(state: Arc<ServerState>) {
-    let _ = state.rdb.server.set(Arc::downgrade(&state));
+pub async fn cron_task(host: Arc<dyn Host>) {
+    let _ = host.rdb_handle().rdb.server.set(Arc::downgrade(&host));
     let mut tick = tokio::time::interval(Duration::from_millis(CRON_PERIOD_MS));
     loop {
         tick.tick().await;
-        if bgsave_running(&state) {
-            continue;
-        }
-        let due =
-            state.rdb.bgsave_scheduled.swap(false, Ordering::Relaxed) || save_point_reached(&state);
+        let due = {
+            let server = host.rdb_handle();
+            !bgsave_running(server.rdb)
+                && (server.rdb.bgsave_scheduled.swap(false, Ordering::Relaxed)
+                    || save_point_reached(&server))
+        };
         if due {
-            let state = state.clone();
-            let _ = tokio::task::spawn_blocking(move || start_bgsave(&state)).await;
+            let host = host.clone();
+            let _ = tokio::task::spawn_blocking(move || start_bgsave(&host.rdb_handle())).await;
         }
     }
 }
 
-fn save_point_reached(state: &ServerState) -> bool {
-    let changes = changes_since_save(state);
+fn save_point_reached(server: &Handle<'_>) -> bool {
+    let changes = changes_since_save(server);
     if changes == 0 {
         return false;
     }
-    let now_ms = state.clock.now_ms();
+    let now_ms = server.clock.now_ms();
     let since_save_secs =
-        (now_ms / 1000).saturating_sub(state.last_save_unix.load(Ordering::Relaxed));
-    let rdb = &state.rdb;
+        (now_ms / 1000).saturating_sub(server.last_save_unix.load(Ordering::Relaxed));
+    let rdb = &server.rdb;
     let retry_ok = rdb.last_bgsave_ok.load(Ordering::Relaxed)
         || now_ms.saturating_sub(rdb.last_bgsave_try_unix_ms.load(Ordering::Relaxed))
             > BGSAVE_RETRY_DELAY_MS;
     retry_ok
-        && save_points(state)
+        && save_points(server.config)
             .iter()
             .any(|&(secs, min_changes)| changes >= min_changes && since_save_secs >= secs)
 }
@@ -702,17 +733,17 @@ pub enum ShutdownSave {
 
 /// The save a shutdown makes, if any. An error means the shutdown must not proceed (unless
 /// forced), as Redis's "Error trying to save the DB, can't exit".
-pub fn save_on_shutdown(state: &ServerState, mode: ShutdownSave) -> Result<(), String> {
+pub fn save_on_shutdown(server: &Handle<'_>, mode: ShutdownSave) -> Result<(), String> {
     let wanted = match mode {
         ShutdownSave::Save => true,
         ShutdownSave::NoSave => false,
-        ShutdownSave::Default => !save_points(state).is_empty(),
+        ShutdownSave::Default => !save_points(server.config).is_empty(),
     };
     if !wanted {
         return Ok(());
     }
     tracing::warn!("Saving the final RDB snapshot before exiting.");
-    save_foreground(state).inspect_err(|_| {
+    save_foreground(server).inspect_err(|_| {
         tracing::warn!("Error trying to save the DB, can't exit.");
     })
 }
@@ -956,22 +987,23 @@ pub fn loaded_access(idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> O
 /// Start-up: loads `<dir>/<dbfilename>` when it exists and the AOF is off. A file that does
 /// not decode stops the start with its path and the offset of the problem.
 /// Loads the Functions libraries a file held (RDB or an AOF's RDB preamble).
-pub fn load_functions(state: &ServerState, codes: &[Vec<u8>]) -> Result<(), String> {
+pub fn load_functions(
+    functions: &crate::scripting::functions::Functions,
+    codes: &[Vec<u8>],
+) -> Result<(), String> {
     for code in codes {
-        state
-            .scripting
-            .functions
+        functions
             .load_persisted(code)
             .map_err(|e| format!("a function library failed to load: {e}"))?;
     }
     Ok(())
 }
 
-pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
-    if state.config.get_bool("appendonly") {
+pub fn load_at_startup(server: &Handle<'_>) -> Result<(), String> {
+    if server.config.get_bool("appendonly") {
         return Ok(());
     }
-    let path = dump_path(state);
+    let path = dump_path(server.config);
     let (file, len) = match open_for_load(&path) {
         Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -983,8 +1015,8 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
         }
     };
     let started = Instant::now();
-    let now_ms = state.clock.now_ms();
-    let stats = load_stream(&state.keyspace, &state.config, file, len, now_ms).map_err(|e| {
+    let now_ms = server.clock.now_ms();
+    let stats = load_stream(server.keyspace, server.config, file, len, now_ms).map_err(|e| {
         format!(
             "Bad RDB file {}: {e}. ferrocache refuses to start rather than load it partly; \
              `ferrocache check-rdb {}` reports what the file holds.",
@@ -992,13 +1024,13 @@ pub fn load_at_startup(state: &ServerState) -> Result<(), String> {
             path.display()
         )
     })?;
-    load_functions(state, &stats.functions)
+    load_functions(server.functions, &stats.functions)
         .map_err(|e| format!("Bad RDB file {}: {e}", path.display()))?;
-    state
+    server
         .rdb
         .keys_loaded
         .store(stats.keys_loaded, Ordering::Relaxed);
-    state
+    server
         .rdb
         .keys_expired_on_load
         .store(stats.keys_expired, Ordering::Relaxed);

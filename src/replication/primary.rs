@@ -534,20 +534,20 @@ fn full_sync_thread(
             tx: chunks,
             buf: Vec::with_capacity(CHUNK_BYTES),
         };
-        let result = crate::rdb::write_to(state, snap, sink, &aux)
+        let result = crate::rdb::write_to(&state.rdb_handle(), snap, sink, &aux)
             .map(|(_, len)| len)
             .map_err(|e| e.to_string());
         let _ = done.send(result);
         return;
     }
-    let dir = crate::rdb::dump_path(state)
+    let dir = crate::rdb::dump_path(&state.config)
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     let path = dir.join(format!("temp-repl-{}-{client_id}.rdb", std::process::id()));
     let written = std::fs::File::create(&path).and_then(|file| {
         let (sink, len) = crate::rdb::write_to(
-            state,
+            &state.rdb_handle(),
             snap,
             std::io::BufWriter::with_capacity(1 << 20, file),
             &aux,

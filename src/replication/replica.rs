@@ -885,7 +885,7 @@ fn load(
             ));
         }
     }
-    let path = crate::rdb::dump_path(state);
+    let path = crate::rdb::dump_path(&state.config);
     if let Err(e) = std::fs::rename(temp, &path) {
         let _ = std::fs::remove_file(temp);
         return Err(format!(
@@ -904,7 +904,7 @@ fn load(
         state.clock.now_ms(),
     )
     .map_err(|e| format!("Failed trying to load the MASTER synchronization DB from disk: {e}"))?;
-    crate::rdb::load_functions(state, &stats.functions)?;
+    crate::rdb::load_functions(&state.scripting.functions, &stats.functions)?;
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
         stats.keys_loaded,

@@ -142,17 +142,17 @@ pub fn reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CommandResult {
         ));
     }
     if save {
-        if crate::rdb::bgsave_running(state) {
+        if crate::rdb::bgsave_running(&state.rdb) {
             return Err(CommandError::err("Background save already in progress"));
         }
-        crate::rdb::save_foreground(state).map_err(|_| CommandError::other("ERR"))?;
+        crate::rdb::save_foreground(&state.rdb_handle()).map_err(|_| CommandError::other("ERR"))?;
     }
     let now = ctx.now_ms;
     if flush {
         empty_data(ctx);
     }
     let failed = || CommandError::err("Error trying to load the RDB dump");
-    let path = crate::rdb::dump_path(state);
+    let path = crate::rdb::dump_path(&state.config);
     let (file, len) = crate::rdb::open_for_load(&path).map_err(|_| failed())?;
     let loaded = off_worker(|| {
         if merge {

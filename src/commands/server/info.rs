@@ -475,7 +475,7 @@ fn persistence(state: &ServerState, s: &mut Section) {
     s.field("current_fork_perc", "0.00");
     s.field("current_save_keys_processed", 0);
     s.field("current_save_keys_total", 0);
-    for (name, value) in crate::rdb::info_fields(state) {
+    for (name, value) in crate::rdb::info_fields(&state.rdb_handle()) {
         s.field(name, value);
     }
     let aof = &state.aof;

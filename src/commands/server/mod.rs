@@ -189,7 +189,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ctx.state.pubsub.tracking.flush(ctx.state);
     // Redis counts a FLUSHALL as a change even on an empty server (it triggers a save).
     ctx.changed += 1;
-    crate::rdb::after_flushall(ctx.state);
+    crate::rdb::after_flushall(&ctx.state.rdb_handle());
     Ok(Reply::Ok)
 }
 
@@ -314,7 +314,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         crate::rdb::ShutdownSave::Default
     };
     let force = argv[1..].iter().any(|a| is(a, "force"));
-    if crate::rdb::save_on_shutdown(ctx.state, save_mode).is_err() && !force {
+    if crate::rdb::save_on_shutdown(&ctx.state.rdb_handle(), save_mode).is_err() && !force {
         return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!("User requested shutdown...");

@@ -39,10 +39,10 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// SAVE: snapshot and write on this thread; other clients keep being served meanwhile (they
 /// are not blocked as they would be by Redis's SAVE), and the file is the snapshot's instant.
 fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    if rdb::bgsave_running(ctx.state) {
+    if rdb::bgsave_running(&ctx.state.rdb) {
         return Err(CommandError::err("Background save already in progress"));
     }
-    rdb::save_foreground(ctx.state)
+    rdb::save_foreground(&ctx.state.rdb_handle())
         .map(|()| Reply::Ok)
         .map_err(|_| CommandError::other("ERR"))
 }
@@ -53,17 +53,17 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         2 if is(&argv[1], "schedule") => true,
         _ => return Err(CommandError::Syntax),
     };
-    if rdb::bgsave_running(ctx.state) {
+    if rdb::bgsave_running(&ctx.state.rdb) {
         return Err(CommandError::err("Background save already in progress"));
     }
     // Inside EXEC or a script every shard is held: the snapshot could not be taken until this
     // command returns, so it is scheduled, as Redis does inside a transaction.
     if !ctx.locks.is_empty() {
-        rdb::schedule_bgsave(ctx.state);
+        rdb::schedule_bgsave(&ctx.state.rdb);
         return Ok(Reply::status("Background saving scheduled"));
     }
     let _ = schedule;
-    match rdb::start_bgsave(ctx.state) {
+    match rdb::start_bgsave(&ctx.state.rdb_handle()) {
         Ok(()) => Ok(Reply::status("Background saving started")),
         Err(BgsaveRefusal::AlreadyRunning) => {
             Err(CommandError::err("Background save already in progress"))
