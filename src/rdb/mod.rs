@@ -36,7 +36,7 @@ const CRON_PERIOD_MS: u64 = 100;
 const SNAPSHOT_START_WAIT: Duration = Duration::from_secs(30);
 
 /// What saving and loading use of the server, borrowed for one call
-/// (`ServerState::rdb_handle`).
+/// (the server state's `rdb_handle`).
 pub struct Handle<'a> {
     pub keyspace: &'a Keyspace,
     pub config: &'a Config,
