@@ -21,6 +21,7 @@ pub mod fuzz_api;
 pub mod gate;
 pub mod healthcheck;
 pub mod keyspace;
+pub mod listeners;
 pub mod memcache;
 pub mod net;
 pub mod observability;

@@ -38,6 +38,8 @@ pub struct ServerState {
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
     pub blocking: crate::engine::blocking::Blocking,
+    /// Who reacts to writes (blocked clients, tracking, WATCH): see listeners.rs.
+    pub writes: std::sync::Arc<crate::listeners::Listeners>,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.
@@ -76,6 +78,11 @@ impl ServerState {
         let replication = crate::replication::Replication::new(now_ms);
         let aof = std::sync::Arc::new(crate::aof::Aof::default());
         aof.attach_feed(replication.feed.clone());
+        let writes = std::sync::Arc::new(crate::listeners::Listeners::default());
+        let mut pubsub = crate::pubsub::PubSub::default();
+        pubsub.tracking.attach_listeners(writes.clone());
+        let mut blocking = crate::engine::blocking::Blocking::default();
+        blocking.attach_listeners(writes.clone());
         ServerState {
             keyspace,
             config,
@@ -95,12 +102,13 @@ impl ServerState {
             shutdown: watch::channel(false).0,
             gate: Default::default(),
             scripting: crate::scripting::Scripting::default(),
-            pubsub: crate::pubsub::PubSub::default(),
+            pubsub,
             observability: Default::default(),
             aof,
             self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
-            blocking: Default::default(),
+            blocking,
+            writes,
             acl,
             replication,
             cluster,
