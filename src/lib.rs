@@ -22,6 +22,7 @@ pub mod gate;
 pub mod glob;
 pub mod healthcheck;
 pub mod keyspace;
+pub mod listeners;
 pub mod memcache;
 pub mod net;
 pub mod observability;

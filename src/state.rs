@@ -38,6 +38,8 @@ pub struct ServerState {
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
     pub blocking: crate::engine::blocking::Blocking,
+    /// Who reacts to writes (blocked clients, tracking, WATCH): see listeners.rs.
+    pub writes: std::sync::Arc<crate::listeners::Listeners>,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.
@@ -92,6 +94,11 @@ impl ServerState {
         aof.attach_keyspace(keyspace.tunables.clone());
         let pause = crate::pause::ClientPause::default();
         pause.attach_keyspace(keyspace.tunables.clone());
+        let writes = std::sync::Arc::new(crate::listeners::Listeners::default());
+        let mut pubsub = crate::pubsub::PubSub::default();
+        pubsub.tracking.attach_listeners(writes.clone());
+        let mut blocking = crate::engine::blocking::Blocking::default();
+        blocking.attach_listeners(writes.clone());
         let state = ServerState {
             keyspace,
             config,
@@ -111,12 +118,13 @@ impl ServerState {
             shutdown: watch::channel(false).0,
             gate: Default::default(),
             scripting: crate::scripting::Scripting::default(),
-            pubsub: crate::pubsub::PubSub::default(),
+            pubsub,
             observability: Default::default(),
             aof,
             self_ref: std::sync::OnceLock::new(),
             rdb: Default::default(),
-            blocking: Default::default(),
+            blocking,
+            writes,
             acl,
             replication,
             cluster,

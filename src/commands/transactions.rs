@@ -163,6 +163,9 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         {
             continue;
         }
+        // Counted before the watch exists anywhere (shard or deferred list): a write that
+        // finds no WATCH listener has no watch to mark.
+        ctx.state.writes.add(crate::listeners::WATCH, 1);
         let now = ctx.now_ms;
         let ks = &ctx.state.keyspace;
         let hash = ks.hash(key);
@@ -207,5 +210,6 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
                 .change_watch(ctx.state, *db, key, &flag, false),
         }
     }
+    ctx.state.writes.remove(crate::listeners::WATCH, keys.len());
     flag.clear();
 }

@@ -78,6 +78,8 @@ pub struct HotConfig {
     /// stream-node-max-entries / stream-node-max-bytes (when a stream starts a new block).
     pub stream_node_max_entries: AtomicU64,
     pub stream_node_max_bytes: AtomicU64,
+    /// min-replicas-to-write: read by every write (replication::primary::write_refusal).
+    pub min_replicas_to_write: AtomicI64,
 }
 
 /// The live configuration.
@@ -459,6 +461,8 @@ impl Config {
             .store(num("hz").clamp(1, 500) as u64, Ordering::Relaxed);
         hot.slowlog_slower_than_us
             .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        hot.min_replicas_to_write
+            .store(num("min-replicas-to-write"), Ordering::Relaxed);
         hot.zset_max_listpack_entries.store(
             num("zset-max-listpack-entries").max(0) as u64,
             Ordering::Relaxed,

@@ -212,9 +212,16 @@ pub struct Blocking {
     /// Parked clients: the write path's fast check.
     waiting: AtomicUsize,
     has_ready: AtomicBool,
+    /// The server's write listeners: `BLOCKED` counts the parked clients (`waiting`).
+    listeners: Arc<crate::listeners::Listeners>,
 }
 
 impl Blocking {
+    /// Reports parked clients to `listeners` (done once, when the server state is built).
+    pub fn attach_listeners(&mut self, listeners: Arc<crate::listeners::Listeners>) {
+        self.listeners = listeners;
+    }
+
     /// Clients blocked now (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
@@ -292,6 +299,8 @@ impl Blocking {
             }
             reg.by_client.insert(waiter.client_id, waiter.clone());
             self.waiting.fetch_add(1, Ordering::Relaxed);
+            // Under the registry's lock, before the keys are checked again below.
+            self.listeners.add(crate::listeners::BLOCKED, 1);
         }
         for key in &waiter.request.keys {
             if key_holds(state, db, key, waiter.request.wants) {
@@ -465,6 +474,7 @@ impl Blocking {
             return;
         }
         self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.listeners.remove(crate::listeners::BLOCKED, 1);
         let Some(queues) = reg.by_key.get_mut(&waiter.db) else {
             return;
         };

@@ -51,6 +51,59 @@ pub struct ClientState {
     pub must_obey: bool,
     /// What a replica said in REPLCONF, and the stream PSYNC/SYNC hands the connection to.
     pub repl: crate::replication::primary::ReplConf,
+    /// The batch clock (see `BatchClock`): connection tasks only.
+    pub batch_clock: BatchClock,
+}
+
+/// One clock read serves as the end of one command and the start of the next in a pipelined
+/// batch (and the read that follows a socket read as the start of the batch's first command),
+/// so a command costs one clock read, not two. The connection loop turns it on and clears the
+/// carried instant at every `.await` between commands: an instant handed on is never older
+/// than the synchronous work between two commands of one batch (encoding a reply, decoding the
+/// next request), well under the clock's millisecond resolution for expiry. Other callers
+/// (AOF loading, blocked clients served elsewhere, scripts) never carry one: each of their
+/// commands reads the clock itself.
+#[derive(Debug, Default)]
+pub struct BatchClock {
+    /// Set by the connection task that owns this client.
+    pub enabled: bool,
+    /// The instant (unix us) the next command may take as its start; 0 = read the clock.
+    pub carried_us: u64,
+}
+
+impl BatchClock {
+    /// The start of a command: the carried instant, or a fresh read.
+    #[inline]
+    pub fn start(&mut self, clock: &crate::clock::Clock) -> u64 {
+        match std::mem::take(&mut self.carried_us) {
+            0 => clock.now_us(),
+            at => at,
+        }
+    }
+
+    /// The end of a command, read now and carried to the next command of the batch.
+    #[inline]
+    pub fn end(&mut self, clock: &crate::clock::Clock) -> u64 {
+        let now = clock.now_us();
+        if self.enabled {
+            self.carried_us = now;
+        }
+        now
+    }
+
+    /// Before an `.await` between commands: the next command reads the clock.
+    #[inline]
+    pub fn forget(&mut self) {
+        self.carried_us = 0;
+    }
+
+    /// After a socket read: the instant read for it starts the batch's first command.
+    #[inline]
+    pub fn seed(&mut self, now_us: u64) {
+        if self.enabled {
+            self.carried_us = now_us;
+        }
+    }
 }
 
 /// A transaction being queued.
@@ -119,6 +172,7 @@ impl ClientState {
             master: false,
             must_obey: false,
             repl: Default::default(),
+            batch_clock: BatchClock::default(),
         }
     }
 }
@@ -363,20 +417,37 @@ impl<'a> Ctx<'a> {
         self.client.pubsub.events.extend(own);
     }
 
-    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): marks
-    /// the clients WATCHing it.
+    /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): wakes
+    /// clients blocked on it, invalidates it for tracking clients, marks the clients WATCHing
+    /// it. One branch when none of them exists (see listeners.rs).
+    #[inline]
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
-        self.state.blocking.signal(db, key);
-        let origin = self.client.id;
-        self.state
-            .pubsub
-            .tracking
-            .invalidate(self.state, key, Some(origin));
-        let (shard, hash) = self.shard_in(db, key);
-        shard.touch_watched(hash, key);
-        // Watches taken while a script held every shard are not in the shard yet.
-        self.state.gate.touch_deferred(db, key);
+        let listening = self.state.writes.word();
+        if listening != 0 {
+            self.tell_listeners(listening, db, key);
+        }
+    }
+
+    #[inline(never)]
+    fn tell_listeners(&mut self, listening: u32, db: usize, key: &[u8]) {
+        use crate::listeners::{BLOCKED, TRACKING, WATCH};
+        if listening & BLOCKED != 0 {
+            self.state.blocking.signal(db, key);
+        }
+        if listening & TRACKING != 0 {
+            let origin = self.client.id;
+            self.state
+                .pubsub
+                .tracking
+                .invalidate(self.state, key, Some(origin));
+        }
+        if listening & WATCH != 0 {
+            let (shard, hash) = self.shard_in(db, key);
+            shard.touch_watched(hash, key);
+            // Watches taken while a script held every shard are not in the shard yet.
+            self.state.gate.touch_deferred(db, key);
+        }
     }
 
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
@@ -434,9 +505,12 @@ pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
     client.multi = None;
     client.info.details.lock().multi = -1;
     let flag = client.watch.flag.clone();
-    for (db, key) in std::mem::take(&mut client.watch.keys) {
+    let keys = std::mem::take(&mut client.watch.keys);
+    let watched = keys.len();
+    for (db, key) in keys {
         // Never waits for a shard a script holds (the removal is left to it then).
         state.gate.change_watch(state, db, &key, &flag, false);
     }
+    state.writes.remove(crate::listeners::WATCH, watched);
     flag.clear();
 }

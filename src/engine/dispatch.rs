@@ -23,7 +23,7 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
         "a connection task must use execute_async"
     );
     loop {
-        match try_execute(state, client, argv) {
+        match try_execute(state, client, argv, None) {
             Ok(reply) => return reply,
             Err(Wait::Turn) => std::thread::sleep(std::time::Duration::from_millis(1)),
             Err(Wait::Drain | Wait::Contended) => std::thread::yield_now(),
@@ -34,11 +34,30 @@ pub fn execute(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) ->
 /// Runs one request on a connection task: waits for its turn asynchronously (a script or
 /// transaction running, a shard held by a running command), never blocking the worker.
 pub async fn execute_async(state: &ServerState, client: &mut ClientState, argv: &[Bytes]) -> Reply {
+    execute_found_async(state, client, argv, None).await
+}
+
+/// `execute_async` of a request whose command the caller already looked up (`known`, a
+/// command without subcommands, as the connection's look-ahead finds it).
+pub async fn execute_found_async(
+    state: &ServerState,
+    client: &mut ClientState,
+    argv: &[Bytes],
+    known: Option<Found>,
+) -> Reply {
     // CLIENT PAUSE: a held request awaits its turn, kept until it has run (client_pause.rs).
+    if state.pause.maybe_engaged() {
+        client.batch_clock.forget();
+    }
     let _turn = crate::engine::client_pause::wait_unpaused(state, client, argv).await;
     let mut tries = 0u32;
     loop {
-        match crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv)) {
+        let tried =
+            crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv, known));
+        if tried.is_err() {
+            client.batch_clock.forget();
+        }
+        match tried {
             Ok(reply) => return reply,
             Err(Wait::Turn) => state.gate.wait_turn(&state.scripting.busy).await,
             Err(Wait::Drain | Wait::Contended) => {
@@ -61,8 +80,18 @@ pub fn try_execute(
     state: &ServerState,
     client: &mut ClientState,
     argv: &[Bytes],
+    known: Option<Found>,
 ) -> Result<Reply, Wait> {
-    let resolved = resolve(state, argv);
+    let resolved = match known {
+        Some(found) if found.spec.subcommands.is_empty() => {
+            if found.spec.arity_ok(argv.len()) {
+                Ok(found)
+            } else {
+                Err(CommandError::Arity(found.spec.name.to_string()))
+            }
+        }
+        _ => resolve(state, argv),
+    };
     let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
     let exclusive =
         matches!(&resolved, Ok(found) if found.spec.has(flags::ALL_SHARDS) && !queues(found.spec));
@@ -280,8 +309,9 @@ fn run_checked(
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
     }
-    // One clock read gives the command's instant and the start of its duration.
-    let started_us = state.clock.now_us();
+    // One clock read gives the command's instant and the start of its duration (in a
+    // pipelined batch, the read that ended the previous command: see `BatchClock`).
+    let started_us = client.batch_clock.start(&state.clock);
     // Eviction locks shards one at a time, so it runs before this command locks its own. Redis
     // does not evict while a script is busy either.
     if !pass.is_busy() && !client.master {
@@ -394,7 +424,10 @@ fn run_checked(
         // Counted once, when the wait ends (served, timed out or unblocked).
         return Ok(result.unwrap_or_else(Reply::from));
     }
-    let elapsed_us = state.clock.now_us().saturating_sub(started_us);
+    let elapsed_us = client
+        .batch_clock
+        .end(&state.clock)
+        .saturating_sub(started_us);
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     ServerStats::add(&state.stats.commands_processed, 1);

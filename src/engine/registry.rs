@@ -58,7 +58,8 @@ impl std::fmt::Debug for Found {
 }
 
 pub struct Registry {
-    by_name: HashMap<String, Found>,
+    /// Keyed by the lower-case name's bytes, so a lookup of client bytes needs no UTF-8 check.
+    by_name: HashMap<Box<[u8]>, Found>,
     subcommands: HashMap<String, Found>,
 }
 
@@ -103,16 +104,19 @@ impl Registry {
         let mut by_name = HashMap::new();
         let mut subcommands = HashMap::new();
         for spec in specs(tables) {
-            by_name.insert(spec.name.to_string(), found(spec, spec.name.to_string()));
+            by_name.insert(
+                spec.name.as_bytes().into(),
+                found(spec, spec.name.to_string()),
+            );
             for sub in spec.subcommands {
                 let full = format!("{}|{}", spec.name, sub.name);
                 subcommands.insert(full.clone(), found(sub, full));
             }
         }
         for (old, new) in renames {
-            if let Some(entry) = by_name.remove(old) {
+            if let Some(entry) = by_name.remove(old.as_bytes()) {
                 if !new.is_empty() {
-                    by_name.insert(new.to_ascii_lowercase(), entry);
+                    by_name.insert(new.to_ascii_lowercase().into_bytes().into(), entry);
                 }
             }
         }
@@ -131,8 +135,7 @@ impl Registry {
         for (dst, src) in buf.iter_mut().zip(name) {
             *dst = src.to_ascii_lowercase();
         }
-        let lowered = std::str::from_utf8(&buf[..name.len()]).ok()?;
-        self.by_name.get(lowered).copied()
+        self.by_name.get(&buf[..name.len()]).copied()
     }
 
     /// Looks up `parent|sub` (sub in any case).
@@ -147,7 +150,10 @@ impl Registry {
 
     /// All top-level commands with the name they are reachable under.
     pub fn all(&self) -> impl Iterator<Item = (&str, Found)> {
-        self.by_name.iter().map(|(n, f)| (n.as_str(), *f))
+        // Names come from the table and from rename-command's words: UTF-8 text.
+        self.by_name
+            .iter()
+            .map(|(n, f)| (std::str::from_utf8(n).unwrap_or_default(), *f))
     }
 
     /// Every command and subcommand entry (for INFO commandstats and CONFIG RESETSTAT).

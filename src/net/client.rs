@@ -72,6 +72,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     let mut client = ClientState::new(info.clone());
     client.user = state.acl.default_user();
     client.authenticated = !state.acl.default_needs_auth();
+    client.batch_clock.enabled = true;
     let mut shutdown = state.shutdown.subscribe();
     let mut decoder = RequestDecoder::new();
     // Requests of the batch decoded ahead, their keys prefetched (see lookahead.rs).
@@ -144,8 +145,11 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
         if info.is_killed() {
             break;
         }
+        // One clock read: the interaction time and the start of the batch's first command.
+        let now_us = state.clock.now_us();
         info.last_interaction_ms
-            .store(state.clock.now_ms(), Ordering::Relaxed);
+            .store(now_us / 1000, Ordering::Relaxed);
+        client.batch_clock.seed(now_us);
         client.query_batch = (input.len(), input.capacity());
         let mut close = false;
         loop {
@@ -153,15 +157,20 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 bulk_bytes_max: state.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: client.authenticated || !state.acl.default_needs_auth(),
             };
-            match lookahead.next(state, client.db, &mut decoder, &mut input, limits) {
+            let (decoded, known) =
+                lookahead.next(state, client.db, &mut decoder, &mut input, limits);
+            match decoded {
                 Ok(Some(Request::Command(argv))) => {
                     if state.pubsub.has_subscriptions() && client.multi.is_none() {
+                        client.batch_clock.forget();
                         settle_before_publish(state, &client, &argv).await;
                     }
                     // Frames pushed before this command go out before its reply.
                     pushed += outbox.drain_into(&mut output);
-                    let mut reply = dispatch::execute_async(state, &mut client, &argv).await;
+                    let mut reply =
+                        dispatch::execute_found_async(state, &mut client, &argv, known).await;
                     if client.migrate.is_some() {
+                        client.batch_clock.forget();
                         // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
                         if let Some(done) =
                             crate::commands::generic::migrate::complete(state, &mut client, &argv)
@@ -171,6 +180,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                         }
                     }
                     if let Some(handoff) = client.repl.handoff.take() {
+                        client.batch_clock = Default::default();
                         // PSYNC / SYNC: earlier replies go out, then the connection is a
                         // replica link until it ends (net/replica.rs).
                         if client.aof_wait > 0 {
@@ -193,6 +203,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                         break 'conn;
                     }
                     if let Some(request) = client.blocking.request.take() {
+                        client.batch_clock.forget();
                         if client.aof_wait > 0 {
                             // The replies flushed before blocking include earlier writes.
                             state
@@ -207,7 +218,10 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                             shutdown: &mut shutdown,
                         };
                         pushed = io.flush(state, &outbox, pushed).await;
-                        match wait_blocked(state, &mut client, request, argv, &mut io).await {
+                        let served = wait_blocked(state, &mut client, request, argv, &mut io).await;
+                        // Served (maybe by another connection) at some earlier instant.
+                        client.batch_clock.forget();
+                        match served {
                             Some(served) => reply = served,
                             None => {
                                 close = true;
@@ -273,6 +287,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                     {
                         // Write before the next request: a pipelined flood of big replies
                         // is not held in one buffer that doubles as it grows.
+                        client.batch_clock.forget();
                         if client.aof_wait > 0 {
                             state
                                 .aof
@@ -313,6 +328,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
                 }
             }
         }
+        client.batch_clock.forget();
         let query_limit = state
             .config
             .hot

@@ -9,6 +9,7 @@
 //! (or a protocol error, or an incomplete request) ends the look-ahead, and everything decoded
 //! is handed out in order, exactly as it would have been decoded one at a time.
 
+use crate::engine::registry::Found;
 use crate::protocol::{Limits, ProtocolError, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::{engine::flags, engine::KeySpec};
@@ -22,13 +23,16 @@ type Decoded = Result<Option<Request>, ProtocolError>;
 
 #[derive(Default)]
 pub struct Lookahead {
-    queue: VecDeque<Decoded>,
+    /// Requests decoded ahead, each with its command as found in the table (dispatch does not
+    /// look it up again).
+    queue: VecDeque<(Decoded, Option<Found>)>,
     hashes: Vec<u64>,
 }
 
 impl Lookahead {
     /// The next request of the input: one decoded ahead, or decoded now (then, if it is a plain
-    /// key command, the ones behind it are decoded too and their keys prefetched in `db`).
+    /// key command, the ones behind it are decoded too and their keys prefetched in `db`), with
+    /// its command when the look-ahead found it.
     pub fn next(
         &mut self,
         state: &ServerState,
@@ -36,17 +40,17 @@ impl Lookahead {
         decoder: &mut RequestDecoder,
         input: &mut BytesMut,
         limits: Limits,
-    ) -> Decoded {
+    ) -> (Decoded, Option<Found>) {
         if let Some(next) = self.queue.pop_front() {
             return next;
         }
         let first = decoder.decode(input, limits);
         if input.is_empty() {
             // Nothing behind it (an unpipelined request): nothing to look at.
-            return first;
+            return (first, None);
         }
-        let Some(hash) = plain_key_hash(state, &first) else {
-            return first;
+        let Some((hash, found)) = plain_key_hash(state, &first) else {
+            return (first, None);
         };
         self.hashes.clear();
         self.hashes.push(hash);
@@ -55,16 +59,20 @@ impl Lookahead {
             match &next {
                 Ok(None) => break,
                 Ok(Some(Request::Empty)) => {
-                    self.queue.push_back(next);
+                    self.queue.push_back((next, None));
                     continue;
                 }
                 _ => {}
             }
-            let hash = plain_key_hash(state, &next);
-            self.queue.push_back(next);
-            match hash {
-                Some(hash) => self.hashes.push(hash),
-                None => break,
+            match plain_key_hash(state, &next) {
+                Some((hash, found)) => {
+                    self.queue.push_back((next, Some(found)));
+                    self.hashes.push(hash);
+                }
+                None => {
+                    self.queue.push_back((next, None));
+                    break;
+                }
             }
         }
         if self.hashes.len() > 1 {
@@ -72,14 +80,14 @@ impl Lookahead {
                 state.keyspace.prefetch_keys(db, &self.hashes);
             }
         }
-        first
+        (first, Some(found))
     }
 }
 
 /// The hash of the key of a plain key command (its first argument): a command of the table
 /// with keys from its first argument, which cannot change how later requests decode (no
 /// connection, server, Pub/Sub, transaction, blocking or exclusive command).
-fn plain_key_hash(state: &ServerState, decoded: &Decoded) -> Option<u64> {
+fn plain_key_hash(state: &ServerState, decoded: &Decoded) -> Option<(u64, Found)> {
     let Ok(Some(Request::Command(argv))) = decoded else {
         return None;
     };
@@ -94,5 +102,6 @@ fn plain_key_hash(state: &ServerState, decoded: &Decoded) -> Option<u64> {
         | flags::ALL_SHARDS
         | flags::NOT_QUEUED
         | flags::NOSCRIPT;
-    (keyed && spec.subcommands.is_empty() && !spec.has(special)).then(|| state.keyspace.hash(key))
+    (keyed && spec.subcommands.is_empty() && !spec.has(special))
+        .then(|| (state.keyspace.hash(key), found))
 }

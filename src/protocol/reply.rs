@@ -195,9 +195,14 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
 }
 
 fn header(out: &mut BytesMut, tag: u8, len: usize) {
-    out.put_u8(tag);
-    put_int(out, len as i64);
-    out.put_slice(b"\r\n");
+    // Tag, digits and CRLF built on the stack and appended at once.
+    let mut buf = [0u8; 24];
+    let mut pos = buf.len() - 2;
+    buf[pos..].copy_from_slice(b"\r\n");
+    pos = write_digits(&mut buf, pos, len as u64);
+    pos -= 1;
+    buf[pos] = tag;
+    out.put_slice(&buf[pos..]);
 }
 
 fn bulk(out: &mut BytesMut, body: &[u8]) {
@@ -224,20 +229,39 @@ impl IntText {
     }
 }
 
+/// "00".."99": two digits per division.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the decimal digits of `v` so that they end just before `end`; returns where they
+/// start. `buf[..end]` must have room for them (20 digits at most).
+#[inline]
+fn write_digits(buf: &mut [u8], end: usize, mut v: u64) -> usize {
+    let mut pos = end;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + v as u8;
+    }
+    pos
+}
+
 fn itoa_buf(n: i64) -> IntText {
     let mut bytes = [0u8; 20];
-    let mut pos = bytes.len();
-    let negative = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        pos -= 1;
-        bytes[pos] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if negative {
+    let mut pos = write_digits(&mut bytes, 20, n.unsigned_abs());
+    if n < 0 {
         pos -= 1;
         bytes[pos] = b'-';
     }
@@ -336,6 +360,28 @@ mod tests {
         let mut out = BytesMut::new();
         r.encode(p, &mut out);
         out.to_vec()
+    }
+
+    #[test]
+    fn integers_and_lengths_match_decimal_formatting() {
+        let mut n: i64 = 1;
+        let mut samples = vec![0, i64::MAX, i64::MIN, i64::MIN + 1];
+        while let Some(next) = n.checked_mul(7) {
+            samples.extend([n, -n, n - 1, n + 1, 1 - n]);
+            n = next;
+        }
+        samples.extend(0..=1000);
+        for v in samples {
+            assert_eq!(
+                enc(Reply::Int(v), Protocol::Resp2),
+                format!(":{v}\r\n").as_bytes()
+            );
+        }
+        for len in [0usize, 1, 9, 10, 99, 100, 101, 999, 1000, 65536, 1 << 40] {
+            let mut out = BytesMut::new();
+            header(&mut out, b'$', len);
+            assert_eq!(&out[..], format!("${len}\r\n").as_bytes());
+        }
     }
 
     #[test]

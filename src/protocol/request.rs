@@ -62,6 +62,9 @@ pub struct RequestDecoder {
     /// searched for its end: a line that arrives a byte per read is scanned once, not once per
     /// read (which cost a second of CPU for a 64 KiB line). Reset whenever a line is consumed.
     scanned: usize,
+    /// The argument ranges' vector of the last request, kept for the next one (no allocation
+    /// per request for it).
+    spare_args: Vec<(usize, usize)>,
 }
 
 /// One decoded request.
@@ -128,9 +131,12 @@ impl RequestDecoder {
             if !limits.authenticated && count > UNAUTH_ARGS_MAX {
                 return Err(ProtocolError::new("unauthenticated multibulk length"));
             }
+            let mut args = std::mem::take(&mut self.spare_args);
+            args.clear();
+            args.reserve((count as usize).min(ARGV_PREALLOC_MAX));
             self.pending = Some(Pending {
                 remaining: count as usize,
-                args: Vec::with_capacity((count as usize).min(ARGV_PREALLOC_MAX)),
+                args,
                 offset: header_len,
                 bulk_len: None,
             });
@@ -193,6 +199,9 @@ impl RequestDecoder {
             .iter()
             .map(|&(s, e)| frame.slice(s..e))
             .collect();
+        if pending.args.capacity() <= ARGV_PREALLOC_MAX {
+            self.spare_args = pending.args;
+        }
         Ok(Some(Request::Command(argv)))
     }
 
@@ -217,6 +226,27 @@ fn read_line_int(
     too_big: &str,
 ) -> Result<Option<(Option<i64>, usize)>, ProtocolError> {
     let window = &buf[from..];
+    // The usual header, read in one pass: up to 18 digits (no overflow), no leading zero
+    // unless the number is 0, then CR and one more byte. Anything else takes the general path.
+    let mut value: i64 = 0;
+    let mut digits = 0;
+    while digits < 18 {
+        match window.get(digits) {
+            Some(&d @ b'0'..=b'9') => {
+                value = value * 10 + i64::from(d - b'0');
+                digits += 1;
+            }
+            _ => break,
+        }
+    }
+    if digits > 0
+        && window.get(digits) == Some(&b'\r')
+        && window.len() >= digits + 2
+        && (digits == 1 || window[0] != b'0')
+    {
+        *scanned = digits;
+        return Ok(Some((Some(value), digits + 2 + 1)));
+    }
     let start = (*scanned).min(window.len());
     let Some(cr) = memchr_cr(&window[start..]).map(|i| start + i) else {
         *scanned = window.len();
@@ -430,6 +460,45 @@ mod tests {
                 .map(|p| Bytes::copy_from_slice(p.as_bytes()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn header_lines_read_as_the_strict_integer_parse_reads_them() {
+        let lines: &[&[u8]] = &[
+            b"0",
+            b"7",
+            b"10",
+            b"99",
+            b"100",
+            b"12345",
+            b"00",
+            b"01",
+            b"-1",
+            b"+1",
+            b"1a",
+            b"123456789012345678",
+            b"1234567890123456789",
+            b"9223372036854775807",
+            b"9223372036854775808",
+            b"",
+            b" 1",
+        ];
+        for line in lines {
+            for tail in [&b"\r\n"[..], b"\r", b"\rX", b""] {
+                let mut buf = b"$".to_vec();
+                buf.extend_from_slice(line);
+                buf.extend_from_slice(tail);
+                let mut scanned = 0;
+                let got = read_line_int(&buf, 1, &mut scanned, "too big");
+                let cr = line.len();
+                let expected = if tail.len() >= 2 {
+                    Ok(Some((crate::strconv::parse_i64_strict(line), cr + 3)))
+                } else {
+                    Ok(None)
+                };
+                assert_eq!(got, expected, "line {:?} tail {:?}", line, tail);
+            }
+        }
     }
 
     #[test]

@@ -81,9 +81,16 @@ pub struct Tracking {
     table: Mutex<HashMap<Box<[u8]>, Vec<u64>>>,
     /// BCAST registrations: (prefix, client id).
     prefixes: RwLock<Vec<(Bytes, u64)>>,
+    /// The server's write listeners: `TRACKING` counts the clients with tracking on.
+    listeners: Arc<crate::listeners::Listeners>,
 }
 
 impl Tracking {
+    /// Reports tracking clients to `listeners` (done once, when the server state is built).
+    pub fn attach_listeners(&mut self, listeners: Arc<crate::listeners::Listeners>) {
+        self.listeners = listeners;
+    }
+
     pub fn figures(&self) -> TrackingFigures {
         let (keys, items) = {
             let table = self.table.lock();
@@ -120,10 +127,11 @@ impl Tracking {
             broken_redirect: AtomicBool::new(false),
             own_write_invalidated: AtomicBool::new(false),
         });
-        if self.trackers.write().insert(id, tracker).is_none()
-            && self.active.fetch_add(1, Ordering::Relaxed) == 0
-        {
-            expiry.set_tracking_needs_expired_keys(true);
+        if self.trackers.write().insert(id, tracker).is_none() {
+            self.listeners.add(crate::listeners::TRACKING, 1);
+            if self.active.fetch_add(1, Ordering::Relaxed) == 0 {
+                expiry.set_tracking_needs_expired_keys(true);
+            }
         }
         let mut prefixes = self.prefixes.write();
         prefixes.retain(|(_, owner)| *owner != id);
@@ -133,6 +141,7 @@ impl Tracking {
     /// Turns tracking off for a client; its ids left in the key table are dropped lazily.
     pub fn disable(&self, expiry: &ExpirySwitches, id: u64) {
         if self.trackers.write().remove(&id).is_some() {
+            self.listeners.remove(crate::listeners::TRACKING, 1);
             if self.active.fetch_sub(1, Ordering::Relaxed) == 1 {
                 expiry.set_tracking_needs_expired_keys(false);
             }

@@ -33,6 +33,9 @@ pub struct Ids {
 
 pub struct Replication {
     role: Mutex<Role>,
+    /// Mirrors `role` being a replica: read by every command (dispatch's READONLY check), so
+    /// one relaxed load instead of the role's lock. Written only with the lock held.
+    replica: std::sync::atomic::AtomicBool,
     ids: Mutex<Ids>,
     /// The replica side's link to its primary (replica.rs).
     pub link: replica::Link,
@@ -61,6 +64,7 @@ impl Replication {
     pub fn new(seed: u64) -> Replication {
         Replication {
             role: Mutex::new(Role::Primary),
+            replica: std::sync::atomic::AtomicBool::new(false),
             ids: Mutex::new(Ids {
                 replid: new_replid(seed),
                 replid2: "0".repeat(40),
@@ -80,11 +84,16 @@ impl Replication {
     }
 
     pub fn set_role(&self, role: Role) {
-        *self.role.lock() = role;
+        let mut held = self.role.lock();
+        self.replica.store(
+            matches!(role, Role::Replica { .. }),
+            std::sync::atomic::Ordering::Release,
+        );
+        *held = role;
     }
 
     pub fn is_replica(&self) -> bool {
-        matches!(*self.role.lock(), Role::Replica { .. })
+        self.replica.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn ids(&self) -> Ids {

@@ -230,7 +230,12 @@ fn keep_waiting(state: &ServerState, w: &Waiting, now_ms: u64) -> bool {
 /// Redis's NOREPLICAS refusal: with `min-replicas-to-write` > 0, a primary refuses writes
 /// unless that many replicas are online with a lag of at most `min-replicas-max-lag`.
 pub fn write_refusal(state: &ServerState) -> Option<crate::error::CommandError> {
-    let min = state.config.get_i64("min-replicas-to-write");
+    // Read by every write: the hot copy, not the option table.
+    let min = state
+        .config
+        .hot
+        .min_replicas_to_write
+        .load(std::sync::atomic::Ordering::Relaxed);
     if min <= 0 || state.replication.is_replica() {
         return None;
     }

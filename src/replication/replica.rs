@@ -1015,7 +1015,7 @@ async fn apply_command(
             match state.replication.apply_lock.try_lock() {
                 Some(_applying) => {
                     let outcome = crate::keyspace::lock_rules::as_async_task(|| {
-                        dispatch::try_execute(state, client, argv)
+                        dispatch::try_execute(state, client, argv, None)
                     });
                     if outcome.is_ok() && client.multi.is_none() {
                         applied(state, client, pending);
