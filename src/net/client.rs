@@ -403,10 +403,12 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
             break;
         }
     }
-    let _ = stream.shutdown().await;
     // Never waits for a script: watches are left for the exclusive holder if need be.
     crate::engine::context::reset_client(state, &mut client);
+    // Gone from CLIENT LIST and CLIENT KILL before the peer sees its socket close, as in
+    // Redis, where freeClient unlinks the client before closing its connection.
     state.clients.unregister(client.id);
+    let _ = stream.shutdown().await;
 }
 
 /// What a blocked connection still watches: its socket (a close ends the wait), the input it
