@@ -49,6 +49,12 @@ fn note(delta: i64) {
     }
 }
 
+/// Counts `delta` bytes taken (or, negative, given back) outside the global allocator: the
+/// entry arena's cells (`keyspace::entry_arena`), whose chunks jemalloc hands out uncounted.
+pub fn note_outside(delta: i64) {
+    note(delta);
+}
+
 /// jemalloc's largest small size class and its page size (x86-64 builds).
 const SMALL_MAX: usize = 14 << 10;
 const PAGE: usize = 4 << 10;

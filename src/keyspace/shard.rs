@@ -8,6 +8,7 @@
 
 use super::access;
 use super::entry::Entry;
+use super::index_alloc::IndexAlloc;
 use super::snapshot::{ShardViews, SnapshotEntry};
 use super::value::{Value, ValueMut, ValueRef};
 use super::watch::{KeyState, Watchers};
@@ -31,12 +32,9 @@ pub struct ShardStats {
 }
 
 pub struct Shard {
-    index: HashTable<u32>,
+    /// Slot numbers by key hash; large tables are pages of their own (see `index_alloc`).
+    index: HashTable<u32, IndexAlloc>,
     slots: Vec<Vec<Option<Entry>>>,
-    /// Each slot's access word (0: empty slot), beside the slab: eviction samples score keys
-    /// from this dense array instead of following each sampled entry's pointer, a cache miss
-    /// apiece. Always equal to the slot's `Entry::access`.
-    stamps: Vec<Vec<u32>>,
     free: Vec<u32>,
     hasher: KeyHasher,
     keys: usize,
@@ -115,9 +113,8 @@ fn entry_in(slots: &[Vec<Option<Entry>>], pos: usize) -> Option<&Entry> {
 impl Shard {
     pub fn new(hasher: KeyHasher) -> Shard {
         Shard {
-            index: HashTable::new(),
+            index: HashTable::new_in(IndexAlloc),
             slots: Vec::new(),
-            stamps: Vec::new(),
             free: Vec::new(),
             hasher,
             keys: 0,
@@ -188,14 +185,10 @@ impl Shard {
         entry_in(&self.slots, pos)
     }
 
-    /// The access word of the entry at slot `pos` (0: no entry there), without reading the
-    /// entry itself.
+    /// The access word of the entry at slot `pos` (0: no entry there). It lives in the entry
+    /// only (a separate array of stamps beside the slab cost 4 bytes a key).
     pub fn stamp_at(&self, pos: usize) -> u32 {
-        self.stamps
-            .get(pos / CHUNK_SLOTS)
-            .and_then(|chunk| chunk.get(pos % CHUNK_SLOTS))
-            .copied()
-            .unwrap_or(0)
+        self.entry_at(pos).map_or(0, Entry::access)
     }
 
     /// Starts loading slot `pos` into the cache (see `Entry::prefetch`).
@@ -209,11 +202,6 @@ impl Shard {
         }
     }
 
-    fn set_stamp(&mut self, id: u32, access: u32) {
-        let id = id as usize;
-        self.stamps[id / CHUNK_SLOTS][id % CHUNK_SLOTS] = access;
-    }
-
     /// The entry in slot `id`, stamped as accessed now (unless the running command asked not
     /// to be: CLIENT NO-TOUCH, OBJECT).
     fn touched_entry(&mut self, id: u32, now_ms: u64) -> Option<&mut Entry> {
@@ -224,10 +212,9 @@ impl Shard {
             let before = entry.access();
             let stamp = access::touched(before, now_ms);
             // A key read again within the same second usually keeps its stamp: no store then,
-            // so reads of hot keys dirty neither the entry nor the stamp array.
+            // so reads of hot keys do not dirty the entry.
             if stamp != before {
                 entry.set_access(stamp);
-                self.stamps[chunk][at] = stamp;
             }
         }
         Some(entry)
@@ -427,26 +414,24 @@ impl Shard {
             self.note_field_deadline(deadline);
             self.field_ttl_keys += 1;
         }
-        let stamp = entry.access();
         let id = match self.free.pop() {
             Some(id) => {
                 self.before_slot_write(id);
                 *self.slot_mut(id) = Some(entry);
-                self.set_stamp(id, stamp);
                 id
             }
             None => {
                 let id = self.slot_count() as u32;
                 self.before_slot_write(id);
                 if self.slots.last().is_none_or(|c| c.len() == CHUNK_SLOTS) {
-                    self.slots.push(Vec::new());
-                    self.stamps.push(Vec::new());
+                    // Whole from the start: growing by doubling would leave the smaller
+                    // buffers freed behind it (pages the allocator keeps).
+                    self.slots.push(Vec::with_capacity(CHUNK_SLOTS));
                 }
                 self.slots
                     .last_mut()
                     .expect("pushed above")
                     .push(Some(entry));
-                self.stamps.last_mut().expect("pushed above").push(stamp);
                 id
             }
         };
@@ -500,7 +485,6 @@ impl Shard {
             self.volatile_keys += 1;
             self.note_deadline(deadline);
         }
-        self.set_stamp(id, entry.access());
         *self.slot_mut(id) = Some(entry);
         super::evict_tiers::note_insert(self, id);
         old
@@ -528,7 +512,6 @@ impl Shard {
             .slot_mut(id)
             .take()
             .expect("indexed slot holds an entry");
-        self.set_stamp(id, 0);
         if !self.watchers.is_empty() {
             self.watchers.touch(entry.key(), false);
         }
@@ -757,9 +740,8 @@ impl Shard {
 
     fn reset_storage(&mut self) {
         self.evict_tier.clear();
-        self.index = HashTable::new();
+        self.index = HashTable::new_in(IndexAlloc);
         self.slots = Vec::new();
-        self.stamps = Vec::new();
         self.free = Vec::new();
         self.keys = 0;
         self.volatile_keys = 0;
@@ -971,7 +953,6 @@ impl Shard {
         }
         std::mem::swap(&mut self.index, &mut other.index);
         std::mem::swap(&mut self.slots, &mut other.slots);
-        std::mem::swap(&mut self.stamps, &mut other.stamps);
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
@@ -1124,57 +1105,6 @@ mod tests {
         assert_eq!(s.entry_at(0).unwrap().key(), first);
     }
 
-    /// Every slot's stamp equals its entry's access word, and empty slots read 0.
-    fn assert_stamps_mirror_entries(s: &Shard) {
-        for pos in 0..s.slot_count() + 2 {
-            let expected = s.entry_at(pos).map_or(0, Entry::access);
-            assert_eq!(s.stamp_at(pos), expected, "slot {pos}");
-        }
-    }
-
-    #[test]
-    fn stamps_follow_every_kind_of_write() {
-        let (mut s, h) = shard();
-        let key = |i: u32| format!("k{i}").into_bytes();
-        let mut now = 1_000;
-        let mut other = Shard::new(h.clone());
-        for round in 0..6u32 {
-            for i in 0..(CHUNK_SLOTS as u32 + 300) {
-                let k = key(i);
-                let hash = h.hash_one(&k[..]);
-                now += 37;
-                match (i + round) % 7 {
-                    0 => drop(s.insert(hash, &k, Value::string(b"v"), None, now)),
-                    1 => drop(s.get_read(hash, &k, now)),
-                    2 => drop(s.remove(hash, &k, now)),
-                    3 => drop(s.set_expiry(hash, &k, Some(now + 5_000), now)),
-                    4 => drop(s.replace_str(hash, &k, b"longer value", now)),
-                    5 => drop(s.update_value(hash, &k, now, |_| ())),
-                    _ => drop(s.insert_str(hash, &k, b"w", Some(now + 100), now)),
-                }
-            }
-            assert_stamps_mirror_entries(&s);
-            let pos = (0..s.slot_count())
-                .find(|&p| s.entry_at(p).is_some())
-                .unwrap();
-            s.remove_at(pos);
-            access::with_no_touch(true, || {
-                let k = key(7);
-                s.get_read(h.hash_one(&k[..]), &k, now + 60_000);
-            });
-            s.sweep_step(2_000, now + 1_000);
-            assert_stamps_mirror_entries(&s);
-            // SWAPDB there and back: the stamps travel with the slots.
-            s.swap_contents(&mut other);
-            assert_stamps_mirror_entries(&s);
-            assert_stamps_mirror_entries(&other);
-            s.swap_contents(&mut other);
-        }
-        assert!(s.len() > 1000, "the rounds build on each other");
-        s.clear(now);
-        assert_stamps_mirror_entries(&s);
-        assert_eq!(s.stamp_at(0), 0);
-    }
     #[test]
     fn overwrite_reuses_the_slot_and_keeps_the_counts() {
         let (mut s, h) = shard();
@@ -1195,7 +1125,6 @@ mod tests {
         assert!(s.insert_str(hash, b"k", b"w", Some(300), 200).is_none());
         assert_eq!(s.stats.expired, 1);
         assert_eq!((s.len(), s.volatile_len()), (1, 1));
-        assert_stamps_mirror_entries(&s);
     }
 
     #[test]

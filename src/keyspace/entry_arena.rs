@@ -1,0 +1,254 @@
+//! Exact-size cells for small entries: a slab allocator with one size class per byte.
+//!
+//! jemalloc rounds a request up to its size classes (16-byte steps up to 128, then four classes
+//! per doubling), so the benchmark key's 120-byte entry (13-byte key, 100-byte value, 7-byte
+//! header) costs 128 bytes, and with a deadline 126 bytes cost 128 as well. jemalloc also keeps
+//! a metadata record per 4 KiB slab (for the 128-byte class, one per 32 entries: about 4 bytes
+//! a key of RSS). Entries of up to `MAX_CELL` bytes are carved here instead: every length is
+//! its own class, cells are packed back to back in 32 KiB chunks taken from jemalloc in one
+//! piece, so an entry costs its length plus its share of one chunk's tail and header.
+//!
+//! Each class keeps a list of its chunks with room; a chunk keeps a free list of its cells
+//! (a freed cell's first two bytes hold the next free cell's number) and a bump position for
+//! never-used cells. A chunk whose last cell is freed goes back to jemalloc unless it is the
+//! class's only chunk with room. The chunk of a cell is found by masking its address (chunks
+//! are aligned to their size). One mutex per class: allocation and free are a few dozen
+//! instructions under an uncontended lock; no other lock is taken while one is held.
+//!
+//! `used_memory` counts a cell's exact length (`alloc_counter::note_outside`), not the chunks,
+//! so freeing a key lowers it as freeing any allocation does (maxmemory eviction relies on
+//! that); the chunks' free cells are in RSS only, like jemalloc's free regions.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::ptr::{null_mut, NonNull};
+use std::sync::Mutex;
+use tikv_jemallocator::Jemalloc;
+
+/// Largest entry kept here; longer ones are jemalloc allocations.
+pub const MAX_CELL: usize = 512;
+/// A cell holds at least a free-list link.
+const MIN_CELL: usize = 2;
+const CHUNK_BYTES: usize = 32 << 10;
+/// The chunk header's room at the start of a chunk.
+const HEADER_BYTES: usize = std::mem::size_of::<Chunk>();
+const NO_CELL: u16 = u16::MAX;
+
+#[repr(C)]
+struct Chunk {
+    prev: *mut Chunk,
+    next: *mut Chunk,
+    live: u32,
+    cell: u16,
+    capacity: u16,
+    bump: u16,
+    free: u16,
+    has_room: bool,
+}
+
+struct Class {
+    /// Chunks with a free or never-used cell (doubly linked through `Chunk::prev/next`).
+    with_room: *mut Chunk,
+}
+
+// SAFETY: the chunk pointers are only followed under the class's mutex.
+unsafe impl Send for Class {}
+
+static CLASSES: [Mutex<Class>; MAX_CELL + 1] = [const {
+    Mutex::new(Class {
+        with_room: null_mut(),
+    })
+}; MAX_CELL + 1];
+
+fn chunk_layout() -> Layout {
+    Layout::from_size_align(CHUNK_BYTES, CHUNK_BYTES).expect("a valid chunk layout")
+}
+
+/// The bytes an entry of `len` bytes takes, as `used_memory` and MEMORY USAGE count them.
+pub fn cell_bytes(len: usize) -> usize {
+    if len <= MAX_CELL {
+        len.max(MIN_CELL)
+    } else {
+        super::value::alloc_size(len)
+    }
+}
+
+fn lock(len: usize) -> std::sync::MutexGuard<'static, Class> {
+    CLASSES[len]
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Links `chunk` at the head of the class's list of chunks with room.
+///
+/// SAFETY: `chunk` is a live chunk of this class, not in the list; the class lock is held.
+unsafe fn link(class: &mut Class, chunk: *mut Chunk) {
+    unsafe {
+        (*chunk).prev = null_mut();
+        (*chunk).next = class.with_room;
+        if !class.with_room.is_null() {
+            (*class.with_room).prev = chunk;
+        }
+        class.with_room = chunk;
+        (*chunk).has_room = true;
+    }
+}
+
+/// Unlinks `chunk` from the class's list.
+///
+/// SAFETY: `chunk` is in the class's list; the class lock is held.
+unsafe fn unlink(class: &mut Class, chunk: *mut Chunk) {
+    unsafe {
+        let (prev, next) = ((*chunk).prev, (*chunk).next);
+        if prev.is_null() {
+            class.with_room = next;
+        } else {
+            (*prev).next = next;
+        }
+        if !next.is_null() {
+            (*next).prev = prev;
+        }
+        (*chunk).has_room = false;
+    }
+}
+
+fn cell_at(chunk: *mut Chunk, cell: u16, index: u16) -> *mut u8 {
+    chunk
+        .cast::<u8>()
+        .wrapping_add(HEADER_BYTES + usize::from(cell) * usize::from(index))
+}
+
+/// A cell of exactly `len` bytes (`len <= MAX_CELL`).
+pub fn alloc(len: usize) -> NonNull<u8> {
+    debug_assert!(len <= MAX_CELL);
+    let len = len.max(MIN_CELL);
+    let mut class = lock(len);
+    if class.with_room.is_null() {
+        // SAFETY: a valid non-zero layout.
+        let raw = unsafe { Jemalloc.alloc(chunk_layout()) };
+        if raw.is_null() {
+            std::alloc::handle_alloc_error(chunk_layout());
+        }
+        let chunk = raw.cast::<Chunk>();
+        // SAFETY: a fresh allocation aligned for and larger than `Chunk`; linked under the lock.
+        unsafe {
+            chunk.write(Chunk {
+                prev: null_mut(),
+                next: null_mut(),
+                live: 0,
+                cell: len as u16,
+                capacity: ((CHUNK_BYTES - HEADER_BYTES) / len) as u16,
+                bump: 0,
+                free: NO_CELL,
+                has_room: false,
+            });
+            link(&mut class, chunk);
+        }
+    }
+    let chunk = class.with_room;
+    // SAFETY: `chunk` is a live chunk of this class (it is in the list), owned by the list
+    // while the lock is held; the cell taken lies inside it.
+    let ptr = unsafe {
+        let c = &mut *chunk;
+        let index = if c.free != NO_CELL {
+            let index = c.free;
+            let at = cell_at(chunk, c.cell, index);
+            c.free = u16::from_le_bytes([*at, *at.add(1)]);
+            index
+        } else {
+            c.bump += 1;
+            c.bump - 1
+        };
+        c.live += 1;
+        if c.free == NO_CELL && c.bump == c.capacity {
+            unlink(&mut class, chunk);
+        }
+        cell_at(chunk, c.cell, index)
+    };
+    drop(class);
+    crate::alloc_counter::note_outside(len as i64);
+    // SAFETY: a cell address inside a live chunk is not null.
+    unsafe { NonNull::new_unchecked(ptr) }
+}
+
+/// Frees a cell `alloc(len)` returned.
+///
+/// # Safety
+/// `ptr` came from `alloc(len)` with this very `len` and is freed once.
+pub unsafe fn free(ptr: NonNull<u8>, len: usize) {
+    let len = len.max(MIN_CELL);
+    let chunk = (ptr.as_ptr() as usize & !(CHUNK_BYTES - 1)) as *mut Chunk;
+    let mut class = lock(len);
+    // SAFETY: the caller's contract: the cell belongs to a live chunk of this class, whose
+    // header starts at the chunk-aligned address below it; changed under the class lock.
+    unsafe {
+        let c = &mut *chunk;
+        debug_assert_eq!(usize::from(c.cell), len);
+        let index = ((ptr.as_ptr() as usize - chunk as usize - HEADER_BYTES) / len) as u16;
+        let link_bytes = c.free.to_le_bytes();
+        *ptr.as_ptr() = link_bytes[0];
+        *ptr.as_ptr().add(1) = link_bytes[1];
+        c.free = index;
+        c.live -= 1;
+        if !c.has_room {
+            link(&mut class, chunk);
+        }
+        if c.live == 0 && !(c.prev.is_null() && c.next.is_null()) {
+            unlink(&mut class, chunk);
+            Jemalloc.dealloc(chunk.cast(), chunk_layout());
+        }
+    }
+    drop(class);
+    crate::alloc_counter::note_outside(-(len as i64));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_exact_reused_and_chunks_released() {
+        // A length no other test uses, so this test owns the class.
+        const LEN: usize = 509;
+        let per_chunk = (CHUNK_BYTES - HEADER_BYTES) / LEN;
+        let cells: Vec<NonNull<u8>> = (0..per_chunk * 3 + 1)
+            .map(|i| {
+                let p = alloc(LEN);
+                // SAFETY: the cell is LEN bytes long and ours.
+                unsafe { std::ptr::write_bytes(p.as_ptr(), i as u8, LEN) };
+                p
+            })
+            .collect();
+        for (i, p) in cells.iter().enumerate() {
+            // SAFETY: as above; cells do not overlap, so each still holds its own byte.
+            let bytes = unsafe { std::slice::from_raw_parts(p.as_ptr(), LEN) };
+            assert!(bytes.iter().all(|&b| b == i as u8));
+        }
+        let mut addrs: Vec<usize> = cells.iter().map(|p| p.as_ptr() as usize).collect();
+        addrs.sort_unstable();
+        // Neighbours in a chunk are exactly LEN apart: no rounding.
+        assert!(addrs.windows(2).any(|w| w[1] - w[0] == LEN));
+        let freed = cells[5];
+        // SAFETY: allocated above with LEN, freed once.
+        unsafe { free(freed, LEN) };
+        assert_eq!(alloc(LEN), freed, "a freed cell is handed out again");
+        for p in cells {
+            // SAFETY: each allocated above with LEN and freed once (cell 5 was re-allocated).
+            unsafe { free(p, LEN) };
+        }
+        // Every chunk but one went back: one chunk with room remains.
+        let class = lock(LEN);
+        assert!(!class.with_room.is_null());
+        // SAFETY: read under the class lock.
+        unsafe {
+            assert!((*class.with_room).next.is_null());
+            assert_eq!((*class.with_room).live, 0);
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(cell_bytes(120), 120);
+        assert_eq!(cell_bytes(1), 2);
+        assert_eq!(cell_bytes(MAX_CELL + 1), 640);
+    }
+}
