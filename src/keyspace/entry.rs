@@ -41,11 +41,17 @@ const HAS_DEADLINE: u8 = 1;
 /// deadline. Only items stored or read with a CAS through the memcached listener have it.
 const HAS_META: u8 = 1 << 4;
 const META_BYTES: usize = 4 + 8;
-/// The deadline takes 8 bytes; without this flag it takes 6, enough for any instant before the
-/// year 10889 (2^48 ms), so a key with a TTL costs 6 bytes more than one without.
+/// The deadline takes 8 bytes (Unix milliseconds); without this flag it takes 5, milliseconds
+/// since `NARROW_DEADLINE_BASE` (2020-01-01), enough until late 2054: a key with a TTL costs 5
+/// bytes more than one without.
 const DEADLINE_WIDE: u8 = 1 << 5;
-/// Deadlines below this fit the 6-byte form.
-const NARROW_DEADLINE_LIMIT: u64 = 1 << 48;
+const NARROW_DEADLINE_BYTES: usize = 5;
+const NARROW_DEADLINE_BASE: u64 = 1_577_836_800_000;
+
+/// Whether a deadline fits the narrow form.
+fn narrow_deadline(at: u64) -> bool {
+    at.wrapping_sub(NARROW_DEADLINE_BASE) < 1 << (8 * NARROW_DEADLINE_BYTES)
+}
 /// Bits 1..4 of the flags: which type the value part holds.
 const KIND_SHIFT: u8 = 1;
 const KIND_MASK: u8 = 0b1110;
@@ -90,7 +96,7 @@ impl Header {
         self.flags & HAS_DEADLINE != 0
     }
 
-    /// Bytes the deadline takes in the header: 0, 6 or 8.
+    /// Bytes the deadline takes in the header: 0, 5 or 8.
     fn deadline_bytes(&self) -> usize {
         deadline_bytes(self.flags)
     }
@@ -136,7 +142,7 @@ pub fn prefetch<T>(addr: *const T) {
 fn deadline_bytes(flags: u8) -> usize {
     match (flags & HAS_DEADLINE != 0, flags & DEADLINE_WIDE != 0) {
         (false, _) => 0,
-        (true, false) => 6,
+        (true, false) => NARROW_DEADLINE_BYTES,
         (true, true) => 8,
     }
 }
@@ -205,13 +211,13 @@ impl Entry {
             len += META_BYTES;
         }
         if let Some(at) = deadline {
-            let width = if at < NARROW_DEADLINE_LIMIT {
-                6
+            let (stored, width) = if narrow_deadline(at) {
+                (at - NARROW_DEADLINE_BASE, NARROW_DEADLINE_BYTES)
             } else {
                 header[0] |= DEADLINE_WIDE;
-                8
+                (at, 8)
             };
-            header[len..len + width].copy_from_slice(&at.to_le_bytes()[..width]);
+            header[len..len + width].copy_from_slice(&stored.to_le_bytes()[..width]);
             len += width;
         }
         let total = len + key.len() + value.len();
@@ -422,18 +428,29 @@ impl Entry {
         let width = h.deadline_bytes();
         let mut raw = [0u8; 8];
         raw[..width].copy_from_slice(self.part(h.key_at - width, width));
-        Some(u64::from_le_bytes(raw))
+        let stored = u64::from_le_bytes(raw);
+        Some(if width == 8 {
+            stored
+        } else {
+            stored + NARROW_DEADLINE_BASE
+        })
     }
 
     /// Sets or clears the deadline. Overwrites it in place when the entry already has one;
     /// otherwise rebuilds the allocation.
     pub fn set_expire_at_ms(&mut self, deadline: Option<u64>) {
         let h = self.header();
-        let same_width = |at: u64| (at < NARROW_DEADLINE_LIMIT) == (h.deadline_bytes() == 6);
+        let same_width =
+            |at: u64| narrow_deadline(at) == (h.deadline_bytes() == NARROW_DEADLINE_BYTES);
         match (h.has_deadline(), deadline) {
             (true, Some(at)) if same_width(at) => {
                 let width = h.deadline_bytes();
                 let offset = h.key_at - width;
+                let at = if width == 8 {
+                    at
+                } else {
+                    at - NARROW_DEADLINE_BASE
+                };
                 // SAFETY: the deadline's `width` bytes lie inside the allocation, before the key.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
@@ -654,8 +671,18 @@ mod tests {
         assert_eq!(e.expire_at_ms(), Some(99));
         assert!(e.is_expired(100));
         assert!(!e.is_expired(99));
-        // Past 2^48 ms the deadline takes 8 bytes; back below, 6 again.
-        for at in [1 << 48, u64::MAX, (1 << 48) - 1, 1_700_000_000_000, 1 << 50] {
+        // Outside 2020..2054 the deadline takes 8 bytes; back inside, 5 again.
+        let base = NARROW_DEADLINE_BASE;
+        for at in [
+            base + (1 << 40),
+            u64::MAX,
+            base + (1 << 40) - 1,
+            1_700_000_000_000,
+            base - 1,
+            base,
+            1 << 50,
+            0,
+        ] {
             e.set_expire_at_ms(Some(at));
             assert_eq!((e.expire_at_ms(), e.key()), (Some(at), &b"key"[..]));
             assert_eq!(e.value(), ValueRef::Str(b"value"));
@@ -663,7 +690,7 @@ mod tests {
         }
         assert_eq!(
             Entry::new_str(b"k", b"v", Some(1_700_000_000_000)).memory_bytes(),
-            Entry::new_str(b"k", b"v", None).memory_bytes() + 6
+            Entry::new_str(b"k", b"v", None).memory_bytes() + 5
         );
         e.set_expire_at_ms(None);
         assert_eq!(e.expire_at_ms(), None);

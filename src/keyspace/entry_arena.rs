@@ -7,6 +7,10 @@
 //! a key of RSS). Entries of up to `MAX_CELL` bytes are carved here instead: every length is
 //! its own class, cells are packed back to back in 32 KiB chunks taken from jemalloc in one
 //! piece, so an entry costs its length plus its share of one chunk's tail and header.
+//! Chunks are carved from 2 MiB mappings of their own rather than asked of jemalloc (whose
+//! large allocations carry a page of padding and a metadata record each); a chunk given back
+//! has its pages released to the system (`MADV_DONTNEED`) and is reused by the next chunk
+//! needed by any class.
 //!
 //! Each class keeps a list of its chunks with room; a chunk keeps a free list of its cells
 //! (a freed cell's first two bytes hold the next free cell's number) and a bump position for
@@ -19,10 +23,8 @@
 //! so freeing a key lowers it as freeing any allocation does (maxmemory eviction relies on
 //! that); the chunks' free cells are in RSS only, like jemalloc's free regions.
 
-use std::alloc::{GlobalAlloc, Layout};
 use std::ptr::{null_mut, NonNull};
 use std::sync::Mutex;
-use tikv_jemallocator::Jemalloc;
 
 /// Largest entry kept here; longer ones are jemalloc allocations.
 pub const MAX_CELL: usize = 512;
@@ -59,8 +61,66 @@ static CLASSES: [Mutex<Class>; MAX_CELL + 1] = [const {
     })
 }; MAX_CELL + 1];
 
-fn chunk_layout() -> Layout {
-    Layout::from_size_align(CHUNK_BYTES, CHUNK_BYTES).expect("a valid chunk layout")
+/// Where chunks come from: the unused rest of the last mapping, and chunks given back.
+struct ChunkSource {
+    next: usize,
+    end: usize,
+    given_back: Vec<usize>,
+}
+
+static CHUNKS: Mutex<ChunkSource> = Mutex::new(ChunkSource {
+    next: 0,
+    end: 0,
+    given_back: Vec::new(),
+});
+const MAPPING_BYTES: usize = 2 << 20;
+
+/// A fresh chunk, aligned to `CHUNK_BYTES`, its pages zero or untouched.
+fn take_chunk() -> *mut Chunk {
+    let mut source = CHUNKS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(chunk) = source.given_back.pop() {
+        return chunk as *mut Chunk;
+    }
+    if source.next == source.end {
+        let len = MAPPING_BYTES + CHUNK_BYTES;
+        // SAFETY: an anonymous private mapping: no file, no address hint.
+        let base = unsafe {
+            libc::mmap(
+                null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            let layout = std::alloc::Layout::from_size_align(CHUNK_BYTES, CHUNK_BYTES)
+                .expect("a valid chunk layout");
+            std::alloc::handle_alloc_error(layout);
+        }
+        // The mapping is page-aligned; chunks start at the first `CHUNK_BYTES` boundary (the
+        // few pages before it and after the last chunk are never touched, so cost no RSS).
+        let start = (base as usize).next_multiple_of(CHUNK_BYTES);
+        source.next = start;
+        source.end = start + MAPPING_BYTES;
+    }
+    let chunk = source.next;
+    source.next += CHUNK_BYTES;
+    chunk as *mut Chunk
+}
+
+/// Gives a chunk with no live cell back: its pages go back to the system.
+///
+/// SAFETY: `chunk` came from `take_chunk` and nothing refers to it any more.
+unsafe fn give_back(chunk: *mut Chunk) {
+    // SAFETY: the chunk's pages are ours and unused; after MADV_DONTNEED they read as zeros.
+    unsafe { libc::madvise(chunk.cast(), CHUNK_BYTES, libc::MADV_DONTNEED) };
+    CHUNKS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .given_back
+        .push(chunk as usize);
 }
 
 /// The bytes an entry of `len` bytes takes, as `used_memory` and MEMORY USAGE count them.
@@ -123,13 +183,8 @@ pub fn alloc(len: usize) -> NonNull<u8> {
     let len = len.max(MIN_CELL);
     let mut class = lock(len);
     if class.with_room.is_null() {
-        // SAFETY: a valid non-zero layout.
-        let raw = unsafe { Jemalloc.alloc(chunk_layout()) };
-        if raw.is_null() {
-            std::alloc::handle_alloc_error(chunk_layout());
-        }
-        let chunk = raw.cast::<Chunk>();
-        // SAFETY: a fresh allocation aligned for and larger than `Chunk`; linked under the lock.
+        let chunk = take_chunk();
+        // SAFETY: a fresh chunk aligned for and larger than `Chunk`; linked under the lock.
         unsafe {
             chunk.write(Chunk {
                 prev: null_mut(),
@@ -194,7 +249,7 @@ pub unsafe fn free(ptr: NonNull<u8>, len: usize) {
         }
         if c.live == 0 && !(c.prev.is_null() && c.next.is_null()) {
             unlink(&mut class, chunk);
-            Jemalloc.dealloc(chunk.cast(), chunk_layout());
+            give_back(chunk);
         }
     }
     drop(class);

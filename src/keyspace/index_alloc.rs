@@ -11,7 +11,7 @@ use allocator_api2::alloc::{AllocError, Allocator};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-const MAPPED_FROM: usize = 64 << 10;
+const MAPPED_FROM: usize = 4 << 10;
 const PAGE: usize = 4 << 10;
 
 #[derive(Clone, Copy, Default, Debug)]
