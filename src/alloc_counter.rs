@@ -84,7 +84,17 @@ pub fn usable_size(layout: &Layout) -> usize {
 /// allocator (the library's own tests): the callers then fall back to the keyspace's figure.
 pub fn held_bytes() -> Option<u64> {
     let held = HELD.load(Ordering::Relaxed);
-    (held > 0).then_some(held as u64)
+    (held > 0 && INSTALLED.load(Ordering::Relaxed)).then_some(held as u64)
+}
+
+/// Set by the binary that installs `CountingJemalloc` as its global allocator (`mark_installed`).
+/// Without it `note_outside` still counts (the arena's cells), but the count is not the
+/// program's, so `held_bytes` reports none.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called once at start by a binary whose global allocator is `CountingJemalloc`.
+pub fn mark_installed() {
+    INSTALLED.store(true, Ordering::Relaxed);
 }
 
 /// jemalloc, counting (see the module comment).

@@ -24,6 +24,7 @@
 //! that); the chunks' free cells are in RSS only, like jemalloc's free regions.
 
 use std::ptr::{null_mut, NonNull};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Largest entry kept here; longer ones are jemalloc allocations.
@@ -50,6 +51,8 @@ struct Chunk {
 struct Class {
     /// Chunks with a free or never-used cell (doubly linked through `Chunk::prev/next`).
     with_room: *mut Chunk,
+    /// Cells handed out and not freed.
+    live: usize,
 }
 
 // SAFETY: the chunk pointers are only followed under the class's mutex.
@@ -58,6 +61,7 @@ unsafe impl Send for Class {}
 static CLASSES: [Mutex<Class>; MAX_CELL + 1] = [const {
     Mutex::new(Class {
         with_room: null_mut(),
+        live: 0,
     })
 }; MAX_CELL + 1];
 
@@ -74,10 +78,24 @@ static CHUNKS: Mutex<ChunkSource> = Mutex::new(ChunkSource {
     given_back: Vec::new(),
 });
 const MAPPING_BYTES: usize = 2 << 20;
+/// Chunks handed to size classes and not given back.
+static CHUNKS_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of the chunks in use (INFO's allocator_active and _resident add them to jemalloc's).
+pub fn chunk_bytes() -> usize {
+    CHUNKS_IN_USE.load(Ordering::Relaxed) * CHUNK_BYTES
+}
+
+/// Bytes of the cells in use (INFO's allocator_allocated adds them to jemalloc's). Takes every
+/// class's lock in turn: for INFO and MEMORY, not for a hot path.
+pub fn cell_bytes_in_use() -> usize {
+    (MIN_CELL..=MAX_CELL).map(|len| lock(len).live * len).sum()
+}
 
 /// A fresh chunk, aligned to `CHUNK_BYTES`, its pages zero or untouched.
 fn take_chunk() -> *mut Chunk {
     let mut source = CHUNKS.lock().unwrap_or_else(|p| p.into_inner());
+    CHUNKS_IN_USE.fetch_add(1, Ordering::Relaxed);
     if let Some(chunk) = source.given_back.pop() {
         return chunk as *mut Chunk;
     }
@@ -116,6 +134,7 @@ fn take_chunk() -> *mut Chunk {
 unsafe fn give_back(chunk: *mut Chunk) {
     // SAFETY: the chunk's pages are ours and unused; after MADV_DONTNEED they read as zeros.
     unsafe { libc::madvise(chunk.cast(), CHUNK_BYTES, libc::MADV_DONTNEED) };
+    CHUNKS_IN_USE.fetch_sub(1, Ordering::Relaxed);
     CHUNKS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -219,6 +238,7 @@ pub fn alloc(len: usize) -> NonNull<u8> {
         }
         cell_at(chunk, c.cell, index)
     };
+    class.live += 1;
     drop(class);
     crate::alloc_counter::note_outside(len as i64);
     // SAFETY: a cell address inside a live chunk is not null.
@@ -252,6 +272,7 @@ pub unsafe fn free(ptr: NonNull<u8>, len: usize) {
             give_back(chunk);
         }
     }
+    class.live -= 1;
     drop(class);
     crate::alloc_counter::note_outside(-(len as i64));
 }

@@ -10,9 +10,17 @@
 use allocator_api2::alloc::{AllocError, Allocator};
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const MAPPED_FROM: usize = 4 << 10;
 const PAGE: usize = 4 << 10;
+
+/// Bytes of the tables mapped now (INFO's allocator figures add them to jemalloc's).
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+pub fn mapped_bytes() -> usize {
+    MAPPED.load(Ordering::Relaxed)
+}
 
 #[derive(Clone, Copy, Default, Debug)]
 pub struct IndexAlloc;
@@ -52,6 +60,7 @@ unsafe impl Allocator for IndexAlloc {
             return Err(AllocError);
         }
         crate::alloc_counter::note_outside(len as i64);
+        MAPPED.fetch_add(len, Ordering::Relaxed);
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(AllocError)?;
         Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
@@ -70,6 +79,7 @@ unsafe impl Allocator for IndexAlloc {
         let rc = unsafe { libc::munmap(ptr.as_ptr().cast(), len) };
         debug_assert_eq!(rc, 0, "munmap of an index table");
         crate::alloc_counter::note_outside(-(len as i64));
+        MAPPED.fetch_sub(len, Ordering::Relaxed);
     }
 }
 
