@@ -378,8 +378,12 @@ fn memory_usage_of_small_collections_matches_the_allocator() {
         let key = format!("{kind}:{:08}", N / 2);
         let usage = integer(&c.cmd(&["MEMORY", "USAGE", &key]));
         let per_key = grown as f64 / N as f64;
+        // The slab allocates its slots 4096 at a time (32 KiB), and at these 1 250 keys per
+        // shard every shard's first chunk already exists before the measurement: the key's
+        // 8-byte slot, in MEMORY USAGE, may be no growth.
+        const SLOT: f64 = 8.0;
         assert!(
-            per_key >= usage as f64 - 1.0 && per_key <= usage as f64 + 32.0,
+            per_key >= usage as f64 - SLOT - 1.0 && per_key <= usage as f64 + 32.0,
             "{kind}: MEMORY USAGE {usage} against {per_key:.1} allocated per key"
         );
     }
