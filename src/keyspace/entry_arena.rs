@@ -2,22 +2,20 @@
 //!
 //! jemalloc rounds a request up to its size classes (16-byte steps up to 128, then four classes
 //! per doubling), so the benchmark key's 120-byte entry (13-byte key, 100-byte value, 7-byte
-//! header) costs 128 bytes, and with a deadline 126 bytes cost 128 as well. jemalloc also keeps
-//! a metadata record per 4 KiB slab (for the 128-byte class, one per 32 entries: about 4 bytes
-//! a key of RSS). Entries of up to `MAX_CELL` bytes are carved here instead: every length is
-//! its own class, cells are packed back to back in 32 KiB chunks taken from jemalloc in one
-//! piece, so an entry costs its length plus its share of one chunk's tail and header.
-//! Chunks are carved from 2 MiB mappings of their own rather than asked of jemalloc (whose
-//! large allocations carry a page of padding and a metadata record each); a chunk given back
-//! has its pages released to the system (`MADV_DONTNEED`) and is reused by the next chunk
-//! needed by any class.
+//! header) would cost 128 bytes. Entries of up to `MAX_CELL` bytes are carved here instead:
+//! every length is its own class, and cells are packed back to back in 32 KiB chunks, so an
+//! entry costs its length plus its share of one chunk's header and tail. Chunks are carved from
+//! 2 MiB mappings of their own rather than asked of jemalloc (whose large allocations carry a
+//! page of padding and a metadata record each); a chunk given back has its pages released to
+//! the system (`MADV_DONTNEED`) and is reused by the next chunk any class needs.
 //!
 //! Each class keeps a list of its chunks with room; a chunk keeps a free list of its cells
 //! (a freed cell's first two bytes hold the next free cell's number) and a bump position for
-//! never-used cells. A chunk whose last cell is freed goes back to jemalloc unless it is the
-//! class's only chunk with room. The chunk of a cell is found by masking its address (chunks
+//! never-used cells. A chunk whose last cell is freed is given back unless it is the class's
+//! only chunk with room. The chunk of a cell is found by masking its address (chunks
 //! are aligned to their size). One mutex per class: allocation and free are a few dozen
-//! instructions under an uncontended lock; no other lock is taken while one is held.
+//! instructions under an uncontended lock; the only lock taken while one is held is the chunk
+//! source's, and only when a chunk is taken or given back.
 //!
 //! `used_memory` counts a cell's exact length (`alloc_counter::note_outside`), not the chunks,
 //! so freeing a key lowers it as freeing any allocation does (maxmemory eviction relies on
