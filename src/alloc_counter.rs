@@ -49,6 +49,12 @@ fn note(delta: i64) {
     }
 }
 
+/// Counts `delta` bytes taken (or, negative, given back) outside the global allocator: the
+/// entry arena's cells (`keyspace::entry_arena`), whose chunks jemalloc hands out uncounted.
+pub fn note_outside(delta: i64) {
+    note(delta);
+}
+
 /// jemalloc's largest small size class and its page size (x86-64 builds).
 const SMALL_MAX: usize = 14 << 10;
 const PAGE: usize = 4 << 10;
@@ -78,7 +84,17 @@ pub fn usable_size(layout: &Layout) -> usize {
 /// allocator (the library's own tests): the callers then fall back to the keyspace's figure.
 pub fn held_bytes() -> Option<u64> {
     let held = HELD.load(Ordering::Relaxed);
-    (held > 0).then_some(held as u64)
+    (held > 0 && INSTALLED.load(Ordering::Relaxed)).then_some(held as u64)
+}
+
+/// Set by the binary that installs `CountingJemalloc` as its global allocator (`mark_installed`).
+/// Without it `note_outside` still counts (the arena's cells), but the count is not the
+/// program's, so `held_bytes` reports none.
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Called once at start by a binary whose global allocator is `CountingJemalloc`.
+pub fn mark_installed() {
+    INSTALLED.store(true, Ordering::Relaxed);
 }
 
 /// jemalloc, counting (see the module comment).

@@ -41,6 +41,7 @@ struct Cli {
 }
 
 fn main() {
+    ferrocache::alloc_counter::mark_installed();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("check-aof") {
         let code = ferrocache::aof::check::run(&args[2..], &mut std::io::stdout());

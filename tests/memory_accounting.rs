@@ -168,17 +168,25 @@ fn used_memory_follows_the_allocator_through_load_and_delete() {
     // MEMORY USAGE of one key of each layout, times the keys, is the same sum seen per key.
     let plain = integer(&c.cmd(&["MEMORY", "USAGE", "key:00000000"]));
     let with_ttl = integer(&c.cmd(&["MEMORY", "USAGE", "key:00000001"]));
-    // The 8-byte deadline fits the 128-byte size class of these entries (119 + 8 bytes).
-    assert_eq!(with_ttl, plain, "MEMORY USAGE with and without a TTL");
+    // Entries are exact-size cells: the deadline adds its 5 bytes (ms since 2020-01-01).
+    assert_eq!(with_ttl, plain + 5, "MEMORY USAGE with and without a TTL");
+    // MEMORY USAGE leaves out the key's share of the hash index, as Redis's leaves out its dict
+    // buckets: 7-10 bytes a key, 6-7% of these ~130-byte keys. So the sum is below the growth,
+    // by at most that share and the 10% allowed elsewhere.
+    let usage_sum = (plain + with_ttl) * KEYS as u64 / 2;
+    assert!(
+        usage_sum <= grown,
+        "MEMORY USAGE x keys {usage_sum} above the growth {grown}"
+    );
     assert_within(
         "MEMORY USAGE x keys vs allocator growth",
-        (plain + with_ttl) * KEYS as u64 / 2,
+        usage_sum,
         grown,
-        0.10,
+        0.15,
     );
 
-    // RSS: the load's pages are the allocator's pages (no hidden copies, no memory outside
-    // jemalloc per key). Bound 1.15 on the growth: jemalloc's extent metadata and partly filled
+    // RSS: the load's pages are the allocators' pages (no hidden copies; the entry arena's
+    // chunks and the index tables, mapped outside jemalloc, are in the allocator figures). Bound 1.15 on the growth: jemalloc's extent metadata and partly filled
     // slabs (measured 1.05). The whole-process ratio is not asserted: the binary's code and the
     // thread stacks are resident before any key exists (~7 MB release, ~15 MB debug; an empty
     // redis-server reads 8-14 too), so it nears 1 only once the dataset dominates (1.05 at 1M
@@ -313,10 +321,9 @@ fn memory_subcommands_answer_as_redis_does() {
 
 /// Small aggregates (10 short members, within Redis's listpack/intset limits): MEMORY USAGE of
 /// one key counts what the allocator really holds for it. Per key the allocator grows by
-/// MEMORY USAGE plus the keyspace's share outside any key (slab slot, access stamp, hash index
-/// buckets: under 32 bytes here), never by less. 100k keys: the allocator's statistics move by
-/// up to a couple of megabytes with its per-thread caches, which 20k keys did not absorb on a
-/// busy machine.
+/// MEMORY USAGE plus the keyspace's share outside any key (hash index buckets, under 32 bytes
+/// here), never by less. 100k keys: the allocator's statistics move by up to a couple of
+/// megabytes with its per-thread caches, which 20k keys did not absorb on a busy machine.
 #[test]
 fn memory_usage_of_small_collections_matches_the_allocator() {
     const N: usize = 100_000;
@@ -372,8 +379,12 @@ fn memory_usage_of_small_collections_matches_the_allocator() {
         let key = format!("{kind}:{:08}", N / 2);
         let usage = integer(&c.cmd(&["MEMORY", "USAGE", &key]));
         let per_key = grown as f64 / N as f64;
+        // The slab allocates its slots 4096 at a time (32 KiB), and at these 1 250 keys per
+        // shard every shard's first chunk already exists before the measurement: the key's
+        // 8-byte slot, in MEMORY USAGE, may be no growth.
+        const SLOT: f64 = 8.0;
         assert!(
-            per_key >= usage as f64 - 1.0 && per_key <= usage as f64 + 32.0,
+            per_key >= usage as f64 - SLOT - 1.0 && per_key <= usage as f64 + 32.0,
             "{kind}: MEMORY USAGE {usage} against {per_key:.1} allocated per key"
         );
     }

@@ -550,7 +550,7 @@ pub static NOTES: &[Note] = &[
         commands: &["memory|usage"],
         options: "key [SAMPLES n]",
         status: Partial,
-        differences: "The bytes the keyspace accounts to the key (entry + key + value size classes), so numbers differ slightly from Redis's; nil for a missing key.",
+        differences: "The bytes the keyspace accounts to the key (its slab slot, its entry at its exact length, a collection's allocations in their size classes), so numbers differ from Redis's; nil for a missing key.",
     },
     // Server
     Note {

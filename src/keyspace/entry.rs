@@ -7,13 +7,16 @@
 //!
 //! ```text
 //! flags: u8 | access: u32 LE | key_len: varint | value_len: varint
-//!     | [mc_flags: u32 LE, cas: u64 LE] | [deadline: u64 LE] | key | value
+//!     | [mc_flags: u32 LE, cas: u64 LE] | [deadline: 6 or 8 bytes LE] | key | value
 //! ```
 //!
 //! `deadline` is present only when the HAS_DEADLINE flag is set, so persistent keys do not pay
 //! for it; likewise the memcached metadata (HAS_META: client flags and CAS unique, see
 //! `crate::memcache`), which any new value drops. An aggregate value (hash, list, set, sorted set) is a `Box` whose raw pointer fills
-//! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box. 7 + 13 + 100 = 120 bytes land in jemalloc's 128-byte class. Changing the value or
+//! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box.
+//! An entry of up to 512 bytes is an exact-size cell of `entry_arena` (7 + 13 + 100 = 120
+//! bytes cost 120, where jemalloc's classes would make them 128); a longer one is a jemalloc
+//! allocation. Changing the value or
 //! adding a deadline rebuilds the allocation; reading never copies.
 //!
 //! A string that commands change in place (SETBIT, BITFIELD, PFADD, APPEND, SETRANGE) lives
@@ -27,6 +30,7 @@
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
 //! recomputes from the header alone.
 
+use super::entry_arena;
 use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 use super::value::{alloc_size, Value, ValueMut, ValueRef};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
@@ -37,6 +41,17 @@ const HAS_DEADLINE: u8 = 1;
 /// deadline. Only items stored or read with a CAS through the memcached listener have it.
 const HAS_META: u8 = 1 << 4;
 const META_BYTES: usize = 4 + 8;
+/// The deadline takes 8 bytes (Unix milliseconds); without this flag it takes 5, milliseconds
+/// since `NARROW_DEADLINE_BASE` (2020-01-01), enough until late 2054: a key with a TTL costs 5
+/// bytes more than one without.
+const DEADLINE_WIDE: u8 = 1 << 5;
+const NARROW_DEADLINE_BYTES: usize = 5;
+const NARROW_DEADLINE_BASE: u64 = 1_577_836_800_000;
+
+/// Whether a deadline fits the narrow form.
+fn narrow_deadline(at: u64) -> bool {
+    at.wrapping_sub(NARROW_DEADLINE_BASE) < 1 << (8 * NARROW_DEADLINE_BYTES)
+}
 /// Bits 1..4 of the flags: which type the value part holds.
 const KIND_SHIFT: u8 = 1;
 const KIND_MASK: u8 = 0b1110;
@@ -81,6 +96,11 @@ impl Header {
         self.flags & HAS_DEADLINE != 0
     }
 
+    /// Bytes the deadline takes in the header: 0, 5 or 8.
+    fn deadline_bytes(&self) -> usize {
+        deadline_bytes(self.flags)
+    }
+
     fn kind(&self) -> u8 {
         (self.flags & KIND_MASK) >> KIND_SHIFT
     }
@@ -91,7 +111,7 @@ impl Header {
 
     /// Offset of the memcached metadata (valid when `has_meta`).
     fn meta_at(&self) -> usize {
-        self.key_at - META_BYTES - if self.has_deadline() { 8 } else { 0 }
+        self.key_at - META_BYTES - self.deadline_bytes()
     }
 }
 
@@ -102,11 +122,9 @@ pub struct ItemMeta {
     pub cas: u64,
 }
 
-/// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot and
-/// the 4-byte access stamp the shard keeps beside it for eviction sampling. The shard's hash
-/// index is counted by the shard from its capacity (`Shard::used_bytes`).
-pub const ENTRY_OVERHEAD_BYTES: usize =
-    std::mem::size_of::<Option<Entry>>() + std::mem::size_of::<u32>();
+/// Fixed per-entry overhead counted besides the entry's allocation: its 8-byte slab slot. The
+/// shard's hash index is counted by the shard from its capacity (`Shard::used_bytes`).
+pub const ENTRY_OVERHEAD_BYTES: usize = std::mem::size_of::<Option<Entry>>();
 
 /// A hint to start loading the cache line at `addr`; it has no other effect.
 #[inline]
@@ -119,6 +137,14 @@ pub fn prefetch<T>(addr: *const T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = addr;
+}
+
+fn deadline_bytes(flags: u8) -> usize {
+    match (flags & HAS_DEADLINE != 0, flags & DEADLINE_WIDE != 0) {
+        (false, _) => 0,
+        (true, false) => NARROW_DEADLINE_BYTES,
+        (true, true) => 8,
+    }
 }
 
 fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
@@ -185,24 +211,54 @@ impl Entry {
             len += META_BYTES;
         }
         if let Some(at) = deadline {
-            header[len..len + 8].copy_from_slice(&at.to_le_bytes());
-            len += 8;
+            let (stored, width) = if narrow_deadline(at) {
+                (at - NARROW_DEADLINE_BASE, NARROW_DEADLINE_BYTES)
+            } else {
+                header[0] |= DEADLINE_WIDE;
+                (at, 8)
+            };
+            header[len..len + width].copy_from_slice(&stored.to_le_bytes()[..width]);
+            len += width;
         }
         let total = len + key.len() + value.len();
-        let layout = Layout::from_size_align(total, 1).expect("entry size fits a layout");
-        // SAFETY: `total >= 7` so the layout is not zero-sized; the three copies fill exactly
-        // `total` bytes of the fresh allocation and their sources do not overlap it.
+        let ptr = Entry::allocate(total);
+        // SAFETY: the three copies fill exactly `total` bytes of the fresh allocation and their
+        // sources do not overlap it.
         unsafe {
-            let ptr = alloc(layout);
-            if ptr.is_null() {
-                handle_alloc_error(layout);
-            }
             std::ptr::copy_nonoverlapping(header.as_ptr(), ptr, len);
             std::ptr::copy_nonoverlapping(key.as_ptr(), ptr.add(len), key.len());
             std::ptr::copy_nonoverlapping(value.as_ptr(), ptr.add(len + key.len()), value.len());
             Entry {
                 ptr: NonNull::new_unchecked(ptr),
             }
+        }
+    }
+
+    /// `total` fresh bytes: an exact-size arena cell for small entries, else a jemalloc
+    /// allocation (see `entry_arena`).
+    fn allocate(total: usize) -> *mut u8 {
+        if total <= entry_arena::MAX_CELL {
+            return entry_arena::alloc(total).as_ptr();
+        }
+        let layout = Layout::from_size_align(total, 1).expect("entry size fits a layout");
+        // SAFETY: `total > MAX_CELL`, so the layout is not zero-sized.
+        let ptr = unsafe { alloc(layout) };
+        if ptr.is_null() {
+            handle_alloc_error(layout);
+        }
+        ptr
+    }
+
+    /// Frees an allocation `allocate(total)` returned.
+    ///
+    /// SAFETY: `ptr` came from `allocate(total)` with this `total` and is freed once.
+    unsafe fn release(ptr: NonNull<u8>, total: usize) {
+        if total <= entry_arena::MAX_CELL {
+            // SAFETY: the caller's contract.
+            unsafe { entry_arena::free(ptr, total) }
+        } else {
+            // SAFETY: the caller's contract; `allocate` used this layout.
+            unsafe { dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(total, 1)) }
         }
     }
 
@@ -229,9 +285,7 @@ impl Entry {
         let flags = self.byte(0);
         let (key_len, at) = self.varint(5);
         let (value_len, mut key_at) = self.varint(at);
-        if flags & HAS_DEADLINE != 0 {
-            key_at += 8;
-        }
+        key_at += deadline_bytes(flags);
         if flags & HAS_META != 0 {
             key_at += META_BYTES;
         }
@@ -241,12 +295,6 @@ impl Entry {
             value_len,
             key_at,
         }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        let total = self.header().total_len();
-        // SAFETY: the allocation is exactly `total` bytes long and lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), total) }
     }
 
     /// `len` bytes at `at`, which must lie inside the allocation.
@@ -261,11 +309,13 @@ impl Entry {
         prefetch(self.ptr.as_ptr());
     }
 
-    /// `prefetch`, and the next cache line too: for a lookup about to read the value (a
-    /// 13-byte key and a 100-byte value fill a 128-byte allocation, two lines).
+    /// `prefetch`, and the lines up to 128 bytes on: for a lookup about to read the value. A
+    /// 13-byte key and a 100-byte value make a 120-byte entry; packed exactly in the arena, it
+    /// is not line-aligned and may touch three lines.
     pub fn prefetch_two_lines(&self) {
         prefetch(self.ptr.as_ptr());
         prefetch(self.ptr.as_ptr().wrapping_add(64));
+        prefetch(self.ptr.as_ptr().wrapping_add(119));
     }
 
     pub fn key(&self) -> &[u8] {
@@ -367,9 +417,9 @@ impl Entry {
         let total = self.header().total_len();
         let ptr = self.ptr;
         std::mem::forget(self);
-        // SAFETY: as in `Drop`: the layout `build` used, freed once (the forgotten `self` will
+        // SAFETY: as in `Drop`: the size `build` used, freed once (the forgotten `self` will
         // not run `Drop`).
-        unsafe { dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(total, 1)) }
+        unsafe { Entry::release(ptr, total) }
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
@@ -377,24 +427,38 @@ impl Entry {
         if !h.has_deadline() {
             return None;
         }
-        let at = h.key_at - 8;
-        let raw: [u8; 8] = self.bytes()[at..at + 8].try_into().expect("8 bytes");
-        Some(u64::from_le_bytes(raw))
+        let width = h.deadline_bytes();
+        let mut raw = [0u8; 8];
+        raw[..width].copy_from_slice(self.part(h.key_at - width, width));
+        let stored = u64::from_le_bytes(raw);
+        Some(if width == 8 {
+            stored
+        } else {
+            stored + NARROW_DEADLINE_BASE
+        })
     }
 
     /// Sets or clears the deadline. Overwrites it in place when the entry already has one;
     /// otherwise rebuilds the allocation.
     pub fn set_expire_at_ms(&mut self, deadline: Option<u64>) {
         let h = self.header();
+        let same_width =
+            |at: u64| narrow_deadline(at) == (h.deadline_bytes() == NARROW_DEADLINE_BYTES);
         match (h.has_deadline(), deadline) {
-            (true, Some(at)) => {
-                let offset = h.key_at - 8;
-                // SAFETY: the deadline's 8 bytes lie inside the allocation, before the key.
+            (true, Some(at)) if same_width(at) => {
+                let width = h.deadline_bytes();
+                let offset = h.key_at - width;
+                let at = if width == 8 {
+                    at
+                } else {
+                    at - NARROW_DEADLINE_BASE
+                };
+                // SAFETY: the deadline's `width` bytes lie inside the allocation, before the key.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         at.to_le_bytes().as_ptr(),
                         self.ptr.as_ptr().add(offset),
-                        8,
+                        width,
                     );
                 }
             }
@@ -537,7 +601,7 @@ impl Entry {
     /// aggregate's own heap bytes.
     pub fn memory_bytes(&self) -> usize {
         let h = self.header();
-        let own = ENTRY_OVERHEAD_BYTES + alloc_size(h.total_len());
+        let own = ENTRY_OVERHEAD_BYTES + entry_arena::cell_bytes(h.total_len());
         if h.kind() == KIND_STR {
             own
         } else if h.kind() == KIND_BUF {
@@ -569,14 +633,9 @@ impl Drop for Entry {
             }
         }
         let total = h.total_len();
-        // SAFETY: `ptr` came from `alloc` with this exact layout (size recomputed from the
-        // header `build` wrote, alignment 1) and is freed once, here.
-        unsafe {
-            dealloc(
-                self.ptr.as_ptr(),
-                Layout::from_size_align_unchecked(total, 1),
-            )
-        }
+        // SAFETY: `ptr` came from `allocate` with this exact size (recomputed from the header
+        // `build` wrote) and is freed once, here.
+        unsafe { Entry::release(self.ptr, total) }
     }
 }
 
@@ -614,6 +673,27 @@ mod tests {
         assert_eq!(e.expire_at_ms(), Some(99));
         assert!(e.is_expired(100));
         assert!(!e.is_expired(99));
+        // Outside 2020..2054 the deadline takes 8 bytes; back inside, 5 again.
+        let base = NARROW_DEADLINE_BASE;
+        for at in [
+            base + (1 << 40),
+            u64::MAX,
+            base + (1 << 40) - 1,
+            1_700_000_000_000,
+            base - 1,
+            base,
+            1 << 50,
+            0,
+        ] {
+            e.set_expire_at_ms(Some(at));
+            assert_eq!((e.expire_at_ms(), e.key()), (Some(at), &b"key"[..]));
+            assert_eq!(e.value(), ValueRef::Str(b"value"));
+            assert_eq!(e.access(), 0xdead_beef);
+        }
+        assert_eq!(
+            Entry::new_str(b"k", b"v", Some(1_700_000_000_000)).memory_bytes(),
+            Entry::new_str(b"k", b"v", None).memory_bytes() + 5
+        );
         e.set_expire_at_ms(None);
         assert_eq!(e.expire_at_ms(), None);
         assert_eq!(e.key(), b"key");
@@ -664,9 +744,9 @@ mod tests {
     }
 
     #[test]
-    fn small_entry_fits_the_128_byte_class() {
+    fn small_entry_takes_its_exact_length() {
         let e = Entry::new_str(b"mk:0000000001", &[b'x'; 100], None);
-        assert_eq!(e.memory_bytes(), ENTRY_OVERHEAD_BYTES + 128);
+        assert_eq!(e.memory_bytes(), ENTRY_OVERHEAD_BYTES + 120);
     }
 
     #[test]

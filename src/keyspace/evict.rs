@@ -234,7 +234,7 @@ fn random_shard(dbs: &[usize], per_db: usize) -> ShardId {
 }
 
 /// Offers up to `samples` random entries of one shard to the candidates. All-keys policies
-/// score from the shard's stamp array alone; volatile ones read each entry for its deadline.
+/// score from each entry's access word; volatile ones also read its deadline.
 fn sample_shard(
     shard: &Shard,
     id: ShardId,

@@ -7,9 +7,11 @@
 
 pub mod access;
 pub mod entry;
+pub mod entry_arena;
 pub mod evict;
 pub mod evict_tiers;
 pub mod expiry;
+pub mod index_alloc;
 pub mod lock_rules;
 pub mod prefix_stats;
 pub mod shard;

@@ -324,13 +324,19 @@ pub fn peak_memory(state: &ServerState, used: u64) -> u64 {
         .max(used)
 }
 
-/// jemalloc's allocated, active and resident byte counts (refreshed first).
+/// The allocators' allocated, active and resident byte counts: jemalloc's (refreshed first)
+/// plus what the keyspace maps itself: the index tables (in all three), the entry arena's cells
+/// in use (allocated) and its chunks (active, resident).
 pub fn allocator_stats() -> (u64, u64, u64) {
+    use crate::keyspace::{entry_arena, index_alloc};
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
-    let allocated = stats::allocated::read().unwrap_or(0) as u64;
-    let active = stats::active::read().unwrap_or(0) as u64;
-    let resident = stats::resident::read().unwrap_or(0) as u64;
+    let index = index_alloc::mapped_bytes() as u64;
+    let cells = entry_arena::cell_bytes_in_use() as u64;
+    let chunks = entry_arena::chunk_bytes() as u64;
+    let allocated = stats::allocated::read().unwrap_or(0) as u64 + index + cells;
+    let active = stats::active::read().unwrap_or(0) as u64 + index + chunks;
+    let resident = stats::resident::read().unwrap_or(0) as u64 + index + chunks;
     (allocated, active, resident)
 }
 
