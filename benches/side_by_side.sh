@@ -24,10 +24,15 @@ cargo build --release --quiet
 out=$(mktemp -d)
 cpus=0; [ "$WORKERS" = 2 ] && cpus=0-1
 
-start_fc() { taskset -c "$cpus" ./target/release/ferrocache --port "$FC_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$out/fc.log" 2>&1 & echo $!; }
-start_rs() { taskset -c 0 redis-server --port "$RS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$out/rs.log" 2>&1 & echo $!; }
+# Each server starts in an empty directory of its own: a dump.rdb left in the working directory
+# would otherwise be loaded by both.
+mkdir -p "$out/fc" "$out/rs"
+start_fc() { taskset -c "$cpus" ./target/release/ferrocache --port "$FC_PORT" --bind 127.0.0.1 --dir "$out/fc" --save "" --appendonly no >"$out/fc.log" 2>&1 & echo $!; }
+start_rs() { taskset -c 0 redis-server --port "$RS_PORT" --bind 127.0.0.1 --dir "$out/rs" --save "" --appendonly no >"$out/rs.log" 2>&1 & echo $!; }
 wait_up() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "server on $1 did not start" >&2; exit 1; }
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# The servers are not this shell's children (started in command substitutions): wait until the
+# process is gone, so the next one can bind the same port.
+stop() { kill "$1" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; }
 
 fc=$(start_fc); rs=$(start_rs); trap 'stop $fc; stop $rs' EXIT
 wait_up "$FC_PORT"; wait_up "$RS_PORT"
