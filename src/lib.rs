@@ -22,7 +22,6 @@ pub mod gate;
 pub mod glob;
 pub mod healthcheck;
 pub mod keyspace;
-pub mod listeners;
 pub mod memcache;
 pub mod net;
 pub mod observability;
@@ -38,3 +37,4 @@ pub mod stats;
 pub mod strconv;
 #[cfg(test)]
 pub mod testing;
+pub mod write_listeners;

@@ -38,8 +38,8 @@ pub struct ServerState {
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
     pub blocking: crate::engine::blocking::Blocking,
-    /// Who reacts to writes (blocked clients, tracking, WATCH): see listeners.rs.
-    pub writes: std::sync::Arc<crate::listeners::Listeners>,
+    /// Who reacts to writes (blocked clients, tracking, WATCH): see write_listeners.rs.
+    pub writes: std::sync::Arc<crate::write_listeners::WriteListeners>,
     /// SLOWLOG entries and LATENCY time series.
     pub observability: crate::observability::Observability,
     /// The append-only file: effects log, writer, rewrite state.
@@ -94,7 +94,7 @@ impl ServerState {
         aof.attach_keyspace(keyspace.tunables.clone());
         let pause = crate::pause::ClientPause::default();
         pause.attach_keyspace(keyspace.tunables.clone());
-        let writes = std::sync::Arc::new(crate::listeners::Listeners::default());
+        let writes = std::sync::Arc::new(crate::write_listeners::WriteListeners::default());
         let mut pubsub = crate::pubsub::PubSub::default();
         pubsub.tracking.attach_listeners(writes.clone());
         let mut blocking = crate::engine::blocking::Blocking::default();

@@ -165,7 +165,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         }
         // Counted before the watch exists anywhere (shard or deferred list): a write that
         // finds no WATCH listener has no watch to mark.
-        ctx.state.writes.add(crate::listeners::WATCH, 1);
+        ctx.state.writes.add(crate::write_listeners::WATCH, 1);
         let now = ctx.now_ms;
         let ks = &ctx.state.keyspace;
         let hash = ks.hash(key);
@@ -210,6 +210,8 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
                 .change_watch(ctx.state, *db, key, &flag, false),
         }
     }
-    ctx.state.writes.remove(crate::listeners::WATCH, keys.len());
+    ctx.state
+        .writes
+        .remove(crate::write_listeners::WATCH, keys.len());
     flag.clear();
 }

@@ -213,12 +213,12 @@ pub struct Blocking {
     waiting: AtomicUsize,
     has_ready: AtomicBool,
     /// The server's write listeners: `BLOCKED` counts the parked clients (`waiting`).
-    listeners: Arc<crate::listeners::Listeners>,
+    listeners: Arc<crate::write_listeners::WriteListeners>,
 }
 
 impl Blocking {
     /// Reports parked clients to `listeners` (done once, when the server state is built).
-    pub fn attach_listeners(&mut self, listeners: Arc<crate::listeners::Listeners>) {
+    pub fn attach_listeners(&mut self, listeners: Arc<crate::write_listeners::WriteListeners>) {
         self.listeners = listeners;
     }
 
@@ -300,7 +300,7 @@ impl Blocking {
             reg.by_client.insert(waiter.client_id, waiter.clone());
             self.waiting.fetch_add(1, Ordering::Relaxed);
             // Under the registry's lock, before the keys are checked again below.
-            self.listeners.add(crate::listeners::BLOCKED, 1);
+            self.listeners.add(crate::write_listeners::BLOCKED, 1);
         }
         for key in &waiter.request.keys {
             if key_holds(state, db, key, waiter.request.wants) {
@@ -474,7 +474,7 @@ impl Blocking {
             return;
         }
         self.waiting.fetch_sub(1, Ordering::Relaxed);
-        self.listeners.remove(crate::listeners::BLOCKED, 1);
+        self.listeners.remove(crate::write_listeners::BLOCKED, 1);
         let Some(queues) = reg.by_key.get_mut(&waiter.db) else {
             return;
         };

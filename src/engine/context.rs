@@ -419,7 +419,7 @@ impl<'a> Ctx<'a> {
 
     /// Records that a key was changed (Redis's `signalModifiedKey` + `server.dirty++`): wakes
     /// clients blocked on it, invalidates it for tracking clients, marks the clients WATCHing
-    /// it. One branch when none of them exists (see listeners.rs).
+    /// it. One branch when none of them exists (see write_listeners.rs).
     #[inline]
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
         self.changed += 1;
@@ -431,7 +431,7 @@ impl<'a> Ctx<'a> {
 
     #[inline(never)]
     fn tell_listeners(&mut self, listening: u32, db: usize, key: &[u8]) {
-        use crate::listeners::{BLOCKED, TRACKING, WATCH};
+        use crate::write_listeners::{BLOCKED, TRACKING, WATCH};
         if listening & BLOCKED != 0 {
             self.state.blocking.signal(db, key);
         }
@@ -511,6 +511,6 @@ pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
         // Never waits for a shard a script holds (the removal is left to it then).
         state.gate.change_watch(state, db, &key, &flag, false);
     }
-    state.writes.remove(crate::listeners::WATCH, watched);
+    state.writes.remove(crate::write_listeners::WATCH, watched);
     flag.clear();
 }

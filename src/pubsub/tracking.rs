@@ -82,12 +82,12 @@ pub struct Tracking {
     /// BCAST registrations: (prefix, client id).
     prefixes: RwLock<Vec<(Bytes, u64)>>,
     /// The server's write listeners: `TRACKING` counts the clients with tracking on.
-    listeners: Arc<crate::listeners::Listeners>,
+    listeners: Arc<crate::write_listeners::WriteListeners>,
 }
 
 impl Tracking {
     /// Reports tracking clients to `listeners` (done once, when the server state is built).
-    pub fn attach_listeners(&mut self, listeners: Arc<crate::listeners::Listeners>) {
+    pub fn attach_listeners(&mut self, listeners: Arc<crate::write_listeners::WriteListeners>) {
         self.listeners = listeners;
     }
 
@@ -128,7 +128,7 @@ impl Tracking {
             own_write_invalidated: AtomicBool::new(false),
         });
         if self.trackers.write().insert(id, tracker).is_none() {
-            self.listeners.add(crate::listeners::TRACKING, 1);
+            self.listeners.add(crate::write_listeners::TRACKING, 1);
             if self.active.fetch_add(1, Ordering::Relaxed) == 0 {
                 expiry.set_tracking_needs_expired_keys(true);
             }
@@ -141,7 +141,7 @@ impl Tracking {
     /// Turns tracking off for a client; its ids left in the key table are dropped lazily.
     pub fn disable(&self, expiry: &ExpirySwitches, id: u64) {
         if self.trackers.write().remove(&id).is_some() {
-            self.listeners.remove(crate::listeners::TRACKING, 1);
+            self.listeners.remove(crate::write_listeners::TRACKING, 1);
             if self.active.fetch_sub(1, Ordering::Relaxed) == 1 {
                 expiry.set_tracking_needs_expired_keys(false);
             }

@@ -28,13 +28,13 @@ const KINDS: usize = 3;
 
 /// The word and the counts behind it (`ServerState::writes`).
 #[derive(Debug, Default)]
-pub struct Listeners {
+pub struct WriteListeners {
     word: AtomicU32,
     /// Registrations per kind; changed under this lock so the word never lags a count.
     counts: Mutex<[usize; KINDS]>,
 }
 
-impl Listeners {
+impl WriteListeners {
     /// The kinds listening now: 0 when nobody is.
     #[inline]
     pub fn word(&self) -> u32 {
@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn a_bit_is_set_while_its_count_is_above_zero() {
-        let l = Listeners::default();
+        let l = WriteListeners::default();
         assert_eq!(l.word(), 0);
         l.add(WATCH, 2);
         l.add(BLOCKED, 1);
