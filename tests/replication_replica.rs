@@ -5,56 +5,18 @@
 
 mod common;
 
+use common::repl::{conn, info_field, link_up, query, wait_caught_up, wait_for};
 use common::{temp_dir, Server};
 use redis::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Waits (bounded) until `cond` holds; panics with `what` otherwise.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting for {what}");
-}
-
-fn conn(port: u16) -> redis::Connection {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
+use std::time::Duration;
 
 fn conn_auth(port: u16, pass: &str) -> redis::Connection {
     redis::Client::open(format!("redis://:{pass}@127.0.0.1:{port}/"))
         .unwrap()
         .get_connection()
         .unwrap()
-}
-
-fn info_field(c: &mut redis::Connection, section: &str, name: &str) -> String {
-    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("{name} missing from INFO {section}: {text}"))
-        .to_string()
-}
-
-fn link_up(c: &mut redis::Connection) -> bool {
-    info_field(c, "replication", "master_link_status") == "up"
-}
-
-/// Waits until the replica has applied everything the primary has produced.
-fn wait_caught_up(primary: &mut redis::Connection, replica: &mut redis::Connection) {
-    wait_for("the replica's offset to reach the primary's", || {
-        let p = info_field(primary, "replication", "master_repl_offset");
-        link_up(replica) && info_field(replica, "replication", "slave_repl_offset") == p
-    });
 }
 
 /// Starts redis-server 7.0 as the primary (diskless or disk-based full syncs, no delay).
@@ -218,14 +180,6 @@ fn same_data(primary: &mut redis::Connection, replica: &mut redis::Connection) {
         assert!(!want.is_empty() || db != 0, "the primary holds data");
         assert_eq!(dataset(replica, db), want, "db {db}");
     }
-}
-
-fn query(c: &mut redis::Connection, argv: &[&str]) -> Value {
-    let mut cmd = redis::cmd(argv[0]);
-    for a in &argv[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{argv:?}: {e}"))
 }
 
 /// Full resync of every data type with TTLs, from a disk-based and a diskless primary, then

@@ -2,6 +2,8 @@
 //! `redis-server`) on ephemeral loopback ports, and talk raw RESP to them.
 #![allow(dead_code)]
 
+pub mod repl;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
