@@ -208,6 +208,22 @@ impl<'a> Locks<'a> {
         self
     }
 
+    /// Starts the lookups of these keys (hashes in database `db`) in the held shards, one stage
+    /// of each key at a time, so their cache misses overlap (see `Shard::prefetch_stage`).
+    pub fn prefetch(&self, keyspace: &crate::keyspace::Keyspace, db: usize, hashes: &[u64]) {
+        for stage in 0..3 {
+            for &hash in hashes {
+                let id = ShardId {
+                    db,
+                    shard: keyspace.shard_of(hash),
+                };
+                if let Ok(i) = self.held.binary_search_by(|(held, _)| held.cmp(&id)) {
+                    self.held[i].1.prefetch_stage(hash, stage);
+                }
+            }
+        }
+    }
+
     /// The hash of `key` if it is the argument dispatch hashed.
     #[inline]
     fn known_hash(&self, key: &[u8]) -> Option<u64> {

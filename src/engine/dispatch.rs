@@ -381,8 +381,14 @@ fn run_checked(
         // An exclusive command runs alone (see gate.rs): it locks each shard on first use.
         Locks::on_first_use(&state.keyspace)
     } else {
-        let (ids, first_hash) = shards_and_first_hash(state, client, spec, argv);
+        let mut hashes = KeyHashes::new();
+        let (ids, first_hash) = placement(state, client, spec, argv, Some(&mut hashes));
         let locks = Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?);
+        if hashes.len() > 1 {
+            // A multi-key command (MSET, MGET, DEL ...): its keys' lookups are started together,
+            // so their cache misses overlap instead of following each other.
+            locks.prefetch(&state.keyspace, client.db, &hashes);
+        }
         match first_hash {
             Some(hash) => locks.with_key_hash(&argv[1], hash),
             None => locks,
@@ -633,16 +639,21 @@ pub fn shards_for(
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> ShardIds {
-    shards_and_first_hash(state, client, spec, argv).0
+    placement(state, client, spec, argv, None).0
 }
 
+/// Hashes of a multi-key command's keys, at fixed positions, for `Locks::prefetch`.
+type KeyHashes = smallvec::SmallVec<[u64; 16]>;
+
 /// `shards_for`, and the hash of `argv[1]` when it is the command's only key (the command's
-/// lookups of it reuse the hash: see `Locks::with_key_hash`).
-fn shards_and_first_hash(
+/// lookups of it reuse the hash: see `Locks::with_key_hash`). With `hashes`, the hashes of the
+/// keys at fixed positions (MSET, MGET, DEL ...) are also kept there, up to its inline room.
+fn placement(
     state: &ServerState,
     client: &ClientState,
     spec: &CommandSpec,
     argv: &[Bytes],
+    mut hashes: Option<&mut KeyHashes>,
 ) -> (ShardIds, Option<u64>) {
     if spec.has(flags::ALL_SHARDS) {
         return (state.keyspace.all_shards().collect(), None);
@@ -672,9 +683,15 @@ fn shards_and_first_hash(
         let mut ids = ShardIds::new();
         let mut i = first;
         while i <= last && i < n && step > 0 {
+            let hash = ks.hash(&argv[i as usize]);
+            if let Some(hashes) = hashes.as_deref_mut() {
+                if hashes.len() < hashes.inline_size() {
+                    hashes.push(hash);
+                }
+            }
             ids.push(ShardId {
                 db: client.db,
-                shard: ks.shard_of(ks.hash(&argv[i as usize])),
+                shard: ks.shard_of(hash),
             });
             i += step;
         }

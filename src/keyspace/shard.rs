@@ -961,7 +961,7 @@ impl Shard {
     /// reads the slot and starts loading the entry. Run over a whole batch of keys one stage
     /// at a time, the cache misses of different keys overlap instead of following each other.
     /// Only hints: nothing is changed, and a wrong candidate costs one wasted load.
-    pub(super) fn prefetch_stage(&self, hash: u64, stage: u8) {
+    pub fn prefetch_stage(&self, hash: u64, stage: u8) {
         let Some(id) = self.index[index_part(hash)].iter_hash(hash).next() else {
             return;
         };
