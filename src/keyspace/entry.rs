@@ -494,6 +494,43 @@ impl Entry {
 
     /// The same key, deadline and access bits with a new string value. The memcached
     /// metadata is dropped: a new value has flags 0 and a new CAS unique.
+    /// True when a string of `len` bytes with `deadline` would have exactly this entry's layout:
+    /// a string kept inside the entry, without memcached metadata (which a new value drops),
+    /// of the same length, and a deadline of the same width or none, as now.
+    pub fn fits_str(&self, len: usize, deadline: Option<u64>) -> bool {
+        let h = self.header();
+        h.kind() == KIND_STR
+            && !h.has_meta()
+            && h.value_len == len
+            && match deadline {
+                None => !h.has_deadline(),
+                Some(at) => {
+                    h.has_deadline()
+                        && narrow_deadline(at) == (h.deadline_bytes() == NARROW_DEADLINE_BYTES)
+                }
+            }
+    }
+
+    /// Writes a new string value and deadline over the old ones, in the same allocation.
+    /// Panics unless `fits_str(value.len(), deadline)`.
+    pub fn overwrite_str(&mut self, value: &[u8], deadline: Option<u64>) {
+        assert!(self.fits_str(value.len(), deadline), "same layout");
+        if deadline.is_some() {
+            // Same width: written in place.
+            self.set_expire_at_ms(deadline);
+        }
+        let h = self.header();
+        // SAFETY: the value part is `value.len()` bytes inside the allocation (`fits_str`), and
+        // `value` is an argument of the request, not part of this entry.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                value.as_ptr(),
+                self.ptr.as_ptr().add(h.key_at + h.key_len),
+                value.len(),
+            );
+        }
+    }
+
     pub fn with_str(&self, value: &[u8]) -> Entry {
         Entry::build(
             self.key(),

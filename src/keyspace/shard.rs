@@ -410,6 +410,11 @@ impl Shard {
     }
 
     /// Inserts or replaces a string value (the SET path: one allocation, no intermediate copy).
+    ///
+    /// Returns true when the key was created (no live entry was there). A live string of the
+    /// same length, with a deadline of the same form or none as before, is overwritten in its
+    /// own allocation (`overwrite_str_at`): the common SET and MSET over a cache key that keeps
+    /// its size allocate and free nothing.
     pub fn insert_str(
         &mut self,
         hash: u64,
@@ -417,8 +422,54 @@ impl Shard {
         value: &[u8],
         expire_at_ms: Option<u64>,
         now_ms: u64,
-    ) -> Option<Entry> {
-        self.insert_entry(hash, Entry::new_str(key, value, expire_at_ms), now_ms)
+    ) -> bool {
+        match self.find_slot(hash, key) {
+            Some(id) => {
+                if self.overwrite_str_at(id, key, value, expire_at_ms, now_ms) {
+                    return false;
+                }
+                let entry = Entry::new_str(key, value, expire_at_ms);
+                self.replace_at(id, entry, now_ms).is_none()
+            }
+            None => {
+                self.insert_absent(hash, Entry::new_str(key, value, expire_at_ms), now_ms);
+                true
+            }
+        }
+    }
+
+    /// Overwrites the live string at slot `id` with `value` and `deadline` in place when its
+    /// layout allows it (`Entry::fits_str`): what `replace_at` does, without a new allocation.
+    /// False, changing nothing, when it does not fit or the entry has expired (then the caller
+    /// replaces it, which counts the expiry).
+    fn overwrite_str_at(
+        &mut self,
+        id: u32,
+        key: &[u8],
+        value: &[u8],
+        deadline: Option<u64>,
+        now_ms: u64,
+    ) -> bool {
+        let Some(entry) = self.slot(id).as_ref() else {
+            return false;
+        };
+        if !entry.fits_str(value.len(), deadline) || entry.is_expired(now_ms) {
+            return false;
+        }
+        let access = access::fresh(&self.tunables.lfu, Some(entry.access()), now_ms);
+        self.before_slot_write(id);
+        if !self.watchers.is_empty() {
+            self.watchers.touch(key, false);
+        }
+        // Same key, same size, same deadline presence: the byte count, the volatile count,
+        // the eviction tier and the slot counters stay as they are.
+        let entry = self.slot_mut(id).as_mut().expect("checked above");
+        entry.set_access(access);
+        entry.overwrite_str(value, deadline);
+        if let Some(deadline) = deadline {
+            self.note_deadline(deadline);
+        }
+        true
     }
 
     /// Makes room in the index for `additional` more keys at once (a bulk load that knows its
@@ -438,10 +489,16 @@ impl Shard {
     }
 
     /// Inserts a prepared entry, replacing any live entry under the same key.
-    pub fn insert_entry(&mut self, hash: u64, mut entry: Entry, now_ms: u64) -> Option<Entry> {
+    pub fn insert_entry(&mut self, hash: u64, entry: Entry, now_ms: u64) -> Option<Entry> {
         if let Some(id) = self.find_slot(hash, entry.key()) {
             return self.replace_at(id, entry, now_ms);
         }
+        self.insert_absent(hash, entry, now_ms);
+        None
+    }
+
+    /// `insert_entry` of a key the index does not hold.
+    fn insert_absent(&mut self, hash: u64, mut entry: Entry, now_ms: u64) {
         if entry.access() == 0 {
             entry.set_access(access::fresh(&self.tunables.lfu, None, now_ms));
         }
@@ -490,7 +547,6 @@ impl Shard {
             counts.added(self.slot(id).as_ref().expect("just stored").key());
         }
         super::evict_tiers::note_insert(self, id);
-        None
     }
 
     /// `insert_entry` over a key already indexed at slot `id`: the new entry takes the old
@@ -633,6 +689,12 @@ impl Shard {
         let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
+        let deadline = entry.expire_at_ms();
+        if entry.fits_str(value.len(), deadline) {
+            // INCR over a number of the same width: in place, nothing allocated.
+            entry.overwrite_str(value, deadline);
+            return true;
+        }
         let before = entry.memory_bytes();
         *entry = entry.with_str(value);
         let after = entry.memory_bytes();
@@ -1159,7 +1221,9 @@ mod tests {
             .find(|&p| s.entry_at(p).is_some())
             .unwrap();
         // A live key: the old entry comes back, the slot and the counts stay.
-        let old = s.insert_str(hash, b"k", b"longer value", None, 50).unwrap();
+        let old = s
+            .insert_entry(hash, Entry::new_str(b"k", b"longer value", None), 50)
+            .unwrap();
         assert_eq!(old.value(), ValueRef::Str(b"v"));
         assert_eq!(s.entry_at(pos).unwrap().key(), b"k");
         assert_eq!((s.len(), s.volatile_len()), (1, 0));
@@ -1167,9 +1231,56 @@ mod tests {
         assert_eq!(s.used_bytes(), only + s.index_capacity() * 5);
         // An expired key replaced: not returned, counted as expired.
         s.insert_str(hash, b"k", b"v", Some(100), 60);
-        assert!(s.insert_str(hash, b"k", b"w", Some(300), 200).is_none());
+        assert!(s.insert_str(hash, b"k", b"w", Some(300), 200));
         assert_eq!(s.stats.expired, 1);
         assert_eq!((s.len(), s.volatile_len()), (1, 1));
+    }
+
+    #[test]
+    fn a_string_of_the_same_layout_is_overwritten_in_place() {
+        let (mut s, h) = shard();
+        let hash = h.hash_one(&b"k"[..]);
+        assert!(s.insert_str(hash, b"k", b"abc", Some(1_000), 0));
+        let at = s.entry_at(0).unwrap().key().as_ptr();
+        let used = s.used_bytes();
+        // Same length, a deadline of the same width: same allocation, new bytes and deadline.
+        assert!(!s.insert_str(hash, b"k", b"xyz", Some(2_000), 10));
+        let e = s.entry_at(0).unwrap();
+        assert_eq!(e.key().as_ptr(), at);
+        assert_eq!(
+            (e.value(), e.expire_at_ms()),
+            (ValueRef::Str(b"xyz"), Some(2_000))
+        );
+        assert_eq!((s.used_bytes(), s.len(), s.volatile_len()), (used, 1, 1));
+        // Another length, or the deadline dropped: a new entry, counts kept right.
+        assert!(!s.insert_str(hash, b"k", b"xyz", None, 20));
+        assert_eq!(s.volatile_len(), 0);
+        assert_eq!(s.entry_at(0).unwrap().expire_at_ms(), None);
+        assert!(!s.insert_str(hash, b"k", b"four", None, 30));
+        assert_eq!(s.entry_at(0).unwrap().value(), ValueRef::Str(b"four"));
+        // A same-length value over an expired key creates it, and counts the expiry.
+        assert!(!s.insert_str(hash, b"k", b"wxyz", Some(100), 40));
+        assert!(s.insert_str(hash, b"k", b"abcd", Some(900), 200));
+        assert_eq!(s.stats.expired, 1);
+        // A wide deadline (past 2054) over a narrow one of the same length is rebuilt.
+        let wide = 1u64 << 62;
+        assert!(!s.insert_str(hash, b"k", b"efgh", Some(wide), 300));
+        assert_eq!(s.entry_at(0).unwrap().expire_at_ms(), Some(wide));
+        // A memcached item's metadata goes with any new value, as with a rebuilt entry.
+        let meta = super::super::entry::ItemMeta { flags: 7, cas: 9 };
+        assert!(s.set_item_meta(hash, b"k", meta, 300));
+        assert!(!s.insert_str(hash, b"k", b"ijkl", None, 400));
+        assert_eq!(s.entry_at(0).unwrap().meta(), None);
+        // INCR's replace of a number of the same width, in place, deadline kept.
+        assert!(!s.insert_str(hash, b"k", b"10", Some(5_000), 500));
+        let at = s.entry_at(0).unwrap().key().as_ptr();
+        assert!(s.replace_str(hash, b"k", b"11", 600));
+        let e = s.entry_at(0).unwrap();
+        assert_eq!(e.key().as_ptr(), at);
+        assert_eq!(
+            (e.value(), e.expire_at_ms()),
+            (ValueRef::Str(b"11"), Some(5_000))
+        );
     }
 
     #[test]

@@ -392,7 +392,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             Expiry::Keep => old_deadline,
             Expiry::At(at) => Some(at),
         };
-        let created = shard.insert_str(hash, key, value, deadline, now).is_none();
+        let created = shard.insert_str(hash, key, value, deadline, now);
         let db = ctx.db();
         ctx.key_changed(db, key);
         if ctx.logging() && argv.len() > 3 {
@@ -452,9 +452,7 @@ fn set_with_expire(
     let deadline = kind.deadline(&argv[2], now, cmd)?;
     let key = &argv[1];
     let (shard, hash) = ctx.shard(key);
-    let created = shard
-        .insert_str(hash, key, &argv[3], Some(deadline), now)
-        .is_none();
+    let created = shard.insert_str(hash, key, &argv[3], Some(deadline), now);
     let db = ctx.db();
     ctx.key_changed(db, key);
     if ctx.logging() {
@@ -485,7 +483,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         None => None,
         Some(entry) => Some(Bytes::copy_from_slice(as_str(entry.value())?)),
     };
-    let created = shard.insert_str(hash, key, &argv[2], None, now).is_none();
+    let created = shard.insert_str(hash, key, &argv[2], None, now);
     let db = ctx.db();
     ctx.key_changed(db, key);
     if created {
@@ -611,9 +609,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], mode: MsetMode) -> CommandRes
     let db = ctx.db();
     for pair in argv[1..].chunks_exact(2) {
         let (shard, hash) = ctx.shard(&pair[0]);
-        let created = shard
-            .insert_str(hash, &pair[0], &pair[1], None, now)
-            .is_none();
+        let created = shard.insert_str(hash, &pair[0], &pair[1], None, now);
         ctx.key_changed(db, &pair[0]);
         if created {
             ctx.notify(notify::NEW, "new", db, &pair[0]);

@@ -105,9 +105,7 @@ pub fn msetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
                 .get_mut(hash, &pair[0], now)
                 .and_then(|entry| entry.expire_at_ms()),
         };
-        let created = shard
-            .insert_str(hash, &pair[0], &pair[1], deadline, now)
-            .is_none();
+        let created = shard.insert_str(hash, &pair[0], &pair[1], deadline, now);
         ctx.key_changed(db, &pair[0]);
         if created {
             ctx.notify(notify::NEW, "new", db, &pair[0]);
