@@ -196,6 +196,9 @@ impl ClientDetails {
 impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
+        // Every waiter: the connection's read keeps one armed while a write may wait on
+        // another. The permit is for a waiter created after this.
+        self.kill_notify.notify_waiters();
         self.kill_notify.notify_one();
     }
 
