@@ -190,18 +190,28 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 &mut |db, keys| state.aof.log_deletions(db, keys),
                 &mut |db, keys| {
                     for key in keys {
-                        state.pubsub.tracking.invalidate(&state, &key, None);
-                        notify::publish(&state, notify::EXPIRED, "expired", db, &key);
+                        state
+                            .pubsub
+                            .tracking
+                            .invalidate(state.pubsub_handle(), &key, None);
+                        notify::publish(
+                            state.pubsub_handle(),
+                            notify::EXPIRED,
+                            "expired",
+                            db,
+                            &key,
+                        );
                     }
                 },
                 expiry::FieldHooks {
                     log: &mut |db, gone| state.aof.log_field_deletions(db, gone),
                     after: &mut |db, gone| {
                         for g in gone {
-                            state.pubsub.tracking.invalidate(&state, &g.key, None);
-                            notify::publish(&state, notify::HASH, "hexpired", db, &g.key);
+                            let to = state.pubsub_handle();
+                            state.pubsub.tracking.invalidate(to, &g.key, None);
+                            notify::publish(to, notify::HASH, "hexpired", db, &g.key);
                             if g.key_deleted {
-                                notify::publish(&state, notify::GENERIC, "del", db, &g.key);
+                                notify::publish(to, notify::GENERIC, "del", db, &g.key);
                             }
                         }
                     },

@@ -174,6 +174,29 @@ impl ServerState {
         }
     }
 
+    /// What Pub/Sub, MONITOR, keyspace notifications and tracking deliveries use of the server.
+    #[inline]
+    pub fn pubsub_handle(&self) -> crate::pubsub::Handle<'_> {
+        crate::pubsub::Handle {
+            pubsub: &self.pubsub,
+            config: &self.config,
+            clock: &self.clock,
+            stats: &self.stats,
+            clients: &self.clients,
+        }
+    }
+
+    /// What the slow log and latency hooks use of the server.
+    #[inline]
+    pub fn observability_handle(&self) -> crate::observability::Handle<'_> {
+        crate::observability::Handle {
+            observability: &self.observability,
+            config: &self.config,
+            clock: &self.clock,
+            busy: &self.scripting.busy,
+        }
+    }
+
     /// Records the `Arc` this state lives in (done once by `server::run`).
     pub fn set_self_arc(self: &std::sync::Arc<Self>) {
         let _ = self.self_ref.set(std::sync::Arc::downgrade(self));

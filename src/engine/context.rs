@@ -369,7 +369,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, &key, None);
+                .invalidate(self.state.pubsub_handle(), &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
     }
@@ -411,7 +411,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, &key, None);
+                .invalidate(self.state.pubsub_handle(), &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
         self.client.pubsub.events.extend(own);
@@ -440,7 +440,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, key, Some(origin));
+                .invalidate(self.state.pubsub_handle(), key, Some(origin));
         }
         if listening & WATCH != 0 {
             let (shard, hash) = self.shard_in(db, key);
@@ -453,7 +453,14 @@ impl<'a> Ctx<'a> {
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
     /// after the command has released its shard locks. `class` is a `pubsub::notify` constant.
     pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
-        crate::pubsub::notify::record(self.state, &mut self.client.pubsub, class, event, db, key);
+        crate::pubsub::notify::record(
+            &self.state.config,
+            &mut self.client.pubsub,
+            class,
+            event,
+            db,
+            key,
+        );
     }
 
     /// True while effects are logged: commands build `propagate` arguments only then.
@@ -495,7 +502,11 @@ impl<'a> Ctx<'a> {
 
 /// Drops a client's transaction and watches outside any command (disconnect, RESET).
 pub fn reset_client(state: &ServerState, client: &mut ClientState) {
-    crate::pubsub::forget_client(state, &mut client.pubsub);
+    crate::pubsub::forget_client(
+        &state.pubsub,
+        &state.keyspace.tunables.expiry,
+        &mut client.pubsub,
+    );
     discard_refused(state, client);
 }
 

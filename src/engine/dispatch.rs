@@ -258,14 +258,20 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
         }
     };
     ctx.client.blocking.nested = nested;
-    crate::pubsub::after_nested(ctx, found.spec, argv);
+    crate::pubsub::after_nested(
+        ctx.state.pubsub_handle(),
+        &ctx.state.scripting.busy,
+        ctx.client,
+        found.spec,
+        argv,
+    );
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     ServerStats::add(&ctx.state.stats.commands_processed, 1);
     crate::observability::after_command(
-        ctx.state,
-        ctx.client,
+        ctx.state.observability_handle(),
+        &ctx.client.info,
         found,
         argv,
         elapsed_us,
@@ -396,7 +402,7 @@ fn run_checked(
         changed: 0,
         effects: Default::default(),
     };
-    crate::pubsub::before_command(state, ctx.client, spec, argv);
+    crate::pubsub::before_command(state.pubsub_handle(), ctx.client, spec, argv);
     let no_touch = spec.spares_stamps(ctx.client.no_touch);
     let primary_view = ctx.client.master;
     let result = crate::keyspace::expiry::with_primary_view(primary_view, || {
@@ -419,7 +425,7 @@ fn run_checked(
     // meanwhile are applied to them).
     pass.finish(&mut ctx.locks);
     drop(ctx);
-    let result = crate::pubsub::after_command(state, client, spec, argv, result);
+    let result = crate::pubsub::after_command(state.pubsub_handle(), client, spec, argv, result);
     if client.blocking.request.is_some() {
         // Counted once, when the wait ends (served, timed out or unblocked).
         return Ok(result.unwrap_or_else(Reply::from));
@@ -435,8 +441,8 @@ fn run_checked(
         ServerStats::add(&state.stats.dirty, changed);
     }
     crate::observability::after_command(
-        state,
-        client,
+        state.observability_handle(),
+        &client.info,
         found,
         argv,
         elapsed_us,

@@ -239,7 +239,7 @@ fn after(mut ctx: Ctx<'_>) {
         ServerStats::add(&state.stats.dirty, changed);
     }
     if !client.pubsub.events.is_empty() {
-        notify::publish_recorded(state, &mut client.pubsub);
+        notify::publish_recorded(state.pubsub_handle(), &mut client.pubsub);
     }
     if state.blocking.has_ready() {
         state.blocking.serve_ready(state);
@@ -798,7 +798,7 @@ fn flush_db(state: &ServerState, client: &mut ClientState, db: usize) {
     });
     ctx.changed += removed;
     ctx.propagate_in(db, vec![Bytes::from_static(b"FLUSHDB")]);
-    state.pubsub.tracking.flush(state);
+    state.pubsub.tracking.flush(state.pubsub_handle());
     after(ctx);
 }
 

@@ -14,11 +14,15 @@ pub mod notify;
 pub mod tracking;
 
 use crate::clients::ClientInfo;
+use crate::clients::ClientRegistry;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::error::CommandError;
 use crate::glob::glob_match;
 use crate::protocol::{Protocol, Reply};
-use crate::state::ServerState;
-use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::Ctx};
+use crate::scripting::busy::BusyState;
+use crate::stats::ServerStats;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec};
 use bytes::{Bytes, BytesMut};
 use hashbrown::{HashMap, HashSet};
 use parking_lot::{Mutex, RwLock};
@@ -43,6 +47,19 @@ pub struct Outbox {
     protocol: AtomicU8,
 }
 
+/// What delivering to other connections reads of the server: the subscriptions, the live
+/// config (output buffer limits, notify flags, the tracking table's size), the clock, the
+/// counters (disconnections) and the client registry (redirect targets). Built by
+/// `ServerState::pubsub_handle`; a few references, copied freely.
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub pubsub: &'a PubSub,
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub stats: &'a ServerStats,
+    pub clients: &'a ClientRegistry,
+}
+
 /// The limits of the `pubsub` client class, read from the live config.
 #[derive(Clone, Copy, Debug)]
 pub struct BufferLimits {
@@ -52,13 +69,13 @@ pub struct BufferLimits {
 }
 
 impl BufferLimits {
-    pub fn pubsub(state: &ServerState) -> BufferLimits {
-        Self::of_class(&state.config.hot.pubsub_obuf_limits)
+    pub fn pubsub(config: &Config) -> BufferLimits {
+        Self::of_class(&config.hot.pubsub_obuf_limits)
     }
 
     /// The limits of the `normal` client class.
-    pub fn normal(state: &ServerState) -> BufferLimits {
-        Self::of_class(&state.config.hot.normal_obuf_limits)
+    pub fn normal(config: &Config) -> BufferLimits {
+        Self::of_class(&config.hot.normal_obuf_limits)
     }
 
     fn of_class([hard, soft, secs]: &[AtomicU64; 3]) -> BufferLimits {
@@ -418,15 +435,9 @@ impl PubSub {
 
     /// Delivers `message` to the subscribers of `channel` (and, for global channels, of every
     /// matching pattern). Returns the number of deliveries, as PUBLISH replies.
-    pub fn publish(
-        &self,
-        state: &ServerState,
-        kind: ChannelKind,
-        channel: &[u8],
-        message: &[u8],
-    ) -> i64 {
-        let limits = BufferLimits::pubsub(state);
-        let now_ms = state.clock.now_ms();
+    pub fn publish(&self, to: Handle, kind: ChannelKind, channel: &[u8], message: &[u8]) -> i64 {
+        let limits = BufferLimits::pubsub(to.config);
+        let now_ms = to.clock.now_ms();
         let mut receivers = 0i64;
         {
             let table = self.table(kind).read();
@@ -443,7 +454,7 @@ impl PubSub {
                     ]
                 });
                 for outbox in subscribers.values() {
-                    outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
+                    outbox.push(frames.get(outbox.protocol()), limits, now_ms, to.stats);
                     receivers += 1;
                 }
             }
@@ -465,7 +476,7 @@ impl PubSub {
                 ]
             });
             for outbox in subscribers.values() {
-                outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
+                outbox.push(frames.get(outbox.protocol()), limits, now_ms, to.stats);
                 receivers += 1;
             }
         }
@@ -505,11 +516,11 @@ impl PubSub {
     }
 
     /// Pushes one MONITOR line (already a complete `+...\r\n` status frame) to every monitor.
-    pub fn feed_monitors(&self, state: &ServerState, line: Bytes) {
-        let limits = BufferLimits::pubsub(state);
-        let now_ms = state.clock.now_ms();
+    pub fn feed_monitors(&self, to: Handle, line: Bytes) {
+        let limits = BufferLimits::pubsub(to.config);
+        let now_ms = to.clock.now_ms();
         for outbox in self.monitors.read().values() {
-            outbox.push(line.clone(), limits, now_ms, &state.stats);
+            outbox.push(line.clone(), limits, now_ms, to.stats);
         }
     }
 }
@@ -558,7 +569,7 @@ impl<F: Fn() -> Vec<Reply>> Frames<F> {
 
 /// CLIENT TRACKING (default mode): remembers the keys a read-only command of a tracking client
 /// looked at, so a later change of one of them sends the client an invalidation.
-fn remember_reads(state: &ServerState, client: &ClientPubSub, spec: &CommandSpec, argv: &[Bytes]) {
+fn remember_reads(to: Handle, client: &ClientPubSub, spec: &CommandSpec, argv: &[Bytes]) {
     let Some(mode) = &client.tracking else {
         return;
     };
@@ -566,21 +577,21 @@ fn remember_reads(state: &ServerState, client: &ClientPubSub, spec: &CommandSpec
         return;
     }
     let keys = spec.keys.key_indexes(argv);
-    state.pubsub.tracking.remember(
-        state,
+    to.pubsub.tracking.remember(
+        to,
         client.outbox.id(),
         keys.iter().map(|&(_, i)| &argv[i][..]),
     );
 }
 
 /// The outbox of connection `id`, if it is still connected.
-fn outbox_of(state: &ServerState, id: u64) -> Option<Arc<Outbox>> {
-    state.clients.get(id)?.outbox.get()?.upgrade()
+fn outbox_of(clients: &ClientRegistry, id: u64) -> Option<Arc<Outbox>> {
+    clients.get(id)?.outbox.get()?.upgrade()
 }
 
 /// True if connection `id` has a subscription (Redis's CLIENT_PUBSUB flag).
-fn is_subscriber(state: &ServerState, id: u64) -> bool {
-    state.clients.get(id).is_some_and(|info| {
+fn is_subscriber(clients: &ClientRegistry, id: u64) -> bool {
+    clients.get(id).is_some_and(|info| {
         let d = info.details.lock();
         d.sub + d.psub + d.ssub > 0
     })
@@ -588,29 +599,30 @@ fn is_subscriber(state: &ServerState, id: u64) -> bool {
 
 /// Drops every subscription, the MONITOR registration and the tracking of a client (RESET,
 /// disconnect).
-pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
+pub fn forget_client(
+    pubsub: &PubSub,
+    expiry: &crate::keyspace::expiry::ExpirySwitches,
+    client: &mut ClientPubSub,
+) {
     let id = client.outbox.id();
     if client.tracking.take().is_some() {
-        state
-            .pubsub
-            .tracking
-            .disable(&state.keyspace.tunables.expiry, id);
+        pubsub.tracking.disable(expiry, id);
     }
     for channel in client.channels.drain() {
-        state.pubsub.unsubscribe(ChannelKind::Global, &channel, id);
+        pubsub.unsubscribe(ChannelKind::Global, &channel, id);
     }
     for channel in client.shard_channels.drain() {
-        state.pubsub.unsubscribe(ChannelKind::Shard, &channel, id);
+        pubsub.unsubscribe(ChannelKind::Shard, &channel, id);
     }
     for pattern in client.patterns.drain() {
-        state.pubsub.punsubscribe(&pattern, id);
+        pubsub.punsubscribe(&pattern, id);
     }
     if std::mem::take(&mut client.monitor) {
-        state.pubsub.remove_monitor(id);
+        pubsub.remove_monitor(id);
     }
     client.frames_before_reply.clear();
     client.events.clear();
-    state.pubsub.note_subscribed(client);
+    pubsub.note_subscribed(client);
 }
 
 /// Dispatch's checks for subscribed and MONITOR clients, before a command runs: in RESP2 a
@@ -649,16 +661,11 @@ fn shown_before_running(spec: &CommandSpec) -> bool {
 }
 
 /// Dispatch's hook before a top-level command runs.
-pub fn before_command(
-    state: &ServerState,
-    client: &ClientState,
-    spec: &CommandSpec,
-    argv: &[Bytes],
-) {
+pub fn before_command(to: Handle, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) {
     // Scripts carry skip_monitor but Redis shows the call itself, before what it runs.
     if shown_before_running(spec) && spec.flags & flags::ADMIN == 0 {
         monitor::feed(
-            state,
+            to,
             client.db,
             monitor::Source::Client(&client.info.addr),
             argv,
@@ -680,35 +687,35 @@ fn publish_subscription_counts(client: &ClientState) {
 }
 
 pub fn after_command(
-    state: &ServerState,
+    to: Handle,
     client: &mut ClientState,
     spec: &CommandSpec,
     argv: &[Bytes],
     result: Result<Reply, CommandError>,
 ) -> Result<Reply, CommandError> {
     if !client.pubsub.events.is_empty() {
-        notify::publish_recorded(state, &mut client.pubsub);
+        notify::publish_recorded(to, &mut client.pubsub);
     }
     client.pubsub.outbox.set_protocol(client.protocol);
     if client.pubsub.tracking.is_some() && result.is_ok() {
-        remember_reads(state, &client.pubsub, spec, argv);
+        remember_reads(to, &client.pubsub, spec, argv);
     }
     if let Some(mode) = client.pubsub.tracking.as_mut() {
         // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
         // keeps the flag across its `clientCommand`).
         mode.caching &= spec.has(flags::KEEPS_CACHING);
-        if state.pubsub.tracking.take_own_write_invalidated(client.id) {
+        if to.pubsub.tracking.take_own_write_invalidated(client.id) {
             client.pubsub.hold_pushes = true;
         }
     }
     if spec.group == "pubsub" || spec.has(crate::engine::flags::CHANGES_LISTENING) {
         publish_subscription_counts(client);
-        state.pubsub.note_subscribed(&client.pubsub);
+        to.pubsub.note_subscribed(&client.pubsub);
     }
     // A blocked command is shown once, when it arrives (Redis 7), not again when served.
     if monitored(spec) && !shown_before_running(spec) && !client.blocking.retrying {
         monitor::feed(
-            state,
+            to,
             client.db,
             monitor::Source::Client(&client.info.addr),
             argv,
@@ -735,16 +742,23 @@ pub fn after_command(
     result
 }
 
-/// Dispatch's hook after a nested command (inside EXEC or a script) ran.
-pub fn after_nested(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[Bytes]) {
-    remember_reads(ctx.state, &ctx.client.pubsub, spec, argv);
+/// Dispatch's hook after a nested command (inside EXEC or a script) ran; `busy` says whether a
+/// script runs it (MONITOR shows it as `lua`).
+pub fn after_nested(
+    to: Handle,
+    busy: &BusyState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) {
+    remember_reads(to, &client.pubsub, spec, argv);
     if monitored(spec) {
-        let source = if ctx.state.scripting.busy.is_running() {
+        let source = if busy.is_running() {
             monitor::Source::Lua
         } else {
-            monitor::Source::Client(&ctx.client.info.addr)
+            monitor::Source::Client(&client.info.addr)
         };
-        monitor::feed(ctx.state, ctx.client.db, source, argv);
+        monitor::feed(to, client.db, source, argv);
     }
 }
 

@@ -186,7 +186,7 @@ fn empty_data(ctx: &mut Ctx<'_>) {
                 .clear(ctx.now_ms);
         }
     }
-    state.pubsub.tracking.flush(state);
+    state.pubsub.tracking.flush(state.pubsub_handle());
     let _ = state.scripting.functions.flush();
 }
 
