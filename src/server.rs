@@ -21,7 +21,9 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
-            crate::aof::load::open_at_startup(&state, crate::engine::dispatch::execute)
+            crate::aof::load::open_at_startup(state.aof_handle(), |client, argv| {
+                crate::engine::dispatch::execute(&state, client, argv)
+            })
         })
         .await
         .map_err(|e| ServerError::Config(e.to_string()))?

@@ -197,6 +197,20 @@ impl ServerState {
         }
     }
 
+    /// What the AOF's load, rewrite and CONFIG SET use of the server.
+    pub fn aof_handle(&self) -> crate::aof::Handle<'_> {
+        crate::aof::Handle {
+            aof: &self.aof,
+            keyspace: &self.keyspace,
+            config: &self.config,
+            clock: &self.clock,
+            gate: &self.gate,
+            functions: &self.scripting.functions,
+            clients: &self.clients,
+            registry: &self.registry,
+        }
+    }
+
     /// Records the `Arc` this state lives in (done once by `server::run`).
     pub fn set_self_arc(self: &std::sync::Arc<Self>) {
         let _ = self.self_ref.set(std::sync::Arc::downgrade(self));
@@ -205,6 +219,12 @@ impl ServerState {
     /// The `Arc` this state lives in, when it was recorded.
     pub fn self_arc(&self) -> Option<std::sync::Arc<ServerState>> {
         self.self_ref.get().and_then(std::sync::Weak::upgrade)
+    }
+}
+
+impl crate::aof::Host for ServerState {
+    fn aof_handle(&self) -> crate::aof::Handle<'_> {
+        ServerState::aof_handle(self)
     }
 }
 

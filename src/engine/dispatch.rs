@@ -250,8 +250,9 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
         Some(err) => Err(err),
         None => {
             let no_touch = found.spec.spares_stamps(ctx.client.no_touch);
+            let aof = &ctx.state.aof;
             crate::keyspace::access::with_no_touch(no_touch, || {
-                crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
+                crate::aof::effects::run_logged(aof, ctx, found.spec, argv, |ctx| {
                     (found.spec.run)(ctx, argv)
                 })
             })
@@ -407,7 +408,9 @@ fn run_checked(
     let primary_view = ctx.client.master;
     let result = crate::keyspace::expiry::with_primary_view(primary_view, || {
         crate::keyspace::access::with_no_touch(no_touch, || {
-            crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+            crate::aof::effects::run_logged(&state.aof, &mut ctx, spec, argv, |ctx| {
+                (spec.run)(ctx, argv)
+            })
         })
     });
     ctx.drain_expired();

@@ -759,7 +759,7 @@ async fn full_sync(
     loaded.map_err(|e| format!("loading the RDB failed: {e}"))??;
     if state.aof.is_on() {
         // The AOF logged the flush, not the keys loaded: a rewrite makes it whole again.
-        if let Err(e) = crate::aof::rewrite::start(state) {
+        if let Err(e) = crate::aof::rewrite::start(state.clone()) {
             tracing::warn!("AOF rewrite after the MASTER synchronization not started: {e}");
         }
     }

@@ -190,7 +190,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ctx.state.sync_keyspace_tunables();
     crate::engine::maxmemory::config_changed(ctx.state);
     for (i, (spec, _)) in changes.iter().enumerate() {
-        crate::aof::config_changed(ctx.state, spec.name)
+        let server = || {
+            ctx.state
+                .self_arc()
+                .map(|s| s as std::sync::Arc<dyn crate::aof::Host>)
+        };
+        crate::aof::config_changed(&ctx.state.aof, &ctx.state.config, server, spec.name)
             .map_err(|reason| failed(&matched[i], &reason))?;
         crate::acl::config_changed(
             &ctx.state.acl,
