@@ -36,11 +36,11 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     listener::start(&state)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.
     if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
-        if let Some(why) = crate::replication::replica::unsupported(&state) {
+        if let Some(why) = crate::replication::replica::unsupported(&state.config) {
             return Err(ServerError::Config(why.to_string()));
         }
         let port = port.parse().unwrap_or(0);
-        crate::replication::replica::replicate(&state, host, port, true);
+        crate::replication::replica::replicate(state.clone(), host, port, true);
     }
     crate::cluster::save_config(&state.cluster, &state.config, state.listeners.tcp_port())
         .map_err(ServerError::Config)?;
@@ -240,5 +240,80 @@ async fn sampler_task(state: Arc<ServerState>) {
             ServerStats::get(&s.net_input_bytes),
             ServerStats::get(&s.net_output_bytes),
         );
+    }
+}
+
+/// What replication calls back into: dispatch for the primary's stream and a full resync's
+/// flushes, the gate, CLIENT PAUSE, blocked clients, the listeners' port.
+impl crate::replication::Host for ServerState {
+    fn replication_handle(&self) -> crate::replication::Handle<'_> {
+        ServerState::replication_handle(self)
+    }
+
+    fn arc(&self) -> Option<Arc<dyn crate::replication::Host>> {
+        self.self_arc()
+            .map(|s| s as Arc<dyn crate::replication::Host>)
+    }
+
+    fn tcp_port(&self) -> u16 {
+        self.listeners.tcp_port()
+    }
+
+    fn spawn_link(
+        self: Arc<Self>,
+        generation: u64,
+        host: String,
+        port: u16,
+    ) -> tokio::task::AbortHandle {
+        tokio::spawn(crate::replication::replica::run(
+            self, generation, host, port,
+        ))
+        .abort_handle()
+    }
+
+    fn execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> crate::protocol::Reply {
+        crate::engine::dispatch::execute(self, client, argv)
+    }
+
+    fn try_execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> Result<crate::protocol::Reply, crate::gate::Wait> {
+        crate::engine::dispatch::try_execute(self, client, argv, None)
+    }
+
+    fn wait_unpaused<'a: 'b, 'b>(
+        &'a self,
+        client: &'b crate::engine::ClientState,
+        argv: &'b [bytes::Bytes],
+    ) -> crate::replication::PauseWait<'a, 'b> {
+        Box::pin(crate::engine::client_pause::wait_unpaused(
+            self, client, argv,
+        ))
+    }
+
+    fn exclusive_section(&self, client_id: u64) -> crate::gate::Pass<'_> {
+        loop {
+            match self.gate.admit(self, client_id, true, &self.scripting.busy) {
+                Ok(crate::gate::Pass::Busy) | Err(crate::gate::Wait::Turn) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Ok(pass) => return pass,
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+    }
+
+    fn unblock_all(&self, text: &'static str) -> usize {
+        self.blocking.unblock_all(self, text)
+    }
+
+    fn complete_blocked(&self, id: u64, reply: crate::protocol::Reply) -> bool {
+        self.blocking.complete(self, id, reply)
     }
 }

@@ -211,6 +211,25 @@ impl ServerState {
         }
     }
 
+    /// What replication uses of the server (its callbacks: `replication::Host`, in server.rs).
+    pub fn replication_handle(&self) -> crate::replication::Handle<'_> {
+        crate::replication::Handle {
+            replication: &self.replication,
+            config: &self.config,
+            clock: &self.clock,
+            aof: &self.aof,
+            pause: &self.pause,
+            clients: &self.clients,
+            keyspace: &self.keyspace,
+            gate: &self.gate,
+            busy: &self.scripting.busy,
+            rdb: &self.rdb,
+            functions: &self.scripting.functions,
+            shutdown: &self.shutdown,
+            server: self,
+        }
+    }
+
     /// Records the `Arc` this state lives in (done once by `server::run`).
     pub fn set_self_arc(self: &std::sync::Arc<Self>) {
         let _ = self.self_ref.set(std::sync::Arc::downgrade(self));

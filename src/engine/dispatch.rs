@@ -199,7 +199,13 @@ fn queue(
     } else if let Some(err) = found
         .spec
         .has(flags::WRITE)
-        .then(|| crate::replication::primary::write_refusal(state))
+        .then(|| {
+            crate::replication::primary::write_refusal(
+                &state.replication,
+                &state.config,
+                &state.clock,
+            )
+        })
         .flatten()
     {
         Some(Reply::from(err))
@@ -335,7 +341,13 @@ fn run_checked(
         || (spec.has(flags::RUNS_QUEUED) && queued_writes(client));
     let refusal = write_refusal(state, writes).or_else(|| {
         (writes && !spec.has(flags::REFUSED_LIKE_WRITE))
-            .then(|| crate::replication::primary::write_refusal(state))
+            .then(|| {
+                crate::replication::primary::write_refusal(
+                    &state.replication,
+                    &state.config,
+                    &state.clock,
+                )
+            })
             .flatten()
     });
     if let Some(err) = refusal {
@@ -623,7 +635,7 @@ fn replica_refusal(
     };
     let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE)) || script_writes();
     let denies_stale = !spec.has(flags::STALE) || queued(&|q| !q.has(flags::STALE));
-    crate::replication::replica::refusal(state, writes, denies_stale)
+    crate::replication::replica::refusal(&state.replication, &state.config, writes, denies_stale)
 }
 
 fn queued_writes(client: &ClientState) -> bool {

@@ -254,7 +254,9 @@ fn write_refusal(state: &ServerState) -> Option<&'static [u8]> {
     {
         return Some(b"SERVER_ERROR MISCONF writes are refused while persistence fails\r\n");
     }
-    if crate::replication::replica::refusal(state, true, false).is_some() {
+    if crate::replication::replica::refusal(&state.replication, &state.config, true, false)
+        .is_some()
+    {
         return Some(b"SERVER_ERROR READONLY You can't write against a read only replica.\r\n");
     }
     if state.config.hot.maxmemory.load(Ordering::Relaxed) > 0 {
