@@ -17,6 +17,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     // would already count as seen and never wake this task.
     let mut shutdown = state.shutdown.subscribe();
     state.set_self_arc();
+    state.set_listener_config(Box::new(listener::ConfigRebind));
     // Like redis-server, the data is loaded before clients are accepted.
     {
         let state = state.clone();

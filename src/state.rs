@@ -46,6 +46,8 @@ pub struct ServerState {
     pub aof: std::sync::Arc<crate::aof::Aof>,
     /// This state's own `Arc`, for work a command hands to a thread (AOF rewrite).
     self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+    /// What rebinds the listeners after CONFIG SET (net's, handed in by `server::run`).
+    listener_config: std::sync::OnceLock<Box<dyn ListenerConfig>>,
     /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
     pub rdb: crate::rdb::RdbState,
     /// ACL users and the ACL LOG.
@@ -61,6 +63,18 @@ pub struct ServerState {
     pub debug: DebugSwitches,
     /// The memcached protocol's CAS uniques and counters.
     pub memcache: crate::memcache::Memcache,
+}
+
+/// Applies a CONFIG SET that changed listener or TLS options (`net::listener` implements it;
+/// `server::run` hands it in, so CONFIG, a command, never reaches into the front end).
+pub trait ListenerConfig: Send + Sync {
+    /// `changed` holds each changed option with its previous value; an error names the option
+    /// to blame with Redis's reason (the caller restores the previous values).
+    fn apply(
+        &self,
+        state: &ServerState,
+        changed: &[(&'static str, String)],
+    ) -> Result<(), (&'static str, &'static str)>;
 }
 
 /// What DEBUG switches for test suites: SET-ACTIVE-EXPIRE 0 and PAUSE-CRON 1 (both read by
@@ -122,6 +136,7 @@ impl ServerState {
             observability: Default::default(),
             aof,
             self_ref: std::sync::OnceLock::new(),
+            listener_config: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking,
             writes,
@@ -227,6 +242,23 @@ impl ServerState {
             functions: &self.scripting.functions,
             shutdown: &self.shutdown,
             server: self,
+        }
+    }
+
+    /// Hands in what rebinds the listeners (done once by `server::run`).
+    pub fn set_listener_config(&self, rebind: Box<dyn ListenerConfig>) {
+        let _ = self.listener_config.set(rebind);
+    }
+
+    /// Rebinds the listeners after a CONFIG SET of their options; nothing to do when no
+    /// server runs (unit tests: nothing is bound).
+    pub fn apply_listener_config(
+        &self,
+        changed: &[(&'static str, String)],
+    ) -> Result<(), (&'static str, &'static str)> {
+        match self.listener_config.get() {
+            Some(rebind) => rebind.apply(self, changed),
+            None => Ok(()),
         }
     }
 

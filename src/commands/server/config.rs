@@ -179,7 +179,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         .set_many(&changes)
         .map_err(|(i, reason)| failed(&matched[i], &reason))?;
     // Listeners and TLS: bound or loaded now; on failure every value of this call goes back.
-    if let Err((blamed, reason)) = crate::net::listener::apply_config(ctx.state, &previous) {
+    if let Err((blamed, reason)) = ctx.state.apply_listener_config(&previous) {
         ctx.state.config.restore(&previous);
         let i = changes
             .iter()
