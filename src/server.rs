@@ -49,7 +49,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
-    if let Some(port) = crate::net::metrics::start(&state).await? {
+    if let Some(port) = crate::net::metrics::start(state.clone()).await? {
         tracing::info!(
             "Metrics endpoint on http://{}:{port}/metrics",
             state.config.get("metrics-bind")
@@ -241,6 +241,29 @@ async fn sampler_task(state: Arc<ServerState>) {
             ServerStats::get(&s.net_input_bytes),
             ServerStats::get(&s.net_output_bytes),
         );
+    }
+}
+
+/// What the metrics endpoint reads, and INFO through dispatch.
+impl crate::net::metrics::Host for ServerState {
+    fn metrics_handle(&self) -> crate::net::metrics::Handle<'_> {
+        crate::net::metrics::Handle {
+            config: &self.config,
+            registry: &self.registry,
+            keyspace: &self.keyspace,
+            gate: &self.gate,
+            clients: &self.clients,
+            clock: &self.clock,
+            transport: &self.listeners.stats,
+        }
+    }
+
+    fn execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> crate::protocol::Reply {
+        crate::engine::dispatch::execute(self, client, argv)
     }
 }
 
