@@ -36,7 +36,7 @@ pub struct Handle<'a> {
     pub config: &'a crate::config::Config,
     pub clock: &'a crate::clock::Clock,
     pub gate: &'a crate::gate::Gate,
-    pub functions: &'a crate::scripting::functions::Functions,
+    pub functions: &'a dyn crate::rdb::Libraries,
     pub clients: &'a crate::clients::ClientRegistry,
     pub registry: &'a crate::engine::registry::Registry,
 }

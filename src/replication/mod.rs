@@ -34,7 +34,7 @@ pub struct Handle<'a> {
     pub gate: &'a crate::gate::Gate,
     pub busy: &'a crate::scripting::busy::BusyState,
     pub rdb: &'a crate::rdb::RdbState,
-    pub functions: &'a crate::scripting::functions::Functions,
+    pub functions: &'a dyn crate::rdb::Libraries,
     pub shutdown: &'a tokio::sync::watch::Sender<bool>,
     pub server: &'a dyn Host,
 }

@@ -209,7 +209,19 @@ impl Functions {
     pub fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
         self.load(code, true).map_err(|e| e.to_string())
     }
+}
 
+impl crate::rdb::Libraries for Functions {
+    fn library_codes(&self) -> Vec<Bytes> {
+        Functions::library_codes(self)
+    }
+
+    fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
+        Functions::load_persisted(self, code)
+    }
+}
+
+impl Functions {
     /// FUNCTION DELETE name.
     pub fn delete(&self, name: &[u8]) -> Result<(), CommandError> {
         let mut guard = self.lock_vm()?;
