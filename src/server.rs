@@ -323,7 +323,13 @@ impl crate::replication::Host for ServerState {
 
     fn exclusive_section(&self, client_id: u64) -> crate::gate::Pass<'_> {
         loop {
-            match self.gate.admit(self, client_id, true, &self.scripting.busy) {
+            match self.gate.admit(
+                &self.keyspace,
+                &self.clock,
+                client_id,
+                true,
+                &self.scripting.busy,
+            ) {
                 Ok(crate::gate::Pass::Busy) | Err(crate::gate::Wait::Turn) => {
                     std::thread::sleep(Duration::from_millis(1))
                 }

@@ -520,7 +520,9 @@ pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
     let watched = keys.len();
     for (db, key) in keys {
         // Never waits for a shard a script holds (the removal is left to it then).
-        state.gate.change_watch(state, db, &key, &flag, false);
+        state
+            .gate
+            .change_watch(&state.keyspace, &state.clock, db, &key, &flag, false);
     }
     state.writes.remove(crate::write_listeners::WATCH, watched);
     flag.clear();

@@ -95,9 +95,13 @@ pub fn try_execute(
     let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
     let exclusive =
         matches!(&resolved, Ok(found) if found.spec.has(flags::ALL_SHARDS) && !queues(found.spec));
-    let mut pass = state
-        .gate
-        .admit(state, client.id, exclusive, &state.scripting.busy)?;
+    let mut pass = state.gate.admit(
+        &state.keyspace,
+        &state.clock,
+        client.id,
+        exclusive,
+        &state.scripting.busy,
+    )?;
     if let Ok(found) = &resolved {
         note_last_command(client, found);
     }
