@@ -44,6 +44,7 @@ pub enum Caller {
 }
 
 /// Called by dispatch after a command ran for `elapsed_us` microseconds.
+#[inline]
 pub fn after_command(
     state: Handle,
     client: &ClientInfo,

@@ -661,6 +661,7 @@ fn shown_before_running(spec: &CommandSpec) -> bool {
 }
 
 /// Dispatch's hook before a top-level command runs.
+#[inline]
 pub fn before_command(to: Handle, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) {
     // Scripts carry skip_monitor but Redis shows the call itself, before what it runs.
     if shown_before_running(spec) && spec.flags & flags::ADMIN == 0 {
@@ -686,6 +687,7 @@ fn publish_subscription_counts(client: &ClientState) {
     details.monitor = p.monitor;
 }
 
+#[inline]
 pub fn after_command(
     to: Handle,
     client: &mut ClientState,
@@ -744,6 +746,7 @@ pub fn after_command(
 
 /// Dispatch's hook after a nested command (inside EXEC or a script) ran; `busy` says whether a
 /// script runs it (MONITOR shows it as `lua`).
+#[inline]
 pub fn after_nested(
     to: Handle,
     busy: &BusyState,
