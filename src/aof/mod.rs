@@ -24,8 +24,8 @@ use tokio::sync::watch;
 
 pub use effects::Effects;
 
-/// What the AOF's start-up load, rewrites and DEBUG LOADAOF use of the server
-/// (`ServerState::aof_handle`): the log, the keyspace, the live config, the clock, the gate (a
+/// What the AOF's start-up load, rewrites and DEBUG LOADAOF use of the server (built by
+/// `aof_handle` in state.rs): the log, the keyspace, the live config, the clock, the gate (a
 /// rewrite's instant is taken in a shared section), the Functions libraries (written in a base,
 /// loaded from one), the client registry (the replaying client) and the command table (a logged
 /// command must exist).

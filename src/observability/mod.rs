@@ -26,7 +26,7 @@ pub struct Observability {
 }
 
 /// What the hook reads and writes of the server: the logs, the thresholds in the live config,
-/// the clock, and whether a script is running (`ServerState::observability_handle`).
+/// the clock, and whether a script is running (built by `observability_handle` in state.rs).
 #[derive(Clone, Copy)]
 pub struct Handle<'a> {
     pub observability: &'a Observability,

@@ -50,7 +50,7 @@ pub struct Outbox {
 /// What delivering to other connections reads of the server: the subscriptions, the live
 /// config (output buffer limits, notify flags, the tracking table's size), the clock, the
 /// counters (disconnections) and the client registry (redirect targets). Built by
-/// `ServerState::pubsub_handle`; a few references, copied freely.
+/// `pubsub_handle` in state.rs; a few references, copied freely.
 #[derive(Clone, Copy)]
 pub struct Handle<'a> {
     pub pubsub: &'a PubSub,

@@ -16,12 +16,12 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// What replication reads and changes of the server (`ServerState::replication_handle`): the
-/// role, ids and stream; the live config; the clock; the AOF (expired keys kept for logging,
-/// the rewrite after a full resync); the pause (FAILOVER's write pause); the client registry
-/// (the primary's client, WAIT); the keyspace, the gate, the script BUSY state and the RDB
-/// bookkeeping (a snapshot's instant, a full resync's load); the Functions libraries; the
-/// shutdown signal; and the server, for what replication calls back into (`Host`).
+/// What replication reads and changes of the server (built by `replication_handle` in
+/// state.rs): the role, ids and stream; the live config; the clock; the AOF (expired keys kept
+/// for logging); the pause (FAILOVER's write pause); the client registry (the primary's
+/// client, WAIT); the keyspace, the gate, the script BUSY state and the RDB bookkeeping (a
+/// snapshot's instant, a full resync's load); the Functions libraries; the shutdown signal;
+/// and the server, for what replication calls back into (`Host`).
 #[derive(Clone, Copy)]
 pub struct Handle<'a> {
     pub replication: &'a Replication,
