@@ -209,19 +209,7 @@ impl Functions {
     pub fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
         self.load(code, true).map_err(|e| e.to_string())
     }
-}
 
-impl crate::rdb::Libraries for Functions {
-    fn library_codes(&self) -> Vec<Bytes> {
-        Functions::library_codes(self)
-    }
-
-    fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
-        Functions::load_persisted(self, code)
-    }
-}
-
-impl Functions {
     /// FUNCTION DELETE name.
     pub fn delete(&self, name: &[u8]) -> Result<(), CommandError> {
         let mut guard = self.lock_vm()?;
@@ -488,6 +476,16 @@ impl Functions {
     /// FUNCTION KILL.
     pub fn kill(&self) -> Result<(), busy::KillRefusal> {
         self.busy.request_kill_of(true)
+    }
+}
+
+impl crate::rdb::Libraries for Functions {
+    fn library_codes(&self) -> Vec<Bytes> {
+        Functions::library_codes(self)
+    }
+
+    fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
+        Functions::load_persisted(self, code)
     }
 }
 
