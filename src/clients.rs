@@ -2,12 +2,17 @@
 //!
 //! Each connection owns a `ClientInfo` shared with the registry. Fields other connections read
 //! (name, db, last command) sit behind a small mutex that only CLIENT LIST and the owner touch.
+//! Each also has an `Outbox`: frames other connections push to it (Pub/Sub messages, MONITOR
+//! lines, invalidations), bounded by the output-buffer limits.
 
+use crate::config::Config;
+use crate::protocol::Protocol;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -68,7 +73,7 @@ pub struct ClientInfo {
     pub killed: AtomicBool,
     pub kill_notify: Notify,
     /// The connection's outbox, for messages other connections address to it by id.
-    pub outbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Outbox>>,
+    pub outbox: std::sync::OnceLock<std::sync::Weak<Outbox>>,
     /// Input reaching the connection (wake-ups of its socket read) and the count seen when it
     /// last waited for input with nothing left (u64::MAX while it runs what it read): while they
     /// differ, it has input it has not finished. A PUBLISH waits for its receivers'
@@ -402,4 +407,271 @@ pub fn client_line(client: &ClientInfo, own: Option<&OwnView<'_>>, now_ms: u64) 
         String::from_utf8_lossy(&details.lib_ver),
     );
     line
+}
+
+/// Frames pushed to one connection by others (messages, MONITOR lines), with the byte count the
+/// output-buffer limit is checked against.
+#[derive(Debug)]
+pub struct Outbox {
+    info: Arc<ClientInfo>,
+    queue: Mutex<VecDeque<Bytes>>,
+    /// Bytes queued plus bytes taken by the connection task and not yet written.
+    pending_bytes: AtomicUsize,
+    /// Unix ms since when the soft limit has been exceeded without a break (0: it is not).
+    over_soft_since_ms: AtomicU64,
+    closed: AtomicBool,
+    ready: Notify,
+    /// The protocol of the connection (0 = RESP2, 1 = RESP3), for choosing the frame encoding.
+    protocol: AtomicU8,
+}
+
+/// The limits of the `pubsub` client class, read from the live config.
+#[derive(Clone, Copy, Debug)]
+pub struct BufferLimits {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_secs: u64,
+}
+
+impl BufferLimits {
+    pub fn pubsub(config: &Config) -> BufferLimits {
+        Self::of_class(&config.hot.pubsub_obuf_limits)
+    }
+
+    /// The limits of the `normal` client class.
+    pub fn normal(config: &Config) -> BufferLimits {
+        Self::of_class(&config.hot.normal_obuf_limits)
+    }
+
+    fn of_class([hard, soft, secs]: &[AtomicU64; 3]) -> BufferLimits {
+        BufferLimits {
+            hard_bytes: hard.load(Ordering::Relaxed),
+            soft_bytes: soft.load(Ordering::Relaxed),
+            soft_secs: secs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the soft limit when it
+    /// has been exceeded continuously for longer than the soft seconds. Returns which limit.
+    pub fn exceeded(
+        &self,
+        total: u64,
+        over_soft_since_ms: &AtomicU64,
+        now_ms: u64,
+    ) -> Option<&'static str> {
+        if self.hard_bytes > 0 && total >= self.hard_bytes {
+            return Some("hard");
+        }
+        if self.soft_bytes > 0 && total >= self.soft_bytes {
+            let since = over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                over_soft_since_ms.store(now_ms.max(1), Ordering::Relaxed);
+            } else if now_ms.saturating_sub(since) > self.soft_secs.saturating_mul(1000) {
+                return Some("soft");
+            }
+        } else {
+            over_soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        None
+    }
+}
+
+impl Outbox {
+    pub fn new(info: Arc<ClientInfo>) -> Outbox {
+        Outbox {
+            info,
+            queue: Mutex::new(VecDeque::new()),
+            pending_bytes: AtomicUsize::new(0),
+            over_soft_since_ms: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            ready: Notify::new(),
+            protocol: AtomicU8::new(0),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.info.id
+    }
+
+    /// The connection's shared details.
+    pub fn info(&self) -> &Arc<ClientInfo> {
+        &self.info
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        match self.protocol.load(Ordering::Relaxed) {
+            0 => Protocol::Resp2,
+            _ => Protocol::Resp3,
+        }
+    }
+
+    pub fn set_protocol(&self, protocol: Protocol) {
+        self.protocol
+            .store(u8::from(protocol == Protocol::Resp3), Ordering::Relaxed);
+    }
+
+    /// Bytes waiting to be written (CLIENT LIST `omem`-like figure).
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Queues one frame. Returns false when the client is (now) over its limits and is being
+    /// disconnected; the frame is dropped then.
+    /// A close counts in `stats`' `output_buffer_limit_disconnections`.
+    pub fn push(
+        &self,
+        frame: Bytes,
+        limits: BufferLimits,
+        now_ms: u64,
+        stats: &crate::stats::ServerStats,
+    ) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let len = frame.len();
+        let total = (self.pending_bytes.fetch_add(len, Ordering::Relaxed) + len) as u64;
+        if let Some(reason) = self.over_limit(total, limits, now_ms) {
+            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
+            if self.close(reason) {
+                crate::stats::ServerStats::add(&stats.output_buffer_limit_disconnections, 1);
+            }
+            return false;
+        }
+        self.queue.lock().push_back(frame);
+        self.ready.notify_one();
+        true
+    }
+
+    fn over_limit(&self, total: u64, limits: BufferLimits, now_ms: u64) -> Option<&'static str> {
+        limits.exceeded(total, &self.over_soft_since_ms, now_ms)
+    }
+
+    /// Closes the client for `limit`; false when it was already closed.
+    fn close(&self, limit: &str) -> bool {
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        let dropped: usize = {
+            let mut queue = self.queue.lock();
+            let n = queue.iter().map(|f| f.len()).sum();
+            queue.clear();
+            queue.shrink_to_fit();
+            n
+        };
+        self.pending_bytes.fetch_sub(dropped, Ordering::Relaxed);
+        tracing::warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits ({limit} limit of the pubsub class).",
+            self.info.id,
+            self.info.addr
+        );
+        self.info.kill();
+        self.ready.notify_one();
+        true
+    }
+
+    /// Waits until frames may be waiting.
+    pub async fn ready(&self) {
+        self.ready.notified().await
+    }
+
+    /// Moves every queued frame to `out`; returns their size, to pass to `written` once `out`
+    /// has reached the socket.
+    pub fn drain_into(&self, out: &mut BytesMut) -> usize {
+        // Every frame is counted in `pending_bytes` before it is queued (`push`): nothing
+        // counted, nothing queued, and no lock taken (the connection asks before and after
+        // every command).
+        if self.pending_bytes.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        let mut queue = self.queue.lock();
+        let mut n = 0;
+        for frame in queue.drain(..) {
+            n += frame.len();
+            out.extend_from_slice(&frame);
+        }
+        n
+    }
+
+    /// Records that `n` drained bytes were written.
+    pub fn written(&self, n: usize) {
+        if n > 0 {
+            self.pending_bytes.fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u64) -> Arc<ClientInfo> {
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let registry = crate::clients::ClientRegistry::default();
+        let mut info = registry.register(addr, addr, 0, 0);
+        for _ in 1..id {
+            info = registry.register(addr, addr, 0, 0);
+        }
+        info
+    }
+
+    #[test]
+    fn hard_limit_closes_and_bounds_the_queue() {
+        let stats = crate::stats::ServerStats::default();
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 1000,
+            soft_bytes: 0,
+            soft_secs: 0,
+        };
+        let frame = Bytes::from(vec![b'x'; 300]);
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(!outbox.push(frame.clone(), limits, 1, &stats));
+        assert!(outbox.info.is_killed());
+        assert_eq!(outbox.pending_bytes(), 0);
+        assert!(!outbox.push(frame, limits, 1, &stats));
+        // One close, counted once however many pushes it refuses.
+        assert_eq!(
+            stats
+                .output_buffer_limit_disconnections
+                .load(Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn soft_limit_needs_to_last() {
+        let stats = crate::stats::ServerStats::default();
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 0,
+            soft_bytes: 100,
+            soft_secs: 2,
+        };
+        let frame = Bytes::from(vec![b'x'; 150]);
+        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
+        assert!(outbox.push(frame.clone(), limits, 2_500, &stats));
+        assert!(outbox.push(frame.clone(), limits, 3_000, &stats));
+        assert!(!outbox.push(frame, limits, 3_001, &stats));
+    }
+
+    #[test]
+    fn soft_timer_resets_below_the_limit() {
+        let stats = crate::stats::ServerStats::default();
+        let outbox = Outbox::new(info(1));
+        let limits = BufferLimits {
+            hard_bytes: 0,
+            soft_bytes: 100,
+            soft_secs: 1,
+        };
+        let frame = Bytes::from(vec![b'x'; 150]);
+        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
+        let mut out = BytesMut::new();
+        let n = outbox.drain_into(&mut out);
+        outbox.written(n);
+        assert!(outbox.push(Bytes::from_static(b"ab"), limits, 1_500, &stats));
+        assert!(outbox.push(frame, limits, 5_000, &stats));
+        assert!(!outbox.info.is_killed());
+    }
 }

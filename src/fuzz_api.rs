@@ -459,10 +459,10 @@ pub fn aof(data: &[u8]) -> Result<(), Broken> {
             }
             if all_replayable {
                 let _ = crate::aof::load::replay_bytes(
-                    state,
+                    state.aof_handle(),
                     "fuzz.aof",
                     file,
-                    crate::engine::dispatch::execute,
+                    |client, argv| crate::engine::dispatch::execute(state, client, argv),
                 );
             }
             Ok(())

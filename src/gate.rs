@@ -24,11 +24,12 @@
 //! Entering a shared section costs one atomic add on a per-thread stripe and one load of the
 //! owner word (a Dekker pair with the writer's owner store and stripe reads, both SeqCst).
 
+use crate::clock::Clock;
 use crate::keyspace::lock_rules;
 use crate::keyspace::watch::WatchFlag;
+use crate::keyspace::Keyspace;
 use crate::keyspace::ShardId;
 use crate::scripting::busy::BusyState;
-use crate::state::ServerState;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -123,7 +124,10 @@ impl Drop for SharedGuard<'_> {
 }
 
 pub struct ExclusiveGuard<'a> {
-    state: &'a ServerState,
+    gate: &'a Gate,
+    /// Where the watch changes left meanwhile are applied, and their instant.
+    keyspace: &'a Keyspace,
+    clock: &'a Clock,
     finished: bool,
 }
 
@@ -133,19 +137,19 @@ impl ExclusiveGuard<'_> {
             return;
         }
         self.finished = true;
-        let gate = &self.state.gate;
+        let gate = self.gate;
         let mut deferred = gate.deferred.lock();
         let mut locks = locks;
         for op in deferred.drain(..) {
             let (db, key) = match &op {
                 WatchOp::Add(db, key, _) | WatchOp::Remove(db, key, _) => (*db, key),
             };
-            let ks = &self.state.keyspace;
+            let ks = self.keyspace;
             let id = ShardId {
                 db,
                 shard: ks.shard_of(ks.hash(key)),
             };
-            let now = self.state.clock.now_ms();
+            let now = self.clock.now_ms();
             let apply = |shard: &mut crate::keyspace::Shard| match &op {
                 WatchOp::Add(_, key, flag) => {
                     // The key's state when the watch joins, not when WATCH was sent (the
@@ -172,7 +176,7 @@ impl Drop for ExclusiveGuard<'_> {
     fn drop(&mut self) {
         self.finish(None::<&mut NoShards>);
         lock_rules::leave_section();
-        self.state.gate.released.notify_waiters();
+        self.gate.released.notify_waiters();
     }
 }
 
@@ -196,7 +200,8 @@ impl Gate {
     /// asks for the exclusive section.
     pub fn admit<'a>(
         &'a self,
-        state: &'a ServerState,
+        keyspace: &'a Keyspace,
+        clock: &'a Clock,
         who: u64,
         exclusive: bool,
         busy: &BusyState,
@@ -222,7 +227,9 @@ impl Gate {
             }
             lock_rules::enter_section();
             return Ok(Pass::Exclusive(ExclusiveGuard {
-                state,
+                gate: self,
+                keyspace,
+                clock,
                 finished: false,
             }));
         }
@@ -329,7 +336,8 @@ impl Gate {
     /// before it leaves. Never waits for a shard the holder has.
     pub fn change_watch(
         &self,
-        state: &ServerState,
+        keyspace: &Keyspace,
+        clock: &Clock,
         db: usize,
         key: &[u8],
         flag: &Arc<WatchFlag>,
@@ -363,14 +371,14 @@ impl Gate {
                     }
                 }
             };
-            let ks = &state.keyspace;
+            let ks = keyspace;
             let id = ShardId {
                 db,
                 shard: ks.shard_of(ks.hash(key)),
             };
             let mut shard = ks.lock(id);
             if add {
-                let key_state = shard.key_state_of(key, state.clock.now_ms());
+                let key_state = shard.key_state_of(key, clock.now_ms());
                 shard.watchers.add(key, flag, key_state);
             } else {
                 shard.watchers.remove(key, flag);

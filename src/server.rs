@@ -17,11 +17,14 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     // would already count as seen and never wake this task.
     let mut shutdown = state.shutdown.subscribe();
     state.set_self_arc();
+    state.set_listener_config(Box::new(listener::ConfigRebind));
     // Like redis-server, the data is loaded before clients are accepted.
     {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
-            crate::aof::load::open_at_startup(&state, crate::engine::dispatch::execute)
+            crate::aof::load::open_at_startup(state.aof_handle(), |client, argv| {
+                crate::engine::dispatch::execute(&state, client, argv)
+            })
         })
         .await
         .map_err(|e| ServerError::Config(e.to_string()))?
@@ -34,11 +37,11 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     listener::start(&state)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.
     if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
-        if let Some(why) = crate::replication::replica::unsupported(&state) {
+        if let Some(why) = crate::replication::replica::unsupported(&state.config) {
             return Err(ServerError::Config(why.to_string()));
         }
         let port = port.parse().unwrap_or(0);
-        crate::replication::replica::replicate(&state, host, port, true);
+        crate::replication::replica::replicate(state.clone(), host, port, true);
     }
     crate::cluster::save_config(&state.cluster, &state.config, state.listeners.tcp_port())
         .map_err(ServerError::Config)?;
@@ -46,7 +49,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
-    if let Some(port) = crate::net::metrics::start(&state).await? {
+    if let Some(port) = crate::net::metrics::start(state.clone()).await? {
         tracing::info!(
             "Metrics endpoint on http://{}:{port}/metrics",
             state.config.get("metrics-bind")
@@ -190,18 +193,28 @@ async fn active_expiry_task(state: Arc<ServerState>) {
                 &mut |db, keys| state.aof.log_deletions(db, keys),
                 &mut |db, keys| {
                     for key in keys {
-                        state.pubsub.tracking.invalidate(&state, &key, None);
-                        notify::publish(&state, notify::EXPIRED, "expired", db, &key);
+                        state
+                            .pubsub
+                            .tracking
+                            .invalidate(state.pubsub_handle(), &key, None);
+                        notify::publish(
+                            state.pubsub_handle(),
+                            notify::EXPIRED,
+                            "expired",
+                            db,
+                            &key,
+                        );
                     }
                 },
                 expiry::FieldHooks {
                     log: &mut |db, gone| state.aof.log_field_deletions(db, gone),
                     after: &mut |db, gone| {
                         for g in gone {
-                            state.pubsub.tracking.invalidate(&state, &g.key, None);
-                            notify::publish(&state, notify::HASH, "hexpired", db, &g.key);
+                            let to = state.pubsub_handle();
+                            state.pubsub.tracking.invalidate(to, &g.key, None);
+                            notify::publish(to, notify::HASH, "hexpired", db, &g.key);
                             if g.key_deleted {
-                                notify::publish(&state, notify::GENERIC, "del", db, &g.key);
+                                notify::publish(to, notify::GENERIC, "del", db, &g.key);
                             }
                         }
                     },
@@ -228,5 +241,109 @@ async fn sampler_task(state: Arc<ServerState>) {
             ServerStats::get(&s.net_input_bytes),
             ServerStats::get(&s.net_output_bytes),
         );
+    }
+}
+
+/// What the metrics endpoint reads, and INFO through dispatch.
+impl crate::net::metrics::Host for ServerState {
+    fn metrics_handle(&self) -> crate::net::metrics::Handle<'_> {
+        crate::net::metrics::Handle {
+            config: &self.config,
+            registry: &self.registry,
+            keyspace: &self.keyspace,
+            gate: &self.gate,
+            clients: &self.clients,
+            clock: &self.clock,
+            transport: &self.listeners.stats,
+        }
+    }
+
+    fn execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> crate::protocol::Reply {
+        crate::engine::dispatch::execute(self, client, argv)
+    }
+}
+
+/// What replication calls back into: dispatch for the primary's stream and a full resync's
+/// flushes, the gate, CLIENT PAUSE, blocked clients, the listeners' port.
+impl crate::replication::Host for ServerState {
+    fn replication_handle(&self) -> crate::replication::Handle<'_> {
+        ServerState::replication_handle(self)
+    }
+
+    fn arc(&self) -> Option<Arc<dyn crate::replication::Host>> {
+        self.self_arc()
+            .map(|s| s as Arc<dyn crate::replication::Host>)
+    }
+
+    fn tcp_port(&self) -> u16 {
+        self.listeners.tcp_port()
+    }
+
+    fn spawn_link(
+        self: Arc<Self>,
+        generation: u64,
+        host: String,
+        port: u16,
+    ) -> tokio::task::AbortHandle {
+        tokio::spawn(crate::replication::replica::run(
+            self, generation, host, port,
+        ))
+        .abort_handle()
+    }
+
+    fn execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> crate::protocol::Reply {
+        crate::engine::dispatch::execute(self, client, argv)
+    }
+
+    fn try_execute(
+        &self,
+        client: &mut crate::engine::ClientState,
+        argv: &[bytes::Bytes],
+    ) -> Result<crate::protocol::Reply, crate::gate::Wait> {
+        crate::engine::dispatch::try_execute(self, client, argv, None)
+    }
+
+    fn wait_unpaused<'a: 'b, 'b>(
+        &'a self,
+        client: &'b crate::engine::ClientState,
+        argv: &'b [bytes::Bytes],
+    ) -> crate::replication::PauseWait<'a, 'b> {
+        Box::pin(crate::engine::client_pause::wait_unpaused(
+            self, client, argv,
+        ))
+    }
+
+    fn exclusive_section(&self, client_id: u64) -> crate::gate::Pass<'_> {
+        loop {
+            match self.gate.admit(
+                &self.keyspace,
+                &self.clock,
+                client_id,
+                true,
+                &self.scripting.busy,
+            ) {
+                Ok(crate::gate::Pass::Busy) | Err(crate::gate::Wait::Turn) => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Ok(pass) => return pass,
+                Err(_) => std::thread::yield_now(),
+            }
+        }
+    }
+
+    fn unblock_all(&self, text: &'static str) -> usize {
+        self.blocking.unblock_all(self, text)
+    }
+
+    fn complete_blocked(&self, id: u64, reply: crate::protocol::Reply) -> bool {
+        self.blocking.complete(self, id, reply)
     }
 }

@@ -46,6 +46,8 @@ pub struct ServerState {
     pub aof: std::sync::Arc<crate::aof::Aof>,
     /// This state's own `Arc`, for work a command hands to a thread (AOF rewrite).
     self_ref: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+    /// What rebinds the listeners after CONFIG SET (net's, handed in by `server::run`).
+    listener_config: std::sync::OnceLock<Box<dyn ListenerConfig>>,
     /// RDB save bookkeeping (INFO persistence, LASTSAVE, save points, MISCONF).
     pub rdb: crate::rdb::RdbState,
     /// ACL users and the ACL LOG.
@@ -61,6 +63,18 @@ pub struct ServerState {
     pub debug: DebugSwitches,
     /// The memcached protocol's CAS uniques and counters.
     pub memcache: crate::memcache::Memcache,
+}
+
+/// Applies a CONFIG SET that changed listener or TLS options (`net::listener` implements it;
+/// `server::run` hands it in, so CONFIG, a command, never reaches into the front end).
+pub trait ListenerConfig: Send + Sync {
+    /// `changed` holds each changed option with its previous value; an error names the option
+    /// to blame with Redis's reason (the caller restores the previous values).
+    fn apply(
+        &self,
+        state: &ServerState,
+        changed: &[(&'static str, String)],
+    ) -> Result<(), (&'static str, &'static str)>;
 }
 
 /// What DEBUG switches for test suites: SET-ACTIVE-EXPIRE 0 and PAUSE-CRON 1 (both read by
@@ -122,6 +136,7 @@ impl ServerState {
             observability: Default::default(),
             aof,
             self_ref: std::sync::OnceLock::new(),
+            listener_config: std::sync::OnceLock::new(),
             rdb: Default::default(),
             blocking,
             writes,
@@ -174,6 +189,79 @@ impl ServerState {
         }
     }
 
+    /// What Pub/Sub, MONITOR, keyspace notifications and tracking deliveries use of the server.
+    #[inline]
+    pub fn pubsub_handle(&self) -> crate::pubsub::Handle<'_> {
+        crate::pubsub::Handle {
+            pubsub: &self.pubsub,
+            config: &self.config,
+            clock: &self.clock,
+            stats: &self.stats,
+            clients: &self.clients,
+        }
+    }
+
+    /// What the slow log and latency hooks use of the server.
+    #[inline]
+    pub fn observability_handle(&self) -> crate::observability::Handle<'_> {
+        crate::observability::Handle {
+            observability: &self.observability,
+            config: &self.config,
+            clock: &self.clock,
+            busy: &self.scripting.busy,
+        }
+    }
+
+    /// What the AOF's load, rewrite and CONFIG SET use of the server.
+    pub fn aof_handle(&self) -> crate::aof::Handle<'_> {
+        crate::aof::Handle {
+            aof: &self.aof,
+            keyspace: &self.keyspace,
+            config: &self.config,
+            clock: &self.clock,
+            gate: &self.gate,
+            functions: &self.scripting.functions,
+            clients: &self.clients,
+            registry: &self.registry,
+        }
+    }
+
+    /// What replication uses of the server (its callbacks: `replication::Host`, in server.rs).
+    pub fn replication_handle(&self) -> crate::replication::Handle<'_> {
+        crate::replication::Handle {
+            replication: &self.replication,
+            config: &self.config,
+            clock: &self.clock,
+            aof: &self.aof,
+            pause: &self.pause,
+            clients: &self.clients,
+            keyspace: &self.keyspace,
+            gate: &self.gate,
+            busy: &self.scripting.busy,
+            rdb: &self.rdb,
+            functions: &self.scripting.functions,
+            shutdown: &self.shutdown,
+            server: self,
+        }
+    }
+
+    /// Hands in what rebinds the listeners (done once by `server::run`).
+    pub fn set_listener_config(&self, rebind: Box<dyn ListenerConfig>) {
+        let _ = self.listener_config.set(rebind);
+    }
+
+    /// Rebinds the listeners after a CONFIG SET of their options; nothing to do when no
+    /// server runs (unit tests: nothing is bound).
+    pub fn apply_listener_config(
+        &self,
+        changed: &[(&'static str, String)],
+    ) -> Result<(), (&'static str, &'static str)> {
+        match self.listener_config.get() {
+            Some(rebind) => rebind.apply(self, changed),
+            None => Ok(()),
+        }
+    }
+
     /// Records the `Arc` this state lives in (done once by `server::run`).
     pub fn set_self_arc(self: &std::sync::Arc<Self>) {
         let _ = self.self_ref.set(std::sync::Arc::downgrade(self));
@@ -182,6 +270,12 @@ impl ServerState {
     /// The `Arc` this state lives in, when it was recorded.
     pub fn self_arc(&self) -> Option<std::sync::Arc<ServerState>> {
         self.self_ref.get().and_then(std::sync::Weak::upgrade)
+    }
+}
+
+impl crate::aof::Host for ServerState {
+    fn aof_handle(&self) -> crate::aof::Handle<'_> {
+        ServerState::aof_handle(self)
     }
 }
 

@@ -27,14 +27,16 @@ impl Effects {
     }
 }
 
-/// Runs one command (top-level or nested) and records its effects by the rule above.
+/// Runs one command (top-level or nested) and records its effects by the rule above, while
+/// `aof` records effects (`Aof::recording`).
 pub fn run_logged(
+    aof: &super::Aof,
     ctx: &mut Ctx<'_>,
     spec: &CommandSpec,
     argv: &[Bytes],
     run: impl FnOnce(&mut Ctx<'_>) -> CommandResult,
 ) -> CommandResult {
-    if !ctx.state.aof.recording() {
+    if !aof.recording() {
         return run(ctx);
     }
     let changed_before = ctx.changed;

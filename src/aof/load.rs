@@ -4,27 +4,27 @@
 use super::layout::{sync_dir, Layout};
 use super::manifest::{AofFile, FileKind, Manifest};
 use super::reader::{Reader, Step, WINDOW_BYTES};
+use super::Handle;
+use crate::config::Config;
 use crate::engine::ClientState;
 use crate::protocol::Reply;
-use crate::state::ServerState;
 use bytes::Bytes;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often loading reports progress in the log.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// `<dir>/<appenddirname>` from the configuration.
-pub fn aof_dir(state: &ServerState) -> PathBuf {
-    PathBuf::from(state.config.get("dir")).join(state.config.get("appenddirname"))
+pub fn aof_dir(config: &Config) -> PathBuf {
+    PathBuf::from(config.get("dir")).join(config.get("appenddirname"))
 }
 
 /// Creates the AOF directory if needed; returns it. The error is Redis's message.
-pub fn create_aof_dir(state: &ServerState) -> Result<PathBuf, String> {
-    let dir = aof_dir(state);
+pub fn create_aof_dir(config: &Config) -> Result<PathBuf, String> {
+    let dir = aof_dir(config);
     std::fs::create_dir_all(&dir).map_err(|e| {
         format!(
             "Can't open or create append-only dir {}: {}",
@@ -35,20 +35,22 @@ pub fn create_aof_dir(state: &ServerState) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Runs one command as a client would (the server passes `engine::dispatch::execute`): the AOF
-/// replays its records through the same rules as live commands, without depending on dispatch.
-pub type Execute = fn(&ServerState, &mut ClientState, &[Bytes]) -> Reply;
+/// Runs one command as a client would (the server hands in `engine::dispatch::execute` on its
+/// state): the AOF replays its records through the same rules as live commands, without
+/// depending on dispatch.
+pub trait Execute: FnMut(&mut ClientState, &[Bytes]) -> Reply {}
+
+impl<F: FnMut(&mut ClientState, &[Bytes]) -> Reply> Execute for F {}
 
 /// Loads the AOF and starts logging when `appendonly yes`. The error is the fatal message.
-pub fn open_at_startup(state: &Arc<ServerState>, execute: Execute) -> Result<(), String> {
-    state
-        .aof
-        .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
-    if !state.config.get_bool("appendonly") {
+pub fn open_at_startup(h: Handle, execute: impl Execute) -> Result<(), String> {
+    h.aof
+        .set_policy(super::Fsync::parse(&h.config.get("appendfsync")));
+    if !h.config.get_bool("appendonly") {
         return Ok(());
     }
-    let dir = create_aof_dir(state)?;
-    let prefix = state.config.get("appendfilename");
+    let dir = create_aof_dir(h.config)?;
+    let prefix = h.config.get("appendfilename");
     remove_temp_files(&dir);
     let manifest = Layout::read_manifest(&dir, &prefix)?;
     let mut layout = match manifest {
@@ -63,7 +65,7 @@ pub fn open_at_startup(state: &Arc<ServerState>, execute: Execute) -> Result<(),
                 }),
                 manifest,
             };
-            load_files(state, &layout, execute)?;
+            load_files(h, &layout, execute)?;
             layout
         }
         None => {
@@ -81,12 +83,12 @@ pub fn open_at_startup(state: &Arc<ServerState>, execute: Execute) -> Result<(),
         .open_incr(&layout.current_incr.name)
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
     let (base, total) = layout.sizes();
-    let stats = &state.aof.stats;
+    let stats = &h.aof.stats;
     stats.base_size.store(base, Ordering::Relaxed);
     stats.current_size.store(total, Ordering::Relaxed);
     stats.rewrite_base_size.store(total, Ordering::Relaxed);
-    *state.aof.layout.lock() = Some(layout);
-    state.aof.start(file, len);
+    *h.aof.layout.lock() = Some(layout);
+    h.aof.start(file, len);
     Ok(())
 }
 
@@ -132,7 +134,7 @@ fn fresh_layout(dir: PathBuf, prefix: String) -> std::io::Result<Layout> {
     Ok(layout)
 }
 
-fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<(), String> {
+fn load_files(h: Handle, layout: &Layout, execute: impl Execute) -> Result<(), String> {
     let files: Vec<&AofFile> = layout.manifest.load_order().collect();
     for f in &files {
         if !layout.path(&f.name).exists() {
@@ -140,7 +142,7 @@ fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<
         }
     }
     let started = Instant::now();
-    let mut loader = Loader::new(state, execute);
+    let mut loader = Loader::new(h, execute);
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = layout.path(&f.name);
@@ -154,22 +156,20 @@ fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<
         let (mut file, size) = crate::rdb::open_for_load(&path).map_err(read_error)?;
         if f.kind == FileKind::Base && starts_with_rdb_magic(&mut file).map_err(read_error)? {
             // An RDB-format base (aof-use-rdb-preamble yes, ours or redis-server's).
-            let now = state.clock.now_ms();
-            let loaded = crate::rdb::load_stream(&state.keyspace, &state.config, file, size, now)
-                .map_err(|e| {
+            let now = h.clock.now_ms();
+            let loaded =
+                crate::rdb::load_stream(h.keyspace, h.config, file, size, now).map_err(|e| {
+                    format!(
+                        "Bad file format reading the append only file {}: {e}",
+                        f.name
+                    )
+                })?;
+            crate::rdb::load_functions(h.functions, &loaded.functions).map_err(|e| {
                 format!(
                     "Bad file format reading the append only file {}: {e}",
                     f.name
                 )
             })?;
-            crate::rdb::load_functions(&state.scripting.functions, &loaded.functions).map_err(
-                |e| {
-                    format!(
-                        "Bad file format reading the append only file {}: {e}",
-                        f.name
-                    )
-                },
-            )?;
             tracing::info!(
                 "Loading the RDB preamble of the AOF base {}: {} keys",
                 f.name,
@@ -187,7 +187,7 @@ fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<
                         f.name
                     ));
                 }
-                if !state.config.get_bool("aof-load-truncated") {
+                if !h.config.get_bool("aof-load-truncated") {
                     return Err(format!(
                         "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
                         f.name
@@ -212,8 +212,7 @@ fn load_files(state: &ServerState, layout: &Layout, execute: Execute) -> Result<
                         crate::config::strerror(&e)
                     ));
                 }
-                state
-                    .aof
+                h.aof
                     .stats
                     .last_load_truncated
                     .store(true, Ordering::Relaxed);
@@ -261,12 +260,12 @@ fn starts_with_rdb_magic(file: &mut std::fs::File) -> std::io::Result<bool> {
 /// Replays one file's bytes into `state` as start-up does, without touching any file: the
 /// offset where a torn file stops being valid, or the fatal message. For the fuzz targets.
 pub fn replay_bytes(
-    state: &ServerState,
+    h: Handle,
     name: &str,
     data: &[u8],
-    execute: Execute,
+    execute: impl Execute,
 ) -> Result<Option<usize>, String> {
-    let mut loader = Loader::new(state, execute);
+    let mut loader = Loader::new(h, execute);
     let replayed = loader.replay(name, Reader::from_bytes(data));
     loader.finish();
     replayed
@@ -274,22 +273,22 @@ pub fn replay_bytes(
 
 /// Replays commands through dispatch as a client of its own (MULTI/EXEC, SELECT work as they
 /// did when they were logged). Logging is off while it runs.
-struct Loader<'a> {
-    state: &'a ServerState,
-    execute: Execute,
+struct Loader<'a, E: Execute> {
+    h: Handle<'a>,
+    execute: E,
     client: ClientState,
     commands: u64,
     last_report: Instant,
 }
 
-impl<'a> Loader<'a> {
-    fn new(state: &'a ServerState, execute: Execute) -> Loader<'a> {
+impl<'a, E: Execute> Loader<'a, E> {
+    fn new(h: Handle<'a>, execute: E) -> Loader<'a, E> {
         let addr = "127.0.0.1:0".parse().expect("literal address");
-        let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
+        let info = h.clients.register(addr, addr, -1, h.clock.now_ms());
         let mut client = ClientState::new(info);
         client.must_obey = true;
         Loader {
-            state,
+            h,
             execute,
             client,
             commands: 0,
@@ -357,13 +356,13 @@ impl<'a> Loader<'a> {
 
     fn run(&mut self, name: &str, offset: usize, argv: &[Bytes]) -> Result<(), String> {
         self.commands += 1;
-        if self.state.registry.get(&argv[0]).is_none() {
+        if self.h.registry.get(&argv[0]).is_none() {
             return Err(format!(
                 "Unknown command '{}' reading the append only file {name} at offset {offset}",
                 String::from_utf8_lossy(&argv[0])
             ));
         }
-        let reply = (self.execute)(self.state, &mut self.client, argv);
+        let reply = (self.execute)(&mut self.client, argv);
         if let Reply::Error(text) = &reply {
             tracing::debug!(
                 "AOF {name} offset {offset}: command replied {}",
@@ -374,15 +373,15 @@ impl<'a> Loader<'a> {
     }
 
     fn finish(self) {
-        self.state.clients.unregister(self.client.id);
+        self.h.clients.unregister(self.client.id);
     }
 }
 
 /// DEBUG LOADAOF: waits until everything logged so far is written, then replays the AOF files
 /// into the (emptied by the caller) dataset with logging off, so the replay is not logged again.
 /// The caller runs alone (the gate's exclusive section): nothing else logs meanwhile.
-pub fn reload_for_debug(state: &ServerState, execute: Execute) -> Result<(), String> {
-    let aof = &state.aof;
+pub fn reload_for_debug(h: Handle, execute: impl Execute) -> Result<(), String> {
+    let aof = h.aof;
     let end = aof.pipe.lock().end;
     let started = Instant::now();
     while *aof.acked.borrow() < end {
@@ -396,7 +395,7 @@ pub fn reload_for_debug(state: &ServerState, execute: Execute) -> Result<(), Str
         return Err("no append-only file is open".into());
     };
     aof.on.store(false, Ordering::Relaxed);
-    let loaded = load_files(state, layout, execute);
+    let loaded = load_files(h, layout, execute);
     aof.on.store(true, Ordering::Relaxed);
     loaded
 }

@@ -24,6 +24,29 @@ use tokio::sync::watch;
 
 pub use effects::Effects;
 
+/// What the AOF's start-up load, rewrites and DEBUG LOADAOF use of the server (built by
+/// `aof_handle` in state.rs): the log, the keyspace, the live config, the clock, the gate (a
+/// rewrite's instant is taken in a shared section), the Functions libraries (written in a base,
+/// loaded from one), the client registry (the replaying client) and the command table (a logged
+/// command must exist).
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub aof: &'a Arc<Aof>,
+    pub keyspace: &'a crate::keyspace::Keyspace,
+    pub config: &'a crate::config::Config,
+    pub clock: &'a crate::clock::Clock,
+    pub gate: &'a crate::gate::Gate,
+    pub functions: &'a dyn crate::rdb::Libraries,
+    pub clients: &'a crate::clients::ClientRegistry,
+    pub registry: &'a crate::engine::registry::Registry,
+}
+
+/// Lends a background rewrite the server's parts (the server implements it, so this module
+/// does not depend on the server's state).
+pub trait Host: Send + Sync {
+    fn aof_handle(&self) -> Handle<'_>;
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fsync {
     Always,
@@ -362,23 +385,27 @@ pub(crate) fn unix_ms() -> u64 {
 
 /// Applies a CONFIG SET of an AOF option: `appendonly` starts (with a rewrite of the current
 /// data, as Redis) or stops logging; `appendfsync` switches the policy at once.
-pub fn config_changed(state: &crate::state::ServerState, name: &str) -> Result<(), String> {
+/// `server` is the server a rewrite runs against (None: not running, nothing starts or stops).
+pub fn config_changed(
+    aof: &Aof,
+    config: &crate::config::Config,
+    server: impl FnOnce() -> Option<Arc<dyn Host>>,
+    name: &str,
+) -> Result<(), String> {
     match name {
         "appendfsync" => {
-            state
-                .aof
-                .set_policy(Fsync::parse(&state.config.get("appendfsync")));
+            aof.set_policy(Fsync::parse(&config.get("appendfsync")));
             Ok(())
         }
         "appendonly" => {
-            let Some(state) = state.self_arc() else {
+            let Some(server) = server() else {
                 return Ok(());
             };
-            if state.config.get_bool("appendonly") {
-                rewrite::enable(&state)
+            if config.get_bool("appendonly") {
+                rewrite::enable(server)
             } else {
-                state.aof.stop();
-                *state.aof.layout.lock() = None;
+                aof.stop();
+                *aof.layout.lock() = None;
                 Ok(())
             }
         }

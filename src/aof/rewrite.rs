@@ -14,9 +14,10 @@ use super::layout::{sync_dir, Layout, Rotation};
 use super::manifest::{AofFile, FileKind};
 use super::reader::encode_command;
 use super::unix_ms;
+use super::{Aof, Handle, Host};
+use crate::config::Config;
 use crate::keyspace::snapshot::SnapshotReader;
 use crate::keyspace::{ShardId, Value};
-use crate::state::ServerState;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -46,35 +47,36 @@ enum Mode {
 }
 
 /// Starts a background rewrite (BGREWRITEAOF).
-pub fn start(state: &Arc<ServerState>) -> Result<(), String> {
-    let mode = if state.aof.is_on() {
+pub fn start(server: Arc<dyn Host>) -> Result<(), String> {
+    let h = server.aof_handle();
+    let mode = if h.aof.is_on() {
         Mode::Rewrite
     } else {
-        Mode::Offline(next_layout(state)?)
+        Mode::Offline(next_layout(h.config)?)
     };
-    spawn(state, mode)
+    spawn(&server, mode)
 }
 
 /// Turns AOF on at runtime (CONFIG SET appendonly yes): logging starts now, the manifest names
 /// the new files once the first base is written.
-pub fn enable(state: &Arc<ServerState>) -> Result<(), String> {
-    if state.aof.is_on() {
+pub fn enable(server: Arc<dyn Host>) -> Result<(), String> {
+    let h = server.aof_handle();
+    if h.aof.is_on() {
         return Ok(());
     }
-    state
-        .aof
-        .set_policy(super::Fsync::parse(&state.config.get("appendfsync")));
-    let layout = next_layout(state)?;
+    h.aof
+        .set_policy(super::Fsync::parse(&h.config.get("appendfsync")));
+    let layout = next_layout(h.config)?;
     let (file, len) = layout
         .open_incr(&layout.current_incr.name)
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
-    spawn(state, Mode::Enable(layout, file, len))
+    spawn(&server, Mode::Enable(layout, file, len))
 }
 
 /// The directory's layout with a new incr file (not yet in the manifest).
-fn next_layout(state: &ServerState) -> Result<Layout, String> {
-    let dir = super::load::create_aof_dir(state)?;
-    let prefix = state.config.get("appendfilename");
+fn next_layout(config: &Config) -> Result<Layout, String> {
+    let dir = super::load::create_aof_dir(config)?;
+    let prefix = config.get("appendfilename");
     let manifest = Layout::read_manifest(&dir, &prefix)
         .ok()
         .flatten()
@@ -93,19 +95,20 @@ fn next_layout(state: &ServerState) -> Result<Layout, String> {
     })
 }
 
-fn spawn(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
-    let stats = &state.aof.stats;
+fn spawn(server: &Arc<dyn Host>, mode: Mode) -> Result<(), String> {
+    let stats = &server.aof_handle().aof.stats;
     if stats.rewrite_in_progress.swap(true, Ordering::AcqRel) {
         return Err(IN_PROGRESS.into());
     }
     stats.rewrite_started_ms.store(unix_ms(), Ordering::Relaxed);
-    let state = state.clone();
+    let server = server.clone();
     let spawned = std::thread::Builder::new()
         .name("aof-rewrite".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let result = rewrite(&state, mode);
-            let stats = &state.aof.stats;
+            let h = server.aof_handle();
+            let result = rewrite(h, mode);
+            let stats = &h.aof.stats;
             stats
                 .last_rewrite_ms
                 .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -137,37 +140,37 @@ fn spawn(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     Ok(())
 }
 
-fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
-    let ks = &state.keyspace;
+fn rewrite(h: Handle, mode: Mode) -> Result<(), String> {
+    let ks = h.keyspace;
     let ids: Vec<ShardId> = ks.all_shards().collect();
     let (rotated_tx, rotated_rx) = std::sync::mpsc::channel();
     // The instant: every shard held, the snapshot starts and the log switches files. Taken
     // in a shared section, so never in the middle of a script or transaction (those lock
     // shards in any order, which lock_sorted beside them could deadlock with).
-    let section = state.gate.shared_blocking();
+    let section = h.gate.shared_blocking();
     let mut held = ks.lock_sorted(&ids);
     let Some(snapshot) = ks.begin_snapshot(&mut held) else {
         return Err("another snapshot is running".into());
     };
     // Functions libraries as of the same instant (FUNCTION LOAD and friends hold every shard).
-    let functions = state.scripting.functions.library_codes();
+    let functions = h.functions.library_codes();
     let (offline, dir) = match mode {
         Mode::Rewrite => {
-            let mut pipe = state.aof.pipe.lock();
+            let mut pipe = h.aof.pipe.lock();
             let at = pipe.end;
             pipe.rotations
                 .push_back((at, Rotation { done: rotated_tx }));
             pipe.db = None;
             drop(pipe);
-            state.aof.wake.notify_one();
-            let dir = state.aof.layout.lock().as_ref().map(|l| l.dir.clone());
+            h.aof.wake.notify_one();
+            let dir = h.aof.layout.lock().as_ref().map(|l| l.dir.clone());
             (None, dir)
         }
         Mode::Enable(layout, file, len) => {
             let _ = rotated_tx.send(Ok(layout.current_incr.seq));
             let dir = layout.dir.clone();
-            *state.aof.layout.lock() = Some(layout);
-            state.aof.start(file, len);
+            *h.aof.layout.lock() = Some(layout);
+            h.aof.start(file, len);
             (None, Some(dir))
         }
         Mode::Offline(layout) => {
@@ -182,18 +185,18 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
     let dir = dir.ok_or("AOF is off")?;
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     // aof-use-rdb-preamble (default yes, as in Redis): the base is an RDB file.
-    let rdb = state.config.get_bool("aof-use-rdb-preamble");
+    let rdb = h.config.get_bool("aof-use-rdb-preamble");
     let written = if rdb {
-        write_rdb_base(state, &temp, snapshot, &functions, state.clock.now_ms())
+        write_rdb_base(h.config, &temp, snapshot, &functions, h.clock.now_ms())
     } else {
-        write_base(state, &temp, snapshot, &functions, state.clock.now_ms())
+        write_base(h.config, &temp, snapshot, &functions, h.clock.now_ms())
     };
     let first_kept = rotated_rx
         .recv()
         .map_err(|_| "the AOF writer stopped".to_string())
         .and_then(|r| r);
     let result = written.and(first_kept).and_then(|first_kept| {
-        install(state, offline, &temp, first_kept, rdb).map_err(|e| crate::config::strerror(&e))
+        install(h.aof, offline, &temp, first_kept, rdb).map_err(|e| crate::config::strerror(&e))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -202,7 +205,7 @@ fn rewrite(state: &Arc<ServerState>, mode: Mode) -> Result<(), String> {
 }
 
 fn install(
-    state: &ServerState,
+    aof: &Aof,
     offline: Option<Layout>,
     temp: &Path,
     first_kept: u64,
@@ -217,7 +220,7 @@ fn install(
             &mut local
         }
         None => {
-            guard = state.aof.layout.lock();
+            guard = aof.layout.lock();
             guard
                 .as_mut()
                 .ok_or_else(|| std::io::Error::other("AOF was turned off"))?
@@ -225,7 +228,7 @@ fn install(
     };
     layout.install_base(temp, first_kept, rdb)?;
     let (base, total) = layout.sizes();
-    let stats = &state.aof.stats;
+    let stats = &aof.stats;
     stats.base_size.store(base, Ordering::Relaxed);
     stats.current_size.store(total, Ordering::Relaxed);
     stats.rewrite_base_size.store(total, Ordering::Relaxed);
@@ -235,7 +238,7 @@ fn install(
 /// Writes the snapshot as an RDB file (the base Redis writes with aof-use-rdb-preamble yes),
 /// then fsyncs the file and its directory.
 fn write_rdb_base(
-    state: &ServerState,
+    config: &Config,
     path: &PathBuf,
     snapshot: SnapshotReader<'_>,
     functions: &[bytes::Bytes],
@@ -251,8 +254,8 @@ fn write_rdb_base(
     ];
     let mut w = crate::rdb::write::FileWriter::begin(
         std::io::BufWriter::with_capacity(WRITE_CHUNK_BYTES, file),
-        state.config.get_bool("rdbcompression"),
-        state.config.get_bool("rdbchecksum"),
+        config.get_bool("rdbcompression"),
+        config.get_bool("rdbchecksum"),
         &aux,
     )
     .map_err(io)?;
@@ -269,7 +272,7 @@ fn write_rdb_base(
                 w.select_db(copy.id.db, 0, 0).map_err(io)?;
                 db = Some(copy.id.db);
             }
-            crate::rdb::debug_delay(state.config.hot.rdb_key_save_delay.load(Ordering::Relaxed));
+            crate::rdb::debug_delay(config.hot.rdb_key_save_delay.load(Ordering::Relaxed));
             w.key(&entry.key, entry.value.as_ref(), entry.expire_at_ms)
                 .map_err(io)?;
         }
@@ -285,13 +288,13 @@ fn write_rdb_base(
 
 /// Writes every key of the snapshot as commands, then fsyncs the file and its directory.
 fn write_base(
-    state: &ServerState,
+    config: &Config,
     path: &PathBuf,
     snapshot: SnapshotReader<'_>,
     functions: &[bytes::Bytes],
     now_ms: u64,
 ) -> Result<(), String> {
-    let delay = &state.config.hot.rdb_key_save_delay;
+    let delay = &config.hot.rdb_key_save_delay;
     let io = |e: std::io::Error| crate::config::strerror(&e);
     let mut file = std::fs::File::create(path).map_err(io)?;
     let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES * 2);
@@ -494,16 +497,17 @@ fn chunked<'a, const N: usize>(
 
 /// Redis's automatic rewrite: when the log has grown by auto-aof-rewrite-percentage since the
 /// last rewrite (or load) and is over auto-aof-rewrite-min-size.
-pub async fn auto_rewrite_task(state: Arc<ServerState>) {
+pub async fn auto_rewrite_task(server: Arc<dyn Host>) {
     let mut tick = tokio::time::interval(AUTO_CHECK_EVERY);
     loop {
         tick.tick().await;
-        let aof = &state.aof;
+        let h = server.aof_handle();
+        let aof = h.aof;
         if !aof.is_on() || aof.stats.rewrite_in_progress.load(Ordering::Acquire) {
             continue;
         }
-        let percentage = state.config.get_i64("auto-aof-rewrite-percentage");
-        let min_size = state.config.get_i64("auto-aof-rewrite-min-size").max(0) as u64;
+        let percentage = h.config.get_i64("auto-aof-rewrite-percentage");
+        let min_size = h.config.get_i64("auto-aof-rewrite-min-size").max(0) as u64;
         if percentage <= 0 {
             continue;
         }
@@ -522,7 +526,7 @@ pub async fn auto_rewrite_task(state: Arc<ServerState>) {
         let growth = (current - base) * 100 / base;
         if growth >= percentage as u64 {
             tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
-            let _ = start(&state);
+            let _ = start(server.clone());
         }
     }
 }

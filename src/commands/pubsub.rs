@@ -347,18 +347,22 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 }
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let n = ctx
-        .state
-        .pubsub
-        .publish(ctx.state, ChannelKind::Global, &argv[1], &argv[2]);
+    let n = ctx.state.pubsub.publish(
+        ctx.state.pubsub_handle(),
+        ChannelKind::Global,
+        &argv[1],
+        &argv[2],
+    );
     Ok(Reply::Int(n))
 }
 
 fn spublish(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    let n = ctx
-        .state
-        .pubsub
-        .publish(ctx.state, ChannelKind::Shard, &argv[1], &argv[2]);
+    let n = ctx.state.pubsub.publish(
+        ctx.state.pubsub_handle(),
+        ChannelKind::Shard,
+        &argv[1],
+        &argv[2],
+    );
     Ok(Reply::Int(n))
 }
 

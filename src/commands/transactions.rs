@@ -180,7 +180,14 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             }
             // A busy script holds the shard: the watch joins it when the script ends, and a
             // write by the script marks it meanwhile (see gate.rs).
-            None => ctx.state.gate.change_watch(ctx.state, db, key, &flag, true),
+            None => ctx.state.gate.change_watch(
+                &ctx.state.keyspace,
+                &ctx.state.clock,
+                db,
+                key,
+                &flag,
+                true,
+            ),
         }
         ctx.client.watch.keys.push((db, key.as_ref().into()));
     }
@@ -204,10 +211,14 @@ fn unwatch_in(ctx: &mut Ctx<'_>) {
         };
         match ctx.locks.shard_mut(id) {
             Some(shard) => shard.watchers.remove(key, &flag),
-            None => ctx
-                .state
-                .gate
-                .change_watch(ctx.state, *db, key, &flag, false),
+            None => ctx.state.gate.change_watch(
+                &ctx.state.keyspace,
+                &ctx.state.clock,
+                *db,
+                key,
+                &flag,
+                false,
+            ),
         }
     }
     ctx.state

@@ -385,7 +385,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, &key, None);
+                .invalidate(self.state.pubsub_handle(), &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
     }
@@ -427,7 +427,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, &key, None);
+                .invalidate(self.state.pubsub_handle(), &key, None);
             self.notify(crate::pubsub::notify::EXPIRED, "expired", db, &key);
         }
         self.client.pubsub.events.extend(own);
@@ -456,7 +456,7 @@ impl<'a> Ctx<'a> {
             self.state
                 .pubsub
                 .tracking
-                .invalidate(self.state, key, Some(origin));
+                .invalidate(self.state.pubsub_handle(), key, Some(origin));
         }
         if listening & WATCH != 0 {
             let (shard, hash) = self.shard_in(db, key);
@@ -469,7 +469,14 @@ impl<'a> Ctx<'a> {
     /// Raises a keyspace notification (Redis's `notifyKeyspaceEvent`); dispatch publishes it
     /// after the command has released its shard locks. `class` is a `pubsub::notify` constant.
     pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
-        crate::pubsub::notify::record(self.state, &mut self.client.pubsub, class, event, db, key);
+        crate::pubsub::notify::record(
+            &self.state.config,
+            &mut self.client.pubsub,
+            class,
+            event,
+            db,
+            key,
+        );
     }
 
     /// True while effects are logged: commands build `propagate` arguments only then.
@@ -511,7 +518,11 @@ impl<'a> Ctx<'a> {
 
 /// Drops a client's transaction and watches outside any command (disconnect, RESET).
 pub fn reset_client(state: &ServerState, client: &mut ClientState) {
-    crate::pubsub::forget_client(state, &mut client.pubsub);
+    crate::pubsub::forget_client(
+        &state.pubsub,
+        &state.keyspace.tunables.expiry,
+        &mut client.pubsub,
+    );
     discard_refused(state, client);
 }
 
@@ -525,7 +536,9 @@ pub fn discard_refused(state: &ServerState, client: &mut ClientState) {
     let watched = keys.len();
     for (db, key) in keys {
         // Never waits for a shard a script holds (the removal is left to it then).
-        state.gate.change_watch(state, db, &key, &flag, false);
+        state
+            .gate
+            .change_watch(&state.keyspace, &state.clock, db, &key, &flag, false);
     }
     state.writes.remove(crate::write_listeners::WATCH, watched);
     flag.clear();

@@ -95,9 +95,13 @@ pub fn try_execute(
     let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
     let exclusive =
         matches!(&resolved, Ok(found) if found.spec.has(flags::ALL_SHARDS) && !queues(found.spec));
-    let mut pass = state
-        .gate
-        .admit(state, client.id, exclusive, &state.scripting.busy)?;
+    let mut pass = state.gate.admit(
+        &state.keyspace,
+        &state.clock,
+        client.id,
+        exclusive,
+        &state.scripting.busy,
+    )?;
     if let Ok(found) = &resolved {
         note_last_command(client, found);
     }
@@ -199,7 +203,13 @@ fn queue(
     } else if let Some(err) = found
         .spec
         .has(flags::WRITE)
-        .then(|| crate::replication::primary::write_refusal(state))
+        .then(|| {
+            crate::replication::primary::write_refusal(
+                &state.replication,
+                &state.config,
+                &state.clock,
+            )
+        })
         .flatten()
     {
         Some(Reply::from(err))
@@ -250,22 +260,29 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
         Some(err) => Err(err),
         None => {
             let no_touch = found.spec.spares_stamps(ctx.client.no_touch);
+            let aof = &ctx.state.aof;
             crate::keyspace::access::with_no_touch(no_touch, || {
-                crate::aof::effects::run_logged(ctx, found.spec, argv, |ctx| {
+                crate::aof::effects::run_logged(aof, ctx, found.spec, argv, |ctx| {
                     (found.spec.run)(ctx, argv)
                 })
             })
         }
     };
     ctx.client.blocking.nested = nested;
-    crate::pubsub::after_nested(ctx, found.spec, argv);
+    crate::pubsub::after_nested(
+        ctx.state.pubsub_handle(),
+        &ctx.state.scripting.busy,
+        ctx.client,
+        found.spec,
+        argv,
+    );
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
     ServerStats::add(&ctx.state.stats.commands_processed, 1);
     crate::observability::after_command(
-        ctx.state,
-        ctx.client,
+        ctx.state.observability_handle(),
+        &ctx.client.info,
         found,
         argv,
         elapsed_us,
@@ -328,7 +345,13 @@ fn run_checked(
         || (spec.has(flags::RUNS_QUEUED) && queued_writes(client));
     let refusal = write_refusal(state, writes).or_else(|| {
         (writes && !spec.has(flags::REFUSED_LIKE_WRITE))
-            .then(|| crate::replication::primary::write_refusal(state))
+            .then(|| {
+                crate::replication::primary::write_refusal(
+                    &state.replication,
+                    &state.config,
+                    &state.clock,
+                )
+            })
             .flatten()
     });
     if let Some(err) = refusal {
@@ -402,12 +425,14 @@ fn run_checked(
         changed: 0,
         effects: Default::default(),
     };
-    crate::pubsub::before_command(state, ctx.client, spec, argv);
+    crate::pubsub::before_command(state.pubsub_handle(), ctx.client, spec, argv);
     let no_touch = spec.spares_stamps(ctx.client.no_touch);
     let primary_view = ctx.client.master;
     let result = crate::keyspace::expiry::with_primary_view(primary_view, || {
         crate::keyspace::access::with_no_touch(no_touch, || {
-            crate::aof::effects::run_logged(&mut ctx, spec, argv, |ctx| (spec.run)(ctx, argv))
+            crate::aof::effects::run_logged(&state.aof, &mut ctx, spec, argv, |ctx| {
+                (spec.run)(ctx, argv)
+            })
         })
     });
     ctx.drain_expired();
@@ -425,7 +450,7 @@ fn run_checked(
     // meanwhile are applied to them).
     pass.finish(&mut ctx.locks);
     drop(ctx);
-    let result = crate::pubsub::after_command(state, client, spec, argv, result);
+    let result = crate::pubsub::after_command(state.pubsub_handle(), client, spec, argv, result);
     if client.blocking.request.is_some() {
         // Counted once, when the wait ends (served, timed out or unblocked).
         return Ok(result.unwrap_or_else(Reply::from));
@@ -441,8 +466,8 @@ fn run_checked(
         ServerStats::add(&state.stats.dirty, changed);
     }
     crate::observability::after_command(
-        state,
-        client,
+        state.observability_handle(),
+        &client.info,
         found,
         argv,
         elapsed_us,
@@ -620,7 +645,7 @@ fn replica_refusal(
     };
     let writes = spec.has(flags::WRITE) || queued(&|q| q.has(flags::WRITE)) || script_writes();
     let denies_stale = !spec.has(flags::STALE) || queued(&|q| !q.has(flags::STALE));
-    crate::replication::replica::refusal(state, writes, denies_stale)
+    crate::replication::replica::refusal(&state.replication, &state.config, writes, denies_stale)
 }
 
 fn queued_writes(client: &ClientState) -> bool {

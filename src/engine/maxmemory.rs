@@ -109,11 +109,12 @@ pub fn make_room(state: &ServerState, now_us: u64, incoming: u64) -> Pressure {
         state.aof.log_deletions(db, &[key.into()])
     });
     // Published with no shard lock held.
-    let events = notify::enabled(state, notify::EVICTED);
+    let events = notify::enabled(&state.config, notify::EVICTED);
+    let to = state.pubsub_handle();
     for e in &outcome.evicted {
-        state.pubsub.tracking.invalidate(state, &e.key, None);
+        state.pubsub.tracking.invalidate(to, &e.key, None);
         if events {
-            notify::publish(state, notify::EVICTED, "evicted", e.db, &e.key);
+            notify::publish(to, notify::EVICTED, "evicted", e.db, &e.key);
         }
     }
     if outcome.timed_out {
@@ -176,7 +177,7 @@ pub fn output_limit_reached(
     if replies_unlimited(state) {
         return None;
     }
-    crate::pubsub::BufferLimits::normal(state).exceeded(
+    crate::pubsub::BufferLimits::normal(&state.config).exceeded(
         pending as u64,
         over_soft_since_ms,
         state.clock.now_ms(),
@@ -185,7 +186,7 @@ pub fn output_limit_reached(
 
 /// True when the normal class has no output-buffer limit (the default).
 pub fn replies_unlimited(state: &ServerState) -> bool {
-    let limits = crate::pubsub::BufferLimits::normal(state);
+    let limits = crate::pubsub::BufferLimits::normal(&state.config);
     limits.hard_bytes == 0 && limits.soft_bytes == 0
 }
 

@@ -239,7 +239,7 @@ fn after(mut ctx: Ctx<'_>) {
         ServerStats::add(&state.stats.dirty, changed);
     }
     if !client.pubsub.events.is_empty() {
-        notify::publish_recorded(state, &mut client.pubsub);
+        notify::publish_recorded(state.pubsub_handle(), &mut client.pubsub);
     }
     if state.blocking.has_ready() {
         state.blocking.serve_ready(state);
@@ -254,7 +254,9 @@ fn write_refusal(state: &ServerState) -> Option<&'static [u8]> {
     {
         return Some(b"SERVER_ERROR MISCONF writes are refused while persistence fails\r\n");
     }
-    if crate::replication::replica::refusal(state, true, false).is_some() {
+    if crate::replication::replica::refusal(&state.replication, &state.config, true, false)
+        .is_some()
+    {
         return Some(b"SERVER_ERROR READONLY You can't write against a read only replica.\r\n");
     }
     if state.config.hot.maxmemory.load(Ordering::Relaxed) > 0 {
@@ -798,7 +800,7 @@ fn flush_db(state: &ServerState, client: &mut ClientState, db: usize) {
     });
     ctx.changed += removed;
     ctx.propagate_in(db, vec![Bytes::from_static(b"FLUSHDB")]);
-    state.pubsub.tracking.flush(state);
+    state.pubsub.tracking.flush(state.pubsub_handle());
     after(ctx);
 }
 

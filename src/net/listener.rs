@@ -226,11 +226,24 @@ fn bind_unix(path: &str, perm: u32) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
+/// CONFIG SET's way to the listeners (`ServerState::apply_listener_config`).
+pub struct ConfigRebind;
+
+impl crate::state::ListenerConfig for ConfigRebind {
+    fn apply(
+        &self,
+        state: &ServerState,
+        changed: &[(&'static str, String)],
+    ) -> Result<(), (&'static str, &'static str)> {
+        apply_config(state, changed)
+    }
+}
+
 /// Applies a CONFIG SET that changed listener options, after the new values are stored.
 /// `changed` holds each changed option with its previous value. On failure the old listeners
 /// and TLS context are kept (bound again when they were closed) and the result names the
 /// option to blame with Redis's reason; the caller restores the previous values.
-pub fn apply_config(
+fn apply_config(
     state: &ServerState,
     changed: &[(&'static str, String)],
 ) -> Result<(), (&'static str, &'static str)> {

@@ -8,10 +8,8 @@
 //! request head is bounded in size and time. The figures come from running INFO through
 //! dispatch as an internal client, so they are exactly what `redis-cli INFO` shows.
 
-use crate::engine::dispatch;
 use crate::engine::ClientState;
 use crate::protocol::Reply;
-use crate::state::ServerState;
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -20,30 +18,53 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What the endpoint reads of the server: the live config, the command table (per-command
+/// figures), the keyspace (per-prefix figures), the gate, the client registry and the clock
+/// (the internal client), the listeners' counters.
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub config: &'a crate::config::Config,
+    pub registry: &'a crate::engine::registry::Registry,
+    pub keyspace: &'a crate::keyspace::Keyspace,
+    pub gate: &'a crate::gate::Gate,
+    pub clients: &'a crate::clients::ClientRegistry,
+    pub clock: &'a crate::clock::Clock,
+    pub transport: &'a super::listener::TransportStats,
+}
+
+/// The server as the endpoint uses it (implemented in server.rs): its parts, and INFO run
+/// through dispatch.
+pub trait Host: Send + Sync + 'static {
+    fn metrics_handle(&self) -> Handle<'_>;
+    /// Runs one command as `client` (dispatch's `execute`).
+    fn execute(&self, client: &mut ClientState, argv: &[Bytes]) -> Reply;
+}
+
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds the endpoint when `metrics-port` is set; returns the bound port.
-pub async fn start(state: &Arc<ServerState>) -> std::io::Result<Option<u16>> {
-    let port = state.config.get_i64("metrics-port");
+pub async fn start(server: Arc<dyn Host>) -> std::io::Result<Option<u16>> {
+    let config = server.metrics_handle().config;
+    let port = config.get_i64("metrics-port");
     if port <= 0 {
         return Ok(None);
     }
-    let bind = state.config.get("metrics-bind");
+    let bind = config.get("metrics-bind");
     let listener = TcpListener::bind((bind.as_str(), port as u16)).await?;
     let bound = listener.local_addr()?.port();
-    tokio::spawn(accept_loop(state.clone(), listener));
+    tokio::spawn(accept_loop(server.clone(), listener));
     Ok(Some(bound))
 }
 
-async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+async fn accept_loop(server: Arc<dyn Host>, listener: TcpListener) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let state = state.clone();
+                let server = server.clone();
                 tokio::spawn(async move {
                     let _ =
-                        tokio::time::timeout(REQUEST_TIMEOUT, serve(&state, stream, peer)).await;
+                        tokio::time::timeout(REQUEST_TIMEOUT, serve(&*server, stream, peer)).await;
                 });
             }
             Err(e) => {
@@ -54,11 +75,7 @@ async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
     }
 }
 
-async fn serve(
-    state: &ServerState,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-) -> std::io::Result<()> {
+async fn serve(server: &dyn Host, mut stream: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -91,8 +108,8 @@ async fn serve(
     let local = stream.local_addr()?;
     let body = {
         // Waits (asynchronously) for a running script or transaction to end, like any client.
-        let _section = state.gate.shared().await;
-        render(state, peer, local)
+        let _section = server.metrics_handle().gate.shared().await;
+        render(server, peer, local)
     };
     respond(&mut stream, "200 OK", &body).await
 }
@@ -108,7 +125,8 @@ async fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::R
 }
 
 /// INFO everything, run as an internal client.
-fn info_text(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> String {
+fn info_text(server: &dyn Host, peer: SocketAddr, local: SocketAddr) -> String {
+    let state = server.metrics_handle();
     let now = state.clock.now_ms();
     let info = state.clients.register(peer, local, -1, now);
     let mut client = ClientState::new(info);
@@ -116,7 +134,7 @@ fn info_text(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> String
         Bytes::from_static(b"INFO"),
         Bytes::from_static(b"everything"),
     ];
-    let reply = dispatch::execute(state, &mut client, &argv);
+    let reply = server.execute(&mut client, &argv);
     state.clients.unregister(client.id);
     match reply {
         Reply::Verbatim(text) | Reply::Bulk(text) => String::from_utf8_lossy(&text).into_owned(),
@@ -133,9 +151,10 @@ fn label(value: &str) -> String {
 }
 
 /// The whole exposition text.
-pub fn render(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> String {
+pub fn render(server: &dyn Host, peer: SocketAddr, local: SocketAddr) -> String {
     let mut out = String::new();
-    let info = info_text(state, peer, local);
+    let info = info_text(server, peer, local);
+    let state = server.metrics_handle();
     for line in info.lines() {
         let Some((name, value)) = line.split_once(':') else {
             continue;
@@ -158,8 +177,8 @@ pub fn render(state: &ServerState, peer: SocketAddr, local: SocketAddr) -> Strin
 }
 
 /// Connections per transport (plaintext TCP, TLS, unix socket) and failed TLS handshakes.
-fn transport_metrics(state: &ServerState, out: &mut String) {
-    let t = &state.listeners.stats;
+fn transport_metrics(state: Handle, out: &mut String) {
+    let t = state.transport;
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     out.push_str("# TYPE ferrocache_connections_received_total counter\n");
     for (transport, n) in [
@@ -189,7 +208,7 @@ fn keyspace_metrics(out: &mut String, db: &str, value: &str) {
     }
 }
 
-fn command_metrics(state: &ServerState, out: &mut String) {
+fn command_metrics(state: Handle, out: &mut String) {
     let mut called: Vec<_> = state
         .registry
         .all_entries()
@@ -238,7 +257,7 @@ fn command_metrics(state: &ServerState, out: &mut String) {
     }
 }
 
-fn prefix_metrics(state: &ServerState, out: &mut String) {
+fn prefix_metrics(state: Handle, out: &mut String) {
     let groups = state.keyspace.prefix_stats();
     if groups.is_empty() {
         return;

@@ -88,7 +88,7 @@ pub async fn serve<S: Connection>(
     if let Err(reason) = outcome {
         tracing::info!("Connection with replica {name} lost ({reason}).");
     }
-    primary.remove_link(state, client.id);
+    primary.remove_link(state.replication_handle(), client.id);
 }
 
 struct LinkIo<'a, S> {
@@ -267,7 +267,10 @@ impl<S: Connection> LinkIo<'_, S> {
         }
         if acked {
             self.acked_once = true;
-            self.state.replication.primary.acks_changed(self.state);
+            self.state
+                .replication
+                .primary
+                .acks_changed(self.state.replication_handle());
         }
         Ok(())
     }
@@ -279,7 +282,7 @@ impl<S: Connection> LinkIo<'_, S> {
         let id = self.link.client_id;
         let mut out = Vec::with_capacity(READ_CHUNK_BYTES);
         let over_soft_since = AtomicU64::new(0);
-        let mut limits = primary::replica_buffer_limits(state);
+        let mut limits = primary::replica_buffer_limits(&state.config);
         let mut limits_read_ms = state.clock.now_ms();
         loop {
             // Everything pending goes out, a chunk at a time.
@@ -290,7 +293,7 @@ impl<S: Connection> LinkIo<'_, S> {
                 };
                 let now = state.clock.now_ms();
                 if now.saturating_sub(limits_read_ms) >= 1000 {
-                    limits = primary::replica_buffer_limits(state);
+                    limits = primary::replica_buffer_limits(&state.config);
                     limits_read_ms = now;
                 }
                 let held = pending + out.len() as u64;

@@ -9,9 +9,12 @@ pub mod histogram;
 pub mod latency;
 pub mod slowlog;
 
+use crate::clients::ClientInfo;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::flags;
 use crate::engine::registry::Found;
-use crate::state::ServerState;
-use crate::{engine::flags, engine::ClientState};
+use crate::scripting::busy::BusyState;
 use bytes::Bytes;
 use smallvec::SmallVec;
 use std::sync::atomic::Ordering;
@@ -20,6 +23,16 @@ use std::sync::atomic::Ordering;
 pub struct Observability {
     pub slowlog: slowlog::SlowLog,
     pub latency: latency::LatencyMonitor,
+}
+
+/// What the hook reads and writes of the server: the logs, the thresholds in the live config,
+/// the clock, and whether a script is running (built by `observability_handle` in state.rs).
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub observability: &'a Observability,
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub busy: &'a BusyState,
 }
 
 /// How a command was run: directly for a client, or nested in EXEC or a script. Commands a
@@ -31,9 +44,10 @@ pub enum Caller {
 }
 
 /// Called by dispatch after a command ran for `elapsed_us` microseconds.
+#[inline]
 pub fn after_command(
-    state: &ServerState,
-    client: &ClientState,
+    state: Handle,
+    client: &ClientInfo,
     found: Found,
     argv: &[Bytes],
     elapsed_us: u64,
@@ -59,7 +73,7 @@ pub fn after_command(
 }
 
 #[cold]
-fn record_latency(state: &ServerState, found: Found, elapsed_ms: u64) {
+fn record_latency(state: Handle, found: Found, elapsed_ms: u64) {
     let threshold = state.config.get_i64("latency-monitor-threshold");
     if threshold <= 0 || elapsed_ms < threshold as u64 {
         return;
@@ -78,20 +92,20 @@ fn record_latency(state: &ServerState, found: Found, elapsed_ms: u64) {
 
 #[cold]
 fn record_slow(
-    state: &ServerState,
-    client: &ClientState,
+    state: Handle,
+    client: &ClientInfo,
     argv: &[Bytes],
     elapsed_us: u64,
     caller: Caller,
 ) {
     // A max-len of 0 still counts ids: Redis pushes, then trims to the limit.
     let max_len = slowlog_max_len(state);
-    let by_script = caller == Caller::Nested && state.scripting.busy.is_running();
+    let by_script = caller == Caller::Nested && state.busy.is_running();
     let (peer, name) = match by_script {
         true => ("?:0".to_string(), Bytes::new()),
         false => (
-            client.info.addr.to_string(),
-            Bytes::from(client.info.details.lock().name.clone()),
+            client.addr.to_string(),
+            Bytes::from(client.details.lock().name.clone()),
         ),
     };
     let redacted = redacted_args(argv);
@@ -108,13 +122,13 @@ fn record_slow(
     );
 }
 
-fn slowlog_max_len(state: &ServerState) -> usize {
+fn slowlog_max_len(state: Handle) -> usize {
     usize::try_from(state.config.get_i64("slowlog-max-len")).unwrap_or(0)
 }
 
 /// Redis trims the slow log to `slowlog-max-len` after every command while the log is enabled;
 /// we trim when it is read instead, which shows the same contents without a per-command cost.
-pub fn trim_slowlog(state: &ServerState) {
+pub fn trim_slowlog(state: Handle) {
     if state
         .config
         .hot

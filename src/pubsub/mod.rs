@@ -1,216 +1,48 @@
 //! Pub/Sub: the registry of channel, pattern and shard-channel subscriptions and of MONITOR
 //! clients, and the fan-out of messages to them.
 //!
-//! Every connection owns an `Outbox`: a queue of already-encoded frames other connections push
-//! to. PUBLISH looks the subscribers up under a read lock, encodes the message once per protocol
-//! and appends the bytes to each subscriber's outbox; the subscriber's own task writes them to
-//! its socket. Nobody ever writes to another connection's socket, and no lock is held across a
-//! write. Each outbox counts the bytes queued and not yet written: past the pubsub class of
-//! `client-output-buffer-limit` its client is disconnected, so a subscriber that stops reading
-//! costs a bounded amount of memory and never slows the publisher down.
+//! Every connection owns an `Outbox` (`clients::Outbox`, beside its `ClientInfo`): a queue of
+//! already-encoded frames other connections push to. PUBLISH looks the subscribers up under a
+//! read lock, encodes the message once per protocol and appends the bytes to each subscriber's
+//! outbox; the subscriber's own task writes them to its socket. Nobody ever writes to another
+//! connection's socket, and no lock is held across a write. Each outbox counts the bytes queued
+//! and not yet written: past the pubsub class of `client-output-buffer-limit` its client is
+//! disconnected, so a subscriber that stops reading costs a bounded amount of memory and never
+//! slows the publisher down.
 
 pub mod monitor;
 pub mod notify;
 pub mod tracking;
 
+pub use crate::clients::{BufferLimits, Outbox};
+
 use crate::clients::ClientInfo;
+use crate::clients::ClientRegistry;
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::error::CommandError;
 use crate::glob::glob_match;
 use crate::protocol::{Protocol, Reply};
-use crate::state::ServerState;
-use crate::{engine::flags, engine::ClientState, engine::CommandSpec, engine::Ctx};
+use crate::scripting::busy::BusyState;
+use crate::stats::ServerStats;
+use crate::{engine::flags, engine::ClientState, engine::CommandSpec};
 use bytes::{Bytes, BytesMut};
 use hashbrown::{HashMap, HashSet};
-use parking_lot::{Mutex, RwLock};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
-/// Frames pushed to one connection by others (messages, MONITOR lines), with the byte count the
-/// output-buffer limit is checked against.
-#[derive(Debug)]
-pub struct Outbox {
-    info: Arc<ClientInfo>,
-    queue: Mutex<VecDeque<Bytes>>,
-    /// Bytes queued plus bytes taken by the connection task and not yet written.
-    pending_bytes: AtomicUsize,
-    /// Unix ms since when the soft limit has been exceeded without a break (0: it is not).
-    over_soft_since_ms: AtomicU64,
-    closed: AtomicBool,
-    ready: Notify,
-    /// The protocol of the connection (0 = RESP2, 1 = RESP3), for choosing the frame encoding.
-    protocol: AtomicU8,
-}
-
-/// The limits of the `pubsub` client class, read from the live config.
-#[derive(Clone, Copy, Debug)]
-pub struct BufferLimits {
-    pub hard_bytes: u64,
-    pub soft_bytes: u64,
-    pub soft_secs: u64,
-}
-
-impl BufferLimits {
-    pub fn pubsub(state: &ServerState) -> BufferLimits {
-        Self::of_class(&state.config.hot.pubsub_obuf_limits)
-    }
-
-    /// The limits of the `normal` client class.
-    pub fn normal(state: &ServerState) -> BufferLimits {
-        Self::of_class(&state.config.hot.normal_obuf_limits)
-    }
-
-    fn of_class([hard, soft, secs]: &[AtomicU64; 3]) -> BufferLimits {
-        BufferLimits {
-            hard_bytes: hard.load(Ordering::Relaxed),
-            soft_bytes: soft.load(Ordering::Relaxed),
-            soft_secs: secs.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Redis's `checkClientOutputBufferLimits`: the hard limit at once, the soft limit when it
-    /// has been exceeded continuously for longer than the soft seconds. Returns which limit.
-    pub fn exceeded(
-        &self,
-        total: u64,
-        over_soft_since_ms: &AtomicU64,
-        now_ms: u64,
-    ) -> Option<&'static str> {
-        if self.hard_bytes > 0 && total >= self.hard_bytes {
-            return Some("hard");
-        }
-        if self.soft_bytes > 0 && total >= self.soft_bytes {
-            let since = over_soft_since_ms.load(Ordering::Relaxed);
-            if since == 0 {
-                over_soft_since_ms.store(now_ms.max(1), Ordering::Relaxed);
-            } else if now_ms.saturating_sub(since) > self.soft_secs.saturating_mul(1000) {
-                return Some("soft");
-            }
-        } else {
-            over_soft_since_ms.store(0, Ordering::Relaxed);
-        }
-        None
-    }
-}
-
-impl Outbox {
-    pub fn new(info: Arc<ClientInfo>) -> Outbox {
-        Outbox {
-            info,
-            queue: Mutex::new(VecDeque::new()),
-            pending_bytes: AtomicUsize::new(0),
-            over_soft_since_ms: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            ready: Notify::new(),
-            protocol: AtomicU8::new(0),
-        }
-    }
-
-    pub fn id(&self) -> u64 {
-        self.info.id
-    }
-
-    pub fn protocol(&self) -> Protocol {
-        match self.protocol.load(Ordering::Relaxed) {
-            0 => Protocol::Resp2,
-            _ => Protocol::Resp3,
-        }
-    }
-
-    pub fn set_protocol(&self, protocol: Protocol) {
-        self.protocol
-            .store(u8::from(protocol == Protocol::Resp3), Ordering::Relaxed);
-    }
-
-    /// Bytes waiting to be written (CLIENT LIST `omem`-like figure).
-    pub fn pending_bytes(&self) -> usize {
-        self.pending_bytes.load(Ordering::Relaxed)
-    }
-
-    /// Queues one frame. Returns false when the client is (now) over its limits and is being
-    /// disconnected; the frame is dropped then.
-    /// A close counts in `stats`' `output_buffer_limit_disconnections`.
-    pub fn push(
-        &self,
-        frame: Bytes,
-        limits: BufferLimits,
-        now_ms: u64,
-        stats: &crate::stats::ServerStats,
-    ) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
-            return false;
-        }
-        let len = frame.len();
-        let total = (self.pending_bytes.fetch_add(len, Ordering::Relaxed) + len) as u64;
-        if let Some(reason) = self.over_limit(total, limits, now_ms) {
-            self.pending_bytes.fetch_sub(len, Ordering::Relaxed);
-            if self.close(reason) {
-                crate::stats::ServerStats::add(&stats.output_buffer_limit_disconnections, 1);
-            }
-            return false;
-        }
-        self.queue.lock().push_back(frame);
-        self.ready.notify_one();
-        true
-    }
-
-    fn over_limit(&self, total: u64, limits: BufferLimits, now_ms: u64) -> Option<&'static str> {
-        limits.exceeded(total, &self.over_soft_since_ms, now_ms)
-    }
-
-    /// Closes the client for `limit`; false when it was already closed.
-    fn close(&self, limit: &str) -> bool {
-        if self.closed.swap(true, Ordering::Relaxed) {
-            return false;
-        }
-        let dropped: usize = {
-            let mut queue = self.queue.lock();
-            let n = queue.iter().map(|f| f.len()).sum();
-            queue.clear();
-            queue.shrink_to_fit();
-            n
-        };
-        self.pending_bytes.fetch_sub(dropped, Ordering::Relaxed);
-        tracing::warn!(
-            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits ({limit} limit of the pubsub class).",
-            self.info.id,
-            self.info.addr
-        );
-        self.info.kill();
-        self.ready.notify_one();
-        true
-    }
-
-    /// Waits until frames may be waiting.
-    pub async fn ready(&self) {
-        self.ready.notified().await
-    }
-
-    /// Moves every queued frame to `out`; returns their size, to pass to `written` once `out`
-    /// has reached the socket.
-    pub fn drain_into(&self, out: &mut BytesMut) -> usize {
-        // Every frame is counted in `pending_bytes` before it is queued (`push`): nothing
-        // counted, nothing queued, and no lock taken (the connection asks before and after
-        // every command).
-        if self.pending_bytes.load(Ordering::Acquire) == 0 {
-            return 0;
-        }
-        let mut queue = self.queue.lock();
-        let mut n = 0;
-        for frame in queue.drain(..) {
-            n += frame.len();
-            out.extend_from_slice(&frame);
-        }
-        n
-    }
-
-    /// Records that `n` drained bytes were written.
-    pub fn written(&self, n: usize) {
-        if n > 0 {
-            self.pending_bytes.fetch_sub(n, Ordering::Relaxed);
-        }
-    }
+/// What delivering to other connections reads of the server: the subscriptions, the live
+/// config (output buffer limits, notify flags, the tracking table's size), the clock, the
+/// counters (disconnections) and the client registry (redirect targets). Built by
+/// `pubsub_handle` in state.rs; a few references, copied freely.
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub pubsub: &'a PubSub,
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub stats: &'a ServerStats,
+    pub clients: &'a ClientRegistry,
 }
 
 /// One connection's Pub/Sub state, part of its `ClientState`.
@@ -351,7 +183,7 @@ impl PubSub {
         }
         let mut subscribed = self.subscribed.write();
         if on {
-            subscribed.insert(id, client.outbox.info.clone());
+            subscribed.insert(id, client.outbox.info().clone());
         } else {
             subscribed.remove(&id);
         }
@@ -418,15 +250,9 @@ impl PubSub {
 
     /// Delivers `message` to the subscribers of `channel` (and, for global channels, of every
     /// matching pattern). Returns the number of deliveries, as PUBLISH replies.
-    pub fn publish(
-        &self,
-        state: &ServerState,
-        kind: ChannelKind,
-        channel: &[u8],
-        message: &[u8],
-    ) -> i64 {
-        let limits = BufferLimits::pubsub(state);
-        let now_ms = state.clock.now_ms();
+    pub fn publish(&self, to: Handle, kind: ChannelKind, channel: &[u8], message: &[u8]) -> i64 {
+        let limits = BufferLimits::pubsub(to.config);
+        let now_ms = to.clock.now_ms();
         let mut receivers = 0i64;
         {
             let table = self.table(kind).read();
@@ -443,7 +269,7 @@ impl PubSub {
                     ]
                 });
                 for outbox in subscribers.values() {
-                    outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
+                    outbox.push(frames.get(outbox.protocol()), limits, now_ms, to.stats);
                     receivers += 1;
                 }
             }
@@ -465,7 +291,7 @@ impl PubSub {
                 ]
             });
             for outbox in subscribers.values() {
-                outbox.push(frames.get(outbox.protocol()), limits, now_ms, &state.stats);
+                outbox.push(frames.get(outbox.protocol()), limits, now_ms, to.stats);
                 receivers += 1;
             }
         }
@@ -505,11 +331,11 @@ impl PubSub {
     }
 
     /// Pushes one MONITOR line (already a complete `+...\r\n` status frame) to every monitor.
-    pub fn feed_monitors(&self, state: &ServerState, line: Bytes) {
-        let limits = BufferLimits::pubsub(state);
-        let now_ms = state.clock.now_ms();
+    pub fn feed_monitors(&self, to: Handle, line: Bytes) {
+        let limits = BufferLimits::pubsub(to.config);
+        let now_ms = to.clock.now_ms();
         for outbox in self.monitors.read().values() {
-            outbox.push(line.clone(), limits, now_ms, &state.stats);
+            outbox.push(line.clone(), limits, now_ms, to.stats);
         }
     }
 }
@@ -558,7 +384,7 @@ impl<F: Fn() -> Vec<Reply>> Frames<F> {
 
 /// CLIENT TRACKING (default mode): remembers the keys a read-only command of a tracking client
 /// looked at, so a later change of one of them sends the client an invalidation.
-fn remember_reads(state: &ServerState, client: &ClientPubSub, spec: &CommandSpec, argv: &[Bytes]) {
+fn remember_reads(to: Handle, client: &ClientPubSub, spec: &CommandSpec, argv: &[Bytes]) {
     let Some(mode) = &client.tracking else {
         return;
     };
@@ -566,21 +392,21 @@ fn remember_reads(state: &ServerState, client: &ClientPubSub, spec: &CommandSpec
         return;
     }
     let keys = spec.keys.key_indexes(argv);
-    state.pubsub.tracking.remember(
-        state,
+    to.pubsub.tracking.remember(
+        to,
         client.outbox.id(),
         keys.iter().map(|&(_, i)| &argv[i][..]),
     );
 }
 
 /// The outbox of connection `id`, if it is still connected.
-fn outbox_of(state: &ServerState, id: u64) -> Option<Arc<Outbox>> {
-    state.clients.get(id)?.outbox.get()?.upgrade()
+fn outbox_of(clients: &ClientRegistry, id: u64) -> Option<Arc<Outbox>> {
+    clients.get(id)?.outbox.get()?.upgrade()
 }
 
 /// True if connection `id` has a subscription (Redis's CLIENT_PUBSUB flag).
-fn is_subscriber(state: &ServerState, id: u64) -> bool {
-    state.clients.get(id).is_some_and(|info| {
+fn is_subscriber(clients: &ClientRegistry, id: u64) -> bool {
+    clients.get(id).is_some_and(|info| {
         let d = info.details.lock();
         d.sub + d.psub + d.ssub > 0
     })
@@ -588,29 +414,30 @@ fn is_subscriber(state: &ServerState, id: u64) -> bool {
 
 /// Drops every subscription, the MONITOR registration and the tracking of a client (RESET,
 /// disconnect).
-pub fn forget_client(state: &ServerState, client: &mut ClientPubSub) {
+pub fn forget_client(
+    pubsub: &PubSub,
+    expiry: &crate::keyspace::expiry::ExpirySwitches,
+    client: &mut ClientPubSub,
+) {
     let id = client.outbox.id();
     if client.tracking.take().is_some() {
-        state
-            .pubsub
-            .tracking
-            .disable(&state.keyspace.tunables.expiry, id);
+        pubsub.tracking.disable(expiry, id);
     }
     for channel in client.channels.drain() {
-        state.pubsub.unsubscribe(ChannelKind::Global, &channel, id);
+        pubsub.unsubscribe(ChannelKind::Global, &channel, id);
     }
     for channel in client.shard_channels.drain() {
-        state.pubsub.unsubscribe(ChannelKind::Shard, &channel, id);
+        pubsub.unsubscribe(ChannelKind::Shard, &channel, id);
     }
     for pattern in client.patterns.drain() {
-        state.pubsub.punsubscribe(&pattern, id);
+        pubsub.punsubscribe(&pattern, id);
     }
     if std::mem::take(&mut client.monitor) {
-        state.pubsub.remove_monitor(id);
+        pubsub.remove_monitor(id);
     }
     client.frames_before_reply.clear();
     client.events.clear();
-    state.pubsub.note_subscribed(client);
+    pubsub.note_subscribed(client);
 }
 
 /// Dispatch's checks for subscribed and MONITOR clients, before a command runs: in RESP2 a
@@ -649,16 +476,12 @@ fn shown_before_running(spec: &CommandSpec) -> bool {
 }
 
 /// Dispatch's hook before a top-level command runs.
-pub fn before_command(
-    state: &ServerState,
-    client: &ClientState,
-    spec: &CommandSpec,
-    argv: &[Bytes],
-) {
+#[inline]
+pub fn before_command(to: Handle, client: &ClientState, spec: &CommandSpec, argv: &[Bytes]) {
     // Scripts carry skip_monitor but Redis shows the call itself, before what it runs.
     if shown_before_running(spec) && spec.flags & flags::ADMIN == 0 {
         monitor::feed(
-            state,
+            to,
             client.db,
             monitor::Source::Client(&client.info.addr),
             argv,
@@ -679,36 +502,37 @@ fn publish_subscription_counts(client: &ClientState) {
     details.monitor = p.monitor;
 }
 
+#[inline]
 pub fn after_command(
-    state: &ServerState,
+    to: Handle,
     client: &mut ClientState,
     spec: &CommandSpec,
     argv: &[Bytes],
     result: Result<Reply, CommandError>,
 ) -> Result<Reply, CommandError> {
     if !client.pubsub.events.is_empty() {
-        notify::publish_recorded(state, &mut client.pubsub);
+        notify::publish_recorded(to, &mut client.pubsub);
     }
     client.pubsub.outbox.set_protocol(client.protocol);
     if client.pubsub.tracking.is_some() && result.is_ok() {
-        remember_reads(state, &client.pubsub, spec, argv);
+        remember_reads(to, &client.pubsub, spec, argv);
     }
     if let Some(mode) = client.pubsub.tracking.as_mut() {
         // CLIENT CACHING applies to the next command other than a CLIENT subcommand (Redis
         // keeps the flag across its `clientCommand`).
         mode.caching &= spec.has(flags::KEEPS_CACHING);
-        if state.pubsub.tracking.take_own_write_invalidated(client.id) {
+        if to.pubsub.tracking.take_own_write_invalidated(client.id) {
             client.pubsub.hold_pushes = true;
         }
     }
     if spec.group == "pubsub" || spec.has(crate::engine::flags::CHANGES_LISTENING) {
         publish_subscription_counts(client);
-        state.pubsub.note_subscribed(&client.pubsub);
+        to.pubsub.note_subscribed(&client.pubsub);
     }
     // A blocked command is shown once, when it arrives (Redis 7), not again when served.
     if monitored(spec) && !shown_before_running(spec) && !client.blocking.retrying {
         monitor::feed(
-            state,
+            to,
             client.db,
             monitor::Source::Client(&client.info.addr),
             argv,
@@ -735,91 +559,23 @@ pub fn after_command(
     result
 }
 
-/// Dispatch's hook after a nested command (inside EXEC or a script) ran.
-pub fn after_nested(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[Bytes]) {
-    remember_reads(ctx.state, &ctx.client.pubsub, spec, argv);
+/// Dispatch's hook after a nested command (inside EXEC or a script) ran; `busy` says whether a
+/// script runs it (MONITOR shows it as `lua`).
+#[inline]
+pub fn after_nested(
+    to: Handle,
+    busy: &BusyState,
+    client: &ClientState,
+    spec: &CommandSpec,
+    argv: &[Bytes],
+) {
+    remember_reads(to, &client.pubsub, spec, argv);
     if monitored(spec) {
-        let source = if ctx.state.scripting.busy.is_running() {
+        let source = if busy.is_running() {
             monitor::Source::Lua
         } else {
-            monitor::Source::Client(&ctx.client.info.addr)
+            monitor::Source::Client(&client.info.addr)
         };
-        monitor::feed(ctx.state, ctx.client.db, source, argv);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(id: u64) -> Arc<ClientInfo> {
-        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let registry = crate::clients::ClientRegistry::default();
-        let mut info = registry.register(addr, addr, 0, 0);
-        for _ in 1..id {
-            info = registry.register(addr, addr, 0, 0);
-        }
-        info
-    }
-
-    #[test]
-    fn hard_limit_closes_and_bounds_the_queue() {
-        let stats = crate::stats::ServerStats::default();
-        let outbox = Outbox::new(info(1));
-        let limits = BufferLimits {
-            hard_bytes: 1000,
-            soft_bytes: 0,
-            soft_secs: 0,
-        };
-        let frame = Bytes::from(vec![b'x'; 300]);
-        assert!(outbox.push(frame.clone(), limits, 1, &stats));
-        assert!(outbox.push(frame.clone(), limits, 1, &stats));
-        assert!(outbox.push(frame.clone(), limits, 1, &stats));
-        assert!(!outbox.push(frame.clone(), limits, 1, &stats));
-        assert!(outbox.info.is_killed());
-        assert_eq!(outbox.pending_bytes(), 0);
-        assert!(!outbox.push(frame, limits, 1, &stats));
-        // One close, counted once however many pushes it refuses.
-        assert_eq!(
-            stats
-                .output_buffer_limit_disconnections
-                .load(Ordering::Relaxed),
-            1
-        );
-    }
-
-    #[test]
-    fn soft_limit_needs_to_last() {
-        let stats = crate::stats::ServerStats::default();
-        let outbox = Outbox::new(info(1));
-        let limits = BufferLimits {
-            hard_bytes: 0,
-            soft_bytes: 100,
-            soft_secs: 2,
-        };
-        let frame = Bytes::from(vec![b'x'; 150]);
-        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
-        assert!(outbox.push(frame.clone(), limits, 2_500, &stats));
-        assert!(outbox.push(frame.clone(), limits, 3_000, &stats));
-        assert!(!outbox.push(frame, limits, 3_001, &stats));
-    }
-
-    #[test]
-    fn soft_timer_resets_below_the_limit() {
-        let stats = crate::stats::ServerStats::default();
-        let outbox = Outbox::new(info(1));
-        let limits = BufferLimits {
-            hard_bytes: 0,
-            soft_bytes: 100,
-            soft_secs: 1,
-        };
-        let frame = Bytes::from(vec![b'x'; 150]);
-        assert!(outbox.push(frame.clone(), limits, 1_000, &stats));
-        let mut out = BytesMut::new();
-        let n = outbox.drain_into(&mut out);
-        outbox.written(n);
-        assert!(outbox.push(Bytes::from_static(b"ab"), limits, 1_500, &stats));
-        assert!(outbox.push(frame, limits, 5_000, &stats));
-        assert!(!outbox.info.is_killed());
+        monitor::feed(to, client.db, source, argv);
     }
 }

@@ -2,7 +2,6 @@
 //! `sdscatrepr`, with AUTH and HELLO credentials redacted. Lines go to the monitors' outboxes,
 //! bounded like Pub/Sub messages.
 
-use crate::state::ServerState;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::sync::atomic::Ordering;
 
@@ -16,15 +15,15 @@ pub enum Source<'a> {
 }
 
 /// Feeds one executed command to every MONITOR client, if there is any.
-pub fn feed(state: &ServerState, db: usize, source: Source, argv: &[Bytes]) {
-    if !state.pubsub.monitoring.load(Ordering::Relaxed) {
+pub fn feed(to: super::Handle, db: usize, source: Source, argv: &[Bytes]) {
+    if !to.pubsub.monitoring.load(Ordering::Relaxed) {
         return;
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let line = format_line(now.as_secs(), now.subsec_micros(), db, source, argv);
-    state.pubsub.feed_monitors(state, line);
+    to.pubsub.feed_monitors(to, line);
 }
 
 pub fn format_line(secs: u64, micros: u32, db: usize, source: Source, argv: &[Bytes]) -> Bytes {

@@ -5,8 +5,8 @@
 //! dispatch publishes them once the command has released its shard locks, so delivering to
 //! subscribers never happens under a shard lock.
 
-use super::{ChannelKind, ClientPubSub};
-use crate::state::ServerState;
+use super::{ChannelKind, ClientPubSub, Handle};
+use crate::config::Config;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -41,30 +41,26 @@ pub struct Event {
 }
 
 /// The notify-keyspace-events flags in force.
-pub fn flags(state: &ServerState) -> u32 {
-    state
-        .config
-        .hot
-        .notify_keyspace_events
-        .load(Ordering::Relaxed)
+pub fn flags(config: &Config) -> u32 {
+    config.hot.notify_keyspace_events.load(Ordering::Relaxed)
 }
 
 /// True if an event of `class` would be published at all (cheap; check before building keys).
-pub fn enabled(state: &ServerState, class: u32) -> bool {
-    let flags = flags(state);
+pub fn enabled(config: &Config, class: u32) -> bool {
+    let flags = flags(config);
     flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
 /// Records an event of the running command, if its class is enabled.
 pub fn record(
-    state: &ServerState,
+    config: &Config,
     client: &mut ClientPubSub,
     class: u32,
     event: &'static str,
     db: usize,
     key: &[u8],
 ) {
-    if enabled(state, class) {
+    if enabled(config, class) {
         client.events.push(Event {
             class,
             event,
@@ -75,31 +71,29 @@ pub fn record(
 }
 
 /// Publishes the events a command recorded. Called with no shard lock held.
-pub fn publish_recorded(state: &ServerState, client: &mut ClientPubSub) {
+pub fn publish_recorded(to: Handle, client: &mut ClientPubSub) {
     for event in std::mem::take(&mut client.events) {
-        publish(state, event.class, event.event, event.db, &event.key);
+        publish(to, event.class, event.event, event.db, &event.key);
     }
 }
 
 /// Publishes one event now (Redis's `notifyKeyspaceEvent`). The caller must hold no shard lock:
 /// use it for events raised outside commands, such as keys removed by the active expiry cycle.
-pub fn publish(state: &ServerState, class: u32, event: &str, db: usize, key: &[u8]) {
-    let flags = flags(state);
+pub fn publish(to: Handle, class: u32, event: &str, db: usize, key: &[u8]) {
+    let flags = flags(to.config);
     if flags & class == 0 {
         return;
     }
     if flags & KEYSPACE != 0 {
         let mut channel = format!("__keyspace@{db}__:").into_bytes();
         channel.extend_from_slice(key);
-        state
-            .pubsub
-            .publish(state, ChannelKind::Global, &channel, event.as_bytes());
+        to.pubsub
+            .publish(to, ChannelKind::Global, &channel, event.as_bytes());
     }
     if flags & KEYEVENT != 0 {
         let channel = format!("__keyevent@{db}__:{event}");
-        state
-            .pubsub
-            .publish(state, ChannelKind::Global, channel.as_bytes(), key);
+        to.pubsub
+            .publish(to, ChannelKind::Global, channel.as_bytes(), key);
     }
 }
 

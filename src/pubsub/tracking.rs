@@ -8,10 +8,9 @@
 //! it redirects to: a RESP3 push, or for a RESP2 subscriber the `message` frame of the
 //! `__redis__:invalidate` channel. With no client tracking, a write pays one relaxed atomic load.
 
-use super::{BufferLimits, Outbox};
+use super::{BufferLimits, Handle, Outbox};
 use crate::keyspace::expiry::ExpirySwitches;
 use crate::protocol::{Protocol, Reply};
-use crate::state::ServerState;
 use bytes::{Bytes, BytesMut};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -166,8 +165,8 @@ impl Tracking {
 
     /// Remembers that client `id` read `keys` (default mode), within tracking-table-max-keys:
     /// beyond it, other keys are invalidated and forgotten as Redis does.
-    pub fn remember<'k>(&self, state: &ServerState, id: u64, keys: impl Iterator<Item = &'k [u8]>) {
-        let max = state.config.get_i64("tracking-table-max-keys").max(0) as usize;
+    pub fn remember<'k>(&self, to: Handle, id: u64, keys: impl Iterator<Item = &'k [u8]>) {
+        let max = to.config.get_i64("tracking-table-max-keys").max(0) as usize;
         let mut evicted = Vec::new();
         {
             let mut table = self.table.lock();
@@ -193,13 +192,13 @@ impl Tracking {
             }
         }
         for (key, ids) in evicted {
-            self.send_to(state, &ids, Some(&key), None);
+            self.send_to(to, &ids, Some(&key), None);
         }
     }
 
     /// `key` changed (written, deleted, expired or evicted) by client `origin` (None: the
     /// server): tells the clients that read it and the BCAST clients whose prefix it has.
-    pub fn invalidate(&self, state: &ServerState, key: &[u8], origin: Option<u64>) {
+    pub fn invalidate(&self, to: Handle, key: &[u8], origin: Option<u64>) {
         if !self.is_active() {
             return;
         }
@@ -210,20 +209,20 @@ impl Tracking {
                 ids.push(*id);
             }
         }
-        self.send_to(state, &ids, Some(key), origin);
+        self.send_to(to, &ids, Some(key), origin);
     }
 
     /// FLUSHALL / FLUSHDB: a null invalidation to every tracking client; the table empties.
-    pub fn flush(&self, state: &ServerState) {
+    pub fn flush(&self, to: Handle) {
         if !self.is_active() {
             return;
         }
         self.table.lock().clear();
         let ids: Vec<u64> = self.trackers.read().keys().copied().collect();
-        self.send_to(state, &ids, None, None);
+        self.send_to(to, &ids, None, None);
     }
 
-    fn send_to(&self, state: &ServerState, ids: &[u64], key: Option<&[u8]>, origin: Option<u64>) {
+    fn send_to(&self, to: Handle, ids: &[u64], key: Option<&[u8]>, origin: Option<u64>) {
         let trackers: Vec<Arc<Tracker>> = {
             let all = self.trackers.read();
             ids.iter().filter_map(|id| all.get(id).cloned()).collect()
@@ -235,7 +234,7 @@ impl Tracking {
                 }
                 tracker.own_write_invalidated.store(true, Ordering::Relaxed);
             }
-            deliver(state, &tracker, key);
+            deliver(to, &tracker, key);
         }
     }
 }
@@ -247,9 +246,9 @@ fn encode(frame: Reply, protocol: Protocol) -> Bytes {
 }
 
 /// Sends one invalidation for `key` (None: everything) where the tracker's settings say.
-fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
-    let limits = BufferLimits::pubsub(state);
-    let now_ms = state.clock.now_ms();
+fn deliver(to: Handle, tracker: &Tracker, key: Option<&[u8]>) {
+    let limits = BufferLimits::pubsub(to.config);
+    let now_ms = to.clock.now_ms();
     let keys = match key {
         Some(key) => Reply::Array(vec![Reply::bulk(Bytes::copy_from_slice(key))]),
         None => Reply::Nil,
@@ -257,7 +256,7 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
     let (target, redirected) = if tracker.redirect == 0 {
         (tracker.outbox.clone(), false)
     } else {
-        match super::outbox_of(state, tracker.redirect) {
+        match super::outbox_of(to.clients, tracker.redirect) {
             Some(target) => (target, true),
             None => {
                 tracker.broken_redirect.store(true, Ordering::Relaxed);
@@ -266,12 +265,9 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
                         Reply::bulk_static("tracking-redir-broken"),
                         Reply::Int(tracker.redirect as i64),
                     ]);
-                    tracker.outbox.push(
-                        encode(frame, Protocol::Resp3),
-                        limits,
-                        now_ms,
-                        &state.stats,
-                    );
+                    tracker
+                        .outbox
+                        .push(encode(frame, Protocol::Resp3), limits, now_ms, to.stats);
                 }
                 return;
             }
@@ -280,7 +276,7 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
     let protocol = target.protocol();
     let frame = if protocol == Protocol::Resp3 {
         Reply::Push(vec![Reply::bulk_static("invalidate"), keys])
-    } else if redirected && super::is_subscriber(state, target.id()) {
+    } else if redirected && super::is_subscriber(to.clients, target.id()) {
         Reply::Push(vec![
             Reply::bulk_static("message"),
             Reply::bulk_static(INVALIDATE_CHANNEL),
@@ -290,7 +286,7 @@ fn deliver(state: &ServerState, tracker: &Tracker, key: Option<&[u8]>) {
         // RESP2 without a redirect has no way to carry a message on the same connection.
         return;
     };
-    target.push(encode(frame, protocol), limits, now_ms, &state.stats);
+    target.push(encode(frame, protocol), limits, now_ms, to.stats);
 }
 
 #[cfg(test)]

@@ -49,7 +49,16 @@ pub struct Handle<'a> {
     /// A snapshot's instant is taken in a shared section, never inside a script or transaction.
     pub gate: &'a crate::gate::Gate,
     /// The Redis Functions libraries, saved in and loaded from the file.
-    pub functions: &'a crate::scripting::functions::Functions,
+    pub functions: &'a dyn Libraries,
+}
+
+/// The Redis Functions libraries as files hold them: their code, saved as is and loaded back
+/// (the scripting engine implements it, so persistence does not depend on the Lua engine).
+pub trait Libraries: Send + Sync {
+    /// Every library's code.
+    fn library_codes(&self) -> Vec<bytes::Bytes>;
+    /// Loads one library from a file, replacing one of the same name; the library's name.
+    fn load_persisted(&self, code: &[u8]) -> Result<String, String>;
 }
 
 /// Lends a background save thread the server's parts (the server implements it, so this
@@ -987,10 +996,7 @@ pub fn loaded_access(idle_secs: Option<u64>, freq: Option<u8>, now_ms: u64) -> O
 /// Start-up: loads `<dir>/<dbfilename>` when it exists and the AOF is off. A file that does
 /// not decode stops the start with its path and the offset of the problem.
 /// Loads the Functions libraries a file held (RDB or an AOF's RDB preamble).
-pub fn load_functions(
-    functions: &crate::scripting::functions::Functions,
-    codes: &[Vec<u8>],
-) -> Result<(), String> {
+pub fn load_functions(functions: &dyn Libraries, codes: &[Vec<u8>]) -> Result<(), String> {
     for code in codes {
         functions
             .load_persisted(code)

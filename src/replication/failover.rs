@@ -18,8 +18,7 @@
 //! step. The receiving side (a replica promoting itself on PSYNC ... FAILOVER) is in
 //! `commands/server/repl_primary.rs`.
 
-use super::replica;
-use crate::state::ServerState;
+use super::{replica, Handle};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -82,7 +81,7 @@ pub struct Request {
 
 /// FAILOVER [TO host port [FORCE]] [TIMEOUT ms] after its arguments parsed: Redis's checks in
 /// Redis's order, then the write pause and waiting-for-sync. The error is the reply's text.
-pub fn start(state: &ServerState, request: Request, now_ms: u64) -> Result<(), &'static str> {
+pub fn start(state: Handle, request: Request, now_ms: u64) -> Result<(), &'static str> {
     let repl = &state.replication;
     if repl.failover.in_progress() {
         return Err("FAILOVER already in progress.");
@@ -131,7 +130,7 @@ pub fn start(state: &ServerState, request: Request, now_ms: u64) -> Result<(), &
 }
 
 /// FAILOVER ABORT.
-pub fn abort_command(state: &ServerState) -> Result<(), &'static str> {
+pub fn abort_command(state: Handle) -> Result<(), &'static str> {
     if !state.replication.failover.in_progress() {
         return Err("No failover in progress.");
     }
@@ -141,14 +140,14 @@ pub fn abort_command(state: &ServerState) -> Result<(), &'static str> {
 
 /// Whether the failover waiting for a replica has a deadline (Redis then sends no PING while
 /// writes are held).
-pub fn has_deadline(state: &ServerState) -> bool {
+pub fn has_deadline(state: Handle) -> bool {
     let failover = &state.replication.failover;
     failover.active.load(Ordering::Acquire) && failover.inner.lock().end_ms != 0
 }
 
 /// Redis's `abortFailover`: a node already demoted becomes a primary again (a new replid);
 /// writes resume.
-pub fn abort(state: &ServerState, why: &str) {
+pub fn abort(state: Handle, why: &str) {
     let failover = &state.replication.failover;
     let (phase, target) = {
         let inner = failover.inner.lock();
@@ -168,7 +167,7 @@ pub fn abort(state: &ServerState, why: &str) {
 }
 
 /// Redis's `clearFailoverState`: no failover, writes resume.
-pub fn clear(state: &ServerState) {
+pub fn clear(state: Handle) {
     let failover = &state.replication.failover;
     *failover.inner.lock() = Inner::default();
     failover.active.store(false, Ordering::Release);
@@ -178,7 +177,7 @@ pub fn clear(state: &ServerState) {
 /// Redis's `updateFailoverStatus`, on every ACK and every 100 ms while waiting for sync: the
 /// timeout (abort, or with FORCE the switchover), else the switchover once the target (or
 /// the first replica found) has acknowledged the whole stream.
-pub fn update(state: &ServerState) {
+pub fn update(state: Handle) {
     let failover = &state.replication.failover;
     if !failover.active.load(Ordering::Acquire) {
         return;
@@ -222,16 +221,16 @@ pub fn update(state: &ServerState) {
 }
 
 /// This node becomes a replica of the target; its link sends PSYNC ... FAILOVER.
-fn demote(state: &ServerState, host: &str, port: u16) {
-    match state.self_arc() {
+fn demote(state: Handle, host: &str, port: u16) {
+    match state.server.arc() {
         Some(server) => {
-            replica::replicate(&server, host, port, false);
+            replica::replicate(server, host, port, false);
         }
         None => abort(state, "the server is shutting down"),
     }
 }
 
 /// Whether the PSYNC this node's link sends now carries FAILOVER.
-pub fn psync_asks_failover(state: &ServerState) -> bool {
+pub fn psync_asks_failover(state: Handle) -> bool {
     state.replication.failover.phase() == Phase::InProgress
 }

@@ -9,9 +9,83 @@ pub mod failover;
 pub mod primary;
 pub mod replica;
 
+use crate::engine::ClientState;
+use crate::protocol::Reply;
+use bytes::Bytes;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// What replication reads and changes of the server (built by `replication_handle` in
+/// state.rs): the role, ids and stream; the live config; the clock; the AOF (expired keys kept
+/// for logging); the pause (FAILOVER's write pause); the client registry (the primary's
+/// client, WAIT); the keyspace, the gate, the script BUSY state and the RDB bookkeeping (a
+/// snapshot's instant, a full resync's load); the Functions libraries; the shutdown signal;
+/// and the server, for what replication calls back into (`Host`).
+#[derive(Clone, Copy)]
+pub struct Handle<'a> {
+    pub replication: &'a Replication,
+    pub config: &'a crate::config::Config,
+    pub clock: &'a crate::clock::Clock,
+    pub aof: &'a crate::aof::Aof,
+    pub pause: &'a crate::pause::ClientPause,
+    pub clients: &'a crate::clients::ClientRegistry,
+    pub keyspace: &'a crate::keyspace::Keyspace,
+    pub gate: &'a crate::gate::Gate,
+    pub busy: &'a crate::scripting::busy::BusyState,
+    pub rdb: &'a crate::rdb::RdbState,
+    pub functions: &'a dyn crate::rdb::Libraries,
+    pub shutdown: &'a tokio::sync::watch::Sender<bool>,
+    pub server: &'a dyn Host,
+}
+
+/// A replica's wait for its turn under CLIENT PAUSE; the turn is kept until the command ran.
+pub type PauseWait<'a, 'b> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<crate::pause::Turn<'a>>> + Send + 'b>,
+>;
+
+/// The server as replication calls back into it (implemented in state.rs, so this module
+/// depends neither on the server's state nor on dispatch): tasks and threads that outlive a
+/// command hold it as an `Arc`; the link task is spawned by the server as `replica::run` for
+/// its own type, so the stream's commands run without dynamic calls.
+pub trait Host: crate::rdb::Host + crate::aof::Host + 'static {
+    fn replication_handle(&self) -> Handle<'_>;
+    /// The server's own `Arc` (None before it runs).
+    fn arc(&self) -> Option<Arc<dyn Host>>;
+    /// The TCP port this node listens on (REPLCONF listening-port).
+    fn tcp_port(&self) -> u16;
+    /// Spawns the link task to a primary (`replica::run`).
+    fn spawn_link(
+        self: Arc<Self>,
+        generation: u64,
+        host: String,
+        port: u16,
+    ) -> tokio::task::AbortHandle;
+    /// Runs one command as `client` now (dispatch's `execute`).
+    fn execute(&self, client: &mut ClientState, argv: &[Bytes]) -> Reply;
+    /// One attempt at a command (dispatch's `try_execute`): its reply, or what it waits for.
+    fn try_execute(
+        &self,
+        client: &mut ClientState,
+        argv: &[Bytes],
+    ) -> Result<Reply, crate::gate::Wait>;
+    /// Waits while CLIENT PAUSE holds this request (`engine::client_pause::wait_unpaused`).
+    /// Asked only while a pause may be engaged (`ClientPause::maybe_engaged`), so the boxed
+    /// wait costs nothing otherwise.
+    fn wait_unpaused<'a: 'b, 'b>(
+        &'a self,
+        client: &'b ClientState,
+        argv: &'b [Bytes],
+    ) -> PauseWait<'a, 'b>;
+    /// Enters the gate's exclusive section as client `client_id`, waiting on this thread
+    /// behind scripts and other commands.
+    fn exclusive_section(&self, client_id: u64) -> crate::gate::Pass<'_>;
+    /// Answers every client blocked on keys with `text` (a replica's writes come from its
+    /// primary only).
+    fn unblock_all(&self, text: &'static str) -> usize;
+    /// Answers the blocked client `id` with `reply` (WAIT); false if it was not blocked.
+    fn complete_blocked(&self, id: u64, reply: Reply) -> bool;
+}
 
 /// What this node is: a primary, or a replica of `host:port`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,8 +21,10 @@
 //! backlog's TTL, WAIT timeouts).
 
 use super::backlog::Feed;
+use super::{Handle, Host, Replication};
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::protocol::Reply;
-use crate::state::ServerState;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -122,7 +124,7 @@ impl Primary {
         self.alone_since_ms.store(0, Ordering::Relaxed);
     }
 
-    pub fn remove_link(&self, state: &ServerState, client_id: u64) {
+    pub fn remove_link(&self, state: Handle, client_id: u64) {
         let mut links = self.links.lock();
         links.retain(|l| l.client_id != client_id);
         if links.is_empty() {
@@ -185,7 +187,7 @@ impl Primary {
 
     /// A replica's ACK arrived: WAITs it satisfies are answered, and a FAILOVER waiting for a
     /// replica to catch up looks again.
-    pub fn acks_changed(&self, state: &ServerState) {
+    pub fn acks_changed(&self, state: Handle) {
         super::failover::update(state);
         let mut waits = self.waits.lock();
         if waits.is_empty() {
@@ -196,18 +198,18 @@ impl Primary {
             let count = self.acked(w.target);
             if count >= w.numreplicas
                 && state
-                    .blocking
-                    .complete(state, w.client_id, Reply::Int(count as i64))
+                    .server
+                    .complete_blocked(w.client_id, Reply::Int(count as i64))
             {
                 return false;
             }
-            keep_waiting(state, w, now)
+            keep_waiting(state.clients, w, now)
         });
     }
 
     /// Lays an ack request into the stream for every replica; not while clients are paused
     /// (it would move the offset a FAILOVER waits for), as Redis.
-    fn request_acks(&self, state: &ServerState) {
+    fn request_acks(&self, state: Handle) {
         if state.pause.freezes_keys(state.clock.now_ms()) {
             return;
         }
@@ -220,8 +222,8 @@ impl Primary {
 
 /// A WAIT entry stays until answered; one whose client is gone or no longer blocked (CLIENT
 /// UNBLOCK answered it) is dropped (after a second: it may not have parked yet).
-fn keep_waiting(state: &ServerState, w: &Waiting, now_ms: u64) -> bool {
-    match state.clients.get(w.client_id) {
+fn keep_waiting(clients: &crate::clients::ClientRegistry, w: &Waiting, now_ms: u64) -> bool {
+    match clients.get(w.client_id) {
         None => false,
         Some(info) => info.details.lock().blocked || now_ms.saturating_sub(w.since_ms) < 1000,
     }
@@ -229,25 +231,27 @@ fn keep_waiting(state: &ServerState, w: &Waiting, now_ms: u64) -> bool {
 
 /// Redis's NOREPLICAS refusal: with `min-replicas-to-write` > 0, a primary refuses writes
 /// unless that many replicas are online with a lag of at most `min-replicas-max-lag`.
-pub fn write_refusal(state: &ServerState) -> Option<crate::error::CommandError> {
+pub fn write_refusal(
+    replication: &Replication,
+    config: &Config,
+    clock: &Clock,
+) -> Option<crate::error::CommandError> {
     // Read by every write: the hot copy, not the option table.
-    let min = state
-        .config
+    let min = config
         .hot
         .min_replicas_to_write
         .load(std::sync::atomic::Ordering::Relaxed);
-    if min <= 0 || state.replication.is_replica() {
+    if min <= 0 || replication.is_replica() {
         return None;
     }
-    let max_lag = state.config.get_i64("min-replicas-max-lag");
+    let max_lag = config.get_i64("min-replicas-max-lag");
     if max_lag <= 0 {
         // Redis: a max lag of 0 turns the check off.
         return None;
     }
-    let good = state
-        .replication
+    let good = replication
         .primary
-        .good_replicas(state.clock.now_ms(), max_lag as u64);
+        .good_replicas(clock.now_ms(), max_lag as u64);
     if good < min as usize {
         return Some(crate::error::CommandError::Other(
             "NOREPLICAS Not enough good replicas to write.".into(),
@@ -256,63 +260,39 @@ pub fn write_refusal(state: &ServerState) -> Option<crate::error::CommandError> 
     None
 }
 
-/// WAIT numreplicas timeout: answers at once when enough replicas acknowledged the stream up
-/// to this client's last write (or none is asked for), else blocks until they do or the timeout passes (the count
-/// then is the reply), asking every replica for an ACK.
-pub fn wait(
-    ctx: &mut crate::engine::Ctx<'_>,
-    numreplicas: i64,
-    deadline_ms: Option<u64>,
-) -> crate::engine::CommandResult {
-    let state = ctx.state;
-    let primary = &state.replication.primary;
-    let target = ctx.client.repl.woff;
-    let count = primary.acked(target);
-    if numreplicas <= 0 || count as i64 >= numreplicas || !crate::engine::blocking::may_block(ctx) {
-        return Ok(Reply::Int(count as i64));
-    }
-    let Some(server) = state.self_arc() else {
-        return Ok(Reply::Int(count as i64));
-    };
-    primary.waits.lock().push(Waiting {
-        client_id: ctx.client.id,
-        target,
-        numreplicas: numreplicas as usize,
-        since_ms: ctx.now_ms,
-    });
-    primary.request_acks(state);
-    if let Some(deadline) = deadline_ms {
-        let id = ctx.client.id;
-        let sleep_ms = deadline.saturating_sub(ctx.now_ms);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
-            let primary = &server.replication.primary;
-            let mut waits = primary.waits.lock();
-            if let Some(at) = waits.iter().position(|w| w.client_id == id) {
-                let w = waits.swap_remove(at);
-                let count = primary.acked(w.target);
-                drop(waits);
-                server
-                    .blocking
-                    .complete(&server, id, Reply::Int(count as i64));
-            }
+impl Primary {
+    /// WAIT blocks: its client waits for `numreplicas` replicas to acknowledge the stream up to
+    /// `target`, answered by `acks_changed`; every replica is asked for an ACK.
+    pub fn add_wait(
+        &self,
+        state: Handle,
+        client_id: u64,
+        target: u64,
+        numreplicas: usize,
+        since_ms: u64,
+    ) {
+        self.waits.lock().push(Waiting {
+            client_id,
+            target,
+            numreplicas,
+            since_ms,
         });
+        self.request_acks(state);
     }
-    crate::engine::blocking::block_on(
-        ctx,
-        crate::engine::blocking::BlockRequest {
-            keys: Vec::new(),
-            wants: "",
-            deadline_ms: None,
-            timeout_reply: Reply::Int(count as i64),
-            rerun: None,
-            on_any_change: false,
-        },
-    )
+
+    /// A WAIT's timeout: its entry leaves; the count of replicas that acknowledged its target
+    /// (None when it was answered already).
+    pub fn end_wait(&self, client_id: u64) -> Option<usize> {
+        let mut waits = self.waits.lock();
+        let at = waits.iter().position(|w| w.client_id == client_id)?;
+        let w = waits.swap_remove(at);
+        drop(waits);
+        Some(self.acked(w.target))
+    }
 }
 
 /// INFO replication for a primary.
-pub fn info_fields(state: &ServerState) -> Vec<(String, String)> {
+pub fn info_fields(state: Handle) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let links = state.replication.primary.links();
     out.push(("connected_slaves".into(), links.len().to_string()));
@@ -334,7 +314,7 @@ pub fn info_fields(state: &ServerState) -> Vec<(String, String)> {
 }
 
 /// ROLE's reply for a primary: offset and `[ip, port, acked offset]` per online replica.
-pub fn role_reply(state: &ServerState) -> Reply {
+pub fn role_reply(state: Handle) -> Reply {
     let replicas = state
         .replication
         .primary
@@ -364,7 +344,7 @@ pub fn role_reply(state: &ServerState) -> Reply {
 /// PSYNC's decision: a partial resync when the replica's history is ours and the backlog holds
 /// its next byte (it is then registered as a reader at once, so nothing is trimmed meanwhile),
 /// else a full sync. Creates the backlog when the first replica arrives.
-pub fn psync(state: &ServerState, client_id: u64, replid: &[u8], offset: &[u8]) -> Handoff {
+pub fn psync(state: Handle, client_id: u64, replid: &[u8], offset: &[u8]) -> Handoff {
     let feed = &state.replication.feed;
     let primary = &state.replication.primary;
     let next = std::str::from_utf8(offset)
@@ -399,14 +379,14 @@ pub fn psync(state: &ServerState, client_id: u64, replid: &[u8], offset: &[u8]) 
 /// Creates the backlog of a replica after it synchronized with its primary (Redis 7 keeps
 /// one on every replica, fed from its primary's stream: its own replicas resync from it, and
 /// so does anyone after a promotion).
-pub fn activate_replica_backlog(state: &ServerState) {
+pub fn activate_replica_backlog(state: Handle) {
     let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
     state.replication.feed.activate(size);
     state.aof.update_expired_keys_logged();
 }
 
 /// Creates the backlog if none exists (the first replica) and starts the cron.
-pub fn ensure_backlog(state: &ServerState) {
+pub fn ensure_backlog(state: Handle) {
     let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
     let feed = &state.replication.feed;
     // A replica is arriving: the TTL of a backlog left alone starts again when it goes.
@@ -433,7 +413,7 @@ pub fn ensure_backlog(state: &ServerState) {
             state.replication.ids().replid2
         );
     }
-    if let Some(server) = state.self_arc() {
+    if let Some(server) = state.server.arc() {
         if !state
             .replication
             .primary
@@ -457,14 +437,15 @@ pub struct SyncStart {
 /// replid/offset; `done` the outcome (and the file's length, disk-based). The channel closes at
 /// the end.
 pub fn start_full_sync(
-    state: Arc<ServerState>,
+    server: Arc<dyn Host>,
     client_id: u64,
     diskless: bool,
     started: tokio::sync::oneshot::Sender<SyncStart>,
     chunks: tokio::sync::mpsc::Sender<Vec<u8>>,
     done: tokio::sync::oneshot::Sender<Result<u64, String>>,
 ) {
-    state
+    server
+        .replication_handle()
         .replication
         .primary
         .sync_full
@@ -472,9 +453,10 @@ pub fn start_full_sync(
     let spawned = std::thread::Builder::new()
         .name("repl-rdb".into())
         .spawn(move || {
+            let state = server.replication_handle();
             let primary = &state.replication.primary;
             primary.syncs_running.fetch_add(1, Ordering::Relaxed);
-            full_sync_thread(&state, client_id, diskless, started, chunks, done);
+            full_sync_thread(state, client_id, diskless, started, chunks, done);
             primary.syncs_running.fetch_sub(1, Ordering::Relaxed);
         });
     if spawned.is_err() {
@@ -483,7 +465,7 @@ pub fn start_full_sync(
 }
 
 fn full_sync_thread(
-    state: &ServerState,
+    state: Handle,
     client_id: u64,
     diskless: bool,
     started: tokio::sync::oneshot::Sender<SyncStart>,
@@ -500,7 +482,7 @@ fn full_sync_thread(
         // The instant falls in a shared section: never inside a script or transaction.
         let _section = state.gate.shared_blocking();
         crate::rdb::snapshot_with(
-            &state.keyspace,
+            state.keyspace,
             state.clock.now_ms(),
             &state.rdb.flush_epoch,
             || {
@@ -539,20 +521,20 @@ fn full_sync_thread(
             tx: chunks,
             buf: Vec::with_capacity(CHUNK_BYTES),
         };
-        let result = crate::rdb::write_to(&state.rdb_handle(), snap, sink, &aux)
+        let result = crate::rdb::write_to(&state.server.rdb_handle(), snap, sink, &aux)
             .map(|(_, len)| len)
             .map_err(|e| e.to_string());
         let _ = done.send(result);
         return;
     }
-    let dir = crate::rdb::dump_path(&state.config)
+    let dir = crate::rdb::dump_path(state.config)
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| std::path::PathBuf::from("."));
     let path = dir.join(format!("temp-repl-{}-{client_id}.rdb", std::process::id()));
     let written = std::fs::File::create(&path).and_then(|file| {
         let (sink, len) = crate::rdb::write_to(
-            &state.rdb_handle(),
+            &state.server.rdb_handle(),
             snap,
             std::io::BufWriter::with_capacity(1 << 20, file),
             &aux,
@@ -611,8 +593,8 @@ impl std::io::Write for ChunkSink {
 }
 
 /// The replica class of `client-output-buffer-limit`: (hard, soft, soft seconds).
-pub fn replica_buffer_limits(state: &ServerState) -> crate::pubsub::BufferLimits {
-    let text = state.config.get("client-output-buffer-limit");
+pub fn replica_buffer_limits(config: &Config) -> crate::pubsub::BufferLimits {
+    let text = config.get("client-output-buffer-limit");
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut limits = crate::pubsub::BufferLimits {
         hard_bytes: 256 << 20,
@@ -633,7 +615,8 @@ pub fn replica_buffer_limits(state: &ServerState) -> crate::pubsub::BufferLimits
 /// `repl-ping-replica-period` seconds while replicas are connected, WAIT entries whose client
 /// went away dropped, and the backlog freed `repl-backlog-ttl` seconds after the last replica
 /// left (with a new replication id, as Redis, so nobody resyncs partially from a gap).
-async fn cron(state: Arc<ServerState>) {
+async fn cron(server: Arc<dyn Host>) {
+    let state = server.replication_handle();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut last_ping_ms = state.clock.now_ms();
     let mut shutdown = state.shutdown.subscribe();
@@ -651,14 +634,14 @@ async fn cron(state: Arc<ServerState>) {
         if top && primary.count() > 0 && now.saturating_sub(last_ping_ms) >= period_ms {
             // Not while a FAILOVER with a timeout holds writes (Redis's check): a PING would
             // move the offset its replica must reach.
-            if !(super::failover::has_deadline(&state) && state.pause.freezes_keys(now)) {
+            if !(super::failover::has_deadline(state) && state.pause.freezes_keys(now)) {
                 feed.append_command(&[b"PING"]);
             }
             last_ping_ms = now;
         }
         {
             let mut waits = primary.waits.lock();
-            waits.retain(|w| keep_waiting(&state, w, now));
+            waits.retain(|w| keep_waiting(state.clients, w, now));
         }
         let size = state.config.get_i64("repl-backlog-size").max(1) as usize;
         if feed.is_active() && feed.info().size != size {
@@ -701,7 +684,7 @@ async fn cron(state: Arc<ServerState>) {
                 "Replication backlog freed after {ttl_secs} seconds without connected replicas."
             );
         }
-        super::failover::update(&state);
+        super::failover::update(state);
     }
 }
 
@@ -710,6 +693,7 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::config::Config;
+    use crate::state::ServerState;
     use bytes::Bytes;
 
     fn write(state: &ServerState, key: &str) {
@@ -739,35 +723,45 @@ mod tests {
         // replid: no past history is valid).
         let before = repl.ids();
         assert!(!is_continue(&psync(
-            &state,
+            state.replication_handle(),
             1,
             before.replid.as_bytes(),
             b"1"
         )));
-        ensure_backlog(&state);
+        ensure_backlog(state.replication_handle());
         let ids = repl.ids();
         assert_ne!(ids.replid, before.replid);
         write(&state, "a");
         let after_a = repl.offset();
         assert!(after_a > 0);
-        let h = psync(&state, 2, ids.replid.as_bytes(), b"1");
+        let h = psync(state.replication_handle(), 2, ids.replid.as_bytes(), b"1");
         assert!(is_continue(&h), "the whole history is in the backlog");
         let h = psync(
-            &state,
+            state.replication_handle(),
             3,
             ids.replid.as_bytes(),
             (after_a + 1).to_string().as_bytes(),
         );
         assert!(is_continue(&h), "nothing to send yet is fine");
         let h = psync(
-            &state,
+            state.replication_handle(),
             4,
             ids.replid.as_bytes(),
             (after_a + 2).to_string().as_bytes(),
         );
         assert!(!is_continue(&h), "an offset beyond ours");
-        assert!(!is_continue(&psync(&state, 5, b"?", b"-1")));
-        assert!(!is_continue(&psync(&state, 6, b"0123", b"1")));
+        assert!(!is_continue(&psync(
+            state.replication_handle(),
+            5,
+            b"?",
+            b"-1"
+        )));
+        assert!(!is_continue(&psync(
+            state.replication_handle(),
+            6,
+            b"0123",
+            b"1"
+        )));
         // A new history (a promotion): the old id still continues up to where they split.
         repl.shift_replid(7);
         write(&state, "b");
@@ -776,20 +770,20 @@ mod tests {
         assert_eq!(new.second_replid_offset, after_a as i64 + 1);
         let at_switch = (after_a + 1).to_string();
         assert!(is_continue(&psync(
-            &state,
+            state.replication_handle(),
             7,
             ids.replid.as_bytes(),
             at_switch.as_bytes()
         )));
         let past = (repl.offset() + 1).to_string();
         assert!(!is_continue(&psync(
-            &state,
+            state.replication_handle(),
             8,
             ids.replid.as_bytes(),
             past.as_bytes()
         )));
         assert!(is_continue(&psync(
-            &state,
+            state.replication_handle(),
             9,
             new.replid.as_bytes(),
             past.as_bytes()

@@ -29,10 +29,10 @@
 //! +CONTINUE under a new replid disconnects them too, so they learn it; a dropped link or a
 //! partial resync keeps them.
 
-use super::{Ids, Role};
+use super::{Handle, Host, Ids, Replication, Role};
+use crate::config::Config;
+use crate::engine::ClientState;
 use crate::protocol::request::{Limits, Request, RequestDecoder};
-use crate::state::ServerState;
-use crate::{engine::dispatch, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -158,15 +158,15 @@ impl Link {
 
 /// Why this node cannot replicate as configured, if it cannot: the link is plaintext TCP, so
 /// `tls-replication yes` would never reach a primary that expects TLS.
-pub fn unsupported(state: &ServerState) -> Option<&'static str> {
-    state
-        .config
+pub fn unsupported(config: &Config) -> Option<&'static str> {
+    config
         .get_bool("tls-replication")
         .then_some("'tls-replication yes' is not supported: the link to a primary is plaintext TCP")
 }
 
 /// REPLICAOF host port: (re)starts the link. False when already a replica of that primary.
-pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bool) -> bool {
+pub fn replicate(server: Arc<dyn Host>, host: &str, port: u16, at_startup: bool) -> bool {
+    let state = server.replication_handle();
     let repl = &state.replication;
     let was_primary = match repl.role() {
         Role::Replica { host: h, port: p } if h.eq_ignore_ascii_case(host) && p == port => {
@@ -212,19 +212,20 @@ pub fn replicate(state: &Arc<ServerState>, host: &str, port: u16, at_startup: bo
         .set_replica_keeps_expired(true);
     set_config(state, &[host.to_string(), port.to_string()]);
     // A blocked pop served by the primary's writes would change this replica's data.
-    state.blocking.unblock_all(
-        state,
+    state.server.unblock_all(
         "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
     );
     tracing::info!("Connecting to MASTER {host}:{port}");
-    let task = tokio::spawn(run(state.clone(), generation, host.to_string(), port));
-    repl.link.inner.lock().task = Some(task.abort_handle());
+    let task = server
+        .clone()
+        .spawn_link(generation, host.to_string(), port);
+    repl.link.inner.lock().task = Some(task);
     true
 }
 
 /// REPLICAOF NO ONE: stops the link and promotes this node (a new replication id; the old one
 /// stays valid as replid2 up to the current offset).
-pub fn promote(state: &ServerState) {
+pub fn promote(state: Handle) {
     let repl = &state.replication;
     if !repl.is_replica() {
         return;
@@ -256,7 +257,7 @@ pub fn promote(state: &ServerState) {
     tracing::info!("MASTER MODE enabled");
 }
 
-fn set_config(state: &ServerState, args: &[String]) {
+fn set_config(state: Handle, args: &[String]) {
     if let Some(spec) = crate::config::find_option("replicaof") {
         if let Err(e) = state.config.set(spec, args) {
             tracing::warn!("replicaof not recorded in the configuration: {e}");
@@ -266,7 +267,7 @@ fn set_config(state: &ServerState, args: &[String]) {
 
 /// ROLE's reply fields of a replica: host, port, link state, offset (-1 while the link is not
 /// up, as Redis's `server.master ? reploff : -1`).
-pub fn role_fields(state: &ServerState) -> Option<(String, u16, &'static str, i64)> {
+pub fn role_fields(state: Handle) -> Option<(String, u16, &'static str, i64)> {
     match state.replication.role() {
         Role::Replica { host, port } => {
             let status = state.replication.link.status();
@@ -282,7 +283,7 @@ pub fn role_fields(state: &ServerState) -> Option<(String, u16, &'static str, i6
 }
 
 /// INFO replication's replica fields, from `role` to `replica_announced` (Redis 7.0's order).
-pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
+pub fn info_fields(state: Handle) -> Vec<(&'static str, String)> {
     let Role::Replica { host, port } = state.replication.role() else {
         return vec![("role", "master".into())];
     };
@@ -342,17 +343,19 @@ pub fn info_fields(state: &ServerState) -> Vec<(&'static str, String)> {
 /// Redis's READONLY and MASTERDOWN refusals of `processCommand` on a replica, for a command
 /// that writes (`writes`) or may not run on stale data (`denies_stale`), from a client that is
 /// not the primary's.
-pub fn refusal(state: &ServerState, writes: bool, denies_stale: bool) -> Option<&'static str> {
-    if !state.replication.is_replica() {
+pub fn refusal(
+    replication: &Replication,
+    config: &Config,
+    writes: bool,
+    denies_stale: bool,
+) -> Option<&'static str> {
+    if !replication.is_replica() {
         return None;
     }
-    if writes && state.config.get_bool("replica-read-only") {
+    if writes && config.get_bool("replica-read-only") {
         return Some("READONLY You can't write against a read only replica.");
     }
-    if denies_stale
-        && !state.replication.link.is_up()
-        && !state.config.get_bool("replica-serve-stale-data")
-    {
+    if denies_stale && !replication.link.is_up() && !config.get_bool("replica-serve-stale-data") {
         return Some(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );
@@ -364,12 +367,12 @@ pub fn refusal(state: &ServerState, writes: bool, denies_stale: bool) -> Option<
 /// them, and they go into the backlog as received, for this node's own replicas (Redis's
 /// `replicationFeedStreamFromMasterStream`). The primary's client's database is noted with
 /// them. Run under `apply_lock` when a command changed the data.
-fn applied(state: &ServerState, client: &ClientState, bytes: &mut BytesMut) {
+fn applied(replication: &Replication, client: &ClientState, bytes: &mut BytesMut) {
     if !bytes.is_empty() {
-        state.replication.feed.append_raw(bytes);
+        replication.feed.append_raw(bytes);
         bytes.clear();
     }
-    state.replication.set_stream_db(client.db);
+    replication.set_stream_db(client.db);
 }
 
 /// Room made in the read buffer before each read.
@@ -377,13 +380,15 @@ const READ_CHUNK_BYTES: usize = 64 * 1024;
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-async fn run(state: Arc<ServerState>, generation: u64, host: String, port: u16) {
+/// The link task of one generation (spawned by the server through `Host::spawn_link`).
+pub async fn run<S: Host>(server: Arc<S>, generation: u64, host: String, port: u16) {
+    let state = server.replication_handle();
     let mut backoff = BACKOFF_FIRST;
     loop {
         if !state.replication.link.current(generation) {
             return;
         }
-        let outcome = session(&state, generation, &host, port).await;
+        let outcome = session(&server, generation, &host, port).await;
         let now = state.clock.now_ms();
         if !state
             .replication
@@ -416,13 +421,13 @@ enum Fail {
 /// The primary's client while it runs commands of the stream; unregistered when the session
 /// ends (also when the task is aborted).
 struct PrimaryClient<'a> {
-    state: &'a ServerState,
+    clients: &'a crate::clients::ClientRegistry,
     client: ClientState,
 }
 
 impl Drop for PrimaryClient<'_> {
     fn drop(&mut self) {
-        self.state.clients.unregister(self.client.id);
+        self.clients.unregister(self.client.id);
     }
 }
 
@@ -479,16 +484,17 @@ impl Conn {
     }
 }
 
-async fn session(
-    state: &Arc<ServerState>,
+async fn session<S: Host>(
+    server: &Arc<S>,
     generation: u64,
     host: &str,
     port: u16,
 ) -> Result<(), Fail> {
+    let state = server.replication_handle();
     let link = &state.replication.link;
     let early = Fail::Early;
     let timeout = Duration::from_secs(state.config.get_i64("repl-timeout").max(1) as u64);
-    if let Some(why) = unsupported(state) {
+    if let Some(why) = unsupported(state.config) {
         // Set at runtime (CONFIG SET) after the link started: no plaintext link instead.
         return Err(early(why.to_string()));
     }
@@ -561,7 +567,7 @@ async fn session(
                 replid2: "0".repeat(40),
                 second_replid_offset: -1,
             };
-            full_sync(state, generation, &mut conn, from, off)
+            full_sync(server, generation, &mut conn, from, off)
                 .await
                 .map_err(early)?;
             if !link.current(generation) {
@@ -619,13 +625,16 @@ async fn session(
     // The database the stream is in: the RDB's repl-stream-db after a full sync, the previous
     // link's after a partial one.
     client.db = state.replication.stream_db();
-    let mut primary = PrimaryClient { state, client };
-    apply_stream(state, generation, &mut conn, &mut primary.client)
+    let mut primary = PrimaryClient {
+        clients: state.clients,
+        client,
+    };
+    apply_stream(&**server, generation, &mut conn, &mut primary.client)
         .await
         .map_err(Fail::AfterSync)
 }
 
-async fn handshake(state: &ServerState, conn: &mut Conn) -> Result<(), String> {
+async fn handshake(state: Handle<'_>, conn: &mut Conn) -> Result<(), String> {
     conn.send(&[b"PING"]).await?;
     let pong = conn.line().await?;
     // Redis accepts +PONG or an authentication error here (AUTH comes next).
@@ -654,7 +663,7 @@ async fn handshake(state: &ServerState, conn: &mut Conn) -> Result<(), String> {
     let port = if announced != 0 {
         announced
     } else {
-        i64::from(state.listeners.tcp_port())
+        i64::from(state.server.tcp_port())
     };
     conn.send(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
         .await?;
@@ -685,13 +694,14 @@ async fn handshake(state: &ServerState, conn: &mut Conn) -> Result<(), String> {
 }
 
 /// Receives the RDB of a full resync into `dbfilename` and loads it in place of the data set.
-async fn full_sync(
-    state: &Arc<ServerState>,
+async fn full_sync<S: Host>(
+    server: &Arc<S>,
     generation: u64,
     conn: &mut Conn,
     from: Ids,
     offset: u64,
 ) -> Result<(), String> {
+    let state = server.replication_handle();
     let header = conn.line().await?;
     let Some(spec) = header.strip_prefix('$') else {
         return Err(format!(
@@ -742,9 +752,9 @@ async fn full_sync(
         return Ok(());
     }
     tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-    let loader = state.clone();
+    let loader = server.clone();
     let mut loading =
-        tokio::task::spawn_blocking(move || load(&loader, generation, &temp, from, offset));
+        tokio::task::spawn_blocking(move || load(&*loader, generation, &temp, from, offset));
     // A newline a second while loading refreshes the primary's view of this replica (Redis
     // counts it as an ACK), so a long load does not time the link out.
     let mut keepalive = tokio::time::interval(Duration::from_secs(1));
@@ -759,7 +769,7 @@ async fn full_sync(
     loaded.map_err(|e| format!("loading the RDB failed: {e}"))??;
     if state.aof.is_on() {
         // The AOF logged the flush, not the keys loaded: a rewrite makes it whole again.
-        if let Err(e) = crate::aof::rewrite::start(state) {
+        if let Err(e) = crate::aof::rewrite::start(server.clone()) {
             tracing::warn!("AOF rewrite after the MASTER synchronization not started: {e}");
         }
     }
@@ -768,7 +778,7 @@ async fn full_sync(
 
 /// Copies the RDB payload into `path`: `total` bytes, or up to the EOF mark.
 async fn receive(
-    state: &ServerState,
+    state: Handle<'_>,
     conn: &mut Conn,
     path: &std::path::Path,
     total: Option<u64>,
@@ -831,34 +841,27 @@ async fn receive(
 /// file renamed to `dbfilename` (after the flush, whose save would replace it), then loaded;
 /// then the primary's replid and offset (`from`, `offset`) become this node's, with a new
 /// backlog. This node's own replicas are disconnected first: they resync from the new data.
-fn load(
-    state: &ServerState,
+fn load<S: Host>(
+    server: &S,
     generation: u64,
     temp: &std::path::Path,
     from: Ids,
     offset: u64,
 ) -> Result<(), String> {
+    let state = server.replication_handle();
     let addr = "127.0.0.1:0".parse().expect("literal address");
     let info = state.clients.register(addr, addr, -1, state.clock.now_ms());
     let mut client = ClientState::new(info);
     client.master = true;
     client.must_obey = true;
-    let mut loader = PrimaryClient { state, client };
+    let mut loader = PrimaryClient {
+        clients: state.clients,
+        client,
+    };
     // No snapshot of this node is taken for a replica of its own until the new data and its
     // offset are in place.
     let _applying = state.replication.apply_lock.lock();
-    let _pass = loop {
-        match state
-            .gate
-            .admit(state, loader.client.id, true, &state.scripting.busy)
-        {
-            Ok(crate::gate::Pass::Busy) | Err(crate::gate::Wait::Turn) => {
-                std::thread::sleep(Duration::from_millis(1))
-            }
-            Ok(pass) => break pass,
-            Err(_) => std::thread::yield_now(),
-        }
-    };
+    let _pass = server.exclusive_section(loader.client.id);
     if !state.replication.link.current(generation) {
         // REPLICAOF changed meanwhile: this transfer is no longer wanted.
         let _ = std::fs::remove_file(temp);
@@ -876,7 +879,7 @@ fn load(
         ],
     ];
     for argv in flushes {
-        let reply = dispatch::execute(state, &mut loader.client, argv);
+        let reply = server.execute(&mut loader.client, argv);
         if let crate::protocol::Reply::Error(text) = reply {
             let _ = std::fs::remove_file(temp);
             return Err(format!(
@@ -885,7 +888,7 @@ fn load(
             ));
         }
     }
-    let path = crate::rdb::dump_path(&state.config);
+    let path = crate::rdb::dump_path(state.config);
     if let Err(e) = std::fs::rename(temp, &path) {
         let _ = std::fs::remove_file(temp);
         return Err(format!(
@@ -897,14 +900,14 @@ fn load(
     let (file, len) =
         crate::rdb::open_for_load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let stats = crate::rdb::load_stream(
-        &state.keyspace,
-        &state.config,
+        state.keyspace,
+        state.config,
         file,
         len,
         state.clock.now_ms(),
     )
     .map_err(|e| format!("Failed trying to load the MASTER synchronization DB from disk: {e}"))?;
-    crate::rdb::load_functions(&state.scripting.functions, &stats.functions)?;
+    crate::rdb::load_functions(state.functions, &stats.functions)?;
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
         stats.keys_loaded,
@@ -920,12 +923,13 @@ fn load(
 }
 
 /// Applies the command stream until the link drops (Err) or this generation ends (Ok).
-async fn apply_stream(
-    state: &ServerState,
+async fn apply_stream<S: Host>(
+    server: &S,
     generation: u64,
     conn: &mut Conn,
     client: &mut ClientState,
 ) -> Result<(), String> {
+    let state = server.replication_handle();
     let link = &state.replication.link;
     let limits = Limits {
         bulk_bytes_max: i64::MAX,
@@ -966,13 +970,13 @@ async fn apply_stream(
                     }
                 }
                 Request::Command(argv) => {
-                    apply_command(state, client, &argv, &mut pending).await;
+                    apply_command(server, client, &argv, &mut pending).await;
                     continue;
                 }
                 Request::Empty => {}
             }
             if client.multi.is_none() {
-                applied(state, client, &mut pending);
+                applied(state.replication, client, &mut pending);
             }
         }
         if client.info.is_killed() {
@@ -1000,13 +1004,17 @@ async fn apply_stream(
 /// for a pause, the gate or a shard), and counts its bytes (`pending`) once it ran, outside a
 /// transaction, under `apply_lock`: a snapshot for this node's replicas is of the data before
 /// the command and its offset, or after both.
-async fn apply_command(
-    state: &ServerState,
+async fn apply_command<S: Host>(
+    server: &S,
     client: &mut ClientState,
     argv: &[Bytes],
     pending: &mut BytesMut,
 ) {
-    let _turn = crate::engine::client_pause::wait_unpaused(state, client, argv).await;
+    let state = server.replication_handle();
+    let _turn = match state.pause.maybe_engaged() {
+        true => server.wait_unpaused(client, argv).await,
+        false => None,
+    };
     let mut tries = 0u32;
     let reply = loop {
         let outcome = {
@@ -1015,10 +1023,10 @@ async fn apply_command(
             match state.replication.apply_lock.try_lock() {
                 Some(_applying) => {
                     let outcome = crate::keyspace::lock_rules::as_async_task(|| {
-                        dispatch::try_execute(state, client, argv, None)
+                        server.try_execute(client, argv)
                     });
                     if outcome.is_ok() && client.multi.is_none() {
-                        applied(state, client, pending);
+                        applied(state.replication, client, pending);
                     }
                     outcome
                 }
@@ -1027,7 +1035,7 @@ async fn apply_command(
         };
         match outcome {
             Ok(reply) => break reply,
-            Err(crate::gate::Wait::Turn) => state.gate.wait_turn(&state.scripting.busy).await,
+            Err(crate::gate::Wait::Turn) => state.gate.wait_turn(state.busy).await,
             Err(_) => {
                 // Held by running commands for microseconds; yield first, then nap.
                 tries += 1;
@@ -1048,7 +1056,7 @@ async fn apply_command(
     }
 }
 
-async fn send_ack(state: &ServerState, conn: &mut Conn) -> Result<(), String> {
+async fn send_ack(state: Handle<'_>, conn: &mut Conn) -> Result<(), String> {
     let offset = state.replication.offset().to_string();
     conn.send(&[b"REPLCONF", b"ACK", offset.as_bytes()]).await
 }

@@ -479,6 +479,16 @@ impl Functions {
     }
 }
 
+impl crate::rdb::Libraries for Functions {
+    fn library_codes(&self) -> Vec<Bytes> {
+        Functions::library_codes(self)
+    }
+
+    fn load_persisted(&self, code: &[u8]) -> Result<String, String> {
+        Functions::load_persisted(self, code)
+    }
+}
+
 /// The library name from the `#!lua name=<name>` first line, checked in Redis's order.
 fn parse_metadata(code: &[u8]) -> Result<String, CommandError> {
     let Some(rest) = code.strip_prefix(b"#!") else {

@@ -264,7 +264,12 @@ fn redis_call(
         return failed("ERR Write commands are not allowed from read-only scripts.");
     }
     if writes && !state.ctx.client.master {
-        if let Some(text) = crate::replication::replica::refusal(state.ctx.state, true, false) {
+        if let Some(text) = crate::replication::replica::refusal(
+            &state.ctx.state.replication,
+            &state.ctx.state.config,
+            true,
+            false,
+        ) {
             return failed(text);
         }
     }
@@ -290,7 +295,11 @@ fn redis_call(
     }
     if writes {
         // Redis checks min-replicas-to-write for every write a script makes.
-        if let Some(err) = crate::replication::primary::write_refusal(state.ctx.state) {
+        if let Some(err) = crate::replication::primary::write_refusal(
+            &state.ctx.state.replication,
+            &state.ctx.state.config,
+            &state.ctx.state.clock,
+        ) {
             return failed(&err.to_string());
         }
     }

@@ -96,7 +96,57 @@ fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
         ));
     }
-    crate::replication::primary::wait(ctx, numreplicas, deadline_ms)
+    wait_for_replicas(ctx, numreplicas, deadline_ms)
+}
+
+/// Answers at once when enough replicas acknowledged the stream up to this client's last write
+/// (or none is asked for), else blocks until they do or the timeout passes (the count then is
+/// the reply), asking every replica for an ACK.
+fn wait_for_replicas(
+    ctx: &mut Ctx<'_>,
+    numreplicas: i64,
+    deadline_ms: Option<u64>,
+) -> CommandResult {
+    let state = ctx.state;
+    let primary = &state.replication.primary;
+    let target = ctx.client.repl.woff;
+    let count = primary.acked(target);
+    if numreplicas <= 0 || count as i64 >= numreplicas || !crate::engine::blocking::may_block(ctx) {
+        return Ok(Reply::Int(count as i64));
+    }
+    let Some(server) = state.self_arc() else {
+        return Ok(Reply::Int(count as i64));
+    };
+    primary.add_wait(
+        state.replication_handle(),
+        ctx.client.id,
+        target,
+        numreplicas as usize,
+        ctx.now_ms,
+    );
+    if let Some(deadline) = deadline_ms {
+        let id = ctx.client.id;
+        let sleep_ms = deadline.saturating_sub(ctx.now_ms);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(sleep_ms)).await;
+            if let Some(count) = server.replication.primary.end_wait(id) {
+                server
+                    .blocking
+                    .complete(&server, id, Reply::Int(count as i64));
+            }
+        });
+    }
+    crate::engine::blocking::block_on(
+        ctx,
+        crate::engine::blocking::BlockRequest {
+            keys: Vec::new(),
+            wants: "",
+            deadline_ms: None,
+            timeout_reply: Reply::Int(count as i64),
+            rerun: None,
+            on_any_change: false,
+        },
+    )
 }
 
 /// WAITAOF numlocal numreplicas timeout (Redis 7.2): `[local fsyncs, replica fsyncs]`.

@@ -29,7 +29,7 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
             "Background append only file rewriting is not available",
         ));
     };
-    crate::aof::rewrite::start(&state).map_err(|e| {
+    crate::aof::rewrite::start(state).map_err(|e| {
         if e.starts_with("ERR ") {
             CommandError::other(e)
         } else {

@@ -179,7 +179,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         .set_many(&changes)
         .map_err(|(i, reason)| failed(&matched[i], &reason))?;
     // Listeners and TLS: bound or loaded now; on failure every value of this call goes back.
-    if let Err((blamed, reason)) = crate::net::listener::apply_config(ctx.state, &previous) {
+    if let Err((blamed, reason)) = ctx.state.apply_listener_config(&previous) {
         ctx.state.config.restore(&previous);
         let i = changes
             .iter()
@@ -190,7 +190,12 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     ctx.state.sync_keyspace_tunables();
     crate::engine::maxmemory::config_changed(ctx.state);
     for (i, (spec, _)) in changes.iter().enumerate() {
-        crate::aof::config_changed(ctx.state, spec.name)
+        let server = || {
+            ctx.state
+                .self_arc()
+                .map(|s| s as std::sync::Arc<dyn crate::aof::Host>)
+        };
+        crate::aof::config_changed(&ctx.state.aof, &ctx.state.config, server, spec.name)
             .map_err(|reason| failed(&matched[i], &reason))?;
         crate::acl::config_changed(
             &ctx.state.acl,

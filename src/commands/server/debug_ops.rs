@@ -186,7 +186,7 @@ fn empty_data(ctx: &mut Ctx<'_>) {
                 .clear(ctx.now_ms);
         }
     }
-    state.pubsub.tracking.flush(state);
+    state.pubsub.tracking.flush(state.pubsub_handle());
     let _ = state.scripting.functions.flush();
 }
 
@@ -208,11 +208,15 @@ pub fn loadaof(ctx: &mut Ctx<'_>) -> CommandResult {
     empty_data(ctx);
     // The wait for the writer and the replay block this thread: tell tokio first, so the
     // worker's other connections move elsewhere (they wait for the exclusive section anyway).
-    off_worker(|| crate::aof::load::reload_for_debug(state, crate::engine::dispatch::execute))
-        .map_err(|e| {
-            tracing::warn!("DEBUG LOADAOF: {e}");
-            CommandError::err(format!("Error trying to load the AOF files: {e}"))
-        })?;
+    off_worker(|| {
+        crate::aof::load::reload_for_debug(state.aof_handle(), |client, argv| {
+            crate::engine::dispatch::execute(state, client, argv)
+        })
+    })
+    .map_err(|e| {
+        tracing::warn!("DEBUG LOADAOF: {e}");
+        CommandError::err(format!("Error trying to load the AOF files: {e}"))
+    })?;
     tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
     Ok(Reply::Ok)
 }

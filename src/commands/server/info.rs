@@ -655,10 +655,10 @@ fn stats(state: &ServerState, ks: &Keyspace, s: &mut Section) {
 fn replication(state: &ServerState, s: &mut Section) {
     // role and, on a replica, the link's fields; then the connected replicas (a replica may
     // have its own: chained replication).
-    for (name, value) in crate::replication::replica::info_fields(state) {
+    for (name, value) in crate::replication::replica::info_fields(state.replication_handle()) {
         s.field(name, value);
     }
-    for (name, value) in crate::replication::primary::info_fields(state) {
+    for (name, value) in crate::replication::primary::info_fields(state.replication_handle()) {
         s.field(&name, value);
     }
     s.field(

@@ -177,7 +177,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     check_flush_mode(argv)?;
     let db = ctx.db();
     flush_db(ctx, db);
-    ctx.state.pubsub.tracking.flush(ctx.state);
+    ctx.state.pubsub.tracking.flush(ctx.state.pubsub_handle());
     Ok(Reply::Ok)
 }
 
@@ -186,7 +186,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     for db in 0..ctx.state.keyspace.databases() {
         flush_db(ctx, db);
     }
-    ctx.state.pubsub.tracking.flush(ctx.state);
+    ctx.state.pubsub.tracking.flush(ctx.state.pubsub_handle());
     // Redis counts a FLUSHALL as a change even on an empty server (it triggers a save).
     ctx.changed += 1;
     crate::rdb::after_flushall(&ctx.state.rdb_handle());

@@ -137,7 +137,7 @@ fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             "Failover request received for replid {}.",
             String::from_utf8_lossy(&argv[1])
         );
-        crate::replication::replica::promote(state);
+        crate::replication::replica::promote(state.replication_handle());
         let info = &ctx.client.info;
         tracing::info!(
             "MASTER MODE enabled (failover request from 'id={} addr={}')",
@@ -173,10 +173,12 @@ fn start(ctx: &mut Ctx<'_>, psync: Option<(&Bytes, &Bytes)>) -> CommandResult {
     let state = ctx.state;
     // Decided before a missing backlog is created: without one, nothing can continue.
     let handoff = match psync {
-        Some((replid, offset)) => primary::psync(state, ctx.client.id, replid, offset),
+        Some((replid, offset)) => {
+            primary::psync(state.replication_handle(), ctx.client.id, replid, offset)
+        }
         None => Handoff::Full { psync: false },
     };
-    primary::ensure_backlog(state);
+    primary::ensure_backlog(state.replication_handle());
     ctx.client.repl.handoff = Some(handoff);
     // Never sent: the connection writes the link's own first line.
     Ok(Reply::Ok)
@@ -193,7 +195,7 @@ fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         ));
     }
     if argv.len() == 2 && is(&argv[1], "abort") {
-        failover::abort_command(state).map_err(CommandError::err)?;
+        failover::abort_command(state.replication_handle()).map_err(CommandError::err)?;
         return Ok(Reply::Ok);
     }
     let mut request = Request {
@@ -223,6 +225,6 @@ fn failover(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         }
         j += 1;
     }
-    failover::start(state, request, ctx.now_ms).map_err(CommandError::err)?;
+    failover::start(state.replication_handle(), request, ctx.now_ms).map_err(CommandError::err)?;
     Ok(Reply::Ok)
 }

@@ -56,7 +56,7 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     if argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one") {
         if state.replication.is_replica() {
-            crate::replication::replica::promote(state);
+            crate::replication::replica::promote(state.replication_handle());
         }
         return Ok(Reply::Ok);
     }
@@ -67,13 +67,13 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Ok(host) = std::str::from_utf8(&argv[1]) else {
         return Err(CommandError::err("Invalid master host"));
     };
-    if let Some(why) = crate::replication::replica::unsupported(state) {
+    if let Some(why) = crate::replication::replica::unsupported(&state.config) {
         return Err(CommandError::err(why));
     }
     let Some(arc) = state.self_arc() else {
         return Err(CommandError::err("the server is shutting down"));
     };
-    if !crate::replication::replica::replicate(&arc, host, port, false) {
+    if !crate::replication::replica::replicate(arc, host, port, false) {
         return Ok(Reply::status("OK Already connected to specified master"));
     }
     Ok(Reply::Ok)
@@ -82,14 +82,16 @@ fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 /// ROLE: `master offset [replicas]` or `slave host port state offset`.
 fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let state = ctx.state;
-    Ok(match crate::replication::replica::role_fields(state) {
-        Some((host, port, link, offset)) => Reply::Array(vec![
-            Reply::bulk_static("slave"),
-            Reply::Bulk(Bytes::from(host)),
-            Reply::Int(i64::from(port)),
-            Reply::bulk_static(link),
-            Reply::Int(offset),
-        ]),
-        None => crate::replication::primary::role_reply(state),
-    })
+    Ok(
+        match crate::replication::replica::role_fields(state.replication_handle()) {
+            Some((host, port, link, offset)) => Reply::Array(vec![
+                Reply::bulk_static("slave"),
+                Reply::Bulk(Bytes::from(host)),
+                Reply::Int(i64::from(port)),
+                Reply::bulk_static(link),
+                Reply::Int(offset),
+            ]),
+            None => crate::replication::primary::role_reply(state.replication_handle()),
+        },
+    )
 }

@@ -103,12 +103,12 @@ fn get(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             (n >= 0).then(|| usize::try_from(n).unwrap_or(usize::MAX))
         }
     };
-    crate::observability::trim_slowlog(ctx.state);
+    crate::observability::trim_slowlog(ctx.state.observability_handle());
     Ok(Reply::Array(ctx.state.observability.slowlog.newest(count)))
 }
 
 fn len(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
-    crate::observability::trim_slowlog(ctx.state);
+    crate::observability::trim_slowlog(ctx.state.observability_handle());
     Ok(Reply::Int(ctx.state.observability.slowlog.len() as i64))
 }
 
