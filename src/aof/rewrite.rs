@@ -112,10 +112,10 @@ fn spawn(server: &Arc<dyn Host>, mode: Mode) -> Result<(), String> {
             stats
                 .last_rewrite_ms
                 .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            let ok = result.is_ok();
             match result {
                 Ok(()) => {
                     stats.last_rewrite_ok.store(true, Ordering::Relaxed);
-                    stats.rewrites.fetch_add(1, Ordering::Relaxed);
                     stats.rewrites_failed_in_a_row.store(0, Ordering::Relaxed);
                     tracing::info!("Background AOF rewrite finished successfully");
                 }
@@ -130,7 +130,12 @@ fn spawn(server: &Arc<dyn Host>, mode: Mode) -> Result<(), String> {
                     tracing::warn!("Background AOF rewrite failed: {e}");
                 }
             }
+            // The end is published before the count: a client that sees `aof_rewrites` move
+            // may start the next rewrite at once (Redis changes both in one step).
             stats.rewrite_in_progress.store(false, Ordering::Release);
+            if ok {
+                stats.rewrites.fetch_add(1, Ordering::Release);
+            }
         });
     if let Err(e) = spawned {
         stats.rewrite_in_progress.store(false, Ordering::Release);
