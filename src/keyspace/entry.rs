@@ -434,6 +434,11 @@ impl Entry {
         unsafe { Entry::release(ptr, total) }
     }
 
+    /// Bytes the deadline takes in the entry: 0 without one, 5 (narrow) or 8.
+    pub fn deadline_bytes(&self) -> usize {
+        self.header().deadline_bytes()
+    }
+
     pub fn expire_at_ms(&self) -> Option<u64> {
         let h = self.header();
         if !h.has_deadline() {
