@@ -348,7 +348,7 @@ pub fn value_commands(out: &mut Vec<u8>, key: &[u8], value: &Value) -> Result<()
     match value {
         Value::Str(bytes) => encode_command(out, &[b"SET".as_slice(), key, bytes]),
         Value::List(list) => chunked(out, b"RPUSH", key, list.iter().map(|v| [Cow::Borrowed(v)])),
-        Value::Set(set) => chunked(out, b"SADD", key, set.iter().map(|m| [Cow::Borrowed(m)])),
+        Value::Set(set) => chunked(out, b"SADD", key, set.iter().map(|m| [m.into_cow()])),
         Value::Hash(hash) => {
             chunked(
                 out,

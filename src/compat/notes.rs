@@ -557,7 +557,7 @@ pub static NOTES: &[Note] = &[
         commands: &["memory|stats"],
         options: "",
         status: Partial,
-        differences: "Redis 7.2's keys and order; `total.allocated` is INFO's used_memory (our allocation counter), `allocator.*` are jemalloc's figures, dataset from the keyspace accounting; `startup.allocated` is used memory when the server became ready (also INFO `used_memory_startup`); the client/replication/AOF/Lua buffers are 0; per-db hashtable overheads are estimates.",
+        differences: "Redis 7.2's keys and order; `total.allocated` is INFO's used_memory (our allocation counter), `allocator.*` are jemalloc's figures, dataset from the keyspace accounting; `startup.allocated` is used memory when the server became ready (also INFO `used_memory_startup`); the client/replication/AOF/Lua buffers are 0; per-db `overhead.hashtable.main` is the keys' slab slots (8 bytes each), `overhead.hashtable.expires` the bytes the deadlines take inside their entries (5 per volatile key, 8 outside 2020-2054: there is no expires table).",
     },
     // Server
     Note {

@@ -12,8 +12,10 @@
 //!
 //! `deadline` is present only when the HAS_DEADLINE flag is set, so persistent keys do not pay
 //! for it; likewise the memcached metadata (HAS_META: client flags and CAS unique, see
-//! `crate::memcache`), which any new value drops. An aggregate value (hash, list, set, sorted set) is a `Box` whose raw pointer fills
+//! `crate::memcache`), which any new value drops. An aggregate value (hash, list, sorted set, stream) is a `Box` whose raw pointer fills
 //! the value part (8 bytes); the flags byte says which type it is, and the entry owns the box.
+//! A set has no box: its `SetValue` is itself an 8-byte handle of alignment 1 (see
+//! `types/set.rs`), kept in the value part and borrowed from there in place.
 //! An entry of up to 512 bytes is an exact-size cell of `entry_arena` (7 + 13 + 100 = 120
 //! bytes cost 120, where jemalloc's classes would make them 128); a longer one is a jemalloc
 //! allocation. Changing the value or
@@ -183,7 +185,8 @@ impl Entry {
             }
             Value::Hash(v) => (KIND_HASH, Box::into_raw(v) as usize),
             Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
-            Value::Set(v) => (KIND_SET, Box::into_raw(v) as usize),
+            // A set's 8-byte handle is stored in the value part itself (no box).
+            Value::Set(v) => (KIND_SET, usize::from_le_bytes((*v).into_handle())),
             Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
             Value::Stream(v) => (KIND_STREAM, Box::into_raw(v) as usize),
         };
@@ -340,6 +343,11 @@ impl Entry {
         if h.kind() == KIND_STR {
             return ValueRef::Str(self.value_part(&h));
         }
+        if h.kind() == KIND_SET {
+            // SAFETY: a set's value part is its `SetValue` handle (8 bytes, alignment 1),
+            // owned by the entry; `&self` keeps it alive and unaliased by any `&mut`.
+            return ValueRef::Set(unsafe { &*(self.value_part(&h).as_ptr() as *const SetValue) });
+        }
         let ptr = self.collection_ptr(&h);
         if h.kind() == KIND_BUF {
             // SAFETY: as below; the pointer came from `Box::into_raw` of a `Vec<u8>`.
@@ -352,7 +360,6 @@ impl Entry {
             match h.kind() {
                 KIND_HASH => ValueRef::Hash(&*(ptr as *const HashValue)),
                 KIND_LIST => ValueRef::List(&*(ptr as *const ListValue)),
-                KIND_SET => ValueRef::Set(&*(ptr as *const SetValue)),
                 KIND_STREAM => ValueRef::Stream(&*(ptr as *const StreamValue)),
                 _ => ValueRef::ZSet(&*(ptr as *const ZSetValue)),
             }
@@ -366,6 +373,12 @@ impl Entry {
         if h.kind() == KIND_STR {
             return ValueMut::Str(self.part(h.key_at + h.key_len, h.value_len));
         }
+        if h.kind() == KIND_SET {
+            let at = h.key_at + h.key_len;
+            // SAFETY: as in `value`; `&mut self` makes this the only reference to the handle,
+            // which lies inside the allocation.
+            return ValueMut::Set(unsafe { &mut *(self.ptr.as_ptr().add(at) as *mut SetValue) });
+        }
         let ptr = self.collection_ptr(&h);
         if h.kind() == KIND_BUF {
             // SAFETY: as in `value`.
@@ -376,7 +389,6 @@ impl Entry {
             match h.kind() {
                 KIND_HASH => ValueMut::Hash(&mut *(ptr as *mut HashValue)),
                 KIND_LIST => ValueMut::List(&mut *(ptr as *mut ListValue)),
-                KIND_SET => ValueMut::Set(&mut *(ptr as *mut SetValue)),
                 KIND_STREAM => ValueMut::Stream(&mut *(ptr as *mut StreamValue)),
                 _ => ValueMut::ZSet(&mut *(ptr as *mut ZSetValue)),
             }
@@ -420,6 +432,11 @@ impl Entry {
         // SAFETY: as in `Drop`: the size `build` used, freed once (the forgotten `self` will
         // not run `Drop`).
         unsafe { Entry::release(ptr, total) }
+    }
+
+    /// Bytes the deadline takes in the entry: 0 without one, 5 (narrow) or 8.
+    pub fn deadline_bytes(&self) -> usize {
+        self.header().deadline_bytes()
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
@@ -654,7 +671,11 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         let h = self.header();
-        if h.kind() != KIND_STR {
+        if h.kind() == KIND_SET {
+            let at = h.key_at + h.key_len;
+            // SAFETY: the entry owns the set's handle in its value part; dropped once, here.
+            unsafe { std::ptr::drop_in_place(self.ptr.as_ptr().add(at) as *mut SetValue) }
+        } else if h.kind() != KIND_STR {
             let ptr = self.collection_ptr(&h);
             // SAFETY: the entry owns the box (see `value`); it is dropped once, here, with the
             // type it was created with.
@@ -663,7 +684,6 @@ impl Drop for Entry {
                     KIND_BUF => drop(Box::from_raw(ptr as *mut Vec<u8>)),
                     KIND_HASH => drop(Box::from_raw(ptr as *mut HashValue)),
                     KIND_LIST => drop(Box::from_raw(ptr as *mut ListValue)),
-                    KIND_SET => drop(Box::from_raw(ptr as *mut SetValue)),
                     KIND_STREAM => drop(Box::from_raw(ptr as *mut StreamValue)),
                     _ => drop(Box::from_raw(ptr as *mut ZSetValue)),
                 }

@@ -190,6 +190,13 @@ impl Keyspace {
             .sum()
     }
 
+    /// Bytes the deadlines of a database's volatile keys take (inside their entries).
+    pub fn db_deadline_bytes(&self, db: usize) -> usize {
+        (0..self.shards_per_db())
+            .map(|shard| self.lock(ShardId { db, shard }).deadline_bytes())
+            .sum()
+    }
+
     /// Statistics summed over all shards.
     pub fn stats(&self) -> ShardStats {
         let mut total = ShardStats::default();

@@ -70,6 +70,8 @@ pub struct Shard {
     pub(crate) tunables: std::sync::Arc<super::Tunables>,
     keys: usize,
     volatile_keys: usize,
+    /// Bytes the volatile keys' deadlines take inside their entries (5 or 8 each).
+    deadline_bytes: usize,
     used_bytes: usize,
     /// Active-expiry sweep position (0 = no pass in progress).
     sweep_pos: usize,
@@ -151,6 +153,7 @@ impl Shard {
             tunables,
             keys: 0,
             volatile_keys: 0,
+            deadline_bytes: 0,
             used_bytes: 0,
             sweep_pos: 0,
             next_sweep_at_ms: u64::MAX,
@@ -187,6 +190,12 @@ impl Shard {
     /// Keys with a deadline.
     pub fn volatile_len(&self) -> usize {
         self.volatile_keys
+    }
+
+    /// Bytes the deadlines of volatile keys take (inside their entries: there is no separate
+    /// expires table).
+    pub fn deadline_bytes(&self) -> usize {
+        self.deadline_bytes
     }
 
     /// Bytes of keys, values and per-entry overhead held by this shard.
@@ -505,6 +514,7 @@ impl Shard {
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
             self.volatile_keys += 1;
+            self.deadline_bytes += entry.deadline_bytes();
             self.note_deadline(deadline);
         }
         if let Some(deadline) = field_deadline(&entry) {
@@ -566,6 +576,7 @@ impl Shard {
         self.used_bytes -= old.memory_bytes();
         if old.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
+            self.deadline_bytes -= old.deadline_bytes();
         }
         let old = if old.is_expired(now_ms) {
             self.note_expired(old.key());
@@ -583,6 +594,7 @@ impl Shard {
         self.used_bytes += entry.memory_bytes();
         if let Some(deadline) = entry.expire_at_ms() {
             self.volatile_keys += 1;
+            self.deadline_bytes += entry.deadline_bytes();
             self.note_deadline(deadline);
         }
         *self.slot_mut(id) = Some(entry);
@@ -625,6 +637,7 @@ impl Shard {
         self.used_bytes -= entry.memory_bytes();
         if entry.expire_at_ms().is_some() {
             self.volatile_keys -= 1;
+            self.deadline_bytes -= entry.deadline_bytes();
         }
         if has_field_ttls(&entry) {
             self.field_ttl_keys -= 1;
@@ -654,8 +667,11 @@ impl Shard {
         };
         let was = entry.expire_at_ms().is_some();
         let before = entry.memory_bytes();
+        let width_before = entry.deadline_bytes();
         entry.set_expire_at_ms(deadline);
         let after = entry.memory_bytes();
+        let width_after = entry.deadline_bytes();
+        self.deadline_bytes = self.deadline_bytes + width_after - width_before;
         self.used_bytes = self.used_bytes + after - before;
         let is = deadline.is_some();
         if let Some(deadline) = deadline {
@@ -852,6 +868,7 @@ impl Shard {
         self.free = Vec::new();
         self.keys = 0;
         self.volatile_keys = 0;
+        self.deadline_bytes = 0;
         self.field_ttl_keys = 0;
         self.field_ttls_hint = false;
         self.pass_saw_field_ttls = false;
@@ -1063,6 +1080,7 @@ impl Shard {
         std::mem::swap(&mut self.free, &mut other.free);
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.volatile_keys, &mut other.volatile_keys);
+        std::mem::swap(&mut self.deadline_bytes, &mut other.deadline_bytes);
         std::mem::swap(&mut self.field_ttl_keys, &mut other.field_ttl_keys);
         std::mem::swap(&mut self.field_ttls_hint, &mut other.field_ttls_hint);
         std::mem::swap(
@@ -1226,7 +1244,7 @@ mod tests {
             .unwrap();
         assert_eq!(old.value(), ValueRef::Str(b"v"));
         assert_eq!(s.entry_at(pos).unwrap().key(), b"k");
-        assert_eq!((s.len(), s.volatile_len()), (1, 0));
+        assert_eq!((s.len(), s.volatile_len(), s.deadline_bytes()), (1, 0, 0));
         let only = Entry::new_str(b"k", b"longer value", None).memory_bytes();
         assert_eq!(s.used_bytes(), only + s.index_capacity() * 5);
         // An expired key replaced: not returned, counted as expired.
@@ -1234,6 +1252,12 @@ mod tests {
         assert!(s.insert_str(hash, b"k", b"w", Some(300), 200));
         assert_eq!(s.stats.expired, 1);
         assert_eq!((s.len(), s.volatile_len()), (1, 1));
+        // A deadline in 1970 takes the wide form (8 bytes); one in 2026 the narrow (5).
+        assert_eq!(s.deadline_bytes(), 8);
+        s.insert_str(hash, b"k", b"w", Some(1_780_000_000_000), 200);
+        assert_eq!(s.deadline_bytes(), 5);
+        s.remove(hash, b"k", 200);
+        assert_eq!(s.deadline_bytes(), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Stored values: strings (inside their entry's allocation) and the aggregate types (boxed,
-//! behind a pointer in the entry; see `types`).
+//! behind a pointer in the entry, except a set, whose 8-byte handle the entry holds itself;
+//! see `types`).
 
 use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 
@@ -94,7 +95,8 @@ impl ValueRef<'_> {
             ValueRef::Str(_) => 0,
             ValueRef::Hash(v) => alloc_size(std::mem::size_of::<HashValue>()) + v.heap_bytes(),
             ValueRef::List(v) => alloc_size(std::mem::size_of::<ListValue>()) + v.heap_bytes(),
-            ValueRef::Set(v) => alloc_size(std::mem::size_of::<SetValue>()) + v.heap_bytes(),
+            // A set's handle lives in its entry's value part, not in a box.
+            ValueRef::Set(v) => v.heap_bytes(),
             ValueRef::ZSet(v) => alloc_size(std::mem::size_of::<ZSetValue>()) + v.heap_bytes(),
             ValueRef::Stream(v) => alloc_size(std::mem::size_of::<StreamValue>()) + v.heap_bytes(),
         }
@@ -188,11 +190,15 @@ mod tests {
 
     #[test]
     fn small_collections_box_into_32_bytes() {
-        // The box behind an entry's value pointer is part of every small hash, set and sorted
-        // set: keep it in jemalloc's 32-byte class (a hash's map too; the hash adds its
-        // field-TTL pointer, 40 bytes in the 48-byte class: see hash.rs's `sizes`).
-        assert!(std::mem::size_of::<HashValue>() <= 40);
-        assert!(std::mem::size_of::<SetValue>() <= 32);
+        // The box behind an entry's value pointer is part of every small hash and sorted set:
+        // keep it in jemalloc's 32-byte class (a hash's 24-byte map and its field-TTL pointer:
+        // see hash.rs's `sizes`). A set has no box (see set.rs).
+        assert!(std::mem::size_of::<HashValue>() <= 32);
+        assert_eq!(
+            std::mem::size_of::<SetValue>(),
+            8,
+            "a set is its entry's 8-byte handle"
+        );
         assert!(std::mem::size_of::<ZSetValue>() <= 32);
     }
 

@@ -50,7 +50,7 @@ pub fn put_value(out: &mut Vec<u8>, value: ValueRef<'_>, compress: bool) {
         ValueRef::Set(set) => {
             put_len(out, set.len() as u64);
             for member in set.iter() {
-                put_string(out, member, compress);
+                put_string(out, &member, compress);
             }
         }
         ValueRef::Hash(hash) if hash.has_field_ttls() && hash.encoding_name() == "listpackex" => {

@@ -250,7 +250,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], readonly: bool) -> CommandResult {
         None => (Vec::new(), false),
         Some(entry) => match entry.value() {
             ValueRef::List(l) => (l.iter().map(<[u8]>::to_vec).collect(), false),
-            ValueRef::Set(s) => (s.iter().map(<[u8]>::to_vec).collect(), true),
+            ValueRef::Set(s) => (s.iter().map(|m| m.to_vec()).collect(), true),
             ValueRef::ZSet(z) => (z.iter().map(|(m, _)| m.to_vec()).collect(), false),
             _ => return Err(CommandError::WrongType),
         },

@@ -274,7 +274,7 @@ fn object_digest(digest: &mut Digest, entry: &crate::keyspace::Entry) {
     match value {
         ValueRef::Str(s) => mix_digest(digest, s),
         ValueRef::List(list) => list.iter().for_each(|e| mix_digest(digest, e)),
-        ValueRef::Set(set) => set.iter().for_each(|m| xor_digest(digest, m)),
+        ValueRef::Set(set) => set.iter().for_each(|m| xor_digest(digest, &m)),
         ValueRef::ZSet(zset) => {
             for (member, score) in zset.iter() {
                 let mut ele = [0u8; 20];

@@ -26,7 +26,7 @@ fn input_sizes(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result<Vec<usize>, CommandE
 fn members_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Bytes>, CommandError> {
     let s = collection::peek_in::<SetValue>(ctx, key)?;
     Ok(s.into_iter()
-        .flat_map(|s| s.iter().map(Bytes::copy_from_slice))
+        .flat_map(|s| s.iter().map(|m| Bytes::copy_from_slice(&m)))
         .collect())
 }
 
@@ -61,7 +61,7 @@ fn union(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result<SetValue, CommandError> {
     for key in keys {
         if let Some(s) = collection::peek_in::<SetValue>(ctx, key)? {
             for m in s.iter() {
-                result.add(m, limits);
+                result.add(&m, limits);
             }
         }
     }
@@ -82,7 +82,7 @@ fn difference(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result<SetValue, CommandErro
         }
         if let Some(s) = collection::peek_in::<SetValue>(ctx, key)? {
             for m in s.iter() {
-                result.remove(m);
+                result.remove(&m);
             }
         }
     }
@@ -94,7 +94,7 @@ fn set_reply(members: impl Iterator<Item = Bytes>) -> Reply {
 }
 
 fn value_reply(set: &SetValue) -> Reply {
-    Reply::Set(set.iter().map(bulk).collect())
+    Reply::Set(set.iter().map(|m| bulk(&m)).collect())
 }
 
 pub fn sinter(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

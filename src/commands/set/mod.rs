@@ -154,7 +154,9 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
 fn smembers(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let s = read_in::<SetValue>(ctx, &argv[1])?;
     Ok(Reply::Set(
-        s.into_iter().flat_map(|s| s.iter().map(bulk)).collect(),
+        s.into_iter()
+            .flat_map(|s| s.iter().map(|m| bulk(&m)))
+            .collect(),
     ))
 }
 
@@ -177,12 +179,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
             items.push(bulk(m));
         }
     };
-    let next = if s.map().is_indexed() {
-        s.map().scan(cursor, opts.count, |m, _| push(m))
-    } else {
-        s.iter().for_each(&mut push);
-        0
-    };
+    let next = s.scan(cursor, opts.count, &mut push);
     Ok(collection::scan_reply(next, items))
 }
 

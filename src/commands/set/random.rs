@@ -38,7 +38,7 @@ fn pop_members(
     let db = ctx.db();
     let Some(written) = collection::write::<SetValue, _>(ctx, db, key, false, |s| {
         if count >= s.len() {
-            let all: Vec<Bytes> = s.iter().map(Bytes::copy_from_slice).collect();
+            let all: Vec<Bytes> = s.iter().map(|m| Bytes::copy_from_slice(&m)).collect();
             for m in &all {
                 s.remove(m);
             }
@@ -46,9 +46,9 @@ fn pop_members(
         }
         let mut popped = Vec::with_capacity(count);
         for _ in 0..count {
-            let slot = s.map().random_slot(&mut collection::random_below);
+            let slot = s.random_slot(&mut collection::random_below);
             let Some(slot) = slot else { break };
-            popped.push(Bytes::copy_from_slice(s.at(slot).expect("live slot")));
+            popped.push(Bytes::copy_from_slice(&s.at(slot).expect("live slot")));
             s.remove_at(slot);
         }
         Ok(popped)
@@ -110,9 +110,9 @@ pub fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let Some(count_arg) = argv.get(2) else {
         let s = read_in::<SetValue>(ctx, &argv[1])?;
-        let slot = s.and_then(|s| s.map().random_slot(&mut collection::random_below));
+        let slot = s.and_then(|s| s.random_slot(&mut collection::random_below));
         return Ok(match (s, slot) {
-            (Some(s), Some(slot)) => bulk(s.at(slot).expect("live slot")),
+            (Some(s), Some(slot)) => bulk(&s.at(slot).expect("live slot")),
             _ => Reply::Nil,
         });
     };
@@ -120,20 +120,19 @@ pub fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     let Some(s) = read_in::<SetValue>(ctx, &argv[1])? else {
         return Ok(Reply::Array(Vec::new()));
     };
-    let map = s.map();
     let slots: Vec<_> = if count < 0 {
         (0..count.unsigned_abs())
-            .filter_map(|_| map.random_slot(&mut collection::random_below))
+            .filter_map(|_| s.random_slot(&mut collection::random_below))
             .collect()
     } else {
         let n = usize::try_from(count).unwrap_or(usize::MAX);
-        map.random_distinct(n, &mut collection::random_below)
+        s.random_distinct(n, &mut collection::random_below)
     };
     Ok(Reply::Array(
         slots
             .into_iter()
             .filter_map(|slot| s.at(slot))
-            .map(bulk)
+            .map(|m| bulk(&m))
             .collect(),
     ))
 }

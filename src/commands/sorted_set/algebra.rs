@@ -148,7 +148,7 @@ fn read_weighted(ctx: &mut Ctx<'_>, key: &[u8], weight: f64) -> Vec<(Bytes, f64)
         // A plain set is read as members scoring 1, as Redis does.
         Some(ValueRef::Set(s)) => s
             .iter()
-            .map(|m| (Bytes::copy_from_slice(m), weighted(1.0)))
+            .map(|m| (Bytes::copy_from_slice(&m), weighted(1.0)))
             .collect(),
         _ => Vec::new(),
     }

@@ -164,19 +164,70 @@ impl<const PAIRS: bool> Clone for Elem<PAIRS> {
 }
 
 /// A compact byte-keyed map with stable positions; see the module documentation.
-#[derive(Clone, Default)]
+///
+/// 24 bytes: one pointer serves both layouts (the packed buffer, or the boxed table once
+/// indexed), so a hash's struct (this map and its field-TTL pointer) fits jemalloc's 32-byte
+/// class.
 pub struct CompactMap<const PAIRS: bool> {
-    /// The packed layout: every element back to back, `[key_len][value_len if PAIRS][key]
-    /// [value]`, exactly as long as its contents (a boxed slice: no capacity field, no slack
-    /// beyond the allocator's size class). Empty once indexed.
-    packed: Box<[u8]>,
-    /// Elements in `packed` (the packed layout's count).
+    /// Packed: the buffer of every element back to back, `[key_len][value_len if PAIRS][key]
+    /// [value]`, exactly `packed_bytes` long (a boxed slice's allocation: no capacity field, no
+    /// slack beyond the allocator's size class; dangling while empty). Indexed: the
+    /// `Box<Table>`.
+    ptr: NonNull<u8>,
+    /// Length of the packed buffer (0 once indexed).
+    packed_bytes: u32,
+    /// Elements in the packed buffer (the packed layout's count).
     packed_len: u32,
     /// One byte for the owner (a set keeps its encoding here), in what would otherwise be
-    /// padding: the map and that byte fit 32 bytes, jemalloc's class above 16.
+    /// padding.
     pub(super) owner_byte: u8,
-    /// The indexed layout, once switched to.
-    table: Option<Box<Table<PAIRS>>>,
+    /// True once switched to the indexed layout (`ptr` is then the table).
+    indexed: bool,
+    _owns: std::marker::PhantomData<Box<Table<PAIRS>>>,
+}
+
+// SAFETY: the map owns its buffer or table exclusively, like a Box.
+unsafe impl<const PAIRS: bool> Send for CompactMap<PAIRS> {}
+// SAFETY: shared references only read it.
+unsafe impl<const PAIRS: bool> Sync for CompactMap<PAIRS> {}
+
+impl<const PAIRS: bool> Default for CompactMap<PAIRS> {
+    fn default() -> Self {
+        CompactMap {
+            ptr: NonNull::dangling(),
+            packed_bytes: 0,
+            packed_len: 0,
+            owner_byte: 0,
+            indexed: false,
+            _owns: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<const PAIRS: bool> Drop for CompactMap<PAIRS> {
+    fn drop(&mut self) {
+        if self.indexed {
+            // SAFETY: an indexed map's pointer is the `Box<Table>` `make_indexed` leaked.
+            drop(unsafe { Box::from_raw(self.ptr.as_ptr().cast::<Table<PAIRS>>()) });
+        } else {
+            drop(self.take_packed());
+        }
+    }
+}
+
+impl<const PAIRS: bool> Clone for CompactMap<PAIRS> {
+    fn clone(&self) -> Self {
+        let mut copy = CompactMap {
+            packed_len: self.packed_len,
+            owner_byte: self.owner_byte,
+            ..CompactMap::default()
+        };
+        match self.table() {
+            Some(table) => copy.set_table(Box::new(table.clone())),
+            None => copy.put_packed(self.packed().to_vec()),
+        }
+        copy
+    }
 }
 
 /// A slot number: a position in the current layout, valid until the next change. In the packed
@@ -252,8 +303,59 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         Self::default()
     }
 
+    /// The indexed layout, once switched to.
+    fn table(&self) -> Option<&Table<PAIRS>> {
+        // SAFETY: an indexed map's pointer is its live `Box<Table>`.
+        self.indexed
+            .then(|| unsafe { &*self.ptr.as_ptr().cast::<Table<PAIRS>>() })
+    }
+
+    fn table_mut(&mut self) -> Option<&mut Table<PAIRS>> {
+        // SAFETY: as in `table`; `&mut self` makes this the only reference.
+        self.indexed
+            .then(|| unsafe { &mut *self.ptr.as_ptr().cast::<Table<PAIRS>>() })
+    }
+
+    /// Makes `table` the map's storage (the packed buffer must be empty).
+    fn set_table(&mut self, table: Box<Table<PAIRS>>) {
+        debug_assert!(!self.indexed && self.packed_bytes == 0);
+        self.ptr = NonNull::from(Box::leak(table)).cast();
+        self.indexed = true;
+    }
+
+    /// The packed buffer (empty once indexed).
+    fn packed(&self) -> &[u8] {
+        if self.indexed {
+            return &[];
+        }
+        // SAFETY: a packed map's pointer is its buffer of `packed_bytes` bytes (dangling and
+        // valid for an empty slice when 0).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.packed_bytes as usize) }
+    }
+
+    /// Takes the packed buffer out, leaving it empty.
+    fn take_packed(&mut self) -> Vec<u8> {
+        if self.indexed {
+            return Vec::new();
+        }
+        let len = self.packed_bytes as usize;
+        let ptr = std::mem::replace(&mut self.ptr, NonNull::dangling());
+        self.packed_bytes = 0;
+        // SAFETY: the buffer came from `Box::<[u8]>::into_raw` in `put_packed` with this
+        // length (or is the dangling empty slice, which a Box of length 0 also uses).
+        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr.as_ptr(), len)) }.into_vec()
+    }
+
+    /// Makes `buf` the packed buffer, shrunk to its length (the old one must have been taken).
+    fn put_packed(&mut self, buf: Vec<u8>) {
+        debug_assert!(!self.indexed && self.packed_bytes == 0);
+        let buf = buf.into_boxed_slice();
+        self.packed_bytes = u32::try_from(buf.len()).expect("a packed map below 4 GiB");
+        self.ptr = NonNull::new(Box::into_raw(buf).cast::<u8>()).expect("a box is not null");
+    }
+
     pub fn len(&self) -> usize {
-        match &self.table {
+        match self.table() {
             Some(table) => table.len,
             None => self.packed_len as usize,
         }
@@ -265,22 +367,22 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// True once the map has switched to the indexed layout (it never switches back).
     pub fn is_indexed(&self) -> bool {
-        self.table.is_some()
+        self.indexed
     }
 
     /// Heap bytes owned by the map: the packed buffer, or the table's box, elements, slab,
     /// free list and index (O(1)).
     pub fn heap_bytes(&self) -> usize {
-        match &self.table {
+        match self.table() {
             Some(table) => alloc_size(std::mem::size_of::<Table<PAIRS>>()) + table.heap_bytes(),
-            None => alloc_size(self.packed.len()),
+            None => alloc_size(self.packed().len()),
         }
     }
 
     /// Switches to the indexed layout (Redis's conversion to a hashtable), reserving room for
     /// `expected` elements.
     pub fn make_indexed(&mut self, expected: usize) {
-        if self.table.is_some() {
+        if self.indexed {
             return;
         }
         let mut table = Table::default();
@@ -292,14 +394,14 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         }
         table.len = self.packed_len as usize;
         table.rebuild_index();
-        self.packed = Box::default();
+        drop(self.take_packed());
         self.packed_len = 0;
-        self.table = Some(Box::new(table));
+        self.set_table(Box::new(table));
     }
 
     fn packed_iter(&self) -> PackedIter<'_, PAIRS> {
         PackedIter {
-            buf: &self.packed,
+            buf: self.packed(),
             at: 0,
         }
     }
@@ -308,25 +410,28 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     fn packed_range(&self, id: Slot) -> Option<std::ops::Range<usize>> {
         let mut at = 0;
         for _ in 0..id {
-            if at >= self.packed.len() {
+            if at >= self.packed().len() {
                 return None;
             }
-            at = packed_elem::<PAIRS>(&self.packed, at).2;
+            at = packed_elem::<PAIRS>(self.packed(), at).2;
         }
-        if at >= self.packed.len() {
+        if at >= self.packed().len() {
             return None;
         }
-        Some(at..packed_elem::<PAIRS>(&self.packed, at).2)
+        Some(at..packed_elem::<PAIRS>(self.packed(), at).2)
     }
 
     /// Replaces `range` of the packed buffer with `with`.
     fn packed_splice(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
-        splice_boxed(&mut self.packed, range, with);
+        let mut v = self.take_packed();
+        v.reserve_exact(with.len().saturating_sub(range.len()));
+        v.splice(range, with.iter().copied());
+        self.put_packed(v);
     }
 
     /// The slot holding `key`.
     pub fn find(&self, key: &[u8]) -> Option<Slot> {
-        match &self.table {
+        match self.table() {
             Some(table) => table.find(key),
             None => self
                 .packed_iter()
@@ -341,7 +446,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// The value stored under `key` (empty for a member map).
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        match &self.table {
+        match self.table() {
             Some(table) => table.find(key).and_then(|id| table.at(id)).map(|(_, v)| v),
             None => self.packed_iter().find(|(k, _)| *k == key).map(|(_, v)| v),
         }
@@ -349,7 +454,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// The element in slot `id`, if any.
     pub fn at(&self, id: Slot) -> Option<(&[u8], &[u8])> {
-        match &self.table {
+        match self.table() {
             Some(table) => table.at(id),
             None => self.packed_iter().nth(id as usize),
         }
@@ -357,7 +462,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// Number of slots (holes included): slot numbers are `0..slot_count()`.
     pub fn slot_count(&self) -> usize {
-        match &self.table {
+        match self.table() {
             Some(table) => table.slots.len(),
             None => self.packed_len as usize,
         }
@@ -365,7 +470,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// Inserts or replaces; true when `key` is new. A replaced element keeps its position.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> bool {
-        if let Some(table) = &mut self.table {
+        if let Some(table) = self.table_mut() {
             if let Some(id) = table.find(key) {
                 table.replace_at(id, key, value);
                 return false;
@@ -388,10 +493,10 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: &[u8], value: &[u8]) {
-        match &mut self.table {
+        match self.table_mut() {
             Some(table) => table.insert_new(key, value),
             None => {
-                let end = self.packed.len();
+                let end = self.packed().len();
                 self.packed_splice(end..end, &packed_bytes::<PAIRS>(key, value));
                 self.packed_len += 1;
             }
@@ -401,10 +506,10 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// Inserts a key known to be absent at position `at` of a packed map (later elements shift),
     /// for owners that keep their own order (an intset's ascending integers).
     pub fn insert_packed_at(&mut self, at: usize, key: &[u8]) {
-        debug_assert!(self.table.is_none(), "positions move only in a packed map");
+        debug_assert!(!self.indexed, "positions move only in a packed map");
         let offset = match self.packed_range(at as Slot) {
             Some(range) => range.start,
-            None => self.packed.len(),
+            None => self.packed().len(),
         };
         self.packed_splice(offset..offset, &packed_bytes::<PAIRS>(key, &[]));
         self.packed_len += 1;
@@ -414,15 +519,15 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// its removal); the elements between shift by one. For owners that keep their own order
     /// (a listpackex hash's fields by deadline).
     pub fn move_packed(&mut self, from: usize, to: usize) {
-        debug_assert!(self.table.is_none(), "positions move only in a packed map");
+        debug_assert!(!self.indexed, "positions move only in a packed map");
         let Some(range) = self.packed_range(from as Slot) else {
             return;
         };
-        let elem = self.packed[range.clone()].to_vec();
+        let elem = self.packed()[range.clone()].to_vec();
         self.packed_splice(range, &[]);
         let offset = match self.packed_range(to as Slot) {
             Some(range) => range.start,
-            None => self.packed.len(),
+            None => self.packed().len(),
         };
         self.packed_splice(offset..offset, &elem);
     }
@@ -441,7 +546,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// Removes the element in slot `id` (a packed map closes the gap; an indexed one leaves a
     /// hole and may compact). Slot numbers taken before are invalid afterwards.
     pub fn remove_at(&mut self, id: Slot) {
-        match &mut self.table {
+        match self.table_mut() {
             Some(table) => table.remove_at(id),
             None => {
                 if let Some(range) = self.packed_range(id) {
@@ -454,7 +559,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// Elements in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        let table = self.table.as_deref();
+        let table = self.table();
         let packed = table.is_none().then(|| self.packed_iter());
         packed.into_iter().flatten().chain(
             table
@@ -470,7 +575,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
 
     /// A uniformly random live slot; `below(n)` returns a random number in `0..n`.
     pub fn random_slot(&self, below: &mut impl FnMut(usize) -> usize) -> Option<Slot> {
-        match &self.table {
+        match self.table() {
             Some(table) => table.random_slot(below),
             None if self.packed_len == 0 => None,
             None => Some(below(self.packed_len as usize) as Slot),
@@ -483,7 +588,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
         count: usize,
         below: &mut impl FnMut(usize) -> usize,
     ) -> Vec<Slot> {
-        match &self.table {
+        match self.table() {
             Some(table) => table.random_distinct(count, below),
             None => {
                 let mut all: Vec<Slot> = (0..self.packed_len).collect();
@@ -505,7 +610,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     /// cursor, 0 when the end was reached. A packed map returns every element in one step with
     /// cursor 0, as Redis's listpack and intset do.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
-        match &self.table {
+        match self.table() {
             Some(table) => table.scan(cursor, count, f),
             None => {
                 for (k, v) in self.packed_iter() {
@@ -951,7 +1056,7 @@ mod tests {
                 m.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
             assert_eq!(items, model, "step {step}");
             assert_eq!(m.len(), model.len());
-            assert_eq!(m.heap_bytes(), alloc_size(m.packed.len()));
+            assert_eq!(m.heap_bytes(), alloc_size(m.packed().len()));
         }
         let len = m.len();
         m.make_indexed(0);

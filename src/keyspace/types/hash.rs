@@ -487,12 +487,12 @@ mod tests {
 
     #[test]
     fn sizes() {
-        // The map is 32 bytes; the field-TTL pointer beside it puts a hash's box in jemalloc's
-        // 48-byte class (16 bytes more than a set's), whether or not a field has a deadline.
+        // The map is 24 bytes; with the field-TTL pointer beside it a hash's box is jemalloc's
+        // 32-byte class, whether or not a field has a deadline.
         use crate::keyspace::value::alloc_size;
-        assert_eq!(std::mem::size_of::<PairMap>(), 32);
-        assert_eq!(std::mem::size_of::<HashValue>(), 40);
-        assert_eq!(alloc_size(std::mem::size_of::<HashValue>()), 48);
+        assert_eq!(std::mem::size_of::<PairMap>(), 24);
+        assert_eq!(std::mem::size_of::<HashValue>(), 32);
+        assert_eq!(alloc_size(std::mem::size_of::<HashValue>()), 32);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! `quicklist` beyond `list-max-listpack-size`, back to `listpack` when shrunk below half),
 //! computed from the exact size Redis's listpack would have (`lp_bytes`).
 
+use crate::keyspace::value::alloc_size;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -27,10 +28,13 @@ const LP_OVERHEAD_BYTES: usize = 7;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Node {
-    /// Elements live in `buf[start..]`; `buf[..start]` is room for front pushes.
+    /// Elements live in `buf[start..]`; `buf[..start]` is room for front pushes. `start` is
+    /// below 8 KiB (front room is only made in nodes under `NODE_BYTES_MAX`, and a bigger
+    /// buffer is allocated exactly), `count` below 4097 (elements take at least 2 bytes), so
+    /// both fit 32 bits and the node 32 bytes, a jemalloc class.
     buf: Vec<u8>,
-    start: usize,
-    count: usize,
+    start: u32,
+    count: u32,
 }
 
 /// A list of byte strings.
@@ -75,7 +79,7 @@ impl ListValue {
 
     /// Heap bytes owned by the value (kept as a running count: O(1)).
     pub fn heap_bytes(&self) -> usize {
-        self.heap + self.nodes.capacity() * std::mem::size_of::<Node>()
+        self.heap + alloc_size(self.nodes.capacity() * std::mem::size_of::<Node>())
     }
 
     /// The name OBJECT ENCODING reports.
@@ -115,14 +119,14 @@ impl ListValue {
             self.nodes.push_back(Node::default());
         }
         let node = self.nodes.back_mut().expect("a node was ensured");
-        let before = node.buf.capacity();
+        let before = buf_bytes(&node.buf);
         if node.buf.capacity() - node.buf.len() < size {
             let wanted = node_capacity(node.buf.len() + size);
             node.buf.reserve_exact(wanted - node.buf.len());
         }
         write_entry(&mut node.buf, element);
         node.count += 1;
-        self.heap = self.heap + node.buf.capacity() - before;
+        self.heap = self.heap + buf_bytes(&node.buf) - before;
         self.added(element);
     }
 
@@ -139,26 +143,27 @@ impl ListValue {
             self.nodes.push_front(Node::default());
         }
         let node = self.nodes.front_mut().expect("a node was ensured");
-        let before = node.buf.capacity();
-        if node.start < size {
+        let before = buf_bytes(&node.buf);
+        if (node.start as usize) < size {
             node.make_front_room(size);
         }
         let mut entry = Vec::with_capacity(size);
         write_entry(&mut entry, element);
-        node.buf[node.start - size..node.start].copy_from_slice(&entry);
-        node.start -= size;
+        let start = node.start as usize;
+        node.buf[start - size..start].copy_from_slice(&entry);
+        node.start = (start - size) as u32;
         node.count += 1;
-        self.heap = self.heap + node.buf.capacity() - before;
+        self.heap = self.heap + buf_bytes(&node.buf) - before;
         self.added(element);
     }
 
     pub fn pop_front(&mut self) -> Option<Bytes> {
         let node = self.nodes.front_mut()?;
         let (element, size) = {
-            let (range, size) = entry_at(&node.buf, node.start);
+            let (range, size) = entry_at(&node.buf, node.start as usize);
             (Bytes::copy_from_slice(&node.buf[range]), size)
         };
-        node.start += size;
+        node.start += size as u32;
         node.count -= 1;
         if node.count == 0 {
             self.drop_node(0);
@@ -197,9 +202,9 @@ impl ListValue {
         let old = node.buf[range].to_vec();
         let mut entry = Vec::with_capacity(entry_size(element.len()));
         write_entry(&mut entry, element);
-        let before = node.buf.capacity();
+        let before = buf_bytes(&node.buf);
         node.buf.splice(offset..offset + size, entry);
-        self.heap = self.heap + node.buf.capacity() - before;
+        self.heap = self.heap + buf_bytes(&node.buf) - before;
         self.removed(&old);
         self.added(element);
         self.split_if_large(n);
@@ -218,10 +223,10 @@ impl ListValue {
         let node = &mut self.nodes[n];
         let mut entry = Vec::with_capacity(entry_size(element.len()));
         write_entry(&mut entry, element);
-        let before = node.buf.capacity();
+        let before = buf_bytes(&node.buf);
         node.buf.splice(offset..offset, entry);
         node.count += 1;
-        self.heap = self.heap + node.buf.capacity() - before;
+        self.heap = self.heap + buf_bytes(&node.buf) - before;
         self.added(element);
         self.split_if_large(n);
     }
@@ -233,8 +238,8 @@ impl ListValue {
                 End::Head => 0,
                 End::Tail => self.nodes.len() - 1,
             };
-            if self.nodes[n].count <= count {
-                count -= self.nodes[n].count;
+            if self.nodes[n].count as usize <= count {
+                count -= self.nodes[n].count as usize;
                 let node = &self.nodes[n];
                 let elements: Vec<Vec<u8>> = node.iter().map(<[u8]>::to_vec).collect();
                 for element in &elements {
@@ -259,8 +264,8 @@ impl ListValue {
     pub fn range(&self, start: usize, stop: usize) -> impl Iterator<Item = &[u8]> + '_ {
         let mut skip = start;
         let mut first = 0;
-        while first < self.nodes.len() && self.nodes[first].count <= skip {
-            skip -= self.nodes[first].count;
+        while first < self.nodes.len() && self.nodes[first].count as usize <= skip {
+            skip -= self.nodes[first].count as usize;
             first += 1;
         }
         self.nodes
@@ -338,19 +343,19 @@ impl ListValue {
         if index < self.len / 2 {
             let mut rest = index;
             for (n, node) in self.nodes.iter().enumerate() {
-                if rest < node.count {
+                if rest < node.count as usize {
                     return Some((n, node.offset_of(rest)));
                 }
-                rest -= node.count;
+                rest -= node.count as usize;
             }
         } else {
             let mut rest = self.len - 1 - index;
             for n in (0..self.nodes.len()).rev() {
                 let node = &self.nodes[n];
-                if rest < node.count {
-                    return Some((n, node.offset_of(node.count - 1 - rest)));
+                if rest < node.count as usize {
+                    return Some((n, node.offset_of(node.count as usize - 1 - rest)));
                 }
-                rest -= node.count;
+                rest -= node.count as usize;
             }
         }
         None
@@ -363,7 +368,7 @@ impl ListValue {
             return;
         }
         let half = node.count / 2;
-        let cut = node.offset_of(half);
+        let cut = node.offset_of(half as usize);
         let mut tail = Node {
             buf: node.buf[cut..].to_vec(),
             start: 0,
@@ -371,18 +376,18 @@ impl ListValue {
         };
         tail.buf.shrink_to_fit();
         let node = &mut self.nodes[n];
-        let before = node.buf.capacity();
+        let before = buf_bytes(&node.buf);
         node.buf.truncate(cut);
         node.buf.shrink_to_fit();
         node.count = half;
-        self.heap = self.heap + node.buf.capacity() + tail.buf.capacity() - before;
+        self.heap = self.heap + buf_bytes(&node.buf) + buf_bytes(&tail.buf) - before;
         self.nodes.insert(n + 1, tail);
     }
 
     fn drop_node(&mut self, n: usize) {
         if let Some(node) = self.nodes.remove(n) {
             // Callers account the node's elements (`removed`) themselves.
-            self.heap -= node.buf.capacity();
+            self.heap -= buf_bytes(&node.buf);
         }
         if self.nodes.is_empty() {
             self.nodes = VecDeque::new();
@@ -400,11 +405,16 @@ impl ListValue {
     }
 }
 
+/// The bytes a node's buffer takes from the allocator (its size class).
+fn buf_bytes(buf: &Vec<u8>) -> usize {
+    alloc_size(buf.capacity())
+}
+
 /// The buffer size for a node that must hold `need` bytes: the allocator's size class while
 /// small (a short list costs what it holds), doubling after so growth stays amortised.
 fn node_capacity(need: usize) -> usize {
     if need <= SMALL_NODE_BYTES {
-        crate::keyspace::value::alloc_size(need)
+        alloc_size(need)
     } else {
         need.next_power_of_two()
             .clamp(NODE_BYTES_MIN, NODE_BYTES_MAX.max(need))
@@ -413,20 +423,20 @@ fn node_capacity(need: usize) -> usize {
 
 impl Node {
     fn live_bytes(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start as usize
     }
 
     /// Byte offset of the `i`-th element of this node.
     fn offset_of(&self, i: usize) -> usize {
-        if i <= self.count / 2 {
-            let mut offset = self.start;
+        if i <= self.count as usize / 2 {
+            let mut offset = self.start as usize;
             for _ in 0..i {
                 offset += entry_at(&self.buf, offset).1;
             }
             offset
         } else {
             let mut end = self.buf.len();
-            for _ in 0..self.count - i {
+            for _ in 0..self.count as usize - i {
                 end -= entry_before(&self.buf, end).1;
             }
             end
@@ -438,15 +448,15 @@ impl Node {
         let live = self.live_bytes();
         let capacity = node_capacity(live + size);
         let mut buf = vec![0u8; capacity];
-        buf[capacity - live..].copy_from_slice(&self.buf[self.start..]);
+        buf[capacity - live..].copy_from_slice(&self.buf[self.start as usize..]);
         self.buf = buf;
-        self.start = capacity - live;
+        self.start = u32::try_from(capacity - live).expect("front room below 8 KiB");
     }
 
     fn iter(&self) -> NodeIter<'_> {
         NodeIter {
             buf: &self.buf,
-            front: self.start,
+            front: self.start as usize,
             back: self.buf.len(),
         }
     }
@@ -611,6 +621,16 @@ fn lp_entry_bytes(element: &[u8]) -> usize {
 mod tests {
     use super::*;
 
+    #[test]
+    fn node_is_32_bytes() {
+        // A one-node list's node array is one 32-byte allocation (see `Node`).
+        assert_eq!(std::mem::size_of::<Node>(), 32);
+        let mut list = ListValue::default();
+        list.push_back(b"e1");
+        // The node array (32) and the node's buffer (4 bytes: the 8-byte class).
+        assert_eq!(list.heap_bytes(), 32 + 8);
+    }
+
     fn collect(list: &ListValue) -> Vec<Vec<u8>> {
         list.iter().map(<[u8]>::to_vec).collect()
     }
@@ -623,7 +643,7 @@ mod tests {
         for (i, e) in model.iter().enumerate() {
             assert_eq!(list.get(i), Some(e.as_slice()));
         }
-        let recount: usize = list.nodes.iter().map(|n| n.buf.capacity()).sum();
+        let recount: usize = list.nodes.iter().map(|n| buf_bytes(&n.buf)).sum();
         assert_eq!(list.heap, recount);
         let lp: usize = model.iter().map(|e| lp_entry_bytes(e)).sum();
         assert_eq!(list.lp_bytes, LP_OVERHEAD_BYTES + lp);
