@@ -30,7 +30,7 @@
 //! marks it orphaned and gives back its empty chunks; the free that empties its last chunk
 //! frees it. Both decisions are taken under its lock, so exactly one side frees it.
 //!
-//! `used_memory` counts a cell's exact length (`alloc_counter::note_outside`), not the chunks,
+//! `used_memory` counts a cell's exact length (`alloc_counter::note_cells`), not the chunks,
 //! so freeing a key lowers it as freeing any allocation does (maxmemory eviction relies on
 //! that); the chunks' free cells are in RSS only, like jemalloc's free regions.
 
@@ -136,9 +136,9 @@ pub fn chunk_bytes() -> usize {
 }
 
 /// Bytes of the cells in use (INFO's allocator_allocated adds them to jemalloc's): the count
-/// `alloc_counter::note_outside` keeps, within a few KiB per thread of the truth.
+/// `alloc_counter::note_cells` keeps, within a few KiB per thread of the truth.
 pub fn cell_bytes_in_use() -> usize {
-    crate::alloc_counter::outside_bytes() as usize
+    crate::alloc_counter::cell_bytes() as usize
 }
 
 impl ChunkSource {
@@ -327,7 +327,7 @@ impl Arena {
             cell_at(chunk, c.cell, index)
         };
         drop(state);
-        crate::alloc_counter::note_outside(len as i64);
+        crate::alloc_counter::note_cells(len as i64);
         // SAFETY: a cell address inside a live chunk is not null.
         unsafe { NonNull::new_unchecked(ptr) }
     }
@@ -449,7 +449,7 @@ pub unsafe fn free(ptr: NonNull<u8>, len: usize) {
         // SAFETY: orphaned, and this free gave back its last chunk: nothing refers to it.
         unsafe { release(owner) }
     }
-    crate::alloc_counter::note_outside(-(len as i64));
+    crate::alloc_counter::note_cells(-(len as i64));
 }
 
 #[cfg(test)]
