@@ -19,25 +19,37 @@ const FLUSH_BYTES: i64 = 8 << 10;
 
 /// Bytes held, as flushed by every thread so far (process-wide: the global allocator is).
 static HELD: AtomicI64 = AtomicI64::new(0);
+/// The part of `HELD` that is the entry arenas' cells (`note_cells`), counted the same way, for
+/// INFO's allocator figures (process-wide for the same reason: every shard's entry arena adds to
+/// it, from any thread).
+static CELLS: AtomicI64 = AtomicI64::new(0);
 
 thread_local! {
-    static BALANCE: Balance = const { Balance(Cell::new(0)) };
+    static BALANCE: Balance<false> = const { Balance(Cell::new(0)) };
+    static CELL_BALANCE: Balance<true> = const { Balance(Cell::new(0)) };
 }
 
-/// A thread's unflushed balance; what is left when the thread ends is flushed then.
-struct Balance(Cell<i64>);
+/// A thread's unflushed balance of `HELD` (or, `CELL` true, of `CELLS`); what is left when the
+/// thread ends is flushed then.
+struct Balance<const CELL: bool>(Cell<i64>);
 
-impl Drop for Balance {
+impl<const CELL: bool> Drop for Balance<CELL> {
     fn drop(&mut self) {
-        HELD.fetch_add(self.0.replace(0), Ordering::Relaxed);
+        let shared = if CELL { &CELLS } else { &HELD };
+        shared.fetch_add(self.0.replace(0), Ordering::Relaxed);
     }
 }
 
-fn note(delta: i64) {
-    let flushed = BALANCE.try_with(|b| {
+/// Adds `delta` to the thread's balance of `shared`, flushing it past `FLUSH_BYTES`.
+fn add<const CELL: bool>(
+    balance: &'static std::thread::LocalKey<Balance<CELL>>,
+    shared: &AtomicI64,
+    delta: i64,
+) {
+    let flushed = balance.try_with(|b| {
         let balance = b.0.get() + delta;
         if balance.abs() >= FLUSH_BYTES {
-            HELD.fetch_add(balance, Ordering::Relaxed);
+            shared.fetch_add(balance, Ordering::Relaxed);
             b.0.set(0);
         } else {
             b.0.set(balance);
@@ -45,14 +57,30 @@ fn note(delta: i64) {
     });
     if flushed.is_err() {
         // The thread's balance is already gone (allocations while the thread ends).
-        HELD.fetch_add(delta, Ordering::Relaxed);
+        shared.fetch_add(delta, Ordering::Relaxed);
     }
 }
 
+fn note(delta: i64) {
+    add(&BALANCE, &HELD, delta);
+}
+
 /// Counts `delta` bytes taken (or, negative, given back) outside the global allocator: the
-/// entry arena's cells (`keyspace::entry_arena`), whose chunks jemalloc hands out uncounted.
+/// index tables' own mappings (`keyspace::index_alloc`).
 pub fn note_outside(delta: i64) {
     note(delta);
+}
+
+/// `note_outside` for the entry arenas' cells (`keyspace::entry_arena`), whose chunks come from
+/// mappings of their own; also counted apart for INFO (`cell_bytes`).
+pub fn note_cells(delta: i64) {
+    note(delta);
+    add(&CELL_BALANCE, &CELLS, delta);
+}
+
+/// Bytes counted by `note_cells` and not given back, within `FLUSH_BYTES` per running thread.
+pub fn cell_bytes() -> u64 {
+    CELLS.load(Ordering::Relaxed).max(0) as u64
 }
 
 /// jemalloc's largest small size class and its page size (x86-64 builds).
@@ -88,7 +116,7 @@ pub fn held_bytes() -> Option<u64> {
 }
 
 /// Set by the binary that installs `CountingJemalloc` as its global allocator (`mark_installed`).
-/// Without it `note_outside` still counts (the arena's cells), but the count is not the
+/// Without it `note_outside` and `note_cells` still count (the index tables, the arenas' cells), but the count is not the
 /// program's, so `held_bytes` reports none.
 static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -77,7 +77,8 @@ fn modify<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Vec<u8>) -> R) -
 fn create(ctx: &mut Ctx<'_>, key: &[u8]) {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard(key);
-    shard.insert_entry(hash, Entry::new_buf(key, hll::new_sparse(), None), now);
+    let entry = Entry::new_buf(key, hll::new_sparse(), None, shard.arena());
+    shard.insert_entry(hash, entry, now);
     let db = ctx.db();
     ctx.notify(notify::NEW, "new", db, key);
 }

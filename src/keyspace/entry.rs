@@ -32,7 +32,7 @@
 //! points to a live allocation written by `Entry::build`, whose length `Header::total_len`
 //! recomputes from the header alone.
 
-use super::entry_arena;
+use super::entry_arena::{self, Arena};
 use super::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 use super::value::{alloc_size, Value, ValueMut, ValueRef};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
@@ -164,24 +164,36 @@ fn put_varint(buf: &mut [u8], mut at: usize, mut n: u64) -> usize {
 
 impl Entry {
     /// Builds an entry holding a string value.
-    pub fn new_str(key: &[u8], value: &[u8], deadline: Option<u64>) -> Entry {
-        Entry::build(key, KIND_STR, value, deadline, 0, None)
+    pub fn new_str(key: &[u8], value: &[u8], deadline: Option<u64>, arena: &Arena) -> Entry {
+        Entry::build(arena, key, KIND_STR, value, deadline, 0, None)
     }
 
     /// A string entry carrying memcached metadata (flags, CAS unique).
-    pub fn new_item(key: &[u8], value: &[u8], deadline: Option<u64>, meta: ItemMeta) -> Entry {
-        Entry::build(key, KIND_STR, value, deadline, 0, Some(meta))
+    pub fn new_item(
+        key: &[u8],
+        value: &[u8],
+        deadline: Option<u64>,
+        meta: ItemMeta,
+        arena: &Arena,
+    ) -> Entry {
+        Entry::build(arena, key, KIND_STR, value, deadline, 0, Some(meta))
     }
 
     /// Builds an entry from an owned value.
-    pub fn new(key: &[u8], value: Value, deadline: Option<u64>) -> Entry {
-        Entry::from_value(key, value, deadline, 0)
+    pub fn new(key: &[u8], value: Value, deadline: Option<u64>, arena: &Arena) -> Entry {
+        Entry::from_value(arena, key, value, deadline, 0)
     }
 
-    fn from_value(key: &[u8], value: Value, deadline: Option<u64>, access: u32) -> Entry {
+    fn from_value(
+        arena: &Arena,
+        key: &[u8],
+        value: Value,
+        deadline: Option<u64>,
+        access: u32,
+    ) -> Entry {
         let (kind, ptr) = match value {
             Value::Str(bytes) => {
-                return Entry::build(key, KIND_STR, &bytes, deadline, access, None)
+                return Entry::build(arena, key, KIND_STR, &bytes, deadline, access, None)
             }
             Value::Hash(v) => (KIND_HASH, Box::into_raw(v) as usize),
             Value::List(v) => (KIND_LIST, Box::into_raw(v) as usize),
@@ -190,10 +202,12 @@ impl Entry {
             Value::ZSet(v) => (KIND_ZSET, Box::into_raw(v) as usize),
             Value::Stream(v) => (KIND_STREAM, Box::into_raw(v) as usize),
         };
-        Entry::build(key, kind, &ptr.to_le_bytes(), deadline, access, None)
+        Entry::build(arena, key, kind, &ptr.to_le_bytes(), deadline, access, None)
     }
 
+    /// Builds the allocation; a small one is a cell of `arena` (the shard's that will hold it).
     fn build(
+        arena: &Arena,
         key: &[u8],
         kind: u8,
         value: &[u8],
@@ -224,7 +238,7 @@ impl Entry {
             len += width;
         }
         let total = len + key.len() + value.len();
-        let ptr = Entry::allocate(total);
+        let ptr = Entry::allocate(arena, total);
         // SAFETY: the three copies fill exactly `total` bytes of the fresh allocation and their
         // sources do not overlap it.
         unsafe {
@@ -237,11 +251,11 @@ impl Entry {
         }
     }
 
-    /// `total` fresh bytes: an exact-size arena cell for small entries, else a jemalloc
+    /// `total` fresh bytes: an exact-size cell of `arena` for small entries, else a jemalloc
     /// allocation (see `entry_arena`).
-    fn allocate(total: usize) -> *mut u8 {
+    fn allocate(arena: &Arena, total: usize) -> *mut u8 {
         if total <= entry_arena::MAX_CELL {
-            return entry_arena::alloc(total).as_ptr();
+            return arena.alloc(total).as_ptr();
         }
         let layout = Layout::from_size_align(total, 1).expect("entry size fits a layout");
         // SAFETY: `total > MAX_CELL`, so the layout is not zero-sized.
@@ -409,10 +423,11 @@ impl Entry {
 
     /// Rebuilds the allocation with another key and/or deadline, moving the value part as is
     /// (an aggregate's box changes owner, it is neither copied nor freed).
-    fn rebuilt(self, key: Option<&[u8]>, deadline: Option<u64>) -> Entry {
+    fn rebuilt(self, key: Option<&[u8]>, deadline: Option<u64>, arena: &Arena) -> Entry {
         let h = self.header();
         let key = key.unwrap_or_else(|| self.key());
         let fresh = Entry::build(
+            arena,
             key,
             h.kind(),
             self.value_part(&h),
@@ -455,35 +470,38 @@ impl Entry {
         })
     }
 
+    /// Writes `at` over the deadline the entry has, of the same width.
+    fn write_deadline(&mut self, h: &Header, at: u64) {
+        let width = h.deadline_bytes();
+        let offset = h.key_at - width;
+        let at = if width == 8 {
+            at
+        } else {
+            at - NARROW_DEADLINE_BASE
+        };
+        // SAFETY: the deadline's `width` bytes lie inside the allocation, before the key.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                at.to_le_bytes().as_ptr(),
+                self.ptr.as_ptr().add(offset),
+                width,
+            );
+        }
+    }
+
     /// Sets or clears the deadline. Overwrites it in place when the entry already has one;
-    /// otherwise rebuilds the allocation.
-    pub fn set_expire_at_ms(&mut self, deadline: Option<u64>) {
+    /// otherwise rebuilds the allocation (in `arena`).
+    pub fn set_expire_at_ms(&mut self, deadline: Option<u64>, arena: &Arena) {
         let h = self.header();
         let same_width =
             |at: u64| narrow_deadline(at) == (h.deadline_bytes() == NARROW_DEADLINE_BYTES);
         match (h.has_deadline(), deadline) {
-            (true, Some(at)) if same_width(at) => {
-                let width = h.deadline_bytes();
-                let offset = h.key_at - width;
-                let at = if width == 8 {
-                    at
-                } else {
-                    at - NARROW_DEADLINE_BASE
-                };
-                // SAFETY: the deadline's `width` bytes lie inside the allocation, before the key.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        at.to_le_bytes().as_ptr(),
-                        self.ptr.as_ptr().add(offset),
-                        width,
-                    );
-                }
-            }
+            (true, Some(at)) if same_width(at) => self.write_deadline(&h, at),
             (false, None) => {}
             _ => {
                 // Swap in a placeholder so the old entry can be consumed by value.
-                let old = std::mem::replace(self, Entry::new_str(b"", b"", None));
-                *self = old.rebuilt(None, deadline);
+                let old = std::mem::replace(self, Entry::new_str(b"", b"", None, arena));
+                *self = old.rebuilt(None, deadline, arena);
             }
         }
     }
@@ -532,11 +550,10 @@ impl Entry {
     /// Panics unless `fits_str(value.len(), deadline)`.
     pub fn overwrite_str(&mut self, value: &[u8], deadline: Option<u64>) {
         assert!(self.fits_str(value.len(), deadline), "same layout");
-        if deadline.is_some() {
-            // Same width: written in place.
-            self.set_expire_at_ms(deadline);
-        }
         let h = self.header();
+        if let Some(at) = deadline {
+            self.write_deadline(&h, at);
+        }
         // SAFETY: the value part is `value.len()` bytes inside the allocation (`fits_str`), and
         // `value` is an argument of the request, not part of this entry.
         unsafe {
@@ -548,8 +565,9 @@ impl Entry {
         }
     }
 
-    pub fn with_str(&self, value: &[u8]) -> Entry {
+    pub fn with_str(&self, value: &[u8], arena: &Arena) -> Entry {
         Entry::build(
+            arena,
             self.key(),
             KIND_STR,
             value,
@@ -576,7 +594,7 @@ impl Entry {
     /// The same key, value, deadline and access bits with other memcached metadata (written in
     /// place when the entry already carries some). Only the shard calls this, to account the
     /// size change.
-    pub(super) fn set_meta(&mut self, meta: ItemMeta) {
+    pub(super) fn set_meta(&mut self, meta: ItemMeta, arena: &Arena) {
         let h = self.header();
         if h.has_meta() {
             let mut raw = [0u8; META_BYTES];
@@ -593,6 +611,7 @@ impl Entry {
             return;
         }
         let fresh = Entry::build(
+            arena,
             self.key(),
             h.kind(),
             self.value_part(&h),
@@ -605,31 +624,32 @@ impl Entry {
     }
 
     /// The same key, deadline and access bits with a new value.
-    pub fn with_value(&self, value: Value) -> Entry {
-        Entry::from_value(self.key(), value, self.expire_at_ms(), self.access())
+    pub fn with_value(&self, value: Value, arena: &Arena) -> Entry {
+        Entry::from_value(arena, self.key(), value, self.expire_at_ms(), self.access())
     }
 
-    /// The same value, deadline and access bits under another key (RENAME, MOVE).
-    pub fn with_key(self, key: &[u8]) -> Entry {
+    /// The same value, deadline and access bits under another key (RENAME, MOVE), in `arena`
+    /// (the destination shard's).
+    pub fn with_key(self, key: &[u8], arena: &Arena) -> Entry {
         let deadline = self.expire_at_ms();
-        self.rebuilt(Some(key), deadline)
+        self.rebuilt(Some(key), deadline, arena)
     }
 
     /// Builds an entry whose string lives in its own growable buffer (see `KIND_BUF`).
-    pub fn new_buf(key: &[u8], value: Vec<u8>, deadline: Option<u64>) -> Entry {
+    pub fn new_buf(key: &[u8], value: Vec<u8>, deadline: Option<u64>, arena: &Arena) -> Entry {
         let ptr = Box::into_raw(Box::new(value)) as usize;
-        Entry::build(key, KIND_BUF, &ptr.to_le_bytes(), deadline, 0, None)
+        Entry::build(arena, key, KIND_BUF, &ptr.to_le_bytes(), deadline, 0, None)
     }
 
     /// The string value for change in place, moved into a growable buffer first if it lives
     /// inside the entry; `None` for other types.
-    pub(super) fn str_buf_mut(&mut self) -> Option<&mut Vec<u8>> {
+    pub(super) fn str_buf_mut(&mut self, arena: &Arena) -> Option<&mut Vec<u8>> {
         let h = self.header();
         match h.kind() {
             KIND_BUF => {}
             KIND_STR => {
                 let bytes = self.value_part(&h).to_vec();
-                let moved = Entry::new_buf(self.key(), bytes, self.expire_at_ms());
+                let moved = Entry::new_buf(self.key(), bytes, self.expire_at_ms(), arena);
                 let old = std::mem::replace(self, moved);
                 self.set_access(old.access());
                 drop(old);
@@ -718,15 +738,16 @@ mod tests {
 
     #[test]
     fn round_trip_and_deadline_changes() {
-        let mut e = Entry::new_str(b"key", b"value", None);
+        let arena = &Arena::new();
+        let mut e = Entry::new_str(b"key", b"value", None, arena);
         assert_eq!(e.key(), b"key");
         assert_eq!(e.value(), ValueRef::Str(b"value"));
         assert_eq!(e.expire_at_ms(), None);
         e.set_access(0xdead_beef);
-        e.set_expire_at_ms(Some(1234));
+        e.set_expire_at_ms(Some(1234), arena);
         assert_eq!(e.expire_at_ms(), Some(1234));
         assert_eq!(e.access(), 0xdead_beef);
-        e.set_expire_at_ms(Some(99));
+        e.set_expire_at_ms(Some(99), arena);
         assert_eq!(e.expire_at_ms(), Some(99));
         assert!(e.is_expired(100));
         assert!(!e.is_expired(99));
@@ -742,16 +763,16 @@ mod tests {
             1 << 50,
             0,
         ] {
-            e.set_expire_at_ms(Some(at));
+            e.set_expire_at_ms(Some(at), arena);
             assert_eq!((e.expire_at_ms(), e.key()), (Some(at), &b"key"[..]));
             assert_eq!(e.value(), ValueRef::Str(b"value"));
             assert_eq!(e.access(), 0xdead_beef);
         }
         assert_eq!(
-            Entry::new_str(b"k", b"v", Some(1_700_000_000_000)).memory_bytes(),
-            Entry::new_str(b"k", b"v", None).memory_bytes() + 5
+            Entry::new_str(b"k", b"v", Some(1_700_000_000_000), arena).memory_bytes(),
+            Entry::new_str(b"k", b"v", None, arena).memory_bytes() + 5
         );
-        e.set_expire_at_ms(None);
+        e.set_expire_at_ms(None, arena);
         assert_eq!(e.expire_at_ms(), None);
         assert_eq!(e.key(), b"key");
         assert_eq!(e.value(), ValueRef::Str(b"value"));
@@ -759,68 +780,72 @@ mod tests {
 
     #[test]
     fn memcached_metadata_survives_deadline_changes_not_new_values() {
+        let arena = &Arena::new();
         let meta = ItemMeta {
             flags: 0xdead_beef,
             cas: u64::MAX - 1,
         };
-        let mut e = Entry::new_item(b"k", b"v", Some(7), meta);
+        let mut e = Entry::new_item(b"k", b"v", Some(7), meta, arena);
         assert_eq!(e.meta(), Some(meta));
         assert_eq!(e.expire_at_ms(), Some(7));
-        e.set_expire_at_ms(None);
+        e.set_expire_at_ms(None, arena);
         assert_eq!(e.meta(), Some(meta));
-        e.set_expire_at_ms(Some(9));
+        e.set_expire_at_ms(Some(9), arena);
         assert_eq!((e.meta(), e.expire_at_ms()), (Some(meta), Some(9)));
         let other = ItemMeta { flags: 1, cas: 2 };
-        e.set_meta(other);
+        e.set_meta(other, arena);
         assert_eq!(
             (e.meta(), e.key(), e.value()),
             (Some(other), &b"k"[..], ValueRef::Str(b"v"))
         );
-        let replaced = e.with_str(b"new");
+        let replaced = e.with_str(b"new", arena);
         assert_eq!((replaced.meta(), replaced.expire_at_ms()), (None, Some(9)));
-        let mut plain = Entry::new_str(b"p", b"x", None);
-        plain.set_meta(meta);
+        let mut plain = Entry::new_str(b"p", b"x", None, arena);
+        plain.set_meta(meta, arena);
         assert_eq!(
             (plain.meta(), plain.value()),
             (Some(meta), ValueRef::Str(b"x"))
         );
-        let renamed = plain.with_key(b"q");
+        let renamed = plain.with_key(b"q", arena);
         assert_eq!(renamed.meta(), Some(meta));
     }
 
     #[test]
     fn large_and_empty_parts() {
+        let arena = &Arena::new();
         let big = vec![7u8; 300_000];
-        let e = Entry::new_str(b"", &big, Some(u64::MAX));
+        let e = Entry::new_str(b"", &big, Some(u64::MAX), arena);
         assert_eq!(e.key(), b"");
         assert_eq!(e.value(), ValueRef::Str(&big[..]));
         assert_eq!(e.expire_at_ms(), Some(u64::MAX));
-        let renamed = e.with_key(b"\x00binary\xff");
+        let renamed = e.with_key(b"\x00binary\xff", arena);
         assert_eq!(renamed.key(), b"\x00binary\xff");
         assert_eq!(renamed.expire_at_ms(), Some(u64::MAX));
     }
 
     #[test]
     fn small_entry_takes_its_exact_length() {
-        let e = Entry::new_str(b"mk:0000000001", &[b'x'; 100], None);
+        let arena = &Arena::new();
+        let e = Entry::new_str(b"mk:0000000001", &[b'x'; 100], None, arena);
         assert_eq!(e.memory_bytes(), ENTRY_OVERHEAD_BYTES + 120);
     }
 
     #[test]
     fn aggregate_moves_with_rekey_and_deadline_changes() {
-        let mut e = Entry::new(b"h", Value::Hash(Box::default()), None);
+        let arena = &Arena::new();
+        let mut e = Entry::new(b"h", Value::Hash(Box::default()), None, arena);
         assert_eq!(e.value().type_name(), "hash");
-        e.set_expire_at_ms(Some(5));
-        e.set_expire_at_ms(None);
-        let e = e.with_key(b"other");
+        e.set_expire_at_ms(Some(5), arena);
+        e.set_expire_at_ms(None, arena);
+        let e = e.with_key(b"other", arena);
         assert_eq!(e.key(), b"other");
         assert_eq!(e.value().type_name(), "hash");
         let copy = e.to_value();
         drop(e);
         assert_eq!(copy.type_name(), "hash");
-        let mut e = Entry::new(b"z", copy, Some(9));
+        let mut e = Entry::new(b"z", copy, Some(9), arena);
         assert!(matches!(e.value_mut(), ValueMut::Hash(_)));
-        let replaced = e.with_value(Value::string(b"s"));
+        let replaced = e.with_value(Value::string(b"s"), arena);
         assert_eq!(replaced.value(), ValueRef::Str(b"s"));
     }
 }

@@ -791,8 +791,9 @@ mod tests {
     fn pool_keeps_the_best_sorted() {
         let mut pool = Candidates::default();
         let id = ShardId { db: 0, shard: 0 };
+        let arena = crate::keyspace::entry_arena::Arena::new();
         for i in 0..40u64 {
-            let e = Entry::new_str(format!("k{i}").as_bytes(), b"v", None);
+            let e = Entry::new_str(format!("k{i}").as_bytes(), b"v", None, &arena);
             pool.offer((i * 7) % 40, id, i as usize, e.access());
         }
         assert_eq!(pool.items.len(), POOL_SIZE);

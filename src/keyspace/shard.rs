@@ -8,6 +8,7 @@
 
 use super::access;
 use super::entry::Entry;
+use super::entry_arena::Arena;
 use super::index_alloc::IndexAlloc;
 use super::snapshot::{ShardViews, SnapshotEntry};
 use super::value::{Value, ValueMut, ValueRef};
@@ -108,6 +109,10 @@ pub struct Shard {
     /// blindly: the slot's entry must hold the very key (keys are unique in a shard and every
     /// live entry is indexed), so no change of the table needs to reset it.
     found_memo: std::sync::atomic::AtomicU64,
+    /// Where this shard's small entries are carved (see entry_arena): its own size classes,
+    /// serialised by the shard's lock, so writers on other shards never touch them. Declared
+    /// last, so the shard's entries are freed before the arena's handle goes.
+    arena: Arena,
 }
 
 /// Hash fields removed by the active sweep because their deadline passed.
@@ -170,6 +175,7 @@ impl Shard {
             snapshot: None,
             slot_counts: None,
             found_memo: Default::default(),
+            arena: Arena::new(),
         }
     }
 
@@ -251,6 +257,11 @@ impl Shard {
     /// The entry in slot `id`, stamped as accessed now (unless the running command asked not
     /// to be: CLIENT NO-TOUCH, OBJECT).
     fn touched_entry(&mut self, id: u32, now_ms: u64) -> Option<&mut Entry> {
+        self.touched_entry_in(id, now_ms).map(|(entry, _)| entry)
+    }
+
+    /// `touched_entry`, with the shard's arena for rebuilding it.
+    fn touched_entry_in(&mut self, id: u32, now_ms: u64) -> Option<(&mut Entry, &Arena)> {
         let id = id as usize;
         let (chunk, at) = (id / CHUNK_SLOTS, id % CHUNK_SLOTS);
         let entry = self.slots[chunk][at].as_mut()?;
@@ -263,7 +274,12 @@ impl Shard {
                 entry.set_access(stamp);
             }
         }
-        Some(entry)
+        Some((entry, &self.arena))
+    }
+
+    /// The shard's entry arena: entries built to be inserted here are carved from it.
+    pub fn arena(&self) -> &Arena {
+        &self.arena
     }
 
     /// The snapshot hook: called before anything changes, replaces or removes the slot at
@@ -399,10 +415,15 @@ impl Shard {
     }
 
     /// `get_mut` for a change of the entry's value or deadline: runs the snapshot hook first.
-    fn get_mut_for_write(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+    fn get_mut_for_write(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        now_ms: u64,
+    ) -> Option<(&mut Entry, &Arena)> {
         let id = self.live_slot(hash, key, now_ms)?;
         self.before_slot_write(id);
-        self.touched_entry(id, now_ms)
+        self.touched_entry_in(id, now_ms)
     }
 
     /// Inserts or replaces a key's value and deadline. Returns the previous entry if there was
@@ -415,7 +436,8 @@ impl Shard {
         expire_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Option<Entry> {
-        self.insert_entry(hash, Entry::new(key, value, expire_at_ms), now_ms)
+        let entry = Entry::new(key, value, expire_at_ms, &self.arena);
+        self.insert_entry(hash, entry, now_ms)
     }
 
     /// Inserts or replaces a string value (the SET path: one allocation, no intermediate copy).
@@ -437,11 +459,15 @@ impl Shard {
                 if self.overwrite_str_at(id, key, value, expire_at_ms, now_ms) {
                     return false;
                 }
-                let entry = Entry::new_str(key, value, expire_at_ms);
+                let entry = Entry::new_str(key, value, expire_at_ms, &self.arena);
                 self.replace_at(id, entry, now_ms).is_none()
             }
             None => {
-                self.insert_absent(hash, Entry::new_str(key, value, expire_at_ms), now_ms);
+                self.insert_absent(
+                    hash,
+                    Entry::new_str(key, value, expire_at_ms, &self.arena),
+                    now_ms,
+                );
                 true
             }
         }
@@ -662,13 +688,13 @@ impl Shard {
         deadline: Option<u64>,
         now_ms: u64,
     ) -> bool {
-        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
+        let Some((entry, arena)) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let was = entry.expire_at_ms().is_some();
         let before = entry.memory_bytes();
         let width_before = entry.deadline_bytes();
-        entry.set_expire_at_ms(deadline);
+        entry.set_expire_at_ms(deadline, arena);
         let after = entry.memory_bytes();
         let width_after = entry.deadline_bytes();
         self.deadline_bytes = self.deadline_bytes + width_after - width_before;
@@ -687,12 +713,12 @@ impl Shard {
 
     /// Replaces the value of a live key in place, keeping its deadline; accounts the size change.
     pub fn replace_value(&mut self, hash: u64, key: &[u8], value: Value, now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
+        let Some((entry, arena)) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let before = entry.memory_bytes();
         let had = has_field_ttls(entry);
-        *entry = entry.with_value(value);
+        *entry = entry.with_value(value, arena);
         let after = entry.memory_bytes();
         let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
@@ -702,7 +728,7 @@ impl Shard {
 
     /// Replaces the string value of a live key, keeping its deadline and access bits.
     pub fn replace_str(&mut self, hash: u64, key: &[u8], value: &[u8], now_ms: u64) -> bool {
-        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
+        let Some((entry, arena)) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let deadline = entry.expire_at_ms();
@@ -712,7 +738,7 @@ impl Shard {
             return true;
         }
         let before = entry.memory_bytes();
-        *entry = entry.with_str(value);
+        *entry = entry.with_str(value, arena);
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         true
@@ -727,11 +753,11 @@ impl Shard {
         meta: super::entry::ItemMeta,
         now_ms: u64,
     ) -> bool {
-        let Some(entry) = self.get_mut_for_write(hash, key, now_ms) else {
+        let Some((entry, arena)) = self.get_mut_for_write(hash, key, now_ms) else {
             return false;
         };
         let before = entry.memory_bytes();
-        entry.set_meta(meta);
+        entry.set_meta(meta, arena);
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         true
@@ -781,9 +807,9 @@ impl Shard {
             return Some(None);
         }
         self.before_slot_write(id);
-        let entry = self.touched_entry(id, now_ms)?;
+        let (entry, arena) = self.touched_entry_in(id, now_ms)?;
         let before = entry.memory_bytes();
-        let result = f(entry.str_buf_mut()?);
+        let result = f(entry.str_buf_mut(arena)?);
         let after = entry.memory_bytes();
         self.used_bytes = self.used_bytes + after - before;
         Some(Some(result))
@@ -799,12 +825,12 @@ impl Shard {
         now_ms: u64,
         f: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
-        let entry = self.get_mut_for_write(hash, key, now_ms)?;
+        let (entry, arena) = self.get_mut_for_write(hash, key, now_ms)?;
         let mut value = entry.to_value();
         let result = f(&mut value);
         let before = entry.memory_bytes();
         let had = has_field_ttls(entry);
-        *entry = entry.with_value(value);
+        *entry = entry.with_value(value, arena);
         let after = entry.memory_bytes();
         let (has, due) = (has_field_ttls(entry), field_deadline(entry));
         self.used_bytes = self.used_bytes + after - before;
@@ -1088,6 +1114,9 @@ impl Shard {
             &mut other.pass_saw_field_ttls,
         );
         std::mem::swap(&mut self.used_bytes, &mut other.used_bytes);
+        // The arenas follow their cells (either way would be safe: a cell is freed to the
+        // arena its chunk names), so the entries' later frees stay with their shard's lock.
+        std::mem::swap(&mut self.arena, &mut other.arena);
         std::mem::swap(&mut self.hasher, &mut other.hasher);
         std::mem::swap(&mut self.evict_tier, &mut other.evict_tier);
         std::mem::swap(&mut self.sweep_pos, &mut other.sweep_pos);
@@ -1240,12 +1269,16 @@ mod tests {
             .unwrap();
         // A live key: the old entry comes back, the slot and the counts stay.
         let old = s
-            .insert_entry(hash, Entry::new_str(b"k", b"longer value", None), 50)
+            .insert_entry(
+                hash,
+                Entry::new_str(b"k", b"longer value", None, &Arena::new()),
+                50,
+            )
             .unwrap();
         assert_eq!(old.value(), ValueRef::Str(b"v"));
         assert_eq!(s.entry_at(pos).unwrap().key(), b"k");
-        assert_eq!((s.len(), s.volatile_len(), s.deadline_bytes()), (1, 0, 0));
-        let only = Entry::new_str(b"k", b"longer value", None).memory_bytes();
+        assert_eq!((s.len(), s.volatile_len()), (1, 0));
+        let only = Entry::new_str(b"k", b"longer value", None, &Arena::new()).memory_bytes();
         assert_eq!(s.used_bytes(), only + s.index_capacity() * 5);
         // An expired key replaced: not returned, counted as expired.
         s.insert_str(hash, b"k", b"v", Some(100), 60);

@@ -416,9 +416,9 @@ mod tests {
         let at = |id: ShardId| held.iter().position(|(i, _)| *i == id).expect("held");
         let (from_at, to_at) = (at(from_id), at(to_id));
         if let Some(entry) = held[from_at].1.remove(from_hash, key, now) {
-            held[to_at]
-                .1
-                .insert_entry(to_hash, entry.with_key(&to), now);
+            let to_shard = &mut held[to_at].1;
+            let moved = entry.with_key(&to, to_shard.arena());
+            to_shard.insert_entry(to_hash, moved, now);
         }
     }
 

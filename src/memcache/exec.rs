@@ -466,11 +466,11 @@ fn put(
     }
     let now = ctx.now_ms;
     let deadline = at.ms();
-    let entry = match meta {
-        Some(meta) => Entry::new_item(key, value, deadline, meta),
-        None => Entry::new_str(key, value, deadline),
-    };
     let (shard, hash) = ctx.shard_in(db, key);
+    let entry = match meta {
+        Some(meta) => Entry::new_item(key, value, deadline, meta, shard.arena()),
+        None => Entry::new_str(key, value, deadline, shard.arena()),
+    };
     let created = shard.insert_entry(hash, entry, now).is_none();
     ctx.key_changed(db, key);
     count(&ctx.state.memcache.counters.total_items, 1);
@@ -739,11 +739,11 @@ fn arith_in(
         cas,
     });
     let now = ctx.now_ms;
-    let entry = match meta {
-        Some(meta) => Entry::new_item(key, &value, item.deadline, meta),
-        None => Entry::new_str(key, &value, item.deadline),
-    };
     let (shard, hash) = ctx.shard_in(db, key);
+    let entry = match meta {
+        Some(meta) => Entry::new_item(key, &value, item.deadline, meta, shard.arena()),
+        None => Entry::new_str(key, &value, item.deadline, shard.arena()),
+    };
     shard.insert_entry(hash, entry, now);
     ctx.key_changed(db, key);
     if ctx.logging() {

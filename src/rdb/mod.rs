@@ -946,7 +946,8 @@ impl<'k> KeyLoader<'k> {
             shard: ks.shard_of(hash),
         };
         let mut shard = ks.lock(id);
-        let mut entry = crate::keyspace::Entry::new(&record.key, value, record.expire_at_ms);
+        let mut entry =
+            crate::keyspace::Entry::new(&record.key, value, record.expire_at_ms, shard.arena());
         if let Some(access) = loaded_access(record.idle_secs, record.freq, self.now_ms) {
             entry.set_access(access);
         }

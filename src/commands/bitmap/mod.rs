@@ -112,7 +112,8 @@ pub(super) fn write_bits<R>(
             // A new string has exactly the length asked, as Redis's `sdsnewlen`.
             let mut buf = vec![0u8; len];
             let result = f.take().expect("not called")(&mut buf);
-            shard.insert_entry(hash, Entry::new_buf(key, buf, None), now);
+            let entry = Entry::new_buf(key, buf, None, shard.arena());
+            shard.insert_entry(hash, entry, now);
             let db = ctx.db();
             ctx.notify(notify::NEW, "new", db, key);
             Ok(Written {
@@ -471,7 +472,8 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     if let Some(combiner) = combiner {
         let result = combiner.finish();
         let (shard, hash) = ctx.shard(dest);
-        let old = shard.insert_entry(hash, Entry::new_buf(dest, result, None), now);
+        let entry = Entry::new_buf(dest, result, None, shard.arena());
+        let old = shard.insert_entry(hash, entry, now);
         if old.is_none() {
             ctx.notify(notify::NEW, "new", db, dest);
         }

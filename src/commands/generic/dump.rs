@@ -160,7 +160,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         }
         return Ok(Reply::Ok);
     }
-    let mut entry = Entry::new(key, value, deadline);
+    let mut entry = Entry::new(key, value, deadline, shard.arena());
     if let Some(access) = rdb::loaded_access(opts.idle_secs, opts.freq, now_ms) {
         entry.set_access(access);
     }

@@ -17,6 +17,7 @@ use crate::command;
 use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::glob::glob_match;
+use crate::keyspace::entry_arena::Arena;
 use crate::keyspace::{Entry, Shard, ShardId};
 use crate::protocol::Reply;
 use crate::pubsub::notify;
@@ -556,8 +557,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], overwrite: Overwrite) -> Co
     let Some(entry) = shard.remove(hash, src, now) else {
         return Err(CommandError::NoSuchKey);
     };
-    let moved = rekeyed(entry, dst);
     let (dst_shard, dst_hash) = ctx.shard(dst);
+    let moved = rekeyed(entry, dst, dst_shard.arena());
     let created = dst_shard.insert_entry(dst_hash, moved, now).is_none();
     ctx.key_changed(db, src);
     ctx.key_changed(db, dst);
@@ -569,9 +570,10 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], overwrite: Overwrite) -> Co
     Ok(done)
 }
 
-/// The same value, deadline and access metadata under another key name.
-fn rekeyed(entry: Entry, key: &[u8]) -> Entry {
-    entry.with_key(key)
+/// The same value, deadline and access metadata under another key name, in the destination
+/// shard's arena.
+fn rekeyed(entry: Entry, key: &[u8], arena: &Arena) -> Entry {
+    entry.with_key(key, arena)
 }
 
 /// A database argument as Redis's `getIntFromObjectOrReply` reads it (32-bit), then checked

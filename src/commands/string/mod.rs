@@ -743,7 +743,8 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         let mut fresh = vec![0u8; end];
         fresh[start..end].copy_from_slice(patch);
         let len = fresh.len();
-        shard.insert_entry(hash, Entry::new_buf(key, fresh, None), now);
+        let entry = Entry::new_buf(key, fresh, None, shard.arena());
+        shard.insert_entry(hash, entry, now);
         ctx.notify(notify::NEW, "new", ctx.client.db, key);
         len
     };
