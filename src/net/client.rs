@@ -1,17 +1,15 @@
 //! One connection: read -> decode every complete request -> execute -> encode -> one write per
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
+use super::blocked::{wait_blocked, BlockedIo};
+use super::input_watch::{InputWaker, InputWatch};
 use crate::engine::context::ReplyMode;
 use crate::protocol::{Limits, Reply, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::{Bytes, BytesMut};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -87,11 +85,7 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     // Since when the replies waiting here have exceeded the normal class's soft limit.
     let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
     // Counts input reaching the socket before this task runs (see InputWatch).
-    let input_waker = Arc::new(InputWaker {
-        info: info.clone(),
-        task: parking_lot::Mutex::new(None),
-        before_last_poll: std::sync::atomic::AtomicU64::new(0),
-    });
+    let input_waker = InputWaker::new(info.clone());
 
     // What the read waits on beside the socket, armed once and kept from one read to the
     // next: a waiter registered anew for each read, and unlinked when the read won, cost two
@@ -425,109 +419,13 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     let _ = stream.shutdown().await;
 }
 
-/// What a blocked connection still watches: its socket (a close ends the wait), the input it
-/// keeps buffering, the output written before it blocks, and the shutdown signal.
-struct BlockedIo<'a, S> {
-    stream: &'a mut S,
-    input: &'a mut BytesMut,
-    output: &'a mut BytesMut,
-    shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
-}
-
 /// Writes `bytes` and flushes: a no-op for plain sockets, the records still held for TLS.
-async fn write_flush<S: super::listener::Connection>(
+pub(super) async fn write_flush<S: super::listener::Connection>(
     stream: &mut S,
     bytes: &[u8],
 ) -> std::io::Result<()> {
     stream.write_all(bytes).await?;
     stream.flush().await
-}
-
-impl<S: super::listener::Connection> BlockedIo<'_, S> {
-    /// Writes the replies of the commands before the blocking one, as Redis does before it
-    /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
-    /// wait then notices the closed socket).
-    async fn flush(
-        &mut self,
-        state: &ServerState,
-        outbox: &crate::pubsub::Outbox,
-        pushed: usize,
-    ) -> usize {
-        if self.output.is_empty() {
-            return pushed;
-        }
-        if write_flush(self.stream, self.output).await.is_err() {
-            return pushed;
-        }
-        ServerStats::add(&state.stats.net_output_bytes, self.output.len() as u64);
-        outbox.written(pushed);
-        self.output.clear();
-        0
-    }
-}
-
-/// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
-/// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
-/// awaiting.
-async fn wait_blocked<S: super::listener::Connection>(
-    state: &ServerState,
-    client: &mut ClientState,
-    request: crate::engine::blocking::BlockRequest,
-    argv: Vec<bytes::Bytes>,
-    io: &mut BlockedIo<'_, S>,
-) -> Option<crate::protocol::Reply> {
-    use crate::engine::blocking::{Ending, Settled};
-    let info = client.info.clone();
-    // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
-    info.input_idle_at.store(
-        info.input_arrivals.load(Ordering::Acquire),
-        Ordering::Release,
-    );
-    let parked = std::mem::replace(client, ClientState::new(info.clone()));
-    let waiter = {
-        // Parking looks at the keys: inside a shared section, awaited if a script runs.
-        let _section = state.gate.shared().await;
-        let waiter = state.blocking.park(state, parked, request, argv);
-        // The registration's own check may have found data already.
-        if state.blocking.has_ready() {
-            state.blocking.serve_ready(state);
-        }
-        waiter
-    };
-    let query_limit = state
-        .config
-        .hot
-        .client_query_buffer_limit
-        .load(Ordering::Relaxed) as usize;
-    loop {
-        let sleep_ms = waiter
-            .deadline_ms()
-            .map(|deadline| deadline.saturating_sub(state.clock.now_ms()));
-        let timer = async {
-            match sleep_ms {
-                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        let ending = tokio::select! {
-            _ = waiter.woken() => Ending::None,
-            _ = timer => Ending::TimedOut,
-            read = io.stream.read_buf(io.input) => match read {
-                // Input that arrives while blocked waits in the buffer, as in Redis.
-                Ok(n) if n > 0 && io.input.len() <= query_limit => {
-                    ServerStats::add(&state.stats.net_input_bytes, n as u64);
-                    Ending::None
-                }
-                _ => Ending::Disconnected,
-            },
-            _ = info.kill_notify.notified() => Ending::Disconnected,
-            _ = io.shutdown.changed() => Ending::Disconnected,
-        };
-        if let Settled::Done(parked, reply) = state.blocking.settle(state, &waiter, ending) {
-            *client = *parked;
-            return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
-        }
-    }
 }
 
 /// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish
@@ -539,71 +437,5 @@ async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: 
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {
         state.pubsub.settle_subscribers(&client.info).await;
-    }
-}
-
-/// The waker of a connection's socket read: counts an arrival of input, before the connection's
-/// task runs, then wakes the task.
-struct InputWaker {
-    info: Arc<crate::clients::ClientInfo>,
-    task: parking_lot::Mutex<Option<Waker>>,
-    /// The epoch the previous poll of the read opened from: once polled again, all input counted
-    /// up to it has been read and run.
-    before_last_poll: std::sync::atomic::AtomicU64,
-}
-
-impl Wake for InputWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        if let Some(task) = self.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
-    }
-}
-
-/// A socket read polled with `InputWaker`. Each poll opens a new arrival epoch
-/// (`input_arrivals` + 1): input counted up to the old value is in the socket by then, so this
-/// read takes it, and once the next poll comes it has been run (`input_done_through`). When the
-/// read finds input the connection is busy (`input_idle_at` = u64::MAX); when it finds none it
-/// is idle at the new epoch, until the waker counts an arrival.
-struct InputWatch<'a, F> {
-    waker: &'a Arc<InputWaker>,
-    read: F,
-}
-
-impl<'a, F> InputWatch<'a, F> {
-    fn new(waker: &'a Arc<InputWaker>, read: F) -> Self {
-        InputWatch { waker, read }
-    }
-}
-
-impl<F: Future + Unpin> Future for InputWatch<'_, F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        {
-            let mut task = self.waker.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
-        }
-        let info = &self.waker.info;
-        let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        let before = self.waker.before_last_poll.swap(epoch, Ordering::AcqRel);
-        info.input_done_through.store(before, Ordering::Release);
-        let waker = Waker::from(self.waker.clone());
-        let mut inner_cx = TaskContext::from_waker(&waker);
-        let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
-        let idle_at = if polled.is_ready() {
-            u64::MAX
-        } else {
-            epoch + 1
-        };
-        info.input_idle_at.store(idle_at, Ordering::Release);
-        polled
     }
 }
