@@ -2,6 +2,7 @@
 //! task, the memcached front end's connections and the metrics endpoint.
 
 mod blocked;
+mod buffers;
 pub mod client;
 mod input_watch;
 pub mod listener;
