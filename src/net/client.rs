@@ -1,22 +1,27 @@
 //! One connection: read -> decode every complete request -> execute -> encode -> one write per
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
+use super::blocked::{wait_blocked, BlockedIo};
+use super::input_watch::{InputWaker, InputWatch};
+use crate::clients::ClientInfo;
 use crate::engine::context::ReplyMode;
-use crate::protocol::{Limits, Reply, Request, RequestDecoder};
+use crate::engine::registry::Found;
+use crate::protocol::{Limits, ProtocolError, Reply, Request, RequestDecoder};
+use crate::pubsub::Outbox;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
 use crate::{engine::dispatch, engine::flags, engine::ClientState};
 use bytes::{Bytes, BytesMut};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::futures::Notified;
 
 /// Read buffer capacity kept between reads, as Redis's PROTO_IOBUF_LEN.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
+pub(super) const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Largest extra capacity reserved at once for a big bulk that is still arriving.
 const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
 /// Buffers above this capacity are released when empty, so idle clients stay small.
@@ -60,7 +65,7 @@ impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
     }
 }
 
-async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: S, ends: Ends) {
+async fn serve<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
     let info = state.clients.register_peer(
         ends.addr,
         ends.local,
@@ -68,35 +73,17 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
         ends.fd,
         state.clock.now_ms(),
     );
-    let addr = info.addr.clone();
     let mut client = ClientState::new(info.clone());
     client.user = state.acl.default_user();
     client.authenticated = !state.acl.default_needs_auth();
     client.batch_clock.enabled = true;
-    let mut shutdown = state.shutdown.subscribe();
-    let mut decoder = RequestDecoder::new();
-    // Requests of the batch decoded ahead, their keys prefetched (see lookahead.rs).
-    let mut lookahead = super::lookahead::Lookahead::default();
-    let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
-    let mut reported_buffers = (0usize, 0usize, 0usize, 0usize, 0usize);
-    // Frames other connections push here (Pub/Sub messages, MONITOR lines), and how many of
-    // the bytes in `output` came from it (released from its limit once written).
+    // Frames other connections push here (Pub/Sub messages, MONITOR lines).
     let outbox = client.pubsub.outbox.clone();
-    let mut pushed = 0usize;
-    // Since when the replies waiting here have exceeded the normal class's soft limit.
-    let over_soft_since_ms = std::sync::atomic::AtomicU64::new(0);
-    // Counts input reaching the socket before this task runs (see InputWatch).
-    let input_waker = Arc::new(InputWaker {
-        info: info.clone(),
-        task: parking_lot::Mutex::new(None),
-        before_last_poll: std::sync::atomic::AtomicU64::new(0),
-    });
 
     // What the read waits on beside the socket, armed once and kept from one read to the
     // next: a waiter registered anew for each read, and unlinked when the read won, cost two
     // locked list updates per signal per request. `ClientInfo::kill` wakes every waiter of
-    // `kill_notify`, so the writes' own waiters below still see a kill while this one is armed.
+    // `kill_notify`, so the writes' own waiters still see a kill while this one is armed.
     let mut shutdown_signal = state.shutdown.subscribe();
     let shut = shutdown_signal.changed();
     tokio::pin!(shut);
@@ -105,15 +92,130 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
     let pushed_frames = outbox.ready();
     tokio::pin!(pushed_frames);
 
-    'conn: loop {
-        if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
-            let wanted = decoder
+    let mut conn = Connection::new(state, stream, &info, &outbox, client);
+    loop {
+        match conn
+            .wait(shut.as_mut(), killed.as_mut(), pushed_frames.as_mut())
+            .await
+        {
+            Woken::Input => {}
+            Woken::Pushed => {
+                pushed_frames.set(outbox.ready());
+                if conn.write_pushed().await {
+                    continue;
+                }
+                break;
+            }
+            Woken::Gone => break,
+        }
+        let batch = conn.run_batch().await;
+        if batch == Step::End || conn.over_query_limit() {
+            break;
+        }
+        conn.buffers
+            .publish(&info, &conn.decoder, &conn.input, &conn.output);
+        if !conn.write_replies().await {
+            break;
+        }
+        conn.release_idle_input();
+        if batch == Step::Close {
+            break;
+        }
+    }
+    conn.close().await;
+}
+
+/// What woke a connection waiting for input.
+enum Woken {
+    /// Input was read: run the batch.
+    Input,
+    /// Other connections pushed frames (Pub/Sub messages, MONITOR lines) to write.
+    Pushed,
+    /// The peer closed, or the connection was killed, timed out idle or the server shuts down.
+    Gone,
+}
+
+/// How a connection goes on after a request, or after a batch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// On to the next request (after a batch: write the replies, then wait for input).
+    More,
+    /// Write the replies held, then close.
+    Close,
+    /// Close now, writing nothing more (the connection was handed to replication).
+    End,
+}
+
+/// One connection's stream, buffers, decoder and client state. The signals its reads wait on
+/// borrow `info` and `outbox`, so they are pinned in `serve`, which lends both to it.
+struct Connection<'a, S> {
+    state: &'a ServerState,
+    stream: S,
+    info: &'a Arc<ClientInfo>,
+    outbox: &'a Outbox,
+    client: ClientState,
+    decoder: RequestDecoder,
+    /// Requests of the batch decoded ahead, their keys prefetched (see lookahead.rs).
+    lookahead: super::lookahead::Lookahead,
+    input: BytesMut,
+    output: BytesMut,
+    /// How many of the bytes in `output` came from the outbox (released from its limit once
+    /// written).
+    pushed: usize,
+    /// Ends a blocked wait at shutdown (the read's own signal is pinned in `serve`).
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Since when the replies waiting here have exceeded the normal class's soft limit.
+    over_soft_since_ms: AtomicU64,
+    /// The buffer sizes CLIENT LIST last saw.
+    buffers: super::buffers::Published,
+    /// Counts input reaching the socket before this task runs (see input_watch.rs).
+    input_waker: Arc<InputWaker>,
+}
+
+impl<'a, S: super::listener::Connection> Connection<'a, S> {
+    fn new(
+        state: &'a ServerState,
+        stream: S,
+        info: &'a Arc<ClientInfo>,
+        outbox: &'a Outbox,
+        client: ClientState,
+    ) -> Self {
+        Connection {
+            state,
+            stream,
+            info,
+            outbox,
+            client,
+            decoder: RequestDecoder::new(),
+            lookahead: Default::default(),
+            input: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            output: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            pushed: 0,
+            shutdown: state.shutdown.subscribe(),
+            over_soft_since_ms: AtomicU64::new(0),
+            buffers: Default::default(),
+            input_waker: InputWaker::new(info.clone()),
+        }
+    }
+
+    /// Waits for input, pushed frames, a kill, shutdown or the idle timeout; reads the input.
+    async fn wait(
+        &mut self,
+        shutdown: Pin<&mut impl Future>,
+        killed: Pin<&mut Notified<'_>>,
+        pushed: Pin<&mut impl Future>,
+    ) -> Woken {
+        if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 2 {
+            let wanted = self
+                .decoder
                 .bytes_wanted()
                 .unwrap_or(0)
-                .saturating_sub(input.len());
-            input.reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
+                .saturating_sub(self.input.len());
+            self.input
+                .reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
         }
-        let timeout_secs = state.config.hot.timeout_secs.load(Ordering::Relaxed);
+        let timeout_secs = self.state.config.hot.timeout_secs.load(Ordering::Relaxed);
+        let client = &self.client;
         let idle = async {
             // Like Redis, subscribers are never closed for idling.
             if timeout_secs == 0 || client.pubsub.is_subscribed() {
@@ -123,411 +225,349 @@ async fn serve<S: super::listener::Connection>(state: &ServerState, mut stream: 
             }
         };
         let read = {
-            let reading = stream.read_buf(&mut input);
+            let reading = self.stream.read_buf(&mut self.input);
             tokio::pin!(reading);
             tokio::select! {
                 biased;
-                read = InputWatch::new(&input_waker, reading.as_mut()) => Some(read),
-                _ = &mut pushed_frames => None,
-                _ = &mut killed => break 'conn,
-                _ = &mut shut => break 'conn,
-                _ = idle => break 'conn,
+                read = InputWatch::new(&self.input_waker, reading.as_mut()) => read,
+                _ = pushed => return Woken::Pushed,
+                _ = killed => return Woken::Gone,
+                _ = shutdown => return Woken::Gone,
+                _ = idle => return Woken::Gone,
             }
-        };
-        let Some(read) = read else {
-            pushed_frames.set(outbox.ready());
-            // Only pushed frames to write; a kill (output buffer limit) interrupts a stuck write.
-            let n = outbox.drain_into(&mut output);
-            if n > 0 {
-                let written = tokio::select! {
-                    written = write_flush(&mut stream, &output) => written.is_ok(),
-                    _ = info.kill_notify.notified() => false,
-                };
-                if !written || info.is_killed() {
-                    break;
-                }
-                ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
-                outbox.written(n);
-                output.clear();
-            }
-            continue;
         };
         match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => ServerStats::add(&state.stats.net_input_bytes, n as u64),
+            Ok(0) | Err(_) => return Woken::Gone,
+            Ok(n) => ServerStats::add(&self.state.stats.net_input_bytes, n as u64),
         }
-        if info.is_killed() {
-            break;
+        if self.info.is_killed() {
+            return Woken::Gone;
         }
+        Woken::Input
+    }
+
+    /// Writes the frames pushed while no request ran; false when the connection is to close.
+    async fn write_pushed(&mut self) -> bool {
+        let n = self.outbox.drain_into(&mut self.output);
+        if n == 0 {
+            return true;
+        }
+        self.pushed += n;
+        // A kill (output buffer limit) interrupts a stuck write.
+        self.write_output().await && !self.info.is_killed()
+    }
+
+    /// Runs every complete request in the input (`Step::More` once it needs more input).
+    async fn run_batch(&mut self) -> Step {
         // One clock read: the interaction time and the start of the batch's first command.
-        let now_us = state.clock.now_us();
-        info.last_interaction_ms
+        let now_us = self.state.clock.now_us();
+        self.info
+            .last_interaction_ms
             .store(now_us / 1000, Ordering::Relaxed);
-        client.batch_clock.seed(now_us);
-        client.query_batch = (input.len(), input.capacity());
-        let mut close = false;
-        loop {
+        self.client.batch_clock.seed(now_us);
+        self.client.query_batch = (self.input.len(), self.input.capacity());
+        let step = loop {
             let limits = Limits {
-                bulk_bytes_max: state.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
-                authenticated: client.authenticated || !state.acl.default_needs_auth(),
+                bulk_bytes_max: self
+                    .state
+                    .config
+                    .hot
+                    .proto_max_bulk_len
+                    .load(Ordering::Relaxed),
+                authenticated: self.client.authenticated || !self.state.acl.default_needs_auth(),
             };
-            let (decoded, known) =
-                lookahead.next(state, client.db, &mut decoder, &mut input, limits);
+            let (decoded, known) = self.lookahead.next(
+                self.state,
+                self.client.db,
+                &mut self.decoder,
+                &mut self.input,
+                limits,
+            );
             match decoded {
-                Ok(Some(Request::Command(argv))) => {
-                    if state.pubsub.has_subscriptions() && client.multi.is_none() {
-                        client.batch_clock.forget();
-                        settle_before_publish(state, &client, &argv).await;
-                    }
-                    // Frames pushed before this command go out before its reply.
-                    pushed += outbox.drain_into(&mut output);
-                    let mut reply =
-                        dispatch::execute_found_async(state, &mut client, &argv, known).await;
-                    if client.migrate.is_some() {
-                        client.batch_clock.forget();
-                        // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
-                        if let Some(done) =
-                            crate::commands::generic::migrate::complete(state, &mut client, &argv)
-                                .await
-                        {
-                            reply = done;
-                        }
-                    }
-                    if let Some(handoff) = client.repl.handoff.take() {
-                        client.batch_clock = Default::default();
-                        // PSYNC / SYNC: earlier replies go out, then the connection is a
-                        // replica link until it ends (net/replica.rs).
-                        if client.aof_wait > 0 {
-                            state
-                                .aof
-                                .wait_acked(std::mem::take(&mut client.aof_wait))
-                                .await;
-                        }
-                        if output.is_empty() || write_flush(&mut stream, &output).await.is_ok() {
-                            output.clear();
-                            super::replica::serve(
-                                state,
-                                &mut stream,
-                                &mut input,
-                                &mut client,
-                                handoff,
-                            )
-                            .await;
-                        }
-                        break 'conn;
-                    }
-                    if let Some(request) = client.blocking.request.take() {
-                        client.batch_clock.forget();
-                        if client.aof_wait > 0 {
-                            // The replies flushed before blocking include earlier writes.
-                            state
-                                .aof
-                                .wait_acked(std::mem::take(&mut client.aof_wait))
-                                .await;
-                        }
-                        let mut io = BlockedIo {
-                            stream: &mut stream,
-                            input: &mut input,
-                            output: &mut output,
-                            shutdown: &mut shutdown,
-                        };
-                        pushed = io.flush(state, &outbox, pushed).await;
-                        let served = wait_blocked(state, &mut client, request, argv, &mut io).await;
-                        // Served (maybe by another connection) at some earlier instant.
-                        client.batch_clock.forget();
-                        match served {
-                            Some(served) => reply = served,
-                            None => {
-                                close = true;
-                                break;
-                            }
-                        }
-                    }
-                    // Clients blocked on keys this command wrote are served before the next
-                    // command runs, as Redis does after each call. While another client holds
-                    // the exclusive section they stay ready: that client serves them after it.
-                    if state.blocking.has_ready() {
-                        if let Some(_section) = state.gate.try_shared() {
-                            state.blocking.serve_ready(state);
-                        }
-                    }
-                    if !std::mem::take(&mut client.pubsub.hold_pushes) {
-                        // Messages the command itself raised (PUBLISH to a channel this client
-                        // listens to, keyspace events) precede its reply, as in Redis.
-                        pushed += outbox.drain_into(&mut output);
-                    }
-                    let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
-                    // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
-                    // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
-                    for frame in frames {
-                        frame.encode(client.protocol, &mut output);
-                    }
-                    let is_push = matches!(reply, Reply::Push(_));
-                    let replying = match client.reply_mode {
-                        ReplyMode::On => true,
-                        ReplyMode::Off => false,
-                        ReplyMode::SkipNext => {
-                            client.reply_mode = ReplyMode::Skipping;
-                            false
-                        }
-                        ReplyMode::Skipping => {
-                            client.reply_mode = ReplyMode::On;
-                            false
-                        }
-                    };
-                    if replying || is_push {
-                        reply.encode(client.protocol, &mut output)
-                    }
-                    if !client.pubsub.is_subscribed() {
-                        if let Some(limit) = crate::engine::maxmemory::output_limit_reached(
-                            state,
-                            output.len(),
-                            &over_soft_since_ms,
-                        ) {
-                            tracing::warn!(
-                                "Client id={} addr={addr} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
-                                client.id
-                            );
-                            crate::stats::ServerStats::add(
-                                &state.stats.output_buffer_limit_disconnections,
-                                1,
-                            );
-                            close = true;
-                            break;
-                        }
-                    }
-                    if output.len() >= OUTPUT_FLUSH_BYTES
-                        && crate::engine::maxmemory::replies_unlimited(state)
-                    {
-                        // Write before the next request: a pipelined flood of big replies
-                        // is not held in one buffer that doubles as it grows.
-                        client.batch_clock.forget();
-                        if client.aof_wait > 0 {
-                            state
-                                .aof
-                                .wait_acked(std::mem::take(&mut client.aof_wait))
-                                .await;
-                        }
-                        let written = tokio::select! {
-                            written = write_flush(&mut stream, &output) => written.is_ok(),
-                            _ = info.kill_notify.notified() => false,
-                        };
-                        if !written {
-                            close = true;
-                            break;
-                        }
-                        ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
-                        outbox.written(std::mem::take(&mut pushed));
-                        output.clear();
-                    }
-                    if client.close_after_reply || info.is_killed() {
-                        close = true;
-                        break;
-                    }
-                }
+                Ok(Some(Request::Command(argv))) => match self.run_request(argv, known).await {
+                    Step::More => {}
+                    step => break step,
+                },
                 Ok(Some(Request::Empty)) => {}
-                Ok(None) => break,
+                Ok(None) => break Step::More,
                 Err(err) => {
-                    output.extend_from_slice(b"-ERR ");
-                    output.extend_from_slice(err.0.as_bytes());
-                    output.extend_from_slice(b"\r\n");
-                    state.stats.record_error(b"ERR");
-                    tracing::debug!(
-                        "Protocol error ({}) from client: id={} addr={addr}",
-                        err.0,
-                        client.id
-                    );
-                    close = true;
-                    break;
+                    self.protocol_error(&err);
+                    break Step::Close;
                 }
             }
+        };
+        if step != Step::End {
+            self.client.batch_clock.forget();
         }
-        client.batch_clock.forget();
-        let query_limit = state
+        step
+    }
+
+    /// Runs one request and encodes its reply, with what must happen around it.
+    async fn run_request(&mut self, argv: Vec<Bytes>, known: Option<Found>) -> Step {
+        let state = self.state;
+        if state.pubsub.has_subscriptions() && self.client.multi.is_none() {
+            self.client.batch_clock.forget();
+            settle_before_publish(state, &self.client, &argv).await;
+        }
+        // Frames pushed before this command go out before its reply.
+        self.pushed += self.outbox.drain_into(&mut self.output);
+        let mut reply = dispatch::execute_found_async(state, &mut self.client, &argv, known).await;
+        if self.client.migrate.is_some() {
+            self.client.batch_clock.forget();
+            // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
+            if let Some(done) =
+                crate::commands::generic::migrate::complete(state, &mut self.client, &argv).await
+            {
+                reply = done;
+            }
+        }
+        if let Some(handoff) = self.client.repl.handoff.take() {
+            self.hand_off(handoff).await;
+            return Step::End;
+        }
+        if let Some(request) = self.client.blocking.request.take() {
+            match self.block(request, argv).await {
+                Some(served) => reply = served,
+                None => return Step::Close,
+            }
+        }
+        serve_ready_blocked(state);
+        self.encode_reply(reply);
+        if self.over_output_limit() || !self.flush_if_large().await {
+            return Step::Close;
+        }
+        if self.client.close_after_reply || self.info.is_killed() {
+            return Step::Close;
+        }
+        Step::More
+    }
+
+    /// PSYNC / SYNC: earlier replies go out, then the connection is a replica link until it
+    /// ends (net/replica.rs).
+    async fn hand_off(&mut self, handoff: crate::replication::primary::Handoff) {
+        self.client.batch_clock = Default::default();
+        self.wait_aof().await;
+        if self.output.is_empty() || write_flush(&mut self.stream, &self.output).await.is_ok() {
+            self.output.clear();
+            super::replica::serve(
+                self.state,
+                &mut self.stream,
+                &mut self.input,
+                &mut self.client,
+                handoff,
+            )
+            .await;
+        }
+    }
+
+    /// Writes the replies so far, then parks the client until its blocking command is served
+    /// (`None`: the connection is to close; see blocked.rs).
+    async fn block(
+        &mut self,
+        request: crate::engine::blocking::BlockRequest,
+        argv: Vec<Bytes>,
+    ) -> Option<Reply> {
+        self.client.batch_clock.forget();
+        // The replies flushed before blocking include earlier writes.
+        self.wait_aof().await;
+        let mut io = BlockedIo {
+            stream: &mut self.stream,
+            input: &mut self.input,
+            output: &mut self.output,
+            shutdown: &mut self.shutdown,
+        };
+        self.pushed = io.flush(self.state, self.outbox, self.pushed).await;
+        let served = wait_blocked(self.state, &mut self.client, request, argv, &mut io).await;
+        // Served (maybe by another connection) at some earlier instant.
+        self.client.batch_clock.forget();
+        served
+    }
+
+    /// Encodes a reply after the frames its command pushed, as CLIENT REPLY lets it.
+    fn encode_reply(&mut self, reply: Reply) {
+        let client = &mut self.client;
+        if !std::mem::take(&mut client.pubsub.hold_pushes) {
+            // Messages the command itself raised (PUBLISH to a channel this client
+            // listens to, keyspace events) precede its reply, as in Redis.
+            self.pushed += self.outbox.drain_into(&mut self.output);
+        }
+        let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
+        // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
+        // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
+        for frame in frames {
+            frame.encode(client.protocol, &mut self.output);
+        }
+        let is_push = matches!(reply, Reply::Push(_));
+        let replying = match client.reply_mode {
+            ReplyMode::On => true,
+            ReplyMode::Off => false,
+            ReplyMode::SkipNext => {
+                client.reply_mode = ReplyMode::Skipping;
+                false
+            }
+            ReplyMode::Skipping => {
+                client.reply_mode = ReplyMode::On;
+                false
+            }
+        };
+        if replying || is_push {
+            reply.encode(client.protocol, &mut self.output)
+        }
+    }
+
+    /// Whether the replies held pass the normal class's output buffer limit (logged and
+    /// counted: the connection closes).
+    fn over_output_limit(&self) -> bool {
+        if self.client.pubsub.is_subscribed() {
+            return false;
+        }
+        let Some(limit) = crate::engine::maxmemory::output_limit_reached(
+            self.state,
+            self.output.len(),
+            &self.over_soft_since_ms,
+        ) else {
+            return false;
+        };
+        tracing::warn!(
+            "Client id={} addr={} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
+            self.client.id,
+            self.info.addr
+        );
+        ServerStats::add(&self.state.stats.output_buffer_limit_disconnections, 1);
+        true
+    }
+
+    /// Writes the replies of the batch so far once they are big; false if the write failed.
+    async fn flush_if_large(&mut self) -> bool {
+        if self.output.len() < OUTPUT_FLUSH_BYTES
+            || !crate::engine::maxmemory::replies_unlimited(self.state)
+        {
+            return true;
+        }
+        // Write before the next request: a pipelined flood of big replies
+        // is not held in one buffer that doubles as it grows.
+        self.client.batch_clock.forget();
+        self.wait_aof().await;
+        self.write_output().await
+    }
+
+    /// Writes `output` (a kill interrupts a stuck write), counts it and empties it, releasing
+    /// the pushed frames in it from the outbox's limit; false if the write failed.
+    async fn write_output(&mut self) -> bool {
+        let written = tokio::select! {
+            written = write_flush(&mut self.stream, &self.output) => written.is_ok(),
+            _ = self.info.kill_notify.notified() => false,
+        };
+        if !written {
+            return false;
+        }
+        ServerStats::add(&self.state.stats.net_output_bytes, self.output.len() as u64);
+        self.outbox.written(std::mem::take(&mut self.pushed));
+        self.output.clear();
+        true
+    }
+
+    /// Waits until the append-only log holds the writes whose replies are to go out.
+    async fn wait_aof(&mut self) {
+        if self.client.aof_wait > 0 {
+            self.state
+                .aof
+                .wait_acked(std::mem::take(&mut self.client.aof_wait))
+                .await;
+        }
+    }
+
+    /// Answers a request that does not decode; the connection then closes.
+    fn protocol_error(&mut self, err: &ProtocolError) {
+        self.output.extend_from_slice(b"-ERR ");
+        self.output.extend_from_slice(err.0.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+        self.state.stats.record_error(b"ERR");
+        tracing::debug!(
+            "Protocol error ({}) from client: id={} addr={}",
+            err.0,
+            self.client.id,
+            self.info.addr
+        );
+    }
+
+    /// Whether the input still held passes client-query-buffer-limit (logged and counted:
+    /// the connection closes).
+    fn over_query_limit(&self) -> bool {
+        let query_limit = self
+            .state
             .config
             .hot
             .client_query_buffer_limit
             .load(Ordering::Relaxed) as usize;
-        if input.len() > query_limit {
-            tracing::warn!(
-                "Closing client that reached max query buffer length: id={} addr={addr}",
-                client.id
-            );
-            crate::stats::ServerStats::add(&state.stats.query_buffer_limit_disconnections, 1);
-            break;
+        if self.input.len() <= query_limit {
+            return false;
         }
-        // Published for CLIENT LIST before the replies go out, only when they change: the
-        // unparsed part of the query buffer and its free room, the arguments of a request
-        // partly arrived, and output a write this big may leave pending (smaller writes go out
-        // at once; Redis too has written them when another client looks).
-        let (parsed, argv_mem, argc) = decoder.parsed();
-        let pending_output = if output.len() >= READ_CHUNK_BYTES {
-            output.len()
-        } else {
-            0
-        };
-        let buffers = (
-            input.len() - parsed,
-            input.capacity() - input.len(),
-            argv_mem,
-            argc,
-            pending_output,
+        tracing::warn!(
+            "Closing client that reached max query buffer length: id={} addr={}",
+            self.client.id,
+            self.info.addr
         );
-        // The free room moves with every request consumed: republished per KiB, not per batch.
-        let coarse = |b: (usize, usize, usize, usize, usize)| (b.0, b.1 / 1024, b.2, b.3, b.4);
-        if coarse(buffers) != coarse(reported_buffers) {
-            reported_buffers = buffers;
-            let mut details = info.details.lock();
-            details.query_buf = buffers.0;
-            details.query_buf_free = buffers.1;
-            details.argv_mem = buffers.2;
-            details.argc = buffers.3;
-            details.output_buf = buffers.4;
+        ServerStats::add(&self.state.stats.query_buffer_limit_disconnections, 1);
+        true
+    }
+
+    /// Writes the batch's replies once the log holds its writes; false if the write failed.
+    async fn write_replies(&mut self) -> bool {
+        // Replies of writes go out once the log holds them (fsynced, with `always`).
+        self.wait_aof().await;
+        if self.output.is_empty() {
+            return true;
         }
-        if client.aof_wait > 0 {
-            // Replies of writes go out once the log holds them (fsynced, with `always`).
-            state
-                .aof
-                .wait_acked(std::mem::take(&mut client.aof_wait))
-                .await;
+        if !self.write_output().await {
+            return false;
         }
-        if !output.is_empty() {
-            let written = tokio::select! {
-                written = write_flush(&mut stream, &output) => written.is_ok(),
-                _ = info.kill_notify.notified() => false,
-            };
-            if !written {
-                break;
-            }
-            ServerStats::add(&state.stats.net_output_bytes, output.len() as u64);
-            outbox.written(std::mem::take(&mut pushed));
-            output.clear();
-            if reported_buffers.4 > 0 {
-                reported_buffers.4 = 0;
-                info.details.lock().output_buf = 0;
-            }
-            if output.capacity() > IDLE_BUFFER_BYTES_MAX {
-                output = BytesMut::with_capacity(READ_CHUNK_BYTES);
-            }
+        self.buffers.output_written(self.info);
+        if self.output.capacity() > IDLE_BUFFER_BYTES_MAX {
+            self.output = BytesMut::with_capacity(READ_CHUNK_BYTES);
         }
-        if input.is_empty() && input.capacity() > IDLE_BUFFER_BYTES_MAX && !decoder.in_progress() {
-            input = BytesMut::with_capacity(READ_CHUNK_BYTES);
-        }
-        if close {
-            break;
+        true
+    }
+
+    /// Lets a big input buffer go once it is empty, so idle clients stay small.
+    fn release_idle_input(&mut self) {
+        if self.input.is_empty()
+            && self.input.capacity() > IDLE_BUFFER_BYTES_MAX
+            && !self.decoder.in_progress()
+        {
+            self.input = BytesMut::with_capacity(READ_CHUNK_BYTES);
         }
     }
-    // Never waits for a script: watches are left for the exclusive holder if need be.
-    crate::engine::context::reset_client(state, &mut client);
-    // Gone from CLIENT LIST and CLIENT KILL before the peer sees its socket close, as in
-    // Redis, where freeClient unlinks the client before closing its connection.
-    state.clients.unregister(client.id);
-    let _ = stream.shutdown().await;
+
+    /// Unlinks the client and closes the socket.
+    async fn close(mut self) {
+        // Never waits for a script: watches are left for the exclusive holder if need be.
+        crate::engine::context::reset_client(self.state, &mut self.client);
+        // Gone from CLIENT LIST and CLIENT KILL before the peer sees its socket close, as in
+        // Redis, where freeClient unlinks the client before closing its connection.
+        self.state.clients.unregister(self.client.id);
+        let _ = self.stream.shutdown().await;
+    }
 }
 
-/// What a blocked connection still watches: its socket (a close ends the wait), the input it
-/// keeps buffering, the output written before it blocks, and the shutdown signal.
-struct BlockedIo<'a, S> {
-    stream: &'a mut S,
-    input: &'a mut BytesMut,
-    output: &'a mut BytesMut,
-    shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
+/// Clients blocked on keys the last command wrote are served before the next command runs,
+/// as Redis does after each call. While another client holds the exclusive section they stay
+/// ready: that client serves them after it.
+fn serve_ready_blocked(state: &ServerState) {
+    if state.blocking.has_ready() {
+        if let Some(_section) = state.gate.try_shared() {
+            state.blocking.serve_ready(state);
+        }
+    }
 }
 
 /// Writes `bytes` and flushes: a no-op for plain sockets, the records still held for TLS.
-async fn write_flush<S: super::listener::Connection>(
+pub(super) async fn write_flush<S: super::listener::Connection>(
     stream: &mut S,
     bytes: &[u8],
 ) -> std::io::Result<()> {
     stream.write_all(bytes).await?;
     stream.flush().await
-}
-
-impl<S: super::listener::Connection> BlockedIo<'_, S> {
-    /// Writes the replies of the commands before the blocking one, as Redis does before it
-    /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
-    /// wait then notices the closed socket).
-    async fn flush(
-        &mut self,
-        state: &ServerState,
-        outbox: &crate::pubsub::Outbox,
-        pushed: usize,
-    ) -> usize {
-        if self.output.is_empty() {
-            return pushed;
-        }
-        if write_flush(self.stream, self.output).await.is_err() {
-            return pushed;
-        }
-        ServerStats::add(&state.stats.net_output_bytes, self.output.len() as u64);
-        outbox.written(pushed);
-        self.output.clear();
-        0
-    }
-}
-
-/// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
-/// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
-/// awaiting.
-async fn wait_blocked<S: super::listener::Connection>(
-    state: &ServerState,
-    client: &mut ClientState,
-    request: crate::engine::blocking::BlockRequest,
-    argv: Vec<bytes::Bytes>,
-    io: &mut BlockedIo<'_, S>,
-) -> Option<crate::protocol::Reply> {
-    use crate::engine::blocking::{Ending, Settled};
-    let info = client.info.clone();
-    // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
-    info.input_idle_at.store(
-        info.input_arrivals.load(Ordering::Acquire),
-        Ordering::Release,
-    );
-    let parked = std::mem::replace(client, ClientState::new(info.clone()));
-    let waiter = {
-        // Parking looks at the keys: inside a shared section, awaited if a script runs.
-        let _section = state.gate.shared().await;
-        let waiter = state.blocking.park(state, parked, request, argv);
-        // The registration's own check may have found data already.
-        if state.blocking.has_ready() {
-            state.blocking.serve_ready(state);
-        }
-        waiter
-    };
-    let query_limit = state
-        .config
-        .hot
-        .client_query_buffer_limit
-        .load(Ordering::Relaxed) as usize;
-    loop {
-        let sleep_ms = waiter
-            .deadline_ms()
-            .map(|deadline| deadline.saturating_sub(state.clock.now_ms()));
-        let timer = async {
-            match sleep_ms {
-                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        let ending = tokio::select! {
-            _ = waiter.woken() => Ending::None,
-            _ = timer => Ending::TimedOut,
-            read = io.stream.read_buf(io.input) => match read {
-                // Input that arrives while blocked waits in the buffer, as in Redis.
-                Ok(n) if n > 0 && io.input.len() <= query_limit => {
-                    ServerStats::add(&state.stats.net_input_bytes, n as u64);
-                    Ending::None
-                }
-                _ => Ending::Disconnected,
-            },
-            _ = info.kill_notify.notified() => Ending::Disconnected,
-            _ = io.shutdown.changed() => Ending::Disconnected,
-        };
-        if let Settled::Done(parked, reply) = state.blocking.settle(state, &waiter, ending) {
-            *client = *parked;
-            return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
-        }
-    }
 }
 
 /// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish
@@ -539,71 +579,5 @@ async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: 
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {
         state.pubsub.settle_subscribers(&client.info).await;
-    }
-}
-
-/// The waker of a connection's socket read: counts an arrival of input, before the connection's
-/// task runs, then wakes the task.
-struct InputWaker {
-    info: Arc<crate::clients::ClientInfo>,
-    task: parking_lot::Mutex<Option<Waker>>,
-    /// The epoch the previous poll of the read opened from: once polled again, all input counted
-    /// up to it has been read and run.
-    before_last_poll: std::sync::atomic::AtomicU64,
-}
-
-impl Wake for InputWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        if let Some(task) = self.task.lock().as_ref() {
-            task.wake_by_ref();
-        }
-    }
-}
-
-/// A socket read polled with `InputWaker`. Each poll opens a new arrival epoch
-/// (`input_arrivals` + 1): input counted up to the old value is in the socket by then, so this
-/// read takes it, and once the next poll comes it has been run (`input_done_through`). When the
-/// read finds input the connection is busy (`input_idle_at` = u64::MAX); when it finds none it
-/// is idle at the new epoch, until the waker counts an arrival.
-struct InputWatch<'a, F> {
-    waker: &'a Arc<InputWaker>,
-    read: F,
-}
-
-impl<'a, F> InputWatch<'a, F> {
-    fn new(waker: &'a Arc<InputWaker>, read: F) -> Self {
-        InputWatch { waker, read }
-    }
-}
-
-impl<F: Future + Unpin> Future for InputWatch<'_, F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        {
-            let mut task = self.waker.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
-        }
-        let info = &self.waker.info;
-        let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        let before = self.waker.before_last_poll.swap(epoch, Ordering::AcqRel);
-        info.input_done_through.store(before, Ordering::Release);
-        let waker = Waker::from(self.waker.clone());
-        let mut inner_cx = TaskContext::from_waker(&waker);
-        let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
-        let idle_at = if polled.is_ready() {
-            u64::MAX
-        } else {
-            epoch + 1
-        };
-        info.input_idle_at.store(idle_at, Ordering::Release);
-        polled
     }
 }

@@ -1,7 +1,10 @@
 //! Networking: the listeners (TCP, TLS, unix socket), the TLS context, the per-connection
 //! task, the memcached front end's connections and the metrics endpoint.
 
+mod blocked;
+mod buffers;
 pub mod client;
+mod input_watch;
 pub mod listener;
 pub mod lookahead;
 pub mod memcache;
