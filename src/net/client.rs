@@ -2,7 +2,7 @@
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
 use super::blocked::{wait_blocked, BlockedIo};
-use super::input_watch::{InputWaker, InputWatch};
+use super::input_watch::{InputWatch, ReadWaker};
 use crate::clients::ClientInfo;
 use crate::engine::context::ReplyMode;
 use crate::engine::registry::Found;
@@ -169,7 +169,7 @@ struct Connection<'a, S> {
     /// The buffer sizes CLIENT LIST last saw.
     buffers: super::buffers::Published,
     /// Counts input reaching the socket before this task runs (see input_watch.rs).
-    input_waker: Arc<InputWaker>,
+    input_waker: ReadWaker,
 }
 
 impl<'a, S: super::listener::Connection> Connection<'a, S> {
@@ -194,7 +194,7 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
             shutdown: state.shutdown.subscribe(),
             over_soft_since_ms: AtomicU64::new(0),
             buffers: Default::default(),
-            input_waker: InputWaker::new(info.clone()),
+            input_waker: ReadWaker::new(info.clone()),
         }
     }
 

@@ -18,15 +18,27 @@ pub(super) struct InputWaker {
     before_last_poll: std::sync::atomic::AtomicU64,
 }
 
-impl InputWaker {
-    /// The waker of the connection `info` describes, before its first read.
-    pub(super) fn new(info: Arc<crate::clients::ClientInfo>) -> Arc<Self> {
-        Arc::new(InputWaker {
+impl ReadWaker {
+    /// The waker of the connection `info` describes, before its first read; the `Waker` is
+    /// built once for the connection (one made from the `Arc` on every poll of the read cost a
+    /// reference count increment and decrement each).
+    pub(super) fn new(info: Arc<crate::clients::ClientInfo>) -> ReadWaker {
+        let inner = Arc::new(InputWaker {
             info,
             task: parking_lot::Mutex::new(None),
             before_last_poll: std::sync::atomic::AtomicU64::new(0),
-        })
+        });
+        ReadWaker {
+            waker: Waker::from(inner.clone()),
+            inner,
+        }
     }
+}
+
+/// An `InputWaker` and the `Waker` made from it.
+pub(super) struct ReadWaker {
+    inner: Arc<InputWaker>,
+    waker: Waker,
 }
 
 impl Wake for InputWaker {
@@ -48,12 +60,12 @@ impl Wake for InputWaker {
 /// read finds input the connection is busy (`input_idle_at` = u64::MAX); when it finds none it
 /// is idle at the new epoch, until the waker counts an arrival.
 pub(super) struct InputWatch<'a, F> {
-    waker: &'a Arc<InputWaker>,
+    waker: &'a ReadWaker,
     read: F,
 }
 
 impl<'a, F> InputWatch<'a, F> {
-    pub(super) fn new(waker: &'a Arc<InputWaker>, read: F) -> Self {
+    pub(super) fn new(waker: &'a ReadWaker, read: F) -> Self {
         InputWatch { waker, read }
     }
 }
@@ -62,18 +74,18 @@ impl<F: Future + Unpin> Future for InputWatch<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let ReadWaker { inner, waker } = self.waker;
         {
-            let mut task = self.waker.task.lock();
+            let mut task = inner.task.lock();
             if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
                 *task = Some(cx.waker().clone());
             }
         }
-        let info = &self.waker.info;
+        let info = &inner.info;
         let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        let before = self.waker.before_last_poll.swap(epoch, Ordering::AcqRel);
+        let before = inner.before_last_poll.swap(epoch, Ordering::AcqRel);
         info.input_done_through.store(before, Ordering::Release);
-        let waker = Waker::from(self.waker.clone());
-        let mut inner_cx = TaskContext::from_waker(&waker);
+        let mut inner_cx = TaskContext::from_waker(waker);
         let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
         let idle_at = if polled.is_ready() {
             u64::MAX
