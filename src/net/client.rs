@@ -302,12 +302,15 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         step
     }
 
-    /// Runs one request and encodes its reply, with what must happen around it.
+    /// Runs one request and encodes its reply, with what must happen around it. The rare
+    /// steps that wait (settling before a PUBLISH, MIGRATE's exchange, the PSYNC hand-off,
+    /// blocking, a mid-batch write) are boxed: their futures would otherwise make this one,
+    /// built for every request of a batch, as large as the largest of them.
     async fn run_request(&mut self, argv: Vec<Bytes>, known: Option<Found>) -> Step {
         let state = self.state;
         if state.pubsub.has_subscriptions() && self.client.multi.is_none() {
             self.client.batch_clock.forget();
-            settle_before_publish(state, &self.client, &argv).await;
+            Box::pin(settle_before_publish(state, &self.client, &argv)).await;
         }
         // Frames pushed before this command go out before its reply.
         self.pushed += self.outbox.drain_into(&mut self.output);
@@ -315,25 +318,29 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         if self.client.migrate.is_some() {
             self.client.batch_clock.forget();
             // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
-            if let Some(done) =
-                crate::commands::generic::migrate::complete(state, &mut self.client, &argv).await
+            if let Some(done) = Box::pin(crate::commands::generic::migrate::complete(
+                state,
+                &mut self.client,
+                &argv,
+            ))
+            .await
             {
                 reply = done;
             }
         }
         if let Some(handoff) = self.client.repl.handoff.take() {
-            self.hand_off(handoff).await;
+            Box::pin(self.hand_off(handoff)).await;
             return Step::End;
         }
         if let Some(request) = self.client.blocking.request.take() {
-            match self.block(request, argv).await {
+            match Box::pin(self.block(request, argv)).await {
                 Some(served) => reply = served,
                 None => return Step::Close,
             }
         }
         serve_ready_blocked(state);
         self.encode_reply(reply);
-        if self.over_output_limit() || !self.flush_if_large().await {
+        if self.over_output_limit() || (self.output_is_large() && !Box::pin(self.flush()).await) {
             return Step::Close;
         }
         if self.client.close_after_reply || self.info.is_killed() {
@@ -437,15 +444,16 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         true
     }
 
-    /// Writes the replies of the batch so far once they are big; false if the write failed.
-    async fn flush_if_large(&mut self) -> bool {
-        if self.output.len() < OUTPUT_FLUSH_BYTES
-            || !crate::engine::maxmemory::replies_unlimited(self.state)
-        {
-            return true;
-        }
-        // Write before the next request: a pipelined flood of big replies
-        // is not held in one buffer that doubles as it grows.
+    /// True once the replies of the batch so far are big enough to write before the next
+    /// request: a pipelined flood of big replies is not held in one buffer that doubles as it
+    /// grows.
+    fn output_is_large(&self) -> bool {
+        self.output.len() >= OUTPUT_FLUSH_BYTES
+            && crate::engine::maxmemory::replies_unlimited(self.state)
+    }
+
+    /// Writes the replies of the batch so far, mid-batch; false if the write failed.
+    async fn flush(&mut self) -> bool {
         self.client.batch_clock.forget();
         self.wait_aof().await;
         self.write_output().await
