@@ -234,6 +234,25 @@ impl<const PAIRS: bool> Clone for CompactMap<PAIRS> {
 /// layout it is the element's ordinal.
 pub type Slot = u32;
 
+/// `count` distinct random slots of `0..len` (all of them, in order, when `count >= len`): a
+/// partial Fisher-Yates shuffle. `below(n)` is a random number below `n`.
+pub(super) fn distinct_slots(
+    len: Slot,
+    count: usize,
+    below: &mut impl FnMut(usize) -> usize,
+) -> Vec<Slot> {
+    let mut all: Vec<Slot> = (0..len).collect();
+    if count >= all.len() {
+        return all;
+    }
+    for i in 0..count {
+        let j = i + below(all.len() - i);
+        all.swap(i, j);
+    }
+    all.truncate(count);
+    all
+}
+
 /// Reads a varint at `at` of `buf`: (value, offset after it).
 fn get_varint(buf: &[u8], mut at: usize) -> (usize, usize) {
     let mut n = 0usize;
@@ -590,18 +609,7 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     ) -> Vec<Slot> {
         match self.table() {
             Some(table) => table.random_distinct(count, below),
-            None => {
-                let mut all: Vec<Slot> = (0..self.packed_len).collect();
-                if count >= all.len() {
-                    return all;
-                }
-                for i in 0..count {
-                    let j = i + below(all.len() - i);
-                    all.swap(i, j);
-                }
-                all.truncate(count);
-                all
-            }
+            None => distinct_slots(self.packed_len, count, below),
         }
     }
 

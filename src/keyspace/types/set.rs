@@ -584,18 +584,7 @@ impl SetValue {
     ) -> Vec<Slot> {
         match self.boxed() {
             Some(map) => map.random_distinct(count, below),
-            None => {
-                let mut all: Vec<Slot> = (0..self.len() as Slot).collect();
-                if count >= all.len() {
-                    return all;
-                }
-                for i in 0..count {
-                    let j = i + below(all.len() - i);
-                    all.swap(i, j);
-                }
-                all.truncate(count);
-                all
-            }
+            None => super::compact_map::distinct_slots(self.len() as Slot, count, below),
         }
     }
 }
