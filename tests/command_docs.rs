@@ -6,6 +6,7 @@
 //! specs, and redis-cli's interactive hints (built from COMMAND DOCS) show the arguments.
 
 mod common;
+use common::resp_tree::{call, text, Node};
 use common::{RawClient, Server};
 
 /// Deliberate differences: (command, field, why). `*` is every command.
@@ -81,90 +82,9 @@ fn allowed(name: &str, field: &str) -> bool {
     hit.is_some()
 }
 
-/// A RESP value with the bytes it was sent as.
-struct Node<'a> {
-    raw: &'a [u8],
-    kids: Vec<Node<'a>>,
-}
-
-fn line_end(buf: &[u8], at: usize) -> usize {
-    at + buf[at..].windows(2).position(|w| w == b"\r\n").unwrap()
-}
-
-/// The length of the complete value at `at`, or None if more bytes are needed.
-fn frame_end(buf: &[u8], at: usize) -> Option<usize> {
-    let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
-    let header = std::str::from_utf8(&buf[at + 1..end]).unwrap();
-    let mut next = end + 2;
-    match buf[at] {
-        b'$' | b'=' | b'!' => {
-            let len: i64 = header.parse().unwrap();
-            if len >= 0 {
-                next += len as usize + 2;
-            }
-        }
-        b'*' | b'~' | b'>' | b'%' => {
-            let n: i64 = header.parse().unwrap();
-            let n = if buf[at] == b'%' { n * 2 } else { n };
-            for _ in 0..n.max(0) {
-                next = frame_end(buf, next)?;
-            }
-        }
-        _ => {}
-    }
-    (next <= buf.len()).then_some(next)
-}
-
-/// Sends a command and reads its whole reply (histories are sets of arrays, which the
-/// test client's RESP3 decoder refuses).
-fn call(client: &mut RawClient, args: &[&str]) -> Vec<u8> {
-    use std::io::Read;
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    client.send(&args);
-    let mut buf = Vec::new();
-    loop {
-        if let Some(len) = frame_end(&buf, 0) {
-            assert_eq!(len, buf.len(), "one reply at a time");
-            return buf;
-        }
-        let mut chunk = [0u8; 65536];
-        let n = client.stream.read(&mut chunk).expect("reply");
-        assert!(n > 0, "connection closed");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Parses the RESP2/RESP3 value at `at`; returns it and where the next one starts.
+/// The complete RESP2/RESP3 value at `at`, and where the next one starts.
 fn parse(buf: &[u8], at: usize) -> (Node<'_>, usize) {
-    let end = line_end(buf, at);
-    let header = std::str::from_utf8(&buf[at + 1..end]).unwrap();
-    let mut next = end + 2;
-    let mut kids = Vec::new();
-    match buf[at] {
-        b'$' | b'=' | b'!' => {
-            let len: i64 = header.parse().unwrap();
-            if len >= 0 {
-                next += len as usize + 2;
-            }
-        }
-        b'*' | b'~' | b'>' | b'%' => {
-            let n: i64 = header.parse().unwrap();
-            let n = if buf[at] == b'%' { n * 2 } else { n };
-            for _ in 0..n.max(0) {
-                let (kid, after) = parse(buf, next);
-                kids.push(kid);
-                next = after;
-            }
-        }
-        _ => {}
-    }
-    (
-        Node {
-            raw: &buf[at..next],
-            kids,
-        },
-        next,
-    )
+    common::resp_tree::parse(buf, at).expect("a complete reply")
 }
 
 /// A map's (key, value) pairs (RESP3 map or RESP2 flat array), keys as text.
@@ -173,16 +93,6 @@ fn pairs<'n, 'a>(node: &'n Node<'a>) -> Vec<(String, &'n Node<'a>)> {
         .chunks(2)
         .map(|kv| (text(&kv[0]), &kv[1]))
         .collect()
-}
-
-/// A bulk or simple string's text.
-fn text(node: &Node) -> String {
-    let raw = String::from_utf8_lossy(node.raw);
-    match raw.find("\r\n") {
-        Some(i) if raw.starts_with('$') => raw[i + 2..raw.len() - 2].to_string(),
-        Some(i) => raw[1..i].to_string(),
-        None => raw.into_owned(),
-    }
 }
 
 fn short(node: &Node) -> String {

@@ -85,74 +85,7 @@ const FIELDS: [&str; 10] = [
     "subcommands",
 ];
 
-/// A RESP value with the bytes it was sent as.
-struct Node<'a> {
-    raw: &'a [u8],
-    kids: Vec<Node<'a>>,
-}
-
-/// Parses the RESP2/RESP3 value at `at`, or None if more bytes are needed.
-fn parse(buf: &[u8], at: usize) -> Option<(Node<'_>, usize)> {
-    let end = at + buf.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
-    let header = std::str::from_utf8(&buf[at + 1..end]).unwrap();
-    let mut next = end + 2;
-    let mut kids = Vec::new();
-    match buf[at] {
-        b'$' | b'=' | b'!' => {
-            let len: i64 = header.parse().unwrap();
-            if len >= 0 {
-                next += len as usize + 2;
-            }
-        }
-        b'*' | b'~' | b'>' | b'%' => {
-            let n: i64 = header.parse().unwrap();
-            let n = if buf[at] == b'%' { n * 2 } else { n };
-            for _ in 0..n.max(0) {
-                let (kid, after) = parse(buf, next)?;
-                kids.push(kid);
-                next = after;
-            }
-        }
-        _ => {}
-    }
-    (next <= buf.len()).then(|| {
-        (
-            Node {
-                raw: &buf[at..next],
-                kids,
-            },
-            next,
-        )
-    })
-}
-
-/// A bulk or simple string's text.
-fn text(node: &Node) -> String {
-    let raw = String::from_utf8_lossy(node.raw);
-    match raw.find("\r\n") {
-        Some(i) if raw.starts_with('$') => raw[i + 2..raw.len() - 2].to_string(),
-        Some(i) => raw[1..i].to_string(),
-        None => raw.into_owned(),
-    }
-}
-
-/// Sends a command and reads its whole reply.
-fn call(client: &mut RawClient, args: &[&str]) -> Vec<u8> {
-    use std::io::Read;
-    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-    client.send(&args);
-    let mut buf = Vec::new();
-    loop {
-        if let Some((_, len)) = parse(&buf, 0) {
-            assert_eq!(len, buf.len(), "one reply at a time");
-            return buf;
-        }
-        let mut chunk = [0u8; 65536];
-        let n = client.stream.read(&mut chunk).expect("reply");
-        assert!(n > 0, "connection closed");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
+use common::resp_tree::{call, parse, text, Node};
 
 fn names(client: &mut RawClient) -> Vec<String> {
     let reply = call(client, &["COMMAND", "LIST"]);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod repl;
+pub mod resp_tree;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
