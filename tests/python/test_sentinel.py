@@ -127,6 +127,12 @@ class SentinelProc:
             self.proc.wait(timeout=10)
 
 
+def _flags(state):
+    """A SENTINEL MASTER/REPLICAS entry's flags as a set (redis-py leaves them a string in RESP2)."""
+    flags = state["flags"]
+    return set(flags.split(",")) if isinstance(flags, str) else set(flags)
+
+
 def _link_up(node):
     info = node.replication()
     return info.get("role") == "slave" and info.get("master_link_status") == "up"
@@ -257,6 +263,29 @@ def test_sentinel_failover(primary_kind, replica_kind):
             f"without WAIT: {lost} of {len(acked)}; partial resyncs on the new primary: {partial}"
         )
 
+        # Restart the old primary only once every sentinel has finished the failover: same
+        # primary, same config epoch, no failover in progress, the sibling re-pointed. Restarting
+        # it earlier races Redis's own Sentinel: a sentinel that has not yet taken the new
+        # configuration can run a second failover and elect the restarted, empty node (seen once
+        # in the all-redis-server group).
+        sibling = next(n for n in replicas if n is not new_primary)
+
+        def failover_settled():
+            epochs = set()
+            for s in sentinels:
+                c = redis.Redis(port=s.port, socket_timeout=2, decode_responses=True)
+                state = c.sentinel_master(MASTER)
+                if state["port"] != new_port or _flags(state) != {"master"}:
+                    return False
+                epochs.add(state["config-epoch"])
+                links = {r["port"]: r for r in c.sentinel_slaves(MASTER)}
+                entry = links.get(sibling.port)
+                if entry is None or entry["master-port"] != new_port or "slave" not in _flags(entry):
+                    return False
+            return len(epochs) == 1
+
+        _wait("every sentinel to finish the failover", failover_settled)
+
         # The old primary comes back and the sentinels turn it into a replica of the new one.
         primary.start()
 
@@ -276,7 +305,6 @@ def test_sentinel_failover(primary_kind, replica_kind):
         # replicaof on the promoted node; `replicaof 127.0.0.1 <new port>` on its former sibling
         # and on the old primary (which Sentinel reconfigured after its restart).
         assert _file_replicaof(new_primary) is None
-        sibling = next(n for n in replicas if n is not new_primary)
         for node in (sibling, primary):
             _wait(f"{node}'s file to name its new primary", lambda: _file_replicaof(node) == f"127.0.0.1 {new_port}")
     finally:
