@@ -114,7 +114,7 @@ impl RequestDecoder {
             if buf[0] != b'*' {
                 return decode_inline(buf, &mut self.scanned);
             }
-            if let Some(argv) = decode_whole(buf, limits) {
+            if let Some(argv) = decode_whole(buf, limits, &mut self.spare_args) {
                 self.scanned = 0;
                 return Ok(Some(Request::Command(argv)));
             }
@@ -249,8 +249,13 @@ fn short_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
 /// The one-pass decode of the usual request: a multibulk of 1 to `WHOLE_ARGS_MAX` bulks with
 /// plain headers, all of it in `buf`, within the client's limits. Takes its bytes from `buf`
 /// and returns its argv; None (`buf` untouched) sends anything else, errors included, to the
-/// general path, which reads it the same way and words every error.
-fn decode_whole(buf: &mut BytesMut, limits: Limits) -> Option<Vec<Bytes>> {
+/// general path, which reads it the same way and words every error. `ranges` is scratch space
+/// (the decoder's spare argument ranges).
+fn decode_whole(
+    buf: &mut BytesMut,
+    limits: Limits,
+    ranges: &mut Vec<(usize, usize)>,
+) -> Option<Vec<Bytes>> {
     let (count, mut at) = short_header(buf, 1)?;
     let unauth_args = if limits.authenticated {
         WHOLE_ARGS_MAX
@@ -265,8 +270,8 @@ fn decode_whole(buf: &mut BytesMut, limits: Limits) -> Option<Vec<Bytes>> {
     } else {
         limits.bulk_bytes_max.min(UNAUTH_BULK_BYTES_MAX)
     };
-    let mut ranges = [(0usize, 0usize); WHOLE_ARGS_MAX];
-    for range in &mut ranges[..count] {
+    ranges.clear();
+    for _ in 0..count {
         if *buf.get(at)? != b'$' {
             return None;
         }
@@ -279,12 +284,13 @@ fn decode_whole(buf: &mut BytesMut, limits: Limits) -> Option<Vec<Bytes>> {
         if buf.len() < end + 2 {
             return None;
         }
-        *range = (body, end);
+        ranges.push((body, end));
         at = end + 2;
     }
     let frame = buf.split_to(at).freeze();
     let mut argv = Vec::with_capacity(count);
     argv.extend(ranges[..count - 1].iter().map(|&(s, e)| frame.slice(s..e)));
+    debug_assert_eq!(ranges.len(), count);
     // The last argument takes the frame itself: one reference count fewer to raise and drop.
     let (s, e) = ranges[count - 1];
     let mut last = frame;
