@@ -2,7 +2,7 @@
 //! batch. Holds no lock across `.await`; commands run synchronously between reads and writes.
 
 use super::blocked::{wait_blocked, BlockedIo};
-use super::input_watch::{InputWatch, ReadWaker};
+use super::input_watch::{Attention, InputWatch, ReadWaker};
 use crate::clients::ClientInfo;
 use crate::engine::context::ReplyMode;
 use crate::engine::registry::Found;
@@ -16,6 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::futures::Notified;
@@ -170,6 +171,10 @@ struct Connection<'a, S> {
     buffers: super::buffers::Published,
     /// Counts input reaching the socket before this task runs (see input_watch.rs).
     input_waker: ReadWaker,
+    /// The waker pushed frames, a kill and shutdown wake the connection with (see `wait`).
+    attention: Attention,
+    /// Those three have been polled with `attention` since they were armed.
+    others_armed: bool,
 }
 
 impl<'a, S: super::listener::Connection> Connection<'a, S> {
@@ -180,6 +185,7 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         outbox: &'a Outbox,
         client: ClientState,
     ) -> Self {
+        let input_waker = ReadWaker::new(info.clone());
         Connection {
             state,
             stream,
@@ -194,7 +200,9 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
             shutdown: state.shutdown.subscribe(),
             over_soft_since_ms: AtomicU64::new(0),
             buffers: Default::default(),
-            input_waker: ReadWaker::new(info.clone()),
+            attention: Attention::new(&input_waker),
+            others_armed: false,
+            input_waker,
         }
     }
 
@@ -224,15 +232,36 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
                 tokio::time::sleep(Duration::from_secs(timeout_secs)).await
             }
         };
+        let attention = &self.attention;
+        let armed = &mut self.others_armed;
+        let (mut pushed, mut killed, mut shutdown) = (pushed, killed, shutdown);
+        // Pushed frames, a kill and shutdown, polled with the attention waker: the first time
+        // (which registers their waiters), and then only after one of them has fired.
+        let others = std::future::poll_fn(move |_| {
+            if !attention.take_fired() && *armed {
+                return Poll::Pending;
+            }
+            let mut cx = std::task::Context::from_waker(attention.waker());
+            if pushed.as_mut().poll(&mut cx).is_ready() {
+                // The caller arms a new waiter for the next frames.
+                *armed = false;
+                return Poll::Ready(Woken::Pushed);
+            }
+            if killed.as_mut().poll(&mut cx).is_ready()
+                || shutdown.as_mut().poll(&mut cx).is_ready()
+            {
+                return Poll::Ready(Woken::Gone);
+            }
+            *armed = true;
+            Poll::Pending
+        });
         let read = {
             let reading = self.stream.read_buf(&mut self.input);
             tokio::pin!(reading);
             tokio::select! {
                 biased;
                 read = InputWatch::new(&self.input_waker, reading.as_mut()) => read,
-                _ = pushed => return Woken::Pushed,
-                _ = killed => return Woken::Gone,
-                _ = shutdown => return Woken::Gone,
+                woken = others => return woken,
                 _ = idle => return Woken::Gone,
             }
         };

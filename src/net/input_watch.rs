@@ -1,6 +1,7 @@
-//! Watching a connection's socket read: counts input that reaches the socket before the
-//! connection's task runs, and publishes when the connection has run all of it (Pub/Sub
-//! publishers wait on that, docs/pubsub.md "Ordering").
+//! The wakers of a connection waiting for input: the socket read's (`ReadWaker`, which counts
+//! input that reaches the socket before the connection's task runs, and publishes when the
+//! connection has run all of it: Pub/Sub publishers wait on that, docs/pubsub.md "Ordering"),
+//! and its other wake sources' (`Attention`: pushed frames, a kill, shutdown).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -94,5 +95,58 @@ impl<F: Future + Unpin> Future for InputWatch<'_, F> {
         };
         info.input_idle_at.store(idle_at, Ordering::Release);
         polled
+    }
+}
+
+/// The waker the connection's other wake sources (pushed frames, a kill, shutdown) are polled
+/// with. Their waiters stay registered from one request to the next, and polling a registered
+/// `Notified` again takes its list's lock; so they are polled once, and again only after one of
+/// them has called this waker (`take_fired`), not on every wake of the read.
+pub(super) struct Attention {
+    inner: Arc<AttentionWaker>,
+    waker: Waker,
+}
+
+pub(super) struct AttentionWaker {
+    fired: std::sync::atomic::AtomicBool,
+    /// The read's waker, whose task waker (kept current by every poll of the read) is the one
+    /// to wake; waking through it directly counts no input arrival.
+    read: Arc<InputWaker>,
+}
+
+impl Wake for AttentionWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fired.store(true, Ordering::Release);
+        if let Some(task) = self.read.task.lock().as_ref() {
+            task.wake_by_ref();
+        }
+    }
+}
+
+impl Attention {
+    /// The attention waker of the connection whose read `read` watches. The read must be polled
+    /// (it records the task's waker) before anything is polled with this one.
+    pub(super) fn new(read: &ReadWaker) -> Attention {
+        let inner = Arc::new(AttentionWaker {
+            fired: std::sync::atomic::AtomicBool::new(false),
+            read: read.inner.clone(),
+        });
+        Attention {
+            waker: Waker::from(inner.clone()),
+            inner,
+        }
+    }
+
+    pub(super) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    /// True once after a wake source called the waker.
+    pub(super) fn take_fired(&self) -> bool {
+        self.inner.fired.swap(false, Ordering::AcqRel)
     }
 }
