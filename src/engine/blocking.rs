@@ -495,7 +495,7 @@ impl Blocking {
 /// Counts a blocked call that ended without being served (timeout, CLIENT UNBLOCK), as Redis's
 /// `updateStatsOnUnblock`: dispatch skipped it when it blocked.
 fn count_unserved(state: &ServerState, argv: &[Bytes], reply: &Reply) {
-    let Ok(found) = dispatch::resolve(state, argv) else {
+    let Ok(found) = state.registry.resolve(argv) else {
         return;
     };
     found.stats.calls.fetch_add(1, Ordering::Relaxed);

@@ -31,7 +31,7 @@ pub async fn wait_unpaused<'a>(
         state.pause.clear_expired(now);
         return None;
     }
-    let found = dispatch::resolve(state, argv).ok()?;
+    let found = state.registry.resolve(argv).ok()?;
     let spec = found.spec;
     // NOAUTH is answered at once, as Redis checks authentication before the pause ...
     if !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth() {

@@ -90,7 +90,7 @@ pub fn try_execute(
                 Err(CommandError::Arity(found.spec.name.to_string()))
             }
         }
-        _ => resolve(state, argv),
+        _ => state.registry.resolve(argv),
     };
     let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
     let exclusive =
@@ -121,39 +121,6 @@ pub fn try_execute(
         state.stats.record_error(text);
     }
     Ok(reply)
-}
-
-/// Finds the command (or subcommand) and checks its arity.
-pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
-    let name = &argv[0];
-    let Some(found) = state.registry.get(name) else {
-        return Err(unknown_command(argv));
-    };
-    if found.spec.subcommands.is_empty() {
-        if !found.spec.arity_ok(argv.len()) {
-            return Err(CommandError::Arity(found.spec.name.to_string()));
-        }
-        return Ok(found);
-    }
-    if argv.len() < 2 {
-        // A container that also runs bare (COMMAND) has arity -1.
-        if found.spec.arity_ok(argv.len()) {
-            return Ok(found);
-        }
-        return Err(CommandError::Arity(found.spec.name.to_string()));
-    }
-    let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
-        let mut text = b"ERR unknown subcommand '".to_vec();
-        text.extend_from_slice(c_str(&argv[1], 128));
-        text.extend_from_slice(
-            format!("'. Try {} HELP.", found.spec.name.to_ascii_uppercase()).as_bytes(),
-        );
-        return Err(CommandError::Raw(one_line(text)));
-    };
-    if !sub.spec.arity_ok(argv.len()) {
-        return Err(CommandError::Arity(sub.full_name.to_string()));
-    }
-    Ok(sub)
 }
 
 /// Publishes the client's last command for CLIENT LIST, as Redis sets `lastcmd` before queuing
@@ -738,53 +705,4 @@ fn placement(
         ids.dedup();
     }
     (ids, None)
-}
-
-/// Redis's text for an unknown command, including up to 128 bytes of its arguments.
-/// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
-/// CR/LF become spaces so the error stays one line.
-fn unknown_command(argv: &[Bytes]) -> CommandError {
-    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
-        let end = bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(bytes.len())
-            .min(max);
-        &bytes[..end]
-    }
-    let mut args = Vec::new();
-    for arg in &argv[1..] {
-        if args.len() >= 128 {
-            break;
-        }
-        let room = 128 - args.len();
-        args.push(b'\'');
-        args.extend_from_slice(c_str(arg, room));
-        args.extend_from_slice(b"' ");
-    }
-    let mut text = b"ERR unknown command '".to_vec();
-    text.extend_from_slice(c_str(&argv[0], 128));
-    text.extend_from_slice(b"', with args beginning with: ");
-    text.extend_from_slice(&args);
-    CommandError::Raw(one_line(text))
-}
-
-/// Client bytes as C's `%.*s` prints them: up to the first NUL, at most `max` bytes.
-fn c_str(bytes: &[u8], max: usize) -> &[u8] {
-    let end = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(bytes.len())
-        .min(max);
-    &bytes[..end]
-}
-
-/// Error texts quoting client input stay on one line, as Redis's `rejectCommand` makes them.
-fn one_line(mut text: Vec<u8>) -> Vec<u8> {
-    for b in text.iter_mut() {
-        if *b == b'\r' || *b == b'\n' {
-            *b = b' ';
-        }
-    }
-    text
 }

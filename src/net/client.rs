@@ -582,7 +582,7 @@ pub(super) async fn write_flush<S: super::listener::Connection>(
 /// the input they already have, so their subscription changes that reached the server before
 /// it take effect first (docs/pubsub.md, "Ordering").
 async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: &[Bytes]) {
-    let Ok(found) = dispatch::resolve(state, argv) else {
+    let Ok(found) = state.registry.resolve(argv) else {
         return;
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {

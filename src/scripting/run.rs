@@ -215,7 +215,7 @@ fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<b
         }
     }
     let user = &state.ctx.client.user;
-    match dispatch::resolve(state.ctx.state, &argv) {
+    match state.ctx.state.registry.resolve(&argv) {
         Ok(found) => Ok(user.is_unrestricted() || user.check(&found, &argv).is_ok()),
         Err(CommandError::Arity(_)) => Ok(user.is_unrestricted()),
         Err(_) => Err(raise("ERR Invalid command passed to redis.acl_check_cmd()")),
@@ -249,7 +249,7 @@ fn redis_call(
     if state.ctx.state.registry.get(&argv[0]).is_none() {
         return failed("ERR Unknown Redis command called from script");
     }
-    let found = match dispatch::resolve(state.ctx.state, &argv) {
+    let found = match state.ctx.state.registry.resolve(&argv) {
         Ok(found) => found,
         Err(CommandError::Arity(_)) => {
             return failed("ERR Wrong number of args calling Redis command from script")
