@@ -273,7 +273,7 @@ impl Blocking {
         {
             let mut details = client.info.details.lock();
             details.blocked = true;
-            details.argv_mem = dispatch::argv_mem(&argv);
+            details.argv_mem = crate::engine::client::argv_mem(&argv);
             details.argc = argv.len();
         }
         let waiter = Arc::new(Waiter {

@@ -10,7 +10,7 @@
 
 use crate::pause::{Mode, Turn};
 use crate::state::ServerState;
-use crate::{engine::dispatch, engine::flags, engine::ClientState};
+use crate::{engine::flags, engine::ClientState};
 use bytes::Bytes;
 
 const PAUSED_BY_WRITE: crate::engine::Flags = flags::WRITE | flags::MAY_REPLICATE;
@@ -65,7 +65,7 @@ pub async fn wait_unpaused<'a>(
             {
                 let mut details = info.details.lock();
                 details.blocked = true;
-                details.argv_mem = dispatch::argv_mem(argv);
+                details.argv_mem = crate::engine::client::argv_mem(argv);
                 details.argc = argv.len();
             }
             let turn = state.pause.wait_turn(|| state.clock.now_ms(), holds).await;

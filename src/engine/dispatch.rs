@@ -198,23 +198,8 @@ fn queue(
     multi.queued.push((found, argv.to_vec()));
     let mut details = client.info.details.lock();
     details.multi = multi.queued.len() as i64;
-    details.multi_mem = multi_mem(multi);
+    details.multi_mem = crate::engine::client::multi_mem(multi);
     Reply::status("QUEUED")
-}
-
-/// CLIENT LIST `multi-mem=` of a transaction: the queued arguments' bytes plus a pointer per
-/// argument, as Redis's `mstate.argv_len_sums`.
-pub fn multi_mem(multi: &crate::engine::context::MultiState) -> usize {
-    multi
-        .queued
-        .iter()
-        .map(|(_, argv)| argv_mem(argv) + argv.len() * std::mem::size_of::<usize>())
-        .sum()
-}
-
-/// The bytes of a command's arguments (Redis's `argv_len_sum`, CLIENT LIST `argv-mem=`).
-pub fn argv_mem(argv: &[Bytes]) -> usize {
-    argv.iter().map(|a| a.len()).sum()
 }
 
 /// Runs a command inside another one that already holds every shard lock (EXEC, scripts).

@@ -6,6 +6,7 @@
 pub mod args;
 pub mod blocking;
 pub mod categories;
+pub mod client;
 pub mod client_pause;
 pub mod context;
 pub mod dispatch;
@@ -15,5 +16,6 @@ pub mod maxmemory;
 pub mod registry;
 mod spec;
 
-pub use context::{ClientState, Ctx};
+pub use client::ClientState;
+pub use context::Ctx;
 pub use spec::*;

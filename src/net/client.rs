@@ -4,7 +4,7 @@
 use super::blocked::{wait_blocked, BlockedIo};
 use super::input_watch::{InputWatch, ReadWaker};
 use crate::clients::ClientInfo;
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::engine::registry::Found;
 use crate::protocol::{Limits, ProtocolError, Reply, Request, RequestDecoder};
 use crate::pubsub::Outbox;

@@ -12,7 +12,7 @@ use crate::commands::connection::tracking::{caching, getredir, tracking, trackin
 use crate::commands::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
 use crate::commands::server::{container, help_result};
 use crate::engine::args::{is, parse_i64};
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::{
