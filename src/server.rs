@@ -340,10 +340,10 @@ impl crate::replication::Host for ServerState {
     }
 
     fn unblock_all(&self, text: &'static str) -> usize {
-        self.blocking.unblock_all(self, text)
+        self.blocking.unblock_all(self.blocked_counts(), text)
     }
 
     fn complete_blocked(&self, id: u64, reply: crate::protocol::Reply) -> bool {
-        self.blocking.complete(self, id, reply)
+        self.blocking.complete(self.blocked_counts(), id, reply)
     }
 }

@@ -37,7 +37,7 @@ pub struct ServerState {
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
-    pub blocking: crate::engine::blocking::Blocking,
+    pub blocking: crate::engine::waiters::Blocking,
     /// Who reacts to writes (blocked clients, tracking, WATCH): see write_listeners.rs.
     pub writes: std::sync::Arc<crate::write_listeners::WriteListeners>,
     /// SLOWLOG entries and LATENCY time series.
@@ -111,7 +111,7 @@ impl ServerState {
         let writes = std::sync::Arc::new(crate::write_listeners::WriteListeners::default());
         let mut pubsub = crate::pubsub::PubSub::default();
         pubsub.tracking.attach_listeners(writes.clone());
-        let mut blocking = crate::engine::blocking::Blocking::default();
+        let mut blocking = crate::engine::waiters::Blocking::default();
         blocking.attach_listeners(writes.clone());
         let state = ServerState {
             keyspace,
@@ -242,6 +242,14 @@ impl ServerState {
             functions: &self.scripting.functions,
             shutdown: &self.shutdown,
             server: self,
+        }
+    }
+
+    /// What the blocked-client registry counts an unserved blocked call with.
+    pub fn blocked_counts(&self) -> crate::engine::waiters::Counts<'_> {
+        crate::engine::waiters::Counts {
+            registry: &self.registry,
+            stats: &self.stats,
         }
     }
 

@@ -36,7 +36,7 @@ pub struct ClientState {
     /// AOF log position the replies of the current batch must wait for (0: none).
     pub aof_wait: u64,
     /// Blocking commands: the wait a command asked for, and whether it runs nested.
-    pub blocking: crate::engine::blocking::ClientBlocking,
+    pub blocking: ClientBlocking,
     /// MIGRATE between its steps (commands/generic/migrate.rs owns the type; the engine only
     /// carries it from the command to the connection task's network step and back).
     pub migrate: Option<Box<dyn std::any::Any + Send + Sync>>,
@@ -53,6 +53,37 @@ pub struct ClientState {
     pub repl: crate::replication::primary::ReplConf,
     /// The batch clock (see `BatchClock`): connection tasks only.
     pub batch_clock: BatchClock,
+}
+
+/// What a blocking command waits for.
+#[derive(Debug, Clone)]
+pub struct BlockRequest {
+    /// Keys in the client's database, in the command's order.
+    pub keys: Vec<Bytes>,
+    /// The type name (`list`, `zset`) a ready key must hold for the command to be re-run.
+    pub wants: &'static str,
+    /// Absolute unix ms on the server clock; `None` waits forever.
+    pub deadline_ms: Option<u64>,
+    /// The reply on timeout or CLIENT UNBLOCK ... TIMEOUT (null array for BLPOP, null bulk
+    /// for BLMOVE).
+    pub timeout_reply: crate::protocol::Reply,
+    /// The request to re-run instead of the original one (XREAD's `$` replaced by the ID it
+    /// stood for when the command first ran); `None` re-runs the request as sent.
+    pub rerun: Option<Vec<Bytes>>,
+    /// Re-run on any change of a key, whatever it then holds (XREADGROUP: a deleted key or
+    /// destroyed group answers an error, as Redis 7.2's re-execution does).
+    pub on_any_change: bool,
+}
+
+/// A client's blocking state, part of `ClientState`.
+#[derive(Debug, Default)]
+pub struct ClientBlocking {
+    /// Running inside EXEC or a script: blocking commands answer at once.
+    pub nested: bool,
+    /// Set by `block_on`; the connection task takes it and waits.
+    pub request: Option<BlockRequest>,
+    /// The blocked command runs again to be served: MONITOR showed it when it arrived.
+    pub retrying: bool,
 }
 
 /// One clock read serves as the end of one command and the start of the next in a pipelined

@@ -15,6 +15,7 @@ pub mod key_specs;
 pub mod maxmemory;
 pub mod registry;
 mod spec;
+pub mod waiters;
 
 pub use client::ClientState;
 pub use context::Ctx;

@@ -371,7 +371,7 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
     /// (`None`: the connection is to close; see blocked.rs).
     async fn block(
         &mut self,
-        request: crate::engine::blocking::BlockRequest,
+        request: crate::engine::client::BlockRequest,
         argv: Vec<Bytes>,
     ) -> Option<Reply> {
         self.client.batch_clock.forget();
@@ -564,7 +564,7 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
 fn serve_ready_blocked(state: &ServerState) {
     if state.blocking.has_ready() {
         if let Some(_section) = state.gate.try_shared() {
-            state.blocking.serve_ready(state);
+            crate::engine::blocking::serve_ready(state);
         }
     }
 }

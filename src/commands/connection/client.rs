@@ -581,8 +581,11 @@ fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let id = parse_i64(&argv[2])?;
     let with_error = argv.get(3).is_some_and(|reason| is(reason, "error"));
-    let unblocked =
-        u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(ctx.state, id, with_error));
+    let unblocked = u64::try_from(id).is_ok_and(|id| {
+        ctx.state
+            .blocking
+            .unblock(ctx.state.blocked_counts(), id, with_error)
+    });
     Ok(Reply::Int(i64::from(unblocked)))
 }
 
