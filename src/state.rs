@@ -59,7 +59,7 @@ pub struct ServerState {
     /// CLIENT PAUSE: the pause in force and the queue of held requests.
     pub pause: crate::pause::ClientPause,
     /// The maxmemory step: the over-limit clock and the background eviction thread.
-    pub evictor: crate::engine::maxmemory::Evictor,
+    pub evictor: crate::engine::evictor::Evictor,
     pub debug: DebugSwitches,
     /// The memcached protocol's CAS uniques and counters.
     pub memcache: crate::memcache::Memcache,

@@ -9,12 +9,12 @@
 //! holds for the number clients see; it includes client query and output buffers, as Redis
 //! counts them. Reading it is one atomic load.
 
+use crate::engine::evictor::{Background, Evictor};
 use crate::keyspace::evict::{self, Policy, Request};
 use crate::pubsub::notify;
 use crate::state::ServerState;
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -22,17 +22,6 @@ use std::time::{Duration, Instant};
 const BACKGROUND_CHECK: Duration = Duration::from_millis(100);
 /// Pause between two time-limited background steps (Redis runs one per event-loop turn).
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(100);
-
-/// The maxmemory step's own state, one per server: how long memory has been over the limit,
-/// and the background eviction thread.
-#[derive(Default)]
-pub struct Evictor {
-    /// Microsecond clock reading since when used memory has been over the limit (0: it is
-    /// not), and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
-    over_since_us: AtomicU64,
-    over_total_us: AtomicU64,
-    background: Arc<Background>,
-}
 
 /// Bytes in use: the counting allocator's figure, or the keyspace's accounting where that
 /// allocator is not installed (the library's own tests).
@@ -258,15 +247,6 @@ impl ScriptOomFlags {
             no_writes,
         }
     }
-}
-
-/// The background eviction thread: started on first need, woken when a command's time limit
-/// ran out or the configuration changed, and every BACKGROUND_CHECK otherwise.
-#[derive(Default)]
-struct Background {
-    wake: Mutex<bool>,
-    signal: Condvar,
-    started: AtomicBool,
 }
 
 /// Wakes (starting it if needed) the background eviction thread.

@@ -10,6 +10,7 @@ pub mod client;
 pub mod client_pause;
 pub mod context;
 pub mod dispatch;
+pub mod evictor;
 pub mod key_flags;
 pub mod key_specs;
 pub mod maxmemory;
