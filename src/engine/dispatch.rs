@@ -538,7 +538,7 @@ fn script_denies_oom(state: &ServerState, spec: &CommandSpec, argv: &[Bytes]) ->
         return false;
     };
     if spec.has(flags::SCRIPT_BODY) {
-        crate::engine::maxmemory::ScriptOomFlags::of(arg).denies_oom
+        crate::scripting::ScriptOomFlags::of(arg).denies_oom
     } else if spec.has(flags::SCRIPT_SHA) {
         state.scripting.oom_flags(arg).denies_oom
     } else if spec.has(flags::SCRIPT_FUNCTION) {
