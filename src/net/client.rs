@@ -317,15 +317,16 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         let mut reply = dispatch::execute_found_async(state, &mut self.client, &argv, known).await;
         if self.client.migrate.is_some() {
             self.client.batch_clock.forget();
-            // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
-            if let Some(done) = Box::pin(crate::commands::generic::migrate::complete(
-                state,
-                &mut self.client,
-                &argv,
-            ))
-            .await
-            {
-                reply = done;
+            // MIGRATE's network step, with no lock held, then the dispatch that deletes what
+            // was sent (commands/generic/migrate.rs).
+            use crate::commands::generic::migrate::{self, Exchanged};
+            match Box::pin(migrate::network_step(&mut self.client)).await {
+                Some(Exchanged::Reply(done)) => reply = done,
+                Some(Exchanged::DispatchAgain) => {
+                    reply = Box::pin(dispatch::execute_async(state, &mut self.client, &argv)).await;
+                    migrate::finish(&mut self.client);
+                }
+                None => {}
             }
         }
         if let Some(handoff) = self.client.repl.handoff.take() {
