@@ -21,10 +21,9 @@ pub struct ServerState {
     pub started: Instant,
     pub started_unix_ms: u64,
     pub run_id: String,
-    /// The TCP port actually bound (differs from the `port` option when it is 0).
+    /// The TCP port actually bound (differs from the `port` option when it is 0; 0 when there
+    /// is no plaintext listener), kept current by net's listeners.
     pub bound_port: AtomicU64,
-    /// The listening sockets and the TLS context (net/listener.rs).
-    pub listeners: crate::net::listener::Listeners,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save_unix: AtomicU64,
     pub executable: String,
@@ -124,7 +123,6 @@ impl ServerState {
             started_unix_ms: now_ms,
             run_id: make_run_id(now_ms),
             bound_port: AtomicU64::new(0),
-            listeners: Default::default(),
             last_save_unix: AtomicU64::new(now_ms / 1000),
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
@@ -251,6 +249,11 @@ impl ServerState {
             registry: &self.registry,
             stats: &self.stats,
         }
+    }
+
+    /// The plaintext TCP port bound now (0: none): what CLUSTER announces and saves.
+    pub fn tcp_port(&self) -> u16 {
+        self.bound_port.load(std::sync::atomic::Ordering::Relaxed) as u16
     }
 
     /// Hands in what rebinds the listeners (done once by `server::run`).
