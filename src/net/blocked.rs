@@ -18,7 +18,7 @@ pub(super) struct BlockedIo<'a, S> {
     pub(super) shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
 }
 
-impl<S: super::listener::Connection> BlockedIo<'_, S> {
+impl<S: super::io::Connection> BlockedIo<'_, S> {
     /// Writes the replies of the commands before the blocking one, as Redis does before it
     /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
     /// wait then notices the closed socket).
@@ -31,7 +31,7 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
         if self.output.is_empty() {
             return pushed;
         }
-        if super::client::write_flush(self.stream, self.output)
+        if super::io::write_flush(self.stream, self.output)
             .await
             .is_err()
         {
@@ -47,7 +47,7 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
 /// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
 /// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
 /// awaiting.
-pub(super) async fn wait_blocked<S: super::listener::Connection>(
+pub(super) async fn wait_blocked<S: super::io::Connection>(
     state: &ServerState,
     client: &mut ClientState,
     request: crate::engine::client::BlockRequest,

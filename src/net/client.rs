@@ -3,6 +3,7 @@
 
 use super::blocked::{wait_blocked, BlockedIo};
 use super::input_watch::{InputWatch, ReadWaker};
+use super::io::{write_flush, READ_CHUNK_BYTES};
 use crate::clients::ClientInfo;
 use crate::engine::client::ReplyMode;
 use crate::engine::registry::Found;
@@ -20,8 +21,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::futures::Notified;
 
-/// Read buffer capacity kept between reads, as Redis's PROTO_IOBUF_LEN.
-pub(super) const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Largest extra capacity reserved at once for a big bulk that is still arriving.
 const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
 /// Buffers above this capacity are released when empty, so idle clients stay small.
@@ -40,7 +39,7 @@ pub struct Ends {
 
 /// Serves one connection until it closes. Generic over the stream, so each transport gets its
 /// own copy of the loop (the plaintext one is the same code as before TLS existed).
-pub async fn run<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
+pub async fn run<S: super::io::Connection>(state: &ServerState, stream: S, ends: Ends) {
     MarkedAsync(Box::pin(serve(state, stream, ends))).await
 }
 
@@ -65,7 +64,7 @@ impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
     }
 }
 
-async fn serve<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
+async fn serve<S: super::io::Connection>(state: &ServerState, stream: S, ends: Ends) {
     let info = state.clients.register_peer(
         ends.addr,
         ends.local,
@@ -172,7 +171,7 @@ struct Connection<'a, S> {
     input_waker: ReadWaker,
 }
 
-impl<'a, S: super::listener::Connection> Connection<'a, S> {
+impl<'a, S: super::io::Connection> Connection<'a, S> {
     fn new(
         state: &'a ServerState,
         stream: S,
@@ -568,15 +567,6 @@ fn serve_ready_blocked(state: &ServerState) {
             crate::engine::blocking::serve_ready(state);
         }
     }
-}
-
-/// Writes `bytes` and flushes: a no-op for plain sockets, the records still held for TLS.
-pub(super) async fn write_flush<S: super::listener::Connection>(
-    stream: &mut S,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
 }
 
 /// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::Notify;
 
@@ -664,10 +664,6 @@ async fn serve_unix(state: Arc<ServerState>, listeners: Arc<Listeners>, mut stre
         .connected_unix
         .fetch_sub(1, Ordering::Relaxed);
 }
-
-/// Anything the connection loop can serve: a TCP stream, a TLS stream over one, a unix socket.
-pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection for S {}
 
 #[cfg(test)]
 mod tests {
