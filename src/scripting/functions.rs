@@ -14,9 +14,9 @@
 use super::busy::{self, BusyState};
 use super::sandbox::{Mode, Sandbox};
 use super::{Access, RunSettings, Script, ScriptOomFlags};
-use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::strconv::parse_i64_strict;
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::{Function, Table, Value, Variadic};
@@ -431,8 +431,8 @@ impl Functions {
         let Some(f) = vm.function(&argv[1]) else {
             return Err(CommandError::err("Function not found"));
         };
-        let numkeys =
-            parse_i64(&argv[2]).map_err(|_| CommandError::err("Bad number of keys provided"))?;
+        let numkeys = parse_i64_strict(&argv[2])
+            .ok_or_else(|| CommandError::err("Bad number of keys provided"))?;
         if numkeys < 0 {
             return Err(CommandError::err("Number of keys can't be negative"));
         }

@@ -23,9 +23,9 @@ pub mod libs;
 pub mod run;
 pub mod sandbox;
 
-use crate::engine::args::parse_i64;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::strconv::parse_i64_strict;
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::Function;
@@ -258,7 +258,7 @@ impl Scripting {
         settings: RunSettings,
         run: impl FnOnce(&Sandbox, &busy::BusyState, Script<'_>) -> Reply,
     ) -> Result<Reply, CommandError> {
-        let numkeys = parse_i64(&argv[2]).map_err(|_| CommandError::NotInteger)?;
+        let numkeys = parse_i64_strict(&argv[2]).ok_or(CommandError::NotInteger)?;
         if numkeys < 0 {
             return Err(CommandError::err("Number of keys can't be negative"));
         }
