@@ -17,7 +17,10 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     // would already count as seen and never wake this task.
     let mut shutdown = state.shutdown.subscribe();
     state.set_self_arc();
-    state.set_listener_config(Box::new(listener::ConfigRebind));
+    // The listening sockets belong to the front end: the state reaches them only through the
+    // CONFIG SET hook handed in here.
+    let listeners = Arc::new(listener::Listeners::default());
+    state.set_listener_config(Box::new(listener::ConfigRebind(listeners.clone())));
     // Like redis-server, the data is loaded before clients are accepted.
     {
         let state = state.clone();
@@ -34,7 +37,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     crate::acl::load_at_startup(&state.acl, &state.config, &state.registry)
         .map_err(ServerError::Config)?;
     crate::cluster::load_at_startup(&state.cluster, &state.config).map_err(ServerError::Config)?;
-    listener::start(&state)?;
+    listener::start(&state, &listeners)?;
     // `replicaof host port`: the link starts once the data is loaded and the port is bound.
     if let Some((host, port)) = state.config.get("replicaof").split_once(' ') {
         if let Some(why) = crate::replication::replica::unsupported(&state.config) {
@@ -43,19 +46,23 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         let port = port.parse().unwrap_or(0);
         crate::replication::replica::replicate(state.clone(), host, port, true);
     }
-    crate::cluster::save_config(&state.cluster, &state.config, state.listeners.tcp_port())
+    crate::cluster::save_config(&state.cluster, &state.config, listeners.tcp_port())
         .map_err(ServerError::Config)?;
     tokio::spawn(active_expiry_task(state.clone()));
     tokio::spawn(sampler_task(state.clone()));
     tokio::spawn(crate::aof::rewrite::auto_rewrite_task(state.clone()));
     tokio::spawn(crate::rdb::cron_task(state.clone()));
-    if let Some(port) = crate::net::metrics::start(state.clone()).await? {
+    let metrics = Arc::new(MetricsHost {
+        state: state.clone(),
+        listeners: listeners.clone(),
+    });
+    if let Some(port) = crate::net::metrics::start(metrics).await? {
         tracing::info!(
             "Metrics endpoint on http://{}:{port}/metrics",
             state.config.get("metrics-bind")
         );
     }
-    if let Some(port) = crate::net::memcache::start(&state).await? {
+    if let Some(port) = crate::net::memcache::start(&state, &listeners).await? {
         let tls = if state.config.get_bool("memcached-tls") {
             " (tls)"
         } else {
@@ -71,7 +78,6 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
     // must not be lost).
     let mut term = signal(SignalKind::terminate()).ok();
     let mut int = signal(SignalKind::interrupt()).ok();
-    let listeners = &state.listeners;
     if listeners.tcp_port() != 0 {
         tracing::info!(
             "Ready to accept connections tcp (port {})",
@@ -124,7 +130,7 @@ pub async fn run(state: Arc<ServerState>) -> Result<i32, ServerError> {
         }
     }
     let _ = state.shutdown.send(true);
-    state.listeners.close_all();
+    listeners.close_all();
     // Everything logged is written and fsynced before the process exits.
     {
         let state = state.clone();
@@ -244,16 +250,23 @@ async fn sampler_task(state: Arc<ServerState>) {
     }
 }
 
-/// What the metrics endpoint reads, and INFO through dispatch.
-impl crate::net::metrics::Host for ServerState {
+/// What the metrics endpoint reads (the state, and the listeners' transport counters), and
+/// INFO through dispatch.
+struct MetricsHost {
+    state: Arc<ServerState>,
+    listeners: Arc<listener::Listeners>,
+}
+
+impl crate::net::metrics::Host for MetricsHost {
     fn metrics_handle(&self) -> crate::net::metrics::Handle<'_> {
+        let state = &*self.state;
         crate::net::metrics::Handle {
-            config: &self.config,
-            registry: &self.registry,
-            keyspace: &self.keyspace,
-            gate: &self.gate,
-            clients: &self.clients,
-            clock: &self.clock,
+            config: &state.config,
+            registry: &state.registry,
+            keyspace: &state.keyspace,
+            gate: &state.gate,
+            clients: &state.clients,
+            clock: &state.clock,
             transport: &self.listeners.stats,
         }
     }
@@ -263,7 +276,7 @@ impl crate::net::metrics::Host for ServerState {
         client: &mut crate::engine::ClientState,
         argv: &[bytes::Bytes],
     ) -> crate::protocol::Reply {
-        crate::engine::dispatch::execute(self, client, argv)
+        crate::engine::dispatch::execute(&self.state, client, argv)
     }
 }
 
@@ -280,7 +293,7 @@ impl crate::replication::Host for ServerState {
     }
 
     fn tcp_port(&self) -> u16 {
-        self.listeners.tcp_port()
+        ServerState::tcp_port(self)
     }
 
     fn spawn_link(
@@ -340,10 +353,10 @@ impl crate::replication::Host for ServerState {
     }
 
     fn unblock_all(&self, text: &'static str) -> usize {
-        self.blocking.unblock_all(self, text)
+        self.blocking.unblock_all(self.blocked_counts(), text)
     }
 
     fn complete_blocked(&self, id: u64, reply: crate::protocol::Reply) -> bool {
-        self.blocking.complete(self, id, reply)
+        self.blocking.complete(self.blocked_counts(), id, reply)
     }
 }

@@ -21,10 +21,9 @@ pub struct ServerState {
     pub started: Instant,
     pub started_unix_ms: u64,
     pub run_id: String,
-    /// The TCP port actually bound (differs from the `port` option when it is 0).
+    /// The TCP port actually bound (differs from the `port` option when it is 0; 0 when there
+    /// is no plaintext listener), kept current by net's listeners.
     pub bound_port: AtomicU64,
-    /// The listening sockets and the TLS context (net/listener.rs).
-    pub listeners: crate::net::listener::Listeners,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub last_save_unix: AtomicU64,
     pub executable: String,
@@ -37,7 +36,7 @@ pub struct ServerState {
     /// Pub/Sub channels, patterns and MONITOR clients.
     pub pubsub: crate::pubsub::PubSub,
     /// Clients blocked on keys (BLPOP ...) and the keys ready to serve them.
-    pub blocking: crate::engine::blocking::Blocking,
+    pub blocking: crate::engine::waiters::Blocking,
     /// Who reacts to writes (blocked clients, tracking, WATCH): see write_listeners.rs.
     pub writes: std::sync::Arc<crate::write_listeners::WriteListeners>,
     /// SLOWLOG entries and LATENCY time series.
@@ -59,7 +58,7 @@ pub struct ServerState {
     /// CLIENT PAUSE: the pause in force and the queue of held requests.
     pub pause: crate::pause::ClientPause,
     /// The maxmemory step: the over-limit clock and the background eviction thread.
-    pub evictor: crate::engine::maxmemory::Evictor,
+    pub evictor: crate::engine::evictor::Evictor,
     pub debug: DebugSwitches,
     /// The memcached protocol's CAS uniques and counters.
     pub memcache: crate::memcache::Memcache,
@@ -111,7 +110,7 @@ impl ServerState {
         let writes = std::sync::Arc::new(crate::write_listeners::WriteListeners::default());
         let mut pubsub = crate::pubsub::PubSub::default();
         pubsub.tracking.attach_listeners(writes.clone());
-        let mut blocking = crate::engine::blocking::Blocking::default();
+        let mut blocking = crate::engine::waiters::Blocking::default();
         blocking.attach_listeners(writes.clone());
         let state = ServerState {
             keyspace,
@@ -124,7 +123,6 @@ impl ServerState {
             started_unix_ms: now_ms,
             run_id: make_run_id(now_ms),
             bound_port: AtomicU64::new(0),
-            listeners: Default::default(),
             last_save_unix: AtomicU64::new(now_ms / 1000),
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
@@ -243,6 +241,19 @@ impl ServerState {
             shutdown: &self.shutdown,
             server: self,
         }
+    }
+
+    /// What the blocked-client registry counts an unserved blocked call with.
+    pub fn blocked_counts(&self) -> crate::engine::waiters::Counts<'_> {
+        crate::engine::waiters::Counts {
+            registry: &self.registry,
+            stats: &self.stats,
+        }
+    }
+
+    /// The plaintext TCP port bound now (0: none): what CLUSTER announces and saves.
+    pub fn tcp_port(&self) -> u16 {
+        self.bound_port.load(std::sync::atomic::Ordering::Relaxed) as u16
     }
 
     /// Hands in what rebinds the listeners (done once by `server::run`).

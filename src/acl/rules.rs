@@ -8,11 +8,9 @@
 //! A selector, `(~k:* +get)`, is a further `UserRules` of which only the permission fields are
 //! used; a call runs if the user's own permissions or any selector allow it.
 
-use crate::engine::registry::{Found, Registry};
+use crate::engine::registry::{Found, Registry, COMMAND_ID_MAX};
 use sha2::{Digest, Sha256};
 
-/// Room for every command and subcommand id (the registry holds a few hundred).
-pub const COMMAND_ID_MAX: usize = 1024;
 const WORDS: usize = COMMAND_ID_MAX / 64;
 
 /// What a SETUSER rule can fail with; `text` is the reason Redis prints after the modifier.

@@ -363,8 +363,8 @@ fn nodes(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     let addr = node_addr(
         state,
         &ip,
-        cluster::announced_port(&state.config, state.listeners.tcp_port()),
-        cluster::bus_port(&state.config, state.listeners.tcp_port()),
+        cluster::announced_port(&state.config, state.tcp_port()),
+        cluster::bus_port(&state.config, state.tcp_port()),
     );
     let mut out = String::new();
     node_line(
@@ -412,7 +412,7 @@ fn slots(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
             Reply::bulk(cluster::endpoint(&state.config, &ip)),
             Reply::Int(i64::from(cluster::announced_port(
                 &state.config,
-                state.listeners.tcp_port(),
+                state.tcp_port(),
             ))),
             Reply::bulk(state.cluster.myid()),
             slot_metadata(state),
@@ -474,7 +474,7 @@ fn shards(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
         state,
         state.cluster.myid(),
         &ip,
-        cluster::announced_port(&state.config, state.listeners.tcp_port()),
+        cluster::announced_port(&state.config, state.tcp_port()),
         "master",
         state.replication.offset(),
         true,
@@ -495,12 +495,8 @@ fn shards(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 fn saveconfig(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
     enabled(ctx)?;
-    cluster::save_config(
-        &ctx.state.cluster,
-        &ctx.state.config,
-        ctx.state.listeners.tcp_port(),
-    )
-    .map_err(|e| CommandError::err(format!("error saving the cluster node config: {e}")))?;
+    cluster::save_config(&ctx.state.cluster, &ctx.state.config, ctx.state.tcp_port())
+        .map_err(|e| CommandError::err(format!("error saving the cluster node config: {e}")))?;
     Ok(Reply::Ok)
 }
 

@@ -6,7 +6,7 @@
 //! connection writes just before it. Frames are push frames (`>` in RESP3, arrays in RESP2).
 
 use crate::command;
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::ChannelKind;

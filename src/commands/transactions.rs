@@ -6,7 +6,7 @@
 //! the shards of the watched keys; any change to one of them sets it (see keyspace/watch.rs).
 
 use crate::command;
-use crate::engine::context::MultiState;
+use crate::engine::client::MultiState;
 use crate::error::CommandError;
 use crate::keyspace::watch::KeyState;
 use crate::keyspace::ShardId;

@@ -10,7 +10,7 @@
 
 use crate::pause::{Mode, Turn};
 use crate::state::ServerState;
-use crate::{engine::dispatch, engine::flags, engine::ClientState};
+use crate::{engine::flags, engine::ClientState};
 use bytes::Bytes;
 
 const PAUSED_BY_WRITE: crate::engine::Flags = flags::WRITE | flags::MAY_REPLICATE;
@@ -31,7 +31,7 @@ pub async fn wait_unpaused<'a>(
         state.pause.clear_expired(now);
         return None;
     }
-    let found = dispatch::resolve(state, argv).ok()?;
+    let found = state.registry.resolve(argv).ok()?;
     let spec = found.spec;
     // NOAUTH is answered at once, as Redis checks authentication before the pause ...
     if !client.authenticated && !spec.has(flags::NO_AUTH) && state.acl.default_needs_auth() {
@@ -65,7 +65,7 @@ pub async fn wait_unpaused<'a>(
             {
                 let mut details = info.details.lock();
                 details.blocked = true;
-                details.argv_mem = dispatch::argv_mem(argv);
+                details.argv_mem = crate::engine::client::argv_mem(argv);
                 details.argc = argv.len();
             }
             let turn = state.pause.wait_turn(|| state.clock.now_ms(), holds).await;

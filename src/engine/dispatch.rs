@@ -90,7 +90,7 @@ pub fn try_execute(
                 Err(CommandError::Arity(found.spec.name.to_string()))
             }
         }
-        _ => resolve(state, argv),
+        _ => state.registry.resolve(argv),
     };
     let queues = |spec: &CommandSpec| client.multi.is_some() && !controls_transaction(spec);
     let exclusive =
@@ -121,39 +121,6 @@ pub fn try_execute(
         state.stats.record_error(text);
     }
     Ok(reply)
-}
-
-/// Finds the command (or subcommand) and checks its arity.
-pub fn resolve(state: &ServerState, argv: &[Bytes]) -> Result<Found, CommandError> {
-    let name = &argv[0];
-    let Some(found) = state.registry.get(name) else {
-        return Err(unknown_command(argv));
-    };
-    if found.spec.subcommands.is_empty() {
-        if !found.spec.arity_ok(argv.len()) {
-            return Err(CommandError::Arity(found.spec.name.to_string()));
-        }
-        return Ok(found);
-    }
-    if argv.len() < 2 {
-        // A container that also runs bare (COMMAND) has arity -1.
-        if found.spec.arity_ok(argv.len()) {
-            return Ok(found);
-        }
-        return Err(CommandError::Arity(found.spec.name.to_string()));
-    }
-    let Some(sub) = state.registry.get_sub(found.spec, &argv[1]) else {
-        let mut text = b"ERR unknown subcommand '".to_vec();
-        text.extend_from_slice(c_str(&argv[1], 128));
-        text.extend_from_slice(
-            format!("'. Try {} HELP.", found.spec.name.to_ascii_uppercase()).as_bytes(),
-        );
-        return Err(CommandError::Raw(one_line(text)));
-    };
-    if !sub.spec.arity_ok(argv.len()) {
-        return Err(CommandError::Arity(sub.full_name.to_string()));
-    }
-    Ok(sub)
 }
 
 /// Publishes the client's last command for CLIENT LIST, as Redis sets `lastcmd` before queuing
@@ -231,23 +198,8 @@ fn queue(
     multi.queued.push((found, argv.to_vec()));
     let mut details = client.info.details.lock();
     details.multi = multi.queued.len() as i64;
-    details.multi_mem = multi_mem(multi);
+    details.multi_mem = crate::engine::client::multi_mem(multi);
     Reply::status("QUEUED")
-}
-
-/// CLIENT LIST `multi-mem=` of a transaction: the queued arguments' bytes plus a pointer per
-/// argument, as Redis's `mstate.argv_len_sums`.
-pub fn multi_mem(multi: &crate::engine::context::MultiState) -> usize {
-    multi
-        .queued
-        .iter()
-        .map(|(_, argv)| argv_mem(argv) + argv.len() * std::mem::size_of::<usize>())
-        .sum()
-}
-
-/// The bytes of a command's arguments (Redis's `argv_len_sum`, CLIENT LIST `argv-mem=`).
-pub fn argv_mem(argv: &[Bytes]) -> usize {
-    argv.iter().map(|a| a.len()).sum()
 }
 
 /// Runs a command inside another one that already holds every shard lock (EXEC, scripts).
@@ -586,7 +538,7 @@ fn script_denies_oom(state: &ServerState, spec: &CommandSpec, argv: &[Bytes]) ->
         return false;
     };
     if spec.has(flags::SCRIPT_BODY) {
-        crate::engine::maxmemory::ScriptOomFlags::of(arg).denies_oom
+        crate::scripting::ScriptOomFlags::of(arg).denies_oom
     } else if spec.has(flags::SCRIPT_SHA) {
         state.scripting.oom_flags(arg).denies_oom
     } else if spec.has(flags::SCRIPT_FUNCTION) {
@@ -738,53 +690,4 @@ fn placement(
         ids.dedup();
     }
     (ids, None)
-}
-
-/// Redis's text for an unknown command, including up to 128 bytes of its arguments.
-/// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
-/// CR/LF become spaces so the error stays one line.
-fn unknown_command(argv: &[Bytes]) -> CommandError {
-    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
-        let end = bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(bytes.len())
-            .min(max);
-        &bytes[..end]
-    }
-    let mut args = Vec::new();
-    for arg in &argv[1..] {
-        if args.len() >= 128 {
-            break;
-        }
-        let room = 128 - args.len();
-        args.push(b'\'');
-        args.extend_from_slice(c_str(arg, room));
-        args.extend_from_slice(b"' ");
-    }
-    let mut text = b"ERR unknown command '".to_vec();
-    text.extend_from_slice(c_str(&argv[0], 128));
-    text.extend_from_slice(b"', with args beginning with: ");
-    text.extend_from_slice(&args);
-    CommandError::Raw(one_line(text))
-}
-
-/// Client bytes as C's `%.*s` prints them: up to the first NUL, at most `max` bytes.
-fn c_str(bytes: &[u8], max: usize) -> &[u8] {
-    let end = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(bytes.len())
-        .min(max);
-    &bytes[..end]
-}
-
-/// Error texts quoting client input stay on one line, as Redis's `rejectCommand` makes them.
-fn one_line(mut text: Vec<u8>) -> Vec<u8> {
-    for b in text.iter_mut() {
-        if *b == b'\r' || *b == b'\n' {
-            *b = b' ';
-        }
-    }
-    text
 }

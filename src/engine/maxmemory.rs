@@ -9,12 +9,13 @@
 //! holds for the number clients see; it includes client query and output buffers, as Redis
 //! counts them. Reading it is one atomic load.
 
+use crate::engine::evictor::{Background, Evictor};
 use crate::keyspace::evict::{self, Policy, Request};
 use crate::pubsub::notify;
+use crate::scripting::ScriptOomFlags;
 use crate::state::ServerState;
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -22,17 +23,6 @@ use std::time::{Duration, Instant};
 const BACKGROUND_CHECK: Duration = Duration::from_millis(100);
 /// Pause between two time-limited background steps (Redis runs one per event-loop turn).
 const BACKGROUND_PAUSE: Duration = Duration::from_micros(100);
-
-/// The maxmemory step's own state, one per server: how long memory has been over the limit,
-/// and the background eviction thread.
-#[derive(Default)]
-pub struct Evictor {
-    /// Microsecond clock reading since when used memory has been over the limit (0: it is
-    /// not), and the total of the earlier periods (INFO `*_eviction_exceeded_time`).
-    over_since_us: AtomicU64,
-    over_total_us: AtomicU64,
-    background: Arc<Background>,
-}
 
 /// Bytes in use: the counting allocator's figure, or the keyspace's accounting where that
 /// allocator is not installed (the library's own tests).
@@ -204,19 +194,6 @@ pub fn script_oom() -> bool {
     SCRIPT_OOM.with(Cell::get)
 }
 
-/// What a script's shebang says about memory: a script with a `#!lua` line that is neither
-/// `no-writes` nor `allow-oom` is refused when over the limit, like a DENYOOM command; with
-/// `allow-oom` its writes are never refused.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ScriptOomFlags {
-    pub denies_oom: bool,
-    pub allow_oom: bool,
-    /// Declared flags without `no-writes`: a write command for READONLY on a replica.
-    pub writes: bool,
-    /// `no-writes`: also what CLIENT PAUSE WRITE lets through (client_pause.rs).
-    pub no_writes: bool,
-}
-
 /// The shebang flags of the script a call runs (EVAL's body, EVALSHA's cached script, FCALL's
 /// function), from the command's declared SCRIPT_* flag; None for other commands.
 pub fn script_flags_of_call(
@@ -235,38 +212,6 @@ pub fn script_flags_of_call(
     } else {
         None
     }
-}
-
-impl ScriptOomFlags {
-    pub fn of(body: &[u8]) -> ScriptOomFlags {
-        let Some(rest) = body.strip_prefix(b"#!lua") else {
-            return ScriptOomFlags::default();
-        };
-        let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
-        let has = |flag: &[u8]| {
-            line.split(|&b| b == b' ')
-                .filter_map(|w| w.strip_prefix(b"flags="))
-                .flat_map(|f| f.split(|&b| b == b','))
-                .any(|f| f == flag)
-        };
-        let allow_oom = has(b"allow-oom");
-        let no_writes = has(b"no-writes");
-        ScriptOomFlags {
-            denies_oom: !allow_oom && !no_writes,
-            allow_oom,
-            writes: !has(b"no-writes"),
-            no_writes,
-        }
-    }
-}
-
-/// The background eviction thread: started on first need, woken when a command's time limit
-/// ran out or the configuration changed, and every BACKGROUND_CHECK otherwise.
-#[derive(Default)]
-struct Background {
-    wake: Mutex<bool>,
-    signal: Condvar,
-    started: AtomicBool,
 }
 
 /// Wakes (starting it if needed) the background eviction thread.
@@ -345,14 +290,5 @@ mod tests {
         assert_eq!(time_limit_us(11), Some(575));
         assert!(time_limit_us(99).unwrap() > 100_000_000);
         assert_eq!(time_limit_us(100), None);
-    }
-
-    #[test]
-    fn shebang_flags() {
-        assert_eq!(ScriptOomFlags::of(b"return 1"), ScriptOomFlags::default());
-        assert!(ScriptOomFlags::of(b"#!lua\nreturn 1").denies_oom);
-        let allow = ScriptOomFlags::of(b"#!lua flags=no-cluster,allow-oom\nreturn 1");
-        assert!(allow.allow_oom && !allow.denies_oom);
-        assert!(!ScriptOomFlags::of(b"#!lua flags=no-writes").denies_oom);
     }
 }

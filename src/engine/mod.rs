@@ -6,14 +6,18 @@
 pub mod args;
 pub mod blocking;
 pub mod categories;
+pub mod client;
 pub mod client_pause;
 pub mod context;
 pub mod dispatch;
+pub mod evictor;
 pub mod key_flags;
 pub mod key_specs;
 pub mod maxmemory;
 pub mod registry;
 mod spec;
+pub mod waiters;
 
-pub use context::{ClientState, Ctx};
+pub use client::ClientState;
+pub use context::Ctx;
 pub use spec::*;

@@ -2,6 +2,8 @@
 //! slot per command and subcommand for INFO commandstats.
 
 use crate::engine::CommandSpec;
+use crate::error::CommandError;
+use bytes::Bytes;
 use hashbrown::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -36,6 +38,10 @@ impl CallStats {
         }
     }
 }
+
+/// Room for every command and subcommand id (the registry holds a few hundred): the ids are
+/// below it, so ACL permission bitmaps can be this many bits.
+pub const COMMAND_ID_MAX: usize = 1024;
 
 /// A command found in the table: its spec and its counters.
 #[derive(Clone, Copy)]
@@ -91,7 +97,7 @@ impl Registry {
         let mut found = |spec: &'static CommandSpec, full_name: String| {
             let id = next_id;
             next_id += 1;
-            assert!((id as usize) < crate::acl::rules::COMMAND_ID_MAX);
+            assert!((id as usize) < COMMAND_ID_MAX);
             let full_name: &'static str = Box::leak(full_name.into_boxed_str());
             Found {
                 spec,
@@ -138,6 +144,40 @@ impl Registry {
         self.by_name.get(&buf[..name.len()]).copied()
     }
 
+    /// Finds the command (or subcommand) of a request and checks its arity.
+    #[inline]
+    pub fn resolve(&self, argv: &[Bytes]) -> Result<Found, CommandError> {
+        let name = &argv[0];
+        let Some(found) = self.get(name) else {
+            return Err(unknown_command(argv));
+        };
+        if found.spec.subcommands.is_empty() {
+            if !found.spec.arity_ok(argv.len()) {
+                return Err(CommandError::Arity(found.spec.name.to_string()));
+            }
+            return Ok(found);
+        }
+        if argv.len() < 2 {
+            // A container that also runs bare (COMMAND) has arity -1.
+            if found.spec.arity_ok(argv.len()) {
+                return Ok(found);
+            }
+            return Err(CommandError::Arity(found.spec.name.to_string()));
+        }
+        let Some(sub) = self.get_sub(found.spec, &argv[1]) else {
+            let mut text = b"ERR unknown subcommand '".to_vec();
+            text.extend_from_slice(c_str(&argv[1], 128));
+            text.extend_from_slice(
+                format!("'. Try {} HELP.", found.spec.name.to_ascii_uppercase()).as_bytes(),
+            );
+            return Err(CommandError::Raw(one_line(text)));
+        };
+        if !sub.spec.arity_ok(argv.len()) {
+            return Err(CommandError::Arity(sub.full_name.to_string()));
+        }
+        Ok(sub)
+    }
+
     /// Looks up `parent|sub` (sub in any case).
     pub fn get_sub(&self, parent: &CommandSpec, sub: &[u8]) -> Option<Found> {
         let name = format!(
@@ -171,4 +211,53 @@ impl Registry {
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
     }
+}
+
+/// Redis's text for an unknown command, including up to 128 bytes of its arguments.
+/// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
+/// CR/LF become spaces so the error stays one line.
+fn unknown_command(argv: &[Bytes]) -> CommandError {
+    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+        let end = bytes
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(bytes.len())
+            .min(max);
+        &bytes[..end]
+    }
+    let mut args = Vec::new();
+    for arg in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push(b'\'');
+        args.extend_from_slice(c_str(arg, room));
+        args.extend_from_slice(b"' ");
+    }
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(c_str(&argv[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&args);
+    CommandError::Raw(one_line(text))
+}
+
+/// Client bytes as C's `%.*s` prints them: up to the first NUL, at most `max` bytes.
+fn c_str(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(bytes.len())
+        .min(max);
+    &bytes[..end]
+}
+
+/// Error texts quoting client input stay on one line, as Redis's `rejectCommand` makes them.
+fn one_line(mut text: Vec<u8>) -> Vec<u8> {
+    for b in text.iter_mut() {
+        if *b == b'\r' || *b == b'\n' {
+            *b = b' ';
+        }
+    }
+    text
 }

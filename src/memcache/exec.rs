@@ -242,7 +242,7 @@ fn after(mut ctx: Ctx<'_>) {
         notify::publish_recorded(state.pubsub_handle(), &mut client.pubsub);
     }
     if state.blocking.has_ready() {
-        state.blocking.serve_ready(state);
+        crate::engine::blocking::serve_ready(state);
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) struct BlockedIo<'a, S> {
     pub(super) shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
 }
 
-impl<S: super::listener::Connection> BlockedIo<'_, S> {
+impl<S: super::io::Connection> BlockedIo<'_, S> {
     /// Writes the replies of the commands before the blocking one, as Redis does before it
     /// sleeps. Returns the pushed-frame count still unwritten (0, or `pushed` on failure: the
     /// wait then notices the closed socket).
@@ -31,7 +31,7 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
         if self.output.is_empty() {
             return pushed;
         }
-        if super::client::write_flush(self.stream, self.output)
+        if super::io::write_flush(self.stream, self.output)
             .await
             .is_err()
         {
@@ -47,14 +47,14 @@ impl<S: super::listener::Connection> BlockedIo<'_, S> {
 /// Parks the client (see `crate::engine::blocking`) until its command is served, its deadline passes,
 /// CLIENT UNBLOCK ends it, or the connection goes away (`None`: close it). Holds no lock while
 /// awaiting.
-pub(super) async fn wait_blocked<S: super::listener::Connection>(
+pub(super) async fn wait_blocked<S: super::io::Connection>(
     state: &ServerState,
     client: &mut ClientState,
-    request: crate::engine::blocking::BlockRequest,
+    request: crate::engine::client::BlockRequest,
     argv: Vec<bytes::Bytes>,
     io: &mut BlockedIo<'_, S>,
 ) -> Option<crate::protocol::Reply> {
-    use crate::engine::blocking::{Ending, Settled};
+    use crate::engine::waiters::{Counts, Ending, Settled};
     let info = client.info.clone();
     // Input that arrives while blocked waits in the buffer: publishers need not wait for it.
     info.input_idle_at.store(
@@ -65,10 +65,12 @@ pub(super) async fn wait_blocked<S: super::listener::Connection>(
     let waiter = {
         // Parking looks at the keys: inside a shared section, awaited if a script runs.
         let _section = state.gate.shared().await;
-        let waiter = state.blocking.park(state, parked, request, argv);
+        let waiter = state
+            .blocking
+            .park(&state.keyspace, &state.clock, parked, request, argv);
         // The registration's own check may have found data already.
         if state.blocking.has_ready() {
-            state.blocking.serve_ready(state);
+            crate::engine::blocking::serve_ready(state);
         }
         waiter
     };
@@ -77,6 +79,10 @@ pub(super) async fn wait_blocked<S: super::listener::Connection>(
         .hot
         .client_query_buffer_limit
         .load(Ordering::Relaxed) as usize;
+    let counts = Counts {
+        registry: &state.registry,
+        stats: &state.stats,
+    };
     loop {
         let sleep_ms = waiter
             .deadline_ms()
@@ -101,7 +107,7 @@ pub(super) async fn wait_blocked<S: super::listener::Connection>(
             _ = info.kill_notify.notified() => Ending::Disconnected,
             _ = io.shutdown.changed() => Ending::Disconnected,
         };
-        if let Settled::Done(parked, reply) = state.blocking.settle(state, &waiter, ending) {
+        if let Settled::Done(parked, reply) = state.blocking.settle(counts, &waiter, ending) {
             *client = *parked;
             return (ending != Ending::Disconnected && !info.is_killed()).then_some(reply);
         }

@@ -23,7 +23,7 @@ impl Published {
         output: &BytesMut,
     ) {
         let (parsed, argv_mem, argc) = decoder.parsed();
-        let pending_output = if output.len() >= super::client::READ_CHUNK_BYTES {
+        let pending_output = if output.len() >= super::io::READ_CHUNK_BYTES {
             output.len()
         } else {
             0

@@ -3,8 +3,9 @@
 
 use super::blocked::{wait_blocked, BlockedIo};
 use super::input_watch::{Attention, InputWatch, ReadWaker};
+use super::io::{write_flush, READ_CHUNK_BYTES};
 use crate::clients::ClientInfo;
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::engine::registry::Found;
 use crate::protocol::{Limits, ProtocolError, Reply, Request, RequestDecoder};
 use crate::pubsub::Outbox;
@@ -21,8 +22,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::futures::Notified;
 
-/// Read buffer capacity kept between reads, as Redis's PROTO_IOBUF_LEN.
-pub(super) const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Largest extra capacity reserved at once for a big bulk that is still arriving.
 const READ_AHEAD_BYTES_MAX: usize = 1024 * 1024;
 /// Buffers above this capacity are released when empty, so idle clients stay small.
@@ -41,7 +40,7 @@ pub struct Ends {
 
 /// Serves one connection until it closes. Generic over the stream, so each transport gets its
 /// own copy of the loop (the plaintext one is the same code as before TLS existed).
-pub async fn run<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
+pub async fn run<S: super::io::Connection>(state: &ServerState, stream: S, ends: Ends) {
     MarkedAsync(Box::pin(serve(state, stream, ends))).await
 }
 
@@ -66,7 +65,7 @@ impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
     }
 }
 
-async fn serve<S: super::listener::Connection>(state: &ServerState, stream: S, ends: Ends) {
+async fn serve<S: super::io::Connection>(state: &ServerState, stream: S, ends: Ends) {
     let info = state.clients.register_peer(
         ends.addr,
         ends.local,
@@ -177,7 +176,7 @@ struct Connection<'a, S> {
     others_armed: bool,
 }
 
-impl<'a, S: super::listener::Connection> Connection<'a, S> {
+impl<'a, S: super::io::Connection> Connection<'a, S> {
     fn new(
         state: &'a ServerState,
         stream: S,
@@ -346,15 +345,16 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
         let mut reply = dispatch::execute_found_async(state, &mut self.client, &argv, known).await;
         if self.client.migrate.is_some() {
             self.client.batch_clock.forget();
-            // MIGRATE's network step, with no lock held (commands/generic/migrate.rs).
-            if let Some(done) = Box::pin(crate::commands::generic::migrate::complete(
-                state,
-                &mut self.client,
-                &argv,
-            ))
-            .await
-            {
-                reply = done;
+            // MIGRATE's network step, with no lock held, then the dispatch that deletes what
+            // was sent (commands/generic/migrate.rs).
+            use crate::commands::generic::migrate::{self, Exchanged};
+            match Box::pin(migrate::network_step(&mut self.client)).await {
+                Some(Exchanged::Reply(done)) => reply = done,
+                Some(Exchanged::DispatchAgain) => {
+                    reply = Box::pin(dispatch::execute_async(state, &mut self.client, &argv)).await;
+                    migrate::finish(&mut self.client);
+                }
+                None => {}
             }
         }
         if let Some(handoff) = self.client.repl.handoff.take() {
@@ -400,7 +400,7 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
     /// (`None`: the connection is to close; see blocked.rs).
     async fn block(
         &mut self,
-        request: crate::engine::blocking::BlockRequest,
+        request: crate::engine::client::BlockRequest,
         argv: Vec<Bytes>,
     ) -> Option<Reply> {
         self.client.batch_clock.forget();
@@ -597,25 +597,16 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
 fn serve_ready_blocked(state: &ServerState) {
     if state.blocking.has_ready() {
         if let Some(_section) = state.gate.try_shared() {
-            state.blocking.serve_ready(state);
+            crate::engine::blocking::serve_ready(state);
         }
     }
-}
-
-/// Writes `bytes` and flushes: a no-op for plain sockets, the records still held for TLS.
-pub(super) async fn write_flush<S: super::listener::Connection>(
-    stream: &mut S,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    stream.write_all(bytes).await?;
-    stream.flush().await
 }
 
 /// A command that routes Pub/Sub messages (PUBLISH, SPUBLISH) first lets its receivers finish
 /// the input they already have, so their subscription changes that reached the server before
 /// it take effect first (docs/pubsub.md, "Ordering").
 async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: &[Bytes]) {
-    let Ok(found) = dispatch::resolve(state, argv) else {
+    let Ok(found) = state.registry.resolve(argv) else {
         return;
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {

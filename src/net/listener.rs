@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::Notify;
 
@@ -139,9 +139,8 @@ impl Listeners {
 /// none), `tls-port` (0: none) on the `bind` addresses, and `unixsocket`. Fails like
 /// redis-server: a TLS configuration that does not load, an address that cannot be bound, or
 /// nothing to listen on.
-pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
+pub fn start(state: &Arc<ServerState>, listeners: &Arc<Listeners>) -> Result<(), ServerError> {
     let config = &state.config;
-    let listeners = &state.listeners;
     if tls::wanted(config) {
         let context = tls::build(config).map_err(|reason| {
             // Without tls-port the context is wanted for the memcached listener alone.
@@ -173,7 +172,7 @@ pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
                 "Failed listening on port (tcp), aborting.".into(),
             ));
         }
-        *listeners.tcp.lock() = spawn_all(state, bound, Transport::Tcp);
+        *listeners.tcp.lock() = spawn_all(state, listeners, bound, Transport::Tcp);
     }
     if tls_port != 0 {
         let bound = bind_all(&bind, tls_port, options)?;
@@ -182,14 +181,19 @@ pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
                 "Failed listening on port (tls), aborting.".into(),
             ));
         }
-        *listeners.tls.lock() = spawn_all(state, bound, Transport::Tls);
+        *listeners.tls.lock() = spawn_all(state, listeners, bound, Transport::Tls);
     }
     if !unix_path.is_empty() {
         let perm = u32::from_str_radix(&config.get("unixsocketperm"), 8).unwrap_or(0);
         let bound = bind_unix(&unix_path, perm)
             .map_err(|e| ServerError::Config(format!("Failed opening Unix socket: bind: {e}")))?;
         let slot = Slot::new(Bound::Unix(bound));
-        tokio::spawn(accept_loop(state.clone(), slot.clone(), Transport::Unix));
+        tokio::spawn(accept_loop(
+            state.clone(),
+            listeners.clone(),
+            slot.clone(),
+            Transport::Unix,
+        ));
         *listeners.unix.lock() = Some((slot, unix_path));
     }
     state
@@ -200,6 +204,7 @@ pub fn start(state: &Arc<ServerState>) -> Result<(), ServerError> {
 
 fn spawn_all(
     state: &Arc<ServerState>,
+    listeners: &Arc<Listeners>,
     bound: Vec<TcpListener>,
     transport: Transport,
 ) -> Vec<Arc<Slot>> {
@@ -207,7 +212,12 @@ fn spawn_all(
         .into_iter()
         .map(|l| {
             let slot = Slot::new(Bound::Tcp(l));
-            tokio::spawn(accept_loop(state.clone(), slot.clone(), transport));
+            tokio::spawn(accept_loop(
+                state.clone(),
+                listeners.clone(),
+                slot.clone(),
+                transport,
+            ));
             slot
         })
         .collect()
@@ -226,8 +236,9 @@ fn bind_unix(path: &str, perm: u32) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
-/// CONFIG SET's way to the listeners (`ServerState::apply_listener_config`).
-pub struct ConfigRebind;
+/// CONFIG SET's way to the listeners (`ServerState::apply_listener_config`): the server's
+/// listeners, which `server::run` made and hands in.
+pub struct ConfigRebind(pub Arc<Listeners>);
 
 impl crate::state::ListenerConfig for ConfigRebind {
     fn apply(
@@ -235,7 +246,7 @@ impl crate::state::ListenerConfig for ConfigRebind {
         state: &ServerState,
         changed: &[(&'static str, String)],
     ) -> Result<(), (&'static str, &'static str)> {
-        apply_config(state, changed)
+        apply_config(state, &self.0, changed)
     }
 }
 
@@ -245,6 +256,7 @@ impl crate::state::ListenerConfig for ConfigRebind {
 /// option to blame with Redis's reason; the caller restores the previous values.
 fn apply_config(
     state: &ServerState,
+    listeners: &Arc<Listeners>,
     changed: &[(&'static str, String)],
 ) -> Result<(), (&'static str, &'static str)> {
     let names: Vec<&'static str> = changed.iter().map(|(name, _)| *name).collect();
@@ -252,7 +264,7 @@ fn apply_config(
     let rebind_tcp = has("port") || has("bind") || has("socket-mark-id");
     let rebind_tls = has("tls-port") || has("bind") || has("socket-mark-id");
     let reload = names.iter().any(|n| tls::is_context_option(n))
-        || (has("tls-port") && state.listeners.tls_context.acceptor().is_none());
+        || (has("tls-port") && listeners.tls_context.acceptor().is_none());
     if !rebind_tcp && !rebind_tls && !reload {
         return Ok(());
     }
@@ -296,7 +308,7 @@ fn apply_config(
     let mut groups = Vec::new();
     if rebind_tcp {
         groups.push((
-            &state.listeners.tcp,
+            &listeners.tcp,
             Transport::Tcp,
             "port",
             config.get_i64("port") as u16,
@@ -305,7 +317,7 @@ fn apply_config(
     }
     if rebind_tls {
         groups.push((
-            &state.listeners.tls,
+            &listeners.tls,
             Transport::Tls,
             "tls-port",
             config.get_i64("tls-port") as u16,
@@ -349,13 +361,13 @@ fn apply_config(
                 continue;
             }
             match bind_all(&old_bind, *old_port, old_options) {
-                Ok(bound) => *slots.lock() = spawn_all(&arc, bound, *transport),
+                Ok(bound) => *slots.lock() = spawn_all(&arc, listeners, bound, *transport),
                 Err(e) => tracing::warn!("Restoring the previous listeners: {e}"),
             }
         }
         state
             .bound_port
-            .store(state.listeners.tcp_port() as u64, Ordering::Relaxed);
+            .store(listeners.tcp_port() as u64, Ordering::Relaxed);
         tracing::warn!("Failed applying new configuration. Possibly related to new {blamed} setting. Restoring previous settings.");
         let reason = match blamed {
             "bind" => "Failed to bind to specified addresses.",
@@ -365,14 +377,14 @@ fn apply_config(
         return Err((blamed, reason));
     }
     for (slots, transport, bound) in bound_groups {
-        *slots.lock() = spawn_all(&arc, bound, transport);
+        *slots.lock() = spawn_all(&arc, listeners, bound, transport);
     }
     if let Some(context) = context {
-        state.listeners.tls_context.install(Some(context));
+        listeners.tls_context.install(Some(context));
     }
     state
         .bound_port
-        .store(state.listeners.tcp_port() as u64, Ordering::Relaxed);
+        .store(listeners.tcp_port() as u64, Ordering::Relaxed);
     Ok(())
 }
 
@@ -443,7 +455,12 @@ fn bind_one(sock: SocketAddr, options: SocketOptions) -> std::io::Result<TcpList
 }
 
 /// Accepts connections on `slot` until it is closed or the server shuts down.
-async fn accept_loop(state: Arc<ServerState>, slot: Arc<Slot>, transport: Transport) {
+async fn accept_loop(
+    state: Arc<ServerState>,
+    listeners: Arc<Listeners>,
+    slot: Arc<Slot>,
+    transport: Transport,
+) {
     let mut shutdown = state.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -461,12 +478,15 @@ async fn accept_loop(state: Arc<ServerState>, slot: Arc<Slot>, transport: Transp
             }
         };
         let state = state.clone();
+        let listeners = listeners.clone();
         match accepted {
             Accepted::Tcp(stream, addr) => {
-                tokio::spawn(async move { serve_tcp(state, stream, addr, transport).await });
+                tokio::spawn(
+                    async move { serve_tcp(state, listeners, stream, addr, transport).await },
+                );
             }
             Accepted::Unix(stream) => {
-                tokio::spawn(async move { serve_unix(state, stream).await });
+                tokio::spawn(async move { serve_unix(state, listeners, stream).await });
             }
         }
     }
@@ -486,10 +506,11 @@ pub(super) fn refused_by_protected_mode(state: &ServerState, peer: &SocketAddr) 
 /// Counts the connection and refuses it past maxclients (with Redis's error line); the guard
 /// gives the slot back when the connection ends.
 async fn admit<'a, S: AsyncWrite + Unpin>(
-    state: &'a ServerState,
+    state: &ServerState,
+    listeners: &'a Listeners,
     stream: &mut S,
 ) -> Option<Admitted<'a>> {
-    let admitted = reserve(state);
+    let admitted = reserve(state, listeners);
     if admitted.is_none() {
         let _ = stream
             .write_all(b"-ERR max number of clients reached\r\n")
@@ -500,9 +521,9 @@ async fn admit<'a, S: AsyncWrite + Unpin>(
 }
 
 /// Takes a client slot, or counts a rejected connection past maxclients.
-pub(super) fn reserve(state: &ServerState) -> Option<Admitted<'_>> {
+pub(super) fn reserve<'a>(state: &ServerState, listeners: &'a Listeners) -> Option<Admitted<'a>> {
     let maxclients = state.config.hot.maxclients.load(Ordering::Relaxed) as usize;
-    let connected = &state.listeners.connected;
+    let connected = &listeners.connected;
     if connected.fetch_add(1, Ordering::Relaxed) >= maxclients {
         connected.fetch_sub(1, Ordering::Relaxed);
         crate::stats::ServerStats::add(&state.stats.rejected_connections, 1);
@@ -522,14 +543,15 @@ impl Drop for Admitted<'_> {
 
 async fn serve_tcp(
     state: Arc<ServerState>,
+    listeners: Arc<Listeners>,
     mut stream: TcpStream,
     addr: SocketAddr,
     transport: Transport,
 ) {
     crate::stats::ServerStats::add(&state.stats.connections_received, 1);
     let counter = match transport {
-        Transport::Tls => &state.listeners.stats.accepted_tls,
-        _ => &state.listeners.stats.accepted_tcp,
+        Transport::Tls => &listeners.stats.accepted_tls,
+        _ => &listeners.stats.accepted_tcp,
     };
     counter.fetch_add(1, Ordering::Relaxed);
     let denied = refused_by_protected_mode(&state, &addr);
@@ -556,27 +578,26 @@ async fn serve_tcp(
         transport,
     };
     if transport == Transport::Tcp {
-        let Some(_admitted) = admit(&state, &mut stream).await else {
+        let Some(_admitted) = admit(&state, &listeners, &mut stream).await else {
             return;
         };
         client::run(&state, stream, ends).await;
         return;
     }
     // TLS: the context of the moment; a handshake that fails or stalls closes the connection.
-    let Some(acceptor) = state.listeners.tls_context.acceptor() else {
+    let Some(acceptor) = listeners.tls_context.acceptor() else {
         return;
     };
     // The client's slot is taken before the handshake, so handshakes in flight count toward
     // maxclients; past it the connection is closed before any TLS work.
-    let Some(_admitted) = reserve(&state) else {
+    let Some(_admitted) = reserve(&state, &listeners) else {
         return;
     };
     let handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
     let mut stream = match handshake {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            state
-                .listeners
+            listeners
                 .stats
                 .tls_handshake_failures
                 .fetch_add(1, Ordering::Relaxed);
@@ -584,8 +605,7 @@ async fn serve_tcp(
             return;
         }
         Err(_) => {
-            state
-                .listeners
+            listeners
                 .stats
                 .tls_handshake_failures
                 .fetch_add(1, Ordering::Relaxed);
@@ -599,28 +619,25 @@ async fn serve_tcp(
         let _ = stream.shutdown().await;
         return;
     }
-    state
-        .listeners
+    listeners
         .stats
         .connected_tls
         .fetch_add(1, Ordering::Relaxed);
     client::run(&state, stream, ends).await;
-    state
-        .listeners
+    listeners
         .stats
         .connected_tls
         .fetch_sub(1, Ordering::Relaxed);
 }
 
 /// A unix-socket client: local, so protected mode never refuses it (as in Redis).
-async fn serve_unix(state: Arc<ServerState>, mut stream: UnixStream) {
+async fn serve_unix(state: Arc<ServerState>, listeners: Arc<Listeners>, mut stream: UnixStream) {
     crate::stats::ServerStats::add(&state.stats.connections_received, 1);
-    state
-        .listeners
+    listeners
         .stats
         .accepted_unix
         .fetch_add(1, Ordering::Relaxed);
-    let path: Arc<str> = match &*state.listeners.unix.lock() {
+    let path: Arc<str> = match &*listeners.unix.lock() {
         Some((_, path)) => path.as_str().into(),
         None => "".into(),
     };
@@ -634,25 +651,19 @@ async fn serve_unix(state: Arc<ServerState>, mut stream: UnixStream) {
         fd,
         transport: Transport::Unix,
     };
-    let Some(_admitted) = admit(&state, &mut stream).await else {
+    let Some(_admitted) = admit(&state, &listeners, &mut stream).await else {
         return;
     };
-    state
-        .listeners
+    listeners
         .stats
         .connected_unix
         .fetch_add(1, Ordering::Relaxed);
     client::run(&state, stream, ends).await;
-    state
-        .listeners
+    listeners
         .stats
         .connected_unix
         .fetch_sub(1, Ordering::Relaxed);
 }
-
-/// Anything the connection loop can serve: a TCP stream, a TLS stream over one, a unix socket.
-pub trait Connection: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection for S {}
 
 #[cfg(test)]
 mod tests {

@@ -41,7 +41,10 @@ const PROTECTED: &[u8] = b"SERVER_ERROR ferrocache is running in protected mode:
 const NEEDS_AUTH: &[u8] = b"SERVER_ERROR the memcached protocol has no authentication and the default user requires a password or is restricted by ACL rules (see memcached-allow-unauthenticated)\r\n";
 
 /// Binds `memcached-port` on the `bind` addresses when it is set; returns the bound port.
-pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError> {
+pub async fn start(
+    state: &Arc<ServerState>,
+    listeners: &Arc<listener::Listeners>,
+) -> Result<Option<u16>, ServerError> {
     let port = state.config.get_i64("memcached-port");
     let tls = state.config.get_bool("memcached-tls");
     if port <= 0 {
@@ -53,7 +56,7 @@ pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError>
         }
         return Ok(None);
     }
-    if tls && state.listeners.tls_context.acceptor().is_none() {
+    if tls && listeners.tls_context.acceptor().is_none() {
         return Err(ServerError::Config(
             "memcached-tls yes needs the server's TLS context: set tls-cert-file and tls-key-file (and tls-ca-cert-file or tls-ca-cert-dir unless tls-auth-clients is no).".into(),
         ));
@@ -73,24 +76,28 @@ pub async fn start(state: &Arc<ServerState>) -> Result<Option<u16>, ServerError>
             state.keyspace.databases()
         )));
     }
-    let listeners = listener::bind_all(
+    let bound_listeners = listener::bind_all(
         &state.config.get("bind"),
         port as u16,
         listener::SocketOptions::from_config(&state.config),
     )?;
-    let Some(first) = listeners.first() else {
+    let Some(first) = bound_listeners.first() else {
         return Err(ServerError::Config(
             "Failed listening on memcached-port (tcp), aborting.".into(),
         ));
     };
     let bound = first.local_addr()?.port();
-    for l in listeners {
-        tokio::spawn(accept_loop(state.clone(), l));
+    for l in bound_listeners {
+        tokio::spawn(accept_loop(state.clone(), listeners.clone(), l));
     }
     Ok(Some(bound))
 }
 
-async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
+async fn accept_loop(
+    state: Arc<ServerState>,
+    listeners: Arc<listener::Listeners>,
+    listener: TcpListener,
+) {
     let mut shutdown = state.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -100,7 +107,8 @@ async fn accept_loop(state: Arc<ServerState>, listener: TcpListener) {
         match accepted {
             Ok((stream, addr)) => {
                 let state = state.clone();
-                tokio::spawn(async move { serve(state, stream, addr).await });
+                let listeners = listeners.clone();
+                tokio::spawn(async move { serve(state, listeners, stream, addr).await });
             }
             Err(e) => {
                 tracing::warn!("Accepting memcached connection: {e}");
@@ -124,7 +132,12 @@ struct Ends {
     fd: i64,
 }
 
-async fn serve(state: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
+async fn serve(
+    state: Arc<ServerState>,
+    listeners: Arc<listener::Listeners>,
+    stream: TcpStream,
+    addr: SocketAddr,
+) {
     ServerStats::add(&state.stats.connections_received, 1);
     let _ = stream.set_nodelay(true);
     let ends = Ends {
@@ -136,21 +149,21 @@ async fn serve(state: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
         },
     };
     if !state.config.get_bool("memcached-tls") {
-        admit(&state, stream, ends, None).await;
+        admit(&state, &listeners, stream, ends, None).await;
         return;
     }
     // TLS: the context of the moment (CONFIG SET of tls-* reloads it); the client's slot is
     // taken before the handshake, so handshakes in flight count toward maxclients.
-    let Some(acceptor) = state.listeners.tls_context.acceptor() else {
+    let Some(acceptor) = listeners.tls_context.acceptor() else {
         return;
     };
-    let Some(slot) = listener::reserve(&state) else {
+    let Some(slot) = listener::reserve(&state, &listeners) else {
         return;
     };
     let handshake =
         tokio::time::timeout(listener::TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
     match handshake {
-        Ok(Ok(stream)) => admit(&state, stream, ends, Some(slot)).await,
+        Ok(Ok(stream)) => admit(&state, &listeners, stream, ends, Some(slot)).await,
         Ok(Err(e)) => {
             tracing::debug!("Error accepting a memcached TLS connection: {e} (addr={addr})")
         }
@@ -162,6 +175,7 @@ async fn serve(state: Arc<ServerState>, stream: TcpStream, addr: SocketAddr) {
 /// the connection loop.
 async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
     state: &ServerState,
+    listeners: &listener::Listeners,
     mut stream: S,
     ends: Ends,
     slot: Option<listener::Admitted<'_>>,
@@ -178,7 +192,7 @@ async fn admit<S: AsyncRead + AsyncWrite + Unpin>(
         let _ = stream.shutdown().await;
         return;
     }
-    let Some(_slot) = slot.or_else(|| listener::reserve(state)) else {
+    let Some(_slot) = slot.or_else(|| listener::reserve(state, listeners)) else {
         let _ = stream
             .write_all(b"SERVER_ERROR Too many open connections\r\n")
             .await;

@@ -5,6 +5,7 @@ mod blocked;
 mod buffers;
 pub mod client;
 mod input_watch;
+pub mod io;
 pub mod listener;
 pub mod lookahead;
 pub mod memcache;

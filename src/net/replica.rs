@@ -4,7 +4,7 @@
 //! closes, CLIENT KILL, shutdown, or the replica's pending stream passes
 //! `client-output-buffer-limit replica` (hard at once, soft after its seconds), as in Redis.
 
-use super::listener::Connection;
+use super::io::Connection;
 use crate::engine::ClientState;
 use crate::protocol::{Limits, Request, RequestDecoder};
 use crate::replication::backlog::READ_CHUNK_BYTES;

@@ -4,7 +4,7 @@
 //! A library's chunk runs once at load, in an environment that holds only the library API
 //! (`redis.register_function`, `redis.log`, the LOG_* levels, the version); the callbacks it
 //! registers read the full globals when called (see prelude.lua). A call goes through the same
-//! run path as EVAL (`run::run`), with the keys and arguments passed to the callback and the
+//! run path as EVAL (`run::fcall`, then `run::run`), with the keys and arguments passed to the callback and the
 //! function's name where EVAL names the script's SHA1.
 //!
 //! Lock order is EVAL's: FCALL holds every shard (ALL_SHARDS), then this VM's mutex; the
@@ -12,13 +12,11 @@
 //! (`codes`), so a save or FUNCTION DUMP never waits for a running function.
 
 use super::busy::{self, BusyState};
-use super::run::{self, Access};
 use super::sandbox::{Mode, Sandbox};
-use crate::engine::args::parse_i64;
-use crate::engine::maxmemory::ScriptOomFlags;
+use super::{Access, RunSettings, Script, ScriptOomFlags};
 use crate::error::CommandError;
 use crate::protocol::Reply;
-use crate::{engine::CommandResult, engine::Ctx};
+use crate::strconv::parse_i64_strict;
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::{Function, Table, Value, Variadic};
@@ -418,15 +416,23 @@ impl Functions {
         }
     }
 
-    /// FCALL / FCALL_RO: `argv` is the whole command.
-    pub fn fcall(&self, ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> CommandResult {
+    /// FCALL / FCALL_RO: `argv` is the whole command. Finds the function, marks the server
+    /// BUSY while it runs, and hands it to `run` (`run::fcall`: the run on the caller's
+    /// context).
+    pub fn fcall(
+        &self,
+        argv: &[Bytes],
+        read_only: bool,
+        settings: RunSettings,
+        run: impl FnOnce(&Sandbox, &BusyState, Script<'_>) -> Reply,
+    ) -> Result<Reply, CommandError> {
         let mut guard = self.lock_vm()?;
         let vm = self.vm(&mut guard)?;
         let Some(f) = vm.function(&argv[1]) else {
             return Err(CommandError::err("Function not found"));
         };
-        let numkeys =
-            parse_i64(&argv[2]).map_err(|_| CommandError::err("Bad number of keys provided"))?;
+        let numkeys = parse_i64_strict(&argv[2])
+            .ok_or_else(|| CommandError::err("Bad number of keys provided"))?;
         if numkeys < 0 {
             return Err(CommandError::err("Number of keys can't be negative"));
         }
@@ -436,7 +442,7 @@ impl Functions {
                 "Number of keys can't be greater than number of args",
             ));
         }
-        if ctx.state.cluster.enabled() && f.flags & flag::NO_CLUSTER != 0 {
+        if settings.cluster_enabled && f.flags & flag::NO_CLUSTER != 0 {
             return Err(CommandError::err(crate::cluster::NO_CLUSTER_SCRIPT));
         }
         let no_writes = f.flags & flag::NO_WRITES != 0;
@@ -451,15 +457,14 @@ impl Functions {
         } else {
             Access::ReadWrite
         };
-        let threshold_ms = ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64;
-        let _running = self.busy.start(threshold_ms);
+        let _running = self.busy.start(settings.busy_threshold_ms);
         self.busy.mark_function();
         *self.running.lock() = Some(Running {
             name: f.name.clone(),
             command: argv.to_vec(),
             started: Instant::now(),
         });
-        let script = run::Script {
+        let script = Script {
             function: &f.callback,
             sha: &f.name,
             keys,
@@ -468,7 +473,7 @@ impl Functions {
             allow_oom: f.flags & flag::ALLOW_OOM != 0,
             as_function: true,
         };
-        let reply = run::run(&vm.sandbox, ctx, &self.busy, script);
+        let reply = run(&vm.sandbox, &self.busy, script);
         *self.running.lock() = None;
         Ok(reply)
     }

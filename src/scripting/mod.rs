@@ -3,8 +3,13 @@
 //!
 //! A script runs alone (EVAL is an ALL_SHARDS command: the gate's exclusive section), locking
 //! each shard when it first touches it, so it may touch keys it did not declare, exactly like
-//! Redis, and `redis.call` runs commands through `dispatch::run_nested` on the script's own
-//! `Ctx`. The VM sits behind a mutex that only EVAL and SCRIPT LOAD/EXISTS/FLUSH take.
+//! Redis, and `redis.call` runs commands on the script's own `Ctx` through `run::Calls`, which
+//! EVAL's family hands in (dispatch's nested run). The VM sits behind a mutex that only EVAL and
+//! SCRIPT LOAD/EXISTS/FLUSH take.
+//!
+//! The cache, the VM and the Functions libraries (this file, `functions.rs`) are data the
+//! server state holds: they never name a running command. `run.rs` is the run on a command's
+//! context, entered by EVAL and FCALL (`run::eval`, `run::fcall`).
 //!
 //! The cache keeps every SCRIPT LOAD'ed script, and at most `EVAL_CACHE_MAX` scripts that were
 //! only sent by EVAL, evicting the least recently used: clients like Odoo's ormcache send a new
@@ -15,12 +20,12 @@ pub mod busy;
 pub mod convert;
 pub mod functions;
 pub mod libs;
-mod run;
+pub mod run;
 pub mod sandbox;
 
-use crate::engine::args::parse_i64;
 use crate::error::CommandError;
-use crate::{engine::CommandResult, engine::Ctx};
+use crate::protocol::Reply;
+use crate::strconv::parse_i64_strict;
 use bytes::Bytes;
 use hashbrown::HashMap;
 use mlua::Function;
@@ -30,10 +35,73 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-pub use run::Access;
-
 /// EVAL-only scripts kept in the cache (SCRIPT LOAD'ed ones are never evicted).
 pub const EVAL_CACHE_MAX: usize = 500;
+
+/// Whether the script may write (EVAL) or not (EVAL_RO, `#!lua flags=no-writes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// What the runner needs to know about the script.
+pub struct Script<'a> {
+    pub function: &'a Function,
+    pub sha: &'a str,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    pub access: Access,
+    /// `#!lua flags=allow-oom`: writes are not refused over maxmemory.
+    pub allow_oom: bool,
+    /// A Redis Function: keys and arguments are passed to it (`function(keys, args)`) instead
+    /// of being set as the KEYS and ARGV globals; `sha` is then the function's name.
+    pub as_function: bool,
+}
+
+/// What EVAL and FCALL read of the server before a run: cluster mode (a `no-cluster` script
+/// is refused there) and `busy-reply-threshold`.
+#[derive(Clone, Copy, Debug)]
+pub struct RunSettings {
+    pub cluster_enabled: bool,
+    pub busy_threshold_ms: u64,
+}
+
+/// What a script's shebang says about memory: a script with a `#!lua` line that is neither
+/// `no-writes` nor `allow-oom` is refused when over the limit, like a DENYOOM command; with
+/// `allow-oom` its writes are never refused.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptOomFlags {
+    pub denies_oom: bool,
+    pub allow_oom: bool,
+    /// Declared flags without `no-writes`: a write command for READONLY on a replica.
+    pub writes: bool,
+    /// `no-writes`: also what CLIENT PAUSE WRITE lets through (client_pause.rs).
+    pub no_writes: bool,
+}
+
+impl ScriptOomFlags {
+    pub fn of(body: &[u8]) -> ScriptOomFlags {
+        let Some(rest) = body.strip_prefix(b"#!lua") else {
+            return ScriptOomFlags::default();
+        };
+        let line = &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())];
+        let has = |flag: &[u8]| {
+            line.split(|&b| b == b' ')
+                .filter_map(|w| w.strip_prefix(b"flags="))
+                .flat_map(|f| f.split(|&b| b == b','))
+                .any(|f| f == flag)
+        };
+        let allow_oom = has(b"allow-oom");
+        let no_writes = has(b"no-writes");
+        ScriptOomFlags {
+            denies_oom: !allow_oom && !no_writes,
+            allow_oom,
+            writes: !has(b"no-writes"),
+            no_writes,
+        }
+    }
+}
 
 /// How the script is named by the command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +147,7 @@ struct Cached {
     /// Scripts with a `#!lua flags=no-writes` shebang run read-only.
     no_writes: bool,
     /// What the shebang says about maxmemory (see `memory_limit::ScriptOomFlags`).
-    oom: crate::engine::maxmemory::ScriptOomFlags,
+    oom: ScriptOomFlags,
     /// `#!lua flags=no-cluster`: refused in cluster mode.
     no_cluster: bool,
 }
@@ -140,7 +208,7 @@ impl Scripting {
                         function,
                         origin: Origin::Loaded,
                         no_writes,
-                        oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
+                        oom: ScriptOomFlags::of(body),
                         no_cluster: shebang_has_flag(body, b"no-cluster"),
                     },
                 );
@@ -151,7 +219,7 @@ impl Scripting {
     }
 
     /// The maxmemory flags of a cached script (none for an unknown SHA1: EVALSHA fails then).
-    pub fn oom_flags(&self, sha: &[u8]) -> crate::engine::maxmemory::ScriptOomFlags {
+    pub fn oom_flags(&self, sha: &[u8]) -> ScriptOomFlags {
         let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
         // A running script holds the VM: the caller waits for it (or BUSY) anyway.
         self.vm
@@ -179,15 +247,18 @@ impl Scripting {
         Ok(())
     }
 
-    /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: `argv` is the whole command.
+    /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO: `argv` is the whole command. Finds or compiles
+    /// the script, marks the server BUSY while it runs, and hands it to `run` (`run::eval`:
+    /// the run on the caller's context).
     pub fn eval(
         &self,
-        ctx: &mut Ctx<'_>,
         argv: &[Bytes],
         source: Source,
         access: Access,
-    ) -> CommandResult {
-        let numkeys = parse_i64(&argv[2]).map_err(|_| CommandError::NotInteger)?;
+        settings: RunSettings,
+        run: impl FnOnce(&Sandbox, &busy::BusyState, Script<'_>) -> Reply,
+    ) -> Result<Reply, CommandError> {
+        let numkeys = parse_i64_strict(&argv[2]).ok_or(CommandError::NotInteger)?;
         if numkeys < 0 {
             return Err(CommandError::err("Number of keys can't be negative"));
         }
@@ -215,13 +286,12 @@ impl Scripting {
             }
         };
         let access = if no_writes { Access::ReadOnly } else { access };
-        if ctx.state.cluster.enabled() && vm.scripts.get(&sha).is_some_and(|c| c.no_cluster) {
+        if settings.cluster_enabled && vm.scripts.get(&sha).is_some_and(|c| c.no_cluster) {
             return Err(CommandError::err(crate::cluster::NO_CLUSTER_SCRIPT));
         }
         let allow_oom = vm.scripts.get(&sha).is_some_and(|c| c.oom.allow_oom);
-        let threshold_ms = ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64;
-        let _running = self.busy.start(threshold_ms);
-        let script = run::Script {
+        let _running = self.busy.start(settings.busy_threshold_ms);
+        let script = Script {
             function: &function,
             sha: &sha,
             keys,
@@ -230,7 +300,7 @@ impl Scripting {
             allow_oom,
             as_function: false,
         };
-        Ok(run::run(&vm.sandbox, ctx, &self.busy, script))
+        Ok(run(&vm.sandbox, &self.busy, script))
     }
 }
 
@@ -274,7 +344,7 @@ impl Vm {
                 function: function.clone(),
                 origin: Origin::Eval(self.tick),
                 no_writes,
-                oom: crate::engine::maxmemory::ScriptOomFlags::of(body),
+                oom: ScriptOomFlags::of(body),
                 no_cluster: shebang_has_flag(body, b"no-cluster"),
             },
         );
@@ -391,4 +461,18 @@ pub fn hand_off_worker() -> bool {
         }
     });
     moved.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(ScriptOomFlags::of(b"return 1"), ScriptOomFlags::default());
+        assert!(ScriptOomFlags::of(b"#!lua\nreturn 1").denies_oom);
+        let allow = ScriptOomFlags::of(b"#!lua flags=no-cluster,allow-oom\nreturn 1");
+        assert!(allow.allow_oom && !allow.denies_oom);
+        assert!(!ScriptOomFlags::of(b"#!lua flags=no-writes").denies_oom);
+    }
 }

@@ -1,35 +1,65 @@
 //! One script run: KEYS and ARGV, the per-run `redis.call` / `redis.pcall` / `redis.setresp`
 //! bound to the caller's `Ctx`, and the script's result or error as Redis words it.
+//!
+//! A command called by the script runs through `Calls`, which the caller hands in (EVAL's and
+//! FCALL's family: `commands::scripting::Engine`, dispatch's nested run): scripting never
+//! imports dispatch. The calls are static (a type parameter), as direct as before.
 
 use super::busy::BusyState;
 use super::convert::{error_table, lua_to_arg, lua_to_reply, reply_to_lua, ScriptResp};
 use super::sandbox::Sandbox;
+use super::{Access, RunSettings, Script, Source};
+use crate::engine::registry::Found;
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
-use crate::{engine::dispatch, engine::flags, engine::Ctx};
+use crate::{engine::flags, engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
-use mlua::{Function, Lua, Value, Variadic};
+use mlua::{Lua, Value, Variadic};
 use std::cell::RefCell;
 
-/// Whether the script may write (EVAL) or not (EVAL_RO, `#!lua flags=no-writes`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    ReadWrite,
-    ReadOnly,
+/// What a script's `redis.call` needs of the engine above it.
+pub trait Calls {
+    /// Runs a command inside the script, which holds every shard lock (`dispatch::run_nested`).
+    fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply;
+    /// Whether memory was over the limit when the script started (`maxmemory::script_oom`):
+    /// its first write of a DENYOOM command is refused then.
+    fn started_over_memory() -> bool;
 }
 
-/// What the runner needs to know about the script.
-pub struct Script<'a> {
-    pub function: &'a Function,
-    pub sha: &'a str,
-    pub keys: &'a [Bytes],
-    pub args: &'a [Bytes],
-    pub access: Access,
-    /// `#!lua flags=allow-oom`: writes are not refused over maxmemory.
-    pub allow_oom: bool,
-    /// A Redis Function: keys and arguments are passed to it (`function(keys, args)`) instead
-    /// of being set as the KEYS and ARGV globals; `sha` is then the function's name.
-    pub as_function: bool,
+/// What EVAL and FCALL read of the server before a run.
+fn settings(ctx: &Ctx<'_>) -> RunSettings {
+    RunSettings {
+        cluster_enabled: ctx.state.cluster.enabled(),
+        busy_threshold_ms: ctx.state.config.get_i64("busy-reply-threshold").max(0) as u64,
+    }
+}
+
+/// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO on the caller's context.
+pub fn eval<C: Calls>(
+    ctx: &mut Ctx<'_>,
+    argv: &[Bytes],
+    source: Source,
+    access: Access,
+) -> CommandResult {
+    let state = ctx.state;
+    let settings = settings(ctx);
+    state
+        .scripting
+        .eval(argv, source, access, settings, |sandbox, busy, script| {
+            run::<C>(sandbox, ctx, busy, script)
+        })
+}
+
+/// FCALL / FCALL_RO on the caller's context.
+pub fn fcall<C: Calls>(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> CommandResult {
+    let state = ctx.state;
+    let settings = settings(ctx);
+    state
+        .scripting
+        .functions
+        .fcall(argv, read_only, settings, |sandbox, busy, script| {
+            run::<C>(sandbox, ctx, busy, script)
+        })
 }
 
 /// Whether a failing command raises a Lua error (redis.call) or is returned (redis.pcall).
@@ -53,10 +83,15 @@ struct RunState<'c, 'a> {
 }
 
 /// Runs a script and returns its reply (errors included, formatted as Redis does).
-pub fn run(sandbox: &Sandbox, ctx: &mut Ctx<'_>, busy: &BusyState, script: Script<'_>) -> Reply {
+pub fn run<C: Calls>(
+    sandbox: &Sandbox,
+    ctx: &mut Ctx<'_>,
+    busy: &BusyState,
+    script: Script<'_>,
+) -> Reply {
     let saved_db = ctx.client.db;
     let saved_protocol = ctx.client.protocol;
-    let reply = run_in_vm(sandbox, ctx, busy, &script).unwrap_or_else(|e| {
+    let reply = run_in_vm::<C>(sandbox, ctx, busy, &script).unwrap_or_else(|e| {
         Reply::error(format!(
             "ERR Error running script {}, {}",
             script.sha,
@@ -74,7 +109,7 @@ pub fn run(sandbox: &Sandbox, ctx: &mut Ctx<'_>, busy: &BusyState, script: Scrip
     reply
 }
 
-fn run_in_vm(
+fn run_in_vm<C: Calls>(
     sandbox: &Sandbox,
     ctx: &mut Ctx<'_>,
     busy: &BusyState,
@@ -110,10 +145,10 @@ fn run_in_vm(
     });
     let (ok, value): (bool, Value) = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: Variadic<Value>| {
-            redis_call(lua, &state, args, OnError::Raise)
+            redis_call::<C>(lua, &state, args, OnError::Raise)
         })?;
         let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-            redis_call(lua, &state, args, OnError::Return)
+            redis_call::<C>(lua, &state, args, OnError::Return)
         })?;
         let setresp = scope.create_function(|_, args: Variadic<Value>| {
             let [version] = args.as_slice() else {
@@ -215,7 +250,7 @@ fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<b
         }
     }
     let user = &state.ctx.client.user;
-    match dispatch::resolve(state.ctx.state, &argv) {
+    match state.ctx.state.registry.resolve(&argv) {
         Ok(found) => Ok(user.is_unrestricted() || user.check(&found, &argv).is_ok()),
         Err(CommandError::Arity(_)) => Ok(user.is_unrestricted()),
         Err(_) => Err(raise("ERR Invalid command passed to redis.acl_check_cmd()")),
@@ -223,7 +258,7 @@ fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<b
 }
 
 /// redis.call / redis.pcall: runs a command on the script's context.
-fn redis_call(
+fn redis_call<C: Calls>(
     lua: &Lua,
     state: &RefCell<RunState<'_, '_>>,
     args: Variadic<Value>,
@@ -249,7 +284,7 @@ fn redis_call(
     if state.ctx.state.registry.get(&argv[0]).is_none() {
         return failed("ERR Unknown Redis command called from script");
     }
-    let found = match dispatch::resolve(state.ctx.state, &argv) {
+    let found = match state.ctx.state.registry.resolve(&argv) {
         Ok(found) => found,
         Err(CommandError::Arity(_)) => {
             return failed("ERR Wrong number of args calling Redis command from script")
@@ -289,7 +324,7 @@ fn redis_call(
     if found.spec.has(flags::DENYOOM)
         && !state.wrote
         && !state.allow_oom
-        && crate::engine::maxmemory::script_oom()
+        && C::started_over_memory()
     {
         return failed("OOM command not allowed when used memory > 'maxmemory'.");
     }
@@ -310,7 +345,7 @@ fn redis_call(
         ScriptResp::Resp3 => Protocol::Resp3,
     };
     let logged_before = state.ctx.effects.records.len();
-    let reply = dispatch::run_nested(state.ctx, found, &argv);
+    let reply = C::run_nested(state.ctx, found, &argv);
     if state.repl & super::sandbox::REPL_AOF == 0 {
         state.ctx.effects.records.truncate(logged_before);
     }

@@ -12,7 +12,7 @@ use crate::commands::connection::tracking::{caching, getredir, tracking, trackin
 use crate::commands::connection::{c_string_lossy, is_valid_client_attr, validate_client_name};
 use crate::commands::server::{container, help_result};
 use crate::engine::args::{is, parse_i64};
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::{
@@ -581,8 +581,11 @@ fn unblock(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let id = parse_i64(&argv[2])?;
     let with_error = argv.get(3).is_some_and(|reason| is(reason, "error"));
-    let unblocked =
-        u64::try_from(id).is_ok_and(|id| ctx.state.blocking.unblock(ctx.state, id, with_error));
+    let unblocked = u64::try_from(id).is_ok_and(|id| {
+        ctx.state
+            .blocking
+            .unblock(ctx.state.blocked_counts(), id, with_error)
+    });
     Ok(Reply::Int(i64::from(unblocked)))
 }
 

@@ -11,7 +11,7 @@ pub mod tracking;
 use crate::command;
 use crate::config::REDIS_VERSION;
 use crate::engine::args::{is, parse_i64};
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::{Protocol, Reply};
 use crate::{

@@ -8,13 +8,13 @@
 //! 1. The command (dispatched as usual, holding its keys' shards) reads each existing key's
 //!    payload and remaining TTL into a `Job` left in `ClientState::migrate`, and changes
 //!    nothing. No existing key: `+NOKEY` at once.
-//! 2. The connection task (`complete`, called by `net::client` after dispatch) does the I/O with
+//! 2. The connection task (`network_step`, called by `net::client` after dispatch) does the I/O with
 //!    no lock held: a connection to the target from the cache (Redis's: one per `host:port`,
 //!    closed after 10 s unused, at most 64), AUTH / AUTH2 and SELECT when needed (their replies
 //!    read before any RESTORE is sent), then `RESTORE key ttl payload [REPLACE]` for every key,
 //!    pipelined, and their replies. Every wait has the command's timeout.
-//! 3. Unless COPY, the same request is dispatched again with the outcome in
-//!    `ClientState::migrate`: holding the keys' shards again, it deletes each key the target
+//! 3. Unless COPY, the connection task dispatches the same request again with the outcome in
+//!    `ClientState::migrate` (`Exchanged::DispatchAgain`; this module never calls dispatch): holding the keys' shards again, it deletes each key the target
 //!    restored *if its payload is still the one sent* (a key another client changed meanwhile
 //!    stays, so no write is lost), logs the deletions as DEL, and answers the reply of step 2.
 //!
@@ -33,7 +33,6 @@ use crate::engine::args::{is, parse_i64};
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::pubsub::notify;
-use crate::state::ServerState;
 use crate::{
     engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
 };
@@ -242,7 +241,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         auth: args.auth,
         items,
     })));
-    // Replaced by `complete`'s reply.
+    // Replaced by `network_step`'s reply.
     Ok(Reply::Ok)
 }
 
@@ -274,23 +273,32 @@ fn delete_unchanged(ctx: &mut Ctx<'_>, outcome: Outcome, compress: bool) -> Repl
     outcome.reply
 }
 
-/// Steps 2 and 3, run by the connection task once dispatch returned with a pending MIGRATE.
-pub async fn complete(
-    state: &ServerState,
-    client: &mut crate::engine::ClientState,
-    argv: &[Bytes],
-) -> Option<Reply> {
+/// What the connection task does after MIGRATE's network step.
+pub enum Exchanged {
+    /// Nothing to delete: this is the reply.
+    Reply(Reply),
+    /// Dispatch the request again (step 3: delete the keys still holding the values sent),
+    /// then `finish`.
+    DispatchAgain,
+}
+
+/// Step 2, run by the connection task once dispatch returned with a pending MIGRATE: the
+/// network exchange, with no lock held. `None` when no MIGRATE is pending.
+pub async fn network_step(client: &mut crate::engine::ClientState) -> Option<Exchanged> {
     let Some(Stage::Pending(job)) = take_stage(&mut client.migrate) else {
         return None;
     };
     let outcome = transfer(&job).await;
     if outcome.delete.is_empty() {
-        return Some(outcome.reply);
+        return Some(Exchanged::Reply(outcome.reply));
     }
     client.migrate = Some(Box::new(Stage::Done(outcome)));
-    let reply = crate::engine::dispatch::execute_async(state, client, argv).await;
+    Some(Exchanged::DispatchAgain)
+}
+
+/// After step 3's dispatch: nothing of this MIGRATE is left in the client state.
+pub fn finish(client: &mut crate::engine::ClientState) {
     client.migrate = None;
-    Some(reply)
 }
 
 /// A cached connection to a target.

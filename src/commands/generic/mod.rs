@@ -73,7 +73,7 @@ fn wait_for_nothing(
     }
     crate::engine::blocking::block_on(
         ctx,
-        crate::engine::blocking::BlockRequest {
+        crate::engine::client::BlockRequest {
             keys: Vec::new(),
             wants: "",
             deadline_ms,
@@ -133,13 +133,13 @@ fn wait_for_replicas(
             if let Some(count) = server.replication.primary.end_wait(id) {
                 server
                     .blocking
-                    .complete(&server, id, Reply::Int(count as i64));
+                    .complete(server.blocked_counts(), id, Reply::Int(count as i64));
             }
         });
     }
     crate::engine::blocking::block_on(
         ctx,
-        crate::engine::blocking::BlockRequest {
+        crate::engine::client::BlockRequest {
             keys: Vec::new(),
             wants: "",
             deadline_ms: None,

@@ -5,7 +5,8 @@
 use crate::commands::list::{
     move_element, mpop, parse_end, parse_mpop, pop_command, pop_elements, End,
 };
-use crate::engine::blocking::{block_on, may_block, parse_timeout, BlockRequest};
+use crate::engine::blocking::{block_on, may_block, parse_timeout};
+use crate::engine::client::BlockRequest;
 use crate::protocol::Reply;
 use crate::{engine::CommandResult, engine::Ctx};
 use bytes::Bytes;

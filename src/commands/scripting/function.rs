@@ -182,11 +182,11 @@ fn numkeys_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
 }
 
 fn fcall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state.scripting.functions.fcall(ctx, argv, false)
+    crate::scripting::run::fcall::<super::Engine>(ctx, argv, false)
 }
 
 fn fcall_ro(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state.scripting.functions.fcall(ctx, argv, true)
+    crate::scripting::run::fcall::<super::Engine>(ctx, argv, true)
 }
 
 /// FUNCTION LOAD [REPLACE] code.

@@ -8,13 +8,31 @@
 pub mod function;
 
 use crate::engine::help_reply;
+use crate::engine::registry::Found;
 use crate::error::CommandError;
 use crate::protocol::Reply;
+use crate::scripting::run::{self, Calls};
 use crate::scripting::{Access, Source};
 use crate::{
     engine::flags::*, engine::CommandResult, engine::CommandSpec, engine::Ctx, engine::KeySpec,
 };
 use bytes::Bytes;
+
+/// How a script's `redis.call` reaches the engine: dispatch's nested run, and the OOM state
+/// dispatch recorded when the script started (EVAL and FCALL hand it to `scripting::run`).
+pub struct Engine;
+
+impl Calls for Engine {
+    #[inline]
+    fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
+        crate::engine::dispatch::run_nested(ctx, found, argv)
+    }
+
+    #[inline]
+    fn started_over_memory() -> bool {
+        crate::engine::maxmemory::script_oom()
+    }
+}
 
 const EVAL_FLAGS: crate::engine::Flags = NOSCRIPT
     | SKIP_MONITOR
@@ -204,27 +222,19 @@ fn numkeys_keys(argv: &[Bytes]) -> Vec<(Option<usize>, usize)> {
 }
 
 fn eval(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state
-        .scripting
-        .eval(ctx, argv, Source::Body, Access::ReadWrite)
+    run::eval::<Engine>(ctx, argv, Source::Body, Access::ReadWrite)
 }
 
 fn evalsha(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state
-        .scripting
-        .eval(ctx, argv, Source::Sha, Access::ReadWrite)
+    run::eval::<Engine>(ctx, argv, Source::Sha, Access::ReadWrite)
 }
 
 fn eval_ro(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state
-        .scripting
-        .eval(ctx, argv, Source::Body, Access::ReadOnly)
+    run::eval::<Engine>(ctx, argv, Source::Body, Access::ReadOnly)
 }
 
 fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
-    ctx.state
-        .scripting
-        .eval(ctx, argv, Source::Sha, Access::ReadOnly)
+    run::eval::<Engine>(ctx, argv, Source::Sha, Access::ReadOnly)
 }
 
 fn load(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {

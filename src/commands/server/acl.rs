@@ -338,7 +338,7 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
         )));
     };
     let call = &argv[3..];
-    let found = match crate::engine::dispatch::resolve(ctx.state, call) {
+    let found = match ctx.state.registry.resolve(call) {
         Ok(found) => found,
         Err(CommandError::Arity(name)) => return Err(CommandError::Arity(name)),
         Err(_) => {

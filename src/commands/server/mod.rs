@@ -21,7 +21,7 @@ pub mod slowlog;
 
 use crate::command;
 use crate::engine::args::is;
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::keyspace::watch::KeyState;
 use crate::keyspace::{KeyHasher, Shard, ShardId};

@@ -7,7 +7,7 @@
 
 use crate::command;
 use crate::engine::args::{is, parse_i64};
-use crate::engine::context::ReplyMode;
+use crate::engine::client::ReplyMode;
 use crate::error::CommandError;
 use crate::protocol::Reply;
 use crate::replication::primary::{self, Handoff};

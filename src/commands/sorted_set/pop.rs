@@ -5,7 +5,8 @@
 use crate::commands::collection::{self, read_in};
 use crate::commands::sorted_set::{owned, removed_events, scored_reply};
 use crate::engine::args::{is, parse_i64};
-use crate::engine::blocking::{block_on, parse_timeout, BlockRequest};
+use crate::engine::blocking::{block_on, parse_timeout};
+use crate::engine::client::BlockRequest;
 use crate::error::CommandError;
 use crate::keyspace::types::zset::PopEnd;
 use crate::keyspace::types::ZSetValue;
