@@ -22,7 +22,9 @@
 //! logical position, so one present for a whole scan is still returned at least once (Redis's
 //! SCAN guarantee), and random picks by slot stay cheap (at least a quarter of slots are live).
 
+use crate::keyspace::index_alloc::TableAlloc;
 use crate::keyspace::value::alloc_size;
+use allocator_api2::vec::Vec as TableVec;
 use hashbrown::HashTable;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::BuildHasher;
@@ -630,19 +632,34 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 }
 
-/// The indexed layout: a slab of elements and a hash index of slot numbers.
-#[derive(Clone, Default)]
+/// The indexed layout: a slab of elements and a hash index of slot numbers. The slab, the free
+/// list and the index come from `TableAlloc`: once 1 MiB or more they are mappings of their own,
+/// so the tables a growth replaces leave RSS at once (see `keyspace::index_alloc`).
+#[derive(Clone)]
 struct Table<const PAIRS: bool> {
-    slots: Vec<Option<Elem<PAIRS>>>,
+    slots: TableVec<Option<Elem<PAIRS>>, TableAlloc>,
     /// Holes in `slots`.
-    free: Vec<u32>,
+    free: TableVec<u32, TableAlloc>,
     /// Slot numbers by key hash.
-    index: HashTable<u32>,
+    index: HashTable<u32, TableAlloc>,
     /// Logical position of `slots[0]` (raised by `compact`).
     base: u64,
     len: usize,
     /// Running total of the elements' allocation sizes.
     elem_bytes: usize,
+}
+
+impl<const PAIRS: bool> Default for Table<PAIRS> {
+    fn default() -> Self {
+        Table {
+            slots: TableVec::new_in(TableAlloc),
+            free: TableVec::new_in(TableAlloc),
+            index: HashTable::new_in(TableAlloc),
+            base: 0,
+            len: 0,
+            elem_bytes: 0,
+        }
+    }
 }
 
 impl<const PAIRS: bool> Table<PAIRS> {
@@ -663,7 +680,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
     }
 
     fn rebuild_index(&mut self) {
-        self.index = HashTable::with_capacity(self.len);
+        self.index = HashTable::with_capacity_in(self.len, TableAlloc);
         let slots = &self.slots;
         for (id, slot) in slots.iter().enumerate() {
             if let Some(elem) = slot {
@@ -762,10 +779,9 @@ impl<const PAIRS: bool> Table<PAIRS> {
         self.slots.drain(..first_live);
         self.slots.shrink_to(self.len * 2);
         self.base += first_live as u64;
-        self.free = (0..self.slots.len())
-            .filter(|&i| self.slots[i].is_none())
-            .map(|i| i as Slot)
-            .collect();
+        self.free.clear();
+        let holes = (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+        self.free.extend(holes.map(|i| i as Slot));
         self.free.shrink_to_fit();
         self.rebuild_index();
     }
