@@ -176,7 +176,8 @@ unsafe impl<const FROM: usize> Allocator for MappedAlloc<FROM> {
 
 impl<const FROM: usize> MappedAlloc<FROM> {
     /// `grow` and `shrink`: a mapped block that stays mapped is remapped (the kernel moves its
-    /// pages, nothing is copied, and the old range is gone at once); any other change is a new
+    /// pages, nothing is copied, and the old range is gone at once), one of the global
+    /// allocator's that stays there is its `realloc`; a block crossing the threshold is a new
     /// block, a copy of the common prefix and the old block's release.
     ///
     /// # Safety
@@ -195,12 +196,7 @@ impl<const FROM: usize> MappedAlloc<FROM> {
                 // lets the kernel place the result anywhere, and the old address is not used
                 // again on success.
                 let moved = unsafe {
-                    libc::mremap(
-                        ptr.as_ptr().cast(),
-                        old_len,
-                        new_len,
-                        libc::MREMAP_MAYMOVE,
-                    )
+                    libc::mremap(ptr.as_ptr().cast(), old_len, new_len, libc::MREMAP_MAYMOVE)
                 };
                 if moved == libc::MAP_FAILED {
                     return Err(AllocError);
@@ -216,6 +212,18 @@ impl<const FROM: usize> MappedAlloc<FROM> {
                 return Ok(NonNull::slice_from_raw_parts(moved, new_layout.size()));
             }
             return Ok(NonNull::slice_from_raw_parts(ptr, new_layout.size()));
+        }
+        if !Self::mapped(old_layout)
+            && !Self::mapped(new_layout)
+            && old_layout.size() != 0
+            && new_layout.size() != 0
+            && old_layout.align() == new_layout.align()
+        {
+            // SAFETY: `ptr` came from the global allocator with `old_layout` (a non-zero size
+            // below the threshold); the new size is non-zero with the same alignment.
+            let moved = unsafe { std::alloc::realloc(ptr.as_ptr(), old_layout, new_layout.size()) };
+            let moved = NonNull::new(moved).ok_or(AllocError)?;
+            return Ok(NonNull::slice_from_raw_parts(moved, new_layout.size()));
         }
         let new = self.allocate(new_layout)?;
         // SAFETY: both blocks are live and distinct; the copy is the smaller of their sizes;
@@ -265,7 +273,18 @@ mod tests {
         const FROM: usize = 1 << 20;
         // Small to small, small to mapped, mapped to mapped (remapped, a page count up and
         // down, and within one page count), mapped to small.
-        let sizes = [100, 5000, FROM - 8, FROM, 3 * FROM + 5, 3 * FROM + 9, 8 * FROM, FROM, 4000, 24];
+        let sizes = [
+            100,
+            5000,
+            FROM - 8,
+            FROM,
+            3 * FROM + 5,
+            3 * FROM + 9,
+            8 * FROM,
+            FROM,
+            4000,
+            24,
+        ];
         let mut layout = Layout::from_size_align(sizes[0], 8).unwrap();
         let mut ptr = TableAlloc.allocate(layout).unwrap().cast::<u8>();
         fill_and_check(ptr, layout.size(), 1);
@@ -285,7 +304,10 @@ mod tests {
             ptr = block.cast::<u8>();
             // SAFETY: the block is `size` bytes; the first `kept` were written before.
             let prefix = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), kept) };
-            assert!(prefix.iter().all(|&b| b == i as u8), "step {i}: size {size}");
+            assert!(
+                prefix.iter().all(|&b| b == i as u8),
+                "step {i}: size {size}"
+            );
             fill_and_check(ptr, size, i as u8 + 1);
             layout = new_layout;
         }

@@ -1000,6 +1000,40 @@ mod tests {
     }
 
     #[test]
+    fn tables_past_the_mapping_threshold_grow_shrink_and_clone() {
+        // 300k slots: a 4 MiB slab and a 2.5 MiB index, both mapped (`TableAlloc`), grown
+        // through the smaller jemalloc tables and remapped slabs; then compaction shrinks the
+        // slab back below the threshold and rebuilds the index from jemalloc.
+        const N: usize = 300_000;
+        let mut m = PairMap::new();
+        m.make_indexed(0);
+        for i in 0..N {
+            assert!(m.insert(&key(i), &key(i + 1)));
+        }
+        let copy = m.clone();
+        assert_eq!(m.len(), N);
+        assert!(m.heap_bytes() >= N * 32 + N * 8, "{}", m.heap_bytes());
+        for i in (0..N).step_by(997) {
+            assert_eq!(m.get(&key(i)), Some(&key(i + 1)[..]));
+        }
+        for i in 0..N - 1000 {
+            assert!(m.remove(&key(i)));
+        }
+        assert!(m.slot_count() <= 4 * 1000, "{}", m.slot_count());
+        for i in N - 1000..N {
+            assert_eq!(m.get(&key(i)), Some(&key(i + 1)[..]));
+        }
+        assert_eq!(copy.len(), N);
+        assert_eq!(copy.get(&key(12_345)), Some(&key(12_346)[..]));
+        drop(copy);
+        for i in 0..N {
+            m.insert(&key(i), b"v");
+        }
+        assert_eq!(m.len(), N);
+        assert_eq!(m.get(&key(N - 1)), Some(&b"v"[..]));
+    }
+
+    #[test]
     fn random_picks_are_roughly_uniform() {
         let mut m = MemberMap::new();
         m.make_indexed(0);
