@@ -11,9 +11,11 @@
 //! - **indexed** (`Table`, boxed): each element is one allocation with the same layout behind
 //!   an 8-byte thin pointer, kept in a slab of slots; a `hashbrown::HashTable<u32>` of slot
 //!   numbers indexes it by key. A field of 12 bytes with a 12-byte value costs one 32-byte
-//!   allocation, its 8-byte slot and about 5.7 bytes of index: ~46 bytes where Redis's
-//!   dictEntry, two sds strings and the bucket pointer spend ~72. Slots never move while the
-//!   element exists; removal leaves a hole that a later insertion reuses.
+//!   allocation, its 8-byte slot and 5.7 to 11.4 bytes of index (5 bytes a bucket, 7/16 to 7/8
+//!   of the buckets used): 46-51 bytes where Redis's dictEntry, two sds strings and the bucket
+//!   pointer spend ~72. Slots never move while the element exists; removal leaves a hole that
+//!   a later insertion reuses. The slab and the index are `TableAlloc` blocks: past 1 MiB they
+//!   are mappings of their own, so the ones a growth replaces leave RSS at once.
 //!
 //! Positions are what make SCAN cursors and random picks work, as in the keyspace's own slab
 //! (see `shard.rs`). A cursor is a *logical* position: `base` + slot number. When removals leave
