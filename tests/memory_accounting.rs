@@ -274,7 +274,7 @@ fn used_memory_follows_the_allocator_through_load_and_delete() {
 /// One hash of 1M fields, then one set of 1M members (13-byte fields, values and members, 1000
 /// per command): RSS grows by what used_memory grows, within 15%. Their slabs and indexes grow by
 /// doubling, and the tables each growth replaced used to stay resident as jemalloc's dirty pages
-/// until its decay purged them: 1.15-1.28 for the hash and 1.45-1.5 for the set in a release
+/// until its decay purged them: 1.15-1.28 for the hash and 1.35-1.5 for the set in a release
 /// build (now 1.04 and 1.08; a slower fill, such as a debug build's, leaves less behind).
 #[test]
 fn rss_of_a_large_hash_and_set_follows_used_memory() {
