@@ -46,7 +46,7 @@ fn index_part(hash: u64) -> usize {
 }
 
 fn new_index() -> [HashTable<u32, IndexAlloc>; INDEX_PARTS] {
-    std::array::from_fn(|_| HashTable::new_in(IndexAlloc))
+    std::array::from_fn(|_| HashTable::new_in(IndexAlloc::default()))
 }
 
 /// Counters kept per shard and summed when INFO asks (no shared atomic on the hot path).
@@ -343,8 +343,14 @@ impl Shard {
                 return Some(id);
             }
         }
+        let table = &self.index[index_part(hash)];
+        if let Some((_, bucket)) = super::index_alloc::probe_lines(table, hash) {
+            // Start loading the probed bucket while the probe reads its control bytes: the two
+            // misses overlap instead of following each other.
+            super::entry::prefetch(bucket);
+        }
         let slots = &self.slots;
-        let id = *self.index[index_part(hash)].find(hash, |&id| {
+        let id = *table.find(hash, |&id| {
             let id = id as usize;
             slots[id / CHUNK_SLOTS][id % CHUNK_SLOTS]
                 .as_ref()
@@ -1061,17 +1067,27 @@ impl Shard {
     }
 
     /// One stage of prefetching a key's lookup ahead of the command that will do it (see
-    /// `Keyspace::prefetch_keys`). Stage 0 reads the index's control bytes and starts loading
-    /// the candidate bucket, stage 1 reads the bucket and starts loading the slab slot, stage 2
-    /// reads the slot and starts loading the entry. Run over a whole batch of keys one stage
+    /// `Keyspace::prefetch_keys`). Stage 0 reads nothing: it starts loading the index's control
+    /// bytes and the first probed bucket, whose addresses follow from the hash
+    /// (`index_alloc::probe_lines`); stage 1 reads them and starts loading the slab slot, stage
+    /// 2 reads the slot and starts loading the entry. Run over a whole batch of keys one stage
     /// at a time, the cache misses of different keys overlap instead of following each other.
     /// Only hints: nothing is changed, and a wrong candidate costs one wasted load.
+    #[inline]
     pub fn prefetch_stage(&self, hash: u64, stage: u8) {
-        let Some(id) = self.index[index_part(hash)].iter_hash(hash).next() else {
+        let table = &self.index[index_part(hash)];
+        if stage == 0 {
+            // Reads nothing: the control bytes' and the bucket's addresses follow from the hash.
+            if let Some((ctrl, bucket)) = super::index_alloc::probe_lines(table, hash) {
+                super::entry::prefetch(ctrl);
+                super::entry::prefetch(bucket);
+            }
+            return;
+        }
+        let Some(id) = table.iter_hash(hash).next() else {
             return;
         };
         match stage {
-            0 => super::entry::prefetch(std::ptr::from_ref(id)),
             1 => {
                 let id = *id as usize;
                 if let Some(slot) = self

@@ -462,7 +462,11 @@ impl<'a, S: super::listener::Connection> Connection<'a, S> {
     /// Writes `output` (a kill interrupts a stuck write), counts it and empties it, releasing
     /// the pushed frames in it from the outbox's limit; false if the write failed.
     async fn write_output(&mut self) -> bool {
+        // Biased, the write first: a write that completes at once (the usual case) leaves the
+        // kill waiter unpolled, so it is never linked into the waiter list (a lock) only to be
+        // unlinked (another) when dropped.
         let written = tokio::select! {
+            biased;
             written = write_flush(&mut self.stream, &self.output) => written.is_ok(),
             _ = self.info.kill_notify.notified() => false,
         };

@@ -27,6 +27,34 @@ pub struct Lookahead {
     /// look it up again).
     queue: VecDeque<(Decoded, Option<Found>)>,
     hashes: Vec<u64>,
+    /// The last command name this connection looked up, byte for byte, and what the table
+    /// gave for it: clients mostly repeat their commands, and the table does not change while
+    /// the server runs, so a repeat costs a comparison instead of a lookup.
+    last_name: Option<(NameBytes, Found)>,
+}
+
+/// A command name short enough to remember (every command's and subcommand container's is).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct NameBytes {
+    len: u8,
+    bytes: [u8; NAME_MEMO_BYTES],
+}
+
+const NAME_MEMO_BYTES: usize = 24;
+
+impl NameBytes {
+    fn new(name: &[u8]) -> Option<NameBytes> {
+        let mut bytes = [0; NAME_MEMO_BYTES];
+        bytes.get_mut(..name.len())?.copy_from_slice(name);
+        Some(NameBytes {
+            len: name.len() as u8,
+            bytes,
+        })
+    }
+
+    fn is(&self, name: &[u8]) -> bool {
+        usize::from(self.len) == name.len() && self.bytes[..name.len()] == *name
+    }
 }
 
 impl Lookahead {
@@ -46,11 +74,20 @@ impl Lookahead {
         }
         let first = decoder.decode(input, limits);
         if input.is_empty() {
-            // Nothing behind it (an unpipelined request): nothing to look at.
-            return (first, None);
+            // Nothing behind it (an unpipelined request): nothing to prefetch, only the
+            // command to find.
+            let found = match &first {
+                Ok(Some(Request::Command(argv))) => self.command(state, argv),
+                _ => None,
+            };
+            return (first, found);
         }
-        let Some((hash, found)) = plain_key_hash(state, &first) else {
-            return (first, None);
+        let Some((hash, found)) = self.plain_key_hash(state, &first) else {
+            let found = match &first {
+                Ok(Some(Request::Command(argv))) => self.command(state, argv),
+                _ => None,
+            };
+            return (first, found);
         };
         self.hashes.clear();
         self.hashes.push(hash);
@@ -64,7 +101,7 @@ impl Lookahead {
                 }
                 _ => {}
             }
-            match plain_key_hash(state, &next) {
+            match self.plain_key_hash(state, &next) {
                 Some((hash, found)) => {
                     self.queue.push_back((next, Some(found)));
                     self.hashes.push(hash);
@@ -84,24 +121,41 @@ impl Lookahead {
     }
 }
 
-/// The hash of the key of a plain key command (its first argument): a command of the table
-/// with keys from its first argument, which cannot change how later requests decode (no
-/// connection, server, Pub/Sub, transaction, blocking or exclusive command).
-fn plain_key_hash(state: &ServerState, decoded: &Decoded) -> Option<(u64, Found)> {
-    let Ok(Some(Request::Command(argv))) = decoded else {
-        return None;
-    };
-    let key = argv.get(1)?;
-    let found = state.registry.get(argv.first()?)?;
-    let spec = found.spec;
-    let keyed = matches!(spec.keys, KeySpec::Range { first: 1, .. });
-    let special = flags::ADMIN
-        | flags::PUBSUB
-        | flags::BLOCKING
-        | flags::NO_AUTH
-        | flags::ALL_SHARDS
-        | flags::NOT_QUEUED
-        | flags::NOSCRIPT;
-    (keyed && spec.subcommands.is_empty() && !spec.has(special))
-        .then(|| (state.keyspace.hash(key), found))
+impl Lookahead {
+    /// The table's entry for a request's command when dispatch can take it as found: a
+    /// command without subcommands (a container such as CONFIG is resolved with its
+    /// subcommand by dispatch).
+    fn command(&mut self, state: &ServerState, argv: &[bytes::Bytes]) -> Option<Found> {
+        let name = argv.first()?;
+        let found = match &self.last_name {
+            Some((last, found)) if last.is(name) => *found,
+            _ => {
+                let found = state.registry.get(name)?;
+                self.last_name = NameBytes::new(name).map(|n| (n, found));
+                found
+            }
+        };
+        found.spec.subcommands.is_empty().then_some(found)
+    }
+
+    /// The hash of the key of a plain key command (its first argument): a command of the
+    /// table with keys from its first argument, which cannot change how later requests decode
+    /// (no connection, server, Pub/Sub, transaction, blocking or exclusive command).
+    fn plain_key_hash(&mut self, state: &ServerState, decoded: &Decoded) -> Option<(u64, Found)> {
+        let Ok(Some(Request::Command(argv))) = decoded else {
+            return None;
+        };
+        let key = argv.get(1)?;
+        let found = self.command(state, argv)?;
+        let spec = found.spec;
+        let keyed = matches!(spec.keys, KeySpec::Range { first: 1, .. });
+        let special = flags::ADMIN
+            | flags::PUBSUB
+            | flags::BLOCKING
+            | flags::NO_AUTH
+            | flags::ALL_SHARDS
+            | flags::NOT_QUEUED
+            | flags::NOSCRIPT;
+        (keyed && !spec.has(special)).then(|| (state.keyspace.hash(key), found))
+    }
 }

@@ -114,6 +114,10 @@ impl RequestDecoder {
             if buf[0] != b'*' {
                 return decode_inline(buf, &mut self.scanned);
             }
+            if let Some(argv) = decode_whole(buf, limits, &mut self.spare_args) {
+                self.scanned = 0;
+                return Ok(Some(Request::Command(argv)));
+            }
             let Some((count, header_len)) =
                 read_line_int(buf, 1, &mut self.scanned, "too big mbulk count string")?
             else {
@@ -211,6 +215,89 @@ impl RequestDecoder {
         let pending = self.pending.as_ref()?;
         pending.bulk_len.map(|len| pending.offset + len + 2)
     }
+}
+
+/// Arguments the one-pass decoder (`decode_whole`) takes; longer requests take the general path.
+const WHOLE_ARGS_MAX: usize = 32;
+
+/// A short decimal header, `<digits>\r?` at `at`: its value and the offset just past the two
+/// bytes after the digits (Redis skips them unchecked). None for anything else: no digits, a
+/// leading zero, more than 9 digits, or a line not in the buffer yet.
+#[inline]
+fn short_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    let mut pos = at;
+    loop {
+        let d = *buf.get(pos)?;
+        if !d.is_ascii_digit() {
+            break;
+        }
+        if pos - at == 9 {
+            return None;
+        }
+        value = value * 10 + usize::from(d - b'0');
+        pos += 1;
+    }
+    let digits = pos - at;
+    if digits == 0 || (digits > 1 && buf[at] == b'0') || buf[pos] != b'\r' {
+        return None;
+    }
+    // The byte after CR must have arrived too.
+    (buf.len() >= pos + 2).then_some((value, pos + 2))
+}
+
+/// The one-pass decode of the usual request: a multibulk of 1 to `WHOLE_ARGS_MAX` bulks with
+/// plain headers, all of it in `buf`, within the client's limits. Takes its bytes from `buf`
+/// and returns its argv; None (`buf` untouched) sends anything else, errors included, to the
+/// general path, which reads it the same way and words every error. `ranges` is scratch space
+/// (the decoder's spare argument ranges).
+fn decode_whole(
+    buf: &mut BytesMut,
+    limits: Limits,
+    ranges: &mut Vec<(usize, usize)>,
+) -> Option<Vec<Bytes>> {
+    let (count, mut at) = short_header(buf, 1)?;
+    let unauth_args = if limits.authenticated {
+        WHOLE_ARGS_MAX
+    } else {
+        UNAUTH_ARGS_MAX as usize
+    };
+    if count == 0 || count > WHOLE_ARGS_MAX || count > unauth_args {
+        return None;
+    }
+    let bulk_max = if limits.authenticated {
+        limits.bulk_bytes_max
+    } else {
+        limits.bulk_bytes_max.min(UNAUTH_BULK_BYTES_MAX)
+    };
+    ranges.clear();
+    for _ in 0..count {
+        if *buf.get(at)? != b'$' {
+            return None;
+        }
+        let (len, body) = short_header(buf, at + 1)?;
+        if len as u64 > bulk_max.max(0) as u64 {
+            return None;
+        }
+        let end = body + len;
+        // The body and the two bytes after it (skipped unchecked, as Redis does).
+        if buf.len() < end + 2 {
+            return None;
+        }
+        ranges.push((body, end));
+        at = end + 2;
+    }
+    let frame = buf.split_to(at).freeze();
+    let mut argv = Vec::with_capacity(count);
+    argv.extend(ranges[..count - 1].iter().map(|&(s, e)| frame.slice(s..e)));
+    debug_assert_eq!(ranges.len(), count);
+    // The last argument takes the frame itself: one reference count fewer to raise and drop.
+    let (s, e) = ranges[count - 1];
+    let mut last = frame;
+    last.truncate(e);
+    bytes::Buf::advance(&mut last, s);
+    argv.push(last);
+    Some(argv)
 }
 
 /// Reads `<int>\r\n` starting at `from` (just after the type byte). Returns the parsed value
@@ -451,6 +538,95 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Decodes `input` fed a byte at a time (the general, resumable path: a request is never
+    /// whole when its decode starts) with `limits`, until the decoder waits or fails.
+    fn decode_bytewise(input: &[u8], limits: Limits) -> Vec<Result<Request, ProtocolError>> {
+        let mut buf = BytesMut::new();
+        let mut dec = RequestDecoder::new();
+        let mut out = Vec::new();
+        for &b in input {
+            buf.extend_from_slice(&[b]);
+            loop {
+                match dec.decode(&mut buf, limits) {
+                    Ok(Some(r)) => out.push(Ok(r)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(e));
+                        return out;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_pass_decode_matches_the_general_path() {
+        let unauth = Limits {
+            bulk_bytes_max: 512 * 1024 * 1024,
+            authenticated: false,
+        };
+        let small = Limits {
+            bulk_bytes_max: 4,
+            authenticated: true,
+        };
+        let mut inputs: Vec<Vec<u8>> = [
+            &b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n"[..],
+            b"*1\r\n$0\r\n\r\n",
+            b"*1\r\n$4\r\nPING\rX*1\r\n$4\r\nPING\r\n",
+            b"*01\r\n$4\r\nPING\r\n",
+            b"*1\r\n$04\r\nPING\r\n",
+            b"*1\r\n$00\r\n\r\n",
+            b"*0\r\n*-1\r\n*1\r\n$-1\r\n",
+            b"*1\r\n$1234567890\r\n",
+            b"*1\r\n$99999999999999999999\r\n",
+            b"*2\r\n$3\r\nGET\r\n+1\r\n",
+            b"*1\r\n$5\r\nhello\r\n*1\r\n$5\r\nhel",
+            b"*1 \r\n$4\r\nPING\r\n",
+            b"*1\r\n$4 \r\nPING\r\n",
+            b"*1\n$4\r\nPING\r\n",
+            b"*11\r\n",
+        ]
+        .iter()
+        .map(|s| s.to_vec())
+        .collect();
+        // Every argument count around the one-pass limit, and past the unauthenticated one.
+        for n in [9, 10, 11, 31, 32, 33, 40] {
+            let mut req = format!("*{n}\r\n").into_bytes();
+            for i in 0..n {
+                let arg = format!("a{i}");
+                req.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+            }
+            inputs.push(req);
+        }
+        // A bulk longer than the unauthenticated limit.
+        let big = "x".repeat(UNAUTH_BULK_BYTES_MAX as usize + 1);
+        inputs.push(format!("*1\r\n${}\r\n{big}\r\n", big.len()).into_bytes());
+        for input in &inputs {
+            for limits in [AUTHED, unauth, small] {
+                let mut buf = BytesMut::from(&input[..]);
+                let mut dec = RequestDecoder::new();
+                let mut whole = Vec::new();
+                loop {
+                    match dec.decode(&mut buf, limits) {
+                        Ok(Some(r)) => whole.push(Ok(r)),
+                        Ok(None) => break,
+                        Err(e) => {
+                            whole.push(Err(e));
+                            break;
+                        }
+                    }
+                }
+                assert_eq!(
+                    whole,
+                    decode_bytewise(input, limits),
+                    "{:?} with {limits:?}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
     }
 
     fn cmd(parts: &[&str]) -> Request {

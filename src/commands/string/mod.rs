@@ -353,8 +353,14 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CommandResult {
     }
     let (key, value) = (&argv[1], &argv[2]);
     let (shard, hash) = ctx.shard(key);
+    // A plain SET (no GET, no condition, no KEEPTTL) needs nothing of the old entry:
+    // `insert_str`'s one probe finds it, and expires it if it is due, as the lookup would.
+    let plain = opts.reply == ReplyWith::Status
+        && !opts.keep_ttl
+        && matches!(opts.condition, Condition::Always);
     // SET ... GET reads the key like GET does (it counts as a keyspace hit or miss).
     let existing = match opts.reply {
+        _ if plain => None,
         ReplyWith::OldValue => shard.get_read(hash, key, now),
         ReplyWith::Status => shard.get_mut(hash, key, now),
     };
