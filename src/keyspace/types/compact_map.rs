@@ -11,9 +11,11 @@
 //! - **indexed** (`Table`, boxed): each element is one allocation with the same layout behind
 //!   an 8-byte thin pointer, kept in a slab of slots; a `hashbrown::HashTable<u32>` of slot
 //!   numbers indexes it by key. A field of 12 bytes with a 12-byte value costs one 32-byte
-//!   allocation, its 8-byte slot and about 5.7 bytes of index: ~46 bytes where Redis's
-//!   dictEntry, two sds strings and the bucket pointer spend ~72. Slots never move while the
-//!   element exists; removal leaves a hole that a later insertion reuses.
+//!   allocation, its 8-byte slot and 5.7 to 11.4 bytes of index (5 bytes a bucket, 7/16 to 7/8
+//!   of the buckets used): 46-51 bytes where Redis's dictEntry, two sds strings and the bucket
+//!   pointer spend ~72. Slots never move while the element exists; removal leaves a hole that
+//!   a later insertion reuses. The slab and the index are `TableAlloc` blocks: past 1 MiB they
+//!   are mappings of their own, so the ones a growth replaces leave RSS at once.
 //!
 //! Positions are what make SCAN cursors and random picks work, as in the keyspace's own slab
 //! (see `shard.rs`). A cursor is a *logical* position: `base` + slot number. When removals leave
@@ -22,7 +24,9 @@
 //! logical position, so one present for a whole scan is still returned at least once (Redis's
 //! SCAN guarantee), and random picks by slot stay cheap (at least a quarter of slots are live).
 
+use crate::keyspace::index_alloc::TableAlloc;
 use crate::keyspace::value::alloc_size;
+use allocator_api2::vec::Vec as TableVec;
 use hashbrown::HashTable;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::hash::BuildHasher;
@@ -630,19 +634,34 @@ impl<const PAIRS: bool> CompactMap<PAIRS> {
     }
 }
 
-/// The indexed layout: a slab of elements and a hash index of slot numbers.
-#[derive(Clone, Default)]
+/// The indexed layout: a slab of elements and a hash index of slot numbers. The slab, the free
+/// list and the index come from `TableAlloc`: once 1 MiB or more they are mappings of their own,
+/// so the tables a growth replaces leave RSS at once (see `keyspace::index_alloc`).
+#[derive(Clone)]
 struct Table<const PAIRS: bool> {
-    slots: Vec<Option<Elem<PAIRS>>>,
+    slots: TableVec<Option<Elem<PAIRS>>, TableAlloc>,
     /// Holes in `slots`.
-    free: Vec<u32>,
+    free: TableVec<u32, TableAlloc>,
     /// Slot numbers by key hash.
-    index: HashTable<u32>,
+    index: HashTable<u32, TableAlloc>,
     /// Logical position of `slots[0]` (raised by `compact`).
     base: u64,
     len: usize,
     /// Running total of the elements' allocation sizes.
     elem_bytes: usize,
+}
+
+impl<const PAIRS: bool> Default for Table<PAIRS> {
+    fn default() -> Self {
+        Table {
+            slots: TableVec::new_in(TableAlloc),
+            free: TableVec::new_in(TableAlloc),
+            index: HashTable::new_in(TableAlloc),
+            base: 0,
+            len: 0,
+            elem_bytes: 0,
+        }
+    }
 }
 
 impl<const PAIRS: bool> Table<PAIRS> {
@@ -663,7 +682,7 @@ impl<const PAIRS: bool> Table<PAIRS> {
     }
 
     fn rebuild_index(&mut self) {
-        self.index = HashTable::with_capacity(self.len);
+        self.index = HashTable::with_capacity_in(self.len, TableAlloc);
         let slots = &self.slots;
         for (id, slot) in slots.iter().enumerate() {
             if let Some(elem) = slot {
@@ -762,10 +781,9 @@ impl<const PAIRS: bool> Table<PAIRS> {
         self.slots.drain(..first_live);
         self.slots.shrink_to(self.len * 2);
         self.base += first_live as u64;
-        self.free = (0..self.slots.len())
-            .filter(|&i| self.slots[i].is_none())
-            .map(|i| i as Slot)
-            .collect();
+        self.free.clear();
+        let holes = (0..self.slots.len()).filter(|&i| self.slots[i].is_none());
+        self.free.extend(holes.map(|i| i as Slot));
         self.free.shrink_to_fit();
         self.rebuild_index();
     }
@@ -981,6 +999,40 @@ mod tests {
         for i in 9_990..10_000 {
             assert!(m.contains(&key(i)));
         }
+    }
+
+    #[test]
+    fn tables_past_the_mapping_threshold_grow_shrink_and_clone() {
+        // 300k slots: a 4 MiB slab and a 2.5 MiB index, both mapped (`TableAlloc`), grown
+        // through the smaller jemalloc tables and remapped slabs; then compaction shrinks the
+        // slab back below the threshold and rebuilds the index from jemalloc.
+        const N: usize = 300_000;
+        let mut m = PairMap::new();
+        m.make_indexed(0);
+        for i in 0..N {
+            assert!(m.insert(&key(i), &key(i + 1)));
+        }
+        let copy = m.clone();
+        assert_eq!(m.len(), N);
+        assert!(m.heap_bytes() >= N * 32 + N * 8, "{}", m.heap_bytes());
+        for i in (0..N).step_by(997) {
+            assert_eq!(m.get(&key(i)), Some(&key(i + 1)[..]));
+        }
+        for i in 0..N - 1000 {
+            assert!(m.remove(&key(i)));
+        }
+        assert!(m.slot_count() <= 4 * 1000, "{}", m.slot_count());
+        for i in N - 1000..N {
+            assert_eq!(m.get(&key(i)), Some(&key(i + 1)[..]));
+        }
+        assert_eq!(copy.len(), N);
+        assert_eq!(copy.get(&key(12_345)), Some(&key(12_346)[..]));
+        drop(copy);
+        for i in 0..N {
+            m.insert(&key(i), b"v");
+        }
+        assert_eq!(m.len(), N);
+        assert_eq!(m.get(&key(N - 1)), Some(&b"v"[..]));
     }
 
     #[test]
