@@ -35,6 +35,7 @@ use crate::keyspace::value::alloc_size;
 use hashbrown::HashTable;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cmp::Ordering;
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::ptr::NonNull;
 
@@ -218,9 +219,12 @@ struct Big {
     free: Vec<u32>,
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
-    blocks: Vec<Block>,
-    /// Length of each block, contiguous so that a rank sums few cache lines.
-    lens: Vec<u8>,
+    /// Double-ended so that the pops at the low end (ZPOPMIN) drop or merge the first block
+    /// without moving all the others.
+    blocks: VecDeque<Block>,
+    /// Length of each block, contiguous (in at most two runs) so that a rank sums few cache
+    /// lines.
+    lens: VecDeque<u8>,
     /// Bytes of the members' allocations plus the blocks' vectors (running counts).
     member_bytes: usize,
     block_bytes: usize,
@@ -292,7 +296,7 @@ impl Big {
             )
         });
         if b == self.blocks.len() {
-            return match self.blocks.last() {
+            return match self.blocks.back() {
                 Some(last) => (b - 1, last.len()),
                 None => (0, 0),
             };
@@ -303,11 +307,14 @@ impl Big {
     }
 
     fn rank_of(&self, block: usize, offset: usize) -> usize {
-        self.lens[..block]
-            .iter()
-            .map(|&n| n as usize)
-            .sum::<usize>()
-            + offset
+        let sum = |lens: &[u8]| lens.iter().map(|&n| n as usize).sum::<usize>();
+        let (front, back) = self.lens.as_slices();
+        let before = if block <= front.len() {
+            sum(&front[..block])
+        } else {
+            sum(front) + sum(&back[..block - front.len()])
+        };
+        before + offset
     }
 
     /// (block, offset) of rank `rank` (< len).
@@ -427,8 +434,8 @@ impl Big {
             blk.scores.push(score);
             blk.ids.push(id);
             self.block_bytes += blk.heap_bytes();
-            self.blocks.push(blk);
-            self.lens.push(1);
+            self.blocks.push_back(blk);
+            self.lens.push_back(1);
             return;
         }
         let (mut b, mut i) = (b, i);
@@ -438,8 +445,8 @@ impl Big {
                 // splitting, so such sets stay full-packed.
                 let blk = Block::default();
                 self.block_bytes += blk.heap_bytes();
-                self.blocks.push(blk);
-                self.lens.push(0);
+                self.blocks.push_back(blk);
+                self.lens.push_back(0);
                 b += 1;
                 i = 0;
             } else {
@@ -489,7 +496,7 @@ impl Big {
     fn rebalance(&mut self, b: usize) {
         let len = self.blocks[b].len();
         if len == 0 {
-            let blk = self.blocks.remove(b);
+            let blk = self.blocks.remove(b).expect("block b exists");
             self.lens.remove(b);
             self.block_bytes -= blk.heap_bytes();
             return;
@@ -500,7 +507,7 @@ impl Big {
         if len + self.blocks[b + 1].len() > BLOCK_MAX {
             return;
         }
-        let next = self.blocks.remove(b + 1);
+        let next = self.blocks.remove(b + 1).expect("block b + 1 exists");
         self.lens.remove(b + 1);
         let blk = &mut self.blocks[b];
         let before = blk.heap_bytes() + next.heap_bytes();
@@ -722,7 +729,7 @@ impl Big {
         if start >= end {
             return Vec::new();
         }
-        let mut ids: Vec<u32> = Vec::with_capacity(end - start);
+        let mut ids: smallvec::SmallVec<[u32; 16]> = smallvec::SmallVec::with_capacity(end - start);
         let mut left = end - start;
         while left > 0 {
             let (b, i) = self.locate(start);
