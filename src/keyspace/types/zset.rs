@@ -763,7 +763,10 @@ impl Big {
             if start == 0 {
                 self.prefetch_next(self.blocks.iter().flat_map(|b| b.ids.iter()), ctrl);
             } else if end == len {
-                self.prefetch_next(self.blocks.iter().rev().flat_map(|b| b.ids.iter().rev()), ctrl);
+                self.prefetch_next(
+                    self.blocks.iter().rev().flat_map(|b| b.ids.iter().rev()),
+                    ctrl,
+                );
             }
         }
         out
