@@ -1665,7 +1665,7 @@ mod tests {
             let got = z.pop(count, end);
             let got: Vec<(f64, Vec<u8>)> = got.into_iter().map(|(m, s)| (s, m)).collect();
             assert_eq!(got, want, "round {round}");
-            if round % 50 == 0 {
+            if round.is_multiple_of(50) {
                 check_against_model(&z, &model);
             }
             round += 1;
