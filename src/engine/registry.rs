@@ -217,14 +217,6 @@ impl Registry {
 /// The bytes are Redis's: each part is cut at its first NUL (C's `%.*s`), copied raw, and
 /// CR/LF become spaces so the error stays one line.
 fn unknown_command(argv: &[Bytes]) -> CommandError {
-    fn c_str(bytes: &[u8], max: usize) -> &[u8] {
-        let end = bytes
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(bytes.len())
-            .min(max);
-        &bytes[..end]
-    }
     let mut args = Vec::new();
     for arg in &argv[1..] {
         if args.len() >= 128 {

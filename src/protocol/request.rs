@@ -524,11 +524,16 @@ mod tests {
     };
 
     fn decode_all(input: &[u8]) -> Vec<Result<Request, ProtocolError>> {
+        decode_all_with(input, AUTHED)
+    }
+
+    /// Decodes `input`, all of it in the buffer at once, until the decoder waits or fails.
+    fn decode_all_with(input: &[u8], limits: Limits) -> Vec<Result<Request, ProtocolError>> {
         let mut buf = BytesMut::from(input);
         let mut dec = RequestDecoder::new();
         let mut out = Vec::new();
         loop {
-            match dec.decode(&mut buf, AUTHED) {
+            match dec.decode(&mut buf, limits) {
                 Ok(Some(r)) => out.push(Ok(r)),
                 Ok(None) => break,
                 Err(e) => {
@@ -606,21 +611,8 @@ mod tests {
         inputs.push(format!("*1\r\n${}\r\n{big}\r\n", big.len()).into_bytes());
         for input in &inputs {
             for limits in [AUTHED, unauth, small] {
-                let mut buf = BytesMut::from(&input[..]);
-                let mut dec = RequestDecoder::new();
-                let mut whole = Vec::new();
-                loop {
-                    match dec.decode(&mut buf, limits) {
-                        Ok(Some(r)) => whole.push(Ok(r)),
-                        Ok(None) => break,
-                        Err(e) => {
-                            whole.push(Err(e));
-                            break;
-                        }
-                    }
-                }
                 assert_eq!(
-                    whole,
+                    decode_all_with(input, limits),
                     decode_bytewise(input, limits),
                     "{:?} with {limits:?}",
                     String::from_utf8_lossy(input)
