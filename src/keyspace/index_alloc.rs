@@ -45,20 +45,8 @@ pub struct IndexAlloc {
     block: AtomicUsize,
 }
 
-/// hashbrown's control group width (the SIMD group it probes at once): SSE2 on x86-64, one
-/// `u64` word elsewhere.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-const GROUP_WIDTH: usize = 16;
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-const GROUP_WIDTH: usize = 8;
-
-/// Where a table's probe for `hash` starts: the address of its control byte and of its bucket.
-///
-/// hashbrown lays a table out as one block: `buckets` elements, padded to the control bytes'
-/// alignment, then the control bytes; bucket `i` sits just below them, at `ctrl - (i + 1) *
-/// size_of::<T>()` (`tests::probe_lines_match_the_table` checks this against the table). The
-/// addresses are hints for prefetching, never dereferenced: should the layout change, a wrong
-/// hint costs one wasted load, and that test fails.
+/// The control byte and the bucket a probe for `hash` starts at in `table`, from the block
+/// its allocator recorded (`table_addr` knows the layout); None while the table has no block.
 #[inline]
 pub fn probe_lines<T>(
     table: &hashbrown::HashTable<T, IndexAlloc>,
@@ -69,14 +57,8 @@ pub fn probe_lines<T>(
     if block == 0 || buckets < 2 {
         return None;
     }
-    let align = std::mem::align_of::<T>().max(GROUP_WIDTH);
-    let ctrl_offset = (buckets * std::mem::size_of::<T>()).next_multiple_of(align);
-    let ctrl = (block as *const u8).wrapping_add(ctrl_offset);
-    let pos = (hash as usize) & (buckets - 1);
-    Some((
-        ctrl.wrapping_add(pos),
-        ctrl.wrapping_sub((pos + 1) * std::mem::size_of::<T>()),
-    ))
+    let ctrl = super::table_addr::ctrl_from_block::<T>(block, buckets);
+    Some(super::table_addr::probe_start::<T>(ctrl, buckets, hash))
 }
 
 fn mapped_len(layout: Layout) -> usize {

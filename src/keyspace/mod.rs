@@ -17,6 +17,7 @@ pub mod prefix_stats;
 pub mod shard;
 pub mod slot_index;
 pub mod snapshot;
+pub mod table_addr;
 pub mod types;
 pub mod value;
 pub mod watch;

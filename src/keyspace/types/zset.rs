@@ -31,6 +31,7 @@
 //! is a total order; -0 and 0 compare equal, as with Redis's `<` and `==`.
 
 use crate::keyspace::entry::prefetch;
+use crate::keyspace::table_addr;
 use crate::keyspace::value::alloc_size;
 use hashbrown::HashTable;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
@@ -53,10 +54,6 @@ const BLOCK_MERGE_BELOW: usize = BLOCK_MAX / 4;
 /// Bytes one index bucket costs: a 4-byte slot number and a control byte, at hashbrown's
 /// 7/8 load factor.
 const INDEX_BUCKET_BYTES: usize = 6;
-/// Bytes of one index bucket (a slot number) and hashbrown's control group on x86-64, for the
-/// prefetch hints of `Big::prefetch_index`.
-const INDEX_BUCKET: usize = std::mem::size_of::<u32>();
-const GROUP: usize = 16;
 /// Members between the prefetch stages of a multi-member release (`Big::remove_range`).
 const RELEASE_AHEAD: usize = 2;
 
@@ -518,7 +515,7 @@ impl Big {
     }
 
     /// Frees slot `id` (already out of the order) and its index entry; returns (member, score)
-    /// and, when the index held it, where the index's control bytes are (see `ctrl_of`), for
+    /// and, when the index held it, where the index's control bytes are (`table_addr`), for
     /// the prefetches of the next releases.
     fn release(&mut self, id: u32) -> ((Vec<u8>, f64), Option<*const u8>) {
         let slot = &mut self.slots[id as usize];
@@ -528,7 +525,10 @@ impl Big {
         if self.indexed {
             let hash = self.hasher.hash_one(member.bytes());
             if let Ok(found) = self.index.find_entry(hash, |&other| other == id) {
-                ctrl = Some(ctrl_of(found.get(), found.bucket_index()));
+                ctrl = Some(table_addr::ctrl_from_bucket(
+                    found.get(),
+                    found.bucket_index(),
+                ));
                 found.remove();
             }
         }
@@ -567,13 +567,15 @@ impl Big {
             return;
         };
         let hash = self.hasher.hash_one(member.bytes());
-        // hashbrown's probe starts at the group of 16 control bytes at `hash & mask`; the
-        // bucket a match names is one of the 16 just below bucket `pos`'s end.
-        let pos = (hash as usize) & (self.index.num_buckets() - 1);
-        prefetch(ctrl.wrapping_add(pos));
-        prefetch(ctrl.wrapping_add(pos + GROUP - 1));
-        prefetch(ctrl.wrapping_sub((pos + 1) * INDEX_BUCKET));
-        prefetch(ctrl.wrapping_sub((pos + GROUP) * INDEX_BUCKET));
+        // The probe reads a group of control bytes from its start, and the bucket a match
+        // names is one of the group's: both ends of each are loaded.
+        let group = table_addr::GROUP_WIDTH;
+        let buckets = self.index.num_buckets();
+        let (ctrl_at, bucket_at) = table_addr::probe_start::<u32>(ctrl, buckets, hash);
+        prefetch(ctrl_at);
+        prefetch(ctrl_at.wrapping_add(group - 1));
+        prefetch(bucket_at);
+        prefetch(bucket_at.wrapping_sub((group - 1) * std::mem::size_of::<u32>()));
     }
 
     /// Gives memory back once the set is empty (the key is about to be deleted, or a STORE
@@ -1383,16 +1385,6 @@ fn partition(len: usize, below: impl Fn(usize) -> bool) -> usize {
     lo
 }
 
-/// Where the control bytes of the index start, from one of its occupied buckets and that
-/// bucket's index: hashbrown stores bucket `i` backwards just below the control bytes, ending
-/// `i * 4` bytes below them (`[.., T1, T0 | C0, C1, ..]`). Only used for prefetch hints: were
-/// the layout different, a hint would load a useless line and nothing else would change.
-fn ctrl_of(bucket: &u32, index: usize) -> *const u8 {
-    std::ptr::from_ref(bucket)
-        .cast::<u8>()
-        .wrapping_add((index + 1) * INDEX_BUCKET)
-}
-
 /// Ascending iteration over a rank range.
 struct BigRankIter<'a> {
     set: &'a Big,
@@ -1615,26 +1607,6 @@ mod tests {
         assert_eq!(popped[0].0, model.last().unwrap().1);
         model.truncate(model.len() - 5);
         check_against_model(&z, &model);
-    }
-
-    /// The prefetch hints of a release assume hashbrown's layout (`ctrl_of`): every occupied
-    /// bucket must name the same control bytes. A hint on a wrong layout would only be wasted,
-    /// so this test is what notices a hashbrown that lays tables out otherwise.
-    #[test]
-    fn index_layout_matches_the_prefetch_hints() {
-        let mut z = ZSetValue::default();
-        for i in 0..5000u32 {
-            z.insert(format!("member:{i}").as_bytes(), f64::from(i % 97), LIMITS);
-        }
-        let big = z.big.as_ref().unwrap();
-        assert!(big.indexed);
-        let ctrl: Vec<*const u8> = big
-            .index
-            .iter_buckets()
-            .map(|i| ctrl_of(big.index.get_bucket(i).unwrap(), i))
-            .collect();
-        assert_eq!(ctrl.len(), 5000);
-        assert!(ctrl.iter().all(|&c| c == ctrl[0]));
     }
 
     /// Single pops and counted pops at both ends of a large set, through the prefetching
