@@ -283,36 +283,34 @@ impl Blocking {
     /// Ends client `id`'s wait with `reply`: a wait on something else than keys (WAIT's
     /// replica acknowledgements). False if it is not blocked.
     pub fn complete(&self, counts: Counts<'_>, id: u64, reply: Reply) -> bool {
-        let mut reg = self.registry.lock();
-        let Some(waiter) = reg.by_client.get(&id).cloned() else {
-            return false;
-        };
-        {
-            let mut slot = waiter.slot.lock();
-            if !matches!(slot.phase, Phase::Waiting) {
-                return false;
-            }
-            counts.unserved(&waiter.argv, &reply);
-            slot.phase = Phase::Done(reply);
-        }
-        self.remove_locked(&mut reg, &waiter);
-        drop(reg);
-        waiter.wake.notify_one();
-        true
+        self.end_wait(counts, id, |_| reply)
     }
 
     /// CLIENT UNBLOCK: ends client `id`'s wait with its timeout reply, or with Redis's
     /// UNBLOCKED error. False if it is not blocked.
     pub fn unblock(&self, counts: Counts<'_>, id: u64, with_error: bool) -> bool {
+        self.end_wait(counts, id, |waiter| {
+            if with_error {
+                Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            } else {
+                waiter.request.timeout_reply.clone()
+            }
+        })
+    }
+
+    /// Ends client `id`'s wait, if it is still waiting, with the reply `reply_of` gives for its
+    /// waiter; false if it is not blocked.
+    fn end_wait(
+        &self,
+        counts: Counts<'_>,
+        id: u64,
+        reply_of: impl FnOnce(&Waiter) -> Reply,
+    ) -> bool {
         let mut reg = self.registry.lock();
         let Some(waiter) = reg.by_client.get(&id).cloned() else {
             return false;
         };
-        let reply = if with_error {
-            Reply::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
-        } else {
-            waiter.request.timeout_reply.clone()
-        };
+        let reply = reply_of(&waiter);
         {
             let mut slot = waiter.slot.lock();
             if !matches!(slot.phase, Phase::Waiting) {
