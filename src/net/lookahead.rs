@@ -73,20 +73,10 @@ impl Lookahead {
             return next;
         }
         let first = decoder.decode(input, limits);
-        if input.is_empty() {
-            // Nothing behind it (an unpipelined request): nothing to prefetch, only the
-            // command to find.
-            let found = match &first {
-                Ok(Some(Request::Command(argv))) => self.command(state, argv),
-                _ => None,
-            };
-            return (first, found);
-        }
-        let Some((hash, found)) = self.plain_key_hash(state, &first) else {
-            let found = match &first {
-                Ok(Some(Request::Command(argv))) => self.command(state, argv),
-                _ => None,
-            };
+        // With nothing behind it (an unpipelined request) there is nothing to prefetch, only
+        // the command to find.
+        let (found, hash) = self.classify(state, &first, !input.is_empty());
+        let Some(hash) = hash else {
             return (first, found);
         };
         self.hashes.clear();
@@ -101,15 +91,11 @@ impl Lookahead {
                 }
                 _ => {}
             }
-            match self.plain_key_hash(state, &next) {
-                Some((hash, found)) => {
-                    self.queue.push_back((next, Some(found)));
-                    self.hashes.push(hash);
-                }
-                None => {
-                    self.queue.push_back((next, None));
-                    break;
-                }
+            let (next_found, next_hash) = self.classify(state, &next, true);
+            self.queue.push_back((next, next_found));
+            match next_hash {
+                Some(hash) => self.hashes.push(hash),
+                None => break,
             }
         }
         if self.hashes.len() > 1 {
@@ -117,7 +103,7 @@ impl Lookahead {
                 state.keyspace.prefetch_keys(db, &self.hashes);
             }
         }
-        (first, Some(found))
+        (first, found)
     }
 }
 
@@ -138,17 +124,24 @@ impl Lookahead {
         found.spec.subcommands.is_empty().then_some(found)
     }
 
-    /// The hash of the key of a plain key command (its first argument): a command of the
-    /// table with keys from its first argument, which cannot change how later requests decode
-    /// (no connection, server, Pub/Sub, transaction, blocking or exclusive command).
-    fn plain_key_hash(&mut self, state: &ServerState, decoded: &Decoded) -> Option<(u64, Found)> {
+    /// A decoded request's command as dispatch can take it (`command`) and, when `want_hash`
+    /// and it is a plain key command, its key's hash: a command of the table with keys from its
+    /// first argument, which cannot change how later requests decode (no connection, server,
+    /// Pub/Sub, transaction, blocking or exclusive command).
+    fn classify(
+        &mut self,
+        state: &ServerState,
+        decoded: &Decoded,
+        want_hash: bool,
+    ) -> (Option<Found>, Option<u64>) {
         let Ok(Some(Request::Command(argv))) = decoded else {
-            return None;
+            return (None, None);
         };
-        let key = argv.get(1)?;
-        let found = self.command(state, argv)?;
-        let spec = found.spec;
-        let keyed = matches!(spec.keys, KeySpec::Range { first: 1, .. });
+        let found = self.command(state, argv);
+        let (Some(f), Some(key), true) = (found, argv.get(1), want_hash) else {
+            return (found, None);
+        };
+        let keyed = matches!(f.spec.keys, KeySpec::Range { first: 1, .. });
         let special = flags::ADMIN
             | flags::PUBSUB
             | flags::BLOCKING
@@ -156,6 +149,7 @@ impl Lookahead {
             | flags::ALL_SHARDS
             | flags::NOT_QUEUED
             | flags::NOSCRIPT;
-        (keyed && !spec.has(special)).then(|| (state.keyspace.hash(key), found))
+        let plain = keyed && !f.spec.has(special);
+        (found, plain.then(|| state.keyspace.hash(key)))
     }
 }
