@@ -4,7 +4,8 @@
 # The CPU-per-request benchmarks (bench.sh, side_by_side.sh) are the trusted figure, but on a
 # shared 2-core machine their rounds move by 10-20%, more than most single changes to the hot
 # path. Instruction counts do not move with the load: the same binary and workload give the
-# same count to within about 0.3%. They leave out the kernel (which is most of an unpipelined
+# same count to within about 0.3% for ferrocache (redis-server's moves by up to 3%, its batches
+# depending on timing). They leave out the kernel (which is most of an unpipelined
 # request) and cache misses, so they tell whether a change made the server's own work smaller,
 # not how fast it runs; confirm with the CPU benchmarks before quoting a speed-up.
 #
