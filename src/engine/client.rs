@@ -53,6 +53,8 @@ pub struct ClientState {
     pub repl: crate::replication::primary::ReplConf,
     /// The batch clock (see `BatchClock`): connection tasks only.
     pub batch_clock: BatchClock,
+    /// Calls not yet added to the shared counters (see `CallTally`): connection tasks only.
+    pub tally: crate::engine::registry::CallTally,
 }
 
 /// What a blocking command waits for.
@@ -201,6 +203,7 @@ impl ClientState {
             must_obey: false,
             repl: Default::default(),
             batch_clock: BatchClock::default(),
+            tally: Default::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! counters. The one place that applies the generic rules of Redis's `processCommand`.
 
 use crate::engine::context::{Ctx, Locks};
-use crate::engine::registry::Found;
+use crate::engine::registry::{CallTally, Found};
 use crate::error::CommandError;
 use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
@@ -231,6 +231,7 @@ pub fn run_nested(ctx: &mut Ctx<'_>, found: Found, argv: &[Bytes]) -> Reply {
     let elapsed_us = started.elapsed().as_micros() as u64;
     found.stats.calls.fetch_add(1, Ordering::Relaxed);
     found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+    found.stats.latency.record(elapsed_us);
     ServerStats::add(&ctx.state.stats.commands_processed, 1);
     crate::observability::after_command(
         ctx.state.observability_handle(),
@@ -277,6 +278,10 @@ fn run_checked(
     if let Some(reply) = cross_slot_refusal(state, client, spec, argv) {
         found.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
         return Ok(reply);
+    }
+    // A command that may read the call counters sees this connection's earlier calls in them.
+    if !CallTally::tallies(spec) {
+        client.tally.flush(&state.stats.commands_processed);
     }
     // One clock read gives the command's instant and the start of its duration (in a
     // pipelined batch, the read that ended the previous command: see `BatchClock`).
@@ -411,9 +416,9 @@ fn run_checked(
         .batch_clock
         .end(&state.clock)
         .saturating_sub(started_us);
-    found.stats.calls.fetch_add(1, Ordering::Relaxed);
-    found.stats.usec.fetch_add(elapsed_us, Ordering::Relaxed);
-    ServerStats::add(&state.stats.commands_processed, 1);
+    client
+        .tally
+        .count(found, elapsed_us, &state.stats.commands_processed);
     if changed > 0 {
         ServerStats::add(&state.stats.dirty, changed);
     }

@@ -39,6 +39,87 @@ impl CallStats {
     }
 }
 
+/// The calls of one command a connection has run since they were last added to the shared
+/// `CallStats` (and the server's command count): in a pipelined batch of GETs, the shared
+/// counters take one atomic add each per batch instead of four per call.
+///
+/// Only connection tasks tally (`enabled`), and only commands that act on keys named in their
+/// arguments and run no other commands (`tallies`): those never read the counters. Every
+/// other command (INFO, LATENCY, CONFIG RESETSTAT, scripts and EXEC, which may call INFO)
+/// finds the tally flushed before it runs, and the connection flushes it at the end of every
+/// batch, before its replies are written and before a blocking command waits: whoever reads
+/// the counters after seeing a reply sees that reply's call counted.
+#[derive(Debug, Default)]
+pub struct CallTally {
+    pub enabled: bool,
+    stats: Option<&'static CallStats>,
+    calls: u64,
+    usec: u64,
+    /// Calls per latency step for the fast steps (slower calls are recorded at once).
+    steps: [u32; TALLIED_STEPS],
+}
+
+/// Latency steps tallied per connection: up to ~8 µs, where almost every call falls.
+const TALLIED_STEPS: usize = 4;
+
+impl CallTally {
+    /// Whether calls of `spec` may wait in a tally (see the type).
+    #[inline]
+    pub fn tallies(spec: &CommandSpec) -> bool {
+        matches!(spec.keys, crate::engine::KeySpec::Range { .. })
+            && !spec.has(crate::engine::flags::RUNS_SCRIPT | crate::engine::flags::RUNS_QUEUED)
+    }
+
+    /// Counts one call of `found` that took `usec` microseconds; `processed` is the server's
+    /// count of commands processed.
+    #[inline]
+    pub fn count(&mut self, found: Found, usec: u64, processed: &AtomicU64) {
+        let same = matches!(self.stats, Some(s) if std::ptr::eq(s, found.stats));
+        if !self.enabled || !Self::tallies(found.spec) {
+            self.flush(processed);
+            found.stats.calls.fetch_add(1, Ordering::Relaxed);
+            found.stats.usec.fetch_add(usec, Ordering::Relaxed);
+            found.stats.latency.record(usec);
+            processed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if !same {
+            self.flush(processed);
+            self.stats = Some(found.stats);
+        }
+        self.calls += 1;
+        self.usec += usec;
+        let step = crate::observability::histogram::bucket_of(usec);
+        match self.steps.get_mut(step) {
+            Some(n) => *n += 1,
+            None => found.stats.latency.add(step, 1),
+        }
+    }
+
+    /// Adds what the tally holds to the shared counters and empties it.
+    #[inline]
+    pub fn flush(&mut self, processed: &AtomicU64) {
+        let Some(stats) = self.stats.take() else {
+            return;
+        };
+        self.flush_into(stats, processed);
+    }
+
+    #[cold]
+    fn flush_into(&mut self, stats: &CallStats, processed: &AtomicU64) {
+        stats.calls.fetch_add(self.calls, Ordering::Relaxed);
+        stats.usec.fetch_add(self.usec, Ordering::Relaxed);
+        processed.fetch_add(self.calls, Ordering::Relaxed);
+        for (step, n) in self.steps.iter_mut().enumerate() {
+            if *n > 0 {
+                stats.latency.add(step, u64::from(std::mem::take(n)));
+            }
+        }
+        self.calls = 0;
+        self.usec = 0;
+    }
+}
+
 /// Room for every command and subcommand id (the registry holds a few hundred): the ids are
 /// below it, so ACL permission bitmaps can be this many bits.
 pub const COMMAND_ID_MAX: usize = 1024;

@@ -77,6 +77,7 @@ async fn serve<S: super::io::Connection>(state: &ServerState, stream: S, ends: E
     client.user = state.acl.default_user();
     client.authenticated = !state.acl.default_needs_auth();
     client.batch_clock.enabled = true;
+    client.tally.enabled = true;
     // Frames other connections push here (Pub/Sub messages, MONITOR lines).
     let outbox = client.pubsub.outbox.clone();
 
@@ -327,6 +328,10 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         if step != Step::End {
             self.client.batch_clock.forget();
         }
+        // Before the replies go out (see `CallTally`).
+        self.client
+            .tally
+            .flush(&self.state.stats.commands_processed);
         step
     }
 
@@ -404,6 +409,9 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         argv: Vec<Bytes>,
     ) -> Option<Reply> {
         self.client.batch_clock.forget();
+        self.client
+            .tally
+            .flush(&self.state.stats.commands_processed);
         // The replies flushed before blocking include earlier writes.
         self.wait_aof().await;
         let mut io = BlockedIo {

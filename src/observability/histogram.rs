@@ -46,7 +46,8 @@ impl Default for LatencyHistogram {
     }
 }
 
-fn bucket_of(us: u64) -> usize {
+/// The step a duration of `us` microseconds counts in.
+pub fn bucket_of(us: u64) -> usize {
     BOUNDS_US
         .partition_point(|&bound| bound < us)
         .min(STEPS - 1)
@@ -54,7 +55,12 @@ fn bucket_of(us: u64) -> usize {
 
 impl LatencyHistogram {
     pub fn record(&self, us: u64) {
-        self.counts[bucket_of(us)].fetch_add(1, Ordering::Relaxed);
+        self.add(bucket_of(us), 1);
+    }
+
+    /// `n` calls in step `bucket` (see `bucket_of`): a connection's tallied calls at once.
+    pub fn add(&self, bucket: usize, n: u64) {
+        self.counts[bucket].fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn reset(&self) {

@@ -53,7 +53,6 @@ pub fn after_command(
     elapsed_us: u64,
     caller: Caller,
 ) {
-    found.stats.latency.record(elapsed_us);
     let slower_than = state
         .config
         .hot
