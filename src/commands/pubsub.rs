@@ -16,7 +16,7 @@ use crate::{
 use bytes::Bytes;
 
 const SUB_FLAGS: crate::engine::Flags =
-    PUBSUB | NOSCRIPT | LOADING | STALE | ALLOWED_WHILE_SUBSCRIBED;
+    PUBSUB | NOSCRIPT | LOADING | STALE | ALLOWED_WHILE_SUBSCRIBED | CHANGES_LISTENING;
 const INFO_FLAGS: crate::engine::Flags = PUBSUB | LOADING | STALE;
 
 const fn sub(

@@ -586,7 +586,8 @@ fn replica_refusal(
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> Option<&'static str> {
-    if client.master {
+    // Most nodes are primaries: one load, before anything about the command is worked out.
+    if client.master || !state.replication.is_replica() {
         return None;
     }
     let queued = |f: &dyn Fn(&CommandSpec) -> bool| {

@@ -86,8 +86,8 @@ pub mod flags {
     pub const SCRIPT_BODY: super::Flags = 1 << 27;
     pub const SCRIPT_SHA: super::Flags = 1 << 28;
     pub const SCRIPT_FUNCTION: super::Flags = 1 << 29;
-    /// Changes what the connection listens to besides the Pub/Sub commands (RESET, MONITOR):
-    /// the subscription counts are published after it.
+    /// Changes what the connection listens to ((P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, RESET,
+    /// MONITOR): the subscription counts are published after it.
     pub const CHANGES_LISTENING: super::Flags = 1 << 30;
     /// Answers `pong` as a Pub/Sub message to a RESP2 subscriber (PING).
     pub const PONG_WHILE_SUBSCRIBED: super::Flags = 1 << 31;

@@ -525,7 +525,7 @@ pub fn after_command(
             client.pubsub.hold_pushes = true;
         }
     }
-    if spec.group == "pubsub" || spec.has(crate::engine::flags::CHANGES_LISTENING) {
+    if spec.has(crate::engine::flags::CHANGES_LISTENING) {
         publish_subscription_counts(client);
         to.pubsub.note_subscribed(&client.pubsub);
     }
