@@ -513,7 +513,6 @@ pub fn after_command(
     if !client.pubsub.events.is_empty() {
         notify::publish_recorded(to, &mut client.pubsub);
     }
-    client.pubsub.outbox.set_protocol(client.protocol);
     if client.pubsub.tracking.is_some() && result.is_ok() {
         remember_reads(to, &client.pubsub, spec, argv);
     }

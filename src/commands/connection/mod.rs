@@ -178,6 +178,8 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CommandResult {
 
 fn set_protocol(ctx: &mut Ctx<'_>, protocol: Protocol) {
     ctx.client.protocol = protocol;
+    // What other connections' Pub/Sub messages and keyspace events to this one are framed as.
+    ctx.client.pubsub.outbox.set_protocol(protocol);
     ctx.client.info.details.lock().resp = match protocol {
         Protocol::Resp2 => 2,
         Protocol::Resp3 => 3,
