@@ -46,10 +46,13 @@ pub async fn execute_found_async(
     known: Option<Found>,
 ) -> Reply {
     // CLIENT PAUSE: a held request awaits its turn, kept until it has run (client_pause.rs).
-    if state.pause.maybe_engaged() {
+    // Without a pause no wait is built or polled.
+    let _turn = if state.pause.maybe_engaged() {
         client.batch_clock.forget();
-    }
-    let _turn = crate::engine::client_pause::wait_unpaused(state, client, argv).await;
+        crate::engine::client_pause::wait_unpaused(state, client, argv).await
+    } else {
+        None
+    };
     let mut tries = 0u32;
     loop {
         let tried =

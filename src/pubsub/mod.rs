@@ -443,7 +443,17 @@ pub fn forget_client(
 /// Dispatch's checks for subscribed and MONITOR clients, before a command runs: in RESP2 a
 /// subscribed client may only run the (un)subscribe commands, PING, QUIT and RESET; a MONITOR
 /// client is a replica to Redis and may not touch the keyspace.
+#[inline]
 pub fn refusal(client: &ClientState, spec: &CommandSpec, full_name: &str) -> Option<Reply> {
+    let ps = &client.pubsub;
+    if !ps.monitor && !ps.is_subscribed() {
+        return None;
+    }
+    listener_refusal(client, spec, full_name)
+}
+
+#[cold]
+fn listener_refusal(client: &ClientState, spec: &CommandSpec, full_name: &str) -> Option<Reply> {
     let ps = &client.pubsub;
     if !spec.has(flags::ALLOWED_WHILE_SUBSCRIBED)
         && client.protocol == Protocol::Resp2

@@ -174,6 +174,7 @@ pub fn save_points(config: &Config) -> Vec<(u64, u64)> {
 
 /// The MISCONF refusal Redis gives write commands (and PING) after a failed background save
 /// while `stop-writes-on-bgsave-error` is on and save points are configured.
+#[inline]
 pub fn refuse_write(
     rdb: &RdbState,
     config: &Config,
@@ -182,6 +183,11 @@ pub fn refuse_write(
     if !is_write_or_ping || rdb.last_bgsave_ok.load(Ordering::Relaxed) {
         return None;
     }
+    misconf(config)
+}
+
+#[cold]
+fn misconf(config: &Config) -> Option<crate::protocol::Reply> {
     if !config.get_bool("stop-writes-on-bgsave-error") || save_points(config).is_empty() {
         return None;
     }
