@@ -576,6 +576,7 @@ impl Outbox {
 
     /// Moves every queued frame to `out`; returns their size, to pass to `written` once `out`
     /// has reached the socket.
+    #[inline]
     pub fn drain_into(&self, out: &mut BytesMut) -> usize {
         // Every frame is counted in `pending_bytes` before it is queued (`push`): nothing
         // counted, nothing queued, and no lock taken (the connection asks before and after
@@ -583,6 +584,11 @@ impl Outbox {
         if self.pending_bytes.load(Ordering::Acquire) == 0 {
             return 0;
         }
+        self.drain_queued(out)
+    }
+
+    #[cold]
+    fn drain_queued(&self, out: &mut BytesMut) -> usize {
         let mut queue = self.queue.lock();
         let mut n = 0;
         for frame in queue.drain(..) {

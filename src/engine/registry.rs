@@ -136,6 +136,9 @@ pub struct Found {
     pub name_slot: &'static &'static str,
     /// Index of this command or subcommand in ACL permission bitmaps.
     pub id: u16,
+    /// The name a client sends for it, lower and upper case, at addresses kept for the whole
+    /// process (`RequestDecoder::share_names`); empty for a subcommand.
+    pub spellings: &'static [&'static [u8]; 2],
 }
 
 impl std::fmt::Debug for Found {
@@ -186,9 +189,10 @@ impl Registry {
                 full_name,
                 name_slot: Box::leak(Box::new(full_name)),
                 id,
+                spellings: &[b"", b""],
             }
         };
-        let mut by_name = HashMap::new();
+        let mut by_name: HashMap<Box<[u8]>, Found> = HashMap::new();
         let mut subcommands = HashMap::new();
         for spec in specs(tables) {
             by_name.insert(
@@ -206,6 +210,12 @@ impl Registry {
                     by_name.insert(new.to_ascii_lowercase().into_bytes().into(), entry);
                 }
             }
+        }
+        // Spelled as the table is keyed, after renames: a few bytes per command, once.
+        for (name, entry) in by_name.iter_mut() {
+            let lower: &'static [u8] = Box::leak(name.clone());
+            let upper: &'static [u8] = Box::leak(name.to_ascii_uppercase().into_boxed_slice());
+            entry.spellings = Box::leak(Box::new([lower, upper]));
         }
         Registry {
             by_name,

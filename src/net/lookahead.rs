@@ -31,6 +31,8 @@ pub struct Lookahead {
     /// gave for it: clients mostly repeat their commands, and the table does not change while
     /// the server runs, so a repeat costs a comparison instead of a lookup.
     last_name: Option<(NameBytes, Found)>,
+    /// `last_name` changed: the decoder is to share the new command's name.
+    names_changed: bool,
 }
 
 /// A command name short enough to remember (every command's and subcommand container's is).
@@ -76,6 +78,7 @@ impl Lookahead {
         // With nothing behind it (an unpipelined request) there is nothing to prefetch, only
         // the command to find.
         let (found, hash) = self.classify(state, &first, !input.is_empty());
+        self.share_name(decoder);
         let Some(hash) = hash else {
             return (first, found);
         };
@@ -92,6 +95,7 @@ impl Lookahead {
                 _ => {}
             }
             let (next_found, next_hash) = self.classify(state, &next, true);
+            self.share_name(decoder);
             self.queue.push_back((next, next_found));
             match next_hash {
                 Some(hash) => self.hashes.push(hash),
@@ -108,6 +112,17 @@ impl Lookahead {
 }
 
 impl Lookahead {
+    /// After a new command name: the decoder takes the following requests' names from the
+    /// table's copy of it when they repeat it.
+    #[inline]
+    fn share_name(&mut self, decoder: &mut RequestDecoder) {
+        if std::mem::take(&mut self.names_changed) {
+            if let Some((_, found)) = &self.last_name {
+                decoder.share_names(found.spellings);
+            }
+        }
+    }
+
     /// The table's entry for a request's command when dispatch can take it as found: a
     /// command without subcommands (a container such as CONFIG is resolved with its
     /// subcommand by dispatch).
@@ -118,6 +133,7 @@ impl Lookahead {
             _ => {
                 let found = state.registry.get(name)?;
                 self.last_name = NameBytes::new(name).map(|n| (n, found));
+                self.names_changed = true;
                 found
             }
         };

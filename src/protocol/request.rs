@@ -65,6 +65,8 @@ pub struct RequestDecoder {
     /// The argument ranges' vector of the last request, kept for the next one (no allocation
     /// per request for it).
     spare_args: Vec<(usize, usize)>,
+    /// Static spellings of a command name (see `share_names`).
+    names: Option<&'static [&'static [u8]; 2]>,
 }
 
 /// One decoded request.
@@ -102,6 +104,14 @@ impl RequestDecoder {
 
     /// Decodes the next complete request from the front of `buf`, removing its bytes.
     /// `Ok(None)` means more bytes are needed.
+    /// A request whose first argument is one of `names`, byte for byte, gets that static copy
+    /// as its first argument instead of a view of its frame: no reference count raised and
+    /// dropped on the input buffer. The connection hands in its last command's name (clients
+    /// mostly repeat their commands).
+    pub fn share_names(&mut self, names: &'static [&'static [u8]; 2]) {
+        self.names = Some(names);
+    }
+
     pub fn decode(
         &mut self,
         buf: &mut BytesMut,
@@ -114,7 +124,7 @@ impl RequestDecoder {
             if buf[0] != b'*' {
                 return decode_inline(buf, &mut self.scanned);
             }
-            if let Some(argv) = decode_whole(buf, limits, &mut self.spare_args) {
+            if let Some(argv) = decode_whole(buf, limits, &mut self.spare_args, self.names) {
                 self.scanned = 0;
                 return Ok(Some(Request::Command(argv)));
             }
@@ -250,11 +260,13 @@ fn short_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
 /// plain headers, all of it in `buf`, within the client's limits. Takes its bytes from `buf`
 /// and returns its argv; None (`buf` untouched) sends anything else, errors included, to the
 /// general path, which reads it the same way and words every error. `ranges` is scratch space
-/// (the decoder's spare argument ranges).
+/// (the decoder's spare argument ranges); a first argument equal to one of `names` is taken
+/// from it (see `RequestDecoder::share_names`).
 fn decode_whole(
     buf: &mut BytesMut,
     limits: Limits,
     ranges: &mut Vec<(usize, usize)>,
+    names: Option<&'static [&'static [u8]; 2]>,
 ) -> Option<Vec<Bytes>> {
     let (count, mut at) = short_header(buf, 1)?;
     let unauth_args = if limits.authenticated {
@@ -289,7 +301,14 @@ fn decode_whole(
     }
     let frame = buf.split_to(at).freeze();
     let mut argv = Vec::with_capacity(count);
-    argv.extend(ranges[..count - 1].iter().map(|&(s, e)| frame.slice(s..e)));
+    let mut views = &ranges[..count - 1];
+    if let (Some(names), Some(&(s, e))) = (names, views.first()) {
+        if let Some(name) = names.iter().find(|n| ***n == frame[s..e]) {
+            argv.push(Bytes::from_static(name));
+            views = &views[1..];
+        }
+    }
+    argv.extend(views.iter().map(|&(s, e)| frame.slice(s..e)));
     debug_assert_eq!(ranges.len(), count);
     // The last argument takes the frame itself: one reference count fewer to raise and drop.
     let (s, e) = ranges[count - 1];
@@ -565,6 +584,35 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_repeated_command_name_is_taken_from_the_shared_spelling() {
+        static NAMES: [&[u8]; 2] = [b"get", b"GET"];
+        let limits = Limits {
+            bulk_bytes_max: 512 * 1024 * 1024,
+            authenticated: true,
+        };
+        let mut decoder = RequestDecoder::new();
+        decoder.share_names(&NAMES);
+        let mut buf = BytesMut::from(
+            &b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$3\r\nGeT\r\n$1\r\nk\r\n*1\r\n$3\r\nget\r\n"[..],
+        );
+        let mut argvs = Vec::new();
+        while let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) {
+            argvs.push(argv);
+        }
+        assert_eq!(argvs.len(), 3);
+        // Shared: the static copy itself.
+        assert_eq!(argvs[0], vec![Bytes::from_static(b"GET"), Bytes::from_static(b"k")]);
+        assert_eq!(argvs[0][0].as_ptr(), NAMES[1].as_ptr());
+        // Another spelling: a view of the request, as sent.
+        assert_eq!(&argvs[1][0][..], b"GeT");
+        assert_ne!(argvs[1][0].as_ptr(), NAMES[0].as_ptr());
+        assert_ne!(argvs[1][0].as_ptr(), NAMES[1].as_ptr());
+        // The last argument is the frame itself, even when it is the name.
+        assert_eq!(&argvs[2][0][..], b"get");
+        assert!(buf.is_empty());
     }
 
     #[test]
