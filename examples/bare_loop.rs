@@ -4,8 +4,8 @@
 //! request (one read and one write per batch), so what it spends per request is what the
 //! kernel and tokio cost on this machine: no server built this way can spend less.
 //!
-//! GET answers a 100-byte bulk string (the value size of `../shared/bench/bench.sh`), every
-//! other command `+OK`. `benches/floor.sh` runs it beside ferrocache and redis-server.
+//! GET answers a 100-byte bulk string (the value size of `../shared/bench/bench.sh`), ECHO its
+//! argument, every other command `+OK`. `benches/floor.sh` runs it beside ferrocache and redis-server.
 //!
 //!     cargo run --release --example bare_loop -- 7450
 
@@ -20,21 +20,34 @@ fn number(buf: &[u8], at: usize) -> Option<(usize, usize)> {
         if d == b'\r' {
             return (buf.get(pos + 1) == Some(&b'\n')).then_some((value, pos + 2));
         }
-        value = value.checked_mul(10)?.checked_add(usize::from(d.wrapping_sub(b'0')))?;
+        value = value
+            .checked_mul(10)?
+            .checked_add(usize::from(d.wrapping_sub(b'0')))?;
         pos += 1;
     }
     None
 }
 
-/// One whole multibulk request at the start of `buf`: whether it is a GET, and its length.
-/// None when it is incomplete or not a multibulk (the loop closes a connection whose input
-/// grows past 1 MiB without a request).
-fn request(buf: &[u8]) -> Option<(bool, usize)> {
+/// What a request asks of the loop.
+enum Ask {
+    /// GET: the 100-byte value.
+    Get,
+    /// ECHO: its argument (`redis-cli --pipe`, which loads the benchmark's keys, ends with
+    /// one and waits for it).
+    Echo(std::ops::Range<usize>),
+    /// Anything else: `+OK`.
+    Other,
+}
+
+/// One whole multibulk request at the start of `buf`: what it asks, and its length. None when
+/// it is incomplete or not a multibulk (the loop closes a connection whose input grows past
+/// 1 MiB without a request).
+fn request(buf: &[u8]) -> Option<(Ask, usize)> {
     if buf.first() != Some(&b'*') {
         return None;
     }
     let (count, mut at) = number(buf, 1)?;
-    let mut is_get = false;
+    let mut ask = Ask::Other;
     for i in 0..count {
         if buf.get(at) != Some(&b'$') {
             return None;
@@ -44,11 +57,15 @@ fn request(buf: &[u8]) -> Option<(bool, usize)> {
         if at > buf.len() {
             return None;
         }
-        if i == 0 {
-            is_get = buf[body..body + len].eq_ignore_ascii_case(b"GET");
-        }
+        let arg = &buf[body..body + len];
+        ask = match (i, ask) {
+            (0, _) if arg.eq_ignore_ascii_case(b"GET") => Ask::Get,
+            (0, _) if arg.eq_ignore_ascii_case(b"ECHO") => Ask::Echo(0..0),
+            (1, Ask::Echo(_)) => Ask::Echo(body..body + len),
+            (_, ask) => ask,
+        };
     }
-    Some((is_get, at))
+    Some((ask, at))
 }
 
 fn main() {
@@ -81,8 +98,23 @@ fn main() {
                         Ok(0) | Err(_) => return,
                         Ok(_) => {}
                     }
-                    while let Some((is_get, len)) = request(&input) {
-                        output.extend_from_slice(if is_get { value } else { b"+OK\r\n" });
+                    loop {
+                        // Empty inline lines (redis-cli --pipe sends one before its ECHO).
+                        while matches!(input.first(), Some(b'\r' | b'\n')) {
+                            input.advance(1);
+                        }
+                        let Some((ask, len)) = request(&input) else {
+                            break;
+                        };
+                        match ask {
+                            Ask::Get => output.extend_from_slice(value),
+                            Ask::Echo(arg) => {
+                                output.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+                                output.extend_from_slice(&input[arg]);
+                                output.extend_from_slice(b"\r\n");
+                            }
+                            Ask::Other => output.extend_from_slice(b"+OK\r\n"),
+                        }
                         input.advance(len);
                     }
                     if input.len() > 1 << 20 {

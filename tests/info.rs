@@ -183,8 +183,15 @@ fn pipelined_calls_are_counted_before_anyone_reads_the_counters() {
     let mut other = server.raw();
     let mut batch = Vec::new();
     for i in 0..20 {
-        batch.extend(common::encode_command(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
-        batch.extend(common::encode_command(&[b"GET", format!("k{i}").as_bytes()]));
+        batch.extend(common::encode_command(&[
+            b"SET",
+            format!("k{i}").as_bytes(),
+            b"v",
+        ]));
+        batch.extend(common::encode_command(&[
+            b"GET",
+            format!("k{i}").as_bytes(),
+        ]));
         batch.extend(common::encode_command(&[b"GET", b"missing"]));
     }
     batch.extend(common::encode_command(&[b"INFO", b"commandstats"]));
@@ -194,23 +201,46 @@ fn pipelined_calls_are_counted_before_anyone_reads_the_counters() {
         c.read_reply().expect("reply");
     }
     let first = info_text(&c.read_reply().expect("INFO"));
-    assert!(field(&first, "cmdstat_get").unwrap().starts_with("calls=40,"), "{first}");
-    assert!(field(&first, "cmdstat_set").unwrap().starts_with("calls=20,"), "{first}");
+    assert!(
+        field(&first, "cmdstat_get")
+            .unwrap()
+            .starts_with("calls=40,"),
+        "{first}"
+    );
+    assert!(
+        field(&first, "cmdstat_set")
+            .unwrap()
+            .starts_with("calls=20,"),
+        "{first}"
+    );
     assert!(field(&first, "cmdstat_info").is_none(), "{first}");
     let second = info_text(&c.read_reply().expect("INFO"));
-    assert!(field(&second, "cmdstat_info").unwrap().starts_with("calls=1,"), "{second}");
+    assert!(
+        field(&second, "cmdstat_info")
+            .unwrap()
+            .starts_with("calls=1,"),
+        "{second}"
+    );
 
     // The last command of a batch, seen from another connection after its reply.
     let mut batch = Vec::new();
     for i in 0..16 {
-        batch.extend(common::encode_command(&[b"INCR", format!("n{}", i % 3).as_bytes()]));
+        batch.extend(common::encode_command(&[
+            b"INCR",
+            format!("n{}", i % 3).as_bytes(),
+        ]));
     }
     c.send_raw(&batch);
     for _ in 0..16 {
         c.read_reply().expect("reply");
     }
     let text = info_text(&other.cmd(&["INFO", "commandstats", "stats"]));
-    assert!(field(&text, "cmdstat_incr").unwrap().starts_with("calls=16,"), "{text}");
+    assert!(
+        field(&text, "cmdstat_incr")
+            .unwrap()
+            .starts_with("calls=16,"),
+        "{text}"
+    );
     // 60 + 2 INFO + 16, and not yet this INFO.
     assert_eq!(field(&text, "total_commands_processed").unwrap(), "78");
     let histogram = c.cmd_str(&["LATENCY", "HISTOGRAM", "incr"]);

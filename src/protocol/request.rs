@@ -604,7 +604,10 @@ mod tests {
         }
         assert_eq!(argvs.len(), 3);
         // Shared: the static copy itself.
-        assert_eq!(argvs[0], vec![Bytes::from_static(b"GET"), Bytes::from_static(b"k")]);
+        assert_eq!(
+            argvs[0],
+            vec![Bytes::from_static(b"GET"), Bytes::from_static(b"k")]
+        );
         assert_eq!(argvs[0][0].as_ptr(), NAMES[1].as_ptr());
         // Another spelling: a view of the request, as sent.
         assert_eq!(&argvs[1][0][..], b"GeT");
