@@ -371,6 +371,8 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
                 Some(served) => reply = served,
                 None => return Step::Close,
             }
+        } else {
+            self.decoder.recycle(argv);
         }
         serve_ready_blocked(state);
         self.encode_reply(reply);

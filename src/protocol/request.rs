@@ -67,7 +67,15 @@ pub struct RequestDecoder {
     spare_args: Vec<(usize, usize)>,
     /// Static spellings of a command name (see `share_names`).
     names: Option<&'static [&'static [u8]; 2]>,
+    /// Argument vectors of requests that have run, empty, for the next ones (see `recycle`).
+    spare_argvs: Vec<Vec<Bytes>>,
 }
+
+/// Argument vectors kept for reuse: as many as the look-ahead holds at once (net/lookahead.rs).
+const SPARE_ARGVS_MAX: usize = 16;
+/// Only small ones (GET, SET, INCR, SETEX ...): a connection keeps at most 16 × 4 argument
+/// slots (2 KiB) for them.
+const SPARE_ARGV_ARGS_MAX: usize = 4;
 
 /// One decoded request.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,6 +120,16 @@ impl RequestDecoder {
         self.names = Some(names);
     }
 
+    /// Takes back a request's argument vector once it has run: the next request decoded in
+    /// one pass reuses it instead of allocating one.
+    #[inline]
+    pub fn recycle(&mut self, mut argv: Vec<Bytes>) {
+        if self.spare_argvs.len() < SPARE_ARGVS_MAX && argv.capacity() <= SPARE_ARGV_ARGS_MAX {
+            argv.clear();
+            self.spare_argvs.push(argv);
+        }
+    }
+
     pub fn decode(
         &mut self,
         buf: &mut BytesMut,
@@ -124,7 +142,13 @@ impl RequestDecoder {
             if buf[0] != b'*' {
                 return decode_inline(buf, &mut self.scanned);
             }
-            if let Some(argv) = decode_whole(buf, limits, &mut self.spare_args, self.names) {
+            if let Some(argv) = decode_whole(
+                buf,
+                limits,
+                &mut self.spare_args,
+                self.names,
+                &mut self.spare_argvs,
+            ) {
                 self.scanned = 0;
                 return Ok(Some(Request::Command(argv)));
             }
@@ -261,12 +285,14 @@ fn short_header(buf: &[u8], at: usize) -> Option<(usize, usize)> {
 /// and returns its argv; None (`buf` untouched) sends anything else, errors included, to the
 /// general path, which reads it the same way and words every error. `ranges` is scratch space
 /// (the decoder's spare argument ranges); a first argument equal to one of `names` is taken
-/// from it (see `RequestDecoder::share_names`).
+/// from it (see `RequestDecoder::share_names`); the argv is one of `spare_argvs` when one is
+/// left (see `RequestDecoder::recycle`).
 fn decode_whole(
     buf: &mut BytesMut,
     limits: Limits,
     ranges: &mut Vec<(usize, usize)>,
     names: Option<&'static [&'static [u8]; 2]>,
+    spare_argvs: &mut Vec<Vec<Bytes>>,
 ) -> Option<Vec<Bytes>> {
     let (count, mut at) = short_header(buf, 1)?;
     let unauth_args = if limits.authenticated {
@@ -300,7 +326,8 @@ fn decode_whole(
         at = end + 2;
     }
     let frame = buf.split_to(at).freeze();
-    let mut argv = Vec::with_capacity(count);
+    let mut argv = spare_argvs.pop().unwrap_or_default();
+    argv.reserve(count);
     let mut views = &ranges[..count - 1];
     if let (Some(names), Some(&(s, e))) = (names, views.first()) {
         if let Some(name) = names.iter().find(|n| ***n == frame[s..e]) {
@@ -616,6 +643,34 @@ mod tests {
         // The last argument is the frame itself, even when it is the name.
         assert_eq!(&argvs[2][0][..], b"get");
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn recycled_argument_vectors_are_reused_only_when_small() {
+        let limits = Limits {
+            bulk_bytes_max: 512 * 1024 * 1024,
+            authenticated: true,
+        };
+        let mut decoder = RequestDecoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..]);
+        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) else {
+            panic!("decoded");
+        };
+        let kept = argv.as_ptr();
+        decoder.recycle(argv);
+        buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) else {
+            panic!("decoded");
+        };
+        assert_eq!(argv.as_ptr(), kept);
+        assert_eq!(argv, [&b"SET"[..], b"k", b"v"]);
+        // A large one is not kept.
+        decoder.recycle(vec![Bytes::new(); SPARE_ARGV_ARGS_MAX + 1]);
+        assert!(decoder.spare_argvs.is_empty());
+        for _ in 0..SPARE_ARGVS_MAX + 4 {
+            decoder.recycle(Vec::with_capacity(2));
+        }
+        assert_eq!(decoder.spare_argvs.len(), SPARE_ARGVS_MAX);
     }
 
     #[test]
