@@ -55,7 +55,8 @@ impl NameBytes {
     }
 
     fn is(&self, name: &[u8]) -> bool {
-        usize::from(self.len) == name.len() && self.bytes[..name.len()] == *name
+        name.len() <= NAME_MEMO_BYTES
+            && crate::protocol::request::same_short(&self.bytes[..usize::from(self.len)], name)
     }
 }
 

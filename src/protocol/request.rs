@@ -330,7 +330,9 @@ fn decode_whole(
     argv.reserve(count);
     let mut views = &ranges[..count - 1];
     if let (Some(names), Some(&(s, e))) = (names, views.first()) {
-        if let Some(name) = names.iter().find(|n| ***n == frame[s..e]) {
+        // Both spellings have the name's length; upper case first (what most clients send).
+        let sent = &frame[s..e];
+        if let Some(name) = names.iter().rev().find(|n| same_short(n, sent)) {
             argv.push(Bytes::from_static(name));
             views = &views[1..];
         }
@@ -344,6 +346,13 @@ fn decode_whole(
     bytes::Buf::advance(&mut last, s);
     argv.push(last);
     Some(argv)
+}
+
+/// Byte equality of two short strings (command names), compared in place: a call of `memcmp`
+/// per comparison cost more than the comparison.
+#[inline]
+pub fn same_short(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Reads `<int>\r\n` starting at `from` (just after the type byte). Returns the parsed value
