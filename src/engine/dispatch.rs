@@ -2,7 +2,7 @@
 //! counters. The one place that applies the generic rules of Redis's `processCommand`.
 
 use crate::engine::context::{Ctx, Locks};
-use crate::engine::registry::{CallTally, Found};
+use crate::engine::registry::{CallTally, Found, Known};
 use crate::error::CommandError;
 use crate::gate::{Pass, Wait};
 use crate::keyspace::ShardId;
@@ -43,7 +43,7 @@ pub async fn execute_found_async(
     state: &ServerState,
     client: &mut ClientState,
     argv: &[Bytes],
-    known: Option<Found>,
+    known: Option<Known>,
 ) -> Reply {
     // CLIENT PAUSE: a held request awaits its turn, kept until it has run (client_pause.rs).
     // Without a pause no wait is built or polled.
@@ -83,9 +83,10 @@ pub fn try_execute(
     state: &ServerState,
     client: &mut ClientState,
     argv: &[Bytes],
-    known: Option<Found>,
+    known: Option<Known>,
 ) -> Result<Reply, Wait> {
-    let resolved = match known {
+    let key_hash = known.and_then(|k| k.key_hash);
+    let resolved = match known.map(|k| k.found) {
         Some(found) if found.spec.subcommands.is_empty() => {
             if found.spec.arity_ok(argv.len()) {
                 Ok(found)
@@ -112,7 +113,7 @@ pub fn try_execute(
         Ok(found) if client.multi.is_some() && !controls_transaction(found.spec) => {
             queue(state, client, found, argv, &pass)
         }
-        Ok(found) => run_checked(state, client, found, argv, &mut pass)?,
+        Ok(found) => run_checked(state, client, found, argv, key_hash, &mut pass)?,
         Err(err) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.aborted = true;
@@ -262,6 +263,7 @@ fn run_checked(
     client: &mut ClientState,
     found: Found,
     argv: &[Bytes],
+    key_hash: Option<u64>,
     pass: &mut Pass<'_>,
 ) -> Result<Reply, Wait> {
     let spec = found.spec;
@@ -365,7 +367,7 @@ fn run_checked(
         Locks::on_first_use(&state.keyspace)
     } else {
         let mut hashes = KeyHashes::new();
-        let (ids, first_hash) = placement(state, client, spec, argv, Some(&mut hashes));
+        let (ids, first_hash) = placement(state, client, spec, argv, key_hash, Some(&mut hashes));
         let locks = Locks::new(try_lock_all(state, &ids).ok_or(Wait::Contended)?);
         if hashes.len() > 1 {
             // A multi-key command (MSET, MGET, DEL ...): its keys' lookups are started together,
@@ -625,20 +627,22 @@ pub fn shards_for(
     spec: &CommandSpec,
     argv: &[Bytes],
 ) -> ShardIds {
-    placement(state, client, spec, argv, None).0
+    placement(state, client, spec, argv, None, None).0
 }
 
 /// Hashes of a multi-key command's keys, at fixed positions, for `Locks::prefetch`.
 type KeyHashes = smallvec::SmallVec<[u64; 16]>;
 
 /// `shards_for`, and the hash of `argv[1]` when it is the command's only key (the command's
-/// lookups of it reuse the hash: see `Locks::with_key_hash`). With `hashes`, the hashes of the
-/// keys at fixed positions (MSET, MGET, DEL ...) are also kept there, up to its inline room.
+/// lookups of it reuse the hash: see `Locks::with_key_hash`); `key_hash`, when given, is that
+/// hash, computed by the connection's look-ahead. With `hashes`, the hashes of the keys at
+/// fixed positions (MSET, MGET, DEL ...) are also kept there, up to its inline room.
 fn placement(
     state: &ServerState,
     client: &ClientState,
     spec: &CommandSpec,
     argv: &[Bytes],
+    key_hash: Option<u64>,
     mut hashes: Option<&mut KeyHashes>,
 ) -> (ShardIds, Option<u64>) {
     if spec.has(flags::ALL_SHARDS) {
@@ -653,7 +657,7 @@ fn placement(
         let mut ids = ShardIds::new();
         let mut first_hash = None;
         if let Some(key) = argv.get(1) {
-            let hash = ks.hash(key);
+            let hash = key_hash.unwrap_or_else(|| ks.hash(key));
             first_hash = Some(hash);
             ids.push(ShardId {
                 db: client.db,
@@ -669,7 +673,10 @@ fn placement(
         let mut ids = ShardIds::new();
         let mut i = first;
         while i <= last && i < n && step > 0 {
-            let hash = ks.hash(&argv[i as usize]);
+            let hash = match key_hash {
+                Some(hash) if i == 1 => hash,
+                _ => ks.hash(&argv[i as usize]),
+            };
             if let Some(hashes) = hashes.as_deref_mut() {
                 if hashes.len() < hashes.inline_size() {
                     hashes.push(hash);

@@ -141,6 +141,16 @@ pub struct Found {
     pub spellings: &'static [&'static [u8]; 2],
 }
 
+/// What a connection's look-ahead learned about a request before dispatch: its command as
+/// found in the table (a command without subcommands) and, for a plain key command decoded
+/// ahead, the hash of its first key (dispatch places the command and its lookups of that key
+/// with it instead of hashing the key again).
+#[derive(Clone, Copy, Debug)]
+pub struct Known {
+    pub found: Found,
+    pub key_hash: Option<u64>,
+}
+
 impl std::fmt::Debug for Found {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.full_name)

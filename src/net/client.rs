@@ -6,7 +6,7 @@ use super::input_watch::{Attention, InputWatch, ReadWaker};
 use super::io::{write_flush, READ_CHUNK_BYTES};
 use crate::clients::ClientInfo;
 use crate::engine::client::ReplyMode;
-use crate::engine::registry::Found;
+use crate::engine::registry::Known;
 use crate::protocol::{Limits, ProtocolError, Reply, Request, RequestDecoder};
 use crate::pubsub::Outbox;
 use crate::state::ServerState;
@@ -339,7 +339,7 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
     /// steps that wait (settling before a PUBLISH, MIGRATE's exchange, the PSYNC hand-off,
     /// blocking, a mid-batch write) are boxed: their futures would otherwise make this one,
     /// built for every request of a batch, as large as the largest of them.
-    async fn run_request(&mut self, argv: Vec<Bytes>, known: Option<Found>) -> Step {
+    async fn run_request(&mut self, argv: Vec<Bytes>, known: Option<Known>) -> Step {
         let state = self.state;
         if state.pubsub.has_subscriptions() && self.client.multi.is_none() {
             self.client.batch_clock.forget();

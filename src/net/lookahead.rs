@@ -9,7 +9,7 @@
 //! (or a protocol error, or an incomplete request) ends the look-ahead, and everything decoded
 //! is handed out in order, exactly as it would have been decoded one at a time.
 
-use crate::engine::registry::Found;
+use crate::engine::registry::{Found, Known};
 use crate::protocol::{Limits, ProtocolError, Request, RequestDecoder};
 use crate::state::ServerState;
 use crate::{engine::flags, engine::KeySpec};
@@ -25,7 +25,7 @@ type Decoded = Result<Option<Request>, ProtocolError>;
 pub struct Lookahead {
     /// Requests decoded ahead, each with its command as found in the table (dispatch does not
     /// look it up again).
-    queue: VecDeque<(Decoded, Option<Found>)>,
+    queue: VecDeque<(Decoded, Option<Known>)>,
     hashes: Vec<u64>,
     /// The last command name this connection looked up, byte for byte, and what the table
     /// gave for it: clients mostly repeat their commands, and the table does not change while
@@ -63,7 +63,7 @@ impl NameBytes {
 impl Lookahead {
     /// The next request of the input: one decoded ahead, or decoded now (then, if it is a plain
     /// key command, the ones behind it are decoded too and their keys prefetched in `db`), with
-    /// its command when the look-ahead found it.
+    /// its command when the look-ahead found it and its key's hash when it computed it.
     pub fn next(
         &mut self,
         state: &ServerState,
@@ -71,7 +71,7 @@ impl Lookahead {
         decoder: &mut RequestDecoder,
         input: &mut BytesMut,
         limits: Limits,
-    ) -> (Decoded, Option<Found>) {
+    ) -> (Decoded, Option<Known>) {
         if let Some(next) = self.queue.pop_front() {
             return next;
         }
@@ -80,8 +80,12 @@ impl Lookahead {
         // the command to find.
         let (found, hash) = self.classify(state, &first, !input.is_empty());
         self.share_name(decoder);
+        let known = found.map(|found| Known {
+            found,
+            key_hash: hash,
+        });
         let Some(hash) = hash else {
-            return (first, found);
+            return (first, known);
         };
         self.hashes.clear();
         self.hashes.push(hash);
@@ -97,7 +101,11 @@ impl Lookahead {
             }
             let (next_found, next_hash) = self.classify(state, &next, true);
             self.share_name(decoder);
-            self.queue.push_back((next, next_found));
+            let next_known = next_found.map(|found| Known {
+                found,
+                key_hash: next_hash,
+            });
+            self.queue.push_back((next, next_known));
             match next_hash {
                 Some(hash) => self.hashes.push(hash),
                 None => break,
@@ -108,7 +116,7 @@ impl Lookahead {
                 state.keyspace.prefetch_keys(db, &self.hashes);
             }
         }
-        (first, found)
+        (first, known)
     }
 }
 
