@@ -32,6 +32,7 @@ impl ReadWaker {
         ReadWaker {
             waker: Waker::from(inner.clone()),
             inner,
+            stored: Default::default(),
         }
     }
 }
@@ -40,6 +41,10 @@ impl ReadWaker {
 pub(super) struct ReadWaker {
     inner: Arc<InputWaker>,
     waker: Waker,
+    /// The identity (data and vtable addresses, what `Waker::will_wake` compares) of the task
+    /// waker last stored in `inner.task`: a poll by the same task, the usual case, then takes
+    /// no lock. Written only by the connection's own polls (atomics only for `Send`).
+    stored: [std::sync::atomic::AtomicUsize; 2],
 }
 
 impl Wake for InputWaker {
@@ -75,16 +80,27 @@ impl<F: Future + Unpin> Future for InputWatch<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let ReadWaker { inner, waker } = self.waker;
+        let ReadWaker {
+            inner,
+            waker,
+            stored,
+        } = self.waker;
+        let identity = [
+            cx.waker().data() as usize,
+            cx.waker().vtable() as *const _ as usize,
+        ];
+        if stored[0].load(Ordering::Relaxed) != identity[0]
+            || stored[1].load(Ordering::Relaxed) != identity[1]
         {
-            let mut task = inner.task.lock();
-            if !task.as_ref().is_some_and(|t| t.will_wake(cx.waker())) {
-                *task = Some(cx.waker().clone());
-            }
+            *inner.task.lock() = Some(cx.waker().clone());
+            stored[0].store(identity[0], Ordering::Relaxed);
+            stored[1].store(identity[1], Ordering::Relaxed);
         }
         let info = &inner.info;
         let epoch = info.input_arrivals.fetch_add(1, Ordering::AcqRel);
-        let before = inner.before_last_poll.swap(epoch, Ordering::AcqRel);
+        // Only these polls write it: no read-modify-write needed.
+        let before = inner.before_last_poll.load(Ordering::Relaxed);
+        inner.before_last_poll.store(epoch, Ordering::Relaxed);
         info.input_done_through.store(before, Ordering::Release);
         let mut inner_cx = TaskContext::from_waker(waker);
         let polled = Pin::new(&mut self.read).poll(&mut inner_cx);
@@ -147,6 +163,7 @@ impl Attention {
 
     /// True once after a wake source called the waker.
     pub(super) fn take_fired(&self) -> bool {
-        self.inner.fired.swap(false, Ordering::AcqRel)
+        // A load first: nothing fired is the usual case, and needs no read-modify-write.
+        self.inner.fired.load(Ordering::Acquire) && self.inner.fired.swap(false, Ordering::AcqRel)
     }
 }
