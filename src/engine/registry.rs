@@ -74,7 +74,6 @@ impl CallTally {
     /// count of commands processed.
     #[inline]
     pub fn count(&mut self, found: Found, usec: u64, processed: &AtomicU64) {
-        let same = matches!(self.stats, Some(s) if std::ptr::eq(s, found.stats));
         if !self.enabled || !Self::tallies(found.spec) {
             self.flush(processed);
             found.stats.calls.fetch_add(1, Ordering::Relaxed);
@@ -83,7 +82,7 @@ impl CallTally {
             processed.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if !same {
+        if !matches!(self.stats, Some(s) if std::ptr::eq(s, found.stats)) {
             self.flush(processed);
             self.stats = Some(found.stats);
         }

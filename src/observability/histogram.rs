@@ -6,7 +6,8 @@
 //! 4, 8, 16, 33, 66, 132, ... with HdrHistogram's two significant digits), up to the step that
 //! holds 1 s, where Redis clamps slower commands. We keep exactly those steps as buckets, one
 //! relaxed atomic add per command, and interpolate inside a bucket for percentiles. Durations
-//! are measured in whole microseconds.
+//! are measured in whole microseconds. A connection adds a pipelined run of one command's calls
+//! at once (`engine::registry::CallTally`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

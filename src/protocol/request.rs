@@ -110,8 +110,6 @@ impl RequestDecoder {
         }
     }
 
-    /// Decodes the next complete request from the front of `buf`, removing its bytes.
-    /// `Ok(None)` means more bytes are needed.
     /// A request whose first argument is one of `names`, byte for byte, gets that static copy
     /// as its first argument instead of a view of its frame: no reference count raised and
     /// dropped on the input buffer. The connection hands in its last command's name (clients
@@ -130,6 +128,8 @@ impl RequestDecoder {
         }
     }
 
+    /// Decodes the next complete request from the front of `buf`, removing its bytes.
+    /// `Ok(None)` means more bytes are needed.
     pub fn decode(
         &mut self,
         buf: &mut BytesMut,
@@ -625,17 +625,13 @@ mod tests {
     #[test]
     fn a_repeated_command_name_is_taken_from_the_shared_spelling() {
         static NAMES: [&[u8]; 2] = [b"get", b"GET"];
-        let limits = Limits {
-            bulk_bytes_max: 512 * 1024 * 1024,
-            authenticated: true,
-        };
         let mut decoder = RequestDecoder::new();
         decoder.share_names(&NAMES);
         let mut buf = BytesMut::from(
             &b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$3\r\nGeT\r\n$1\r\nk\r\n*1\r\n$3\r\nget\r\n"[..],
         );
         let mut argvs = Vec::new();
-        while let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) {
+        while let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, AUTHED) {
             argvs.push(argv);
         }
         assert_eq!(argvs.len(), 3);
@@ -656,19 +652,15 @@ mod tests {
 
     #[test]
     fn recycled_argument_vectors_are_reused_only_when_small() {
-        let limits = Limits {
-            bulk_bytes_max: 512 * 1024 * 1024,
-            authenticated: true,
-        };
         let mut decoder = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..]);
-        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) else {
+        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, AUTHED) else {
             panic!("decoded");
         };
         let kept = argv.as_ptr();
         decoder.recycle(argv);
         buf.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
-        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, limits) else {
+        let Ok(Some(Request::Command(argv))) = decoder.decode(&mut buf, AUTHED) else {
             panic!("decoded");
         };
         assert_eq!(argv.as_ptr(), kept);
