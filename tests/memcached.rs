@@ -544,8 +544,9 @@ fn prefix_statistics_count_memcached_reads() {
     assert!(text.contains("prefix=rc:,hits=2,misses=1,"), "{text}");
 }
 
-/// A get of many large values is written as it is produced: the server's peak memory stays far
-/// below the 100 MB of replies.
+/// A get of many large values is written as it is produced, a quarter megabyte of replies at a
+/// time: the server's peak memory (about 28 MB for a debug build holding one 1 MB value) stays
+/// far below the 100 MB of replies.
 #[test]
 fn large_multi_get_is_streamed() {
     let (server, port) = start_ferrocache(&[]);
@@ -569,7 +570,7 @@ fn large_multi_get_is_streamed() {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
     assert!(
-        peak_kb < 60_000,
+        peak_kb < 40_000,
         "peak RSS {peak_kb} kB for 100 MB of replies"
     );
 }

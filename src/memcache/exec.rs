@@ -322,7 +322,7 @@ fn get(
         out.extend_from_slice(err);
         return;
     }
-    get_values(state, session, with_cas, touch, keys, out);
+    get_values(state, session, with_cas, touch, keys, usize::MAX, out);
     out.extend_from_slice(b"END\r\n");
 }
 
@@ -331,18 +331,23 @@ pub fn get_refusal(state: &ServerState, touch: Option<i64>) -> Option<&'static [
     touch.and_then(|_| write_refusal(state))
 }
 
-/// The `VALUE` lines of a retrieval for `keys`, without the final `END`: the connection calls
-/// it a slice of keys at a time, writing in between, so a `get` of many large values is never
-/// held whole in memory.
+/// The `VALUE` lines of a retrieval for `keys`, without the final `END`, stopping after the
+/// key that takes `out` to `flush_at` bytes or more; returns how many keys it answered. The
+/// connection calls it again for the rest after writing, so a `get` of many large values is
+/// never held whole in memory.
 pub fn get_values(
     state: &ServerState,
     session: &mut Session,
     with_cas: bool,
     touch: Option<i64>,
     keys: &[Bytes],
+    flush_at: usize,
     out: &mut BytesMut,
-) {
-    for key in keys {
+) -> usize {
+    for (answered, key) in keys.iter().enumerate() {
+        if out.len() >= flush_at {
+            return answered;
+        }
         count(&state.memcache.counters.cmd_get, 1);
         if touch.is_some() {
             count(&state.memcache.counters.cmd_touch, 1);
@@ -378,6 +383,7 @@ pub fn get_values(
         out.extend_from_slice(&item.value);
         out.extend_from_slice(b"\r\n");
     }
+    keys.len()
 }
 
 /// Changes a live key's TTL (touch, gat, mg T); an expired deadline deletes it.

@@ -34,7 +34,8 @@ const IDLE_BUFFER_BYTES_MAX: usize = 64 * 1024;
 /// Replies past this size are written before the next request of the batch (or the next
 /// slice of a multi-key get) runs.
 const OUTPUT_FLUSH_BYTES: usize = 256 * 1024;
-/// Keys of a multi-key get looked up between two checks of the reply size.
+/// Keys of a multi-key get looked up in one shared section at most (fewer once the replies
+/// reach `OUTPUT_FLUSH_BYTES`).
 const GET_KEYS_PER_SLICE: usize = 16;
 
 const PROTECTED: &[u8] = b"SERVER_ERROR ferrocache is running in protected mode: memcached connections are only accepted from the loopback interface while the default user has no password\r\n";
@@ -277,13 +278,24 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream:
                         output.extend_from_slice(err);
                         continue;
                     }
-                    for slice in keys.chunks(GET_KEYS_PER_SLICE) {
-                        {
+                    let mut rest = &keys[..];
+                    while !rest.is_empty() {
+                        let slice = &rest[..rest.len().min(GET_KEYS_PER_SLICE)];
+                        let answered = {
                             // A shared section per slice, entered without blocking the worker
                             // (a script may hold every shard); never held across a write.
                             let _section = state.gate.shared().await;
-                            exec::get_values(state, &mut session, cas, touch, slice, &mut output);
-                        }
+                            exec::get_values(
+                                state,
+                                &mut session,
+                                cas,
+                                touch,
+                                slice,
+                                OUTPUT_FLUSH_BYTES,
+                                &mut output,
+                            )
+                        };
+                        rest = &rest[answered..];
                         if output.len() >= OUTPUT_FLUSH_BYTES
                             && !flush(state, &mut session, &mut stream, &mut output).await
                         {
