@@ -150,6 +150,7 @@ fn decode_available(
     decoder: &mut RequestDecoder,
     buf: &mut BytesMut,
     limits: Limits,
+    recycle: bool,
     out: &mut Vec<Decoded>,
 ) -> Result<bool, Broken> {
     loop {
@@ -166,7 +167,13 @@ fn decode_available(
                         if argv.is_empty() {
                             return Err("decoder returned a command without arguments".into());
                         }
-                        Decoded::Command(argv)
+                        if recycle {
+                            let kept = argv.clone();
+                            decoder.recycle(argv);
+                            Decoded::Command(kept)
+                        } else {
+                            Decoded::Command(argv)
+                        }
                     }
                     Request::Empty => Decoded::Empty,
                 });
@@ -191,9 +198,11 @@ fn decode_available(
 }
 
 /// The request decoder (`protocol::request`). Input: a flags byte (bit 0: authenticated; bits
-/// 1-2: the bulk length limit), a chunking seed byte, then the bytes a client sends. The stream
-/// is decoded twice, at once and in pseudo-random chunks of 1..=N bytes as reads would deliver
-/// it; both must give the same requests and the same error.
+/// 1-2: the bulk length limit; bit 3: the chunked decoder shares static command names, as the
+/// connection does with its last command's; bit 4: it gets each request's argument vector back
+/// for reuse), a chunking seed byte, then the bytes a client sends. The stream is decoded
+/// twice, at once with neither, and in pseudo-random chunks of 1..=N bytes as reads would
+/// deliver it; both must give the same requests and the same error.
 pub fn request(data: &[u8]) -> Result<(), Broken> {
     let (flags, seed, stream) = match data {
         [flags, seed, rest @ ..] => (*flags, *seed, rest),
@@ -206,19 +215,30 @@ pub fn request(data: &[u8]) -> Result<(), Broken> {
     bounded("request decoder", stream.len(), || {
         let mut whole = Vec::new();
         let mut buf = BytesMut::from(stream);
-        decode_available(&mut RequestDecoder::new(), &mut buf, limits, &mut whole)?;
+        decode_available(
+            &mut RequestDecoder::new(),
+            &mut buf,
+            limits,
+            false,
+            &mut whole,
+        )?;
 
         let mut chunks = Chunks(u64::from(seed) << 32 | 0x9e37_79b9 | u64::from(flags));
         let max_chunk = [1, 3, 16, 4096][usize::from(seed & 3)];
         let mut chunked = Vec::new();
         let mut decoder = RequestDecoder::new();
+        if flags & 8 != 0 {
+            static NAMES: [&[u8]; 2] = [b"set", b"SET"];
+            decoder.share_names(&NAMES);
+        }
+        let recycle = flags & 16 != 0;
         let mut buf = BytesMut::new();
         let mut rest = stream;
         while !rest.is_empty() {
             let n = chunks.next(max_chunk).min(rest.len());
             buf.extend_from_slice(&rest[..n]);
             rest = &rest[n..];
-            if !decode_available(&mut decoder, &mut buf, limits, &mut chunked)? {
+            if !decode_available(&mut decoder, &mut buf, limits, recycle, &mut chunked)? {
                 break;
             }
         }

@@ -5,7 +5,7 @@ real redis-server wrote, redis.conf samples, ACL rules and BITFIELD/SORT argumen
 its target reads (see src/fuzz_api.rs). Run from the repository root; needs redis-server.
 
     python3 tests/fuzz/make_seeds.py
-    python3 tests/fuzz/make_seeds.py command_args    # only that target's seeds
+    python3 tests/fuzz/make_seeds.py command_args    # only that target's seeds (or request)
 """
 
 import glob
@@ -61,9 +61,15 @@ def request_seeds():
             if argv:
                 multibulk += resp(argv)
             inline += line.encode("utf-8", "replace") + b"\r\n"
-        # flags byte: bit 0 authenticated, bits 1-2 bulk limit; then a chunking seed
-        write("request", name + "-resp", bytes([1, i & 0xFF]) + multibulk[:SEED_BYTES_MAX])
+        # flags byte: bit 0 authenticated, bits 1-2 bulk limit, bit 3 shared static names,
+        # bit 4 argument vectors recycled; then a chunking seed
+        write("request", name + "-resp", bytes([1 | (i & 3) << 3, i & 0xFF]) + multibulk[:SEED_BYTES_MAX])
         write("request", name + "-inline", bytes([i & 1, (i * 7) & 0xFF]) + inline[:SEED_BYTES_MAX])
+    # the shared name (set/SET) beside near misses, in both forms, argument vectors recycled
+    names = b"".join(resp(a) for a in ([b"SET", b"k", b"v"], [b"set", b"k", b"v"], [b"Set", b"k"],
+                                       [b"SETX", b"k"], [b"se"], [b"SET", b"a", b"b", b"c", b"d", b"e"]))
+    write("request", "names-resp", bytes([0x19, 3]) + names)
+    write("request", "names-inline", bytes([0x19, 1]) + b"SET k v\r\nset k v\r\nSeT k\r\nsets\r\n")
     hostile = [
         b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
         b"*1\r\n$4\r\nPING\r\n*0\r\n*-1\r\n\r\n\n",
@@ -243,12 +249,13 @@ def command_args_seeds():
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["command_args"]:
-        # only this target's seeds (needs no redis-server)
-        for old in glob.glob(os.path.join(OUT, "command_args", "*.bin")):
+    if sys.argv[1:] in (["command_args"], ["request"]):
+        # only this target's seeds (these two need no redis-server)
+        target = sys.argv[1]
+        for old in glob.glob(os.path.join(OUT, target, "*.bin")):
             if not os.path.basename(old).startswith("regress-"):
                 os.remove(old)
-        command_args_seeds()
+        {"command_args": command_args_seeds, "request": request_seeds}[target]()
         sys.exit(0)
     # regress-*.bin are inputs that once failed (kept by hand); everything else is regenerated
     for old in glob.glob(os.path.join(OUT, "*", "*.bin")):
