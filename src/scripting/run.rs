@@ -16,6 +16,7 @@ use crate::{engine::flags, engine::CommandResult, engine::Ctx};
 use bytes::Bytes;
 use mlua::{Lua, Value, Variadic};
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 /// What a script's `redis.call` needs of the engine above it.
 pub trait Calls {
@@ -80,6 +81,105 @@ struct RunState<'c, 'a> {
     wrote: bool,
     /// `redis.set_repl` flags: without REPL_AOF, the script's writes are not logged.
     repl: u8,
+    /// `Calls` of the engine above (see the trait).
+    run_nested: fn(&mut Ctx<'_>, Found, &[Bytes]) -> Reply,
+    started_over_memory: fn() -> bool,
+}
+
+/// Publishes a run to the VM's `redis.call` family for as long as the script runs: the VM's
+/// `current_run` points to the run's state and is reset when this guard drops (on unwind too),
+/// before the state can go.
+struct CurrentRun<'p> {
+    slot: &'p AtomicPtr<()>,
+    before: *mut (),
+}
+
+impl<'p> CurrentRun<'p> {
+    fn enter(slot: &'p AtomicPtr<()>, state: &RefCell<RunState<'_, '_>>) -> CurrentRun<'p> {
+        let ptr = state as *const RefCell<RunState<'_, '_>> as *mut ();
+        CurrentRun {
+            slot,
+            before: slot.swap(ptr, Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for CurrentRun<'_> {
+    fn drop(&mut self) {
+        self.slot.store(self.before, Ordering::Relaxed);
+    }
+}
+
+/// Runs `f` on the run the VM is executing, or fails as Redis does for a `redis.call` made
+/// outside one (which a script cannot reach: the functions are only visible to running code).
+fn with_run<R>(
+    slot: &AtomicPtr<()>,
+    f: impl FnOnce(&RefCell<RunState<'_, '_>>) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let ptr = slot.load(Ordering::Relaxed);
+    if ptr.is_null() {
+        return Err(raise(
+            "ERR redis.call is only available while a script runs",
+        ));
+    }
+    // SAFETY: `ptr` was stored by `CurrentRun::enter` from a live `RefCell<RunState>` owned by
+    // `run_in_vm`, which keeps that state alive and this VM on its thread (the VM's mutex is
+    // held, the script is called synchronously) until the guard resets the slot. `f` is
+    // generic over the run's lifetimes, so nothing borrowed from it outlives this call.
+    let state = unsafe { &*(ptr as *const RefCell<RunState<'_, '_>>) };
+    f(state)
+}
+
+/// Puts `redis.call`, `redis.pcall`, `redis.setresp`, `redis.acl_check_cmd` and
+/// `redis.set_repl` in the VM's `redis` table, once per VM: they act on the run published in
+/// `current_run` (creating them for every run cost more than a short script's own work).
+fn bind_run_functions(sandbox: &Sandbox) -> mlua::Result<()> {
+    if sandbox.run_functions_bound.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let lua = &sandbox.lua;
+    let slot = sandbox.current_run.clone();
+    let call = lua.create_function(move |lua, args: Variadic<Value>| {
+        with_run(&slot, |state| redis_call(lua, state, args, OnError::Raise))
+    })?;
+    let slot = sandbox.current_run.clone();
+    let pcall = lua.create_function(move |lua, args: Variadic<Value>| {
+        with_run(&slot, |state| redis_call(lua, state, args, OnError::Return))
+    })?;
+    let slot = sandbox.current_run.clone();
+    let setresp = lua.create_function(move |_, args: Variadic<Value>| {
+        let [version] = args.as_slice() else {
+            return Err(raise("ERR redis.setresp() requires one argument."));
+        };
+        let resp = match super::convert::number(version) {
+            Some(2.0) => ScriptResp::Resp2,
+            Some(3.0) => ScriptResp::Resp3,
+            _ => return Err(raise("ERR RESP version must be 2 or 3.")),
+        };
+        with_run(&slot, |state| {
+            state.borrow_mut().resp = resp;
+            Ok(())
+        })
+    })?;
+    let slot = sandbox.current_run.clone();
+    let acl_check = lua.create_function(move |_, args: Variadic<Value>| {
+        with_run(&slot, |state| acl_check_cmd(&mut state.borrow_mut(), &args))
+    })?;
+    let slot = sandbox.current_run.clone();
+    let set_repl = lua.create_function(move |_, args: Variadic<Value>| {
+        let flags = super::sandbox::repl_flags(&args)?;
+        with_run(&slot, |state| {
+            state.borrow_mut().repl = flags;
+            Ok(())
+        })
+    })?;
+    sandbox.redis.raw_set("call", call)?;
+    sandbox.redis.raw_set("pcall", pcall)?;
+    sandbox.redis.raw_set("setresp", setresp)?;
+    sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
+    sandbox.redis.raw_set("set_repl", set_repl)?;
+    sandbox.run_functions_bound.store(true, Ordering::Relaxed);
+    Ok(())
 }
 
 /// Runs a script and returns its reply (errors included, formatted as Redis does).
@@ -142,48 +242,18 @@ fn run_in_vm<C: Calls>(
         allow_oom: script.allow_oom,
         wrote: false,
         repl: 3,
+        run_nested: C::run_nested,
+        started_over_memory: C::started_over_memory,
     });
-    let (ok, value): (bool, Value) = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: Variadic<Value>| {
-            redis_call::<C>(lua, &state, args, OnError::Raise)
-        })?;
-        let pcall = scope.create_function(|lua, args: Variadic<Value>| {
-            redis_call::<C>(lua, &state, args, OnError::Return)
-        })?;
-        let setresp = scope.create_function(|_, args: Variadic<Value>| {
-            let [version] = args.as_slice() else {
-                return Err(raise("ERR redis.setresp() requires one argument."));
-            };
-            let resp = match super::convert::number(version) {
-                Some(2.0) => ScriptResp::Resp2,
-                Some(3.0) => ScriptResp::Resp3,
-                _ => return Err(raise("ERR RESP version must be 2 or 3.")),
-            };
-            state.borrow_mut().resp = resp;
-            Ok(())
-        })?;
-        let acl_check = scope.create_function(|_, args: Variadic<Value>| {
-            acl_check_cmd(&mut state.borrow_mut(), &args)
-        })?;
-        let set_repl = scope.create_function(|_, args: Variadic<Value>| {
-            state.borrow_mut().repl = super::sandbox::repl_flags(&args)?;
-            Ok(())
-        })?;
-        sandbox.redis.raw_set("call", call)?;
-        sandbox.redis.raw_set("pcall", pcall)?;
-        sandbox.redis.raw_set("setresp", setresp)?;
-        sandbox.redis.raw_set("acl_check_cmd", acl_check)?;
-        sandbox.redis.raw_set("set_repl", set_repl)?;
-        let result = if script.as_function {
+    bind_run_functions(sandbox)?;
+    let (ok, value): (bool, Value) = {
+        let _current = CurrentRun::enter(&sandbox.current_run, &state);
+        if script.as_function {
             sandbox.run.call((script.function.clone(), keys, args))
         } else {
             sandbox.run.call(script.function.clone())
-        };
-        for name in ["call", "pcall", "setresp", "acl_check_cmd", "set_repl"] {
-            sandbox.redis.raw_set(name, Value::Nil)?;
         }
-        result
-    })?;
+    }?;
     let resp = state.borrow().resp;
     Ok(if ok {
         lua_to_reply(&value, resp)
@@ -258,7 +328,7 @@ fn acl_check_cmd(state: &mut RunState<'_, '_>, args: &[Value]) -> mlua::Result<b
 }
 
 /// redis.call / redis.pcall: runs a command on the script's context.
-fn redis_call<C: Calls>(
+fn redis_call(
     lua: &Lua,
     state: &RefCell<RunState<'_, '_>>,
     args: Variadic<Value>,
@@ -324,7 +394,7 @@ fn redis_call<C: Calls>(
     if found.spec.has(flags::DENYOOM)
         && !state.wrote
         && !state.allow_oom
-        && C::started_over_memory()
+        && (state.started_over_memory)()
     {
         return failed("OOM command not allowed when used memory > 'maxmemory'.");
     }
@@ -345,7 +415,8 @@ fn redis_call<C: Calls>(
         ScriptResp::Resp3 => Protocol::Resp3,
     };
     let logged_before = state.ctx.effects.records.len();
-    let reply = C::run_nested(state.ctx, found, &argv);
+    let run_nested = state.run_nested;
+    let reply = run_nested(state.ctx, found, &argv);
     if state.repl & super::sandbox::REPL_AOF == 0 {
         state.ctx.effects.records.truncate(logged_before);
     }

@@ -7,6 +7,7 @@ use super::busy::{BusyState, KILLED_TEXT};
 use super::convert::error_table;
 use crate::config::REDIS_VERSION;
 use mlua::{Function, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use std::sync::atomic::{AtomicBool, AtomicPtr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,13 +25,18 @@ pub struct Sandbox {
     pub run: Function,
     /// The real globals table behind the read-only `_G` (KEYS and ARGV are set here).
     pub real_globals: Table,
-    /// The real `redis` table behind its read-only proxy (per-run functions are set here).
+    /// The real `redis` table behind its read-only proxy (`redis.call` and the other functions bound to a run are set here).
     pub redis: Table,
     /// Functions mode only: the environment library chunks are compiled with, the library API
     /// table (`register_function` is set there while a library loads) and the loader.
     pub library: Option<LibrarySupport>,
     /// While a library loads: the instant its load must end by (`FUNCTION LOAD timeout`).
     pub load_deadline: Arc<parking_lot::Mutex<Option<Instant>>>,
+    /// The run `redis.call` and its siblings act on while a script runs, null otherwise; they
+    /// are created once per VM (scripting::run binds them on the first run).
+    pub current_run: Arc<AtomicPtr<()>>,
+    /// Whether those functions are in `redis` yet.
+    pub run_functions_bound: AtomicBool,
 }
 
 /// What the functions VM adds to a sandbox (see prelude.lua).
@@ -110,6 +116,8 @@ impl Sandbox {
             redis,
             library,
             load_deadline,
+            current_run: Arc::default(),
+            run_functions_bound: AtomicBool::new(false),
         })
     }
 }
