@@ -86,6 +86,30 @@ fn memory_limit_is_an_error_and_the_vm_recovers() {
     );
 }
 
+/// The replies of `redis.call` are built in Lua without the VM's limit (their size is bounded
+/// by the reply), but a script keeping them all still meets the limit, and the VM recovers.
+#[test]
+fn keeping_many_replies_meets_the_memory_limit() {
+    let server = Server::start(&[]);
+    let mut client = server.raw();
+    let value = "v".repeat(100_000);
+    assert_eq!(client.cmd_str(&["SET", "big", &value]), "+OK\r\n");
+    let hog = "local t = {} for i = 1, 4000 do t[i] = redis.call('getrange', 'big', 0, 99999 - i) end return #t";
+    let reply = eval(&mut client, hog);
+    assert!(
+        reply.starts_with("-") && reply.contains("memory"),
+        "a script holding 400 MB of replies answered {reply:?}"
+    );
+    assert_serving(&mut client);
+    assert_eq!(
+        eval(
+            &mut client,
+            "local t = {} for i = 1, 100 do t[i] = redis.call('getrange', 'big', 0, 99999 - i) end return #t"
+        ),
+        ":100\r\n"
+    );
+}
+
 /// Polls `cmd` on `client` until its reply starts with `prefix` (at most `limit`).
 /// Tests whose script spins a CPU core run one at a time: on a 2-core CI machine two spinning
 /// servers plus the test threads starved the BUSY/SCRIPT KILL client past its read timeout.

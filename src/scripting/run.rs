@@ -216,6 +216,7 @@ fn run_in_vm<C: Calls>(
     script: &Script<'_>,
 ) -> mlua::Result<Reply> {
     let lua = &sandbox.lua;
+    let unlimited = Unlimited::new(lua);
     let keys = lua.create_sequence_from(
         script
             .keys
@@ -246,6 +247,8 @@ fn run_in_vm<C: Calls>(
         started_over_memory: C::started_over_memory,
     });
     bind_run_functions(sandbox)?;
+    // The script itself runs under the limit.
+    drop(unlimited);
     let (ok, value): (bool, Value) = {
         let _current = CurrentRun::enter(&sandbox.current_run, &state);
         if script.as_function {
@@ -429,5 +432,32 @@ fn redis_call(
             return Err(raise(&String::from_utf8_lossy(text)));
         }
     }
+    let _unlimited = Unlimited::new(lua);
     reply_to_lua(lua, &reply, resp)
+}
+
+/// Lifts the VM's memory limit while Rust builds Lua values that the request or a reply already
+/// bounds (KEYS and ARGV, a command's reply), and puts it back when dropped, before any script
+/// code runs again. Under a limit, mlua runs each string or table step as a protected call that
+/// allocates two closures in Lua 5.1, which cost more than the conversion (and fed the
+/// collector): a BullMQ job's scripts make dozens of such steps. Without it, running out of
+/// memory here ends the process, as any other allocation of the server's does.
+struct Unlimited<'l> {
+    lua: &'l Lua,
+    limit: usize,
+}
+
+impl<'l> Unlimited<'l> {
+    fn new(lua: &'l Lua) -> Unlimited<'l> {
+        Unlimited {
+            lua,
+            limit: lua.set_memory_limit(0).unwrap_or(0),
+        }
+    }
+}
+
+impl Drop for Unlimited<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.limit);
+    }
 }
