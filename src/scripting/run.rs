@@ -354,15 +354,21 @@ fn redis_call(
         }
     }
     let mut state = state.borrow_mut();
-    if state.ctx.state.registry.get(&argv[0]).is_none() {
+    let registry = &state.ctx.state.registry;
+    let Some(found) = registry.get(&argv[0]) else {
         return failed("ERR Unknown Redis command called from script");
-    }
-    let found = match state.ctx.state.registry.resolve(&argv) {
-        Ok(found) => found,
-        Err(CommandError::Arity(_)) => {
-            return failed("ERR Wrong number of args calling Redis command from script")
+    };
+    // A plain command with a good arity is found already; the rest resolve in full.
+    let found = if found.spec.subcommands.is_empty() && found.spec.arity_ok(argv.len()) {
+        found
+    } else {
+        match registry.resolve(&argv) {
+            Ok(found) => found,
+            Err(CommandError::Arity(_)) => {
+                return failed("ERR Wrong number of args calling Redis command from script")
+            }
+            Err(other) => return failed(&other.to_string()),
         }
-        Err(other) => return failed(&other.to_string()),
     };
     if found.spec.has(flags::NOSCRIPT) {
         return failed("ERR This Redis command is not allowed from script");
