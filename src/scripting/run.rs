@@ -110,8 +110,9 @@ impl Drop for CurrentRun<'_> {
     }
 }
 
-/// Runs `f` on the run the VM is executing, or fails as Redis does for a `redis.call` made
-/// outside one (which a script cannot reach: the functions are only visible to running code).
+/// Runs `f` on the run the VM is executing. Outside a run it fails with an error instead: no
+/// code can call these functions then (scripts run only inside a run, and a library's code
+/// while it loads sees the library API, which does not hold them).
 fn with_run<R>(
     slot: &AtomicPtr<()>,
     f: impl FnOnce(&RefCell<RunState<'_, '_>>) -> mlua::Result<R>,

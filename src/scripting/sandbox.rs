@@ -25,7 +25,8 @@ pub struct Sandbox {
     pub run: Function,
     /// The real globals table behind the read-only `_G` (KEYS and ARGV are set here).
     pub real_globals: Table,
-    /// The real `redis` table behind its read-only proxy (`redis.call` and the other functions bound to a run are set here).
+    /// The real `redis` table behind its read-only proxy (`redis.call` and the other functions
+    /// bound to a run are set here).
     pub redis: Table,
     /// Functions mode only: the environment library chunks are compiled with, the library API
     /// table (`register_function` is set there while a library loads) and the loader.
