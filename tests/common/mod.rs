@@ -30,9 +30,19 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// A port that was free a moment ago (for redis-server, which cannot report an ephemeral port).
+/// Never the same port twice in one test process: the kernel may hand a port it just released
+/// to the next bind, and two tests starting servers at once would then race for it.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 impl Server {
@@ -135,6 +145,9 @@ impl Server {
         let log = dir.join("redis.log");
         for _attempt in 0..5 {
             let port = free_port();
+            // A fresh log per attempt: readiness is read from it, not from a connection, which
+            // could reach another test's server if the port was taken meanwhile.
+            let _ = std::fs::remove_file(&log);
             let mut child = Command::new(binary)
                 .args([
                     "--port",
@@ -157,13 +170,19 @@ impl Server {
                 .ok()?;
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains("Ready to accept connections")
+                    && TcpStream::connect(("127.0.0.1", port)).is_ok()
+                {
                     return Some(Server {
                         child,
                         port,
                         dir,
                         log,
                     });
+                }
+                if text.contains("Could not create server TCP listening socket") {
+                    break;
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
