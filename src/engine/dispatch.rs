@@ -37,6 +37,27 @@ pub async fn execute_async(state: &ServerState, client: &mut ClientState, argv: 
     execute_found_async(state, client, argv, None).await
 }
 
+/// Runs a request now if nothing makes it wait (no CLIENT PAUSE, no script or transaction
+/// running, no shard held): the common case, with no future built. `None` when it must wait;
+/// nothing has run then, and `execute_found_async` takes it from the start.
+pub fn run_now(
+    state: &ServerState,
+    client: &mut ClientState,
+    argv: &[Bytes],
+    known: Option<Known>,
+) -> Option<Reply> {
+    if state.pause.maybe_engaged() {
+        return None;
+    }
+    match crate::keyspace::lock_rules::as_async_task(|| try_execute(state, client, argv, known)) {
+        Ok(reply) => Some(reply),
+        Err(_) => {
+            client.batch_clock.forget();
+            None
+        }
+    }
+}
+
 /// `execute_async` of a request whose command the caller already looked up (`known`, a
 /// command without subcommands, as the connection's look-ahead finds it).
 pub async fn execute_found_async(

@@ -347,7 +347,19 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         }
         // Frames pushed before this command go out before its reply.
         self.pushed += self.outbox.drain_into(&mut self.output);
-        let mut reply = dispatch::execute_found_async(state, &mut self.client, &argv, known).await;
+        // Boxed, the wait: a request that runs at once builds no future for it.
+        let mut reply = match dispatch::run_now(state, &mut self.client, &argv, known) {
+            Some(reply) => reply,
+            None => {
+                Box::pin(dispatch::execute_found_async(
+                    state,
+                    &mut self.client,
+                    &argv,
+                    known,
+                ))
+                .await
+            }
+        };
         if self.client.migrate.is_some() {
             self.client.batch_clock.forget();
             // MIGRATE's network step, with no lock held, then the dispatch that deletes what
