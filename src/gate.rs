@@ -274,6 +274,11 @@ impl Gate {
 
     /// Enters a shared section, waiting asynchronously for the exclusive holder to leave.
     pub async fn shared(&self) -> SharedGuard<'_> {
+        // No exclusive holder is the usual case: entered without a waiter, whose registration
+        // and removal take the notifier's lock twice.
+        if let Some(guard) = self.try_shared() {
+            return guard;
+        }
         loop {
             let notified = self.released.notified();
             tokio::pin!(notified);

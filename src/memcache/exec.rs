@@ -277,6 +277,22 @@ struct Item {
 }
 
 fn read_item(ctx: &mut Ctx<'_>, db: usize, key: &[u8], count_read: bool) -> Option<Item> {
+    lookup_item(ctx, db, key, count_read, true)
+}
+
+/// `read_item` of a write, without a copy of the value (left empty): what a store checks
+/// before it replaces the item.
+fn item_head(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) -> Option<Item> {
+    lookup_item(ctx, db, key, false, false)
+}
+
+fn lookup_item(
+    ctx: &mut Ctx<'_>,
+    db: usize,
+    key: &[u8],
+    count_read: bool,
+    with_value: bool,
+) -> Option<Item> {
     let now = ctx.now_ms;
     let (shard, hash) = ctx.shard_in(db, key);
     let entry = if count_read {
@@ -286,7 +302,11 @@ fn read_item(ctx: &mut Ctx<'_>, db: usize, key: &[u8], count_read: bool) -> Opti
     };
     match entry.value() {
         ValueRef::Str(bytes) => Some(Item {
-            value: Bytes::copy_from_slice(bytes),
+            value: if with_value {
+                Bytes::copy_from_slice(bytes)
+            } else {
+                Bytes::new()
+            },
             meta: entry.meta(),
             deadline: entry.expire_at_ms(),
         }),
@@ -430,7 +450,7 @@ fn set_deadline(ctx: &mut Ctx<'_>, db: usize, key: &[u8], at: Deadline) -> bool 
 
 fn touch(state: &ServerState, session: &mut Session, key: &[u8], exptime: i64) -> bool {
     on_key(state, session, key, |ctx, db| {
-        let live = read_item(ctx, db, key, false).is_some();
+        let live = item_head(ctx, db, key).is_some();
         live && set_deadline(ctx, db, key, deadline(exptime, ctx.now_ms))
     })
 }
@@ -568,13 +588,19 @@ fn store_in(
     item_max: usize,
     want_cas: bool,
 ) -> (Stored, u64) {
-    let existing = read_item(ctx, db, key, false);
-    // A key of another type is no item, but add must not replace it.
-    let occupied = existing.is_some() || {
-        let now = ctx.now_ms;
-        let (shard, hash) = ctx.shard_in(db, key);
-        shard.contains(hash, key, now)
+    // Only append and prepend use the old value.
+    let existing = if matches!(op, StoreOp::Append | StoreOp::Prepend) {
+        read_item(ctx, db, key, false)
+    } else {
+        item_head(ctx, db, key)
     };
+    // A key of another type is no item, but add must not replace it.
+    let occupied = op == StoreOp::Add
+        && (existing.is_some() || {
+            let now = ctx.now_ms;
+            let (shard, hash) = ctx.shard_in(db, key);
+            shard.contains(hash, key, now)
+        });
     let compare = match (op, cas) {
         (StoreOp::Cas, c) => c,
         (_, Some(c)) if c != 0 => Some(c),

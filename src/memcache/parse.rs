@@ -485,9 +485,12 @@ fn meta(cmd: MetaCmd, tokens: &[Bytes]) -> Request {
     }
 }
 
+/// A line's tokens: every command but a many-key get fits without a heap allocation.
+type Tokens = smallvec::SmallVec<[Bytes; 8]>;
+
 /// Splits a line on spaces, dropping empty tokens (memcached's `tokenize_command`).
-fn tokenize(line: &Bytes) -> Vec<Bytes> {
-    let mut tokens = Vec::new();
+fn tokenize(line: &Bytes) -> Tokens {
+    let mut tokens = Tokens::new();
     let mut start = None;
     for (i, &b) in line.iter().enumerate() {
         match (b == b' ', start) {
@@ -511,7 +514,9 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 /// C's `strtol` family as memcached's `safe_strto*` use them: optional leading spaces and
 /// sign, decimal digits, then only whitespace.
-fn parse_number(token: &[u8]) -> Option<(bool, u128)> {
+/// A magnitude past u64 is None: neither caller accepts one (a signed 32-bit number, or an
+/// unsigned 64-bit one).
+fn parse_number(token: &[u8]) -> Option<(bool, u64)> {
     let s = token;
     let (negative, digits) = match s.first() {
         Some(b'-') => (true, &s[1..]),
@@ -522,12 +527,9 @@ fn parse_number(token: &[u8]) -> Option<(bool, u128)> {
     if count == 0 || digits[count..].iter().any(|b| !b.is_ascii_whitespace()) {
         return None;
     }
-    let mut n: u128 = 0;
+    let mut n: u64 = 0;
     for &d in &digits[..count] {
-        n = n.checked_mul(10)?.checked_add(u128::from(d - b'0'))?;
-        if n > u128::from(u64::MAX) + 1 {
-            return None;
-        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
     }
     Some((negative, n))
 }
@@ -545,7 +547,7 @@ pub fn parse_i32(token: &[u8]) -> Option<i64> {
 /// An unsigned 64-bit number (deltas, CAS uniques); a sign is refused.
 pub fn parse_u64(token: &[u8]) -> Option<u64> {
     match parse_number(token)? {
-        (false, n) => u64::try_from(n).ok(),
+        (false, n) => Some(n),
         (true, _) => None,
     }
 }
