@@ -8,6 +8,7 @@ use crate::engine::context::{Ctx, Locks};
 use crate::engine::ClientState;
 use crate::keyspace::entry::ItemMeta;
 use crate::keyspace::{Entry, ShardId, ValueRef};
+use crate::protocol::reply::put_decimal;
 use crate::pubsub::notify;
 use crate::state::ServerState;
 use crate::stats::ServerStats;
@@ -394,12 +395,15 @@ pub fn get_values(
         let flags = item.meta.map_or(0, |m| m.flags);
         out.extend_from_slice(b"VALUE ");
         out.extend_from_slice(key);
-        match cas {
-            Some(cas) => {
-                out.extend_from_slice(format!(" {flags} {} {cas}\r\n", item.value.len()).as_bytes())
-            }
-            None => out.extend_from_slice(format!(" {flags} {}\r\n", item.value.len()).as_bytes()),
+        out.extend_from_slice(b" ");
+        put_decimal(out, u64::from(flags));
+        out.extend_from_slice(b" ");
+        put_decimal(out, item.value.len() as u64);
+        if let Some(cas) = cas {
+            out.extend_from_slice(b" ");
+            put_decimal(out, cas);
         }
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(&item.value);
         out.extend_from_slice(b"\r\n");
     }

@@ -225,7 +225,14 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream:
         db: state.config.get_i64("memcached-db") as usize,
         item_max: state.config.get_i64("memcached-max-item-size") as usize,
     };
+    // Made once, not per read: a kill or shutdown after this point wakes them, and a read that
+    // finds input at once (polled first) leaves them unpolled, so no waiter is linked into and
+    // out of their lists per request.
     let mut shutdown = state.shutdown.subscribe();
+    let shut = shutdown.changed();
+    tokio::pin!(shut);
+    let killed = info.kill_notify.notified();
+    tokio::pin!(killed);
     let mut parser = Parser::new();
     let mut input = BytesMut::with_capacity(READ_CHUNK_BYTES);
     let mut output = BytesMut::with_capacity(READ_CHUNK_BYTES);
@@ -246,9 +253,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(state: &ServerState, mut stream:
             }
         };
         let read = tokio::select! {
+            biased;
             read = stream.read_buf(&mut input) => read,
-            _ = info.kill_notify.notified() => break 'conn,
-            _ = shutdown.changed() => break 'conn,
+            _ = killed.as_mut() => break 'conn,
+            _ = shut.as_mut() => break 'conn,
             _ = idle => break 'conn,
         };
         match read {
@@ -354,9 +362,12 @@ async fn flush<S: AsyncWrite + Unpin>(
     if output.is_empty() {
         return true;
     }
-    let info = session.client.info.clone();
+    let info = &session.client.info;
     let written = tokio::select! {
-        // The flush is a no-op on plaintext; over TLS it sends the buffered records.
+        // The write first: one that completes at once leaves the kill waiter unpolled, never
+        // linked into its list. The flush is a no-op on plaintext; over TLS it sends the
+        // buffered records.
+        biased;
         written = async { stream.write_all(output).await?; stream.flush().await } => written.is_ok(),
         _ = info.kill_notify.notified() => false,
     };

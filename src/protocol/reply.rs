@@ -212,6 +212,13 @@ fn bulk(out: &mut BytesMut, body: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// Appends the decimal digits of `n` (the memcached protocol's numbers use it too).
+pub fn put_decimal(out: &mut BytesMut, n: u64) {
+    let mut bytes = [0u8; 20];
+    let start = write_digits(&mut bytes, 20, n);
+    out.put_slice(&bytes[start..]);
+}
+
 fn put_int(out: &mut BytesMut, n: i64) {
     let mut buf = itoa_buf(n);
     out.put_slice(buf.as_bytes_mut());
