@@ -466,8 +466,10 @@ const ROUND_TRIP_ARGS: &[&str] = &[
 ];
 
 /// Options only ferrocache has that CONFIG SET refuses: they move listeners or are read when
-/// the memcached listener starts, immutable as Redis's `port`-like options were before 7.0.
+/// the memcached listener or the event loops start, immutable as Redis's `port`-like options
+/// were before 7.0.
 const OURS_IMMUTABLE: &[&str] = &[
+    "event-loop",
     "memcached-allow-unauthenticated",
     "memcached-db",
     "memcached-max-item-size",

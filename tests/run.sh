@@ -5,8 +5,10 @@
 # and hostile-protocol tests; memcached and nginx for the memcached protocol and the response
 # cache; redis-py and pytest for the client tests), then runs
 #   1. cargo test --all-targets   unit, TCP integration, differential, protocol, Rust client tests
-#                                 (benches are compiled, not run)
-#   2. pytest tests/python        redis-py against the debug binary (and against redis-server)
+#                                 (benches are compiled, not run); then the integration tests
+#                                 again with their servers on `--event-loop epoll`
+#   2. pytest tests/python        redis-py against the debug binary (and against redis-server),
+#                                 then again with that binary on `--event-loop epoll`
 #   3. tests/container.sh         the container image with podman (when run as root)
 # Quiet on success, loud on failure. Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -190,6 +192,16 @@ fi
 # One summary line from cargo's per-binary "test result: ok. N passed; M failed; K ignored" lines.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
 
+# The integration tests again with plain TCP connections on the epoll loop (`event-loop
+# epoll`, net/event_loop.rs): every test's server then serves them there and moves them to
+# tokio when they must wait. Nothing is rebuilt.
+if ! FERROCACHE_TEST_EVENT_LOOP=epoll cargo test --tests --no-fail-fast >"$log" 2>&1; then
+    cat "$log" >&2
+    say "cargo test (event-loop epoll) FAILED"
+    failed=1
+fi
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "cargo, event-loop epoll: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+
 # The Python tests run even when cargo's failed, so one run reports every failure.
 if quiet cargo build --quiet; then
     export FERROCACHE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/ferrocache"
@@ -197,6 +209,16 @@ if quiet cargo build --quiet; then
         say "pytest FAILED"
         failed=1
     fi
+    # redis-py and the ecosystem libraries again, every ferrocache they start on the epoll
+    # loop (`--event-loop epoll` after whatever else it is given).
+    epoll_bin="$(mktemp -d)/ferrocache-epoll"
+    printf '#!/bin/sh\nexec "%s" "$@" --event-loop epoll\n' "$FERROCACHE_BIN" >"$epoll_bin"
+    chmod +x "$epoll_bin"
+    if ! FERROCACHE_BIN="$epoll_bin" python3 -m pytest -q --tb=short -p no:cacheprovider tests/python; then
+        say "pytest (event-loop epoll) FAILED"
+        failed=1
+    fi
+    rm -rf "$(dirname "$epoll_bin")"
 else
     failed=1
 fi

@@ -309,6 +309,11 @@ impl Aof {
         self.wake.notify_one();
     }
 
+    /// Whether the log already holds everything up to `pos` (as `wait_acked` would find it).
+    pub fn is_acked(&self, pos: u64) -> bool {
+        *self.acked.borrow() >= pos
+    }
+
     /// Waits until replies for writes up to log position `pos` may be sent.
     pub async fn wait_acked(&self, pos: u64) {
         if *self.acked.borrow() >= pos {

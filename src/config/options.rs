@@ -911,6 +911,9 @@ pub static OPTIONS: &[OptionSpec] = &[
     opt("metrics-port", Int { min: 0, max: 65535 }, "0", Immutable),
     opt("metrics-bind", Str, "127.0.0.1", Immutable),
     // Beyond Redis: the memcached text protocol (memcache/, net/memcache.rs); port 0 = off.
+    // How plain TCP connections are served (ferrocache only; net/event_loop.rs): on tokio's
+    // tasks, or on epoll threads that hand a connection to tokio when it must wait.
+    opt("event-loop", Enum(&["tokio", "epoll"]), "tokio", Immutable),
     opt("memcached-port", Int { min: 0, max: 65535 }, "0", Immutable),
     opt(
         "memcached-db",

@@ -99,6 +99,11 @@ pub mod flags {
     /// Served for a key in a slot being imported after ASKING (RESTORE-ASKING; reported by
     /// COMMAND INFO as `asking`).
     pub const ASKING: super::Flags = 1 << 34;
+    /// May leave its client waiting for something other than keys: replicas' or the log's
+    /// acknowledgements (WAIT, WAITAOF). The epoll loop hands it to a connection task before
+    /// it runs, so the client is parked before the acknowledgement can come (not reported by
+    /// COMMAND INFO; Redis declares both `noscript` only).
+    pub const AWAITS_ACKS: super::Flags = 1 << 35;
     /// Any of the script flags.
     pub const RUNS_SCRIPT: super::Flags = SCRIPT_BODY | SCRIPT_SHA | SCRIPT_FUNCTION;
 

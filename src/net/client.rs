@@ -66,20 +66,77 @@ impl<F: std::future::Future> std::future::Future for MarkedAsync<F> {
 }
 
 async fn serve<S: super::io::Connection>(state: &ServerState, stream: S, ends: Ends) {
-    let info = state.clients.register_peer(
-        ends.addr,
-        ends.local,
-        ends.transport,
-        ends.fd,
-        state.clock.now_ms(),
-    );
-    let mut client = ClientState::new(info.clone());
-    client.user = state.acl.default_user();
-    client.authenticated = !state.acl.default_needs_auth();
-    client.batch_clock.enabled = true;
-    client.tally.enabled = true;
+    serve_handed(state, stream, Handed::register(state, ends), None).await
+}
+
+/// A connection's state as one loop hands it to another: the epoll loop (event_loop.rs) gives
+/// a connection that must wait to this one, which goes on exactly where it stopped.
+pub(super) struct Handed {
+    pub info: Arc<ClientInfo>,
+    pub client: ClientState,
+    pub decoder: RequestDecoder,
+    pub lookahead: super::lookahead::Lookahead,
+    pub input: BytesMut,
+    pub output: BytesMut,
+    /// How many of the bytes in `output` came from the outbox.
+    pub pushed: usize,
+}
+
+impl Handed {
+    /// A new connection's state, registered in the client list.
+    pub fn register(state: &ServerState, ends: Ends) -> Handed {
+        let info = state.clients.register_peer(
+            ends.addr,
+            ends.local,
+            ends.transport,
+            ends.fd,
+            state.clock.now_ms(),
+        );
+        let mut client = ClientState::new(info.clone());
+        client.user = state.acl.default_user();
+        client.authenticated = !state.acl.default_needs_auth();
+        client.batch_clock.enabled = true;
+        client.tally.enabled = true;
+        Handed {
+            info,
+            client,
+            decoder: RequestDecoder::new(),
+            lookahead: Default::default(),
+            input: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            output: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            pushed: 0,
+        }
+    }
+}
+
+/// Where a handed connection goes on.
+pub(super) enum Resume {
+    /// Runs what the input and look-ahead hold, then writes the replies.
+    Batch,
+    /// Finishes a request the other loop ran (its blocking wait, MIGRATE step or PSYNC
+    /// hand-off), then as `Batch`.
+    Finish(Vec<Bytes>, Reply),
+}
+
+/// Serves a connection the epoll loop handed over, from where it stopped.
+pub(super) async fn resume<S: super::io::Connection>(
+    state: &ServerState,
+    stream: S,
+    handed: Handed,
+    resume: Resume,
+) {
+    MarkedAsync(Box::pin(serve_handed(state, stream, handed, Some(resume)))).await
+}
+
+async fn serve_handed<S: super::io::Connection>(
+    state: &ServerState,
+    stream: S,
+    handed: Handed,
+    mut resume: Option<Resume>,
+) {
+    let info = handed.info.clone();
     // Frames other connections push here (Pub/Sub messages, MONITOR lines).
-    let outbox = client.pubsub.outbox.clone();
+    let outbox = handed.client.pubsub.outbox.clone();
 
     // What the read waits on beside the socket, armed once and kept from one read to the
     // next: a waiter registered anew for each read, and unlinked when the read won, cost two
@@ -93,23 +150,39 @@ async fn serve<S: super::io::Connection>(state: &ServerState, stream: S, ends: E
     let pushed_frames = outbox.ready();
     tokio::pin!(pushed_frames);
 
-    let mut conn = Connection::new(state, stream, &info, &outbox, client);
+    let mut conn = Connection::new(state, stream, &info, &outbox, handed);
     loop {
-        match conn
-            .wait(shut.as_mut(), killed.as_mut(), pushed_frames.as_mut())
-            .await
-        {
-            Woken::Input => {}
-            Woken::Pushed => {
-                pushed_frames.set(outbox.ready());
-                if conn.write_pushed().await {
-                    continue;
+        let finished = match resume.take() {
+            None => {
+                match conn
+                    .wait(shut.as_mut(), killed.as_mut(), pushed_frames.as_mut())
+                    .await
+                {
+                    Woken::Input => {}
+                    Woken::Pushed => {
+                        pushed_frames.set(outbox.ready());
+                        if conn.write_pushed().await {
+                            continue;
+                        }
+                        break;
+                    }
+                    Woken::Gone => break,
                 }
-                break;
+                Step::More
             }
-            Woken::Gone => break,
-        }
-        let batch = conn.run_batch().await;
+            Some(Resume::Batch) => {
+                // Frames pushed while the connection was on the epoll loop (its move may be
+                // for them: the loop's waiter took their wake-up, so `outbox.ready()` will not
+                // fire for them here) go out with this batch's replies, before them.
+                conn.pushed += outbox.drain_into(&mut conn.output);
+                Step::More
+            }
+            Some(Resume::Finish(argv, reply)) => conn.finish_request(argv, reply).await,
+        };
+        let batch = match finished {
+            Step::More => conn.run_batch().await,
+            step => step,
+        };
         if batch == Step::End || conn.over_query_limit() {
             break;
         }
@@ -183,7 +256,7 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         stream: S,
         info: &'a Arc<ClientInfo>,
         outbox: &'a Outbox,
-        client: ClientState,
+        handed: Handed,
     ) -> Self {
         let input_waker = ReadWaker::new(info.clone());
         Connection {
@@ -191,12 +264,12 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
             stream,
             info,
             outbox,
-            client,
-            decoder: RequestDecoder::new(),
-            lookahead: Default::default(),
-            input: BytesMut::with_capacity(READ_CHUNK_BYTES),
-            output: BytesMut::with_capacity(READ_CHUNK_BYTES),
-            pushed: 0,
+            client: handed.client,
+            decoder: handed.decoder,
+            lookahead: handed.lookahead,
+            input: handed.input,
+            output: handed.output,
+            pushed: handed.pushed,
             shutdown: state.shutdown.subscribe(),
             over_soft_since_ms: AtomicU64::new(0),
             buffers: Default::default(),
@@ -213,15 +286,7 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         killed: Pin<&mut Notified<'_>>,
         pushed: Pin<&mut impl Future>,
     ) -> Woken {
-        if self.input.capacity() - self.input.len() < READ_CHUNK_BYTES / 2 {
-            let wanted = self
-                .decoder
-                .bytes_wanted()
-                .unwrap_or(0)
-                .saturating_sub(self.input.len());
-            self.input
-                .reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
-        }
+        reserve_input(&self.decoder, &mut self.input);
         let timeout_secs = self.state.config.hot.timeout_secs.load(Ordering::Relaxed);
         let client = &self.client;
         let idle = async {
@@ -348,7 +413,7 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         // Frames pushed before this command go out before its reply.
         self.pushed += self.outbox.drain_into(&mut self.output);
         // Boxed, the wait: a request that runs at once builds no future for it.
-        let mut reply = match dispatch::run_now(state, &mut self.client, &argv, known) {
+        let reply = match dispatch::run_now(state, &mut self.client, &argv, known) {
             Some(reply) => reply,
             None => {
                 Box::pin(dispatch::execute_found_async(
@@ -360,6 +425,12 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
                 .await
             }
         };
+        self.finish_request(argv, reply).await
+    }
+
+    /// What follows a request's run: its wait or hand-off if it asked for one, then its reply.
+    async fn finish_request(&mut self, argv: Vec<Bytes>, mut reply: Reply) -> Step {
+        let state = self.state;
         if self.client.migrate.is_some() {
             self.client.batch_clock.forget();
             // MIGRATE's network step, with no lock held, then the dispatch that deletes what
@@ -443,64 +514,22 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
 
     /// Encodes a reply after the frames its command pushed, as CLIENT REPLY lets it.
     fn encode_reply(&mut self, reply: Reply) {
-        let client = &mut self.client;
-        if !std::mem::take(&mut client.pubsub.hold_pushes) {
-            // Messages the command itself raised (PUBLISH to a channel this client
-            // listens to, keyspace events) precede its reply, as in Redis.
-            self.pushed += self.outbox.drain_into(&mut self.output);
-        }
-        let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
-        // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
-        // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
-        for frame in frames {
-            frame.encode(client.protocol, &mut self.output);
-        }
-        let is_push = matches!(reply, Reply::Push(_));
-        let replying = match client.reply_mode {
-            ReplyMode::On => true,
-            ReplyMode::Off => false,
-            ReplyMode::SkipNext => {
-                client.reply_mode = ReplyMode::Skipping;
-                false
-            }
-            ReplyMode::Skipping => {
-                client.reply_mode = ReplyMode::On;
-                false
-            }
-        };
-        if replying || is_push {
-            reply.encode(client.protocol, &mut self.output)
-        }
+        encode_reply(&mut self.client, &mut self.output, &mut self.pushed, reply)
     }
 
-    /// Whether the replies held pass the normal class's output buffer limit (logged and
-    /// counted: the connection closes).
+    /// Whether the replies held pass the normal class's output buffer limit.
     fn over_output_limit(&self) -> bool {
-        if self.client.pubsub.is_subscribed() {
-            return false;
-        }
-        let Some(limit) = crate::engine::maxmemory::output_limit_reached(
+        over_output_limit(
             self.state,
+            &self.client,
+            self.info,
             self.output.len(),
             &self.over_soft_since_ms,
-        ) else {
-            return false;
-        };
-        tracing::warn!(
-            "Client id={} addr={} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
-            self.client.id,
-            self.info.addr
-        );
-        ServerStats::add(&self.state.stats.output_buffer_limit_disconnections, 1);
-        true
+        )
     }
 
-    /// True once the replies of the batch so far are big enough to write before the next
-    /// request: a pipelined flood of big replies is not held in one buffer that doubles as it
-    /// grows.
     fn output_is_large(&self) -> bool {
-        self.output.len() >= OUTPUT_FLUSH_BYTES
-            && crate::engine::maxmemory::replies_unlimited(self.state)
+        output_is_large(self.state, self.output.len())
     }
 
     /// Writes the replies of the batch so far, mid-batch; false if the write failed.
@@ -540,39 +569,12 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         }
     }
 
-    /// Answers a request that does not decode; the connection then closes.
     fn protocol_error(&mut self, err: &ProtocolError) {
-        self.output.extend_from_slice(b"-ERR ");
-        self.output.extend_from_slice(err.0.as_bytes());
-        self.output.extend_from_slice(b"\r\n");
-        self.state.stats.record_error(b"ERR");
-        tracing::debug!(
-            "Protocol error ({}) from client: id={} addr={}",
-            err.0,
-            self.client.id,
-            self.info.addr
-        );
+        protocol_error(self.state, &self.client, &mut self.output, err)
     }
 
-    /// Whether the input still held passes client-query-buffer-limit (logged and counted:
-    /// the connection closes).
     fn over_query_limit(&self) -> bool {
-        let query_limit = self
-            .state
-            .config
-            .hot
-            .client_query_buffer_limit
-            .load(Ordering::Relaxed) as usize;
-        if self.input.len() <= query_limit {
-            return false;
-        }
-        tracing::warn!(
-            "Closing client that reached max query buffer length: id={} addr={}",
-            self.client.id,
-            self.info.addr
-        );
-        ServerStats::add(&self.state.stats.query_buffer_limit_disconnections, 1);
-        true
+        over_query_limit(self.state, &self.client, &self.input)
     }
 
     /// Writes the batch's replies once the log holds its writes; false if the write failed.
@@ -586,20 +588,13 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
             return false;
         }
         self.buffers.output_written(self.info);
-        if self.output.capacity() > IDLE_BUFFER_BYTES_MAX {
-            self.output = BytesMut::with_capacity(READ_CHUNK_BYTES);
-        }
+        release_idle_output(&mut self.output);
         true
     }
 
     /// Lets a big input buffer go once it is empty, so idle clients stay small.
     fn release_idle_input(&mut self) {
-        if self.input.is_empty()
-            && self.input.capacity() > IDLE_BUFFER_BYTES_MAX
-            && !self.decoder.in_progress()
-        {
-            self.input = BytesMut::with_capacity(READ_CHUNK_BYTES);
-        }
+        release_idle_input(&self.decoder, &mut self.input);
     }
 
     /// Unlinks the client and closes the socket.
@@ -616,7 +611,7 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
 /// Clients blocked on keys the last command wrote are served before the next command runs,
 /// as Redis does after each call. While another client holds the exclusive section they stay
 /// ready: that client serves them after it.
-fn serve_ready_blocked(state: &ServerState) {
+pub(super) fn serve_ready_blocked(state: &ServerState) {
     if state.blocking.has_ready() {
         if let Some(_section) = state.gate.try_shared() {
             crate::engine::blocking::serve_ready(state);
@@ -633,5 +628,142 @@ async fn settle_before_publish(state: &ServerState, client: &ClientState, argv: 
     };
     if found.spec.has(flags::ROUTES_MESSAGES) {
         state.pubsub.settle_subscribers(&client.info).await;
+    }
+}
+
+/// Makes room for the next read: a chunk, or what a big bulk still arriving needs (bounded).
+pub(super) fn reserve_input(decoder: &RequestDecoder, input: &mut BytesMut) {
+    if input.capacity() - input.len() < READ_CHUNK_BYTES / 2 {
+        let wanted = decoder
+            .bytes_wanted()
+            .unwrap_or(0)
+            .saturating_sub(input.len());
+        input.reserve(wanted.clamp(READ_CHUNK_BYTES, READ_AHEAD_BYTES_MAX));
+    }
+}
+
+/// Encodes a reply after the frames its command pushed, as CLIENT REPLY lets it.
+pub(super) fn encode_reply(
+    client: &mut ClientState,
+    output: &mut BytesMut,
+    pushed: &mut usize,
+    reply: Reply,
+) {
+    if !std::mem::take(&mut client.pubsub.hold_pushes) {
+        // Messages the command itself raised (PUBLISH to a channel this client
+        // listens to, keyspace events) precede its reply, as in Redis.
+        *pushed += client.pubsub.outbox.drain_into(output);
+    }
+    let frames = std::mem::take(&mut client.pubsub.frames_before_reply);
+    // Push frames (subscribe confirmations) are not replies: CLIENT REPLY
+    // OFF / SKIP silence only the rest, as Redis's CLIENT_PUSHING.
+    for frame in frames {
+        frame.encode(client.protocol, output);
+    }
+    let is_push = matches!(reply, Reply::Push(_));
+    let replying = match client.reply_mode {
+        ReplyMode::On => true,
+        ReplyMode::Off => false,
+        ReplyMode::SkipNext => {
+            client.reply_mode = ReplyMode::Skipping;
+            false
+        }
+        ReplyMode::Skipping => {
+            client.reply_mode = ReplyMode::On;
+            false
+        }
+    };
+    if replying || is_push {
+        reply.encode(client.protocol, output)
+    }
+}
+
+/// Whether the replies held pass the normal class's output buffer limit (logged and counted:
+/// the connection closes).
+pub(super) fn over_output_limit(
+    state: &ServerState,
+    client: &ClientState,
+    info: &ClientInfo,
+    held: usize,
+    over_soft_since_ms: &AtomicU64,
+) -> bool {
+    if client.pubsub.is_subscribed() {
+        return false;
+    }
+    let Some(limit) =
+        crate::engine::maxmemory::output_limit_reached(state, held, over_soft_since_ms)
+    else {
+        return false;
+    };
+    tracing::warn!(
+        "Client id={} addr={} closed for overcoming of output buffer limits ({limit} limit of the normal class).",
+        client.id,
+        info.addr
+    );
+    ServerStats::add(&state.stats.output_buffer_limit_disconnections, 1);
+    true
+}
+
+/// True once the replies of the batch so far are big enough to write before the next
+/// request: a pipelined flood of big replies is not held in one buffer that doubles as it
+/// grows.
+pub(super) fn output_is_large(state: &ServerState, held: usize) -> bool {
+    held >= OUTPUT_FLUSH_BYTES && crate::engine::maxmemory::replies_unlimited(state)
+}
+
+/// Answers a request that does not decode; the connection then closes.
+pub(super) fn protocol_error(
+    state: &ServerState,
+    client: &ClientState,
+    output: &mut BytesMut,
+    err: &ProtocolError,
+) {
+    output.extend_from_slice(b"-ERR ");
+    output.extend_from_slice(err.0.as_bytes());
+    output.extend_from_slice(b"\r\n");
+    state.stats.record_error(b"ERR");
+    tracing::debug!(
+        "Protocol error ({}) from client: id={} addr={}",
+        err.0,
+        client.id,
+        client.info.addr
+    );
+}
+
+/// Whether the input still held passes client-query-buffer-limit (logged and counted: the
+/// connection closes).
+pub(super) fn over_query_limit(
+    state: &ServerState,
+    client: &ClientState,
+    input: &BytesMut,
+) -> bool {
+    let query_limit = state
+        .config
+        .hot
+        .client_query_buffer_limit
+        .load(Ordering::Relaxed) as usize;
+    if input.len() <= query_limit {
+        return false;
+    }
+    tracing::warn!(
+        "Closing client that reached max query buffer length: id={} addr={}",
+        client.id,
+        client.info.addr
+    );
+    ServerStats::add(&state.stats.query_buffer_limit_disconnections, 1);
+    true
+}
+
+/// Lets a big input buffer go once it is empty, so idle clients stay small.
+pub(super) fn release_idle_input(decoder: &RequestDecoder, input: &mut BytesMut) {
+    if input.is_empty() && input.capacity() > IDLE_BUFFER_BYTES_MAX && !decoder.in_progress() {
+        *input = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    }
+}
+
+/// Lets a big output buffer go once written.
+pub(super) fn release_idle_output(output: &mut BytesMut) {
+    if output.capacity() > IDLE_BUFFER_BYTES_MAX {
+        *output = BytesMut::with_capacity(READ_CHUNK_BYTES);
     }
 }

@@ -110,6 +110,8 @@ pub struct Listeners {
     pub tls_context: tls::TlsContext,
     /// Live connections holding a client slot, for maxclients.
     connected: AtomicUsize,
+    /// The epoll threads plain TCP connections are served on (`event-loop epoll`).
+    event_loops: std::sync::OnceLock<super::event_loop::EventLoops>,
     pub stats: TransportStats,
 }
 
@@ -141,6 +143,13 @@ impl Listeners {
 /// nothing to listen on.
 pub fn start(state: &Arc<ServerState>, listeners: &Arc<Listeners>) -> Result<(), ServerError> {
     let config = &state.config;
+    if config.get("event-loop") == "epoll" && listeners.event_loops.get().is_none() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let loops =
+            super::event_loop::EventLoops::start(state, threads, tokio::runtime::Handle::current())
+                .map_err(|e| ServerError::Config(format!("event-loop epoll: {e}")))?;
+        let _ = listeners.event_loops.set(loops);
+    }
     if tls::wanted(config) {
         let context = tls::build(config).map_err(|reason| {
             // Without tls-port the context is wanted for the memcached listener alone.
@@ -541,6 +550,24 @@ impl Drop for Admitted<'_> {
     }
 }
 
+impl Admitted<'_> {
+    /// The same slot, held without a borrow of the listeners (a connection that leaves this
+    /// task for the epoll loop takes it along).
+    fn owned(self, listeners: &Arc<Listeners>) -> OwnedSlot {
+        std::mem::forget(self);
+        OwnedSlot(listeners.clone())
+    }
+}
+
+/// A maxclients slot held by a connection on the epoll loop, given back when dropped.
+pub struct OwnedSlot(Arc<Listeners>);
+
+impl Drop for OwnedSlot {
+    fn drop(&mut self) {
+        self.0.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn serve_tcp(
     state: Arc<ServerState>,
     listeners: Arc<Listeners>,
@@ -578,9 +605,16 @@ async fn serve_tcp(
         transport,
     };
     if transport == Transport::Tcp {
-        let Some(_admitted) = admit(&state, &listeners, &mut stream).await else {
+        let Some(admitted) = admit(&state, &listeners, &mut stream).await else {
             return;
         };
+        if let Some(loops) = listeners.event_loops.get() {
+            if let Ok(std_stream) = stream.into_std() {
+                loops.hand(std_stream, ends, admitted.owned(&listeners));
+            }
+            return;
+        }
+        let _admitted = admitted;
         client::run(&state, stream, ends).await;
         return;
     }

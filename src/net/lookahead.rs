@@ -121,6 +121,12 @@ impl Lookahead {
 }
 
 impl Lookahead {
+    /// Puts a request back in front, to be handed out next (a connection moving from the epoll
+    /// loop to tokio gives back the request it did not run).
+    pub fn push_front(&mut self, request: (Decoded, Option<Known>)) {
+        self.queue.push_front(request);
+    }
+
     /// After a new command name: the decoder takes the following requests' names from the
     /// table's copy of it when they repeat it.
     #[inline]

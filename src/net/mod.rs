@@ -4,6 +4,7 @@
 mod blocked;
 mod buffers;
 pub mod client;
+pub mod event_loop;
 mod input_watch;
 pub mod io;
 pub mod listener;

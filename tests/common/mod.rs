@@ -83,6 +83,11 @@ impl Server {
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
             .arg(&dir)
             .args(args);
+        // The whole suite can run with plain TCP connections on the epoll loop
+        // (FERROCACHE_TEST_EVENT_LOOP=epoll; tests/run.sh runs the TCP tests that way once).
+        if let Ok(event_loop) = std::env::var("FERROCACHE_TEST_EVENT_LOOP") {
+            cmd.args(["--event-loop", &event_loop]);
+        }
         cmd.current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

@@ -39,8 +39,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("renamenx", 3, WRITE | FAST, KeySpec::Range { first: 1, last: 2, step: 1 }, &["keyspace", "fast"], "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
     command!("copy", -3, WRITE | DENYOOM, KeySpec::Custom(copy_keys), &["keyspace", "slow"], "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
     command!("move", 3, WRITE | FAST, KeySpec::Custom(move_keys), &["keyspace", "fast"], "generic", "1.0.0", "Moves a key to another database.", move_cmd),
-    command!("wait", 3, NOSCRIPT, KeySpec::None, &["slow", "connection"], "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait),
-    command!("waitaof", 4, NOSCRIPT, KeySpec::None, &["slow", "connection"], "generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", waitaof),
+    command!("wait", 3, NOSCRIPT | AWAITS_ACKS, KeySpec::None, &["slow", "connection"], "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait),
+    command!("waitaof", 4, NOSCRIPT | AWAITS_ACKS, KeySpec::None, &["slow", "connection"], "generic", "7.2.0", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", waitaof),
 ];
 
 /// WAIT's and WAITAOF's timeout: integer milliseconds (0 = forever), Redis's errors.
