@@ -425,10 +425,22 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
                 .await
             }
         };
-        self.finish_request(argv, reply).await
+        if self.client.migrate.is_some()
+            || self.client.repl.handoff.is_some()
+            || self.client.blocking.request.is_some()
+        {
+            return Box::pin(self.finish_request(argv, reply)).await;
+        }
+        // The usual case, with no future beyond this one's.
+        self.decoder.recycle(argv);
+        match self.encode_step(reply) {
+            Some(step) => step,
+            None => Box::pin(self.flush_then_step()).await,
+        }
     }
 
-    /// What follows a request's run: its wait or hand-off if it asked for one, then its reply.
+    /// What follows a request's run when it asked for a MIGRATE step, a hand-off or a wait,
+    /// then its reply.
     async fn finish_request(&mut self, argv: Vec<Bytes>, mut reply: Reply) -> Step {
         let state = self.state;
         if self.client.migrate.is_some() {
@@ -457,15 +469,40 @@ impl<'a, S: super::io::Connection> Connection<'a, S> {
         } else {
             self.decoder.recycle(argv);
         }
-        serve_ready_blocked(state);
+        match self.encode_step(reply) {
+            Some(step) => step,
+            None => Box::pin(self.flush_then_step()).await,
+        }
+    }
+
+    /// Encodes a request's reply and says how the connection goes on; `None` when the replies
+    /// held are large enough to write before the next request (`flush_then_step`).
+    fn encode_step(&mut self, reply: Reply) -> Option<Step> {
+        serve_ready_blocked(self.state);
         self.encode_reply(reply);
-        if self.over_output_limit() || (self.output_is_large() && !Box::pin(self.flush()).await) {
+        if self.over_output_limit() {
+            return Some(Step::Close);
+        }
+        if self.output_is_large() {
+            return None;
+        }
+        Some(self.close_or_more())
+    }
+
+    /// Writes the replies held mid-batch, then as `encode_step`.
+    async fn flush_then_step(&mut self) -> Step {
+        if !self.flush().await {
             return Step::Close;
         }
+        self.close_or_more()
+    }
+
+    fn close_or_more(&self) -> Step {
         if self.client.close_after_reply || self.info.is_killed() {
-            return Step::Close;
+            Step::Close
+        } else {
+            Step::More
         }
-        Step::More
     }
 
     /// PSYNC / SYNC: earlier replies go out, then the connection is a replica link until it
