@@ -6,7 +6,6 @@
 
 use super::buffers::Published;
 use super::client::{Ends, Handed, Resume};
-use super::listener::OwnedSlot;
 use crate::engine::{dispatch, flags, registry::Known};
 use crate::protocol::{Limits, Request};
 use crate::state::ServerState;
@@ -41,8 +40,12 @@ struct Shared {
 struct Incoming {
     stream: std::net::TcpStream,
     ends: Ends,
-    slot: OwnedSlot,
+    slot: Slot,
 }
+
+/// What holds a connection's maxclients slot (the listener's), given back when dropped: it
+/// travels with the connection, to tokio too when it moves.
+pub type Slot = Box<dyn Send>;
 
 /// What ends a connection's wait beside its socket.
 enum Signal {
@@ -55,7 +58,7 @@ enum Signal {
 struct Conn {
     stream: mio::net::TcpStream,
     handed: Handed,
-    slot: OwnedSlot,
+    slot: Slot,
     buffers: Published,
     over_soft_since_ms: AtomicU64,
     /// Kill, shutdown and pushed frames, polled with `waker` (which queues this connection's
@@ -106,7 +109,7 @@ impl EventLoops {
     }
 
     /// Gives an accepted, admitted connection to the next loop.
-    pub fn hand(&self, stream: std::net::TcpStream, ends: Ends, slot: OwnedSlot) {
+    pub fn hand(&self, stream: std::net::TcpStream, ends: Ends, slot: Slot) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.loops.len();
         let shared = &self.loops[i];
         shared.incoming.lock().push(Incoming { stream, ends, slot });

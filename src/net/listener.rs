@@ -560,7 +560,7 @@ impl Admitted<'_> {
 }
 
 /// A maxclients slot held by a connection on the epoll loop, given back when dropped.
-pub struct OwnedSlot(Arc<Listeners>);
+struct OwnedSlot(Arc<Listeners>);
 
 impl Drop for OwnedSlot {
     fn drop(&mut self) {
@@ -610,7 +610,7 @@ async fn serve_tcp(
         };
         if let Some(loops) = listeners.event_loops.get() {
             if let Ok(std_stream) = stream.into_std() {
-                loops.hand(std_stream, ends, admitted.owned(&listeners));
+                loops.hand(std_stream, ends, Box::new(admitted.owned(&listeners)));
             }
             return;
         }
