@@ -142,6 +142,7 @@ fn run(
 ) {
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut events = Events::with_capacity(1024);
+    let mut last_sweep_ms = state.clock.now_ms();
     loop {
         let timeout_secs = state.config.hot.timeout_secs.load(Ordering::Relaxed);
         let sweep = (timeout_secs > 0).then_some(IDLE_SWEEP);
@@ -155,7 +156,11 @@ fn run(
             if event.token() == WAKER {
                 let incoming = std::mem::take(&mut *shared.incoming.lock());
                 for new in incoming {
-                    accept(state, shared, &poll, &mut conns, new);
+                    if let Some((token, next)) = accept(state, shared, &poll, &mut conns, new) {
+                        // A kill or shutdown in the instant of the accept: its signal is spent,
+                        // so it is acted on now, never polled again.
+                        settle(state, &poll, &mut conns, token, next, rt);
+                    }
                 }
                 let fired = std::mem::take(&mut *shared.attention.lock());
                 for token in fired {
@@ -178,8 +183,15 @@ fn run(
             let next = serve(state, conn);
             settle(state, &poll, &mut conns, token, next, rt);
         }
-        if timeout_secs > 0 {
-            let now_ms = state.clock.now_ms();
+        // At most once per IDLE_SWEEP, not on every wake-up: the sweep visits every connection.
+        let now_ms = if timeout_secs > 0 {
+            state.clock.now_ms()
+        } else {
+            0
+        };
+        if timeout_secs > 0 && now_ms.saturating_sub(last_sweep_ms) >= IDLE_SWEEP.as_millis() as u64
+        {
+            last_sweep_ms = now_ms;
             for token in 0..conns.len() {
                 let idle = conns[token].as_ref().is_some_and(|conn| {
                     let last = conn.handed.info.last_interaction_ms.load(Ordering::Relaxed);
@@ -199,9 +211,9 @@ fn accept(
     poll: &Poll,
     conns: &mut Vec<Option<Conn>>,
     new: Incoming,
-) {
+) -> Option<(usize, Next)> {
     if new.stream.set_nonblocking(true).is_err() {
-        return;
+        return None;
     }
     let mut stream = mio::net::TcpStream::from_std(new.stream);
     let token = match conns.iter().position(Option::is_none) {
@@ -216,7 +228,7 @@ fn accept(
         .register(&mut stream, Token(token), Interest::READABLE)
         .is_err()
     {
-        return;
+        return None;
     }
     let handed = Handed::register(state, new.ends);
     let info = handed.info.clone();
@@ -250,12 +262,7 @@ fn accept(
         None => Next::Wait,
     };
     conns[token] = Some(conn);
-    if !matches!(next, Next::Wait) {
-        // Rare (a kill or shutdown in the instant of the accept): handled on the next event.
-        if let Some(conn) = conns[token].as_ref() {
-            conn.waker.wake_by_ref();
-        }
-    }
+    Some((token, next))
 }
 
 fn poll_signals(conn: &mut Conn) -> Option<Signal> {
